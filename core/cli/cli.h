@@ -1,0 +1,78 @@
+/*
+ * cli.h - the command-line front end: global options, the command table and
+ * output helpers shared by the cmd_*.c files.
+ *
+ * A command function receives its own arguments (after the command words),
+ * runs inside one transaction opened by main() when the command has
+ * TK_CMD_TX, and reports failure by returning non-zero with ERR filled: main
+ * prints "tickler: MESSAGE" on stderr, rolls back and exits 1 (2 for
+ * TK_EUSAGE).  Output goes to stdout: human text, or with --json exactly one
+ * JSON document (tk_cli_emit()).
+ */
+#ifndef TK_CLI_H
+#define TK_CLI_H
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+
+struct tk_pipelines;
+
+struct tk_cli {
+    struct tk_engine *e;      /* NULL for TK_CMD_NO_ENGINE commands */
+    struct tk_pipelines *pipelines; /* Lua pipelines, NULL when none configured */
+    int json;                 /* --json given */
+    const char *config_path;  /* -c FILE or NULL */
+    const char *now_arg;      /* --now as given, or NULL */
+    tk_time now;
+    int dispatch;             /* main(): deliver the outbox after commit */
+};
+
+enum {
+    TK_CMD_TX = 1,            /* run inside one immediate transaction */
+    TK_CMD_NO_ENGINE = 2,     /* needs neither config nor store */
+    TK_CMD_NO_STORE = 4,      /* config and plugins, no store */
+    TK_CMD_SENDS = 8,         /* may enqueue mail: dispatch after commit */
+    TK_CMD_OWN_TX = 16,       /* manages its own transactions (tick, run) */
+};
+
+struct tk_cli_command {
+    const char *name;         /* "send", "account" */
+    const char *sub;          /* "add" for "account add", NULL for none */
+    int flags;
+    int (*run)(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+    const char *usage;        /* "account add NAME [--language en|nl]" */
+    const char *help;         /* one line */
+};
+
+/* The table, ended by a NULL name (cli/commands.c). */
+extern const struct tk_cli_command tk_cli_commands[];
+
+/* ---- option parsing for commands ------------------------------------ */
+
+/* Walk ARGV: options of the form --name VALUE / --flag, positionals kept
+ * in order.  SPEC lists options: "account=", "json", "set=*" (repeatable),
+ * NULL-terminated.  Unknown option: TK_EUSAGE. */
+struct tk_cli_args {
+    struct tk_strv pos;
+    struct tk_kv opts;        /* last value of each option ("" for flags) */
+    struct tk_strv multi;     /* repeated "set" values, in order */
+};
+int tk_cli_parse(int argc, char **argv, const char *const *spec, struct tk_cli_args *out,
+                 struct tk_error *err);
+void tk_cli_args_free(struct tk_cli_args *a);
+/* Option value or NULL. */
+const char *tk_cli_opt(const struct tk_cli_args *a, const char *name);
+
+/* Parse an id argument ("12"); TK_EUSAGE naming WHAT when not a positive integer. */
+int tk_cli_id(const char *s, const char *what, int64_t *out, struct tk_error *err);
+/* ACCOUNT argument: id or name. */
+int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out,
+                   struct tk_error *err);
+
+/* Print one JSON document to stdout and take ownership of J. */
+void tk_cli_emit(json_t *j);
+json_t *tk_cli_json_time(tk_time t);  /* ISO string or null for 0 */
+json_t *tk_cli_json_item(struct tk_cli *c, const struct tk_item *it);
+
+#endif

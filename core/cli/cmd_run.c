@@ -1,0 +1,342 @@
+/* cmd_run.c - init, the scheduler (tick, run), plugins and the outbox. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
+    /* tk_engine_open() already brought the schema up to date. */
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "store", json_string(tk_db_driver_name(c->e->db)));
+        json_object_set_new(o, "schema_version", json_integer(tk_db_schema_version()));
+        tk_cli_emit(o);
+    } else {
+        printf("store ready: %s %s (schema version %d)\n", tk_db_driver_name(c->e->db),
+               c->e->cfg.store_path && strcmp(tk_db_driver_name(c->e->db), "sqlite") == 0
+                   ? c->e->cfg.store_path : "",
+               tk_db_schema_version());
+    }
+    return 0;
+}
+
+struct tick_result {
+    size_t reminders;
+    struct tk_dispatch_stats st;
+    int64_t queued, dead;
+};
+
+static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *err)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    if ((rc = tk_engine_schedule(c->e, &r->reminders, err)))
+        return rc;
+    if ((rc = tk_engine_dispatch(c->e, &r->st, err)))
+        return rc;
+    return tk_store_outbox_counts(c->e->db, &r->queued, &r->dead, err);
+}
+
+int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    struct tick_result r;
+    char when[32];
+    int rc;
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler tick");
+    if ((rc = tick_once(c, &r, err)))
+        return rc;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "now", tk_cli_json_time(c->now));
+        json_object_set_new(o, "reminders", json_integer((json_int_t)r.reminders));
+        json_object_set_new(o, "delivered", json_integer((json_int_t)r.st.delivered));
+        json_object_set_new(o, "deferred", json_integer((json_int_t)(r.st.temporary + r.st.unknown)));
+        json_object_set_new(o, "failed", json_integer((json_int_t)r.st.permanent));
+        json_object_set_new(o, "queued", json_integer(r.queued));
+        json_object_set_new(o, "dead", json_integer(r.dead));
+        tk_cli_emit(o);
+    } else {
+        printf("tick %s: %zu reminder%s due, %zu message%s delivered, %zu deferred, %zu failed; "
+               "%lld queued, %lld dead\n",
+               tk_time_format(c->now, when, sizeof when), r.reminders, r.reminders == 1 ? "" : "s",
+               r.st.delivered, r.st.delivered == 1 ? "" : "s", r.st.temporary + r.st.unknown,
+               r.st.permanent, (long long)r.queued, (long long)r.dead);
+    }
+    if (r.queued && r.st.temporary + r.st.unknown)
+        fprintf(stderr, "tickler: warning: %lld message%s stay queued for a later tick\n",
+                (long long)r.queued, r.queued == 1 ? "" : "s");
+    return 0;
+}
+
+static volatile sig_atomic_t g_stop, g_reload;
+static volatile int g_stop_flag;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP) {
+        g_reload = 1;
+    } else {
+        g_stop = 1;
+        g_stop_flag = 1;
+    }
+}
+
+static void logf_line(const char *fmt, ...) TK_PRINTF(1, 2);
+static void logf_line(const char *fmt, ...)
+{
+    char when[32];
+    va_list ap;
+    fprintf(stderr, "%s tickler: ", tk_time_format(tk_time_real(), when, sizeof when));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void reopen_log(struct tk_cli *c)
+{
+    if (c->e->cfg.log_file && !freopen(c->e->cfg.log_file, "a", stderr))
+        c->e->cfg.log_file = NULL;
+}
+
+/* Sleep up to SECONDS, waking early on a signal. */
+static void nap(double seconds)
+{
+    while (seconds > 0 && !g_stop && !g_reload) {
+        double step = seconds < 0.2 ? seconds : 0.2;
+        struct timespec ts = {(time_t)step, (long)((step - (double)(time_t)step) * 1e9)};
+        nanosleep(&ts, NULL);
+        seconds -= step;
+    }
+}
+
+int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    struct sigaction sa;
+    struct tick_result r;
+    char when[32];
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    c->e->stop = &g_stop_flag;
+    reopen_log(c);
+    tk_engine_tick_clock(c->e);
+    logf_line("running: clock %s, poll every %d s, transport %s, store %s",
+              tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
+              c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
+    while (!g_stop) {
+        struct tk_error terr = {0};
+        tk_time next_item = 0, next_mail = 0, wake;
+        double wait = c->e->cfg.poll_seconds;
+        if (g_reload) {
+            g_reload = 0;
+            reopen_log(c);
+            tk_catalog_reload(c->e->catalog);
+            logf_line("SIGHUP: log reopened, templates reloaded");
+        }
+        tk_engine_tick_clock(c->e);
+        c->now = c->e->now;
+        if (tick_once(c, &r, &terr)) {
+            logf_line("tick failed: %s; retrying in %d s", terr.msg, c->e->cfg.poll_seconds);
+        } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent || r.st.unknown) {
+            logf_line("tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
+                      "%lld queued, %lld dead",
+                      tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,
+                      r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale,
+                      (long long)r.queued, (long long)r.dead);
+        }
+        /* Wake for whatever comes first: the poll, the next reminder or the
+         * next retry. */
+        if (tk_store_item_next_due(c->e->db, &next_item, &terr) == 0 &&
+            tk_store_outbox_next_due(c->e->db, &next_mail, &terr) == 0) {
+            tk_engine_tick_clock(c->e);
+            wake = next_item && (!next_mail || next_item < next_mail) ? next_item : next_mail;
+            if (wake && (double)(wake - c->e->now) < wait)
+                wait = wake > c->e->now ? (double)(wake - c->e->now) : 0.2;
+        }
+        nap(wait);
+    }
+    logf_line("stopping: signal received, exiting");
+    c->e->stop = NULL;
+    return 0;
+}
+
+int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    json_t *arr = c->json ? json_array() : NULL;
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
+    for (size_t i = 0; i < c->e->plugins.n; i++) {
+        const struct tk_plugin *p = c->e->plugins.v[i];
+        const char *kind = p->item ? "item" : "transport";
+        if (arr) {
+            json_t *o = json_object(), *ev = json_array();
+            json_object_set_new(o, "name", json_string(p->hdr->name));
+            json_object_set_new(o, "kind", json_string(kind));
+            json_object_set_new(o, "abi", json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
+            json_object_set_new(o, "version", json_string(p->hdr->version ? p->hdr->version : ""));
+            json_object_set_new(o, "file", json_string(p->path));
+            json_object_set_new(o, "description", json_string(p->hdr->description ? p->hdr->description : ""));
+            if (p->item) {
+                for (const struct tk_event_spec *s = p->item->events; s && s->name; s++) {
+                    json_t *e = json_object();
+                    json_object_set_new(e, "name", json_string(s->name));
+                    json_object_set_new(e, "final_state", s->final_state ? json_string(s->final_state) : json_null());
+                    json_array_append_new(ev, e);
+                }
+                json_object_set_new(o, "events", ev);
+                json_object_set_new(o, "lua_verb", p->item->lua_verb ? json_string(p->item->lua_verb) : json_null());
+            } else {
+                json_decref(ev);
+            }
+            json_array_append_new(arr, o);
+        } else {
+            printf("%-12s %-10s ABI %u.%-3u %s\n", p->hdr->name, kind, p->hdr->abi_major,
+                   p->hdr->abi_minor, p->path);
+        }
+    }
+    if (arr)
+        tk_cli_emit(arr);
+    return 0;
+}
+
+static const char *state_name(int s)
+{
+    return s == TK_OUTBOX_SENT ? "sent" : s == TK_OUTBOX_DEAD ? "dead" : "queued";
+}
+
+static int outbox_one(void *u, const struct tk_outbox_row *r)
+{
+    json_t *arr = u;
+    char a[32], b[32];
+    if (arr) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(r->id));
+        json_object_set_new(o, "item", r->item_id ? json_integer(r->item_id) : json_null());
+        json_object_set_new(o, "account", json_integer(r->account_id));
+        json_object_set_new(o, "kind", json_string(r->kind));
+        json_object_set_new(o, "step", json_integer(r->step));
+        json_object_set_new(o, "recipient", json_string(r->recipient));
+        json_object_set_new(o, "message_id", json_string(r->message_id));
+        json_object_set_new(o, "state", json_string(state_name(r->state)));
+        json_object_set_new(o, "attempts", json_integer(r->attempts));
+        json_object_set_new(o, "created_at", tk_cli_json_time(r->created_at));
+        json_object_set_new(o, "next_attempt_at", r->state == TK_OUTBOX_QUEUED ? tk_cli_json_time(r->next_attempt_at) : json_null());
+        json_object_set_new(o, "sent_at", tk_cli_json_time(r->sent_at));
+        json_object_set_new(o, "reply_code", r->reply_code ? json_integer(r->reply_code) : json_null());
+        json_object_set_new(o, "reply", r->last_reply ? json_string(r->last_reply) : json_null());
+        json_array_append_new(arr, o);
+    } else {
+        printf("%-6lld %-6s item %-6lld %-14s %-30s attempts %d  %s%s%s\n", (long long)r->id,
+               state_name(r->state), (long long)r->item_id, r->kind, r->recipient, r->attempts,
+               r->state == TK_OUTBOX_SENT ? tk_time_format(r->sent_at, a, sizeof a)
+               : r->state == TK_OUTBOX_QUEUED ? tk_time_format(r->next_attempt_at, b, sizeof b) : "",
+               r->last_reply ? "  " : "", r->last_reply ? r->last_reply : "");
+    }
+    return 0;
+}
+
+int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"failed", "item=", NULL};
+    struct tk_cli_args a;
+    json_t *arr = c->json ? json_array() : NULL;
+    int64_t item = 0;
+    int rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+        goto out;
+    if (a.pos.n) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox [--failed] [--item ITEM]");
+        goto out;
+    }
+    if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
+        goto out;
+    rc = tk_store_outbox_each(c->e->db, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
+    if (arr && !rc) {
+        tk_cli_emit(arr);
+        arr = NULL;
+    }
+out:
+    if (arr)
+        json_decref(arr);
+    tk_cli_args_free(&a);
+    return rc;
+}
+
+struct retry_ctx {
+    struct tk_cli *c;
+    struct tk_strv ids;
+};
+
+static int collect_dead(void *u, const struct tk_outbox_row *r)
+{
+    struct retry_ctx *x = u;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)r->id);
+    return tk_strv_push(&x->ids, num);
+}
+
+int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"all-failed", NULL};
+    struct tk_cli_args a;
+    struct retry_ctx x = {c, {0}};
+    int rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+        goto out;
+    if ((a.pos.n != 1) == !tk_cli_opt(&a, "all-failed")) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox retry ID|--all-failed");
+        goto out;
+    }
+    if (a.pos.n == 1) {
+        int64_t id;
+        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)))
+            goto out;
+        rc = tk_strv_push(&x.ids, a.pos.v[0]);
+    } else {
+        rc = tk_store_outbox_each(c->e->db, 1, 0, collect_dead, &x, err);
+    }
+    for (size_t i = 0; rc == 0 && i < x.ids.n; i++) {
+        struct tk_outbox_row r;
+        int64_t id = 0;
+        char detail[256];
+        memset(&r, 0, sizeof r);
+        tk_parse_int(x.ids.v[i], 1, INT64_MAX, &id);
+        if ((rc = tk_store_outbox_retry(c->e->db, id, c->now, err)) ||
+            (rc = tk_store_outbox_get(c->e->db, id, &r, err)))
+            break;
+        snprintf(detail, sizeof detail, "outbox %lld (%s to %s) queued again by hand", (long long)id,
+                 r.kind, r.recipient);
+        rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, r.account_id, r.item_id, 0,
+                                "delivery-retry", detail, err);
+        tk_outbox_row_free(&r);
+    }
+    if (!rc) {
+        if (c->json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "retried", json_integer((json_int_t)x.ids.n));
+            tk_cli_emit(o);
+        } else {
+            printf("%zu message%s queued again\n", x.ids.n, x.ids.n == 1 ? "" : "s");
+        }
+    }
+out:
+    tk_strv_free(&x.ids);
+    tk_cli_args_free(&a);
+    return rc;
+}

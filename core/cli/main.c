@@ -1,0 +1,207 @@
+/* main.c - tickler's entry point: global options, the command lookup, one
+ * transaction per command, delivery of what the command queued, and the
+ * mapping from failures to exit statuses (0 ok, 1 failure, 2 usage). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lua/pipeline.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: tickler [-c FILE] [--now TIME] [--json] COMMAND ...\n"
+          "  -c FILE      config; default $TICKLER_CONFIG, else ./tickler.ini\n"
+          "  --now TIME   the clock, ISO 8601 UTC (2026-12-01T09:00:00Z); also $TICKLER_NOW\n"
+          "  --json       machine-readable output on stdout, one JSON document\n"
+          "  --version    print the version\n\n"
+          "commands:\n",
+          f);
+    for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++)
+        fprintf(f, "  %-58s %s\n", c->usage, c->help);
+    fputs("  COMMAND ACCOUNT [--message TEXT]                           bulk commands of the item "
+          "plugins (request-approvals: R4)\n\n"
+          "Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n",
+          f);
+}
+
+static const struct tk_cli_command *lookup(int argc, char **argv, int *used)
+{
+    for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++) {
+        if (strcmp(c->name, argv[0]) != 0)
+            continue;
+        if (!c->sub) {
+            *used = 1;
+            return c;
+        }
+        if (argc > 1 && strcmp(c->sub, argv[1]) == 0) {
+            *used = 2;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static int has_subcommands(const char *name)
+{
+    for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0 && c->sub)
+            return 1;
+    return 0;
+}
+
+static int fail(struct tk_error *err)
+{
+    fprintf(stderr, "tickler: %s\n", err->msg[0] ? err->msg : "failed");
+    return err->code == TK_EUSAGE ? 2 : 1;
+}
+
+/* A bulk command declared by an item plugin: `tickler CMD ACCOUNT [--message T]`. */
+static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv,
+                    struct tk_error *err)
+{
+    static const char *const spec[] = {"message=", NULL};
+    struct tk_cli_args a;
+    struct tk_account acc = {0};
+    int n = 0, rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+        goto out;
+    if (a.pos.n != 1) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler %s ACCOUNT [--message TEXT]", cmd);
+        goto out;
+    }
+    if ((rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
+        (rc = tk_engine_bulk(c->e, cmd, acc.id, tk_cli_opt(&a, "message"), &n, err)))
+        goto out;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "account", json_integer(acc.id));
+        json_object_set_new(o, "items", json_integer(n));
+        tk_cli_emit(o);
+    } else {
+        printf("%s: one request about %d item%s sent to account %s\n", cmd, n, n == 1 ? "" : "s",
+               acc.name);
+    }
+out:
+    tk_account_free(&acc);
+    tk_cli_args_free(&a);
+    return rc;
+}
+
+static int deliver(struct tk_cli *c)
+{
+    struct tk_dispatch_stats st;
+    struct tk_error err = {0};
+    int64_t queued = 0, dead = 0;
+    if (tk_engine_dispatch(c->e, &st, &err)) {
+        fprintf(stderr, "tickler: warning: delivery stopped: %s; queued mail goes out on a later tick\n",
+                err.msg);
+        return 0;
+    }
+    if (st.temporary + st.unknown > 0 &&
+        tk_store_outbox_counts(c->e->db, &queued, &dead, &err) == 0 && queued > 0)
+        fprintf(stderr, "tickler: warning: %lld message%s could not be delivered now and stay%s "
+                        "queued for a later tick\n",
+                (long long)queued, queued == 1 ? "" : "s", queued == 1 ? "s" : "");
+    if (st.permanent)
+        fprintf(stderr, "tickler: warning: %zu message%s refused for good; see tickler outbox --failed\n",
+                st.permanent, st.permanent == 1 ? " was" : "s were");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct tk_cli c;
+    struct tk_error err = {0};
+    const struct tk_cli_command *cmd = NULL;
+    const char *env_now = getenv("TICKLER_NOW");
+    int i, used = 0, rc = 0, flags;
+
+    memset(&c, 0, sizeof c);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (++i >= argc)
+                return fprintf(stderr, "tickler: %s needs a file\n", a), 2;
+            c.config_path = argv[i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            c.config_path = a + 9;
+        } else if (strcmp(a, "--now") == 0) {
+            if (++i >= argc)
+                return fprintf(stderr, "tickler: --now needs a time\n"), 2;
+            c.now_arg = argv[i];
+        } else if (strncmp(a, "--now=", 6) == 0) {
+            c.now_arg = a + 6;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("tickler %s (plugin ABI %d.%d)\n", TK_VERSION, TK_ABI_MAJOR, TK_ABI_MINOR);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "tickler: unknown option %s (see tickler --help)\n", a);
+            return 2;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    cmd = lookup(argc - i, argv + i, &used);
+    if (!cmd && has_subcommands(argv[i])) {
+        fprintf(stderr, "tickler: unknown command '%s %s' (see tickler --help)\n", argv[i],
+                i + 1 < argc ? argv[i + 1] : "");
+        return 2;
+    }
+    if (!c.now_arg && env_now && *env_now)
+        c.now_arg = env_now;
+    if (c.now_arg) {
+        if (tk_time_parse(c.now_arg, &c.now)) {
+            fprintf(stderr, "tickler: --now: '%s' is not an ISO 8601 UTC time like 2026-12-01T09:00:00Z\n",
+                    c.now_arg);
+            return 2;
+        }
+    } else {
+        c.now = tk_time_real();
+    }
+    flags = cmd ? cmd->flags : TK_CMD_TX | TK_CMD_SENDS;
+    if (flags & TK_CMD_NO_ENGINE) {
+        rc = cmd->run(&c, argc - i - used, argv + i + used, &err);
+        return rc ? fail(&err) : 0;
+    }
+    if ((rc = tk_engine_open(&c.e, c.config_path, c.now, (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0,
+                             &err)))
+        goto done;
+    if (c.now_arg)
+        c.e->clock_offset = c.now - tk_time_real();
+    if (!cmd && !tk_registry_bulk(&c.e->plugins, argv[i], &(const struct tk_bulk_spec *){0})) {
+        rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
+        goto done;
+    }
+    if (c.e->db && (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
+        goto done;
+    if (flags & TK_CMD_TX) {
+        if ((rc = tk_engine_begin(c.e, TK_TX_IMMEDIATE, &err)))
+            goto done;
+        rc = cmd ? cmd->run(&c, argc - i - used, argv + i + used, &err)
+                 : run_bulk(&c, argv[i], argc - i - 1, argv + i + 1, &err);
+        if (rc)
+            tk_engine_rollback(c.e);
+        else if ((rc = tk_engine_commit(c.e, &err)))
+            tk_engine_rollback(c.e);
+    } else {
+        rc = cmd->run(&c, argc - i - used, argv + i + used, &err);
+    }
+    fflush(stdout);
+    if (!rc && (flags & TK_CMD_SENDS))
+        deliver(&c);
+done:
+    if (c.pipelines)
+        tk_pipelines_close(c.pipelines);
+    tk_engine_close(c.e);
+    return rc ? fail(&err) : 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * db.c - the generic half of the SQL layer: picks a driver from the
+ * configuration and dispatches every call through its table, keeping the
+ * transaction bookkeeping (in_tx) in one place for all drivers.
+ */
+#include "db/db.h"
+
+#include <string.h>
+
+#include "config/config.h"
+
+static const struct tk_db_driver *drv_of(const struct tk_db *db)
+{
+    return ((const struct tk_db_base *)db)->drv;
+}
+
+static struct tk_db_base *base_of(struct tk_db *db) { return (struct tk_db_base *)db; }
+
+int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *err)
+{
+    *db = NULL;
+    const char *driver = cfg->store_driver ? cfg->store_driver : "sqlite";
+    if (strcmp(driver, "sqlite") == 0) {
+        if (!cfg->store_path || !*cfg->store_path)
+            return tk_error_set(err, TK_EINVAL, "store: no sqlite path configured ([store] path)");
+        return tk_db_sqlite.open(cfg->store_path, db, err);
+    }
+    if (strcmp(driver, "postgres") == 0) {
+        /* Hook for the PostgreSQL driver: whoever adds core/db/postgres.c
+         * (exporting `const struct tk_db_driver tk_db_postgres`) defines
+         * TK_HAVE_POSTGRES_DRIVER next to TK_HAVE_POSTGRES in
+         * core/CMakeLists.txt.  TK_HAVE_POSTGRES alone only says libpq was
+         * found, so it cannot guard a symbol that may not exist yet. */
+#if defined(TK_HAVE_POSTGRES) && defined(TK_HAVE_POSTGRES_DRIVER)
+        extern const struct tk_db_driver tk_db_postgres;
+        if (!cfg->store_dsn || !*cfg->store_dsn)
+            return tk_error_set(err, TK_EINVAL, "store: no postgres dsn configured ([store] dsn)");
+        return tk_db_postgres.open(cfg->store_dsn, db, err);
+#else
+        return tk_error_set(err, TK_EINVAL, "store: postgres store not built yet");
+#endif
+    }
+    return tk_error_set(err, TK_EINVAL, "store: unknown driver '%s' (use sqlite or postgres)",
+                        driver);
+}
+
+void tk_db_close(struct tk_db *db)
+{
+    if (!db)
+        return;
+    if (base_of(db)->in_tx)
+        tk_db_rollback(db);
+    drv_of(db)->close(db);
+}
+
+const char *tk_db_driver_name(const struct tk_db *db) { return drv_of(db)->name; }
+
+int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err)
+{
+    if (base_of(db)->in_tx)
+        return tk_error_set(err, TK_ERR, "store: a transaction is open already");
+    int rc = drv_of(db)->begin(db, mode, err);
+    if (rc == 0)
+        base_of(db)->in_tx = 1;
+    return rc;
+}
+
+/* A failed commit is rolled back here, so callers that only check the
+ * commit's status still leave the connection clean. */
+int tk_db_commit(struct tk_db *db, struct tk_error *err)
+{
+    if (!base_of(db)->in_tx)
+        return tk_error_set(err, TK_ERR, "store: commit without a transaction");
+    int rc = drv_of(db)->commit(db, err);
+    if (rc != 0)
+        drv_of(db)->rollback(db);
+    base_of(db)->in_tx = 0;
+    return rc;
+}
+
+void tk_db_rollback(struct tk_db *db)
+{
+    if (!db || !base_of(db)->in_tx)
+        return;
+    drv_of(db)->rollback(db);
+    base_of(db)->in_tx = 0;
+}
+
+int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = drv_of(db)->query(db, NULL, err, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
+                const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = drv_of(db)->query(db, cur, err, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
+              const char *types, ...)
+{
+    struct tk_cursor *cur = NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = drv_of(db)->query(db, &cur, err, sql, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    int r = tk_cursor_next(cur, err);
+    if (r < 0) {
+        rc = err ? err->code : TK_EIO;
+    } else if (r == 0) {
+        rc = tk_error_set(err, TK_ENOTFOUND, "store: no row");
+    } else {
+        *out = tk_cursor_int(cur, 0);
+        /* Drain so that a statement with side effects (INSERT ... RETURNING)
+         * always runs to completion on every driver. */
+        while ((r = tk_cursor_next(cur, err)) > 0)
+            ;
+        if (r < 0)
+            rc = err ? err->code : TK_EIO;
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_db_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
+{
+    return drv_of(db)->exec_script(db, sql, err);
+}
+
+int tk_db_changes(struct tk_db *db, int64_t *out)
+{
+    *out = drv_of(db)->changes(db);
+    return 0;
+}
+
+int tk_cursor_next(struct tk_cursor *cur, struct tk_error *err)
+{
+    return ((struct tk_cursor_base *)cur)->drv->next(cur, err);
+}
+
+int64_t tk_cursor_int(struct tk_cursor *cur, int col)
+{
+    return ((struct tk_cursor_base *)cur)->drv->col_int(cur, col);
+}
+
+const char *tk_cursor_text(struct tk_cursor *cur, int col)
+{
+    return ((struct tk_cursor_base *)cur)->drv->col_text(cur, col);
+}
+
+void tk_cursor_close(struct tk_cursor *cur)
+{
+    if (cur)
+        ((struct tk_cursor_base *)cur)->drv->cursor_close(cur);
+}

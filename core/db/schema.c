@@ -1,0 +1,183 @@
+/*
+ * schema.c - numbered schema migrations, recorded in schema_version.
+ *
+ * Each migration has SQLite text and, where the dialects differ, PostgreSQL
+ * text (NULL: the same).  Only the key column differs in v1: SQLite needs
+ * INTEGER PRIMARY KEY to alias the rowid, PostgreSQL a BIGSERIAL.
+ * AUTOINCREMENT keeps SQLite ids from ever being reused, as a sequence does.
+ * Columns are BIGINT so that times and ids are 64-bit on PostgreSQL (SQLite
+ * gives BIGINT integer affinity).  A migration is appended, never edited.
+ */
+#include "db/db.h"
+
+#include <string.h>
+
+struct migration {
+    int version;
+    const char *sqlite_sql;
+    const char *postgres_sql; /* NULL: same as sqlite_sql */
+};
+
+#define V1_SQL(ID)                                                                            \
+    "CREATE TABLE accounts ("                                                                 \
+    " id " ID ","                                                                             \
+    " name TEXT NOT NULL UNIQUE,"                                                             \
+    " language TEXT NOT NULL DEFAULT 'en',"                                                   \
+    " created_at BIGINT NOT NULL);"                                                           \
+    "CREATE TABLE contacts ("                                                                 \
+    " id " ID ","                                                                             \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
+    " email TEXT NOT NULL,"                                                                   \
+    " name TEXT,"                                                                             \
+    " notify BIGINT NOT NULL DEFAULT 1,"                                                      \
+    " created_at BIGINT NOT NULL,"                                                            \
+    " UNIQUE (account_id, email));"                                                           \
+    "CREATE TABLE jobs ("                                                                     \
+    " id " ID ","                                                                             \
+    " pipeline TEXT NOT NULL,"                                                                \
+    " stage TEXT NOT NULL,"                                                                   \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
+    " title TEXT NOT NULL,"                                                                   \
+    " state TEXT NOT NULL DEFAULT 'active',"                                                  \
+    " created_at BIGINT NOT NULL,"                                                            \
+    " updated_at BIGINT NOT NULL);"                                                           \
+    "CREATE INDEX jobs_account ON jobs(account_id);"                                          \
+    "CREATE TABLE items ("                                                                    \
+    " id " ID ","                                                                             \
+    " type TEXT NOT NULL,"                                                                    \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
+    " job_id BIGINT,"                                                                         \
+    " title TEXT,"                                                                            \
+    " template TEXT NOT NULL,"                                                                \
+    " state TEXT NOT NULL DEFAULT 'pending',"                                                 \
+    " archived BIGINT NOT NULL DEFAULT 0,"                                                    \
+    " created_at BIGINT NOT NULL,"                                                            \
+    " completed_at BIGINT,"                                                                   \
+    " resends BIGINT NOT NULL DEFAULT 0,"                                                     \
+    " todo_seq BIGINT NOT NULL,"                                                              \
+    " rem_enabled BIGINT NOT NULL DEFAULT 0,"                                                 \
+    " rem_every_days BIGINT NOT NULL DEFAULT 0,"                                              \
+    " rem_count BIGINT NOT NULL DEFAULT 0,"                                                   \
+    " rem_sent BIGINT NOT NULL DEFAULT 0,"                                                    \
+    " last_mail_at BIGINT,"                                                                   \
+    " next_at BIGINT);"                                                                       \
+    "CREATE INDEX items_due ON items(next_at) WHERE next_at IS NOT NULL;"                     \
+    "CREATE INDEX items_todo ON items(account_id, todo_seq);"                                 \
+    "CREATE INDEX items_job ON items(job_id);"                                                \
+    "CREATE TABLE item_fields ("                                                              \
+    " item_id BIGINT NOT NULL REFERENCES items(id),"                                          \
+    " name TEXT NOT NULL,"                                                                    \
+    " value TEXT,"                                                                            \
+    " pos BIGINT NOT NULL DEFAULT 0,"                                                         \
+    " PRIMARY KEY (item_id, name));"                                                          \
+    "CREATE TABLE audit ("                                                                    \
+    " id " ID ","                                                                             \
+    " at BIGINT NOT NULL,"                                                                    \
+    " actor TEXT NOT NULL,"                                                                   \
+    " account_id BIGINT,"                                                                     \
+    " item_id BIGINT,"                                                                        \
+    " job_id BIGINT,"                                                                         \
+    " action TEXT NOT NULL,"                                                                  \
+    " detail TEXT);"                                                                          \
+    "CREATE INDEX audit_item ON audit(item_id);"                                              \
+    "CREATE INDEX audit_account ON audit(account_id);"                                        \
+    "CREATE TABLE outbox ("                                                                   \
+    " id " ID ","                                                                             \
+    " item_id BIGINT,"                                                                        \
+    " account_id BIGINT,"                                                                     \
+    " kind TEXT NOT NULL,"                                                                    \
+    " step BIGINT NOT NULL DEFAULT 0,"                                                        \
+    " recipient TEXT NOT NULL,"                                                               \
+    " idem_key TEXT NOT NULL UNIQUE,"                                                         \
+    " message_id TEXT,"                                                                       \
+    " sender TEXT,"                                                                           \
+    " data TEXT,"                                                                             \
+    " state BIGINT NOT NULL DEFAULT 0,"                                                       \
+    " attempts BIGINT NOT NULL DEFAULT 0,"                                                    \
+    " created_at BIGINT NOT NULL,"                                                            \
+    " next_attempt_at BIGINT NOT NULL DEFAULT 0,"                                             \
+    " sent_at BIGINT,"                                                                        \
+    " lease_token BIGINT NOT NULL DEFAULT 0,"                                                 \
+    " lease_until BIGINT NOT NULL DEFAULT 0,"                                                 \
+    " reply_code BIGINT,"                                                                     \
+    " last_reply TEXT);"                                                                      \
+    "CREATE INDEX outbox_ready ON outbox(next_attempt_at) WHERE state = 0;"                   \
+    "CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2;"                                 \
+    "CREATE INDEX outbox_item ON outbox(item_id);"                                            \
+    "CREATE TABLE sequences ("                                                                \
+    " name TEXT PRIMARY KEY,"                                                                 \
+    " value BIGINT NOT NULL);"
+
+static const struct migration migrations[] = {
+    { 1, V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"), V1_SQL("BIGSERIAL PRIMARY KEY") },
+};
+
+#define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+int tk_db_schema_version(void) { return migrations[NMIGRATIONS - 1].version; }
+
+static const char *sql_for(struct tk_db *db, const struct migration *m)
+{
+    if (strcmp(tk_db_driver_name(db), "postgres") == 0 && m->postgres_sql)
+        return m->postgres_sql;
+    return m->sqlite_sql;
+}
+
+/* The version recorded in the store, 0 for a new one.  Runs inside the
+ * caller's transaction. */
+static int current_version(struct tk_db *db, int64_t *v, struct tk_error *err)
+{
+    return tk_db_int(db, v, err, "SELECT COALESCE(MAX(version), 0) FROM schema_version", "");
+}
+
+static int check_not_newer(int64_t v, struct tk_error *err)
+{
+    if (v > tk_db_schema_version())
+        return tk_error_set(err, TK_ECONFLICT,
+                            "store: schema version %lld is newer than this tickler knows (%d); "
+                            "use a newer tickler",
+                            (long long)v, tk_db_schema_version());
+    return 0;
+}
+
+static int apply(struct tk_db *db, const struct migration *m, struct tk_error *err)
+{
+    int64_t v = 0;
+    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
+    if (rc != 0)
+        return rc;
+    /* Read again under the write lock: another process may have migrated
+     * since we looked. */
+    if ((rc = current_version(db, &v, err)) == 0 && (rc = check_not_newer(v, err)) == 0 &&
+        v < m->version) {
+        rc = tk_db_exec_script(db, sql_for(db, m), err);
+        if (rc == 0)
+            rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
+                            (int64_t)m->version);
+        if (rc != 0)
+            tk_error_prefix(err, "migration %d", m->version);
+    }
+    if (rc != 0) {
+        tk_db_rollback(db);
+        return rc;
+    }
+    return tk_db_commit(db, err);
+}
+
+int tk_db_migrate(struct tk_db *db, struct tk_error *err)
+{
+    int rc = tk_db_exec_script(
+        db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)", err);
+    if (rc != 0)
+        return rc;
+    int64_t v = 0;
+    if ((rc = current_version(db, &v, err)) != 0 || (rc = check_not_newer(v, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < NMIGRATIONS; i++) {
+        if (migrations[i].version <= v)
+            continue;
+        if ((rc = apply(db, &migrations[i], err)) != 0)
+            return rc;
+    }
+    return 0;
+}

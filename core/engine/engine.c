@@ -1,0 +1,162 @@
+/* engine.c - opening and closing everything a command needs, the clock,
+ * warnings and transactions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "mail/mail.h"
+
+static void default_warn(void *u, const char *msg)
+{
+    (void)u;
+    fprintf(stderr, "tickler: warning: %s\n", msg);
+}
+
+void tk_engine_warn(struct tk_engine *e, const char *fmt, ...)
+{
+    char msg[TK_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    e->warn(e->warn_data, msg);
+}
+
+static int pick_config_path(const char *arg, char **out)
+{
+    const char *env = getenv("TICKLER_CONFIG");
+    if (arg)
+        *out = tk_strdup(arg);
+    else if (env && *env)
+        *out = tk_strdup(env);
+    else
+        *out = tk_strdup("tickler.ini");
+    return *out ? 0 : TK_ENOMEM;
+}
+
+static int open_templates(struct tk_engine *e, struct tk_error *err)
+{
+    char *dir = NULL;
+    int rc;
+    if (e->cfg.templates_dir) {
+        dir = tk_strdup(e->cfg.templates_dir);
+    } else {
+        dir = tk_path_beside_binary("share/tickler/templates");
+        if (dir && access(dir, R_OK | X_OK) != 0) {
+            free(dir);
+            dir = NULL; /* plugin defaults only */
+        }
+    }
+    rc = tk_catalog_open(dir, &e->catalog, err);
+    free(dir);
+    return rc;
+}
+
+static int open_sender(struct tk_engine *e, struct tk_error *err)
+{
+    const char *from = e->cfg.transport_from ? e->cfg.transport_from : "tickler <tickler@localhost>";
+    const char *at;
+    if (tk_mail_parse_address(from, &e->from_name, &e->from_addr, err)) {
+        tk_error_prefix(err, "%s: [transport] from", e->cfg.path);
+        return TK_EINVAL;
+    }
+    at = strrchr(e->from_addr, '@');
+    e->msgid_domain = tk_strdup(at ? at + 1 : "localhost");
+    return e->msgid_domain ? 0 : tk_error_set(err, TK_ENOMEM, "out of memory");
+}
+
+int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now, int flags,
+                   struct tk_error *err)
+{
+    struct tk_engine *e;
+    char *path = NULL, *pdir = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!(e = calloc(1, sizeof *e)))
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    *out = e;
+    e->now = now;
+    e->actor = "cli";
+    e->warn = default_warn;
+    if ((rc = pick_config_path(config_path, &path)))
+        return tk_error_set(err, rc, "out of memory");
+    rc = tk_config_load(path, 0, &e->cfg, err);
+    free(path);
+    if (rc)
+        return rc;
+
+    pdir = e->cfg.plugins_dir ? tk_strdup(e->cfg.plugins_dir) : tk_plugin_default_dir();
+    if (!pdir)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    rc = tk_registry_load(&e->plugins, pdir, &e->cfg, err);
+    if (!rc)
+        rc = tk_registry_claim_transport(&e->plugins, &e->cfg, err);
+    free(pdir);
+    if (rc)
+        return rc;
+    if ((rc = tk_config_check_plugins(&e->cfg, err)))
+        return rc;
+    if ((rc = open_sender(e, err)) || (rc = open_templates(e, err)))
+        return rc;
+    if (flags & TK_OPEN_NO_STORE)
+        return 0;
+    if ((rc = tk_db_open(&e->cfg, &e->db, err)))
+        return rc;
+    return tk_db_migrate(e->db, err);
+}
+
+void tk_engine_close(struct tk_engine *e)
+{
+    if (!e)
+        return;
+    if (e->db)
+        tk_db_close(e->db);
+    if (e->catalog)
+        tk_catalog_close(e->catalog);
+    tk_registry_unload(&e->plugins);
+    tk_config_free(&e->cfg);
+    free(e->from_name);
+    free(e->from_addr);
+    free(e->msgid_domain);
+    free(e);
+}
+
+void tk_engine_tick_clock(struct tk_engine *e)
+{
+    e->now = tk_time_real() + e->clock_offset;
+}
+
+int tk_engine_begin(struct tk_engine *e, int mode, struct tk_error *err)
+{
+    return tk_db_begin(e->db, mode, err);
+}
+
+int tk_engine_commit(struct tk_engine *e, struct tk_error *err)
+{
+    return tk_db_commit(e->db, err);
+}
+
+void tk_engine_rollback(struct tk_engine *e)
+{
+    tk_db_rollback(e->db);
+}
+
+const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type,
+                                       struct tk_error *err)
+{
+    const struct tk_plugin *p = type ? tk_registry_item(&e->plugins, type) : NULL;
+    struct tk_buf names = {0};
+    if (p)
+        return p;
+    for (size_t i = 0; i < e->plugins.n; i++)
+        if (e->plugins.v[i]->item)
+            tk_buf_printf(&names, "%s%s", names.len ? ", " : "", e->plugins.v[i]->hdr->name);
+    tk_error_set(err, TK_EINVAL, "unknown item type '%s' (loaded: %s)", type ? type : "",
+                 names.len ? names.data : "none");
+    tk_buf_free(&names);
+    return NULL;
+}

@@ -1,0 +1,129 @@
+/*
+ * engine.h - what tickler does, independent of how it is asked (CLI, Lua
+ * pipeline, daemon) and of which store or transport it runs on.
+ *
+ * Life of a command:
+ *   tk_engine_open()                 config, plugins, store, templates
+ *   tk_engine_begin()                one transaction
+ *   tk_engine_send() / resend() / event() / ...   change items, enqueue mail
+ *   tk_engine_commit()               or tk_engine_rollback(): nothing changed
+ *   tk_engine_dispatch()             deliver what was enqueued (own transactions)
+ *   tk_engine_close()
+ *
+ * Every operation writes its audit entries and outbox rows in the caller's
+ * transaction, with the engine's current actor ("cli", "pipeline",
+ * "scheduler") and clock.
+ */
+#ifndef TK_ENGINE_H
+#define TK_ENGINE_H
+
+#include "config/config.h"
+#include "db/db.h"
+#include "plugin/plugin.h"
+#include "store/store.h"
+#include "template/template.h"
+
+struct tk_engine;
+
+/* Called after a client event has been recorded (inside the transaction);
+ * the pipeline layer uses it for on("TYPE.EVENT") and advance = when_done.
+ * A failure rolls the whole command back. */
+typedef int (*tk_event_hook)(void *u, struct tk_engine *e, const struct tk_item *it,
+                             const char *event, struct tk_error *err);
+
+/* Warnings for the user (no recipients, transport down): one line each. */
+typedef void (*tk_warn_fn)(void *u, const char *msg);
+
+struct tk_engine {
+    struct tk_config cfg;
+    struct tk_registry plugins;
+    struct tk_db *db;
+    struct tk_catalog *catalog;
+    tk_time now;              /* the clock (--now / $TICKLER_NOW / real time) */
+    tk_time clock_offset;     /* daemon: now = real time + offset */
+    const char *actor;        /* "cli" by default */
+    int64_t job_id;           /* pipeline: the job being worked on, else 0 */
+    char *from_name, *from_addr, *msgid_domain;
+    tk_event_hook on_event;
+    void *on_event_data;
+    tk_warn_fn warn;
+    void *warn_data;
+    volatile int *stop;       /* daemon: set by signals, dispatch stops claiming */
+};
+
+enum { TK_OPEN_NO_STORE = 1 /* config and plugins only */ };
+
+/* Open everything the configuration names.  CONFIG_PATH NULL: default
+ * lookup ($TICKLER_CONFIG, ./tickler.ini).  Caller closes, also on failure
+ * (*e may be NULL then). */
+int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, int flags,
+                   struct tk_error *err);
+void tk_engine_close(struct tk_engine *e);
+/* Re-read the clock in daemon mode (real time + offset). */
+void tk_engine_tick_clock(struct tk_engine *e);
+void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
+
+int tk_engine_begin(struct tk_engine *e, int mode, struct tk_error *err);
+int tk_engine_commit(struct tk_engine *e, struct tk_error *err);
+void tk_engine_rollback(struct tk_engine *e);
+
+/* ---- items ---------------------------------------------------------- */
+
+/* Reminders setting from a request: -1 means "not given". */
+struct tk_send_req {
+    const char *type;
+    int64_t account_id;
+    const char *title;
+    const char *template_name; /* NULL: "default" */
+    int reminders;            /* -1 template default else off; 0 off; 1 on */
+    int every_days;           /* -1: template default, else config default */
+    int count;                /* -1: template default, else config default */
+    const struct tk_kv *fields; /* may be NULL */
+    int64_t job_id;           /* 0: none */
+};
+
+/* Create the item, validate its fields through the plugin, enqueue the
+ * notification to every notify-on contact (R1), schedule reminders (R5). */
+int tk_engine_send(struct tk_engine *e, const struct tk_send_req *req, int64_t *item_id,
+                   struct tk_error *err);
+/* R2/R3/D2: one extra email, top of the to-do list, audit entry. */
+int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err);
+/* R6/D4: change reminder settings. ENABLED 0/1; EVERY -1 keep; COUNT -1 keep. */
+int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every,
+                            int count, struct tk_error *err);
+/* Record a client event; a completing event stops reminders at once.
+ * Unknown event: TK_EINVAL, nothing changed. */
+int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
+                    struct tk_error *err);
+/* A bulk command declared by a plugin (R4). *n_items: items covered. */
+int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
+                   const char *message, int *n_items, struct tk_error *err);
+/* Archive: stop the reminders of every item of JOB (no mail). */
+int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err);
+
+/* ---- scheduler and dispatch ----------------------------------------- */
+
+/* Enqueue every reminder due at e->now, in transactions of
+ * [scheduler] batch_size items.  *n: reminders enqueued. */
+int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
+
+struct tk_dispatch_stats {
+    size_t delivered, temporary, permanent, unknown, stale;
+};
+/* Claim and deliver queued outbox rows due now until none is left (or
+ * *e->stop).  Each claim and each result is its own short transaction. */
+int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st,
+                       struct tk_error *err);
+
+/* The next reminder instant for IT per D1/D2/D4: 0 when none is due
+ * (disabled, count reached, not pending, archived). */
+tk_time tk_schedule_next(const struct tk_item *it);
+
+/* ---- helpers shared by the front ends --------------------------------- */
+
+const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type,
+                                       struct tk_error *err);
+/* Backoff for attempt N (1-based) with full jitter, in seconds. */
+tk_time tk_backoff_delay(int attempt, int base, int cap, uint32_t random);
+
+#endif

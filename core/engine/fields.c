@@ -1,0 +1,115 @@
+/* fields.c - checking item fields against the kinds their plugin declares.
+ * The plugin states what a field is; core checks the value's form so that
+ * every type gets the same, well-tested validation. */
+#include <ctype.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int valid_amount(const char *v)
+{
+    /* 123, 123.4, 123.45; positive, no sign, no thousands separators */
+    const char *p = v;
+    int digits = 0, decimals = -1, nonzero = 0;
+    for (; *p; p++) {
+        if (*p == '.') {
+            if (decimals >= 0 || !digits)
+                return 0;
+            decimals = 0;
+        } else if (isdigit((unsigned char)*p)) {
+            if (decimals >= 0 && ++decimals > 2)
+                return 0;
+            if (decimals < 0 && ++digits > 12)
+                return 0;
+            nonzero |= *p != '0';
+        } else {
+            return 0;
+        }
+    }
+    return digits && decimals != 0 && nonzero;
+}
+
+static int valid_currency(const char *v)
+{
+    return strlen(v) == 3 && isupper((unsigned char)v[0]) && isupper((unsigned char)v[1]) &&
+           isupper((unsigned char)v[2]);
+}
+
+static int valid_date(const char *v)
+{
+    tk_time t;
+    return strlen(v) == 10 && tk_time_parse(v, &t) == 0;
+}
+
+static int valid_text(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return tk_utf8_valid(v, strlen(v)) && strlen(v) <= 1000;
+}
+
+static const char *kind_hint(int kind)
+{
+    switch (kind) {
+    case TK_FIELD_AMOUNT: return "an amount like 450.00";
+    case TK_FIELD_CURRENCY: return "a currency code like EUR";
+    case TK_FIELD_DATE: return "a date like 2026-12-31";
+    case TK_FIELD_INTEGER: return "a whole number";
+    case TK_FIELD_URL: return "an http:// or https:// URL";
+    default: return "one line of text";
+    }
+}
+
+static int valid_value(int kind, const char *v)
+{
+    int64_t n;
+    if (!valid_text(v))
+        return 0;
+    switch (kind) {
+    case TK_FIELD_AMOUNT: return valid_amount(v);
+    case TK_FIELD_CURRENCY: return valid_currency(v);
+    case TK_FIELD_DATE: return valid_date(v);
+    case TK_FIELD_INTEGER: return tk_parse_int(v, 0, INT64_MAX, &n) == 0;
+    case TK_FIELD_URL: return (!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8)) && !strchr(v, ' ');
+    default: return *v != '\0';
+    }
+}
+
+static const struct tk_field_spec *find_spec(const struct tk_item_type *t, const char *name)
+{
+    for (const struct tk_field_spec *f = t->fields; f && f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, int after_prepare,
+                    struct tk_error *err)
+{
+    for (size_t i = 0; i < fields->n; i++) {
+        const struct tk_field_spec *f = find_spec(t, fields->keys[i]);
+        if (!f) {
+            struct tk_buf names = {0};
+            for (const struct tk_field_spec *s = t->fields; s && s->name; s++)
+                tk_buf_printf(&names, "%s%s", names.len ? ", " : "", s->name);
+            tk_error_set(err, TK_EINVAL, "%s has no field '%s' (fields: %s)", t->hdr.name,
+                         fields->keys[i], names.len ? names.data : "none");
+            tk_buf_free(&names);
+            return TK_EINVAL;
+        }
+        if (!valid_value(f->kind, fields->vals[i]))
+            return tk_error_set(err, TK_EINVAL, "%s field %s: '%s' is not %s", t->hdr.name,
+                                f->name, fields->vals[i], kind_hint(f->kind));
+    }
+    if (after_prepare)
+        for (const struct tk_field_spec *f = t->fields; f && f->name; f++)
+            if ((f->flags & TK_FIELD_REQUIRED) && !tk_kv_get(fields, f->name))
+                return tk_error_set(err, TK_EINVAL, "%s needs field %s (--set %s=%s)",
+                                    t->hdr.name, f->name, f->name,
+                                    f->kind == TK_FIELD_AMOUNT     ? "450.00"
+                                    : f->kind == TK_FIELD_CURRENCY ? "EUR"
+                                    : f->kind == TK_FIELD_DATE     ? "2026-12-31"
+                                                                   : "VALUE");
+    return 0;
+}

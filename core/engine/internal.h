@@ -1,0 +1,49 @@
+/*
+ * internal.h - what the engine's own files share; not for the front ends.
+ */
+#ifndef TK_ENGINE_INTERNAL_H
+#define TK_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+/* Check FIELDS against the type's field specs: unknown names and values of
+ * the wrong form; AFTER_PREPARE also checks required fields. */
+int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, int after_prepare,
+                    struct tk_error *err);
+
+/* Set up CTX for the type's callbacks on IT (fields, facts, vars). The
+ * caller owns FACTS and VARS and frees them with tk_kv_free. */
+void tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
+                 struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
+                 const char *language);
+
+/* The template section an email of KIND about IT uses, or NULL when no such
+ * email may be sent in the item's state. */
+const char *tk_render_section(struct tk_engine *e, const struct tk_plugin *p,
+                              const struct tk_item *it, const char *language, const char *kind);
+
+/* One email about one or more items to RECIPIENTS, enqueued in the outbox.
+ *   IT        the item (NULL for a bulk email; then BULK_ITEMS lists them)
+ *   KIND      outbox kind and idempotency part: "notification", "reminder",
+ *             "resend", or the bulk command
+ *   SECTION   the template section
+ *   STEP      reminder number, resend number, or bulk sequence
+ *   MESSAGE   free text for {{message}} (bulk), may be NULL */
+struct tk_render_req {
+    const struct tk_plugin *plugin;
+    const struct tk_item *it;
+    const struct tk_account *account;
+    const char *kind, *section;
+    int step;
+    const char *message;
+    const struct tk_strv *bulk_titles;
+    int auto_submitted;
+};
+int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
+                      const struct tk_contacts *rcpts, struct tk_error *err);
+
+/* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)";
+ * caller frees. */
+char *tk_recipients_text(const struct tk_contacts *cs);
+
+#endif

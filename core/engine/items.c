@@ -1,0 +1,406 @@
+/* items.c - what staff and pipelines do to items: send (R1, R5), resend
+ * (R2, R3, D2), change reminder settings (R6, D4), record client events
+ * (R9-R14).  Everything runs in the caller's transaction; a failure leaves
+ * the store as it was once the caller rolls back. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int audit(struct tk_engine *e, const struct tk_item *it, const char *action,
+                 const char *detail, struct tk_error *err)
+{
+    return tk_store_audit_add(e->db, e->now, e->actor, it->account_id, it->id,
+                              e->job_id ? e->job_id : it->job_id, action, detail, err);
+}
+
+static int load(struct tk_engine *e, int64_t id, struct tk_item *it, const struct tk_plugin **p,
+                struct tk_account *acc, struct tk_error *err)
+{
+    int rc = tk_store_item_get(e->db, id, it, err);
+    if (rc)
+        return rc;
+    if (!(*p = tk_engine_type(e, it->type, err)))
+        return TK_ENOTFOUND;
+    return acc ? tk_store_account_get(e->db, it->account_id, acc, err) : 0;
+}
+
+static void resolve_reminders(struct tk_engine *e, const struct tk_send_req *rq,
+                              const struct tk_template *t, struct tk_reminders *r)
+{
+    /* automation or command line > template (R8) > config */
+    if (rq->reminders >= 0)
+        r->enabled = rq->reminders;
+    else
+        r->enabled = t->has_reminders ? t->rem_enabled : 0;
+    if (rq->every_days > 0)
+        r->every_days = rq->every_days;
+    else if (t->rem_every_days > 0)
+        r->every_days = t->rem_every_days;
+    else
+        r->every_days = e->cfg.default_every_days;
+    if (rq->count >= 0)
+        r->count = rq->count;
+    else if (t->rem_count >= 0 && t->has_reminders)
+        r->count = t->rem_count;
+    else
+        r->count = e->cfg.default_count;
+}
+
+static int prepare_fields(struct tk_engine *e, const struct tk_plugin *p, struct tk_item *it,
+                          const char *lang, struct tk_error *err)
+{
+    struct tk_item_ctx ctx;
+    struct tk_kv facts = {0};
+    int rc = tk_fields_check(p->item, &it->fields, 0, err);
+    if (rc)
+        return rc;
+    if (p->item->prepare) {
+        tk_ctx_init(e, &ctx, it, &it->fields, &facts, NULL, lang);
+        ctx.phase = 1;
+        rc = p->item->prepare(p->state, &ctx, err);
+        tk_kv_free(&facts);
+        if (rc)
+            return rc ? rc : TK_EINVAL;
+    }
+    return tk_fields_check(p->item, &it->fields, 1, err);
+}
+
+static int notify(struct tk_engine *e, const struct tk_plugin *p, const struct tk_item *it,
+                  const struct tk_account *acc, const char *kind, const char *section, int step,
+                  const char *message, struct tk_contacts *rcpts, struct tk_error *err)
+{
+    struct tk_render_req rq;
+    int rc = tk_store_contact_list(e->db, it->account_id, 1, rcpts, err);
+    if (rc)
+        return rc;
+    memset(&rq, 0, sizeof rq);
+    rq.plugin = p;
+    rq.it = it;
+    rq.account = acc;
+    rq.kind = kind;
+    rq.section = section;
+    rq.step = step;
+    rq.message = message;
+    rq.auto_submitted = strcmp(kind, "reminder") == 0 || strcmp(e->actor, "cli") != 0;
+    return tk_render_enqueue(e, &rq, rcpts, err);
+}
+
+int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *item_id,
+                   struct tk_error *err)
+{
+    const struct tk_plugin *p;
+    const struct tk_template *t;
+    struct tk_account acc = {0};
+    struct tk_item it;
+    struct tk_contacts rcpts = {0};
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if (!(p = tk_engine_type(e, rq->type, err)))
+        return TK_EINVAL;
+    if (!rq->title || !*rq->title || strlen(rq->title) > 500 ||
+        !tk_utf8_valid(rq->title, strlen(rq->title)) || strpbrk(rq->title, "\r\n"))
+        return tk_error_set(err, TK_EINVAL, "a title is one line of 1 to 500 characters");
+    if (rq->every_days == 0 || rq->every_days > 365 || rq->count > 100)
+        return tk_error_set(err, TK_EINVAL, "reminders: every is 1 to 365 days, count 0 to 100");
+    if ((rc = tk_store_account_get(e->db, rq->account_id, &acc, err)))
+        return rc;
+    if ((rc = tk_catalog_find(e->catalog, p->item, acc.language,
+                              rq->template_name ? rq->template_name : "default", &t, err)))
+        goto out;
+
+    it.type = (char *)rq->type;
+    it.account_id = rq->account_id;
+    it.job_id = rq->job_id ? rq->job_id : e->job_id;
+    it.title = (char *)rq->title;
+    it.template_name = (char *)(rq->template_name ? rq->template_name : "default");
+    it.state = "pending";
+    it.created_at = e->now;
+    if (rq->fields)
+        for (size_t i = 0; i < rq->fields->n; i++)
+            if ((rc = tk_kv_set(&it.fields, rq->fields->keys[i], rq->fields->vals[i])))
+                goto out;
+    resolve_reminders(e, rq, t, &it.rem);
+    it.rem.last_mail_at = e->now; /* D1: the notification */
+    it.rem.next_at = tk_schedule_next(&it);
+    if ((rc = prepare_fields(e, p, &it, acc.language, err)) ||
+        (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) ||
+        (rc = tk_store_item_insert(e->db, &it, e->now, err)) ||
+        (rc = notify(e, p, &it, &acc, "notification", "notification", 0, NULL, &rcpts, err)))
+        goto out;
+    who = tk_recipients_text(&rcpts);
+    snprintf(detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title,
+             who ? who : "?", it.rem.enabled ? "on" : "off");
+    if (it.rem.enabled)
+        snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
+                 ", every %d days, %d reminder%s", it.rem.every_days, it.rem.count,
+                 it.rem.count == 1 ? "" : "s");
+    if ((rc = audit(e, &it, "sent", detail, err)))
+        goto out;
+    if (!rcpts.n)
+        tk_engine_warn(e, "item %lld: account '%s' has no contact with notify on; nobody was notified",
+                       (long long)it.id, acc.name);
+    *item_id = it.id;
+out:
+    free(who);
+    tk_contacts_free(&rcpts);
+    tk_kv_free(&it.fields);
+    tk_account_free(&acc);
+    return rc;
+}
+
+int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
+{
+    const struct tk_plugin *p;
+    struct tk_item it;
+    struct tk_account acc = {0};
+    struct tk_contacts rcpts = {0};
+    const char *section;
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if ((rc = load(e, item_id, &it, &p, &acc, err)))
+        goto out;
+    if (!(section = tk_render_section(e, p, &it, acc.language, "resend"))) {
+        rc = tk_error_set(err, TK_ECONFLICT, "item %lld is %s; only pending items can be resent",
+                          (long long)it.id, it.state);
+        goto out;
+    }
+    it.resends++;
+    if ((rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) ||
+        (rc = notify(e, p, &it, &acc, "resend", section, it.resends, NULL, &rcpts, err)))
+        goto out;
+    /* D2: not one of the automatic reminders; the next one waits a full
+     * period from now. */
+    it.rem.last_mail_at = e->now;
+    it.rem.next_at = tk_schedule_next(&it);
+    who = tk_recipients_text(&rcpts);
+    snprintf(detail, sizeof detail, "resent (%s%s) to %s; moved to the top of the to-do list",
+             strcmp(section, "resend") == 0 ? "manual resend" : section,
+             strcmp(section, "resend") == 0 ? "" : " of a completed item", who ? who : "?");
+    if ((rc = tk_store_item_update(e->db, &it, err)) || (rc = audit(e, &it, "resent", detail, err)))
+        goto out;
+    if (!rcpts.n)
+        tk_engine_warn(e, "item %lld: account '%s' has no contact with notify on; nobody was notified",
+                       (long long)it.id, acc.name);
+out:
+    free(who);
+    tk_contacts_free(&rcpts);
+    tk_item_free(&it);
+    tk_account_free(&acc);
+    return rc;
+}
+
+int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every,
+                            int count, struct tk_error *err)
+{
+    const struct tk_plugin *p;
+    struct tk_item it;
+    char detail[TK_ERROR_MAX], when[32];
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if ((every != -1 && (every < 1 || every > 365)) || (count != -1 && (count < 0 || count > 100)))
+        return tk_error_set(err, TK_EINVAL, "reminders: every is 1 to 365 days, count 0 to 100");
+    if ((rc = load(e, item_id, &it, &p, NULL, err)))
+        goto out;
+    it.rem.enabled = enabled;
+    if (every != -1)
+        it.rem.every_days = every;
+    if (count != -1)
+        it.rem.count = count;
+    it.rem.next_at = tk_schedule_next(&it); /* D4 */
+    snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent); next %s",
+             enabled ? "on" : "off", it.rem.every_days, it.rem.count, it.rem.count == 1 ? "" : "s",
+             it.rem.sent, it.rem.next_at ? tk_time_format(it.rem.next_at, when, sizeof when) : "none");
+    if ((rc = tk_store_item_update(e->db, &it, err)) ||
+        (rc = audit(e, &it, "reminders", detail, err)))
+        goto out;
+    if (strcmp(it.state, "pending") != 0)
+        tk_engine_warn(e, "item %lld is %s: settings saved, nothing will be sent", (long long)it.id,
+                       it.state);
+out:
+    tk_item_free(&it);
+    return rc;
+}
+
+static const struct tk_event_spec *find_event(const struct tk_item_type *t, const char *name)
+{
+    for (const struct tk_event_spec *ev = t->events; ev && ev->name; ev++)
+        if (strcmp(ev->name, name) == 0)
+            return ev;
+    return NULL;
+}
+
+int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
+                    struct tk_error *err)
+{
+    const struct tk_plugin *p;
+    const struct tk_event_spec *ev;
+    struct tk_item it;
+    char detail[TK_ERROR_MAX];
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if ((rc = load(e, item_id, &it, &p, NULL, err)))
+        goto out;
+    if (!(ev = find_event(p->item, event))) {
+        struct tk_buf names = {0};
+        for (const struct tk_event_spec *s = p->item->events; s->name; s++)
+            tk_buf_printf(&names, "%s%s", names.len ? ", " : "", s->name);
+        rc = tk_error_set(err, TK_EINVAL, "%s has no event '%s' (events: %s)", it.type, event,
+                          names.data ? names.data : "none");
+        tk_buf_free(&names);
+        goto out;
+    }
+    if (strcmp(it.state, "pending") != 0 && ev->final_state) {
+        if (strcmp(it.state, ev->final_state) == 0) {
+            tk_engine_warn(e, "item %lld is already %s; nothing changed", (long long)it.id, it.state);
+            goto out; /* a repeated completing event is harmless */
+        }
+        rc = tk_error_set(err, TK_ECONFLICT, "item %lld is already %s; '%s' cannot follow",
+                          (long long)it.id, it.state, event);
+        goto out;
+    }
+    if (ev->final_state) {
+        free(it.state);
+        if (!(it.state = tk_strdup(ev->final_state))) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            goto out;
+        }
+        it.completed_at = e->now;
+        it.rem.next_at = 0; /* stops at once */
+        snprintf(detail, sizeof detail, "client event '%s': item %s; reminders stopped", event,
+                 it.state);
+        rc = tk_store_item_update(e->db, &it, err);
+    } else {
+        snprintf(detail, sizeof detail, "client event '%s' recorded; item stays %s", event, it.state);
+    }
+    if (rc || (rc = audit(e, &it, "event", detail, err)))
+        goto out;
+    if (e->on_event)
+        rc = e->on_event(e->on_event_data, e, &it, event, err);
+out:
+    tk_item_free(&it);
+    return rc;
+}
+
+struct bulk_collect {
+    struct tk_engine *e;
+    int64_t *ids;
+    size_t n, cap;
+    struct tk_strv titles;
+};
+
+static int bulk_add(void *u, struct tk_item *it)
+{
+    struct bulk_collect *bc = u;
+    if (bc->n == bc->cap) {
+        size_t cap = bc->cap ? bc->cap * 2 : 16;
+        int64_t *v = realloc(bc->ids, cap * sizeof *v);
+        if (!v)
+            return TK_ENOMEM;
+        bc->ids = v;
+        bc->cap = cap;
+    }
+    bc->ids[bc->n++] = it->id;
+    return tk_strv_push(&bc->titles, it->title);
+}
+
+int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
+                   const char *message, int *n_items, struct tk_error *err)
+{
+    const struct tk_bulk_spec *bulk;
+    const struct tk_plugin *p = tk_registry_bulk(&e->plugins, command, &bulk);
+    struct tk_item_filter f;
+    struct bulk_collect bc;
+    struct tk_account acc = {0};
+    struct tk_contacts rcpts = {0};
+    struct tk_render_req rq;
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int64_t step;
+    int rc;
+
+    memset(&bc, 0, sizeof bc);
+    if (!p)
+        return tk_error_set(err, TK_EUSAGE, "unknown command '%s'", command);
+    if (message && (strlen(message) > 10000 || !tk_utf8_valid(message, strlen(message))))
+        return tk_error_set(err, TK_EINVAL, "the message must be UTF-8 text of at most 10000 bytes");
+    if ((rc = tk_store_account_get(e->db, account_id, &acc, err)))
+        return rc;
+    memset(&f, 0, sizeof f);
+    f.account_id = account_id;
+    f.type = p->hdr->name;
+    f.pending_only = 1;
+    if ((rc = tk_store_item_each(e->db, &f, bulk_add, &bc, err)))
+        goto out;
+    if (!bc.n) {
+        rc = tk_error_set(err, TK_ENOTFOUND, "account '%s' has no pending %s items; nothing sent",
+                          acc.name, p->hdr->name);
+        goto out;
+    }
+    if ((rc = tk_store_sequence_next(e->db, command, &step, err)) ||
+        (rc = tk_store_contact_list(e->db, account_id, 1, &rcpts, err)))
+        goto out;
+    memset(&rq, 0, sizeof rq);
+    rq.plugin = p;
+    rq.account = &acc;
+    rq.kind = command;
+    rq.section = bulk->section;
+    rq.step = (int)step;
+    rq.message = message;
+    rq.bulk_titles = &bc.titles;
+    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)))
+        goto out;
+    who = tk_recipients_text(&rcpts);
+    /* Each item counts as resent (R2): top of the to-do list, audit entry,
+     * and D2 for its next automatic reminder. */
+    for (size_t i = 0; i < bc.n && rc == 0; i++) {
+        struct tk_item it;
+        memset(&it, 0, sizeof it);
+        if ((rc = tk_store_item_get(e->db, bc.ids[i], &it, err)) == 0 &&
+            (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) == 0) {
+            it.rem.last_mail_at = e->now;
+            it.rem.next_at = tk_schedule_next(&it);
+            snprintf(detail, sizeof detail, "%s: one request for %zu item%s sent to %s%s", command,
+                     bc.n, bc.n == 1 ? "" : "s", who ? who : "?", message ? " with a message" : "");
+            if ((rc = tk_store_item_update(e->db, &it, err)) == 0)
+                rc = audit(e, &it, "resent", detail, err);
+        }
+        tk_item_free(&it);
+    }
+    if (!rc && !rcpts.n)
+        tk_engine_warn(e, "account '%s' has no contact with notify on; nobody was notified", acc.name);
+    *n_items = (int)bc.n;
+out:
+    free(who);
+    free(bc.ids);
+    tk_strv_free(&bc.titles);
+    tk_contacts_free(&rcpts);
+    tk_account_free(&acc);
+    return rc;
+}
+
+static int stop_one(void *u, struct tk_item *it)
+{
+    struct tk_engine *e = u;
+    struct tk_error err;
+    int rc;
+    it->archived = 1;
+    it->rem.next_at = 0;
+    if ((rc = tk_store_item_update(e->db, it, &err)))
+        return rc;
+    return audit(e, it, "archived", "job archived; reminders stopped", &err);
+}
+
+int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err)
+{
+    struct tk_item_filter f;
+    memset(&f, 0, sizeof f);
+    f.job_id = job_id;
+    return tk_store_item_each(e->db, &f, stop_one, e, err);
+}

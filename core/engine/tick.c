@@ -1,0 +1,98 @@
+/* tick.c - the scheduler: enqueue every automatic reminder that is due.
+ *
+ * Due items come from the items_due index (next_at <= now), so the cost of a
+ * tick follows what is due, not what is stored.  Work is done in
+ * transactions of [scheduler] batch_size items taken with BEGIN IMMEDIATE:
+ * a reminder step is enqueued exactly once, because the same transaction
+ * that writes its outbox rows moves the item's next_at on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
+{
+    const struct tk_plugin *p;
+    struct tk_item it;
+    struct tk_account acc = {0};
+    struct tk_contacts rcpts = {0};
+    struct tk_render_req rq;
+    const char *section;
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if ((rc = tk_store_item_get(e->db, id, &it, err)) ||
+        (rc = tk_store_account_get(e->db, it.account_id, &acc, err)))
+        goto out;
+    if (!(p = tk_engine_type(e, it.type, err))) {
+        rc = TK_ENOTFOUND;
+        goto out;
+    }
+    if (tk_schedule_next(&it) == 0 ||
+        !(section = tk_render_section(e, p, &it, acc.language, "reminder"))) {
+        it.rem.next_at = 0; /* nothing due after all: stop looking at it */
+        rc = tk_store_item_update(e->db, &it, err);
+        goto out;
+    }
+    it.rem.sent++;
+    if ((rc = tk_store_contact_list(e->db, it.account_id, 1, &rcpts, err)))
+        goto out;
+    memset(&rq, 0, sizeof rq);
+    rq.plugin = p;
+    rq.it = &it;
+    rq.account = &acc;
+    rq.kind = "reminder";
+    rq.section = section;
+    rq.step = it.rem.sent;
+    rq.auto_submitted = 1;
+    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)))
+        goto out;
+    /* D3: a late tick sends once and counts the next period from now. */
+    it.rem.last_mail_at = e->now;
+    it.rem.next_at = tk_schedule_next(&it);
+    who = tk_recipients_text(&rcpts);
+    snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
+             it.rem.count, who ? who : "?");
+    if ((rc = tk_store_item_update(e->db, &it, err)) ||
+        (rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
+                                 "reminder", detail, err)))
+        goto out;
+out:
+    free(who);
+    tk_contacts_free(&rcpts);
+    tk_item_free(&it);
+    tk_account_free(&acc);
+    return rc;
+}
+
+int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
+{
+    size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
+    int64_t *ids = malloc(batch * sizeof *ids);
+    const char *actor = e->actor;
+    int rc = 0;
+
+    *n = 0;
+    if (!ids)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    e->actor = "scheduler";
+    do {
+        if ((rc = tk_db_begin(e->db, TK_TX_IMMEDIATE, err)))
+            break;
+        rc = tk_store_item_due(e->db, e->now, ids, batch, &got, err);
+        for (size_t i = 0; rc == 0 && i < got; i++)
+            rc = remind(e, ids[i], err);
+        if (rc) {
+            tk_db_rollback(e->db);
+            break;
+        }
+        if ((rc = tk_db_commit(e->db, err)))
+            break;
+        *n += got;
+    } while (got == batch && !(e->stop && *e->stop));
+    e->actor = actor;
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,431 @@
+/*
+ * pipeline.c - the configured scripts, jobs moving through stages, and the
+ * engine's event hook (on() handlers, advance = "when_done").
+ *
+ * Everything here runs inside the caller's transaction: a stage entry with
+ * every item it creates and every email it queues commits or rolls back as
+ * one, because a failing automation makes the whole command fail.
+ *
+ * when_done: after an event on an item of a job whose current stage says
+ * advance = "when_done", the job moves to the next stage once none of its
+ * items is pending any more.  We count all of the job's pending items, not
+ * only those created in the current stage: an item still open from an
+ * earlier stage is work not done either (documented in docs/lua.md).
+ */
+#include <dirent.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/internal.h"
+
+#define MAX_DEPTH 16
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.lua files directly in DIR, sorted (so load order is stable). */
+static int list_scripts(const char *dir, struct tk_strv *out, struct tk_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return tk_error_set(err, TK_EIO, "[lua] scripts: cannot open folder %s: %m", dir);
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 4, ".lua") != 0)
+            continue;
+        if (tk_strv_push(out, de->d_name) != 0) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    closedir(d);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, name_cmp);
+    return rc;
+}
+
+static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,
+                    struct tk_error *err);
+
+int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_error *err)
+{
+    *out = NULL;
+    if (!e->cfg.lua_scripts || !*e->cfg.lua_scripts)
+        return 0;
+    struct tk_pipelines *p = calloc(1, sizeof *p);
+    char *dir = tk_config_path(&e->cfg, e->cfg.lua_scripts);
+    struct tk_strv names = {0};
+    int rc = 0;
+    if (!p || !dir) {
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
+    p->e = e;
+    p->lim.memory_bytes = e->cfg.lua_memory_limit_mb > 0
+                              ? (size_t)e->cfg.lua_memory_limit_mb << 20 : 0;
+    p->lim.instructions = e->cfg.lua_instruction_limit;
+    p->lim.time_ms = e->cfg.lua_time_limit_ms;
+    if ((rc = list_scripts(dir, &names, err)) != 0)
+        goto out;
+    p->scripts = calloc(names.n ? names.n : 1, sizeof *p->scripts);
+    if (!p->scripts) {
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        char *path = tk_strprintf("%s/%s", dir, names.v[i]);
+        if (!path) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        struct tk_script *sc = NULL;
+        rc = tk_script_load(&sc, path, &e->plugins, &p->lim, p, err);
+        free(path);
+        if (rc != 0) {
+            tk_script_free(sc);
+            break;
+        }
+        p->scripts[p->nscripts++] = sc;
+        for (size_t k = 0; k < sc->npipes && rc == 0; k++) {
+            struct tk_script *other;
+            const struct tk_pipeline_def *def;
+            for (size_t j = 0; j + 1 < p->nscripts && rc == 0; j++) {
+                other = p->scripts[j];
+                for (size_t m = 0; m < other->npipes; m++) {
+                    def = &other->pipes[m];
+                    if (strcmp(def->name, sc->pipes[k].name) == 0) {
+                        rc = tk_error_set(err, TK_EINVAL,
+                                          "%s:%d: pipeline '%s' is declared in %s:%d already",
+                                          sc->path, sc->pipes[k].line, def->name, other->path,
+                                          def->line);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (rc == 0) {
+        e->on_event = on_event;
+        e->on_event_data = p;
+    }
+out:
+    tk_strv_free(&names);
+    free(dir);
+    if (rc != 0) {
+        tk_pipelines_close(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void tk_pipelines_close(struct tk_pipelines *p)
+{
+    if (!p)
+        return;
+    if (p->e && p->e->on_event == on_event && p->e->on_event_data == p) {
+        p->e->on_event = NULL;
+        p->e->on_event_data = NULL;
+    }
+    for (size_t i = 0; i < p->nscripts; i++)
+        tk_script_free(p->scripts[i]);
+    free(p->scripts);
+    free(p);
+}
+
+int tk_pipelines_find(struct tk_pipelines *p, const char *name, struct tk_script **sc,
+                      const struct tk_pipeline_def **def, struct tk_error *err)
+{
+    for (size_t i = 0; p && i < p->nscripts; i++)
+        for (size_t k = 0; k < p->scripts[i]->npipes; k++)
+            if (strcmp(p->scripts[i]->pipes[k].name, name) == 0) {
+                *sc = p->scripts[i];
+                *def = &p->scripts[i]->pipes[k];
+                return 0;
+            }
+    return tk_error_set(err, TK_ENOTFOUND, "no pipeline '%s'%s", name,
+                        p ? " in [lua] scripts (see tickler pipeline list)"
+                          : ": no [lua] scripts configured");
+}
+
+static int no_stage(const struct tk_pipeline_def *def, const char *stage, struct tk_error *err)
+{
+    struct tk_buf names = {0};
+    for (size_t i = 0; i < def->nstages; i++)
+        tk_buf_printf(&names, "%s%s", i ? ", " : "", def->stages[i].name);
+    tk_error_set(err, TK_ENOTFOUND, "pipeline '%s' has no stage '%s' (stages: %s)", def->name,
+                 stage, names.data ? names.data : "");
+    tk_buf_free(&names);
+    return TK_ENOTFOUND;
+}
+
+/* Run the on_enter of stage IDX for JOB (the job row says the stage already). */
+static int enter_stage(struct tk_pipelines *p, struct tk_script *sc,
+                       const struct tk_pipeline_def *def, size_t idx, int64_t job,
+                       struct tk_error *err)
+{
+    const struct tk_stage *st = &def->stages[idx];
+    if (st->on_enter == LUA_NOREF)
+        return 0;
+    if (p->depth >= MAX_DEPTH)
+        return tk_error_set(err, TK_ECONFLICT,
+                            "job %lld: more than %d stage entries in one command (do two stages "
+                            "move the job to each other?)", (long long)job, MAX_DEPTH);
+    struct tk_engine *e = p->e;
+    const char *actor = e->actor;
+    int64_t job_id = e->job_id;
+    e->actor = "pipeline";
+    e->job_id = job;
+    lua_State *L = tk_lua_state(sc->lua);
+    tk_lua_set_now(sc->lua, e->now);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->on_enter);
+    tk_job_push(L, job);
+    p->depth++;
+    int rc = tk_lua_call(sc->lua, 1, 0, "on_enter", err);
+    p->depth--;
+    e->actor = actor;
+    e->job_id = job_id;
+    return rc;
+}
+
+static int audit_job(struct tk_pipelines *p, const struct tk_job *j, const char *action,
+                     const char *detail, struct tk_error *err)
+{
+    return tk_store_audit_add(p->e->db, p->e->now, "pipeline", j->account_id, 0, j->id, action,
+                              detail, err);
+}
+
+/* Load JOB and its pipeline; refuses archived jobs when ACTIVE_ONLY. */
+static int load_job(struct tk_pipelines *p, int64_t id, int active_only, struct tk_job *j,
+                    struct tk_script **sc, const struct tk_pipeline_def **def,
+                    struct tk_error *err)
+{
+    int rc = tk_store_job_get(p->e->db, id, j, err);
+    if (rc != 0)
+        return rc;
+    if (active_only && strcmp(j->state, "active") != 0) {
+        rc = tk_error_set(err, TK_ECONFLICT, "job %lld is %s", (long long)id, j->state);
+    } else if (sc && tk_pipelines_find(p, j->pipeline, sc, def, err) != 0) {
+        rc = tk_error_set(err, TK_ENOTFOUND,
+                          "job %lld: pipeline '%s' is not declared by any script any more",
+                          (long long)id, j->pipeline);
+    }
+    if (rc != 0)
+        tk_job_free(j);
+    return rc;
+}
+
+int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t account,
+                        const char *title, const char *stage, int64_t *id,
+                        struct tk_error *err)
+{
+    struct tk_script *sc;
+    const struct tk_pipeline_def *def;
+    size_t idx = 0;
+    int rc = tk_pipelines_find(p, pipeline, &sc, &def, err);
+    if (rc != 0)
+        return rc;
+    if (stage && !tk_pipeline_stage(def, stage, &idx))
+        return no_stage(def, stage, err);
+    struct tk_job j = {0};
+    if ((rc = tk_store_job_add(p->e->db, def->name, def->stages[idx].name, account,
+                               title && *title ? title : def->name, p->e->now, &j.id, err)) != 0)
+        return rc;
+    j.account_id = account;
+    char detail[TK_ERROR_MAX];
+    snprintf(detail, sizeof detail, "job '%s' added to pipeline '%s' in stage '%s'",
+             title && *title ? title : def->name, def->name, def->stages[idx].name);
+    if ((rc = audit_job(p, &j, "job-added", detail, err)) != 0)
+        return rc;
+    if (id)
+        *id = j.id;
+    return enter_stage(p, sc, def, idx, j.id, err);
+}
+
+/* Set the stage, audit, run on_enter. */
+static int move_to(struct tk_pipelines *p, struct tk_job *j, struct tk_script *sc,
+                   const struct tk_pipeline_def *def, size_t idx, const char *why,
+                   struct tk_error *err)
+{
+    const char *to = def->stages[idx].name;
+    char detail[TK_ERROR_MAX];
+    int rc = tk_store_job_set_stage(p->e->db, j->id, to, p->e->now, err);
+    if (rc != 0)
+        return rc;
+    snprintf(detail, sizeof detail, "job '%s' moved from stage '%s' to '%s'%s", j->title,
+             j->stage, to, why);
+    if ((rc = audit_job(p, j, "job-moved", detail, err)) != 0)
+        return rc;
+    return enter_stage(p, sc, def, idx, j->id, err);
+}
+
+int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
+                         struct tk_error *err)
+{
+    struct tk_job j;
+    struct tk_script *sc;
+    const struct tk_pipeline_def *def;
+    size_t idx;
+    int rc = load_job(p, job, 1, &j, &sc, &def, err);
+    if (rc != 0)
+        return rc;
+    if (!tk_pipeline_stage(def, stage, &idx))
+        rc = no_stage(def, stage, err);
+    else
+        rc = move_to(p, &j, sc, def, idx, "", err);
+    tk_job_free(&j);
+    return rc;
+}
+
+int tk_pipeline_job_archive(struct tk_pipelines *p, int64_t job, struct tk_error *err)
+{
+    struct tk_job j;
+    int rc = load_job(p, job, 0, &j, NULL, NULL, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(j.state, "archived") != 0) {
+        char detail[TK_ERROR_MAX];
+        snprintf(detail, sizeof detail, "job '%s' archived in stage '%s'; reminders of its "
+                                        "items stopped", j.title, j.stage);
+        if ((rc = tk_store_job_set_state(p->e->db, job, "archived", p->e->now, err)) == 0 &&
+            (rc = tk_engine_stop_job_items(p->e, job, err)) == 0)
+            rc = audit_job(p, &j, "job-archived", detail, err);
+    }
+    tk_job_free(&j);
+    return rc;
+}
+
+int tk_pipeline_job_create(struct tk_pipelines *p, int64_t job, struct tk_send_req *req,
+                           int64_t *item, struct tk_error *err)
+{
+    struct tk_job j;
+    int rc = load_job(p, job, 1, &j, NULL, NULL, err);
+    if (rc != 0)
+        return rc;
+    struct tk_engine *e = p->e;
+    const char *actor = e->actor;
+    int64_t job_id = e->job_id;
+    e->actor = "pipeline";
+    e->job_id = job;
+    req->account_id = j.account_id;
+    req->job_id = job;
+    rc = tk_engine_send(e, req, item, err);
+    e->actor = actor;
+    e->job_id = job_id;
+    tk_job_free(&j);
+    return rc;
+}
+
+/* ---- the event hook --------------------------------------------------- */
+
+static void push_item(lua_State *L, const struct tk_item *it, const char *event)
+{
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, (lua_Integer)it->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, it->type);
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, it->title);
+    lua_setfield(L, -2, "title");
+    lua_pushstring(L, it->state);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, it->template_name);
+    lua_setfield(L, -2, "template");
+    lua_pushinteger(L, (lua_Integer)it->account_id);
+    lua_setfield(L, -2, "account");
+    if (it->job_id) {
+        lua_pushinteger(L, (lua_Integer)it->job_id);
+        lua_setfield(L, -2, "job");
+    }
+    lua_pushstring(L, event);
+    lua_setfield(L, -2, "event");
+    lua_createtable(L, 0, (int)it->fields.n);
+    for (size_t i = 0; i < it->fields.n; i++) {
+        lua_pushstring(L, it->fields.vals[i]);
+        lua_setfield(L, -2, it->fields.keys[i]);
+    }
+    lua_setfield(L, -2, "fields");
+}
+
+static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const char *event,
+                        int job_exists, struct tk_error *err)
+{
+    struct tk_engine *e = p->e;
+    for (size_t i = 0; i < p->nscripts; i++) {
+        struct tk_script *sc = p->scripts[i];
+        for (size_t k = 0; k < sc->nhandlers; k++) {
+            const struct tk_handler *h = &sc->handlers[k];
+            if (strcmp(h->type, it->type) != 0 || strcmp(h->event, event) != 0)
+                continue;
+            char label[128];
+            snprintf(label, sizeof label, "on(%s.%s)", h->type, h->event);
+            lua_State *L = tk_lua_state(sc->lua);
+            tk_lua_set_now(sc->lua, e->now);
+            if (!lua_checkstack(L, 4))
+                return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
+            push_item(L, it, event);
+            if (job_exists)
+                tk_job_push(L, it->job_id);
+            else
+                lua_pushnil(L);
+            const char *actor = e->actor;
+            e->actor = "pipeline";
+            int rc = tk_lua_call(sc->lua, 2, 0, label, err);
+            e->actor = actor;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_error *err)
+{
+    struct tk_job j;
+    struct tk_script *sc;
+    const struct tk_pipeline_def *def;
+    size_t idx;
+    int rc = tk_store_job_get(p->e->db, job, &j, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(j.state, "active") != 0 ||
+        tk_pipelines_find(p, j.pipeline, &sc, &def, NULL) != 0 ||
+        !tk_pipeline_stage(def, j.stage, &idx) ||
+        def->stages[idx].advance != TK_ADVANCE_WHEN_DONE || idx + 1 >= def->nstages) {
+        tk_job_free(&j);
+        return 0;
+    }
+    int64_t pending = 0;
+    if ((rc = tk_store_job_pending(p->e->db, job, &pending, err)) == 0 && pending == 0)
+        rc = move_to(p, &j, sc, def, idx + 1, " (all its items are done)", err);
+    tk_job_free(&j);
+    return rc;
+}
+
+static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,
+                    struct tk_error *err)
+{
+    struct tk_pipelines *p = u;
+    (void)e;
+    int job_exists = 0;
+    if (it->job_id) {
+        struct tk_job j;
+        int rc = tk_store_job_get(p->e->db, it->job_id, &j, err);
+        if (rc != 0 && rc != TK_ENOTFOUND)
+            return rc;
+        job_exists = rc == 0;
+        if (job_exists)
+            tk_job_free(&j);
+    }
+    int rc = run_handlers(p, it, event, job_exists, err);
+    if (rc == 0 && job_exists)
+        rc = advance_when_done(p, it->job_id, err);
+    return rc;
+}

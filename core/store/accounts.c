@@ -1,0 +1,254 @@
+/*
+ * accounts.c - accounts (the firm's clients) and their contacts.
+ *
+ * Names are unique and matched exactly; e-mail addresses are stored as the
+ * engine gives them (it lower-cases the domain before calling), because a
+ * case-folding unique index is not portable between SQLite and PostgreSQL.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCOUNT_COLS "id, name, language, created_at"
+
+/* Copy a text column; *OOM is set when a non-NULL value could not be copied. */
+static char *col_dup(struct tk_cursor *cur, int col, int *oom)
+{
+    const char *s = tk_cursor_text(cur, col);
+    char *d = tk_strdup(s);
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+void tk_account_free(struct tk_account *a)
+{
+    if (!a)
+        return;
+    free(a->name);
+    free(a->language);
+    memset(a, 0, sizeof *a);
+}
+
+static int read_account(struct tk_cursor *cur, struct tk_account *a, struct tk_error *err)
+{
+    int oom = 0;
+    memset(a, 0, sizeof *a);
+    a->id = tk_cursor_int(cur, 0);
+    a->name = col_dup(cur, 1, &oom);
+    a->language = col_dup(cur, 2, &oom);
+    a->created_at = tk_cursor_int(cur, 3);
+    if (oom) {
+        tk_account_free(a);
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    return 0;
+}
+
+/* One account row from SQL bound to a single value; 1 found, 0 not, <0 error. */
+static int load_one(struct tk_db *db, const char *sql, const char *types, int64_t i,
+                    const char *s, struct tk_account *out, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc = types[0] == 'i' ? tk_db_query(db, &cur, err, sql, types, i)
+                             : tk_db_query(db, &cur, err, sql, types, s);
+    if (rc != 0)
+        return -1;
+    int r = tk_cursor_next(cur, err);
+    if (r > 0 && read_account(cur, out, err) != 0)
+        r = -1;
+    tk_cursor_close(cur);
+    return r;
+}
+
+int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, tk_time now,
+                         int64_t *id, struct tk_error *err)
+{
+    if (!name || !*name)
+        return tk_error_set(err, TK_EINVAL, "account name is empty");
+    int64_t existing = 0;
+    int rc = tk_db_int(db, &existing, err, "SELECT id FROM accounts WHERE name = ?", "s", name);
+    if (rc == 0)
+        return tk_error_set(err, TK_ECONFLICT, "account '%s' exists already (id %lld)", name,
+                            (long long)existing);
+    if (rc != TK_ENOTFOUND)
+        return rc;
+    int64_t new_id = 0;
+    rc = tk_db_int(db, &new_id, err,
+                   "INSERT INTO accounts (name, language, created_at) VALUES (?, ?, ?) "
+                   "RETURNING id",
+                   "ssi", name, lang && *lang ? lang : "en", (int64_t)now);
+    if (rc != 0)
+        return rc;
+    if (id)
+        *id = new_id;
+    return 0;
+}
+
+int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
+                         struct tk_error *err)
+{
+    int r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL,
+                     out, err);
+    if (r < 0)
+        return err ? err->code : TK_EIO;
+    if (r == 0)
+        return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)id);
+    return 0;
+}
+
+int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_account *out,
+                          struct tk_error *err)
+{
+    int64_t id = 0;
+    int r = 0;
+    if (!id_or_name)
+        return tk_error_set(err, TK_EINVAL, "no account given");
+    /* All digits: an id first; a client may still be named "2024". */
+    if (tk_parse_int(id_or_name, 1, INT64_MAX, &id) == 0 && id_or_name[0] != '+' &&
+        id_or_name[0] != '-')
+        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL,
+                     out, err);
+    if (r == 0)
+        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?", "s", 0,
+                     id_or_name, out, err);
+    if (r < 0)
+        return err ? err->code : TK_EIO;
+    if (r == 0)
+        return tk_error_set(err, TK_ENOTFOUND, "no account '%s'", id_or_name);
+    return 0;
+}
+
+int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a),
+                          void *u, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc = tk_db_query(db, &cur, err, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id", "");
+    if (rc != 0)
+        return rc;
+    int r;
+    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
+        struct tk_account a;
+        if (r < 0 || read_account(cur, &a, err) != 0) {
+            rc = err ? err->code : TK_EIO;
+            break;
+        }
+        rc = fn(u, &a);
+        tk_account_free(&a);
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
+/* ---- contacts --------------------------------------------------------- */
+
+void tk_contact_free(struct tk_contact *c)
+{
+    if (!c)
+        return;
+    free(c->email);
+    free(c->name);
+    memset(c, 0, sizeof *c);
+}
+
+void tk_contacts_free(struct tk_contacts *cs)
+{
+    if (!cs)
+        return;
+    for (size_t i = 0; i < cs->n; i++)
+        tk_contact_free(&cs->v[i]);
+    free(cs->v);
+    cs->v = NULL;
+    cs->n = 0;
+}
+
+int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, const char *name,
+                         int notify, tk_time now, int64_t *id, struct tk_error *err)
+{
+    if (!email || !*email)
+        return tk_error_set(err, TK_EINVAL, "contact e-mail address is empty");
+    int64_t v = 0;
+    int rc = tk_db_int(db, &v, err, "SELECT id FROM accounts WHERE id = ?", "i", account);
+    if (rc == TK_ENOTFOUND)
+        return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)account);
+    if (rc != 0)
+        return rc;
+    rc = tk_db_int(db, &v, err, "SELECT id FROM contacts WHERE account_id = ? AND email = ?",
+                   "is", account, email);
+    if (rc == 0)
+        return tk_error_set(err, TK_ECONFLICT, "account %lld has contact %s already (id %lld)",
+                            (long long)account, email, (long long)v);
+    if (rc != TK_ENOTFOUND)
+        return rc;
+    rc = tk_db_int(db, &v, err,
+                   "INSERT INTO contacts (account_id, email, name, notify, created_at) "
+                   "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                   "issii", account, email, name, (int64_t)(notify != 0), (int64_t)now);
+    if (rc == 0 && id)
+        *id = v;
+    return rc;
+}
+
+int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email, int notify,
+                            struct tk_error *err)
+{
+    int rc = tk_db_exec(db, err,
+                        "UPDATE contacts SET notify = ? WHERE account_id = ? AND email = ?", "iis",
+                        (int64_t)(notify != 0), account, email);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    tk_db_changes(db, &n);
+    if (n == 0)
+        return tk_error_set(err, TK_ENOTFOUND, "account %lld has no contact %s",
+                            (long long)account, email ? email : "(none)");
+    return 0;
+}
+
+int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
+                          struct tk_contacts *out, struct tk_error *err)
+{
+    static const char *const all =
+        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ? "
+        "ORDER BY id";
+    static const char *const on =
+        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ? "
+        "AND notify <> 0 ORDER BY id";
+    struct tk_cursor *cur = NULL;
+    out->v = NULL;
+    out->n = 0;
+    int rc = tk_db_query(db, &cur, err, notify_only ? on : all, "i", account);
+    if (rc != 0)
+        return rc;
+    size_t cap = 0;
+    int r, oom = 0;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        if (out->n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct tk_contact *nv = realloc(out->v, ncap * sizeof *nv);
+            if (!nv) {
+                oom = 1;
+                break;
+            }
+            out->v = nv;
+            cap = ncap;
+        }
+        struct tk_contact *c = &out->v[out->n++];
+        c->id = tk_cursor_int(cur, 0);
+        c->account_id = tk_cursor_int(cur, 1);
+        c->email = col_dup(cur, 2, &oom);
+        c->name = col_dup(cur, 3, &oom);
+        c->notify = tk_cursor_int(cur, 4) != 0;
+        if (oom)
+            break;
+    }
+    tk_cursor_close(cur);
+    if (oom)
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    else if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    if (rc != 0)
+        tk_contacts_free(out);
+    return rc;
+}

@@ -1,0 +1,304 @@
+/*
+ * items.c - action items, their fields, the to-do order and the reminder
+ * schedule.
+ *
+ * "None" in C (job_id 0, completed_at 0, last_mail_at 0, next_at 0) is SQL
+ * NULL in the table, bound with 'z': that keeps the partial index items_due
+ * down to the items that actually have a reminder scheduled, so the
+ * scheduler's cost follows what is due, not how many items exist.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ITEM_COLS                                                                          \
+    "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "  \
+    "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "  \
+    "last_mail_at, next_at FROM items "
+
+static char *col_dup(struct tk_cursor *cur, int col, int *oom)
+{
+    const char *s = tk_cursor_text(cur, col);
+    char *d = tk_strdup(s);
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+void tk_item_free(struct tk_item *it)
+{
+    if (!it)
+        return;
+    free(it->type);
+    free(it->title);
+    free(it->template_name);
+    free(it->state);
+    tk_kv_free(&it->fields);
+    memset(it, 0, sizeof *it);
+}
+
+/* The row at CUR (ITEM_COLS order) into IT, without fields. */
+static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error *err)
+{
+    int oom = 0;
+    memset(it, 0, sizeof *it);
+    it->id = tk_cursor_int(cur, 0);
+    it->type = col_dup(cur, 1, &oom);
+    it->account_id = tk_cursor_int(cur, 2);
+    it->job_id = tk_cursor_int(cur, 3);
+    it->title = col_dup(cur, 4, &oom);
+    it->template_name = col_dup(cur, 5, &oom);
+    it->state = col_dup(cur, 6, &oom);
+    it->archived = tk_cursor_int(cur, 7) != 0;
+    it->created_at = tk_cursor_int(cur, 8);
+    it->completed_at = tk_cursor_int(cur, 9);
+    it->resends = (int)tk_cursor_int(cur, 10);
+    it->todo_seq = tk_cursor_int(cur, 11);
+    it->rem.enabled = tk_cursor_int(cur, 12) != 0;
+    it->rem.every_days = (int)tk_cursor_int(cur, 13);
+    it->rem.count = (int)tk_cursor_int(cur, 14);
+    it->rem.sent = (int)tk_cursor_int(cur, 15);
+    it->rem.last_mail_at = tk_cursor_int(cur, 16);
+    it->rem.next_at = tk_cursor_int(cur, 17);
+    if (oom) {
+        tk_item_free(it);
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    return 0;
+}
+
+static int load_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc = tk_db_query(db, &cur, err,
+                         "SELECT name, value FROM item_fields WHERE item_id = ? ORDER BY pos, name",
+                         "i", it->id);
+    if (rc != 0)
+        return rc;
+    int r;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        const char *v = tk_cursor_text(cur, 1);
+        if (tk_kv_set(&it->fields, tk_cursor_text(cur, 0), v ? v : "") != 0) {
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, struct tk_error *err)
+{
+    if (!it->type || !*it->type || !it->template_name || !*it->template_name)
+        return tk_error_set(err, TK_EINVAL, "item needs a type and a template");
+    int rc;
+    /* A new item goes on top of the to-do list unless the caller chose. */
+    if (it->todo_seq == 0 && (rc = tk_store_sequence_next(db, "todo", &it->todo_seq, err)) != 0)
+        return rc;
+    int64_t id = 0;
+    rc = tk_db_int(db, &id, err,
+                   "INSERT INTO items (type, account_id, job_id, title, template, state, "
+                   "archived, created_at, completed_at, resends, todo_seq, rem_enabled, "
+                   "rem_every_days, rem_count, rem_sent, last_mail_at, next_at) "
+                   "VALUES (?, ?, ?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                   "?) RETURNING id",
+                   "sizsssiiziiiiiizz",
+                   it->type, it->account_id, it->job_id, it->title, it->template_name,
+                   it->state, (int64_t)(it->archived != 0), (int64_t)now,
+                   (int64_t)it->completed_at, (int64_t)it->resends, it->todo_seq,
+                   (int64_t)(it->rem.enabled != 0), (int64_t)it->rem.every_days,
+                   (int64_t)it->rem.count, (int64_t)it->rem.sent,
+                   (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at);
+    if (rc == TK_ECONFLICT)
+        return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)it->account_id);
+    if (rc != 0)
+        return rc;
+    it->id = id;
+    it->created_at = now;
+    for (size_t i = 0; i < it->fields.n; i++) {
+        rc = tk_db_exec(db, err,
+                        "INSERT INTO item_fields (item_id, name, value, pos) VALUES (?, ?, ?, ?)",
+                        "issi", id, it->fields.keys[i], it->fields.vals[i], (int64_t)i);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, const char *value,
+                            struct tk_error *err)
+{
+    if (!name || !*name)
+        return tk_error_set(err, TK_EINVAL, "field name is empty");
+    if (!value)
+        return tk_db_exec(db, err, "DELETE FROM item_fields WHERE item_id = ? AND name = ?",
+                          "is", item, name);
+    int rc = tk_db_exec(db, err,
+                        "INSERT INTO item_fields (item_id, name, value, pos) VALUES (?, ?, ?, "
+                        "(SELECT COALESCE(MAX(pos), -1) + 1 FROM item_fields WHERE item_id = ?)) "
+                        "ON CONFLICT (item_id, name) DO UPDATE SET value = excluded.value",
+                        "issi", item, name, value, item);
+    if (rc == TK_ECONFLICT)
+        return tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)item);
+    return rc;
+}
+
+int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = tk_db_query(db, &cur, err, ITEM_COLS "WHERE id = ?", "i", id);
+    if (rc != 0)
+        return rc;
+    int r = tk_cursor_next(cur, err);
+    if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    else if (r == 0)
+        rc = tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)id);
+    else
+        rc = read_item(cur, out, err);
+    tk_cursor_close(cur);
+    if (rc == 0 && (rc = load_fields(db, out, err)) != 0)
+        tk_item_free(out);
+    return rc;
+}
+
+int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_error *err)
+{
+    int rc = tk_db_exec(db, err,
+                        "UPDATE items SET state = ?, completed_at = ?, archived = ?, resends = ?, "
+                        "todo_seq = ?, rem_enabled = ?, rem_every_days = ?, rem_count = ?, "
+                        "rem_sent = ?, last_mail_at = ?, next_at = ? WHERE id = ?",
+                        "sziiiiiiizzi", it->state ? it->state : "pending",
+                        (int64_t)it->completed_at, (int64_t)(it->archived != 0),
+                        (int64_t)it->resends, it->todo_seq, (int64_t)(it->rem.enabled != 0),
+                        (int64_t)it->rem.every_days, (int64_t)it->rem.count,
+                        (int64_t)it->rem.sent, (int64_t)it->rem.last_mail_at,
+                        (int64_t)it->rem.next_at, it->id);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    tk_db_changes(db, &n);
+    return n ? 0 : tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)it->id);
+}
+
+/* The rows are read completely before the first callback, so a callback may
+ * update items (even the columns the scan is ordered by) without the scan
+ * seeing a row twice. */
+int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
+                       int (*fn)(void *u, struct tk_item *it), void *u, struct tk_error *err)
+{
+    static const struct tk_item_filter none = { 0 };
+    struct tk_buf sql = { 0 };
+    if (!f)
+        f = &none;
+    const char *glue = "WHERE ";
+    int ok = tk_buf_puts(&sql, ITEM_COLS) == 0;
+    if (f->account_id) {
+        ok = ok && tk_buf_printf(&sql, "%saccount_id = ? ", glue) == 0;
+        glue = "AND ";
+    }
+    if (f->type) {
+        ok = ok && tk_buf_printf(&sql, "%stype = ? ", glue) == 0;
+        glue = "AND ";
+    }
+    if (f->job_id) {
+        ok = ok && tk_buf_printf(&sql, "%sjob_id = ? ", glue) == 0;
+        glue = "AND ";
+    }
+    /* The to-do list is the pending, unarchived items, most recent on top. */
+    if (f->pending_only || f->todo_order)
+        ok = ok && tk_buf_printf(&sql, "%sstate = 'pending' AND archived = 0 ", glue) == 0;
+    ok = ok && tk_buf_puts(&sql, f->todo_order ? "ORDER BY todo_seq DESC, id DESC"
+                                               : "ORDER BY id") == 0;
+    if (!ok) {
+        tk_buf_free(&sql);
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+
+    /* The values follow the conditions above: account (i), type (s), job (i). */
+    struct tk_cursor *cur = NULL;
+    int64_t a = f->account_id, j = f->job_id;
+    const char *t = f->type;
+    int rc = 0;
+    switch ((a ? 1 : 0) | (t ? 2 : 0) | (j ? 4 : 0)) {
+    case 0: rc = tk_db_query(db, &cur, err, sql.data, ""); break;
+    case 1: rc = tk_db_query(db, &cur, err, sql.data, "i", a); break;
+    case 2: rc = tk_db_query(db, &cur, err, sql.data, "s", t); break;
+    case 3: rc = tk_db_query(db, &cur, err, sql.data, "is", a, t); break;
+    case 4: rc = tk_db_query(db, &cur, err, sql.data, "i", j); break;
+    case 5: rc = tk_db_query(db, &cur, err, sql.data, "ii", a, j); break;
+    case 6: rc = tk_db_query(db, &cur, err, sql.data, "si", t, j); break;
+    default: rc = tk_db_query(db, &cur, err, sql.data, "isi", a, t, j); break;
+    }
+    tk_buf_free(&sql);
+    if (rc != 0)
+        return rc;
+
+    struct tk_item *v = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct tk_item *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if ((rc = read_item(cur, &v[n], err)) != 0)
+            break;
+        n++;
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    size_t i = 0;
+    for (; rc == 0 && i < n; i++) {
+        rc = load_fields(db, &v[i], err);
+        if (rc == 0)
+            rc = fn(u, &v[i]);
+        tk_item_free(&v[i]);
+    }
+    for (; i < n; i++)
+        tk_item_free(&v[i]);
+    free(v);
+    return rc;
+}
+
+int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit, size_t *n,
+                      struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    int rc = tk_db_query(db, &cur, err,
+                         "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
+                         "ORDER BY next_at, id LIMIT ?",
+                         "ii", (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        return rc;
+    int r = 0;
+    while (*n < limit && (r = tk_cursor_next(cur, err)) > 0)
+        ids[(*n)++] = tk_cursor_int(cur, 0);
+    if (*n < limit && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
+{
+    int64_t v = 0;
+    int rc = tk_db_int(db, &v, err, "SELECT MIN(next_at) FROM items WHERE next_at IS NOT NULL",
+                       "");
+    *out = rc == 0 ? v : 0;
+    return rc;
+}

@@ -1,0 +1,332 @@
+/*
+ * outbox.c - messages waiting to be delivered, with leases and fencing.
+ *
+ * A sender claims rows (a lease until lease_until, under a fresh token from
+ * sequence "lease"), delivers without holding a transaction, and records the
+ * outcome only if its token is still the row's token.  A sender that stalls
+ * past its lease loses the row to the next claim, and its late outcome is
+ * refused (TK_ECONFLICT) instead of overwriting the newer attempt's.
+ * idem_key is UNIQUE, so enqueueing the same message twice is harmless.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OUTBOX_COLS                                                                      \
+    "SELECT id, item_id, account_id, kind, step, recipient, idem_key, message_id, "      \
+    "sender, data, state, attempts, created_at, next_attempt_at, sent_at, lease_token, " \
+    "lease_until, reply_code, last_reply FROM outbox "
+
+static char *col_dup(struct tk_cursor *cur, int col, int *oom)
+{
+    const char *s = tk_cursor_text(cur, col);
+    char *d = tk_strdup(s);
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+void tk_outbox_row_free(struct tk_outbox_row *r)
+{
+    if (!r)
+        return;
+    free(r->kind);
+    free(r->recipient);
+    free(r->idem_key);
+    free(r->message_id);
+    free(r->sender);
+    free(r->data);
+    free(r->last_reply);
+    memset(r, 0, sizeof *r);
+}
+
+static int read_row(struct tk_cursor *cur, struct tk_outbox_row *r, struct tk_error *err)
+{
+    int oom = 0;
+    memset(r, 0, sizeof *r);
+    r->id = tk_cursor_int(cur, 0);
+    r->item_id = tk_cursor_int(cur, 1);
+    r->account_id = tk_cursor_int(cur, 2);
+    r->kind = col_dup(cur, 3, &oom);
+    r->step = (int)tk_cursor_int(cur, 4);
+    r->recipient = col_dup(cur, 5, &oom);
+    r->idem_key = col_dup(cur, 6, &oom);
+    r->message_id = col_dup(cur, 7, &oom);
+    r->sender = col_dup(cur, 8, &oom);
+    r->data = col_dup(cur, 9, &oom);
+    r->state = (int)tk_cursor_int(cur, 10);
+    r->attempts = (int)tk_cursor_int(cur, 11);
+    r->created_at = tk_cursor_int(cur, 12);
+    r->next_attempt_at = tk_cursor_int(cur, 13);
+    r->sent_at = tk_cursor_int(cur, 14);
+    r->lease_token = tk_cursor_int(cur, 15);
+    r->lease_until = tk_cursor_int(cur, 16);
+    r->reply_code = (int)tk_cursor_int(cur, 17);
+    r->last_reply = col_dup(cur, 18, &oom);
+    if (oom) {
+        tk_outbox_row_free(r);
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    return 0;
+}
+
+int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, int *dup,
+                        struct tk_error *err)
+{
+    int64_t v = 0;
+    if (dup)
+        *dup = 0;
+    if (!r->idem_key || !*r->idem_key || !r->kind || !r->recipient)
+        return tk_error_set(err, TK_EINVAL, "outbox message needs kind, recipient and idem_key");
+    int rc = tk_db_int(db, &v, err,
+                       "INSERT INTO outbox (item_id, account_id, kind, step, recipient, idem_key, "
+                       "message_id, sender, data, state, attempts, created_at, next_attempt_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
+                       "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+                       "zzsisssssii", r->item_id, r->account_id, r->kind, (int64_t)r->step,
+                       r->recipient, r->idem_key, r->message_id, r->sender, r->data,
+                       (int64_t)r->created_at, (int64_t)r->next_attempt_at);
+    if (rc == TK_ENOTFOUND) {
+        rc = tk_db_int(db, &v, err, "SELECT id FROM outbox WHERE idem_key = ?", "s",
+                       r->idem_key);
+        if (rc == 0 && dup)
+            *dup = 1;
+    }
+    if (rc != 0)
+        return rc;
+    r->id = v;
+    if (id)
+        *id = v;
+    return 0;
+}
+
+int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
+                        struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = tk_db_query(db, &cur, err, OUTBOX_COLS "WHERE id = ?", "i", id);
+    if (rc != 0)
+        return rc;
+    int r = tk_cursor_next(cur, err);
+    if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    else if (r == 0)
+        rc = tk_error_set(err, TK_ENOTFOUND, "no outbox message %lld", (long long)id);
+    else
+        rc = read_row(cur, out, err);
+    tk_cursor_close(cur);
+    return rc;
+}
+
+/* The caller holds an immediate transaction, so nobody claims the same rows
+ * between the select and the updates; the update repeats the conditions all
+ * the same, so a claim never takes a row it should not. */
+int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+                          struct tk_outbox_row **rows, size_t *n, struct tk_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    int64_t *ids = calloc(limit, sizeof *ids);
+    struct tk_outbox_row *v = calloc(limit, sizeof *v);
+    struct tk_cursor *cur = NULL;
+    size_t nids = 0, got = 0;
+    int rc = 0, r = 0;
+    if (!ids || !v) {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        goto out;
+    }
+    rc = tk_db_query(db, &cur, err,
+                     "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
+                     "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        goto out;
+    while (nids < limit && (r = tk_cursor_next(cur, err)) > 0)
+        ids[nids++] = tk_cursor_int(cur, 0);
+    tk_cursor_close(cur);
+    if (r < 0) {
+        rc = err ? err->code : TK_EIO;
+        goto out;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        int64_t token = 0, changed = 0;
+        if ((rc = tk_store_sequence_next(db, "lease", &token, err)) != 0)
+            goto out;
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET lease_token = ?, lease_until = ?, "
+                        "attempts = attempts + 1 "
+                        "WHERE id = ? AND state = 0 AND lease_until <= ?",
+                        "iiii", token, (int64_t)(now + lease_seconds), ids[i], (int64_t)now);
+        if (rc != 0)
+            goto out;
+        tk_db_changes(db, &changed);
+        if (changed == 0)
+            continue;
+        if ((rc = tk_store_outbox_get(db, ids[i], &v[got], err)) != 0)
+            goto out;
+        got++;
+    }
+out:
+    free(ids);
+    if (rc != 0) {
+        for (size_t i = 0; i < got; i++)
+            tk_outbox_row_free(&v[i]);
+        free(v);
+        return rc;
+    }
+    if (got == 0) {
+        free(v);
+        v = NULL;
+    }
+    *rows = v;
+    *n = got;
+    return 0;
+}
+
+static int stale(struct tk_db *db, int64_t id, int64_t token, struct tk_error *err)
+{
+    int64_t n = 0;
+    tk_db_changes(db, &n);
+    if (n)
+        return 0;
+    return tk_error_set(err, TK_ECONFLICT,
+                        "outbox message %lld: stale claim (token %lld was taken over)",
+                        (long long)id, (long long)token);
+}
+
+int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state,
+                           tk_time now, tk_time next_attempt_at, int reply_code,
+                           const char *reply, struct tk_error *err)
+{
+    int rc;
+    switch (state) {
+    case TK_OUTBOX_QUEUED:
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 0, next_attempt_at = ?, lease_until = 0, "
+                        "reply_code = ?, last_reply = ? WHERE id = ? AND lease_token = ?",
+                        "izsii", (int64_t)next_attempt_at, (int64_t)reply_code, reply, id,
+                        token);
+        break;
+    case TK_OUTBOX_SENT:
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 1, sent_at = ?, lease_until = 0, "
+                        "reply_code = ?, last_reply = ? WHERE id = ? AND lease_token = ?",
+                        "izsii", (int64_t)now, (int64_t)reply_code, reply, id, token);
+        break;
+    case TK_OUTBOX_DEAD:
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 2, lease_until = 0, "
+                        "reply_code = ?, last_reply = ? WHERE id = ? AND lease_token = ?",
+                        "zsii", (int64_t)reply_code, reply, id, token);
+        break;
+    default: return tk_error_set(err, TK_EINVAL, "outbox: bad state %d", state);
+    }
+    return rc != 0 ? rc : stale(db, id, token, err);
+}
+
+/* The claim counted an attempt that never happened: take it back. */
+int tk_store_outbox_release(struct tk_db *db, int64_t id, int64_t token, struct tk_error *err)
+{
+    int rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET lease_until = 0, "
+                        "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                        "WHERE id = ? AND lease_token = ? AND state = 0",
+                        "ii", id, token);
+    return rc != 0 ? rc : stale(db, id, token, err);
+}
+
+int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
+                         int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                         struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc;
+    if (failed_only && item)
+        rc = tk_db_query(db, &cur, err, OUTBOX_COLS "WHERE state = 2 AND item_id = ? ORDER BY id",
+                         "i", item);
+    else if (failed_only)
+        rc = tk_db_query(db, &cur, err, OUTBOX_COLS "WHERE state = 2 ORDER BY id", "");
+    else if (item)
+        rc = tk_db_query(db, &cur, err, OUTBOX_COLS "WHERE item_id = ? ORDER BY id", "i", item);
+    else
+        rc = tk_db_query(db, &cur, err, OUTBOX_COLS "ORDER BY id", "");
+    if (rc != 0)
+        return rc;
+    int r;
+    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
+        struct tk_outbox_row row;
+        if (r < 0 || read_row(cur, &row, err) != 0) {
+            rc = err ? err->code : TK_EIO;
+            break;
+        }
+        rc = fn(u, &row);
+        tk_outbox_row_free(&row);
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err)
+{
+    int rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 0, attempts = 0, next_attempt_at = ?, "
+                        "lease_until = 0 WHERE id = ? AND state = 2",
+                        "ii", (int64_t)now, id);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0, state = 0;
+    tk_db_changes(db, &n);
+    if (n)
+        return 0;
+    rc = tk_db_int(db, &state, err, "SELECT state FROM outbox WHERE id = ?", "i", id);
+    if (rc == TK_ENOTFOUND)
+        return tk_error_set(err, TK_ENOTFOUND, "no outbox message %lld", (long long)id);
+    if (rc != 0)
+        return rc;
+    return tk_error_set(err, TK_ECONFLICT, "outbox message %lld is %s, not failed", (long long)id,
+                        state == TK_OUTBOX_SENT ? "sent" : "queued");
+}
+
+int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead,
+                           struct tk_error *err)
+{
+    int64_t q = 0, d = 0;
+    int rc = tk_db_int(db, &q, err, "SELECT COUNT(*) FROM outbox WHERE state = 0", "");
+    if (rc == 0)
+        rc = tk_db_int(db, &d, err, "SELECT COUNT(*) FROM outbox WHERE state = 2", "");
+    if (rc != 0)
+        return rc;
+    if (queued)
+        *queued = q;
+    if (dead)
+        *dead = d;
+    return 0;
+}
+
+/* A leased row comes due again when its lease runs out, not before: the
+ * daemon should wake for whichever is later.  A row due "at 0" (at once)
+ * reports 1, since 0 means that nothing is queued. */
+int tk_store_outbox_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    *out = 0;
+    int rc = tk_db_query(db, &cur, err,
+                         "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until "
+                         "ELSE next_attempt_at END), COUNT(*) FROM outbox WHERE state = 0",
+                         "");
+    if (rc != 0)
+        return rc;
+    int r = tk_cursor_next(cur, err);
+    if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    else if (r > 0 && tk_cursor_int(cur, 1) > 0) {
+        int64_t v = tk_cursor_int(cur, 0);
+        *out = v > 0 ? v : 1;
+    }
+    tk_cursor_close(cur);
+    return rc;
+}

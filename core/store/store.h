@@ -1,0 +1,187 @@
+/*
+ * store.h - tickler's state: accounts, contacts, items, fields, the audit
+ * trail, the to-do order and the outbox.  Every function runs its SQL on the
+ * caller's transaction (see db.h); none begins or commits.  Records returned
+ * are owned by the caller and freed with the matching *_free().
+ *
+ * Times are tk_time seconds.  Ids are positive int64.
+ */
+#ifndef TK_STORE_H
+#define TK_STORE_H
+
+#include "db/db.h"
+
+/* ---- accounts and contacts ------------------------------------------ */
+
+struct tk_account {
+    int64_t id;
+    char *name;
+    char *language;           /* "en" | "nl" */
+    tk_time created_at;
+};
+void tk_account_free(struct tk_account *a);
+
+int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, tk_time now,
+                         int64_t *id, struct tk_error *err);
+/* Find by id ("12") or exact name; TK_ENOTFOUND with a clear message. */
+int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_account *out,
+                          struct tk_error *err);
+int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
+                         struct tk_error *err);
+/* Call FN for each account by id; FN returning non-zero stops with that value. */
+int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a),
+                          void *u, struct tk_error *err);
+
+struct tk_contact {
+    int64_t id, account_id;
+    char *email, *name;       /* name may be NULL */
+    int notify;
+};
+void tk_contact_free(struct tk_contact *c);
+struct tk_contacts {
+    struct tk_contact *v;
+    size_t n;
+};
+void tk_contacts_free(struct tk_contacts *cs);
+
+int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, const char *name,
+                         int notify, tk_time now, int64_t *id, struct tk_error *err);
+int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email, int notify,
+                            struct tk_error *err);
+/* All contacts of ACCOUNT (NOTIFY_ONLY: only notify-on), by id. */
+int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
+                          struct tk_contacts *out, struct tk_error *err);
+
+/* ---- items ------------------------------------------------------------ */
+
+struct tk_reminders {
+    int enabled;
+    int every_days;
+    int count;
+    int sent;                 /* automatic reminders enqueued so far */
+    tk_time last_mail_at;     /* last email about the item (D1); 0: none */
+    tk_time next_at;          /* next reminder due; 0: none scheduled */
+};
+
+struct tk_item {
+    int64_t id, account_id, job_id; /* job_id 0: none */
+    char *type, *title, *template_name, *state;
+    int archived;
+    tk_time created_at, completed_at;
+    int resends;
+    int64_t todo_seq;         /* larger: higher on the to-do list */
+    struct tk_reminders rem;
+    struct tk_kv fields;
+};
+void tk_item_free(struct tk_item *it);
+
+/* Insert IT (id, rem.next_at as given); sets it->id. */
+int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, struct tk_error *err);
+int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct tk_error *err);
+/* Write back state, completed_at, archived, resends, todo_seq and rem.* */
+int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_error *err);
+/* Set one field of item ITEM (VALUE NULL removes it); a new field goes after
+ * the existing ones.  TK_ENOTFOUND when the item does not exist. */
+int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, const char *value,
+                            struct tk_error *err);
+
+struct tk_item_filter {
+    int64_t account_id;       /* 0: any */
+    const char *type;         /* NULL: any */
+    int pending_only;
+    int64_t job_id;           /* 0: any */
+    int todo_order;           /* 1: to-do order (todo_seq desc), else by id */
+};
+/* Call FN for each matching item (fields loaded).  IT is borrowed for the
+ * call; FN may modify it and write it back.  todo_order implies
+ * pending_only (the to-do list shows pending, unarchived items).  Insert
+ * assigns todo_seq from sequence "todo" when the caller leaves it 0. */
+int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
+                       int (*fn)(void *u, struct tk_item *it), void *u, struct tk_error *err);
+
+/* Items whose reminder is due at NOW (next_at <= now), oldest due first, at
+ * most LIMIT ids into IDS (caller's array).  Uses the items_due index: cost
+ * follows what is due. */
+int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit, size_t *n,
+                      struct tk_error *err);
+/* Earliest next_at over all items, 0 when none (for the daemon's sleep). */
+int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
+
+/* A new value from a named persistent counter. */
+int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out,
+                           struct tk_error *err);
+
+/* ---- audit trail (append-only) ---------------------------------------- */
+
+struct tk_audit_entry {
+    int64_t id;
+    tk_time at;
+    char *actor;              /* "cli", "pipeline", "scheduler", "dispatcher" */
+    int64_t account_id, item_id, job_id; /* 0: none */
+    char *action;             /* "sent", "reminder", "resent", "event", ... */
+    char *detail;             /* human text */
+};
+void tk_audit_entry_free(struct tk_audit_entry *e);
+
+int tk_store_audit_add(struct tk_db *db, tk_time at, const char *actor, int64_t account,
+                       int64_t item, int64_t job, const char *action, const char *detail,
+                       struct tk_error *err);
+/* Entries for ITEM (non-zero) or ACCOUNT (non-zero) or all, oldest first. */
+int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
+                        int (*fn)(void *u, const struct tk_audit_entry *e), void *u,
+                        struct tk_error *err);
+
+/* ---- outbox ----------------------------------------------------------- */
+
+enum tk_outbox_state { TK_OUTBOX_QUEUED = 0, TK_OUTBOX_SENT = 1, TK_OUTBOX_DEAD = 2 };
+
+struct tk_outbox_row {
+    int64_t id, item_id, account_id;
+    char *kind;               /* "notification", "reminder", "resend", bulk section */
+    int step;
+    char *recipient;          /* bare address */
+    char *idem_key;           /* item/kind/step/recipient: UNIQUE */
+    char *message_id;
+    char *sender;             /* envelope from */
+    char *data;               /* complete message, CRLF */
+    int state;                /* enum tk_outbox_state */
+    int attempts;
+    tk_time created_at, next_attempt_at, sent_at;
+    int64_t lease_token;      /* fencing token of the current claim */
+    tk_time lease_until;
+    int reply_code;
+    char *last_reply;
+};
+void tk_outbox_row_free(struct tk_outbox_row *r);
+
+/* Enqueue; a row whose idem_key exists already is left as it is (*id = the
+ * existing row, *dup = 1). */
+int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, int *dup,
+                        struct tk_error *err);
+/* Claim up to LIMIT queued rows due at NOW whose lease is free or expired:
+ * sets a new fencing token and lease_until = now + lease; returns them in
+ * *rows (caller frees each and the array with free()). */
+int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+                          struct tk_outbox_row **rows, size_t *n, struct tk_error *err);
+/* Record an attempt's outcome for row ID claimed with TOKEN.  TK_ECONFLICT
+ * when the claim was taken over (stale token): nothing is written. */
+int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state,
+                           tk_time now, tk_time next_attempt_at, int reply_code,
+                           const char *reply, struct tk_error *err);
+/* Release a claim without an attempt (shutdown). */
+int tk_store_outbox_release(struct tk_db *db, int64_t id, int64_t token, struct tk_error *err);
+int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
+                        struct tk_error *err);
+/* Rows by id; FAILED_ONLY: dead rows; ITEM non-zero: that item's. */
+int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
+                         int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                         struct tk_error *err);
+/* Dead row back to queued, due at NOW, attempts reset. */
+int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err);
+/* Counts of queued (due or not), and dead rows. */
+int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead,
+                           struct tk_error *err);
+/* Earliest next_attempt_at of a queued row, 0 when none. */
+int tk_store_outbox_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
+
+#endif

@@ -1,0 +1,187 @@
+/* catalog.c - finding templates: the templates folder first, then the
+ * plugin's compiled-in text, each in the wanted language and then in "en".
+ *
+ * Templates are parsed on first use and kept until reload, so a broken file
+ * only breaks the emails that need it, and SIGHUP picks up edits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template/template.h"
+#include "tickler/item.h"
+
+#define MAX_FILE ((size_t)1 << 20)
+
+struct entry {
+    char *key; /* "TYPE/LANG/NAME" as asked for */
+    struct tk_template *t;
+};
+
+struct tk_catalog {
+    char *dir;
+    struct entry *v;
+    size_t n, cap;
+};
+
+int tk_catalog_open(const char *dir, struct tk_catalog **out, struct tk_error *err)
+{
+    struct tk_catalog *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c || (dir && !(c->dir = tk_strdup(dir)))) {
+        free(c);
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    }
+    *out = c;
+    return 0;
+}
+
+void tk_catalog_reload(struct tk_catalog *cat)
+{
+    if (!cat)
+        return;
+    for (size_t i = 0; i < cat->n; i++) {
+        free(cat->v[i].key);
+        tk_template_free(cat->v[i].t);
+        free(cat->v[i].t);
+    }
+    free(cat->v);
+    cat->v = NULL;
+    cat->n = cat->cap = 0;
+}
+
+void tk_catalog_close(struct tk_catalog *cat)
+{
+    if (!cat)
+        return;
+    tk_catalog_reload(cat);
+    free(cat->dir);
+    free(cat);
+}
+
+/* Names become path parts: keep them to [a-z0-9_-] so that nothing can
+ * climb out of the templates folder. */
+static int safe_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Read PATH: 0 with *text, TK_ENOTFOUND when it does not exist, else an
+ * error. */
+static int read_file(const char *path, struct tk_buf *text, struct tk_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    if (!f) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return TK_ENOTFOUND;
+        return tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
+    }
+    text->max = MAX_FILE;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (tk_buf_append(text, chunk, n))
+            rc = tk_error_set(err, TK_EINVAL, "%s: larger than %zu bytes", path, MAX_FILE);
+    if (!rc && ferror(f))
+        rc = tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (!rc && !text->data)
+        rc = tk_buf_append(text, "", 0);
+    fclose(f);
+    return rc;
+}
+
+/* Look in one language: the folder, then the plugin.  TK_ENOTFOUND when
+ * neither has it. */
+static int load_lang(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
+                     const char *name, struct tk_template *t, struct tk_error *err)
+{
+    char origin[256];
+    int rc;
+    if (cat->dir) {
+        struct tk_buf text = {0};
+        char *path = tk_strprintf("%s/%s/%s/%s.tmpl", cat->dir, lang, type->hdr.name, name);
+        if (!path)
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        rc = read_file(path, &text, err);
+        if (rc == 0)
+            rc = tk_template_parse(text.data, text.len, path, t, err);
+        free(path);
+        tk_buf_free(&text);
+        if (rc != TK_ENOTFOUND)
+            return rc;
+    }
+    for (const struct tk_template_text *tt = type->templates; tt && tt->lang; tt++) {
+        if (!tk_streq(tt->lang, lang) || !tk_streq(tt->name, name) || !tt->text)
+            continue;
+        snprintf(origin, sizeof origin, "plugin %s (%s/%s)", type->hdr.name, lang, name);
+        return tk_template_parse(tt->text, strlen(tt->text), origin, t, err);
+    }
+    return TK_ENOTFOUND;
+}
+
+int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
+                    const char *name, const struct tk_template **out, struct tk_error *err)
+{
+    struct tk_template *t;
+    char *key;
+    int rc;
+    *out = NULL;
+    if (!name)
+        name = "default";
+    if (!lang || !*lang)
+        lang = "en";
+    if (!type || !type->hdr.name || !safe_name(type->hdr.name))
+        return tk_error_set(err, TK_EINVAL, "template lookup without a valid item type");
+    if (!safe_name(name))
+        return tk_error_set(err, TK_EINVAL, "invalid template name '%.64s'", name);
+    if (!safe_name(lang))
+        return tk_error_set(err, TK_EINVAL, "invalid template language '%.64s'", lang);
+    key = tk_strprintf("%s/%s/%s", type->hdr.name, lang, name);
+    if (!key)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < cat->n; i++)
+        if (strcmp(cat->v[i].key, key) == 0) {
+            free(key);
+            *out = cat->v[i].t;
+            return 0;
+        }
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        free(key);
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    }
+    rc = load_lang(cat, type, lang, name, t, err);
+    if (rc == TK_ENOTFOUND && strcmp(lang, "en") != 0)
+        rc = load_lang(cat, type, "en", name, t, err);
+    if (rc == TK_ENOTFOUND)
+        tk_error_set(err, TK_ENOTFOUND, "no template %s for %s", name, type->hdr.name);
+    if (!rc && cat->n == cat->cap) {
+        size_t cap = cat->cap ? cat->cap * 2 : 16;
+        struct entry *v = realloc(cat->v, cap * sizeof *v);
+        if (!v) {
+            tk_template_free(t);
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        } else {
+            cat->v = v;
+            cat->cap = cap;
+        }
+    }
+    if (rc) {
+        free(t);
+        free(key);
+        return rc;
+    }
+    cat->v[cat->n].key = key;
+    cat->v[cat->n].t = t;
+    cat->n++;
+    *out = t;
+    return 0;
+}

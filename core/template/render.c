@@ -1,0 +1,209 @@
+/* render.c - placeholders: {{name}}, {{#name}}...{{/name}} and
+ * {{^name}}...{{/name}}.
+ *
+ * One pass over the source; values are copied verbatim and never scanned
+ * again, so a client name containing "{{firm.name}}" stays literal.  A
+ * section tag alone on its line takes the whole line with it ("standalone",
+ * as in Mustache), so that conditional paragraphs leave no blank lines. */
+#include <string.h>
+
+#include "template/template.h"
+
+#define MAX_DEPTH 32
+#define MAX_NAME 128
+
+enum { TAG_VAR, TAG_OPEN, TAG_INVERT, TAG_CLOSE };
+
+struct tag {
+    int kind;
+    const char *name;
+    size_t nlen;
+    size_t start, end; /* "{{" ... past "}}" */
+};
+
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+}
+
+/* The next tag at or after FROM: 1 found, 0 none, -1 malformed (T->start
+ * set). */
+static int next_tag(const char *s, size_t from, struct tag *t)
+{
+    const char *p = strstr(s + from, "{{"), *q;
+    if (!p)
+        return 0;
+    t->start = (size_t)(p - s);
+    q = p + 2;
+    while (*q == ' ')
+        q++;
+    t->kind = *q == '#' ? TAG_OPEN : *q == '^' ? TAG_INVERT : *q == '/' ? TAG_CLOSE : TAG_VAR;
+    if (t->kind != TAG_VAR)
+        for (q++; *q == ' ';)
+            q++;
+    t->name = q;
+    while (name_char(*q))
+        q++;
+    t->nlen = (size_t)(q - t->name);
+    while (*q == ' ')
+        q++;
+    if (t->nlen == 0 || t->nlen > MAX_NAME || q[0] != '}' || q[1] != '}')
+        return -1;
+    t->end = (size_t)(q + 2 - s);
+    return 1;
+}
+
+static size_t line_of(const char *s, size_t at)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < at; i++)
+        n += s[i] == '\n';
+    return n;
+}
+
+/* A section tag alone on its line (blanks around it): *LS is where its line
+ * starts, *AFTER where the next line starts. */
+static int standalone(const char *s, size_t pos, const struct tag *t, size_t *ls, size_t *after)
+{
+    size_t i = t->start;
+    if (t->kind == TAG_VAR)
+        return 0;
+    while (i > pos && (s[i - 1] == ' ' || s[i - 1] == '\t'))
+        i--;
+    /* not at a line start also when another tag ends just before */
+    if (!(i == 0 || s[i - 1] == '\n'))
+        return 0;
+    *ls = i;
+    i = t->end;
+    while (s[i] == ' ' || s[i] == '\t')
+        i++;
+    if (s[i] == '\r' && s[i + 1] == '\n')
+        i++;
+    if (s[i] != '\n' && s[i] != '\0')
+        return 0;
+    *after = s[i] ? i + 1 : i;
+    return 1;
+}
+
+static const char *value(const struct tk_kv *vars, const struct tag *t)
+{
+    char name[MAX_NAME + 1];
+    memcpy(name, t->name, t->nlen);
+    name[t->nlen] = '\0';
+    return vars ? tk_kv_get(vars, name) : NULL;
+}
+
+/* Walk SRC; OUT NULL only checks. */
+static int walk(const char *src, const struct tk_kv *vars, struct tk_buf *out, size_t *line,
+                struct tk_error *err)
+{
+    struct tag stack[MAX_DEPTH];
+    size_t pos = 0, depth = 0, skip = 0;
+    struct tag t;
+    int r;
+    while ((r = next_tag(src, pos, &t)) != 0) {
+        size_t ls = t.start, after = t.end;
+        const char *v;
+        if (r < 0) {
+            if (line)
+                *line = line_of(src, t.start);
+            return tk_error_set(err, TK_EINVAL, "malformed placeholder '%.40s'", src + t.start);
+        }
+        if (!standalone(src, pos, &t, &ls, &after)) {
+            ls = t.start;
+            after = t.end;
+        }
+        if (out && !skip && tk_buf_append(out, src + pos, ls - pos))
+            return tk_error_set(err, TK_ENOMEM, "template output too large");
+        pos = after;
+        switch (t.kind) {
+        case TAG_VAR:
+            v = value(vars, &t);
+            if (out && !skip && v && tk_buf_puts(out, v))
+                return tk_error_set(err, TK_ENOMEM, "template output too large");
+            break;
+        case TAG_OPEN:
+        case TAG_INVERT:
+            if (depth == MAX_DEPTH) {
+                if (line)
+                    *line = line_of(src, t.start);
+                return tk_error_set(err, TK_EINVAL, "sections nested deeper than %d",
+                                    MAX_DEPTH);
+            }
+            stack[depth++] = t;
+            if (skip) {
+                skip++;
+            } else {
+                v = value(vars, &t);
+                if ((t.kind == TAG_OPEN) != (v && *v))
+                    skip = 1;
+            }
+            break;
+        case TAG_CLOSE:
+            if (!depth || stack[depth - 1].nlen != t.nlen ||
+                memcmp(stack[depth - 1].name, t.name, t.nlen) != 0) {
+                if (line)
+                    *line = line_of(src, t.start);
+                return tk_error_set(err, TK_EINVAL, "{{/%.*s}} closes no open section",
+                                    (int)t.nlen, t.name);
+            }
+            depth--;
+            if (skip)
+                skip--;
+            break;
+        }
+    }
+    if (depth) {
+        if (line)
+            *line = line_of(src, stack[depth - 1].start);
+        return tk_error_set(err, TK_EINVAL, "{{%c%.*s}} is never closed",
+                            stack[depth - 1].kind == TAG_OPEN ? '#' : '^',
+                            (int)stack[depth - 1].nlen, stack[depth - 1].name);
+    }
+    if (out && tk_buf_puts(out, src + pos))
+        return tk_error_set(err, TK_ENOMEM, "template output too large");
+    return 0;
+}
+
+int tk_template_check(const char *src, size_t *line, struct tk_error *err)
+{
+    return walk(src, NULL, NULL, line, err);
+}
+
+int tk_template_render(const char *src, const struct tk_kv *vars, struct tk_buf *out,
+                       struct tk_error *err)
+{
+    size_t start = out->len, line = 0;
+    int rc = walk(src ? src : "", vars, out, &line, err);
+    if (rc) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        if (rc == TK_EINVAL)
+            tk_error_prefix(err, "line %zu", line);
+    }
+    return rc;
+}
+
+int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct tk_buf *out,
+                               struct tk_error *err)
+{
+    struct tk_buf tmp = {0};
+    int rc = tk_template_render(src, vars, &tmp, err), space = 0;
+    size_t start = out->len;
+    for (size_t i = 0; !rc && i < tmp.len; i++) {
+        unsigned char c = (unsigned char)tmp.data[i];
+        if (c <= 0x20 || c == 0x7f) {
+            space = 1;
+            continue;
+        }
+        if ((space && out->len > start && tk_buf_putc(out, ' ')) || tk_buf_putc(out, (char)c))
+            rc = tk_error_set(err, TK_ENOMEM, "template output too large");
+        space = 0;
+    }
+    if (!rc && !out->data)
+        rc = tk_buf_append(out, "", 0);
+    tk_buf_free(&tmp);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * template.h - email templates: parsing, lookup and rendering.
+ *
+ * A template is a small text file (format in docs/templates.md):
+ *
+ *     # comment
+ *     description = Invoice with payment reminders
+ *     reminders = on            R8: the template's reminder defaults
+ *     every_days = 7
+ *     count = 3
+ *
+ *     [notification]
+ *     Subject: Invoice {{invoice.number}} from {{firm.name}}
+ *
+ *     Dear {{contact.name}},
+ *     ...
+ *     [reminder]
+ *     Subject: ...
+ *
+ * Header lines (key = value) come before the first [section]; each section
+ * is a Subject: line, a blank line and the body up to the next line that
+ * starts with `[` (write `\[` for a body line that must start with one).
+ * Placeholders: {{name}} (unknown or unset: empty), {{#name}}...{{/name}}
+ * (only when name is non-empty), {{^name}}...{{/name}} (only when empty).
+ *
+ * Lookup (the catalog): DIR/LANG/TYPE/NAME.tmpl in the templates folder,
+ * else the template compiled into the type's plugin for LANG, else the same
+ * for "en".  An unknown NAME is an error.
+ */
+#ifndef TK_TEMPLATE_H
+#define TK_TEMPLATE_H
+
+#include "util/util.h"
+
+struct tk_item_type;
+
+struct tk_template_section {
+    char *name;               /* "notification", "reminder", "resend", "copy" */
+    char *subject;            /* raw, with placeholders */
+    char *body;
+};
+
+struct tk_template {
+    char *origin;             /* "PATH" or "plugin invoice (nl)" for messages */
+    char *description;
+    int has_reminders;        /* the header set reminders = on|off */
+    int rem_enabled, rem_every_days, rem_count; /* -1: not set */
+    struct tk_template_section *sections;
+    size_t nsections;
+};
+
+/* Parse TEXT (LEN bytes).  ORIGIN names it in errors ("ORIGIN:LINE: ...").
+ * *out is filled on success; caller frees with tk_template_free. */
+int tk_template_parse(const char *text, size_t len, const char *origin,
+                      struct tk_template *out, struct tk_error *err);
+void tk_template_free(struct tk_template *t);
+/* The section NAME, or NULL. Borrowed from T. */
+const struct tk_template_section *tk_template_section(const struct tk_template *t,
+                                                      const char *name);
+
+/* Render SRC replacing placeholders from VARS; appends to OUT. */
+int tk_template_render(const char *src, const struct tk_kv *vars, struct tk_buf *out,
+                       struct tk_error *err);
+/* Render a subject: as tk_template_render, then every run of whitespace
+ * (newlines included) becomes one space and the ends are trimmed, so the
+ * result is one line. */
+int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct tk_buf *out,
+                               struct tk_error *err);
+/* Check SRC's placeholders without rendering.  0, or TK_EINVAL with ERR set
+ * to the message and *LINE (may be NULL) to the 1-based line within SRC. */
+int tk_template_check(const char *src, size_t *line, struct tk_error *err);
+
+/* ---- catalog ---------------------------------------------------------- */
+
+struct tk_catalog;
+
+/* DIR may be NULL (plugin defaults only).  Caller closes. */
+int tk_catalog_open(const char *dir, struct tk_catalog **out, struct tk_error *err);
+void tk_catalog_close(struct tk_catalog *cat);
+/* Forget cached files (SIGHUP): the next find reads them again. */
+void tk_catalog_reload(struct tk_catalog *cat);
+/* Find template NAME ("default" when NULL) for TYPE in LANG.  *out is
+ * borrowed until tk_catalog_close/reload. */
+int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
+                    const char *name, const struct tk_template **out, struct tk_error *err);
+
+#endif

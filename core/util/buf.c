@@ -1,0 +1,82 @@
+/* buf.c - growable byte buffers with a ceiling (curl's dynbuf idea: every
+ * buffer that grows from outside input has a maximum). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static int grow(struct tk_buf *b, size_t need)
+{
+    size_t max = b->max ? b->max : TK_BUF_DEFAULT_MAX;
+    size_t cap;
+    char *p;
+    if (need > max || need < b->len)
+        return TK_ENOMEM;
+    if (need + 1 <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need + 1)
+        cap = cap > max / 2 ? max + 1 : cap * 2;
+    p = realloc(b->data, cap);
+    if (!p)
+        return TK_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
+{
+    if (grow(b, b->len + n))
+        return TK_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int tk_buf_puts(struct tk_buf *b, const char *s) { return tk_buf_append(b, s, strlen(s)); }
+
+int tk_buf_putc(struct tk_buf *b, char c) { return tk_buf_append(b, &c, 1); }
+
+int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || grow(b, b->len + (size_t)n))
+        return TK_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void tk_buf_reset(struct tk_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void tk_buf_free(struct tk_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *tk_buf_steal(struct tk_buf *b)
+{
+    char *p = b->data;
+    if (!p)
+        return calloc(1, 1);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,221 @@
+/* str.c - string, number and small-container helpers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+char *tk_strdup(const char *s)
+{
+    return s ? tk_strndup(s, strlen(s)) : NULL;
+}
+
+char *tk_strndup(const char *s, size_t n)
+{
+    char *p;
+    if (!s)
+        return NULL;
+    p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *tk_strprintf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *p;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(p = malloc((size_t)n + 1)))
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+size_t tk_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t n = strlen(src);
+    if (size) {
+        size_t c = n < size - 1 ? n : size - 1;
+        memcpy(dst, src, c);
+        dst[c] = '\0';
+    }
+    return n;
+}
+
+int tk_streq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+int tk_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    long long v;
+    if (!s || !*s || *s == ' ' || *s == '\t' || *s == '+')
+        return TK_EINVAL;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return TK_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int tk_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned c = *p;
+        size_t len;
+        unsigned cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+        else return 0;
+        if ((size_t)(e - p) < len)
+            return 0;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+int tk_email_valid(const char *s)
+{
+    const char *at = NULL, *p;
+    size_t n;
+    if (!s)
+        return 0;
+    n = strlen(s);
+    if (n < 3 || n > 254)
+        return 0;
+    for (p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c == 0x7f || strchr("<>()[]\\,;:\"", c))
+            return 0;
+        if (c == '@') {
+            if (at)
+                return 0;
+            at = p;
+        }
+    }
+    if (!at || at == s || !at[1] || at[1] == '.' || s[n - 1] == '.')
+        return 0;
+    if (at - s > 64)
+        return 0;
+    return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;
+}
+
+int tk_strv_push(struct tk_strv *sv, const char *s)
+{
+    char *c;
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 8;
+        char **v = realloc(sv->v, cap * sizeof *v);
+        if (!v)
+            return TK_ENOMEM;
+        sv->v = v;
+        sv->cap = cap;
+    }
+    if (!(c = tk_strdup(s)))
+        return TK_ENOMEM;
+    sv->v[sv->n++] = c;
+    return 0;
+}
+
+void tk_strv_free(struct tk_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+int tk_kv_set(struct tk_kv *kv, const char *key, const char *val)
+{
+    size_t i;
+    char *v;
+    for (i = 0; i < kv->n; i++)
+        if (strcmp(kv->keys[i], key) == 0)
+            break;
+    if (i < kv->n) {
+        if (!val) {
+            free(kv->keys[i]);
+            free(kv->vals[i]);
+            memmove(kv->keys + i, kv->keys + i + 1, (kv->n - i - 1) * sizeof *kv->keys);
+            memmove(kv->vals + i, kv->vals + i + 1, (kv->n - i - 1) * sizeof *kv->vals);
+            kv->n--;
+            return 0;
+        }
+        if (!(v = tk_strdup(val)))
+            return TK_ENOMEM;
+        free(kv->vals[i]);
+        kv->vals[i] = v;
+        return 0;
+    }
+    if (!val)
+        return 0;
+    if (kv->n == kv->cap) {
+        size_t cap = kv->cap ? kv->cap * 2 : 8;
+        char **k = realloc(kv->keys, cap * sizeof *k);
+        if (!k)
+            return TK_ENOMEM;
+        kv->keys = k;
+        k = realloc(kv->vals, cap * sizeof *k);
+        if (!k)
+            return TK_ENOMEM;
+        kv->vals = k;
+        kv->cap = cap;
+    }
+    kv->keys[kv->n] = tk_strdup(key);
+    kv->vals[kv->n] = tk_strdup(val);
+    if (!kv->keys[kv->n] || !kv->vals[kv->n]) {
+        free(kv->keys[kv->n]);
+        free(kv->vals[kv->n]);
+        return TK_ENOMEM;
+    }
+    kv->n++;
+    return 0;
+}
+
+const char *tk_kv_get(const struct tk_kv *kv, const char *key)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (strcmp(kv->keys[i], key) == 0)
+            return kv->vals[i];
+    return NULL;
+}
+
+void tk_kv_free(struct tk_kv *kv)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        free(kv->keys[i]);
+        free(kv->vals[i]);
+    }
+    free(kv->keys);
+    free(kv->vals);
+    memset(kv, 0, sizeof *kv);
+}

@@ -1,0 +1,101 @@
+/* time.c - the clock as seconds since the epoch, ISO 8601 in and out. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Days from civil date (Howard Hinnant's algorithm): no timegm/TZ games. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int tk_time_parse(const char *s, tk_time *out)
+{
+    int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s || strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+        s[7] != '-' || digits(s + 8, 2, &d))
+        return TK_EINVAL;
+    s += 10;
+    if (*s == 'T' || *s == ' ') {
+        if (digits(s + 1, 2, &h) || s[3] != ':' || digits(s + 4, 2, &mi))
+            return TK_EINVAL;
+        s += 6;
+        if (*s == ':') {
+            if (digits(s + 1, 2, &se))
+                return TK_EINVAL;
+            s += 3;
+            if (*s == '.') /* fractions are dropped */
+                for (s++; *s >= '0' && *s <= '9'; s++)
+                    ;
+        }
+        if (*s == 'Z' || *s == 'z') {
+            s++;
+        } else if (*s == '+' || *s == '-') {
+            sign = *s == '+' ? 1 : -1;
+            if (digits(s + 1, 2, &oh) || s[3] != ':' || digits(s + 4, 2, &om))
+                return TK_EINVAL;
+            s += 6;
+        } else {
+            return TK_EINVAL; /* a time must say it is UTC */
+        }
+    }
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+        return TK_EINVAL;
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return TK_EINVAL;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * TK_DAY + h * 3600 + mi * 60 + se -
+           sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
+char *tk_time_format(tk_time t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+tk_time tk_time_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (tk_time)ts.tv_sec;
+}
+
+int tk_random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r <= 0)
+            return TK_EIO;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * util.h - small helpers every core module uses: errors, growable buffers,
+ * strings, numbers and the clock.  Internal to core (not part of the SDK).
+ */
+#ifndef TK_UTIL_H
+#define TK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tickler/plugin.h"
+
+#if defined(__GNUC__)
+#define TK_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TK_PRINTF(a, b)
+#endif
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Fill ERR (may be NULL) with CODE and a printf-formatted one-line message;
+ * returns CODE so that `return tk_error_set(err, TK_EINVAL, ...)` reads well.
+ * Newlines in the result are replaced by spaces. */
+int tk_error_set(struct tk_error *err, int code, const char *fmt, ...) TK_PRINTF(3, 4);
+int tk_error_setv(struct tk_error *err, int code, const char *fmt, va_list ap);
+/* Prefix ERR's message with "PREFIX: " (for adding a file name once). */
+void tk_error_prefix(struct tk_error *err, const char *fmt, ...) TK_PRINTF(2, 3);
+void tk_error_clear(struct tk_error *err);
+
+/* ---- growable buffer ------------------------------------------------- */
+
+/* A byte buffer that grows up to `max` bytes (0: TK_BUF_DEFAULT_MAX).  Always
+ * NUL-terminated after a successful append.  The owner frees with
+ * tk_buf_free(); a zeroed struct is an empty buffer. */
+#define TK_BUF_DEFAULT_MAX ((size_t)64 << 20)
+struct tk_buf {
+    char *data;
+    size_t len, cap, max;
+};
+int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
+int tk_buf_puts(struct tk_buf *b, const char *s);
+int tk_buf_putc(struct tk_buf *b, char c);
+int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) TK_PRINTF(2, 3);
+void tk_buf_reset(struct tk_buf *b);
+void tk_buf_free(struct tk_buf *b);
+/* Hand the data over: caller frees with free(); the buffer is left empty.
+ * Returns "" (allocated) for an empty buffer, NULL on out of memory. */
+char *tk_buf_steal(struct tk_buf *b);
+
+/* ---- strings --------------------------------------------------------- */
+
+/* strdup that returns NULL for NULL.  Caller frees. */
+char *tk_strdup(const char *s);
+char *tk_strndup(const char *s, size_t n);
+/* printf into a new string; caller frees; NULL on out of memory. */
+char *tk_strprintf(const char *fmt, ...) TK_PRINTF(1, 2);
+/* Copy at most size-1 bytes and NUL-terminate; returns strlen(src). */
+size_t tk_strlcpy(char *dst, const char *src, size_t size);
+int tk_streq(const char *a, const char *b); /* NULL-safe equality */
+/* Parse a whole decimal integer in [min, max]; 0 on success. */
+int tk_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* 1 when S is valid UTF-8. */
+int tk_utf8_valid(const char *s, size_t n);
+/* 1 when S is a plausible bare address local@domain with no spaces, angle
+ * brackets, quotes or control characters. */
+int tk_email_valid(const char *s);
+
+/* A growable array of owned strings. */
+struct tk_strv {
+    char **v;
+    size_t n, cap;
+};
+int tk_strv_push(struct tk_strv *sv, const char *s); /* copies S */
+void tk_strv_free(struct tk_strv *sv);
+
+/* An ordered list of owned key/value pairs (fields, template variables). */
+struct tk_kv {
+    char **keys, **vals;
+    size_t n, cap;
+};
+/* Set KEY to VAL (copies both; replaces an existing key; VAL NULL removes). */
+int tk_kv_set(struct tk_kv *kv, const char *key, const char *val);
+const char *tk_kv_get(const struct tk_kv *kv, const char *key); /* borrowed */
+void tk_kv_free(struct tk_kv *kv);
+
+/* ---- time ------------------------------------------------------------ */
+
+/* Seconds since the epoch, UTC. */
+typedef int64_t tk_time;
+#define TK_DAY 86400
+
+/* Parse ISO 8601 UTC: 2026-12-01T09:00:00Z, 2026-12-01T09:00Z, 2026-12-01
+ * (midnight), also with +HH:MM offsets.  0 on success. */
+int tk_time_parse(const char *s, tk_time *out);
+/* Format as 2026-12-01T09:00:00Z into BUF (at least 21 bytes). */
+char *tk_time_format(tk_time t, char *buf, size_t size);
+/* Real time now. */
+tk_time tk_time_real(void);
+
+/* ---- randomness ------------------------------------------------------ */
+
+/* Fill BUF with N random bytes from getrandom(2) (falls back to /dev/urandom). */
+int tk_random_bytes(void *buf, size_t n);
+
+#endif /* TK_UTIL_H */

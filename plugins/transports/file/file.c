@@ -1,0 +1,272 @@
+/*
+ * file.c - the file transport: writes each message into a spool folder.
+ *
+ * Every message becomes DIR/<name>.eml, written as DIR/tmp/<name>.tmp,
+ * flushed, then renamed: a reader of DIR never sees half a message, and a
+ * crash leaves at most a stray file in DIR/tmp.  With fsync = on the file
+ * and then DIR are flushed before send() reports DELIVERED, so "sent" in
+ * the store never outlives a power cut that lost the file.
+ *
+ * Names are <ns since epoch, 20 digits>-<pid>-<counter>: zero padding makes
+ * them sort in write order, the pid keeps two processes apart, the counter
+ * keeps one process's messages apart within a clock tick.
+ *
+ * Nothing here is PERMANENT: a full disk, a missing or unwritable folder
+ * are all fixed by an operator, after which the message should go out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tickler/transport.h"
+
+struct file_state {
+    const struct tk_host *host;
+    char *dir;                /* absolute; host alloc, freed in fini */
+    int fsync;
+    unsigned long counter;    /* atomic: connections may send in parallel */
+};
+
+struct file_conn {
+    struct file_state *st;
+    int dir_fd, tmp_fd;
+    long long last_ns;        /* keeps names increasing if the clock steps back */
+};
+
+static const struct tk_config_key file_keys[] = {
+    { "dir", "spool folder; relative paths are relative to the config file; created when missing (required)" },
+    { "fsync", "on or off: flush every message to disk before reporting it sent (default on)" },
+    { NULL, NULL },
+};
+
+static int fail(struct tk_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct tk_error *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+static void file_fini(void *state)
+{
+    struct file_state *st = state;
+    if (!st)
+        return;
+    st->host->free(st->host, st->dir);
+    st->host->free(st->host, st);
+}
+
+static int file_init(const struct tk_host *host, void **state, struct tk_error *err)
+{
+    *state = NULL;
+    const char *dir = host->config_get(host, "dir");
+    const char *fs = host->config_get(host, "fsync");
+    if (!dir || !*dir)
+        return fail(err, TK_EINVAL, "[transport] dir: required (the spool folder)");
+    int on;
+    if (!fs || strcmp(fs, "on") == 0)
+        on = 1;
+    else if (strcmp(fs, "off") == 0)
+        on = 0;
+    else
+        return fail(err, TK_EINVAL, "[transport] fsync: \"%s\" is not on or off", fs);
+
+    /* Relative to the configuration file, like every path tickler reads;
+     * a missing spool folder is created (its parent must exist). */
+    char joined[4096];
+    if (dir[0] != '/' && host->size >= offsetof(struct tk_host, config_dir) + sizeof host->config_dir &&
+        host->config_dir) {
+        int n = snprintf(joined, sizeof joined, "%s/%s", host->config_dir, dir);
+        if (n < 0 || (size_t)n >= sizeof joined)
+            return fail(err, TK_EINVAL, "[transport] dir: path too long");
+        dir = joined;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 && errno == ENOENT && mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return fail(err, TK_EINVAL, "[transport] dir: cannot create %s: %s", dir, strerror(errno));
+    if (stat(dir, &sb) != 0)
+        return fail(err, TK_EINVAL, "[transport] dir: %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return fail(err, TK_EINVAL, "[transport] dir: %s: not a folder", dir);
+
+    struct file_state *st = host->alloc(host, sizeof *st);
+    if (!st)
+        return fail(err, TK_ENOMEM, "file: out of memory");
+    memset(st, 0, sizeof *st);
+    st->host = host;
+    st->fsync = on;
+    /* Resolve once, so that a later chdir() of the host cannot move the
+     * spool. */
+    char *abs = realpath(dir, NULL);
+    if (!abs) {
+        int e = errno;
+        file_fini(st);
+        return fail(err, e == ENOMEM ? TK_ENOMEM : TK_EINVAL, "[transport] dir: %s: %s", dir,
+                    strerror(e));
+    }
+    size_t n = strlen(abs) + 1;
+    st->dir = host->alloc(host, n);
+    if (st->dir)
+        memcpy(st->dir, abs, n);
+    free(abs);  /* realpath() allocates with malloc */
+    if (!st->dir) {
+        file_fini(st);
+        return fail(err, TK_ENOMEM, "file: out of memory");
+    }
+    *state = st;
+    return 0;
+}
+
+static void file_close(void *conn)
+{
+    struct file_conn *c = conn;
+    if (!c)
+        return;
+    if (c->dir_fd >= 0)
+        close(c->dir_fd);
+    if (c->tmp_fd >= 0)
+        close(c->tmp_fd);
+    c->st->host->free(c->st->host, c);
+}
+
+static int file_open(void *state, void **conn, struct tk_error *err)
+{
+    struct file_state *st = state;
+    *conn = NULL;
+    struct file_conn *c = st->host->alloc(st->host, sizeof *c);
+    if (!c)
+        return fail(err, TK_ENOMEM, "file: out of memory");
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    c->tmp_fd = -1;
+    c->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c->dir_fd < 0) {
+        fail(err, TK_ETEMP, "file: spool folder %s: %s", st->dir, strerror(errno));
+        file_close(c);
+        return TK_ETEMP;
+    }
+    if (mkdirat(c->dir_fd, "tmp", 0750) != 0 && errno != EEXIST) {
+        fail(err, TK_ETEMP, "file: cannot create %s/tmp: %s", st->dir, strerror(errno));
+        file_close(c);
+        return TK_ETEMP;
+    }
+    c->tmp_fd = openat(c->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c->tmp_fd < 0) {
+        fail(err, TK_ETEMP, "file: %s/tmp: %s", st->dir, strerror(errno));
+        file_close(c);
+        return TK_ETEMP;
+    }
+    *conn = c;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void next_name(struct file_conn *c, char *name, size_t size)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    if (ns <= c->last_ns)
+        ns = c->last_ns + 1;
+    c->last_ns = ns;
+    snprintf(name, size, "%020lld-%ld-%06lu", ns, (long)getpid(),
+             __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED));
+}
+
+/* Report a failed step with the system's reason; errno is read before
+ * anything else can change it. */
+static int failed(struct tk_delivery_result *res, int status, const char *what, const char *dir,
+                  const char *sub, const char *name, const char *ext)
+{
+    int e = errno;
+    res->status = status;
+    snprintf(res->reply, sizeof res->reply, "%s %s/%s%s%s: %s", what, dir, sub, name, ext,
+             strerror(e));
+    return 0;
+}
+
+static int file_send(void *conn, const struct tk_message *msg, struct tk_delivery_result *res,
+                     struct tk_error *err)
+{
+    struct file_conn *c = conn;
+    struct file_state *st = c->st;
+    char name[96], tmp[112], eml[112];
+    memset(res, 0, sizeof *res);
+    next_name(c, name, sizeof name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    snprintf(eml, sizeof eml, "%s.eml", name);
+
+    int fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return failed(res, TK_TEMPORARY, "create", st->dir, "tmp/", name, ".tmp");
+    const char *what = NULL;
+    if (write_all(fd, msg->data, msg->len) != 0)
+        what = "write";
+    else if (st->fsync && fsync(fd) != 0)
+        what = "fsync";
+    int saved = errno;
+    /* close() is where NFS and quotas may report a failed write. */
+    if (close(fd) != 0 && !what) {
+        what = "close";
+        saved = errno;
+    }
+    if (!what && renameat(c->tmp_fd, tmp, c->dir_fd, eml) != 0) {
+        what = "rename";
+        saved = errno;
+    }
+    if (what) {
+        unlinkat(c->tmp_fd, tmp, 0);
+        errno = saved;
+        return failed(res, TK_TEMPORARY, what, st->dir, "tmp/", name, ".tmp");
+    }
+    /* The file is already visible in DIR, only not known to be durable:
+     * UNKNOWN, so that it is retried and a duplicate keeps its Message-ID. */
+    if (st->fsync && fsync(c->dir_fd) != 0)
+        return failed(res, TK_UNKNOWN, "fsync folder of", st->dir, "", name, ".eml");
+    res->status = TK_DELIVERED;
+    snprintf(res->reply, sizeof res->reply, "written %s/%s", st->dir, eml);
+    return 0;
+}
+
+static const struct tk_transport file_transport = {
+    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "file", "1.0",
+                                 "write each message as a .eml file into a spool folder"),
+    .config_keys = file_keys,
+    .init = file_init,
+    .fini = file_fini,
+    .open = file_open,
+    .send = file_send,
+    .close = file_close,
+};
+
+TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)
+{
+    return &file_transport.hdr;
+}

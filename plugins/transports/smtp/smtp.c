@@ -1,0 +1,429 @@
+/*
+ * smtp.c - the smtp transport: hands each message to a relay with libcurl.
+ *
+ * One curl easy handle per batch.  curl keeps the connection in the handle's
+ * cache between curl_easy_perform() calls, so a batch of N messages is one
+ * SMTP session (greeting, EHLO, STARTTLS and AUTH once, then MAIL/RCPT/DATA
+ * per message).  After a failed transaction curl drops that connection and
+ * the next perform on the same handle simply connects again.
+ *
+ * Options that never change are set once in open(); send() sets only the
+ * envelope and rewinds the read state.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "classify.h"
+#include "tickler/transport.h"
+
+enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
+
+struct smtp_state {
+    const struct tk_host *host;
+    char *url;                /* effective URL (scheme and EHLO name applied); host alloc */
+    const char *username;     /* borrowed from the host's config until fini */
+    const char *password;
+    const char *ca_file;
+    enum tls_mode tls;
+    long timeout, connect_timeout;
+};
+
+struct smtp_conn {
+    struct smtp_state *st;
+    CURL *curl;
+    /* The message being sent: borrowed for one send(). */
+    const char *data;
+    size_t len, off;
+    int read_called;
+    char last_reply[TK_ERROR_MAX];  /* last server line of this transfer */
+    char fail_reply[TK_ERROR_MAX];  /* last 4xx/5xx line of this transfer */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static const struct tk_config_key smtp_keys[] = {
+    { "url", "smtp://host:port or smtps://host:port of the relay (required)" },
+    { "username", "user name for SMTP AUTH (optional)" },
+    { "password", "password for SMTP AUTH (required with username)" },
+    { "tls", "none, starttls or tls (default: tls for smtps://, none for smtp://)" },
+    { "timeout_seconds", "longest time for one message, connection included (default 30)" },
+    { "connect_timeout_seconds", "longest time to connect (default 10)" },
+    { "ca_file", "PEM file of CA certificates to trust instead of the system's" },
+    { "helo", "name to announce in EHLO (default: this host's name)" },
+    { NULL, NULL },
+};
+
+static int fail(struct tk_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct tk_error *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+static int parse_seconds(const char *key, const char *v, long def, long max, long *out,
+                         struct tk_error *err)
+{
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > max)
+        return fail(err, TK_EINVAL, "[transport] %s: \"%s\" is not a number of seconds (1-%ld)",
+                    key, v, max);
+    *out = n;
+    return 0;
+}
+
+/* EHLO takes a domain or an address literal; curl sends the URL path as is,
+ * so anything else could inject protocol text. */
+static int helo_valid(const char *s)
+{
+    if (!*s || strlen(s) > 255)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(".-[]:_", *s))
+            return 0;
+    return 1;
+}
+
+static int parse_url(struct smtp_state *st, const char *url, const char *tls, const char *helo,
+                     struct tk_error *err)
+{
+    if (!url || !*url)
+        return fail(err, TK_EINVAL, "[transport] url: required (smtp://host:port or smtps://host:port)");
+    int implicit;
+    size_t scheme_len;
+    if (strncasecmp(url, "smtps://", 8) == 0) {
+        implicit = 1;
+        scheme_len = 8;
+    } else if (strncasecmp(url, "smtp://", 7) == 0) {
+        implicit = 0;
+        scheme_len = 7;
+    } else {
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" must start with smtp:// or smtps://", url);
+    }
+    const char *authority = url + scheme_len;
+    size_t auth_len = strcspn(authority, "/?#");
+    if (auth_len == 0)
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" names no host", url);
+    if (strpbrk(url, " \t\r\n"))
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" contains white space", url);
+    const char *path = authority + auth_len;
+    if (*path == '/')
+        path++;
+
+    if (!tls)
+        st->tls = implicit ? TLS_IMPLICIT : TLS_NONE;
+    else if (strcmp(tls, "none") == 0)
+        st->tls = TLS_NONE;
+    else if (strcmp(tls, "starttls") == 0)
+        st->tls = TLS_STARTTLS;
+    else if (strcmp(tls, "tls") == 0)
+        st->tls = TLS_IMPLICIT;
+    else
+        return fail(err, TK_EINVAL, "[transport] tls: \"%s\" is not none, starttls or tls", tls);
+    if (implicit && st->tls != TLS_IMPLICIT)
+        return fail(err, TK_EINVAL, "[transport] tls: \"%s\" contradicts url %s (smtps:// is always tls)",
+                    tls, url);
+
+    if (helo && !helo_valid(helo))
+        return fail(err, TK_EINVAL, "[transport] helo: \"%s\" is not a host name", helo);
+    if (helo && *path)
+        return fail(err, TK_EINVAL, "[transport] helo: url %s already names an EHLO host after the '/'", url);
+
+    /* tls = tls on an smtp:// URL means implicit TLS on that port: curl
+     * does that only for the smtps scheme. */
+    const char *scheme = st->tls == TLS_IMPLICIT ? "smtps://" : "smtp://";
+    size_t n = strlen(scheme) + auth_len + (helo ? strlen(helo) + 1 : strlen(path) + 1) + 1;
+    st->url = st->host->alloc(st->host, n);
+    if (!st->url)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    snprintf(st->url, n, "%s%.*s/%s", scheme, (int)auth_len, authority, helo ? helo : path);
+    return 0;
+}
+
+static void smtp_fini(void *state)
+{
+    struct smtp_state *st = state;
+    if (!st)
+        return;
+    const struct tk_host *host = st->host;
+    host->free(host, st->url);
+    host->free(host, st);
+    curl_global_cleanup();
+}
+
+static int smtp_init(const struct tk_host *host, void **state, struct tk_error *err)
+{
+    *state = NULL;
+    /* Reference-counted by curl; paired with the cleanup in fini. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return fail(err, TK_ERR, "smtp: libcurl failed to initialise");
+    struct smtp_state *st = host->alloc(host, sizeof *st);
+    if (!st) {
+        curl_global_cleanup();
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    }
+    memset(st, 0, sizeof *st);
+    st->host = host;
+
+    int rc = parse_url(st, host->config_get(host, "url"), host->config_get(host, "tls"),
+                       host->config_get(host, "helo"), err);
+    if (!rc)
+        rc = parse_seconds("timeout_seconds", host->config_get(host, "timeout_seconds"), 30,
+                           86400, &st->timeout, err);
+    if (!rc)
+        rc = parse_seconds("connect_timeout_seconds",
+                           host->config_get(host, "connect_timeout_seconds"), 10, 3600,
+                           &st->connect_timeout, err);
+    st->username = host->config_get(host, "username");
+    st->password = host->config_get(host, "password");
+    st->ca_file = host->config_get(host, "ca_file");
+    if (!rc && st->password && !st->username)
+        rc = fail(err, TK_EINVAL, "[transport] password: set, but username is not");
+    if (!rc && st->username && !st->password)
+        rc = fail(err, TK_EINVAL, "[transport] username: set, but password is not");
+    if (!rc && st->ca_file && access(st->ca_file, R_OK) != 0)
+        rc = fail(err, TK_EINVAL, "[transport] ca_file: %s: %s", st->ca_file, strerror(errno));
+    if (rc) {
+        smtp_fini(st);
+        return rc;
+    }
+    if (st->username && st->tls == TLS_NONE && host->log)
+        host->log(host, TK_LOG_WARN, "username set with tls = none: the password crosses the network in clear");
+    *state = st;
+    return 0;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+    struct smtp_conn *c = userp;
+    size_t room = size * nitems, left = c->len - c->off;
+    size_t n = left < room ? left : room;
+    c->read_called = 1;
+    memcpy(buf, c->data + c->off, n);
+    c->off += n;
+    return n;
+}
+
+static long reply_code_of(const char *line)
+{
+    if (!isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+        !isdigit((unsigned char)line[2]))
+        return 0;
+    return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+/* Keep the server's lines: CURLOPT_ERRORBUFFER reduces a refusal to "RCPT
+ * failed: 550", and after a failure curl closes with QUIT, so the refusal
+ * is kept apart from the "221 Bye" that follows it. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
+{
+    struct smtp_conn *c = userp;
+    if (type != CURLINFO_HEADER_IN)
+        return 0;
+    while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+        size--;
+    if (size >= sizeof c->last_reply)
+        size = sizeof c->last_reply - 1;
+    for (size_t i = 0; i < size; i++)
+        c->last_reply[i] = iscntrl((unsigned char)data[i]) ? ' ' : data[i];
+    c->last_reply[size] = '\0';
+    if (reply_code_of(c->last_reply) >= 400)
+        memcpy(c->fail_reply, c->last_reply, size + 1);
+    return 0;
+}
+
+static void smtp_close(void *conn)
+{
+    struct smtp_conn *c = conn;
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);  /* sends QUIT on a live connection */
+    c->st->host->free(c->st->host, c);
+}
+
+#define SETOPT(opt, val)                                                            \
+    do {                                                                            \
+        CURLcode r_ = curl_easy_setopt(c->curl, opt, val);                          \
+        if (r_ != CURLE_OK) {                                                       \
+            fail(err, TK_ERR, "smtp: libcurl refused %s: %s", #opt,                 \
+                 curl_easy_strerror(r_));                                           \
+            smtp_close(c);                                                          \
+            return TK_ERR;                                                          \
+        }                                                                           \
+    } while (0)
+
+static int smtp_open(void *state, void **conn, struct tk_error *err)
+{
+    struct smtp_state *st = state;
+    *conn = NULL;
+    struct smtp_conn *c = st->host->alloc(st->host, sizeof *c);
+    if (!c)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        smtp_close(c);
+        return fail(err, TK_ENOMEM, "smtp: libcurl could not create a handle");
+    }
+    SETOPT(CURLOPT_URL, st->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TIMEOUT, st->timeout);
+    SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
+    SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    if (st->username) {
+        SETOPT(CURLOPT_USERNAME, st->username);
+        SETOPT(CURLOPT_PASSWORD, st->password);
+    }
+    if (st->ca_file)
+        SETOPT(CURLOPT_CAINFO, st->ca_file);
+    SETOPT(CURLOPT_UPLOAD, 1L);
+    SETOPT(CURLOPT_READFUNCTION, on_read);
+    SETOPT(CURLOPT_READDATA, c);
+    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    /* The debug callback is how curl shows the server's reply text; it is
+     * only called in verbose mode, and then replaces curl's stderr output. */
+    SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
+    SETOPT(CURLOPT_DEBUGDATA, c);
+    SETOPT(CURLOPT_VERBOSE, 1L);
+    *conn = c;
+    return 0;
+}
+
+/* A bare address with nothing that could end the SMTP command early. */
+static int envelope_valid(const char *s)
+{
+    if (!s)
+        return 0;
+    for (; *s; s++)
+        if (iscntrl((unsigned char)*s) || *s == '<' || *s == '>' || *s == ' ')
+            return 0;
+    return 1;
+}
+
+/* vsnprintf: a reply cut at TK_ERROR_MAX is fine, and gcc does not flag
+ * the intended truncation as it does for snprintf. */
+static void reply_set(struct tk_delivery_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reply_set(struct tk_delivery_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reply, sizeof res->reply, fmt, ap);
+    va_end(ap);
+}
+
+static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_result *res)
+{
+    long code = 0;
+    if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
+        code = reply_code_of(c->fail_reply[0] ? c->fail_reply : c->last_reply);
+    res->status = tk_smtp_classify(rc, code, c->read_called && c->off == c->len);
+    /* Only a reply that decided the outcome counts: the engine reads a
+     * TEMPORARY without a code as "server unreachable" and stops the batch,
+     * and the 250 to RCPT is no verdict on a connection that broke later. */
+    res->reply_code = (rc == CURLE_OK || code >= 400) && code >= 100 && code <= 599 ? (int)code : 0;
+
+    if (rc == CURLE_OK) {
+        reply_set(res, "%s", c->last_reply[0] ? c->last_reply : "accepted");
+        return;
+    }
+    if (code >= 400 && reply_code_of(c->fail_reply) == code) {
+        reply_set(res, "%s", c->fail_reply);
+        return;
+    }
+    const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
+    if (c->last_reply[0])
+        reply_set(res, "%s%s (last reply: %s)", lead, why, c->last_reply);
+    else
+        reply_set(res, "%s%s", lead, why);
+}
+
+static int smtp_send(void *conn, const struct tk_message *msg, struct tk_delivery_result *res,
+                     struct tk_error *err)
+{
+    struct smtp_conn *c = conn;
+    memset(res, 0, sizeof *res);
+    if (!envelope_valid(msg->from) || !envelope_valid(msg->rcpt) || !*msg->rcpt) {
+        res->status = TK_PERMANENT;
+        reply_set(res, "invalid envelope address");
+        return 0;
+    }
+    struct curl_slist *rcpt = curl_slist_append(NULL, msg->rcpt);
+    if (!rcpt) {
+        res->status = TK_TEMPORARY;
+        reply_set(res, "out of memory");
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    }
+    c->data = msg->data;
+    c->len = msg->len;
+    c->off = 0;
+    c->read_called = 0;
+    c->last_reply[0] = '\0';
+    c->fail_reply[0] = '\0';
+    c->errbuf[0] = '\0';
+
+    CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, msg->from);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, rcpt);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg->len);
+    if (rc != CURLE_OK) {
+        curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
+        curl_slist_free_all(rcpt);
+        res->status = TK_TEMPORARY;
+        reply_set(res, "libcurl: %s", curl_easy_strerror(rc));
+        return fail(err, TK_ERR, "smtp: libcurl refused the envelope: %s", curl_easy_strerror(rc));
+    }
+    rc = curl_easy_perform(c->curl);
+    fill_result(c, rc, res);
+    /* curl keeps the list pointer, not a copy: unhook it before freeing. */
+    curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
+    curl_slist_free_all(rcpt);
+    c->data = NULL;
+    return 0;
+}
+
+static const struct tk_transport smtp_transport = {
+    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "smtp", "1.0",
+                                 "deliver through an SMTP relay (libcurl), one session per batch"),
+    .config_keys = smtp_keys,
+    .init = smtp_init,
+    .fini = smtp_fini,
+    .open = smtp_open,
+    .send = smtp_send,
+    .close = smtp_close,
+};
+
+TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)
+{
+    return &smtp_transport.hdr;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""A real SMTP server for the tests: Debian's aiosmtpd, capturing to a folder.
+
+    /usr/bin/python3 smtpd.py --port 0 --dir DIR [--fail-rcpt ADDR=CODE]...
+                              [--fail-all CODE] [--delay SECONDS]
+
+Prints "READY <port>" on stdout once it listens.  Every accepted message is
+written atomically as DIR/<seq>.eml (the DATA as received) with DIR/<seq>.json
+beside it ({"mail_from", "rcpt_tos", "session", "peer"}), one file pair per
+message.  --fail-rcpt answers RCPT TO for ADDR with CODE (e.g. 550 or 451);
+--fail-all answers every MAIL FROM with CODE (an outage that still accepts
+connections); --delay sleeps before answering DATA (a slow server).
+SIGTERM stops it.
+"""
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as _SMTP  # noqa: F401  (import check)
+
+
+class Capture:
+    def __init__(self, folder, fail_rcpt, fail_all, delay):
+        self.folder = folder
+        self.fail_rcpt = fail_rcpt
+        self.fail_all = fail_all
+        self.delay = delay
+        self.seq = itertools.count(1)
+        self.sessions = itertools.count(1)
+        self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.tk_id = next(self.sessions)
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.fail_all:
+            return "%d Service not available, try later" % self.fail_all if self.fail_all < 500 \
+                else "%d Rejected" % self.fail_all
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        code = self.fail_rcpt.get(address.lower())
+        if code:
+            return "%d %s <%s>" % (code, "Mailbox unavailable" if code >= 500 else "Try again later", address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            n = next(self.seq)
+        base = os.path.join(self.folder, "%06d" % n)
+        meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                "session": getattr(session, "tk_id", 0), "peer": str(session.peer)}
+        for ext, data in ((".json", json.dumps(meta).encode()), (".eml", envelope.original_content)):
+            tmp = base + ext + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.rename(tmp, base + ext)
+        return "250 Message accepted for delivery"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--fail-rcpt", action="append", default=[])
+    ap.add_argument("--fail-all", type=int, default=0)
+    ap.add_argument("--delay", type=float, default=0.0)
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    fail = {}
+    for spec in a.fail_rcpt:
+        addr, code = spec.rsplit("=", 1)
+        fail[addr.lower()] = int(code)
+    port = a.port
+    if port == 0:
+        s = socket.socket()
+        s.bind((a.host, 0))
+        port = s.getsockname()[1]
+        s.close()
+    handler = Capture(a.dir, fail, a.fail_all, a.delay)
+    ctl = Controller(handler, hostname=a.host, port=port, decode_data=False,
+                     data_size_limit=64 * 1024 * 1024, ready_timeout=10)
+    ctl.start()
+    print("READY %d" % port, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(0.2):
+        pass
+    ctl.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+/* test_mail.c - the message builder: headers, encodings, injection, sizes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/mail.h"
+#include "tk_test.h"
+
+#define T_2026_12_01_0900 ((tk_time)1796115600)
+
+static void base_mail(struct tk_mail *m)
+{
+    memset(m, 0, sizeof *m);
+    m->from_name = "Acme Accountants";
+    m->from_addr = "office@acme.example";
+    m->to_name = "Jane Doe";
+    m->to_addr = "jane@client.example";
+    m->subject = "Your invoice";
+    m->text = "Hello Jane,\n\nPlease pay.\n";
+    m->message_id = "<abc.123@acme.example>";
+    m->date = T_2026_12_01_0900;
+}
+
+/* Wire rules: CR only before LF, LF only after CR, lines <= 998. */
+static int wire_ok(const char *s, size_t n)
+{
+    size_t line = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r') {
+            if (i + 1 >= n || s[i + 1] != '\n')
+                return 0;
+        } else if (s[i] == '\n') {
+            if (i == 0 || s[i - 1] != '\r')
+                return 0;
+            line = 0;
+            continue;
+        } else if (s[i] == '\0') {
+            return 0;
+        }
+        if (s[i] != '\r' && ++line > 998)
+            return 0;
+    }
+    return 1;
+}
+
+/* Length of the header block (up to and including the blank line). */
+static size_t header_len(const char *s)
+{
+    const char *e = strstr(s, "\r\n\r\n");
+    return e ? (size_t)(e - s) + 4 : strlen(s);
+}
+
+/* Number of header fields called NAME (at the start of a line). */
+static int count_header(const char *msg, const char *name)
+{
+    size_t hl = header_len(msg), nl = strlen(name);
+    int n = 0;
+    for (size_t i = 0; i < hl; i++)
+        if ((i == 0 || msg[i - 1] == '\n') && strncasecmp(msg + i, name, nl) == 0 &&
+            msg[i + nl] == ':')
+            n++;
+    return n;
+}
+
+static int header_lines_ok(const char *msg)
+{
+    size_t hl = header_len(msg), line = 0;
+    for (size_t i = 0; i < hl; i++) {
+        if (msg[i] == '\r')
+            continue;
+        if (msg[i] == '\n') {
+            line = 0;
+            continue;
+        }
+        if (++line > 78)
+            return 0;
+    }
+    return 1;
+}
+
+/* The unfolded value of header NAME into OUT (a fresh buffer). */
+static int header_value(const char *msg, const char *name, struct tk_buf *out)
+{
+    size_t hl = header_len(msg), nl = strlen(name);
+    for (size_t i = 0; i < hl; i++) {
+        if ((i == 0 || msg[i - 1] == '\n') && strncasecmp(msg + i, name, nl) == 0 &&
+            msg[i + nl] == ':') {
+            size_t j = i + nl + 1;
+            if (msg[j] == ' ')
+                j++;
+            for (; j < hl; j++) {
+                if (msg[j] == '\r' && msg[j + 1] == '\n') {
+                    if (msg[j + 2] != ' ' && msg[j + 2] != '\t')
+                        return 0;
+                    j++;
+                    continue;
+                }
+                tk_buf_putc(out, msg[j]);
+            }
+        }
+    }
+    return -1;
+}
+
+static int b64val(char c)
+{
+    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = strchr(a, c);
+    return c && p ? (int)(p - a) : -1;
+}
+
+/* Decode an unfolded header value made of B encoded words separated by
+ * spaces, or plain text; checks each word's length and that it holds whole
+ * UTF-8 characters.  Returns 0 when all is well. */
+static int decode_words(const char *v, struct tk_buf *out)
+{
+    int bad = 0;
+    if (strncmp(v, "=?", 2) != 0) {
+        tk_buf_puts(out, v);
+        return 0;
+    }
+    while (*v) {
+        const char *end;
+        struct tk_buf w = {0};
+        unsigned acc = 0;
+        int bits = 0;
+        if (strncmp(v, "=?UTF-8?B?", 10) != 0)
+            return 1;
+        end = strstr(v + 10, "?=");
+        if (!end || end - v + 2 > 75)
+            return 1;
+        for (const char *p = v + 10; p < end; p++) {
+            int x;
+            if (*p == '=')
+                break;
+            x = b64val(*p);
+            if (x < 0)
+                return 1;
+            acc = (acc << 6) | (unsigned)x;
+            bits += 6;
+            if (bits >= 8) {
+                bits -= 8;
+                tk_buf_putc(&w, (char)((acc >> bits) & 0xff));
+            }
+        }
+        if (w.len && !tk_utf8_valid(w.data, w.len))
+            bad = 1;
+        if (w.len)
+            tk_buf_append(out, w.data, w.len);
+        tk_buf_free(&w);
+        v = end + 2;
+        while (*v == ' ')
+            v++;
+    }
+    if (!out->data)
+        tk_buf_puts(out, "");
+    return bad;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode quoted-printable S into OUT with LF line ends; checks line
+ * lengths (<= 76) and that no line ends in a blank. */
+static int qp_decode(const char *s, size_t n, struct tk_buf *out)
+{
+    size_t i = 0;
+    tk_buf_puts(out, "");
+    while (i < n) {
+        const char *e = memchr(s + i, '\r', n - i);
+        size_t ln = e ? (size_t)(e - (s + i)) : n - i;
+        if (ln > 76 || (ln && (s[i + ln - 1] == ' ' || s[i + ln - 1] == '\t')))
+            return 1;
+        if (e && e[1] != '\n')
+            return 1;
+        for (size_t k = 0; k < ln; k++) {
+            char c = s[i + k];
+            if (c == '=') {
+                if (k + 1 == ln) /* soft break */
+                    goto soft;
+                if (k + 2 >= ln)
+                    return 1;
+                if (hexval(s[i + k + 1]) < 0 || hexval(s[i + k + 2]) < 0)
+                    return 1;
+                tk_buf_putc(out, (char)(hexval(s[i + k + 1]) * 16 + hexval(s[i + k + 2])));
+                k += 2;
+            } else {
+                tk_buf_putc(out, c);
+            }
+        }
+        if (e)
+            tk_buf_putc(out, '\n');
+    soft:
+        i += ln + (e ? 2 : 0);
+    }
+    return 0;
+}
+
+TK_TEST(test_basic_headers)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0};
+    struct tk_error err = {0};
+    base_mail(&m);
+    m.auto_submitted = 1;
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), 0);
+    TK_CHECK(strstr(b.data, "Date: Tue, 01 Dec 2026 09:00:00 +0000\r\n") == b.data);
+    TK_CHECK(strstr(b.data, "\r\nFrom: Acme Accountants <office@acme.example>\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nTo: Jane Doe <jane@client.example>\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nSubject: Your invoice\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nMessage-ID: <abc.123@acme.example>\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nMIME-Version: 1.0\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nAuto-Submitted: auto-generated\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nContent-Type: text/plain; charset=utf-8\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nContent-Transfer-Encoding: 7bit\r\n\r\nHello Jane,\r\n\r\nPlease pay.\r\n"));
+    TK_CHECK_INT(count_header(b.data, "In-Reply-To"), 0);
+    TK_CHECK(wire_ok(b.data, b.len));
+    tk_buf_free(&b);
+
+    m.auto_submitted = 0;
+    m.in_reply_to = "<first.1@acme.example>";
+    m.from_name = NULL;
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), 0);
+    TK_CHECK(strstr(b.data, "\r\nIn-Reply-To: <first.1@acme.example>\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nReferences: <first.1@acme.example>\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nFrom: <office@acme.example>\r\n"));
+    TK_CHECK_INT(count_header(b.data, "Auto-Submitted"), 0);
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_display_names)
+{
+    struct tk_buf b = {0}, v = {0};
+    tk_mail_encode_address(&b, "Doe, Jane \"JD\"", "j@x.example", 4);
+    TK_CHECK_STR(b.data, "\"Doe, Jane \\\"JD\\\"\" <j@x.example>");
+    tk_buf_reset(&b);
+    tk_mail_encode_address(&b, "  ", "j@x.example", 4);
+    TK_CHECK_STR(b.data, "<j@x.example>");
+    tk_buf_reset(&b);
+    tk_mail_encode_address(&b, "J\xc3\xb6rg M\xc3\xbcller", "j@x.example", 4);
+    TK_CHECK(strncmp(b.data, "=?UTF-8?B?", 10) == 0);
+    TK_CHECK(strstr(b.data, "?= <j@x.example>"));
+    /* the phrase decodes back */
+    *strstr(b.data, " <j@") = '\0';
+    TK_CHECK_INT(decode_words(b.data, &v), 0);
+    TK_CHECK_STR(v.data, "J\xc3\xb6rg M\xc3\xbcller");
+    tk_buf_free(&b);
+    tk_buf_free(&v);
+}
+
+/* Subjects of every length in 1-, 2-, 3- and 4-byte characters: words
+ * <= 75, whole characters, lines <= 78, decoding gives the input back. */
+TK_TEST(test_encoded_words)
+{
+    static const char *chars[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", " "};
+    for (int len = 1; len < 160; len += 3) {
+        for (int mix = 0; mix < 5; mix++) {
+            struct tk_buf s = {0}, b = {0}, v = {0}, d = {0};
+            struct tk_mail m;
+            struct tk_error err = {0};
+            tk_buf_puts(&s, "\xc3\xa9");
+            for (int i = 0; i < len; i++)
+                tk_buf_puts(&s, chars[(i * 7 + mix * 3 + i / 5) % (mix == 4 ? 5 : 4)]);
+            tk_buf_puts(&s, "x");
+            base_mail(&m);
+            m.subject = s.data;
+            TK_CHECK_INT(tk_mail_build(&m, &b, &err), 0);
+            TK_CHECK(header_lines_ok(b.data));
+            TK_CHECK_INT(count_header(b.data, "Subject"), 1);
+            header_value(b.data, "Subject", &v);
+            TK_CHECK_INT(decode_words(v.data, &d), 0);
+            TK_CHECK(d.data && strcmp(d.data, s.data) == 0);
+            tk_buf_free(&s);
+            tk_buf_free(&b);
+            tk_buf_free(&v);
+            tk_buf_free(&d);
+        }
+    }
+}
+
+TK_TEST(test_ascii_folding)
+{
+    struct tk_buf s = {0}, b = {0}, v = {0};
+    struct tk_mail m;
+    base_mail(&m);
+    for (int i = 0; i < 40; i++)
+        tk_buf_printf(&s, "%sword%d", i ? " " : "", i);
+    m.subject = s.data;
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(header_lines_ok(b.data));
+    TK_CHECK(strstr(b.data, "Subject: word0 word1"));
+    header_value(b.data, "Subject", &v);
+    TK_CHECK_STR(v.data, s.data); /* folding at spaces unfolds losslessly */
+    tk_buf_free(&b);
+    tk_buf_free(&v);
+
+    /* an unbreakable 100-character word goes into encoded words */
+    tk_buf_reset(&s);
+    tk_buf_puts(&s, "Ref ");
+    for (int i = 0; i < 100; i++)
+        tk_buf_putc(&s, (char)('a' + i % 26));
+    m.subject = s.data;
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(header_lines_ok(b.data));
+    {
+        struct tk_buf d = {0};
+        header_value(b.data, "Subject", &v);
+        TK_CHECK(strncmp(v.data, "=?UTF-8?B?", 10) == 0);
+        TK_CHECK_INT(decode_words(v.data, &d), 0);
+        TK_CHECK_STR(d.data, s.data);
+        tk_buf_free(&d);
+    }
+    tk_buf_free(&s);
+    tk_buf_free(&b);
+    tk_buf_free(&v);
+}
+
+TK_TEST(test_header_injection)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0};
+    static const char *const extra[] = {"X-Tickler-Item", "42\r\nBcc: evil@x.example", NULL};
+    base_mail(&m);
+    m.subject = "Hi\r\nBcc: x@y.example\r\n\r\nbody";
+    m.to_name = "Eve\nBcc: x@y.example";
+    m.from_name = "Mallory\rTo: z@y.example";
+    m.extra = extra;
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK_INT(count_header(b.data, "Bcc"), 0);
+    TK_CHECK_INT(count_header(b.data, "To"), 1);
+    TK_CHECK_INT(count_header(b.data, "From"), 1);
+    TK_CHECK_INT(count_header(b.data, "Subject"), 1);
+    TK_CHECK_INT(count_header(b.data, "Date"), 1);
+    TK_CHECK_INT(count_header(b.data, "Message-ID"), 1);
+    TK_CHECK_INT(count_header(b.data, "X-Tickler-Item"), 1);
+    TK_CHECK(strstr(b.data, "\r\nSubject: Hi Bcc: x@y.example body\r\n"));
+    TK_CHECK(strstr(b.data, "\r\nX-Tickler-Item: 42 Bcc: evil@x.example\r\n"));
+    TK_CHECK(wire_ok(b.data, b.len));
+    tk_buf_free(&b);
+
+    /* an embedded NUL ends the C string: nothing after it can appear */
+    m.subject = "Hi\0\r\nBcc: x@y.example";
+    m.extra = NULL;
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(strstr(b.data, "\r\nSubject: Hi\r\n"));
+    TK_CHECK_INT(count_header(b.data, "Bcc"), 0);
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_refusals)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0};
+    struct tk_error err = {0};
+    static const char *const bad_extra[] = {"Bcc", "x@y.example", NULL};
+    tk_buf_puts(&b, "keep");
+    base_mail(&m);
+    m.to_addr = "jane@client.example\r\nBcc: x@y.example";
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
+    TK_CHECK(strstr(err.msg, "To address") != NULL);
+    base_mail(&m);
+    m.from_addr = "Jane <jane@x.example>";
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
+    base_mail(&m);
+    m.message_id = "<a b@c>";
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
+    base_mail(&m);
+    m.in_reply_to = "<x@y>\r\nBcc: a@b.example";
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
+    base_mail(&m);
+    m.extra = bad_extra;
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
+    TK_CHECK_STR(b.data, "keep");
+    /* a too-small buffer ceiling leaves OUT as it was */
+    base_mail(&m);
+    b.max = 64;
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_ENOMEM);
+    TK_CHECK_STR(b.data, "keep");
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_invalid_utf8)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0}, v = {0}, d = {0}, body = {0};
+    base_mail(&m);
+    m.subject = "caf\xc3 \xff ok";
+    m.text = "bad \xe2\x82 end\n";
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    header_value(b.data, "Subject", &v);
+    TK_CHECK_INT(decode_words(v.data, &d), 0);
+    TK_CHECK_STR(d.data, "caf\xef\xbf\xbd \xef\xbf\xbd ok");
+    TK_CHECK(strstr(b.data, "Content-Transfer-Encoding: quoted-printable\r\n"));
+    TK_CHECK_INT(qp_decode(b.data + header_len(b.data), b.len - header_len(b.data), &body), 0);
+    TK_CHECK_STR(body.data, "bad \xef\xbf\xbd\xef\xbf\xbd end\n");
+    tk_buf_free(&b);
+    tk_buf_free(&v);
+    tk_buf_free(&d);
+    tk_buf_free(&body);
+}
+
+TK_TEST(test_qp_round_trip)
+{
+    uint32_t seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        struct tk_buf in = {0}, enc = {0}, dec = {0}, want = {0};
+        size_t n = (size_t)(round * 7 % 400);
+        for (size_t i = 0; i < n; i++) {
+            static const char pool[] = "ab =\t\n.\xc3\xa9\r";
+            seed = seed * 1103515245u + 12345u;
+            char c = (seed >> 16) % 5 == 0 ? (char)(seed >> 8) : pool[(seed >> 16) % 11];
+            tk_buf_putc(&in, c);
+        }
+        tk_buf_puts(&in, "");
+        /* the decoder's view: CRLF and LF are both line ends */
+        for (size_t i = 0; i < in.len; i++)
+            if (!(in.data[i] == '\r' && i + 1 < in.len && in.data[i + 1] == '\n'))
+                tk_buf_putc(&want, in.data[i]);
+        tk_buf_puts(&want, "");
+        TK_CHECK_INT(tk_mail_encode_qp(&enc, in.data, in.len), 0);
+        tk_buf_puts(&enc, "");
+        TK_CHECK(wire_ok(enc.data, enc.len));
+        TK_CHECK_INT(qp_decode(enc.data, enc.len, &dec), 0);
+        TK_CHECK(dec.len == want.len && memcmp(dec.data, want.data, want.len) == 0);
+        tk_buf_free(&in);
+        tk_buf_free(&enc);
+        tk_buf_free(&dec);
+        tk_buf_free(&want);
+    }
+    {
+        struct tk_buf enc = {0};
+        tk_mail_encode_qp(&enc, "trail \nx=y\t\n", 12);
+        TK_CHECK_STR(enc.data, "trail=20\r\nx=3Dy=09\r\n");
+        tk_buf_free(&enc);
+    }
+}
+
+/* A body of N bytes, ASCII or not: lines <= 998, CRLF only, and the body
+ * decodes back to the input with CRLF line ends. */
+static void check_size(size_t n, int ascii, int long_lines)
+{
+    struct tk_buf in = {0}, b = {0}, dec = {0};
+    struct tk_mail m;
+    size_t hl, i = 0;
+    while (in.len < n) {
+        if (!long_lines && i % 61 == 60)
+            tk_buf_putc(&in, '\n');
+        else if (!ascii && i % 13 == 0 && in.len + 2 <= n)
+            tk_buf_puts(&in, "\xc3\xa9");
+        else
+            tk_buf_putc(&in, (char)('a' + i % 26));
+        i++;
+    }
+    base_mail(&m);
+    m.text = in.data;
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(wire_ok(b.data, b.len));
+    hl = header_len(b.data);
+    if (ascii && !long_lines) {
+        TK_CHECK(strstr(b.data, "Content-Transfer-Encoding: 7bit\r\n") != NULL);
+        /* 7bit: the body is the input with CRLF and a final line end */
+        for (size_t k = 0; k < in.len; k++) {
+            if (in.data[k] == '\n')
+                tk_buf_putc(&dec, '\r');
+            tk_buf_putc(&dec, in.data[k]);
+        }
+        tk_buf_puts(&dec, "\r\n");
+        TK_CHECK(b.len - hl == dec.len && memcmp(b.data + hl, dec.data, dec.len) == 0);
+    } else {
+        TK_CHECK(strstr(b.data, "Content-Transfer-Encoding: quoted-printable\r\n") != NULL);
+        TK_CHECK_INT(qp_decode(b.data + hl, b.len - hl, &dec), 0);
+        TK_CHECK(dec.len == in.len + 1 && memcmp(dec.data, in.data, in.len) == 0);
+    }
+    tk_buf_free(&in);
+    tk_buf_free(&b);
+    tk_buf_free(&dec);
+}
+
+TK_TEST(test_body_sizes)
+{
+    static const size_t sizes[] = {65535, 65536, 65537, (size_t)10 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        check_size(sizes[k], 1, 0);
+        check_size(sizes[k], 0, 0);
+        check_size(sizes[k], 1, 1); /* one huge line: QP soft breaks */
+    }
+}
+
+TK_TEST(test_body_line_ends)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0};
+    base_mail(&m);
+    m.text = "a\r\nb\nc";
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(strstr(b.data, "7bit\r\n\r\na\r\nb\r\nc\r\n"));
+    tk_buf_free(&b);
+    m.text = "bare\rcr\n";
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(strstr(b.data, "quoted-printable\r\n\r\nbare=0Dcr\r\n"));
+    TK_CHECK(wire_ok(b.data, b.len));
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_multipart)
+{
+    struct tk_mail m;
+    struct tk_buf b = {0};
+    char bnd[80], *p, *q;
+    base_mail(&m);
+    m.html = "<p>Hello \xc3\xa9</p>\n";
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    p = strstr(b.data, "Content-Type: multipart/alternative; boundary=\"");
+    TK_CHECK(p != NULL);
+    if (p) {
+        p += strlen("Content-Type: multipart/alternative; boundary=\"");
+        q = strchr(p, '"');
+        snprintf(bnd, sizeof bnd, "\r\n--%.*s\r\nContent-Type: text/html", (int)(q - p), p);
+        TK_CHECK(strstr(b.data, bnd) != NULL);
+        snprintf(bnd, sizeof bnd, "\r\n--%.*s--\r\n", (int)(q - p), p);
+        TK_CHECK(strstr(b.data, bnd) != NULL);
+    }
+    TK_CHECK(strstr(b.data, "<p>Hello =C3=A9</p>"));
+    TK_CHECK_INT(count_header(b.data, "Content-Type"), 1);
+    TK_CHECK(wire_ok(b.data, b.len));
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_message_id)
+{
+    char id[128], id2[128];
+    struct tk_error err = {0};
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 36 * 36 + 35, id, sizeof id, &err), 0);
+    TK_CHECK_INT(strlen(id), 1 + 32 + 1 + 3 + 1 + 12 + 1);
+    TK_CHECK(id[0] == '<' && id[33] == '.');
+    TK_CHECK(strstr(id, ".10z@acme.example>") != NULL);
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 36 * 36 + 35, id2, sizeof id2, &err), 0);
+    TK_CHECK(strcmp(id, id2) != 0);
+    TK_CHECK_INT(tk_mail_message_id("bad domain", 1, id, sizeof id, &err), TK_EINVAL);
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 1, id, 20, &err), TK_EINVAL);
+}
+
+TK_TEST(test_parse_address)
+{
+    char *n = NULL, *a = NULL;
+    TK_CHECK_INT(tk_mail_parse_address("Jane Doe <jane@x.example>", &n, &a, NULL), 0);
+    TK_CHECK_STR(n, "Jane Doe");
+    TK_CHECK_STR(a, "jane@x.example");
+    free(n);
+    free(a);
+    TK_CHECK_INT(tk_mail_parse_address("  jane@x.example ", &n, &a, NULL), 0);
+    TK_CHECK(n == NULL);
+    TK_CHECK_STR(a, "jane@x.example");
+    free(a);
+    TK_CHECK_INT(tk_mail_parse_address("\"Doe, Jane \\\"JD\\\"\" <jane@x.example>", &n, &a, NULL),
+                 0);
+    TK_CHECK_STR(n, "Doe, Jane \"JD\"");
+    TK_CHECK_STR(a, "jane@x.example");
+    free(n);
+    free(a);
+    TK_CHECK_INT(tk_mail_parse_address("<jane@x.example>", &n, &a, NULL), 0);
+    TK_CHECK(n == NULL);
+    free(a);
+    TK_CHECK_INT(tk_mail_parse_address("Jane <jane@x.example> extra", &n, &a, NULL), TK_EINVAL);
+    TK_CHECK_INT(tk_mail_parse_address("Jane <jane@x.example", &n, &a, NULL), TK_EINVAL);
+    TK_CHECK_INT(tk_mail_parse_address("\"Jane <jane@x.example>", &n, &a, NULL), TK_EINVAL);
+    TK_CHECK_INT(tk_mail_parse_address("not an address", &n, &a, NULL), TK_EINVAL);
+    TK_CHECK(n == NULL && a == NULL);
+}
+
+int main(void)
+{
+    TK_RUN(test_basic_headers);
+    TK_RUN(test_display_names);
+    TK_RUN(test_encoded_words);
+    TK_RUN(test_ascii_folding);
+    TK_RUN(test_header_injection);
+    TK_RUN(test_refusals);
+    TK_RUN(test_invalid_utf8);
+    TK_RUN(test_qp_round_trip);
+    TK_RUN(test_body_sizes);
+    TK_RUN(test_body_line_ends);
+    TK_RUN(test_multipart);
+    TK_RUN(test_message_id);
+    TK_RUN(test_parse_address);
+    return tk_test_done();
+}

@@ -1,0 +1,296 @@
+/* test_template.c - template format, placeholders and the catalog. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "template/template.h"
+#include "tickler/item.h"
+#include "tk_test.h"
+
+static const char good[] =
+    "# an invoice template\n"
+    "description = Invoice with payment reminders\n"
+    "reminders = on\n"
+    "every_days = 7\n"
+    "count = 3\n"
+    "\n"
+    "[notification]\n"
+    "Subject: Invoice {{invoice.number}} from {{firm.name}}\n"
+    "\n"
+    "Dear {{contact.name}},\n"
+    "\\[not a section]\n"
+    "# not a comment in a body\n"
+    "\n"
+    "\n"
+    "[reminder]\r\n"
+    "Subject:   Reminder {{reminder.number}}  \r\n"
+    "\r\n"
+    "Still unpaid.\r\n";
+
+static int parse(const char *text, struct tk_template *t, struct tk_error *err)
+{
+    return tk_template_parse(text, strlen(text), "t.tmpl", t, err);
+}
+
+TK_TEST(test_parse_good)
+{
+    struct tk_template t;
+    struct tk_error err = {0};
+    const struct tk_template_section *s;
+    TK_CHECK_INT(parse(good, &t, &err), 0);
+    TK_CHECK_STR(t.origin, "t.tmpl");
+    TK_CHECK_STR(t.description, "Invoice with payment reminders");
+    TK_CHECK_INT(t.has_reminders, 1);
+    TK_CHECK_INT(t.rem_enabled, 1);
+    TK_CHECK_INT(t.rem_every_days, 7);
+    TK_CHECK_INT(t.rem_count, 3);
+    TK_CHECK_INT(t.nsections, 2);
+    s = tk_template_section(&t, "notification");
+    TK_CHECK(s != NULL);
+    if (s) {
+        TK_CHECK_STR(s->subject, "Invoice {{invoice.number}} from {{firm.name}}");
+        TK_CHECK_STR(s->body, "Dear {{contact.name}},\n[not a section]\n# not a comment in a body\n");
+    }
+    s = tk_template_section(&t, "reminder");
+    TK_CHECK(s != NULL);
+    if (s) {
+        TK_CHECK_STR(s->subject, "Reminder {{reminder.number}}");
+        TK_CHECK_STR(s->body, "Still unpaid.\n");
+    }
+    TK_CHECK(tk_template_section(&t, "resend") == NULL);
+    tk_template_free(&t);
+
+    /* no header at all: reminder defaults unset */
+    TK_CHECK_INT(parse("[notification]\nSubject: Hi\n", &t, &err), 0);
+    TK_CHECK_INT(t.has_reminders, 0);
+    TK_CHECK_INT(t.rem_enabled, -1);
+    TK_CHECK_INT(t.rem_every_days, -1);
+    TK_CHECK_INT(t.rem_count, -1);
+    TK_CHECK(t.description == NULL);
+    TK_CHECK_STR(t.sections[0].body, "");
+    tk_template_free(&t);
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+    struct tk_template t;
+    struct tk_error err = {0};
+    TK_CHECK_INT(parse(text, &t, &err), TK_EINVAL);
+    if (strcmp(err.msg, msg) != 0)
+        fprintf(stderr, "  got \"%s\"\n  want \"%s\"\n", err.msg, msg);
+    TK_CHECK_STR(err.msg, msg);
+}
+
+TK_TEST(test_parse_errors)
+{
+    expect_error("description = x\ncolour = red\n[a]\nSubject: x\n",
+                 "t.tmpl:2: unknown header key 'colour'");
+    expect_error("\n\njust words\n", "t.tmpl:3: expected 'key = value', a comment or a [section]");
+    expect_error("reminders = yes\n", "t.tmpl:1: reminders must be 'on' or 'off'");
+    expect_error("every_days = 0\n", "t.tmpl:1: every_days must be a whole number from 1 to 3650");
+    expect_error("count = x\n", "t.tmpl:1: count must be a whole number from 0 to 1000");
+    expect_error("count = 1\ncount = 2\n", "t.tmpl:2: 'count' is set twice");
+    expect_error("# nothing\n", "t.tmpl:1: no [section] found");
+    expect_error("[notification\nSubject: x\n",
+                 "t.tmpl:1: malformed section header: expected [name] with a-z, 0-9, '_' or '-'"
+                 " (write \\[ for a body line starting with '[')");
+    expect_error("[a]\nSubject: x\n\nbody\n[Bad]\n",
+                 "t.tmpl:5: malformed section header: expected [name] with a-z, 0-9, '_' or '-'"
+                 " (write \\[ for a body line starting with '[')");
+    expect_error("[a]\nHello\n", "t.tmpl:2: expected 'Subject:' as the first line of [a]");
+    expect_error("[a]\n[b]\nSubject: x\n", "t.tmpl:1: section [a] has no 'Subject:' line");
+    expect_error("[a]\nSubject: x\nbody\n", "t.tmpl:3: expected a blank line after 'Subject:'");
+    expect_error("[a]\nSubject: x\n\n[a]\nSubject: y\n", "t.tmpl:4: section [a] appears twice");
+    expect_error("[a]\nSubject: {{x\n\nbody\n", "t.tmpl:2: malformed placeholder '{{x'");
+    expect_error("[a]\nSubject: x\n\none\ntwo {{#paid}}\nthree\n\n[b]\nSubject: y\n",
+                 "t.tmpl:5: {{#paid}} is never closed");
+    expect_error("x = 1\n", "t.tmpl:1: unknown header key 'x'");
+    expect_error("[a]\nSubject: x\n\n{{#a}}\n{{/b}}\n", "t.tmpl:5: {{/b}} closes no open section");
+    expect_error("[a]\nSubject: x\n\nbad \xff byte\n", "t.tmpl:4: invalid UTF-8");
+    {
+        static const char nul[] = "[a]\nSubject: x\n\nnul \0 here\n";
+        struct tk_template t;
+        struct tk_error err = {0};
+        TK_CHECK_INT(tk_template_parse(nul, sizeof nul - 1, "n", &t, &err), TK_EINVAL);
+        TK_CHECK_STR(err.msg, "n:4: NUL byte in template");
+    }
+}
+
+static void render_is(const char *src, const struct tk_kv *vars, const char *want)
+{
+    struct tk_buf b = {0};
+    struct tk_error err = {0};
+    TK_CHECK_INT(tk_template_render(src, vars, &b, &err), 0);
+    if (!b.data || strcmp(b.data, want) != 0)
+        fprintf(stderr, "  render \"%s\" gave \"%s\", want \"%s\"\n", src, b.data, want);
+    TK_CHECK_STR(b.data, want);
+    tk_buf_free(&b);
+}
+
+TK_TEST(test_render)
+{
+    struct tk_kv v = {0};
+    struct tk_buf b = {0};
+    struct tk_error err = {0};
+    tk_kv_set(&v, "firm.name", "Acme");
+    tk_kv_set(&v, "contact.name", "{{firm.name}}");
+    tk_kv_set(&v, "invoice.paid", "yes");
+    tk_kv_set(&v, "empty", "");
+    render_is("Hi {{ contact.name }} from {{firm.name}}{{unknown}}.", &v,
+              "Hi {{firm.name}} from Acme.");
+    render_is("a{{#invoice.paid}}PAID{{/invoice.paid}}b", &v, "aPAIDb");
+    render_is("a{{^invoice.paid}}OPEN{{/invoice.paid}}b", &v, "ab");
+    render_is("a{{#empty}}X{{/empty}}{{^empty}}Y{{/empty}}{{#nope}}Z{{/nope}}{{^nope}}W{{/nope}}",
+              &v, "aYW");
+    render_is("{{#nope}}{{#invoice.paid}}x{{/invoice.paid}}{{^x}}y{{/x}}{{/nope}}z", &v, "z");
+    /* standalone section lines vanish with their line end */
+    render_is("Dear X,\n{{#invoice.paid}}\nThanks.\n{{/invoice.paid}}\n  {{^invoice.paid}}  \n"
+              "Pay.\n{{/invoice.paid}}\nBye\n",
+              &v, "Dear X,\nThanks.\nBye\n");
+    render_is("x {{#invoice.paid}}\ny{{/invoice.paid}}\n", NULL, "x \n");
+    render_is("no vars: {{a}}", NULL, "no vars: ");
+    render_is("single { brace } and }} alone", &v, "single { brace } and }} alone");
+    tk_buf_puts(&b, "keep");
+    TK_CHECK_INT(tk_template_render("x\n{{#a}}\n", &v, &b, &err), TK_EINVAL);
+    TK_CHECK_STR(err.msg, "line 2: {{#a}} is never closed");
+    TK_CHECK_STR(b.data, "keep");
+    TK_CHECK_INT(tk_template_render("{{}}", &v, &b, &err), TK_EINVAL);
+    TK_CHECK_INT(tk_template_render("{{a b}}", &v, &b, &err), TK_EINVAL);
+    tk_buf_reset(&b);
+    tk_kv_set(&v, "items", "- one\n- two\n");
+    TK_CHECK_INT(tk_template_render_subject("  Your {{items}}\tnow  ", &v, &b, &err), 0);
+    TK_CHECK_STR(b.data, "Your - one - two now");
+    tk_buf_free(&b);
+    tk_kv_free(&v);
+}
+
+TK_TEST(test_nesting_limit)
+{
+    struct tk_buf s = {0}, b = {0};
+    struct tk_error err = {0};
+    for (int i = 0; i < 40; i++)
+        tk_buf_puts(&s, "{{#a}}");
+    for (int i = 0; i < 40; i++)
+        tk_buf_puts(&s, "{{/a}}");
+    TK_CHECK_INT(tk_template_render(s.data, NULL, &b, &err), TK_EINVAL);
+    TK_CHECK(strstr(err.msg, "nested deeper") != NULL);
+    tk_buf_free(&s);
+    tk_buf_free(&b);
+}
+
+/* ---- catalog ---------------------------------------------------------- */
+
+static const struct tk_template_text plug_templates[] = {
+    {"en", "default", "[notification]\nSubject: plugin en default\n\nbody\n"},
+    {"nl", "default", "[notification]\nSubject: plugin nl default\n\nbody\n"},
+    {"en", "engagement", "[notification]\nSubject: plugin en engagement\n\nbody\n"},
+    {"en", "broken", "[notification]\nSubject: {{#x}}\n\nbody\n"},
+    {NULL, NULL, NULL},
+};
+
+static const struct tk_item_type plug = {
+    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "invoice", "1", "test"),
+    .templates = plug_templates,
+};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    TK_CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static const char *subject_of(const struct tk_template *t)
+{
+    return t && t->nsections ? t->sections[0].subject : "(none)";
+}
+
+TK_TEST(test_catalog)
+{
+    char dir[] = "/tmp/tk_tmplXXXXXX", path[512];
+    struct tk_catalog *cat = NULL;
+    const struct tk_template *t = NULL, *t2 = NULL;
+    struct tk_error err = {0};
+    TK_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/en", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/en/invoice", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
+    write_file(path, "[notification]\nSubject: dir en default\n\nbody\n");
+    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
+    write_file(path, "[notification]\nSubject: x\n\nline\n{{/nope}}\n");
+
+    TK_CHECK_INT(tk_catalog_open(dir, &cat, &err), 0);
+    /* the folder beats the plugin */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", NULL, &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "dir en default");
+    /* nl: no file, the plugin's nl text beats the folder's en file */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "nl", "default", &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "plugin nl default");
+    TK_CHECK_STR(t->origin, "plugin invoice (nl/default)");
+    /* nl engagement: neither folder nor plugin has nl, so en */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "nl", "engagement", &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "plugin en engagement");
+    /* de: falls back to the folder's en file */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "de", "default", &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "dir en default");
+    /* unknown */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "nl", "nosuch", &t, &err), TK_ENOTFOUND);
+    TK_CHECK_STR(err.msg, "no template nosuch for invoice");
+    TK_CHECK(t == NULL);
+    /* parse errors name the file and line */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "bad", &t, &err), TK_EINVAL);
+    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl:5: {{/nope}} closes no open section", dir);
+    TK_CHECK_STR(err.msg, path);
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "broken", &t, &err), TK_EINVAL);
+    TK_CHECK_STR(err.msg, "plugin invoice (en/broken):2: {{#x}} is never closed");
+    /* path tricks are refused */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "../x", &t, &err), TK_EINVAL);
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "../../etc", "default", &t, &err), TK_EINVAL);
+
+    /* cached until reload */
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "default", &t, &err), 0);
+    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
+    write_file(path, "[notification]\nSubject: edited\n\nbody\n");
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "default", &t2, &err), 0);
+    TK_CHECK(t == t2);
+    TK_CHECK_STR(subject_of(t2), "dir en default");
+    tk_catalog_reload(cat);
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "en", "default", &t2, &err), 0);
+    TK_CHECK_STR(subject_of(t2), "edited");
+    tk_catalog_close(cat);
+
+    /* no folder: plugin texts only */
+    TK_CHECK_INT(tk_catalog_open(NULL, &cat, &err), 0);
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, "nl", NULL, &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "plugin nl default");
+    TK_CHECK_INT(tk_catalog_find(cat, &plug, NULL, NULL, &t, &err), 0);
+    TK_CHECK_STR(subject_of(t), "plugin en default");
+    tk_catalog_close(cat);
+
+    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/en/invoice", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/en", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    TK_RUN(test_parse_good);
+    TK_RUN(test_parse_errors);
+    TK_RUN(test_render);
+    TK_RUN(test_nesting_limit);
+    TK_RUN(test_catalog);
+    return tk_test_done();
+}
