@@ -12,6 +12,7 @@
 #ifndef TK_LUA_INTERNAL_H
 #define TK_LUA_INTERNAL_H
 
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "lua/pipeline.h"

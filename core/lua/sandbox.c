@@ -185,6 +185,11 @@ static int sb_msgh(lua_State *L)
     } else {
         msg = lua_pushfstring(L, "error object is a %s value", luaL_typename(L, 1));
     }
+    /* lauxlib's buffers report a refused allocation as an ordinary
+     * error; say which limit it was. */
+    if (strcmp(msg, "not enough memory") == 0)
+        msg = lua_pushfstring(L, "memory limit of %d MB exceeded",
+                              (int)(s->lim.memory_bytes >> 20));
     describe_level(L, s, 1, where, sizeof where);
     if (!where[0])
         snprintf(where, sizeof where, "%s: in function '%s'", s->name,

@@ -138,11 +138,18 @@ static int random_hex(char *buf, size_t nbytes)
     return 0;
 }
 
+/* tk_email_valid lets UTF-8 addresses (SMTPUTF8) through; their bytes go
+ * into headers as they are, so they must at least be valid UTF-8. */
+static int addr_ok(const char *a)
+{
+    return tk_email_valid(a) && tk_utf8_valid(a, strlen(a));
+}
+
 static int check(const struct tk_mail *m, struct tk_error *err)
 {
-    if (!tk_email_valid(m->from_addr))
+    if (!addr_ok(m->from_addr))
         return bad("From address", err);
-    if (!tk_email_valid(m->to_addr))
+    if (!addr_ok(m->to_addr))
         return bad("To address", err);
     if (!msgid_valid(m->message_id))
         return bad("Message-ID", err);

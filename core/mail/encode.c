@@ -101,6 +101,15 @@ static int needs_encoding(const char *s)
     return 0;
 }
 
+/* Fold before the first word of a value: "Name:" CRLF, without the space
+ * after the colon, so that unfolding gives "Name: value" again. */
+static int fold_first(struct tk_buf *out)
+{
+    if (out->len && out->data[out->len - 1] == ' ')
+        out->len--;
+    return tk_buf_append(out, "\r\n", 2);
+}
+
 /* Append S (single spaces, no leading or trailing ones) folding at spaces;
  * *COL is the current column. */
 static int put_folded(struct tk_buf *out, const char *s, size_t *col)
@@ -109,7 +118,12 @@ static int put_folded(struct tk_buf *out, const char *s, size_t *col)
     while (*s) {
         const char *sp = strchr(s, ' ');
         size_t n = sp ? (size_t)(sp - s) : strlen(s);
-        if (!first) {
+        if (first && *col > 1 && *col + n > HDR_LINE_MAX) {
+            /* fold right after "Name:" rather than overflow the line */
+            if (fold_first(out) || tk_buf_putc(out, ' '))
+                return TK_ENOMEM;
+            *col = 1;
+        } else if (!first) {
             if (*col + 1 + n > HDR_LINE_MAX) {
                 if (tk_buf_append(out, "\r\n ", 3))
                     return TK_ENOMEM;
@@ -161,7 +175,8 @@ static int put_encoded(struct tk_buf *out, const char *s, size_t *col)
         size_t room = *col < HDR_LINE_MAX ? HDR_LINE_MAX - *col : 0, maxraw, take = 0;
         /* a word needs room for at least one 4-byte character */
         if (!first || room < EW_OVERHEAD + 8) {
-            if (tk_buf_append(out, "\r\n ", 3))
+            if (first ? fold_first(out) || tk_buf_putc(out, ' ')
+                      : tk_buf_append(out, "\r\n ", 3))
                 return TK_ENOMEM;
             *col = 1;
             room = HDR_LINE_MAX - 1;

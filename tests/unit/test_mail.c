@@ -86,8 +86,6 @@ static int header_value(const char *msg, const char *name, struct tk_buf *out)
         if ((i == 0 || msg[i - 1] == '\n') && strncasecmp(msg + i, name, nl) == 0 &&
             msg[i + nl] == ':') {
             size_t j = i + nl + 1;
-            if (msg[j] == ' ')
-                j++;
             for (; j < hl; j++) {
                 if (msg[j] == '\r' && msg[j + 1] == '\n') {
                     if (msg[j + 2] != ' ' && msg[j + 2] != '\t')
@@ -95,7 +93,9 @@ static int header_value(const char *msg, const char *name, struct tk_buf *out)
                     j++;
                     continue;
                 }
-                tk_buf_putc(out, msg[j]);
+                /* unfolded, leading blanks are not part of the value */
+                if (out->len || (msg[j] != ' ' && msg[j] != '\t'))
+                    tk_buf_putc(out, msg[j]);
             }
         }
     }
@@ -316,6 +316,37 @@ TK_TEST(test_ascii_folding)
         TK_CHECK_STR(d.data, s.data);
         tk_buf_free(&d);
     }
+    /* a 70-character word still plain, folded after "Subject:" to fit 78 */
+    tk_buf_reset(&s);
+    for (int i = 0; i < 70; i++)
+        tk_buf_putc(&s, (char)('a' + i % 26));
+    m.subject = s.data;
+    tk_buf_reset(&b);
+    tk_buf_reset(&v);
+    TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+    TK_CHECK(header_lines_ok(b.data));
+    header_value(b.data, "Subject", &v);
+    TK_CHECK_STR(v.data, s.data);
+    /* a long extra header name: the value moves to the next line */
+    {
+        static const char *const extra[] = {
+            "X-Tickler-A-Very-Long-Header-Name-That-Takes-Most-Of-The-Line", "some value here",
+            "X-Tickler-Another-Very-Long-Header-Name-That-Takes-The-Line", "\xc3\xa9t\xc3\xa9",
+            NULL};
+        struct tk_buf d = {0};
+        m.extra = extra;
+        tk_buf_reset(&b);
+        tk_buf_reset(&v);
+        TK_CHECK_INT(tk_mail_build(&m, &b, NULL), 0);
+        TK_CHECK(header_lines_ok(b.data));
+        header_value(b.data, extra[0], &v);
+        TK_CHECK_STR(v.data, "some value here");
+        tk_buf_reset(&v);
+        header_value(b.data, extra[2], &v);
+        TK_CHECK_INT(decode_words(v.data, &d), 0);
+        TK_CHECK_STR(d.data, "\xc3\xa9t\xc3\xa9");
+        tk_buf_free(&d);
+    }
     tk_buf_free(&s);
     tk_buf_free(&b);
     tk_buf_free(&v);
@@ -364,6 +395,9 @@ TK_TEST(test_refusals)
     m.to_addr = "jane@client.example\r\nBcc: x@y.example";
     TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
     TK_CHECK(strstr(err.msg, "To address") != NULL);
+    base_mail(&m);
+    m.to_addr = "j\xffne@x.example";
+    TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);
     base_mail(&m);
     m.from_addr = "Jane <jane@x.example>";
     TK_CHECK_INT(tk_mail_build(&m, &b, &err), TK_EINVAL);

@@ -1,0 +1,194 @@
+/* cmd_job.c - `tickler job add|move|archive|show|list`: jobs moving through
+ * the stages of a pipeline (docs/lua.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lua/internal.h"
+
+static int need_pipelines(struct tk_cli *c, struct tk_error *err)
+{
+    if (!c->pipelines)
+        return tk_error_set(err, TK_EINVAL, "no pipelines: set [lua] scripts = FOLDER in the "
+                                            "configuration");
+    return 0;
+}
+
+int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"account=", "title=", "stage=", NULL};
+    struct tk_cli_args a;
+    struct tk_account acc = {0};
+    int64_t id = 0;
+    int rc = tk_cli_parse(argc, argv, spec, &a, err);
+    if (rc)
+        goto out;
+    const char *account = tk_cli_opt(&a, "account"), *title = tk_cli_opt(&a, "title");
+    if (a.pos.n != 1 || !account) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler job add PIPELINE --account ACCOUNT "
+                                          "[--title TITLE] [--stage STAGE]");
+        goto out;
+    }
+    if (title && (strlen(title) > 200 || strpbrk(title, "\r\n") ||
+                  !tk_utf8_valid(title, strlen(title)))) {
+        rc = tk_error_set(err, TK_EINVAL, "a job title is one line of at most 200 characters");
+        goto out;
+    }
+    if ((rc = need_pipelines(c, err)) || (rc = tk_cli_account(c, account, &acc, err)))
+        goto out;
+    if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title,
+                                  tk_cli_opt(&a, "stage"), &id, err)))
+        goto out;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        tk_cli_emit(o);
+    } else {
+        printf("%lld\n", (long long)id);
+    }
+out:
+    tk_account_free(&acc);
+    tk_cli_args_free(&a);
+    return rc;
+}
+
+int tk_cmd_job_move(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    int64_t id;
+    int rc;
+    if (argc != 2)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler job move JOB STAGE");
+    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = need_pipelines(c, err)) ||
+        (rc = tk_pipeline_job_move(c->pipelines, id, argv[1], err)))
+        return rc;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "stage", json_string(argv[1]));
+        tk_cli_emit(o);
+    } else {
+        printf("job %lld is in stage '%s'\n", (long long)id, argv[1]);
+    }
+    return 0;
+}
+
+int tk_cmd_job_archive(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    int64_t id;
+    int rc;
+    if (argc != 1)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler job archive JOB");
+    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = need_pipelines(c, err)) ||
+        (rc = tk_pipeline_job_archive(c->pipelines, id, err)))
+        return rc;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "state", json_string("archived"));
+        tk_cli_emit(o);
+    } else {
+        printf("job %lld archived; reminders of its items stopped\n", (long long)id);
+    }
+    return 0;
+}
+
+/* The job as JSON, or printed; items read from the store. */
+static int job_out(struct tk_cli *c, const struct tk_job *j, json_t *arr, int verbose,
+                   struct tk_error *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = tk_store_job_items(c->e->db, j->id, &ids, &n, err);
+    if (rc)
+        return rc;
+    if (arr) {
+        json_t *o = json_object(), *items = json_array();
+        json_object_set_new(o, "id", json_integer(j->id));
+        json_object_set_new(o, "pipeline", json_string(j->pipeline));
+        json_object_set_new(o, "stage", json_string(j->stage));
+        json_object_set_new(o, "account", json_integer(j->account_id));
+        json_object_set_new(o, "title", json_string(j->title));
+        json_object_set_new(o, "state", json_string(j->state));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(items, json_integer(ids[i]));
+        json_object_set_new(o, "items", items);
+        json_object_set_new(o, "created_at", tk_cli_json_time(j->created_at));
+        json_object_set_new(o, "updated_at", tk_cli_json_time(j->updated_at));
+        json_array_append_new(arr, o);
+    } else if (verbose) {
+        printf("job %lld: %s\n", (long long)j->id, j->title);
+        printf("  pipeline: %s\n  stage:    %s\n  account:  %lld\n  state:    %s\n  items:   ",
+               j->pipeline, j->stage, (long long)j->account_id, j->state);
+        for (size_t i = 0; i < n; i++)
+            printf(" %lld", (long long)ids[i]);
+        printf("%s\n", n ? "" : " none");
+    } else {
+        printf("%-6lld %-8s %-24s %-16s account %-6lld %s\n", (long long)j->id, j->state,
+               j->pipeline, j->stage, (long long)j->account_id, j->title);
+    }
+    free(ids);
+    return 0;
+}
+
+int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    int64_t id;
+    struct tk_job j;
+    int rc;
+    if (argc != 1)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler job show JOB");
+    if ((rc = tk_cli_id(argv[0], "job", &id, err)) ||
+        (rc = tk_store_job_get(c->e->db, id, &j, err)))
+        return rc;
+    json_t *arr = c->json ? json_array() : NULL;
+    rc = job_out(c, &j, arr, 1, err);
+    tk_job_free(&j);
+    if (arr) {
+        if (!rc)
+            tk_cli_emit(json_incref(json_array_get(arr, 0)));
+        json_decref(arr);
+    }
+    return rc;
+}
+
+struct list_ctx {
+    struct tk_cli *c;
+    json_t *arr;
+    struct tk_error *err;
+};
+
+static int list_one(void *u, const struct tk_job *j)
+{
+    struct list_ctx *l = u;
+    return job_out(l->c, j, l->arr, 0, l->err);
+}
+
+int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"account=", NULL};
+    struct tk_cli_args a;
+    struct tk_account acc = {0};
+    int rc = tk_cli_parse(argc, argv, spec, &a, err);
+    if (rc)
+        goto out;
+    if (a.pos.n != 0) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler job list [--account ACCOUNT]");
+        goto out;
+    }
+    const char *account = tk_cli_opt(&a, "account");
+    if (account && (rc = tk_cli_account(c, account, &acc, err)))
+        goto out;
+    struct list_ctx l = {c, c->json ? json_array() : NULL, err};
+    rc = tk_store_job_each(c->e->db, acc.id, list_one, &l, err);
+    if (l.arr) {
+        if (!rc)
+            tk_cli_emit(l.arr);
+        else
+            json_decref(l.arr);
+    }
+out:
+    tk_account_free(&acc);
+    tk_cli_args_free(&a);
+    return rc;
+}
