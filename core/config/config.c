@@ -55,7 +55,7 @@ static const struct keydef keys[] = {
     I("delivery", "retry_cap_seconds", retry_cap_seconds, 1, 604800),
     I("delivery", "max_age_seconds", max_age_seconds, 60, 31536000),
     I("delivery", "max_attempts", max_attempts, 0, 1000),
-    I("delivery", "lease_seconds", lease_seconds, 10, 86400),
+    I("delivery", "lease_seconds", lease_seconds, 1, 86400),
     S("lua", "scripts", K_PATH, lua_scripts),
     I("lua", "memory_limit_mb", lua_memory_limit_mb, 1, 4096),
     I("lua", "instruction_limit", lua_instruction_limit, 1000, 2000000000),

@@ -44,7 +44,14 @@ int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_erro
     (void)argv;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler pipeline list");
-    struct tk_pipelines *p = c->pipelines;
+    struct tk_pipelines *p = c->pipelines, *own = NULL;
+    /* Listing needs no store: load the scripts here when main() did not. */
+    if (!p && c->e) {
+        int rc = tk_pipelines_open(c->e, &own, err);
+        if (rc)
+            return rc;
+        p = own;
+    }
     json_t *arr = c->json ? json_array() : NULL;
     for (size_t i = 0; p && i < p->nscripts; i++) {
         const struct tk_script *sc = p->scripts[i];
@@ -61,6 +68,7 @@ int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_erro
         tk_cli_emit(arr);
     else if (!p)
         printf("no pipelines: set [lua] scripts = FOLDER in the configuration\n");
+    tk_pipelines_close(own);
     return 0;
 }
 

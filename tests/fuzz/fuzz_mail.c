@@ -33,9 +33,13 @@ static void check(const char *s, size_t n)
     static const char *const allowed[] = {
         "Date", "From", "To", "Subject", "Message-ID", "In-Reply-To", "References",
         "Auto-Submitted", "X-Tickler-Fuzz", "MIME-Version", "Content-Type",
-        "Content-Transfer-Encoding", NULL};
-    static const char *const once[] = {"From", "To", "Subject", "Date", "Message-ID"};
-    int count[5] = {0};
+        "Content-Transfer-Encoding", "X-Tickler-Fuzz-A-Very-Long-Header-Name-Filling-The-Line",
+        NULL};
+    /* MIME-Version comes after every caller value: a blank line injected
+     * anywhere before it would end the headers early and lose it */
+    static const char *const once[] = {"From", "To", "Subject", "Date", "Message-ID",
+                                       "MIME-Version"};
+    int count[6] = {0};
     size_t hl = header_len(s, n), line = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -62,10 +66,10 @@ static void check(const char *s, size_t n)
             ;
         if (!allowed[k])
             abort(); /* a header tickler does not write: injected */
-        for (k = 0; k < 5; k++)
+        for (k = 0; k < 6; k++)
             count[k] += header_is(s + i, once[k]);
     }
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < 6; k++)
         if (count[k] != 1)
             abort();
     for (const char *p = s; p < s + hl;) {
@@ -103,6 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.text = f[4];
     m.html = f[5];
     extra[1] = f[6];
+    if (size & 4)
+        extra[0] = "X-Tickler-Fuzz-A-Very-Long-Header-Name-Filling-The-Line";
     m.extra = f[6] ? extra : NULL;
     m.message_id = "<abc.1@acme.example>";
     m.in_reply_to = size & 1 ? "<prev.1@acme.example>" : NULL;

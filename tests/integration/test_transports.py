@@ -314,11 +314,17 @@ class FileTest(DriverCase):
         d = self.tmp()
         afile = os.path.join(d, "plain")
         open(afile, "w").close()
-        for config, key in (({}, "dir"), ({"dir": os.path.join(d, "missing")}, "dir"),
+        for config, key in (({}, "dir"), ({"dir": os.path.join(d, "missing", "deeper")}, "dir"),
                             ({"dir": afile}, "dir"), ({"dir": d, "fsync": "maybe"}, "fsync")):
             r = self.drive("file", config, [])
             self.assertEqual(r.rc, 3, r)
             self.assertIn("[transport] %s:" % key, r.out)
+
+    def test_missing_spool_folder_is_created(self):
+        d = os.path.join(self.tmp(), "spool")
+        r = self.drive("file", {"dir": d}, [("a@acme.example", message("a@acme.example"))])
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(len(self.spool(d)), 1)
 
     def test_unusable_tmp_fails_open_temporarily(self):
         d = self.tmp()
