@@ -164,8 +164,52 @@ static int apply(struct tk_db *db, const struct migration *m, struct tk_error *e
     return tk_db_commit(db, err);
 }
 
+/* PostgreSQL: every migration in one transaction under a transaction-level
+ * advisory lock, so that nodes starting at once queue up behind the first
+ * instead of racing on CREATE TABLE (which is not safe to run concurrently
+ * there even with IF NOT EXISTS).  DDL is transactional on PostgreSQL, so a
+ * failed migration leaves nothing behind, as on SQLite. */
+#define PG_MIGRATE_LOCK "746963" /* any fixed key, the same in every tickler */
+
+static int migrate_postgres(struct tk_db *db, struct tk_error *err)
+{
+    int64_t v = 0;
+    struct tk_error probe = { 0 };
+    /* Fast path without the lock: an up-to-date store is the common case
+     * (every command checks).  A missing table is an error here, and fine. */
+    if (current_version(db, &v, &probe) == 0 && v >= tk_db_schema_version())
+        return check_not_newer(v, err);
+    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = tk_db_exec(db, err, "SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK ")", "")) == 0 &&
+        (rc = tk_db_exec_script(
+             db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)",
+             err)) == 0 &&
+        (rc = current_version(db, &v, err)) == 0 && (rc = check_not_newer(v, err)) == 0) {
+        for (size_t i = 0; rc == 0 && i < NMIGRATIONS; i++) {
+            const struct migration *m = &migrations[i];
+            if (m->version <= v)
+                continue;
+            rc = tk_db_exec_script(db, sql_for(db, m), err);
+            if (rc == 0)
+                rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
+                                (int64_t)m->version);
+            if (rc != 0)
+                tk_error_prefix(err, "migration %d", m->version);
+        }
+    }
+    if (rc != 0) {
+        tk_db_rollback(db);
+        return rc;
+    }
+    return tk_db_commit(db, err);
+}
+
 int tk_db_migrate(struct tk_db *db, struct tk_error *err)
 {
+    if (strcmp(tk_db_driver_name(db), "postgres") == 0)
+        return migrate_postgres(db, err);
     int rc = tk_db_exec_script(
         db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)", err);
     if (rc != 0)

@@ -62,7 +62,7 @@ static int prepare_fields(struct tk_engine *e, const struct tk_plugin *p, struct
         rc = p->item->prepare(p->state, &ctx, err);
         tk_kv_free(&facts);
         if (rc)
-            return rc ? rc : TK_EINVAL;
+            return rc;
     }
     return tk_fields_check(p->item, &it->fields, 1, err);
 }
@@ -385,22 +385,29 @@ out:
     return rc;
 }
 
+struct stop_ctx {
+    struct tk_engine *e;
+    struct tk_error *err;
+};
+
 static int stop_one(void *u, struct tk_item *it)
 {
-    struct tk_engine *e = u;
-    struct tk_error err;
+    struct stop_ctx *x = u;
     int rc;
+    if (it->archived)
+        return 0;
     it->archived = 1;
     it->rem.next_at = 0;
-    if ((rc = tk_store_item_update(e->db, it, &err)))
+    if ((rc = tk_store_item_update(x->e->db, it, x->err)))
         return rc;
-    return audit(e, it, "archived", "job archived; reminders stopped", &err);
+    return audit(x->e, it, "archived", "job archived; reminders stopped", x->err);
 }
 
 int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err)
 {
     struct tk_item_filter f;
+    struct stop_ctx x = {e, err};
     memset(&f, 0, sizeof f);
     f.job_id = job_id;
-    return tk_store_item_each(e->db, &f, stop_one, e, err);
+    return tk_store_item_each(e->db, &f, stop_one, &x, err);
 }

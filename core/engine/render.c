@@ -162,7 +162,7 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
 
     tk_kv_set(vars, "contact.name", c->name && *c->name ? c->name : c->email);
     tk_kv_set(vars, "contact.email", c->email);
-    if ((rc = tk_template_render(sec->subject, vars, &subject, err)) ||
+    if ((rc = tk_template_render_subject(sec->subject, vars, &subject, err)) ||
         (rc = tk_template_render(sec->body, vars, &body, err)) ||
         (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)))
         goto out;

@@ -50,7 +50,7 @@ static char *unquote(const char *s, const char **end, int *oom)
 
 int tk_mail_parse_address(const char *s, char **name, char **addr, struct tk_error *err)
 {
-    const char *lt, *gt, *p;
+    const char *lt, *gt, *p = NULL;
     char *nm = NULL, *ad = NULL;
     int oom = 0;
     *name = *addr = NULL;
@@ -60,12 +60,14 @@ int tk_mail_parse_address(const char *s, char **name, char **addr, struct tk_err
         s++;
     if (*s == '"') {
         nm = unquote(s, &p, &oom);
-        if (!nm && !oom)
+        if (oom)
+            goto nomem;
+        if (!nm)
             return tk_error_set(err, TK_EINVAL, "unterminated quoted name in '%.200s'", s);
         while (is_ws(*p))
             p++;
         lt = *p == '<' ? p : NULL;
-        if (!lt && !oom) {
+        if (!lt) {
             free(nm);
             return tk_error_set(err, TK_EINVAL, "expected '<address>' after the name in '%.200s'",
                                 s);

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_COLS                                                                      \
+#define OUTBOX_COLS_FROM(TABLE)                                                          \
     "SELECT id, item_id, account_id, kind, step, recipient, idem_key, message_id, "      \
     "sender, data, state, attempts, created_at, next_attempt_at, sent_at, lease_token, " \
-    "lease_until, reply_code, last_reply FROM outbox "
+    "lease_until, reply_code, last_reply FROM " TABLE " "
+#define OUTBOX_COLS OUTBOX_COLS_FROM("outbox")
 
 static char *col_dup(struct tk_cursor *cur, int col, int *oom)
 {
@@ -120,9 +121,64 @@ int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
     return rc;
 }
 
-/* The caller holds an immediate transaction, so nobody claims the same rows
- * between the select and the updates; the update repeats the conditions all
- * the same, so a claim never takes a row it should not. */
+/* PostgreSQL: several dispatchers claim at once.  FOR UPDATE SKIP LOCKED
+ * lets each take rows nobody else is taking, without waiting; one fencing
+ * token covers the batch (a later claim of any row gets a larger one), so
+ * the hot "lease" counter row is touched once per batch, and only when
+ * there is work.  A row whose lease expired under a concurrent claim is
+ * re-checked by the server before it is locked (READ COMMITTED re-reads an
+ * updated row), so two claims never hold the same row. */
+static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+                          struct tk_outbox_row *v, size_t *got, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    struct tk_buf ids = { 0 };
+    int64_t token = 0;
+    int rc, r = 0;
+    rc = tk_db_query(db, &cur, err,
+                     "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
+                     "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ? "
+                     "FOR UPDATE SKIP LOCKED",
+                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        return rc;
+    while ((r = tk_cursor_next(cur, err)) > 0 && rc == 0)
+        if (tk_buf_printf(&ids, "%s%lld", ids.len ? "," : "{", (long long)tk_cursor_int(cur, 0)))
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    tk_cursor_close(cur);
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    if (rc != 0 || ids.len == 0) {
+        tk_buf_free(&ids);
+        return rc;
+    }
+    if (tk_buf_putc(&ids, '}') != 0) {
+        tk_buf_free(&ids);
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    if ((rc = tk_store_sequence_next(db, "lease", &token, err)) == 0)
+        rc = tk_db_query(db, &cur, err,
+                         "WITH u AS (UPDATE outbox SET lease_token = ?, lease_until = ?, "
+                         "attempts = attempts + 1 WHERE id = ANY (CAST(? AS BIGINT[])) "
+                         "RETURNING *) " OUTBOX_COLS_FROM("u") "ORDER BY next_attempt_at, id",
+                         "iis", token, (int64_t)(now + lease_seconds), ids.data);
+    tk_buf_free(&ids);
+    if (rc != 0)
+        return rc;
+    while (*got < limit && (r = tk_cursor_next(cur, err)) > 0) {
+        if ((rc = read_row(cur, &v[*got], err)) != 0)
+            break;
+        (*got)++;
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    return rc;
+}
+
+/* SQLite: the caller holds an immediate transaction, so nobody claims the
+ * same rows between the select and the updates; the update repeats the
+ * conditions all the same, so a claim never takes a row it should not. */
 int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                           struct tk_outbox_row **rows, size_t *n, struct tk_error *err)
 {
@@ -130,6 +186,22 @@ int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size
     *n = 0;
     if (limit == 0)
         return 0;
+    if (strcmp(tk_db_driver_name(db), "postgres") == 0) {
+        struct tk_outbox_row *pv = calloc(limit, sizeof *pv);
+        size_t pgot = 0;
+        if (!pv)
+            return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        int prc = claim_postgres(db, now, lease_seconds, limit, pv, &pgot, err);
+        if (prc != 0 || pgot == 0) {
+            for (size_t i = 0; i < pgot; i++)
+                tk_outbox_row_free(&pv[i]);
+            free(pv);
+            return prc;
+        }
+        *rows = pv;
+        *n = pgot;
+        return 0;
+    }
     int64_t *ids = calloc(limit, sizeof *ids);
     struct tk_outbox_row *v = calloc(limit, sizeof *v);
     struct tk_cursor *cur = NULL;

@@ -1,0 +1,411 @@
+/*
+ * postgres.c - the PostgreSQL driver (libpq).
+ *
+ * The store speaks SQLite's dialect with `?` placeholders; they are
+ * rewritten to $1..$n outside string literals, quoted names and comments.
+ * Values go over as text with no declared type, so the server infers each
+ * one from its context exactly as it would for a literal ('12' compared with
+ * a BIGINT column is a BIGINT).
+ *
+ * Results are fetched whole (PQexecParams), never row by row: the store
+ * opens a cursor and runs other statements on the same connection while it
+ * iterates (items and their fields), which libpq's single-row mode forbids.
+ * Result sets are bounded by the store's own LIMITs.
+ *
+ * Transactions: both begin modes are a plain READ COMMITTED BEGIN.  SQLite's
+ * BEGIN IMMEDIATE serializes writers; here the store takes row locks where
+ * it claims work (FOR UPDATE SKIP LOCKED) and the UNIQUE keys make enqueueing
+ * idempotent, so several dispatchers work side by side.  lock_timeout bounds
+ * a wait for a row lock as SQLite's busy handler bounds its wait.  An error
+ * inside a transaction aborts it on PostgreSQL (not so on SQLite); every
+ * caller rolls back on error, and a COMMIT of an aborted transaction is
+ * reported as a failure rather than the silent ROLLBACK the server does.
+ *
+ * Connection loss: nothing is retried inside a transaction (the caller's
+ * work is gone and must be redone by the caller).  Outside one - at BEGIN
+ * or before an autocommit statement - a broken connection is re-established
+ * with PQreset and a bounded exponential backoff, so a daemon whose
+ * database restarted carries on by itself at its next tick.
+ */
+#include "db/db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Reconnect: sleep 100, 200, 400 ... 2000 ms between tries, for at most
+ * RECONNECT_TOTAL_MS in one call; the daemon's next tick tries again. */
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS 2000
+#define RECONNECT_TOTAL_MS 10000
+#define MAX_PARAMS 256
+#define NUM_LEN 24
+
+extern const struct tk_db_driver tk_db_postgres;
+
+struct tk_db {
+    struct tk_db_base base;
+    PGconn *conn;
+    int64_t changes;
+};
+
+struct tk_cursor {
+    struct tk_cursor_base base;
+    PGresult *res;
+    int row, nrows;
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static int conn_broken(const struct tk_db *db)
+{
+    return !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+}
+
+/* One line from libpq's (often multi-line) message. */
+static void first_line(const char *msg, char *out, size_t n)
+{
+    tk_strlcpy(out, msg && *msg ? msg : "unknown error", n);
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+/* Map a failed result (RES may be NULL) to a tickler error code, the way
+ * sqlite.c maps SQLITE_BUSY and SQLITE_CONSTRAINT. */
+static int fail(struct tk_db *db, const PGresult *res, struct tk_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    char line[TK_ERROR_MAX];
+    int code = TK_EIO;
+
+    if (!msg || !*msg)
+        msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
+    first_line(msg, line, sizeof line);
+    if (conn_broken(db) || (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                                      strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))) {
+        return tk_error_set(err, TK_EIO, "store postgres: connection lost: %s", line);
+    }
+    if (state) {
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+            strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+            code = TK_ETEMP;
+        else if (strncmp(state, "23", 2) == 0)
+            code = TK_ECONFLICT;
+        else if (strcmp(state, "53200") == 0)
+            code = TK_ENOMEM;
+    }
+    return tk_error_set(err, code, "store postgres: %s", line);
+}
+
+static void quiet_notice(void *u, const char *msg)
+{
+    (void)u;
+    (void)msg; /* "relation already exists, skipping" and the like */
+}
+
+/* Session settings, again after every reconnect. */
+static int setup_session(struct tk_db *db, struct tk_error *err)
+{
+    PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+    PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
+    PQclear(res);
+    return rc;
+}
+
+/* Bring a broken connection back, with backoff; 0 when it is usable. */
+static int ensure_conn(struct tk_db *db, struct tk_error *err)
+{
+    if (!conn_broken(db))
+        return 0;
+    int waited = 0, ms = RECONNECT_FIRST_MS;
+    for (;;) {
+        PQreset(db->conn);
+        if (PQstatus(db->conn) == CONNECTION_OK && setup_session(db, err) == 0) {
+            return 0;
+        }
+        if (waited >= RECONNECT_TOTAL_MS)
+            break;
+        sleep_ms(ms);
+        waited += ms;
+        ms = ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : ms * 2;
+    }
+    char line[TK_ERROR_MAX];
+    first_line(PQerrorMessage(db->conn), line, sizeof line);
+    return tk_error_set(err, TK_EIO, "store postgres: connection lost, reconnecting failed for %d s: %s",
+                        waited / 1000, line);
+}
+
+static void drv_close(struct tk_db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->conn);
+    free(db);
+}
+
+static int drv_open(const char *target, struct tk_db **out, struct tk_error *err)
+{
+    *out = NULL;
+    struct tk_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+    db->base.drv = &tk_db_postgres;
+    /* Our defaults come first: whatever the DSN says overrides them. */
+    static const char *const keys[] = { "connect_timeout", "application_name", "keepalives",
+                                        "keepalives_idle", "dbname", NULL };
+    const char *vals[] = { "10", "tickler", "1", "60", target, NULL };
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (!db->conn) {
+        free(db);
+        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+    }
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        char line[TK_ERROR_MAX];
+        first_line(PQerrorMessage(db->conn), line, sizeof line);
+        drv_close(db);
+        return tk_error_set(err, TK_EIO, "store postgres: cannot connect: %s", line);
+    }
+    int rc = setup_session(db, err);
+    if (rc != 0) {
+        drv_close(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+static int command(struct tk_db *db, const char *sql, struct tk_error *err)
+{
+    PGresult *res = PQexec(db->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : fail(db, res, err);
+    PQclear(res);
+    return rc;
+}
+
+static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
+{
+    if (!db->base.in_tx) {
+        int rc = ensure_conn(db, err);
+        if (rc != 0)
+            return rc;
+    }
+    return command(db, sql, err);
+}
+
+static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
+{
+    (void)mode; /* see the top of the file */
+    int rc = ensure_conn(db, err);
+    if (rc != 0)
+        return rc;
+    rc = command(db, "BEGIN", err);
+    /* A server restart shows only when the old connection is used: BEGIN
+     * did nothing, so it is safe to reconnect and try once more. */
+    if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, err)) == 0)
+        rc = command(db, "BEGIN", err);
+    return rc;
+}
+
+static int drv_commit(struct tk_db *db, struct tk_error *err)
+{
+    PGresult *res = PQexec(db->conn, "COMMIT");
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(db, res, err);
+    else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+        rc = tk_error_set(err, TK_ETEMP,
+                          "store postgres: transaction was rolled back after an earlier error");
+    PQclear(res);
+    return rc;
+}
+
+static int drv_rollback(struct tk_db *db)
+{
+    if (conn_broken(db))
+        return 0; /* the server dropped the transaction with the connection */
+    PGresult *res = PQexec(db->conn, "ROLLBACK");
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : TK_EIO;
+    PQclear(res);
+    return rc;
+}
+
+/* `?` -> `$n`, skipping '...' literals, "..." names and -- comments.
+ * Returns the number of placeholders, -1 when out of memory. */
+static int rewrite(const char *sql, struct tk_buf *out)
+{
+    int n = 0, ok = 1;
+    for (const char *p = sql; *p && ok; p++) {
+        if (*p == '\'' || *p == '"') {
+            const char *end = strchr(p + 1, *p); /* a doubled quote re-enters here */
+            size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+            ok = tk_buf_append(out, p, len) == 0;
+            p += len - 1;
+        } else if (p[0] == '-' && p[1] == '-') {
+            const char *end = strchr(p, '\n');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            ok = tk_buf_append(out, p, len) == 0;
+            p += len - 1;
+        } else if (*p == '?') {
+            ok = tk_buf_printf(out, "$%d", ++n) == 0;
+        } else {
+            ok = tk_buf_putc(out, *p) == 0;
+        }
+    }
+    if (ok && !out->data)
+        ok = tk_buf_puts(out, "") == 0;
+    return ok ? n : -1;
+}
+
+static void count_changes(struct tk_db *db, PGresult *res)
+{
+    const char *s = PQcmdStatus(res);
+    int64_t v = 0;
+    /* As sqlite3_changes(): only INSERT, UPDATE and DELETE count. */
+    if (strncmp(s, "INSERT", 6) == 0 || strncmp(s, "UPDATE", 6) == 0 ||
+        strncmp(s, "DELETE", 6) == 0) {
+        if (tk_parse_int(PQcmdTuples(res), 0, INT64_MAX, &v) == 0)
+            db->changes = v;
+        else
+            db->changes = 0;
+    }
+}
+
+static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
+                     const char *sql, const char *types, va_list ap)
+{
+    struct tk_buf text = { 0 };
+    const char *values[MAX_PARAMS];
+    char nums[MAX_PARAMS][NUM_LEN];
+    size_t want = types ? strlen(types) : 0;
+    int rc = 0;
+
+    if (cur)
+        *cur = NULL;
+    if (!db->base.in_tx && (rc = ensure_conn(db, err)) != 0)
+        return rc;
+    int n = rewrite(sql, &text);
+    if (n < 0) {
+        tk_buf_free(&text);
+        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+    }
+    if (want != (size_t)n || want > MAX_PARAMS) {
+        tk_buf_free(&text);
+        return tk_error_set(err, TK_EINVAL, "store postgres: %zu values bound, statement wants %d",
+                            want, n);
+    }
+    va_list aq;
+    va_copy(aq, ap);
+    for (size_t i = 0; i < want && rc == 0; i++) {
+        switch (types[i]) {
+        case 'i':
+        case 'z': {
+            int64_t v = va_arg(aq, int64_t);
+            snprintf(nums[i], NUM_LEN, "%lld", (long long)v);
+            values[i] = types[i] == 'z' && v == 0 ? NULL : nums[i];
+            break;
+        }
+        case 's': values[i] = va_arg(aq, const char *); break;
+        case 'n': values[i] = NULL; break;
+        default:
+            rc = tk_error_set(err, TK_EINVAL, "store postgres: bad bind type '%c'", types[i]);
+        }
+    }
+    va_end(aq);
+    if (rc != 0) {
+        tk_buf_free(&text);
+        return rc;
+    }
+    PGresult *res = PQexecParams(db->conn, text.data, n, NULL, values, NULL, NULL, 0);
+    tk_buf_free(&text);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        rc = fail(db, res, err);
+        PQclear(res);
+        return rc;
+    }
+    count_changes(db, res);
+    if (!cur) {
+        PQclear(res);
+        return 0;
+    }
+    struct tk_cursor *c = calloc(1, sizeof *c);
+    if (!c) {
+        PQclear(res);
+        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+    }
+    c->base.drv = &tk_db_postgres;
+    c->res = res;
+    c->row = -1;
+    c->nrows = PQntuples(res);
+    *cur = c;
+    return 0;
+}
+
+static int drv_next(struct tk_cursor *cur, struct tk_error *err)
+{
+    (void)err;
+    if (cur->row + 1 >= cur->nrows) {
+        cur->row = cur->nrows;
+        return 0;
+    }
+    cur->row++;
+    return 1;
+}
+
+static int valid(const struct tk_cursor *cur, int col)
+{
+    return cur->row >= 0 && cur->row < cur->nrows && col >= 0 && col < PQnfields(cur->res) &&
+           !PQgetisnull(cur->res, cur->row, col);
+}
+
+/* As sqlite3_column_int64(): NULL reads 0; booleans read 1/0. */
+static int64_t drv_col_int(struct tk_cursor *cur, int col)
+{
+    if (!valid(cur, col))
+        return 0;
+    const char *s = PQgetvalue(cur->res, cur->row, col);
+    if (s[0] == 't' && !s[1])
+        return 1;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    return end == s ? 0 : (int64_t)v;
+}
+
+static const char *drv_col_text(struct tk_cursor *cur, int col)
+{
+    return valid(cur, col) ? PQgetvalue(cur->res, cur->row, col) : NULL;
+}
+
+static void drv_cursor_close(struct tk_cursor *cur)
+{
+    PQclear(cur->res);
+    free(cur);
+}
+
+static int64_t drv_changes(struct tk_db *db) { return db->changes; }
+
+const struct tk_db_driver tk_db_postgres = {
+    .name = "postgres",
+    .open = drv_open,
+    .close = drv_close,
+    .begin = drv_begin,
+    .commit = drv_commit,
+    .rollback = drv_rollback,
+    .query = drv_query,
+    .exec_script = drv_exec_script,
+    .next = drv_next,
+    .col_int = drv_col_int,
+    .col_text = drv_col_text,
+    .cursor_close = drv_cursor_close,
+    .changes = drv_changes,
+};
