@@ -28,6 +28,7 @@ CMD(tk_cmd_job_move);
 CMD(tk_cmd_job_archive);
 CMD(tk_cmd_job_show);
 CMD(tk_cmd_job_list);
+CMD(tk_cmd_migrate);
 
 enum { TX = TK_CMD_TX, SENDS = TK_CMD_SENDS, NOSTORE = TK_CMD_NO_STORE, OWN = TK_CMD_OWN_TX };
 
@@ -63,5 +64,6 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"job", "archive", TX, tk_cmd_job_archive, "job archive JOB", "archive a job: its items' reminders stop"},
     {"job", "show", 0, tk_cmd_job_show, "job show JOB", "one job"},
     {"job", "list", 0, tk_cmd_job_list, "job list [--account A]", "jobs"},
+    {"migrate", NULL, TK_CMD_NO_ENGINE, tk_cmd_migrate, "migrate --from sqlite:PATH --to postgres:DSN", "copy a store into another"},
     {NULL, NULL, 0, NULL, NULL, NULL},
 };

@@ -8,6 +8,9 @@
 
 #include "internal.h"
 
+/* Longest free text of a bulk request ({{message}}): 10 MiB. */
+#define TK_BULK_MESSAGE_MAX (10 * 1024 * 1024)
+
 static int audit(struct tk_engine *e, const struct tk_item *it, const char *action,
                  const char *detail, struct tk_error *err)
 {
@@ -328,8 +331,13 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     memset(&bc, 0, sizeof bc);
     if (!p)
         return tk_error_set(err, TK_EUSAGE, "unknown command '%s'", command);
-    if (message && (strlen(message) > 10000 || !tk_utf8_valid(message, strlen(message))))
-        return tk_error_set(err, TK_EINVAL, "the message must be UTF-8 text of at most 10000 bytes");
+    /* The mail builder encodes bodies of any size (quoted-printable, lines
+     * of at most 76 characters); the limit only keeps a mistake from filling
+     * the outbox.  The command line itself caps an argument at 128 KiB. */
+    if (message && (strlen(message) > TK_BULK_MESSAGE_MAX ||
+                    !tk_utf8_valid(message, strlen(message))))
+        return tk_error_set(err, TK_EINVAL, "the message must be UTF-8 text of at most %d bytes",
+                            TK_BULK_MESSAGE_MAX);
     if ((rc = tk_store_account_get(e->db, account_id, &acc, err)))
         return rc;
     memset(&f, 0, sizeof f);

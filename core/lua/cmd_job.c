@@ -10,8 +10,9 @@
 static int need_pipelines(struct tk_cli *c, struct tk_error *err)
 {
     if (!c->pipelines)
-        return tk_error_set(err, TK_EINVAL, "no pipelines: set [lua] scripts = FOLDER in the "
-                                            "configuration");
+        return tk_error_set(err, TK_EINVAL,
+                            "no pipelines: set [lua] scripts = FOLDER in the "
+                            "configuration");
     return 0;
 }
 
@@ -26,19 +27,20 @@ int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err
         goto out;
     const char *account = tk_cli_opt(&a, "account"), *title = tk_cli_opt(&a, "title");
     if (a.pos.n != 1 || !account) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler job add PIPELINE --account ACCOUNT "
-                                          "[--title TITLE] [--stage STAGE]");
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler job add PIPELINE --account ACCOUNT "
+                          "[--title TITLE] [--stage STAGE]");
         goto out;
     }
-    if (title && (strlen(title) > 200 || strpbrk(title, "\r\n") ||
-                  !tk_utf8_valid(title, strlen(title)))) {
+    if (title &&
+        (strlen(title) > 200 || strpbrk(title, "\r\n") || !tk_utf8_valid(title, strlen(title)))) {
         rc = tk_error_set(err, TK_EINVAL, "a job title is one line of at most 200 characters");
         goto out;
     }
     if ((rc = need_pipelines(c, err)) || (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
-    if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title,
-                                  tk_cli_opt(&a, "stage"), &id, err)))
+    if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title, tk_cli_opt(&a, "stage"),
+                                  &id, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();

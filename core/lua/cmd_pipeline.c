@@ -14,9 +14,9 @@ static json_t *pipeline_json(const struct tk_script *sc, const struct tk_pipelin
     for (size_t i = 0; i < d->nstages; i++) {
         json_t *s = json_object();
         json_object_set_new(s, "name", json_string(d->stages[i].name));
-        json_object_set_new(s, "advance", json_string(d->stages[i].advance ==
-                                                      TK_ADVANCE_WHEN_DONE ? "when_done"
-                                                                           : "manual"));
+        json_object_set_new(
+            s, "advance",
+            json_string(d->stages[i].advance == TK_ADVANCE_WHEN_DONE ? "when_done" : "manual"));
         json_object_set_new(s, "automation", json_boolean(d->stages[i].on_enter != LUA_NOREF));
         json_array_append_new(stages, s);
     }
@@ -80,8 +80,8 @@ int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_err
     const struct tk_registry *reg = NULL;
     if (c->e) {
         reg = &c->e->plugins;
-        lim.memory_bytes = c->e->cfg.lua_memory_limit_mb > 0
-                               ? (size_t)c->e->cfg.lua_memory_limit_mb << 20 : 0;
+        lim.memory_bytes =
+            c->e->cfg.lua_memory_limit_mb > 0 ? (size_t)c->e->cfg.lua_memory_limit_mb << 20 : 0;
         lim.instructions = c->e->cfg.lua_instruction_limit;
         lim.time_ms = c->e->cfg.lua_time_limit_ms;
     }

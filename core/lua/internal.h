@@ -21,9 +21,9 @@
 /* ---- sandbox ---------------------------------------------------------- */
 
 struct tk_lua_limits {
-    size_t memory_bytes;      /* 0: 16 MiB */
-    int64_t instructions;     /* per outermost call; 0: 50 million */
-    int time_ms;              /* wall clock per outermost call; 0: 1000 */
+    size_t memory_bytes;  /* 0: 16 MiB */
+    int64_t instructions; /* per outermost call; 0: 50 million */
+    int time_ms;          /* wall clock per outermost call; 0: 1000 */
 };
 
 struct tk_lua;
@@ -56,8 +56,7 @@ void tk_lua_push_env(struct tk_lua *s);
  * Lua cannot ("on_enter").  On failure ERR is
  * "SCRIPT:LINE: in function 'NAME': message" and nothing is left on the
  * stack. */
-int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label,
-                struct tk_error *err);
+int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, struct tk_error *err);
 
 /* Fail the running call for good: MSG becomes its error, and every further
  * Lua instruction raises it again so that pcall cannot swallow it.  Raises
@@ -78,20 +77,20 @@ enum { TK_ADVANCE_MANUAL = 0, TK_ADVANCE_WHEN_DONE = 1 };
 
 struct tk_stage {
     char *name;
-    int advance;              /* TK_ADVANCE_* */
-    int on_enter;             /* registry ref or LUA_NOREF */
+    int advance;  /* TK_ADVANCE_* */
+    int on_enter; /* registry ref or LUA_NOREF */
 };
 
 struct tk_pipeline_def {
     char *name;
-    int line;                 /* where pipeline() was called */
+    int line; /* where pipeline() was called */
     struct tk_stage *stages;
     size_t nstages;
 };
 
 struct tk_handler {
-    char *type, *event;       /* on("invoice.paid"): "invoice", "paid" */
-    int fn;                   /* registry ref */
+    char *type, *event; /* on("invoice.paid"): "invoice", "paid" */
+    int fn;             /* registry ref */
 };
 
 struct tk_script {
@@ -101,7 +100,7 @@ struct tk_script {
     size_t npipes;
     struct tk_handler *handlers;
     size_t nhandlers;
-    int loading;              /* pipeline()/on() only while the chunk runs */
+    int loading; /* pipeline()/on() only while the chunk runs */
 };
 
 /* Load and run the script at PATH (NAME in messages: as given), collecting
@@ -111,9 +110,9 @@ struct tk_script {
 int tk_script_load(struct tk_script **out, const char *path, const struct tk_registry *reg,
                    const struct tk_lua_limits *lim, void *host, struct tk_error *err);
 /* The same from a buffer (unit tests). */
-int tk_script_load_text(struct tk_script **out, const char *name, const char *text,
-                        size_t len, const struct tk_registry *reg,
-                        const struct tk_lua_limits *lim, void *host, struct tk_error *err);
+int tk_script_load_text(struct tk_script **out, const char *name, const char *text, size_t len,
+                        const struct tk_registry *reg, const struct tk_lua_limits *lim, void *host,
+                        struct tk_error *err);
 void tk_script_free(struct tk_script *sc);
 const struct tk_stage *tk_pipeline_stage(const struct tk_pipeline_def *p, const char *name,
                                          size_t *index);
@@ -133,7 +132,7 @@ struct tk_pipelines {
     struct tk_script **scripts;
     size_t nscripts;
     struct tk_lua_limits lim;
-    int depth;                /* nested stage entries (job:move in on_enter) */
+    int depth; /* nested stage entries (job:move in on_enter) */
 };
 
 /* The pipeline NAME and its script, or TK_ENOTFOUND. */
@@ -141,8 +140,7 @@ int tk_pipelines_find(struct tk_pipelines *p, const char *name, struct tk_script
                       const struct tk_pipeline_def **def, struct tk_error *err);
 /* Create a job of PIPELINE for ACCOUNT and enter STAGE (NULL: the first). */
 int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t account,
-                        const char *title, const char *stage, int64_t *id,
-                        struct tk_error *err);
+                        const char *title, const char *stage, int64_t *id, struct tk_error *err);
 /* Move JOB to STAGE and run its on_enter. */
 int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
                          struct tk_error *err);

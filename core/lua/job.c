@@ -108,14 +108,14 @@ static int create_item(lua_State *L, const char *type, int opts)
     lua_pushnil(L);
     while (lua_next(L, opts)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        if (strcmp(k, "title") != 0 && strcmp(k, "template") != 0 &&
-            strcmp(k, "reminders") != 0 && strcmp(k, "fields") != 0)
+        if (strcmp(k, "title") != 0 && strcmp(k, "template") != 0 && strcmp(k, "reminders") != 0 &&
+            strcmp(k, "fields") != 0)
             luaL_error(L, "%s: unknown option '%s' (known: title, template, reminders, fields)",
                        type, k);
         lua_pop(L, 1);
     }
-    struct tk_send_req req = {.type = type, .reminders = -1, .every_days = -1, .count = -1,
-                              .job_id = job};
+    struct tk_send_req req = {
+        .type = type, .reminders = -1, .every_days = -1, .count = -1, .job_id = job};
     lua_getfield(L, opts, "title");
     if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
         luaL_error(L, "%s: title is required", type);

@@ -27,17 +27,38 @@ static int class_match(int c, int cl)
 {
     int r;
     switch (tolower(cl)) {
-    case 'a': r = isalpha(c); break;
-    case 'c': r = iscntrl(c); break;
-    case 'd': r = isdigit(c); break;
-    case 'g': r = isgraph(c); break;
-    case 'l': r = islower(c); break;
-    case 'p': r = ispunct(c); break;
-    case 's': r = isspace(c); break;
-    case 'u': r = isupper(c); break;
-    case 'w': r = isalnum(c); break;
-    case 'x': r = isxdigit(c); break;
-    default: return cl == c;
+    case 'a':
+        r = isalpha(c);
+        break;
+    case 'c':
+        r = iscntrl(c);
+        break;
+    case 'd':
+        r = isdigit(c);
+        break;
+    case 'g':
+        r = isgraph(c);
+        break;
+    case 'l':
+        r = islower(c);
+        break;
+    case 'p':
+        r = ispunct(c);
+        break;
+    case 's':
+        r = isspace(c);
+        break;
+    case 'u':
+        r = isupper(c);
+        break;
+    case 'w':
+        r = isalnum(c);
+        break;
+    case 'x':
+        r = isxdigit(c);
+        break;
+    default:
+        return cl == c;
     }
     if (isupper(cl))
         r = !r;
@@ -94,10 +115,14 @@ static int bracket_match(int c, const char *p, const char *ec)
 static int single_match(int c, const char *p, const char *ep)
 {
     switch (*p) {
-    case '.': return 1;
-    case '%': return class_match(c, (unsigned char)p[1]);
-    case '[': return bracket_match(c, p, ep - 1);
-    default: return (unsigned char)*p == c;
+    case '.':
+        return 1;
+    case '%':
+        return class_match(c, (unsigned char)p[1]);
+    case '[':
+        return bracket_match(c, p, ep - 1);
+    default:
+        return (unsigned char)*p == c;
     }
 }
 
@@ -173,8 +198,9 @@ static int guarded(lua_State *L, int is_find)
         const char *s = lua_tolstring(L, 1, &n);
         const char *p = lua_tolstring(L, 2, &pl);
         if (tk_lua_pattern_cost(s, n, p, pl) > MAX_COST)
-            return luaL_error(L, "pattern '%s' could backtrack too long on a subject of %d "
-                                 "bytes; simplify it or match a shorter string",
+            return luaL_error(L,
+                              "pattern '%s' could backtrack too long on a subject of %d "
+                              "bytes; simplify it or match a shorter string",
                               p, (int)n);
     }
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -183,8 +209,14 @@ static int guarded(lua_State *L, int is_find)
     return lua_gettop(L);
 }
 
-static int g_find(lua_State *L) { return guarded(L, 1); }
-static int g_other(lua_State *L) { return guarded(L, 0); }
+static int g_find(lua_State *L)
+{
+    return guarded(L, 1);
+}
+static int g_other(lua_State *L)
+{
+    return guarded(L, 0);
+}
 
 void tk_lua_guard_patterns(lua_State *L)
 {

@@ -67,8 +67,8 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         goto out;
     }
     p->e = e;
-    p->lim.memory_bytes = e->cfg.lua_memory_limit_mb > 0
-                              ? (size_t)e->cfg.lua_memory_limit_mb << 20 : 0;
+    p->lim.memory_bytes =
+        e->cfg.lua_memory_limit_mb > 0 ? (size_t)e->cfg.lua_memory_limit_mb << 20 : 0;
     p->lim.instructions = e->cfg.lua_instruction_limit;
     p->lim.time_ms = e->cfg.lua_time_limit_ms;
     if ((rc = list_scripts(dir, &names, err)) != 0)
@@ -100,10 +100,9 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
                 for (size_t m = 0; m < other->npipes; m++) {
                     def = &other->pipes[m];
                     if (strcmp(def->name, sc->pipes[k].name) == 0) {
-                        rc = tk_error_set(err, TK_EINVAL,
-                                          "%s:%d: pipeline '%s' is declared in %s:%d already",
-                                          sc->path, sc->pipes[k].line, def->name, other->path,
-                                          def->line);
+                        rc = tk_error_set(
+                            err, TK_EINVAL, "%s:%d: pipeline '%s' is declared in %s:%d already",
+                            sc->path, sc->pipes[k].line, def->name, other->path, def->line);
                         break;
                     }
                 }
@@ -176,7 +175,8 @@ static int enter_stage(struct tk_pipelines *p, struct tk_script *sc,
     if (p->depth >= MAX_DEPTH)
         return tk_error_set(err, TK_ECONFLICT,
                             "job %lld: more than %d stage entries in one command (do two stages "
-                            "move the job to each other?)", (long long)job, MAX_DEPTH);
+                            "move the job to each other?)",
+                            (long long)job, MAX_DEPTH);
     struct tk_engine *e = p->e;
     const char *actor = e->actor;
     int64_t job_id = e->job_id;
@@ -203,8 +203,7 @@ static int audit_job(struct tk_pipelines *p, const struct tk_job *j, const char 
 
 /* Load JOB and its pipeline; refuses archived jobs when ACTIVE_ONLY. */
 static int load_job(struct tk_pipelines *p, int64_t id, int active_only, struct tk_job *j,
-                    struct tk_script **sc, const struct tk_pipeline_def **def,
-                    struct tk_error *err)
+                    struct tk_script **sc, const struct tk_pipeline_def **def, struct tk_error *err)
 {
     int rc = tk_store_job_get(p->e->db, id, j, err);
     if (rc != 0)
@@ -222,8 +221,7 @@ static int load_job(struct tk_pipelines *p, int64_t id, int active_only, struct 
 }
 
 int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t account,
-                        const char *title, const char *stage, int64_t *id,
-                        struct tk_error *err)
+                        const char *title, const char *stage, int64_t *id, struct tk_error *err)
 {
     struct tk_script *sc;
     const struct tk_pipeline_def *def;
@@ -258,8 +256,8 @@ static int move_to(struct tk_pipelines *p, struct tk_job *j, struct tk_script *s
     int rc = tk_store_job_set_stage(p->e->db, j->id, to, p->e->now, err);
     if (rc != 0)
         return rc;
-    snprintf(detail, sizeof detail, "job '%s' moved from stage '%s' to '%s'%s", j->title,
-             j->stage, to, why);
+    snprintf(detail, sizeof detail, "job '%s' moved from stage '%s' to '%s'%s", j->title, j->stage,
+             to, why);
     if ((rc = audit_job(p, j, "job-moved", detail, err)) != 0)
         return rc;
     return enter_stage(p, sc, def, idx, j->id, err);
@@ -291,8 +289,10 @@ int tk_pipeline_job_archive(struct tk_pipelines *p, int64_t job, struct tk_error
         return rc;
     if (strcmp(j.state, "archived") != 0) {
         char detail[TK_ERROR_MAX];
-        snprintf(detail, sizeof detail, "job '%s' archived in stage '%s'; reminders of its "
-                                        "items stopped", j.title, j.stage);
+        snprintf(detail, sizeof detail,
+                 "job '%s' archived in stage '%s'; reminders of its "
+                 "items stopped",
+                 j.title, j.stage);
         if ((rc = tk_store_job_set_state(p->e->db, job, "archived", p->e->now, err)) == 0 &&
             (rc = tk_engine_stop_job_items(p->e, job, err)) == 0)
             rc = audit_job(p, &j, "job-archived", detail, err);
@@ -395,8 +395,7 @@ static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_erro
     int rc = tk_store_job_get(p->e->db, job, &j, err);
     if (rc != 0)
         return rc;
-    if (strcmp(j.state, "active") != 0 ||
-        tk_pipelines_find(p, j.pipeline, &sc, &def, NULL) != 0 ||
+    if (strcmp(j.state, "active") != 0 || tk_pipelines_find(p, j.pipeline, &sc, &def, NULL) != 0 ||
         !tk_pipeline_stage(def, j.stage, &idx) ||
         def->stages[idx].advance != TK_ADVANCE_WHEN_DONE || idx + 1 >= def->nstages) {
         tk_job_free(&j);
@@ -423,6 +422,8 @@ static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, cons
         job_exists = rc == 0;
         if (job_exists)
             tk_job_free(&j);
+        else
+            tk_error_clear(err);
     }
     int rc = run_handlers(p, it, event, job_exists, err);
     if (rc == 0 && job_exists)

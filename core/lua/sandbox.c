@@ -39,11 +39,11 @@ struct tk_lua {
     size_t mem_used;
     int64_t spent;
     int64_t deadline_ns;
-    int depth;                /* nested tk_lua_call()s */
-    const char *label;        /* name of the outermost function called */
+    int depth;         /* nested tk_lua_call()s */
+    const char *label; /* name of the outermost function called */
     int killed;
     char kill_msg[256];
-    char oom_where[256];      /* where the memory cap was hit */
+    char oom_where[256]; /* where the memory cap was hit */
     tk_time now;
     int env_ref;
     void *host;
@@ -97,8 +97,12 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         s->mem_used -= old;
         return NULL;
     }
-    if (nsize > old && nsize - old > s->lim.memory_bytes - s->mem_used) {
-        if (s->L && s->depth > 0)
+    /* The cap binds script code (depth > 0) only: the host's own small
+     * pushes between calls (the job object, an item table) run unprotected,
+     * and a refusal there would be a Lua panic. */
+    if (s->depth > 0 && nsize > old &&
+        (s->mem_used > s->lim.memory_bytes || nsize - old > s->lim.memory_bytes - s->mem_used)) {
+        if (s->L)
             describe_level(s->L, s, 0, s->oom_where, sizeof s->oom_where);
         return NULL;
     }
@@ -180,26 +184,24 @@ static int sb_msgh(lua_State *L)
             lua_pop(L, 1);
             lua_rawgeti(L, 1, 1);
         }
-        msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                             : "error object is a table value";
+        msg =
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is a table value";
     } else {
         msg = lua_pushfstring(L, "error object is a %s value", luaL_typename(L, 1));
     }
     /* lauxlib's buffers report a refused allocation as an ordinary
      * error; say which limit it was. */
     if (strcmp(msg, "not enough memory") == 0)
-        msg = lua_pushfstring(L, "memory limit of %d MB exceeded",
-                              (int)(s->lim.memory_bytes >> 20));
+        msg =
+            lua_pushfstring(L, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
     describe_level(L, s, 1, where, sizeof where);
     if (!where[0])
-        snprintf(where, sizeof where, "%s: in function '%s'", s->name,
-                 s->label ? s->label : "?");
+        snprintf(where, sizeof where, "%s: in function '%s'", s->name, s->label ? s->label : "?");
     lua_pushfstring(L, "%s: %s", where, strip_position(msg, where));
     return 1;
 }
 
-int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label,
-                struct tk_error *err)
+int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, struct tk_error *err)
 {
     lua_State *L = s->L;
     int base = lua_gettop(L) - nargs;
@@ -329,9 +331,8 @@ static void copy_field(lua_State *L, int from, int to, const char *name)
 /* Build the globals every script starts with into the table at the top. */
 static void open_libs(lua_State *L)
 {
-    static const char *const base_drop[] = {"load", "loadfile", "dofile", "require",
-                                            "collectgarbage", "setmetatable", "print",
-                                            NULL};
+    static const char *const base_drop[] = {"load",           "loadfile",     "dofile", "require",
+                                            "collectgarbage", "setmetatable", "print",  NULL};
     luaL_requiref(L, LUA_GNAME, luaopen_base, 0);
     int g = lua_gettop(L);
     lua_getfield(L, g, "setmetatable");
@@ -426,8 +427,7 @@ int tk_lua_open(struct tk_lua **out, const char *name, const struct tk_lua_limit
     if (!s->L) {
         free(s->name);
         free(s);
-        return tk_error_set(err, TK_ENOMEM, "%s: cannot create a Lua state (memory limit?)",
-                            name);
+        return tk_error_set(err, TK_ENOMEM, "%s: cannot create a Lua state (memory limit?)", name);
     }
     memcpy(lua_getextraspace(s->L), &s, sizeof s);
     luaL_checkversion(s->L);
@@ -465,11 +465,26 @@ void tk_lua_close(struct tk_lua *s)
     free(s);
 }
 
-lua_State *tk_lua_state(struct tk_lua *s) { return s->L; }
-const char *tk_lua_name(const struct tk_lua *s) { return s->name; }
-void tk_lua_set_now(struct tk_lua *s, tk_time now) { s->now = now; }
-void tk_lua_set_host(struct tk_lua *s, void *host) { s->host = host; }
-void *tk_lua_host(struct tk_lua *s) { return s->host; }
+lua_State *tk_lua_state(struct tk_lua *s)
+{
+    return s->L;
+}
+const char *tk_lua_name(const struct tk_lua *s)
+{
+    return s->name;
+}
+void tk_lua_set_now(struct tk_lua *s, tk_time now)
+{
+    s->now = now;
+}
+void tk_lua_set_host(struct tk_lua *s, void *host)
+{
+    s->host = host;
+}
+void *tk_lua_host(struct tk_lua *s)
+{
+    return s->host;
+}
 
 void tk_lua_push_env(struct tk_lua *s)
 {

@@ -25,8 +25,10 @@ static struct tk_script *script_of(lua_State *L)
 static int check_loading(lua_State *L, struct tk_script *sc, const char *what)
 {
     if (!sc->loading)
-        return luaL_error(L, "%s() may only be called while the script loads, not from an "
-                             "automation", what);
+        return luaL_error(L,
+                          "%s() may only be called while the script loads, not from an "
+                          "automation",
+                          what);
     return 0;
 }
 
@@ -43,10 +45,10 @@ static void read_stage(lua_State *L, int idx, size_t pos, struct tk_stage *st)
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (!k || (strcmp(k, "stage") != 0 && strcmp(k, "on_enter") != 0 &&
-                   strcmp(k, "advance") != 0))
-            luaL_error(L, "stage %d: unknown key '%s' (known: stage, on_enter, advance)",
-                       (int)pos, k ? k : luaL_typename(L, -2));
+        if (!k ||
+            (strcmp(k, "stage") != 0 && strcmp(k, "on_enter") != 0 && strcmp(k, "advance") != 0))
+            luaL_error(L, "stage %d: unknown key '%s' (known: stage, on_enter, advance)", (int)pos,
+                       k ? k : luaL_typename(L, -2));
         lua_pop(L, 1);
     }
     lua_getfield(L, idx, "stage");
@@ -193,9 +195,9 @@ void tk_script_free(struct tk_script *sc)
     free(sc);
 }
 
-int tk_script_load_text(struct tk_script **out, const char *name, const char *text,
-                        size_t len, const struct tk_registry *reg,
-                        const struct tk_lua_limits *lim, void *host, struct tk_error *err)
+int tk_script_load_text(struct tk_script **out, const char *name, const char *text, size_t len,
+                        const struct tk_registry *reg, const struct tk_lua_limits *lim, void *host,
+                        struct tk_error *err)
 {
     struct tk_script *sc = calloc(1, sizeof *sc);
     *out = sc;

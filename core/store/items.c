@@ -279,9 +279,15 @@ int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit,
     *n = 0;
     if (limit == 0)
         return 0;
+    /* PostgreSQL runs several schedulers at once: each locks the due items
+     * it takes and skips those another holds, so a reminder step is
+     * enqueued and audited once (SQLite's BEGIN IMMEDIATE serializes). */
+    int pg = strcmp(tk_db_driver_name(db), "postgres") == 0;
     int rc = tk_db_query(db, &cur, err,
-                         "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
-                         "ORDER BY next_at, id LIMIT ?",
+                         pg ? "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
+                              "ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED"
+                            : "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
+                              "ORDER BY next_at, id LIMIT ?",
                          "ii", (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;

@@ -39,9 +39,8 @@ static int read_job(struct tk_cursor *cur, struct tk_job *j, struct tk_error *er
     return 0;
 }
 
-int tk_store_job_add(struct tk_db *db, const char *pipeline, const char *stage,
-                     int64_t account, const char *title, tk_time now, int64_t *id,
-                     struct tk_error *err)
+int tk_store_job_add(struct tk_db *db, const char *pipeline, const char *stage, int64_t account,
+                     const char *title, tk_time now, int64_t *id, struct tk_error *err)
 {
     if (!pipeline || !*pipeline || !stage || !*stage)
         return tk_error_set(err, TK_EINVAL, "job needs a pipeline and a stage");
@@ -93,27 +92,26 @@ static int set_col(struct tk_db *db, const char *sql, int64_t id, const char *v,
 int tk_store_job_set_stage(struct tk_db *db, int64_t id, const char *stage, tk_time now,
                            struct tk_error *err)
 {
-    return set_col(db, "UPDATE jobs SET stage = ?, updated_at = ? WHERE id = ?", id, stage,
-                   now, err);
+    return set_col(db, "UPDATE jobs SET stage = ?, updated_at = ? WHERE id = ?", id, stage, now,
+                   err);
 }
 
 int tk_store_job_set_state(struct tk_db *db, int64_t id, const char *state, tk_time now,
                            struct tk_error *err)
 {
-    return set_col(db, "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?", id, state,
-                   now, err);
+    return set_col(db, "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?", id, state, now,
+                   err);
 }
 
-int tk_store_job_each(struct tk_db *db, int64_t account,
-                      int (*fn)(void *u, const struct tk_job *j), void *u,
-                      struct tk_error *err)
+int tk_store_job_each(struct tk_db *db, int64_t account, int (*fn)(void *u, const struct tk_job *j),
+                      void *u, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
     int rc = account ? tk_db_query(db, &cur, err,
                                    "SELECT " JOB_COLS " FROM jobs WHERE account_id = ? "
-                                   "ORDER BY id", "i", account)
-                     : tk_db_query(db, &cur, err, "SELECT " JOB_COLS " FROM jobs ORDER BY id",
-                                   "");
+                                   "ORDER BY id",
+                                   "i", account)
+                     : tk_db_query(db, &cur, err, "SELECT " JOB_COLS " FROM jobs ORDER BY id", "");
     if (rc != 0)
         return rc;
     int r;
@@ -138,8 +136,8 @@ int tk_store_job_items(struct tk_db *db, int64_t job, int64_t **ids, size_t *n,
     struct tk_cursor *cur = NULL;
     *ids = NULL;
     *n = 0;
-    int rc = tk_db_query(db, &cur, err, "SELECT id FROM items WHERE job_id = ? ORDER BY id",
-                         "i", job);
+    int rc =
+        tk_db_query(db, &cur, err, "SELECT id FROM items WHERE job_id = ? ORDER BY id", "i", job);
     if (rc != 0)
         return rc;
     size_t cap = 0;
@@ -172,5 +170,6 @@ int tk_store_job_pending(struct tk_db *db, int64_t job, int64_t *n, struct tk_er
 {
     return tk_db_int(db, n, err,
                      "SELECT COUNT(*) FROM items WHERE job_id = ? AND state = 'pending' "
-                     "AND archived = 0", "i", job);
+                     "AND archived = 0",
+                     "i", job);
 }

@@ -11,18 +11,17 @@
 
 struct tk_job {
     int64_t id, account_id;
-    char *pipeline;           /* the pipeline's name, as declared in its script */
-    char *stage;              /* the current stage */
+    char *pipeline; /* the pipeline's name, as declared in its script */
+    char *stage;    /* the current stage */
     char *title;
-    char *state;              /* "active" | "archived" */
+    char *state; /* "active" | "archived" */
     tk_time created_at, updated_at;
 };
 void tk_job_free(struct tk_job *j);
 
 /* Insert an active job; *id is the new id. */
-int tk_store_job_add(struct tk_db *db, const char *pipeline, const char *stage,
-                     int64_t account, const char *title, tk_time now, int64_t *id,
-                     struct tk_error *err);
+int tk_store_job_add(struct tk_db *db, const char *pipeline, const char *stage, int64_t account,
+                     const char *title, tk_time now, int64_t *id, struct tk_error *err);
 /* TK_ENOTFOUND "no job N" when absent. */
 int tk_store_job_get(struct tk_db *db, int64_t id, struct tk_job *out, struct tk_error *err);
 int tk_store_job_set_stage(struct tk_db *db, int64_t id, const char *stage, tk_time now,
@@ -31,9 +30,8 @@ int tk_store_job_set_state(struct tk_db *db, int64_t id, const char *state, tk_t
                            struct tk_error *err);
 /* Call FN for each job of ACCOUNT (0: all) by id; FN returning non-zero
  * stops with that value.  J is borrowed for the call. */
-int tk_store_job_each(struct tk_db *db, int64_t account,
-                      int (*fn)(void *u, const struct tk_job *j), void *u,
-                      struct tk_error *err);
+int tk_store_job_each(struct tk_db *db, int64_t account, int (*fn)(void *u, const struct tk_job *j),
+                      void *u, struct tk_error *err);
 /* The ids of JOB's items, by id, into *ids (caller frees with free()). */
 int tk_store_job_items(struct tk_db *db, int64_t job, int64_t **ids, size_t *n,
                        struct tk_error *err);

@@ -51,25 +51,55 @@ def populate(tc, n_contacts, n_sends, ini, port=None):
     port = port or free_port()
     t = Tickler(tc, smtp=ClosedPort(port), extra_ini=ini)
     acc = int(t.ok("account", "add", "Many BV").strip())
+    if getattr(t, "store", "sqlite") == "postgres":
+        import pgcluster
+        pgcluster.psql(t.dsn, "INSERT INTO contacts (account_id, email, name, notify, created_at) "
+                       "SELECT %d, 'c' || lpad(i::text, 5, '0') || '@many.example', 'Contact ' || i, 1, 0 "
+                       "FROM generate_series(0, %d) AS i" % (acc, n_contacts - 1))
+        return _send_all(tc, t, acc, n_sends), port
     db = sqlite3.connect(os.path.join(t.dir, "tickler.db"), timeout=30)
     db.executemany("INSERT INTO contacts (account_id, email, name, notify, created_at) "
                    "VALUES (?, ?, ?, 1, 0)",
                    [(acc, "c%05d@many.example" % i, "Contact %d" % i) for i in range(n_contacts)])
     db.commit()
     db.close()
+    return _send_all(tc, t, acc, n_sends), port
+
+
+def _send_all(tc, t, acc, n_sends):
     for s in range(n_sends):
         r = t.run("send", "invoice", "--account", acc, "--title", "Invoice %d" % s,
                   "--set", "amount=%d.00" % (100 + s), "--set", "currency=EUR")
         tc.assertEqual(r.rc, 0, r)
-    return t, port
+    return t
+
+
+def _pg_rows(t, sql):
+    """Rows of SQL on a PostgreSQL deployment, as lists of strings."""
+    import pgcluster
+    return [l.split("|") for l in pgcluster.psql(t.dsn, sql).splitlines() if l]
 
 
 def outbox_states(t):
     """{state: count} straight from the store (cheap enough to poll)."""
+    if getattr(t, "store", "sqlite") == "postgres":
+        return {k: int(v) for k, v in _pg_rows(t, "SELECT CASE state WHEN 0 THEN 'queued' WHEN 1 THEN 'sent' "
+                                               "ELSE 'dead' END, COUNT(*) FROM outbox GROUP BY state")}
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(t.dir, "tickler.db"), uri=True, timeout=30)
     try:
         return dict(db.execute("SELECT CASE state WHEN 0 THEN 'queued' WHEN 1 THEN 'sent' "
                                "ELSE 'dead' END, COUNT(*) FROM outbox GROUP BY state").fetchall())
+    finally:
+        db.close()
+
+
+def leased(t):
+    """Queued rows still under a lease (claimed, not given back)."""
+    if getattr(t, "store", "sqlite") == "postgres":
+        return int(_pg_rows(t, "SELECT COUNT(*) FROM outbox WHERE state = 0 AND lease_until > 0")[0][0])
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(t.dir, "tickler.db"), uri=True, timeout=30)
+    try:
+        return db.execute("SELECT COUNT(*) FROM outbox WHERE state = 0 AND lease_until > 0").fetchone()[0]
     finally:
         db.close()
 

@@ -149,7 +149,7 @@ class Tickler:
     """A tickler deployment in a temporary folder."""
 
     def __init__(self, tc, smtp=None, extra_ini="", transport=None, language=None, init=True,
-                 folder=None, store=None):
+                 folder=None, store=None, dsn=None):
         self.tc = tc
         self.dir = folder or tempfile.mkdtemp(prefix="tk-")
         if folder is None:
@@ -160,8 +160,16 @@ class Tickler:
         self.smtp = smtp
         lines = ["[store]"]
         store = store or os.environ.get("TK_TEST_STORE", "sqlite")
+        self.store = store
+        self.dsn = None
         if store == "postgres":
-            lines += ["driver = postgres", "dsn = " + os.environ["TK_TEST_DSN"]]
+            # A fresh database per deployment on the server of DSN (else
+            # $TK_TEST_DSN), dropped at cleanup: tests never see each
+            # other's rows, as with a SQLite file per folder.
+            import pgcluster
+            self.dsn = pgcluster.create_database(dsn or os.environ["TK_TEST_DSN"])
+            tc.addCleanup(pgcluster.drop_database, self.dsn)
+            lines += ["driver = postgres", "dsn = " + self.dsn]
         else:
             lines += ["path = " + os.path.join(self.dir, "tickler.db")]
         lines += ["", "[transport]"]

@@ -14,7 +14,7 @@ if grep -nE '(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|g
 fi
 lib=${2:-}
 if [ -n "$lib" ] && [ -f "$lib" ]; then
-    bad=$(nm -g --defined-only "$lib" 2>/dev/null | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v '^tk_' || true)
+    bad=$(nm -g --defined-only "$lib" 2>/dev/null | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v '^tk_' | grep -v '^__' || true)
     if [ -n "$bad" ]; then
         echo "style: exported symbols without the tk_ prefix in $lib:"
         echo "$bad"

@@ -33,12 +33,12 @@ static int run(const char *text, struct tk_error *err, double *secs)
     return rc;
 }
 
-#define HAS(msg, s)                                                                  \
-    do {                                                                             \
-        if (!strstr((msg), (s))) {                                                   \
-            fprintf(stderr, "%s:%d: '%s' not in '%s'\n", __FILE__, __LINE__, (s), (msg)); \
-            tk_test_failed_checks++;                                                 \
-        }                                                                            \
+#define HAS(msg, s)                                                                                \
+    do {                                                                                           \
+        if (!strstr((msg), (s))) {                                                                 \
+            fprintf(stderr, "%s:%d: '%s' not in '%s'\n", __FILE__, __LINE__, (s), (msg));          \
+            tk_test_failed_checks++;                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Run an attack in function `attack` called from line 3 of the chunk. */
@@ -61,21 +61,63 @@ static void expect_fail(const char *body, const char *needle)
         fprintf(stderr, "  %.3fs %s\n", secs, err.msg);
 }
 
-TK_TEST(test_io_open) { expect_fail("return io.open('/etc/passwd')", "t.lua:3:"); }
-TK_TEST(test_os_execute) { expect_fail("os.execute('true')", "execute"); }
-TK_TEST(test_os_getenv) { expect_fail("return os.getenv('HOME')", "getenv"); }
-TK_TEST(test_require) { expect_fail("return require('io')", "require"); }
-TK_TEST(test_package) { expect_fail("return package.loadlib('libc.so.6', 'system')", "package"); }
-TK_TEST(test_debug) { expect_fail("return debug.getregistry()", "debug"); }
-TK_TEST(test_load) { expect_fail("return load('\\27Lua')", "load"); }
-TK_TEST(test_dofile) { expect_fail("return dofile('/etc/passwd')", "dofile"); }
-TK_TEST(test_string_dump) { expect_fail("return string.dump(attack)", "dump"); }
-TK_TEST(test_string_dump_method) { expect_fail("return ('x').dump(print)", "dump"); }
-TK_TEST(test_collectgarbage) { expect_fail("collectgarbage('stop')", "not allowed"); }
-TK_TEST(test_gc_metamethod) { expect_fail("setmetatable({}, { __gc = function() end })", "__gc"); }
-TK_TEST(test_coroutine) { expect_fail("return coroutine.create(print)", "coroutine"); }
+TK_TEST(test_io_open)
+{
+    expect_fail("return io.open('/etc/passwd')", "t.lua:3:");
+}
+TK_TEST(test_os_execute)
+{
+    expect_fail("os.execute('true')", "execute");
+}
+TK_TEST(test_os_getenv)
+{
+    expect_fail("return os.getenv('HOME')", "getenv");
+}
+TK_TEST(test_require)
+{
+    expect_fail("return require('io')", "require");
+}
+TK_TEST(test_package)
+{
+    expect_fail("return package.loadlib('libc.so.6', 'system')", "package");
+}
+TK_TEST(test_debug)
+{
+    expect_fail("return debug.getregistry()", "debug");
+}
+TK_TEST(test_load)
+{
+    expect_fail("return load('\\27Lua')", "load");
+}
+TK_TEST(test_dofile)
+{
+    expect_fail("return dofile('/etc/passwd')", "dofile");
+}
+TK_TEST(test_string_dump)
+{
+    expect_fail("return string.dump(attack)", "dump");
+}
+TK_TEST(test_string_dump_method)
+{
+    expect_fail("return ('x').dump(print)", "dump");
+}
+TK_TEST(test_collectgarbage)
+{
+    expect_fail("collectgarbage('stop')", "not allowed");
+}
+TK_TEST(test_gc_metamethod)
+{
+    expect_fail("setmetatable({}, { __gc = function() end })", "__gc");
+}
+TK_TEST(test_coroutine)
+{
+    expect_fail("return coroutine.create(print)", "coroutine");
+}
 
-TK_TEST(test_endless_loop) { expect_fail("while true do end", "limit"); }
+TK_TEST(test_endless_loop)
+{
+    expect_fail("while true do end", "limit");
+}
 
 TK_TEST(test_endless_loop_in_pcall)
 {
@@ -85,8 +127,9 @@ TK_TEST(test_endless_loop_in_pcall)
                 "error('pcall swallowed the limit')",
                 "limit");
     expect_fail("while true do pcall(function() while true do end end) end", "limit");
-    expect_fail("while true do xpcall(function() while true do end end, function(m) return m end) end",
-                "limit");
+    expect_fail(
+        "while true do xpcall(function() while true do end end, function(m) return m end) end",
+        "limit");
 }
 
 TK_TEST(test_deep_recursion)
@@ -94,7 +137,8 @@ TK_TEST(test_deep_recursion)
     struct tk_error err;
     double secs = 0;
     TK_CHECK(run("pipeline('P', { { stage = 'A' } })\n"
-                 "local function f(n) return f(n + 1) + 1 end\nf(1)\n", &err, &secs) != 0);
+                 "local function f(n) return f(n + 1) + 1 end\nf(1)\n",
+                 &err, &secs) != 0);
     HAS(err.msg, "t.lua:2: in function 'f': ");
     TK_CHECK(strstr(err.msg, "stack overflow") || strstr(err.msg, "memory limit"));
     TK_CHECK(secs < 2.0);
@@ -106,7 +150,10 @@ TK_TEST(test_string_rep_huge)
     expect_fail("return string.rep('x', 2^30)", "memory limit of 16 MB exceeded");
     expect_fail("return string.rep('x', 2^24 - 100)", "memory limit of 16 MB exceeded");
 }
-TK_TEST(test_string_rep_sep) { expect_fail("return ('x'):rep(2^28, 'yy')", "memory limit"); }
+TK_TEST(test_string_rep_sep)
+{
+    expect_fail("return ('x'):rep(2^28, 'yy')", "memory limit");
+}
 
 TK_TEST(test_concat_loop)
 {
@@ -124,16 +171,15 @@ TK_TEST(test_pathological_pattern)
 TK_TEST(test_ordinary_patterns_work)
 {
     struct tk_error err = {0};
-    const char *text =
-        "local a, b, c = ('John Smith 2026'):match('^(%w+)%s+(%w+)%s+(%d+)$')\n"
-        "assert(a == 'John' and b == 'Smith' and c == '2026', 'match')\n"
-        "local s = ('  lots   of   space  '):rep(2000):gsub('%s+', ' ')\n"
-        "assert(#s > 0)\n"
-        "assert(('a.b.c'):find('.', 1, true) == 2)\n"
-        "local n = 0 for w in ('one two three'):gmatch('%a+') do n = n + 1 end\n"
-        "assert(n == 3)\n"
-        "assert(('Invoice INV-0042'):match('INV%-(%d+)') == '0042')\n"
-        "pipeline('P', { { stage = 'A' } })\n";
+    const char *text = "local a, b, c = ('John Smith 2026'):match('^(%w+)%s+(%w+)%s+(%d+)$')\n"
+                       "assert(a == 'John' and b == 'Smith' and c == '2026', 'match')\n"
+                       "local s = ('  lots   of   space  '):rep(2000):gsub('%s+', ' ')\n"
+                       "assert(#s > 0)\n"
+                       "assert(('a.b.c'):find('.', 1, true) == 2)\n"
+                       "local n = 0 for w in ('one two three'):gmatch('%a+') do n = n + 1 end\n"
+                       "assert(n == 3)\n"
+                       "assert(('Invoice INV-0042'):match('INV%-(%d+)') == '0042')\n"
+                       "pipeline('P', { { stage = 'A' } })\n";
     TK_CHECK_INT(run(text, &err, NULL), 0);
     if (err.code)
         fprintf(stderr, "  %s\n", err.msg);
@@ -164,8 +210,7 @@ TK_TEST(test_redefine_pipeline_and_on)
     const char *text = "pipeline('P', { { stage = 'A', on_enter = function(job) return 1 end } })\n"
                        "pipeline = nil\non = function() error('hijacked') end\n"
                        "_G.pipeline = 5\n";
-    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err),
-                 0);
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err), 0);
     TK_CHECK(sc && sc->npipes == 1);
     if (sc && sc->npipes == 1) {
         TK_CHECK_STR(sc->pipes[0].name, "P");
@@ -182,8 +227,7 @@ TK_TEST(test_redefine_pipeline_and_on)
     text = "local real = pipeline\npipeline = function() error('hijacked') end\n"
            "real('Q', { { stage = 'A' }, { stage = 'B' } })\n";
     sc = NULL;
-    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err),
-                 0);
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err), 0);
     TK_CHECK(sc && sc->npipes == 1 && sc->pipes[0].nstages == 2);
     tk_script_free(sc);
 
@@ -191,8 +235,7 @@ TK_TEST(test_redefine_pipeline_and_on)
     text = "pipeline('P', { { stage = 'A', on_enter = function(job)\n"
            "  pipeline('Late', { { stage = 'X' } })\nend } })\n";
     sc = NULL;
-    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err),
-                 0);
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err), 0);
     if (sc && sc->npipes == 1) {
         lua_State *L = tk_lua_state(sc->lua);
         lua_rawgeti(L, LUA_REGISTRYINDEX, sc->pipes[0].stages[0].on_enter);
@@ -216,8 +259,7 @@ TK_TEST(test_automation_limits)
                        "      while true do end\n"
                        "    end },\n"
                        "  { stage = 'B', on_enter = function(job) return 1 end } })\n";
-    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err),
-                 0);
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err), 0);
     if (sc) {
         lua_State *L = tk_lua_state(sc->lua);
         double t0 = now_s();
@@ -251,6 +293,32 @@ TK_TEST(test_automation_limits)
     tk_script_free(sc);
 }
 
+TK_TEST(test_memory_hoarded_between_calls)
+{
+    /* A script that fills its memory budget while loading (and catches the
+     * error) leaves the host no room: the host's pushes must not panic and
+     * the next automation fails cleanly. */
+    struct tk_error err = {0};
+    struct tk_script *sc = NULL;
+    struct tk_lua_limits small = {.memory_bytes = 2 << 20};
+    const char *text = "big = {}\n"
+                       "pcall(function() for i = 1, 1e7 do big[i] = i end end)\n"
+                       "pipeline('P', { { stage = 'A', on_enter = function(job)\n"
+                       "  local t = {} for i = 1, 1e5 do t[i] = i end\n"
+                       "end } })\n";
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, &small, NULL, &err),
+                 0);
+    if (sc && sc->npipes == 1) {
+        lua_State *L = tk_lua_state(sc->lua);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sc->pipes[0].stages[0].on_enter);
+        lua_createtable(L, 0, 64);
+        TK_CHECK(tk_lua_call(sc->lua, 1, 0, "on_enter", &err) != 0);
+        HAS(err.msg, "t.lua:4: in function 'on_enter': memory limit of 2 MB exceeded");
+        TK_CHECK_INT(lua_gettop(L), 0);
+    }
+    tk_script_free(sc);
+}
+
 TK_TEST(test_syntax_error)
 {
     struct tk_error err;
@@ -262,8 +330,8 @@ TK_TEST(test_syntax_error)
     char dir[] = "/tmp/tk-lua-XXXXXX";
     TK_CHECK(mkdtemp(dir) != NULL);
     char path[256];
-    snprintf(path, sizeof path, "%s/a-rather-long-folder-name-for-testing/and-a-long-script-name.lua",
-             dir);
+    snprintf(path, sizeof path,
+             "%s/a-rather-long-folder-name-for-testing/and-a-long-script-name.lua", dir);
     char sub[256];
     snprintf(sub, sizeof sub, "%s/a-rather-long-folder-name-for-testing", dir);
     TK_CHECK(mkdir(sub, 0700) == 0);
@@ -338,8 +406,7 @@ TK_TEST(test_clock_and_print)
                        "  assert(type(os.clock()) == 'number')\n"
                        "  assert(collectgarbage('count') > 0)\n"
                        "end } })\n";
-    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err),
-                 0);
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", text, strlen(text), NULL, NULL, NULL, &err), 0);
     if (sc) {
         tk_lua_set_now(sc->lua, 1796115600); /* 2026-12-01T09:00:00Z */
         lua_State *L = tk_lua_state(sc->lua);
@@ -379,6 +446,7 @@ int main(void)
     TK_RUN(test_error_table);
     TK_RUN(test_redefine_pipeline_and_on);
     TK_RUN(test_automation_limits);
+    TK_RUN(test_memory_hoarded_between_calls);
     TK_RUN(test_syntax_error);
     TK_RUN(test_binary_chunk);
     TK_RUN(test_declarations_checked);

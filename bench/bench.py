@@ -1,0 +1,639 @@
+#!/usr/bin/python3
+"""bench.py - tickler's benchmarks (issue 6); run through bench/run.sh.
+
+Every figure is measured next to its baseline in the same run, as the
+median of several runs, on loopback only.  Generated stores, spools and
+logs go to bench/out (gitignored).  Nothing in the test suite uses this.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DAY = 86400
+NOW = 1796115600  # 2026-12-01T09:00:00Z, the clock of every tick below
+NOW_ISO = "2026-12-01T09:00:00Z"
+ADDR = "client@bench.example"
+
+
+def log(msg):
+    print("  " + msg, file=sys.stderr, flush=True)
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Bench:
+    def __init__(self, args):
+        self.quick = args.quick
+        self.runs = 3 if args.quick else 5
+        self.out = os.path.abspath(args.out)
+        self.build = os.path.abspath(args.build)
+        self.bin = os.path.join(self.build, "bin", "tickler")
+        self.plugins = os.path.join(self.build, "lib", "tickler", "plugins")
+        self.seed = os.path.join(self.out, "bin", "seed")
+        self.spoolwrite = os.path.join(self.out, "bin", "spoolwrite")
+        self.work = os.path.join(self.out, "work")
+        self.data = os.path.join(self.out, "stores")
+        self.templates = os.path.join(self.out, "templates")
+        self.rows = []        # (section, what, value, baseline, ratio, note)
+        self.results = {}
+        self.only = set(args.only.split(",")) if args.only else None
+        self.extra_procs = []
+        for d in (self.work, self.data):
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+        self.write_templates()
+
+    # ---- helpers ------------------------------------------------------
+
+    def write_templates(self):
+        """An approval template whose emails are about 2 KiB."""
+        d = os.path.join(self.templates, "en", "approval")
+        os.makedirs(d, exist_ok=True)
+        para = ("We would like to remind you that your file for this year is still open. "
+                "Our team has prepared everything it can on its side and only needs your\n"
+                "approval to continue; once you approve, we file on your behalf and send "
+                "you a copy of what was filed for your records.\n")
+        body = ("Dear {{contact.name}},\n\nThe document {{item.title}} for {{account.name}} "
+                "is awaiting your approval.\n\n" + para * 5 +
+                "If anything is unclear, simply reply to this email and we will call you.\n"
+                "\nKind regards,\n\n{{firm.name}}\n")
+        secs = [("notification", "For your approval: {{item.title}}"),
+                ("reminder", "Reminder: {{item.title}} awaits your approval"),
+                ("resend", "For your approval: {{item.title}}")]
+        text = "description = Bench template (emails of about 2 KiB)\n\n"
+        for name, subj in secs:
+            text += "[%s]\nSubject: %s\n\n%s\n" % (name, subj, body)
+        with open(os.path.join(d, "bench.tmpl"), "w") as f:
+            f.write(text)
+
+    def config(self, name, store, transport, extra=""):
+        path = os.path.join(self.work, name + ".ini")
+        lines = ["[store]", "path = " + store, "[transport]"]
+        lines += ["%s = %s" % kv for kv in transport.items()]
+        lines += ["[plugins]", "dir = " + self.plugins, "[templates]", "dir = " + self.templates]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n" + extra)
+        return path
+
+    def smtp_cfg(self, name, store, port, conns=1, extra=""):
+        return self.config(name, store, {"plugin": "smtp", "url": "smtp://127.0.0.1:%d" % port,
+                                         "from": "Bench <bench@localhost>",
+                                         "connections": str(conns)}, extra)
+
+    def file_cfg(self, name, store, spool, fsync="off", extra=""):
+        return self.config(name, store, {"plugin": "file", "dir": spool, "fsync": fsync,
+                                         "from": "Bench <bench@localhost>"}, extra)
+
+    def timed(self, argv, stdin=None, stdout=subprocess.DEVNULL, env=None, check=True):
+        """Wall seconds and peak RSS (KiB, from wait4: what /usr/bin/time -v reports)."""
+        fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=fin, stdout=stdout, stderr=subprocess.PIPE, env=env)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if stdin:
+            fin.close()
+        if check and p.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode,
+                                                       err.decode(errors="replace")[-500:]))
+        return dt, ru.ru_maxrss
+
+    def run(self, argv, **kw):
+        return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
+
+    def tk(self, cfg, *args, now=NOW_ISO):
+        return self.run([self.bin, "-c", cfg, "--now", now] + list(args))
+
+    def new_store(self, name):
+        store = os.path.join(self.data, name + ".db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(store + suffix):
+                os.unlink(store + suffix)
+        cfg = self.config(name + "-init", store, {"plugin": "file", "dir": self.work})
+        self.tk(cfg, "init")
+        return store, cfg
+
+    def scale_store(self, n, permille):
+        """A store of N pending items, PERMILLE/1000 of them due at NOW (cached per run)."""
+        name = "scale-%d-%d" % (n, permille)
+        store = os.path.join(self.data, name + ".db")
+        if not os.path.exists(store):
+            store, _ = self.new_store(name)
+            t0 = time.perf_counter()
+            self.run([self.seed, "scale", store, str(n), str(permille), str(NOW)])
+            log("seeded %s in %.1f s (%.0f MiB)" % (name, time.perf_counter() - t0,
+                                                    os.path.getsize(store) / 2**20))
+        return store
+
+    def copy_store(self, src, name):
+        dst = os.path.join(self.work, name + ".db")
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(dst + suffix):
+                os.unlink(dst + suffix)
+        shutil.copyfile(src, dst)
+        return dst
+
+    def fresh_dir(self, name):
+        d = os.path.join(self.work, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        return d
+
+    def row(self, section, what, value, baseline="", ratio="", note=""):
+        self.rows.append((section, what, value, baseline, ratio, note))
+        print("%-10s %-46s %-22s %-30s %-14s %s" % (section, what, value, baseline, ratio, note),
+              flush=True)
+
+    def want(self, section):
+        return self.only is None or section in self.only
+
+    # ---- SMTP sink ------------------------------------------------------
+
+    def free_port(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    def sink_start(self):
+        port = self.free_port()
+        outf = open(os.path.join(self.work, "sink.out"), "wb")
+        argv = ["smtp-sink", "-c"] + (["-u", "nobody"] if os.geteuid() == 0 else []) + \
+               ["127.0.0.1:%d" % port, "1024"]
+        p = subprocess.Popen(argv, stdout=outf, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        time.sleep(0.05)
+        return p, port, outf
+
+    def sink_stop(self, sink):
+        p, _, outf = sink
+        time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        p.wait()
+        outf.close()
+        text = open(os.path.join(self.work, "sink.out"), "rb").read().decode(errors="replace")
+        last = [x for x in text.replace("\r", "\n").split("\n") if x.startswith("sess=")]
+        fields = dict(kv.split("=") for kv in last[-1].split()) if last else {}
+        # The readiness probe above opened one session with no message.
+        return int(fields.get("sess", 0)) - 1, int(fields.get("mesg", 0))
+
+    # ---- 1. SMTP delivery ---------------------------------------------------
+
+    def bench_smtp(self):
+        n = 2000 if self.quick else 5000
+        n_msmtp = 100 if self.quick else 300
+        seeded = self.scale_store(n, 1000)
+        res = {}
+        msg = self.sample_message()
+        for conns in (1, 4):
+            rates, sess = [], []
+            for r in range(self.runs):
+                store = self.copy_store(seeded, "smtp")
+                sink = self.sink_start()
+                cfg = self.smtp_cfg("smtp", store, sink[1], conns)
+                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
+                s, m = self.sink_stop(sink)
+                if m != n:
+                    raise RuntimeError("tickler delivered %d of %d to the sink" % (m, n))
+                rates.append(n / dt)
+                sess.append(s)
+            src = []
+            for r in range(self.runs):
+                sink = self.sink_start()
+                dt, _ = self.timed(["smtp-source", "-d", "-s", str(conns), "-m", str(n), "-l", "2048",
+                                    "-f", "bench@localhost", "-t", ADDR, "127.0.0.1:%d" % sink[1]])
+                _, m = self.sink_stop(sink)
+                if m != n:
+                    raise RuntimeError("smtp-source delivered %d of %d" % (m, n))
+                src.append(n / dt)
+            res[conns] = (med(rates), med(sess), med(src))
+            self.row("smtp", "tickler tick, %d due, connections=%d" % (n, conns),
+                     "%.0f msg/s" % med(rates), "smtp-source -d -s %d: %.0f msg/s" % (conns, med(src)),
+                     "%.2f (>=0.80)" % (med(rates) / med(src)),
+                     "%d session%s = %.4f/msg" % (med(sess), "" if med(sess) == 1 else "s",
+                                                  med(sess) / n))
+        py = []
+        script = ("import smtplib,sys\nmsg=open(sys.argv[2],'rb').read()\n"
+                  "s=smtplib.SMTP('127.0.0.1',int(sys.argv[1]))\n"
+                  "for i in range(int(sys.argv[3])): s.sendmail('bench@localhost',['%s'],msg)\n"
+                  "s.quit()\n" % ADDR)
+        for r in range(self.runs):
+            sink = self.sink_start()
+            dt, _ = self.timed(["/usr/bin/python3", "-c", script, str(sink[1]), msg, str(n)])
+            _, m = self.sink_stop(sink)
+            py.append(n / dt)
+        rc = os.path.join(self.work, "msmtprc")
+        with open(rc, "w") as f:
+            f.write("")
+        os.chmod(rc, 0o600)
+        ms = []
+        for r in range(self.runs):
+            sink = self.sink_start()
+            t0 = time.perf_counter()
+            for i in range(n_msmtp):
+                self.timed(["msmtp", "-C", rc, "--host=127.0.0.1", "--port=%d" % sink[1], "--auth=off",
+                            "--tls=off", "--from=bench@localhost", ADDR], stdin=msg)
+            dt = time.perf_counter() - t0
+            _, m = self.sink_stop(sink)
+            ms.append(n_msmtp / dt)
+        t1 = res[1][0]
+        self.row("smtp", "python3 smtplib loop, one connection", "%.0f msg/s" % med(py), "", 
+                 "tickler/python %.2f (>1)" % (t1 / med(py)))
+        self.row("smtp", "msmtp, one process per message (%d)" % n_msmtp, "%.0f msg/s" % med(ms), "",
+                 "tickler/msmtp %.1f" % (t1 / med(ms)))
+        self.results["smtp"] = {"n": n, "tickler": {str(k): v for k, v in res.items()},
+                                "python": med(py), "msmtp": med(ms)}
+
+    def sample_message(self):
+        """A reminder tickler rendered with the bench template (about 2 KiB)."""
+        path = os.path.join(self.work, "sample.eml")
+        if os.path.exists(path):
+            return path
+        store = self.copy_store(self.scale_store(10, 1000), "sample")
+        spool = self.fresh_dir("sample-spool")
+        cfg = self.file_cfg("sample", store, spool)
+        self.tk(cfg, "tick")
+        name = sorted(x for x in os.listdir(spool) if x.endswith(".eml"))[0]
+        shutil.copyfile(os.path.join(spool, name), path)
+        return path
+
+    # ---- 2. file transport ------------------------------------------------
+
+    def bench_file(self):
+        for fsync, n in (("off", 2000 if self.quick else 5000), ("on", 200 if self.quick else 500)):
+            seeded = self.scale_store(n, 1000)
+            tk, base = [], []
+            for r in range(self.runs):
+                store = self.copy_store(seeded, "file")
+                spool = self.fresh_dir("spool")
+                cfg = self.file_cfg("file", store, spool, fsync)
+                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
+                got = len([x for x in os.listdir(spool) if x.endswith(".eml")])
+                if got != n:
+                    raise RuntimeError("file transport wrote %d of %d" % (got, n))
+                tk.append(n / dt)
+                dst = self.fresh_dir("spool-base")
+                out = self.run([self.spoolwrite, spool, dst, fsync]).split()
+                base.append(int(out[1]) / float(out[0]))
+            size = os.path.getsize(self.sample_message())
+            self.row("file", "tickler tick, %d due, fsync=%s" % (n, fsync), "%.0f msg/s" % med(tk),
+                     "same bytes, same calls: %.0f/s" % med(base), "%.2f" % (med(tk) / med(base)),
+                     "~%d B/msg" % size)
+            self.results["file_" + fsync] = {"n": n, "tickler": med(tk), "baseline": med(base)}
+
+    # ---- 3. store throughput ---------------------------------------------
+
+    def bench_store(self):
+        n = 5000 if self.quick else 20000
+        batch = 500
+        nsend = 50 if self.quick else 200
+        base, basecfg = self.new_store("store-base")
+        cfg_of = lambda store: self.config("store", store, {"plugin": "smtp",
+                                                            "url": "smtp://127.0.0.1:%d" % self.free_port()})
+        self.run([self.seed, "accounts", cfg_of(base), "100"])
+        eng, raw = [], []
+        for r in range(self.runs):
+            a = self.copy_store(base, "store-a")
+            b = self.copy_store(base, "store-b")
+            out = self.run([self.seed, "engine", cfg_of(a), str(n), str(batch)]).split()
+            eng.append(int(out[1]) / float(out[0]))
+            out = self.run([self.seed, "raw", a, b, str(batch)]).split()
+            raw.append(int(out[1]) / float(out[0]))
+        self.row("store", "tk_engine_send x%d, %d per tx (bench/seed)" % (n, batch),
+                 "%.0f items/s" % med(eng), "raw SQLite same rows: %.0f/s" % med(raw),
+                 "%.2f (>=0.33)" % (med(eng) / med(raw)))
+        self.results["store_engine"] = {"n": n, "batch": batch, "engine": med(eng), "raw": med(raw)}
+
+        # One `tickler send` process per item: what a shell loop gets.  The
+        # transport points at a closed port so the figure is item creation,
+        # not delivery (the notification stays queued).
+        sends, raw1 = [], []
+        for r in range(max(3, self.runs - 2)):
+            a = self.copy_store(base, "store-a")
+            b = self.copy_store(base, "store-b")
+            cfg = cfg_of(a)
+            t0 = time.perf_counter()
+            for i in range(nsend):
+                self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "send", "approval", "--account",
+                            str(1 + i % 100), "--title", "Annual accounts %d" % i, "--template",
+                            "bench", "--reminders", "on"])
+            sends.append(nsend / (time.perf_counter() - t0))
+            out = self.run([self.seed, "raw", a, b, "1"]).split()
+            raw1.append(int(out[1]) / float(out[0]))
+        self.row("store", "tickler send, one process per item (%d)" % nsend, "%.0f items/s" % med(sends),
+                 "raw SQLite, 1 per tx: %.0f/s" % med(raw1), "%.3f" % (med(sends) / med(raw1)),
+                 "process start per item")
+        self.results["store_cli"] = {"n": nsend, "cli": med(sends), "raw": med(raw1)}
+        self.bench_lua(base, cfg_of)
+
+    def bench_lua(self, base, cfg_of):
+        n = 2000 if self.quick else 10000
+        scripts = self.fresh_dir("lua")
+        with open(os.path.join(scripts, "bench.lua"), "w") as f:
+            f.write('pipeline("Bench", {\n  { stage = "Start" },\n  { stage = "Bulk",\n'
+                    '    on_enter = function(job)\n      for i = 1, %d do\n'
+                    '        job:request_approval{ title = "Annual accounts " .. i, template = "bench",\n'
+                    '                              reminders = { every = 3, count = 1 } }\n'
+                    '      end\n    end },\n})\n' % n)
+        extra = ("[lua]\nscripts = %s\ninstruction_limit = 2000000000\ntime_limit_ms = 3600000\n"
+                 "memory_limit_mb = 256\n" % scripts)
+        lua, raw = [], []
+        try:
+            for r in range(self.runs):
+                a = self.copy_store(base, "store-a")
+                cfg = self.config("lua", a, {"plugin": "smtp",
+                                             "url": "smtp://127.0.0.1:%d" % self.free_port()}, extra)
+                job = self.tk(cfg, "job", "add", "Bench", "--account", "1", "--title", "bench").strip()
+                b = self.copy_store(a, "store-b")
+                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "job", "move", job, "Bulk"])
+                lua.append(n / dt)
+                out = self.run([self.seed, "raw", a, b, str(n)]).split()
+                if int(out[1]) != n:
+                    raise RuntimeError("Lua stage created %s items, expected %d" % (out[1], n))
+                raw.append(int(out[1]) / float(out[0]))
+        except (RuntimeError, subprocess.CalledProcessError) as e:
+            msg = getattr(e, "stderr", None) or str(e)
+            self.row("store", "Lua stage creating %d items" % n, "not measured", "", "",
+                     msg.strip().splitlines()[-1][:80] if msg.strip() else "failed")
+            return
+        self.row("store", "Lua stage creating %d items (job move)" % n, "%.0f items/s" % med(lua),
+                 "raw SQLite, %d per tx: %.0f/s" % (n, med(raw)), "%.2f (>=0.33)" % (med(lua) / med(raw)),
+                 "one process, one tx")
+        self.results["store_lua"] = {"n": n, "lua": med(lua), "raw": med(raw)}
+
+    # ---- 4. scheduler scale -------------------------------------------------
+
+    def bench_scale(self):
+        sizes = [10000, 100000, 1000000]
+        cases = [0, 10, 100]
+        res = {}
+        for n in sizes:
+            for permille in cases:
+                if self.quick and n == 1000000 and permille:
+                    continue  # seeding and ticking 1M with 100k due takes minutes
+                seeded = self.scale_store(n, permille)
+                due = n * permille // 1000
+                runs = self.runs if due <= 10000 else 3
+                walls, rss, floor = [], [], []
+                for r in range(runs):
+                    store = self.copy_store(seeded, "scale")
+                    spool = self.fresh_dir("scale-spool")
+                    cfg = self.file_cfg("scale", store, spool, "off")
+                    # The floor: the same process opening the same store and
+                    # reading one item, no tick.
+                    dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "show", "1"])
+                    floor.append(dt)
+                    out = os.path.join(self.work, "tick.out")
+                    with open(out, "w") as f:
+                        dt, kib = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"],
+                                             stdout=f)
+                    got = json.load(open(out))
+                    if got["reminders"] != due or got["delivered"] != due:
+                        raise RuntimeError("tick on %d/%d: %r" % (n, permille, got))
+                    walls.append(dt)
+                    rss.append(kib)
+                res[(n, permille)] = (med(walls), med(rss), med(floor))
+                self.row("scale", "tick: %s pending, %s due" % (fmt_n(n), fmt_n(due) if due else "none"),
+                         "%.1f ms, %.1f MiB" % (med(walls) * 1e3, med(rss) / 1024),
+                         "floor (show 1): %.1f ms" % (med(floor) * 1e3),
+                         "%.0f due/s" % (due / (med(walls) - med(floor))) if due else "",
+                         "runs=%d" % runs)
+        r = res[(1000000, 0)][0] / res[(10000, 0)][0]
+        self.row("scale", "ratio tick(1M, none) / tick(10k, none)", "%.2f" % r, "", "target <= 2",
+                 "1M none: %.1f ms (target < 50)" % (res[(1000000, 0)][0] * 1e3))
+        if (1000000, 100) in res:
+            self.row("scale", "peak memory, 100k due (1M store)", "%.1f MiB" % (res[(1000000, 100)][1] / 1024),
+                     "", "target < 64 MiB")
+        self.results["scale"] = {"%d/%d" % k: {"wall_s": v[0], "maxrss_kib": v[1], "floor_s": v[2]}
+                                 for k, v in res.items()}
+
+    # ---- 5. daemon footprint ------------------------------------------------
+
+    def bench_daemon(self):
+        window = 10 if self.quick else 60
+        n = 100000
+        store, _ = self.new_store("daemon")
+        self.run([self.seed, "scale", store, str(n), "0", str(int(time.time()))])
+        spool = self.fresh_dir("daemon-spool")
+        cfg = self.file_cfg("daemon", store, spool, "off")
+        logf = open(os.path.join(self.work, "daemon.log"), "wb")
+        p = subprocess.Popen([self.bin, "-c", cfg, "run"], stdout=logf, stderr=subprocess.STDOUT)
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def cpu():
+            f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / hz
+
+        def status(key):
+            for line in open("/proc/%d/status" % p.pid):
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+            return 0
+        try:
+            time.sleep(2)
+            c0, t0 = cpu(), time.perf_counter()
+            time.sleep(window)
+            c1, t1 = cpu(), time.perf_counter()
+            rss, hwm = status("VmRSS"), status("VmHWM")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+            logf.close()
+        pct = (c1 - c0) / (t1 - t0) * 100
+        self.row("daemon", "tickler run idle, 100k pending, %d s" % window,
+                 "%.1f MiB RSS (peak %.1f)" % (rss / 1024, hwm / 1024), "target < 50 MiB",
+                 "%.2f%% of a core" % pct, "%.2f CPU-s/min (target < 1%%)" % ((c1 - c0) / (t1 - t0) * 60))
+        self.results["daemon"] = {"rss_kib": rss, "hwm_kib": hwm, "cpu_pct": pct, "window_s": window}
+
+    # ---- 6. dispatchers ------------------------------------------------------
+
+    def bench_dispatchers(self):
+        """K `tickler tick` processes draining one outbox to the sink, SQLite
+        and (when the driver exists) PostgreSQL."""
+        n = 2000 if self.quick else 5000
+        for driver in ("sqlite", "postgres"):
+            if driver == "postgres":
+                why = self.postgres_start()
+                if why:
+                    self.row("dispatch", "postgres: 1, 2, 4 dispatchers", "not measured", "", "", why)
+                    continue
+            for k in (1, 2, 4):
+                rates = []
+                for r in range(3):
+                    cfgs = self.dispatch_store(driver, n)
+                    if cfgs is None:
+                        break
+                    sink = self.sink_start()
+                    cfg = cfgs(sink[1])
+                    t0 = time.perf_counter()
+                    # The items were sent at the real time: tick then, so
+                    # that only the queued notifications go out.
+                    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+                    ps = [subprocess.Popen([self.bin, "-c", cfg, "--now", now, "tick"],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          for _ in range(k)]
+                    for q in ps:
+                        q.wait()
+                    dt = time.perf_counter() - t0
+                    _, m = self.sink_stop(sink)
+                    if m < n:
+                        raise RuntimeError("%d dispatchers delivered %d of %d" % (k, m, n))
+                    rates.append(n / dt)
+                self.row("dispatch", "%s: %d dispatcher%s, %d queued" % (driver, k, "" if k == 1 else "s", n),
+                         "%.0f msg/s" % med(rates), "", "dup %d" % (m - n) if m > n else "")
+                self.results["dispatch_%s_%d" % (driver, k)] = med(rates)
+        self.postgres_stop()
+
+    def dispatch_store(self, driver, n):
+        """N queued notifications (through the engine: any driver)."""
+        if driver == "sqlite":
+            store, _ = self.new_store("dispatch")
+            mk = lambda port: self.smtp_cfg("dispatch", store, port)
+        else:
+            self.psql("DROP DATABASE IF EXISTS tkbench", db="postgres")
+            self.psql("CREATE DATABASE tkbench", db="postgres")
+            mk = self.pg_cfg
+            self.tk(self.pg_cfg(self.free_port()), "init")
+        cfg = mk(self.free_port())
+        self.run([self.seed, "accounts", cfg, "100"])
+        self.run([self.seed, "engine", cfg, str(n), "500"])
+        return mk
+
+    def pg_cfg(self, port):
+        path = os.path.join(self.work, "pg.ini")
+        with open(path, "w") as f:
+            f.write("[store]\ndriver = postgres\ndsn = host=%s port=%d dbname=tkbench user=postgres\n"
+                    "[transport]\nplugin = smtp\nurl = smtp://127.0.0.1:%d\n"
+                    "[plugins]\ndir = %s\n[templates]\ndir = %s\n"
+                    % (self.pgdir, self.pgport, port, self.plugins, self.templates))
+        return path
+
+    def psql(self, sql, db="tkbench"):
+        self.run(["psql", "-h", self.pgdir, "-p", str(self.pgport), "-U", "postgres", "-d", db,
+                  "-qc", sql])
+
+    def postgres_start(self):
+        self.pgdir = None
+        probe = os.path.join(self.work, "pg-probe.ini")
+        with open(probe, "w") as f:
+            f.write("[store]\ndriver = postgres\ndsn = host=/nonexistent dbname=x\n[transport]\n"
+                    "plugin = file\ndir = %s\n[plugins]\ndir = %s\n" % (self.work, self.plugins))
+        p = subprocess.run([self.bin, "-c", probe, "init"], capture_output=True, text=True)
+        if "not built" in p.stderr or "unknown driver" in p.stderr:
+            return "PostgreSQL driver not in this build: " + p.stderr.strip().splitlines()[-1][:60]
+        initdb = shutil.which("initdb") or "/usr/lib/postgresql/15/bin/initdb"
+        pg_ctl = shutil.which("pg_ctl") or "/usr/lib/postgresql/15/bin/pg_ctl"
+        if not os.path.exists(initdb):
+            return "no PostgreSQL server installed"
+        self.pgdir = self.fresh_dir("pg")
+        self.pgport = self.free_port()
+        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.pgdir, "postgres", "postgres")
+        subprocess.run(user + [initdb, "-D", self.pgdir + "/data", "-U", "postgres", "-A", "trust"],
+                       check=True, capture_output=True)
+        subprocess.run(user + [pg_ctl, "-D", self.pgdir + "/data", "-w", "-l", self.pgdir + "/log",
+                               "-o", "-k %s -p %d -c listen_addresses='' -c fsync=on" % (self.pgdir, self.pgport),
+                               "start"], check=True, capture_output=True)
+        self.pg_user = user
+        self.pg_ctl = pg_ctl
+        return None
+
+    def postgres_stop(self):
+        if getattr(self, "pgdir", None):
+            subprocess.run(self.pg_user + [self.pg_ctl, "-D", self.pgdir + "/data", "-m", "fast", "stop"],
+                           capture_output=True)
+            self.pgdir = None
+
+
+def fmt_n(n):
+    return "%dM" % (n // 1000000) if n >= 1000000 else "%dk" % (n // 1000) if n >= 1000 else str(n)
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    osr = ""
+    try:
+        osr = dict(l.rstrip().split("=", 1) for l in open("/etc/os-release") if "=" in l)["PRETTY_NAME"].strip('"')
+    except (OSError, KeyError):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return "%d cores (%s), %.1f GiB, %s, kernel %s" % (os.cpu_count(), cpu, mem, osr, platform.release())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--only", help="comma-separated: smtp,file,store,scale,daemon,dispatch")
+    args = ap.parse_args()
+    b = Bench(args)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True,
+                           text=True).stdout.strip()
+    head = ["tickler benchmarks, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine: " + machine(),
+            "commit: %s%s" % (commit, " (with uncommitted changes)" if dirty else ""),
+            "mode: %s, median of %d runs unless noted; loopback only" % ("quick" if args.quick else "full", b.runs)]
+    for line in head:
+        print(line)
+    print()
+    print("%-10s %-46s %-22s %-30s %-14s %s" % ("section", "what", "tickler", "baseline (same run)", "ratio", "note"))
+    t0 = time.time()
+    steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
+             ("scale", b.bench_scale), ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers)]
+    failed = 0
+    for name, fn in steps:
+        if not b.want(name):
+            continue
+        try:
+            fn()
+        except Exception as e:  # keep the other sections' figures
+            failed = 1
+            b.row(name, "FAILED", "", "", "", str(e).splitlines()[0][:100] if str(e) else repr(e))
+            b.postgres_stop()
+    print("\n(%.0f s)" % (time.time() - t0))
+    md = os.path.join(b.out, "results.md")
+    with open(md, "w") as f:
+        f.write("\n".join("- " + h for h in head) + "\n\n")
+        f.write("| section | what | tickler | baseline (same run) | ratio | note |\n|---|---|---|---|---|---|\n")
+        for r in b.rows:
+            f.write("| " + " | ".join(str(x).replace("|", "/") for x in r) + " |\n")
+    with open(os.path.join(b.out, "results.json"), "w") as f:
+        json.dump({"head": head, "rows": b.rows, "results": {k: v for k, v in b.results.items()}},
+                  f, indent=1, default=str)
+    print("written: %s" % md)
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Several dispatchers on one SQLite store, and [transport] connections.
+
+Two and four `tickler run` processes deliver 2000 due messages from one
+store to one SMTP server: no message may go out twice (no Message-ID twice,
+no idempotency key twice) and no SQLITE_BUSY ("database is locked") may
+reach their output.  Then one process with connections = 4 (four workers,
+each with its own store and SMTP connection) must beat one connection on a
+slow server, with the same guarantees.
+"""
+import re
+import time
+import unittest
+
+import delivery_lib as dl
+from tkharness import SmtpServer, at
+
+NOW = at(hours=1)
+LOCKED = re.compile(r"locked|busy|SQLITE_|tick failed|error", re.I)
+
+
+class ConcurrencyTest(unittest.TestCase):
+    def dispatchers(self, n):
+        t0 = time.monotonic()
+        t, port = dl.populate(self, 500, 4, dl.delivery_ini(lease=5))
+        srv = SmtpServer(self, "--delay", "0.002", port=port)
+        t.smtp = srv
+        ds = [dl.Daemon(t, now=NOW, name="d%d" % i) for i in range(n)]
+        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t).get("queued", 0) == 0, 240),
+                        dl.outbox_states(t))
+        per = []
+        for d in ds:
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.text())
+            log = d.text()
+            self.assertIsNone(LOCKED.search(log), log)
+            per.append(sum(int(m) for m in re.findall(r"(\d+) delivered", log)))
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual((rows, deliveries, dups), (2000, 2000, 0))
+        self.assertEqual(sum(per), 2000, per)
+        self.assertEqual(len([p for p in per if p > 0]), n, "every dispatcher should take a share: %r" % per)
+        dl.report("dispatchers_%d" % n, per_dispatcher=per, duplicates=dups,
+                  seconds=round(time.monotonic() - t0, 1))
+
+    def test_two_dispatchers(self):
+        self.dispatchers(2)
+
+    def test_four_dispatchers(self):
+        self.dispatchers(4)
+
+    def test_parallel_connections(self):
+        delay, n = 0.05, 240
+        timings = {}
+        for conns in (1, 4):
+            t, port = dl.populate(self, n // 2, 2, dl.delivery_ini(lease=60, connections=conns))
+            srv = SmtpServer(self, "--delay", str(delay), port=port)
+            t.smtp = srv
+            t0 = time.monotonic()
+            r = t.run("--json", "tick", now=NOW, timeout=120)
+            timings[conns] = time.monotonic() - t0
+            self.assertEqual(r.rc, 0, r)
+            self.assertIsNone(LOCKED.search(r.err), r.err)
+            rows, deliveries, dups = dl.check_delivered(self, t, srv)
+            self.assertEqual((rows, deliveries, dups), (n, n, 0))
+            sessions = {e["session"] for e in srv.envelopes()}
+            self.assertGreaterEqual(len(sessions), conns)
+        self.assertGreater(timings[1], n * delay)
+        self.assertLess(timings[4], timings[1] / 2, timings)
+        dl.report("connections", messages=n, server_delay=delay,
+                  seconds={k: round(v, 2) for k, v in timings.items()})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
