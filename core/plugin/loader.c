@@ -169,7 +169,7 @@ static int open_one(const char *path, struct tk_config *cfg, struct tk_plugin **
     int rc;
 
     *out = NULL;
-    if ((rc = tk_plugin_check_perms(path, err)) != 0)
+    if ((rc = tk_plugin_check_perms(path, err)) != 0 || (rc = tk_plugin_check_elf(path, err)) != 0)
         return rc;
     if (!(p = calloc(1, sizeof *p)) || !(p->path = tk_strdup(path))) {
         free(p);

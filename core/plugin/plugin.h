@@ -88,6 +88,10 @@ const struct tk_plugin *tk_registry_bulk(const struct tk_registry *reg, const ch
 /* Check a descriptor header read from PATH; exposed for unit tests. */
 int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,
                            struct tk_error *err);
+/* Refuse PATH unless it is an ELF shared object of this machine that
+ * defines tk_plugin_entry; read from the file, before dlopen() runs any of
+ * its code. */
+int tk_plugin_check_elf(const char *path, struct tk_error *err);
 /* Refuse PATH when it or its folder is writable by group/others. */
 int tk_plugin_check_perms(const char *path, struct tk_error *err);
 

@@ -78,6 +78,19 @@ def psql(dsn, sql, timeout=60):
     return cp.stdout
 
 
+def rows(dsn, sql, timeout=60):
+    """Rows of SQL as lists of strings (NULL as \\N); values may hold
+    newlines, so records and fields are split on control characters."""
+    cp = subprocess.run([_psql(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-P", "null=\\N",
+                         "-F", "\x1f", "-R", "\x1e", "-d", dsn, "-c", sql],
+                        capture_output=True, timeout=timeout)  # bytes: keep CRLF as it is
+    if cp.returncode != 0:
+        raise RuntimeError("psql failed (%d): %s" % (cp.returncode, cp.stderr.decode().strip()))
+    out = cp.stdout.decode("utf-8")
+    out = out[:-1] if out.endswith("\n") else out
+    return [r.split("\x1f") for r in out.split("\x1e")] if out else []
+
+
 def create_database(server_dsn, prefix="tk"):
     """A new empty database on SERVER_DSN's server; returns its DSN."""
     name = "%s_%s" % (prefix, uuid.uuid4().hex[:12])

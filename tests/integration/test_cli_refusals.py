@@ -4,6 +4,7 @@ naming the file (and line, or the reason), exit 1, nothing changed."""
 import glob
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -74,6 +75,33 @@ class PluginRefusals(unittest.TestCase):
 
     def test_init_failure(self):
         self.refused("init_fails", ["zz_widget.so", "database of colours is missing"])
+
+    def test_no_plugin_code_runs_for_a_foreign_library(self):
+        t, d, _ = self.deploy(None)
+        src = os.path.join(d, "ctor.c")
+        with open(src, "w") as f:
+            f.write('#include <fcntl.h>\n#include <stdlib.h>\n'
+                    '__attribute__((constructor)) static void c(void)'
+                    '{ const char *p = getenv("TK_CANARY"); if (p) creat(p, 0600); }\n'
+                    'int some_function(void) { return 1; }\n')
+        so = os.path.join(d, "zz_ctor.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src], check=True)
+        os.unlink(src)
+        os.chmod(so, 0o755)
+        canary = os.path.join(t.dir, "canary")
+        r = t.run("plugins", env={"TK_CANARY": canary})
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("zz_ctor.so: refused: not a tickler plugin", r.err)
+        self.assertFalse(os.path.exists(canary), "the foreign library's constructor ran")
+
+    def test_not_a_shared_object(self):
+        t, d, _ = self.deploy(None)
+        with open(os.path.join(d, "zz_text.so"), "w") as f:
+            f.write("hello\n")
+        os.chmod(os.path.join(d, "zz_text.so"), 0o644)
+        r = t.run("plugins")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("zz_text.so: refused: not a shared object", r.err)
 
     def test_group_writable_file(self):
         self.refused(None, ["invoice.so", "writable"], writable="file")

@@ -1,0 +1,235 @@
+"""Scale-out on PostgreSQL: several `tickler run` against one database.
+
+The module starts its own throwaway cluster (pgcluster.py: initdb + pg_ctl
+as an unprivileged user on a loopback port in a temporary folder), so it
+runs in the normal suite; it is skipped only when no PostgreSQL server is
+installed.  Each test gets a fresh database on that cluster, and the
+restart test restarts the whole cluster under running dispatchers.
+
+What is checked, on a real SMTP server (smtpd.py) and real daemons:
+- four dispatchers, thousands of due messages: every message delivered
+  exactly once, the work shared, each due reminder enqueued once;
+- kill -9 of random dispatchers: nothing lost, every duplicate is a known
+  row's Message-ID (a resend of the same message);
+- pg_ctl restart in the middle of dispatch: nothing lost, the same
+  processes carry on by themselves;
+- nodes starting at once migrate the schema once (advisory lock);
+- `tickler migrate --from sqlite:PATH --to postgres:DSN` copies every row.
+"""
+import os
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+
+import delivery_lib as dl
+import pgcluster
+from tkharness import BIN, SmtpServer, Tickler, at
+
+NOW = at(days=2, hours=1)  # past the backoff of the first attempt and 1-day reminders
+CLUSTER = None
+
+
+def setUpModule():
+    global CLUSTER
+    if not pgcluster.available():
+        raise unittest.SkipTest("no PostgreSQL server installed")
+    CLUSTER = pgcluster.Cluster()
+
+
+def tearDownModule():
+    if CLUSTER is not None:
+        CLUSTER.stop()
+
+
+def pg_deployment(tc, n_contacts, n_sends, ini, reminder_items=0):
+    """A PostgreSQL deployment whose outbox holds n_contacts * n_sends queued
+    messages for a closed SMTP port (plus REMINDER_ITEMS items whose 1-day
+    reminder is due at NOW).  Returns (tickler, port)."""
+    port = dl.free_port()
+    t = Tickler(tc, smtp=dl.ClosedPort(port), extra_ini=ini, store="postgres", dsn=CLUSTER.dsn())
+    if reminder_items:
+        small = t.account("Reminded BV", contacts=(("r1@reminded.example", "R1", True),
+                                                   ("r2@reminded.example", "R2", True)))
+        for i in range(reminder_items):
+            t.send("invoice", small, "Reminded %d" % i, "--reminders", "on", "--every", "1",
+                   "--count", "1")
+    acc = int(t.ok("account", "add", "Many BV").strip())
+    pgcluster.psql(t.dsn, "INSERT INTO contacts (account_id, email, name, notify, created_at) "
+                   "SELECT %d, 'c' || lpad(i::text, 5, '0') || '@many.example', 'Contact ' || i, 1, 0 "
+                   "FROM generate_series(0, %d) AS i" % (acc, n_contacts - 1))
+    for s in range(n_sends):
+        r = t.run("send", "invoice", "--account", acc, "--title", "Invoice %d" % s,
+                  "--set", "amount=%d.00" % (100 + s), "--set", "currency=EUR")
+        tc.assertEqual(r.rc, 0, r)
+    return t, port
+
+
+def delivered_by(d):
+    return sum(int(n) for n in re.findall(r" (\d+) delivered", d.text()))
+
+
+def all_sent(t):
+    return dl.outbox_states(t).get("queued", 0) == 0
+
+
+class FourDispatchers(unittest.TestCase):
+    def test_every_message_exactly_once_and_work_shared(self):
+        t, port = pg_deployment(self, 1000, 3, dl.delivery_ini(lease=30), reminder_items=20)
+        queued = dl.outbox_states(t).get("queued", 0)
+        srv = SmtpServer(self, port=port)
+        t.smtp = srv
+        t0 = time.monotonic()
+        ds = [dl.Daemon(t, now=NOW, name="node%d" % i) for i in range(4)]
+        self.assertTrue(dl.wait_for(lambda: all_sent(t), 150, step=0.25), dl.outbox_states(t))
+        took = time.monotonic() - t0
+        for d in ds:
+            self.assertIsNone(d.proc.poll(), "a dispatcher died:\n" + d.text())
+        for d in ds:
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.text())
+            self.assertNotIn("tick failed", d.text())
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        # 3000 notifications + 20 items' notifications and reminders to 2 contacts each
+        self.assertEqual(rows, 3000 + 20 * 2 * 2)
+        self.assertEqual(dups, 0, "a message was delivered twice while no process died")
+        self.assertEqual(deliveries, rows)
+        # Each due reminder was enqueued and audited by exactly one scheduler.
+        reminders = [e for e in t.json("audit") if e.get("action") == "reminder"]
+        self.assertEqual(len(reminders), 20, reminders[:3])
+        self.assertEqual(len({e.get("item") for e in reminders}), 20)
+        shares = [delivered_by(d) for d in ds]
+        self.assertGreaterEqual(sum(1 for s in shares if s > 0), 2, "work not shared: %r" % shares)
+        dl.report("postgres-4-dispatchers", messages=rows, queued_at_start=queued,
+                  seconds=round(took, 1), per_second=round(rows / took, 1), per_dispatcher=shares)
+
+    def test_kill9_of_random_dispatchers_loses_nothing(self):
+        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=3))
+        srv = SmtpServer(self, "--delay", "0.01", port=port)
+        t.smtp = srv
+        rnd = random.Random(5)
+        t0 = time.monotonic()
+        ds = [dl.Daemon(t, now=NOW, name="k%d" % i) for i in range(4)]
+        kills = 0
+        while kills < 10 and not all_sent(t):
+            time.sleep(rnd.uniform(0.3, 1.2))
+            i = rnd.randrange(4)
+            ds[i].signal(signal.SIGKILL)
+            ds[i].proc.wait()
+            kills += 1
+            ds[i] = dl.Daemon(t, now=NOW, name="k%d" % i)
+        self.assertGreaterEqual(kills, 5, "the kills should land while mail is queued")
+        self.assertTrue(dl.wait_for(lambda: all_sent(t), 150, step=0.25), dl.outbox_states(t))
+        for d in ds:
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.text())
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual(rows, 2000)
+        self.assertEqual(dl.outbox_states(t), {"sent": 2000})
+        # check_delivered matched every delivery to its row's Message-ID:
+        # a duplicate is only ever the same message again, at most the one
+        # in hand per kill.
+        self.assertLessEqual(dups, kills)
+        dl.report("postgres-kill9", kills=kills, messages=rows, deliveries=deliveries,
+                  duplicates=dups, seconds=round(time.monotonic() - t0, 1))
+
+    def test_database_restart_mid_dispatch(self):
+        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=3))
+        srv = SmtpServer(self, "--delay", "0.005", port=port)
+        t.smtp = srv
+        t0 = time.monotonic()
+        ds = [dl.Daemon(t, now=NOW, name="r%d" % i) for i in range(4)]
+        self.assertTrue(dl.wait_for(lambda: len(srv.envelopes()) >= 300, 60))
+        CLUSTER.restart()
+        restarted_at = len(srv.envelopes())
+        self.assertLess(restarted_at, 2000, "the restart should land while mail is queued")
+        self.assertTrue(dl.wait_for(lambda: all_sent(t), 150, step=0.25), dl.outbox_states(t))
+        took = time.monotonic() - t0
+        for d in ds:
+            self.assertIsNone(d.proc.poll(), "a dispatcher died:\n" + d.text())
+        for d in ds:
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.text())
+        logs = "".join(d.text() for d in ds)
+        self.assertIn("connection lost", logs, "no dispatcher noticed the restart")
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual(rows, 2000)
+        self.assertLessEqual(dups, 4 * 64, "more duplicates than the claims in hand")
+        dl.report("postgres-restart", messages=rows, delivered_before_restart=restarted_at,
+                  deliveries=deliveries, duplicates=dups, seconds=round(took, 1))
+
+
+class SchemaAndMigrate(unittest.TestCase):
+    def test_nodes_starting_at_once_migrate_once(self):
+        t = Tickler(self, store="postgres", dsn=CLUSTER.dsn(), init=False)
+        env = dict(os.environ, TICKLER_CONFIG=t.config)
+        procs = [subprocess.Popen([BIN, "init"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(pgcluster.psql(t.dsn, "SELECT version FROM schema_version").split(), ["1"])
+
+    def test_migrate_copies_every_row(self):
+        src = Tickler(self, store="sqlite")
+        acc = src.account("Acme BV", contacts=(("ann@acme.example", "Ann", True),
+                                               ("bob@acme.example", None, False)))
+        nl = src.account("Bakkerij", language="nl", contacts=(("kees@bakkerij.example", "Kees", True),))
+        items = [src.send("invoice", acc, "Fees 2026", "--reminders", "on", "--every", "2"),
+                 src.send("invoice", nl, "Jaarrekening"),
+                 src.send("organizer", acc, "Organizer 2026")]
+        src.ok("resend", items[0])
+        src.ok("event", items[1], "paid")
+        src.ok("tick", now=at(days=3))
+        src.ok("contact", "notify", acc, "bob@acme.example", "on")
+        db = os.path.join(src.dir, "tickler.db")
+
+        dsn = CLUSTER.create_database()
+        self.addCleanup(pgcluster.drop_database, dsn)
+        out = src.ok("migrate", "--from", "sqlite:" + db, "--to", "postgres:" + dsn)
+        self.assertIn("copied", out)
+        self.assertNotIn("dbname", out, "the DSN (maybe with a password) must not be echoed")
+
+        con = sqlite3.connect(db)
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        for table in ("accounts", "contacts", "items", "item_fields", "audit", "outbox", "sequences"):
+            self.assertIn(table, tables)
+        total = 0
+        for table in tables:
+            cols = [r[1] for r in con.execute("PRAGMA table_info(%s)" % table)]
+            order = ", ".join(cols)
+            want = [["\\N" if v is None else str(v) for v in row]
+                    for row in con.execute("SELECT %s FROM %s ORDER BY %s" % (order, table, order))]
+            got = pgcluster.rows(dsn, "SELECT %s FROM %s ORDER BY %s" % (order, table, order))
+            self.assertEqual(got, want, "table %s differs after migrate" % table)
+            total += len(want)
+        self.assertGreater(total, 30)
+
+        # The copy is a working store: ids carry on after the copied ones,
+        # and it reads the same through the CLI.
+        dst = Tickler(self, store="postgres", dsn=CLUSTER.dsn(), init=False)
+        dst.ini = dst.ini.replace(dst.dsn, dsn)
+        with open(dst.config, "w") as f:
+            f.write(dst.ini)
+        for it in items:
+            self.assertEqual(dst.show(it), src.show(it))
+        self.assertEqual(dst.json("audit"), src.json("audit"))
+        new = dst.send("invoice", acc, "After the move")
+        self.assertEqual(int(new), max(int(i) for i in items) + 1)
+
+        # A second copy into the now non-empty store is refused, changing nothing.
+        before = pgcluster.psql(dsn, "SELECT COUNT(*) FROM items")
+        err = src.fails("migrate", "--from", "sqlite:" + db, "--to", "postgres:" + dsn)
+        self.assertIn("not empty", err)
+        self.assertEqual(pgcluster.psql(dsn, "SELECT COUNT(*) FROM items"), before)
+        # A missing source is refused rather than created empty.
+        err = src.fails("migrate", "--from", "sqlite:" + db + ".missing", "--to", "postgres:" + dsn)
+        self.assertIn("no SQLite store", err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
