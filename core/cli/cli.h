@@ -70,6 +70,8 @@ int tk_cli_id(const char *s, const char *what, int64_t *out, struct tk_error *er
 int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out,
                    struct tk_error *err);
 
+/* A new record's id: alone on its line, or {"id": N} with --json. */
+void tk_cli_print_id(struct tk_cli *c, int64_t id);
 /* Print one JSON document to stdout and take ownership of J. */
 void tk_cli_emit(json_t *j);
 json_t *tk_cli_json_time(tk_time t);  /* ISO string or null for 0 */

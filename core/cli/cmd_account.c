@@ -38,13 +38,7 @@ int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
     if ((rc = tk_store_account_add(c->e->db, a.pos.v[0], lang, c->now, &id, err)) ||
         (rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, id, 0, 0, "account-added", a.pos.v[0], err)))
         goto out;
-    if (c->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(id));
-        tk_cli_emit(o);
-    } else {
-        printf("%lld\n", (long long)id);
-    }
+    tk_cli_print_id(c, id);
 out:
     tk_cli_args_free(&a);
     return rc;
@@ -142,13 +136,7 @@ int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
              tk_cli_opt(&a, "no-notify") ? "off" : "on");
     if ((rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, acc.id, 0, 0, "contact-added", detail, err)))
         goto out;
-    if (c->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(id));
-        tk_cli_emit(o);
-    } else {
-        printf("%lld\n", (long long)id);
-    }
+    tk_cli_print_id(c, id);
 out:
     free(email);
     tk_account_free(&acc);

@@ -79,13 +79,7 @@ int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     rq.fields = &fields;
     if ((rc = tk_engine_send(c->e, &rq, &id, err)))
         goto out;
-    if (c->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(id));
-        tk_cli_emit(o);
-    } else {
-        printf("%lld\n", (long long)id);
-    }
+    tk_cli_print_id(c, id);
 out:
     tk_kv_free(&fields);
     tk_account_free(&acc);

@@ -16,6 +16,17 @@ void tk_cli_emit(json_t *j)
     json_decref(j);
 }
 
+void tk_cli_print_id(struct tk_cli *c, int64_t id)
+{
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        tk_cli_emit(o);
+    } else {
+        printf("%lld\n", (long long)id);
+    }
+}
+
 json_t *tk_cli_json_time(tk_time t)
 {
     char buf[32];

@@ -42,13 +42,7 @@ int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err
     if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title, tk_cli_opt(&a, "stage"),
                                   &id, err)))
         goto out;
-    if (c->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(id));
-        tk_cli_emit(o);
-    } else {
-        printf("%lld\n", (long long)id);
-    }
+    tk_cli_print_id(c, id);
 out:
     tk_account_free(&acc);
     tk_cli_args_free(&a);
