@@ -24,4 +24,5 @@ cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$here/build" -j"$(nproc)"
 $SUDO cmake --install "$here/build" >/dev/null
 echo "setup: installed $(command -v tickler || echo /usr/local/bin/tickler)"
-exec sh "$here/scripts/demo.sh"
+# the demo runs the installed binary: it finds its plugins and templates beside itself
+exec sh "$here/scripts/demo.sh" "$(command -v tickler || echo /usr/local/bin/tickler)"
