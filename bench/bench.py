@@ -43,6 +43,7 @@ class Bench:
         self.plugins = os.path.join(self.build, "lib", "tickler", "plugins")
         self.seed = os.path.join(self.out, "bin", "seed")
         self.spoolwrite = os.path.join(self.out, "bin", "spoolwrite")
+        self.curlloop = os.path.join(self.out, "bin", "curlloop")
         self.work = os.path.join(self.out, "work")
         self.data = os.path.join(self.out, "stores")
         self.templates = os.path.join(self.out, "templates")
@@ -97,7 +98,8 @@ class Bench:
                                          "from": "Bench <bench@localhost>"}, extra)
 
     def timed(self, argv, stdin=None, stdout=subprocess.DEVNULL, env=None, check=True):
-        """Wall seconds and peak RSS (KiB, from wait4: what /usr/bin/time -v reports)."""
+        """Wall seconds, peak RSS (KiB) and CPU seconds (user+system), from
+        wait4: the figures /usr/bin/time -v reports."""
         fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdin=fin, stdout=stdout, stderr=subprocess.PIPE, env=env)
@@ -110,7 +112,7 @@ class Bench:
         if check and p.returncode != 0:
             raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode,
                                                        err.decode(errors="replace")[-500:]))
-        return dt, ru.ru_maxrss
+        return dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
 
     def run(self, argv, **kw):
         return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
@@ -199,70 +201,95 @@ class Bench:
 
     # ---- 1. SMTP delivery ---------------------------------------------------
 
+    def sink_run(self, argv, n, stdin=None):
+        """Run ARGV against a fresh sink; (msg/s, CPU us/msg, sessions)."""
+        sink = self.sink_start()
+        argv = [a.replace("PORT", str(sink[1])) for a in argv]
+        dt, _, cpu = self.timed(argv, stdin=stdin)
+        sess, m = self.sink_stop(sink)
+        if m != n:
+            raise RuntimeError("%s: the sink got %d of %d messages" % (os.path.basename(argv[0]), m, n))
+        return n / dt, cpu / n * 1e6, sess
+
     def bench_smtp(self):
         n = 2000 if self.quick else 5000
-        n_msmtp = 100 if self.quick else 300
+        n_msmtp = 40 if self.quick else 100
         seeded = self.scale_store(n, 1000)
-        res = {}
         msg = self.sample_message()
-        for conns in (1, 4):
-            rates, sess = [], []
-            for r in range(self.runs):
-                store = self.copy_store(seeded, "smtp")
-                sink = self.sink_start()
-                cfg = self.smtp_cfg("smtp", store, sink[1], conns)
-                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
-                s, m = self.sink_stop(sink)
-                if m != n:
-                    raise RuntimeError("tickler delivered %d of %d to the sink" % (m, n))
-                rates.append(n / dt)
-                sess.append(s)
-            src = []
-            for r in range(self.runs):
-                sink = self.sink_start()
-                dt, _ = self.timed(["smtp-source", "-d", "-s", str(conns), "-m", str(n), "-l", "2048",
-                                    "-f", "bench@localhost", "-t", ADDR, "127.0.0.1:%d" % sink[1]])
-                _, m = self.sink_stop(sink)
-                if m != n:
-                    raise RuntimeError("smtp-source delivered %d of %d" % (m, n))
-                src.append(n / dt)
-            res[conns] = (med(rates), med(sess), med(src))
-            self.row("smtp", "tickler tick, %d due, connections=%d" % (n, conns),
-                     "%.0f msg/s" % med(rates), "smtp-source -d -s %d: %.0f msg/s" % (conns, med(src)),
-                     "%.2f (>=0.80)" % (med(rates) / med(src)),
-                     "%d session%s = %.4f/msg" % (med(sess), "" if med(sess) == 1 else "s",
-                                                  med(sess) / n))
-        py = []
-        script = ("import smtplib,sys\nmsg=open(sys.argv[2],'rb').read()\n"
-                  "s=smtplib.SMTP('127.0.0.1',int(sys.argv[1]))\n"
-                  "for i in range(int(sys.argv[3])): s.sendmail('bench@localhost',['%s'],msg)\n"
-                  "s.quit()\n" % ADDR)
-        for r in range(self.runs):
-            sink = self.sink_start()
-            dt, _ = self.timed(["/usr/bin/python3", "-c", script, str(sink[1]), msg, str(n)])
-            _, m = self.sink_stop(sink)
-            py.append(n / dt)
+        # The same reminders already rendered and queued: a tick against a
+        # closed port schedules them all and delivers none.  Delivering
+        # that outbox is the part smtp-source is comparable with.
+        queued = self.copy_store(seeded, "smtp-queued")
+        self.timed([self.bin, "-c", self.smtp_cfg("smtp-q", queued, self.free_port()), "--now",
+                    NOW_ISO, "tick"])
+        later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + DAY))
         rc = os.path.join(self.work, "msmtprc")
-        with open(rc, "w") as f:
-            f.write("")
+        open(rc, "w").close()
         os.chmod(rc, 0o600)
-        ms = []
-        for r in range(self.runs):
+
+        def tick(conns, src, now):
+            store = self.copy_store(src, "smtp")
             sink = self.sink_start()
-            t0 = time.perf_counter()
+            cfg = self.smtp_cfg("smtp", store, sink[1], conns)
+            dt, _, cpu = self.timed([self.bin, "-c", cfg, "--now", now, "tick"])
+            sess, m = self.sink_stop(sink)
+            if m != n:
+                raise RuntimeError("tickler: the sink got %d of %d messages" % (m, n))
+            return n / dt, cpu / n * 1e6, sess
+
+        def msmtp():
+            sink = self.sink_start()
+            t0, cpu = time.perf_counter(), 0.0
             for i in range(n_msmtp):
-                self.timed(["msmtp", "-C", rc, "--host=127.0.0.1", "--port=%d" % sink[1], "--auth=off",
-                            "--tls=off", "--from=bench@localhost", ADDR], stdin=msg)
+                cpu += self.timed(["msmtp", "-C", rc, "--host=127.0.0.1", "--port=%d" % sink[1],
+                                   "--auth=off", "--tls=off", "--from=bench@localhost", ADDR],
+                                  stdin=msg)[2]
             dt = time.perf_counter() - t0
-            _, m = self.sink_stop(sink)
-            ms.append(n_msmtp / dt)
-        t1 = res[1][0]
-        self.row("smtp", "python3 smtplib loop, one connection", "%.0f msg/s" % med(py), "", 
-                 "tickler/python %.2f (>1)" % (t1 / med(py)))
-        self.row("smtp", "msmtp, one process per message (%d)" % n_msmtp, "%.0f msg/s" % med(ms), "",
-                 "tickler/msmtp %.1f" % (t1 / med(ms)))
-        self.results["smtp"] = {"n": n, "tickler": {str(k): v for k, v in res.items()},
-                                "python": med(py), "msmtp": med(ms)}
+            sess, m = self.sink_stop(sink)
+            return n_msmtp / dt, cpu / n_msmtp * 1e6, sess
+
+        py = ("import smtplib,sys\nmsg=open(sys.argv[2],'rb').read()\n"
+              "s=smtplib.SMTP('127.0.0.1',int(sys.argv[1]))\n"
+              "for i in range(int(sys.argv[3])): s.sendmail('bench@localhost',['%s'],msg)\n"
+              "s.quit()\n" % ADDR)
+        cases = [
+            ("tick1", "tickler tick: schedule+deliver, connections=1", lambda: tick(1, seeded, NOW_ISO)),
+            ("src1", "smtp-source -d -s 1", lambda: self.sink_run(
+                ["smtp-source", "-d", "-s", "1", "-m", str(n), "-l", "2048", "-f", "bench@localhost",
+                 "-t", ADDR, "127.0.0.1:PORT"], n)),
+            ("out1", "tickler tick: deliver queued, connections=1", lambda: tick(1, queued, later)),
+            ("curl", "libcurl loop, one handle (bench/curlloop)", lambda: self.sink_run(
+                [self.curlloop, "smtp://127.0.0.1:PORT", msg, str(n), "bench@localhost", ADDR], n)),
+            ("tick4", "tickler tick: schedule+deliver, connections=4", lambda: tick(4, seeded, NOW_ISO)),
+            ("src4", "smtp-source -d -s 4", lambda: self.sink_run(
+                ["smtp-source", "-d", "-s", "4", "-m", str(n), "-l", "2048", "-f", "bench@localhost",
+                 "-t", ADDR, "127.0.0.1:PORT"], n)),
+            ("out4", "tickler tick: deliver queued, connections=4", lambda: tick(4, queued, later)),
+            ("py", "python3 smtplib loop, one connection", lambda: self.sink_run(
+                ["/usr/bin/python3", "-c", py, "PORT", msg, str(n)], n)),
+            ("msmtp", "msmtp, one process per message (%d)" % n_msmtp, msmtp),
+        ]
+        got = {k: [] for k, _, _ in cases}
+        # Interleaved: every run measures each case once, so that a burst of
+        # load from elsewhere on the machine hits all of them alike.
+        for r in range(self.runs):
+            for key, _, fn in cases:
+                got[key].append(fn())
+        m = {k: tuple(med([x[i] for x in v]) for i in range(3)) for k, v in got.items()}
+        label = {k: w for k, w, _ in cases}
+        for key, src in (("tick1", "src1"), ("out1", "src1"), ("tick4", "src4"), ("out4", "src4")):
+            rate, cpu, sess = m[key]
+            self.row("smtp", label[key] + ", %d due" % n, "%.0f msg/s, %.0f us CPU" % (rate, cpu),
+                     "%s: %.0f msg/s, %.0f us" % (label[src], m[src][0], m[src][1]),
+                     "%.2f (>=0.80)" % (rate / m[src][0]),
+                     "%d session%s, %.4f/msg (<=0.01)" % (sess, "" if sess == 1 else "s", sess / n))
+        for key in ("curl", "py", "msmtp"):
+            rate, cpu, sess = m[key]
+            self.row("smtp", label[key], "%.0f msg/s, %.0f us CPU" % (rate, cpu), "",
+                     "tick1/this %.2f" % (m["tick1"][0] / rate) + (" (>1)" if key == "py" else ""),
+                     "%d session%s" % (sess, "" if sess == 1 else "s"))
+        self.results["smtp"] = {"n": n, "runs": {k: v for k, v in got.items()},
+                                "median": {k: v for k, v in m.items()}}
 
     def sample_message(self):
         """A reminder tickler rendered with the bench template (about 2 KiB)."""
@@ -287,7 +314,7 @@ class Bench:
                 store = self.copy_store(seeded, "file")
                 spool = self.fresh_dir("spool")
                 cfg = self.file_cfg("file", store, spool, fsync)
-                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
+                dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
                 got = len([x for x in os.listdir(spool) if x.endswith(".eml")])
                 if got != n:
                     raise RuntimeError("file transport wrote %d of %d" % (got, n))
@@ -365,7 +392,7 @@ class Bench:
                                              "url": "smtp://127.0.0.1:%d" % self.free_port()}, extra)
                 job = self.tk(cfg, "job", "add", "Bench", "--account", "1", "--title", "bench").strip()
                 b = self.copy_store(a, "store-b")
-                dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "job", "move", job, "Bulk"])
+                dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "job", "move", job, "Bulk"])
                 lua.append(n / dt)
                 out = self.run([self.seed, "raw", a, b, str(n)]).split()
                 if int(out[1]) != n:
@@ -401,11 +428,11 @@ class Bench:
                     cfg = self.file_cfg("scale", store, spool, "off")
                     # The floor: the same process opening the same store and
                     # reading one item, no tick.
-                    dt, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "show", "1"])
+                    dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "show", "1"])
                     floor.append(dt)
                     out = os.path.join(self.work, "tick.out")
                     with open(out, "w") as f:
-                        dt, kib = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"],
+                        dt, kib, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"],
                                              stdout=f)
                     got = json.load(open(out))
                     if got["reminders"] != due or got["delivered"] != due:

@@ -31,5 +31,6 @@ libs="-llua5.4 -linih -lcurl -ljansson -lsqlite3 -ldl -lm"
 pkg-config --exists libpq 2>/dev/null && libs="$libs -lpq"
 cc $cflags "$here/seed.c" "$build/core/libtkcore.a" $libs -o "$out/bin/seed"
 cc $cflags "$here/spoolwrite.c" -o "$out/bin/spoolwrite"
+cc $cflags "$here/curlloop.c" -lcurl -o "$out/bin/curlloop"
 
 exec /usr/bin/python3 "$here/bench.py" --build "$build" --out "$out" "$@"

@@ -104,8 +104,15 @@ static void logf_line(const char *fmt, ...)
 
 static void reopen_log(struct tk_cli *c)
 {
-    if (c->e->cfg.log_file && !freopen(c->e->cfg.log_file, "a", stderr))
+    if (!c->e->cfg.log_file)
+        return;
+    if (!freopen(c->e->cfg.log_file, "a", stderr)) {
         c->e->cfg.log_file = NULL;
+        return;
+    }
+    /* A reopened stderr is a plain file and would be fully buffered: a
+     * crash would lose the last lines, the ones that matter. */
+    setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
 /* Sleep up to SECONDS, waking early on a signal. */
@@ -153,7 +160,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         c->now = c->e->now;
         if (tick_once(c, &r, &terr)) {
             logf_line("tick failed: %s; retrying in %d s", terr.msg, c->e->cfg.poll_seconds);
-        } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent || r.st.unknown) {
+        } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent || r.st.unknown ||
+                   r.st.stale) {
             logf_line("tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
                       "%lld queued, %lld dead",
                       tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,

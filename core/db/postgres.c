@@ -22,10 +22,12 @@
  * reported as a failure rather than the silent ROLLBACK the server does.
  *
  * Connection loss: nothing is retried inside a transaction (the caller's
- * work is gone and must be redone by the caller).  Outside one - at BEGIN
- * or before an autocommit statement - a broken connection is re-established
- * with PQreset and a bounded exponential backoff, so a daemon whose
- * database restarted carries on by itself at its next tick.
+ * work is gone and must be redone by the caller).  Outside one a broken
+ * connection is re-established with PQreset: at BEGIN with a bounded
+ * exponential backoff (a server restart then costs a pause, not a failed
+ * tick), before an autocommit statement once.  A signal ends the backoff
+ * early so that a daemon asked to stop does not sit in it.  Either way the
+ * daemon carries on by itself at its next tick.
  */
 #include "db/db.h"
 
@@ -57,10 +59,12 @@ struct tk_cursor {
     int row, nrows;
 };
 
-static void sleep_ms(int ms)
+/* Non-zero when a signal cut the sleep short: the daemon is asked to stop
+ * (or reload), and should not sit in a reconnect loop meanwhile. */
+static int sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    return nanosleep(&ts, NULL) != 0;
 }
 
 static int conn_broken(const struct tk_db *db)
@@ -121,27 +125,26 @@ static int setup_session(struct tk_db *db, struct tk_error *err)
     return rc;
 }
 
-/* Bring a broken connection back, with backoff; 0 when it is usable. */
-static int ensure_conn(struct tk_db *db, struct tk_error *err)
+/* Bring a broken connection back; 0 when it is usable.  PATIENT (at
+ * BEGIN) retries with backoff, so that a server restart costs a pause, not
+ * a failed tick; a statement outside a transaction tries once. */
+static int ensure_conn(struct tk_db *db, int patient, struct tk_error *err)
 {
     if (!conn_broken(db))
         return 0;
     int waited = 0, ms = RECONNECT_FIRST_MS;
     for (;;) {
         PQreset(db->conn);
-        if (PQstatus(db->conn) == CONNECTION_OK && setup_session(db, err) == 0) {
+        if (PQstatus(db->conn) == CONNECTION_OK && setup_session(db, err) == 0)
             return 0;
-        }
-        if (waited >= RECONNECT_TOTAL_MS)
+        if (!patient || waited >= RECONNECT_TOTAL_MS || sleep_ms(ms))
             break;
-        sleep_ms(ms);
         waited += ms;
         ms = ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : ms * 2;
     }
     char line[TK_ERROR_MAX];
     first_line(PQerrorMessage(db->conn), line, sizeof line);
-    return tk_error_set(err, TK_EIO, "store postgres: connection lost, reconnecting failed for %d s: %s",
-                        waited / 1000, line);
+    return tk_error_set(err, TK_EIO, "store postgres: connection lost, cannot reconnect: %s", line);
 }
 
 static void drv_close(struct tk_db *db)
@@ -195,7 +198,7 @@ static int command(struct tk_db *db, const char *sql, struct tk_error *err)
 static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
 {
     if (!db->base.in_tx) {
-        int rc = ensure_conn(db, err);
+        int rc = ensure_conn(db, 0, err);
         if (rc != 0)
             return rc;
     }
@@ -205,13 +208,13 @@ static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *e
 static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 {
     (void)mode; /* see the top of the file */
-    int rc = ensure_conn(db, err);
+    int rc = ensure_conn(db, 1, err);
     if (rc != 0)
         return rc;
     rc = command(db, "BEGIN", err);
     /* A server restart shows only when the old connection is used: BEGIN
      * did nothing, so it is safe to reconnect and try once more. */
-    if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, err)) == 0)
+    if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, 1, err)) == 0)
         rc = command(db, "BEGIN", err);
     return rc;
 }
@@ -291,7 +294,7 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
 
     if (cur)
         *cur = NULL;
-    if (!db->base.in_tx && (rc = ensure_conn(db, err)) != 0)
+    if (!db->base.in_tx && (rc = ensure_conn(db, 0, err)) != 0)
         return rc;
     int n = rewrite(sql, &text);
     if (n < 0) {

@@ -111,7 +111,10 @@ struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
 };
 /* Claim and deliver queued outbox rows due now until none is left (or
- * *e->stop).  Each claim and each result is its own short transaction. */
+ * *e->stop).  Each claim and each result is its own short transaction.
+ * With [transport] connections = N > 1, N workers run in parallel, each
+ * with its own store and transport connection, claiming from the same
+ * outbox (leases and fencing tokens keep them apart). */
 int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st,
                        struct tk_error *err);
 

@@ -7,6 +7,7 @@ row was sent and reached the server, and that any duplicate on the wire is a
 known row's Message-ID for that row's recipient (at-least-once with stable
 Message-IDs, docs/delivery.md).
 """
+import os
 import random
 import signal
 import time
@@ -113,6 +114,29 @@ class CrashTest(unittest.TestCase):
         self.assertLess(frozen_at, 40)
         dl.report("sigstop", delivered_before_freeze=frozen_at, stale_refused=refused,
                   duplicates=dups, messages=n)
+
+    def test_sighup_reopens_the_log(self):
+        log = None
+        t, port = dl.populate(self, 3, 1, dl.delivery_ini(lease=5))
+        log = os.path.join(t.dir, "tickler.log")
+        with open(t.config, "a") as f:
+            f.write("\n[log]\nfile = %s\n" % log)
+        srv = SmtpServer(self, port=port)
+        t.smtp = srv
+        d = dl.Daemon(t, now=NOW)
+        self.assertTrue(dl.wait_for(lambda: os.path.exists(log) and "running" in open(log).read(), 15))
+        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t) == {"sent": 3}, 15))
+        os.rename(log, log + ".1")              # what logrotate does
+        d.signal(signal.SIGHUP)
+        self.assertTrue(dl.wait_for(lambda: os.path.exists(log) and "SIGHUP" in open(log).read(), 15))
+        rc, _ = d.stop()
+        self.assertEqual(rc, 0)
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("log reopened, templates reloaded", text)
+        self.assertIn("stopping", text)
+        with open(log + ".1") as f:
+            self.assertNotIn("stopping", f.read())
 
 
 if __name__ == "__main__":

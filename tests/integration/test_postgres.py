@@ -107,7 +107,9 @@ class FourDispatchers(unittest.TestCase):
                   seconds=round(took, 1), per_second=round(rows / took, 1), per_dispatcher=shares)
 
     def test_kill9_of_random_dispatchers_loses_nothing(self):
-        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=3))
+        # The lease outlasts a batch on this slow server, so only a kill
+        # makes a claim run out.
+        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=10))
         srv = SmtpServer(self, "--delay", "0.01", port=port)
         t.smtp = srv
         rnd = random.Random(5)
@@ -137,12 +139,13 @@ class FourDispatchers(unittest.TestCase):
                   duplicates=dups, seconds=round(time.monotonic() - t0, 1))
 
     def test_database_restart_mid_dispatch(self):
-        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=3))
+        t, port = pg_deployment(self, 500, 4, dl.delivery_ini(lease=5))
         srv = SmtpServer(self, "--delay", "0.005", port=port)
         t.smtp = srv
         t0 = time.monotonic()
         ds = [dl.Daemon(t, now=NOW, name="r%d" % i) for i in range(4)]
         self.assertTrue(dl.wait_for(lambda: len(srv.envelopes()) >= 300, 60))
+        restarted = pgcluster.psql(t.dsn, "SELECT now()").strip()  # every later session is new
         CLUSTER.restart()
         restarted_at = len(srv.envelopes())
         self.assertLess(restarted_at, 2000, "the restart should land while mail is queued")
@@ -150,16 +153,48 @@ class FourDispatchers(unittest.TestCase):
         took = time.monotonic() - t0
         for d in ds:
             self.assertIsNone(d.proc.poll(), "a dispatcher died:\n" + d.text())
+        # The same four processes are connected again (each reconnects at its
+        # next transaction; the loop wakes every poll_seconds).
+        self.assertTrue(dl.wait_for(lambda: int(pgcluster.psql(
+            t.dsn, "SELECT COUNT(DISTINCT client_port) FROM pg_stat_activity "
+            "WHERE application_name = 'tickler' AND backend_start >= '%s'" % restarted)) >= 4, 30))
         for d in ds:
             rc, _ = d.stop()
             self.assertEqual(rc, 0, d.text())
-        logs = "".join(d.text() for d in ds)
-        self.assertIn("connection lost", logs, "no dispatcher noticed the restart")
         rows, deliveries, dups = dl.check_delivered(self, t, srv)
         self.assertEqual(rows, 2000)
         self.assertLessEqual(dups, 4 * 64, "more duplicates than the claims in hand")
         dl.report("postgres-restart", messages=rows, delivered_before_restart=restarted_at,
                   deliveries=deliveries, duplicates=dups, seconds=round(took, 1))
+
+
+    def test_database_down_longer_than_reconnect_window(self):
+        """The server is stopped for 15 s under running daemons: they log
+        failed ticks and keep running, one asked to stop meanwhile exits at
+        once, and the others deliver everything once the server is back."""
+        t, port = pg_deployment(self, 300, 1, dl.delivery_ini(lease=5))
+        ds = [dl.Daemon(t, now=NOW, name="o%d" % i) for i in range(3)]
+        time.sleep(1.5)  # running; the SMTP port is still closed, so all stays queued
+        CLUSTER.stop_server()
+        try:
+            time.sleep(2)
+            rc, took = ds[2].stop(timeout=15)
+            self.assertEqual(rc, 0, ds[2].text())
+            self.assertLess(took, 3, "SIGTERM during the outage took %.1f s" % took)
+            time.sleep(13)
+            for d in ds[:2]:
+                self.assertIsNone(d.proc.poll(), "a dispatcher died:\n" + d.text())
+                self.assertIn("connection lost", d.text())
+            srv = SmtpServer(self, port=port)
+            t.smtp = srv
+        finally:
+            CLUSTER.start()
+        self.assertTrue(dl.wait_for(lambda: all_sent(t), 60, step=0.25), dl.outbox_states(t))
+        for d in ds[:2]:
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.text())
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual((rows, dups), (300, 0))
 
 
 class SchemaAndMigrate(unittest.TestCase):
