@@ -97,9 +97,17 @@ class Bench:
         return self.config(name, store, {"plugin": "file", "dir": spool, "fsync": fsync,
                                          "from": "Bench <bench@localhost>"}, extra)
 
-    def timed(self, argv, stdin=None, stdout=subprocess.DEVNULL, env=None, check=True):
-        """Wall seconds, peak RSS (KiB) and CPU seconds (user+system), from
-        wait4: the figures /usr/bin/time -v reports."""
+    def timed(self, argv, stdin=None, stdout=subprocess.DEVNULL, env=None, check=True, rss=False):
+        """Wall seconds, peak RSS (KiB) and CPU seconds (user+system).
+
+        RSS: Linux keeps a process's peak RSS across execve, so a child
+        forked from this (large) Python process would report Python's size;
+        with RSS set the command runs under /usr/bin/time (small), which
+        reports the command's own peak."""
+        memf = None
+        if rss:
+            memf = os.path.join(self.work, "maxrss")
+            argv = ["/usr/bin/time", "-f", "%M", "-o", memf] + argv
         fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdin=fin, stdout=stdout, stderr=subprocess.PIPE, env=env)
@@ -112,7 +120,8 @@ class Bench:
         if check and p.returncode != 0:
             raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), p.returncode,
                                                        err.decode(errors="replace")[-500:]))
-        return dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
+        maxrss = int(open(memf).read().split()[-1]) if memf else 0
+        return dt, maxrss, ru.ru_utime + ru.ru_stime
 
     def run(self, argv, **kw):
         return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
@@ -205,8 +214,10 @@ class Bench:
         """Run ARGV against a fresh sink; (msg/s, CPU us/msg, sessions)."""
         sink = self.sink_start()
         argv = [a.replace("PORT", str(sink[1])) for a in argv]
-        dt, _, cpu = self.timed(argv, stdin=stdin)
-        sess, m = self.sink_stop(sink)
+        try:
+            dt, _, cpu = self.timed(argv, stdin=stdin)
+        finally:
+            sess, m = self.sink_stop(sink)
         if m != n:
             raise RuntimeError("%s: the sink got %d of %d messages" % (os.path.basename(argv[0]), m, n))
         return n / dt, cpu / n * 1e6, sess
@@ -230,9 +241,11 @@ class Bench:
         def tick(conns, src, now):
             store = self.copy_store(src, "smtp")
             sink = self.sink_start()
-            cfg = self.smtp_cfg("smtp", store, sink[1], conns)
-            dt, _, cpu = self.timed([self.bin, "-c", cfg, "--now", now, "tick"])
-            sess, m = self.sink_stop(sink)
+            try:
+                cfg = self.smtp_cfg("smtp", store, sink[1], conns)
+                dt, _, cpu = self.timed([self.bin, "-c", cfg, "--now", now, "tick"])
+            finally:
+                sess, m = self.sink_stop(sink)
             if m != n:
                 raise RuntimeError("tickler: the sink got %d of %d messages" % (m, n))
             return n / dt, cpu / n * 1e6, sess
@@ -240,12 +253,14 @@ class Bench:
         def msmtp():
             sink = self.sink_start()
             t0, cpu = time.perf_counter(), 0.0
-            for i in range(n_msmtp):
-                cpu += self.timed(["msmtp", "-C", rc, "--host=127.0.0.1", "--port=%d" % sink[1],
-                                   "--auth=off", "--tls=off", "--from=bench@localhost", ADDR],
-                                  stdin=msg)[2]
-            dt = time.perf_counter() - t0
-            sess, m = self.sink_stop(sink)
+            try:
+                for i in range(n_msmtp):
+                    cpu += self.timed(["msmtp", "-C", rc, "--host=127.0.0.1", "--port=%d" % sink[1],
+                                       "--auth=off", "--tls=off", "--from=bench@localhost", ADDR],
+                                      stdin=msg)[2]
+                dt = time.perf_counter() - t0
+            finally:
+                sess, m = self.sink_stop(sink)
             return n_msmtp / dt, cpu / n_msmtp * 1e6, sess
 
         py = ("import smtplib,sys\nmsg=open(sys.argv[2],'rb').read()\n"
@@ -420,20 +435,23 @@ class Bench:
                     continue  # seeding and ticking 1M with 100k due takes minutes
                 seeded = self.scale_store(n, permille)
                 due = n * permille // 1000
-                runs = self.runs if due <= 10000 else 3
+                # A tick with nothing due changes nothing: one copy, more
+                # runs (they take milliseconds).
+                runs = 2 * self.runs + 1 if due == 0 else self.runs if due <= 10000 else 3
                 walls, rss, floor = [], [], []
                 for r in range(runs):
-                    store = self.copy_store(seeded, "scale")
+                    if due or r == 0:
+                        store = self.copy_store(seeded, "scale")
                     spool = self.fresh_dir("scale-spool")
                     cfg = self.file_cfg("scale", store, spool, "off")
                     # The floor: the same process opening the same store and
                     # reading one item, no tick.
-                    dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "show", "1"])
+                    dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "show", "1"], rss=True)
                     floor.append(dt)
                     out = os.path.join(self.work, "tick.out")
                     with open(out, "w") as f:
                         dt, kib, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"],
-                                             stdout=f)
+                                                stdout=f, rss=True)
                     got = json.load(open(out))
                     if got["reminders"] != due or got["delivered"] != due:
                         raise RuntimeError("tick on %d/%d: %r" % (n, permille, got))
@@ -511,6 +529,7 @@ class Bench:
                     if cfgs is None:
                         break
                     sink = self.sink_start()
+                    self.open_sink = sink
                     cfg = cfgs(sink[1])
                     t0 = time.perf_counter()
                     # The items were sent at the real time: tick then, so
@@ -522,12 +541,18 @@ class Bench:
                     for q in ps:
                         q.wait()
                     dt = time.perf_counter() - t0
+                    self.open_sink = None
                     _, m = self.sink_stop(sink)
                     if m < n:
                         raise RuntimeError("%d dispatchers delivered %d of %d" % (k, m, n))
                     rates.append(n / dt)
+                one = self.results.get("dispatch_%s_1" % driver, med(rates))
                 self.row("dispatch", "%s: %d dispatcher%s, %d queued" % (driver, k, "" if k == 1 else "s", n),
-                         "%.0f msg/s" % med(rates), "", "dup %d" % (m - n) if m > n else "")
+                         "%.0f msg/s" % med(rates), "1 dispatcher: %.0f msg/s" % one,
+                         "%.2f" % (med(rates) / one),
+                         ("%d duplicates; " % (m - n) if m > n else "") +
+                         ("PostgreSQL 15, fsync on, synchronous_commit on" if driver == "postgres"
+                          else "separate processes"))
                 self.results["dispatch_%s_%d" % (driver, k)] = med(rates)
         self.postgres_stop()
 
@@ -646,6 +671,9 @@ def main():
             fn()
         except Exception as e:  # keep the other sections' figures
             failed = 1
+            if getattr(b, "open_sink", None):
+                b.sink_stop(b.open_sink)
+                b.open_sink = None
             b.row(name, "FAILED", "", "", "", str(e).splitlines()[0][:100] if str(e) else repr(e))
             b.postgres_stop()
     print("\n(%.0f s)" % (time.time() - t0))

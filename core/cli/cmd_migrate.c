@@ -24,7 +24,7 @@
 #define MIGRATE_SCHEMA_VERSION 1
 struct table {
     const char *name, *cols, *order;
-    int serial;               /* has a generated id */
+    int serial; /* has a generated id */
 };
 static const struct table tables[] = {
     {"accounts", "id, name, language, created_at", "id", 1},
@@ -77,8 +77,8 @@ static int open_spec(const char *spec, int must_exist, struct tk_db **db, struct
     } else if (strcmp(driver, "postgres") == 0) {
         cfg.store_dsn = (char *)colon + 1;
     } else {
-        return tk_error_set(err, TK_EUSAGE, "migrate: unknown store '%s' (use sqlite: or postgres:)",
-                            driver);
+        return tk_error_set(err, TK_EUSAGE,
+                            "migrate: unknown store '%s' (use sqlite: or postgres:)", driver);
     }
     int rc = tk_db_open(&cfg, db, err);
     if (rc == 0 && (rc = tk_db_migrate(*db, err)) != 0) {
@@ -88,7 +88,10 @@ static int open_spec(const char *spec, int must_exist, struct tk_db **db, struct
     return rc;
 }
 
-static int is_pg(struct tk_db *db) { return strcmp(tk_db_driver_name(db), "postgres") == 0; }
+static int is_pg(struct tk_db *db)
+{
+    return strcmp(tk_db_driver_name(db), "postgres") == 0;
+}
 
 static int refuse_non_empty(struct tk_db *to, struct tk_error *err)
 {
@@ -137,8 +140,7 @@ static int copy_table(struct tk_db *from, struct tk_db *to, const struct table *
         /* tk_db_exec takes a fixed argument list: hand it the widest row
          * (outbox, 19 columns); the driver reads only as many as TYPES says. */
         rc = tk_db_exec(to, err, ins.data, types, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-                        v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17],
-                        v[18]);
+                        v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18]);
         if (rc == 0)
             (*rows)++;
     }
@@ -250,7 +252,8 @@ int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err
         printf("copied %lld rows from %s to %s:", (long long)total, tk_db_driver_name(from),
                tk_db_driver_name(to));
         for (size_t i = 0; i < NTABLES; i++)
-            printf(" %s %lld%s", tables[i].name, (long long)counts[i], i + 1 < NTABLES ? "," : "\n");
+            printf(" %s %lld%s", tables[i].name, (long long)counts[i],
+                   i + 1 < NTABLES ? "," : "\n");
     }
 out:
     tk_db_close(from);

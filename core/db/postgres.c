@@ -63,7 +63,7 @@ struct tk_cursor {
  * (or reload), and should not sit in a reconnect loop meanwhile. */
 static int sleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     return nanosleep(&ts, NULL) != 0;
 }
 
@@ -93,8 +93,9 @@ static int fail(struct tk_db *db, const PGresult *res, struct tk_error *err)
     if (!msg || !*msg)
         msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
     first_line(msg, line, sizeof line);
-    if (conn_broken(db) || (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-                                      strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))) {
+    if (conn_broken(db) ||
+        (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                   strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))) {
         return tk_error_set(err, TK_EIO, "store postgres: connection lost: %s", line);
     }
     if (state) {
@@ -163,9 +164,9 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
         return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
     db->base.drv = &tk_db_postgres;
     /* Our defaults come first: whatever the DSN says overrides them. */
-    static const char *const keys[] = { "connect_timeout", "application_name", "keepalives",
-                                        "keepalives_idle", "dbname", NULL };
-    const char *vals[] = { "10", "tickler", "1", "60", target, NULL };
+    static const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
+                                       "keepalives_idle", "dbname",           NULL};
+    const char *vals[] = {"10", "tickler", "1", "60", target, NULL};
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn) {
         free(db);
@@ -286,7 +287,7 @@ static void count_changes(struct tk_db *db, PGresult *res)
 static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
                      const char *sql, const char *types, va_list ap)
 {
-    struct tk_buf text = { 0 };
+    struct tk_buf text = {0};
     const char *values[MAX_PARAMS];
     char nums[MAX_PARAMS][NUM_LEN];
     size_t want = types ? strlen(types) : 0;
@@ -317,8 +318,12 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
             values[i] = types[i] == 'z' && v == 0 ? NULL : nums[i];
             break;
         }
-        case 's': values[i] = va_arg(aq, const char *); break;
-        case 'n': values[i] = NULL; break;
+        case 's':
+            values[i] = va_arg(aq, const char *);
+            break;
+        case 'n':
+            values[i] = NULL;
+            break;
         default:
             rc = tk_error_set(err, TK_EINVAL, "store postgres: bad bind type '%c'", types[i]);
         }
@@ -395,7 +400,10 @@ static void drv_cursor_close(struct tk_cursor *cur)
     free(cur);
 }
 
-static int64_t drv_changes(struct tk_db *db) { return db->changes; }
+static int64_t drv_changes(struct tk_db *db)
+{
+    return db->changes;
+}
 
 const struct tk_db_driver tk_db_postgres = {
     .name = "postgres",

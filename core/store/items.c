@@ -150,7 +150,13 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
 {
     struct tk_cursor *cur = NULL;
     memset(out, 0, sizeof *out);
-    int rc = tk_db_query(db, &cur, err, ITEM_COLS "WHERE id = ?", "i", id);
+    /* Every change to an item is read-modify-write in the caller's
+     * transaction.  SQLite's write lock (BEGIN IMMEDIATE) already serialises
+     * them; PostgreSQL runs READ COMMITTED, so lock the row, or two nodes
+     * changing one item at once would lose an update. */
+    int pg = strcmp(tk_db_driver_name(db), "postgres") == 0;
+    int rc = tk_db_query(db, &cur, err,
+                         pg ? ITEM_COLS "WHERE id = ? FOR UPDATE" : ITEM_COLS "WHERE id = ?", "i", id);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);

@@ -23,7 +23,7 @@ static char table[64];
 static struct tk_db *open_db(void)
 {
     struct tk_config cfg;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     struct tk_db *db = NULL;
     memset(&cfg, 0, sizeof cfg);
     cfg.store_driver = "postgres";
@@ -38,7 +38,7 @@ static struct tk_db *open_db(void)
 static int64_t one(struct tk_db *db, const char *sql)
 {
     int64_t v = -1;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (tk_db_int(db, &v, &err, sql, "") != 0)
         fprintf(stderr, "one: %s\n", err.msg);
     return v;
@@ -47,17 +47,21 @@ static int64_t one(struct tk_db *db, const char *sql)
 TK_TEST(test_bind_types_and_placeholders)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     TK_CHECK(db != NULL);
     if (!db)
         return;
     TK_CHECK_STR(tk_db_driver_name(db), "postgres");
-    TK_CHECK_INT(tk_db_exec_script(db, "CREATE TEMP TABLE t (a BIGINT, b TEXT, c BIGINT, d TEXT)",
-                                   &err), 0);
-    TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)", "isz" "n",
-                            (int64_t)5000000000LL, "h\xc3\xa9llo", (int64_t)0), 0);
+    TK_CHECK_INT(
+        tk_db_exec_script(db, "CREATE TEMP TABLE t (a BIGINT, b TEXT, c BIGINT, d TEXT)", &err), 0);
+    TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+                            "isz"
+                            "n",
+                            (int64_t)5000000000LL, "h\xc3\xa9llo", (int64_t)0),
+                 0);
     TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)", "iszs", (int64_t)-1,
-                            (const char *)NULL, (int64_t)7, "it's"), 0);
+                            (const char *)NULL, (int64_t)7, "it's"),
+                 0);
     struct tk_cursor *cur = NULL;
     TK_CHECK_INT(tk_db_query(db, &cur, &err, "SELECT a, b, c, d, a > 0 FROM t ORDER BY a DESC", ""),
                  0);
@@ -67,7 +71,7 @@ TK_TEST(test_bind_types_and_placeholders)
     TK_CHECK(tk_cursor_text(cur, 2) == NULL); /* 'z' with 0 is NULL */
     TK_CHECK(tk_cursor_text(cur, 3) == NULL); /* 'n' */
     TK_CHECK_INT(tk_cursor_int(cur, 2), 0);
-    TK_CHECK_INT(tk_cursor_int(cur, 4), 1);   /* a boolean reads 1 */
+    TK_CHECK_INT(tk_cursor_int(cur, 4), 1); /* a boolean reads 1 */
     TK_CHECK_INT(tk_cursor_next(cur, &err), 1);
     TK_CHECK_INT(tk_cursor_int(cur, 0), -1);
     TK_CHECK(tk_cursor_text(cur, 1) == NULL);
@@ -79,9 +83,9 @@ TK_TEST(test_bind_types_and_placeholders)
     tk_cursor_close(cur);
 
     /* `?` inside literals, quoted names and comments is not a placeholder. */
-    TK_CHECK_INT(tk_db_query(db, &cur, &err,
-                             "SELECT '?''?' || ? AS \"a?\" -- what?\n, ? + 1", "si", "x",
-                             (int64_t)41), 0);
+    TK_CHECK_INT(tk_db_query(db, &cur, &err, "SELECT '?''?' || ? AS \"a?\" -- what?\n, ? + 1", "si",
+                             "x", (int64_t)41),
+                 0);
     TK_CHECK_INT(tk_cursor_next(cur, &err), 1);
     TK_CHECK_STR(tk_cursor_text(cur, 0), "?'?x");
     TK_CHECK_INT(tk_cursor_int(cur, 1), 42);
@@ -103,17 +107,21 @@ TK_TEST(test_bind_types_and_placeholders)
 TK_TEST(test_changes_returning_and_conflicts)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
-    TK_CHECK_INT(tk_db_exec_script(db, "CREATE TEMP TABLE u (id BIGSERIAL PRIMARY KEY, "
-                                       "k TEXT UNIQUE, v BIGINT)", &err), 0);
+    TK_CHECK_INT(tk_db_exec_script(db,
+                                   "CREATE TEMP TABLE u (id BIGSERIAL PRIMARY KEY, "
+                                   "k TEXT UNIQUE, v BIGINT)",
+                                   &err),
+                 0);
     int64_t id = 0, last = 0, changed = -1;
     for (int i = 1; i <= 20; i++) {
         char k[16];
         snprintf(k, sizeof k, "k%d", i);
         TK_CHECK_INT(tk_db_int(db, &id, &err, "INSERT INTO u (k, v) VALUES (?, ?) RETURNING id",
-                               "si", k, (int64_t)i), 0);
+                               "si", k, (int64_t)i),
+                     0);
         TK_CHECK(id > last);
         last = id;
     }
@@ -124,8 +132,10 @@ TK_TEST(test_changes_returning_and_conflicts)
     tk_db_changes(db, &changed);
     TK_CHECK_INT(changed, 5);
     /* ON CONFLICT DO NOTHING RETURNING: no row, as the outbox expects. */
-    TK_CHECK_INT(tk_db_int(db, &id, &err, "INSERT INTO u (k, v) VALUES ('k1', 0) "
-                                          "ON CONFLICT (k) DO NOTHING RETURNING id", ""),
+    TK_CHECK_INT(tk_db_int(db, &id, &err,
+                           "INSERT INTO u (k, v) VALUES ('k1', 0) "
+                           "ON CONFLICT (k) DO NOTHING RETURNING id",
+                           ""),
                  TK_ENOTFOUND);
     TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO u (k, v) VALUES ('k1', 0)", ""), TK_ECONFLICT);
 
@@ -149,7 +159,7 @@ TK_TEST(test_changes_returning_and_conflicts)
 TK_TEST(test_lock_timeout_and_skip_locked)
 {
     struct tk_db *a = open_db(), *b = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     char sql[160];
     if (!a || !b) {
         tk_db_close(a);
@@ -187,7 +197,7 @@ TK_TEST(test_lock_timeout_and_skip_locked)
 TK_TEST(test_reconnect_after_the_server_dropped_us)
 {
     struct tk_db *a = open_db(), *admin = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     int64_t pid = 0, pid2 = 0, ok = 0;
     if (!a || !admin) {
         tk_db_close(a);
@@ -197,8 +207,9 @@ TK_TEST(test_reconnect_after_the_server_dropped_us)
     }
     TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
     TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
-    TK_CHECK_INT(tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))",
-                           "i", pid), 0);
+    TK_CHECK_INT(
+        tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid),
+        0);
     usleep(100 * 1000);
     TK_CHECK_INT(tk_db_int(a, &pid2, &err, "SELECT pg_backend_pid()", ""), TK_EIO);
     TK_CHECK(strstr(err.msg, "connection lost") != NULL);
@@ -209,8 +220,9 @@ TK_TEST(test_reconnect_after_the_server_dropped_us)
     TK_CHECK_INT(tk_db_commit(a, &err), 0);
 
     /* Dropped while idle: the next BEGIN finds out and reconnects. */
-    TK_CHECK_INT(tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))",
-                           "i", pid2), 0);
+    TK_CHECK_INT(
+        tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid2),
+        0);
     usleep(100 * 1000);
     TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
     TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
@@ -227,7 +239,8 @@ int main(void)
     dsn = NULL;
 #endif
     if (!dsn || !*dsn) {
-        printf("test_db_postgres: skipped (no TK_TEST_DSN; test_postgres.py runs its own cluster)\n");
+        printf(
+            "test_db_postgres: skipped (no TK_TEST_DSN; test_postgres.py runs its own cluster)\n");
         return tk_test_done();
     }
     snprintf(table, sizeof table, "tk_unit_%ld", (long)getpid());
