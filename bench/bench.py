@@ -646,6 +646,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--only", help="comma-separated: smtp,file,store,scale,daemon,dispatch")
+    ap.add_argument("--keep", action="store_true", help="keep the generated stores (GBs)")
     args = ap.parse_args()
     b = Bench(args)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
@@ -687,6 +688,9 @@ def main():
         json.dump({"head": head, "rows": b.rows, "results": {k: v for k, v in b.results.items()}},
                   f, indent=1, default=str)
     print("written: %s" % md)
+    if not args.keep:
+        shutil.rmtree(b.data, ignore_errors=True)
+        shutil.rmtree(b.work, ignore_errors=True)
     return failed
 
 

@@ -16,6 +16,16 @@ static const struct tk_db_driver *drv_of(const struct tk_db *db)
 
 static struct tk_db_base *base_of(struct tk_db *db) { return (struct tk_db_base *)db; }
 
+int tk_db_fault_countdown;
+
+/* The test hook (db.h): one branch when off. */
+static int injected(struct tk_error *err)
+{
+    if (tk_db_fault_countdown <= 0 || --tk_db_fault_countdown > 0)
+        return 0;
+    return tk_error_set(err, TK_EIO, "store: injected fault");
+}
+
 int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *err)
 {
     *db = NULL;
@@ -89,6 +99,8 @@ void tk_db_rollback(struct tk_db *db)
 int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...)
 {
     va_list ap;
+    if (injected(err))
+        return TK_EIO;
     va_start(ap, types);
     int rc = drv_of(db)->query(db, NULL, err, sql, types, ap);
     va_end(ap);
@@ -99,6 +111,8 @@ int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, 
                 const char *types, ...)
 {
     va_list ap;
+    if (injected(err))
+        return TK_EIO;
     va_start(ap, types);
     int rc = drv_of(db)->query(db, cur, err, sql, types, ap);
     va_end(ap);
@@ -110,6 +124,8 @@ int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *
 {
     struct tk_cursor *cur = NULL;
     va_list ap;
+    if (injected(err))
+        return TK_EIO;
     va_start(ap, types);
     int rc = drv_of(db)->query(db, &cur, err, sql, types, ap);
     va_end(ap);
@@ -146,6 +162,8 @@ int tk_db_changes(struct tk_db *db, int64_t *out)
 
 int tk_cursor_next(struct tk_cursor *cur, struct tk_error *err)
 {
+    if (injected(err))
+        return -1;
     return ((struct tk_cursor_base *)cur)->drv->next(cur, err);
 }
 

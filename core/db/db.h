@@ -93,6 +93,14 @@ int tk_db_migrate(struct tk_db *db, struct tk_error *err);
 /* The newest schema version this binary knows. */
 int tk_db_schema_version(void);
 
+/* Test hook (fault injection): when > 0 it is decremented by every
+ * tk_db_exec, tk_db_query, tk_db_int and tk_cursor_next, and the call that
+ * brings it to 0 fails with TK_EIO "store: injected fault" (tk_cursor_next
+ * returns -1) without reaching the driver; 0 (the default) is off and costs
+ * one branch.  Begin, commit and rollback are never failed, so a test can
+ * always undo.  Not thread-safe: single-threaded tests only. */
+extern int tk_db_fault_countdown;
+
 extern const struct tk_db_driver tk_db_sqlite;
 
 #endif

@@ -202,8 +202,14 @@ int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct
             rc = tk_error_set(err, TK_ENOMEM, "template output too large");
         space = 0;
     }
-    if (!rc && !out->data)
-        rc = tk_buf_append(out, "", 0);
+    if (!rc && !out->data && tk_buf_append(out, "", 0))
+        rc = tk_error_set(err, TK_ENOMEM, "template output too large");
+    if (rc) {
+        /* as tk_template_render: never half a subject */
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
     tk_buf_free(&tmp);
     return rc;
 }

@@ -1,0 +1,152 @@
+/* test_fault_store.c - "a refused or failing command changes nothing",
+ * proved by failing the Nth store call (tk_db_fault_countdown, db.h) of
+ * every engine operation for N = 1, 2, ... until the operation gets through
+ * untouched: each failure must leave every row of the store byte-identical
+ * and say why, and the final success must write what it should.
+ *
+ * The store is a real SQLite file under a real engine with the real item
+ * plugins and templates; the snapshot is read through a second, independent
+ * sqlite3 connection so that it sees only what was committed. */
+#include "tk_engine_fixture.h"
+
+#define MAX_FAULTS 2000
+
+/* Run OP with the Nth store call failing, N = 1, 2, ... until it succeeds.
+ * OWN_TX: the operation runs its own transactions (the scheduler); else
+ * begin + OP + commit, rolled back on failure like the command line.
+ * Returns the number of faults injected (-1 when it never succeeded). */
+static int fault_loop(const char *what, op_fn op, int own_tx)
+{
+    struct tk_buf before = {0}, after = {0};
+    int n, faults = -1;
+    for (n = 1; n <= MAX_FAULTS; n++) {
+        struct tk_error err = {0};
+        int rc, left;
+        snapshot(&before);
+        tk_db_fault_countdown = n;
+        if (own_tx) {
+            rc = op(&err);
+        } else {
+            rc = tk_engine_begin(eng, TK_TX_IMMEDIATE, &err);
+            if (!rc && (rc = op(&err)) == 0)
+                rc = tk_engine_commit(eng, &err);
+            if (rc)
+                tk_engine_rollback(eng);
+        }
+        left = tk_db_fault_countdown;
+        tk_db_fault_countdown = 0;
+        if (rc == 0) {
+            /* an injected fault that was swallowed would be a store error
+             * ignored on the way to "success" */
+            if (left == 0)
+                fprintf(stderr, "%s: fault %d was swallowed\n", what, n);
+            TK_CHECK(left > 0);
+            faults = n - 1;
+            break;
+        }
+        if (left != 0)
+            fprintf(stderr, "%s: failed without the injected fault (N=%d): %s\n", what, n,
+                    err.msg);
+        TK_CHECK_INT(left, 0);
+        TK_CHECK(err.msg[0] != '\0');
+        TK_CHECK(err.code != 0);
+        snapshot(&after);
+        if (before.len != after.len || memcmp(before.data, after.data, before.len) != 0) {
+            fprintf(stderr, "%s: store changed after failure %d (%s)\n", what, n, err.msg);
+            TK_CHECK(!"store unchanged after a failed command");
+            break;
+        }
+    }
+    printf("%-28s %d injected faults, then success\n", what, faults);
+    TK_CHECK(faults > 0);
+    tk_buf_free(&before);
+    tk_buf_free(&after);
+    return faults;
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+TK_TEST(send_invoice)
+{
+    long long out0 = count("SELECT COUNT(*) FROM outbox");
+    fault_loop("send invoice", op_send_invoice, 0);
+    TK_CHECK(invoice_id > 0);
+    /* the number sequence rolled back with every failure: no gaps */
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM item_fields WHERE name = 'number' AND "
+                       "value = 'INV-000001'"),
+                 1);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM items WHERE type = 'invoice'"), 1);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox") - out0, 2);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'notification' AND "
+                       "recipient IN ('ann@acme.example', 'bob@acme.example') AND item_id = "
+                       "(SELECT id FROM items WHERE type = 'invoice')"),
+                 2);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'sent' AND item_id = "
+                       "(SELECT id FROM items WHERE type = 'invoice')"),
+                 1);
+}
+
+TK_TEST(resend)
+{
+    eng->now = T0 + TK_DAY;
+    fault_loop("resend", op_resend, 0);
+    TK_CHECK_INT(count("SELECT resends FROM items WHERE type = 'invoice'"), 1);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'resend'"), 2);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'resent'"), 1);
+}
+
+TK_TEST(set_reminders)
+{
+    fault_loop("set reminders", op_set_reminders, 0);
+    TK_CHECK_INT(count("SELECT rem_every_days FROM items WHERE type = 'invoice'"), 2);
+    TK_CHECK_INT(count("SELECT rem_count FROM items WHERE type = 'invoice'"), 3);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'reminders'"), 1);
+}
+
+TK_TEST(bulk_request_approvals)
+{
+    fault_loop("bulk request-approvals", op_bulk, 0);
+    /* one email per notify-on contact, covering both approvals */
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'request-approvals'"), 2);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'resent' AND item_id IN "
+                       "(SELECT id FROM items WHERE type = 'approval')"),
+                 2);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM sequences WHERE name LIKE '%request-approvals%'"), 1);
+}
+
+TK_TEST(schedule)
+{
+    eng->now = T0 + 10 * TK_DAY;
+    scheduled = 0;
+    fault_loop("schedule (one batch)", op_schedule, 1);
+    TK_CHECK_INT(scheduled, 3);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'reminder'"), 6);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'reminder'"), 3);
+    TK_CHECK_INT(count("SELECT rem_sent FROM items WHERE type = 'invoice'"), 1);
+}
+
+TK_TEST(event_paid)
+{
+    eng->now = T0 + 11 * TK_DAY;
+    fault_loop("event paid", op_event_paid, 0);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM items WHERE type = 'invoice' AND state = 'paid' "
+                       "AND next_at IS NULL"),
+                 1);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'event'"), 1);
+}
+
+int main(void)
+{
+    if (setup()) {
+        fprintf(stderr, "setup failed\n");
+        return 1;
+    }
+    TK_RUN(send_invoice);
+    TK_RUN(resend);
+    TK_RUN(set_reminders);
+    TK_RUN(bulk_request_approvals);
+    TK_RUN(schedule);
+    TK_RUN(event_paid);
+    teardown();
+    return tk_test_done();
+}
