@@ -13,14 +13,16 @@ int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, in
 
 /* Set up CTX for the type's callbacks on IT (fields, facts, vars). The
  * caller owns FACTS and VARS and frees them with tk_kv_free. */
-void tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
-                 struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
-                 const char *language);
+int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
+                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
+                const char *language, struct tk_error *err);
 
-/* The template section an email of KIND about IT uses, or NULL when no such
- * email may be sent in the item's state. */
-const char *tk_render_section(struct tk_engine *e, const struct tk_plugin *p,
-                              const struct tk_item *it, const char *language, const char *kind);
+/* The template section an email of KIND about IT uses, into *SECTION; NULL
+ * when no such email may be sent in the item's state.  Non-zero only on a
+ * failure (out of memory), never for "not allowed". */
+int tk_render_section(struct tk_engine *e, const struct tk_plugin *p, const struct tk_item *it,
+                      const char *language, const char *kind, const char **section,
+                      struct tk_error *err);
 
 /* One email about one or more items to RECIPIENTS, enqueued in the outbox.
  *   IT        the item (NULL for a bulk email; then BULK_ITEMS lists them)
@@ -42,8 +44,8 @@ struct tk_render_req {
 int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
                       const struct tk_contacts *rcpts, struct tk_error *err);
 
-/* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)";
- * caller frees. */
-char *tk_recipients_text(const struct tk_contacts *cs);
+/* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
+ * into *OUT; caller frees. */
+int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err);
 
 #endif

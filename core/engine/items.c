@@ -60,9 +60,10 @@ static int prepare_fields(struct tk_engine *e, const struct tk_plugin *p, struct
     if (rc)
         return rc;
     if (p->item->prepare) {
-        tk_ctx_init(e, &ctx, it, &it->fields, &facts, NULL, lang);
-        ctx.phase = 1;
-        rc = p->item->prepare(p->state, &ctx, err);
+        if ((rc = tk_ctx_init(e, &ctx, it, &it->fields, &facts, NULL, lang, err)) == 0) {
+            ctx.phase = 1;
+            rc = p->item->prepare(p->state, &ctx, err);
+        }
         tk_kv_free(&facts);
         if (rc)
             return rc;
@@ -124,19 +125,21 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *i
     it.created_at = e->now;
     if (rq->fields)
         for (size_t i = 0; i < rq->fields->n; i++)
-            if ((rc = tk_kv_set(&it.fields, rq->fields->keys[i], rq->fields->vals[i])))
+            if ((rc = tk_kv_set(&it.fields, rq->fields->keys[i], rq->fields->vals[i]))) {
+                tk_error_set(err, rc, "out of memory");
                 goto out;
+            }
     resolve_reminders(e, rq, t, &it.rem);
     it.rem.last_mail_at = e->now; /* D1: the notification */
     it.rem.next_at = tk_schedule_next(&it);
     if ((rc = prepare_fields(e, p, &it, acc.language, err)) ||
         (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) ||
         (rc = tk_store_item_insert(e->db, &it, e->now, err)) ||
-        (rc = notify(e, p, &it, &acc, "notification", "notification", 0, NULL, &rcpts, err)))
+        (rc = notify(e, p, &it, &acc, "notification", "notification", 0, NULL, &rcpts, err)) ||
+        (rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
-    who = tk_recipients_text(&rcpts);
-    snprintf(detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title,
-             who ? who : "?", it.rem.enabled ? "on" : "off");
+    snprintf( detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title,
+             who, it.rem.enabled ? "on" : "off");
     if (it.rem.enabled)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  ", every %d days, %d reminder%s", it.rem.every_days, it.rem.count,
@@ -168,7 +171,9 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
     memset(&it, 0, sizeof it);
     if ((rc = load(e, item_id, &it, &p, &acc, err)))
         goto out;
-    if (!(section = tk_render_section(e, p, &it, acc.language, "resend"))) {
+    if ((rc = tk_render_section(e, p, &it, acc.language, "resend", &section, err)))
+        goto out;
+    if (!section) {
         rc = tk_error_set(err, TK_ECONFLICT, "item %lld is %s; only pending items can be resent",
                           (long long)it.id, it.state);
         goto out;
@@ -181,10 +186,11 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
      * period from now. */
     it.rem.last_mail_at = e->now;
     it.rem.next_at = tk_schedule_next(&it);
-    who = tk_recipients_text(&rcpts);
+    if ((rc = tk_recipients_text(&rcpts, &who, err)))
+        goto out;
     snprintf(detail, sizeof detail, "resent (%s%s) to %s; moved to the top of the to-do list",
              strcmp(section, "resend") == 0 ? "manual resend" : section,
-             strcmp(section, "resend") == 0 ? "" : " of a completed item", who ? who : "?");
+             strcmp(section, "resend") == 0 ? "" : " of a completed item", who);
     if ((rc = tk_store_item_update(e->db, &it, err)) || (rc = audit(e, &it, "resent", detail, err)))
         goto out;
     if (!rcpts.n)
@@ -344,8 +350,11 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     f.account_id = account_id;
     f.type = p->hdr->name;
     f.pending_only = 1;
-    if ((rc = tk_store_item_each(e->db, &f, bulk_add, &bc, err)))
+    if ((rc = tk_store_item_each(e->db, &f, bulk_add, &bc, err))) {
+        if (rc == TK_ENOMEM)
+            tk_error_set(err, rc, "out of memory");
         goto out;
+    }
     if (!bc.n) {
         rc = tk_error_set(err, TK_ENOTFOUND, "account '%s' has no pending %s items; nothing sent",
                           acc.name, p->hdr->name);
@@ -362,9 +371,8 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     rq.step = (int)step;
     rq.message = message;
     rq.bulk_titles = &bc.titles;
-    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)))
+    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)) || (rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
-    who = tk_recipients_text(&rcpts);
     /* Each item counts as resent (R2): top of the to-do list, audit entry,
      * and D2 for its next automatic reminder. */
     for (size_t i = 0; i < bc.n && rc == 0; i++) {
@@ -375,7 +383,7 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
             it.rem.last_mail_at = e->now;
             it.rem.next_at = tk_schedule_next(&it);
             snprintf(detail, sizeof detail, "%s: one request for %zu item%s sent to %s%s", command,
-                     bc.n, bc.n == 1 ? "" : "s", who ? who : "?", message ? " with a message" : "");
+                     bc.n, bc.n == 1 ? "" : "s", who, message ? " with a message" : "");
             if ((rc = tk_store_item_update(e->db, &it, err)) == 0)
                 rc = audit(e, &it, "resent", detail, err);
         }

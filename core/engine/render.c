@@ -17,11 +17,34 @@ static int ctx_seq_next(void *engine, const char *type, const char *name, int64_
     return tk_store_sequence_next(e->db, key, out, err);
 }
 
-void tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
-                 struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
-                 const char *language)
+static int oom(struct tk_error *err)
 {
-    char num[32];
+    return tk_error_set(err, TK_ENOMEM, "out of memory");
+}
+
+/* Set each pair of the NULL-terminated list KEY, VALUE, ... (a NULL value
+ * removes the key); stops at the first failure. */
+static int put_all(struct tk_kv *kv, struct tk_error *err, const char *const *pairs)
+{
+    for (; pairs[0]; pairs += 2)
+        if (tk_kv_set(kv, pairs[0], pairs[1]))
+            return oom(err);
+    return 0;
+}
+
+static int copy_kv(struct tk_kv *dst, const struct tk_kv *src, struct tk_error *err)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (tk_kv_set(dst, src->keys[i], src->vals[i]))
+            return oom(err);
+    return 0;
+}
+
+int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
+                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
+                const char *language, struct tk_error *err)
+{
+    char id[32], account[32];
     memset(ctx, 0, sizeof *ctx);
     ctx->fields = fields;
     ctx->vars = vars;
@@ -29,44 +52,50 @@ void tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_i
     ctx->type = it->type;
     ctx->engine = e;
     ctx->seq_next = ctx_seq_next;
-    snprintf(num, sizeof num, "%lld", (long long)it->id);
-    tk_kv_set(facts, "id", num);
-    tk_kv_set(facts, "title", it->title);
-    tk_kv_set(facts, "state", it->state ? it->state : "pending");
-    snprintf(num, sizeof num, "%lld", (long long)it->account_id);
-    tk_kv_set(facts, "account", num);
-    tk_kv_set(facts, "language", language);
-    tk_kv_set(facts, "type", it->type);
-    tk_kv_set(facts, "template", it->template_name);
+    snprintf(id, sizeof id, "%lld", (long long)it->id);
+    snprintf(account, sizeof account, "%lld", (long long)it->account_id);
+    const char *const pairs[] = {"id", id, "title", it->title,
+                                 "state", it->state ? it->state : "pending",
+                                 "account", account, "language", language,
+                                 "type", it->type, "template", it->template_name, NULL};
+    return put_all(facts, err, pairs);
 }
 
-const char *tk_render_section(struct tk_engine *e, const struct tk_plugin *p,
-                              const struct tk_item *it, const char *language, const char *kind)
+int tk_render_section(struct tk_engine *e, const struct tk_plugin *p, const struct tk_item *it,
+                      const char *language, const char *kind, const char **section,
+                      struct tk_error *err)
 {
     struct tk_item_ctx ctx;
     struct tk_kv fields = {0}, facts = {0}, vars = {0};
-    const char *s;
-    if (!p->item->section)
-        return strcmp(it->state, "pending") == 0 ? kind : NULL;
-    for (size_t i = 0; i < it->fields.n; i++)
-        tk_kv_set(&fields, it->fields.keys[i], it->fields.vals[i]);
-    tk_ctx_init(e, &ctx, it, &fields, &facts, &vars, language);
-    ctx.phase = 3;
-    s = p->item->section(p->state, &ctx, kind);
+    int rc;
+    if (!p->item->section) {
+        *section = strcmp(it->state, "pending") == 0 ? kind : NULL;
+        return 0;
+    }
+    if ((rc = copy_kv(&fields, &it->fields, err)) == 0 &&
+        (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, &vars, language, err)) == 0) {
+        ctx.phase = 3;
+        *section = p->item->section(p->state, &ctx, kind); /* static in the plugin */
+    }
     tk_kv_free(&fields);
     tk_kv_free(&facts);
     tk_kv_free(&vars);
-    return s; /* static in the plugin */
+    return rc;
 }
 
-char *tk_recipients_text(const struct tk_contacts *cs)
+int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err)
 {
     struct tk_buf b = {0};
-    for (size_t i = 0; i < cs->n; i++)
-        tk_buf_printf(&b, "%s%s", i ? ", " : "", cs->v[i].email);
+    int rc = 0;
+    for (size_t i = 0; i < cs->n && rc == 0; i++)
+        rc = tk_buf_printf(&b, "%s%s", i ? ", " : "", cs->v[i].email);
     if (!cs->n)
-        tk_buf_puts(&b, "nobody (no contact has notify on)");
-    return tk_buf_steal(&b);
+        rc = tk_buf_puts(&b, "nobody (no contact has notify on)");
+    if (rc || !(*out = tk_buf_steal(&b))) {
+        tk_buf_free(&b);
+        return oom(err);
+    }
+    return 0;
 }
 
 /* The section, from the item's template or else the type's default one, so a
@@ -95,57 +124,57 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
                      struct tk_error *err)
 {
     const struct tk_item *it = rq->it;
-    char num[32], when[32];
-    tk_kv_set(vars, "firm.name", e->cfg.firm_name ? e->cfg.firm_name : "Your accountant");
-    tk_kv_set(vars, "firm.portal_url", e->cfg.firm_portal_url);
-    tk_kv_set(vars, "account.name", rq->account->name);
-    tk_kv_set(vars, "message", rq->message);
+    char id[32], when[32], number[16], count[16], remaining[16];
+    int rc;
+    const char *const common[] = {
+        "firm.name", e->cfg.firm_name ? e->cfg.firm_name : "Your accountant",
+        "firm.portal_url", e->cfg.firm_portal_url, "account.name", rq->account->name,
+        "message", rq->message, NULL};
+    if ((rc = put_all(vars, err, common)))
+        return rc;
     if (rq->bulk_titles) {
         struct tk_buf b = {0};
-        for (size_t i = 0; i < rq->bulk_titles->n; i++)
-            tk_buf_printf(&b, "- %s\n", rq->bulk_titles->v[i]);
-        if (b.len)
-            b.data[--b.len] = '\0';
-        tk_kv_set(vars, "items", b.data ? b.data : "");
-        snprintf(num, sizeof num, "%zu", rq->bulk_titles->n);
-        tk_kv_set(vars, "items.count", num);
+        for (size_t i = 0; i < rq->bulk_titles->n && rc == 0; i++)
+            rc = tk_buf_printf(&b, "%s- %s", i ? "\n" : "", rq->bulk_titles->v[i]);
+        snprintf(count, sizeof count, "%zu", rq->bulk_titles->n);
+        const char *const bulk[] = {"items", b.data ? b.data : "", "items.count", count, NULL};
+        rc = rc ? oom(err) : put_all(vars, err, bulk);
         tk_buf_free(&b);
+        if (rc)
+            return rc;
     }
     if (!it)
         return 0;
-    snprintf(num, sizeof num, "%lld", (long long)it->id);
-    tk_kv_set(vars, "item.id", num);
-    tk_kv_set(vars, "item.title", it->title);
-    tk_kv_set(vars, "item.type", it->type);
+    snprintf(id, sizeof id, "%lld", (long long)it->id);
     tk_time_format(it->created_at, when, sizeof when);
     when[10] = '\0';
-    tk_kv_set(vars, "item.sent_date", when);
-    snprintf(num, sizeof num, "%d", it->rem.sent);
-    tk_kv_set(vars, "reminder.number", num);
-    snprintf(num, sizeof num, "%d", it->rem.count);
-    tk_kv_set(vars, "reminder.count", num);
-    snprintf(num, sizeof num, "%d", it->rem.count > it->rem.sent ? it->rem.count - it->rem.sent : 0);
-    tk_kv_set(vars, "reminder.remaining", num);
+    snprintf(number, sizeof number, "%d", it->rem.sent);
+    snprintf(count, sizeof count, "%d", it->rem.count);
+    snprintf(remaining, sizeof remaining, "%d",
+             it->rem.count > it->rem.sent ? it->rem.count - it->rem.sent : 0);
+    const char *const item[] = {"item.id", id, "item.title", it->title, "item.type", it->type,
+                                "item.sent_date", when, "reminder.number", number,
+                                "reminder.count", count, "reminder.remaining", remaining, NULL};
+    if ((rc = put_all(vars, err, item)))
+        return rc;
     for (size_t i = 0; i < it->fields.n; i++) {
         char key[160];
         snprintf(key, sizeof key, "%s.%s", it->type, it->fields.keys[i]);
-        tk_kv_set(vars, key, it->fields.vals[i]);
+        if (tk_kv_set(vars, key, it->fields.vals[i]))
+            return oom(err);
     }
     if (rq->plugin->item->vars) {
         struct tk_item_ctx ctx;
         struct tk_kv fields = {0}, facts = {0};
-        int rc;
-        for (size_t i = 0; i < it->fields.n; i++)
-            tk_kv_set(&fields, it->fields.keys[i], it->fields.vals[i]);
-        tk_ctx_init(e, &ctx, it, &fields, &facts, vars, rq->account->language);
-        ctx.phase = 2;
-        rc = rq->plugin->item->vars(rq->plugin->state, &ctx, err);
+        if ((rc = copy_kv(&fields, &it->fields, err)) == 0 &&
+            (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, vars, rq->account->language, err)) == 0) {
+            ctx.phase = 2;
+            rc = rq->plugin->item->vars(rq->plugin->state, &ctx, err);
+        }
         tk_kv_free(&fields);
         tk_kv_free(&facts);
-        if (rc)
-            return rc;
     }
-    return 0;
+    return rc;
 }
 
 static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
@@ -160,9 +189,10 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     int64_t id;
     int dup, rc;
 
-    tk_kv_set(vars, "contact.name", c->name && *c->name ? c->name : c->email);
-    tk_kv_set(vars, "contact.email", c->email);
-    if ((rc = tk_template_render_subject(sec->subject, vars, &subject, err)) ||
+    const char *const who[] = {"contact.name", c->name && *c->name ? c->name : c->email,
+                               "contact.email", c->email, NULL};
+    if ((rc = put_all(vars, err, who)) ||
+        (rc = tk_template_render_subject(sec->subject, vars, &subject, err)) ||
         (rc = tk_template_render(sec->body, vars, &body, err)) ||
         (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)))
         goto out;

@@ -30,8 +30,11 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         rc = TK_ENOTFOUND;
         goto out;
     }
-    if (tk_schedule_next(&it) == 0 ||
-        !(section = tk_render_section(e, p, &it, acc.language, "reminder"))) {
+    section = NULL;
+    if (tk_schedule_next(&it) != 0 &&
+        (rc = tk_render_section(e, p, &it, acc.language, "reminder", &section, err)))
+        goto out;
+    if (!section) {
         it.rem.next_at = 0; /* nothing due after all: stop looking at it */
         rc = tk_store_item_update(e->db, &it, err);
         goto out;
@@ -52,9 +55,10 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     /* D3: a late tick sends once and counts the next period from now. */
     it.rem.last_mail_at = e->now;
     it.rem.next_at = tk_schedule_next(&it);
-    who = tk_recipients_text(&rcpts);
+    if ((rc = tk_recipients_text(&rcpts, &who, err)))
+        goto out;
     snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
-             it.rem.count, who ? who : "?");
+             it.rem.count, who);
     if ((rc = tk_store_item_update(e->db, &it, err)) ||
         (rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
                                  "reminder", detail, err)))

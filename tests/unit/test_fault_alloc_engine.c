@@ -3,72 +3,117 @@
  * mail builder, the store's records) fails the command and changes nothing.
  *
  * Every engine operation runs with the Nth allocation of the core failing,
- * N = 1, 2, ...: each attempt runs in its own transaction, rolled back on
- * failure; a failure must say why and leave every stored row as it was.  A
- * "success" during which the fault was spent means an allocation failure was
- * ignored and something (a template variable, a header) may be missing from
- * what was written: it is rolled back, counted and must not happen.
- * The loop ends at the first attempt that succeeds without the fault.
- * Allocations inside plugins and sqlite are not counted (shared objects). */
+ * N = 1, 2, ..., each attempt in its own transaction (rolled back on
+ * failure, like the command line), until an attempt succeeds with the fault
+ * unspent.  A failure must leave every stored row as it was and (strict
+ * mode) say why.  A success during which the fault was spent means an
+ * allocation failure was absorbed: what it wrote is compared with a
+ * fault-free run (Message-IDs masked) - the statement cache's fallback is
+ * fine, a missing template variable in a queued email is not - and the
+ * store is restored before the next attempt.
+ *
+ * Swallowed failures and failures without a message fail the test (this
+ * found ignored tk_kv_set results in core/engine/render.c and a reminder
+ * switched off for good when its section lookup ran out of memory);
+ * TK_FAULT_STRICT=0 only reports them.  Allocations inside plugins and
+ * sqlite are not counted (shared objects). */
 #include "tk_engine_fixture.h"
 #include "tk_fault.h"
 
 #define MAX_FAULTS 5000
 
+static int strict;
+
+static int same(const struct tk_buf *a, const struct tk_buf *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* One attempt with allocation N failing (0: none); *LEFT: the countdown
+ * after the command (0: the fault was spent). */
+static int attempt(op_fn op, int own_tx, long n, long *left, struct tk_error *err)
+{
+    int rc;
+    if (own_tx) {
+        countdown = n;
+        rc = op(err);
+        *left = pause_faults();
+        return rc;
+    }
+    rc = tk_engine_begin(eng, TK_TX_IMMEDIATE, err);
+    countdown = n;
+    if (!rc)
+        rc = op(err);
+    *left = pause_faults();
+    if (!rc)
+        rc = tk_engine_commit(eng, err);
+    if (rc)
+        tk_engine_rollback(eng);
+    return rc;
+}
+
 static int alloc_loop(const char *what, op_fn op, int own_tx)
 {
-    struct tk_buf before = {0}, after = {0};
-    int n, faults = -1, swallowed = 0;
+    struct tk_buf before = {0}, after = {0}, ref = {0};
+    struct tk_error err = {0};
+    int faults = -1, degraded = 0, silent = 0, rc;
+    long n, left;
+
+    /* the fault-free result, then undone */
+    TK_CHECK_INT(save_store(), 0);
+    snapshot(&before);
+    rc = attempt(op, own_tx, 0, &left, &err);
+    if (rc)
+        fprintf(stderr, "%s: fault-free run failed: %s\n", what, err.msg);
+    TK_CHECK_INT(rc, 0);
+    snapshot(&ref);
+    mask_message_ids(&ref);
+    TK_CHECK_INT(restore_store(), 0);
+    snapshot(&after);
+    TK_CHECK(same(&before, &after));
+
     for (n = 1; n <= MAX_FAULTS; n++) {
-        struct tk_error err = {0};
-        int rc;
-        long left;
+        tk_error_clear(&err);
         snapshot(&before);
-        if (own_tx) {
-            countdown = n;
-            rc = op(&err);
-            left = pause_faults();
-        } else {
-            rc = tk_engine_begin(eng, TK_TX_IMMEDIATE, &err);
-            countdown = n;
-            if (!rc)
-                rc = op(&err);
-            left = pause_faults();
-            if (!rc && left == 0) {
-                /* the fault was spent and ignored: not a real success */
-                if (swallowed++ < 5)
-                    fprintf(stderr, "%s: allocation failure %d was ignored\n", what, n);
-                tk_engine_rollback(eng);
-                continue;
-            }
-            if (!rc)
-                rc = tk_engine_commit(eng, &err);
-            if (rc)
-                tk_engine_rollback(eng);
-        }
+        rc = attempt(op, own_tx, n, &left, &err);
         if (rc == 0) {
-            if (left == 0 && swallowed++ < 5)
-                fprintf(stderr, "%s: allocation failure %d was ignored\n", what, n);
-            faults = n - 1;
-            break;
+            snapshot(&after);
+            mask_message_ids(&after);
+            if (!same(&after, &ref) && degraded++ < 3)
+                fprintf(stderr, "%s: allocation failure %ld absorbed, and what was written "
+                        "differs from a fault-free run\n", what, n);
+            if (left > 0) {
+                faults = (int)n - 1;
+                break;
+            }
+            TK_CHECK_INT(restore_store(), 0);
+            continue;
         }
-        if (left != 0 || !err.msg[0])
-            fprintf(stderr, "%s: N=%d rc=%d left=%ld msg='%s'\n", what, n, rc, left, err.msg);
+        if (left != 0)
+            fprintf(stderr, "%s: N=%ld failed without the fault: %s\n", what, n, err.msg);
         TK_CHECK_INT(left, 0);
-        TK_CHECK(err.msg[0] != '\0');
+        if (!err.msg[0] && silent++ < 3)
+            fprintf(stderr, "%s: allocation failure %ld: status %d without a message\n", what,
+                    n, rc);
         snapshot(&after);
-        if (before.len != after.len || memcmp(before.data, after.data, before.len) != 0) {
-            fprintf(stderr, "%s: store changed after allocation failure %d (%s)\n", what, n,
+        if (!same(&before, &after)) {
+            fprintf(stderr, "%s: store changed after allocation failure %ld (%s)\n", what, n,
                     err.msg);
             TK_CHECK(!"store unchanged after a failed command");
             break;
         }
     }
-    printf("%-28s %d allocation failures, then success; %d ignored\n", what, faults, swallowed);
+    printf("%-24s %d allocation failures, then success (absorbed with a different result: %d, "
+           "failed without a message: %d)\n",
+           what, faults, degraded, silent);
     TK_CHECK(faults > 0);
-    TK_CHECK_INT(swallowed, 0);
+    if (strict) {
+        TK_CHECK_INT(degraded, 0);
+        TK_CHECK_INT(silent, 0);
+    }
     tk_buf_free(&before);
     tk_buf_free(&after);
+    tk_buf_free(&ref);
     return faults;
 }
 
@@ -125,6 +170,10 @@ TK_TEST(event_paid)
 
 int main(void)
 {
+    /* Strict by default: a swallowed allocation failure fails the test.
+     * TK_FAULT_STRICT=0 only reports them (for chasing one at a time). */
+    const char *st = getenv("TK_FAULT_STRICT");
+    strict = !(st && strcmp(st, "0") == 0);
     if (setup()) {
         fprintf(stderr, "setup failed\n");
         return 1;
