@@ -306,10 +306,6 @@ class StopRules(Base):
         self.assertIn("paid", err)  # names the events it knows
         self.assertEqual((self.t.show(item), self.t.json("audit", item)), before)
 
-    def test_archiving_job_stops_reminders_via_store(self):
-        # the job path is exercised by the Lua tests; here: archived items leave the schedule
-        pass
-
 
 class D1D2D3D4Schedule(Base):
     def test_d1_counts_from_previous_email(self):
