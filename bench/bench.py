@@ -88,10 +88,11 @@ class Bench:
             f.write("\n".join(lines) + "\n" + extra)
         return path
 
-    def smtp_cfg(self, name, store, port, conns=1, extra=""):
+    def smtp_cfg(self, name, store, port, conns=1, extra="", pipelining="auto"):
         return self.config(name, store, {"plugin": "smtp", "url": "smtp://127.0.0.1:%d" % port,
                                          "from": "Bench <bench@localhost>",
-                                         "connections": str(conns)}, extra)
+                                         "connections": str(conns),
+                                         "pipelining": pipelining}, extra)
 
     def file_cfg(self, name, store, spool, fsync="off", extra=""):
         return self.config(name, store, {"plugin": "file", "dir": spool, "fsync": fsync,
@@ -238,11 +239,11 @@ class Bench:
         open(rc, "w").close()
         os.chmod(rc, 0o600)
 
-        def tick(conns, src, now):
+        def tick(conns, src, now, pipelining="auto"):
             store = self.copy_store(src, "smtp")
             sink = self.sink_start()
             try:
-                cfg = self.smtp_cfg("smtp", store, sink[1], conns)
+                cfg = self.smtp_cfg("smtp", store, sink[1], conns, pipelining=pipelining)
                 dt, _, cpu = self.timed([self.bin, "-c", cfg, "--now", now, "tick"])
             finally:
                 sess, m = self.sink_stop(sink)
@@ -273,6 +274,8 @@ class Bench:
                 ["smtp-source", "-d", "-s", "1", "-m", str(n), "-l", "2048", "-f", "bench@localhost",
                  "-t", ADDR, "127.0.0.1:PORT"], n)),
             ("out1", "tickler tick: deliver queued, connections=1", lambda: tick(1, queued, later)),
+            ("out1c", "tickler tick: deliver queued, connections=1, pipelining=off (libcurl)",
+             lambda: tick(1, queued, later, "off")),
             ("curl", "libcurl loop, one handle (bench/curlloop)", lambda: self.sink_run(
                 [self.curlloop, "smtp://127.0.0.1:PORT", msg, str(n), "bench@localhost", ADDR], n)),
             ("tick4", "tickler tick: schedule+deliver, connections=4", lambda: tick(4, seeded, NOW_ISO)),
@@ -292,7 +295,8 @@ class Bench:
                 got[key].append(fn())
         m = {k: tuple(med([x[i] for x in v]) for i in range(3)) for k, v in got.items()}
         label = {k: w for k, w, _ in cases}
-        for key, src in (("tick1", "src1"), ("out1", "src1"), ("tick4", "src4"), ("out4", "src4")):
+        for key, src in (("tick1", "src1"), ("out1", "src1"), ("out1c", "src1"), ("tick4", "src4"),
+                         ("out4", "src4")):
             rate, cpu, sess = m[key]
             self.row("smtp", label[key] + ", %d due" % n, "%.0f msg/s, %.0f us CPU" % (rate, cpu),
                      "%s: %.0f msg/s, %.0f us" % (label[src], m[src][0], m[src][1]),

@@ -125,7 +125,7 @@ int tk_cmd_reminders(struct tk_cli *c, int argc, char **argv, struct tk_error *e
     static const char *const spec[] = {"every=", "count=", NULL};
     struct tk_cli_args a;
     int64_t id;
-    int on, every = -1, count = -1, rc;
+    int on = 0, every = -1, count = -1, rc;
     const char *v;
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;

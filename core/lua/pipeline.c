@@ -223,8 +223,8 @@ static int load_job(struct tk_pipelines *p, int64_t id, int active_only, struct 
 int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t account,
                         const char *title, const char *stage, int64_t *id, struct tk_error *err)
 {
-    struct tk_script *sc;
-    const struct tk_pipeline_def *def;
+    struct tk_script *sc = NULL;
+    const struct tk_pipeline_def *def = NULL;
     size_t idx = 0;
     int rc = tk_pipelines_find(p, pipeline, &sc, &def, err);
     if (rc != 0)
@@ -267,8 +267,8 @@ int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
                          struct tk_error *err)
 {
     struct tk_job j;
-    struct tk_script *sc;
-    const struct tk_pipeline_def *def;
+    struct tk_script *sc = NULL;
+    const struct tk_pipeline_def *def = NULL;
     size_t idx;
     int rc = load_job(p, job, 1, &j, &sc, &def, err);
     if (rc != 0)
@@ -389,8 +389,8 @@ static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const 
 static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_error *err)
 {
     struct tk_job j;
-    struct tk_script *sc;
-    const struct tk_pipeline_def *def;
+    struct tk_script *sc = NULL;
+    const struct tk_pipeline_def *def = NULL;
     size_t idx;
     int rc = tk_store_job_get(p->e->db, job, &j, err);
     if (rc != 0)

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_COLS_FROM(TABLE)                                                          \
-    "SELECT id, item_id, account_id, kind, step, recipient, idem_key, message_id, "      \
-    "sender, data, state, attempts, created_at, next_attempt_at, sent_at, lease_token, " \
-    "lease_until, reply_code, last_reply FROM " TABLE " "
+#define OUTBOX_LIST                                                                  \
+    "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, data, " \
+    "state, attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, "  \
+    "reply_code, last_reply "
+#define OUTBOX_COLS_FROM(TABLE) "SELECT " OUTBOX_LIST "FROM " TABLE " "
 #define OUTBOX_COLS OUTBOX_COLS_FROM("outbox")
 
 static char *col_dup(struct tk_cursor *cur, int col, int *oom)
@@ -177,8 +178,55 @@ static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size
 }
 
 /* SQLite: the caller holds an immediate transaction, so nobody claims the
- * same rows between the select and the updates; the update repeats the
- * conditions all the same, so a claim never takes a row it should not. */
+ * same rows between the read and the update.  As on PostgreSQL, one fencing
+ * token covers the batch, taken only when there is work (an idle daemon
+ * must not write).  The rows are read once, then updated with one
+ * statement; UPDATE ... RETURNING would buffer every 2 KiB row in a
+ * temporary table first and costs more than the read. */
+static int claim_sqlite(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+                        struct tk_outbox_row *v, size_t *got, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int64_t token = 0, changed = 0;
+    int rc, r = 0;
+    rc = tk_db_query(db, &cur, err,
+                     OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
+                     "ORDER BY next_attempt_at, id LIMIT ?",
+                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        return rc;
+    while (*got < limit && (r = tk_cursor_next(cur, err)) > 0) {
+        if ((rc = read_row(cur, &v[*got], err)) != 0)
+            break;
+        (*got)++;
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    if (rc != 0 || *got == 0 || (rc = tk_store_sequence_next(db, "lease", &token, err)) != 0)
+        return rc;
+    /* The same conditions as the read, inside the same transaction: the
+     * same rows, which the count below confirms. */
+    rc = tk_db_exec(db, err,
+                    "UPDATE outbox SET lease_token = ?, lease_until = ?, attempts = attempts + 1 "
+                    "WHERE id IN (SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
+                    "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?)",
+                    "iiiii", token, (int64_t)(now + lease_seconds), (int64_t)now, (int64_t)now,
+                    (int64_t)*got);
+    if (rc != 0)
+        return rc;
+    tk_db_changes(db, &changed);
+    if (changed != (int64_t)*got)
+        return tk_error_set(err, TK_ECONFLICT, "outbox claim: %lld rows read but %lld updated",
+                            (long long)*got, (long long)changed);
+    for (size_t i = 0; i < *got; i++) {
+        v[i].lease_token = token;
+        v[i].lease_until = now + lease_seconds;
+        v[i].attempts++;
+    }
+    return 0;
+}
+
 int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                           struct tk_outbox_row **rows, size_t *n, struct tk_error *err)
 {
@@ -186,73 +234,18 @@ int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size
     *n = 0;
     if (limit == 0)
         return 0;
-    if (strcmp(tk_db_driver_name(db), "postgres") == 0) {
-        struct tk_outbox_row *pv = calloc(limit, sizeof *pv);
-        size_t pgot = 0;
-        if (!pv)
-            return tk_error_set(err, TK_ENOMEM, "store: out of memory");
-        int prc = claim_postgres(db, now, lease_seconds, limit, pv, &pgot, err);
-        if (prc != 0 || pgot == 0) {
-            for (size_t i = 0; i < pgot; i++)
-                tk_outbox_row_free(&pv[i]);
-            free(pv);
-            return prc;
-        }
-        *rows = pv;
-        *n = pgot;
-        return 0;
-    }
-    int64_t *ids = calloc(limit, sizeof *ids);
     struct tk_outbox_row *v = calloc(limit, sizeof *v);
-    struct tk_cursor *cur = NULL;
-    size_t nids = 0, got = 0;
-    int rc = 0, r = 0;
-    if (!ids || !v) {
-        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-        goto out;
-    }
-    rc = tk_db_query(db, &cur, err,
-                     "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
-                     "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
-    if (rc != 0)
-        goto out;
-    while (nids < limit && (r = tk_cursor_next(cur, err)) > 0)
-        ids[nids++] = tk_cursor_int(cur, 0);
-    tk_cursor_close(cur);
-    if (r < 0) {
-        rc = err ? err->code : TK_EIO;
-        goto out;
-    }
-    for (size_t i = 0; i < nids; i++) {
-        int64_t token = 0, changed = 0;
-        if ((rc = tk_store_sequence_next(db, "lease", &token, err)) != 0)
-            goto out;
-        rc = tk_db_exec(db, err,
-                        "UPDATE outbox SET lease_token = ?, lease_until = ?, "
-                        "attempts = attempts + 1 "
-                        "WHERE id = ? AND state = 0 AND lease_until <= ?",
-                        "iiii", token, (int64_t)(now + lease_seconds), ids[i], (int64_t)now);
-        if (rc != 0)
-            goto out;
-        tk_db_changes(db, &changed);
-        if (changed == 0)
-            continue;
-        if ((rc = tk_store_outbox_get(db, ids[i], &v[got], err)) != 0)
-            goto out;
-        got++;
-    }
-out:
-    free(ids);
-    if (rc != 0) {
+    size_t got = 0;
+    if (!v)
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    int rc = strcmp(tk_db_driver_name(db), "postgres") == 0
+                 ? claim_postgres(db, now, lease_seconds, limit, v, &got, err)
+                 : claim_sqlite(db, now, lease_seconds, limit, v, &got, err);
+    if (rc != 0 || got == 0) {
         for (size_t i = 0; i < got; i++)
             tk_outbox_row_free(&v[i]);
         free(v);
         return rc;
-    }
-    if (got == 0) {
-        free(v);
-        v = NULL;
     }
     *rows = v;
     *n = got;

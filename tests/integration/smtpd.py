@@ -64,7 +64,9 @@ class Capture:
         base = os.path.join(self.folder, "%06d" % n)
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                 "session": getattr(session, "tk_id", 0), "peer": str(session.peer)}
-        for ext, data in ((".json", json.dumps(meta).encode()), (".eml", envelope.original_content)):
+        # .eml first: readers find a message by its .json, so the .json
+        # must not appear before the .eml it points to.
+        for ext, data in ((".eml", envelope.original_content), (".json", json.dumps(meta).encode())):
             tmp = base + ext + ".tmp"
             with open(tmp, "wb") as f:
                 f.write(data)

@@ -110,6 +110,16 @@ class ExportTest(unittest.TestCase):
 
 
 class SmtpTest(DriverCase):
+    """Runs with the default configuration (pipelining = auto: the native
+    client, since tls = none and no username); subclasses repeat every test
+    with pipelining = off (libcurl) and explicitly auto."""
+    PIPELINING = None
+
+    def drive(self, name, config, msgs, **kw):
+        if name == "smtp" and self.PIPELINING and config:
+            config = dict({"pipelining": self.PIPELINING}, **config)
+        return DriverCase.drive(self, name, config, msgs, **kw)
+
     def test_batch_is_one_session(self):
         srv = SmtpServer(self)
         body = "Line one.\r\n.starts with a dot\r\n..two dots\r\n" + "x" * 998 + "\r\n"
@@ -181,7 +191,8 @@ class SmtpTest(DriverCase):
         first = srv.dir
         msgs = [(a, message(a)) for a in ("ann@acme.example", "bob@acme.example", "cy@acme.example")]
         specs = self.write_messages(self.tmp(), msgs)
-        p = subprocess.Popen([DRIVER, "--step", plugin("smtp"), "url=" + srv.url, "--",
+        extra = ["pipelining=" + self.PIPELINING] if self.PIPELINING else []
+        p = subprocess.Popen([DRIVER, "--step", plugin("smtp"), "url=" + srv.url] + extra + ["--",
                               "office@bakker.example"] + specs,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.wait, 30)
@@ -250,12 +261,241 @@ class SmtpTest(DriverCase):
                  ({"url": "smtp://h:25", "password": "x"}, "password"),
                  ({"url": "smtp://h:25", "username": "x"}, "username"),
                  ({"url": "smtp://h:25", "ca_file": "/nonexistent/ca.pem"}, "ca_file"),
-                 ({"url": "smtp://h:25", "helo": "a b"}, "helo")]
+                 ({"url": "smtp://h:25", "helo": "a b"}, "helo"),
+                 ({"url": "smtp://h:25", "pipelining": "on"}, "pipelining")]
         for config, key in cases:
             r = self.drive("smtp", config, [])
             self.assertEqual(r.rc, 3, "%r: %r" % (config, r))
             self.assertTrue(r.out.startswith("INIT-FAILED %d " % TK_EINVAL), r)
             self.assertIn("[transport] %s:" % key, r.out, config)
+
+
+class SmtpCurlTest(SmtpTest):
+    PIPELINING = "off"
+
+
+class SmtpAutoTest(SmtpTest):
+    PIPELINING = "auto"
+
+
+class Script:
+    """A scripted SMTP server on 127.0.0.1 for what aiosmtpd cannot show:
+    it offers PIPELINING and answers the envelope only once MAIL, RCPT and
+    DATA have all arrived, so a client that waits for each reply hangs
+    (and times out) instead of passing.  ACT(session, n, rcpt) picks what
+    happens to message n: "ok", "refuse-rcpt", "421-mail", "drop-after-body".
+    Every line received is kept per session in self.log."""
+
+    def __init__(self, tc, act=lambda s, n, rcpt: "ok", pipelining=True):
+        import threading
+        self.act, self.pipelining = act, pipelining
+        self.log, self.bodies = [], []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.url = "smtp://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+        tc.addCleanup(self.stop)
+
+    def stop(self):
+        self.done = True
+        self.thread.join(10)
+        self.sock.close()
+
+    def serve(self):
+        while not self.done:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(10)
+                try:
+                    self.session(conn, len(self.log))
+                except (OSError, EOFError):
+                    pass
+
+    def session(self, conn, sid):
+        log = []
+        self.log.append(log)
+        f = conn.makefile("rb")
+
+        def line():
+            l = f.readline()
+            if not l:
+                raise EOFError
+            log.append(l.rstrip(b"\r\n").decode())
+            return log[-1]
+
+        conn.sendall(b"220 script ESMTP\r\n")
+        self.assert_cmd(line(), "EHLO ")
+        conn.sendall(b"250-script\r\n250-SIZE 1000000\r\n" +
+                     (b"250-PIPELINING\r\n" if self.pipelining else b"") + b"250 8BITMIME\r\n")
+        while True:
+            cmd = line()
+            if cmd == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            if cmd == "RSET":
+                conn.sendall(b"250 reset\r\n")
+                continue
+            self.assert_cmd(cmd, "MAIL FROM:<")
+            if self.pipelining:
+                rcpt = line()
+                data = line()
+            act = self.act(sid, len(self.bodies), log[-2] if self.pipelining else None)
+            if act == "421-mail":
+                conn.sendall(b"421 shutting down\r\n")
+                return
+            if not self.pipelining:
+                conn.sendall(b"250 sender ok\r\n")
+                rcpt = line()
+                conn.sendall(b"250 rcpt ok\r\n")
+                data = line()
+            self.assert_cmd(rcpt, "RCPT TO:<")
+            self.assert_cmd(data, "DATA")
+            if act == "refuse-rcpt":
+                conn.sendall((b"250 sender ok\r\n" if self.pipelining else b"") +
+                             b"550 5.1.1 no such user\r\n" + b"554 no valid recipients\r\n")
+                continue
+            conn.sendall((b"250 sender ok\r\n250 rcpt ok\r\n" if self.pipelining else b"") +
+                         b"354 go ahead\r\n")
+            body = b""
+            while True:
+                l = f.readline()
+                if not l:
+                    raise EOFError
+                if l == b".\r\n":
+                    break
+                body += l[1:] if l.startswith(b".") else l
+            self.bodies.append(body)
+            if act == "drop-after-body":
+                return
+            conn.sendall(b"250 2.0.0 queued as %d\r\n" % len(self.bodies))
+
+    @staticmethod
+    def assert_cmd(got, want):
+        if not got.startswith(want):
+            raise EOFError("expected %r, got %r" % (want, got))
+
+
+class SmtpWireTest(DriverCase):
+    """The native client (pipelining = auto) against Script."""
+
+    def drive_script(self, srv, msgs, **config):
+        return self.drive("smtp", dict({"url": srv.url, "timeout_seconds": "5"}, **config), msgs)
+
+    def test_pipelined_batch_one_session_exact_bytes(self):
+        srv = Script(self)
+        body = ".leading dot\r\nmiddle\r\n..two\r\n.\r\nlast line without CRLF"
+        msgs = [("ann@acme.example", message("ann@acme.example", body)),
+                ("bob@acme.example", message("bob@acme.example", "x" * 70000 + "\r\n"))]
+        r = self.drive_script(srv, msgs)
+        self.assertEqual([(s, c) for s, c, _ in r.sent], [(DELIVERED, 250)] * 2, r)
+        self.assertEqual(r.sent[1][2], "250 2.0.0 queued as 2")
+        self.assertEqual(len(srv.log), 1, srv.log)
+        self.assertEqual(srv.bodies[0], msgs[0][1] + b"\r\n")  # the missing CRLF is added
+        self.assertEqual(srv.bodies[1], msgs[1][1])
+        log = srv.log[0]
+        self.assertEqual(log[0], "EHLO " + log[0].split()[1])
+        self.assertIn("RCPT TO:<bob@acme.example>", log)
+        self.assertEqual(log[-1], "QUIT")
+
+    def test_pipelining_off_uses_curl(self):
+        # Script answers MAIL only once RCPT and DATA are in: curl waits for
+        # each reply, so it cannot get through (a timeout, not a delivery).
+        srv = Script(self)
+        r = self.drive_script(srv, [("ann@acme.example", message("ann@acme.example"))],
+                              pipelining="off", timeout_seconds="2")
+        self.assertEqual(r.sent[0][0], TEMPORARY, r)
+        self.assertEqual(srv.bodies, [])
+
+    def test_no_pipelining_offered_one_command_at_a_time(self):
+        srv = Script(self, pipelining=False)
+        msgs = [(a, message(a)) for a in ("ann@acme.example", "bob@acme.example")]
+        r = self.drive_script(srv, msgs)
+        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * 2, r)
+        self.assertEqual(srv.bodies, [d for _, d in msgs])
+        self.assertEqual(len(srv.log), 1)
+
+    def test_refused_rcpt_is_permanent_then_rset(self):
+        srv = Script(self, act=lambda s, n, rcpt: "refuse-rcpt" if rcpt and "gone" in rcpt else "ok")
+        msgs = [(a, message(a)) for a in ("gone@acme.example", "bob@acme.example")]
+        r = self.drive_script(srv, msgs)
+        self.assertEqual(r.sent[0][:2], (PERMANENT, 550), r)
+        self.assertEqual(r.sent[0][2], "550 5.1.1 no such user")
+        self.assertEqual(r.sent[1][:2], (DELIVERED, 250), r)
+        self.assertEqual(len(srv.log), 1, srv.log)
+        log = srv.log[0]
+        self.assertEqual(log[log.index("DATA") + 1], "RSET", log)
+        self.assertEqual(srv.bodies, [msgs[1][1]])
+
+    def test_lost_after_body_is_unknown_then_reconnects(self):
+        srv = Script(self, act=lambda s, n, rcpt: "drop-after-body" if n == 0 else "ok")
+        msgs = [(a, message(a)) for a in ("ann@acme.example", "bob@acme.example")]
+        r = self.drive_script(srv, msgs)
+        self.assertEqual(r.sent[0][:2], (UNKNOWN, 0), r)
+        self.assertIn("after the message was sent", r.sent[0][2])
+        self.assertEqual(r.sent[1][:2], (DELIVERED, 250), r)
+        self.assertEqual(len(srv.log), 2, srv.log)
+
+    def test_421_is_temporary_and_connection_dropped(self):
+        srv = Script(self, act=lambda s, n, rcpt: "421-mail" if s == 0 else "ok")
+        msgs = [(a, message(a)) for a in ("ann@acme.example", "bob@acme.example")]
+        r = self.drive_script(srv, msgs)
+        self.assertEqual(r.sent[0][:2], (TEMPORARY, 421), r)
+        self.assertIn("421 shutting down", r.sent[0][2])
+        self.assertEqual(r.sent[1][:2], (DELIVERED, 250), r)
+        self.assertEqual(len(srv.log), 2, srv.log)
+        self.assertNotIn("RSET", srv.log[0])
+
+    def test_silent_server_times_out_temporary(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)  # accepts (in the kernel) but never greets
+        self.addCleanup(s.close)
+        r = self.drive("smtp", {"url": "smtp://127.0.0.1:%d" % s.getsockname()[1],
+                                "connect_timeout_seconds": "1"},
+                       [("ann@acme.example", message("ann@acme.example"))])
+        self.assertEqual(r.sent[0][:2], (TEMPORARY, 0), r)
+        self.assertIn("timed out", r.sent[0][2])
+
+    @unittest.skipUnless(shutil.which("smtp-sink") or os.path.exists("/usr/sbin/smtp-sink"),
+                         "postfix smtp-sink not installed")
+    def test_postfix_smtp_sink(self):
+        sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        out = os.path.join(self.tmp(), "sink.out")
+        with open(out, "wb") as f:
+            p = subprocess.Popen([sink, "-c"] + (["-u", "nobody"] if os.geteuid() == 0 else []) +
+                                 ["127.0.0.1:%d" % port, "10"], stdout=f, stderr=subprocess.STDOUT)
+        self.addCleanup(p.wait, 10)
+        self.addCleanup(p.terminate)
+        import time
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        msgs = [("r%d@acme.example" % i, message("r%d@acme.example" % i)) for i in range(50)]
+        r = self.drive("smtp", {"url": "smtp://127.0.0.1:%d" % port}, msgs)
+        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * 50, r)
+        time.sleep(0.2)
+        p.terminate()
+        p.wait(10)
+        with open(out, "rb") as f:
+            counters = [x for x in f.read().decode().replace("\r", "\n").split("\n")
+                        if x.startswith("sess=")]
+        fields = dict(kv.split("=") for kv in counters[-1].split())
+        self.assertEqual(int(fields["mesg"]), 50, counters)
+        self.assertEqual(int(fields["sess"]), 2, counters)  # the probe above, then one session
 
 
 class FileTest(DriverCase):

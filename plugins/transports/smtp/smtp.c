@@ -1,7 +1,14 @@
 /*
- * smtp.c - the smtp transport: hands each message to a relay with libcurl.
+ * smtp.c - the smtp transport: hands each message to a relay.
  *
- * One curl easy handle per batch.  curl keeps the connection in the handle's
+ * Two clients behind one configuration.  With tls = none and no AUTH (a
+ * local relay or MTA, the common self-hosted setup) and pipelining = auto,
+ * the plugin speaks SMTP itself (wire.c): one connection per batch, MAIL,
+ * RCPT and DATA in one write when the server offers PIPELINING.  Everything
+ * else (TLS, STARTTLS, AUTH, user info in the URL, pipelining = off) goes
+ * through libcurl, which the native client does not try to replace.
+ *
+ * libcurl: one easy handle per batch.  curl keeps the connection in the handle's
  * cache between curl_easy_perform() calls, so a batch of N messages is one
  * SMTP session (greeting, EHLO, STARTTLS and AUTH once, then MAIL/RCPT/DATA
  * per message).  After a failed transaction curl drops that connection and
@@ -23,6 +30,7 @@
 
 #include "classify.h"
 #include "tickler/transport.h"
+#include "wire.h"
 
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
@@ -34,11 +42,16 @@ struct smtp_state {
     const char *ca_file;
     enum tls_mode tls;
     long timeout, connect_timeout;
+    int native;                   /* use wire.c instead of libcurl */
+    int wire_possible;            /* the URL is plain host[:port][/helo] */
+    char *wire_strings;           /* host alloc: wire.host, port, helo */
+    struct tk_smtp_wire_cfg wire;
 };
 
 struct smtp_conn {
     struct smtp_state *st;
-    CURL *curl;
+    CURL *curl;                   /* NULL on the native path */
+    struct tk_smtp_wire *wire;    /* NULL on the libcurl path */
     /* The message being sent: borrowed for one send(). */
     const char *data;
     size_t len, off;
@@ -57,6 +70,7 @@ static const struct tk_config_key smtp_keys[] = {
     { "connect_timeout_seconds", "longest time to connect (default 10)" },
     { "ca_file", "PEM file of CA certificates to trust instead of the system's" },
     { "helo", "name to announce in EHLO (default: this host's name)" },
+    { "pipelining", "auto (own SMTP client with PIPELINING when tls = none and no username) or off (always libcurl); default auto" },
     { NULL, NULL },
 };
 
@@ -102,6 +116,71 @@ static int helo_valid(const char *s)
         if (!isalnum((unsigned char)*s) && !strchr(".-[]:_", *s))
             return 0;
     return 1;
+}
+
+/* Host, port and EHLO name for the native client, from the URL's authority
+ * and path.  Anything it would have to interpret the way curl does (user
+ * info, percent-encoding, a bare IPv6 address) leaves the URL to libcurl. */
+static int wire_parse(struct smtp_state *st, const char *authority, size_t auth_len,
+                      const char *path, const char *helo, struct tk_error *err)
+{
+    const char *host = authority, *port = "";
+    size_t host_len = auth_len, port_len = 0;
+    char local[256] = "localhost";
+    if (memchr(authority, '@', auth_len))
+        return 0;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', auth_len);
+        if (!close || (close + 1 < authority + auth_len && close[1] != ':'))
+            return 0;
+        host = authority + 1;
+        host_len = (size_t)(close - host);
+        if (close + 1 < authority + auth_len) {
+            port = close + 2;
+            port_len = (size_t)(authority + auth_len - port);
+        }
+    } else {
+        const char *colon = memchr(authority, ':', auth_len);
+        if (colon) {
+            if (memchr(colon + 1, ':', (size_t)(authority + auth_len - colon - 1)))
+                return 0;
+            host_len = (size_t)(colon - authority);
+            port = colon + 1;
+            port_len = auth_len - host_len - 1;
+        }
+    }
+    if (host_len == 0 || port_len > 5 || strspn(port, "0123456789") < port_len)
+        return 0;
+    if (!helo) {
+        helo = local;
+        if (*path)
+            helo = path;
+        else if (gethostname(local, sizeof local - 1) != 0 || !helo_valid(local))
+            snprintf(local, sizeof local, "%s", "localhost");
+        if (!helo_valid(helo))
+            return 0;
+    }
+    size_t n = host_len + 1 + (port_len ? port_len : 2) + 1 + strlen(helo) + 1;
+    char *p = st->host->alloc(st->host, n);
+    if (!p)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    st->wire_strings = p;
+    st->wire.host = p;
+    memcpy(p, host, host_len);
+    p[host_len] = '\0';
+    p += host_len + 1;
+    st->wire.port = p;
+    if (port_len) {
+        memcpy(p, port, port_len);
+        p[port_len] = '\0';
+    } else {
+        memcpy(p, "25", 3);
+    }
+    p += strlen(p) + 1;
+    st->wire.helo = p;
+    memcpy(p, helo, strlen(helo) + 1);
+    st->wire_possible = 1;
+    return 0;
 }
 
 static int parse_url(struct smtp_state *st, const char *url, const char *tls, const char *helo,
@@ -157,7 +236,7 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
     if (!st->url)
         return fail(err, TK_ENOMEM, "smtp: out of memory");
     snprintf(st->url, n, "%s%.*s/%s", scheme, (int)auth_len, authority, helo ? helo : path);
-    return 0;
+    return st->tls == TLS_NONE ? wire_parse(st, authority, auth_len, path, helo, err) : 0;
 }
 
 static void smtp_fini(void *state)
@@ -167,6 +246,7 @@ static void smtp_fini(void *state)
         return;
     const struct tk_host *host = st->host;
     host->free(host, st->url);
+    host->free(host, st->wire_strings);
     host->free(host, st);
     curl_global_cleanup();
 }
@@ -203,6 +283,15 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
         rc = fail(err, TK_EINVAL, "[transport] username: set, but password is not");
     if (!rc && st->ca_file && access(st->ca_file, R_OK) != 0)
         rc = fail(err, TK_EINVAL, "[transport] ca_file: %s: %s", st->ca_file, strerror(errno));
+    const char *pipelining = host->config_get(host, "pipelining");
+    if (!rc && pipelining && strcmp(pipelining, "auto") != 0 && strcmp(pipelining, "off") != 0)
+        rc = fail(err, TK_EINVAL, "[transport] pipelining: \"%s\" is not auto or off", pipelining);
+    if (!rc) {
+        st->native = st->wire_possible && !st->username &&
+                     (!pipelining || strcmp(pipelining, "auto") == 0);
+        st->wire.timeout = st->timeout;
+        st->wire.connect_timeout = st->connect_timeout;
+    }
     if (rc) {
         smtp_fini(st);
         return rc;
@@ -259,6 +348,7 @@ static void smtp_close(void *conn)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl);  /* sends QUIT on a live connection */
+    tk_smtp_wire_close(c->wire);
     c->st->host->free(c->st->host, c);
 }
 
@@ -282,6 +372,14 @@ static int smtp_open(void *state, void **conn, struct tk_error *err)
         return fail(err, TK_ENOMEM, "smtp: out of memory");
     memset(c, 0, sizeof *c);
     c->st = st;
+    if (st->native) {
+        if (tk_smtp_wire_open(&st->wire, &c->wire) != 0) {
+            smtp_close(c);
+            return fail(err, TK_ENOMEM, "smtp: out of memory");
+        }
+        *conn = c;
+        return 0;
+    }
     c->curl = curl_easy_init();
     if (!c->curl) {
         smtp_close(c);
@@ -377,6 +475,10 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
         reply_set(res, "invalid envelope address");
         return 0;
     }
+    if (c->wire) {
+        tk_smtp_wire_send(c->wire, msg, res);
+        return 0;
+    }
     struct curl_slist *rcpt = curl_slist_append(NULL, msg->rcpt);
     if (!rcpt) {
         res->status = TK_TEMPORARY;
@@ -414,7 +516,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
 
 static const struct tk_transport smtp_transport = {
     .hdr = TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "smtp", "1.0",
-                                 "deliver through an SMTP relay (libcurl), one session per batch"),
+                                 "deliver through an SMTP relay, one session per batch (PIPELINING or libcurl)"),
     .config_keys = smtp_keys,
     .init = smtp_init,
     .fini = smtp_fini,

@@ -1,0 +1,39 @@
+/*
+ * wire.h - the smtp transport's own SMTP client for plain connections.
+ *
+ * Internal to the smtp plugin (hidden visibility, never exported).  Used
+ * instead of libcurl when tls = none and no AUTH is configured: it keeps one
+ * TCP connection per batch and, when the server advertises PIPELINING (RFC
+ * 2920), sends MAIL FROM, RCPT TO and DATA in one write, so a message costs
+ * two round trips instead of libcurl's four.  Results are classified with
+ * the same table as the libcurl path (classify.c).
+ */
+#ifndef TK_SMTP_WIRE_H
+#define TK_SMTP_WIRE_H
+
+#include "tickler/transport.h"
+
+/* Where and how to connect.  All strings borrowed for the session's life. */
+struct tk_smtp_wire_cfg {
+    const char *host;     /* name or address, without brackets */
+    const char *port;     /* service, e.g. "25" */
+    const char *helo;     /* EHLO name, already validated */
+    long timeout;         /* seconds for one message, connecting included */
+    long connect_timeout; /* seconds to connect, greeting and EHLO included */
+};
+
+struct tk_smtp_wire;
+
+/* A session that connects on its first send.  *out is freed by
+ * tk_smtp_wire_close().  TK_ENOMEM is the only failure. */
+int tk_smtp_wire_open(const struct tk_smtp_wire_cfg *cfg, struct tk_smtp_wire **out);
+
+/* Deliver MSG (envelope already validated: no CR, LF, '<', '>' or space)
+ * and fill RES.  Connects, or reconnects after a broken connection, first. */
+void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *msg,
+                       struct tk_delivery_result *res);
+
+/* QUIT on a live connection and free W (NULL is fine). */
+void tk_smtp_wire_close(struct tk_smtp_wire *w);
+
+#endif
