@@ -6,6 +6,7 @@
  * case-folding unique index is not portable between SQLite and PostgreSQL.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #define ACCOUNT_COLS "id, name, language, created_at"
 
 /* Copy a text column; *OOM is set when a non-NULL value could not be copied. */
-static char *col_dup(struct tk_cursor *cur, int col, int *oom)
+char *tk_store_col_dup(struct tk_cursor *cur, int col, int *oom)
 {
     const char *s = tk_cursor_text(cur, col);
     char *d = tk_strdup(s);
@@ -36,8 +37,8 @@ static int read_account(struct tk_cursor *cur, struct tk_account *a, struct tk_e
     int oom = 0;
     memset(a, 0, sizeof *a);
     a->id = tk_cursor_int(cur, 0);
-    a->name = col_dup(cur, 1, &oom);
-    a->language = col_dup(cur, 2, &oom);
+    a->name = tk_store_col_dup(cur, 1, &oom);
+    a->language = tk_store_col_dup(cur, 2, &oom);
     a->created_at = tk_cursor_int(cur, 3);
     if (oom) {
         tk_account_free(a);
@@ -237,8 +238,8 @@ int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
         struct tk_contact *c = &out->v[out->n++];
         c->id = tk_cursor_int(cur, 0);
         c->account_id = tk_cursor_int(cur, 1);
-        c->email = col_dup(cur, 2, &oom);
-        c->name = col_dup(cur, 3, &oom);
+        c->email = tk_store_col_dup(cur, 2, &oom);
+        c->name = tk_store_col_dup(cur, 3, &oom);
         c->notify = tk_cursor_int(cur, 4) != 0;
         if (oom)
             break;

@@ -8,6 +8,7 @@
  * scheduler's cost follows what is due, not how many items exist.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,6 @@
     "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "  \
     "last_mail_at, next_at FROM items "
 
-static char *col_dup(struct tk_cursor *cur, int col, int *oom)
-{
-    const char *s = tk_cursor_text(cur, col);
-    char *d = tk_strdup(s);
-    if (s && !d)
-        *oom = 1;
-    return d;
-}
 
 void tk_item_free(struct tk_item *it)
 {
@@ -44,12 +37,12 @@ static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error 
     int oom = 0;
     memset(it, 0, sizeof *it);
     it->id = tk_cursor_int(cur, 0);
-    it->type = col_dup(cur, 1, &oom);
+    it->type = tk_store_col_dup(cur, 1, &oom);
     it->account_id = tk_cursor_int(cur, 2);
     it->job_id = tk_cursor_int(cur, 3);
-    it->title = col_dup(cur, 4, &oom);
-    it->template_name = col_dup(cur, 5, &oom);
-    it->state = col_dup(cur, 6, &oom);
+    it->title = tk_store_col_dup(cur, 4, &oom);
+    it->template_name = tk_store_col_dup(cur, 5, &oom);
+    it->state = tk_store_col_dup(cur, 6, &oom);
     it->archived = tk_cursor_int(cur, 7) != 0;
     it->created_at = tk_cursor_int(cur, 8);
     it->completed_at = tk_cursor_int(cur, 9);

@@ -9,6 +9,7 @@
  * idem_key is UNIQUE, so enqueueing the same message twice is harmless.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,6 @@
 #define OUTBOX_COLS_FROM(TABLE) "SELECT " OUTBOX_LIST "FROM " TABLE " "
 #define OUTBOX_COLS OUTBOX_COLS_FROM("outbox")
 
-static char *col_dup(struct tk_cursor *cur, int col, int *oom)
-{
-    const char *s = tk_cursor_text(cur, col);
-    char *d = tk_strdup(s);
-    if (s && !d)
-        *oom = 1;
-    return d;
-}
 
 void tk_outbox_row_free(struct tk_outbox_row *r)
 {
@@ -50,13 +43,13 @@ static int read_row(struct tk_cursor *cur, struct tk_outbox_row *r, struct tk_er
     r->id = tk_cursor_int(cur, 0);
     r->item_id = tk_cursor_int(cur, 1);
     r->account_id = tk_cursor_int(cur, 2);
-    r->kind = col_dup(cur, 3, &oom);
+    r->kind = tk_store_col_dup(cur, 3, &oom);
     r->step = (int)tk_cursor_int(cur, 4);
-    r->recipient = col_dup(cur, 5, &oom);
-    r->idem_key = col_dup(cur, 6, &oom);
-    r->message_id = col_dup(cur, 7, &oom);
-    r->sender = col_dup(cur, 8, &oom);
-    r->data = col_dup(cur, 9, &oom);
+    r->recipient = tk_store_col_dup(cur, 5, &oom);
+    r->idem_key = tk_store_col_dup(cur, 6, &oom);
+    r->message_id = tk_store_col_dup(cur, 7, &oom);
+    r->sender = tk_store_col_dup(cur, 8, &oom);
+    r->data = tk_store_col_dup(cur, 9, &oom);
     r->state = (int)tk_cursor_int(cur, 10);
     r->attempts = (int)tk_cursor_int(cur, 11);
     r->created_at = tk_cursor_int(cur, 12);
@@ -65,7 +58,7 @@ static int read_row(struct tk_cursor *cur, struct tk_outbox_row *r, struct tk_er
     r->lease_token = tk_cursor_int(cur, 15);
     r->lease_until = tk_cursor_int(cur, 16);
     r->reply_code = (int)tk_cursor_int(cur, 17);
-    r->last_reply = col_dup(cur, 18, &oom);
+    r->last_reply = tk_store_col_dup(cur, 18, &oom);
     if (oom) {
         tk_outbox_row_free(r);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
