@@ -4,12 +4,13 @@
 # target finds a crash, leak or failed assertion (the reproducer is left in
 # the build folder as crash-*/leak-*/oom-*).
 #
-#   TK_FUZZ_BUILD  build folder (default ${TMPDIR:-/tmp}/tickler-fuzz)
+#   TK_FUZZ_BUILD  build folder (default build-fuzz in the source tree, so
+#                  two checkouts never share one CMake cache)
 set -eu
 
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${TK_FUZZ_BUILD:-${TMPDIR:-/tmp}/tickler-fuzz}
+build=${TK_FUZZ_BUILD:-$src/build-fuzz}
 targets="fuzz_mail fuzz_template"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
