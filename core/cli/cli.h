@@ -34,6 +34,7 @@ enum {
     TK_CMD_NO_STORE = 4,      /* config and plugins, no store */
     TK_CMD_SENDS = 8,         /* may enqueue mail: dispatch after commit */
     TK_CMD_OWN_TX = 16,       /* manages its own transactions (tick, run) */
+    TK_CMD_NO_PIPELINES = 32, /* does not load the Lua pipelines (init) */
 };
 
 struct tk_cli_command {

@@ -35,7 +35,9 @@ enum { TX = TK_CMD_TX, SENDS = TK_CMD_SENDS, NOSTORE = TK_CMD_NO_STORE, OWN = TK
 /* Entries with a sub-command come before a bare entry of the same name
  * (outbox retry before outbox). */
 const struct tk_cli_command tk_cli_commands[] = {
-    {"init", NULL, 0, tk_cmd_init, "init", "create or upgrade the store (idempotent)"},
+    /* init works even when a pipeline script is broken: a new deployment
+     * can always create its store first. */
+    {"init", NULL, TK_CMD_NO_PIPELINES, tk_cmd_init, "init", "create or upgrade the store (idempotent)"},
     {"account", "add", TX, tk_cmd_account_add, "account add NAME [--language en|nl]", "add an account; prints its id"},
     {"account", "list", 0, tk_cmd_account_list, "account list", "list accounts"},
     {"contact", "add", TX, tk_cmd_contact_add, "contact add ACCOUNT EMAIL [--name NAME] [--no-notify]", "add a contact"},

@@ -137,6 +137,17 @@ class ConfigRefusals(unittest.TestCase):
         n = self.nlines()
         self.check("[invoice]\ncolour = red\n", [":%d:" % (n + 2), "colour"])
 
+    def test_broken_script_fails_commands_but_not_init(self):
+        d = tempfile.mkdtemp(prefix="tk-scripts-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "bad.lua"), "w") as f:
+            f.write('pipeline("x", {\n')
+        t = Tickler(self, init=False, extra_ini="[lua]\nscripts = %s\n" % d)
+        self.assertEqual(t.run("init").rc, 0)
+        r = t.run("list")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn(os.path.join(d, "bad.lua") + ":2:", r.err)
+
     def nlines(self):
         t = Tickler(self, init=False)
         return t.ini.count("\n")
