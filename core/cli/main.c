@@ -17,8 +17,12 @@ static void usage(FILE *f)
           "  --version    print the version\n\n"
           "commands:\n",
           f);
-    for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++)
-        fprintf(f, "  %-58s %s\n", c->usage, c->help);
+    for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++) {
+        if (strlen(c->usage) > 58)
+            fprintf(f, "  %s\n  %-58s %s\n", c->usage, "", c->help);
+        else
+            fprintf(f, "  %-58s %s\n", c->usage, c->help);
+    }
     fputs("  COMMAND ACCOUNT [--message TEXT]                           bulk commands of the item "
           "plugins (request-approvals: R4)\n\n"
           "Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n",
