@@ -85,6 +85,9 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     if ((rc = pick_config_path(config_path, &path)))
         return tk_error_set(err, rc, "out of memory");
     rc = tk_config_load(path, 0, &e->cfg, err);
+    if (rc && !config_path && !getenv("TICKLER_CONFIG") && access(path, F_OK) != 0)
+        tk_error_set(err, rc, "no configuration: ./%s not found (give one with -c FILE or "
+                     "$TICKLER_CONFIG; etc/tickler.ini is an example)", path);
     free(path);
     if (rc)
         return rc;
