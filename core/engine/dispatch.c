@@ -8,10 +8,13 @@
  * transport accepted it; a crash between the two resends it later with the
  * same Message-ID (at-least-once, see docs/delivery.md).
  *
- * With [transport] connections = N > 1, N workers run side by side, each
- * with its own store connection and transport connection; they share
- * nothing but the store, which is also what keeps two `tickler run`
- * processes apart, so one mechanism covers threads and processes. */
+ * With [transport] connections = N > 1, N worker threads each keep their
+ * own transport connection, and the dispatching thread does all their store
+ * work on the engine's connection, committing whatever they handed over
+ * since its last commit in one transaction.  Separate store connections
+ * per worker spent most of their time waiting for SQLite's one write lock
+ * (a busy handler that sleeps), and paid one commit per message.  Between
+ * processes the store still is the only thing shared (leases, tokens). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,68 +247,92 @@ static void commit_group(struct tk_db *db, struct job *list)
 }
 
 /* Workers of one dispatch share the engine's store connection through
- * this: whoever posts a job while no commit runs commits every job waiting
- * (the leader); the others wait for it (no extra thread, no hand-over when
- * only one worker is busy). */
+ * this: they post jobs, and the dispatching thread (the settler) commits
+ * every job waiting in one transaction (commit_group). */
 struct hub {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t work, done;
     struct tk_db *db;
     struct job *head, **tail;
-    int committing;
+    int active;                 /* workers still running */
 };
 
-static void hub_run(struct hub *h, struct job *j)
+static void hub_post(struct hub *h, struct job *j)
 {
     pthread_mutex_lock(&h->mu);
     j->next = NULL;
     *h->tail = j;
     h->tail = &j->next;
-    while (!j->done) {
-        if (h->committing) {
-            pthread_cond_wait(&h->cv, &h->mu);
-            continue;
-        }
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void hub_wait(struct hub *h, struct job *j)
+{
+    pthread_mutex_lock(&h->mu);
+    while (!j->done)
+        pthread_cond_wait(&h->done, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void hub_leave(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->active--;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The settler: runs until every worker has left and no job is waiting. */
+static void hub_settle(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->head && h->active > 0)
+            pthread_cond_wait(&h->work, &h->mu);
+        if (!h->head)
+            break;
         struct job *list = h->head;
         h->head = NULL;
         h->tail = &h->head;
-        h->committing = 1;
         pthread_mutex_unlock(&h->mu);
         commit_group(h->db, list);
         pthread_mutex_lock(&h->mu);
-        for (struct job *k = list, *next; k; k = next) {
-            next = k->next;
+        for (struct job *k = list; k; k = k->next)
             k->done = 1;
-        }
-        h->committing = 0;
-        pthread_cond_broadcast(&h->cv);
+        pthread_cond_broadcast(&h->done);
     }
     pthread_mutex_unlock(&h->mu);
 }
 
-/* Run J for its worker: through the hub when workers share the store
- * connection, else alone on the worker's own.  Counts go to the worker. */
-static int run_job(struct job *j)
+/* Start J for its worker: through the hub when workers share the store
+ * connection (it may still be running on return), else at once on the
+ * worker's own connection. */
+static void job_post(struct job *j)
 {
-    struct worker *w = j->w;
     j->rc = 0;
     j->done = 0;
-    if (w->hub)
-        hub_run(w->hub, j);
-    else
-        job_alone(w->db, j);
-    add_stats(&w->st, &j->d);
+    if (j->w->hub) {
+        hub_post(j->w->hub, j);
+    } else {
+        job_alone(j->w->db, j);
+        j->done = 1;
+    }
+}
+
+/* Wait for J; its counts go to the worker. */
+static int job_wait(struct job *j)
+{
+    if (j->w->hub)
+        hub_wait(j->w->hub, j);
+    add_stats(&j->w->st, &j->d);
     return j->rc;
 }
 
-static int settle(struct worker *w, struct tk_outbox_row *r, const struct tk_delivery_result *res,
-                  struct tk_error *err)
+static int run_job(struct job *j)
 {
-    struct job j = {.w = w, .kind = JOB_SETTLE, .rows = r, .why = res};
-    int rc = run_job(&j);
-    if (rc && err)
-        *err = j.err;
-    return rc;
+    job_post(j);
+    return job_wait(j);
 }
 
 /* Give rows back.  WHY set: they count as failed attempts (the server is
@@ -339,37 +366,75 @@ static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
     return rc;
 }
 
+/* How many delivered messages a worker may have whose results are not yet
+ * committed: 1 waits for each commit before sending again; 2 sends the next
+ * message while the previous result is being committed (with connections >
+ * 1; one connection always commits before it sends again).  This bounds the
+ * duplicates after a crash: SETTLE_WINDOW per worker (docs/delivery.md). */
+#ifndef SETTLE_WINDOW
+#define SETTLE_WINDOW 2
+#endif
+
+struct pending {
+    struct job j;
+    struct tk_delivery_result res;
+};
+
 /* Send one claimed batch; returns non-zero to end this worker's run. */
 static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
 {
     struct tk_engine *e = w->e;
     const struct tk_plugin *tp = w->tp;
+    struct pending slot[2], *prev = NULL;
+    int failed = 0;
     size_t i;
-    for (i = 0; i < n && !stopping(w) && lease_left(w, &rows[i]); i++) {
+    for (i = 0; i < n && !failed && !stopping(w) && lease_left(w, &rows[i]); i++) {
+        struct pending *p = &slot[i & 1];
         struct tk_outbox_row *r = &rows[i];
         struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
-        struct tk_delivery_result res;
         struct tk_error serr = {0};
-        memset(&res, 0, sizeof res);
-        if (tp->transport->send(conn, &m, &res, &serr)) {
-            res.status = TK_TEMPORARY;
-            if (!res.reply[0])
-                tk_strlcpy(res.reply, serr.msg, sizeof res.reply);
+        memset(p, 0, sizeof *p);
+        if (tp->transport->send(conn, &m, &p->res, &serr)) {
+            p->res.status = TK_TEMPORARY;
+            if (!p->res.reply[0])
+                tk_strlcpy(p->res.reply, serr.msg, sizeof p->res.reply);
         }
-        if ((w->rc = settle(w, r, &res, &w->err))) {
+        if (prev && job_wait(&prev->j) && !w->rc) {
+            w->rc = prev->j.rc;
+            w->err = prev->j.err;
+            failed = 1;
+        }
+        p->j = (struct job){.w = w, .kind = JOB_SETTLE, .rows = rows, .from = i, .why = &p->res};
+        job_post(&p->j);
+        prev = p;
+        if (SETTLE_WINDOW < 2 || failed || (p->res.status == TK_TEMPORARY && p->res.reply_code == 0)) {
+            prev = NULL;
+            if (job_wait(&p->j) && !w->rc) {
+                w->rc = p->j.rc;
+                w->err = p->j.err;
+                failed = 1;
+            }
+        }
+        if (failed) {
             release_rest(w, rows, i + 1, n, NULL);
             return 1;
         }
         /* The server is unreachable: the rest of the batch would fail the
          * same way; leave it for the backoff instead of hammering, and tell
          * the other workers. */
-        if (res.status == TK_TEMPORARY && res.reply_code == 0) {
+        if (p->res.status == TK_TEMPORARY && p->res.reply_code == 0) {
             __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
-            release_rest(w, rows, i + 1, n, &res);
+            release_rest(w, rows, i + 1, n, &p->res);
             tk_engine_warn(e, "transport %s: %s; queued messages go out on a later tick",
-                           tp->hdr->name, res.reply);
+                           tp->hdr->name, p->res.reply);
             return 1;
         }
+    }
+    if (prev && job_wait(&prev->j) && !w->rc) {
+        w->rc = prev->j.rc;
+        w->err = prev->j.err;
+        release_rest(w, rows, i, n, NULL);
+        return 1;
     }
     if (i < n)
         release_rest(w, rows, i, n, NULL); /* stopping or lease nearly out: give back */
@@ -415,6 +480,14 @@ static void *work(void *u)
     return NULL;
 }
 
+static void *work_thread(void *u)
+{
+    struct worker *w = u;
+    work(w);
+    hub_leave(w->hub);
+    return NULL;
+}
+
 int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err)
 {
     const struct tk_plugin *tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin);
@@ -444,29 +517,43 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
         ws[i].db = e->db;
         ws[i].hub = nw > 1 ? &hub : NULL;
     }
-    hub.db = e->db;
-    hub.tail = &hub.head;
-    if (nw > 1 && (pthread_mutex_init(&hub.mu, NULL) || pthread_cond_init(&hub.cv, NULL))) {
-        free(ws);
-        free(th);
-        return tk_error_set(err, TK_ENOMEM, "dispatch: cannot set up the workers' lock");
-    }
-    /* The first worker runs on this thread; if a thread cannot start, fewer
-     * workers deliver. */
-    for (int i = 1; i < nw; i++) {
-        if (pthread_create(&th[i], NULL, work, &ws[i]) != 0) {
-            tk_engine_warn(e, "dispatch: cannot start worker %d; delivering with %d connection%s",
-                           i + 1, i, i == 1 ? "" : "s");
-            break;
+    if (nw == 1) {
+        work(&ws[0]);
+    } else {
+        hub.db = e->db;
+        hub.tail = &hub.head;
+        hub.active = nw;
+        if (pthread_mutex_init(&hub.mu, NULL) || pthread_cond_init(&hub.work, NULL) ||
+            pthread_cond_init(&hub.done, NULL)) {
+            free(ws);
+            free(th);
+            return tk_error_set(err, TK_ENOMEM, "dispatch: cannot set up the workers' lock");
         }
-        started++;
-    }
-    work(&ws[0]);
-    for (int i = 1; i < started; i++)
-        pthread_join(th[i], NULL);
-    if (nw > 1) {
+        /* Every worker on its own thread, this thread settles; if a thread
+         * cannot start, fewer workers deliver. */
+        started = 0;
+        for (int i = 0; i < nw; i++) {
+            if (pthread_create(&th[i], NULL, work_thread, &ws[i]) != 0) {
+                tk_engine_warn(e, "dispatch: cannot start worker %d; delivering with %d connection%s",
+                               i + 1, i > 0 ? i : 1, i > 1 ? "s" : "");
+                pthread_mutex_lock(&hub.mu);
+                hub.active -= nw - i;
+                pthread_mutex_unlock(&hub.mu);
+                break;
+            }
+            started++;
+        }
+        hub_settle(&hub);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        if (started == 0) {
+            ws[0].hub = NULL;
+            work(&ws[0]);
+            started = 1;
+        }
         pthread_mutex_destroy(&hub.mu);
-        pthread_cond_destroy(&hub.cv);
+        pthread_cond_destroy(&hub.work);
+        pthread_cond_destroy(&hub.done);
     }
     for (int i = 0; i < started; i++) {
         add_stats(st, &ws[i].st);
