@@ -141,6 +141,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     c->e->stop = &g_stop_flag;
+    tk_db_interrupt = &g_stop_flag;
     reopen_log(c);
     tk_engine_tick_clock(c->e);
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
@@ -181,6 +182,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     }
     logf_line("stopping: signal received, exiting");
     c->e->stop = NULL;
+    tk_db_interrupt = NULL;
     return 0;
 }
 

@@ -16,6 +16,8 @@ static const struct tk_db_driver *drv_of(const struct tk_db *db)
 
 static struct tk_db_base *base_of(struct tk_db *db) { return (struct tk_db_base *)db; }
 
+volatile int *tk_db_interrupt;
+
 int tk_db_fault_countdown;
 
 /* The test hook (db.h): one branch when off. */

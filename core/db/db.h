@@ -101,6 +101,11 @@ int tk_db_schema_version(void);
  * always undo.  Not thread-safe: single-threaded tests only. */
 extern int tk_db_fault_countdown;
 
+/* Set by a daemon to its stop flag: while *tk_db_interrupt is non-zero a
+ * driver waits no longer (reconnect backoff) and fails at once, so SIGTERM
+ * is served even with the database gone.  NULL: never interrupted. */
+extern volatile int *tk_db_interrupt;
+
 extern const struct tk_db_driver tk_db_sqlite;
 
 #endif

@@ -199,9 +199,11 @@ static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
     return rc;
 }
 
-/* A release gives rows back one transaction each and goes on past a row it
- * cannot write (that row then waits for its lease): best effort, as rows
- * given back are not sent anyway. */
+/* A release gives rows back one transaction each: best effort, as rows
+ * given back are not sent anyway.  It stops at the first row it cannot
+ * write: that row and the rest wait for their leases.  (With the store
+ * gone, going on would spend a whole reconnect wait per row, and a daemon
+ * asked to stop would not.) */
 static void job_alone(struct tk_db *db, struct job *j)
 {
     j->rc = 0;
@@ -217,8 +219,9 @@ static void job_alone(struct tk_db *db, struct job *j)
         one.from = i;
         one.n = i + 1;
         memset(&one.d, 0, sizeof one.d);
-        if (job_tx(db, &one, &err) == 0)
-            add_stats(&j->d, &one.d);
+        if (job_tx(db, &one, &err) != 0)
+            break;
+        add_stats(&j->d, &one.d);
     }
 }
 
