@@ -123,6 +123,14 @@ int tk_email_valid(const char *s)
     }
     if (!at || at == s || !at[1] || at[1] == '.' || s[n - 1] == '.')
         return 0;
+    /* A domain is letters, digits, hyphens and dots (bytes of a UTF-8
+     * international name allowed); '=', '?', '/' and the like are not. */
+    for (p = at + 1; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return 0;
+    }
     if (at - s > 64)
         return 0;
     return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;

@@ -76,6 +76,15 @@ static void check(const char *s, size_t n)
         const char *w = strstr(p, "=?UTF-8?B?"), *e;
         if (!w || w >= s + hl)
             break;
+        /* inside <addr-spec> the characters are the address's own (a local
+         * part may legally contain "=?"), not an encoded word */
+        const char *q = w;
+        while (q > s && q[-1] != '\n' && q[-1] != '<' && q[-1] != '>')
+            q--;
+        if (q > s && q[-1] == '<') {
+            p = w + 10;
+            continue;
+        }
         e = strstr(w + 10, "?=");
         if (!e || e + 2 - w > 75)
             abort();

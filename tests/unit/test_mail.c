@@ -608,8 +608,20 @@ TK_TEST(test_parse_address)
     TK_CHECK(n == NULL && a == NULL);
 }
 
+/* Found by fuzz_mail: a domain with '=' and '?' passed the address check. */
+TK_TEST(address_domain_characters)
+{
+    TK_CHECK(!tk_email_valid("jcne@x.expl=?UTF-8?B?"));
+    TK_CHECK(!tk_email_valid("ann@acme/example.com"));
+    TK_CHECK(!tk_email_valid("ann@acme_example.com"));
+    TK_CHECK(tk_email_valid("ann@mail-1.acme.example"));
+    TK_CHECK(tk_email_valid("a=?b+c@acme.example")); /* legal local-part characters */
+    TK_CHECK(tk_email_valid("jan@b\xc3\xbc" "cher.example")); /* an international domain */
+}
+
 int main(void)
 {
+    TK_RUN(address_domain_characters);
     TK_RUN(test_basic_headers);
     TK_RUN(test_display_names);
     TK_RUN(test_encoded_words);
