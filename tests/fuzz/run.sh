@@ -34,9 +34,14 @@ printf 'description = x\nreminders = on\n\n[notification]\nSubject: Hi {{firm.na
 printf 'Subject \303\251 \r\nBcc: x@y\0Jane\nDoe\0"Q" <x>\0jane@x.example\0body\r\nline\r\0<p>h</p>\0v\r\nX: y' \
     >"$fuzzdir/corpus/mail/seed1"
 
+# TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
+# replayed); unset, every run explores afresh.
+seed_opt=""
+[ -n "${TK_FUZZ_SEED:-}" ] && seed_opt="-seed=$TK_FUZZ_SEED"
 for t in $targets; do
-    echo "== $t for ${secs}s"
-    (cd "$fuzzdir" && ASAN_OPTIONS=detect_leaks=1 "./$t" -max_total_time="$secs" \
+    echo "== $t for ${secs}s $seed_opt"
+    # shellcheck disable=SC2086
+    (cd "$fuzzdir" && ASAN_OPTIONS=detect_leaks=1 "./$t" -max_total_time="$secs" $seed_opt \
         -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 "corpus/${t#fuzz_}")
 done
 echo "run.sh: all fuzz targets ran ${secs}s without findings"
