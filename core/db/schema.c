@@ -123,6 +123,18 @@ static const char *sql_for(struct tk_db *db, const struct migration *m)
     return m->sqlite_sql;
 }
 
+/* Run migration M and record it, in the caller's transaction. */
+static int apply_one(struct tk_db *db, const struct migration *m, struct tk_error *err)
+{
+    int rc = tk_db_exec_script(db, sql_for(db, m), err);
+    if (rc == 0)
+        rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
+                        (int64_t)m->version);
+    if (rc != 0)
+        tk_error_prefix(err, "migration %d", m->version);
+    return rc;
+}
+
 /* The version recorded in the store, 0 for a new one.  Runs inside the
  * caller's transaction. */
 static int current_version(struct tk_db *db, int64_t *v, struct tk_error *err)
@@ -150,12 +162,7 @@ static int apply(struct tk_db *db, const struct migration *m, struct tk_error *e
      * since we looked. */
     if ((rc = current_version(db, &v, err)) == 0 && (rc = check_not_newer(v, err)) == 0 &&
         v < m->version) {
-        rc = tk_db_exec_script(db, sql_for(db, m), err);
-        if (rc == 0)
-            rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
-                            (int64_t)m->version);
-        if (rc != 0)
-            tk_error_prefix(err, "migration %d", m->version);
+        rc = apply_one(db, m, err);
     }
     if (rc != 0) {
         tk_db_rollback(db);
@@ -191,12 +198,7 @@ static int migrate_postgres(struct tk_db *db, struct tk_error *err)
             const struct migration *m = &migrations[i];
             if (m->version <= v)
                 continue;
-            rc = tk_db_exec_script(db, sql_for(db, m), err);
-            if (rc == 0)
-                rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
-                                (int64_t)m->version);
-            if (rc != 0)
-                tk_error_prefix(err, "migration %d", m->version);
+            rc = apply_one(db, m, err);
         }
     }
     if (rc != 0) {

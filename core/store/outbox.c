@@ -115,6 +115,22 @@ int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
     return rc;
 }
 
+/* Read up to LIMIT rows of CUR into V (adding to *GOT) and close CUR. */
+static int read_rows(struct tk_cursor *cur, struct tk_outbox_row *v, size_t limit, size_t *got,
+                     struct tk_error *err)
+{
+    int rc = 0, r = 0;
+    while (*got < limit && (r = tk_cursor_next(cur, err)) > 0) {
+        if ((rc = read_row(cur, &v[*got], err)) != 0)
+            break;
+        (*got)++;
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    return rc;
+}
+
 /* PostgreSQL: several dispatchers claim at once.  FOR UPDATE SKIP LOCKED
  * lets each take rows nobody else is taking, without waiting; one fencing
  * token covers the batch (a later claim of any row gets a larger one), so
@@ -159,14 +175,7 @@ static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size
     tk_buf_free(&ids);
     if (rc != 0)
         return rc;
-    while (*got < limit && (r = tk_cursor_next(cur, err)) > 0) {
-        if ((rc = read_row(cur, &v[*got], err)) != 0)
-            break;
-        (*got)++;
-    }
-    if (rc == 0 && r < 0)
-        rc = err ? err->code : TK_EIO;
-    tk_cursor_close(cur);
+    rc = read_rows(cur, v, limit, got, err);
     return rc;
 }
 
@@ -181,21 +190,14 @@ static int claim_sqlite(struct tk_db *db, tk_time now, int lease_seconds, size_t
 {
     struct tk_cursor *cur = NULL;
     int64_t token = 0, changed = 0;
-    int rc, r = 0;
+    int rc;
     rc = tk_db_query(db, &cur, err,
                      OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
                      "ORDER BY next_attempt_at, id LIMIT ?",
                      "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;
-    while (*got < limit && (r = tk_cursor_next(cur, err)) > 0) {
-        if ((rc = read_row(cur, &v[*got], err)) != 0)
-            break;
-        (*got)++;
-    }
-    if (rc == 0 && r < 0)
-        rc = err ? err->code : TK_EIO;
-    tk_cursor_close(cur);
+    rc = read_rows(cur, v, limit, got, err);
     if (rc != 0 || *got == 0 || (rc = tk_store_sequence_next(db, "lease", &token, err)) != 0)
         return rc;
     /* The same conditions as the read, inside the same transaction: the
