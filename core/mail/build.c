@@ -1,4 +1,6 @@
 /* build.c - whole RFC 5322 / MIME messages and Message-IDs. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,21 +41,43 @@ static int xname_valid(const char *s)
     return 1;
 }
 
-/* Fixed English names: strftime would follow the locale. */
+static char *put_digits(char *d, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        d[i] = (char)('0' + v % 10);
+    return d + width;
+}
+
+/* Fixed English names: strftime would follow the locale.  Formatted by
+ * hand: this runs once per message and printf costs more than the rest. */
 static int put_date(struct tk_buf *out, tk_time t)
 {
-    static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static const char wd[] = "SunMonTueWedThuFriSat";
+    static const char mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     time_t tt = (time_t)t;
     struct tm tm;
+    char line[48], *d = line;
     if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 < 1900 || tm.tm_year + 1900 > 9999) {
         tt = 0;
         gmtime_r(&tt, &tm);
     }
-    return tk_buf_printf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wd[tm.tm_wday],
-                         tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                         tm.tm_sec);
+    memcpy(d, "Date: ", 6);
+    memcpy(d + 6, wd + 3 * tm.tm_wday, 3);
+    memcpy(d + 9, ", ", 2);
+    d = put_digits(d + 11, (unsigned)tm.tm_mday, 2);
+    *d++ = ' ';
+    memcpy(d, mo + 3 * tm.tm_mon, 3);
+    d += 3;
+    *d++ = ' ';
+    d = put_digits(d, (unsigned)(tm.tm_year + 1900), 4);
+    *d++ = ' ';
+    d = put_digits(d, (unsigned)tm.tm_hour, 2);
+    *d++ = ':';
+    d = put_digits(d, (unsigned)tm.tm_min, 2);
+    *d++ = ':';
+    d = put_digits(d, (unsigned)tm.tm_sec, 2);
+    memcpy(d, " +0000\r\n", 8);
+    return tk_buf_append(out, line, (size_t)(d + 8 - line));
 }
 
 static int put_header(struct tk_buf *out, const char *name, const char *value)
@@ -65,76 +89,227 @@ static int put_header(struct tk_buf *out, const char *name, const char *value)
     return 0;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* The high bit of each byte of W that is below 0x20 or 0x7f and above:
+ * (w - 0x20..) & ~w flags the low ones, (w + 0x01..) | w the high ones.
+ * Borrows and carries only run towards later bytes (in memory order on a
+ * little-endian machine), so the first flagged byte is always a real one;
+ * later flags may be spurious and are never relied on. */
+static uint64_t special_bytes(uint64_t w)
+{
+    return (((w - 0x20 * ONES) & ~w) | (w + ONES) | w) & HIGHS;
+}
+
+/* How many bytes at the start of W are plain (0x20-0x7e): 8 when all;
+ * elsewhere than little-endian GCC/clang, 0 for "look byte by byte". */
+static size_t plain_prefix(uint64_t w)
+{
+    uint64_t hit = special_bytes(w);
+    if (!hit)
+        return 8;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(hit) / 8;
+#else
+    return 0;
+#endif
+}
+
 /* 7bit is allowed for ASCII whose lines fit and whose CRs all end lines;
  * other controls than TAB also go to quoted-printable, to be safe with
- * transports. */
-static int body_is_7bit(const char *s, size_t n)
+ * transports.  *BARE gets the number of LFs without a CR before them.
+ * Runs of plain bytes are skipped 16 and 8 at a time; line lengths are
+ * checked at each LF (a CR can only stand right before one) and at the
+ * end.  memcpy keeps the word loads legal at any alignment. */
+static int body_is_7bit(const char *s, size_t n, size_t *bare)
 {
-    size_t line = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') {
-            line = 0;
-            continue;
+    size_t i = 0, start = 0, lf = 0;
+    while (i < n) {
+        unsigned char c;
+        uint64_t w, w2;
+        if (n - i >= 16) {
+            memcpy(&w, s + i, 8);
+            memcpy(&w2, s + i + 8, 8);
+            if (!(special_bytes(w) | special_bytes(w2))) {
+                i += 16;
+                continue;
+            }
         }
-        if (c == '\r') {
+        if (n - i >= 8) {
+            size_t k;
+            memcpy(&w, s + i, 8);
+            k = plain_prefix(w);
+            i += k;
+            if (k == 8)
+                continue;
+        }
+        c = (unsigned char)s[i];
+        if (c == '\n') {
+            int cr = i > start && s[i - 1] == '\r';
+            if (i - start - (size_t)cr > BODY_LINE_MAX)
+                return 0;
+            lf += !cr;
+            start = i + 1;
+        } else if (c == '\r') {
             if (i + 1 >= n || s[i + 1] != '\n')
                 return 0;
-            continue;
-        }
-        if (c >= 0x80 || c == 0x7f || (c < 0x20 && c != '\t') || ++line > BODY_LINE_MAX)
+        } else if (c >= 0x80 || c == 0x7f || (c < 0x20 && c != '\t')) {
             return 0;
+        }
+        i++;
     }
+    if (n - start > BODY_LINE_MAX)
+        return 0;
+    *bare = lf;
     return 1;
 }
 
+/* S (N bytes, 7bit as above) with CRLF line ends and a final line end,
+ * written into room reserved once for exactly that size. */
+static int put_7bit(struct tk_buf *out, const char *s, size_t n, size_t bare)
+{
+    const char *e = s + n;
+    size_t tail = n && s[n - 1] != '\n' ? 2 : 0;
+    char *d;
+    if (n > SIZE_MAX / 2 || tk_buf_reserve(out, n + bare + tail))
+        return TK_ENOMEM;
+    d = out->data + out->len;
+    if (!bare) {
+        memcpy(d, s, n);
+        d += n;
+    } else {
+        while (s < e) {
+            const char *nl = memchr(s, '\n', (size_t)(e - s));
+            size_t k = nl ? (size_t)(nl - s) : (size_t)(e - s);
+            memcpy(d, s, k);
+            d += k;
+            s += k;
+            if (!nl)
+                break;
+            if (k == 0 || nl[-1] != '\r')
+                *d++ = '\r';
+            *d++ = '\n';
+            s++;
+        }
+    }
+    if (tail) {
+        memcpy(d, "\r\n", 2);
+        d += 2;
+    }
+    out->len = (size_t)(d - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static int put_strs(struct tk_buf *out, const char *const *v)
+{
+    for (; *v; v++)
+        if (tk_buf_puts(out, *v))
+            return TK_ENOMEM;
+    return 0;
+}
+
 /* A text part's Content-* headers, the blank line and the body, ending
- * with CRLF. */
+ * with CRLF.  Valid UTF-8 (the usual case) is used in place; only a body
+ * that needs repair is copied. */
 static int put_body(struct tk_buf *out, const char *ctype, const char *text)
 {
     struct tk_buf clean = {0};
-    int rc, seven;
-    if (tk_mail_repair_utf8(&clean, text ? text : "", text ? strlen(text) : 0) ||
-        tk_buf_append(&clean, "", 0)) {
-        tk_buf_free(&clean);
-        return TK_ENOMEM;
-    }
-    seven = body_is_7bit(clean.data, clean.len);
-    /* the blank line ends the message headers or the part's headers */
-    rc = tk_buf_printf(out,
-                       "Content-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: %s\r\n\r\n",
-                       ctype, seven ? "7bit" : "quoted-printable");
-    if (!rc && seven) {
-        const char *p = clean.data, *e = clean.data + clean.len;
-        while (!rc && p < e) {
-            const char *nl = memchr(p, '\n', (size_t)(e - p));
-            size_t n = nl ? (size_t)(nl - p) : (size_t)(e - p);
-            size_t cn = n && p[n - 1] == '\r' ? n - 1 : n;
-            rc = tk_buf_append(out, p, cn);
-            if (!rc && (nl || cn))
-                rc = tk_buf_append(out, "\r\n", 2);
-            p += nl ? n + 1 : n;
+    const char *s = text ? text : "";
+    size_t n = strlen(s), bare = 0;
+    /* repair leaves ASCII alone and turns bad bytes into U+FFFD, so the
+     * body is 7bit exactly when the repaired one would be */
+    int rc, seven = body_is_7bit(s, n, &bare);
+    if (!seven && tk_mail_utf8_prefix(s, n) != n) {
+        if (tk_mail_repair_utf8(&clean, s, n)) {
+            tk_buf_free(&clean);
+            return TK_ENOMEM;
         }
+        s = clean.data;
+        n = clean.len;
+    }
+    {
+        /* the blank line ends the message headers or the part's headers */
+        const char *const hdr[] = {"Content-Type: ", ctype,
+                                   "; charset=utf-8\r\nContent-Transfer-Encoding: ",
+                                   seven ? "7bit" : "quoted-printable", "\r\n\r\n", NULL};
+        rc = put_strs(out, hdr);
+    }
+    if (!rc && seven) {
+        rc = put_7bit(out, s, n, bare);
     } else if (!rc) {
-        rc = tk_mail_encode_qp(out, clean.data, clean.len);
-        if (!rc && clean.len && clean.data[clean.len - 1] != '\n')
+        rc = tk_mail_encode_qp(out, s, n);
+        if (!rc && n && s[n - 1] != '\n')
             rc = tk_buf_append(out, "\r\n", 2);
     }
     tk_buf_free(&clean);
     return rc ? TK_ENOMEM : 0;
 }
 
+/* Random bytes for Message-IDs and boundaries come from a per-thread pool
+ * refilled from the kernel RANDOM_POOL bytes at a time, instead of one
+ * getrandom call per message.  Bytes are wiped as they are handed out, so
+ * nothing is ever given twice.  A forked child must not hand out the bytes
+ * its parent will also use: the fork generation, bumped in every child by
+ * a pthread_atfork handler, empties a pool that predates the fork. */
+#define RANDOM_POOL 256
+
+static _Atomic unsigned long fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static int atfork_failed;
+
+static void on_fork_child(void) { fork_gen++; }
+
+static void atfork_register(void)
+{
+    atfork_failed = pthread_atfork(NULL, NULL, on_fork_child) != 0;
+}
+
+static _Thread_local struct {
+    unsigned char b[RANDOM_POOL];
+    size_t avail;            /* the last AVAIL bytes of b are unused */
+    unsigned long gen;
+} pool;
+
+static int pool_bytes(unsigned char *dst, size_t n)
+{
+    size_t at;
+    if (n > RANDOM_POOL)
+        return tk_random_bytes(dst, n);
+    pthread_once(&atfork_once, atfork_register);
+    /* without the fork hook a pool could be shared: fetch each time */
+    if (atfork_failed)
+        return tk_random_bytes(dst, n);
+    if (pool.gen != fork_gen) {
+        explicit_bzero(pool.b, sizeof pool.b);
+        pool.avail = 0;
+        pool.gen = fork_gen;
+    }
+    if (pool.avail < n) {
+        if (tk_random_bytes(pool.b, sizeof pool.b))
+            return TK_EIO;
+        pool.avail = sizeof pool.b;
+    }
+    at = sizeof pool.b - pool.avail;
+    memcpy(dst, pool.b + at, n);
+    explicit_bzero(pool.b + at, n);
+    pool.avail -= n;
+    return 0;
+}
+
 static int random_hex(char *buf, size_t nbytes)
 {
     static const char hx[] = "0123456789abcdef";
     unsigned char r[32];
-    if (nbytes > sizeof r || tk_random_bytes(r, nbytes))
+    if (nbytes > sizeof r || pool_bytes(r, nbytes))
         return TK_ERR;
     for (size_t i = 0; i < nbytes; i++) {
         buf[2 * i] = hx[r[i] >> 4];
         buf[2 * i + 1] = hx[r[i] & 15];
     }
     buf[2 * nbytes] = '\0';
+    explicit_bzero(r, sizeof r);
     return 0;
 }
 
@@ -168,12 +343,15 @@ static int build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *e
     if (put_date(out, m->date) || tk_buf_puts(out, "From: ") ||
         tk_mail_encode_address(out, m->from_name, m->from_addr, 6) ||
         tk_buf_puts(out, "\r\nTo: ") || tk_mail_encode_address(out, m->to_name, m->to_addr, 4) ||
-        tk_buf_puts(out, "\r\n") || put_header(out, "Subject", m->subject) ||
-        tk_buf_printf(out, "Message-ID: %s\r\n", m->message_id))
+        tk_buf_puts(out, "\r\n") || put_header(out, "Subject", m->subject))
         return TK_ENOMEM;
-    if (m->in_reply_to && tk_buf_printf(out, "In-Reply-To: %s\r\nReferences: %s\r\n",
-                                        m->in_reply_to, m->in_reply_to))
-        return TK_ENOMEM;
+    {
+        const char *const id[] = {"Message-ID: ", m->message_id, "\r\n", NULL};
+        const char *const irt[] = {"In-Reply-To: ", m->in_reply_to, "\r\nReferences: ",
+                                   m->in_reply_to, "\r\n", NULL};
+        if (put_strs(out, id) || (m->in_reply_to && put_strs(out, irt)))
+            return TK_ENOMEM;
+    }
     if (m->auto_submitted && tk_buf_puts(out, "Auto-Submitted: auto-generated\r\n"))
         return TK_ENOMEM;
     for (const char *const *x = m->extra; x && x[0]; x += 2)
@@ -229,9 +407,8 @@ int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
 {
     static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     char rnd[40], t36[16];
-    size_t n = domain ? strlen(domain) : 0, tl = 0;
+    size_t n = domain ? strlen(domain) : 0, tl = 0, w;
     uint64_t t = now > 0 ? (uint64_t)now : 0;
-    int w;
     if (n == 0 || n > 200 || domain[0] == '.' || domain[0] == '-')
         return tk_error_set(err, TK_EINVAL, "mail: invalid Message-ID domain");
     for (size_t i = 0; i < n; i++)
@@ -250,9 +427,21 @@ int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
         t36[i] = t36[tl - 1 - i];
         t36[tl - 1 - i] = c;
     }
-    t36[tl] = '\0';
-    w = snprintf(buf, size, "<%s.%s@%s>", rnd, t36, domain);
-    if (w < 0 || (size_t)w >= size)
+    /* "<" 32 hex "." time "@" domain ">" */
+    w = 1 + 32 + 1 + tl + 1 + n + 1;
+    if (w >= size) {
+        /* the same truncated text snprintf always gave here */
+        snprintf(buf, size, "<%s.%.*s@%s>", rnd, (int)tl, t36, domain);
+        explicit_bzero(rnd, sizeof rnd);
         return tk_error_set(err, TK_EINVAL, "mail: Message-ID buffer too small");
+    }
+    buf[0] = '<';
+    memcpy(buf + 1, rnd, 32);
+    buf[33] = '.';
+    memcpy(buf + 34, t36, tl);
+    buf[34 + tl] = '@';
+    memcpy(buf + 35 + tl, domain, n);
+    memcpy(buf + 35 + tl + n, ">", 2);
+    explicit_bzero(rnd, sizeof rnd);
     return 0;
 }

@@ -37,51 +37,91 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return len;
 }
 
-int tk_mail_repair_utf8(struct tk_buf *out, const char *s, size_t len)
+#define ASCII_MASK 0x8080808080808080ull
+
+/* Length of the longest valid UTF-8 prefix of S.  Bodies are mostly ASCII,
+ * so whole 8-byte words without a high bit are skipped at once; memcpy
+ * keeps the loads legal at any alignment. */
+size_t tk_mail_utf8_prefix(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0;
     while (i < len) {
-        size_t n = utf8_len(p + i, len - i);
-        if (n) {
-            i += n;
-            run += n;
-            continue;
+        uint64_t w;
+        size_t n;
+        if (len - i >= 8) {
+            memcpy(&w, p + i, 8);
+            if (!(w & ASCII_MASK)) {
+                i += 8;
+                continue;
+            }
         }
-        /* flush the valid run in one copy: bodies can be megabytes */
-        if (tk_buf_append(out, s + i - run, run) || tk_buf_append(out, "\xef\xbf\xbd", 3))
-            return TK_ENOMEM;
-        run = 0;
-        i++;
+        n = utf8_len(p + i, len - i);
+        if (!n)
+            break;
+        i += n;
     }
-    return tk_buf_append(out, s + i - run, run);
+    return i;
 }
 
-/* Clean S into OUT as described at the top. */
+int tk_mail_repair_utf8(struct tk_buf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    for (;;) {
+        /* copy each valid run at once: bodies can be megabytes */
+        size_t run = tk_mail_utf8_prefix(s + i, len - i);
+        if (tk_buf_append(out, s + i, run))
+            return TK_ENOMEM;
+        i += run;
+        if (i == len)
+            return 0;
+        if (tk_buf_append(out, "\xef\xbf\xbd", 3))
+            return TK_ENOMEM;
+        i++;
+    }
+}
+
+/* Clean S into OUT as described at the top.  The result is never longer
+ * than the (repaired) input, so it is written into room reserved once. */
 static int clean_header(struct tk_buf *out, const char *s)
 {
     struct tk_buf raw = {0};
-    int rc = 0, space = 0;
+    const char *src = s;
+    size_t n;
+    char *d;
+    int space = 0;
     if (!s)
         return tk_buf_append(out, "", 0);
-    if (tk_mail_repair_utf8(&raw, s, strlen(s)))
-        rc = TK_ENOMEM;
-    for (size_t i = 0; !rc && i < raw.len; i++) {
-        unsigned char c = (unsigned char)raw.data[i];
+    n = strlen(s);
+    if (tk_mail_utf8_prefix(s, n) != n) {
+        if (tk_mail_repair_utf8(&raw, s, n)) {
+            tk_buf_free(&raw);
+            return TK_ENOMEM;
+        }
+        src = raw.data;
+        n = raw.len;
+    }
+    if (tk_buf_reserve(out, n)) {
+        tk_buf_free(&raw);
+        return TK_ENOMEM;
+    }
+    d = out->data + out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
         if (c <= 0x20 || c == 0x7f) {
             space = 1;
             continue;
         }
-        if (space && out->len && tk_buf_putc(out, ' '))
-            rc = TK_ENOMEM;
+        /* no leading space: OUT is empty until the first word */
+        if (space && d > out->data)
+            *d++ = ' ';
         space = 0;
-        if (!rc && tk_buf_putc(out, (char)c))
-            rc = TK_ENOMEM;
+        *d++ = (char)c;
     }
-    if (!rc && !out->data)
-        rc = tk_buf_append(out, "", 0);
+    out->len = (size_t)(d - out->data);
+    out->data[out->len] = '\0';
     tk_buf_free(&raw);
-    return rc;
+    return 0;
 }
 
 /* Encoded words are needed for non-ASCII, for text a decoder could mistake
@@ -202,9 +242,29 @@ static int put_encoded(struct tk_buf *out, const char *s, size_t *col)
     return 0;
 }
 
+/* 1 when S (LEN bytes) would come out of cleaning unchanged and then need
+ * neither encoding nor folding at column COL: printable ASCII words with
+ * single spaces between them, no "=?", all of it on the current line.
+ * Such a value is written as it is, without the copies. */
+static int header_verbatim(const char *s, size_t len, size_t col)
+{
+    if (len > PLAIN_WORD_MAX || col + len > HDR_LINE_MAX ||
+        (len && (s[0] == ' ' || s[len - 1] == ' ')))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' ? s[i + 1] == ' ' : c < 0x21 || c > 0x7e || (c == '=' && s[i + 1] == '?'))
+            return 0;
+    }
+    return 1;
+}
+
 int tk_mail_encode_header(struct tk_buf *out, const char *s, size_t fold_at)
 {
     struct tk_buf c = {0};
+    size_t len = s ? strlen(s) : 0;
+    if (s && header_verbatim(s, len, fold_at))
+        return len ? tk_buf_append(out, s, len) : 0;
     size_t col = fold_at;
     int rc = clean_header(&c, s);
     if (!rc)
@@ -228,10 +288,21 @@ int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *add
                            size_t fold_at)
 {
     struct tk_buf c = {0}, q = {0};
-    size_t col = fold_at, alen = strlen(addr);
-    int rc = clean_header(&c, name);
-    if (!rc && c.len) {
-        if (needs_encoding(c.data)) {
+    size_t col = fold_at, alen = strlen(addr), nlen = name ? strlen(name) : 0;
+    int verbatim = name && header_verbatim(name, nlen, fold_at) && phrase_plain(name);
+    int rc = 0;
+    if (verbatim) {
+        if (nlen)
+            rc = tk_buf_append(out, name, nlen);
+        col += nlen;
+    } else {
+        rc = clean_header(&c, name);
+        nlen = c.len;
+    }
+    if (!rc && nlen) {
+        if (verbatim) {
+            /* written above, exactly as put_folded would have */
+        } else if (needs_encoding(c.data)) {
             rc = put_encoded(out, c.data, &col);
         } else if (phrase_plain(c.data)) {
             rc = put_folded(out, c.data, &col);

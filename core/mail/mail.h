@@ -61,5 +61,8 @@ int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *add
                            size_t fold_at);
 /* Append S (LEN bytes) with every invalid UTF-8 byte replaced by U+FFFD. */
 int tk_mail_repair_utf8(struct tk_buf *out, const char *s, size_t len);
+/* Length of the longest valid UTF-8 prefix of S (LEN bytes): LEN when S is
+ * valid throughout, so that callers can skip tk_mail_repair_utf8's copy. */
+size_t tk_mail_utf8_prefix(const char *s, size_t len);
 
 #endif

@@ -31,7 +31,11 @@ static int name_char(char c)
  * set). */
 static int next_tag(const char *s, size_t from, struct tag *t)
 {
-    const char *p = strstr(s + from, "{{"), *q;
+    /* strchr then a look at the next byte: cheaper than strstr for a
+     * two-byte needle in text with few braces */
+    const char *p = strchr(s + from, '{'), *q;
+    while (p && p[1] != '{')
+        p = strchr(p + 1, '{');
     if (!p)
         return 0;
     t->start = (size_t)(p - s);
@@ -86,12 +90,16 @@ static int standalone(const char *s, size_t pos, const struct tag *t, size_t *ls
     return 1;
 }
 
+/* As tk_kv_get with the name in place (the first match), without copying
+ * it out of the source first. */
 static const char *value(const struct tk_kv *vars, const struct tag *t)
 {
-    char name[MAX_NAME + 1];
-    memcpy(name, t->name, t->nlen);
-    name[t->nlen] = '\0';
-    return vars ? tk_kv_get(vars, name) : NULL;
+    for (size_t i = 0; vars && i < vars->n; i++) {
+        const char *k = vars->keys[i];
+        if (k[0] == t->name[0] && strncmp(k, t->name, t->nlen) == 0 && k[t->nlen] == '\0')
+            return vars->vals[i];
+    }
+    return NULL;
 }
 
 /* Walk SRC; OUT NULL only checks. */
@@ -171,11 +179,27 @@ int tk_template_check(const char *src, size_t *line, struct tk_error *err)
     return walk(src, NULL, NULL, line, err);
 }
 
+/* Room for about SRC's length up front, so that a body is not copied
+ * through every doubling; only a hint, so never beyond OUT's ceiling
+ * (skipped sections can make the output shorter than SRC). */
+static int reserve_hint(struct tk_buf *out, size_t n)
+{
+    size_t max = out->max ? out->max : TK_BUF_DEFAULT_MAX;
+    if (out->len > max || n > max - out->len)
+        return 0;
+    return tk_buf_reserve(out, n);
+}
+
 int tk_template_render(const char *src, const struct tk_kv *vars, struct tk_buf *out,
                        struct tk_error *err)
 {
     size_t start = out->len, line = 0;
-    int rc = walk(src ? src : "", vars, out, &line, err);
+    int rc;
+    if (!src)
+        src = "";
+    if (reserve_hint(out, strlen(src) + 64))
+        return tk_error_set(err, TK_ENOMEM, "template output too large");
+    rc = walk(src, vars, out, &line, err);
     if (rc) {
         out->len = start;
         if (out->data)
@@ -191,19 +215,37 @@ int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct
 {
     struct tk_buf tmp = {0};
     int rc = tk_template_render(src, vars, &tmp, err), space = 0;
-    size_t start = out->len;
+    size_t start = out->len, olen = 0;
+    /* measure first, then write into room taken once: the same limit as
+     * appending byte by byte, without the per-byte calls */
     for (size_t i = 0; !rc && i < tmp.len; i++) {
         unsigned char c = (unsigned char)tmp.data[i];
         if (c <= 0x20 || c == 0x7f) {
             space = 1;
             continue;
         }
-        if ((space && out->len > start && tk_buf_putc(out, ' ')) || tk_buf_putc(out, (char)c))
-            rc = tk_error_set(err, TK_ENOMEM, "template output too large");
+        olen += 1 + (space && olen);
         space = 0;
     }
-    if (!rc && !out->data && tk_buf_append(out, "", 0))
+    if (!rc && tk_buf_reserve(out, olen))
         rc = tk_error_set(err, TK_ENOMEM, "template output too large");
+    if (!rc) {
+        char *d = out->data + start;
+        space = 0;
+        for (size_t i = 0; i < tmp.len; i++) {
+            unsigned char c = (unsigned char)tmp.data[i];
+            if (c <= 0x20 || c == 0x7f) {
+                space = 1;
+                continue;
+            }
+            if (space && d > out->data + start)
+                *d++ = ' ';
+            *d++ = (char)c;
+            space = 0;
+        }
+        out->len = (size_t)(d - out->data);
+        out->data[out->len] = '\0';
+    }
     if (rc) {
         /* as tk_template_render: never half a subject */
         out->len = start;

@@ -26,6 +26,16 @@ static int grow(struct tk_buf *b, size_t need)
     return 0;
 }
 
+int tk_buf_reserve(struct tk_buf *b, size_t n)
+{
+    /* a NULL data pointer would break the "always NUL-terminated" promise
+     * for callers that write into the spare room and then fail */
+    if (b->len + n < b->len || grow(b, b->len + n))
+        return TK_ENOMEM;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
 {
     if (grow(b, b->len + n))
@@ -44,12 +54,27 @@ int tk_buf_putc(struct tk_buf *b, char c) { return tk_buf_append(b, &c, 1); }
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    size_t room = b->data && b->cap > b->len ? b->cap - b->len : 0;
     int n;
+    /* format straight into the spare room: a second pass only when it did
+     * not fit (vsnprintf then wrote a truncated copy; the NUL is restored) */
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
-    if (n < 0 || grow(b, b->len + (size_t)n))
+    if (n < 0) {
+        if (room)
+            b->data[b->len] = '\0';
         return TK_ENOMEM;
+    }
+    if ((size_t)n < room) {
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (grow(b, b->len + (size_t)n)) {
+        if (room)
+            b->data[b->len] = '\0';
+        return TK_ENOMEM;
+    }
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -42,6 +42,9 @@ int tk_buf_append(struct tk_buf *b, const void *p, size_t n);
 int tk_buf_puts(struct tk_buf *b, const char *s);
 int tk_buf_putc(struct tk_buf *b, char c);
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...) TK_PRINTF(2, 3);
+/* Make room for N more bytes (plus the NUL) without changing the content,
+ * so that a run of appends does not reallocate; 0 or TK_ENOMEM. */
+int tk_buf_reserve(struct tk_buf *b, size_t n);
 void tk_buf_reset(struct tk_buf *b);
 void tk_buf_free(struct tk_buf *b);
 /* Hand the data over: caller frees with free(); the buffer is left empty.

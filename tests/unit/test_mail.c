@@ -1,7 +1,11 @@
 /* test_mail.c - the message builder: headers, encodings, injection, sizes. */
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mail/mail.h"
 #include "tk_test.h"
@@ -619,6 +623,170 @@ TK_TEST(address_domain_characters)
     TK_CHECK(tk_email_valid("jan@b\xc3\xbc" "cher.example")); /* an international domain */
 }
 
+/* The word-at-a-time paths (UTF-8 check, 7bit check) around their 8- and
+ * 16-byte boundaries: one odd byte at every position of short texts. */
+TK_TEST(test_fast_path_boundaries)
+{
+    static const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33};
+    static const struct {
+        const char *b;
+        int valid, seven;
+    } odd[] = {
+        {"\xff", 0, 0},         {"\x80", 0, 0},     {"\xe2\x82", 0, 0}, {"\xc3\xa9", 1, 0},
+        {"\xf0\x9f\x98\x80", 1, 0}, {"\x01", 1, 0}, {"\x7f", 1, 0},     {"\r", 1, 0},
+        {"\t", 1, 1},           {"~", 1, 1},        {" ", 1, 1},        {"\r\n", 1, 1},
+    };
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (size_t pos = 0; pos < lens[li]; pos++)
+            for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+                char text[80], want[96];
+                size_t ol = strlen(odd[k].b), n = 0;
+                struct tk_buf b = {0}, msg = {0};
+                struct tk_mail m;
+                for (size_t i = 0; i < lens[li]; i++) {
+                    if (i == pos) {
+                        memcpy(text + n, odd[k].b, ol);
+                        n += ol;
+                    }
+                    text[n++] = (char)('a' + i % 26);
+                }
+                text[n] = '\0';
+                TK_CHECK_INT(tk_mail_utf8_prefix(text, n), odd[k].valid ? n : pos);
+                TK_CHECK_INT(tk_mail_repair_utf8(&b, text, n), 0);
+                if (odd[k].valid) {
+                    TK_CHECK(b.len == n && memcmp(b.data, text, n) == 0);
+                } else {
+                    /* each bad byte becomes one U+FFFD */
+                    size_t w = 0;
+                    memcpy(want, text, pos);
+                    w = pos;
+                    for (size_t i = 0; i < ol; i++) {
+                        memcpy(want + w, "\xef\xbf\xbd", 3);
+                        w += 3;
+                    }
+                    memcpy(want + w, text + pos + ol, n - pos - ol);
+                    w += n - pos - ol;
+                    TK_CHECK(b.len == w && memcmp(b.data, want, w) == 0);
+                }
+                base_mail(&m);
+                m.text = text;
+                TK_CHECK_INT(tk_mail_build(&m, &msg, NULL), 0);
+                TK_CHECK(msg.data && wire_ok(msg.data, msg.len));
+                TK_CHECK((strstr(msg.data, "Content-Transfer-Encoding: 7bit\r\n") != NULL) ==
+                         odd[k].seven);
+                tk_buf_free(&b);
+                tk_buf_free(&msg);
+            }
+}
+
+/* 998 characters is the longest 7bit line, wherever the line starts
+ * relative to the 8-byte words, with LF, CRLF or no line end. */
+TK_TEST(test_line_limit_alignment)
+{
+    static const char *const ends[] = {"\n", "\r\n", ""};
+    for (size_t shift = 0; shift < 17; shift++)
+        for (size_t len = 997; len <= 999; len++)
+            for (size_t e = 0; e < 3; e++) {
+                struct tk_buf text = {0}, msg = {0};
+                struct tk_mail m;
+                const char *body;
+                for (size_t i = 0; i < shift; i++)
+                    TK_CHECK_INT(tk_buf_putc(&text, 'x'), 0);
+                if (shift)
+                    TK_CHECK_INT(tk_buf_putc(&text, '\n'), 0);
+                for (size_t i = 0; i < len; i++)
+                    TK_CHECK_INT(tk_buf_putc(&text, (char)('a' + i % 26)), 0);
+                TK_CHECK_INT(tk_buf_puts(&text, ends[e]), 0);
+                base_mail(&m);
+                m.text = text.data;
+                TK_CHECK_INT(tk_mail_build(&m, &msg, NULL), 0);
+                TK_CHECK(wire_ok(msg.data, msg.len));
+                TK_CHECK((strstr(msg.data, "Content-Transfer-Encoding: 7bit\r\n") != NULL) ==
+                         (len <= 998));
+                body = strstr(msg.data, "\r\n\r\n");
+                TK_CHECK(body != NULL);
+                if (body && len <= 998) {
+                    /* LF became CRLF, CRLF stayed, a last line got its end */
+                    size_t want = shift + (shift ? 2 : 0) + len + 2;
+                    TK_CHECK_INT(strlen(body + 4), want);
+                }
+                tk_buf_free(&text);
+                tk_buf_free(&msg);
+            }
+}
+
+#define ID_THREADS 4
+#define ID_PER_THREAD 300
+
+static void *make_ids(void *arg)
+{
+    char(*ids)[128] = arg;
+    for (int i = 0; i < ID_PER_THREAD; i++)
+        if (tk_mail_message_id("acme.example", T_2026_12_01_0900, ids[i], sizeof ids[i], NULL))
+            ids[i][0] = '\0';
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Message-IDs come from a per-thread pool of random bytes: never the same
+ * bytes twice, across threads and across a fork. */
+TK_TEST(test_message_id_pool)
+{
+    static char ids[ID_THREADS * ID_PER_THREAD][128];
+    pthread_t th[ID_THREADS];
+    char parent[128], child[128] = "";
+    int fd[2], status = 0;
+    pid_t pid;
+    for (int t = 0; t < ID_THREADS; t++)
+        TK_CHECK_INT(pthread_create(&th[t], NULL, make_ids, ids[t * ID_PER_THREAD]), 0);
+    for (int t = 0; t < ID_THREADS; t++)
+        pthread_join(th[t], NULL);
+    qsort(ids, ID_THREADS * ID_PER_THREAD, sizeof ids[0], cmp_id);
+    for (int i = 0; i < ID_THREADS * ID_PER_THREAD; i++) {
+        TK_CHECK(ids[i][0] == '<' && strlen(ids[i]) > 34 && ids[i][33] == '.');
+        if (i)
+            TK_CHECK(strcmp(ids[i - 1], ids[i]) != 0);
+    }
+
+    /* fill this thread's pool, then fork: the child must not hand out the
+     * bytes the parent hands out next */
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 1, parent, sizeof parent, NULL), 0);
+    TK_CHECK_INT(pipe(fd), 0);
+    fflush(NULL);
+    pid = fork();
+    TK_CHECK(pid >= 0);
+    if (pid == 0) {
+        char id[128] = "";
+        ssize_t w;
+        tk_mail_message_id("acme.example", 1, id, sizeof id, NULL);
+        w = write(fd[1], id, sizeof id);
+        _exit(w == (ssize_t)sizeof id ? 0 : 1);
+    }
+    close(fd[1]);
+    TK_CHECK_INT(read(fd[0], child, sizeof child), (long long)sizeof child);
+    close(fd[0]);
+    waitpid(pid, &status, 0);
+    TK_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 1, parent, sizeof parent, NULL), 0);
+    TK_CHECK(child[0] == '<');
+    TK_CHECK(strcmp(parent, child) != 0);
+}
+
+/* A too small buffer is refused; one byte more is enough. */
+TK_TEST(test_message_id_size)
+{
+    char buf[128];
+    size_t need;
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, sizeof buf, NULL), 0);
+    need = strlen(buf) + 1; /* "<32hex.10@acme.example>" */
+    TK_CHECK_INT(need, 1 + 32 + 1 + 2 + 1 + 12 + 1 + 1);
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, need - 1, NULL), TK_EINVAL);
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, need, NULL), 0);
+    TK_CHECK_INT(strlen(buf), need - 1);
+    TK_CHECK(strncmp(buf + 33, ".10@acme.example>", 17) == 0);
+}
+
 int main(void)
 {
     TK_RUN(address_domain_characters);
@@ -635,5 +803,9 @@ int main(void)
     TK_RUN(test_multipart);
     TK_RUN(test_message_id);
     TK_RUN(test_parse_address);
+    TK_RUN(test_fast_path_boundaries);
+    TK_RUN(test_line_limit_alignment);
+    TK_RUN(test_message_id_pool);
+    TK_RUN(test_message_id_size);
     return tk_test_done();
 }

@@ -285,6 +285,51 @@ TK_TEST(test_catalog)
     rmdir(dir);
 }
 
+/* Names are looked up in place in the source: a key that only starts with
+ * the name, or is a prefix of it, is a different variable. */
+TK_TEST(test_render_lookup_in_place)
+{
+    struct tk_kv kv = {0};
+    struct tk_buf out = {0};
+    TK_CHECK_INT(tk_kv_set(&kv, "a.bc", "long"), 0);
+    TK_CHECK_INT(tk_kv_set(&kv, "a", "short"), 0);
+    TK_CHECK_INT(tk_kv_set(&kv, "b", "B"), 0);
+    TK_CHECK_INT(tk_template_render("[{{a.b}}|{{a}}|{{a.bc}}|{{ b }}|{x}{{b}}}{]", &kv, &out, NULL),
+                 0);
+    TK_CHECK_STR(out.data, "[|short|long|B|{x}B}{]");
+    tk_buf_reset(&out);
+    TK_CHECK_INT(tk_template_render_subject("  {{a}}\t\r\n {{b}}  {{a.b}} ", &kv, &out, NULL), 0);
+    TK_CHECK_STR(out.data, "short B");
+    tk_buf_free(&out);
+    tk_kv_free(&kv);
+}
+
+/* The output buffer's ceiling counts the output, not the source: a long
+ * skipped section must not make a short result fail, and a result that
+ * does not fit leaves the buffer as it was. */
+TK_TEST(test_render_ceiling)
+{
+    struct tk_buf src = {0}, out = {0};
+    struct tk_error err = {0};
+    TK_CHECK_INT(tk_buf_puts(&src, "ok{{#no}}"), 0);
+    for (int i = 0; i < 200; i++)
+        TK_CHECK_INT(tk_buf_puts(&src, "skipped text "), 0);
+    TK_CHECK_INT(tk_buf_puts(&src, "{{/no}}!"), 0);
+    out.max = 100;
+    TK_CHECK_INT(tk_buf_puts(&out, "KEEP"), 0);
+    TK_CHECK_INT(tk_template_render(src.data, NULL, &out, &err), 0);
+    TK_CHECK_STR(out.data, "KEEPok!");
+    TK_CHECK_INT(tk_template_render_subject(src.data, NULL, &out, &err), 0);
+    TK_CHECK_STR(out.data, "KEEPok!ok!");
+    out.max = 12;
+    TK_CHECK_INT(tk_template_render_subject(src.data, NULL, &out, &err), TK_ENOMEM);
+    TK_CHECK_STR(out.data, "KEEPok!ok!");
+    TK_CHECK_INT(tk_template_render("abc", NULL, &out, &err), TK_ENOMEM);
+    TK_CHECK_STR(out.data, "KEEPok!ok!");
+    tk_buf_free(&src);
+    tk_buf_free(&out);
+}
+
 int main(void)
 {
     TK_RUN(test_parse_good);
@@ -292,5 +337,7 @@ int main(void)
     TK_RUN(test_render);
     TK_RUN(test_nesting_limit);
     TK_RUN(test_catalog);
+    TK_RUN(test_render_lookup_in_place);
+    TK_RUN(test_render_ceiling);
     return tk_test_done();
 }
