@@ -12,7 +12,7 @@
  *       "seconds N".
  *   seed raw SRC DST BATCH
  *       The limit: the rows the engine wrote into SRC for its items (items,
- *       item_fields, outbox, audit, the todo sequence) inserted into DST
+ *       item_fields, outbox, outbox_data, audit, the todo sequence) inserted into DST
  *       (same schema, same accounts) with plain prepared INSERTs, grouped by
  *       item, in transactions of BATCH items, same pragmas as the driver.
  *       Rows are read into memory first; only the inserts are timed.
@@ -148,8 +148,8 @@ struct row {
     sqlite3_value **v;
 };
 
-static const char *const TABLES[] = {"items", "item_fields", "outbox", "audit"};
-#define NTABLES 4
+static const char *const TABLES[] = {"items", "item_fields", "outbox", "outbox_data", "audit"};
+#define NTABLES 5
 
 static int by_item(const void *a, const void *b)
 {
@@ -178,8 +178,13 @@ static int cmd_raw(const char *src, const char *dst, int64_t batch)
         char sql[256];
         sqlite3_stmt *st;
         /* Only the rows about items: accounts and contacts were there before. */
-        snprintf(sql, sizeof sql, "SELECT %s, * FROM %s WHERE %s IS NOT NULL ORDER BY rowid",
-                 t == 0 ? "id" : "item_id", TABLES[t], t == 0 ? "id" : "item_id");
+        if (t == 3) /* the message texts, by the item of their outbox row */
+            snprintf(sql, sizeof sql, "SELECT o.item_id, d.* FROM outbox_data d JOIN outbox o "
+                                      "ON o.id = d.outbox_id WHERE o.item_id IS NOT NULL "
+                                      "ORDER BY d.outbox_id");
+        else
+            snprintf(sql, sizeof sql, "SELECT %s, * FROM %s WHERE %s IS NOT NULL ORDER BY rowid",
+                     t == 0 ? "id" : "item_id", TABLES[t], t == 0 ? "id" : "item_id");
         if (sqlite3_prepare_v2(in, sql, -1, &st, NULL) != SQLITE_OK)
             return sql_fail(in, sql);
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -278,7 +283,7 @@ static int exec(sqlite3 *h, const char *sql)
 static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
 {
     sqlite3 *h = NULL;
-    sqlite3_stmt *acc, *ct, *item, *ob, *au;
+    sqlite3_stmt *acc, *ct, *item, *ob, *obd, *au;
     int64_t naccounts = n / 10 > 0 ? n / 10 : 1;
     double t0 = now_s();
 
@@ -298,10 +303,12 @@ static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
                               "(?, 'approval', ?, ?, 'bench', 'pending', ?, ?, 1, 3, 1, 0, ?, ?)",
                            -1, &item, NULL) ||
         sqlite3_prepare_v2(h, "INSERT INTO outbox (item_id, account_id, kind, step, recipient, "
-                              "idem_key, message_id, sender, data, state, attempts, created_at, "
+                              "idem_key, message_id, sender, state, attempts, created_at, "
                               "next_attempt_at, sent_at, reply_code, last_reply) VALUES "
                               "(?, ?, 'notification', 0, ?, ?, ?, 'tickler@localhost', "
-                              "'(seeded)', 1, 1, ?, ?, ?, 250, '250 ok')", -1, &ob, NULL) ||
+                              "1, 1, ?, ?, ?, 250, '250 ok')", -1, &ob, NULL) ||
+        sqlite3_prepare_v2(h, "INSERT INTO outbox_data (outbox_id, data) "
+                              "VALUES (last_insert_rowid(), '(seeded)')", -1, &obd, NULL) ||
         sqlite3_prepare_v2(h, "INSERT INTO audit (at, actor, account_id, item_id, action, detail) "
                               "VALUES (?, 'cli', ?, ?, 'sent', 'approval sent (seeded)')",
                            -1, &au, NULL))
@@ -350,10 +357,11 @@ static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
         sqlite3_bind_int64(au, 2, a);
         sqlite3_bind_int64(au, 3, i);
         if (sqlite3_step(item) != SQLITE_DONE || sqlite3_step(ob) != SQLITE_DONE ||
-            sqlite3_step(au) != SQLITE_DONE)
+            sqlite3_step(obd) != SQLITE_DONE || sqlite3_step(au) != SQLITE_DONE)
             return sql_fail(h, "item");
         sqlite3_reset(item);
         sqlite3_reset(ob);
+        sqlite3_reset(obd);
         sqlite3_reset(au);
     }
     char sql[128];
@@ -365,6 +373,7 @@ static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
     sqlite3_finalize(ct);
     sqlite3_finalize(item);
     sqlite3_finalize(ob);
+    sqlite3_finalize(obd);
     sqlite3_finalize(au);
     if (exec(h, "PRAGMA wal_checkpoint(TRUNCATE)"))
         return 1;

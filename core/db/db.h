@@ -90,6 +90,8 @@ void tk_cursor_close(struct tk_cursor *cur);
  * numbered and recorded in table schema_version; each runs in its own
  * transaction. */
 int tk_db_migrate(struct tk_db *db, struct tk_error *err);
+/* The same, but only up to schema version TARGET (tests of an upgrade). */
+int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err);
 /* The newest schema version this binary knows. */
 int tk_db_schema_version(void);
 

@@ -108,8 +108,21 @@ struct migration {
     " name TEXT PRIMARY KEY,"                                                                 \
     " value BIGINT NOT NULL);"
 
+/* v2: the message text moves out of the outbox row into outbox_data.  A
+ * claim and a settle rewrite the outbox row (lease, state); with a 2 KiB
+ * message in it, each rewrote the whole message as well, about one page
+ * per row.  The text is written once and read by the claim. */
+#define V2_SQL(KEY)                                                                           \
+    "CREATE TABLE outbox_data ("                                                              \
+    " outbox_id " KEY " REFERENCES outbox(id) ON DELETE CASCADE,"                             \
+    " data TEXT NOT NULL);"                                                                   \
+    "INSERT INTO outbox_data (outbox_id, data) SELECT id, data FROM outbox "                  \
+    "WHERE data IS NOT NULL;"                                                                 \
+    "ALTER TABLE outbox DROP COLUMN data;"
+
 static const struct migration migrations[] = {
     { 1, V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"), V1_SQL("BIGSERIAL PRIMARY KEY") },
+    { 2, V2_SQL("INTEGER PRIMARY KEY"), V2_SQL("BIGINT PRIMARY KEY") },
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -178,13 +191,13 @@ static int apply(struct tk_db *db, const struct migration *m, struct tk_error *e
  * failed migration leaves nothing behind, as on SQLite. */
 #define PG_MIGRATE_LOCK "746963" /* any fixed key, the same in every tickler */
 
-static int migrate_postgres(struct tk_db *db, struct tk_error *err)
+static int migrate_postgres(struct tk_db *db, int target, struct tk_error *err)
 {
     int64_t v = 0;
     struct tk_error probe = { 0 };
     /* Fast path without the lock: an up-to-date store is the common case
      * (every command checks).  A missing table is an error here, and fine. */
-    if (current_version(db, &v, &probe) == 0 && v >= tk_db_schema_version())
+    if (current_version(db, &v, &probe) == 0 && v >= target)
         return check_not_newer(v, err);
     int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
     if (rc != 0)
@@ -196,7 +209,7 @@ static int migrate_postgres(struct tk_db *db, struct tk_error *err)
         (rc = current_version(db, &v, err)) == 0 && (rc = check_not_newer(v, err)) == 0) {
         for (size_t i = 0; rc == 0 && i < NMIGRATIONS; i++) {
             const struct migration *m = &migrations[i];
-            if (m->version <= v)
+            if (m->version <= v || m->version > target)
                 continue;
             rc = apply_one(db, m, err);
         }
@@ -210,8 +223,13 @@ static int migrate_postgres(struct tk_db *db, struct tk_error *err)
 
 int tk_db_migrate(struct tk_db *db, struct tk_error *err)
 {
+    return tk_db_migrate_to(db, tk_db_schema_version(), err);
+}
+
+int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err)
+{
     if (strcmp(tk_db_driver_name(db), "postgres") == 0)
-        return migrate_postgres(db, err);
+        return migrate_postgres(db, target, err);
     int rc = tk_db_exec_script(
         db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)", err);
     if (rc != 0)
@@ -220,7 +238,7 @@ int tk_db_migrate(struct tk_db *db, struct tk_error *err)
     if ((rc = current_version(db, &v, err)) != 0 || (rc = check_not_newer(v, err)) != 0)
         return rc;
     for (size_t i = 0; i < NMIGRATIONS; i++) {
-        if (migrations[i].version <= v)
+        if (migrations[i].version <= v || migrations[i].version > target)
             continue;
         if ((rc = apply(db, &migrations[i], err)) != 0)
             return rc;

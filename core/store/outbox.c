@@ -18,7 +18,10 @@
     "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, data, " \
     "state, attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, "  \
     "reply_code, last_reply "
-#define OUTBOX_COLS_FROM(TABLE) "SELECT " OUTBOX_LIST "FROM " TABLE " "
+/* The message text lives in outbox_data (schema v2), so that a claim or a
+ * settle rewrites a small row; every read of whole rows joins it back. */
+#define OUTBOX_COLS_FROM(TABLE)                                                      \
+    "SELECT " OUTBOX_LIST "FROM " TABLE " LEFT JOIN outbox_data ON outbox_id = " TABLE ".id "
 #define OUTBOX_COLS OUTBOX_COLS_FROM("outbox")
 
 
@@ -76,13 +79,16 @@ int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, 
         return tk_error_set(err, TK_EINVAL, "outbox message needs kind, recipient and idem_key");
     int rc = tk_db_int(db, &v, err,
                        "INSERT INTO outbox (item_id, account_id, kind, step, recipient, idem_key, "
-                       "message_id, sender, data, state, attempts, created_at, next_attempt_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
+                       "message_id, sender, state, attempts, created_at, next_attempt_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
                        "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
-                       "zzsisssssii", r->item_id, r->account_id, r->kind, (int64_t)r->step,
-                       r->recipient, r->idem_key, r->message_id, r->sender, r->data,
+                       "zzsissssii", r->item_id, r->account_id, r->kind, (int64_t)r->step,
+                       r->recipient, r->idem_key, r->message_id, r->sender,
                        (int64_t)r->created_at, (int64_t)r->next_attempt_at);
-    if (rc == TK_ENOTFOUND) {
+    if (rc == 0)
+        rc = tk_db_exec(db, err, "INSERT INTO outbox_data (outbox_id, data) VALUES (?, ?)", "is",
+                        v, r->data ? r->data : "");
+    else if (rc == TK_ENOTFOUND) {
         rc = tk_db_int(db, &v, err, "SELECT id FROM outbox WHERE idem_key = ?", "s",
                        r->idem_key);
         if (rc == 0 && dup)

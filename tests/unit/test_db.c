@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "db/db.h"
 #include "tk_test.h"
+#include "upgrade_check.h"
 
 static char dir[64];
 static char path[128];
@@ -192,6 +193,21 @@ TK_TEST(test_migrate)
     cleanup();
 }
 
+TK_TEST(test_upgrade_from_v1)
+{
+    cleanup();
+    struct tk_db *db = open_db();
+    TK_CHECK(db != NULL);
+    if (!db)
+        return;
+    upgrade_check_v1(db);
+    /* the text left the outbox row: a claim no longer rewrites it */
+    TK_CHECK_INT(count(db, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'data'"),
+                 0);
+    tk_db_close(db);
+    cleanup();
+}
+
 TK_TEST(test_statement_cache)
 {
     struct tk_db *db = open_db();
@@ -310,6 +326,7 @@ int main(void)
     TK_RUN(test_cursor_and_returning);
     TK_RUN(test_transactions);
     TK_RUN(test_migrate);
+    TK_RUN(test_upgrade_from_v1);
     TK_RUN(test_statement_cache);
     TK_RUN(test_busy_waits);
     TK_RUN(test_open_errors);

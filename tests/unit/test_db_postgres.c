@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "db/db.h"
 #include "tk_test.h"
+#include "upgrade_check.h"
 
 static const char *dsn;
 static char table[64];
@@ -232,6 +233,25 @@ TK_TEST(test_reconnect_after_the_server_dropped_us)
     tk_db_close(admin);
 }
 
+/* In a schema of its own: the test database has the newest tables. */
+TK_TEST(test_upgrade_from_v1)
+{
+    struct tk_db *db = open_db();
+    struct tk_error err = {0};
+    char sql[512];
+    TK_CHECK(db != NULL);
+    if (!db)
+        return;
+    snprintf(sql, sizeof sql,
+             "DROP SCHEMA IF EXISTS %s_up CASCADE; CREATE SCHEMA %s_up; SET search_path TO %s_up",
+             table, table, table);
+    TK_CHECK_INT(tk_db_exec_script(db, sql, &err), 0);
+    upgrade_check_v1(db);
+    snprintf(sql, sizeof sql, "SET search_path TO public; DROP SCHEMA %s_up CASCADE", table);
+    TK_CHECK_INT(tk_db_exec_script(db, sql, &err), 0);
+    tk_db_close(db);
+}
+
 int main(void)
 {
     dsn = getenv("TK_TEST_DSN");
@@ -248,5 +268,6 @@ int main(void)
     TK_RUN(test_changes_returning_and_conflicts);
     TK_RUN(test_lock_timeout_and_skip_locked);
     TK_RUN(test_reconnect_after_the_server_dropped_us);
+    TK_RUN(test_upgrade_from_v1);
     return tk_test_done();
 }

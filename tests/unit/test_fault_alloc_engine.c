@@ -126,7 +126,8 @@ TK_TEST(send_invoice)
                        "(SELECT id FROM items WHERE type = 'invoice')"),
                  2);
     /* the whole message made it: greeting with the contact's name, amount */
-    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'notification' AND "
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox JOIN outbox_data ON outbox_id = id "
+                       "WHERE kind = 'notification' AND "
                        "recipient = 'bob@acme.example' AND data LIKE '%Bob%' AND "
                        "data LIKE '%INV-000001%' AND data LIKE '%450.00%'"),
                  1);
@@ -148,8 +149,8 @@ TK_TEST(set_reminders)
 TK_TEST(bulk_request_approvals)
 {
     alloc_loop("bulk request-approvals", op_bulk, 0);
-    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'request-approvals' AND "
-                       "data LIKE '%Annual accounts 2026%' AND data LIKE '%Tax return 2026%'"),
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox JOIN outbox_data ON outbox_id = id "
+                       "WHERE kind = 'request-approvals' AND data LIKE '%Annual accounts 2026%' AND data LIKE '%Tax return 2026%'"),
                  2);
 }
 
