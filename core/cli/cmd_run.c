@@ -38,9 +38,7 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
 {
     int rc;
     memset(r, 0, sizeof *r);
-    if ((rc = tk_engine_schedule(c->e, &r->reminders, err)))
-        return rc;
-    if ((rc = tk_engine_dispatch(c->e, &r->st, err)))
+    if ((rc = tk_engine_tick(c->e, &r->reminders, &r->st, err)))
         return rc;
     return tk_store_outbox_counts(c->e->db, &r->queued, &r->dead, err);
 }

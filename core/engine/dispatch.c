@@ -1,4 +1,4 @@
-/* dispatch.c - from the outbox to the transport.
+/* dispatch.c - from the outbox to the transport: the workers.
  *
  * A dispatcher claims a small batch with a lease and a fencing token (one
  * short immediate transaction), hands each message to the transport, and
@@ -11,301 +11,21 @@
  * With [transport] connections = N > 1, N worker threads each keep their
  * own transport connection, and the dispatching thread does all their store
  * work on the engine's connection, committing whatever they handed over
- * since its last commit in one transaction.  Separate store connections
- * per worker spent most of their time waiting for SQLite's one write lock
- * (a busy handler that sleeps), and paid one commit per message.  Between
- * processes the store still is the only thing shared (leases, tokens). */
+ * since its last commit in one transaction (settle.c).  Separate store
+ * connections per worker spent most of their time waiting for SQLite's one
+ * write lock (a busy handler that sleeps), and paid one commit per message.
+ * Between processes the store still is the only thing shared (leases,
+ * tokens). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define CLAIM_BATCH 64
-
-struct hub;
-
-struct worker {
-    struct tk_engine *e;
-    const struct tk_plugin *tp;
-    struct tk_db *db;          /* e->db (used directly only with one connection) */
-    struct hub *hub;           /* shared store access with N > 1 connections, else NULL */
-    volatile int *halt;        /* shared: the transport is unreachable */
-    struct tk_dispatch_stats st;
-    struct tk_error err;
-    int rc;
-};
-
-static uint32_t jitter(void)
-{
-    uint32_t r = 0;
-    tk_random_bytes(&r, sizeof r);
-    return r;
-}
+#include "dispatch.h"
 
 static int stopping(const struct worker *w)
 {
     return (w->e->stop && *w->e->stop) || __atomic_load_n(w->halt, __ATOMIC_RELAXED);
-}
-
-/* The engine's clock as it is now, not as it was when the tick began:
- * leases run in real time.  e->now itself stays put, so a command run with
- * --now records the times it was given. */
-static tk_time clock_now(const struct tk_engine *e)
-{
-    return tk_time_real() + e->clock_offset;
-}
-
-static void count(struct tk_dispatch_stats *st, int status)
-{
-    switch (status) {
-    case TK_DELIVERED: st->delivered++; break;
-    case TK_PERMANENT: st->permanent++; break;
-    case TK_UNKNOWN: st->unknown++; break;
-    default: st->temporary++; break;
-    }
-}
-
-static void free_rows(struct tk_outbox_row *rows, size_t n)
-{
-    for (size_t j = 0; j < n; j++)
-        tk_outbox_row_free(&rows[j]);
-    free(rows);
-}
-
-static void add_stats(struct tk_dispatch_stats *to, const struct tk_dispatch_stats *from)
-{
-    to->delivered += from->delivered;
-    to->temporary += from->temporary;
-    to->permanent += from->permanent;
-    to->unknown += from->unknown;
-    to->stale += from->stale;
-}
-
-/* Record RES for R inside the caller's transaction on DB, counting into D.
- * A stale token is no error (fencing: the newer claim's outcome stands) and
- * writes nothing, so the transaction stays usable. */
-static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
-                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d,
-                       struct tk_error *err)
-{
-    const struct tk_config *c = &e->cfg;
-    int state = TK_OUTBOX_SENT, rc;
-    tk_time next = 0;
-
-    if (res->status == TK_PERMANENT) {
-        state = TK_OUTBOX_DEAD;
-    } else if (res->status != TK_DELIVERED) {
-        state = TK_OUTBOX_QUEUED;
-        next = e->now + tk_backoff_delay(r->attempts, c->retry_base_seconds, c->retry_cap_seconds,
-                                         jitter());
-        if ((c->max_age_seconds > 0 && e->now - r->created_at >= c->max_age_seconds) ||
-            (c->max_attempts > 0 && r->attempts >= c->max_attempts))
-            state = TK_OUTBOX_DEAD;
-    }
-    rc = tk_store_outbox_finish(db, r->id, r->lease_token, state, e->now, next, res->reply_code,
-                                res->reply, err);
-    if (rc == TK_ECONFLICT) {
-        d->stale++;
-        tk_engine_warn(e, "outbox %lld: stale completion refused (lease token %lld was taken over)",
-                       (long long)r->id, (long long)r->lease_token);
-        return 0;
-    }
-    if (rc == 0 && state == TK_OUTBOX_DEAD) {
-        char detail[TK_ERROR_MAX + 128];
-        snprintf(detail, sizeof detail, "delivery of %s to %s failed for good after %d attempt%s: %s",
-                 r->kind, r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
-        rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
-                                "delivery-failed", detail, err);
-    }
-    if (rc)
-        return rc;
-    count(d, res->status);
-    if (state == TK_OUTBOX_DEAD && res->status != TK_PERMANENT)
-        d->permanent++;
-    return 0;
-}
-
-static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
-                        struct tk_dispatch_stats *d, struct tk_error *err)
-{
-    int rc = tk_store_outbox_release(db, r->id, r->lease_token, err);
-    if (rc == TK_ECONFLICT) {
-        d->stale++;
-        return 0;
-    }
-    return rc;
-}
-
-/* The store work a worker asks for.  Run alone (connections = 1, or after a
- * failed group) each job keeps its own short transactions, as it always
- * did; run in a group (see commit_group) all jobs share one. */
-enum { JOB_CLAIM, JOB_SETTLE, JOB_RELEASE };
-
-struct job {
-    struct worker *w;
-    int kind;
-    struct tk_outbox_row *rows;           /* SETTLE: rows[from]; RELEASE: rows[from, n) */
-    size_t from, n;
-    const struct tk_delivery_result *why; /* SETTLE: the result; RELEASE: NULL or the failure */
-    struct tk_outbox_row *claimed;        /* CLAIM: out, the caller frees */
-    size_t nclaimed;
-    struct tk_dispatch_stats d;           /* counted once committed */
-    struct tk_error err;
-    int rc, done;
-    struct job *next;
-};
-
-static int job_body(struct tk_db *db, struct job *j)
-{
-    struct tk_engine *e = j->w->e;
-    int rc = 0;
-    switch (j->kind) {
-    case JOB_CLAIM:
-        rc = tk_store_outbox_claim(db, clock_now(e), e->cfg.lease_seconds, CLAIM_BATCH,
-                                   &j->claimed, &j->nclaimed, &j->err);
-        break;
-    case JOB_SETTLE:
-        rc = settle_body(e, db, &j->rows[j->from], j->why, &j->d, &j->err);
-        break;
-    default:
-        for (size_t i = j->from; i < j->n && !rc; i++)
-            rc = j->why ? settle_body(e, db, &j->rows[i], j->why, &j->d, &j->err)
-                        : release_body(db, &j->rows[i], &j->d, &j->err);
-        break;
-    }
-    return rc;
-}
-
-/* Undo what a rolled-back body left in J, so that it can run again. */
-static void job_reset(struct job *j)
-{
-    if (j->claimed)
-        free_rows(j->claimed, j->nclaimed);
-    j->claimed = NULL;
-    j->nclaimed = 0;
-    memset(&j->d, 0, sizeof j->d);
-}
-
-static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
-{
-    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
-    if (rc)
-        return rc;
-    if ((rc = job_body(db, j)) == 0)
-        return tk_db_commit(db, err);
-    tk_db_rollback(db);
-    return rc;
-}
-
-/* A release gives rows back one transaction each: best effort, as rows
- * given back are not sent anyway.  It stops at the first row it cannot
- * write: that row and the rest wait for their leases.  (With the store
- * gone, going on would spend a whole reconnect wait per row, and a daemon
- * asked to stop would not.) */
-static void job_alone(struct tk_db *db, struct job *j)
-{
-    j->rc = 0;
-    job_reset(j);
-    if (j->kind != JOB_RELEASE) {
-        if ((j->rc = job_tx(db, j, &j->err)))
-            job_reset(j);
-        return;
-    }
-    for (size_t i = j->from; i < j->n; i++) {
-        struct job one = *j;
-        struct tk_error err;
-        one.from = i;
-        one.n = i + 1;
-        memset(&one.d, 0, sizeof one.d);
-        if (job_tx(db, &one, &err) != 0)
-            break;
-        add_stats(&j->d, &one.d);
-    }
-}
-
-/* Group commit: all jobs that arrived since the last commit go into one
- * transaction, so N workers pay one commit (and never wait for each
- * other's write lock) instead of N.  Each worker still waits for its own
- * result to be committed before it sends again, so the window of
- * delivered-but-unrecorded messages stays one per worker.  If anything in
- * the group fails, the group is rolled back and every job runs alone, so
- * one job's failure (a full disk) is reported to its worker only. */
-static void commit_group(struct tk_db *db, struct job *list)
-{
-    struct tk_error err;
-    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, &err);
-    struct job *j;
-    for (j = list; j && rc == 0; j = j->next)
-        rc = job_body(db, j);
-    if (rc == 0)
-        rc = tk_db_commit(db, &err);
-    else
-        tk_db_rollback(db);
-    if (rc == 0)
-        return;
-    for (j = list; j; j = j->next)
-        job_alone(db, j);
-}
-
-/* Workers of one dispatch share the engine's store connection through
- * this: they post jobs, and the dispatching thread (the settler) commits
- * every job waiting in one transaction (commit_group). */
-struct hub {
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    struct tk_db *db;
-    struct job *head, **tail;
-    int active;                 /* workers still running */
-};
-
-static void hub_post(struct hub *h, struct job *j)
-{
-    pthread_mutex_lock(&h->mu);
-    j->next = NULL;
-    *h->tail = j;
-    h->tail = &j->next;
-    pthread_cond_signal(&h->work);
-    pthread_mutex_unlock(&h->mu);
-}
-
-static void hub_wait(struct hub *h, struct job *j)
-{
-    pthread_mutex_lock(&h->mu);
-    while (!j->done)
-        pthread_cond_wait(&h->done, &h->mu);
-    pthread_mutex_unlock(&h->mu);
-}
-
-static void hub_leave(struct hub *h)
-{
-    pthread_mutex_lock(&h->mu);
-    h->active--;
-    pthread_cond_signal(&h->work);
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* The settler: runs until every worker has left and no job is waiting. */
-static void hub_settle(struct hub *h)
-{
-    pthread_mutex_lock(&h->mu);
-    for (;;) {
-        while (!h->head && h->active > 0)
-            pthread_cond_wait(&h->work, &h->mu);
-        if (!h->head)
-            break;
-        struct job *list = h->head;
-        h->head = NULL;
-        h->tail = &h->head;
-        pthread_mutex_unlock(&h->mu);
-        commit_group(h->db, list);
-        pthread_mutex_lock(&h->mu);
-        for (struct job *k = list; k; k = k->next)
-            k->done = 1;
-        pthread_cond_broadcast(&h->done);
-    }
-    pthread_mutex_unlock(&h->mu);
 }
 
 /* Start J for its worker: through the hub when workers share the store
@@ -316,9 +36,9 @@ static void job_post(struct job *j)
     j->rc = 0;
     j->done = 0;
     if (j->w->hub) {
-        hub_post(j->w->hub, j);
+        tk_hub_post(j->w->hub, j);
     } else {
-        job_alone(j->w->db, j);
+        tk_job_run_alone(j->w->db, j);
         j->done = 1;
     }
 }
@@ -327,8 +47,8 @@ static void job_post(struct job *j)
 static int job_wait(struct job *j)
 {
     if (j->w->hub)
-        hub_wait(j->w->hub, j);
-    add_stats(&j->w->st, &j->d);
+        tk_hub_wait(j->w->hub, j);
+    tk_dispatch_stats_add(&j->w->st, &j->d);
     return j->rc;
 }
 
@@ -355,7 +75,7 @@ static void release_rest(struct worker *w, struct tk_outbox_row *rows, size_t fr
  * more than the smtp transport's default timeout). */
 static int lease_left(const struct worker *w, const struct tk_outbox_row *r)
 {
-    return clock_now(w->e) + w->e->cfg.lease_seconds / 4 < r->lease_until;
+    return tk_dispatch_clock(w->e) + w->e->cfg.lease_seconds / 4 < r->lease_until;
 }
 
 static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
@@ -383,16 +103,38 @@ struct pending {
     struct tk_delivery_result res;
 };
 
-/* Send one claimed batch; returns non-zero to end this worker's run. */
+/* Wait for the settles of rows [*waited, upto) of a batch; the first
+ * failure goes to the worker.  Returns non-zero if one failed. */
+static int wait_settled(struct worker *w, struct pending *slot, size_t *waited, size_t upto)
+{
+    int failed = 0;
+    for (; *waited < upto; (*waited)++) {
+        struct job *j = &slot[*waited % SETTLE_WINDOW].j;
+        if (job_wait(j) && !failed) {
+            failed = 1;
+            if (!w->rc) {
+                w->rc = j->rc;
+                w->err = j->err;
+            }
+        }
+    }
+    return failed;
+}
+
+/* Send one claimed batch; returns non-zero to end this worker's run.
+ * Row i's result is posted once the row is sent; before that, the worker
+ * waits for the result of row i - SETTLE_WINDOW + 1, so that at most
+ * SETTLE_WINDOW delivered rows are unrecorded.  Every posted job is waited
+ * for before this returns (the slots live on this stack). */
 static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
 {
     struct tk_engine *e = w->e;
     const struct tk_plugin *tp = w->tp;
-    struct pending slot[2], *prev = NULL;
+    struct pending slot[SETTLE_WINDOW];
+    size_t i, waited = 0;
     int failed = 0;
-    size_t i;
-    for (i = 0; i < n && !failed && !stopping(w) && lease_left(w, &rows[i]); i++) {
-        struct pending *p = &slot[i & 1];
+    for (i = 0; i < n && !stopping(w) && lease_left(w, &rows[i]); i++) {
+        struct pending *p = &slot[i % SETTLE_WINDOW];
         struct tk_outbox_row *r = &rows[i];
         struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
         struct tk_error serr = {0};
@@ -402,30 +144,24 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
             if (!p->res.reply[0])
                 tk_strlcpy(p->res.reply, serr.msg, sizeof p->res.reply);
         }
-        if (prev && job_wait(&prev->j) && !w->rc) {
-            w->rc = prev->j.rc;
-            w->err = prev->j.err;
-            failed = 1;
-        }
+        int down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
+        /* rows up to i - (SETTLE_WINDOW - 1) must be recorded before row
+         * i's result joins the window (row i-1 at least, to reuse a slot) */
+        size_t upto = i + 2 > SETTLE_WINDOW ? i + 2 - SETTLE_WINDOW : 0;
+        failed = wait_settled(w, slot, &waited, upto < i ? upto : i);
         p->j = (struct job){.w = w, .kind = JOB_SETTLE, .rows = rows, .from = i, .why = &p->res};
         job_post(&p->j);
-        prev = p;
-        if (SETTLE_WINDOW < 2 || failed || (p->res.status == TK_TEMPORARY && p->res.reply_code == 0)) {
-            prev = NULL;
-            if (job_wait(&p->j) && !w->rc) {
-                w->rc = p->j.rc;
-                w->err = p->j.err;
-                failed = 1;
-            }
-        }
+        if (SETTLE_WINDOW < 2 || failed || down)
+            failed |= wait_settled(w, slot, &waited, i + 1);
         if (failed) {
+            wait_settled(w, slot, &waited, i + 1);
             release_rest(w, rows, i + 1, n, NULL);
             return 1;
         }
         /* The server is unreachable: the rest of the batch would fail the
          * same way; leave it for the backoff instead of hammering, and tell
          * the other workers. */
-        if (p->res.status == TK_TEMPORARY && p->res.reply_code == 0) {
+        if (down) {
             __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
             release_rest(w, rows, i + 1, n, &p->res);
             tk_engine_warn(e, "transport %s: %s; queued messages go out on a later tick",
@@ -433,9 +169,7 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
             return 1;
         }
     }
-    if (prev && job_wait(&prev->j) && !w->rc) {
-        w->rc = prev->j.rc;
-        w->err = prev->j.err;
+    if (wait_settled(w, slot, &waited, i)) {
         release_rest(w, rows, i, n, NULL);
         return 1;
     }
@@ -468,13 +202,13 @@ static void *work(void *u)
                 release_rest(w, rows, 0, n, &res);
                 tk_engine_warn(w->e, "transport %s: %s; %zu message%s stay queued", tp->hdr->name,
                                oerr.msg, n, n == 1 ? "" : "s");
-                free_rows(rows, n);
+                tk_dispatch_rows_free(rows, n);
                 break;
             }
             opened = 1;
         }
         done = send_batch(w, conn, rows, n);
-        free_rows(rows, n);
+        tk_dispatch_rows_free(rows, n);
         if (done)
             break;
     }
@@ -487,11 +221,14 @@ static void *work_thread(void *u)
 {
     struct worker *w = u;
     work(w);
-    hub_leave(w->hub);
+    tk_hub_leave(w->hub);
     return NULL;
 }
 
-int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err)
+/* Deliver with the configured number of connections; with PRODUCE_TOO,
+ * also enqueue the due reminders (tk_engine_tick). */
+static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
+                        struct tk_dispatch_stats *st, struct tk_error *err)
 {
     const struct tk_plugin *tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin);
     int nw = e->cfg.transport_connections > 1 ? e->cfg.transport_connections : 1;
@@ -499,19 +236,23 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
     pthread_t *th;
     struct hub hub;
     volatile int halt = 0;
-    int rc = 0, started = 1;
+    int rc = 0, started = 0;
 
     memset(st, 0, sizeof *st);
-    memset(&hub, 0, sizeof hub);
+    if (reminders)
+        *reminders = 0;
     if (!tp)
         return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' loaded",
                             e->cfg.transport_plugin ? e->cfg.transport_plugin : "");
+    /* One connection: enqueue everything first, then deliver. */
+    if (produce_too && nw == 1 && (rc = tk_engine_schedule(e, reminders, err)))
+        return rc;
     ws = calloc((size_t)nw, sizeof *ws);
     th = calloc((size_t)nw, sizeof *th);
-    if (!ws || !th) {
+    if (!ws || !th || (nw > 1 && tk_hub_init(&hub, e, ws, nw, produce_too))) {
         free(ws);
         free(th);
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
+        return tk_error_set(err, TK_ENOMEM, "dispatch: out of memory");
     }
     for (int i = 0; i < nw; i++) {
         ws[i].e = e;
@@ -520,21 +261,9 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
         ws[i].db = e->db;
         ws[i].hub = nw > 1 ? &hub : NULL;
     }
-    if (nw == 1) {
-        work(&ws[0]);
-    } else {
-        hub.db = e->db;
-        hub.tail = &hub.head;
-        hub.active = nw;
-        if (pthread_mutex_init(&hub.mu, NULL) || pthread_cond_init(&hub.work, NULL) ||
-            pthread_cond_init(&hub.done, NULL)) {
-            free(ws);
-            free(th);
-            return tk_error_set(err, TK_ENOMEM, "dispatch: cannot set up the workers' lock");
-        }
-        /* Every worker on its own thread, this thread settles; if a thread
-         * cannot start, fewer workers deliver. */
-        started = 0;
+    if (nw > 1) {
+        /* Every worker on its own thread, this thread settles (and
+         * schedules); if a thread cannot start, fewer workers deliver. */
         for (int i = 0; i < nw; i++) {
             if (pthread_create(&th[i], NULL, work_thread, &ws[i]) != 0) {
                 tk_engine_warn(e, "dispatch: cannot start worker %d; delivering with %d connection%s",
@@ -546,27 +275,45 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
             }
             started++;
         }
-        hub_settle(&hub);
+        tk_hub_settle(&hub); /* with no worker, this still schedules them all */
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
-        if (started == 0) {
-            ws[0].hub = NULL;
-            work(&ws[0]);
-            started = 1;
+        if (produce_too && reminders)
+            *reminders = hub.reminders;
+        if (hub.prod_rc) {
+            rc = hub.prod_rc;
+            if (err)
+                *err = hub.prod_err;
         }
-        pthread_mutex_destroy(&hub.mu);
-        pthread_cond_destroy(&hub.work);
-        pthread_cond_destroy(&hub.done);
+    }
+    if (started == 0 && rc == 0) {
+        /* one connection, or no worker thread at all: deliver from here */
+        ws[0].hub = NULL;
+        work(&ws[0]);
+        started = 1;
     }
     for (int i = 0; i < started; i++) {
-        add_stats(st, &ws[i].st);
+        tk_dispatch_stats_add(st, &ws[i].st);
         if (ws[i].rc && !rc) {
             rc = ws[i].rc;
             if (err)
                 *err = ws[i].err;
         }
     }
+    if (nw > 1)
+        tk_hub_destroy(&hub, ws, nw);
     free(ws);
     free(th);
     return rc;
+}
+
+int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err)
+{
+    return dispatch_run(e, 0, NULL, st, err);
+}
+
+int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_stats *st,
+                   struct tk_error *err)
+{
+    return dispatch_run(e, 1, reminders, st, err);
 }

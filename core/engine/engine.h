@@ -8,6 +8,7 @@
  *   tk_engine_send() / resend() / event() / ...   change items, enqueue mail
  *   tk_engine_commit()               or tk_engine_rollback(): nothing changed
  *   tk_engine_dispatch()             deliver what was enqueued (own transactions)
+ *   (tk_engine_tick()                the scheduler and the dispatcher together)
  *   tk_engine_close()
  *
  * Every operation writes its audit entries and outbox rows in the caller's
@@ -106,17 +107,31 @@ int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_erro
 /* Enqueue every reminder due at e->now, in transactions of
  * [scheduler] batch_size items.  *n: reminders enqueued. */
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
+/* One transaction of tk_engine_schedule: the reminders of up to LIMIT due
+ * items.  *got: items handled; fewer than LIMIT means none is left due. */
+int tk_engine_schedule_batch(struct tk_engine *e, size_t limit, size_t *got,
+                             struct tk_error *err);
 
 struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
 };
 /* Claim and deliver queued outbox rows due now until none is left (or
- * *e->stop).  Each claim and each result is its own short transaction.
- * With [transport] connections = N > 1, N workers run in parallel, each
- * with its own store and transport connection, claiming from the same
- * outbox (leases and fencing tokens keep them apart). */
+ * *e->stop).  With one connection each claim and each result is its own
+ * short transaction.  With [transport] connections = N > 1, N worker
+ * threads each keep their own transport connection and hand their store
+ * work to this thread, which commits it in groups (dispatch.c); between
+ * processes, leases and fencing tokens keep dispatchers apart. */
 int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st,
                        struct tk_error *err);
+/* A tick: tk_engine_schedule() and tk_engine_dispatch().  With N > 1
+ * connections they overlap: the dispatching thread enqueues the due
+ * reminders in small transactions between its commits, and the workers
+ * deliver the first ones while later ones are still being enqueued.  A
+ * scheduling error is returned once the workers have stopped; the
+ * reminders enqueued before it stay enqueued (each batch is its own
+ * transaction, as in tk_engine_schedule).  *reminders: as *n there. */
+int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_stats *st,
+                   struct tk_error *err);
 
 /* The next reminder instant for IT per D1/D2/D4: 0 when none is due
  * (disabled, count reached, not pending, archived). */

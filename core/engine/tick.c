@@ -4,7 +4,9 @@
  * tick follows what is due, not what is stored.  Work is done in
  * transactions of [scheduler] batch_size items taken with BEGIN IMMEDIATE:
  * a reminder step is enqueued exactly once, because the same transaction
- * that writes its outbox rows moves the item's next_at on. */
+ * that writes its outbox rows moves the item's next_at on.  A tick with
+ * several connections calls tk_engine_schedule_batch from the dispatching
+ * thread, between its commits (dispatch.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,32 +73,41 @@ out:
     return rc;
 }
 
-int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
+int tk_engine_schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct tk_error *err)
 {
-    size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
-    int64_t *ids = malloc(batch * sizeof *ids);
+    int64_t *ids = malloc((limit ? limit : 1) * sizeof *ids);
     const char *actor = e->actor;
-    int rc = 0;
+    int rc;
 
-    *n = 0;
+    *got = 0;
     if (!ids)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     e->actor = "scheduler";
-    do {
-        if ((rc = tk_db_begin(e->db, TK_TX_IMMEDIATE, err)))
-            break;
-        rc = tk_store_item_due(e->db, e->now, ids, batch, &got, err);
-        for (size_t i = 0; rc == 0 && i < got; i++)
+    if ((rc = tk_db_begin(e->db, TK_TX_IMMEDIATE, err)) == 0) {
+        size_t n = 0;
+        rc = tk_store_item_due(e->db, e->now, ids, limit, &n, err);
+        for (size_t i = 0; rc == 0 && i < n; i++)
             rc = remind(e, ids[i], err);
-        if (rc) {
+        if (rc)
             tk_db_rollback(e->db);
-            break;
-        }
-        if ((rc = tk_db_commit(e->db, err)))
+        else if ((rc = tk_db_commit(e->db, err)) == 0)
+            *got = n;
+    }
+    e->actor = actor;
+    free(ids);
+    return rc;
+}
+
+int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
+{
+    size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
+    int rc;
+
+    *n = 0;
+    do {
+        if ((rc = tk_engine_schedule_batch(e, batch, &got, err)))
             break;
         *n += got;
     } while (got == batch && !(e->stop && *e->stop));
-    e->actor = actor;
-    free(ids);
     return rc;
 }

@@ -1,0 +1,124 @@
+/* dispatch.h - what the two halves of a dispatch share; engine-internal.
+ *
+ * dispatch.c runs the workers: each claims rows, sends them through the
+ * transport and reports each result.  settle.c does their store work: as
+ * a job of its own transaction (one connection), or, with [transport]
+ * connections > 1, through the hub, where the dispatching thread commits
+ * the jobs of all workers in groups and, in a tick, also schedules.
+ *
+ * Ownership: a job belongs to the worker that posts it (it lives on the
+ * worker's stack) until it is done; the hub only links it into its queue
+ * meanwhile.  Rows returned by a claim belong to the worker, which frees
+ * them with tk_dispatch_rows_free. */
+#ifndef TK_ENGINE_DISPATCH_H
+#define TK_ENGINE_DISPATCH_H
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define TK_CLAIM_BATCH 64 /* rows per claim */
+
+struct hub;
+
+struct worker {
+    struct tk_engine *e;
+    const struct tk_plugin *tp;
+    struct tk_db *db;          /* e->db (used directly only with one connection) */
+    struct hub *hub;           /* shared store access with N > 1 connections, else NULL */
+    volatile int *halt;        /* shared: the transport is unreachable */
+    struct tk_dispatch_stats st;
+    struct tk_error err;
+    int rc;
+    pthread_cond_t settled;    /* with a hub: one of this worker's jobs is done */
+};
+
+/* The store work a worker asks for.  Run alone (connections = 1, or after a
+ * failed group) each job keeps its own short transactions, as it always
+ * did; run in a group (see commit_group) all jobs share one. */
+enum { JOB_CLAIM, JOB_SETTLE, JOB_RELEASE };
+
+struct job {
+    struct worker *w;
+    int kind;
+    struct tk_outbox_row *rows;           /* SETTLE: rows[from]; RELEASE: rows[from, n) */
+    size_t from, n;
+    const struct tk_delivery_result *why; /* SETTLE: the result; RELEASE: NULL or the failure */
+    struct tk_outbox_row *claimed;        /* CLAIM: out, the caller frees */
+    size_t nclaimed;
+    struct tk_dispatch_stats d;           /* counted once committed */
+    struct tk_error err;
+    int rc, done;
+    struct job *next;
+};
+
+/* Workers of one dispatch share the engine's store connection through
+ * this: they post jobs, and the dispatching thread (the settler) commits
+ * every job waiting in one transaction (commit_group).
+ *
+ * In a tick (tk_engine_tick) the settler is also the scheduler: after each
+ * group it enqueues the next few due reminders in a transaction of their
+ * own (tk_engine_schedule_batch), until none is left, so that the workers
+ * deliver the first reminders while later ones are still being written.
+ * A claim that finds the outbox empty meanwhile is parked until the next
+ * batch is written, instead of ending its worker.  (Reading and rendering
+ * on a thread of their own, with a second store connection, was tried: on
+ * two cores it cost more CPU than it saved; bench/RESULTS.md.)  The
+ * scheduler's fields are the settler's own; the rest is under MU. */
+struct hub {
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    struct tk_db *db;
+    struct job *head, **tail;
+    struct job *parked;         /* empty claims waiting for the next batch */
+    int active;                 /* workers still running */
+    struct tk_engine *e;
+    int producing;              /* due reminders may be left */
+    size_t batch;               /* items per scheduling transaction */
+    size_t reminders;           /* items scheduled */
+    int prod_rc;
+    struct tk_error prod_err;
+};
+
+/* The engine's clock as it is now, not as it was when the tick began:
+ * leases run in real time.  e->now itself stays put, so a command run with
+ * --now records the times it was given. */
+static inline tk_time tk_dispatch_clock(const struct tk_engine *e)
+{
+    return tk_time_real() + e->clock_offset;
+}
+
+static inline void tk_dispatch_rows_free(struct tk_outbox_row *rows, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        tk_outbox_row_free(&rows[j]);
+    free(rows);
+}
+
+static inline void tk_dispatch_stats_add(struct tk_dispatch_stats *to,
+                                         const struct tk_dispatch_stats *from)
+{
+    to->delivered += from->delivered;
+    to->temporary += from->temporary;
+    to->permanent += from->permanent;
+    to->unknown += from->unknown;
+    to->stale += from->stale;
+}
+
+/* Run J on DB in its own transaction(s), as with one connection. */
+void tk_job_run_alone(struct tk_db *db, struct job *j);
+
+/* The hub of NW workers WS (their `settled` conditions included); with
+ * SCHEDULE the settler also enqueues the due reminders (a tick). */
+int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule);
+void tk_hub_destroy(struct hub *h, struct worker *ws, int nw);
+/* A worker: hand J over; wait until it is committed; leave for good. */
+void tk_hub_post(struct hub *h, struct job *j);
+void tk_hub_wait(struct hub *h, struct job *j);
+void tk_hub_leave(struct hub *h);
+/* The dispatching thread: commit (and schedule) until every worker has
+ * left and nothing is left to do. */
+void tk_hub_settle(struct hub *h);
+
+#endif

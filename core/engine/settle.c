@@ -1,0 +1,316 @@
+/* settle.c - the store side of a dispatch: claims, results and give-backs,
+ * each in its own short transaction or, with several connections, in group
+ * commits on the dispatching thread (the hub), which in a tick also writes
+ * the due reminders between its commits.
+ *
+ * Every result is guarded by the claim's fencing token: a dispatcher that
+ * was frozen past its lease finds its rows taken over and its late result
+ * refused (docs/delivery.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch.h"
+
+static uint32_t jitter(void)
+{
+    uint32_t r = 0;
+    tk_random_bytes(&r, sizeof r);
+    return r;
+}
+
+static void count(struct tk_dispatch_stats *st, int status)
+{
+    switch (status) {
+    case TK_DELIVERED: st->delivered++; break;
+    case TK_PERMANENT: st->permanent++; break;
+    case TK_UNKNOWN: st->unknown++; break;
+    default: st->temporary++; break;
+    }
+}
+
+/* Record RES for R inside the caller's transaction on DB, counting into D.
+ * A stale token is no error (fencing: the newer claim's outcome stands) and
+ * writes nothing, so the transaction stays usable. */
+static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
+                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d,
+                       struct tk_error *err)
+{
+    const struct tk_config *c = &e->cfg;
+    int state = TK_OUTBOX_SENT, rc;
+    tk_time next = 0;
+
+    if (res->status == TK_PERMANENT) {
+        state = TK_OUTBOX_DEAD;
+    } else if (res->status != TK_DELIVERED) {
+        state = TK_OUTBOX_QUEUED;
+        next = e->now + tk_backoff_delay(r->attempts, c->retry_base_seconds, c->retry_cap_seconds,
+                                         jitter());
+        if ((c->max_age_seconds > 0 && e->now - r->created_at >= c->max_age_seconds) ||
+            (c->max_attempts > 0 && r->attempts >= c->max_attempts))
+            state = TK_OUTBOX_DEAD;
+    }
+    rc = tk_store_outbox_finish(db, r->id, r->lease_token, state, e->now, next, res->reply_code,
+                                res->reply, err);
+    if (rc == TK_ECONFLICT) {
+        d->stale++;
+        tk_engine_warn(e, "outbox %lld: stale completion refused (lease token %lld was taken over)",
+                       (long long)r->id, (long long)r->lease_token);
+        return 0;
+    }
+    if (rc == 0 && state == TK_OUTBOX_DEAD) {
+        char detail[TK_ERROR_MAX + 128];
+        snprintf(detail, sizeof detail, "delivery of %s to %s failed for good after %d attempt%s: %s",
+                 r->kind, r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
+        rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
+                                "delivery-failed", detail, err);
+    }
+    if (rc)
+        return rc;
+    count(d, res->status);
+    if (state == TK_OUTBOX_DEAD && res->status != TK_PERMANENT)
+        d->permanent++;
+    return 0;
+}
+
+static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
+                        struct tk_dispatch_stats *d, struct tk_error *err)
+{
+    int rc = tk_store_outbox_release(db, r->id, r->lease_token, err);
+    if (rc == TK_ECONFLICT) {
+        d->stale++;
+        return 0;
+    }
+    return rc;
+}
+
+static int job_body(struct tk_db *db, struct job *j)
+{
+    struct tk_engine *e = j->w->e;
+    int rc = 0;
+    switch (j->kind) {
+    case JOB_CLAIM:
+        rc = tk_store_outbox_claim(db, tk_dispatch_clock(e), e->cfg.lease_seconds, TK_CLAIM_BATCH,
+                                   &j->claimed, &j->nclaimed, &j->err);
+        break;
+    case JOB_SETTLE:
+        rc = settle_body(e, db, &j->rows[j->from], j->why, &j->d, &j->err);
+        break;
+    default:
+        for (size_t i = j->from; i < j->n && !rc; i++)
+            rc = j->why ? settle_body(e, db, &j->rows[i], j->why, &j->d, &j->err)
+                        : release_body(db, &j->rows[i], &j->d, &j->err);
+        break;
+    }
+    return rc;
+}
+
+/* Undo what a rolled-back body left in J, so that it can run again. */
+static void job_reset(struct job *j)
+{
+    if (j->claimed)
+        tk_dispatch_rows_free(j->claimed, j->nclaimed);
+    j->claimed = NULL;
+    j->nclaimed = 0;
+    memset(&j->d, 0, sizeof j->d);
+}
+
+static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
+{
+    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
+    if (rc)
+        return rc;
+    if ((rc = job_body(db, j)) == 0)
+        return tk_db_commit(db, err);
+    tk_db_rollback(db);
+    return rc;
+}
+
+/* A release gives rows back one transaction each: best effort, as rows
+ * given back are not sent anyway.  It stops at the first row it cannot
+ * write: that row and the rest wait for their leases.  (With the store
+ * gone, going on would spend a whole reconnect wait per row, and a daemon
+ * asked to stop would not.) */
+void tk_job_run_alone(struct tk_db *db, struct job *j)
+{
+    j->rc = 0;
+    job_reset(j);
+    if (j->kind != JOB_RELEASE) {
+        if ((j->rc = job_tx(db, j, &j->err)))
+            job_reset(j);
+        return;
+    }
+    for (size_t i = j->from; i < j->n; i++) {
+        struct job one = *j;
+        struct tk_error err;
+        one.from = i;
+        one.n = i + 1;
+        memset(&one.d, 0, sizeof one.d);
+        if (job_tx(db, &one, &err) != 0)
+            break;
+        tk_dispatch_stats_add(&j->d, &one.d);
+    }
+}
+
+/* Group commit: all jobs that arrived since the last commit go into one
+ * transaction, so N workers pay one commit (and never wait for each
+ * other's write lock) instead of N.  Each worker still waits for its own
+ * result to be committed before it sends again, so the window of
+ * delivered-but-unrecorded messages stays one per worker.  If anything in
+ * the group fails, the group is rolled back and every job runs alone, so
+ * one job's failure (a full disk) is reported to its worker only. */
+static void commit_group(struct tk_db *db, struct job *list)
+{
+    struct tk_error err;
+    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, &err);
+    struct job *j;
+    for (j = list; j && rc == 0; j = j->next)
+        rc = job_body(db, j);
+    if (rc == 0)
+        rc = tk_db_commit(db, &err);
+    else
+        tk_db_rollback(db);
+    if (rc == 0)
+        return;
+    for (j = list; j; j = j->next)
+        tk_job_run_alone(db, j);
+}
+
+void tk_hub_post(struct hub *h, struct job *j)
+{
+    pthread_mutex_lock(&h->mu);
+    j->next = NULL;
+    *h->tail = j;
+    h->tail = &j->next;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void tk_hub_wait(struct hub *h, struct job *j)
+{
+    pthread_mutex_lock(&h->mu);
+    while (!j->done)
+        pthread_cond_wait(&j->w->settled, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void tk_hub_leave(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->active--;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* One scheduling transaction (settler, without MU).  A failure stops the
+ * scheduling; what earlier batches enqueued stays. */
+static void produce(struct hub *h)
+{
+    struct tk_engine *e = h->e;
+    size_t got = 0;
+    if ((h->prod_rc = tk_engine_schedule_batch(e, h->batch, &got, &h->prod_err))) {
+        h->producing = 0;
+        return;
+    }
+    h->reminders += got;
+    if (got < h->batch || (e->stop && *e->stop))
+        h->producing = 0;
+}
+
+/* Under MU: LIST is committed.  Its jobs are done, except claims that
+ * found nothing while reminders may still come, or were written after the
+ * claim in this round (SCHEDULED): those wait, and run again. */
+static void settle_done(struct hub *h, struct job *list, int scheduled)
+{
+    while (list) {
+        struct job *k = list;
+        list = k->next;
+        if (k->kind == JOB_CLAIM && k->rc == 0 && k->nclaimed == 0 &&
+            (h->producing || scheduled)) {
+            k->next = h->parked;
+            h->parked = k;
+            continue;
+        }
+        k->done = 1;
+        pthread_cond_signal(&k->w->settled); /* its worker only: no herd */
+    }
+}
+
+/* Under MU: run the parked claims again (new rows, or no more coming). */
+static void unpark(struct hub *h)
+{
+    while (h->parked) {
+        struct job *k = h->parked;
+        h->parked = k->next;
+        k->next = NULL;
+        *h->tail = k;
+        h->tail = &k->next;
+    }
+}
+
+/* The settler: runs until every worker has left, no job is waiting and no
+ * reminder is left to schedule. */
+void tk_hub_settle(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->head && h->active > 0 && !h->producing)
+            pthread_cond_wait(&h->work, &h->mu);
+        struct job *list = h->head;
+        int produce_now = h->producing;
+        if (!list && !produce_now)
+            break;
+        h->head = NULL;
+        h->tail = &h->head;
+        pthread_mutex_unlock(&h->mu);
+        if (list)
+            commit_group(h->db, list);
+        if (produce_now)
+            produce(h);
+        pthread_mutex_lock(&h->mu);
+        settle_done(h, list, produce_now);
+        if (produce_now)
+            unpark(h);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Items per scheduling transaction in a tick with several connections:
+ * small, as the workers' results wait behind each one (about 40 us per
+ * item).  8 to 64 measured alike on 2 cores, 5000 due: bench/RESULTS.md. */
+#ifndef TICK_BATCH
+#define TICK_BATCH 32
+#endif
+
+int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule)
+{
+    int i;
+    memset(h, 0, sizeof *h);
+    h->e = e;
+    h->db = e->db;
+    h->tail = &h->head;
+    h->active = nw;
+    if (schedule) {
+        size_t cfg = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500;
+        h->producing = 1;
+        h->batch = cfg < TICK_BATCH ? cfg : TICK_BATCH;
+    }
+    if (pthread_mutex_init(&h->mu, NULL))
+        return -1;
+    for (i = 0; i < nw; i++)
+        if (pthread_cond_init(&ws[i].settled, NULL))
+            break;
+    if (i == nw && pthread_cond_init(&h->work, NULL) == 0)
+        return 0;
+    while (i-- > 0)
+        pthread_cond_destroy(&ws[i].settled);
+    pthread_mutex_destroy(&h->mu);
+    return -1;
+}
+
+void tk_hub_destroy(struct hub *h, struct worker *ws, int nw)
+{
+    for (int i = 0; i < nw; i++)
+        pthread_cond_destroy(&ws[i].settled);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->work);
+}
