@@ -135,6 +135,81 @@ TK_TEST(event_paid)
     TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'event'"), 1);
 }
 
+/* A tick with four connections, where the settler schedules between its
+ * group commits, with the Nth store call failing.  Such a tick may fail or
+ * get through (a failed group is retried job by job), but it never hangs
+ * or crashes, and every due item is reminded completely (outbox rows for
+ * both notify-on contacts, with their texts, and an audit entry) or not
+ * at all.  A clean tick afterwards reminds each one exactly once. */
+static size_t ticked;
+static int op_tick(struct tk_error *err)
+{
+    struct tk_dispatch_stats st;
+    return tk_engine_tick(eng, &ticked, &st, err);
+}
+
+static void check_whole(long long items0, long long rows0, long long audit0, long long sent0)
+{
+    long long items = count("SELECT COALESCE(SUM(rem_sent), 0) FROM items") - items0;
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox WHERE kind = 'reminder'") - rows0, 2 * items);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'reminder'") - audit0, items);
+    TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox LEFT JOIN outbox_data ON outbox_id = id "
+                       "WHERE data IS NULL"),
+                 0);
+    TK_CHECK(count("SELECT COUNT(*) FROM outbox WHERE state = 1") >= sent0);
+}
+
+TK_TEST(tick_four_connections)
+{
+    const char *sum = "SELECT COALESCE(SUM(rem_sent), 0) FROM items";
+    const char *rows = "SELECT COUNT(*) FROM outbox WHERE kind = 'reminder'";
+    const char *audit = "SELECT COUNT(*) FROM audit WHERE action = 'reminder'";
+    const char *sent = "SELECT COUNT(*) FROM outbox WHERE state = 1";
+    int n, clean = 0;
+
+    /* 40 approvals sent now, due in two days: two scheduling batches */
+    struct tk_send_req rq = {.type = "approval", .reminders = 1, .every_days = 2, .count = 3};
+    struct tk_error serr = {0};
+    char title[32];
+    int64_t id;
+    eng->now = T0 + 30 * TK_DAY;
+    rq.account_id = account_id;
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &serr), 0);
+    for (int i = 0; i < 40 && !serr.code; i++) {
+        snprintf(title, sizeof title, "Approval %d", i);
+        rq.title = title;
+        TK_CHECK_INT(tk_engine_send(eng, &rq, &id, &serr), 0);
+    }
+    TK_CHECK_INT(tk_engine_commit(eng, &serr), 0);
+    eng->now = T0 + 32 * TK_DAY;
+    eng->cfg.transport_connections = 4;
+    long long due = count("SELECT COUNT(*) FROM items WHERE next_at IS NOT NULL AND next_at <= "
+                          "(SELECT MAX(next_at) FROM items)");
+    TK_CHECK(due >= 40);
+    TK_CHECK_INT(save_store(), 0);
+    long long items0 = count(sum), rows0 = count(rows), audit0 = count(audit), sent0 = count(sent);
+    for (n = 1; n <= MAX_FAULTS && !clean; n++) {
+        struct tk_error err = {0};
+        TK_CHECK_INT(restore_store(), 0);
+        tk_db_fault_countdown = n;
+        int rc = op_tick(&err);
+        clean = tk_db_fault_countdown > 0; /* the fault was never reached */
+        tk_db_fault_countdown = 0;
+        if (rc)
+            TK_CHECK(err.msg[0] != '\0');
+        check_whole(items0, rows0, audit0, sent0);
+        /* whatever the faulty tick left, the next one finishes the job */
+        TK_CHECK_INT(op_tick(&err), 0);
+        check_whole(items0, rows0, audit0, sent0);
+        TK_CHECK_INT(count(sum) - items0, due);
+        if (clean)
+            TK_CHECK_INT(rc, 0);
+    }
+    printf("%-28s %d injected faults, then none reached\n", "tick, 4 connections", n - 2);
+    TK_CHECK(n > 10);
+    eng->cfg.transport_connections = 1;
+}
+
 int main(void)
 {
     if (setup()) {
@@ -147,6 +222,7 @@ int main(void)
     TK_RUN(bulk_request_approvals);
     TK_RUN(schedule);
     TK_RUN(event_paid);
+    TK_RUN(tick_four_connections);
     teardown();
     return tk_test_done();
 }
