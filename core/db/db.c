@@ -5,6 +5,7 @@
  */
 #include "db/db.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -121,16 +122,14 @@ int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, 
     return rc;
 }
 
-int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
-              const char *types, ...)
+/* The first column of the first row of SQL into *OUT; the rest of the
+ * rows are read so that a statement with side effects (INSERT ...
+ * RETURNING) always runs to completion on every driver. */
+static int first_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
+                     const char *types, va_list ap)
 {
     struct tk_cursor *cur = NULL;
-    va_list ap;
-    if (injected(err))
-        return TK_EIO;
-    va_start(ap, types);
     int rc = drv_of(db)->query(db, &cur, err, sql, types, ap);
-    va_end(ap);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);
@@ -140,14 +139,51 @@ int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *
         rc = tk_error_set(err, TK_ENOTFOUND, "store: no row");
     } else {
         *out = tk_cursor_int(cur, 0);
-        /* Drain so that a statement with side effects (INSERT ... RETURNING)
-         * always runs to completion on every driver. */
         while ((r = tk_cursor_next(cur, err)) > 0)
             ;
         if (r < 0)
             rc = err ? err->code : TK_EIO;
     }
     tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
+              const char *types, ...)
+{
+    va_list ap;
+    if (injected(err))
+        return TK_EIO;
+    va_start(ap, types);
+    int rc = first_int(db, out, err, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tk_db_insert(struct tk_db *db, int64_t *id, struct tk_error *err, const char *sql,
+                 const char *types, ...)
+{
+    const struct tk_db_driver *d = drv_of(db);
+    va_list ap;
+    char *returning;
+    int rc;
+    if (injected(err))
+        return TK_EIO;
+    va_start(ap, types);
+    if (d->last_id) {
+        if ((rc = d->query(db, NULL, err, sql, types, ap)) == 0) {
+            if (d->changes(db) == 0)
+                rc = tk_error_set(err, TK_ENOTFOUND, "store: no row");
+            else
+                *id = d->last_id(db);
+        }
+    } else if (!(returning = tk_strprintf("%s RETURNING id", sql))) {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    } else {
+        rc = first_int(db, id, err, returning, types, ap);
+        free(returning);
+    }
+    va_end(ap);
     return rc;
 }
 

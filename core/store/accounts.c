@@ -76,9 +76,8 @@ int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, t
     if (rc != TK_ENOTFOUND)
         return rc;
     int64_t new_id = 0;
-    rc = tk_db_int(db, &new_id, err,
-                   "INSERT INTO accounts (name, language, created_at) VALUES (?, ?, ?) "
-                   "RETURNING id",
+    rc = tk_db_insert(db, &new_id, err,
+                   "INSERT INTO accounts (name, language, created_at) VALUES (?, ?, ?)",
                    "ssi", name, lang && *lang ? lang : "en", (int64_t)now);
     if (rc != 0)
         return rc;
@@ -182,9 +181,9 @@ int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, c
                             (long long)account, email, (long long)v);
     if (rc != TK_ENOTFOUND)
         return rc;
-    rc = tk_db_int(db, &v, err,
+    rc = tk_db_insert(db, &v, err,
                    "INSERT INTO contacts (account_id, email, name, notify, created_at) "
-                   "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                   "VALUES (?, ?, ?, ?, ?)",
                    "issii", account, email, name, (int64_t)(notify != 0), (int64_t)now);
     if (rc == 0 && id)
         *id = v;

@@ -92,12 +92,12 @@ int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, stru
     if (it->todo_seq == 0 && (rc = tk_store_sequence_next(db, "todo", &it->todo_seq, err)) != 0)
         return rc;
     int64_t id = 0;
-    rc = tk_db_int(db, &id, err,
+    rc = tk_db_insert(db, &id, err,
                    "INSERT INTO items (type, account_id, job_id, title, template, state, "
                    "archived, created_at, completed_at, resends, todo_seq, rem_enabled, "
                    "rem_every_days, rem_count, rem_sent, last_mail_at, next_at) "
                    "VALUES (?, ?, ?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                   "?) RETURNING id",
+                   "?)",
                    "sizsssiiziiiiiizz",
                    it->type, it->account_id, it->job_id, it->title, it->template_name,
                    it->state, (int64_t)(it->archived != 0), (int64_t)now,

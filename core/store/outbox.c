@@ -77,11 +77,11 @@ int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, 
         *dup = 0;
     if (!r->idem_key || !*r->idem_key || !r->kind || !r->recipient)
         return tk_error_set(err, TK_EINVAL, "outbox message needs kind, recipient and idem_key");
-    int rc = tk_db_int(db, &v, err,
+    int rc = tk_db_insert(db, &v, err,
                        "INSERT INTO outbox (item_id, account_id, kind, step, recipient, idem_key, "
                        "message_id, sender, state, attempts, created_at, next_attempt_at) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
-                       "ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+                       "ON CONFLICT (idem_key) DO NOTHING",
                        "zzsissssii", r->item_id, r->account_id, r->kind, (int64_t)r->step,
                        r->recipient, r->idem_key, r->message_id, r->sender,
                        (int64_t)r->created_at, (int64_t)r->next_attempt_at);
