@@ -194,7 +194,8 @@ int main(int argc, char **argv)
         rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
         goto done;
     }
-    if (c.e->db && !(flags & TK_CMD_NO_PIPELINES) && (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
+    if (c.e->db && !(flags & TK_CMD_NO_PIPELINES) &&
+        (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
         goto done;
     if (flags & TK_CMD_TX) {
         if ((rc = tk_engine_begin(c.e, TK_TX_IMMEDIATE, &err)))

@@ -301,7 +301,10 @@ static void drv_cursor_close(struct tk_cursor *cur)
 }
 
 static int64_t drv_changes(struct tk_db *db) { return sqlite3_changes64(db->h); }
-static int64_t drv_last_id(struct tk_db *db) { return sqlite3_last_insert_rowid(db->h); }
+static int64_t drv_last_id(struct tk_db *db)
+{
+    return sqlite3_last_insert_rowid(db->h);
+}
 
 const struct tk_db_driver tk_db_sqlite = {
     .name = "sqlite",

@@ -89,72 +89,61 @@ static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
     return rc;
 }
 
-/* How many delivered messages a worker may have whose results are not yet
- * committed: 1 waits for each commit before sending again; 2 sends the next
- * message while the previous result is being committed (with connections >
- * 1; one connection always commits before it sends again).  This bounds the
- * duplicates after a crash: SETTLE_WINDOW per worker (docs/delivery.md). */
-#ifndef SETTLE_WINDOW
-#define SETTLE_WINDOW 2
-#endif
-
 struct pending {
     struct job j;
     struct tk_delivery_result res;
 };
 
-/* Wait for the settles of rows [*waited, upto) of a batch; the first
- * failure goes to the worker.  Returns non-zero if one failed. */
-static int wait_settled(struct worker *w, struct pending *slot, size_t *waited, size_t upto)
+/* Wait for J; the first failure of the worker's run goes to the worker.
+ * Non-zero if J failed. */
+static int settled(struct worker *w, struct job *j)
 {
-    int failed = 0;
-    for (; *waited < upto; (*waited)++) {
-        struct job *j = &slot[*waited % SETTLE_WINDOW].j;
-        if (job_wait(j) && !failed) {
-            failed = 1;
-            if (!w->rc) {
-                w->rc = j->rc;
-                w->err = j->err;
-            }
-        }
+    if (!job_wait(j))
+        return 0;
+    if (!w->rc) {
+        w->rc = j->rc;
+        w->err = j->err;
     }
-    return failed;
+    return 1;
 }
 
 /* Send one claimed batch; returns non-zero to end this worker's run.
- * Row i's result is posted once the row is sent; before that, the worker
- * waits for the result of row i - SETTLE_WINDOW + 1, so that at most
- * SETTLE_WINDOW delivered rows are unrecorded.  Every posted job is waited
- * for before this returns (the slots live on this stack). */
+ * Row i's result is handed over once row i is sent, after waiting for row
+ * i-1's: so a worker has at most two delivered rows whose results are not
+ * yet committed, the one being committed and the one just sent (with one
+ * connection a result is committed before job_post returns: one).  That
+ * bounds the duplicates after a crash (docs/delivery.md).  Every posted
+ * job is waited for before this returns: the slots live on this stack. */
 static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
 {
     struct tk_engine *e = w->e;
     const struct tk_plugin *tp = w->tp;
-    struct pending slot[SETTLE_WINDOW];
-    size_t i, waited = 0;
-    int failed = 0;
+    struct pending slot[2];
+    struct job *prev = NULL;
+    size_t i;
     for (i = 0; i < n && !stopping(w) && lease_left(w, &rows[i]); i++) {
-        struct pending *p = &slot[i % SETTLE_WINDOW];
+        struct pending *p = &slot[i & 1];
         struct tk_outbox_row *r = &rows[i];
         struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
         struct tk_error serr = {0};
+        int failed = 0, down;
         memset(p, 0, sizeof *p);
         if (tp->transport->send(conn, &m, &p->res, &serr)) {
             p->res.status = TK_TEMPORARY;
             if (!p->res.reply[0])
                 tk_strlcpy(p->res.reply, serr.msg, sizeof p->res.reply);
         }
-        int down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
-        /* rows up to i - (SETTLE_WINDOW - 1) must be recorded before row
-         * i's result joins the window (row i-1 at least, to reuse a slot) */
-        size_t upto = i + 2 > SETTLE_WINDOW ? i + 2 - SETTLE_WINDOW : 0;
-        failed = wait_settled(w, slot, &waited, upto < i ? upto : i);
+        down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
+        if (prev)
+            failed = settled(w, prev);
         p->j = (struct job){.w = w, .kind = JOB_SETTLE, .rows = rows, .from = i, .why = &p->res};
         job_post(&p->j);
-        if (SETTLE_WINDOW < 2 || failed || down)
-            failed |= wait_settled(w, slot, &waited, i + 1);
+        prev = &p->j;
+        if (failed || down) {
+            failed |= settled(w, prev);
+            prev = NULL;
+        }
         if (failed) {
-            wait_settled(w, slot, &waited, i + 1);
             release_rest(w, rows, i + 1, n, NULL);
             return 1;
         }
@@ -169,7 +158,7 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
             return 1;
         }
     }
-    if (wait_settled(w, slot, &waited, i)) {
+    if (prev && settled(w, prev)) {
         release_rest(w, rows, i, n, NULL);
         return 1;
     }

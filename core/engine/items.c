@@ -138,8 +138,8 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *i
         (rc = notify(e, p, &it, &acc, "notification", "notification", 0, NULL, &rcpts, err)) ||
         (rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
-    snprintf( detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title,
-             who, it.rem.enabled ? "on" : "off");
+    snprintf(detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title, who,
+             it.rem.enabled ? "on" : "off");
     if (it.rem.enabled)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  ", every %d days, %d reminder%s", it.rem.every_days, it.rem.count,
@@ -371,7 +371,8 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     rq.step = (int)step;
     rq.message = message;
     rq.bulk_titles = &bc.titles;
-    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)) || (rc = tk_recipients_text(&rcpts, &who, err)))
+    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)) ||
+        (rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
     /* Each item counts as resent (R2): top of the to-do list, audit entry,
      * and D2 for its next automatic reminder. */

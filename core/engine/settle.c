@@ -153,9 +153,9 @@ void tk_job_run_alone(struct tk_db *db, struct job *j)
 
 /* Group commit: all jobs that arrived since the last commit go into one
  * transaction, so N workers pay one commit (and never wait for each
- * other's write lock) instead of N.  Each worker still waits for its own
- * result to be committed before it sends again, so the window of
- * delivered-but-unrecorded messages stays one per worker.  If anything in
+ * other's write lock) instead of N.  A worker waits for each result to be
+ * committed before it hands over the next one, so it never has more than
+ * two delivered-but-unrecorded messages (dispatch.c).  If anything in
  * the group fails, the group is rolled back and every job runs alone, so
  * one job's failure (a full disk) is reported to its worker only. */
 static void commit_group(struct tk_db *db, struct job *list)
@@ -290,9 +290,9 @@ int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, i
     h->tail = &h->head;
     h->active = nw;
     if (schedule) {
-        size_t cfg = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500;
+        size_t cfg = (size_t)e->cfg.batch_size; /* 1-100000, checked by config.c */
         h->producing = 1;
-        h->batch = cfg < TICK_BATCH ? cfg : TICK_BATCH;
+        h->batch = cfg > 0 && cfg < TICK_BATCH ? cfg : TICK_BATCH;
     }
     if (pthread_mutex_init(&h->mu, NULL))
         return -1;

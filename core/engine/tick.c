@@ -6,7 +6,7 @@
  * a reminder step is enqueued exactly once, because the same transaction
  * that writes its outbox rows moves the item's next_at on.  A tick with
  * several connections calls tk_engine_schedule_batch from the dispatching
- * thread, between its commits (dispatch.c). */
+ * thread, between its commits (settle.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -77,8 +77,8 @@ int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, t
         return rc;
     int64_t new_id = 0;
     rc = tk_db_insert(db, &new_id, err,
-                   "INSERT INTO accounts (name, language, created_at) VALUES (?, ?, ?)",
-                   "ssi", name, lang && *lang ? lang : "en", (int64_t)now);
+                      "INSERT INTO accounts (name, language, created_at) VALUES (?, ?, ?)", "ssi",
+                      name, lang && *lang ? lang : "en", (int64_t)now);
     if (rc != 0)
         return rc;
     if (id)
@@ -182,9 +182,9 @@ int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, c
     if (rc != TK_ENOTFOUND)
         return rc;
     rc = tk_db_insert(db, &v, err,
-                   "INSERT INTO contacts (account_id, email, name, notify, created_at) "
-                   "VALUES (?, ?, ?, ?, ?)",
-                   "issii", account, email, name, (int64_t)(notify != 0), (int64_t)now);
+                      "INSERT INTO contacts (account_id, email, name, notify, created_at) "
+                      "VALUES (?, ?, ?, ?, ?)",
+                      "issii", account, email, name, (int64_t)(notify != 0), (int64_t)now);
     if (rc == 0 && id)
         *id = v;
     return rc;

@@ -18,7 +18,6 @@
     "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "  \
     "last_mail_at, next_at FROM items "
 
-
 void tk_item_free(struct tk_item *it)
 {
     if (!it)
@@ -92,19 +91,18 @@ int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, stru
     if (it->todo_seq == 0 && (rc = tk_store_sequence_next(db, "todo", &it->todo_seq, err)) != 0)
         return rc;
     int64_t id = 0;
-    rc = tk_db_insert(db, &id, err,
-                   "INSERT INTO items (type, account_id, job_id, title, template, state, "
-                   "archived, created_at, completed_at, resends, todo_seq, rem_enabled, "
-                   "rem_every_days, rem_count, rem_sent, last_mail_at, next_at) "
-                   "VALUES (?, ?, ?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                   "?)",
-                   "sizsssiiziiiiiizz",
-                   it->type, it->account_id, it->job_id, it->title, it->template_name,
-                   it->state, (int64_t)(it->archived != 0), (int64_t)now,
-                   (int64_t)it->completed_at, (int64_t)it->resends, it->todo_seq,
-                   (int64_t)(it->rem.enabled != 0), (int64_t)it->rem.every_days,
-                   (int64_t)it->rem.count, (int64_t)it->rem.sent,
-                   (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at);
+    rc = tk_db_insert(
+        db, &id, err,
+        "INSERT INTO items (type, account_id, job_id, title, template, state, "
+        "archived, created_at, completed_at, resends, todo_seq, rem_enabled, "
+        "rem_every_days, rem_count, rem_sent, last_mail_at, next_at) "
+        "VALUES (?, ?, ?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?)",
+        "sizsssiiziiiiiizz", it->type, it->account_id, it->job_id, it->title, it->template_name,
+        it->state, (int64_t)(it->archived != 0), (int64_t)now, (int64_t)it->completed_at,
+        (int64_t)it->resends, it->todo_seq, (int64_t)(it->rem.enabled != 0),
+        (int64_t)it->rem.every_days, (int64_t)it->rem.count, (int64_t)it->rem.sent,
+        (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at);
     if (rc == TK_ECONFLICT)
         return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)it->account_id);
     if (rc != 0)

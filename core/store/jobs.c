@@ -48,9 +48,9 @@ int tk_store_job_add(struct tk_db *db, const char *pipeline, const char *stage, 
         return tk_error_set(err, TK_EINVAL, "job title is empty");
     int64_t new_id = 0;
     int rc = tk_db_insert(db, &new_id, err,
-                       "INSERT INTO jobs (pipeline, stage, account_id, title, state, "
-                       "created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                       "ssisii", pipeline, stage, account, title, (int64_t)now, (int64_t)now);
+                          "INSERT INTO jobs (pipeline, stage, account_id, title, state, "
+                          "created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                          "ssisii", pipeline, stage, account, title, (int64_t)now, (int64_t)now);
     if (rc != 0)
         return rc;
     if (id)

@@ -14,16 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_LIST                                                                  \
-    "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, data, " \
-    "state, attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, "  \
+#define OUTBOX_LIST                                                                                \
+    "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, data, "         \
+    "state, attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, "            \
     "reply_code, last_reply "
 /* The message text lives in outbox_data (schema v2), so that a claim or a
  * settle rewrites a small row; every read of whole rows joins it back. */
-#define OUTBOX_COLS_FROM(TABLE)                                                      \
+#define OUTBOX_COLS_FROM(TABLE)                                                                    \
     "SELECT " OUTBOX_LIST "FROM " TABLE " LEFT JOIN outbox_data ON outbox_id = " TABLE ".id "
 #define OUTBOX_COLS OUTBOX_COLS_FROM("outbox")
-
 
 void tk_outbox_row_free(struct tk_outbox_row *r)
 {
@@ -77,17 +76,17 @@ int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, 
         *dup = 0;
     if (!r->idem_key || !*r->idem_key || !r->kind || !r->recipient)
         return tk_error_set(err, TK_EINVAL, "outbox message needs kind, recipient and idem_key");
-    int rc = tk_db_insert(db, &v, err,
-                       "INSERT INTO outbox (item_id, account_id, kind, step, recipient, idem_key, "
-                       "message_id, sender, state, attempts, created_at, next_attempt_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
-                       "ON CONFLICT (idem_key) DO NOTHING",
-                       "zzsissssii", r->item_id, r->account_id, r->kind, (int64_t)r->step,
-                       r->recipient, r->idem_key, r->message_id, r->sender,
-                       (int64_t)r->created_at, (int64_t)r->next_attempt_at);
+    int rc = tk_db_insert(
+        db, &v, err,
+        "INSERT INTO outbox (item_id, account_id, kind, step, recipient, idem_key, "
+        "message_id, sender, state, attempts, created_at, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) "
+        "ON CONFLICT (idem_key) DO NOTHING",
+        "zzsissssii", r->item_id, r->account_id, r->kind, (int64_t)r->step, r->recipient,
+        r->idem_key, r->message_id, r->sender, (int64_t)r->created_at, (int64_t)r->next_attempt_at);
     if (rc == 0)
-        rc = tk_db_exec(db, err, "INSERT INTO outbox_data (outbox_id, data) VALUES (?, ?)", "is",
-                        v, r->data ? r->data : "");
+        rc = tk_db_exec(db, err, "INSERT INTO outbox_data (outbox_id, data) VALUES (?, ?)", "is", v,
+                        r->data ? r->data : "");
     else if (rc == TK_ENOTFOUND) {
         rc = tk_db_int(db, &v, err, "SELECT id FROM outbox WHERE idem_key = ?", "s",
                        r->idem_key);
@@ -188,9 +187,9 @@ static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size
 /* SQLite: the caller holds an immediate transaction, so nobody claims the
  * same rows between the read and the update.  As on PostgreSQL, one fencing
  * token covers the batch, taken only when there is work (an idle daemon
- * must not write).  The rows are read once, then updated with one
- * statement; UPDATE ... RETURNING would buffer every 2 KiB row in a
- * temporary table first and costs more than the read. */
+ * must not write).  The rows, with their texts from outbox_data, are read
+ * once, then updated with one statement: SQLite's UPDATE ... RETURNING
+ * would buffer every row in a temporary table and cannot join the text. */
 static int claim_sqlite(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                         struct tk_outbox_row *v, size_t *got, struct tk_error *err)
 {
