@@ -20,34 +20,45 @@ NOW = at(hours=1)  # past the backoff of the attempt made while the port was clo
 
 
 class CrashTest(unittest.TestCase):
+    def kill_repeatedly(self, t, kills, seed, longest, name, after=None):
+        """KILLS times: start `tickler run`, wait a random moment up to
+        LONGEST seconds, kill -9 it; AFTER(t) runs after each kill."""
+        rnd = random.Random(seed)
+        for _ in range(kills):
+            d = dl.Daemon(t, now=NOW, name=name)
+            time.sleep(rnd.uniform(0.3, longest))
+            d.signal(signal.SIGKILL)
+            d.proc.wait()
+            d.kill()
+            if after:
+                after(t)
+            self.assertNotIn("tickler: error", d.text())
+
+    def drain(self, t, srv, messages, name):
+        """Restart once more and let it drain (the last claims' leases run
+        out and are taken over): every message sent.  (rows, deliveries,
+        duplicates)."""
+        d = dl.Daemon(t, now=NOW, name=name)
+        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t).get("queued", 0) == 0, 150),
+                        dl.outbox_states(t))
+        rc, took = d.stop()
+        self.assertEqual(rc, 0)
+        rows, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual(rows, messages)
+        self.assertEqual(dl.outbox_states(t), {"sent": messages})
+        return rows, deliveries, dups
+
     def test_kill9_at_random_moments(self):
         """>= 20 kill -9 of `tickler run` while it delivers 2000 messages."""
         t0 = time.monotonic()
         t, port = dl.populate(self, 500, 4, dl.delivery_ini(lease=2))
         srv = SmtpServer(self, "--delay", "0.02", port=port)
         t.smtp = srv
-        rnd = random.Random(4)
-        kills, queued_at_kill = 0, []
-        while kills < 25:
-            d = dl.Daemon(t, now=NOW, name="kill")
-            time.sleep(rnd.uniform(0.3, 1.6))
-            d.signal(signal.SIGKILL)
-            d.proc.wait()
-            d.kill()
-            kills += 1
-            queued_at_kill.append(dl.outbox_states(t).get("queued", 0))
-            self.assertNotIn("tickler: error", d.text())
+        kills, queued_at_kill = 25, []
+        self.kill_repeatedly(t, kills, 4, 1.6, "kill",
+                             lambda t: queued_at_kill.append(dl.outbox_states(t).get("queued", 0)))
         self.assertGreater(queued_at_kill[-1], 0, "the kills should land while mail is queued")
-        # Restart once more and let it drain: the last claims' leases run
-        # out and are taken over.
-        d = dl.Daemon(t, now=NOW, name="final")
-        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t).get("queued", 0) == 0, 150),
-                        dl.outbox_states(t))
-        rc, took = d.stop()
-        self.assertEqual(rc, 0)
-        rows, deliveries, dups = dl.check_delivered(self, t, srv)
-        self.assertEqual(rows, 2000)
-        self.assertEqual(dl.outbox_states(t), {"sent": 2000})
+        rows, deliveries, dups = self.drain(t, srv, 2000, "final")
         # A kill can lose at most the reply to the message in hand: one
         # duplicate per kill, never more.
         self.assertLessEqual(dups, kills)
@@ -57,28 +68,12 @@ class CrashTest(unittest.TestCase):
     def test_kill9_with_four_connections(self):
         """kill -9 while 4 workers deliver with group commit: <= 2 duplicates per worker per kill."""
         t0 = time.monotonic()
-        conns = 4
+        conns, kills = 4, 10
         t, port = dl.populate(self, 250, 4, dl.delivery_ini(lease=2, connections=conns))
         srv = SmtpServer(self, "--delay", "0.02", port=port)
         t.smtp = srv
-        rnd = random.Random(7)
-        kills = 0
-        while kills < 10:
-            d = dl.Daemon(t, now=NOW, name="kill4")
-            time.sleep(rnd.uniform(0.3, 1.2))
-            d.signal(signal.SIGKILL)
-            d.proc.wait()
-            d.kill()
-            kills += 1
-            self.assertNotIn("tickler: error", d.text())
-        d = dl.Daemon(t, now=NOW, name="final4")
-        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t).get("queued", 0) == 0, 150),
-                        dl.outbox_states(t))
-        rc, took = d.stop()
-        self.assertEqual(rc, 0)
-        rows, deliveries, dups = dl.check_delivered(self, t, srv)
-        self.assertEqual(rows, 1000)
-        self.assertEqual(dl.outbox_states(t), {"sent": 1000})
+        self.kill_repeatedly(t, kills, 7, 1.2, "kill4")
+        rows, deliveries, dups = self.drain(t, srv, 1000, "final4")
         # Each worker may have two delivered-but-unrecorded messages (one
         # being committed while the next goes out; docs/delivery.md).
         self.assertLessEqual(dups, 2 * conns * kills)

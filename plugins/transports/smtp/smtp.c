@@ -425,19 +425,6 @@ static int envelope_valid(const char *s)
     return 1;
 }
 
-/* vsnprintf: a reply cut at TK_ERROR_MAX is fine, and gcc does not flag
- * the intended truncation as it does for snprintf. */
-static void reply_set(struct tk_delivery_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void reply_set(struct tk_delivery_result *res, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->reply, sizeof res->reply, fmt, ap);
-    va_end(ap);
-}
-
 static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_result *res)
 {
     long code = 0;
@@ -450,19 +437,19 @@ static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_res
     res->reply_code = (rc == CURLE_OK || code >= 400) && code >= 100 && code <= 599 ? (int)code : 0;
 
     if (rc == CURLE_OK) {
-        reply_set(res, "%s", c->last_reply[0] ? c->last_reply : "accepted");
+        tk_smtp_reply_set(res, "%s", c->last_reply[0] ? c->last_reply : "accepted");
         return;
     }
     if (code >= 400 && reply_code_of(c->fail_reply) == code) {
-        reply_set(res, "%s", c->fail_reply);
+        tk_smtp_reply_set(res, "%s", c->fail_reply);
         return;
     }
     const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
     if (c->last_reply[0])
-        reply_set(res, "%s%s (last reply: %s)", lead, why, c->last_reply);
+        tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, why, c->last_reply);
     else
-        reply_set(res, "%s%s", lead, why);
+        tk_smtp_reply_set(res, "%s%s", lead, why);
 }
 
 static int smtp_send(void *conn, const struct tk_message *msg, struct tk_delivery_result *res,
@@ -472,7 +459,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     memset(res, 0, sizeof *res);
     if (!envelope_valid(msg->from) || !envelope_valid(msg->rcpt) || !*msg->rcpt) {
         res->status = TK_PERMANENT;
-        reply_set(res, "invalid envelope address");
+        tk_smtp_reply_set(res, "invalid envelope address");
         return 0;
     }
     if (c->wire) {
@@ -482,7 +469,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     struct curl_slist *rcpt = curl_slist_append(NULL, msg->rcpt);
     if (!rcpt) {
         res->status = TK_TEMPORARY;
-        reply_set(res, "out of memory");
+        tk_smtp_reply_set(res, "out of memory");
         return fail(err, TK_ENOMEM, "smtp: out of memory");
     }
     c->data = msg->data;
@@ -502,7 +489,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
         curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
         curl_slist_free_all(rcpt);
         res->status = TK_TEMPORARY;
-        reply_set(res, "libcurl: %s", curl_easy_strerror(rc));
+        tk_smtp_reply_set(res, "libcurl: %s", curl_easy_strerror(rc));
         return fail(err, TK_ERR, "smtp: libcurl refused the envelope: %s", curl_easy_strerror(rc));
     }
     rc = curl_easy_perform(c->curl);

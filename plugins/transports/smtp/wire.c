@@ -454,10 +454,7 @@ static int alive(struct tk_smtp_wire *w)
     return w->rpos == w->rlen && poll(&p, 1, 0) == 0;
 }
 
-static void result_set(struct tk_delivery_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void result_set(struct tk_delivery_result *res, const char *fmt, ...)
+void tk_smtp_reply_set(struct tk_delivery_result *res, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -473,7 +470,7 @@ static void fill(struct tk_smtp_wire *w, CURLcode rc, const struct reply *v, int
     res->status = tk_smtp_classify(rc, code, body_sent);
     res->reply_code = code >= 100 && code <= 599 ? code : 0;
     if (rc == CURLE_OK || code >= 400) {
-        result_set(res, "%s", v->text);
+        tk_smtp_reply_set(res, "%s", v->text);
         return;
     }
     const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
@@ -482,9 +479,9 @@ static void fill(struct tk_smtp_wire *w, CURLcode rc, const struct reply *v, int
     else if (rc == CURLE_WEIRD_SERVER_REPLY && v->code)
         why_set(w, "unexpected reply");
     if (w->last.text[0])
-        result_set(res, "%s%s (last reply: %s)", lead, w->why, w->last.text);
+        tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, w->why, w->last.text);
     else
-        result_set(res, "%s%s", lead, w->why);
+        tk_smtp_reply_set(res, "%s%s", lead, w->why);
 }
 
 void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *m,

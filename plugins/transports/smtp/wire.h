@@ -36,4 +36,9 @@ void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *msg,
 /* QUIT on a live connection and free W (NULL is fine). */
 void tk_smtp_wire_close(struct tk_smtp_wire *w);
 
+/* Format RES->reply (cut at its size), for both clients of this plugin:
+ * vsnprintf, as gcc flags the intended truncation of snprintf. */
+void tk_smtp_reply_set(struct tk_delivery_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif
