@@ -56,6 +56,7 @@ static const struct keydef keys[] = {
     I("delivery", "max_age_seconds", max_age_seconds, 60, 31536000),
     I("delivery", "max_attempts", max_attempts, 0, 1000),
     I("delivery", "lease_seconds", lease_seconds, 1, 86400),
+    I("delivery", "unrecorded_max", unrecorded_max, 1, 64),
     S("lua", "scripts", K_PATH, lua_scripts),
     I("lua", "memory_limit_mb", lua_memory_limit_mb, 1, 4096),
     I("lua", "instruction_limit", lua_instruction_limit, 1000, 2000000000),
@@ -262,6 +263,7 @@ static int set_defaults(struct tk_config *c)
     c->max_age_seconds = 3 * 86400;
     c->max_attempts = 0;
     c->lease_seconds = 300;
+    c->unrecorded_max = 8;
     c->lua_memory_limit_mb = 16;
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;

@@ -58,6 +58,7 @@ struct tk_config {
     int max_age_seconds;      /* 3 days */
     int max_attempts;         /* 0: no limit but max_age */
     int lease_seconds;        /* 300 */
+    int unrecorded_max;       /* per connection, with connections > 1; 8 */
 
     /* [lua] */
     char *lua_scripts;        /* folder of pipeline scripts; NULL: none */

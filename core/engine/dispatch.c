@@ -80,7 +80,7 @@ static int lease_left(const struct worker *w, const struct tk_outbox_row *r)
 
 static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
 {
-    struct job j = {.w = w, .kind = JOB_CLAIM};
+    struct job j = {.w = w, .kind = JOB_CLAIM, .idle = 1};
     int rc = run_job(&j);
     if (rc)
         w->err = j.err;
@@ -89,60 +89,62 @@ static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
     return rc;
 }
 
-struct pending {
-    struct job j;
-    struct tk_delivery_result res;
-};
-
-/* Wait for J; the first failure of the worker's run goes to the worker.
- * Non-zero if J failed. */
-static int settled(struct worker *w, struct job *j)
+/* Wait for the results of rows [*waited, upto) of a batch to be recorded;
+ * the first failure goes to the worker.  IDLE: the worker has nothing to
+ * send meanwhile (settle.c may then wait to commit more at once).  Returns
+ * non-zero if one failed. */
+static int wait_settled(struct worker *w, size_t *waited, size_t upto, int idle)
 {
-    if (!job_wait(j))
-        return 0;
-    if (!w->rc) {
-        w->rc = j->rc;
-        w->err = j->err;
+    int failed = 0;
+    for (; *waited < upto; (*waited)++) {
+        struct job *j = &w->slot[*waited % w->nslot].j;
+        j->idle = idle;
+        if (job_wait(j) && !failed) {
+            failed = 1;
+            if (!w->rc) {
+                w->rc = j->rc;
+                w->err = j->err;
+            }
+        }
     }
-    return 1;
+    return failed;
 }
 
 /* Send one claimed batch; returns non-zero to end this worker's run.
- * Row i's result is handed over once row i is sent, after waiting for row
- * i-1's: so a worker has at most two delivered rows whose results are not
- * yet committed, the one being committed and the one just sent (with one
- * connection a result is committed before job_post returns: one).  That
- * bounds the duplicates after a crash (docs/delivery.md).  Every posted
- * job is waited for before this returns: the slots live on this stack. */
+ * Row i's result is handed over once row i is sent; before that, the
+ * worker waits for the results of the rows before i + 2 - W to be
+ * recorded, W being [delivery] unrecorded_max (w->nslot).  So a worker
+ * never has more than W delivered rows whose results are not yet
+ * committed, which bounds the duplicates after a crash (docs/delivery.md);
+ * with one connection a result is committed before job_post returns (W is
+ * 1).  Every posted job is waited for before this returns: the slots are
+ * the worker's. */
 static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
 {
     struct tk_engine *e = w->e;
     const struct tk_plugin *tp = w->tp;
-    struct pending slot[2];
-    struct job *prev = NULL;
-    size_t i;
+    size_t i, waited = 0, win = w->nslot;
     for (i = 0; i < n && !stopping(w) && lease_left(w, &rows[i]); i++) {
-        struct pending *p = &slot[i & 1];
+        struct pending *p = &w->slot[i % win];
         struct tk_outbox_row *r = &rows[i];
         struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
         struct tk_error serr = {0};
-        int failed = 0, down;
-        memset(p, 0, sizeof *p);
+        size_t upto = i + 2 > win ? i + 2 - win : 0;
+        int failed, down;
+        if (upto > i)
+            upto = i; /* W = 1: row i itself, once posted (below) */
+        memset(&p->res, 0, sizeof p->res);
         if (tp->transport->send(conn, &m, &p->res, &serr)) {
             p->res.status = TK_TEMPORARY;
             if (!p->res.reply[0])
                 tk_strlcpy(p->res.reply, serr.msg, sizeof p->res.reply);
         }
         down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
-        if (prev)
-            failed = settled(w, prev);
+        failed = wait_settled(w, &waited, upto, i + 1 == n);
         p->j = (struct job){.w = w, .kind = JOB_SETTLE, .rows = rows, .from = i, .why = &p->res};
         job_post(&p->j);
-        prev = &p->j;
-        if (failed || down) {
-            failed |= settled(w, prev);
-            prev = NULL;
-        }
+        if (win < 2 || failed || down)
+            failed |= wait_settled(w, &waited, i + 1, 1);
         if (failed) {
             release_rest(w, rows, i + 1, n, NULL);
             return 1;
@@ -158,7 +160,7 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
             return 1;
         }
     }
-    if (prev && settled(w, prev)) {
+    if (wait_settled(w, &waited, i, 1)) {
         release_rest(w, rows, i, n, NULL);
         return 1;
     }
@@ -222,6 +224,7 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     const struct tk_plugin *tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin);
     int nw = e->cfg.transport_connections > 1 ? e->cfg.transport_connections : 1;
     struct worker *ws;
+    struct pending *slots;
     pthread_t *th;
     struct hub hub;
     volatile int halt = 0;
@@ -236,11 +239,15 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     /* One connection: enqueue everything first, then deliver. */
     if (produce_too && nw == 1 && (rc = tk_engine_schedule(e, reminders, err)))
         return rc;
+    /* one connection records each result before the next send: window 1 */
+    size_t win = nw > 1 && e->cfg.unrecorded_max > 1 ? (size_t)e->cfg.unrecorded_max : 1;
     ws = calloc((size_t)nw, sizeof *ws);
     th = calloc((size_t)nw, sizeof *th);
-    if (!ws || !th || (nw > 1 && tk_hub_init(&hub, e, ws, nw, produce_too))) {
+    slots = calloc((size_t)nw * win, sizeof *slots);
+    if (!ws || !th || !slots || (nw > 1 && tk_hub_init(&hub, e, ws, nw, produce_too))) {
         free(ws);
         free(th);
+        free(slots);
         return tk_error_set(err, TK_ENOMEM, "dispatch: out of memory");
     }
     for (int i = 0; i < nw; i++) {
@@ -249,6 +256,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         ws[i].halt = &halt;
         ws[i].db = e->db;
         ws[i].hub = nw > 1 ? &hub : NULL;
+        ws[i].slot = slots + (size_t)i * win;
+        ws[i].nslot = win;
     }
     if (nw > 1) {
         /* Every worker on its own thread, this thread settles (and
@@ -293,6 +302,7 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         tk_hub_destroy(&hub, ws, nw);
     free(ws);
     free(th);
+    free(slots);
     return rc;
 }
 

@@ -21,6 +21,7 @@
 #define TK_CLAIM_BATCH 64 /* rows per claim */
 
 struct hub;
+struct pending;
 
 struct worker {
     struct tk_engine *e;
@@ -32,6 +33,8 @@ struct worker {
     struct tk_error err;
     int rc;
     pthread_cond_t settled;    /* with a hub: one of this worker's jobs is done */
+    struct pending *slot;      /* NSLOT results in flight, [delivery] unrecorded_max */
+    size_t nslot;
 };
 
 /* The store work a worker asks for.  Run alone (connections = 1, or after a
@@ -50,22 +53,32 @@ struct job {
     struct tk_dispatch_stats d;           /* counted once committed */
     struct tk_error err;
     int rc, done;
+    int idle;                             /* its worker has nothing to send meanwhile */
     struct job *next;
+};
+
+/* A delivered row's result, waiting to be recorded by its job. */
+struct pending {
+    struct job j;
+    struct tk_delivery_result res;
 };
 
 /* Workers of one dispatch share the engine's store connection through
  * this: they post jobs, and the dispatching thread (the settler) commits
  * every job waiting in one transaction (commit_group).
  *
- * In a tick (tk_engine_tick) the settler is also the scheduler: after each
- * group it enqueues the next few due reminders in a transaction of their
- * own (tk_engine_schedule_batch), until none is left, so that the workers
- * deliver the first reminders while later ones are still being written.
- * A claim that finds the outbox empty meanwhile is parked until the next
- * batch is written, instead of ending its worker.  (Reading and rendering
- * on a thread of their own, with a second store connection, was tried: on
- * two cores it cost more CPU than it saved; bench/RESULTS.md.)  The
- * scheduler's fields are the settler's own; the rest is under MU. */
+ * In a tick (tk_engine_tick) the settler is also the scheduler: it writes
+ * due reminders one by one into an open transaction until a worker waits
+ * with rows left to send (BLOCKED), a worker out of rows (IDLE) has a few
+ * new rows to take, or a batch is full; then it records the jobs waiting and commits it all
+ * (write_round in settle.c).  So the workers deliver the first reminders
+ * while later ones are still being written, and one commit serves both.
+ * A claim that finds the outbox empty meanwhile is parked until more are
+ * written, instead of ending its worker.  (Reading and rendering on a
+ * thread of their own, with a second store connection, was tried: on two
+ * cores it cost more CPU than it saved; bench/RESULTS.md.)  The scheduler's
+ * fields are the settler's own; BLOCKED and IDLE change under MU and are
+ * read without it; the rest is under MU. */
 struct hub {
     pthread_mutex_t mu;
     pthread_cond_t work;
@@ -74,8 +87,11 @@ struct hub {
     struct job *parked;         /* empty claims waiting for the next batch */
     int active;                 /* workers still running */
     struct tk_engine *e;
+    int blocked;                /* workers waiting, with rows left to send */
+    int idle;                   /* workers waiting, out of rows (claims too) */
     int producing;              /* due reminders may be left */
-    size_t batch;               /* items per scheduling transaction */
+    size_t batch;               /* items per scheduling transaction, at most */
+    size_t fill;                /* rows written before a waiting claim is served */
     size_t reminders;           /* items scheduled */
     int prod_rc;
     struct tk_error prod_err;

@@ -44,6 +44,11 @@ struct tk_render_req {
 int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
                       const struct tk_contacts *rcpts, struct tk_error *err);
 
+/* Inside the caller's write transaction: enqueue the automatic reminder of
+ * the due item ITEM_ID (its outbox rows, its next step, its audit entry), as
+ * one item of tk_engine_schedule_batch does. */
+int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err);
+
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
  * into *OUT; caller frees. */
 int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err);

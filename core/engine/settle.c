@@ -1,7 +1,7 @@
 /* settle.c - the store side of a dispatch: claims, results and give-backs,
  * each in its own short transaction or, with several connections, in group
  * commits on the dispatching thread (the hub), which in a tick also writes
- * the due reminders between its commits.
+ * the due reminders into the same transactions.
  *
  * Every result is guarded by the claim's fencing token: a dispatcher that
  * was frozen past its lease finds its rows taken over and its late result
@@ -153,9 +153,9 @@ void tk_job_run_alone(struct tk_db *db, struct job *j)
 
 /* Group commit: all jobs that arrived since the last commit go into one
  * transaction, so N workers pay one commit (and never wait for each
- * other's write lock) instead of N.  A worker waits for each result to be
- * committed before it hands over the next one, so it never has more than
- * two delivered-but-unrecorded messages (dispatch.c).  If anything in
+ * other's write lock) instead of N.  A worker never has more than
+ * [delivery] unrecorded_max delivered-but-unrecorded messages: it waits
+ * for older results to be committed first (dispatch.c).  If anything in
  * the group fails, the group is rolled back and every job runs alone, so
  * one job's failure (a full disk) is reported to its worker only. */
 static void commit_group(struct tk_db *db, struct job *list)
@@ -188,8 +188,14 @@ void tk_hub_post(struct hub *h, struct job *j)
 void tk_hub_wait(struct hub *h, struct job *j)
 {
     pthread_mutex_lock(&h->mu);
-    while (!j->done)
-        pthread_cond_wait(&j->w->settled, &h->mu);
+    if (!j->done) {
+        /* what the settler, writing reminders, looks at (commit_now) */
+        int *waiting = j->idle ? &h->idle : &h->blocked;
+        __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
+        while (!j->done)
+            pthread_cond_wait(&j->w->settled, &h->mu);
+        __atomic_sub_fetch(waiting, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -201,31 +207,115 @@ void tk_hub_leave(struct hub *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* One scheduling transaction (settler, without MU).  A failure stops the
- * scheduling; what earlier batches enqueued stays. */
-static void produce(struct hub *h)
+/* Items per scheduling transaction in a tick with several connections, at
+ * most; a transaction ends sooner when a worker waits (commit_now). */
+#ifndef TICK_BATCH
+#define TICK_BATCH 32
+#endif
+/* Reminders written, at least, before a worker waiting with rows left to
+ * send gets its commit: about 160 us.  Committing after every reminder
+ * rewrites the same pages in each commit (indexes, the outbox's last
+ * page): on 2 cores, 5000 due, unrecorded_max = 2, 1 made a tick 0.46 s,
+ * 4 made it 0.40 s (bench/RESULTS.md). */
+#define BLOCKED_MIN 4
+
+/* Whether the settler, writing reminders into its open transaction, should
+ * stop and commit: a worker with rows left to send waits for a result, a
+ * worker out of rows waits and half a batch of new rows is there for it,
+ * or the batch is full.  Read without MU: a stale value costs one
+ * reminder's time (about 40 us). */
+static int commit_now(struct hub *h, size_t written)
+{
+    if (written >= h->batch)
+        return 1;
+    if (written >= BLOCKED_MIN && __atomic_load_n(&h->blocked, __ATOMIC_RELAXED) > 0)
+        return 1;
+    return written >= h->fill && __atomic_load_n(&h->idle, __ATOMIC_RELAXED) > 0;
+}
+
+/* Write reminders into the open transaction until commit_now or none is
+ * left; *WRITTEN: how many.  Non-zero: the store failed (the caller rolls
+ * back). */
+static int write_reminders(struct hub *h, size_t *written, struct tk_error *err)
 {
     struct tk_engine *e = h->e;
-    size_t got = 0;
-    if ((h->prod_rc = tk_engine_schedule_batch(e, h->batch, &got, &h->prod_err))) {
+    int64_t ids[TICK_BATCH];
+    size_t n = 0, i;
+    int rc = tk_store_item_due(h->db, e->now, ids, h->batch, &n, err);
+    *written = 0;
+    if (rc)
+        return rc;
+    if (n == 0)
         h->producing = 0;
-        return;
+    for (i = 0; i < n && (i == 0 || !commit_now(h, i)); i++)
+        if ((rc = tk_engine_remind_due(e, ids[i], err)))
+            return rc;
+    *written = i;
+    return 0;
+}
+
+/* A round of the settler while reminders are left (a tick): one
+ * transaction that writes reminders until a worker needs a commit, then
+ * records the jobs waiting at that moment and commits both.  So a worker
+ * waits for a few reminders at most (BLOCKED_MIN), not for a whole batch,
+ * and one commit serves both.  Failures stay apart: if the reminders fail, scheduling
+ * stops with that error and the jobs are committed as a group of their
+ * own; if a job fails, the jobs run alone and the reminders are written
+ * again next round.  Returns the jobs it took. */
+static struct job *write_round(struct hub *h)
+{
+    struct tk_error err;
+    struct job *list, *j;
+    size_t written = 0;
+    int rc = tk_db_begin(h->db, TK_TX_IMMEDIATE, &err);
+
+    if (rc == 0 && (rc = write_reminders(h, &written, &err)))
+        tk_db_rollback(h->db);
+    if (rc) {
+        h->prod_rc = rc;
+        h->prod_err = err;
+        h->producing = 0;
+        written = 0;
     }
-    h->reminders += got;
-    if (got < h->batch || (e->stop && *e->stop))
+    pthread_mutex_lock(&h->mu);
+    list = h->head;
+    h->head = NULL;
+    h->tail = &h->head;
+    pthread_mutex_unlock(&h->mu);
+    if (rc) {
+        if (list)
+            commit_group(h->db, list);
+        return list;
+    }
+    for (j = list; j && rc == 0; j = j->next)
+        rc = job_body(h->db, j);
+    if (rc == 0 && (rc = tk_db_commit(h->db, &err)) != 0 && written > 0) {
+        /* a commit that fails is the store's failure, not a job's */
+        h->prod_rc = rc;
+        h->prod_err = err;
         h->producing = 0;
+    }
+    if (rc) {
+        tk_db_rollback(h->db);
+        written = 0;
+        for (j = list; j; j = j->next)
+            tk_job_run_alone(h->db, j);
+    }
+    h->reminders += written;
+    if (h->e->stop && *h->e->stop)
+        h->producing = 0;
+    return list;
 }
 
 /* Under MU: LIST is committed.  Its jobs are done, except claims that
- * found nothing while reminders may still come, or were written after the
- * claim in this round (SCHEDULED): those wait, and run again. */
-static void settle_done(struct hub *h, struct job *list, int scheduled)
+ * found nothing while reminders may still come (PRODUCING): those wait,
+ * and run again once more are written. */
+static void settle_done(struct hub *h, struct job *list, int producing)
 {
     while (list) {
         struct job *k = list;
         list = k->next;
-        if (k->kind == JOB_CLAIM && k->rc == 0 && k->nclaimed == 0 &&
-            (h->producing || scheduled)) {
+        if (k->kind == JOB_CLAIM && k->rc == 0 && k->nclaimed == 0 && producing) {
             k->next = h->parked;
             h->parked = k;
             continue;
@@ -256,30 +346,25 @@ void tk_hub_settle(struct hub *h)
         while (!h->head && h->active > 0 && !h->producing)
             pthread_cond_wait(&h->work, &h->mu);
         struct job *list = h->head;
-        int produce_now = h->producing;
-        if (!list && !produce_now)
+        if (h->producing) {
+            pthread_mutex_unlock(&h->mu);
+            list = write_round(h);
+            pthread_mutex_lock(&h->mu);
+            settle_done(h, list, 1);
+            unpark(h);
+            continue;
+        }
+        if (!list)
             break;
         h->head = NULL;
         h->tail = &h->head;
         pthread_mutex_unlock(&h->mu);
-        if (list)
-            commit_group(h->db, list);
-        if (produce_now)
-            produce(h);
+        commit_group(h->db, list);
         pthread_mutex_lock(&h->mu);
-        settle_done(h, list, produce_now);
-        if (produce_now)
-            unpark(h);
+        settle_done(h, list, 0);
     }
     pthread_mutex_unlock(&h->mu);
 }
-
-/* Items per scheduling transaction in a tick with several connections:
- * small, as the workers' results wait behind each one (about 40 us per
- * item).  8 to 64 measured alike on 2 cores, 5000 due: bench/RESULTS.md. */
-#ifndef TICK_BATCH
-#define TICK_BATCH 32
-#endif
 
 int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule)
 {
@@ -293,6 +378,7 @@ int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, i
         size_t cfg = (size_t)e->cfg.batch_size; /* 1-100000, checked by config.c */
         h->producing = 1;
         h->batch = cfg > 0 && cfg < TICK_BATCH ? cfg : TICK_BATCH;
+        h->fill = h->batch >= 2 ? h->batch / 2 : 1;
     }
     if (pthread_mutex_init(&h->mu, NULL))
         return -1;

@@ -5,8 +5,9 @@
  * transactions of [scheduler] batch_size items taken with BEGIN IMMEDIATE:
  * a reminder step is enqueued exactly once, because the same transaction
  * that writes its outbox rows moves the item's next_at on.  A tick with
- * several connections calls tk_engine_schedule_batch from the dispatching
- * thread, between its commits (settle.c). */
+ * several connections calls tk_engine_remind_due from the dispatching
+ * thread instead, inside the transactions that also record the workers'
+ * results (settle.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,27 +74,34 @@ out:
     return rc;
 }
 
+int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err)
+{
+    const char *actor = e->actor;
+    int rc;
+    e->actor = "scheduler";
+    rc = remind(e, item_id, err);
+    e->actor = actor;
+    return rc;
+}
+
 int tk_engine_schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct tk_error *err)
 {
     int64_t *ids = malloc((limit ? limit : 1) * sizeof *ids);
-    const char *actor = e->actor;
     int rc;
 
     *got = 0;
     if (!ids)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
-    e->actor = "scheduler";
     if ((rc = tk_db_begin(e->db, TK_TX_IMMEDIATE, err)) == 0) {
         size_t n = 0;
         rc = tk_store_item_due(e->db, e->now, ids, limit, &n, err);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = remind(e, ids[i], err);
+            rc = tk_engine_remind_due(e, ids[i], err);
         if (rc)
             tk_db_rollback(e->db);
         else if ((rc = tk_db_commit(e->db, err)) == 0)
             *got = n;
     }
-    e->actor = actor;
     free(ids);
     return rc;
 }

@@ -39,10 +39,11 @@ class ClosedPort:
         return "smtp://127.0.0.1:%d" % self.port
 
 
-def delivery_ini(lease=3, poll=1, base=1, cap=2, connections=1, extra=""):
-    return ("[delivery]\nlease_seconds = %d\nretry_base_seconds = %d\nretry_cap_seconds = %d\n"
+def delivery_ini(lease=3, poll=1, base=1, cap=2, connections=1, extra="", unrecorded=None):
+    return ("[delivery]\nlease_seconds = %d\nretry_base_seconds = %d\nretry_cap_seconds = %d\n%s"
             "[scheduler]\npoll_seconds = %d\n[transport]\nconnections = %d\n%s"
-            % (lease, base, cap, poll, connections, extra))
+            % (lease, base, cap, "unrecorded_max = %d\n" % unrecorded if unrecorded else "",
+               poll, connections, extra))
 
 
 def populate(tc, n_contacts, n_sends, ini, port=None):

@@ -5,14 +5,19 @@ store to one SMTP server: no message may go out twice (no Message-ID twice,
 no idempotency key twice) and no SQLITE_BUSY ("database is locked") may
 reach their output.  Then one process with connections = 4 (four workers,
 each with its own store and SMTP connection) must beat one connection on a
-slow server, with the same guarantees.
+slow server, with the same guarantees.  Last, [delivery] unrecorded_max
+bounds what the workers deliver while their results cannot be recorded.
 """
+import glob
+import os
 import re
+import sqlite3
+import subprocess
 import time
 import unittest
 
 import delivery_lib as dl
-from tkharness import SmtpServer, at
+from tkharness import BIN, SmtpServer, at
 
 NOW = at(hours=1)
 LOCKED = re.compile(r"locked|busy|SQLITE_|tick failed|error", re.I)
@@ -67,6 +72,48 @@ class ConcurrencyTest(unittest.TestCase):
         self.assertLess(timings[4], timings[1] / 2, timings)
         dl.report("connections", messages=n, server_delay=delay,
                   seconds={k: round(v, 2) for k, v in timings.items()})
+
+    @unittest.skipIf(os.environ.get("TK_TEST_STORE", "sqlite") != "sqlite",
+                     "holds SQLite's write lock")
+    def test_unrecorded_window(self):
+        """With another process holding the store's write lock, no result can
+        be recorded: each of 4 workers delivers up to unrecorded_max messages,
+        then waits; once the lock is released, every message goes out once."""
+        conns = 4
+        for win in (2, 5):
+            t, port = dl.populate(self, 100, 4, dl.delivery_ini(lease=60, connections=conns,
+                                                                 unrecorded=win))
+            srv = SmtpServer(self, "--delay", "0.005", port=port)
+            t.smtp = srv
+
+            def received():
+                return len(glob.glob(os.path.join(srv.dir, "*.json")))
+
+            env = dict(os.environ, TICKLER_CONFIG=t.config)
+            env.pop("TICKLER_NOW", None)
+            tick = subprocess.Popen([BIN, "--now", NOW, "--json", "tick"], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.addCleanup(tick.kill)
+            self.assertTrue(dl.wait_for(lambda: received() >= 40, 60, step=0.01))
+            db = sqlite3.connect(os.path.join(t.dir, "tickler.db"), timeout=30,
+                                 isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            recorded = db.execute("SELECT COUNT(*) FROM outbox WHERE state = 1").fetchone()[0]
+            time.sleep(1.0)
+            held = received()
+            time.sleep(0.5)
+            self.assertEqual(received(), held, "the workers should be waiting by now")
+            db.execute("ROLLBACK")
+            db.close()
+            out, err = tick.communicate(timeout=120)
+            self.assertEqual(tick.returncode, 0, err)
+            unrecorded = held - recorded
+            self.assertLessEqual(unrecorded, win * conns, "unrecorded_max = %d" % win)
+            # the window is used, not just bounded: 5 lets through more than 2 would
+            self.assertGreater(unrecorded, 2 * conns if win == 5 else 0)
+            rows, deliveries, dups = dl.check_delivered(self, t, srv)
+            self.assertEqual((rows, deliveries, dups), (400, 400, 0))
+            dl.report("unrecorded_max_%d" % win, connections=conns, delivered_while_locked=unrecorded)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ TK_TEST(test_defaults_missing_allowed)
     TK_CHECK_INT(cfg.max_age_seconds, 259200);
     TK_CHECK_INT(cfg.max_attempts, 0);
     TK_CHECK_INT(cfg.lease_seconds, 300);
+    TK_CHECK_INT(cfg.unrecorded_max, 8);
     TK_CHECK(cfg.lua_scripts == NULL);
     TK_CHECK_INT(cfg.lua_memory_limit_mb, 16);
     TK_CHECK_INT(cfg.lua_instruction_limit, 50000000);
@@ -109,7 +110,7 @@ TK_TEST(test_all_keys)
               "[reminders]\ndefault_every_days = 7\ndefault_count = 0\n"
               "[scheduler]\npoll_seconds = 5\nbatch_size = 100\n"
               "[delivery]\nretry_base_seconds = 10\nretry_cap_seconds = 600\n"
-              "max_age_seconds = 3600\nmax_attempts = 5\nlease_seconds = 60\n"
+              "max_age_seconds = 3600\nmax_attempts = 5\nlease_seconds = 60\nunrecorded_max = 2\n"
               "[lua]\nscripts = ../scripts\nmemory_limit_mb = 32\n"
               "instruction_limit = 1000000\ntime_limit_ms = 250\n"
               "[log]\nfile = tickler.log\nlevel = debug\n"
@@ -137,6 +138,7 @@ TK_TEST(test_all_keys)
     TK_CHECK_INT(cfg.max_age_seconds, 3600);
     TK_CHECK_INT(cfg.max_attempts, 5);
     TK_CHECK_INT(cfg.lease_seconds, 60);
+    TK_CHECK_INT(cfg.unrecorded_max, 2);
     snprintf(want, sizeof want, "%s/../scripts", tmpdir);
     TK_CHECK_STR(cfg.lua_scripts, want);
     TK_CHECK_INT(cfg.lua_memory_limit_mb, 32);
@@ -190,6 +192,8 @@ TK_TEST(test_bad_values)
         {"lua", "memory_limit_mb", "0", "expected an integer from 1 to 4096"},
         {"lua", "memory_limit_mb", "4097", "expected an integer from 1 to 4096"},
         {"delivery", "max_attempts", "x", "bad value 'x' for max_attempts"},
+        {"delivery", "unrecorded_max", "0", "expected an integer from 1 to 64"},
+        {"delivery", "unrecorded_max", "65", "expected an integer from 1 to 64"},
         {"firm", "name", "", "bad value '' for name"},
     };
     char text[512];
