@@ -70,8 +70,8 @@ struct pending {
  * In a tick (tk_engine_tick) the settler is also the scheduler: it writes
  * due reminders one by one into an open transaction until a worker waits
  * with rows left to send (BLOCKED), a worker out of rows (IDLE) has a few
- * new rows to take, or a batch is full; then it records the jobs waiting and commits it all
- * (write_round in settle.c).  So the workers deliver the first reminders
+ * new rows to take, or a batch is full; then it records the jobs waiting
+ * and commits it all (write_round in settle.c).  So the workers deliver the first reminders
  * while later ones are still being written, and one commit serves both.
  * A claim that finds the outbox empty meanwhile is parked until more are
  * written, instead of ending its worker.  (Reading and rendering on a
@@ -84,7 +84,7 @@ struct hub {
     pthread_cond_t work;
     struct tk_db *db;
     struct job *head, **tail;
-    struct job *parked;         /* empty claims waiting for the next batch */
+    struct job *parked;         /* empty claims waiting for more reminders */
     int active;                 /* workers still running */
     struct tk_engine *e;
     int blocked;                /* workers waiting, with rows left to send */
