@@ -83,7 +83,15 @@ class CrashTest(unittest.TestCase):
                   duplicates=dups, seconds=round(time.monotonic() - t0, 1))
 
     def test_sigterm_exits_fast_and_loses_nothing(self):
-        t, port = dl.populate(self, 150, 2, dl.delivery_ini(lease=30))
+        self.sigterm(1)
+
+    def test_sigterm_with_four_connections(self):
+        """The same with four workers, each with up to unrecorded_max (8)
+        results in flight: a graceful stop records every one of them."""
+        self.sigterm(4)
+
+    def sigterm(self, conns):
+        t, port = dl.populate(self, 150, 2, dl.delivery_ini(lease=30, connections=conns))
         srv = SmtpServer(self, "--delay", "0.05", port=port)
         t.smtp = srv
         d = dl.Daemon(t, now=NOW)
@@ -104,7 +112,8 @@ class CrashTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         n, deliveries, dups = dl.check_delivered(self, t, srv)
         self.assertEqual((n, dups), (300, 0))
-        dl.report("sigterm", seconds_to_exit=round(took, 2), messages=n, duplicates=dups)
+        dl.report("sigterm-connections%d" % conns, seconds_to_exit=round(took, 2), messages=n,
+                  duplicates=dups)
 
     def test_sigstop_past_lease_is_taken_over_and_fenced(self):
         t, port = dl.populate(self, 40, 1, dl.delivery_ini(lease=2))
