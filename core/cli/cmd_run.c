@@ -84,7 +84,9 @@ static void on_signal(int sig)
         g_reload = 1;
     } else {
         g_stop = 1;
-        g_stop_flag = 1;
+        /* read by the worker threads too (tk_engine_stopping): atomic; a
+         * lock-free int store is async-signal-safe */
+        __atomic_store_n(&g_stop_flag, 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -25,7 +25,7 @@
 
 static int stopping(const struct worker *w)
 {
-    return (w->e->stop && *w->e->stop) || __atomic_load_n(w->halt, __ATOMIC_RELAXED);
+    return tk_engine_stopping(w->e) || __atomic_load_n(w->halt, __ATOMIC_RELAXED);
 }
 
 /* Start J for its worker: through the hub when workers share the store

@@ -52,6 +52,14 @@ struct tk_engine {
     volatile int *stop;       /* daemon: set by signals, dispatch stops claiming */
 };
 
+/* Whether the daemon was asked to stop.  The flag is set by a signal
+ * handler and read by the dispatch's worker threads too: atomic on both
+ * sides (cmd_run.c). */
+static inline int tk_engine_stopping(const struct tk_engine *e)
+{
+    return e->stop && __atomic_load_n(e->stop, __ATOMIC_RELAXED);
+}
+
 enum { TK_OPEN_NO_STORE = 1 /* config and plugins only */ };
 
 /* Open everything the configuration names.  CONFIG_PATH NULL: default

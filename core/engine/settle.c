@@ -302,7 +302,7 @@ static struct job *write_round(struct hub *h)
             tk_job_run_alone(h->db, j);
     }
     h->reminders += written;
-    if (h->e->stop && *h->e->stop)
+    if (tk_engine_stopping(h->e))
         h->producing = 0;
     return list;
 }

@@ -116,6 +116,6 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
         if ((rc = tk_engine_schedule_batch(e, batch, &got, err)))
             break;
         *n += got;
-    } while (got == batch && !(e->stop && *e->stop));
+    } while (got == batch && !tk_engine_stopping(e));
     return rc;
 }
