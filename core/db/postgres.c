@@ -138,7 +138,8 @@ static int ensure_conn(struct tk_db *db, int patient, struct tk_error *err)
         PQreset(db->conn);
         if (PQstatus(db->conn) == CONNECTION_OK && setup_session(db, err) == 0)
             return 0;
-        if (!patient || waited >= RECONNECT_TOTAL_MS || (tk_db_interrupt && __atomic_load_n(tk_db_interrupt, __ATOMIC_RELAXED)) ||
+        if (!patient || waited >= RECONNECT_TOTAL_MS ||
+            (tk_db_interrupt && __atomic_load_n(tk_db_interrupt, __ATOMIC_RELAXED)) ||
             sleep_ms(ms))
             break;
         waited += ms;

@@ -115,10 +115,6 @@ int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_erro
 /* Enqueue every reminder due at e->now, in transactions of
  * [scheduler] batch_size items.  *n: reminders enqueued. */
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
-/* One transaction of tk_engine_schedule: the reminders of up to LIMIT due
- * items.  *got: items handled; fewer than LIMIT means none is left due. */
-int tk_engine_schedule_batch(struct tk_engine *e, size_t limit, size_t *got,
-                             struct tk_error *err);
 
 struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
@@ -133,11 +129,11 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st,
                        struct tk_error *err);
 /* A tick: tk_engine_schedule() and tk_engine_dispatch().  With N > 1
  * connections they overlap: the dispatching thread enqueues the due
- * reminders in small transactions between its commits, and the workers
- * deliver the first ones while later ones are still being enqueued.  A
- * scheduling error is returned once the workers have stopped; the
- * reminders enqueued before it stay enqueued (each batch is its own
- * transaction, as in tk_engine_schedule).  *reminders: as *n there. */
+ * reminders in the transactions that also record the workers' results (at
+ * most 32 items each), and the workers deliver the first ones while later
+ * ones are still being enqueued.  A scheduling error is returned once the
+ * workers have stopped; the reminders committed before it stay enqueued,
+ * each item whole.  *reminders: as *n there. */
 int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_stats *st,
                    struct tk_error *err);
 

@@ -46,7 +46,7 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
 
 /* Inside the caller's write transaction: enqueue the automatic reminder of
  * the due item ITEM_ID (its outbox rows, its next step, its audit entry), as
- * one item of tk_engine_schedule_batch does. */
+ * tk_engine_schedule does for each item. */
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err);
 
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"

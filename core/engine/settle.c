@@ -151,28 +151,50 @@ void tk_job_run_alone(struct tk_db *db, struct job *j)
     }
 }
 
-/* Group commit: all jobs that arrived since the last commit go into one
- * transaction, so N workers pay one commit (and never wait for each
+static void run_each_alone(struct tk_db *db, struct job *list)
+{
+    for (struct job *j = list; j; j = j->next)
+        tk_job_run_alone(db, j);
+}
+
+/* Group commit: the jobs of LIST go into the transaction open on DB, which
+ * is then committed, so N workers pay one commit (and never wait for each
  * other's write lock) instead of N.  A worker never has more than
  * [delivery] unrecorded_max delivered-but-unrecorded messages: it waits
- * for older results to be committed first (dispatch.c).  If anything in
- * the group fails, the group is rolled back and every job runs alone, so
- * one job's failure (a full disk) is reported to its worker only. */
+ * for older results to be committed first (dispatch.c).  If a job or the
+ * commit fails, everything in the transaction is rolled back and every job
+ * runs alone, so that one job's failure (a full disk) is reported to its
+ * worker only.  Returns 0 when committed, -1 when a job failed, or the
+ * failed commit's status (ERR says why). */
+static int commit_jobs(struct tk_db *db, struct job *list, struct tk_error *err)
+{
+    int rc = 0;
+    for (struct job *j = list; j && rc == 0; j = j->next)
+        rc = job_body(db, j) ? -1 : 0;
+    if (rc == 0 && (rc = tk_db_commit(db, err)) == 0)
+        return 0;
+    tk_db_rollback(db);
+    run_each_alone(db, list);
+    return rc;
+}
+
+/* LIST in a transaction of its own (commit_jobs). */
 static void commit_group(struct tk_db *db, struct job *list)
 {
     struct tk_error err;
-    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, &err);
-    struct job *j;
-    for (j = list; j && rc == 0; j = j->next)
-        rc = job_body(db, j);
-    if (rc == 0)
-        rc = tk_db_commit(db, &err);
+    if (tk_db_begin(db, TK_TX_IMMEDIATE, &err) == 0)
+        commit_jobs(db, list, &err);
     else
-        tk_db_rollback(db);
-    if (rc == 0)
-        return;
-    for (j = list; j; j = j->next)
-        tk_job_run_alone(db, j);
+        run_each_alone(db, list);
+}
+
+/* Under MU: the jobs waiting, taken off the queue. */
+static struct job *take_jobs(struct hub *h)
+{
+    struct job *list = h->head;
+    h->head = NULL;
+    h->tail = &h->head;
+    return list;
 }
 
 void tk_hub_post(struct hub *h, struct job *j)
@@ -258,48 +280,37 @@ static int write_reminders(struct hub *h, size_t *written, struct tk_error *err)
  * transaction that writes reminders until a worker needs a commit, then
  * records the jobs waiting at that moment and commits both.  So a worker
  * waits for a few reminders at most (BLOCKED_MIN), not for a whole batch,
- * and one commit serves both.  Failures stay apart: if the reminders fail, scheduling
- * stops with that error and the jobs are committed as a group of their
- * own; if a job fails, the jobs run alone and the reminders are written
- * again next round.  Returns the jobs it took. */
+ * and one commit serves both.  Failures stay apart: if the reminders or
+ * the commit fail, scheduling stops with that error (and the jobs are
+ * recorded on their own); if a job fails, the jobs run alone and the
+ * reminders are written again next round.  Returns the jobs it took. */
 static struct job *write_round(struct hub *h)
 {
     struct tk_error err;
-    struct job *list, *j;
+    struct job *list;
     size_t written = 0;
     int rc = tk_db_begin(h->db, TK_TX_IMMEDIATE, &err);
 
     if (rc == 0 && (rc = write_reminders(h, &written, &err)))
         tk_db_rollback(h->db);
-    if (rc) {
-        h->prod_rc = rc;
-        h->prod_err = err;
-        h->producing = 0;
-        written = 0;
-    }
     pthread_mutex_lock(&h->mu);
-    list = h->head;
-    h->head = NULL;
-    h->tail = &h->head;
+    list = take_jobs(h);
     pthread_mutex_unlock(&h->mu);
     if (rc) {
         if (list)
             commit_group(h->db, list);
-        return list;
+    } else if ((rc = commit_jobs(h->db, list, &err)) != 0) {
+        /* a failed job (-1) is its worker's to report; a failed commit
+         * of reminders is the store's failure, and stops the scheduling */
+        if (rc < 0 || written == 0)
+            rc = 0;
+        written = 0;
     }
-    for (j = list; j && rc == 0; j = j->next)
-        rc = job_body(h->db, j);
-    if (rc == 0 && (rc = tk_db_commit(h->db, &err)) != 0 && written > 0) {
-        /* a commit that fails is the store's failure, not a job's */
+    if (rc) {
         h->prod_rc = rc;
         h->prod_err = err;
         h->producing = 0;
-    }
-    if (rc) {
-        tk_db_rollback(h->db);
         written = 0;
-        for (j = list; j; j = j->next)
-            tk_job_run_alone(h->db, j);
     }
     h->reminders += written;
     if (tk_engine_stopping(h->e))
@@ -343,9 +354,9 @@ void tk_hub_settle(struct hub *h)
 {
     pthread_mutex_lock(&h->mu);
     for (;;) {
+        struct job *list;
         while (!h->head && h->active > 0 && !h->producing)
             pthread_cond_wait(&h->work, &h->mu);
-        struct job *list = h->head;
         if (h->producing) {
             pthread_mutex_unlock(&h->mu);
             list = write_round(h);
@@ -354,10 +365,8 @@ void tk_hub_settle(struct hub *h)
             unpark(h);
             continue;
         }
-        if (!list)
+        if (!(list = take_jobs(h)))
             break;
-        h->head = NULL;
-        h->tail = &h->head;
         pthread_mutex_unlock(&h->mu);
         commit_group(h->db, list);
         pthread_mutex_lock(&h->mu);

@@ -84,7 +84,9 @@ int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *
     return rc;
 }
 
-int tk_engine_schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct tk_error *err)
+/* One transaction: the reminders of up to LIMIT due items.  *GOT: items
+ * handled; fewer than LIMIT means none is left due. */
+static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct tk_error *err)
 {
     int64_t *ids = malloc((limit ? limit : 1) * sizeof *ids);
     int rc;
@@ -113,7 +115,7 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
 
     *n = 0;
     do {
-        if ((rc = tk_engine_schedule_batch(e, batch, &got, err)))
+        if ((rc = schedule_batch(e, batch, &got, err)))
             break;
         *n += got;
     } while (got == batch && !tk_engine_stopping(e));

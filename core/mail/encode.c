@@ -88,8 +88,6 @@ static int clean_header(struct tk_buf *out, const char *s)
     struct tk_buf raw = {0};
     const char *src = s;
     size_t n;
-    char *d;
-    int space = 0;
     if (!s)
         return tk_buf_append(out, "", 0);
     n = strlen(s);
@@ -105,20 +103,7 @@ static int clean_header(struct tk_buf *out, const char *s)
         tk_buf_free(&raw);
         return TK_ENOMEM;
     }
-    d = out->data + out->len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c <= 0x20 || c == 0x7f) {
-            space = 1;
-            continue;
-        }
-        /* no leading space: OUT is empty until the first word */
-        if (space && d > out->data)
-            *d++ = ' ';
-        space = 0;
-        *d++ = (char)c;
-    }
-    out->len = (size_t)(d - out->data);
+    out->len += tk_str_squeeze_space(out->data + out->len, src, n);
     out->data[out->len] = '\0';
     tk_buf_free(&raw);
     return 0;

@@ -214,38 +214,14 @@ int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct
                                struct tk_error *err)
 {
     struct tk_buf tmp = {0};
-    int rc = tk_template_render(src, vars, &tmp, err), space = 0;
-    size_t start = out->len, olen = 0;
-    /* measure first, then write into room taken once: the same limit as
-     * appending byte by byte, without the per-byte calls */
-    for (size_t i = 0; !rc && i < tmp.len; i++) {
-        unsigned char c = (unsigned char)tmp.data[i];
-        if (c <= 0x20 || c == 0x7f) {
-            space = 1;
-            continue;
-        }
-        olen += 1 + (space && olen);
-        space = 0;
-    }
-    if (!rc && tk_buf_reserve(out, olen))
+    int rc = tk_template_render(src, vars, &tmp, err);
+    size_t start = out->len, n = 0;
+    /* squeezed in place, then appended: OUT's ceiling counts the subject
+     * as it will be, not the text before */
+    if (!rc && tmp.data)
+        n = tk_str_squeeze_space(tmp.data, tmp.data, tmp.len);
+    if (!rc && tk_buf_append(out, n ? tmp.data : "", n))
         rc = tk_error_set(err, TK_ENOMEM, "template output too large");
-    if (!rc) {
-        char *d = out->data + start;
-        space = 0;
-        for (size_t i = 0; i < tmp.len; i++) {
-            unsigned char c = (unsigned char)tmp.data[i];
-            if (c <= 0x20 || c == 0x7f) {
-                space = 1;
-                continue;
-            }
-            if (space && d > out->data + start)
-                *d++ = ' ';
-            *d++ = (char)c;
-            space = 0;
-        }
-        out->len = (size_t)(d - out->data);
-        out->data[out->len] = '\0';
-    }
     if (rc) {
         /* as tk_template_render: never half a subject */
         out->len = start;

@@ -115,6 +115,24 @@ static int addr_special(unsigned char c)
     }
 }
 
+size_t tk_str_squeeze_space(char *dst, const char *s, size_t n)
+{
+    char *d = dst;
+    int space = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f) {
+            space = 1;
+            continue;
+        }
+        if (space && d > dst)
+            *d++ = ' ';
+        space = 0;
+        *d++ = (char)c;
+    }
+    return (size_t)(d - dst);
+}
+
 int tk_email_valid(const char *s)
 {
     const char *at = NULL, *p;

@@ -68,6 +68,11 @@ int tk_utf8_valid(const char *s, size_t n);
 /* 1 when S is a plausible bare address local@domain with no spaces, angle
  * brackets, quotes or control characters. */
 int tk_email_valid(const char *s);
+/* Copy S (N bytes) to DST with each run of spaces and controls (bytes up to
+ * 0x20, and 0x7f) as one space, and none at the start or the end, as a
+ * header line wants it.  Returns the length written, at most N; adds no
+ * NUL.  DST may be S itself: the copy never overtakes the reading. */
+size_t tk_str_squeeze_space(char *dst, const char *s, size_t n);
 
 /* A growable array of owned strings. */
 struct tk_strv {

@@ -444,12 +444,7 @@ static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_res
         tk_smtp_reply_set(res, "%s", c->fail_reply);
         return;
     }
-    const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-    const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
-    if (c->last_reply[0])
-        tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, why, c->last_reply);
-    else
-        tk_smtp_reply_set(res, "%s%s", lead, why);
+    tk_smtp_reply_failed(res, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc), c->last_reply);
 }
 
 static int smtp_send(void *conn, const struct tk_message *msg, struct tk_delivery_result *res,

@@ -462,6 +462,15 @@ void tk_smtp_reply_set(struct tk_delivery_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
+void tk_smtp_reply_failed(struct tk_delivery_result *res, const char *why, const char *last)
+{
+    const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
+    if (last && last[0])
+        tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, why, last);
+    else
+        tk_smtp_reply_set(res, "%s%s", lead, why);
+}
+
 /* The same result as the libcurl path gives for the same events. */
 static void fill(struct tk_smtp_wire *w, CURLcode rc, const struct reply *v, int body_sent,
                  struct tk_delivery_result *res)
@@ -473,15 +482,11 @@ static void fill(struct tk_smtp_wire *w, CURLcode rc, const struct reply *v, int
         tk_smtp_reply_set(res, "%s", v->text);
         return;
     }
-    const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
     if (rc == CURLE_OUT_OF_MEMORY)
         why_set(w, "out of memory");
     else if (rc == CURLE_WEIRD_SERVER_REPLY && v->code)
         why_set(w, "unexpected reply");
-    if (w->last.text[0])
-        tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, w->why, w->last.text);
-    else
-        tk_smtp_reply_set(res, "%s%s", lead, w->why);
+    tk_smtp_reply_failed(res, w->why, w->last.text);
 }
 
 void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *m,

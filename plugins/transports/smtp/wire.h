@@ -40,5 +40,9 @@ void tk_smtp_wire_close(struct tk_smtp_wire *w);
  * vsnprintf, as gcc flags the intended truncation of snprintf. */
 void tk_smtp_reply_set(struct tk_delivery_result *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* RES->reply of an attempt that failed without a verdict from the server:
+ * WHY, after "connection lost after the message was sent: " when
+ * RES->status is TK_UNKNOWN, and the server's LAST reply if there was one. */
+void tk_smtp_reply_failed(struct tk_delivery_result *res, const char *why, const char *last);
 
 #endif
