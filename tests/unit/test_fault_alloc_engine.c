@@ -150,7 +150,8 @@ TK_TEST(bulk_request_approvals)
 {
     alloc_loop("bulk request-approvals", op_bulk, 0);
     TK_CHECK_INT(count("SELECT COUNT(*) FROM outbox JOIN outbox_data ON outbox_id = id "
-                       "WHERE kind = 'request-approvals' AND data LIKE '%Annual accounts 2026%' AND data LIKE '%Tax return 2026%'"),
+                       "WHERE kind = 'request-approvals' AND data LIKE '%Annual accounts 2026%' "
+                       "AND data LIKE '%Tax return 2026%'"),
                  2);
 }
 

@@ -135,8 +135,8 @@ TK_TEST(event_paid)
     TK_CHECK_INT(count("SELECT COUNT(*) FROM audit WHERE action = 'event'"), 1);
 }
 
-/* A tick with four connections, where the settler schedules between its
- * group commits, with the Nth store call failing.  Such a tick may fail or
+/* A tick with four connections, where the settler writes the reminders
+ * into its group commits, with the Nth store call failing.  Such a tick may fail or
  * get through (a failed group is retried job by job), but it never hangs
  * or crashes, and every due item is reminded completely (outbox rows for
  * both notify-on contacts, with their texts, and an audit entry) or not
