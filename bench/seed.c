@@ -142,8 +142,8 @@ static int cmd_engine(const char *config, int64_t n, int64_t batch)
 /* ---- raw: the same rows with plain SQLite ----------------------------- */
 
 struct row {
-    int64_t item;             /* the item the row belongs to */
-    int table;                /* index into TABLES */
+    int64_t item; /* the item the row belongs to */
+    int table;    /* index into TABLES */
     int ncols;
     sqlite3_value **v;
 };
@@ -179,9 +179,10 @@ static int cmd_raw(const char *src, const char *dst, int64_t batch)
         sqlite3_stmt *st;
         /* Only the rows about items: accounts and contacts were there before. */
         if (t == 3) /* the message texts, by the item of their outbox row */
-            snprintf(sql, sizeof sql, "SELECT o.item_id, d.* FROM outbox_data d JOIN outbox o "
-                                      "ON o.id = d.outbox_id WHERE o.item_id IS NOT NULL "
-                                      "ORDER BY d.outbox_id");
+            snprintf(sql, sizeof sql,
+                     "SELECT o.item_id, d.* FROM outbox_data d JOIN outbox o "
+                     "ON o.id = d.outbox_id WHERE o.item_id IS NOT NULL "
+                     "ORDER BY d.outbox_id");
         else
             snprintf(sql, sizeof sql, "SELECT %s, * FROM %s WHERE %s IS NOT NULL ORDER BY rowid",
                      t == 0 ? "id" : "item_id", TABLES[t], t == 0 ? "id" : "item_id");
@@ -209,24 +210,29 @@ static int cmd_raw(const char *src, const char *dst, int64_t batch)
 
     if (sqlite3_open_v2(dst, &out, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         return sql_fail(out, dst);
-    if (sqlite3_exec(out, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                          "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(out,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK)
         return sql_fail(out, "pragmas");
     for (size_t i = 0; i < n; i++) {
         struct row *r = &rows[i];
         if (ins[r->table])
             continue;
         char sql[512];
-        size_t len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?", TABLES[r->table]);
+        size_t len =
+            (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?", TABLES[r->table]);
         for (int c = 1; c < r->ncols && len < sizeof sql - 8; c++)
             len += (size_t)snprintf(sql + len, sizeof sql - len, ",?");
         snprintf(sql + len, sizeof sql - len, ")");
-        if (sqlite3_prepare_v3(out, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins[r->table], NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v3(out, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins[r->table], NULL) !=
+            SQLITE_OK)
             return sql_fail(out, sql);
     }
     /* The engine bumps the todo sequence once per item; so does the limit. */
-    if (sqlite3_prepare_v3(out, "INSERT INTO sequences (name, value) VALUES ('todo', 1) "
-                                "ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1",
+    if (sqlite3_prepare_v3(out,
+                           "INSERT INTO sequences (name, value) VALUES ('todo', 1) "
+                           "ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1",
                            -1, SQLITE_PREPARE_PERSISTENT, &seq, NULL) != SQLITE_OK)
         return sql_fail(out, "sequence");
 
@@ -293,24 +299,34 @@ static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
     if (exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;") ||
         exec(h, "BEGIN IMMEDIATE"))
         return 1;
-    if (sqlite3_prepare_v2(h, "INSERT INTO accounts (id, name, language, created_at) "
-                              "VALUES (?, ?, 'en', ?)", -1, &acc, NULL) ||
-        sqlite3_prepare_v2(h, "INSERT INTO contacts (account_id, email, name, notify, created_at) "
-                              "VALUES (?, ?, 'Client Contact', 1, ?)", -1, &ct, NULL) ||
-        sqlite3_prepare_v2(h, "INSERT INTO items (id, type, account_id, title, template, state, "
-                              "created_at, todo_seq, rem_enabled, rem_every_days, rem_count, "
-                              "rem_sent, last_mail_at, next_at) VALUES "
-                              "(?, 'approval', ?, ?, 'bench', 'pending', ?, ?, 1, 3, 1, 0, ?, ?)",
+    if (sqlite3_prepare_v2(h,
+                           "INSERT INTO accounts (id, name, language, created_at) "
+                           "VALUES (?, ?, 'en', ?)",
+                           -1, &acc, NULL) ||
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO contacts (account_id, email, name, notify, created_at) "
+                           "VALUES (?, ?, 'Client Contact', 1, ?)",
+                           -1, &ct, NULL) ||
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO items (id, type, account_id, title, template, state, "
+                           "created_at, todo_seq, rem_enabled, rem_every_days, rem_count, "
+                           "rem_sent, last_mail_at, next_at) VALUES "
+                           "(?, 'approval', ?, ?, 'bench', 'pending', ?, ?, 1, 3, 1, 0, ?, ?)",
                            -1, &item, NULL) ||
-        sqlite3_prepare_v2(h, "INSERT INTO outbox (item_id, account_id, kind, step, recipient, "
-                              "idem_key, message_id, sender, state, attempts, created_at, "
-                              "next_attempt_at, sent_at, reply_code, last_reply) VALUES "
-                              "(?, ?, 'notification', 0, ?, ?, ?, 'tickler@localhost', "
-                              "1, 1, ?, ?, ?, 250, '250 ok')", -1, &ob, NULL) ||
-        sqlite3_prepare_v2(h, "INSERT INTO outbox_data (outbox_id, data) "
-                              "VALUES (last_insert_rowid(), '(seeded)')", -1, &obd, NULL) ||
-        sqlite3_prepare_v2(h, "INSERT INTO audit (at, actor, account_id, item_id, action, detail) "
-                              "VALUES (?, 'cli', ?, ?, 'sent', 'approval sent (seeded)')",
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO outbox (item_id, account_id, kind, step, recipient, "
+                           "idem_key, message_id, sender, state, attempts, created_at, "
+                           "next_attempt_at, sent_at, reply_code, last_reply) VALUES "
+                           "(?, ?, 'notification', 0, ?, ?, ?, 'tickler@localhost', "
+                           "1, 1, ?, ?, ?, 250, '250 ok')",
+                           -1, &ob, NULL) ||
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO outbox_data (outbox_id, data) "
+                           "VALUES (last_insert_rowid(), '(seeded)')",
+                           -1, &obd, NULL) ||
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO audit (at, actor, account_id, item_id, action, detail) "
+                           "VALUES (?, 'cli', ?, ?, 'sent', 'approval sent (seeded)')",
                            -1, &au, NULL))
         return sql_fail(h, "prepare");
     for (int64_t a = 1; a <= naccounts; a++) {

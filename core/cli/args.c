@@ -38,7 +38,9 @@ int tk_cli_parse(int argc, char **argv, const char *const *spec, struct tk_cli_a
             continue;
         }
         eq = strchr(a + 2, '=');
-        tk_strlcpy(name, a + 2, eq && (size_t)(eq - a - 2) < sizeof name ? (size_t)(eq - a - 2) + 1 : sizeof name);
+        tk_strlcpy(name, a + 2,
+                   eq && (size_t)(eq - a - 2) < sizeof name ? (size_t)(eq - a - 2) + 1
+                                                            : sizeof name);
         if (!find_spec(spec, name, &takes, &multi))
             return tk_error_set(err, TK_EUSAGE, "unknown option --%s", name);
         if (takes) {

@@ -19,13 +19,13 @@
 struct tk_pipelines;
 
 struct tk_cli {
-    struct tk_engine *e;      /* NULL for TK_CMD_NO_ENGINE commands */
+    struct tk_engine *e;            /* NULL for TK_CMD_NO_ENGINE commands */
     struct tk_pipelines *pipelines; /* Lua pipelines, NULL when none configured */
-    int json;                 /* --json given */
-    const char *config_path;  /* -c FILE or NULL */
-    const char *now_arg;      /* --now as given, or NULL */
+    int json;                       /* --json given */
+    const char *config_path;        /* -c FILE or NULL */
+    const char *now_arg;            /* --now as given, or NULL */
     tk_time now;
-    int dispatch;             /* main(): deliver the outbox after commit */
+    int dispatch; /* main(): deliver the outbox after commit */
 };
 
 enum {
@@ -38,12 +38,12 @@ enum {
 };
 
 struct tk_cli_command {
-    const char *name;         /* "send", "account" */
-    const char *sub;          /* "add" for "account add", NULL for none */
+    const char *name; /* "send", "account" */
+    const char *sub;  /* "add" for "account add", NULL for none */
     int flags;
     int (*run)(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
-    const char *usage;        /* "account add NAME [--language en|nl]" */
-    const char *help;         /* one line */
+    const char *usage; /* "account add NAME [--language en|nl]" */
+    const char *help;  /* one line */
 };
 
 /* The table, ended by a NULL name (cli/commands.c). */
@@ -56,8 +56,8 @@ extern const struct tk_cli_command tk_cli_commands[];
  * NULL-terminated.  Unknown option: TK_EUSAGE. */
 struct tk_cli_args {
     struct tk_strv pos;
-    struct tk_kv opts;        /* last value of each option ("" for flags) */
-    struct tk_strv multi;     /* repeated "set" values, in order */
+    struct tk_kv opts;    /* last value of each option ("" for flags) */
+    struct tk_strv multi; /* repeated "set" values, in order */
 };
 int tk_cli_parse(int argc, char **argv, const char *const *spec, struct tk_cli_args *out,
                  struct tk_error *err);
@@ -68,14 +68,13 @@ const char *tk_cli_opt(const struct tk_cli_args *a, const char *name);
 /* Parse an id argument ("12"); TK_EUSAGE naming WHAT when not a positive integer. */
 int tk_cli_id(const char *s, const char *what, int64_t *out, struct tk_error *err);
 /* ACCOUNT argument: id or name. */
-int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out,
-                   struct tk_error *err);
+int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out, struct tk_error *err);
 
 /* A new record's id: alone on its line, or {"id": N} with --json. */
 void tk_cli_print_id(struct tk_cli *c, int64_t id);
 /* Print one JSON document to stdout and take ownership of J. */
 void tk_cli_emit(json_t *j);
-json_t *tk_cli_json_time(tk_time t);  /* ISO string or null for 0 */
+json_t *tk_cli_json_time(tk_time t); /* ISO string or null for 0 */
 json_t *tk_cli_json_item(struct tk_cli *c, const struct tk_item *it);
 
 #endif

@@ -32,11 +32,13 @@ int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
         goto out;
     }
     if (a.pos.v[0][strspn(a.pos.v[0], "0123456789")] == '\0') {
-        rc = tk_error_set(err, TK_EINVAL, "an account name cannot be only digits (ids are numbers)");
+        rc =
+            tk_error_set(err, TK_EINVAL, "an account name cannot be only digits (ids are numbers)");
         goto out;
     }
     if ((rc = tk_store_account_add(c->e->db, a.pos.v[0], lang, c->now, &id, err)) ||
-        (rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, id, 0, 0, "account-added", a.pos.v[0], err)))
+        (rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, id, 0, 0, "account-added",
+                                 a.pos.v[0], err)))
         goto out;
     tk_cli_print_id(c, id);
 out:
@@ -111,15 +113,18 @@ int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
     if (a.pos.n != 2) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler contact add ACCOUNT EMAIL [--name NAME] [--no-notify]");
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler contact add ACCOUNT EMAIL [--name NAME] [--no-notify]");
         goto out;
     }
     name = tk_cli_opt(&a, "name");
     if (!tk_email_valid(a.pos.v[1])) {
-        rc = tk_error_set(err, TK_EINVAL, "'%s' is not an email address like ann@example.com", a.pos.v[1]);
+        rc = tk_error_set(err, TK_EINVAL, "'%s' is not an email address like ann@example.com",
+                          a.pos.v[1]);
         goto out;
     }
-    if (name && (strlen(name) > 200 || !tk_utf8_valid(name, strlen(name)) || strpbrk(name, "\r\n"))) {
+    if (name &&
+        (strlen(name) > 200 || !tk_utf8_valid(name, strlen(name)) || strpbrk(name, "\r\n"))) {
         rc = tk_error_set(err, TK_EINVAL, "a contact name is one line of at most 200 characters");
         goto out;
     }
@@ -134,7 +139,8 @@ int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
         goto out;
     snprintf(detail, sizeof detail, "contact %s added, notify %s", email,
              tk_cli_opt(&a, "no-notify") ? "off" : "on");
-    if ((rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, acc.id, 0, 0, "contact-added", detail, err)))
+    if ((rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, acc.id, 0, 0, "contact-added",
+                                 detail, err)))
         goto out;
     tk_cli_print_id(c, id);
 out:
@@ -159,7 +165,8 @@ int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_err
         (rc = tk_store_contact_notify(c->e->db, acc.id, email, on, err)))
         goto out;
     snprintf(detail, sizeof detail, "contact %s: notify %s", email, on ? "on" : "off");
-    if ((rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, acc.id, 0, 0, "contact-notify", detail, err)))
+    if ((rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, acc.id, 0, 0, "contact-notify",
+                                 detail, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();

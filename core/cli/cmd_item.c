@@ -21,15 +21,16 @@ static int parse_num(const char *v, const char *what, int min, int max, int *out
 {
     int64_t n;
     if (tk_parse_int(v, min, max, &n))
-        return tk_error_set(err, TK_EUSAGE, "%s: '%s' is not a number from %d to %d", what, v, min, max);
+        return tk_error_set(err, TK_EUSAGE, "%s: '%s' is not a number from %d to %d", what, v, min,
+                            max);
     *out = (int)n;
     return 0;
 }
 
 int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
-    static const char *const spec[] = {"account=", "title=", "template=", "reminders=", "every=",
-                                       "count=", "set=*", NULL};
+    static const char *const spec[] = {
+        "account=", "title=", "template=", "reminders=", "every=", "count=", "set=*", NULL};
     struct tk_cli_args a;
     struct tk_account acc = {0};
     struct tk_send_req rq;
@@ -43,14 +44,17 @@ int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
     if (a.pos.n != 1 || !tk_cli_opt(&a, "account") || !tk_cli_opt(&a, "title")) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler send TYPE --account ACCOUNT --title TITLE "
-                                          "[--template NAME] [--reminders on|off] [--every DAYS] "
-                                          "[--count N] [--set FIELD=VALUE]...");
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler send TYPE --account ACCOUNT --title TITLE "
+                          "[--template NAME] [--reminders on|off] [--every DAYS] "
+                          "[--count N] [--set FIELD=VALUE]...");
         goto out;
     }
-    if ((v = tk_cli_opt(&a, "reminders")) && (rc = parse_onoff(v, "--reminders", &rq.reminders, err)))
+    if ((v = tk_cli_opt(&a, "reminders")) &&
+        (rc = parse_onoff(v, "--reminders", &rq.reminders, err)))
         goto out;
-    if ((v = tk_cli_opt(&a, "every")) && (rc = parse_num(v, "--every", 1, 365, &rq.every_days, err)))
+    if ((v = tk_cli_opt(&a, "every")) &&
+        (rc = parse_num(v, "--every", 1, 365, &rq.every_days, err)))
         goto out;
     if ((v = tk_cli_opt(&a, "count")) && (rc = parse_num(v, "--count", 0, 100, &rq.count, err)))
         goto out;
@@ -130,7 +134,8 @@ int tk_cmd_reminders(struct tk_cli *c, int argc, char **argv, struct tk_error *e
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
     if (a.pos.n != 2) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler reminders ITEM on|off [--every DAYS] [--count N]");
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler reminders ITEM on|off [--every DAYS] [--count N]");
         goto out;
     }
     if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) ||
@@ -175,8 +180,8 @@ static void print_item_text(const struct tk_item *it, const char *account)
         printf("  completed:  %s\n", tk_time_format(it->completed_at, a, sizeof a));
     for (size_t i = 0; i < it->fields.n; i++)
         printf("  %-11s %s\n", it->fields.keys[i], it->fields.vals[i]);
-    printf("  reminders:  %s, every %d days, %d of %d sent, next %s\n", it->rem.enabled ? "on" : "off",
-           it->rem.every_days, it->rem.sent, it->rem.count,
+    printf("  reminders:  %s, every %d days, %d of %d sent, next %s\n",
+           it->rem.enabled ? "on" : "off", it->rem.every_days, it->rem.sent, it->rem.count,
            it->rem.next_at ? tk_time_format(it->rem.next_at, b, sizeof b) : "none");
     printf("  resends:    %d\n", it->resends);
 }
@@ -223,8 +228,8 @@ static int list_one(void *u, struct tk_item *it)
         json_object_set_new(o, "position", json_integer(x->n));
         json_array_append_new(x->arr, o);
     } else {
-        printf("%3d. %-6lld %-10s %-10s %-36s reminders %s%s%s\n", x->n, (long long)it->id, it->type,
-               it->state, it->title, it->rem.enabled ? "on" : "off",
+        printf("%3d. %-6lld %-10s %-10s %-36s reminders %s%s%s\n", x->n, (long long)it->id,
+               it->type, it->state, it->title, it->rem.enabled ? "on" : "off",
                it->rem.next_at ? ", next " : "",
                it->rem.next_at ? tk_time_format(it->rem.next_at, when, sizeof when) : "");
     }
@@ -258,7 +263,8 @@ int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
     if (a.pos.n) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler list [--account A] [--type T] [--pending]");
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler list [--account A] [--type T] [--pending]");
         goto out;
     }
     if (tk_cli_opt(&a, "account")) {
@@ -308,7 +314,8 @@ static int audit_one(void *u, const struct tk_audit_entry *ae)
         json_object_set_new(o, "id", json_integer(ae->id));
         json_object_set_new(o, "at", json_string(when));
         json_object_set_new(o, "actor", json_string(ae->actor));
-        json_object_set_new(o, "account", ae->account_id ? json_integer(ae->account_id) : json_null());
+        json_object_set_new(o, "account",
+                            ae->account_id ? json_integer(ae->account_id) : json_null());
         json_object_set_new(o, "item", ae->item_id ? json_integer(ae->item_id) : json_null());
         json_object_set_new(o, "job", ae->job_id ? json_integer(ae->job_id) : json_null());
         json_object_set_new(o, "action", json_string(ae->action));

@@ -22,7 +22,8 @@ int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     } else {
         printf("store ready: %s %s (schema version %d)\n", tk_db_driver_name(c->e->db),
                c->e->cfg.store_path && strcmp(tk_db_driver_name(c->e->db), "sqlite") == 0
-                   ? c->e->cfg.store_path : "",
+                   ? c->e->cfg.store_path
+                   : "",
                tk_db_schema_version());
     }
     return 0;
@@ -57,7 +58,8 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         json_object_set_new(o, "now", tk_cli_json_time(c->now));
         json_object_set_new(o, "reminders", json_integer((json_int_t)r.reminders));
         json_object_set_new(o, "delivered", json_integer((json_int_t)r.st.delivered));
-        json_object_set_new(o, "deferred", json_integer((json_int_t)(r.st.temporary + r.st.unknown)));
+        json_object_set_new(o, "deferred",
+                            json_integer((json_int_t)(r.st.temporary + r.st.unknown)));
         json_object_set_new(o, "failed", json_integer((json_int_t)r.st.permanent));
         json_object_set_new(o, "queued", json_integer(r.queued));
         json_object_set_new(o, "dead", json_integer(r.dead));
@@ -161,13 +163,14 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         c->now = c->e->now;
         if (tick_once(c, &r, &terr)) {
             logf_line("tick failed: %s; retrying in %d s", terr.msg, c->e->cfg.poll_seconds);
-        } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent || r.st.unknown ||
-                   r.st.stale) {
-            logf_line("tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
-                      "%lld queued, %lld dead",
-                      tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,
-                      r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale,
-                      (long long)r.queued, (long long)r.dead);
+        } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
+                   r.st.unknown || r.st.stale) {
+            logf_line(
+                "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
+                "%lld queued, %lld dead",
+                tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,
+                r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, (long long)r.queued,
+                (long long)r.dead);
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
@@ -198,19 +201,24 @@ int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err
             json_t *o = json_object(), *ev = json_array();
             json_object_set_new(o, "name", json_string(p->hdr->name));
             json_object_set_new(o, "kind", json_string(kind));
-            json_object_set_new(o, "abi", json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
+            json_object_set_new(o, "abi",
+                                json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
             json_object_set_new(o, "version", json_string(p->hdr->version ? p->hdr->version : ""));
             json_object_set_new(o, "file", json_string(p->path));
-            json_object_set_new(o, "description", json_string(p->hdr->description ? p->hdr->description : ""));
+            json_object_set_new(o, "description",
+                                json_string(p->hdr->description ? p->hdr->description : ""));
             if (p->item) {
                 for (const struct tk_event_spec *s = p->item->events; s && s->name; s++) {
                     json_t *e = json_object();
                     json_object_set_new(e, "name", json_string(s->name));
-                    json_object_set_new(e, "final_state", s->final_state ? json_string(s->final_state) : json_null());
+                    json_object_set_new(e, "final_state",
+                                        s->final_state ? json_string(s->final_state) : json_null());
                     json_array_append_new(ev, e);
                 }
                 json_object_set_new(o, "events", ev);
-                json_object_set_new(o, "lua_verb", p->item->lua_verb ? json_string(p->item->lua_verb) : json_null());
+                json_object_set_new(o, "lua_verb",
+                                    p->item->lua_verb ? json_string(p->item->lua_verb)
+                                                      : json_null());
             } else {
                 json_decref(ev);
             }
@@ -246,16 +254,20 @@ static int outbox_one(void *u, const struct tk_outbox_row *r)
         json_object_set_new(o, "state", json_string(state_name(r->state)));
         json_object_set_new(o, "attempts", json_integer(r->attempts));
         json_object_set_new(o, "created_at", tk_cli_json_time(r->created_at));
-        json_object_set_new(o, "next_attempt_at", r->state == TK_OUTBOX_QUEUED ? tk_cli_json_time(r->next_attempt_at) : json_null());
+        json_object_set_new(o, "next_attempt_at",
+                            r->state == TK_OUTBOX_QUEUED ? tk_cli_json_time(r->next_attempt_at)
+                                                         : json_null());
         json_object_set_new(o, "sent_at", tk_cli_json_time(r->sent_at));
-        json_object_set_new(o, "reply_code", r->reply_code ? json_integer(r->reply_code) : json_null());
+        json_object_set_new(o, "reply_code",
+                            r->reply_code ? json_integer(r->reply_code) : json_null());
         json_object_set_new(o, "reply", r->last_reply ? json_string(r->last_reply) : json_null());
         json_array_append_new(arr, o);
     } else {
         printf("%-6lld %-6s item %-6lld %-14s %-30s attempts %d  %s%s%s\n", (long long)r->id,
                state_name(r->state), (long long)r->item_id, r->kind, r->recipient, r->attempts,
-               r->state == TK_OUTBOX_SENT ? tk_time_format(r->sent_at, a, sizeof a)
-               : r->state == TK_OUTBOX_QUEUED ? tk_time_format(r->next_attempt_at, b, sizeof b) : "",
+               r->state == TK_OUTBOX_SENT     ? tk_time_format(r->sent_at, a, sizeof a)
+               : r->state == TK_OUTBOX_QUEUED ? tk_time_format(r->next_attempt_at, b, sizeof b)
+                                              : "",
                r->last_reply ? "  " : "", r->last_reply ? r->last_reply : "");
     }
     return 0;
@@ -276,7 +288,8 @@ int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     }
     if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
         goto out;
-    rc = tk_store_outbox_each(c->e->db, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
+    rc = tk_store_outbox_each(c->e->db, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr,
+                              err);
     if (arr && !rc) {
         tk_cli_emit(arr);
         arr = NULL;
@@ -330,8 +343,8 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
         if ((rc = tk_store_outbox_retry(c->e->db, id, c->now, err)) ||
             (rc = tk_store_outbox_get(c->e->db, id, &r, err)))
             break;
-        snprintf(detail, sizeof detail, "outbox %lld (%s to %s) queued again by hand", (long long)id,
-                 r.kind, r.recipient);
+        snprintf(detail, sizeof detail, "outbox %lld (%s to %s) queued again by hand",
+                 (long long)id, r.kind, r.recipient);
         rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, r.account_id, r.item_id, 0,
                                 "delivery-retry", detail, err);
         tk_outbox_row_free(&r);

@@ -62,8 +62,7 @@ static int fail(struct tk_error *err)
 }
 
 /* A bulk command declared by an item plugin: `tickler CMD ACCOUNT [--message T]`. */
-static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv,
-                    struct tk_error *err)
+static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv, struct tk_error *err)
 {
     static const char *const spec[] = {"message=", NULL};
     struct tk_cli_args a;
@@ -99,17 +98,20 @@ static int deliver(struct tk_cli *c)
     struct tk_error err = {0};
     int64_t queued = 0, dead = 0;
     if (tk_engine_dispatch(c->e, &st, &err)) {
-        fprintf(stderr, "tickler: warning: delivery stopped: %s; queued mail goes out on a later tick\n",
+        fprintf(stderr,
+                "tickler: warning: delivery stopped: %s; queued mail goes out on a later tick\n",
                 err.msg);
         return 0;
     }
     if (st.temporary + st.unknown > 0 &&
         tk_store_outbox_counts(c->e->db, &queued, &dead, &err) == 0 && queued > 0)
-        fprintf(stderr, "tickler: warning: %lld message%s could not be delivered now and stay%s "
-                        "queued for a later tick\n",
+        fprintf(stderr,
+                "tickler: warning: %lld message%s could not be delivered now and stay%s "
+                "queued for a later tick\n",
                 (long long)queued, queued == 1 ? "" : "s", queued == 1 ? "s" : "");
     if (st.permanent)
-        fprintf(stderr, "tickler: warning: %zu message%s refused for good; see tickler outbox --failed\n",
+        fprintf(stderr,
+                "tickler: warning: %zu message%s refused for good; see tickler outbox --failed\n",
                 st.permanent, st.permanent == 1 ? " was" : "s were");
     return 0;
 }
@@ -173,7 +175,8 @@ int main(int argc, char **argv)
         c.now_arg = env_now;
     if (c.now_arg) {
         if (tk_time_parse(c.now_arg, &c.now)) {
-            fprintf(stderr, "tickler: --now: '%s' is not an ISO 8601 UTC time like 2026-12-01T09:00:00Z\n",
+            fprintf(stderr,
+                    "tickler: --now: '%s' is not an ISO 8601 UTC time like 2026-12-01T09:00:00Z\n",
                     c.now_arg);
             return 2;
         }
@@ -185,8 +188,8 @@ int main(int argc, char **argv)
         rc = cmd->run(&c, argc - i - used, argv + i + used, &err);
         return rc ? fail(&err) : 0;
     }
-    if ((rc = tk_engine_open(&c.e, c.config_path, c.now, (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0,
-                             &err)))
+    if ((rc = tk_engine_open(&c.e, c.config_path, c.now,
+                             (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0, &err)))
         goto done;
     if (c.now_arg)
         c.e->clock_offset = c.now - tk_time_real();

@@ -16,12 +16,12 @@
 #define LINE_MAX_CHARS 4096
 
 enum kind {
-    K_STR,   /* non-empty text */
-    K_OPT,   /* text; empty means unset (NULL) */
-    K_PATH,  /* K_OPT resolved against the config's folder */
-    K_INT,   /* integer in [min, max] */
-    K_ENUM,  /* one of choices ("a|b|c") */
-    K_FROM,  /* "addr" or "Name <addr>" */
+    K_STR,  /* non-empty text */
+    K_OPT,  /* text; empty means unset (NULL) */
+    K_PATH, /* K_OPT resolved against the config's folder */
+    K_INT,  /* integer in [min, max] */
+    K_ENUM, /* one of choices ("a|b|c") */
+    K_FROM, /* "addr" or "Name <addr>" */
 };
 
 struct keydef {
@@ -32,9 +32,18 @@ struct keydef {
     const char *choices;
 };
 
-#define S(sec, k, kind, field) { sec, k, kind, offsetof(struct tk_config, field), 0, 0, NULL }
-#define I(sec, k, field, lo, hi) { sec, k, K_INT, offsetof(struct tk_config, field), lo, hi, NULL }
-#define E(sec, k, field, ch) { sec, k, K_ENUM, offsetof(struct tk_config, field), 0, 0, ch }
+#define S(sec, k, kind, field)                                                                     \
+    {                                                                                              \
+        sec, k, kind, offsetof(struct tk_config, field), 0, 0, NULL                                \
+    }
+#define I(sec, k, field, lo, hi)                                                                   \
+    {                                                                                              \
+        sec, k, K_INT, offsetof(struct tk_config, field), lo, hi, NULL                             \
+    }
+#define E(sec, k, field, ch)                                                                       \
+    {                                                                                              \
+        sec, k, K_ENUM, offsetof(struct tk_config, field), 0, 0, ch                                \
+    }
 
 static const struct keydef keys[] = {
     E("store", "driver", store_driver, "sqlite|postgres"),
@@ -74,15 +83,21 @@ struct parse {
     struct tk_config *cfg;
     FILE *f;
     int line;
-    int failed_line;          /* first error we reported, 0: none */
+    int failed_line; /* first error we reported, 0: none */
     struct tk_error err;
     char seen[NKEYS];
-    char *buf;                /* getline buffer */
+    char *buf; /* getline buffer */
     size_t bufcap;
 };
 
-static char **str_at(struct tk_config *c, size_t off) { return (char **)((char *)c + off); }
-static int *int_at(struct tk_config *c, size_t off) { return (int *)((char *)c + off); }
+static char **str_at(struct tk_config *c, size_t off)
+{
+    return (char **)((char *)c + off);
+}
+static int *int_at(struct tk_config *c, size_t off)
+{
+    return (int *)((char *)c + off);
+}
 
 static int fail(struct parse *p, int code, const char *fmt, ...) TK_PRINTF(3, 4);
 static int fail(struct parse *p, int code, const char *fmt, ...)
@@ -156,8 +171,9 @@ static int set_value(struct parse *p, const struct keydef *k, const char *v)
     switch (k->kind) {
     case K_INT:
         if (tk_parse_int(v, k->min, k->max, &n) != 0)
-            return fail(p, TK_EINVAL, "bad value '%s' for %s: expected an integer from %lld to %lld",
-                        v, k->key, (long long)k->min, (long long)k->max);
+            return fail(p, TK_EINVAL,
+                        "bad value '%s' for %s: expected an integer from %lld to %lld", v, k->key,
+                        (long long)k->min, (long long)k->max);
         *int_at(c, k->off) = (int)n;
         return 1;
     case K_ENUM:
@@ -268,7 +284,9 @@ static int set_defaults(struct tk_config *c)
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
-           c->log_level ? 0 : TK_ENOMEM;
+                   c->log_level
+               ? 0
+               : TK_ENOMEM;
 }
 
 /* The config's folder as an absolute path, so that resolved paths stay
@@ -277,7 +295,8 @@ static char *folder_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char cwd[4096];
-    char *rel = slash ? tk_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : tk_strdup(".");
+    char *rel =
+        slash ? tk_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : tk_strdup(".");
     char *abs;
     if (!rel || rel[0] == '/')
         return rel;
@@ -325,8 +344,7 @@ static int parse_file(struct tk_config *c, FILE *f, struct tk_error *err)
     return 0;
 }
 
-int tk_config_load(const char *path, int allow_missing, struct tk_config *out,
-                   struct tk_error *err)
+int tk_config_load(const char *path, int allow_missing, struct tk_config *out, struct tk_error *err)
 {
     FILE *f;
     const char *dsn;
@@ -361,8 +379,8 @@ int tk_config_load(const char *path, int allow_missing, struct tk_config *out,
     }
     if (out->retry_cap_seconds < out->retry_base_seconds)
         return tk_error_set(err, TK_EINVAL,
-                            "%s: retry_cap_seconds (%d) is less than retry_base_seconds (%d)",
-                            path, out->retry_cap_seconds, out->retry_base_seconds);
+                            "%s: retry_cap_seconds (%d) is less than retry_base_seconds (%d)", path,
+                            out->retry_cap_seconds, out->retry_base_seconds);
     return 0;
 }
 

@@ -17,58 +17,58 @@
 struct tk_config_entry {
     char *section, *key, *value;
     int line;
-    int used;                 /* claimed by a loaded plugin */
+    int used; /* claimed by a loaded plugin */
 };
 
 struct tk_config {
-    char *path;               /* the file read (absolute or as given) */
-    char *dir;                /* its folder: relative paths resolve here */
+    char *path; /* the file read (absolute or as given) */
+    char *dir;  /* its folder: relative paths resolve here */
 
     /* [store] */
-    char *store_driver;       /* "sqlite" (default) | "postgres" */
-    char *store_path;         /* sqlite file; default tickler.db beside the config */
-    char *store_dsn;          /* postgres DSN; $TICKLER_DSN overrides */
+    char *store_driver; /* "sqlite" (default) | "postgres" */
+    char *store_path;   /* sqlite file; default tickler.db beside the config */
+    char *store_dsn;    /* postgres DSN; $TICKLER_DSN overrides */
 
     /* [transport] */
-    char *transport_plugin;   /* "file" (default) | "smtp" | another plugin */
-    char *transport_from;     /* From: header, "Name <addr>" or addr */
+    char *transport_plugin;    /* "file" (default) | "smtp" | another plugin */
+    char *transport_from;      /* From: header, "Name <addr>" or addr */
     int transport_connections; /* parallel connections, default 1 */
 
     /* [plugins] */
-    char *plugins_dir;        /* NULL: beside the binary (../lib/tickler/plugins) */
+    char *plugins_dir; /* NULL: beside the binary (../lib/tickler/plugins) */
 
     /* [templates] */
-    char *templates_dir;      /* NULL: beside the binary (../share/tickler/templates) */
+    char *templates_dir; /* NULL: beside the binary (../share/tickler/templates) */
 
     /* [firm] */
-    char *firm_name;          /* default "Your accountant" */
-    char *firm_portal_url;    /* optional link in emails */
+    char *firm_name;       /* default "Your accountant" */
+    char *firm_portal_url; /* optional link in emails */
 
     /* [reminders] */
-    int default_every_days;   /* 3 */
-    int default_count;        /* 1 */
+    int default_every_days; /* 3 */
+    int default_count;      /* 1 */
 
     /* [scheduler] */
-    int poll_seconds;         /* 60 */
-    int batch_size;           /* items per claim/transaction, 500 */
+    int poll_seconds; /* 60 */
+    int batch_size;   /* items per claim/transaction, 500 */
 
     /* [delivery] */
-    int retry_base_seconds;   /* 30 */
-    int retry_cap_seconds;    /* 3600 */
-    int max_age_seconds;      /* 3 days */
-    int max_attempts;         /* 0: no limit but max_age */
-    int lease_seconds;        /* 300 */
-    int unrecorded_max;       /* per connection, with connections > 1; 8 */
+    int retry_base_seconds; /* 30 */
+    int retry_cap_seconds;  /* 3600 */
+    int max_age_seconds;    /* 3 days */
+    int max_attempts;       /* 0: no limit but max_age */
+    int lease_seconds;      /* 300 */
+    int unrecorded_max;     /* per connection, with connections > 1; 8 */
 
     /* [lua] */
-    char *lua_scripts;        /* folder of pipeline scripts; NULL: none */
-    int lua_memory_limit_mb;  /* 16 */
+    char *lua_scripts;         /* folder of pipeline scripts; NULL: none */
+    int lua_memory_limit_mb;   /* 16 */
     int lua_instruction_limit; /* per call, default 50 million */
-    int lua_time_limit_ms;    /* wall clock per call, default 1000 */
+    int lua_time_limit_ms;     /* wall clock per call, default 1000 */
 
     /* [log] */
-    char *log_file;           /* NULL: stderr */
-    char *log_level;          /* error|warn|info|debug, default info */
+    char *log_file;  /* NULL: stderr */
+    char *log_level; /* error|warn|info|debug, default info */
 
     /* plugin sections and [transport] plugin keys, in file order */
     struct tk_config_entry *entries;
@@ -83,13 +83,12 @@ void tk_config_free(struct tk_config *cfg);
 
 /* The value of KEY in plugin SECTION, or NULL; marks the entry used.
  * Borrowed until tk_config_free. */
-const char *tk_config_plugin_get(struct tk_config *cfg, const char *section,
-                                 const char *key);
+const char *tk_config_plugin_get(struct tk_config *cfg, const char *section, const char *key);
 
 /* Claim the keys a plugin accepts in SECTION; report the first entry of
  * SECTION whose key is not in KEYS (NULL-terminated) as FILE:LINE. */
-int tk_config_claim(struct tk_config *cfg, const char *section,
-                    const char *const *keys, size_t nkeys, struct tk_error *err);
+int tk_config_claim(struct tk_config *cfg, const char *section, const char *const *keys,
+                    size_t nkeys, struct tk_error *err);
 
 /* After all plugins claimed their keys: the first unclaimed entry is an
  * error "FILE:LINE: unknown section [x]" or "unknown key y in [x]". */

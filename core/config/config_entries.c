@@ -51,10 +51,9 @@ int tk_config_claim(struct tk_config *cfg, const char *section, const char *cons
             continue;
         if (!key_listed(keys, nkeys, e->key)) {
             key_list(keys, nkeys, list, sizeof list);
-            return tk_error_set(err, TK_EINVAL, "%s:%d: unknown key '%s' in [%s] (%s%s)",
-                                cfg->path, e->line, e->key, section,
-                                list[0] ? "accepted: " : "this section accepts no keys",
-                                list);
+            return tk_error_set(err, TK_EINVAL, "%s:%d: unknown key '%s' in [%s] (%s%s)", cfg->path,
+                                e->line, e->key, section,
+                                list[0] ? "accepted: " : "this section accepts no keys", list);
         }
         e->used = 1;
     }

@@ -15,7 +15,10 @@ static const struct tk_db_driver *drv_of(const struct tk_db *db)
     return ((const struct tk_db_base *)db)->drv;
 }
 
-static struct tk_db_base *base_of(struct tk_db *db) { return (struct tk_db_base *)db; }
+static struct tk_db_base *base_of(struct tk_db *db)
+{
+    return (struct tk_db_base *)db;
+}
 
 volatile int *tk_db_interrupt;
 
@@ -66,7 +69,10 @@ void tk_db_close(struct tk_db *db)
     drv_of(db)->close(db);
 }
 
-const char *tk_db_driver_name(const struct tk_db *db) { return drv_of(db)->name; }
+const char *tk_db_driver_name(const struct tk_db *db)
+{
+    return drv_of(db)->name;
+}
 
 int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err)
 {

@@ -35,8 +35,8 @@ struct tk_db_driver {
     int (*rollback)(struct tk_db *db);
     /* Run SQL with bound values; *cur (when CUR is not NULL) iterates rows.
      * A statement with no result may pass CUR NULL. */
-    int (*query)(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
-                 const char *sql, const char *types, va_list ap);
+    int (*query)(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
+                 const char *types, va_list ap);
     int (*exec_script)(struct tk_db *db, const char *sql, struct tk_error *err);
     int (*next)(struct tk_cursor *cur, struct tk_error *err); /* 1 row, 0 end, <0 error */
     int64_t (*col_int)(struct tk_cursor *cur, int col);
@@ -73,8 +73,8 @@ void tk_db_rollback(struct tk_db *db);
 /* Run SQL; see the binding letters above. */
 int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...);
 /* Run SQL and iterate its rows; caller closes *cur with tk_cursor_close. */
-int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
-                const char *sql, const char *types, ...);
+int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
+                const char *types, ...);
 /* Run SQL returning one integer (first column of first row) into *out;
  * TK_ENOTFOUND when there is no row. */
 int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,

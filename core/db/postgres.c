@@ -139,8 +139,7 @@ static int ensure_conn(struct tk_db *db, int patient, struct tk_error *err)
         if (PQstatus(db->conn) == CONNECTION_OK && setup_session(db, err) == 0)
             return 0;
         if (!patient || waited >= RECONNECT_TOTAL_MS ||
-            (tk_db_interrupt && __atomic_load_n(tk_db_interrupt, __ATOMIC_RELAXED)) ||
-            sleep_ms(ms))
+            (tk_db_interrupt && __atomic_load_n(tk_db_interrupt, __ATOMIC_RELAXED)) || sleep_ms(ms))
             break;
         waited += ms;
         ms = ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : ms * 2;

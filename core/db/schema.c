@@ -18,116 +18,119 @@ struct migration {
     const char *postgres_sql; /* NULL: same as sqlite_sql */
 };
 
-#define V1_SQL(ID)                                                                            \
-    "CREATE TABLE accounts ("                                                                 \
-    " id " ID ","                                                                             \
-    " name TEXT NOT NULL UNIQUE,"                                                             \
-    " language TEXT NOT NULL DEFAULT 'en',"                                                   \
-    " created_at BIGINT NOT NULL);"                                                           \
-    "CREATE TABLE contacts ("                                                                 \
-    " id " ID ","                                                                             \
-    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
-    " email TEXT NOT NULL,"                                                                   \
-    " name TEXT,"                                                                             \
-    " notify BIGINT NOT NULL DEFAULT 1,"                                                      \
-    " created_at BIGINT NOT NULL,"                                                            \
-    " UNIQUE (account_id, email));"                                                           \
-    "CREATE TABLE jobs ("                                                                     \
-    " id " ID ","                                                                             \
-    " pipeline TEXT NOT NULL,"                                                                \
-    " stage TEXT NOT NULL,"                                                                   \
-    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
-    " title TEXT NOT NULL,"                                                                   \
-    " state TEXT NOT NULL DEFAULT 'active',"                                                  \
-    " created_at BIGINT NOT NULL,"                                                            \
-    " updated_at BIGINT NOT NULL);"                                                           \
-    "CREATE INDEX jobs_account ON jobs(account_id);"                                          \
-    "CREATE TABLE items ("                                                                    \
-    " id " ID ","                                                                             \
-    " type TEXT NOT NULL,"                                                                    \
-    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                    \
-    " job_id BIGINT,"                                                                         \
-    " title TEXT,"                                                                            \
-    " template TEXT NOT NULL,"                                                                \
-    " state TEXT NOT NULL DEFAULT 'pending',"                                                 \
-    " archived BIGINT NOT NULL DEFAULT 0,"                                                    \
-    " created_at BIGINT NOT NULL,"                                                            \
-    " completed_at BIGINT,"                                                                   \
-    " resends BIGINT NOT NULL DEFAULT 0,"                                                     \
-    " todo_seq BIGINT NOT NULL,"                                                              \
-    " rem_enabled BIGINT NOT NULL DEFAULT 0,"                                                 \
-    " rem_every_days BIGINT NOT NULL DEFAULT 0,"                                              \
-    " rem_count BIGINT NOT NULL DEFAULT 0,"                                                   \
-    " rem_sent BIGINT NOT NULL DEFAULT 0,"                                                    \
-    " last_mail_at BIGINT,"                                                                   \
-    " next_at BIGINT);"                                                                       \
-    "CREATE INDEX items_due ON items(next_at) WHERE next_at IS NOT NULL;"                     \
-    "CREATE INDEX items_todo ON items(account_id, todo_seq);"                                 \
-    "CREATE INDEX items_job ON items(job_id);"                                                \
-    "CREATE TABLE item_fields ("                                                              \
-    " item_id BIGINT NOT NULL REFERENCES items(id),"                                          \
-    " name TEXT NOT NULL,"                                                                    \
-    " value TEXT,"                                                                            \
-    " pos BIGINT NOT NULL DEFAULT 0,"                                                         \
-    " PRIMARY KEY (item_id, name));"                                                          \
-    "CREATE TABLE audit ("                                                                    \
-    " id " ID ","                                                                             \
-    " at BIGINT NOT NULL,"                                                                    \
-    " actor TEXT NOT NULL,"                                                                   \
-    " account_id BIGINT,"                                                                     \
-    " item_id BIGINT,"                                                                        \
-    " job_id BIGINT,"                                                                         \
-    " action TEXT NOT NULL,"                                                                  \
-    " detail TEXT);"                                                                          \
-    "CREATE INDEX audit_item ON audit(item_id);"                                              \
-    "CREATE INDEX audit_account ON audit(account_id);"                                        \
-    "CREATE TABLE outbox ("                                                                   \
-    " id " ID ","                                                                             \
-    " item_id BIGINT,"                                                                        \
-    " account_id BIGINT,"                                                                     \
-    " kind TEXT NOT NULL,"                                                                    \
-    " step BIGINT NOT NULL DEFAULT 0,"                                                        \
-    " recipient TEXT NOT NULL,"                                                               \
-    " idem_key TEXT NOT NULL UNIQUE,"                                                         \
-    " message_id TEXT,"                                                                       \
-    " sender TEXT,"                                                                           \
-    " data TEXT,"                                                                             \
-    " state BIGINT NOT NULL DEFAULT 0,"                                                       \
-    " attempts BIGINT NOT NULL DEFAULT 0,"                                                    \
-    " created_at BIGINT NOT NULL,"                                                            \
-    " next_attempt_at BIGINT NOT NULL DEFAULT 0,"                                             \
-    " sent_at BIGINT,"                                                                        \
-    " lease_token BIGINT NOT NULL DEFAULT 0,"                                                 \
-    " lease_until BIGINT NOT NULL DEFAULT 0,"                                                 \
-    " reply_code BIGINT,"                                                                     \
-    " last_reply TEXT);"                                                                      \
-    "CREATE INDEX outbox_ready ON outbox(next_attempt_at) WHERE state = 0;"                   \
-    "CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2;"                                 \
-    "CREATE INDEX outbox_item ON outbox(item_id);"                                            \
-    "CREATE TABLE sequences ("                                                                \
-    " name TEXT PRIMARY KEY,"                                                                 \
+#define V1_SQL(ID)                                                                                 \
+    "CREATE TABLE accounts ("                                                                      \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " language TEXT NOT NULL DEFAULT 'en',"                                                        \
+    " created_at BIGINT NOT NULL);"                                                                \
+    "CREATE TABLE contacts ("                                                                      \
+    " id " ID ","                                                                                  \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                         \
+    " email TEXT NOT NULL,"                                                                        \
+    " name TEXT,"                                                                                  \
+    " notify BIGINT NOT NULL DEFAULT 1,"                                                           \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " UNIQUE (account_id, email));"                                                                \
+    "CREATE TABLE jobs ("                                                                          \
+    " id " ID ","                                                                                  \
+    " pipeline TEXT NOT NULL,"                                                                     \
+    " stage TEXT NOT NULL,"                                                                        \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                         \
+    " title TEXT NOT NULL,"                                                                        \
+    " state TEXT NOT NULL DEFAULT 'active',"                                                       \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " updated_at BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX jobs_account ON jobs(account_id);"                                               \
+    "CREATE TABLE items ("                                                                         \
+    " id " ID ","                                                                                  \
+    " type TEXT NOT NULL,"                                                                         \
+    " account_id BIGINT NOT NULL REFERENCES accounts(id),"                                         \
+    " job_id BIGINT,"                                                                              \
+    " title TEXT,"                                                                                 \
+    " template TEXT NOT NULL,"                                                                     \
+    " state TEXT NOT NULL DEFAULT 'pending',"                                                      \
+    " archived BIGINT NOT NULL DEFAULT 0,"                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " completed_at BIGINT,"                                                                        \
+    " resends BIGINT NOT NULL DEFAULT 0,"                                                          \
+    " todo_seq BIGINT NOT NULL,"                                                                   \
+    " rem_enabled BIGINT NOT NULL DEFAULT 0,"                                                      \
+    " rem_every_days BIGINT NOT NULL DEFAULT 0,"                                                   \
+    " rem_count BIGINT NOT NULL DEFAULT 0,"                                                        \
+    " rem_sent BIGINT NOT NULL DEFAULT 0,"                                                         \
+    " last_mail_at BIGINT,"                                                                        \
+    " next_at BIGINT);"                                                                            \
+    "CREATE INDEX items_due ON items(next_at) WHERE next_at IS NOT NULL;"                          \
+    "CREATE INDEX items_todo ON items(account_id, todo_seq);"                                      \
+    "CREATE INDEX items_job ON items(job_id);"                                                     \
+    "CREATE TABLE item_fields ("                                                                   \
+    " item_id BIGINT NOT NULL REFERENCES items(id),"                                               \
+    " name TEXT NOT NULL,"                                                                         \
+    " value TEXT,"                                                                                 \
+    " pos BIGINT NOT NULL DEFAULT 0,"                                                              \
+    " PRIMARY KEY (item_id, name));"                                                               \
+    "CREATE TABLE audit ("                                                                         \
+    " id " ID ","                                                                                  \
+    " at BIGINT NOT NULL,"                                                                         \
+    " actor TEXT NOT NULL,"                                                                        \
+    " account_id BIGINT,"                                                                          \
+    " item_id BIGINT,"                                                                             \
+    " job_id BIGINT,"                                                                              \
+    " action TEXT NOT NULL,"                                                                       \
+    " detail TEXT);"                                                                               \
+    "CREATE INDEX audit_item ON audit(item_id);"                                                   \
+    "CREATE INDEX audit_account ON audit(account_id);"                                             \
+    "CREATE TABLE outbox ("                                                                        \
+    " id " ID ","                                                                                  \
+    " item_id BIGINT,"                                                                             \
+    " account_id BIGINT,"                                                                          \
+    " kind TEXT NOT NULL,"                                                                         \
+    " step BIGINT NOT NULL DEFAULT 0,"                                                             \
+    " recipient TEXT NOT NULL,"                                                                    \
+    " idem_key TEXT NOT NULL UNIQUE,"                                                              \
+    " message_id TEXT,"                                                                            \
+    " sender TEXT,"                                                                                \
+    " data TEXT,"                                                                                  \
+    " state BIGINT NOT NULL DEFAULT 0,"                                                            \
+    " attempts BIGINT NOT NULL DEFAULT 0,"                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " next_attempt_at BIGINT NOT NULL DEFAULT 0,"                                                  \
+    " sent_at BIGINT,"                                                                             \
+    " lease_token BIGINT NOT NULL DEFAULT 0,"                                                      \
+    " lease_until BIGINT NOT NULL DEFAULT 0,"                                                      \
+    " reply_code BIGINT,"                                                                          \
+    " last_reply TEXT);"                                                                           \
+    "CREATE INDEX outbox_ready ON outbox(next_attempt_at) WHERE state = 0;"                        \
+    "CREATE INDEX outbox_dead ON outbox(id) WHERE state = 2;"                                      \
+    "CREATE INDEX outbox_item ON outbox(item_id);"                                                 \
+    "CREATE TABLE sequences ("                                                                     \
+    " name TEXT PRIMARY KEY,"                                                                      \
     " value BIGINT NOT NULL);"
 
 /* v2: the message text moves out of the outbox row into outbox_data.  A
  * claim and a settle rewrite the outbox row (lease, state); with a 2 KiB
  * message in it, each rewrote the whole message as well, about one page
  * per row.  The text is written once and read by the claim. */
-#define V2_SQL(KEY)                                                                           \
-    "CREATE TABLE outbox_data ("                                                              \
-    " outbox_id " KEY " REFERENCES outbox(id) ON DELETE CASCADE,"                             \
-    " data TEXT NOT NULL);"                                                                   \
-    "INSERT INTO outbox_data (outbox_id, data) SELECT id, data FROM outbox "                  \
-    "WHERE data IS NOT NULL;"                                                                 \
+#define V2_SQL(KEY)                                                                                \
+    "CREATE TABLE outbox_data ("                                                                   \
+    " outbox_id " KEY " REFERENCES outbox(id) ON DELETE CASCADE,"                                  \
+    " data TEXT NOT NULL);"                                                                        \
+    "INSERT INTO outbox_data (outbox_id, data) SELECT id, data FROM outbox "                       \
+    "WHERE data IS NOT NULL;"                                                                      \
     "ALTER TABLE outbox DROP COLUMN data;"
 
 static const struct migration migrations[] = {
-    { 1, V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"), V1_SQL("BIGSERIAL PRIMARY KEY") },
-    { 2, V2_SQL("INTEGER PRIMARY KEY"), V2_SQL("BIGINT PRIMARY KEY") },
+    {1, V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"), V1_SQL("BIGSERIAL PRIMARY KEY")},
+    {2, V2_SQL("INTEGER PRIMARY KEY"), V2_SQL("BIGINT PRIMARY KEY")},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
-int tk_db_schema_version(void) { return migrations[NMIGRATIONS - 1].version; }
+int tk_db_schema_version(void)
+{
+    return migrations[NMIGRATIONS - 1].version;
+}
 
 static const char *sql_for(struct tk_db *db, const struct migration *m)
 {
@@ -194,7 +197,7 @@ static int apply(struct tk_db *db, const struct migration *m, struct tk_error *e
 static int migrate_postgres(struct tk_db *db, int target, struct tk_error *err)
 {
     int64_t v = 0;
-    struct tk_error probe = { 0 };
+    struct tk_error probe = {0};
     /* Fast path without the lock: an up-to-date store is the common case
      * (every command checks).  A missing table is an error here, and fine. */
     if (current_version(db, &v, &probe) == 0 && v >= target)

@@ -26,11 +26,11 @@
 #define BUSY_TOTAL_MS 10000
 
 struct slot {
-    char *sql;                /* owned copy of the key */
+    char *sql; /* owned copy of the key */
     uint32_t hash;
     sqlite3_stmt *st;
-    int in_use;               /* a cursor holds it */
-    uint64_t used;            /* LRU clock */
+    int in_use;    /* a cursor holds it */
+    uint64_t used; /* LRU clock */
 };
 
 struct tk_db {
@@ -39,14 +39,14 @@ struct tk_db {
     char *path;
     struct slot cache[CACHE_SIZE];
     uint64_t clock;
-    int busy_ms;              /* time slept in the current wait */
+    int busy_ms; /* time slept in the current wait */
 };
 
 struct tk_cursor {
     struct tk_cursor_base base;
     struct tk_db *db;
     sqlite3_stmt *st;
-    struct slot *slot;        /* NULL: private statement, finalized on close */
+    struct slot *slot; /* NULL: private statement, finalized on close */
 };
 
 static int fail(struct tk_db *db, struct tk_error *err, int rc)
@@ -54,10 +54,17 @@ static int fail(struct tk_db *db, struct tk_error *err, int rc)
     int code = TK_EIO;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = TK_ETEMP; break;
-    case SQLITE_CONSTRAINT: code = TK_ECONFLICT; break;
-    case SQLITE_NOMEM: code = TK_ENOMEM; break;
-    default: break;
+    case SQLITE_LOCKED:
+        code = TK_ETEMP;
+        break;
+    case SQLITE_CONSTRAINT:
+        code = TK_ECONFLICT;
+        break;
+    case SQLITE_NOMEM:
+        code = TK_ENOMEM;
+        break;
+    default:
+        break;
     }
     const char *msg = db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
     return tk_error_set(err, code, "store %s: %s", db->path, msg);
@@ -72,7 +79,7 @@ static int on_busy(void *u, int count)
     if (db->busy_ms >= BUSY_TOTAL_MS)
         return 0;
     int ms = count < 5 ? 1 << count : 32;
-    struct timespec ts = { 0, (long)ms * 1000000L };
+    struct timespec ts = {0, (long)ms * 1000000L};
     nanosleep(&ts, NULL);
     db->busy_ms += ms;
     return 1;
@@ -100,9 +107,8 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
         return tk_error_set(err, TK_ENOMEM, "store %s: out of memory", target);
     }
     db->base.drv = &tk_db_sqlite;
-    int rc = sqlite3_open_v2(target, &db->h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        target, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         int code = fail(db, err, rc);
         drv_close(db);
@@ -186,7 +192,7 @@ static int prepare(struct tk_db *db, const char *sql, sqlite3_stmt **st, struct 
         return 0; /* uncached, still usable */
     sqlite3_finalize(victim->st);
     free(victim->sql);
-    *victim = (struct slot){ copy, h, *st, 1, ++db->clock };
+    *victim = (struct slot){copy, h, *st, 1, ++db->clock};
     *slot = victim;
     return 0;
 }
@@ -214,7 +220,9 @@ static int bind(struct tk_db *db, sqlite3_stmt *st, const char *types, va_list a
     for (const char *t = types ? types : ""; *t && rc == SQLITE_OK; t++) {
         n++;
         switch (*t) {
-        case 'i': rc = sqlite3_bind_int64(st, n, va_arg(ap, int64_t)); break;
+        case 'i':
+            rc = sqlite3_bind_int64(st, n, va_arg(ap, int64_t));
+            break;
         case 'z': {
             int64_t v = va_arg(ap, int64_t);
             rc = v ? sqlite3_bind_int64(st, n, v) : sqlite3_bind_null(st, n);
@@ -225,7 +233,9 @@ static int bind(struct tk_db *db, sqlite3_stmt *st, const char *types, va_list a
             rc = s ? sqlite3_bind_text(st, n, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, n);
             break;
         }
-        case 'n': rc = sqlite3_bind_null(st, n); break;
+        case 'n':
+            rc = sqlite3_bind_null(st, n);
+            break;
         default:
             return tk_error_set(err, TK_EINVAL, "store %s: bad bind type '%c'", db->path, *t);
         }
@@ -300,7 +310,10 @@ static void drv_cursor_close(struct tk_cursor *cur)
     free(cur);
 }
 
-static int64_t drv_changes(struct tk_db *db) { return sqlite3_changes64(db->h); }
+static int64_t drv_changes(struct tk_db *db)
+{
+    return sqlite3_changes64(db->h);
+}
 static int64_t drv_last_id(struct tk_db *db)
 {
     return sqlite3_last_insert_rowid(db->h);

@@ -264,7 +264,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
          * schedules); if a thread cannot start, fewer workers deliver. */
         for (int i = 0; i < nw; i++) {
             if (pthread_create(&th[i], NULL, work_thread, &ws[i]) != 0) {
-                tk_engine_warn(e, "dispatch: cannot start worker %d; delivering with %d connection%s",
+                tk_engine_warn(e,
+                               "dispatch: cannot start worker %d; delivering with %d connection%s",
                                i + 1, i > 0 ? i : 1, i > 1 ? "s" : "");
                 pthread_mutex_lock(&hub.mu);
                 hub.active -= nw - i;

@@ -26,14 +26,14 @@ struct pending;
 struct worker {
     struct tk_engine *e;
     const struct tk_plugin *tp;
-    struct tk_db *db;          /* e->db (used directly only with one connection) */
-    struct hub *hub;           /* shared store access with N > 1 connections, else NULL */
-    volatile int *halt;        /* shared: the transport is unreachable */
+    struct tk_db *db;   /* e->db (used directly only with one connection) */
+    struct hub *hub;    /* shared store access with N > 1 connections, else NULL */
+    volatile int *halt; /* shared: the transport is unreachable */
     struct tk_dispatch_stats st;
     struct tk_error err;
     int rc;
-    pthread_cond_t settled;    /* with a hub: one of this worker's jobs is done */
-    struct pending *slot;      /* NSLOT results in flight, [delivery] unrecorded_max */
+    pthread_cond_t settled; /* with a hub: one of this worker's jobs is done */
+    struct pending *slot;   /* NSLOT results in flight, [delivery] unrecorded_max */
     size_t nslot;
 };
 
@@ -45,15 +45,15 @@ enum { JOB_CLAIM, JOB_SETTLE, JOB_RELEASE };
 struct job {
     struct worker *w;
     int kind;
-    struct tk_outbox_row *rows;           /* SETTLE: rows[from]; RELEASE: rows[from, n) */
+    struct tk_outbox_row *rows; /* SETTLE: rows[from]; RELEASE: rows[from, n) */
     size_t from, n;
     const struct tk_delivery_result *why; /* SETTLE: the result; RELEASE: NULL or the failure */
     struct tk_outbox_row *claimed;        /* CLAIM: out, the caller frees */
     size_t nclaimed;
-    struct tk_dispatch_stats d;           /* counted once committed */
+    struct tk_dispatch_stats d; /* counted once committed */
     struct tk_error err;
     int rc, done;
-    int idle;                             /* its worker has nothing to send meanwhile */
+    int idle; /* its worker has nothing to send meanwhile */
     struct job *next;
 };
 
@@ -84,15 +84,15 @@ struct hub {
     pthread_cond_t work;
     struct tk_db *db;
     struct job *head, **tail;
-    struct job *parked;         /* empty claims waiting for more reminders */
-    int active;                 /* workers still running */
+    struct job *parked; /* empty claims waiting for more reminders */
+    int active;         /* workers still running */
     struct tk_engine *e;
-    int blocked;                /* workers waiting, with rows left to send */
-    int idle;                   /* workers waiting, out of rows (claims too) */
-    int producing;              /* due reminders may be left */
-    size_t batch;               /* items per scheduling transaction, at most */
-    size_t fill;                /* rows written before a waiting claim is served */
-    size_t reminders;           /* items scheduled */
+    int blocked;      /* workers waiting, with rows left to send */
+    int idle;         /* workers waiting, out of rows (claims too) */
+    int producing;    /* due reminders may be left */
+    size_t batch;     /* items per scheduling transaction, at most */
+    size_t fill;      /* rows written before a waiting claim is served */
+    size_t reminders; /* items scheduled */
     int prod_rc;
     struct tk_error prod_err;
 };

@@ -57,7 +57,8 @@ static int open_templates(struct tk_engine *e, struct tk_error *err)
 
 static int open_sender(struct tk_engine *e, struct tk_error *err)
 {
-    const char *from = e->cfg.transport_from ? e->cfg.transport_from : "tickler <tickler@localhost>";
+    const char *from =
+        e->cfg.transport_from ? e->cfg.transport_from : "tickler <tickler@localhost>";
     const char *at;
     if (tk_mail_parse_address(from, &e->from_name, &e->from_addr, err)) {
         tk_error_prefix(err, "%s: [transport] from", e->cfg.path);
@@ -86,8 +87,10 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
         return tk_error_set(err, rc, "out of memory");
     rc = tk_config_load(path, 0, &e->cfg, err);
     if (rc && !config_path && !getenv("TICKLER_CONFIG") && access(path, F_OK) != 0)
-        tk_error_set(err, rc, "no configuration: ./%s not found (give one with -c FILE or "
-                     "$TICKLER_CONFIG; etc/tickler.ini is an example)", path);
+        tk_error_set(err, rc,
+                     "no configuration: ./%s not found (give one with -c FILE or "
+                     "$TICKLER_CONFIG; etc/tickler.ini is an example)",
+                     path);
     free(path);
     if (rc)
         return rc;
@@ -148,8 +151,7 @@ void tk_engine_rollback(struct tk_engine *e)
     tk_db_rollback(e->db);
 }
 
-const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type,
-                                       struct tk_error *err)
+const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, struct tk_error *err)
 {
     const struct tk_plugin *p = type ? tk_registry_item(&e->plugins, type) : NULL;
     struct tk_buf names = {0};

@@ -40,16 +40,16 @@ struct tk_engine {
     struct tk_registry plugins;
     struct tk_db *db;
     struct tk_catalog *catalog;
-    tk_time now;              /* the clock (--now / $TICKLER_NOW / real time) */
-    tk_time clock_offset;     /* daemon: now = real time + offset */
-    const char *actor;        /* "cli" by default */
-    int64_t job_id;           /* pipeline: the job being worked on, else 0 */
+    tk_time now;          /* the clock (--now / $TICKLER_NOW / real time) */
+    tk_time clock_offset; /* daemon: now = real time + offset */
+    const char *actor;    /* "cli" by default */
+    int64_t job_id;       /* pipeline: the job being worked on, else 0 */
     char *from_name, *from_addr, *msgid_domain;
     tk_event_hook on_event;
     void *on_event_data;
     tk_warn_fn warn;
     void *warn_data;
-    volatile int *stop;       /* daemon: set by signals, dispatch stops claiming */
+    volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -83,12 +83,12 @@ struct tk_send_req {
     const char *type;
     int64_t account_id;
     const char *title;
-    const char *template_name; /* NULL: "default" */
-    int reminders;            /* -1 template default else off; 0 off; 1 on */
-    int every_days;           /* -1: template default, else config default */
-    int count;                /* -1: template default, else config default */
+    const char *template_name;  /* NULL: "default" */
+    int reminders;              /* -1 template default else off; 0 off; 1 on */
+    int every_days;             /* -1: template default, else config default */
+    int count;                  /* -1: template default, else config default */
     const struct tk_kv *fields; /* may be NULL */
-    int64_t job_id;           /* 0: none */
+    int64_t job_id;             /* 0: none */
 };
 
 /* Create the item, validate its fields through the plugin, enqueue the
@@ -98,12 +98,11 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *req, int64_t *
 /* R2/R3/D2: one extra email, top of the to-do list, audit entry. */
 int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err);
 /* R6/D4: change reminder settings. ENABLED 0/1; EVERY -1 keep; COUNT -1 keep. */
-int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every,
-                            int count, struct tk_error *err);
+int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
+                            struct tk_error *err);
 /* Record a client event; a completing event stops reminders at once.
  * Unknown event: TK_EINVAL, nothing changed. */
-int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
-                    struct tk_error *err);
+int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, struct tk_error *err);
 /* A bulk command declared by a plugin (R4). *n_items: items covered. */
 int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
                    const char *message, int *n_items, struct tk_error *err);
@@ -125,8 +124,7 @@ struct tk_dispatch_stats {
  * threads each keep their own transport connection and hand their store
  * work to this thread, which commits it in groups (dispatch.c); between
  * processes, leases and fencing tokens keep dispatchers apart. */
-int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st,
-                       struct tk_error *err);
+int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err);
 /* A tick: tk_engine_schedule() and tk_engine_dispatch().  With N > 1
  * connections they overlap: the dispatching thread enqueues the due
  * reminders in the transactions that also record the workers' results (at
@@ -143,8 +141,7 @@ tk_time tk_schedule_next(const struct tk_item *it);
 
 /* ---- helpers shared by the front ends --------------------------------- */
 
-const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type,
-                                       struct tk_error *err);
+const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, struct tk_error *err);
 /* Backoff for attempt N (1-based) with full jitter, in seconds. */
 tk_time tk_backoff_delay(int attempt, int base, int cap, uint32_t random);
 

@@ -52,12 +52,18 @@ static int valid_text(const char *v)
 static const char *kind_hint(int kind)
 {
     switch (kind) {
-    case TK_FIELD_AMOUNT: return "an amount like 450.00";
-    case TK_FIELD_CURRENCY: return "a currency code like EUR";
-    case TK_FIELD_DATE: return "a date like 2026-12-31";
-    case TK_FIELD_INTEGER: return "a whole number";
-    case TK_FIELD_URL: return "an http:// or https:// URL";
-    default: return "one line of text";
+    case TK_FIELD_AMOUNT:
+        return "an amount like 450.00";
+    case TK_FIELD_CURRENCY:
+        return "a currency code like EUR";
+    case TK_FIELD_DATE:
+        return "a date like 2026-12-31";
+    case TK_FIELD_INTEGER:
+        return "a whole number";
+    case TK_FIELD_URL:
+        return "an http:// or https:// URL";
+    default:
+        return "one line of text";
     }
 }
 
@@ -67,12 +73,18 @@ static int valid_value(int kind, const char *v)
     if (!valid_text(v))
         return 0;
     switch (kind) {
-    case TK_FIELD_AMOUNT: return valid_amount(v);
-    case TK_FIELD_CURRENCY: return valid_currency(v);
-    case TK_FIELD_DATE: return valid_date(v);
-    case TK_FIELD_INTEGER: return tk_parse_int(v, 0, INT64_MAX, &n) == 0;
-    case TK_FIELD_URL: return (!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8)) && !strchr(v, ' ');
-    default: return *v != '\0';
+    case TK_FIELD_AMOUNT:
+        return valid_amount(v);
+    case TK_FIELD_CURRENCY:
+        return valid_currency(v);
+    case TK_FIELD_DATE:
+        return valid_date(v);
+    case TK_FIELD_INTEGER:
+        return tk_parse_int(v, 0, INT64_MAX, &n) == 0;
+    case TK_FIELD_URL:
+        return (!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8)) && !strchr(v, ' ');
+    default:
+        return *v != '\0';
     }
 }
 
@@ -99,14 +111,14 @@ int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, in
             return TK_EINVAL;
         }
         if (!valid_value(f->kind, fields->vals[i]))
-            return tk_error_set(err, TK_EINVAL, "%s field %s: '%s' is not %s", t->hdr.name,
-                                f->name, fields->vals[i], kind_hint(f->kind));
+            return tk_error_set(err, TK_EINVAL, "%s field %s: '%s' is not %s", t->hdr.name, f->name,
+                                fields->vals[i], kind_hint(f->kind));
     }
     if (after_prepare)
         for (const struct tk_field_spec *f = t->fields; f && f->name; f++)
             if ((f->flags & TK_FIELD_REQUIRED) && !tk_kv_get(fields, f->name))
-                return tk_error_set(err, TK_EINVAL, "%s needs field %s (--set %s=%s)",
-                                    t->hdr.name, f->name, f->name,
+                return tk_error_set(err, TK_EINVAL, "%s needs field %s (--set %s=%s)", t->hdr.name,
+                                    f->name, f->name,
                                     f->kind == TK_FIELD_AMOUNT     ? "450.00"
                                     : f->kind == TK_FIELD_CURRENCY ? "EUR"
                                     : f->kind == TK_FIELD_DATE     ? "2026-12-31"

@@ -14,8 +14,8 @@ int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, in
 /* Set up CTX for the type's callbacks on IT (fields, facts, vars). The
  * caller owns FACTS and VARS and frees them with tk_kv_free. */
 int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
-                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
-                const char *language, struct tk_error *err);
+                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars, const char *language,
+                struct tk_error *err);
 
 /* The template section an email of KIND about IT uses, into *SECTION; NULL
  * when no such email may be sent in the item's state.  Non-zero only on a

@@ -147,7 +147,8 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *i
     if ((rc = audit(e, &it, "sent", detail, err)))
         goto out;
     if (!rcpts.n)
-        tk_engine_warn(e, "item %lld: account '%s' has no contact with notify on; nobody was notified",
+        tk_engine_warn(e,
+                       "item %lld: account '%s' has no contact with notify on; nobody was notified",
                        (long long)it.id, acc.name);
     *item_id = it.id;
 out:
@@ -194,7 +195,8 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
     if ((rc = tk_store_item_update(e->db, &it, err)) || (rc = audit(e, &it, "resent", detail, err)))
         goto out;
     if (!rcpts.n)
-        tk_engine_warn(e, "item %lld: account '%s' has no contact with notify on; nobody was notified",
+        tk_engine_warn(e,
+                       "item %lld: account '%s' has no contact with notify on; nobody was notified",
                        (long long)it.id, acc.name);
 out:
     free(who);
@@ -204,8 +206,8 @@ out:
     return rc;
 }
 
-int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every,
-                            int count, struct tk_error *err)
+int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
+                            struct tk_error *err)
 {
     const struct tk_plugin *p;
     struct tk_item it;
@@ -225,7 +227,8 @@ int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, i
     it.rem.next_at = tk_schedule_next(&it); /* D4 */
     snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent); next %s",
              enabled ? "on" : "off", it.rem.every_days, it.rem.count, it.rem.count == 1 ? "" : "s",
-             it.rem.sent, it.rem.next_at ? tk_time_format(it.rem.next_at, when, sizeof when) : "none");
+             it.rem.sent,
+             it.rem.next_at ? tk_time_format(it.rem.next_at, when, sizeof when) : "none");
     if ((rc = tk_store_item_update(e->db, &it, err)) ||
         (rc = audit(e, &it, "reminders", detail, err)))
         goto out;
@@ -245,8 +248,7 @@ static const struct tk_event_spec *find_event(const struct tk_item_type *t, cons
     return NULL;
 }
 
-int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
-                    struct tk_error *err)
+int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, struct tk_error *err)
 {
     const struct tk_plugin *p;
     const struct tk_event_spec *ev;
@@ -268,7 +270,8 @@ int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
     }
     if (strcmp(it.state, "pending") != 0 && ev->final_state) {
         if (strcmp(it.state, ev->final_state) == 0) {
-            tk_engine_warn(e, "item %lld is already %s; nothing changed", (long long)it.id, it.state);
+            tk_engine_warn(e, "item %lld is already %s; nothing changed", (long long)it.id,
+                           it.state);
             goto out; /* a repeated completing event is harmless */
         }
         rc = tk_error_set(err, TK_ECONFLICT, "item %lld is already %s; '%s' cannot follow",
@@ -287,7 +290,8 @@ int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event,
                  it.state);
         rc = tk_store_item_update(e->db, &it, err);
     } else {
-        snprintf(detail, sizeof detail, "client event '%s' recorded; item stays %s", event, it.state);
+        snprintf(detail, sizeof detail, "client event '%s' recorded; item stays %s", event,
+                 it.state);
     }
     if (rc || (rc = audit(e, &it, "event", detail, err)))
         goto out;
@@ -340,8 +344,8 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     /* The mail builder encodes bodies of any size (quoted-printable, lines
      * of at most 76 characters); the limit only keeps a mistake from filling
      * the outbox.  The command line itself caps an argument at 128 KiB. */
-    if (message && (strlen(message) > TK_BULK_MESSAGE_MAX ||
-                    !tk_utf8_valid(message, strlen(message))))
+    if (message &&
+        (strlen(message) > TK_BULK_MESSAGE_MAX || !tk_utf8_valid(message, strlen(message))))
         return tk_error_set(err, TK_EINVAL, "the message must be UTF-8 text of at most %d bytes",
                             TK_BULK_MESSAGE_MAX);
     if ((rc = tk_store_account_get(e->db, account_id, &acc, err)))
@@ -391,7 +395,8 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
         tk_item_free(&it);
     }
     if (!rc && !rcpts.n)
-        tk_engine_warn(e, "account '%s' has no contact with notify on; nobody was notified", acc.name);
+        tk_engine_warn(e, "account '%s' has no contact with notify on; nobody was notified",
+                       acc.name);
     *n_items = (int)bc.n;
 out:
     free(who);

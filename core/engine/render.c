@@ -41,8 +41,8 @@ static int copy_kv(struct tk_kv *dst, const struct tk_kv *src, struct tk_error *
 }
 
 int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_item *it,
-                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars,
-                const char *language, struct tk_error *err)
+                struct tk_kv *fields, struct tk_kv *facts, struct tk_kv *vars, const char *language,
+                struct tk_error *err)
 {
     char id[32], account[32];
     memset(ctx, 0, sizeof *ctx);
@@ -54,10 +54,14 @@ int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_it
     ctx->seq_next = ctx_seq_next;
     snprintf(id, sizeof id, "%lld", (long long)it->id);
     snprintf(account, sizeof account, "%lld", (long long)it->account_id);
-    const char *const pairs[] = {"id", id, "title", it->title,
-                                 "state", it->state ? it->state : "pending",
-                                 "account", account, "language", language,
-                                 "type", it->type, "template", it->template_name, NULL};
+    const char *const pairs[] = {"id",       id,
+                                 "title",    it->title,
+                                 "state",    it->state ? it->state : "pending",
+                                 "account",  account,
+                                 "language", language,
+                                 "type",     it->type,
+                                 "template", it->template_name,
+                                 NULL};
     return put_all(facts, err, pairs);
 }
 
@@ -116,8 +120,8 @@ static int find_section(struct tk_engine *e, const struct tk_plugin *p, const ch
         if ((*out = tk_template_section(t, section)))
             return 0;
     }
-    return tk_error_set(err, TK_ENOTFOUND, "template %s/%s (%s) has no section [%s]",
-                        p->hdr->name, tname, lang, section);
+    return tk_error_set(err, TK_ENOTFOUND, "template %s/%s (%s) has no section [%s]", p->hdr->name,
+                        tname, lang, section);
 }
 
 static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct tk_kv *vars,
@@ -126,10 +130,15 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
     const struct tk_item *it = rq->it;
     char id[32], when[32], number[16], count[16], remaining[16];
     int rc;
-    const char *const common[] = {
-        "firm.name", e->cfg.firm_name ? e->cfg.firm_name : "Your accountant",
-        "firm.portal_url", e->cfg.firm_portal_url, "account.name", rq->account->name,
-        "message", rq->message, NULL};
+    const char *const common[] = {"firm.name",
+                                  e->cfg.firm_name ? e->cfg.firm_name : "Your accountant",
+                                  "firm.portal_url",
+                                  e->cfg.firm_portal_url,
+                                  "account.name",
+                                  rq->account->name,
+                                  "message",
+                                  rq->message,
+                                  NULL};
     if ((rc = put_all(vars, err, common)))
         return rc;
     if (rq->bulk_titles) {
@@ -152,9 +161,21 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
     snprintf(count, sizeof count, "%d", it->rem.count);
     snprintf(remaining, sizeof remaining, "%d",
              it->rem.count > it->rem.sent ? it->rem.count - it->rem.sent : 0);
-    const char *const item[] = {"item.id", id, "item.title", it->title, "item.type", it->type,
-                                "item.sent_date", when, "reminder.number", number,
-                                "reminder.count", count, "reminder.remaining", remaining, NULL};
+    const char *const item[] = {"item.id",
+                                id,
+                                "item.title",
+                                it->title,
+                                "item.type",
+                                it->type,
+                                "item.sent_date",
+                                when,
+                                "reminder.number",
+                                number,
+                                "reminder.count",
+                                count,
+                                "reminder.remaining",
+                                remaining,
+                                NULL};
     if ((rc = put_all(vars, err, item)))
         return rc;
     for (size_t i = 0; i < it->fields.n; i++) {
@@ -167,7 +188,8 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
         struct tk_item_ctx ctx;
         struct tk_kv fields = {0}, facts = {0};
         if ((rc = copy_kv(&fields, &it->fields, err)) == 0 &&
-            (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, vars, rq->account->language, err)) == 0) {
+            (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, vars, rq->account->language, err)) ==
+                0) {
             ctx.phase = 2;
             rc = rq->plugin->item->vars(rq->plugin->state, &ctx, err);
         }

@@ -21,10 +21,18 @@ static uint32_t jitter(void)
 static void count(struct tk_dispatch_stats *st, int status)
 {
     switch (status) {
-    case TK_DELIVERED: st->delivered++; break;
-    case TK_PERMANENT: st->permanent++; break;
-    case TK_UNKNOWN: st->unknown++; break;
-    default: st->temporary++; break;
+    case TK_DELIVERED:
+        st->delivered++;
+        break;
+    case TK_PERMANENT:
+        st->permanent++;
+        break;
+    case TK_UNKNOWN:
+        st->unknown++;
+        break;
+    default:
+        st->temporary++;
+        break;
     }
 }
 
@@ -43,8 +51,8 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
         state = TK_OUTBOX_DEAD;
     } else if (res->status != TK_DELIVERED) {
         state = TK_OUTBOX_QUEUED;
-        next = e->now + tk_backoff_delay(r->attempts, c->retry_base_seconds, c->retry_cap_seconds,
-                                         jitter());
+        next = e->now +
+               tk_backoff_delay(r->attempts, c->retry_base_seconds, c->retry_cap_seconds, jitter());
         if ((c->max_age_seconds > 0 && e->now - r->created_at >= c->max_age_seconds) ||
             (c->max_attempts > 0 && r->attempts >= c->max_attempts))
             state = TK_OUTBOX_DEAD;
@@ -59,8 +67,9 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
     }
     if (rc == 0 && state == TK_OUTBOX_DEAD) {
         char detail[TK_ERROR_MAX + 128];
-        snprintf(detail, sizeof detail, "delivery of %s to %s failed for good after %d attempt%s: %s",
-                 r->kind, r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
+        snprintf(detail, sizeof detail,
+                 "delivery of %s to %s failed for good after %d attempt%s: %s", r->kind,
+                 r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
         rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
                                 "delivery-failed", detail, err);
     }

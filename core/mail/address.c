@@ -5,7 +5,10 @@
 
 #include "mail/mail.h"
 
-static int is_ws(char c) { return c == ' ' || c == '\t'; }
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 /* A copy of [B, E) without surrounding blanks; NULL when nothing is left. */
 static char *trimmed(const char *b, const char *e, int *oom)

@@ -231,9 +231,12 @@ static int put_body(struct tk_buf *out, const char *ctype, const char *text)
     }
     {
         /* the blank line ends the message headers or the part's headers */
-        const char *const hdr[] = {"Content-Type: ", ctype,
+        const char *const hdr[] = {"Content-Type: ",
+                                   ctype,
                                    "; charset=utf-8\r\nContent-Transfer-Encoding: ",
-                                   seven ? "7bit" : "quoted-printable", "\r\n\r\n", NULL};
+                                   seven ? "7bit" : "quoted-printable",
+                                   "\r\n\r\n",
+                                   NULL};
         rc = put_strs(out, hdr);
     }
     if (!rc && seven) {
@@ -259,7 +262,10 @@ static _Atomic unsigned long fork_gen;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static int atfork_failed;
 
-static void on_fork_child(void) { fork_gen++; }
+static void on_fork_child(void)
+{
+    fork_gen++;
+}
 
 static void atfork_register(void)
 {
@@ -268,7 +274,7 @@ static void atfork_register(void)
 
 static _Thread_local struct {
     unsigned char b[RANDOM_POOL];
-    size_t avail;            /* the last AVAIL bytes of b are unused */
+    size_t avail; /* the last AVAIL bytes of b are unused */
     unsigned long gen;
 } pool;
 
@@ -347,8 +353,8 @@ static int build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *e
         return TK_ENOMEM;
     {
         const char *const id[] = {"Message-ID: ", m->message_id, "\r\n", NULL};
-        const char *const irt[] = {"In-Reply-To: ", m->in_reply_to, "\r\nReferences: ",
-                                   m->in_reply_to, "\r\n", NULL};
+        const char *const irt[] = {
+            "In-Reply-To: ", m->in_reply_to, "\r\nReferences: ", m->in_reply_to, "\r\n", NULL};
         if (put_strs(out, id) || (m->in_reply_to && put_strs(out, irt)))
             return TK_ENOMEM;
     }
@@ -414,8 +420,7 @@ int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
     for (size_t i = 0; i < n; i++)
         if (!((domain[i] >= 'a' && domain[i] <= 'z') || (domain[i] >= 'A' && domain[i] <= 'Z') ||
               (domain[i] >= '0' && domain[i] <= '9') || domain[i] == '.' || domain[i] == '-'))
-            return tk_error_set(err, TK_EINVAL, "mail: invalid Message-ID domain '%.200s'",
-                                domain);
+            return tk_error_set(err, TK_EINVAL, "mail: invalid Message-ID domain '%.200s'", domain);
     if (random_hex(rnd, 16))
         return tk_error_set(err, TK_EIO, "mail: no random bytes for a Message-ID");
     do {

@@ -9,11 +9,11 @@
 
 #include "mail/mail.h"
 
-#define HDR_LINE_MAX 78  /* RFC 5322 2.1.1 "SHOULD" */
-#define EW_MAX 75        /* RFC 2047 2: an encoded word's maximum length */
-#define EW_OVERHEAD 12   /* "=?UTF-8?B?" + "?=" */
+#define HDR_LINE_MAX 78   /* RFC 5322 2.1.1 "SHOULD" */
+#define EW_MAX 75         /* RFC 2047 2: an encoded word's maximum length */
+#define EW_OVERHEAD 12    /* "=?UTF-8?B?" + "?=" */
 #define PLAIN_WORD_MAX 70 /* a longer ASCII word cannot be folded: encode it */
-#define QP_LINE_MAX 76   /* RFC 2045 6.7 (5), including a soft break's "=" */
+#define QP_LINE_MAX 76    /* RFC 2045 6.7 (5), including a soft break's "=" */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hex[] = "0123456789ABCDEF";
@@ -200,8 +200,7 @@ static int put_encoded(struct tk_buf *out, const char *s, size_t *col)
         size_t room = *col < HDR_LINE_MAX ? HDR_LINE_MAX - *col : 0, maxraw, take = 0;
         /* a word needs room for at least one 4-byte character */
         if (!first || room < EW_OVERHEAD + 8) {
-            if (first ? fold_first(out) || tk_buf_putc(out, ' ')
-                      : tk_buf_append(out, "\r\n ", 3))
+            if (first ? fold_first(out) || tk_buf_putc(out, ' ') : tk_buf_append(out, "\r\n ", 3))
                 return TK_ENOMEM;
             *col = 1;
             room = HDR_LINE_MAX - 1;
@@ -253,8 +252,8 @@ int tk_mail_encode_header(struct tk_buf *out, const char *s, size_t fold_at)
     size_t col = fold_at;
     int rc = clean_header(&c, s);
     if (!rc)
-        rc = needs_encoding(c.data) ? put_encoded(out, c.data, &col)
-                                    : put_folded(out, c.data, &col);
+        rc =
+            needs_encoding(c.data) ? put_encoded(out, c.data, &col) : put_folded(out, c.data, &col);
     tk_buf_free(&c);
     return rc;
 }
@@ -263,14 +262,13 @@ int tk_mail_encode_header(struct tk_buf *out, const char *s, size_t fold_at)
 static int phrase_plain(const char *s)
 {
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || strchr(" !#$%&'*+-/=?^_`{|}~", *s)))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr(" !#$%&'*+-/=?^_`{|}~", *s)))
             return 0;
     return 1;
 }
 
-int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *addr,
-                           size_t fold_at)
+int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *addr, size_t fold_at)
 {
     struct tk_buf c = {0}, q = {0};
     size_t col = fold_at, alen = strlen(addr), nlen = name ? strlen(name) : 0;

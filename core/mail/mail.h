@@ -18,17 +18,17 @@
 #include "util/util.h"
 
 struct tk_mail {
-    const char *from_name;    /* may be NULL */
+    const char *from_name; /* may be NULL */
     const char *from_addr;
-    const char *to_name;      /* may be NULL */
+    const char *to_name; /* may be NULL */
     const char *to_addr;
-    const char *subject;      /* UTF-8 */
-    const char *text;         /* UTF-8 body; LF or CRLF line ends */
-    const char *html;         /* optional HTML alternative, NULL: none */
-    const char *message_id;   /* "<id@domain>" */
-    const char *in_reply_to;  /* optional "<id@domain>": threads reminders */
+    const char *subject;     /* UTF-8 */
+    const char *text;        /* UTF-8 body; LF or CRLF line ends */
+    const char *html;        /* optional HTML alternative, NULL: none */
+    const char *message_id;  /* "<id@domain>" */
+    const char *in_reply_to; /* optional "<id@domain>": threads reminders */
     tk_time date;
-    int auto_submitted;       /* 1: Auto-Submitted: auto-generated */
+    int auto_submitted; /* 1: Auto-Submitted: auto-generated */
     /* Extra "X-Tickler-..." headers, pairs name,value, NULL-terminated;
      * values are sanitized like the subject. */
     const char *const *extra;
@@ -57,8 +57,7 @@ int tk_mail_encode_qp(struct tk_buf *out, const char *s, size_t len);
  * address header value: NAME plain, quoted-string or encoded words, folded
  * so that lines stay under 78 columns; FOLD_AT as above.  ADDR is not
  * checked here (tk_mail_build checks it). */
-int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *addr,
-                           size_t fold_at);
+int tk_mail_encode_address(struct tk_buf *out, const char *name, const char *addr, size_t fold_at);
 /* Append S (LEN bytes) with every invalid UTF-8 byte replaced by U+FFFD. */
 int tk_mail_repair_utf8(struct tk_buf *out, const char *s, size_t len);
 /* Length of the longest valid UTF-8 prefix of S (LEN bytes): LEN when S is

@@ -39,8 +39,8 @@ static int scan(const unsigned char *m, size_t size, const char *name)
 #endif
     if (size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
         eh->e_ident[EI_CLASS] != TK_ELFCLASS || eh->e_ident[EI_DATA] != want_data ||
-        eh->e_type != ET_DYN || eh->e_shentsize != sizeof(shdr_t) ||
-        eh->e_shoff > size || eh->e_shnum > (size - eh->e_shoff) / sizeof(shdr_t))
+        eh->e_type != ET_DYN || eh->e_shentsize != sizeof(shdr_t) || eh->e_shoff > size ||
+        eh->e_shnum > (size - eh->e_shoff) / sizeof(shdr_t))
         return -1;
     const shdr_t *sh = (const shdr_t *)(m + eh->e_shoff);
     for (size_t i = 0; i < eh->e_shnum; i++) {

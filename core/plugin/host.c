@@ -66,9 +66,18 @@ static const char *host_config_get(const struct tk_host *h, const char *key)
 
 /* The malloc family for now; the indirection is what lets the host count
  * and cap plugin memory later without touching any plugin. */
-static void *host_alloc(const struct tk_host *h, size_t n) { return malloc(n); }
-static void *host_realloc(const struct tk_host *h, void *ptr, size_t n) { return realloc(ptr, n); }
-static void host_free(const struct tk_host *h, void *ptr) { free(ptr); }
+static void *host_alloc(const struct tk_host *h, size_t n)
+{
+    return malloc(n);
+}
+static void *host_realloc(const struct tk_host *h, void *ptr, size_t n)
+{
+    return realloc(ptr, n);
+}
+static void host_free(const struct tk_host *h, void *ptr)
+{
+    free(ptr);
+}
 
 static const char *host_field_get(struct tk_item_ctx *ctx, const char *name)
 {

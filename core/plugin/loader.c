@@ -37,8 +37,8 @@ static int unsafe_stat(const struct stat *st, const char *what, const char *path
         return refuse(err, path, "%s is writable by group or others (mode %04o)", what,
                       (unsigned)(st->st_mode & 07777));
     if (st->st_uid != 0 && st->st_uid != geteuid())
-        return refuse(err, path, "%s is owned by uid %u, neither root nor the running user",
-                      what, (unsigned)st->st_uid);
+        return refuse(err, path, "%s is owned by uid %u, neither root nor the running user", what,
+                      (unsigned)st->st_uid);
     return 0;
 }
 
@@ -80,8 +80,7 @@ static int name_valid(const char *s)
     return n <= 32;
 }
 
-int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,
-                           struct tk_error *err)
+int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path, struct tk_error *err)
 {
     size_t min;
     const char *kind;
@@ -89,8 +88,8 @@ int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,
     if (!h)
         return refuse(err, path, "%s returned NULL", TK_PLUGIN_ENTRY_NAME);
     if (h->abi_major != TK_ABI_MAJOR)
-        return refuse(err, path, "built for ABI %u.%u, this tickler speaks ABI %d.%d",
-                      h->abi_major, h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
+        return refuse(err, path, "built for ABI %u.%u, this tickler speaks ABI %d.%d", h->abi_major,
+                      h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
     if (h->abi_minor > TK_ABI_MINOR)
         return refuse(err, path,
                       "built for ABI %u.%u, newer than this tickler's ABI %d.%d: upgrade tickler",
@@ -111,8 +110,10 @@ int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,
         return refuse(err, path, "descriptor is %u bytes, an ABI %d.0 %s needs at least %zu",
                       (unsigned)h->size, TK_ABI_MAJOR, kind, min);
     if (!name_valid(h->name))
-        return refuse(err, path, "bad plugin name '%s': expected [a-z][a-z0-9_-]*, at most 32 "
-                      "characters", h->name ? h->name : "(null)");
+        return refuse(err, path,
+                      "bad plugin name '%s': expected [a-z][a-z0-9_-]*, at most 32 "
+                      "characters",
+                      h->name ? h->name : "(null)");
     return 0;
 }
 
@@ -137,8 +138,7 @@ static int check_body(struct tk_plugin *p, struct tk_error *err)
     } else {
         p->transport = (const struct tk_transport *)p->hdr;
         if (!p->transport->open || !p->transport->send || !p->transport->close)
-            return refuse(err, p->path, "transport '%s' lacks open, send or close",
-                          p->hdr->name);
+            return refuse(err, p->path, "transport '%s' lacks open, send or close", p->hdr->name);
     }
     return 0;
 }
@@ -196,8 +196,7 @@ static int open_one(const char *path, struct tk_config *cfg, struct tk_plugin **
         return TK_ERR;
     }
     p->hdr = entry();
-    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 ||
-        (rc = check_body(p, err)) != 0) {
+    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 || (rc = check_body(p, err)) != 0) {
         plugin_free(p);
         return rc;
     }
@@ -218,8 +217,7 @@ static int list_dir(const char *dir, struct tk_strv *names, struct tk_error *err
     DIR *d = opendir(dir);
     struct dirent *de;
     if (!d)
-        return tk_error_set(err, TK_EIO, "cannot open plugins folder %s: %s", dir,
-                            strerror(errno));
+        return tk_error_set(err, TK_EIO, "cannot open plugins folder %s: %s", dir, strerror(errno));
     while ((de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
         if (de->d_name[0] == '.' || n < 4 || strcmp(de->d_name + n - 3, ".so") != 0)
@@ -351,8 +349,8 @@ int tk_registry_claim_transport(struct tk_registry *reg, struct tk_config *cfg,
         return 0;
     p = tk_registry_transport(reg, cfg->transport_plugin);
     if (!p)
-        return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' in %s",
-                            cfg->transport_plugin, reg->dir ? reg->dir : "the plugins folder");
+        return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' in %s", cfg->transport_plugin,
+                            reg->dir ? reg->dir : "the plugins folder");
     for (const struct tk_config_key *k = p->transport->config_keys; k && k->name && n < 64; k++)
         keys[n++] = k->name;
     return tk_config_claim(cfg, "transport", keys, n, err);

@@ -19,21 +19,21 @@
 struct tk_config;
 
 struct tk_plugin {
-    char *path;               /* the file */
-    void *handle;             /* dlopen handle */
+    char *path;   /* the file */
+    void *handle; /* dlopen handle */
     const struct tk_plugin_header *hdr;
-    const struct tk_item_type *item;       /* kind item, else NULL */
-    const struct tk_transport *transport;  /* kind transport, else NULL */
-    void *state;              /* from init */
-    struct tk_host host;      /* this plugin's view of the host */
-    struct tk_config *cfg;    /* borrowed */
+    const struct tk_item_type *item;      /* kind item, else NULL */
+    const struct tk_transport *transport; /* kind transport, else NULL */
+    void *state;                          /* from init */
+    struct tk_host host;                  /* this plugin's view of the host */
+    struct tk_config *cfg;                /* borrowed */
     int inited;
 };
 
 struct tk_registry {
     struct tk_plugin **v;
     size_t n;
-    char *dir;                /* the folder loaded, for messages */
+    char *dir; /* the folder loaded, for messages */
 };
 
 /* Load all plugins of DIR.  CFG is borrowed for the registry's lifetime
@@ -103,12 +103,12 @@ char *tk_path_beside_binary(const char *rel);
 
 /* Context handed to item-type callbacks through the host's accessors. */
 struct tk_item_ctx {
-    struct tk_kv *fields;     /* the item's fields (writable in prepare) */
-    struct tk_kv *vars;       /* template variables (writable in vars) */
+    struct tk_kv *fields;      /* the item's fields (writable in prepare) */
+    struct tk_kv *vars;        /* template variables (writable in vars) */
     const struct tk_kv *facts; /* "id", "title", "state", ... */
-    const char *type;         /* prefix for var names */
-    int phase;                /* 1 prepare, 2 vars, 3 section */
-    void *engine;             /* for sequence_next */
+    const char *type;          /* prefix for var names */
+    int phase;                 /* 1 prepare, 2 vars, 3 section */
+    void *engine;              /* for sequence_next */
     int (*seq_next)(void *engine, const char *type, const char *name, int64_t *out,
                     struct tk_error *err);
 };

@@ -48,8 +48,8 @@ static int read_account(struct tk_cursor *cur, struct tk_account *a, struct tk_e
 }
 
 /* One account row from SQL bound to a single value; 1 found, 0 not, <0 error. */
-static int load_one(struct tk_db *db, const char *sql, const char *types, int64_t i,
-                    const char *s, struct tk_account *out, struct tk_error *err)
+static int load_one(struct tk_db *db, const char *sql, const char *types, int64_t i, const char *s,
+                    struct tk_account *out, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
     int rc = types[0] == 'i' ? tk_db_query(db, &cur, err, sql, types, i)
@@ -86,11 +86,10 @@ int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, t
     return 0;
 }
 
-int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
-                         struct tk_error *err)
+int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out, struct tk_error *err)
 {
-    int r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL,
-                     out, err);
+    int r =
+        load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL, out, err);
     if (r < 0)
         return err ? err->code : TK_EIO;
     if (r == 0)
@@ -108,11 +107,11 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
     /* All digits: an id first; a client may still be named "2024". */
     if (tk_parse_int(id_or_name, 1, INT64_MAX, &id) == 0 && id_or_name[0] != '+' &&
         id_or_name[0] != '-')
-        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL,
-                     out, err);
+        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?", "i", id, NULL, out,
+                     err);
     if (r == 0)
-        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?", "s", 0,
-                     id_or_name, out, err);
+        r = load_one(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?", "s", 0, id_or_name,
+                     out, err);
     if (r < 0)
         return err ? err->code : TK_EIO;
     if (r == 0)
@@ -120,8 +119,8 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
     return 0;
 }
 
-int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a),
-                          void *u, struct tk_error *err)
+int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a), void *u,
+                          struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
     int rc = tk_db_query(db, &cur, err, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id", "");
@@ -174,8 +173,8 @@ int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, c
         return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)account);
     if (rc != 0)
         return rc;
-    rc = tk_db_int(db, &v, err, "SELECT id FROM contacts WHERE account_id = ? AND email = ?",
-                   "is", account, email);
+    rc = tk_db_int(db, &v, err, "SELECT id FROM contacts WHERE account_id = ? AND email = ?", "is",
+                   account, email);
     if (rc == 0)
         return tk_error_set(err, TK_ECONFLICT, "account %lld has contact %s already (id %lld)",
                             (long long)account, email, (long long)v);
@@ -193,16 +192,16 @@ int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, c
 int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email, int notify,
                             struct tk_error *err)
 {
-    int rc = tk_db_exec(db, err,
-                        "UPDATE contacts SET notify = ? WHERE account_id = ? AND email = ?", "iis",
-                        (int64_t)(notify != 0), account, email);
+    int rc =
+        tk_db_exec(db, err, "UPDATE contacts SET notify = ? WHERE account_id = ? AND email = ?",
+                   "iis", (int64_t)(notify != 0), account, email);
     if (rc != 0)
         return rc;
     int64_t n = 0;
     tk_db_changes(db, &n);
     if (n == 0)
-        return tk_error_set(err, TK_ENOTFOUND, "account %lld has no contact %s",
-                            (long long)account, email ? email : "(none)");
+        return tk_error_set(err, TK_ENOTFOUND, "account %lld has no contact %s", (long long)account,
+                            email ? email : "(none)");
     return 0;
 }
 

@@ -40,8 +40,8 @@ int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
     if (item)
         rc = tk_db_query(db, &cur, err, AUDIT_COLS "WHERE item_id = ? ORDER BY id", "i", item);
     else if (account)
-        rc = tk_db_query(db, &cur, err, AUDIT_COLS "WHERE account_id = ? ORDER BY id", "i",
-                         account);
+        rc =
+            tk_db_query(db, &cur, err, AUDIT_COLS "WHERE account_id = ? ORDER BY id", "i", account);
     else
         rc = tk_db_query(db, &cur, err, AUDIT_COLS "ORDER BY id", "");
     if (rc != 0)

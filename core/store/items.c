@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ITEM_COLS                                                                          \
-    "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "  \
-    "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "  \
+#define ITEM_COLS                                                                                  \
+    "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "          \
+    "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "          \
     "last_mail_at, next_at FROM items "
 
 void tk_item_free(struct tk_item *it)
@@ -125,8 +125,8 @@ int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, co
     if (!name || !*name)
         return tk_error_set(err, TK_EINVAL, "field name is empty");
     if (!value)
-        return tk_db_exec(db, err, "DELETE FROM item_fields WHERE item_id = ? AND name = ?",
-                          "is", item, name);
+        return tk_db_exec(db, err, "DELETE FROM item_fields WHERE item_id = ? AND name = ?", "is",
+                          item, name);
     int rc = tk_db_exec(db, err,
                         "INSERT INTO item_fields (item_id, name, value, pos) VALUES (?, ?, ?, "
                         "(SELECT COALESCE(MAX(pos), -1) + 1 FROM item_fields WHERE item_id = ?)) "
@@ -146,8 +146,9 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
      * them; PostgreSQL runs READ COMMITTED, so lock the row, or two nodes
      * changing one item at once would lose an update. */
     int pg = strcmp(tk_db_driver_name(db), "postgres") == 0;
-    int rc = tk_db_query(db, &cur, err,
-                         pg ? ITEM_COLS "WHERE id = ? FOR UPDATE" : ITEM_COLS "WHERE id = ?", "i", id);
+    int rc =
+        tk_db_query(db, &cur, err,
+                    pg ? ITEM_COLS "WHERE id = ? FOR UPDATE" : ITEM_COLS "WHERE id = ?", "i", id);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);
@@ -172,9 +173,8 @@ int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_e
                         "sziiiiiiizzi", it->state ? it->state : "pending",
                         (int64_t)it->completed_at, (int64_t)(it->archived != 0),
                         (int64_t)it->resends, it->todo_seq, (int64_t)(it->rem.enabled != 0),
-                        (int64_t)it->rem.every_days, (int64_t)it->rem.count,
-                        (int64_t)it->rem.sent, (int64_t)it->rem.last_mail_at,
-                        (int64_t)it->rem.next_at, it->id);
+                        (int64_t)it->rem.every_days, (int64_t)it->rem.count, (int64_t)it->rem.sent,
+                        (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at, it->id);
     if (rc != 0)
         return rc;
     int64_t n = 0;
@@ -188,8 +188,8 @@ int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_e
 int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
                        int (*fn)(void *u, struct tk_item *it), void *u, struct tk_error *err)
 {
-    static const struct tk_item_filter none = { 0 };
-    struct tk_buf sql = { 0 };
+    static const struct tk_item_filter none = {0};
+    struct tk_buf sql = {0};
     if (!f)
         f = &none;
     const char *glue = "WHERE ";
@@ -209,8 +209,8 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
     /* The to-do list is the pending, unarchived items, most recent on top. */
     if (f->pending_only || f->todo_order)
         ok = ok && tk_buf_printf(&sql, "%sstate = 'pending' AND archived = 0 ", glue) == 0;
-    ok = ok && tk_buf_puts(&sql, f->todo_order ? "ORDER BY todo_seq DESC, id DESC"
-                                               : "ORDER BY id") == 0;
+    ok = ok &&
+         tk_buf_puts(&sql, f->todo_order ? "ORDER BY todo_seq DESC, id DESC" : "ORDER BY id") == 0;
     if (!ok) {
         tk_buf_free(&sql);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -222,14 +222,30 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
     const char *t = f->type;
     int rc = 0;
     switch ((a ? 1 : 0) | (t ? 2 : 0) | (j ? 4 : 0)) {
-    case 0: rc = tk_db_query(db, &cur, err, sql.data, ""); break;
-    case 1: rc = tk_db_query(db, &cur, err, sql.data, "i", a); break;
-    case 2: rc = tk_db_query(db, &cur, err, sql.data, "s", t); break;
-    case 3: rc = tk_db_query(db, &cur, err, sql.data, "is", a, t); break;
-    case 4: rc = tk_db_query(db, &cur, err, sql.data, "i", j); break;
-    case 5: rc = tk_db_query(db, &cur, err, sql.data, "ii", a, j); break;
-    case 6: rc = tk_db_query(db, &cur, err, sql.data, "si", t, j); break;
-    default: rc = tk_db_query(db, &cur, err, sql.data, "isi", a, t, j); break;
+    case 0:
+        rc = tk_db_query(db, &cur, err, sql.data, "");
+        break;
+    case 1:
+        rc = tk_db_query(db, &cur, err, sql.data, "i", a);
+        break;
+    case 2:
+        rc = tk_db_query(db, &cur, err, sql.data, "s", t);
+        break;
+    case 3:
+        rc = tk_db_query(db, &cur, err, sql.data, "is", a, t);
+        break;
+    case 4:
+        rc = tk_db_query(db, &cur, err, sql.data, "i", j);
+        break;
+    case 5:
+        rc = tk_db_query(db, &cur, err, sql.data, "ii", a, j);
+        break;
+    case 6:
+        rc = tk_db_query(db, &cur, err, sql.data, "si", t, j);
+        break;
+    default:
+        rc = tk_db_query(db, &cur, err, sql.data, "isi", a, t, j);
+        break;
     }
     tk_buf_free(&sql);
     if (rc != 0)
@@ -300,8 +316,7 @@ int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit,
 int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
 {
     int64_t v = 0;
-    int rc = tk_db_int(db, &v, err, "SELECT MIN(next_at) FROM items WHERE next_at IS NOT NULL",
-                       "");
+    int rc = tk_db_int(db, &v, err, "SELECT MIN(next_at) FROM items WHERE next_at IS NOT NULL", "");
     *out = rc == 0 ? v : 0;
     return rc;
 }

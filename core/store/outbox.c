@@ -88,8 +88,7 @@ int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, 
         rc = tk_db_exec(db, err, "INSERT INTO outbox_data (outbox_id, data) VALUES (?, ?)", "is", v,
                         r->data ? r->data : "");
     else if (rc == TK_ENOTFOUND) {
-        rc = tk_db_int(db, &v, err, "SELECT id FROM outbox WHERE idem_key = ?", "s",
-                       r->idem_key);
+        rc = tk_db_int(db, &v, err, "SELECT id FROM outbox WHERE idem_key = ?", "s", r->idem_key);
         if (rc == 0 && dup)
             *dup = 1;
     }
@@ -147,7 +146,7 @@ static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size
                           struct tk_outbox_row *v, size_t *got, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
-    struct tk_buf ids = { 0 };
+    struct tk_buf ids = {0};
     int64_t token = 0;
     int rc, r = 0;
     rc = tk_db_query(db, &cur, err,
@@ -198,7 +197,7 @@ static int claim_sqlite(struct tk_db *db, tk_time now, int lease_seconds, size_t
     int rc;
     rc = tk_db_query(db, &cur, err,
                      OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
-                     "ORDER BY next_attempt_at, id LIMIT ?",
+                                 "ORDER BY next_attempt_at, id LIMIT ?",
                      "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;
@@ -263,9 +262,9 @@ static int stale(struct tk_db *db, int64_t id, int64_t token, struct tk_error *e
                         (long long)id, (long long)token);
 }
 
-int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state,
-                           tk_time now, tk_time next_attempt_at, int reply_code,
-                           const char *reply, struct tk_error *err)
+int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state, tk_time now,
+                           tk_time next_attempt_at, int reply_code, const char *reply,
+                           struct tk_error *err)
 {
     int rc;
     switch (state) {
@@ -273,8 +272,7 @@ int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int stat
         rc = tk_db_exec(db, err,
                         "UPDATE outbox SET state = 0, next_attempt_at = ?, lease_until = 0, "
                         "reply_code = ?, last_reply = ? WHERE id = ? AND lease_token = ?",
-                        "izsii", (int64_t)next_attempt_at, (int64_t)reply_code, reply, id,
-                        token);
+                        "izsii", (int64_t)next_attempt_at, (int64_t)reply_code, reply, id, token);
         break;
     case TK_OUTBOX_SENT:
         rc = tk_db_exec(db, err,
@@ -288,7 +286,8 @@ int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int stat
                         "reply_code = ?, last_reply = ? WHERE id = ? AND lease_token = ?",
                         "zsii", (int64_t)reply_code, reply, id, token);
         break;
-    default: return tk_error_set(err, TK_EINVAL, "outbox: bad state %d", state);
+    default:
+        return tk_error_set(err, TK_EINVAL, "outbox: bad state %d", state);
     }
     return rc != 0 ? rc : stale(db, id, token, err);
 }
@@ -356,8 +355,7 @@ int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_e
                         state == TK_OUTBOX_SENT ? "sent" : "queued");
 }
 
-int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead,
-                           struct tk_error *err)
+int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead, struct tk_error *err)
 {
     int64_t q = 0, d = 0;
     int rc = tk_db_int(db, &q, err, "SELECT COUNT(*) FROM outbox WHERE state = 0", "");

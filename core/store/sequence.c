@@ -6,8 +6,7 @@
  */
 #include "store/store.h"
 
-int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out,
-                           struct tk_error *err)
+int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out, struct tk_error *err)
 {
     if (!name || !*name)
         return tk_error_set(err, TK_EINVAL, "sequence name is empty");

@@ -16,7 +16,7 @@
 struct tk_account {
     int64_t id;
     char *name;
-    char *language;           /* "en" | "nl" */
+    char *language; /* "en" | "nl" */
     tk_time created_at;
 };
 void tk_account_free(struct tk_account *a);
@@ -29,12 +29,12 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
 int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
                          struct tk_error *err);
 /* Call FN for each account by id; FN returning non-zero stops with that value. */
-int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a),
-                          void *u, struct tk_error *err);
+int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a), void *u,
+                          struct tk_error *err);
 
 struct tk_contact {
     int64_t id, account_id;
-    char *email, *name;       /* name may be NULL */
+    char *email, *name; /* name may be NULL */
     int notify;
 };
 void tk_contact_free(struct tk_contact *c);
@@ -58,9 +58,9 @@ struct tk_reminders {
     int enabled;
     int every_days;
     int count;
-    int sent;                 /* automatic reminders enqueued so far */
-    tk_time last_mail_at;     /* last email about the item (D1); 0: none */
-    tk_time next_at;          /* next reminder due; 0: none scheduled */
+    int sent;             /* automatic reminders enqueued so far */
+    tk_time last_mail_at; /* last email about the item (D1); 0: none */
+    tk_time next_at;      /* next reminder due; 0: none scheduled */
 };
 
 struct tk_item {
@@ -69,7 +69,7 @@ struct tk_item {
     int archived;
     tk_time created_at, completed_at;
     int resends;
-    int64_t todo_seq;         /* larger: higher on the to-do list */
+    int64_t todo_seq; /* larger: higher on the to-do list */
     struct tk_reminders rem;
     struct tk_kv fields;
 };
@@ -86,11 +86,11 @@ int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, co
                             struct tk_error *err);
 
 struct tk_item_filter {
-    int64_t account_id;       /* 0: any */
-    const char *type;         /* NULL: any */
+    int64_t account_id; /* 0: any */
+    const char *type;   /* NULL: any */
     int pending_only;
-    int64_t job_id;           /* 0: any */
-    int todo_order;           /* 1: to-do order (todo_seq desc), else by id */
+    int64_t job_id; /* 0: any */
+    int todo_order; /* 1: to-do order (todo_seq desc), else by id */
 };
 /* Call FN for each matching item (fields loaded).  IT is borrowed for the
  * call; FN may modify it and write it back.  todo_order implies
@@ -108,18 +108,17 @@ int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit,
 int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
 
 /* A new value from a named persistent counter. */
-int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out,
-                           struct tk_error *err);
+int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out, struct tk_error *err);
 
 /* ---- audit trail (append-only) ---------------------------------------- */
 
 struct tk_audit_entry {
     int64_t id;
     tk_time at;
-    char *actor;              /* "cli", "pipeline", "scheduler", "dispatcher" */
+    char *actor;                         /* "cli", "pipeline", "scheduler", "dispatcher" */
     int64_t account_id, item_id, job_id; /* 0: none */
-    char *action;             /* "sent", "reminder", "resent", "event", ... */
-    char *detail;             /* human text */
+    char *action;                        /* "sent", "reminder", "resent", "event", ... */
+    char *detail;                        /* human text */
 };
 void tk_audit_entry_free(struct tk_audit_entry *e);
 
@@ -137,17 +136,17 @@ enum tk_outbox_state { TK_OUTBOX_QUEUED = 0, TK_OUTBOX_SENT = 1, TK_OUTBOX_DEAD 
 
 struct tk_outbox_row {
     int64_t id, item_id, account_id;
-    char *kind;               /* "notification", "reminder", "resend", bulk section */
+    char *kind; /* "notification", "reminder", "resend", bulk section */
     int step;
-    char *recipient;          /* bare address */
-    char *idem_key;           /* item/kind/step/recipient: UNIQUE */
+    char *recipient; /* bare address */
+    char *idem_key;  /* item/kind/step/recipient: UNIQUE */
     char *message_id;
-    char *sender;             /* envelope from */
-    char *data;               /* complete message, CRLF */
-    int state;                /* enum tk_outbox_state */
+    char *sender; /* envelope from */
+    char *data;   /* complete message, CRLF */
+    int state;    /* enum tk_outbox_state */
     int attempts;
     tk_time created_at, next_attempt_at, sent_at;
-    int64_t lease_token;      /* fencing token of the current claim */
+    int64_t lease_token; /* fencing token of the current claim */
     tk_time lease_until;
     int reply_code;
     char *last_reply;
@@ -165,9 +164,9 @@ int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size
                           struct tk_outbox_row **rows, size_t *n, struct tk_error *err);
 /* Record an attempt's outcome for row ID claimed with TOKEN.  TK_ECONFLICT
  * when the claim was taken over (stale token): nothing is written. */
-int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state,
-                           tk_time now, tk_time next_attempt_at, int reply_code,
-                           const char *reply, struct tk_error *err);
+int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state, tk_time now,
+                           tk_time next_attempt_at, int reply_code, const char *reply,
+                           struct tk_error *err);
 /* Release a claim without an attempt (shutdown). */
 int tk_store_outbox_release(struct tk_db *db, int64_t id, int64_t token, struct tk_error *err);
 int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
@@ -179,8 +178,7 @@ int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
 /* Dead row back to queued, due at NOW, attempts reset. */
 int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err);
 /* Counts of queued (due or not), and dead rows. */
-int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead,
-                           struct tk_error *err);
+int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead, struct tk_error *err);
 /* Earliest next_attempt_at of a queued row, 0 when none. */
 int tk_store_outbox_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
 

@@ -67,8 +67,8 @@ static int header_line(struct parser *p, const char *s, size_t n)
         return tk_error_set(p->err, TK_EINVAL, "%s:%zu: unknown header key '%.*s'", p->origin,
                             p->lineno, (int)(kn > 64 ? 64 : kn), k);
     if (p->seen & (1u << ki))
-        return tk_error_set(p->err, TK_EINVAL, "%s:%zu: '%s' is set twice", p->origin,
-                            p->lineno, keys[ki]);
+        return tk_error_set(p->err, TK_EINVAL, "%s:%zu: '%s' is set twice", p->origin, p->lineno,
+                            keys[ki]);
     p->seen |= 1u << ki;
     if (ki == 0) {
         free(p->t->description);
@@ -109,9 +109,9 @@ static int finish_section(struct parser *p)
     if (p->state == ST_SUBJECT)
         return tk_error_set(p->err, TK_EINVAL, "%s:%zu: section [%s] has no 'Subject:' line",
                             p->origin, p->section_line, sec->name);
-    while (p->body.len && (p->body.data[p->body.len - 1] == '\n' ||
-                           p->body.data[p->body.len - 1] == ' ' ||
-                           p->body.data[p->body.len - 1] == '\t'))
+    while (p->body.len &&
+           (p->body.data[p->body.len - 1] == '\n' || p->body.data[p->body.len - 1] == ' ' ||
+            p->body.data[p->body.len - 1] == '\t'))
         p->body.len--;
     if (p->body.data)
         p->body.data[p->body.len] = '\0';
@@ -139,7 +139,8 @@ static int section_line(struct parser *p, const char *s, size_t n)
                      ((s[i] == '_' || s[i] == '-') && i > 1)))
         i++;
     nl = i - 1;
-    if (nl == 0 || nl > MAX_SECTION_NAME || i >= n || s[i] != ']' || !is_blank(s + i + 1, n - i - 1))
+    if (nl == 0 || nl > MAX_SECTION_NAME || i >= n || s[i] != ']' ||
+        !is_blank(s + i + 1, n - i - 1))
         return fail(p, p->lineno,
                     "malformed section header: expected [name] with a-z, 0-9, '_' or '-'"
                     " (write \\[ for a body line starting with '[')");
@@ -189,8 +190,8 @@ static int one_line(struct parser *p, const char *s, size_t n)
         sec = &p->t->sections[p->t->nsections - 1];
         if (n < 8 || memcmp(s, "Subject:", 8) != 0)
             return tk_error_set(p->err, TK_EINVAL,
-                                "%s:%zu: expected 'Subject:' as the first line of [%s]",
-                                p->origin, p->lineno, sec->name);
+                                "%s:%zu: expected 'Subject:' as the first line of [%s]", p->origin,
+                                p->lineno, sec->name);
         s += 8;
         n -= 8;
         trim(&s, &n);
@@ -215,8 +216,8 @@ static int one_line(struct parser *p, const char *s, size_t n)
     }
 }
 
-int tk_template_parse(const char *text, size_t len, const char *origin,
-                      struct tk_template *out, struct tk_error *err)
+int tk_template_parse(const char *text, size_t len, const char *origin, struct tk_template *out,
+                      struct tk_error *err)
 {
     struct parser p = {0};
     size_t i = 0;
@@ -264,8 +265,7 @@ void tk_template_free(struct tk_template *t)
     memset(t, 0, sizeof *t);
 }
 
-const struct tk_template_section *tk_template_section(const struct tk_template *t,
-                                                      const char *name)
+const struct tk_template_section *tk_template_section(const struct tk_template *t, const char *name)
 {
     for (size_t i = 0; t && name && i < t->nsections; i++)
         if (strcmp(t->sections[i].name, name) == 0)

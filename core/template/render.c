@@ -23,8 +23,8 @@ struct tag {
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 /* The next tag at or after FROM: 1 found, 0 none, -1 malformed (T->start
@@ -136,8 +136,7 @@ static int walk(const char *src, const struct tk_kv *vars, struct tk_buf *out, s
             if (depth == MAX_DEPTH) {
                 if (line)
                     *line = line_of(src, t.start);
-                return tk_error_set(err, TK_EINVAL, "sections nested deeper than %d",
-                                    MAX_DEPTH);
+                return tk_error_set(err, TK_EINVAL, "sections nested deeper than %d", MAX_DEPTH);
             }
             stack[depth++] = t;
             if (skip) {
@@ -153,8 +152,8 @@ static int walk(const char *src, const struct tk_kv *vars, struct tk_buf *out, s
                 memcmp(stack[depth - 1].name, t.name, t.nlen) != 0) {
                 if (line)
                     *line = line_of(src, t.start);
-                return tk_error_set(err, TK_EINVAL, "{{/%.*s}} closes no open section",
-                                    (int)t.nlen, t.name);
+                return tk_error_set(err, TK_EINVAL, "{{/%.*s}} closes no open section", (int)t.nlen,
+                                    t.name);
             }
             depth--;
             if (skip)

@@ -35,15 +35,15 @@
 struct tk_item_type;
 
 struct tk_template_section {
-    char *name;               /* "notification", "reminder", "resend", "copy" */
-    char *subject;            /* raw, with placeholders */
+    char *name;    /* "notification", "reminder", "resend", "copy" */
+    char *subject; /* raw, with placeholders */
     char *body;
 };
 
 struct tk_template {
-    char *origin;             /* "PATH" or "plugin invoice (nl)" for messages */
+    char *origin; /* "PATH" or "plugin invoice (nl)" for messages */
     char *description;
-    int has_reminders;        /* the header set reminders = on|off */
+    int has_reminders;                          /* the header set reminders = on|off */
     int rem_enabled, rem_every_days, rem_count; /* -1: not set */
     struct tk_template_section *sections;
     size_t nsections;
@@ -51,8 +51,8 @@ struct tk_template {
 
 /* Parse TEXT (LEN bytes).  ORIGIN names it in errors ("ORIGIN:LINE: ...").
  * *out is filled on success; caller frees with tk_template_free. */
-int tk_template_parse(const char *text, size_t len, const char *origin,
-                      struct tk_template *out, struct tk_error *err);
+int tk_template_parse(const char *text, size_t len, const char *origin, struct tk_template *out,
+                      struct tk_error *err);
 void tk_template_free(struct tk_template *t);
 /* The section NAME, or NULL. Borrowed from T. */
 const struct tk_template_section *tk_template_section(const struct tk_template *t,

@@ -83,10 +83,17 @@ int tk_utf8_valid(const char *s, size_t n)
             p++;
             continue;
         }
-        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-        else return 0;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return 0;
         if ((size_t)(e - p) < len)
             return 0;
         for (size_t i = 1; i < len; i++) {
@@ -107,8 +114,17 @@ int tk_utf8_valid(const char *s, size_t n)
 static int addr_special(unsigned char c)
 {
     switch (c) {
-    case '<': case '>': case '(': case ')': case '[': case ']':
-    case '\\': case ',': case ';': case ':': case '"':
+    case '<':
+    case '>':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '\\':
+    case ',':
+    case ';':
+    case ':':
+    case '"':
         return 1;
     default:
         return 0;

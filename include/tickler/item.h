@@ -34,21 +34,21 @@ extern "C" {
 
 /* A client event, recorded with `tickler event ITEM NAME`. */
 struct tk_event_spec {
-    const char *name;         /* "paid", "partially-paid": [a-z][a-z0-9-]* */
+    const char *name; /* "paid", "partially-paid": [a-z][a-z0-9-]* */
     /* The item's state after the event, which completes the item and stops
      * its reminders at once ("paid"); NULL: the event is recorded in the
      * audit trail and the item stays pending (R: partial payment, chat read). */
     const char *final_state;
-    const char *description;  /* one line for `tickler plugins --json`/docs */
+    const char *description; /* one line for `tickler plugins --json`/docs */
 };
 
 enum tk_field_kind {
-    TK_FIELD_TEXT = 0,        /* any single line of UTF-8 */
-    TK_FIELD_AMOUNT = 1,      /* decimal with up to 2 places, > 0: "450.00" */
-    TK_FIELD_CURRENCY = 2,    /* ISO 4217 code, three capitals: "EUR" */
-    TK_FIELD_DATE = 3,        /* ISO 8601 date: "2026-12-31" */
-    TK_FIELD_INTEGER = 4,     /* decimal integer >= 0 */
-    TK_FIELD_URL = 5,         /* http:// or https:// URL */
+    TK_FIELD_TEXT = 0,     /* any single line of UTF-8 */
+    TK_FIELD_AMOUNT = 1,   /* decimal with up to 2 places, > 0: "450.00" */
+    TK_FIELD_CURRENCY = 2, /* ISO 4217 code, three capitals: "EUR" */
+    TK_FIELD_DATE = 3,     /* ISO 8601 date: "2026-12-31" */
+    TK_FIELD_INTEGER = 4,  /* decimal integer >= 0 */
+    TK_FIELD_URL = 5,      /* http:// or https:// URL */
 };
 
 #define TK_FIELD_REQUIRED 0x1 /* refused when absent after prepare() */
@@ -57,9 +57,9 @@ enum tk_field_kind {
  * The host refuses unknown fields and checks each value against its kind
  * before calling prepare(). */
 struct tk_field_spec {
-    const char *name;         /* "amount": [a-z][a-z0-9_]* */
-    int kind;                 /* enum tk_field_kind */
-    int flags;                /* TK_FIELD_* */
+    const char *name; /* "amount": [a-z][a-z0-9_]* */
+    int kind;         /* enum tk_field_kind */
+    int flags;        /* TK_FIELD_* */
     const char *description;
 };
 
@@ -67,30 +67,30 @@ struct tk_field_spec {
  * folder has no file of that language and name.  TEXT is in the template
  * format of docs/templates.md. */
 struct tk_template_text {
-    const char *lang;         /* "en", "nl" */
-    const char *name;         /* "default", "engagement" */
+    const char *lang; /* "en", "nl" */
+    const char *name; /* "default", "engagement" */
     const char *text;
 };
 
 /* A bulk command: one email to an account about all of its pending items of
  * this type (R4).  `tickler COMMAND ACCOUNT [--message TEXT]`. */
 struct tk_bulk_spec {
-    const char *command;      /* "request-approvals" */
-    const char *section;      /* template section used for the email */
+    const char *command; /* "request-approvals" */
+    const char *section; /* template section used for the email */
     const char *description;
 };
 
 struct tk_item_type {
-    struct tk_plugin_header hdr;          /* kind = TK_PLUGIN_ITEM */
+    struct tk_plugin_header hdr; /* kind = TK_PLUGIN_ITEM */
 
     /* Lua pipeline verb: job:create_invoice{...}.  NULL: only the generic
      * job:create(type, {...}). */
     const char *lua_verb;
-    const struct tk_event_spec *events;   /* required, at least one */
-    const struct tk_field_spec *fields;   /* may be NULL: no fields */
+    const struct tk_event_spec *events;       /* required, at least one */
+    const struct tk_field_spec *fields;       /* may be NULL: no fields */
     const struct tk_template_text *templates; /* required: "default" in "en" */
-    const struct tk_bulk_spec *bulk;      /* may be NULL */
-    const struct tk_config_key *config_keys; /* keys of section [NAME] */
+    const struct tk_bulk_spec *bulk;          /* may be NULL */
+    const struct tk_config_key *config_keys;  /* keys of section [NAME] */
 
     /* Called once after loading; *state is passed to every other callback.
      * HOST is borrowed until fini returns.  May be NULL. */

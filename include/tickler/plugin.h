@@ -48,14 +48,14 @@ extern "C" {
  * failure described in a struct tk_error. */
 enum tk_status {
     TK_OK = 0,
-    TK_ERR = 1,        /* generic failure, message says why */
-    TK_ENOMEM = 2,     /* out of memory */
-    TK_EINVAL = 3,     /* bad input from the user or a script */
-    TK_ENOTFOUND = 4,  /* no such account, item, template ... */
-    TK_ECONFLICT = 5,  /* the state does not allow it (already exists ...) */
-    TK_EIO = 6,        /* file system, network, store */
-    TK_EUSAGE = 7,     /* command-line misuse: exit status 2 */
-    TK_ETEMP = 8,      /* temporary: try again later */
+    TK_ERR = 1,       /* generic failure, message says why */
+    TK_ENOMEM = 2,    /* out of memory */
+    TK_EINVAL = 3,    /* bad input from the user or a script */
+    TK_ENOTFOUND = 4, /* no such account, item, template ... */
+    TK_ECONFLICT = 5, /* the state does not allow it (already exists ...) */
+    TK_EIO = 6,       /* file system, network, store */
+    TK_EUSAGE = 7,    /* command-line misuse: exit status 2 */
+    TK_ETEMP = 8,     /* temporary: try again later */
 };
 
 #define TK_ERROR_MAX 512
@@ -64,29 +64,31 @@ enum tk_status {
  * passed up unchanged.  Fixed buffer so that out-of-memory paths can still
  * report.  Every function taking a `struct tk_error *err` accepts NULL. */
 struct tk_error {
-    int code;                 /* an enum tk_status */
-    char msg[TK_ERROR_MAX];   /* one line, no trailing newline */
+    int code;               /* an enum tk_status */
+    char msg[TK_ERROR_MAX]; /* one line, no trailing newline */
 };
 
 enum tk_plugin_kind {
-    TK_PLUGIN_ITEM = 1,       /* an item type: struct tk_item_type */
-    TK_PLUGIN_TRANSPORT = 2,  /* a mail transport: struct tk_transport */
+    TK_PLUGIN_ITEM = 1,      /* an item type: struct tk_item_type */
+    TK_PLUGIN_TRANSPORT = 2, /* a mail transport: struct tk_transport */
 };
 
 /* First member of every descriptor.  Never reorder, never remove. */
 struct tk_plugin_header {
-    uint16_t abi_major;       /* TK_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;       /* TK_ABI_MINOR the plugin was built with */
-    uint32_t size;            /* sizeof the whole descriptor */
-    int kind;                 /* enum tk_plugin_kind */
-    const char *name;         /* "invoice", "smtp": [a-z][a-z0-9_-]* */
-    const char *version;      /* the plugin's own version, free text */
-    const char *description;  /* one line for `tickler plugins` */
+    uint16_t abi_major;      /* TK_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;      /* TK_ABI_MINOR the plugin was built with */
+    uint32_t size;           /* sizeof the whole descriptor */
+    int kind;                /* enum tk_plugin_kind */
+    const char *name;        /* "invoice", "smtp": [a-z][a-z0-9_-]* */
+    const char *version;     /* the plugin's own version, free text */
+    const char *description; /* one line for `tickler plugins` */
 };
 
-#define TK_PLUGIN_HEADER_INIT(descr_type, kind_, name_, version_, descr_)     \
-    { TK_ABI_MAJOR, TK_ABI_MINOR, (uint32_t)sizeof(descr_type), (kind_),     \
-      (name_), (version_), (descr_) }
+#define TK_PLUGIN_HEADER_INIT(descr_type, kind_, name_, version_, descr_)                          \
+    {                                                                                              \
+        TK_ABI_MAJOR, TK_ABI_MINOR, (uint32_t)sizeof(descr_type), (kind_), (name_), (version_),    \
+            (descr_)                                                                               \
+    }
 
 typedef const struct tk_plugin_header *(*tk_plugin_entry_fn)(void);
 
@@ -110,7 +112,7 @@ struct tk_item_ctx;
  * only; read `size` before using a field newer than ABI 1.0.
  */
 struct tk_host {
-    uint32_t size;                /* sizeof(struct tk_host) in the host */
+    uint32_t size; /* sizeof(struct tk_host) in the host */
     uint16_t abi_major, abi_minor;
 
     /* Log one line (printf format) tagged with the plugin's name. */
@@ -159,7 +161,7 @@ struct tk_host {
 #endif
         ;
 
-    void *host_data;              /* the host's own; plugins leave it alone */
+    void *host_data; /* the host's own; plugins leave it alone */
 
     /* The folder of the configuration file (absolute): a plugin resolves
      * relative paths in its keys against it, as core does for its own.

@@ -25,21 +25,21 @@ extern "C" {
 
 /* One message to deliver.  Everything is borrowed for the send() call. */
 struct tk_message {
-    const char *message_id;   /* "<...@...>", as in the Message-ID header */
-    const char *from;         /* envelope sender, bare address */
-    const char *rcpt;         /* envelope recipient, bare address */
-    const char *data;         /* the whole message, CRLF line ends */
+    const char *message_id; /* "<...@...>", as in the Message-ID header */
+    const char *from;       /* envelope sender, bare address */
+    const char *rcpt;       /* envelope recipient, bare address */
+    const char *data;       /* the whole message, CRLF line ends */
     size_t len;
 };
 
 /* What became of a message. */
 enum tk_delivery {
-    TK_DELIVERED = 0,   /* accepted by the next hop: mark sent */
-    TK_TEMPORARY = 1,   /* not accepted, try again later (4xx, refused, timeout) */
-    TK_PERMANENT = 2,   /* refused for good (5xx, bad address, auth refused) */
-    TK_UNKNOWN = 3,     /* may or may not have been accepted (connection lost
-                           after the body was sent): retry, a duplicate keeps
-                           its Message-ID */
+    TK_DELIVERED = 0, /* accepted by the next hop: mark sent */
+    TK_TEMPORARY = 1, /* not accepted, try again later (4xx, refused, timeout) */
+    TK_PERMANENT = 2, /* refused for good (5xx, bad address, auth refused) */
+    TK_UNKNOWN = 3,   /* may or may not have been accepted (connection lost
+                         after the body was sent): retry, a duplicate keeps
+                         its Message-ID */
 };
 
 struct tk_delivery_result {
@@ -49,7 +49,7 @@ struct tk_delivery_result {
 };
 
 struct tk_transport {
-    struct tk_plugin_header hdr;          /* kind = TK_PLUGIN_TRANSPORT */
+    struct tk_plugin_header hdr;             /* kind = TK_PLUGIN_TRANSPORT */
     const struct tk_config_key *config_keys; /* its keys of [transport] */
 
     /* Check the configuration once after loading (e.g. `url` set, `dir`
@@ -63,8 +63,8 @@ struct tk_transport {
     /* Deliver one message; always fill RESULT.  Returns 0 when RESULT says
      * what happened, non-zero only for a failure of the transport itself
      * (then RESULT says TK_TEMPORARY and ERR why). */
-    int (*send)(void *conn, const struct tk_message *msg,
-                struct tk_delivery_result *result, struct tk_error *err);
+    int (*send)(void *conn, const struct tk_message *msg, struct tk_delivery_result *result,
+                struct tk_error *err);
     /* End the batch; may be called after a failed open with *conn NULL. */
     void (*close)(void *conn);
 };

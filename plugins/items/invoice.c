@@ -14,7 +14,7 @@
 #define NUMBER_MAX 64
 
 struct invoice_state {
-    struct item_state base;   /* first: item_state_fini frees the whole */
+    struct item_state base; /* first: item_state_fini frees the whole */
     char prefix[NUMBER_PREFIX_MAX + 1];
 };
 
@@ -59,8 +59,8 @@ static int invoice_prepare(void *state, struct tk_item_ctx *ctx, struct tk_error
 
     if (number) {
         if (!*number || strlen(number) > NUMBER_MAX)
-            return h->error_set(err, TK_EINVAL,
-                                "invoice: number must be 1 to %d characters", NUMBER_MAX);
+            return h->error_set(err, TK_EINVAL, "invoice: number must be 1 to %d characters",
+                                NUMBER_MAX);
         return TK_OK;
     }
     /* Numbered inside the creating transaction: a refused send rolls the

@@ -71,8 +71,8 @@ static inline int item_is_dutch(const struct tk_host *h, struct tk_item_ctx *ctx
  * "EUR 450,00").  Works on the text, never through a double, so that an
  * amount is shown exactly as entered.  The host has already checked the
  * kind (digits, up to two decimals); 1 on success, 0 when it does not fit. */
-static inline int item_format_amount(const char *currency, const char *amount, int dutch,
-                                     char *buf, size_t size)
+static inline int item_format_amount(const char *currency, const char *amount, int dutch, char *buf,
+                                     size_t size)
 {
     const char *dot = strchr(amount, '.');
     size_t whole = dot ? (size_t)(dot - amount) : strlen(amount);
@@ -95,18 +95,17 @@ static inline int item_format_amount(const char *currency, const char *amount, i
  * not of that shape (then the caller shows nothing rather than garbage). */
 static inline int item_format_date(const char *date, int dutch, char *buf, size_t size)
 {
-    static const char *const en[12] = {"January", "February", "March",     "April",
-                                       "May",     "June",     "July",      "August",
-                                       "September", "October", "November", "December"};
-    static const char *const nl[12] = {"januari", "februari", "maart",     "april",
-                                       "mei",     "juni",     "juli",      "augustus",
-                                       "september", "oktober", "november", "december"};
+    static const char *const en[12] = {"January",   "February", "March",    "April",
+                                       "May",       "June",     "July",     "August",
+                                       "September", "October",  "November", "December"};
+    static const char *const nl[12] = {"januari",   "februari", "maart",    "april",
+                                       "mei",       "juni",     "juli",     "augustus",
+                                       "september", "oktober",  "november", "december"};
     int y, m, d, n;
     char tail;
     if (!date || strlen(date) != 10 || date[4] != '-' || date[7] != '-')
         return 0;
-    if (sscanf(date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 ||
-        d > 31)
+    if (sscanf(date, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
         return 0;
     n = snprintf(buf, size, "%d %s %d", d, dutch ? nl[m - 1] : en[m - 1], y);
     return n > 0 && (size_t)n < size;
@@ -129,8 +128,8 @@ static inline int item_set_amount_text(const struct tk_host *h, struct tk_item_c
 {
     char buf[64];
     const char *amount = h->field_get(ctx, "amount");
-    if (!amount || !item_format_amount(h->field_get(ctx, "currency"), amount,
-                                       item_is_dutch(h, ctx), buf, sizeof buf))
+    if (!amount || !item_format_amount(h->field_get(ctx, "currency"), amount, item_is_dutch(h, ctx),
+                                       buf, sizeof buf))
         return TK_OK;
     return h->var_set(ctx, "amount_text", buf, err);
 }

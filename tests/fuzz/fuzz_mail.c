@@ -30,15 +30,24 @@ static int header_is(const char *line, const char *name)
 
 static void check(const char *s, size_t n)
 {
-    static const char *const allowed[] = {
-        "Date", "From", "To", "Subject", "Message-ID", "In-Reply-To", "References",
-        "Auto-Submitted", "X-Tickler-Fuzz", "MIME-Version", "Content-Type",
-        "Content-Transfer-Encoding", "X-Tickler-Fuzz-A-Very-Long-Header-Name-Filling-The-Line",
-        NULL};
+    static const char *const allowed[] = {"Date",
+                                          "From",
+                                          "To",
+                                          "Subject",
+                                          "Message-ID",
+                                          "In-Reply-To",
+                                          "References",
+                                          "Auto-Submitted",
+                                          "X-Tickler-Fuzz",
+                                          "MIME-Version",
+                                          "Content-Type",
+                                          "Content-Transfer-Encoding",
+                                          "X-Tickler-Fuzz-A-Very-Long-Header-Name-Filling-The-Line",
+                                          NULL};
     /* MIME-Version comes after every caller value: a blank line injected
      * anywhere before it would end the headers early and lose it */
-    static const char *const once[] = {"From", "To", "Subject", "Date", "Message-ID",
-                                       "MIME-Version"};
+    static const char *const once[] = {"From", "To",         "Subject",
+                                       "Date", "Message-ID", "MIME-Version"};
     int count[6] = {0};
     size_t hl = header_len(s, n), line = 0;
 

@@ -45,9 +45,18 @@ static const char *host_config_get(const struct tk_host *h, const char *key)
     return NULL;
 }
 
-static void *host_alloc(const struct tk_host *h, size_t n) { return malloc(n); }
-static void *host_realloc(const struct tk_host *h, void *p, size_t n) { return realloc(p, n); }
-static void host_free(const struct tk_host *h, void *p) { free(p); }
+static void *host_alloc(const struct tk_host *h, size_t n)
+{
+    return malloc(n);
+}
+static void *host_realloc(const struct tk_host *h, void *p, size_t n)
+{
+    return realloc(p, n);
+}
+static void host_free(const struct tk_host *h, void *p)
+{
+    free(p);
+}
 
 static int host_error_set(struct tk_error *err, int code, const char *fmt, ...)
 {
@@ -99,7 +108,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--fsize") == 0 && i + 1 < argc) {
             struct rlimit rl;
             rl.rlim_cur = rl.rlim_max = strtoull(argv[++i], NULL, 10);
-            signal(SIGXFSZ, SIG_IGN);  /* get EFBIG instead of dying */
+            signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of dying */
             setrlimit(RLIMIT_FSIZE, &rl);
         }
     }
@@ -132,11 +141,17 @@ int main(int argc, char **argv)
     const struct tk_transport *t = (const struct tk_transport *)hdr;
 
     struct tk_host host = {
-        .size = sizeof host, .abi_major = TK_ABI_MAJOR, .abi_minor = TK_ABI_MINOR,
-        .log = host_log, .config_get = host_config_get, .alloc = host_alloc,
-        .realloc = host_realloc, .free = host_free, .error_set = host_error_set,
+        .size = sizeof host,
+        .abi_major = TK_ABI_MAJOR,
+        .abi_minor = TK_ABI_MINOR,
+        .log = host_log,
+        .config_get = host_config_get,
+        .alloc = host_alloc,
+        .realloc = host_realloc,
+        .free = host_free,
+        .error_set = host_error_set,
     };
-    struct tk_error err = { 0, "" };
+    struct tk_error err = {0, ""};
     void *state = NULL, *conn = NULL;
     if (t->init && t->init(&host, &state, &err) != 0) {
         printf("INIT-FAILED %d %s\n", err.code, err.msg);
@@ -167,11 +182,11 @@ int main(int argc, char **argv)
         char *data = slurp(eq + 1, &len);
         if (!data)
             return 2;
-        struct tk_message msg = { "<test@tickler.example>", from, spec, data, len };
+        struct tk_message msg = {"<test@tickler.example>", from, spec, data, len};
         struct tk_delivery_result res;
-        memset(&res, 0x5a, sizeof res);  /* send() must fill it all */
+        memset(&res, 0x5a, sizeof res); /* send() must fill it all */
         res.reply[sizeof res.reply - 1] = '\0';
-        struct tk_error serr = { 0, "" };
+        struct tk_error serr = {0, ""};
         int rc = t->send(conn, &msg, &res, &serr);
         if (rc)
             printf("SENT %d %d %d %s | %d %s\n", m - sep - 2, res.status, res.reply_code, res.reply,

@@ -12,6 +12,17 @@ if grep -nE '(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|g
     echo "style: banned function used (use snprintf, tk_strlcpy, tk_buf, tk_parse_int)"
     status=1
 fi
+# formatting: .clang-format is the rule; CI fails on any file it would change
+if command -v clang-format >/dev/null 2>&1; then
+    fmt_files=$(find core plugins include tests examples bench -name '*.[ch]' 2>/dev/null | sort)
+    # shellcheck disable=SC2086
+    if ! clang-format --dry-run -Werror $fmt_files 2>&1 | head -n 20 | grep . ; then
+        :
+    else
+        echo "style: files not formatted with clang-format (run: clang-format -i FILE)"
+        status=1
+    fi
+fi
 lib=${2:-}
 if [ -n "$lib" ] && [ -f "$lib" ]; then
     bad=$(nm -g --defined-only "$lib" 2>/dev/null | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v '^tk_' | grep -v '^__' || true)

@@ -187,7 +187,8 @@ TK_TEST(test_bad_values)
         {"transport", "from", "not an address", "bad value 'not an address' for from"},
         {"transport", "from", "Acme <broken>", "expected an address"},
         {"transport", "plugin", "", "expected a non-empty value"},
-        {"store", "driver", "mysql", "bad value 'mysql' for driver: expected one of sqlite|postgres"},
+        {"store", "driver", "mysql",
+         "bad value 'mysql' for driver: expected one of sqlite|postgres"},
         {"log", "level", "loud", "expected one of error|warn|info|debug"},
         {"lua", "memory_limit_mb", "0", "expected an integer from 1 to 4096"},
         {"lua", "memory_limit_mb", "4097", "expected an integer from 1 to 4096"},
@@ -247,7 +248,8 @@ TK_TEST(test_long_line_and_quotes)
     struct tk_error err = {0, ""};
     char *text = malloc(6000);
     /* A 300-character value is fine (inih's default limit is 200)... */
-    snprintf(text, 6000, "[firm]\nportal_url = https://x.example/%0300d\nname = \" Acme;Co \" ; comment\n", 0);
+    snprintf(text, 6000,
+             "[firm]\nportal_url = https://x.example/%0300d\nname = \" Acme;Co \" ; comment\n", 0);
     write_ini(text);
     TK_CHECK_INT(tk_config_load(ini, 0, &cfg, &err), 0);
     TK_CHECK(cfg.firm_portal_url && strlen(cfg.firm_portal_url) == 318);

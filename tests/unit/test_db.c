@@ -20,7 +20,7 @@ static char path[128];
 static struct tk_db *open_db(void)
 {
     struct tk_config cfg;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     struct tk_db *db = NULL;
     memset(&cfg, 0, sizeof cfg);
     cfg.store_driver = "sqlite";
@@ -35,7 +35,7 @@ static struct tk_db *open_db(void)
 static void cleanup(void)
 {
     char p[160];
-    static const char *const suffix[] = { "", "-wal", "-shm" };
+    static const char *const suffix[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s%s", path, suffix[i]);
         unlink(p);
@@ -45,7 +45,7 @@ static void cleanup(void)
 static int64_t count(struct tk_db *db, const char *sql)
 {
     int64_t v = -1;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (tk_db_int(db, &v, &err, sql, "") != 0)
         fprintf(stderr, "count: %s\n", err.msg);
     return v;
@@ -54,17 +54,21 @@ static int64_t count(struct tk_db *db, const char *sql)
 TK_TEST(test_bind_types)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     TK_CHECK(db != NULL);
     if (!db)
         return;
     TK_CHECK_STR(tk_db_driver_name(db), "sqlite");
-    TK_CHECK_INT(
-        tk_db_exec_script(db, "CREATE TABLE t (a BIGINT, b TEXT, c BIGINT, d TEXT)", &err), 0);
-    TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)", "isz" "n",
-                            (int64_t)5000000000LL, "h\xc3\xa9llo", (int64_t)0), 0);
+    TK_CHECK_INT(tk_db_exec_script(db, "CREATE TABLE t (a BIGINT, b TEXT, c BIGINT, d TEXT)", &err),
+                 0);
+    TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+                            "isz"
+                            "n",
+                            (int64_t)5000000000LL, "h\xc3\xa9llo", (int64_t)0),
+                 0);
     TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)", "iszs", (int64_t)-1,
-                            (const char *)NULL, (int64_t)7, "x"), 0);
+                            (const char *)NULL, (int64_t)7, "x"),
+                 0);
     struct tk_cursor *cur = NULL;
     TK_CHECK_INT(tk_db_query(db, &cur, &err, "SELECT a, b, c, d FROM t ORDER BY a DESC", ""), 0);
     TK_CHECK_INT(tk_cursor_next(cur, &err), 1);
@@ -102,11 +106,11 @@ TK_TEST(test_bind_types)
 TK_TEST(test_cursor_and_returning)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
-    TK_CHECK_INT(
-        tk_db_exec_script(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BIGINT)", &err), 0);
+    TK_CHECK_INT(tk_db_exec_script(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BIGINT)", &err),
+                 0);
     int64_t id = 0, last = 0;
     for (int i = 1; i <= 100; i++) {
         TK_CHECK_INT(tk_db_int(db, &id, &err, "INSERT INTO t (v) VALUES (?) RETURNING id", "i",
@@ -138,7 +142,7 @@ TK_TEST(test_cursor_and_returning)
 TK_TEST(test_transactions)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     TK_CHECK_INT(tk_db_exec_script(db, "CREATE TABLE t (v BIGINT)", &err), 0);
@@ -166,7 +170,7 @@ TK_TEST(test_transactions)
 TK_TEST(test_migrate)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     TK_CHECK(tk_db_schema_version() >= 1);
@@ -211,7 +215,7 @@ TK_TEST(test_upgrade_from_v1)
 TK_TEST(test_statement_cache)
 {
     struct tk_db *db = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     char sql[64];
@@ -259,7 +263,7 @@ struct holder {
 static void *hold_then_commit(void *u)
 {
     struct holder *h = u;
-    struct timespec ts = { 0, 300 * 1000000L };
+    struct timespec ts = {0, 300 * 1000000L};
     nanosleep(&ts, NULL);
     h->ok = tk_db_exec(h->db, NULL, "INSERT INTO t VALUES (1)", "") == 0 &&
             tk_db_commit(h->db, NULL) == 0;
@@ -270,12 +274,12 @@ static void *hold_then_commit(void *u)
 TK_TEST(test_busy_waits)
 {
     struct tk_db *a = open_db(), *b = open_db();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!a || !b)
         return;
     TK_CHECK_INT(tk_db_exec_script(a, "CREATE TABLE t (v BIGINT)", &err), 0);
     TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
-    struct holder h = { a, 0 };
+    struct holder h = {a, 0};
     pthread_t th;
     pthread_create(&th, NULL, hold_then_commit, &h);
     int rc = tk_db_begin(b, TK_TX_IMMEDIATE, &err);
@@ -294,7 +298,7 @@ TK_TEST(test_busy_waits)
 TK_TEST(test_open_errors)
 {
     struct tk_config cfg;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     struct tk_db *db = NULL;
     memset(&cfg, 0, sizeof cfg);
     cfg.store_driver = "postgres";

@@ -59,8 +59,8 @@ static long fault_loop(const char *what, op_fn op, const void *arg, int same_len
             break;
         }
         if (rc != TK_ENOMEM || err.code != TK_ENOMEM || !err.msg[0] || left != 0)
-            fprintf(stderr, "%s: N=%ld rc=%d code=%d left=%ld msg='%s'\n", what, n, rc,
-                    err.code, left, err.msg);
+            fprintf(stderr, "%s: N=%ld rc=%d code=%d left=%ld msg='%s'\n", what, n, rc, err.code,
+                    left, err.msg);
         TK_CHECK_INT(left, 0);
         TK_CHECK_INT(rc, TK_ENOMEM);
         TK_CHECK_INT(err.code, TK_ENOMEM);
@@ -88,10 +88,12 @@ static const char *const extra[] = {"X-Tickler-Item", "42", "X-Tickler-Kind",
 
 TK_TEST(mail_plain_ascii)
 {
-    struct tk_mail m = {.from_addr = "office@bakker.example", .to_addr = "ann@acme.example",
+    struct tk_mail m = {.from_addr = "office@bakker.example",
+                        .to_addr = "ann@acme.example",
                         .subject = "Invoice INV-000001 from Bakker",
                         .text = "Dear Ann,\n\nPlease pay.\n\nKind regards\n",
-                        .message_id = "<a1.b2@bakker.example>", .date = 1796115600};
+                        .message_id = "<a1.b2@bakker.example>",
+                        .date = 1796115600};
     fault_loop("mail plain ASCII (7bit)", op_mail, &m, 0);
 }
 
@@ -126,11 +128,14 @@ TK_TEST(mail_plain_utf8_qp)
 
 TK_TEST(mail_html)
 {
-    struct tk_mail m = {.from_addr = "office@bakker.example", .to_addr = "ann@acme.example",
-                        .subject = "Ihre Rechnung \xc3\xbc" "ber 100 \xe2\x82\xac",
+    struct tk_mail m = {.from_addr = "office@bakker.example",
+                        .to_addr = "ann@acme.example",
+                        .subject = "Ihre Rechnung \xc3\xbc"
+                                   "ber 100 \xe2\x82\xac",
                         .text = "Hallo,\n\nbitte zahlen.\n",
                         .html = "<p>Hallo,</p>\n<p>bitte <b>zahlen</b> \xe2\x80\x94 danke.</p>\n",
-                        .message_id = "<e5.f6@bakker.example>", .date = 1796115600};
+                        .message_id = "<e5.f6@bakker.example>",
+                        .date = 1796115600};
     /* the MIME boundary is random: compare lengths */
     fault_loop("mail multipart/alternative", op_mail, &m, 1);
 }
@@ -156,36 +161,34 @@ TK_TEST(mail_parse_address)
 {
     fault_loop("mail parse \"quoted\" address", op_address,
                "\"Bakker \\\"&\\\" Co\" <office@bakker.example>", 0);
-    fault_loop("mail parse Name <address>", op_address, "  Bakker Co  <office@bakker.example> ",
-               0);
+    fault_loop("mail parse Name <address>", op_address, "  Bakker Co  <office@bakker.example> ", 0);
 }
 
 /* ---- templates ------------------------------------------------------------ */
 
-static const char tmpl_text[] =
-    "# a template\n"
-    "description = Invoice with payment reminders \xe2\x82\xac\n"
-    "reminders = on\n"
-    "every_days = 7\n"
-    "count = 3\n"
-    "\n"
-    "[notification]\n"
-    "Subject: Invoice {{invoice.number}} from {{firm.name}}\n"
-    "\n"
-    "Dear {{contact.name}},\n"
-    "{{#invoice.due_text}}\n"
-    "Please pay by {{invoice.due_text}}.\n"
-    "{{/invoice.due_text}}\n"
-    "\\[not a section]\n"
-    "\n"
-    "[reminder]\n"
-    "Subject: Reminder: {{invoice.number}}\n"
-    "\n"
-    "{{^paid}}Still open.{{/paid}}\n"
-    "\n\n"
-    "[resend]\n"
-    "Subject: Copy\n"
-    "\n";
+static const char tmpl_text[] = "# a template\n"
+                                "description = Invoice with payment reminders \xe2\x82\xac\n"
+                                "reminders = on\n"
+                                "every_days = 7\n"
+                                "count = 3\n"
+                                "\n"
+                                "[notification]\n"
+                                "Subject: Invoice {{invoice.number}} from {{firm.name}}\n"
+                                "\n"
+                                "Dear {{contact.name}},\n"
+                                "{{#invoice.due_text}}\n"
+                                "Please pay by {{invoice.due_text}}.\n"
+                                "{{/invoice.due_text}}\n"
+                                "\\[not a section]\n"
+                                "\n"
+                                "[reminder]\n"
+                                "Subject: Reminder: {{invoice.number}}\n"
+                                "\n"
+                                "{{^paid}}Still open.{{/paid}}\n"
+                                "\n\n"
+                                "[resend]\n"
+                                "Subject: Copy\n"
+                                "\n";
 
 static int op_parse(const void *arg, struct tk_buf *out, struct tk_error *err)
 {
@@ -205,8 +208,8 @@ static int op_parse(const void *arg, struct tk_buf *out, struct tk_error *err)
         TK_CHECK_INT(tk_buf_printf(out, "[%s|%s|%s]", t.sections[i].name, t.sections[i].subject,
                                    t.sections[i].body),
                      0);
-    TK_CHECK_INT(tk_buf_printf(out, "%s|%d|%d|%d", t.description, t.rem_enabled,
-                               t.rem_every_days, t.rem_count),
+    TK_CHECK_INT(tk_buf_printf(out, "%s|%d|%d|%d", t.description, t.rem_enabled, t.rem_every_days,
+                               t.rem_count),
                  0);
     resume_faults(saved);
     tk_template_free(&t);

@@ -80,8 +80,10 @@ static int alloc_loop(const char *what, op_fn op, int own_tx)
             snapshot(&after);
             mask_message_ids(&after);
             if (!same(&after, &ref) && degraded++ < 3)
-                fprintf(stderr, "%s: allocation failure %ld absorbed, and what was written "
-                        "differs from a fault-free run\n", what, n);
+                fprintf(stderr,
+                        "%s: allocation failure %ld absorbed, and what was written "
+                        "differs from a fault-free run\n",
+                        what, n);
             if (left > 0) {
                 faults = (int)n - 1;
                 break;
@@ -93,8 +95,8 @@ static int alloc_loop(const char *what, op_fn op, int own_tx)
             fprintf(stderr, "%s: N=%ld failed without the fault: %s\n", what, n, err.msg);
         TK_CHECK_INT(left, 0);
         if (!err.msg[0] && silent++ < 3)
-            fprintf(stderr, "%s: allocation failure %ld: status %d without a message\n", what,
-                    n, rc);
+            fprintf(stderr, "%s: allocation failure %ld: status %d without a message\n", what, n,
+                    rc);
         snapshot(&after);
         if (!same(&before, &after)) {
             fprintf(stderr, "%s: store changed after allocation failure %ld (%s)\n", what, n,

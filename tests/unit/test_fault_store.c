@@ -45,8 +45,7 @@ static int fault_loop(const char *what, op_fn op, int own_tx)
             break;
         }
         if (left != 0)
-            fprintf(stderr, "%s: failed without the injected fault (N=%d): %s\n", what, n,
-                    err.msg);
+            fprintf(stderr, "%s: failed without the injected fault (N=%d): %s\n", what, n, err.msg);
         TK_CHECK_INT(left, 0);
         TK_CHECK(err.msg[0] != '\0');
         TK_CHECK(err.code != 0);

@@ -36,27 +36,33 @@ struct contract {
 };
 
 static const struct contract contracts[] = {
-    {"organizer", "create_organizer",
+    {"organizer",
+     "create_organizer",
      {{"submitted", "submitted"}, {"sealed", "sealed"}, {"opened", NULL}},
      {NULL},
      {"annual", 5, 3}},
-    {"proposal", "send_proposal",
+    {"proposal",
+     "send_proposal",
      {{"signed", "signed"}, {"declined", "declined"}, {"viewed", NULL}},
      {NULL},
      {"engagement", 2, 2}},
-    {"invoice", "create_invoice",
+    {"invoice",
+     "create_invoice",
      {{"paid", "paid"}, {"partially-paid", NULL}, {"voided", "void"}, {"viewed", NULL}},
      {"copy", NULL},
      {"payment-reminders", 7, 3}},
-    {"chat", "send_message",
+    {"chat",
+     "send_message",
      {{"replied", "answered"}, {"tasks-done", "done"}, {"read", NULL}},
      {NULL},
      {"welcome", 3, 1}},
-    {"signature", "request_signature",
+    {"signature",
+     "request_signature",
      {{"signed", "signed"}, {"declined", "declined"}, {"viewed", NULL}},
      {NULL},
      {"engagement-letter", 2, 3}},
-    {"approval", "request_approval",
+    {"approval",
+     "request_approval",
      {{"approved", "approved"}, {"rejected", "rejected"}, {"viewed", NULL}},
      {"request", NULL},
      {"financial-statements", 3, 2}},
@@ -153,8 +159,7 @@ static const struct tk_host host = {
     .error_set = h_error_set,
 };
 
-static void ctx_init(struct tk_item_ctx *c, const char *type, const char *state,
-                     const char *lang)
+static void ctx_init(struct tk_item_ctx *c, const char *type, const char *state, const char *lang)
 {
     memset(c, 0, sizeof *c);
     c->type = type;
@@ -236,10 +241,9 @@ TK_TEST(test_headers)
  * another plugin's symbols (lesson 1 of docs/style). */
 TK_TEST(test_only_entry_exported)
 {
-    static const char *const internal[] = {"item_state_init", "item_state_fini",
-                                           "invoice_section", "invoice_prepare",
-                                           "proposal_prepare", "chat_vars",
-                                           "tk_templates_invoice", NULL};
+    static const char *const internal[] = {
+        "item_state_init",  "item_state_fini", "invoice_section",      "invoice_prepare",
+        "proposal_prepare", "chat_vars",       "tk_templates_invoice", NULL};
     const char *dir = getenv("TK_PLUGIN_DIR");
     size_t i, k;
     for (i = 0; i < NTYPES; i++) {
@@ -250,8 +254,8 @@ TK_TEST(test_only_entry_exported)
             continue;
         for (k = 0; internal[k]; k++)
             TK_CHECK(dlsym(handles[i], internal[k]) == NULL);
-        snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/%s.so' 2>/dev/null",
-                 dir ? dir : ".", contracts[i].type);
+        snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/%s.so' 2>/dev/null", dir ? dir : ".",
+                 contracts[i].type);
         p = popen(cmd, "r");
         if (!p)
             continue;
@@ -351,11 +355,16 @@ static const struct tk_template_text *find_text(const struct tk_item_type *t, co
 static void check_render(const char *origin, const struct tk_template_section *s)
 {
     static const char *const full[][2] = {
-        {"firm.name", "Bakker & Co"},          {"firm.portal_url", "https://portal.example"},
-        {"account.name", "Acme BV"},           {"contact.name", "Ann"},
-        {"item.title", "2026 income tax"},     {"item.id", "7"},
-        {"invoice.number", "INV-000001"},      {"invoice.amount_text", "EUR 450.00"},
-        {"invoice.due_text", "31 December 2026"}, {"items", "- Annual accounts 2026"},
+        {"firm.name", "Bakker & Co"},
+        {"firm.portal_url", "https://portal.example"},
+        {"account.name", "Acme BV"},
+        {"contact.name", "Ann"},
+        {"item.title", "2026 income tax"},
+        {"item.id", "7"},
+        {"invoice.number", "INV-000001"},
+        {"invoice.amount_text", "EUR 450.00"},
+        {"invoice.due_text", "31 December 2026"},
+        {"items", "- Annual accounts 2026"},
         {"message", "Please approve before Friday."},
     };
     struct tk_kv vars = {0};
@@ -388,8 +397,8 @@ static void check_render(const char *origin, const struct tk_template_section *s
     tk_kv_free(&vars);
 }
 
-static void check_template(const struct contract *c, const struct tk_item_type *t,
-                           const char *lang, const char *name, int named)
+static void check_template(const struct contract *c, const struct tk_item_type *t, const char *lang,
+                           const char *name, int named)
 {
     const struct tk_template_text *x = find_text(t, lang, name);
     struct tk_template tp;

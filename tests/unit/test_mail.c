@@ -222,7 +222,8 @@ TK_TEST(test_basic_headers)
     TK_CHECK(strstr(b.data, "\r\nMIME-Version: 1.0\r\n"));
     TK_CHECK(strstr(b.data, "\r\nAuto-Submitted: auto-generated\r\n"));
     TK_CHECK(strstr(b.data, "\r\nContent-Type: text/plain; charset=utf-8\r\n"));
-    TK_CHECK(strstr(b.data, "\r\nContent-Transfer-Encoding: 7bit\r\n\r\nHello Jane,\r\n\r\nPlease pay.\r\n"));
+    TK_CHECK(strstr(
+        b.data, "\r\nContent-Transfer-Encoding: 7bit\r\n\r\nHello Jane,\r\n\r\nPlease pay.\r\n"));
     TK_CHECK_INT(count_header(b.data, "In-Reply-To"), 0);
     TK_CHECK(wire_ok(b.data, b.len));
     tk_buf_free(&b);
@@ -620,7 +621,8 @@ TK_TEST(address_domain_characters)
     TK_CHECK(!tk_email_valid("ann@acme_example.com"));
     TK_CHECK(tk_email_valid("ann@mail-1.acme.example"));
     TK_CHECK(tk_email_valid("a=?b+c@acme.example")); /* legal local-part characters */
-    TK_CHECK(tk_email_valid("jan@b\xc3\xbc" "cher.example")); /* an international domain */
+    TK_CHECK(tk_email_valid("jan@b\xc3\xbc"
+                            "cher.example")); /* an international domain */
 }
 
 /* The word-at-a-time paths (UTF-8 check, 7bit check) around their 8- and
@@ -632,9 +634,18 @@ TK_TEST(test_fast_path_boundaries)
         const char *b;
         int valid, seven;
     } odd[] = {
-        {"\xff", 0, 0},         {"\x80", 0, 0},     {"\xe2\x82", 0, 0}, {"\xc3\xa9", 1, 0},
-        {"\xf0\x9f\x98\x80", 1, 0}, {"\x01", 1, 0}, {"\x7f", 1, 0},     {"\r", 1, 0},
-        {"\t", 1, 1},           {"~", 1, 1},        {" ", 1, 1},        {"\r\n", 1, 1},
+        {"\xff", 0, 0},
+        {"\x80", 0, 0},
+        {"\xe2\x82", 0, 0},
+        {"\xc3\xa9", 1, 0},
+        {"\xf0\x9f\x98\x80", 1, 0},
+        {"\x01", 1, 0},
+        {"\x7f", 1, 0},
+        {"\r", 1, 0},
+        {"\t", 1, 1},
+        {"~", 1, 1},
+        {" ", 1, 1},
+        {"\r\n", 1, 1},
     };
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
         for (size_t pos = 0; pos < lens[li]; pos++)
@@ -727,7 +738,10 @@ static void *make_ids(void *arg)
     return NULL;
 }
 
-static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 /* Message-IDs come from a per-thread pool of random bytes: never the same
  * bytes twice, across threads and across a fork. */

@@ -50,11 +50,15 @@ static void expect_refused(const char *name, const char *file, const char *why)
 
 TK_TEST(test_bad_fixtures)
 {
-    expect_refused("wrong_abi", "widget.so", "refused: built for ABI 99.0, this tickler speaks ABI 1.0");
-    expect_refused("newer_minor", "widget.so", "refused: built for ABI 1.7, newer than this tickler's ABI 1.0");
+    expect_refused("wrong_abi", "widget.so",
+                   "refused: built for ABI 99.0, this tickler speaks ABI 1.0");
+    expect_refused("newer_minor", "widget.so",
+                   "refused: built for ABI 1.7, newer than this tickler's ABI 1.0");
     expect_refused("short_struct", "widget.so", "refused: descriptor is 8 bytes");
-    expect_refused("no_entry", "widget.so", "refused: not a tickler plugin: no tk_plugin_entry symbol");
-    expect_refused("unresolved", "widget.so", "refused: cannot load: undefined symbol: tk_fixture_missing_symbol");
+    expect_refused("no_entry", "widget.so",
+                   "refused: not a tickler plugin: no tk_plugin_entry symbol");
+    expect_refused("unresolved", "widget.so",
+                   "refused: cannot load: undefined symbol: tk_fixture_missing_symbol");
     expect_refused("bad_name", "widget.so", "refused: bad plugin name 'Widget!'");
     expect_refused("bad_kind", "widget.so", "refused: unknown plugin kind 7");
     expect_refused("no_events", "widget.so", "refused: item type 'widget' declares no events");
@@ -76,7 +80,8 @@ TK_TEST(test_missing_dir)
     struct tk_registry reg;
     struct tk_error err = {0, ""};
     TK_CHECK(tk_registry_load(&reg, "/nonexistent/plugins", NULL, &err) != 0);
-    TK_CHECK_STR(err.msg, "cannot open plugins folder /nonexistent/plugins: No such file or directory");
+    TK_CHECK_STR(err.msg,
+                 "cannot open plugins folder /nonexistent/plugins: No such file or directory");
     TK_CHECK_INT(reg.n, 0);
 }
 
@@ -220,7 +225,8 @@ TK_TEST(test_unsafe_permissions)
 
     TK_CHECK_INT(chmod(so, 0664), 0);
     TK_CHECK(tk_registry_load(&reg, dir, NULL, &err) != 0);
-    TK_CHECK(strstr(err.msg, so) && strstr(err.msg, "the file is writable by group or others (mode 0664)"));
+    TK_CHECK(strstr(err.msg, so) &&
+             strstr(err.msg, "the file is writable by group or others (mode 0664)"));
     TK_CHECK_INT(chmod(so, 0646), 0);
     TK_CHECK(tk_plugin_check_perms(so, &err) != 0);
     TK_CHECK(strstr(err.msg, "writable by group or others (mode 0646)") != NULL);
@@ -261,7 +267,8 @@ TK_TEST(test_unsafe_permissions)
 
 TK_TEST(test_check_header_direct)
 {
-    struct tk_plugin_header h = TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "ok", "1", "d");
+    struct tk_plugin_header h =
+        TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "ok", "1", "d");
     struct tk_error err = {0, ""};
     TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
     h.name = "this-name-is-far-too-long-for-a-plugin";

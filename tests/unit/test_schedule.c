@@ -103,10 +103,10 @@ TK_TEST(backoff_growth_and_cap)
 {
     TK_CHECK_INT(tk_backoff_delay(2, 30, 3600, 30), 60);
     TK_CHECK_INT(tk_backoff_delay(3, 30, 3600, 90), 120);
-    TK_CHECK_INT(tk_backoff_delay(8, 30, 3600, 3570), 3600);      /* 30*128 = 3840 -> cap */
-    TK_CHECK_INT(tk_backoff_delay(1000, 30, 3600, 3570), 3600);   /* no overflow */
+    TK_CHECK_INT(tk_backoff_delay(8, 30, 3600, 3570), 3600);    /* 30*128 = 3840 -> cap */
+    TK_CHECK_INT(tk_backoff_delay(1000, 30, 3600, 3570), 3600); /* no overflow */
     TK_CHECK_INT(tk_backoff_delay(1000000, 30, 3600, 0xffffffffu) <= 3600, 1);
-    TK_CHECK_INT(tk_backoff_delay(5, 60, 60, 12345), 60);         /* cap == base */
+    TK_CHECK_INT(tk_backoff_delay(5, 60, 60, 12345), 60); /* cap == base */
     TK_CHECK_INT(tk_backoff_delay(5, 1, 2, 1), 2);
 }
 

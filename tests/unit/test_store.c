@@ -18,7 +18,7 @@ static char path[128];
 static void cleanup(void)
 {
     char p[160];
-    static const char *const suffix[] = { "", "-wal", "-shm" };
+    static const char *const suffix[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s%s", path, suffix[i]);
         unlink(p);
@@ -29,7 +29,7 @@ static void cleanup(void)
 static struct tk_db *fresh(void)
 {
     struct tk_config cfg;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     struct tk_db *db = NULL;
     cleanup();
     memset(&cfg, 0, sizeof cfg);
@@ -46,7 +46,7 @@ static struct tk_db *fresh(void)
 static int64_t add_account(struct tk_db *db, const char *name)
 {
     int64_t id = 0;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (tk_store_account_add(db, name, "en", 1000, &id, &err) != 0)
         fprintf(stderr, "account_add: %s\n", err.msg);
     return id;
@@ -62,7 +62,7 @@ static int count_accounts(void *u, const struct tk_account *a)
 TK_TEST(test_accounts)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t acme = add_account(db, "Acme");
@@ -107,7 +107,7 @@ TK_TEST(test_accounts)
 TK_TEST(test_contacts)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t acme = add_account(db, "Acme"), other = add_account(db, "Other");
@@ -153,7 +153,7 @@ static int64_t add_item(struct tk_db *db, int64_t account, const char *type, tk_
                         int64_t job)
 {
     struct tk_item it;
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     memset(&it, 0, sizeof it);
     it.account_id = account;
     it.job_id = job;
@@ -172,7 +172,7 @@ static int64_t add_item(struct tk_db *db, int64_t account, const char *type, tk_
 TK_TEST(test_items)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t acme = add_account(db, "Acme");
@@ -182,8 +182,8 @@ TK_TEST(test_items)
     it.type = (char *)"invoice";
     it.title = (char *)"Invoice 2026-001";
     it.template_name = (char *)"invoice-default";
-    it.rem = (struct tk_reminders){ 1, 3, 2, 0, 1000, 1000 + 3 * TK_DAY };
-    struct tk_kv fields = { 0 };
+    it.rem = (struct tk_reminders){1, 3, 2, 0, 1000, 1000 + 3 * TK_DAY};
+    struct tk_kv fields = {0};
     tk_kv_set(&fields, "amount", "1210.00");
     tk_kv_set(&fields, "currency", "EUR");
     tk_kv_set(&fields, "a_note", "caf\xc3\xa9");
@@ -231,8 +231,8 @@ TK_TEST(test_items)
     TK_CHECK_INT(got.rem.sent, 1);
     TK_CHECK_INT(got.rem.next_at, 0);
     int64_t nulls = 0;
-    TK_CHECK_INT(tk_db_int(db, &nulls, &err, "SELECT COUNT(*) FROM items WHERE next_at IS NULL",
-                           ""), 0);
+    TK_CHECK_INT(
+        tk_db_int(db, &nulls, &err, "SELECT COUNT(*) FROM items WHERE next_at IS NULL", ""), 0);
     TK_CHECK_INT(nulls, 1);
 
     /* Fields can be set, replaced and removed later. */
@@ -294,7 +294,7 @@ static int stop_at_two(void *u, struct tk_item *it)
 TK_TEST(test_item_each_and_todo_order)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t acme = add_account(db, "Acme"), other = add_account(db, "Other");
@@ -302,8 +302,8 @@ TK_TEST(test_item_each_and_todo_order)
     int64_t i2 = add_item(db, acme, "proposal", 0, 7);
     int64_t i3 = add_item(db, acme, "invoice", 0, 7);
     int64_t i4 = add_item(db, other, "invoice", 0, 0);
-    struct seen s = { 0 };
-    struct tk_item_filter f = { 0 };
+    struct seen s = {0};
+    struct tk_item_filter f = {0};
     TK_CHECK_INT(tk_store_item_each(db, &f, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 4);
     TK_CHECK(s.ids[0] == i1 && s.ids[3] == i4);
@@ -339,7 +339,7 @@ TK_TEST(test_item_each_and_todo_order)
     TK_CHECK_INT(s.n, 1);
 
     /* Every filter combination binds correctly. */
-    struct tk_item_filter g = { .type = "invoice" };
+    struct tk_item_filter g = {.type = "invoice"};
     memset(&s, 0, sizeof s);
     TK_CHECK_INT(tk_store_item_each(db, &g, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 3);
@@ -351,11 +351,11 @@ TK_TEST(test_item_each_and_todo_order)
     memset(&s, 0, sizeof s);
     TK_CHECK_INT(tk_store_item_each(db, &g, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 0);
-    struct tk_item_filter h = { .account_id = acme, .job_id = 7 };
+    struct tk_item_filter h = {.account_id = acme, .job_id = 7};
     memset(&s, 0, sizeof s);
     TK_CHECK_INT(tk_store_item_each(db, &h, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 2);
-    struct tk_item_filter k = { .type = "proposal", .job_id = 7, .pending_only = 1 };
+    struct tk_item_filter k = {.type = "proposal", .job_id = 7, .pending_only = 1};
     memset(&s, 0, sizeof s);
     TK_CHECK_INT(tk_store_item_each(db, &k, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 0);
@@ -369,7 +369,7 @@ TK_TEST(test_item_each_and_todo_order)
     TK_CHECK_INT(tk_store_item_each(db, NULL, stop_at_two, &calls, &err), 42);
     TK_CHECK_INT(calls, 2);
     memset(&s, 0, sizeof s);
-    struct tk_item_filter todo = { .todo_order = 1 };
+    struct tk_item_filter todo = {.todo_order = 1};
     TK_CHECK_INT(tk_store_item_each(db, &todo, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 2); /* i1 and i4 are pending and not archived */
     tk_db_close(db);
@@ -378,7 +378,7 @@ TK_TEST(test_item_each_and_todo_order)
 TK_TEST(test_due)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t acme = add_account(db, "Acme");
@@ -426,7 +426,7 @@ TK_TEST(test_due)
 TK_TEST(test_sequence)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     int64_t a = 0, b = 0, c = 0;
@@ -459,7 +459,7 @@ static int collect_audit(void *u, const struct tk_audit_entry *e)
 TK_TEST(test_audit)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     TK_CHECK_INT(tk_store_audit_add(db, 10, "cli", 1, 5, 0, "sent", "to ann@x", &err), 0);
@@ -467,7 +467,7 @@ TK_TEST(test_audit)
     TK_CHECK_INT(tk_store_audit_add(db, 30, "cli", 2, 0, 0, "contact", "added", &err), 0);
     TK_CHECK_INT(tk_store_audit_add(db, 40, "cli", 1, 5, 0, "resent", "by hand", &err), 0);
     TK_CHECK_INT(tk_store_audit_add(db, 40, NULL, 1, 5, 0, "x", NULL, &err), TK_EINVAL);
-    struct audit_seen s = { 0 };
+    struct audit_seen s = {0};
     TK_CHECK_INT(tk_store_audit_each(db, 0, 5, collect_audit, &s, &err), 0);
     TK_CHECK_INT(s.n, 2);
     TK_CHECK_STR(s.actions[0], "sent");
@@ -510,7 +510,7 @@ static void free_rows(struct tk_outbox_row *rows, size_t n)
 TK_TEST(test_outbox_add_and_get)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     struct tk_outbox_row r = msg("1/reminder/1/ann", 100);
@@ -547,7 +547,7 @@ TK_TEST(test_outbox_add_and_get)
 TK_TEST(test_outbox_leases)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     struct tk_outbox_row a = msg("a", 100), b = msg("b", 50), c = msg("c", 1000);
@@ -623,9 +623,8 @@ TK_TEST(test_outbox_leases)
     tk_outbox_row_free(&got);
 
     /* A temporary failure: back to queued at a later time, lease cleared. */
-    TK_CHECK_INT(tk_store_outbox_finish(db, ia, tok_a2, TK_OUTBOX_QUEUED, 320, 400, 451, "later",
-                                        &err),
-                 0);
+    TK_CHECK_INT(
+        tk_store_outbox_finish(db, ia, tok_a2, TK_OUTBOX_QUEUED, 320, 400, 451, "later", &err), 0);
     TK_CHECK_INT(tk_store_outbox_get(db, ia, &got, &err), 0);
     TK_CHECK_INT(got.state, TK_OUTBOX_QUEUED);
     TK_CHECK_INT(got.next_attempt_at, 400);
@@ -652,9 +651,9 @@ TK_TEST(test_outbox_leases)
     TK_CHECK_INT(tk_store_outbox_claim(db, 401, 60, 1, &rows, &n, &err), 0);
     int64_t tok_a4 = n == 1 ? rows[0].lease_token : 0;
     free_rows(rows, n);
-    TK_CHECK_INT(tk_store_outbox_finish(db, ia, tok_a4, TK_OUTBOX_DEAD, 402, 0, 550, "no such user",
-                                        &err),
-                 0);
+    TK_CHECK_INT(
+        tk_store_outbox_finish(db, ia, tok_a4, TK_OUTBOX_DEAD, 402, 0, 550, "no such user", &err),
+        0);
     TK_CHECK_INT(tk_store_outbox_finish(db, ia, tok_a4, 9, 402, 0, 0, NULL, &err), TK_EINVAL);
     int64_t q = 0, d = 0;
     TK_CHECK_INT(tk_store_outbox_counts(db, &q, &d, &err), 0);
@@ -688,7 +687,7 @@ static int collect_ob(void *u, const struct tk_outbox_row *r)
 TK_TEST(test_outbox_each)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     struct tk_outbox_row a = msg("a", 10), b = msg("b", 10), c = msg("c", 10);
@@ -703,10 +702,10 @@ TK_TEST(test_outbox_each)
     TK_CHECK_INT(n, 3);
     for (size_t i = 0; i < n; i++)
         if (rows[i].id != ia)
-            tk_store_outbox_finish(db, rows[i].id, rows[i].lease_token, TK_OUTBOX_DEAD, 21, 0,
-                                   550, "x", &err);
+            tk_store_outbox_finish(db, rows[i].id, rows[i].lease_token, TK_OUTBOX_DEAD, 21, 0, 550,
+                                   "x", &err);
     free_rows(rows, n);
-    struct ob_seen s = { 0 };
+    struct ob_seen s = {0};
     TK_CHECK_INT(tk_store_outbox_each(db, 0, 0, collect_ob, &s, &err), 0);
     TK_CHECK_INT(s.n, 3);
     memset(&s, 0, sizeof s);
@@ -728,7 +727,7 @@ TK_TEST(test_outbox_each)
 TK_TEST(test_rollback_leaves_nothing)
 {
     struct tk_db *db = fresh();
-    struct tk_error err = { 0 };
+    struct tk_error err = {0};
     if (!db)
         return;
     TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);

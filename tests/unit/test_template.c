@@ -9,25 +9,24 @@
 #include "tickler/item.h"
 #include "tk_test.h"
 
-static const char good[] =
-    "# an invoice template\n"
-    "description = Invoice with payment reminders\n"
-    "reminders = on\n"
-    "every_days = 7\n"
-    "count = 3\n"
-    "\n"
-    "[notification]\n"
-    "Subject: Invoice {{invoice.number}} from {{firm.name}}\n"
-    "\n"
-    "Dear {{contact.name}},\n"
-    "\\[not a section]\n"
-    "# not a comment in a body\n"
-    "\n"
-    "\n"
-    "[reminder]\r\n"
-    "Subject:   Reminder {{reminder.number}}  \r\n"
-    "\r\n"
-    "Still unpaid.\r\n";
+static const char good[] = "# an invoice template\n"
+                           "description = Invoice with payment reminders\n"
+                           "reminders = on\n"
+                           "every_days = 7\n"
+                           "count = 3\n"
+                           "\n"
+                           "[notification]\n"
+                           "Subject: Invoice {{invoice.number}} from {{firm.name}}\n"
+                           "\n"
+                           "Dear {{contact.name}},\n"
+                           "\\[not a section]\n"
+                           "# not a comment in a body\n"
+                           "\n"
+                           "\n"
+                           "[reminder]\r\n"
+                           "Subject:   Reminder {{reminder.number}}  \r\n"
+                           "\r\n"
+                           "Still unpaid.\r\n";
 
 static int parse(const char *text, struct tk_template *t, struct tk_error *err)
 {
@@ -51,7 +50,8 @@ TK_TEST(test_parse_good)
     TK_CHECK(s != NULL);
     if (s) {
         TK_CHECK_STR(s->subject, "Invoice {{invoice.number}} from {{firm.name}}");
-        TK_CHECK_STR(s->body, "Dear {{contact.name}},\n[not a section]\n# not a comment in a body\n");
+        TK_CHECK_STR(s->body,
+                     "Dear {{contact.name}},\n[not a section]\n# not a comment in a body\n");
     }
     s = tk_template_section(&t, "reminder");
     TK_CHECK(s != NULL);

@@ -82,7 +82,6 @@ static void quiet(void *u, const char *msg)
     (void)msg;
 }
 
-
 static int setup(void)
 {
     struct tk_error err = {0};
@@ -123,8 +122,8 @@ static int setup(void)
      * off, and two pending approvals for the bulk request */
     if (tk_engine_begin(eng, TK_TX_IMMEDIATE, &err) ||
         tk_store_account_add(eng->db, "Acme BV", "en", T0, &account_id, &err) ||
-        tk_store_contact_add(eng->db, account_id, "ann@acme.example", "Ann \xc3\x85str\xc3\xb6m",
-                             1, T0, NULL, &err) ||
+        tk_store_contact_add(eng->db, account_id, "ann@acme.example", "Ann \xc3\x85str\xc3\xb6m", 1,
+                             T0, NULL, &err) ||
         tk_store_contact_add(eng->db, account_id, "bob@acme.example", "Bob", 1, T0, NULL, &err) ||
         tk_store_contact_add(eng->db, account_id, "cy@acme.example", "Cy", 0, T0, NULL, &err))
         goto fail;
@@ -234,33 +233,45 @@ typedef int (*op_fn)(struct tk_error *err);
 
 static int op_send_invoice(struct tk_error *err)
 {
-    struct tk_send_req rq = {.type = "invoice", .title = "Invoice Q4 \xe2\x82\xac",
-                             .reminders = 1, .every_days = 3, .count = 2};
+    struct tk_send_req rq = {.type = "invoice",
+                             .title = "Invoice Q4 \xe2\x82\xac",
+                             .reminders = 1,
+                             .every_days = 3,
+                             .count = 2};
     rq.account_id = account_id;
     rq.fields = &invoice_fields;
     return tk_engine_send(eng, &rq, &invoice_id, err);
 }
 
-static int op_resend(struct tk_error *err) { return tk_engine_resend(eng, invoice_id, err); }
+static int op_resend(struct tk_error *err)
+{
+    return tk_engine_resend(eng, invoice_id, err);
+}
 
 static int op_set_reminders(struct tk_error *err)
 {
     return tk_engine_set_reminders(eng, invoice_id, 1, 2, 3, err);
 }
 
-static int op_event_paid(struct tk_error *err) { return tk_engine_event(eng, invoice_id, "paid", err); }
+static int op_event_paid(struct tk_error *err)
+{
+    return tk_engine_event(eng, invoice_id, "paid", err);
+}
 
 static int op_bulk(struct tk_error *err)
 {
     int n = 0;
-    int rc = tk_engine_bulk(eng, "request-approvals", account_id, "Please see both, thanks!",
-                            &n, err);
+    int rc =
+        tk_engine_bulk(eng, "request-approvals", account_id, "Please see both, thanks!", &n, err);
     if (!rc && n != 2)
         fprintf(stderr, "bulk covered %d items\n", n);
     return rc;
 }
 
 static size_t scheduled;
-static int op_schedule(struct tk_error *err) { return tk_engine_schedule(eng, &scheduled, err); }
+static int op_schedule(struct tk_error *err)
+{
+    return tk_engine_schedule(eng, &scheduled, err);
+}
 
 #endif

@@ -41,10 +41,22 @@ static int fail_now(void)
     return --countdown == 0;
 }
 
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-void *__wrap_calloc(size_t a, size_t b) { return fail_now() ? NULL : __real_calloc(a, b); }
-char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
+void *__wrap_malloc(size_t n)
+{
+    return fail_now() ? NULL : __real_malloc(n);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    return fail_now() ? NULL : __real_realloc(p, n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+    return fail_now() ? NULL : __real_calloc(a, b);
+}
+char *__wrap_strdup(const char *s)
+{
+    return fail_now() ? NULL : __real_strdup(s);
+}
 
 /* The test's own bookkeeping (dumping a result, taking a snapshot) is not
  * under test: it runs with the countdown paused. */
@@ -55,6 +67,9 @@ static long pause_faults(void)
     return saved;
 }
 
-static void resume_faults(long saved) { countdown = saved; }
+static void resume_faults(long saved)
+{
+    countdown = saved;
+}
 
 #endif

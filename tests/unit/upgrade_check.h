@@ -33,7 +33,8 @@ static void upgrade_check_v1(struct tk_db *db)
     TK_CHECK_INT(tk_db_migrate_to(db, 1, &err), 0);
     TK_CHECK_INT(upgrade_one(db, "SELECT MAX(version) FROM schema_version"), 1);
     TK_CHECK_INT(tk_db_exec(db, &err,
-                            "INSERT INTO accounts (id, name, created_at) VALUES (1, 'Acme', 0)", ""),
+                            "INSERT INTO accounts (id, name, created_at) VALUES (1, 'Acme', 0)",
+                            ""),
                  0);
     for (int i = 0; i < 2; i++)
         TK_CHECK_INT(tk_db_int(db, &ids[i], &err,

@@ -28,21 +28,22 @@
 
 struct file_state {
     const struct tk_host *host;
-    char *dir;                /* absolute; host alloc, freed in fini */
+    char *dir; /* absolute; host alloc, freed in fini */
     int fsync;
-    unsigned long counter;    /* atomic: connections may send in parallel */
+    unsigned long counter; /* atomic: connections may send in parallel */
 };
 
 struct file_conn {
     struct file_state *st;
     int dir_fd, tmp_fd;
-    long long last_ns;        /* keeps names increasing if the clock steps back */
+    long long last_ns; /* keeps names increasing if the clock steps back */
 };
 
 static const struct tk_config_key file_keys[] = {
-    { "dir", "spool folder; relative paths are relative to the config file; created when missing (required)" },
-    { "fsync", "on or off: flush every message to disk before reporting it sent (default on)" },
-    { NULL, NULL },
+    {"dir", "spool folder; relative paths are relative to the config file; created when missing "
+            "(required)"},
+    {"fsync", "on or off: flush every message to disk before reporting it sent (default on)"},
+    {NULL, NULL},
 };
 
 static int fail(struct tk_error *err, int code, const char *fmt, ...)
@@ -87,7 +88,8 @@ static int file_init(const struct tk_host *host, void **state, struct tk_error *
     /* Relative to the configuration file, like every path tickler reads;
      * a missing spool folder is created (its parent must exist). */
     char joined[4096];
-    if (dir[0] != '/' && host->size >= offsetof(struct tk_host, config_dir) + sizeof host->config_dir &&
+    if (dir[0] != '/' &&
+        host->size >= offsetof(struct tk_host, config_dir) + sizeof host->config_dir &&
         host->config_dir) {
         int n = snprintf(joined, sizeof joined, "%s/%s", host->config_dir, dir);
         if (n < 0 || (size_t)n >= sizeof joined)
@@ -121,7 +123,7 @@ static int file_init(const struct tk_host *host, void **state, struct tk_error *
     st->dir = host->alloc(host, n);
     if (st->dir)
         memcpy(st->dir, abs, n);
-    free(abs);  /* realpath() allocates with malloc */
+    free(abs); /* realpath() allocates with malloc */
     if (!st->dir) {
         file_fini(st);
         return fail(err, TK_ENOMEM, "file: out of memory");

@@ -19,48 +19,48 @@
 
 #include "tickler/transport.h"
 
-#define ANY_FAILURE (-1)  /* matches every CURLcode but CURLE_OK */
+#define ANY_FAILURE (-1) /* matches every CURLcode but CURLE_OK */
 
 enum body_when { BODY_ANY, BODY_BEFORE, BODY_AFTER };
 
 struct rule {
-    int rc;                  /* a CURLcode or ANY_FAILURE */
+    int rc; /* a CURLcode or ANY_FAILURE */
     enum body_when body;
     long reply_min, reply_max;
-    int status;              /* enum tk_delivery */
+    int status; /* enum tk_delivery */
 };
 
 static const struct rule rules[] = {
-    { CURLE_OK, BODY_ANY, 0, 999, TK_DELIVERED },
+    {CURLE_OK, BODY_ANY, 0, 999, TK_DELIVERED},
 
     /* The server answered with a failure code: trust it. */
-    { ANY_FAILURE, BODY_ANY, 400, 499, TK_TEMPORARY },
-    { ANY_FAILURE, BODY_ANY, 500, 599, TK_PERMANENT },
+    {ANY_FAILURE, BODY_ANY, 400, 499, TK_TEMPORARY},
+    {ANY_FAILURE, BODY_ANY, 500, 599, TK_PERMANENT},
 
     /* No usable reply: decide by what curl saw. */
-    { CURLE_COULDNT_RESOLVE_HOST, BODY_ANY, 0, 999, TK_TEMPORARY },
-    { CURLE_COULDNT_CONNECT, BODY_ANY, 0, 999, TK_TEMPORARY },
-    { CURLE_SSL_CONNECT_ERROR, BODY_ANY, 0, 999, TK_TEMPORARY },
-    { CURLE_OPERATION_TIMEDOUT, BODY_BEFORE, 0, 999, TK_TEMPORARY },
-    { CURLE_OPERATION_TIMEDOUT, BODY_AFTER, 0, 999, TK_UNKNOWN },
+    {CURLE_COULDNT_RESOLVE_HOST, BODY_ANY, 0, 999, TK_TEMPORARY},
+    {CURLE_COULDNT_CONNECT, BODY_ANY, 0, 999, TK_TEMPORARY},
+    {CURLE_SSL_CONNECT_ERROR, BODY_ANY, 0, 999, TK_TEMPORARY},
+    {CURLE_OPERATION_TIMEDOUT, BODY_BEFORE, 0, 999, TK_TEMPORARY},
+    {CURLE_OPERATION_TIMEDOUT, BODY_AFTER, 0, 999, TK_UNKNOWN},
 
     /* Refused credentials or an untrusted server: retrying cannot help. */
-    { CURLE_LOGIN_DENIED, BODY_ANY, 0, 999, TK_PERMANENT },
-    { CURLE_PEER_FAILED_VERIFICATION, BODY_ANY, 0, 999, TK_PERMANENT },
-    { CURLE_SSL_CACERT_BADFILE, BODY_ANY, 0, 999, TK_PERMANENT },
-    { CURLE_SSL_ISSUER_ERROR, BODY_ANY, 0, 999, TK_PERMANENT },
-    { CURLE_SSL_PINNEDPUBKEYNOTMATCH, BODY_ANY, 0, 999, TK_PERMANENT },
+    {CURLE_LOGIN_DENIED, BODY_ANY, 0, 999, TK_PERMANENT},
+    {CURLE_PEER_FAILED_VERIFICATION, BODY_ANY, 0, 999, TK_PERMANENT},
+    {CURLE_SSL_CACERT_BADFILE, BODY_ANY, 0, 999, TK_PERMANENT},
+    {CURLE_SSL_ISSUER_ERROR, BODY_ANY, 0, 999, TK_PERMANENT},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, BODY_ANY, 0, 999, TK_PERMANENT},
 
     /* The connection broke. */
-    { CURLE_SEND_ERROR, BODY_AFTER, 0, 999, TK_UNKNOWN },
-    { CURLE_RECV_ERROR, BODY_AFTER, 0, 999, TK_UNKNOWN },
-    { CURLE_GOT_NOTHING, BODY_AFTER, 0, 999, TK_UNKNOWN },
-    { CURLE_PARTIAL_FILE, BODY_AFTER, 0, 999, TK_UNKNOWN },
-    { CURLE_SEND_ERROR, BODY_BEFORE, 0, 999, TK_TEMPORARY },
-    { CURLE_RECV_ERROR, BODY_BEFORE, 0, 999, TK_TEMPORARY },
+    {CURLE_SEND_ERROR, BODY_AFTER, 0, 999, TK_UNKNOWN},
+    {CURLE_RECV_ERROR, BODY_AFTER, 0, 999, TK_UNKNOWN},
+    {CURLE_GOT_NOTHING, BODY_AFTER, 0, 999, TK_UNKNOWN},
+    {CURLE_PARTIAL_FILE, BODY_AFTER, 0, 999, TK_UNKNOWN},
+    {CURLE_SEND_ERROR, BODY_BEFORE, 0, 999, TK_TEMPORARY},
+    {CURLE_RECV_ERROR, BODY_BEFORE, 0, 999, TK_TEMPORARY},
 
     /* Everything else: an outage until proven otherwise. */
-    { ANY_FAILURE, BODY_ANY, 0, 999, TK_TEMPORARY },
+    {ANY_FAILURE, BODY_ANY, 0, 999, TK_TEMPORARY},
 };
 
 static int rule_matches(const struct rule *r, CURLcode rc, long reply_code, int body_sent)
@@ -87,10 +87,15 @@ int tk_smtp_classify(CURLcode rc, long reply_code, int body_sent)
 const char *tk_smtp_delivery_name(int status)
 {
     switch (status) {
-    case TK_DELIVERED: return "delivered";
-    case TK_TEMPORARY: return "temporary";
-    case TK_PERMANENT: return "permanent";
-    case TK_UNKNOWN: return "unknown";
-    default: return "invalid";
+    case TK_DELIVERED:
+        return "delivered";
+    case TK_TEMPORARY:
+        return "temporary";
+    case TK_PERMANENT:
+        return "permanent";
+    case TK_UNKNOWN:
+        return "unknown";
+    default:
+        return "invalid";
     }
 }

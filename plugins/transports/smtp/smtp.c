@@ -36,42 +36,43 @@ enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
 struct smtp_state {
     const struct tk_host *host;
-    char *url;                /* effective URL (scheme and EHLO name applied); host alloc */
-    const char *username;     /* borrowed from the host's config until fini */
+    char *url;            /* effective URL (scheme and EHLO name applied); host alloc */
+    const char *username; /* borrowed from the host's config until fini */
     const char *password;
     const char *ca_file;
     enum tls_mode tls;
     long timeout, connect_timeout;
-    int native;                   /* use wire.c instead of libcurl */
-    int wire_possible;            /* the URL is plain host[:port][/helo] */
-    char *wire_strings;           /* host alloc: wire.host, port, helo */
+    int native;         /* use wire.c instead of libcurl */
+    int wire_possible;  /* the URL is plain host[:port][/helo] */
+    char *wire_strings; /* host alloc: wire.host, port, helo */
     struct tk_smtp_wire_cfg wire;
 };
 
 struct smtp_conn {
     struct smtp_state *st;
-    CURL *curl;                   /* NULL on the native path */
-    struct tk_smtp_wire *wire;    /* NULL on the libcurl path */
+    CURL *curl;                /* NULL on the native path */
+    struct tk_smtp_wire *wire; /* NULL on the libcurl path */
     /* The message being sent: borrowed for one send(). */
     const char *data;
     size_t len, off;
     int read_called;
-    char last_reply[TK_ERROR_MAX];  /* last server line of this transfer */
-    char fail_reply[TK_ERROR_MAX];  /* last 4xx/5xx line of this transfer */
+    char last_reply[TK_ERROR_MAX]; /* last server line of this transfer */
+    char fail_reply[TK_ERROR_MAX]; /* last 4xx/5xx line of this transfer */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static const struct tk_config_key smtp_keys[] = {
-    { "url", "smtp://host:port or smtps://host:port of the relay (required)" },
-    { "username", "user name for SMTP AUTH (optional)" },
-    { "password", "password for SMTP AUTH (required with username)" },
-    { "tls", "none, starttls or tls (default: tls for smtps://, none for smtp://)" },
-    { "timeout_seconds", "longest time for one message, connection included (default 30)" },
-    { "connect_timeout_seconds", "longest time to connect (default 10)" },
-    { "ca_file", "PEM file of CA certificates to trust instead of the system's" },
-    { "helo", "name to announce in EHLO (default: this host's name)" },
-    { "pipelining", "auto (own SMTP client with PIPELINING when tls = none and no username) or off (always libcurl); default auto" },
-    { NULL, NULL },
+    {"url", "smtp://host:port or smtps://host:port of the relay (required)"},
+    {"username", "user name for SMTP AUTH (optional)"},
+    {"password", "password for SMTP AUTH (required with username)"},
+    {"tls", "none, starttls or tls (default: tls for smtps://, none for smtp://)"},
+    {"timeout_seconds", "longest time for one message, connection included (default 30)"},
+    {"connect_timeout_seconds", "longest time to connect (default 10)"},
+    {"ca_file", "PEM file of CA certificates to trust instead of the system's"},
+    {"helo", "name to announce in EHLO (default: this host's name)"},
+    {"pipelining", "auto (own SMTP client with PIPELINING when tls = none and no username) or off "
+                   "(always libcurl); default auto"},
+    {NULL, NULL},
 };
 
 static int fail(struct tk_error *err, int code, const char *fmt, ...)
@@ -187,7 +188,8 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
                      struct tk_error *err)
 {
     if (!url || !*url)
-        return fail(err, TK_EINVAL, "[transport] url: required (smtp://host:port or smtps://host:port)");
+        return fail(err, TK_EINVAL,
+                    "[transport] url: required (smtp://host:port or smtps://host:port)");
     int implicit;
     size_t scheme_len;
     if (strncasecmp(url, "smtps://", 8) == 0) {
@@ -197,7 +199,8 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
         implicit = 0;
         scheme_len = 7;
     } else {
-        return fail(err, TK_EINVAL, "[transport] url: \"%s\" must start with smtp:// or smtps://", url);
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" must start with smtp:// or smtps://",
+                    url);
     }
     const char *authority = url + scheme_len;
     size_t auth_len = strcspn(authority, "/?#");
@@ -220,13 +223,15 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
     else
         return fail(err, TK_EINVAL, "[transport] tls: \"%s\" is not none, starttls or tls", tls);
     if (implicit && st->tls != TLS_IMPLICIT)
-        return fail(err, TK_EINVAL, "[transport] tls: \"%s\" contradicts url %s (smtps:// is always tls)",
-                    tls, url);
+        return fail(err, TK_EINVAL,
+                    "[transport] tls: \"%s\" contradicts url %s (smtps:// is always tls)", tls,
+                    url);
 
     if (helo && !helo_valid(helo))
         return fail(err, TK_EINVAL, "[transport] helo: \"%s\" is not a host name", helo);
     if (helo && *path)
-        return fail(err, TK_EINVAL, "[transport] helo: url %s already names an EHLO host after the '/'", url);
+        return fail(err, TK_EINVAL,
+                    "[transport] helo: url %s already names an EHLO host after the '/'", url);
 
     /* tls = tls on an smtp:// URL means implicit TLS on that port: curl
      * does that only for the smtps scheme. */
@@ -268,8 +273,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
     int rc = parse_url(st, host->config_get(host, "url"), host->config_get(host, "tls"),
                        host->config_get(host, "helo"), err);
     if (!rc)
-        rc = parse_seconds("timeout_seconds", host->config_get(host, "timeout_seconds"), 30,
-                           86400, &st->timeout, err);
+        rc = parse_seconds("timeout_seconds", host->config_get(host, "timeout_seconds"), 30, 86400,
+                           &st->timeout, err);
     if (!rc)
         rc = parse_seconds("connect_timeout_seconds",
                            host->config_get(host, "connect_timeout_seconds"), 10, 3600,
@@ -287,8 +292,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
     if (!rc && pipelining && strcmp(pipelining, "auto") != 0 && strcmp(pipelining, "off") != 0)
         rc = fail(err, TK_EINVAL, "[transport] pipelining: \"%s\" is not auto or off", pipelining);
     if (!rc) {
-        st->native = st->wire_possible && !st->username &&
-                     (!pipelining || strcmp(pipelining, "auto") == 0);
+        st->native =
+            st->wire_possible && !st->username && (!pipelining || strcmp(pipelining, "auto") == 0);
         st->wire.timeout = st->timeout;
         st->wire.connect_timeout = st->connect_timeout;
     }
@@ -297,7 +302,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
         return rc;
     }
     if (st->username && st->tls == TLS_NONE && host->log)
-        host->log(host, TK_LOG_WARN, "username set with tls = none: the password crosses the network in clear");
+        host->log(host, TK_LOG_WARN,
+                  "username set with tls = none: the password crosses the network in clear");
     *state = st;
     return 0;
 }
@@ -347,20 +353,19 @@ static void smtp_close(void *conn)
     if (!c)
         return;
     if (c->curl)
-        curl_easy_cleanup(c->curl);  /* sends QUIT on a live connection */
+        curl_easy_cleanup(c->curl); /* sends QUIT on a live connection */
     tk_smtp_wire_close(c->wire);
     c->st->host->free(c->st->host, c);
 }
 
-#define SETOPT(opt, val)                                                            \
-    do {                                                                            \
-        CURLcode r_ = curl_easy_setopt(c->curl, opt, val);                          \
-        if (r_ != CURLE_OK) {                                                       \
-            fail(err, TK_ERR, "smtp: libcurl refused %s: %s", #opt,                 \
-                 curl_easy_strerror(r_));                                           \
-            smtp_close(c);                                                          \
-            return TK_ERR;                                                          \
-        }                                                                           \
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        CURLcode r_ = curl_easy_setopt(c->curl, opt, val);                                         \
+        if (r_ != CURLE_OK) {                                                                      \
+            fail(err, TK_ERR, "smtp: libcurl refused %s: %s", #opt, curl_easy_strerror(r_));       \
+            smtp_close(c);                                                                         \
+            return TK_ERR;                                                                         \
+        }                                                                                          \
     } while (0)
 
 static int smtp_open(void *state, void **conn, struct tk_error *err)
@@ -497,8 +502,9 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
 }
 
 static const struct tk_transport smtp_transport = {
-    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "smtp", "1.0",
-                                 "deliver through an SMTP relay, one session per batch (PIPELINING or libcurl)"),
+    .hdr = TK_PLUGIN_HEADER_INIT(
+        struct tk_transport, TK_PLUGIN_TRANSPORT, "smtp", "1.0",
+        "deliver through an SMTP relay, one session per batch (PIPELINING or libcurl)"),
     .config_keys = smtp_keys,
     .init = smtp_init,
     .fini = smtp_fini,

@@ -44,16 +44,16 @@ struct reply {
 
 struct tk_smtp_wire {
     struct tk_smtp_wire_cfg cfg;
-    int fd;                  /* -1: not connected */
-    int pipelining;          /* the server advertised PIPELINING */
-    int64_t deadline;        /* CLOCK_MONOTONIC ms: end of the current operation */
-    size_t replies;          /* replies read in the current transaction */
+    int fd;           /* -1: not connected */
+    int pipelining;   /* the server advertised PIPELINING */
+    int64_t deadline; /* CLOCK_MONOTONIC ms: end of the current operation */
+    size_t replies;   /* replies read in the current transaction */
     char rbuf[4096];
     size_t rpos, rlen;
-    char *out;               /* what goes out next: malloc'd, grows */
+    char *out; /* what goes out next: malloc'd, grows */
     size_t outlen, outcap;
-    char why[TK_ERROR_MAX];  /* the local reason of the last failure */
-    struct reply last;       /* the last reply read */
+    char why[TK_ERROR_MAX]; /* the local reason of the last failure */
+    struct reply last;      /* the last reply read */
 };
 
 static int64_t now_ms(void)
@@ -63,7 +63,8 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void why_set(struct tk_smtp_wire *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void why_set(struct tk_smtp_wire *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void why_set(struct tk_smtp_wire *w, const char *fmt, ...)
 {
@@ -91,7 +92,7 @@ static CURLcode wait_fd(struct tk_smtp_wire *w, short events)
             drop(w);
             return CURLE_OPERATION_TIMEDOUT;
         }
-        struct pollfd p = { w->fd, events, 0 };
+        struct pollfd p = {w->fd, events, 0};
         int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
         if (n > 0)
             return CURLE_OK; /* also on POLLERR/POLLHUP: the next call tells */
@@ -312,7 +313,8 @@ static CURLcode connect_to(struct tk_smtp_wire *w, struct reply *v)
         w->deadline = cd;
     const char *why = "no address";
     for (struct addrinfo *a = ai; a && w->fd < 0; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) {
             why = strerror(errno);
             continue;
@@ -363,9 +365,9 @@ static int ok2(const struct reply *r)
  * (the code decides); CURLE_OK means the server waits for the body. */
 static CURLcode envelope(struct tk_smtp_wire *w, const struct tk_message *m, struct reply *v)
 {
-    static const char *const tail[3] = { ">\r\n", ">\r\n", "\r\n" };
-    const char *head[3] = { "MAIL FROM:<", "RCPT TO:<", "DATA" };
-    const char *arg[3] = { m->from, m->rcpt, NULL };
+    static const char *const tail[3] = {">\r\n", ">\r\n", "\r\n"};
+    const char *head[3] = {"MAIL FROM:<", "RCPT TO:<", "DATA"};
+    const char *arg[3] = {m->from, m->rcpt, NULL};
     struct reply r[3];
     CURLcode rc;
     int n = 0;
@@ -450,7 +452,7 @@ static CURLcode transact(struct tk_smtp_wire *w, const struct tk_message *m, str
  * between transactions unless it is closing (EOF, or 421 before it). */
 static int alive(struct tk_smtp_wire *w)
 {
-    struct pollfd p = { w->fd, POLLIN, 0 };
+    struct pollfd p = {w->fd, POLLIN, 0};
     return w->rpos == w->rlen && poll(&p, 1, 0) == 0;
 }
 
@@ -464,7 +466,8 @@ void tk_smtp_reply_set(struct tk_delivery_result *res, const char *fmt, ...)
 
 void tk_smtp_reply_failed(struct tk_delivery_result *res, const char *why, const char *last)
 {
-    const char *lead = res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
+    const char *lead =
+        res->status == TK_UNKNOWN ? "connection lost after the message was sent: " : "";
     if (last && last[0])
         tk_smtp_reply_set(res, "%s%s (last reply: %s)", lead, why, last);
     else
