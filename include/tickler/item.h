@@ -20,7 +20,16 @@
  *     { return &descr.hdr; }
  *
  * All arrays end with an entry whose first pointer is NULL.  All strings and
- * arrays are static: the host borrows them until it unloads the plugin.
+ * arrays are static: they are borrowed by the host until it unloads the
+ * plugin.  The host checks them at load and refuses the plugin, naming its
+ * file and the reason, for a name outside its pattern, text with control
+ * characters, a type name that is a core config section (`transport`,
+ * `store`, ...), a Lua verb that is not an identifier, a bulk command that
+ * is a tickler command, or a template that does not parse.
+ *
+ * Threads: the host calls an item type's callbacks one at a time, never
+ * concurrently with each other.
+ *
  * See docs/plugins.md for a complete walk-through.
  */
 #ifndef TICKLER_ITEM_H
@@ -34,10 +43,12 @@ extern "C" {
 
 /* A client event, recorded with `tickler event ITEM NAME`. */
 struct tk_event_spec {
-    const char *name; /* "paid", "partially-paid": [a-z][a-z0-9-]* */
+    /* ABI 1.0 */
+    const char *name; /* "paid", "partially-paid": [a-z][a-z0-9_-]*, <= 32 */
     /* The item's state after the event, which completes the item and stops
      * its reminders at once ("paid"); NULL: the event is recorded in the
-     * audit trail and the item stays pending (R: partial payment, chat read). */
+     * audit trail and the item stays pending (R: partial payment, chat read).
+     * [a-z][a-z0-9_-]*, not "pending". */
     const char *final_state;
     const char *description; /* one line for `tickler plugins --json`/docs */
 };
@@ -57,7 +68,8 @@ enum tk_field_kind {
  * The host refuses unknown fields and checks each value against its kind
  * before calling prepare(). */
 struct tk_field_spec {
-    const char *name; /* "amount": [a-z][a-z0-9_]* */
+    /* ABI 1.0 */
+    const char *name; /* "amount": [a-z][a-z0-9_]*, <= 32 */
     int kind;         /* enum tk_field_kind */
     int flags;        /* TK_FIELD_* */
     const char *description;
@@ -65,26 +77,32 @@ struct tk_field_spec {
 
 /* A default template, compiled into the plugin, used when the templates
  * folder has no file of that language and name.  TEXT is in the template
- * format of docs/templates.md. */
+ * format of docs/templates.md; the host parses every one when it loads the
+ * plugin and refuses the plugin when one is malformed. */
 struct tk_template_text {
-    const char *lang; /* "en", "nl" */
-    const char *name; /* "default", "engagement" */
+    /* ABI 1.0 */
+    const char *lang; /* "en", "nl": [a-z][a-z0-9_-]* */
+    const char *name; /* "default", "engagement": [a-z][a-z0-9_-]* */
     const char *text;
 };
 
 /* A bulk command: one email to an account about all of its pending items of
  * this type (R4).  `tickler COMMAND ACCOUNT [--message TEXT]`. */
 struct tk_bulk_spec {
-    const char *command; /* "request-approvals" */
-    const char *section; /* template section used for the email */
+    /* ABI 1.0 */
+    const char *command; /* "request-approvals": [a-z][a-z0-9_-]*, no tickler command */
+    const char *section; /* template section used for the email: [a-z][a-z0-9_-]* */
     const char *description;
 };
 
 struct tk_item_type {
+    /* ABI 1.0 */
     struct tk_plugin_header hdr; /* kind = TK_PLUGIN_ITEM */
 
     /* Lua pipeline verb: job:create_invoice{...}.  NULL: only the generic
-     * job:create(type, {...}). */
+     * job:create(type, {...}).  A Lua identifier ([A-Za-z_][A-Za-z0-9_]*,
+     * not a keyword), unique among the loaded types, and not a method or
+     * field of job (create, move, archive, id, ...). */
     const char *lua_verb;
     const struct tk_event_spec *events;       /* required, at least one */
     const struct tk_field_spec *fields;       /* may be NULL: no fields */
@@ -93,9 +111,10 @@ struct tk_item_type {
     const struct tk_config_key *config_keys;  /* keys of section [NAME] */
 
     /* Called once after loading; *state is passed to every other callback.
-     * HOST is borrowed until fini returns.  May be NULL. */
+     * HOST is borrowed until fini returns.  On failure, init frees what it
+     * allocated: fini is not called.  May be NULL. */
     int (*init)(const struct tk_host *host, void **state, struct tk_error *err);
-    /* Undo init.  May be NULL. */
+    /* Undo init, when the host unloads the plugin.  May be NULL. */
     void (*fini)(void *state);
 
     /* Check and complete the fields of a new item, inside the transaction
@@ -115,7 +134,17 @@ struct tk_item_type {
      * sent in this state (resend of a signed document).  NULL callback:
      * KIND while the item is pending, NULL otherwise. */
     const char *(*section)(void *state, struct tk_item_ctx *ctx, const char *kind);
+
+#ifdef TK_TEST_ABI_GROWTH
+    /* ABI 1.2 (test builds only, see TK_ABI_MINOR in plugin.h) */
+    const char *test_growth;
+#endif
 };
+
+/* The ABI 1.0 size of struct tk_item_type: the end of its last 1.0 field.
+ * The host refuses an item type whose hdr.size is smaller. */
+#define TK_ITEM_TYPE_SIZE_1_0                                                                      \
+    (offsetof(struct tk_item_type, section) + sizeof(((struct tk_item_type *)0)->section))
 
 #ifdef __cplusplus
 }
