@@ -16,12 +16,14 @@
 #define LINE_MAX_CHARS 4096
 
 enum kind {
-    K_STR,  /* non-empty text */
-    K_OPT,  /* text; empty means unset (NULL) */
-    K_PATH, /* K_OPT resolved against the config's folder */
-    K_INT,  /* integer in [min, max] */
-    K_ENUM, /* one of choices ("a|b|c") */
-    K_FROM, /* "addr" or "Name <addr>" */
+    K_STR,   /* non-empty text */
+    K_OPT,   /* text; empty means unset (NULL) */
+    K_PATH,  /* K_OPT resolved against the config's folder */
+    K_INT,   /* integer in [min, max] */
+    K_ENUM,  /* one of choices ("a|b|c") */
+    K_FROM,  /* "addr" or "Name <addr>" */
+    K_PATHS, /* folders separated by ':', each resolved as K_PATH */
+    K_BOOL,  /* yes|no (also on|off, true|false) into an int */
 };
 
 struct keydef {
@@ -53,6 +55,9 @@ static const struct keydef keys[] = {
     S("transport", "from", K_FROM, transport_from),
     I("transport", "connections", transport_connections, 1, 64),
     S("plugins", "dir", K_PATH, plugins_dir),
+    S("plugins", "path", K_PATHS, plugins_path),
+    S("plugins", "allow_override", K_BOOL, plugins_allow_override),
+    I("plugins", "memory_limit_mb", plugins_memory_limit_mb, 1, 65536),
     S("templates", "dir", K_PATH, templates_dir),
     S("firm", "name", K_STR, firm_name),
     S("firm", "portal_url", K_OPT, firm_portal_url),
@@ -78,6 +83,23 @@ static const struct keydef keys[] = {
 static const char *const core_sections[] = {
     "store", "plugins", "templates", "firm", "reminders", "scheduler", "delivery", "lua", "log",
 };
+
+int tk_config_section_reserved(const char *name)
+{
+    if (!name)
+        return 0;
+    /* [transport] is core's too: its plugin keys are routed to the active
+     * transport, never to an item type that happens to be called so. */
+    if (strcmp(name, "transport") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
+        if (strcmp(core_sections[i], name) == 0)
+            return 1;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, name) == 0)
+            return 1;
+    return 0;
+}
 
 struct parse {
     struct tk_config *cfg;
@@ -162,6 +184,43 @@ static int from_ok(const char *v)
     return tk_email_valid(addr);
 }
 
+/* "a:b/c:/d" with each folder resolved against the config's folder.  An
+ * empty entry is refused: in PATH it would mean the current folder, which
+ * is never where plugins should come from. */
+static int set_paths(struct parse *p, const struct keydef *k, const char *v)
+{
+    struct tk_config *c = p->cfg;
+    struct tk_buf out = {0};
+    const char *s = v;
+    for (;;) {
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s);
+        char *part = tk_strndup(s, n), *abs = NULL;
+        if (!part || !*part) {
+            free(part);
+            tk_buf_free(&out);
+            if (!part)
+                return fail(p, TK_ENOMEM, "out of memory");
+            return fail(p, TK_EINVAL, "bad value '%s' for %s: an empty folder in the list", v,
+                        k->key);
+        }
+        abs = tk_config_path(c, part);
+        free(part);
+        if (!abs || tk_buf_printf(&out, "%s%s", out.len ? ":" : "", abs)) {
+            free(abs);
+            tk_buf_free(&out);
+            return fail(p, TK_ENOMEM, "out of memory");
+        }
+        free(abs);
+        if (!colon)
+            break;
+        s = colon + 1;
+    }
+    free(*str_at(c, k->off));
+    *str_at(c, k->off) = tk_buf_steal(&out);
+    return *str_at(c, k->off) ? 1 : fail(p, TK_ENOMEM, "out of memory");
+}
+
 static int set_value(struct parse *p, const struct keydef *k, const char *v)
 {
     struct tk_config *c = p->cfg;
@@ -185,6 +244,16 @@ static int set_value(struct parse *p, const struct keydef *k, const char *v)
         if (!*v)
             return fail(p, TK_EINVAL, "bad value '' for %s: expected a non-empty value", k->key);
         break;
+    case K_BOOL:
+        if (choice_ok("yes|on|true", v))
+            *int_at(c, k->off) = 1;
+        else if (choice_ok("no|off|false", v))
+            *int_at(c, k->off) = 0;
+        else
+            return fail(p, TK_EINVAL, "bad value '%s' for %s: expected yes or no", v, k->key);
+        return 1;
+    case K_PATHS:
+        return set_paths(p, k, v);
     case K_FROM:
         if (!from_ok(v))
             return fail(p, TK_EINVAL,
@@ -251,6 +320,12 @@ static int handler(void *user, const char *section, const char *name, const char
         if (p->seen[i])
             return fail(p, TK_EINVAL, "duplicate key '%s' in [%s]", name, section);
         p->seen[i] = 1;
+        if (strcmp(section, "plugins") == 0 &&
+            (strcmp(name, "path") == 0 || strcmp(name, "dir") == 0) &&
+            (p->cfg->plugins_path || p->cfg->plugins_dir))
+            return fail(p, TK_EINVAL,
+                        "[plugins] path and dir are both set: dir is the one-folder form of path, "
+                        "keep one");
         return set_value(p, &keys[i], v);
     }
     /* Other [transport] keys belong to the transport plugin. */
@@ -283,6 +358,7 @@ static int set_defaults(struct tk_config *c)
     c->lua_memory_limit_mb = 16;
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;
+    c->plugins_memory_limit_mb = 64;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
                    c->log_level
                ? 0
@@ -389,7 +465,7 @@ void tk_config_free(struct tk_config *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].kind != K_INT)
+        if (keys[i].kind != K_INT && keys[i].kind != K_BOOL)
             free(*str_at(cfg, keys[i].off));
     for (size_t i = 0; i < cfg->nentries; i++) {
         free(cfg->entries[i].section);

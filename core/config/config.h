@@ -35,7 +35,10 @@ struct tk_config {
     int transport_connections; /* parallel connections, default 1 */
 
     /* [plugins] */
-    char *plugins_dir; /* NULL: beside the binary (../lib/tickler/plugins) */
+    char *plugins_dir;           /* one folder: the older, one-entry form of path */
+    char *plugins_path;          /* folders, ':'-separated and resolved; NULL: default */
+    int plugins_allow_override;  /* a later folder may replace a plugin: 0 */
+    int plugins_memory_limit_mb; /* per plugin, through host->alloc: 64 */
 
     /* [templates] */
     char *templates_dir; /* NULL: beside the binary (../share/tickler/templates) */
@@ -84,6 +87,14 @@ void tk_config_free(struct tk_config *cfg);
 /* The value of KEY in plugin SECTION, or NULL; marks the entry used.
  * Borrowed until tk_config_free. */
 const char *tk_config_plugin_get(struct tk_config *cfg, const char *section, const char *key);
+/* The same without marking anything: safe from several threads at once
+ * (a transport's send() reading its keys). */
+const char *tk_config_plugin_find(const struct tk_config *cfg, const char *section,
+                                  const char *key);
+
+/* 1 when NAME is a section of core ([store], [transport], [plugins], ...):
+ * no plugin may claim it. */
+int tk_config_section_reserved(const char *name);
 
 /* Claim the keys a plugin accepts in SECTION; report the first entry of
  * SECTION whose key is not in KEYS (NULL-terminated) as FILE:LINE. */

@@ -21,6 +21,16 @@ const char *tk_config_plugin_get(struct tk_config *cfg, const char *section, con
     return NULL;
 }
 
+const char *tk_config_plugin_find(const struct tk_config *cfg, const char *section, const char *key)
+{
+    for (size_t i = 0; cfg && section && key && i < cfg->nentries; i++) {
+        const struct tk_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0)
+            return e->value;
+    }
+    return NULL;
+}
+
 static int key_listed(const char *const *keys, size_t nkeys, const char *key)
 {
     for (size_t i = 0; i < nkeys && keys && keys[i]; i++)
