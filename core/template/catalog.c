@@ -2,7 +2,11 @@
  * plugin's compiled-in text, each in the wanted language and then in "en".
  *
  * Templates are parsed on first use and kept until reload, so a broken file
- * only breaks the emails that need it, and SIGHUP picks up edits. */
+ * only breaks the emails that need it, and SIGHUP picks up edits.
+ * tk_catalog_check() parses every file of the folder up front, so that a
+ * typo is reported when a command starts, not at the first email that
+ * needs the file. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +61,11 @@ void tk_catalog_close(struct tk_catalog *cat)
     tk_catalog_reload(cat);
     free(cat->dir);
     free(cat);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Names become path parts: keep them to [a-z0-9_-] so that nothing can
@@ -184,4 +193,91 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
     cat->n++;
     *out = t;
     return 0;
+}
+
+/* The entries of folder PATH that SAFE names, sorted; NULL-safe on a
+ * missing folder (an empty list). */
+static int names_in(const char *path, const char *suffix, struct tk_strv *out, struct tk_error *err)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    size_t sl = suffix ? strlen(suffix) : 0;
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? 0
+                   : tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        char name[256];
+        size_t n = tk_strlcpy(name, de->d_name, sizeof name);
+        if (n >= sizeof name || n <= sl || (sl && strcmp(name + n - sl, suffix) != 0))
+            continue;
+        name[n - sl] = '\0';
+        if (!safe_name(name))
+            continue;
+        if (tk_strv_push(out, name)) {
+            closedir(d);
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        }
+    }
+    closedir(d);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, by_name);
+    return 0;
+}
+
+/* Parse one file; a failure goes to EACH. */
+static int check_file(const char *path, tk_catalog_problem_fn each, void *u, size_t *nbad)
+{
+    struct tk_buf text = {0};
+    struct tk_template t;
+    struct tk_error e = {0};
+    int rc = read_file(path, &text, &e);
+    if (rc == 0 && (rc = tk_template_parse(text.data, text.len, path, &t, &e)) == 0)
+        tk_template_free(&t);
+    tk_buf_free(&text);
+    if (rc == TK_ENOMEM)
+        return rc;
+    if (rc != 0 && rc != TK_ENOTFOUND) {
+        (*nbad)++;
+        if (each)
+            each(u, &e);
+    }
+    return 0;
+}
+
+int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
+                     struct tk_error *err)
+{
+    struct tk_strv langs = {0};
+    int rc = 0;
+    *nbad = 0;
+    if (!cat || !cat->dir)
+        return 0;
+    rc = names_in(cat->dir, NULL, &langs, err);
+    for (size_t i = 0; rc == 0 && i < langs.n; i++) {
+        struct tk_strv types = {0};
+        char *ldir = tk_strprintf("%s/%s", cat->dir, langs.v[i]);
+        rc = ldir ? names_in(ldir, NULL, &types, err)
+                  : tk_error_set(err, TK_ENOMEM, "out of memory");
+        for (size_t k = 0; rc == 0 && k < types.n; k++) {
+            struct tk_strv files = {0};
+            char *tdir = tk_strprintf("%s/%s", ldir, types.v[k]);
+            rc = tdir ? names_in(tdir, ".tmpl", &files, err)
+                      : tk_error_set(err, TK_ENOMEM, "out of memory");
+            for (size_t f = 0; rc == 0 && f < files.n; f++) {
+                char *path = tk_strprintf("%s/%s.tmpl", tdir, files.v[f]);
+                rc = path ? check_file(path, each, u, nbad)
+                          : tk_error_set(err, TK_ENOMEM, "out of memory");
+                if (rc == TK_ENOMEM)
+                    tk_error_set(err, TK_ENOMEM, "out of memory");
+                free(path);
+            }
+            tk_strv_free(&files);
+            free(tdir);
+        }
+        tk_strv_free(&types);
+        free(ldir);
+    }
+    tk_strv_free(&langs);
+    return rc;
 }

@@ -70,6 +70,22 @@ int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct
  * to the message and *LINE (may be NULL) to the 1-based line within SRC. */
 int tk_template_check(const char *src, size_t *line, struct tk_error *err);
 
+/* ---- dates and amounts in the reader's language (format.c) ------------ */
+
+/* 1 when LANG ("nl", "nl-BE") is Dutch; anything else reads as English. */
+int tk_format_is_dutch(const char *lang);
+/* "2026-12-31" -> "31 December 2026" (en) / "31 december 2026" (nl) into OUT
+ * (SIZE bytes, NUL included).  TK_EINVAL for anything but a real date of that
+ * shape, TK_ERR when OUT is too small; OUT is "" on failure. */
+int tk_format_date(const char *lang, const char *date, char *out, size_t size,
+                   struct tk_error *err);
+/* "1234.5" in "EUR" -> "€1,234.50" (en) / "€ 1.234,50" (nl); currencies
+ * without a symbol here as their code: "CHF 1,234.50".  AMOUNT as
+ * TK_FIELD_AMOUNT allows it (digits, at most two decimals), CURRENCY three
+ * capitals.  Errors as tk_format_date. */
+int tk_format_amount(const char *lang, const char *amount, const char *currency, char *out,
+                     size_t size, struct tk_error *err);
+
 /* ---- catalog ---------------------------------------------------------- */
 
 struct tk_catalog;
@@ -83,5 +99,16 @@ void tk_catalog_reload(struct tk_catalog *cat);
  * borrowed until tk_catalog_close/reload. */
 int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
                     const char *name, const struct tk_template **out, struct tk_error *err);
+
+/* Called with each broken template file; E ("FILE:LINE: why") is borrowed
+ * until the call returns. */
+typedef void (*tk_catalog_problem_fn)(void *u, const struct tk_error *e);
+/* Parse every DIR/LANG/TYPE/NAME.tmpl of the templates folder, whether or
+ * not a loaded type uses it, without caching anything.  EACH (may be NULL)
+ * gets every file that does not parse or read; *NBAD counts them.  Returns
+ * non-zero only when the check itself fails (out of memory, an unreadable
+ * folder). */
+int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
+                     struct tk_error *err);
 
 #endif
