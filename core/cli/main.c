@@ -55,6 +55,20 @@ static int has_subcommands(const char *name)
     return 0;
 }
 
+/* A plugin's bulk command may not be one of ours: the loader refuses it
+ * (tk_plugin_reserve_commands).  "help" is ours too (tickler help). */
+static void reserve_command_names(void)
+{
+    static const char *names[64];
+    size_t n = 0;
+    names[n++] = "help";
+    for (const struct tk_cli_command *k = tk_cli_commands; k->name && n + 1 < 64; k++)
+        if (strcmp(names[n - 1], k->name) != 0)
+            names[n++] = k->name;
+    names[n] = NULL;
+    tk_plugin_reserve_commands(names);
+}
+
 static int fail(struct tk_error *err)
 {
     fprintf(stderr, "tickler: %s\n", err->msg[0] ? err->msg : "failed");
@@ -132,6 +146,7 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 8 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
     memset(&c, 0, sizeof c);
+    reserve_command_names();
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
@@ -197,6 +212,10 @@ int main(int argc, char **argv)
         rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
         goto done;
     }
+    /* A broken template file is reported by every command that may send
+     * (tick and run report it themselves, into the daemon's log). */
+    if (flags & TK_CMD_SENDS)
+        tk_engine_check_templates(c.e);
     if (c.e->db && !(flags & TK_CMD_NO_PIPELINES) &&
         (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
         goto done;

@@ -55,6 +55,20 @@ static int open_templates(struct tk_engine *e, struct tk_error *err)
     return rc;
 }
 
+static void warn_template(void *u, const struct tk_error *e)
+{
+    tk_engine_warn(u, "%s (emails that need this template are not sent until it is fixed)", e->msg);
+}
+
+size_t tk_engine_check_templates(struct tk_engine *e)
+{
+    struct tk_error err = {0};
+    size_t nbad = 0;
+    if (tk_catalog_check(e->catalog, warn_template, e, &nbad, &err))
+        tk_engine_warn(e, "checking templates: %s", err.msg);
+    return nbad;
+}
+
 static int open_sender(struct tk_engine *e, struct tk_error *err)
 {
     const char *from =
@@ -73,7 +87,7 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
                    struct tk_error *err)
 {
     struct tk_engine *e;
-    char *path = NULL, *pdir = NULL;
+    char *path = NULL;
     int rc;
 
     *out = NULL;
@@ -95,13 +109,10 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     if (rc)
         return rc;
 
-    pdir = e->cfg.plugins_dir ? tk_strdup(e->cfg.plugins_dir) : tk_plugin_default_dir();
-    if (!pdir)
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
-    rc = tk_registry_load(&e->plugins, pdir, &e->cfg, err);
+    /* NULL: the search path the configuration names, else the default */
+    rc = tk_registry_load(&e->plugins, NULL, &e->cfg, err);
     if (!rc)
         rc = tk_registry_claim_transport(&e->plugins, &e->cfg, err);
-    free(pdir);
     if (rc)
         return rc;
     if ((rc = tk_config_check_plugins(&e->cfg, err)))

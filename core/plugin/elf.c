@@ -7,7 +7,6 @@
  * accepted; anything unexpected is "not a shared object". */
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -64,20 +63,16 @@ static int scan(const unsigned char *m, size_t size, const char *name)
     return 0;
 }
 
-int tk_plugin_check_elf(const char *path, struct tk_error *err)
+int tk_plugin_check_elf(int fd, const char *path, struct tk_error *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), found;
     void *m;
-    if (fd < 0)
-        return tk_error_set(err, TK_EIO, "plugin %s: refused: cannot open: %s", path,
-                            strerror(errno));
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
-        close(fd);
+    int found;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0)
         return tk_error_set(err, TK_ERR, "plugin %s: refused: not a shared object", path);
-    }
+    /* Mapped from the descriptor the loader will dlopen(): what is read here
+     * is what runs. */
     m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (m == MAP_FAILED)
         return tk_error_set(err, TK_EIO, "plugin %s: refused: cannot read: %s", path,
                             strerror(errno));

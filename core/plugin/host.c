@@ -1,6 +1,7 @@
 /* host.c - the services each plugin gets through its struct tk_host.  One
- * struct per plugin, so that host_data can say whose log line or config
- * lookup it is without the plugin passing its name. */
+ * struct per plugin, so that host_data can say whose log line, config
+ * lookup or allocation (alloc.c) it is without the plugin passing its
+ * name. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "config/config.h"
 #include "plugin.h"
+#include "template/template.h"
 
 static int log_level = TK_LOG_INFO;
 static tk_plugin_log_fn log_fn;
@@ -34,49 +36,49 @@ int tk_log_level_parse(const char *s)
     return -1;
 }
 
-static const char *plugin_name(const struct tk_host *h)
+static const char *name_of(const struct tk_plugin *p)
 {
-    const struct tk_plugin *p = h ? h->host_data : NULL;
     return p && p->hdr && p->hdr->name ? p->hdr->name : "plugin";
+}
+
+static void emit(const struct tk_plugin *p, int level, const char *fmt, va_list ap)
+{
+    char msg[TK_ERROR_MAX];
+    if (level > log_level)
+        return;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (log_fn)
+        log_fn(log_data, level, name_of(p), msg);
+    else
+        fprintf(stderr, "tickler: %s: %s\n", name_of(p), msg);
+}
+
+void tk_plugin_log(const struct tk_plugin *p, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(p, level, fmt, ap);
+    va_end(ap);
 }
 
 static void host_log(const struct tk_host *h, int level, const char *fmt, ...)
 {
-    char msg[TK_ERROR_MAX];
     va_list ap;
-    if (level > log_level)
-        return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(h ? h->host_data : NULL, level, fmt, ap);
     va_end(ap);
-    if (log_fn)
-        log_fn(log_data, level, plugin_name(h), msg);
-    else
-        fprintf(stderr, "tickler: %s: %s\n", plugin_name(h), msg);
 }
 
+/* Read-only lookup: transports call this from several threads at once.
+ * The loader already marked the plugin's keys used when it claimed its
+ * section. */
 static const char *host_config_get(const struct tk_host *h, const char *key)
 {
     const struct tk_plugin *p = h ? h->host_data : NULL;
     if (!p || !p->cfg)
         return NULL;
     /* A transport's keys live in [transport], an item type's in [NAME]. */
-    return tk_config_plugin_get(p->cfg, p->transport ? "transport" : p->hdr->name, key);
-}
-
-/* The malloc family for now; the indirection is what lets the host count
- * and cap plugin memory later without touching any plugin. */
-static void *host_alloc(const struct tk_host *h, size_t n)
-{
-    return malloc(n);
-}
-static void *host_realloc(const struct tk_host *h, void *ptr, size_t n)
-{
-    return realloc(ptr, n);
-}
-static void host_free(const struct tk_host *h, void *ptr)
-{
-    free(ptr);
+    return tk_config_plugin_find(p->cfg, p->transport ? "transport" : p->hdr->name, key);
 }
 
 static const char *host_field_get(struct tk_item_ctx *ctx, const char *name)
@@ -131,6 +133,36 @@ static int host_error_set(struct tk_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+static const char *language_of(struct tk_item_ctx *ctx)
+{
+    return ctx && ctx->facts ? tk_kv_get(ctx->facts, "language") : NULL;
+}
+
+static int host_format_date(struct tk_item_ctx *ctx, const char *date, char *out, size_t size,
+                            struct tk_error *err)
+{
+    return tk_format_date(language_of(ctx), date, out, size, err);
+}
+
+static int host_format_amount(struct tk_item_ctx *ctx, const char *amount, const char *currency,
+                              char *out, size_t size, struct tk_error *err)
+{
+    return tk_format_amount(language_of(ctx), amount, currency, out, size, err);
+}
+
+static int host_check_template(const struct tk_host *h, const char *text, const char *origin,
+                               struct tk_error *err)
+{
+    struct tk_template t;
+    int rc;
+    if (!text)
+        return tk_error_set(err, TK_EINVAL, "%s: no template text", origin ? origin : "template");
+    rc = tk_template_parse(text, strlen(text), origin ? origin : "template", &t, err);
+    if (rc == 0)
+        tk_template_free(&t);
+    return rc;
+}
+
 void tk_plugin_host_init(struct tk_plugin *p)
 {
     struct tk_host *h = &p->host;
@@ -138,11 +170,12 @@ void tk_plugin_host_init(struct tk_plugin *p)
     h->size = (uint32_t)sizeof *h;
     h->abi_major = TK_ABI_MAJOR;
     h->abi_minor = TK_ABI_MINOR;
+    /* ABI 1.0 */
     h->log = host_log;
     h->config_get = host_config_get;
-    h->alloc = host_alloc;
-    h->realloc = host_realloc;
-    h->free = host_free;
+    h->alloc = tk_plugin_alloc;
+    h->realloc = tk_plugin_realloc;
+    h->free = tk_plugin_free;
     h->field_get = host_field_get;
     h->field_set = host_field_set;
     h->var_set = host_var_set;
@@ -151,4 +184,15 @@ void tk_plugin_host_init(struct tk_plugin *p)
     h->error_set = host_error_set;
     h->host_data = p;
     h->config_dir = p->cfg ? p->cfg->dir : NULL;
+    /* ABI 1.1 */
+    h->format_date = host_format_date;
+    h->format_amount = host_format_amount;
+    h->check_template = host_check_template;
+#ifdef TK_TEST_ABI_GROWTH
+    h->test_growth = "grown";
+#endif
+    p->mem_limit =
+        (size_t)(p->cfg && p->cfg->plugins_memory_limit_mb > 0 ? p->cfg->plugins_memory_limit_mb
+                                                               : 64)
+        << 20;
 }

@@ -1,10 +1,13 @@
-/* loader.c - dlopen the plugins folder.  Everything that can be checked
- * without running plugin code (permissions, ABI header, names) is checked
- * before init; any failure undoes the whole load, like Redis undoes a
- * module whose OnLoad failed, so a half-loaded registry never exists. */
+/* loader.c - dlopen the plugin search path.  Everything that can be checked
+ * without running plugin code (permissions, ELF symbols, ABI header, names,
+ * templates) is checked before init; any failure undoes the whole load,
+ * like Redis undoes a module whose OnLoad failed, so a half-loaded registry
+ * never exists. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,11 +16,20 @@
 #include "config/config.h"
 #include "plugin.h"
 
-/* The smallest descriptor of each kind the host accepts: the ABI 1.0
- * structs.  When fields are appended (ABI 1.1), these stay at the 1.0 size
- * and the new fields are read only when hdr.size covers them. */
-#define TK_ITEM_TYPE_SIZE_1_0 sizeof(struct tk_item_type)
-#define TK_TRANSPORT_SIZE_1_0 sizeof(struct tk_transport)
+/* The 1.0 sizes are where the last 1.0 field ends, so appending fields
+ * never moves them; these pin them for the platforms we build on, and fail
+ * the build if a field is ever inserted before the end of ABI 1.0. */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(TK_ITEM_TYPE_SIZE_1_0 == 128, "ABI 1.0 struct tk_item_type changed");
+_Static_assert(TK_TRANSPORT_SIZE_1_0 == 88, "ABI 1.0 struct tk_transport changed");
+_Static_assert(TK_HOST_SIZE_1_0 == 112, "ABI 1.0 struct tk_host changed");
+#endif
+_Static_assert(TK_ITEM_TYPE_SIZE_1_0 <= sizeof(struct tk_item_type), "1.0 item type size");
+_Static_assert(TK_TRANSPORT_SIZE_1_0 <= sizeof(struct tk_transport), "1.0 transport size");
+_Static_assert(TK_HOST_SIZE_1_0 <= sizeof(struct tk_host), "1.0 host size");
+_Static_assert(offsetof(struct tk_plugin_header, size) == 4 &&
+                   offsetof(struct tk_plugin_header, kind) == 8,
+               "struct tk_plugin_header never moves");
 
 static int refuse(struct tk_error *err, const char *path, const char *fmt, ...) TK_PRINTF(3, 4);
 static int refuse(struct tk_error *err, const char *path, const char *fmt, ...)
@@ -30,119 +42,6 @@ static int refuse(struct tk_error *err, const char *path, const char *fmt, ...)
     return TK_ERR;
 }
 
-static int unsafe_stat(const struct stat *st, const char *what, const char *path,
-                       struct tk_error *err)
-{
-    if (st->st_mode & (S_IWGRP | S_IWOTH))
-        return refuse(err, path, "%s is writable by group or others (mode %04o)", what,
-                      (unsigned)(st->st_mode & 07777));
-    if (st->st_uid != 0 && st->st_uid != geteuid())
-        return refuse(err, path, "%s is owned by uid %u, neither root nor the running user", what,
-                      (unsigned)st->st_uid);
-    return 0;
-}
-
-int tk_plugin_check_perms(const char *path, struct tk_error *err)
-{
-    struct stat st;
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int rc;
-
-    /* lstat: a symlink could be swapped under us, so only real files load. */
-    if (lstat(path, &st) != 0)
-        return refuse(err, path, "cannot stat: %s", strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return refuse(err, path, "not a regular file");
-    if ((rc = unsafe_stat(&st, "the file", path, err)) != 0)
-        return rc;
-    dir = slash ? tk_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : tk_strdup(".");
-    if (!dir)
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
-    /* stat, not lstat: the folder itself may be reached through a link. */
-    if (stat(dir, &st) != 0)
-        rc = refuse(err, path, "cannot stat its folder: %s", strerror(errno));
-    else
-        rc = unsafe_stat(&st, "its folder", path, err);
-    free(dir);
-    return rc;
-}
-
-static int name_valid(const char *s)
-{
-    size_t n;
-    if (!s || !(*s >= 'a' && *s <= 'z'))
-        return 0;
-    for (n = 1; s[n]; n++)
-        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' ||
-              s[n] == '-'))
-            return 0;
-    return n <= 32;
-}
-
-int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path, struct tk_error *err)
-{
-    size_t min;
-    const char *kind;
-
-    if (!h)
-        return refuse(err, path, "%s returned NULL", TK_PLUGIN_ENTRY_NAME);
-    if (h->abi_major != TK_ABI_MAJOR)
-        return refuse(err, path, "built for ABI %u.%u, this tickler speaks ABI %d.%d", h->abi_major,
-                      h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
-    if (h->abi_minor > TK_ABI_MINOR)
-        return refuse(err, path,
-                      "built for ABI %u.%u, newer than this tickler's ABI %d.%d: upgrade tickler",
-                      h->abi_major, h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
-    if (h->size < sizeof *h)
-        return refuse(err, path, "descriptor is %u bytes, shorter than its %zu-byte header",
-                      (unsigned)h->size, sizeof *h);
-    if (h->kind == TK_PLUGIN_ITEM) {
-        min = TK_ITEM_TYPE_SIZE_1_0;
-        kind = "item type";
-    } else if (h->kind == TK_PLUGIN_TRANSPORT) {
-        min = TK_TRANSPORT_SIZE_1_0;
-        kind = "transport";
-    } else {
-        return refuse(err, path, "unknown plugin kind %d", h->kind);
-    }
-    if (h->size < min)
-        return refuse(err, path, "descriptor is %u bytes, an ABI %d.0 %s needs at least %zu",
-                      (unsigned)h->size, TK_ABI_MAJOR, kind, min);
-    if (!name_valid(h->name))
-        return refuse(err, path,
-                      "bad plugin name '%s': expected [a-z][a-z0-9_-]*, at most 32 "
-                      "characters",
-                      h->name ? h->name : "(null)");
-    return 0;
-}
-
-static int has_en_default(const struct tk_template_text *t)
-{
-    for (; t && t->lang; t++)
-        if (tk_streq(t->lang, "en") && tk_streq(t->name, "default"))
-            return 1;
-    return 0;
-}
-
-/* What the kind-specific descriptor must hold, beyond the header. */
-static int check_body(struct tk_plugin *p, struct tk_error *err)
-{
-    if (p->hdr->kind == TK_PLUGIN_ITEM) {
-        p->item = (const struct tk_item_type *)p->hdr;
-        if (!p->item->events || !p->item->events[0].name)
-            return refuse(err, p->path, "item type '%s' declares no events", p->hdr->name);
-        if (!has_en_default(p->item->templates))
-            return refuse(err, p->path, "item type '%s' has no default template in en",
-                          p->hdr->name);
-    } else {
-        p->transport = (const struct tk_transport *)p->hdr;
-        if (!p->transport->open || !p->transport->send || !p->transport->close)
-            return refuse(err, p->path, "transport '%s' lacks open, send or close", p->hdr->name);
-    }
-    return 0;
-}
-
 static void plugin_free(struct tk_plugin *p)
 {
     if (!p)
@@ -152,39 +51,77 @@ static void plugin_free(struct tk_plugin *p)
             p->item->fini(p->state);
         else if (p->transport && p->transport->fini)
             p->transport->fini(p->state);
+        if (p->mem_used)
+            tk_plugin_log(p, TK_LOG_DEBUG, "plugin %s: %zu bytes still allocated after fini",
+                          p->path, p->mem_used);
     }
-    if (p->handle)
+    if (p->handle) {
+        char name[64];
+        void *still;
         dlclose(p->handle);
+        /* The object is known by its name /proc/self/fd/N, and glibc hands
+         * out an already loaded object of the same name without opening the
+         * file.  So while the object stays mapped (a plugin with
+         * RTLD_NODELETE or unique symbols), keep N taken. */
+        snprintf(name, sizeof name, "/proc/self/fd/%d", p->fd);
+        still = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+        if (still) {
+            dlclose(still);
+            p->fd = -1;
+        }
+    }
+    if (p->fd >= 0)
+        close(p->fd);
     free(p->path);
     free(p);
 }
 
-static int open_one(const char *path, struct tk_config *cfg, struct tk_plugin **out,
-                    struct tk_error *err)
+/* The part of dlerror() after glibc's "NAME: " prefix, which names the
+ * descriptor rather than the file. */
+static const char *dl_reason(const char *name)
+{
+    const char *why = dlerror();
+    size_t n = strlen(name);
+    if (!why)
+        return "unknown error";
+    if (strncmp(why, name, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+        why += n + 2;
+    return why;
+}
+
+/* Open PATH (NAME in DIRFD) once, check it, and load that very file. */
+static int open_one(int dirfd, const char *name, const char *path, struct tk_config *cfg,
+                    struct tk_plugin **out, struct tk_error *err)
 {
     struct tk_plugin *p;
     tk_plugin_entry_fn entry;
-    const char *why;
-    size_t plen = strlen(path);
-    int rc;
+    char procname[64];
+    int rc, fd;
 
     *out = NULL;
-    if ((rc = tk_plugin_check_perms(path, err)) != 0 || (rc = tk_plugin_check_elf(path, err)) != 0)
+    if ((rc = tk_plugin_open_file(dirfd, name, path, &fd, err)) != 0)
         return rc;
+    if ((rc = tk_plugin_check_elf(fd, path, err)) != 0) {
+        close(fd);
+        return rc;
+    }
     if (!(p = calloc(1, sizeof *p)) || !(p->path = tk_strdup(path))) {
         free(p);
+        close(fd);
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     }
+    p->fd = fd;
     p->cfg = cfg;
+    snprintf(procname, sizeof procname, "/proc/self/fd/%d", fd);
     dlerror();
-    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->handle = dlopen(procname, RTLD_NOW | RTLD_LOCAL);
     if (!p->handle) {
-        why = dlerror();
-        why = why ? why : "unknown error";
-        /* glibc starts the message with the path, which we already say. */
-        if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
-            why += plen + 2;
-        refuse(err, path, "cannot load: %s", why);
+        if (access("/proc/self/fd", X_OK) != 0)
+            refuse(err, path,
+                   "cannot load: /proc is not mounted (plugins are loaded by "
+                   "descriptor through /proc/self/fd)");
+        else
+            refuse(err, path, "cannot load: %s", dl_reason(procname));
         plugin_free(p);
         return TK_ERR;
     }
@@ -196,7 +133,8 @@ static int open_one(const char *path, struct tk_config *cfg, struct tk_plugin **
         return TK_ERR;
     }
     p->hdr = entry();
-    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 || (rc = check_body(p, err)) != 0) {
+    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 ||
+        (rc = tk_plugin_check_body(p, err)) != 0) {
         plugin_free(p);
         return rc;
     }
@@ -210,14 +148,19 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The *.so names of DIR, sorted so that load order (and thus which of two
- * duplicates is named first) does not depend on the file system. */
-static int list_dir(const char *dir, struct tk_strv *names, struct tk_error *err)
+/* The *.so names of the folder DIRFD, sorted so that load order (and thus
+ * which of two duplicates is named first) does not depend on the file
+ * system. */
+static int list_dir(int dirfd, const char *dir, struct tk_strv *names, struct tk_error *err)
 {
-    DIR *d = opendir(dir);
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *de;
-    if (!d)
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return tk_error_set(err, TK_EIO, "cannot open plugins folder %s: %s", dir, strerror(errno));
+    }
     while ((de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
         if (de->d_name[0] == '.' || n < 4 || strcmp(de->d_name + n - 3, ".so") != 0)
@@ -233,16 +176,91 @@ static int list_dir(const char *dir, struct tk_strv *names, struct tk_error *err
     return 0;
 }
 
-static int check_duplicate(const struct tk_registry *reg, const struct tk_plugin *p,
+static int push(struct tk_registry *reg, struct tk_plugin *p, struct tk_error *err)
+{
+    if (reg->n == reg->cap) {
+        size_t cap = reg->cap ? reg->cap * 2 : 16;
+        struct tk_plugin **v = realloc(reg->v, cap * sizeof *v);
+        if (!v)
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        reg->v = v;
+        reg->cap = cap;
+    }
+    reg->v[reg->n++] = p;
+    return 0;
+}
+
+/* P claims a (kind, name) another plugin has.  In the same folder that is
+ * always a refusal; from a later folder it replaces the earlier plugin only
+ * with [plugins] allow_override = yes.  *replaced: the index replaced. */
+static int check_duplicate(const struct tk_registry *reg, size_t folder_start,
+                           const struct tk_plugin *p, int allow_override, size_t *replaced,
                            struct tk_error *err)
 {
+    *replaced = (size_t)-1;
     for (size_t i = 0; i < reg->n; i++) {
         const struct tk_plugin *q = reg->v[i];
-        if (q->hdr->kind == p->hdr->kind && strcmp(q->hdr->name, p->hdr->name) == 0)
-            return refuse(err, p->path, "%s '%s' claimed by both %s and %s",
-                          p->item ? "type" : "transport", p->hdr->name, q->path, p->path);
+        if (q->hdr->kind != p->hdr->kind || strcmp(q->hdr->name, p->hdr->name) != 0)
+            continue;
+        if (i < folder_start && allow_override) {
+            *replaced = i;
+            return 0;
+        }
+        if (i < folder_start)
+            return refuse(err, p->path,
+                          "%s '%s' is already loaded from %s, an earlier folder of the plugin "
+                          "path (set [plugins] allow_override = yes to let it replace that one)",
+                          p->item ? "type" : "transport", p->hdr->name, q->path);
+        return refuse(err, p->path, "%s '%s' claimed by both %s and %s",
+                      p->item ? "type" : "transport", p->hdr->name, q->path, p->path);
     }
     return 0;
+}
+
+/* Load the *.so of one folder into REG. */
+static int load_folder(struct tk_registry *reg, const char *dir, struct tk_config *cfg,
+                       struct tk_error *err)
+{
+    struct tk_strv names = {0};
+    size_t start = reg->n;
+    int allow_override = cfg && cfg->plugins_allow_override;
+    int dirfd, rc;
+
+    if ((rc = tk_plugin_check_folder(dir, err)) != 0)
+        return rc;
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return tk_error_set(err, TK_EIO, "cannot open plugins folder %s: %s", dir, strerror(errno));
+    rc = list_dir(dirfd, dir, &names, err);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        struct tk_plugin *p = NULL;
+        size_t replaced;
+        char *path = tk_strprintf("%s/%s", dir, names.v[i]);
+        if (!path) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        rc = open_one(dirfd, names.v[i], path, cfg, &p, err);
+        free(path);
+        if (rc == 0)
+            rc = check_duplicate(reg, start, p, allow_override, &replaced, err);
+        if (rc == 0 && replaced != (size_t)-1) {
+            tk_plugin_log(p, TK_LOG_INFO, "plugin %s replaces %s ([plugins] allow_override)",
+                          p->path, reg->v[replaced]->path);
+            plugin_free(reg->v[replaced]);
+            memmove(reg->v + replaced, reg->v + replaced + 1,
+                    (reg->n - replaced - 1) * sizeof *reg->v);
+            reg->n--;
+            start--;
+        }
+        if (rc == 0)
+            rc = push(reg, p, err);
+        if (rc != 0)
+            plugin_free(p);
+    }
+    close(dirfd);
+    tk_strv_free(&names);
+    return rc;
 }
 
 static int claim_item(struct tk_plugin *p, struct tk_error *err)
@@ -267,6 +285,12 @@ static int init_one(struct tk_plugin *p, struct tk_error *err)
         rc = p->item->init(&p->host, &p->state, &perr);
     else if (p->transport && p->transport->init)
         rc = p->transport->init(&p->host, &p->state, &perr);
+    if (rc != 0 && p->mem_refused)
+        return tk_error_set(err, rc,
+                            "plugin %s: init failed: %s (it reached [plugins] memory_limit_mb = "
+                            "%zu)",
+                            p->path, perr.msg[0] ? perr.msg : "no reason given",
+                            p->mem_limit >> 20);
     if (rc != 0)
         return tk_error_set(err, rc, "plugin %s: init failed: %s", p->path,
                             perr.msg[0] ? perr.msg : "no reason given");
@@ -274,40 +298,53 @@ static int init_one(struct tk_plugin *p, struct tk_error *err)
     return 0;
 }
 
-int tk_registry_load(struct tk_registry *reg, const char *dir, struct tk_config *cfg,
+/* Each folder of PATH in turn; OPTIONAL: a missing folder is skipped (the
+ * default path names folders a deployment need not have). */
+static int load_path(struct tk_registry *reg, const char *path, int optional, struct tk_config *cfg,
                      struct tk_error *err)
 {
-    struct tk_strv names = {0};
-    int rc;
+    const char *s = path;
+    int rc = 0;
+    while (rc == 0) {
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s);
+        char *dir = tk_strndup(s, n);
+        struct stat st;
+        if (!dir)
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        if (n && !(optional && stat(dir, &st) != 0 && errno == ENOENT))
+            rc = load_folder(reg, dir, cfg, err);
+        free(dir);
+        if (!colon)
+            break;
+        s = colon + 1;
+    }
+    return rc;
+}
+
+int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config *cfg,
+                     struct tk_error *err)
+{
+    int rc, optional = 0;
 
     memset(reg, 0, sizeof *reg);
     if (cfg && tk_log_level_parse(cfg->log_level) >= 0)
         tk_plugin_log_set_level(tk_log_level_parse(cfg->log_level));
-    if (!(reg->dir = tk_strdup(dir)))
+    if (path) {
+        reg->path = tk_strdup(path);
+    } else if (cfg && (cfg->plugins_path || cfg->plugins_dir)) {
+        reg->path = tk_strdup(cfg->plugins_path ? cfg->plugins_path : cfg->plugins_dir);
+    } else {
+        reg->path = tk_plugin_default_path();
+        optional = 1;
+    }
+    if (!reg->path)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
-    if ((rc = list_dir(dir, &names, err)) != 0)
+    if ((rc = load_path(reg, reg->path, optional, cfg, err)) != 0)
         goto fail;
-    if (names.n && !(reg->v = calloc(names.n, sizeof *reg->v))) {
-        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < names.n; i++) {
-        struct tk_plugin *p;
-        char *path = tk_strprintf("%s/%s", dir, names.v[i]);
-        if (!path) {
-            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+    for (size_t i = 0; i < reg->n; i++)
+        if ((rc = tk_plugin_check_clash(reg, reg->v[i], err)) != 0)
             goto fail;
-        }
-        rc = open_one(path, cfg, &p, err);
-        free(path);
-        if (rc != 0)
-            goto fail;
-        if ((rc = check_duplicate(reg, p, err)) != 0) {
-            plugin_free(p);
-            goto fail;
-        }
-        reg->v[reg->n++] = p;
-    }
     /* Claim every section before any init, so that a typo in the config is
      * reported as such and not as whatever init makes of a missing key. */
     for (size_t i = 0; i < reg->n; i++)
@@ -320,10 +357,8 @@ int tk_registry_load(struct tk_registry *reg, const char *dir, struct tk_config 
         if ((reg->v[i]->item || is_active_transport(reg->v[i])) &&
             (rc = init_one(reg->v[i], err)) != 0)
             goto fail;
-    tk_strv_free(&names);
     return 0;
 fail:
-    tk_strv_free(&names);
     tk_registry_unload(reg);
     return rc;
 }
@@ -335,7 +370,7 @@ void tk_registry_unload(struct tk_registry *reg)
     for (size_t i = reg->n; i > 0; i--)
         plugin_free(reg->v[i - 1]);
     free(reg->v);
-    free(reg->dir);
+    free(reg->path);
     memset(reg, 0, sizeof *reg);
 }
 
@@ -350,7 +385,7 @@ int tk_registry_claim_transport(struct tk_registry *reg, struct tk_config *cfg,
     p = tk_registry_transport(reg, cfg->transport_plugin);
     if (!p)
         return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' in %s", cfg->transport_plugin,
-                            reg->dir ? reg->dir : "the plugins folder");
+                            reg->path ? reg->path : "the plugins folder");
     for (const struct tk_config_key *k = p->transport->config_keys; k && k->name && n < 64; k++)
         keys[n++] = k->name;
     return tk_config_claim(cfg, "transport", keys, n, err);

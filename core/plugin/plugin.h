@@ -1,11 +1,23 @@
 /*
  * plugin.h - loading item-type and transport plugins.
  *
- * tk_registry_load() opens every *.so in the plugins folder with
- * RTLD_NOW | RTLD_LOCAL after checking that neither the file nor the folder
- * is writable by group or others, looks up the one entry symbol, checks the
- * descriptor header (ABI major, minor, size, kind, name) before calling
- * anything else, refuses two plugins claiming one name, then calls init.
+ * tk_registry_load() walks the plugin search path ([plugins] path, else
+ * [plugins] dir, else the default: the installed plugins folder, then
+ * SYSCONFDIR/tickler/plugins).  For each folder it checks, as sshd's
+ * StrictModes does, that the folder and every folder above it are owned by
+ * root or the running user and not writable by group or others (a sticky
+ * folder such as /tmp is accepted above the plugins folder, never as it).
+ * Each *.so is opened once, by descriptor, without following links; the
+ * descriptor is checked (regular file, owner, mode), its ELF symbol table
+ * read for the entry, and that same file loaded with
+ * dlopen("/proc/self/fd/N", RTLD_NOW | RTLD_LOCAL), so the file checked is
+ * the file loaded.  Then the descriptor header (ABI major, minor, size,
+ * kind) and every string the host prints or routes by are checked, and
+ * every compiled-in template parsed, before anything of the plugin runs but
+ * its entry.  Two plugins claiming one name are refused (a later folder may
+ * replace an earlier one's plugin with [plugins] allow_override = yes).
+ * Then sections are claimed and init called.
+ *
  * Any refusal is one line naming the file and the reason; everything loaded
  * so far is undone (fini, dlclose) and the registry is left empty.
  */
@@ -19,8 +31,9 @@
 struct tk_config;
 
 struct tk_plugin {
-    char *path;   /* the file */
+    char *path;   /* FOLDER/NAME.so as configured, for messages */
     void *handle; /* dlopen handle */
+    int fd;       /* the file, open while loaded: its /proc/self/fd name */
     const struct tk_plugin_header *hdr;
     const struct tk_item_type *item;      /* kind item, else NULL */
     const struct tk_transport *transport; /* kind transport, else NULL */
@@ -28,40 +41,53 @@ struct tk_plugin {
     struct tk_host host;                  /* this plugin's view of the host */
     struct tk_config *cfg;                /* borrowed */
     int inited;
+    /* host->alloc accounting (alloc.c); atomic: transports allocate on
+     * several threads */
+    size_t mem_used, mem_limit;
+    unsigned mem_refused; /* allocations refused by the cap */
 };
 
 struct tk_registry {
     struct tk_plugin **v;
-    size_t n;
-    char *dir; /* the folder loaded, for messages */
+    size_t n, cap;
+    char *path; /* the folders searched, ':'-separated, for messages */
 };
 
-/* Load all plugins of DIR.  CFG is borrowed for the registry's lifetime
- * (plugins read their keys through it); it may be NULL (no plugin keys).
- * Every item type claims its section [NAME] and is inited.  Of the
- * transports only the active one (CFG's transport_plugin) claims the
- * [transport] keys and is inited: an inactive transport stays loaded (for
- * listing) but is never inited, so that e.g. smtp does not demand a url
- * while the file transport is in use.  On failure the registry is empty
- * and ERR names the file and the reason. */
-int tk_registry_load(struct tk_registry *reg, const char *dir, struct tk_config *cfg,
+/* Load the plugins of the search path.  PATH: folders separated by ':',
+ * each of which must exist; NULL: the path CFG configures ([plugins] path,
+ * else dir), else the default path, whose missing folders are skipped.
+ * CFG is borrowed for the registry's lifetime (plugins read their keys
+ * through it); it may be NULL (no plugin keys, default limits).  Every item
+ * type claims its section [NAME] and is inited.  Of the transports only the
+ * active one (CFG's transport_plugin) claims the [transport] keys and is
+ * inited: an inactive transport stays loaded (for listing) but is never
+ * inited, so that e.g. smtp does not demand a url while the file transport
+ * is in use.  On failure the registry is empty and ERR names the file and
+ * the reason. */
+int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config *cfg,
                      struct tk_error *err);
 /* fini every inited plugin (in reverse order), dlclose all, empty REG.
  * Safe on an empty or zeroed registry. */
 void tk_registry_unload(struct tk_registry *reg);
 
 /* Check that the transport CFG names (transport_plugin) is loaded and claim
- * its keys of [transport]: "no transport plugin 'x' in DIR" or
- * "FILE:LINE: unknown key ..." otherwise.  Call after tk_registry_load and
- * before tk_config_check_plugins.  Idempotent. */
+ * its keys of [transport]: "no transport plugin 'x' in PATH" or
+ * "FILE:LINE: unknown key ..." otherwise.  tk_registry_load() does this
+ * when the transport is there; idempotent. */
 int tk_registry_claim_transport(struct tk_registry *reg, struct tk_config *cfg,
                                 struct tk_error *err);
 
-/* Where plugins' host->log lines go.  LEVEL: the most verbose level shown
- * (enum tk_log_level; default TK_LOG_INFO).  FN NULL: stderr as
+/* The words a bulk command may not be (the CLI's own commands), checked by
+ * every later tk_registry_load().  NAMES: NULL-terminated, borrowed until
+ * the process exits (or the next call).  Process-wide, set once at start. */
+void tk_plugin_reserve_commands(const char *const *names);
+
+/* Where plugins' host->log lines go, and the host's own lines about a
+ * plugin (its memory cap).  LEVEL: the most verbose level shown (enum
+ * tk_log_level; default TK_LOG_INFO).  FN NULL: stderr as
  * "tickler: PLUGIN: message".  FN gets the formatted line without newline,
- * borrowed for the call.  Process-wide; not thread-safe to change while
- * plugins log. */
+ * borrowed until FN returns; it may be called from several threads at
+ * once.  Process-wide; not thread-safe to change while plugins log. */
 typedef void (*tk_plugin_log_fn)(void *data, int level, const char *plugin, const char *msg);
 void tk_plugin_log_configure(int level, tk_plugin_log_fn fn, void *data);
 /* Change only the level (tk_registry_load sets it from [log] level). */
@@ -69,35 +95,61 @@ void tk_plugin_log_set_level(int level);
 /* "error", "warn", "info", "debug" to an enum tk_log_level; -1 if unknown. */
 int tk_log_level_parse(const char *s);
 
-/* Fill P's struct tk_host (host.c); P->cfg must be set.  Internal to the
- * loader, declared here for it. */
-void tk_plugin_host_init(struct tk_plugin *p);
-/* Select the transport named by cfg->transport_plugin: claim its [transport]
- * keys and init it (only the selected transport is initialised).  Error when
- * no such transport plugin is loaded. */
-int tk_registry_claim_transport(struct tk_registry *reg, struct tk_config *cfg,
-                                struct tk_error *err);
-
-/* The item type NAME, or NULL.  Borrowed. */
+/* The item type NAME, or NULL.  Borrowed until tk_registry_unload. */
 const struct tk_plugin *tk_registry_item(const struct tk_registry *reg, const char *name);
 const struct tk_plugin *tk_registry_transport(const struct tk_registry *reg, const char *name);
 /* The item type whose bulk spec names COMMAND; *bulk set.  NULL if none. */
 const struct tk_plugin *tk_registry_bulk(const struct tk_registry *reg, const char *command,
                                          const struct tk_bulk_spec **bulk);
 
-/* Check a descriptor header read from PATH; exposed for unit tests. */
+/* ---- the checks, exposed for the loader's files and unit tests -------- */
+
+/* Check a descriptor header read from PATH: ABI version, size against the
+ * frozen 1.0 size of its kind, kind, name, version and description. */
 int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,
                            struct tk_error *err);
-/* Refuse PATH unless it is an ELF shared object of this machine that
- * defines tk_plugin_entry; read from the file, before dlopen() runs any of
- * its code. */
-int tk_plugin_check_elf(const char *path, struct tk_error *err);
-/* Refuse PATH when it or its folder is writable by group/others. */
-int tk_plugin_check_perms(const char *path, struct tk_error *err);
+/* Check the kind-specific rest of P's descriptor (check.c): every name the
+ * host routes by, every text it prints, the compiled-in templates. */
+int tk_plugin_check_body(struct tk_plugin *p, struct tk_error *err);
+/* Check what two plugins may not share (Lua verbs, bulk commands) between
+ * P and those before it in REG. */
+int tk_plugin_check_clash(const struct tk_registry *reg, const struct tk_plugin *p,
+                          struct tk_error *err);
+/* Refuse FD (the file PATH) unless it is an ELF shared object of this
+ * machine that defines tk_plugin_entry; read from the file, before dlopen()
+ * runs any of its code. */
+int tk_plugin_check_elf(int fd, const char *path, struct tk_error *err);
+/* StrictModes for folder DIR: DIR is owned by root or the running user and
+ * not writable by group or others, and so is every folder above it up to
+ * /, except that a folder above DIR may be group/other-writable when it is
+ * sticky (/tmp).  ERR: "plugin folder DIR: refused: ...". */
+int tk_plugin_check_folder(const char *dir, struct tk_error *err);
+/* Open NAME in the folder DIRFD (shown as PATH) for loading: not following
+ * a link, a regular file owned by root or the running user, not writable by
+ * group or others.  *fd: caller closes. */
+int tk_plugin_open_file(int dirfd, const char *name, const char *path, int *fd,
+                        struct tk_error *err);
 
-/* The default plugins folder: ../lib/tickler/plugins beside the running
+/* ---- host services (host.c, alloc.c) ------------------------------------ */
+
+/* Fill P's struct tk_host; P->cfg must be set.  Internal to the loader. */
+void tk_plugin_host_init(struct tk_plugin *p);
+/* The capped allocator behind host->alloc/realloc/free. */
+void *tk_plugin_alloc(const struct tk_host *h, size_t n);
+void *tk_plugin_realloc(const struct tk_host *h, void *p, size_t n);
+void tk_plugin_free(const struct tk_host *h, void *p);
+/* A line from the host about plugin P, through the plugin log. */
+void tk_plugin_log(const struct tk_plugin *p, int level, const char *fmt, ...) TK_PRINTF(3, 4);
+
+/* ---- folders (path.c) ----------------------------------------------------- */
+
+/* The installed plugins folder: ../lib/tickler/plugins beside the running
  * binary.  Caller frees. */
 char *tk_plugin_default_dir(void);
+/* The default search path: the installed folder, then
+ * SYSCONFDIR/tickler/plugins (for plugins the package does not own).
+ * Caller frees. */
+char *tk_plugin_default_path(void);
 /* Folder beside the running binary: ../REL.  Caller frees. */
 char *tk_path_beside_binary(const char *rel);
 
@@ -105,7 +157,7 @@ char *tk_path_beside_binary(const char *rel);
 struct tk_item_ctx {
     struct tk_kv *fields;      /* the item's fields (writable in prepare) */
     struct tk_kv *vars;        /* template variables (writable in vars) */
-    const struct tk_kv *facts; /* "id", "title", "state", ... */
+    const struct tk_kv *facts; /* "id", "title", "state", "language", ... */
     const char *type;          /* prefix for var names */
     int phase;                 /* 1 prepare, 2 vars, 3 section */
     void *engine;              /* for sequence_next */

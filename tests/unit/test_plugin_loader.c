@@ -1,9 +1,12 @@
 /* test_plugin_loader.c - the real loader against real shared objects: the
  * bad-plugin fixtures of tests/fixtures/plugins (built into
  * $TK_FIXTURE_DIR/plugins/CASE/), the good "widget" fixture, and the real
- * plugins folder ($TK_PLUGIN_DIR) when it has any. */
+ * plugins folder ($TK_PLUGIN_DIR) when it has any: refusals, the search
+ * path and the permission walk.  The host services are in
+ * test_plugin_host.c. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,9 @@ static void expect_refused(const char *name, const char *file, const char *why)
         fprintf(stderr, "  case %s\n  got:  %s\n  want: %s...%s\n", name, err.msg, named, why);
         TK_CHECK(!"refusal message");
     }
+    /* one line, nothing of the bad string's control characters */
+    for (const char *c = err.msg; *c; c++)
+        TK_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
     TK_CHECK_INT(reg.n, 0);
     TK_CHECK(reg.v == NULL);
     free(named);
@@ -50,10 +56,13 @@ static void expect_refused(const char *name, const char *file, const char *why)
 
 TK_TEST(test_bad_fixtures)
 {
-    expect_refused("wrong_abi", "widget.so",
-                   "refused: built for ABI 99.0, this tickler speaks ABI 1.0");
-    expect_refused("newer_minor", "widget.so",
-                   "refused: built for ABI 1.7, newer than this tickler's ABI 1.0");
+    char want[256];
+    snprintf(want, sizeof want, "refused: built for ABI 99.%d, this tickler speaks ABI 1.%d",
+             TK_ABI_MINOR, TK_ABI_MINOR);
+    expect_refused("wrong_abi", "widget.so", want);
+    snprintf(want, sizeof want, "refused: built for ABI 1.%d, newer than this tickler's ABI 1.%d",
+             TK_ABI_MINOR + 7, TK_ABI_MINOR);
+    expect_refused("newer_minor", "widget.so", want);
     expect_refused("short_struct", "widget.so", "refused: descriptor is 8 bytes");
     expect_refused("no_entry", "widget.so",
                    "refused: not a tickler plugin: no tk_plugin_entry symbol");
@@ -66,11 +75,46 @@ TK_TEST(test_bad_fixtures)
     expect_refused("init_fails", "widget.so", "init failed: database of colours is missing");
 }
 
+/* Issue 11: every descriptor string the host prints or routes by. */
+TK_TEST(test_bad_strings)
+{
+    expect_refused("bad_event", "widget.so", "refused: bad event name 'done\\x0ax'");
+    expect_refused("esc_description", "widget.so",
+                   "refused: bad description 'Test \\x1b[31mwidgets': expected one line");
+    expect_refused("reserved_transport", "widget.so",
+                   "refused: item type 'transport' has the name of a tickler config section");
+    expect_refused("reserved_store", "widget.so",
+                   "refused: item type 'store' has the name of a tickler config section");
+    expect_refused("bad_verb", "widget.so", "refused: bad Lua verb 'create-widget'");
+    expect_refused("keyword_verb", "widget.so", "refused: bad Lua verb 'end'");
+    expect_refused("job_verb", "widget.so", "refused: Lua verb 'move' is a method or field of job");
+    expect_refused("cli_bulk", "widget.so", "refused: bulk command 'list' is a tickler command");
+    expect_refused("pending_final", "widget.so",
+                   "refused: event 'done': bad final state 'pending'");
+    expect_refused("bad_field", "widget.so", "refused: bad field name 'Size'");
+    expect_refused("bad_key", "widget.so", "refused: bad config key 'col our'");
+    /* a plugin of a newer minor than the host's (the growth test's) */
+    expect_refused("grown", "grown.so", "newer than this tickler's ABI 1.1: upgrade tickler");
+}
+
+/* Issue 16: the compiled-in templates are parsed at load. */
+TK_TEST(test_broken_template)
+{
+    expect_refused("broken_template", "widget.so", "refused: template en/default:4: ");
+}
+
 TK_TEST(test_duplicate)
 {
     char *dir = case_dir("duplicate");
     char *want = tk_strprintf("type 'dupe' claimed by both %s/dup_a.so and %s/dup_b.so", dir, dir);
     expect_refused("duplicate", "dup_b.so", want);
+    free(want);
+    free(dir);
+    dir = case_dir("verb_clash");
+    want = tk_strprintf("Lua verb 'create_widget' claimed by both %s/a_widget.so and "
+                        "%s/b_widget.so",
+                        dir, dir);
+    expect_refused("verb_clash", "b_widget.so", want);
     free(want);
     free(dir);
 }
@@ -123,7 +167,7 @@ TK_TEST(test_good_plugin)
     TK_CHECK_STR(err.msg, "");
     TK_CHECK_INT(reg.n, 1);
     /* init ran, with its host, reading its own section. */
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=blue\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=blue abi=1.1 host=1.1\n"));
     p = tk_registry_item(&reg, "widget");
     TK_CHECK(p != NULL);
     TK_CHECK(tk_registry_transport(&reg, "widget") == NULL);
@@ -205,64 +249,293 @@ static int copy_file(const char *from, const char *to)
         fclose(in);
     if (out && fclose(out) != 0)
         rc = -1;
+    if (rc == 0)
+        rc = chmod(to, 0755);
     return rc;
+}
+
+/* A folder TMPDIR/NAME (mode 0755) holding a copy of the good widget.so,
+ * or of fixture CASE's FILE.  Returns the folder; caller frees. */
+static char *deploy(const char *name, const char *fixture_case, const char *file)
+{
+    char *dir = tk_strprintf("%s/%s", tmpdir, name);
+    char *src = tk_strprintf("%s/plugins/%s/%s", fixtures, fixture_case, file);
+    char *dst = tk_strprintf("%s/%s", dir, file);
+    mkdir(dir, 0755);
+    TK_CHECK_INT(chmod(dir, 0755), 0);
+    TK_CHECK_INT(copy_file(src, dst), 0);
+    free(src);
+    free(dst);
+    return dir;
+}
+
+static void remove_tree(const char *dir)
+{
+    char *cmd = tk_strprintf("rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    free(cmd);
+}
+
+/* Load DIR (a path) with no config and expect a refusal containing WHY. */
+static void load_refused(const char *dir, const char *why)
+{
+    struct tk_registry reg;
+    struct tk_error err = {0, ""};
+    TK_CHECK(tk_registry_load(&reg, dir, NULL, &err) != 0);
+    if (!strstr(err.msg, why)) {
+        fprintf(stderr, "  got:  %s\n  want: ...%s\n", err.msg, why);
+        TK_CHECK(!"refusal message");
+    }
+    TK_CHECK_INT(reg.n, 0);
+}
+
+static void load_ok(const char *dir, size_t n)
+{
+    struct tk_registry reg;
+    struct tk_error err = {0, ""};
+    TK_CHECK_INT(tk_registry_load(&reg, dir, NULL, &err), 0);
+    if (err.msg[0])
+        fprintf(stderr, "  %s\n", err.msg);
+    TK_CHECK_INT(reg.n, n);
+    tk_registry_unload(&reg);
 }
 
 TK_TEST(test_unsafe_permissions)
 {
-    struct tk_registry reg;
-    struct tk_error err = {0, ""};
-    char *good = case_dir("good");
-    char *src = tk_strprintf("%s/widget.so", good);
-    char *dir = tk_strprintf("%s/perm", tmpdir);
+    char *dir = deploy("perm", "good", "widget.so");
     char *so = tk_strprintf("%s/widget.so", dir);
-    char *link = tk_strprintf("%s/link", tmpdir);
-    char *lso = tk_strprintf("%s/widget.so", link);
-
-    TK_CHECK_INT(mkdir(dir, 0755), 0);
-    TK_CHECK_INT(chmod(dir, 0755), 0);
-    TK_CHECK_INT(copy_file(src, so), 0);
+    char *want;
 
     TK_CHECK_INT(chmod(so, 0664), 0);
-    TK_CHECK(tk_registry_load(&reg, dir, NULL, &err) != 0);
-    TK_CHECK(strstr(err.msg, so) &&
-             strstr(err.msg, "the file is writable by group or others (mode 0664)"));
+    want =
+        tk_strprintf("plugin %s: refused: the file is writable by group or others (mode 0664)", so);
+    load_refused(dir, want);
+    free(want);
     TK_CHECK_INT(chmod(so, 0646), 0);
-    TK_CHECK(tk_plugin_check_perms(so, &err) != 0);
-    TK_CHECK(strstr(err.msg, "writable by group or others (mode 0646)") != NULL);
-
+    load_refused(dir, "the file is writable by group or others (mode 0646)");
     TK_CHECK_INT(chmod(so, 0644), 0);
-    TK_CHECK_INT(chmod(dir, 0777), 0);
-    TK_CHECK(tk_registry_load(&reg, dir, NULL, &err) != 0);
-    TK_CHECK(strstr(err.msg, "its folder is writable by group or others (mode 0777)") != NULL);
-    TK_CHECK_INT(chmod(dir, 0775), 0);
-    TK_CHECK(tk_plugin_check_perms(so, &err) != 0);
 
+    /* the plugins folder itself: never, not even sticky */
+    TK_CHECK_INT(chmod(dir, 0777), 0);
+    want = tk_strprintf("plugin folder %s: refused: it is writable by group or others (mode 0777)",
+                        dir);
+    load_refused(dir, want);
+    free(want);
+    TK_CHECK_INT(chmod(dir, 01777), 0);
+    load_refused(dir, "it is writable by group or others (mode 1777)");
+    TK_CHECK_INT(chmod(dir, 0775), 0);
+    load_refused(dir, "it is writable by group or others (mode 0775)");
     TK_CHECK_INT(chmod(dir, 0755), 0);
+
     tk_buf_reset(&logbuf);
-    TK_CHECK_INT(tk_registry_load(&reg, dir, NULL, &err), 0);
-    TK_CHECK_INT(reg.n, 1);
+    load_ok(dir, 1);
     /* No config: config_get finds nothing and the plugin copes. */
     TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=none"));
-    tk_registry_unload(&reg);
-
-    /* A symlinked plugin is refused: only regular files load. */
-    TK_CHECK_INT(mkdir(link, 0755), 0);
-    TK_CHECK_INT(chmod(link, 0755), 0);
-    TK_CHECK_INT(symlink(so, lso), 0);
-    TK_CHECK(tk_registry_load(&reg, link, NULL, &err) != 0);
-    TK_CHECK(strstr(err.msg, "not a regular file") != NULL);
-
-    unlink(lso);
-    rmdir(link);
-    unlink(so);
-    rmdir(dir);
-    free(lso);
-    free(link);
     free(so);
     free(dir);
-    free(src);
-    free(good);
+}
+
+/* StrictModes: every folder above the plugins folder counts too. */
+TK_TEST(test_parent_folders)
+{
+    char *top = tk_strprintf("%s/top", tmpdir);
+    char *mid = tk_strprintf("%s/top/mid", tmpdir);
+    char *dir, *want;
+    TK_CHECK_INT(mkdir(top, 0755), 0);
+    TK_CHECK_INT(mkdir(mid, 0755), 0);
+    dir = deploy("top/mid/plugins", "good", "widget.so");
+    load_ok(dir, 1);
+
+    TK_CHECK_INT(chmod(mid, 0777), 0);
+    want = tk_strprintf("plugin folder %s: refused: %s above it is writable by group or others "
+                        "(mode 0777)",
+                        dir, mid);
+    load_refused(dir, want);
+    free(want);
+    TK_CHECK_INT(chmod(mid, 0775), 0);
+    load_refused(dir, "above it is writable by group or others (mode 0775)");
+    /* sticky, like /tmp: others cannot rename what is ours in it */
+    TK_CHECK_INT(chmod(mid, 01777), 0);
+    load_ok(dir, 1);
+    TK_CHECK_INT(chmod(mid, 0755), 0);
+
+    if (geteuid() == 0) {
+        /* Owned by someone else (nobody): refused, file and folders alike. */
+        char *so = tk_strprintf("%s/widget.so", dir);
+        TK_CHECK_INT(chown(top, 65534, 65534), 0);
+        want = tk_strprintf("%s above it is owned by uid 65534, neither root nor the running user",
+                            top);
+        load_refused(dir, want);
+        free(want);
+        TK_CHECK_INT(chown(top, 0, 0), 0);
+        TK_CHECK_INT(chown(dir, 65534, 65534), 0);
+        load_refused(dir, "refused: it is owned by uid 65534");
+        TK_CHECK_INT(chown(dir, 0, 0), 0);
+        TK_CHECK_INT(chown(so, 65534, 65534), 0);
+        load_refused(dir, "refused: the file is owned by uid 65534");
+        TK_CHECK_INT(chown(so, 0, 0), 0);
+        load_ok(dir, 1);
+        free(so);
+    } else {
+        printf("skip: ownership cases need root to chown\n");
+    }
+    remove_tree(top);
+    free(dir);
+    free(mid);
+    free(top);
+}
+
+TK_TEST(test_links_and_odd_files)
+{
+    char *dir = deploy("links", "good", "widget.so");
+    char *real = tk_strprintf("%s/widget.so", dir);
+    char *ldir = tk_strprintf("%s/linkdir", tmpdir);
+    char *lso = tk_strprintf("%s/lso", tmpdir);
+    char *lsofile = tk_strprintf("%s/lso/zz.so", tmpdir);
+    char *fifo;
+
+    /* A link to the plugins folder is followed: its real folders are
+     * what gets checked. */
+    TK_CHECK_INT(symlink(dir, ldir), 0);
+    load_ok(ldir, 1);
+    TK_CHECK_INT(chmod(dir, 0777), 0);
+    load_refused(ldir, "it is writable by group or others (mode 0777)");
+    TK_CHECK_INT(chmod(dir, 0755), 0);
+
+    /* A symlinked plugin file is refused: only regular files load. */
+    TK_CHECK_INT(mkdir(lso, 0755), 0);
+    TK_CHECK_INT(chmod(lso, 0755), 0);
+    TK_CHECK_INT(symlink(real, lsofile), 0);
+    load_refused(lso, "zz.so: refused: not a regular file (a symbolic link)");
+    unlink(lsofile);
+
+    /* A FIFO named x.so: refused at once, no hang waiting for a writer. */
+    fifo = tk_strprintf("%s/x.so", lso);
+    TK_CHECK_INT(mkfifo(fifo, 0644), 0);
+    load_refused(lso, "x.so: refused: not a regular file");
+    unlink(fifo);
+    free(fifo);
+
+    remove_tree(lso);
+    unlink(ldir);
+    remove_tree(dir);
+    free(lsofile);
+    free(lso);
+    free(ldir);
+    free(real);
+    free(dir);
+}
+
+/* The file checked is the file loaded: the object mapped in this process
+ * is the inode of the descriptor the loader checked, and it stays so when
+ * the name is pointed at another file after the load. */
+TK_TEST(test_loaded_file_is_checked_file)
+{
+    char *dir = deploy("ident", "good", "widget.so");
+    char *so = tk_strprintf("%s/widget.so", dir);
+    struct tk_registry reg;
+    struct tk_error err = {0, ""};
+    struct stat st;
+    FILE *maps;
+    char line[4096];
+    int mapped = 0;
+
+    TK_CHECK_INT(tk_registry_load(&reg, dir, NULL, &err), 0);
+    TK_CHECK_INT(reg.n, 1);
+    if (reg.n == 1) {
+        TK_CHECK(reg.v[0]->fd >= 0);
+        TK_CHECK_INT(fstat(reg.v[0]->fd, &st), 0);
+        /* replace the name: the loaded object must not change */
+        unlink(so);
+        maps = fopen("/proc/self/maps", "r");
+        while (maps && fgets(line, sizeof line, maps)) {
+            unsigned long long ino = 0;
+            char dev[32];
+            if (sscanf(line, "%*s %*s %*s %31s %llu", dev, &ino) == 2 &&
+                ino == (unsigned long long)st.st_ino && strstr(line, "widget.so"))
+                mapped = 1;
+        }
+        if (maps)
+            fclose(maps);
+        TK_CHECK(mapped);
+        TK_CHECK_STR(reg.v[0]->path, so);
+    }
+    tk_registry_unload(&reg);
+    remove_tree(dir);
+    free(so);
+    free(dir);
+}
+
+/* Issue 16: [plugins] path, a colon list; a later folder may not shadow an
+ * earlier one unless allow_override. */
+TK_TEST(test_search_path)
+{
+    char *a = deploy("path_a", "good", "widget.so");
+    char *b = deploy("path_b", "good", "widget.so");
+    char *c = deploy("path_c", "sdk10", "legacy.so");
+    char *ab = tk_strprintf("%s:%s", a, b), *ac = tk_strprintf("%s:%s", a, c);
+    char *missing = tk_strprintf("%s:%s/nothing", a, tmpdir);
+    char *ini, *want;
+    struct tk_registry reg;
+    struct tk_error err = {0, ""};
+    struct tk_config cfg;
+
+    load_ok(ac, 2);
+    want = tk_strprintf("plugin %s/widget.so: refused: type 'widget' is already loaded from "
+                        "%s/widget.so, an earlier folder of the plugin path (set [plugins] "
+                        "allow_override = yes to let it replace that one)",
+                        b, a);
+    load_refused(ab, want);
+    free(want);
+    want = tk_strprintf("cannot open plugins folder %s/nothing: No such file or directory", tmpdir);
+    load_refused(missing, want);
+    free(want);
+
+    /* through the configuration: path, and allow_override */
+    ini = tk_strprintf("[plugins]\npath = %s\nallow_override = yes\n", ab);
+    free(write_cfg(ini));
+    free(ini);
+    ini = tk_strprintf("%s/tickler.ini", tmpdir);
+    TK_CHECK_INT(tk_config_load(ini, 0, &cfg, &err), 0);
+    tk_buf_reset(&logbuf);
+    TK_CHECK_INT(tk_registry_load(&reg, NULL, &cfg, &err), 0);
+    TK_CHECK_INT(reg.n, 1);
+    if (reg.n == 1) {
+        want = tk_strprintf("%s/widget.so", b);
+        TK_CHECK_STR(reg.v[0]->path, want);
+        free(want);
+    }
+    want =
+        tk_strprintf("plugin %s/widget.so replaces %s/widget.so ([plugins] allow_override)", b, a);
+    TK_CHECK(logbuf.data && strstr(logbuf.data, want));
+    free(want);
+    TK_CHECK_STR(reg.path, ab);
+    tk_registry_unload(&reg);
+    tk_config_free(&cfg);
+
+    /* [plugins] dir keeps working as a one-folder path */
+    want = tk_strprintf("[plugins]\ndir = %s\n", c);
+    free(write_cfg(want));
+    free(want);
+    TK_CHECK_INT(tk_config_load(ini, 0, &cfg, &err), 0);
+    TK_CHECK_INT(tk_registry_load(&reg, NULL, &cfg, &err), 0);
+    TK_CHECK_INT(reg.n, 1);
+    TK_CHECK(tk_registry_item(&reg, "legacy") != NULL);
+    tk_registry_unload(&reg);
+    tk_config_free(&cfg);
+    unlink(ini);
+
+    remove_tree(a);
+    remove_tree(b);
+    remove_tree(c);
+    free(ini);
+    free(missing);
+    free(ab);
+    free(ac);
+    free(a);
+    free(b);
+    free(c);
 }
 
 TK_TEST(test_check_header_direct)
@@ -275,30 +548,58 @@ TK_TEST(test_check_header_direct)
     TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
     TK_CHECK(strstr(err.msg, "plugin /x.so: refused: bad plugin name") != NULL);
     h.name = "ok";
+    h.version = "1\n2";
+    TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
+    TK_CHECK(strstr(err.msg, "refused: bad version '1\\x0a2'") != NULL);
+    h.version = "1.0 \xc2\x9b"; /* C1 CSI */
+    TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
+    h.version = "1.0 caf\xc3\xa9"; /* UTF-8 text is fine */
+    TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
+    h.description = "\xff";
+    TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
+    h.description = NULL;
+    TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
+    /* the frozen 1.0 sizes: a 1.0 descriptor loads, one byte less does not */
+    h.size = (uint32_t)TK_ITEM_TYPE_SIZE_1_0;
+    TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
+    h.size = (uint32_t)TK_ITEM_TYPE_SIZE_1_0 - 1;
+    TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
+    TK_CHECK(strstr(err.msg, "an ABI 1.0 item type needs at least 128") != NULL);
+    /* ... and a descriptor from a later minor's longer struct is fine */
+    h.size = (uint32_t)sizeof(struct tk_item_type) + 64;
+    h.abi_minor = 0;
+    TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
     h.kind = TK_PLUGIN_TRANSPORT;
-    h.size = sizeof(struct tk_transport) - 1;
+    h.size = (uint32_t)TK_TRANSPORT_SIZE_1_0 - 1;
     TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
     TK_CHECK(strstr(err.msg, "an ABI 1.0 transport needs at least") != NULL);
-    h.size = sizeof(struct tk_transport);
+    h.size = (uint32_t)TK_TRANSPORT_SIZE_1_0;
     TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
     h.abi_major = 0;
     TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
-    TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.0") != NULL);
+    TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.1") != NULL);
 }
 
 TK_TEST(test_paths)
 {
     char *d = tk_plugin_default_dir();
     char *s = tk_path_beside_binary("share/tickler");
+    char *p = tk_plugin_default_path();
+    char *want = tk_strprintf("%s:", d ? d : "");
     TK_CHECK(d && d[0] == '/' && strstr(d, "/lib/tickler/plugins"));
     TK_CHECK(s && s[0] == '/' && strstr(s, "/share/tickler"));
+    /* the installed folder first, then SYSCONFDIR/tickler/plugins */
+    TK_CHECK(p && strncmp(p, want, strlen(want)) == 0);
+    TK_CHECK(p && strlen(p) > 16 && strcmp(p + strlen(p) - 16, "/tickler/plugins") == 0);
+    free(want);
+    free(p);
     free(d);
     free(s);
     TK_CHECK_INT(tk_log_level_parse("warn"), TK_LOG_WARN);
     TK_CHECK_INT(tk_log_level_parse("loud"), -1);
 }
 
-/* The real item plugins, written elsewhere in the tree: they must all pass
+/* The real plugins, written elsewhere in the tree: they must all pass
  * the same loader.  Transports load but are not inited (no active one). */
 TK_TEST(test_real_plugins)
 {
@@ -331,6 +632,7 @@ TK_TEST(test_real_plugins)
         const struct tk_plugin *p = reg.v[i];
         TK_CHECK(p->item || p->transport);
         TK_CHECK_INT(p->inited, p->item ? 1 : 0);
+        TK_CHECK_INT(p->hdr->abi_minor, TK_ABI_MINOR);
     }
     tk_registry_unload(&reg);
     tk_config_free(&cfg);
@@ -339,6 +641,8 @@ TK_TEST(test_real_plugins)
 
 int main(void)
 {
+    /* what the CLI reserves (core/cli/main.c), for the cli_bulk case */
+    static const char *const commands[] = {"help", "send", "list", "show", NULL};
     fixtures = getenv("TK_FIXTURE_DIR");
     if (!fixtures) {
         fprintf(stderr, "TK_FIXTURE_DIR is not set (run through ctest)\n");
@@ -348,17 +652,24 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    tk_plugin_reserve_commands(commands);
     tk_plugin_log_configure(TK_LOG_DEBUG, sink, &logbuf);
     TK_RUN(test_bad_fixtures);
+    TK_RUN(test_bad_strings);
+    TK_RUN(test_broken_template);
     TK_RUN(test_duplicate);
     TK_RUN(test_missing_dir);
     TK_RUN(test_good_plugin);
     TK_RUN(test_unknown_plugin_key);
     TK_RUN(test_unsafe_permissions);
+    TK_RUN(test_parent_folders);
+    TK_RUN(test_links_and_odd_files);
+    TK_RUN(test_loaded_file_is_checked_file);
+    TK_RUN(test_search_path);
     TK_RUN(test_check_header_direct);
     TK_RUN(test_paths);
     TK_RUN(test_real_plugins);
     tk_buf_free(&logbuf);
-    rmdir(tmpdir);
+    remove_tree(tmpdir);
     return tk_test_done();
 }
