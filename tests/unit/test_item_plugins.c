@@ -142,6 +142,28 @@ static int h_error_set(struct tk_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+/* ABI 1.1: the real formatting of core, in the fake item's language. */
+static int h_format_date(struct tk_item_ctx *ctx, const char *date, char *out, size_t size,
+                         struct tk_error *err)
+{
+    return tk_format_date(ctx ? tk_kv_get(&ctx->facts, "language") : NULL, date, out, size, err);
+}
+static int h_format_amount(struct tk_item_ctx *ctx, const char *amount, const char *currency,
+                           char *out, size_t size, struct tk_error *err)
+{
+    return tk_format_amount(ctx ? tk_kv_get(&ctx->facts, "language") : NULL, amount, currency, out,
+                            size, err);
+}
+static int h_check_template(const struct tk_host *h, const char *text, const char *origin,
+                            struct tk_error *err)
+{
+    struct tk_template t;
+    int rc = tk_template_parse(text, strlen(text), origin, &t, err);
+    if (rc == 0)
+        tk_template_free(&t);
+    return rc;
+}
+
 static const struct tk_host host = {
     .size = sizeof(struct tk_host),
     .abi_major = TK_ABI_MAJOR,
@@ -157,6 +179,9 @@ static const struct tk_host host = {
     .item_get = h_item_get,
     .sequence_next = h_sequence_next,
     .error_set = h_error_set,
+    .format_date = h_format_date,
+    .format_amount = h_format_amount,
+    .check_template = h_check_template,
 };
 
 static void ctx_init(struct tk_item_ctx *c, const char *type, const char *state, const char *lang)
@@ -362,7 +387,8 @@ static void check_render(const char *origin, const struct tk_template_section *s
         {"item.title", "2026 income tax"},
         {"item.id", "7"},
         {"invoice.number", "INV-000001"},
-        {"invoice.amount_text", "EUR 450.00"},
+        {"invoice.amount_text", "\xe2\x82\xac"
+                                "450.00"},
         {"invoice.due_text", "31 December 2026"},
         {"items", "- Annual accounts 2026"},
         {"message", "Please approve before Friday."},
@@ -517,7 +543,8 @@ TK_TEST(test_invoice_prepare_and_vars)
     TK_CHECK_INT(t->prepare(st, &ctx, &err), 0);
     TK_CHECK_STR(tk_kv_get(&ctx.fields, "number"), "INV-000001");
     TK_CHECK_INT(t->vars(st, &ctx, &err), 0);
-    TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.amount_text"), "EUR 450.00");
+    TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.amount_text"), "\xe2\x82\xac"
+                                                              "450.00");
     TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.due_text"), "31 December 2026");
     /* a second invoice takes the next number; a given number is kept */
     tk_kv_set(&ctx.fields, "number", NULL);
@@ -534,7 +561,7 @@ TK_TEST(test_invoice_prepare_and_vars)
     tk_kv_set(&ctx.fields, "currency", "EUR");
     tk_kv_set(&ctx.fields, "due_date", "2027-03-01");
     TK_CHECK_INT(t->vars(st, &ctx, &err), 0);
-    TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.amount_text"), "EUR 1234,50");
+    TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.amount_text"), "\xe2\x82\xac 1.234,50");
     TK_CHECK_STR(tk_kv_get(&ctx.vars, "invoice.due_text"), "1 maart 2027");
     ctx_free(&ctx);
     t->fini(st);
@@ -577,7 +604,7 @@ TK_TEST(test_proposal_prepare)
     tk_kv_set(&ctx.fields, "currency", "USD");
     TK_CHECK_INT(t->prepare(st, &ctx, &err), 0);
     TK_CHECK_INT(t->vars(st, &ctx, &err), 0);
-    TK_CHECK_STR(tk_kv_get(&ctx.vars, "proposal.amount_text"), "USD 1200.00");
+    TK_CHECK_STR(tk_kv_get(&ctx.vars, "proposal.amount_text"), "$1,200.00");
     TK_CHECK(tk_kv_get(&ctx.vars, "proposal.due_text") == NULL);
     ctx_free(&ctx);
     t->fini(st);

@@ -26,6 +26,8 @@
 
 #include "tickler/transport.h"
 
+/* Shared by every connection (transport.h, "Threads"): read-only after
+ * init but for the counter, which is atomic. */
 struct file_state {
     const struct tk_host *host;
     char *dir; /* absolute; host alloc, freed in fini */
@@ -33,6 +35,7 @@ struct file_state {
     unsigned long counter; /* atomic: connections may send in parallel */
 };
 
+/* One per connection, used by one thread at a time. */
 struct file_conn {
     struct file_state *st;
     int dir_fd, tmp_fd;
@@ -88,9 +91,7 @@ static int file_init(const struct tk_host *host, void **state, struct tk_error *
     /* Relative to the configuration file, like every path tickler reads;
      * a missing spool folder is created (its parent must exist). */
     char joined[4096];
-    if (dir[0] != '/' &&
-        host->size >= offsetof(struct tk_host, config_dir) + sizeof host->config_dir &&
-        host->config_dir) {
+    if (dir[0] != '/' && TK_HOST_HAS(host, config_dir) && host->config_dir) {
         int n = snprintf(joined, sizeof joined, "%s/%s", host->config_dir, dir);
         if (n < 0 || (size_t)n >= sizeof joined)
             return fail(err, TK_EINVAL, "[transport] dir: path too long");

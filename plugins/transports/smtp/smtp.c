@@ -34,6 +34,8 @@
 
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
+/* Shared by every connection (transport.h, "Threads"): written by init
+ * only, read-only from open, send and close. */
 struct smtp_state {
     const struct tk_host *host;
     char *url;            /* effective URL (scheme and EHLO name applied); host alloc */
@@ -48,6 +50,7 @@ struct smtp_state {
     struct tk_smtp_wire_cfg wire;
 };
 
+/* One per connection, used by one thread at a time. */
 struct smtp_conn {
     struct smtp_state *st;
     CURL *curl;                /* NULL on the native path */
