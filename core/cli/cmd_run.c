@@ -51,6 +51,7 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     int rc;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler tick");
+    tk_engine_check_templates(c->e);
     if ((rc = tick_once(c, &r, err)))
         return rc;
     if (c->json) {
@@ -149,6 +150,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
               tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
               c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
+    tk_engine_check_templates(c->e);
     while (!g_stop) {
         struct tk_error terr = {0};
         tk_time next_item = 0, next_mail = 0, wake;
@@ -158,6 +160,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             reopen_log(c);
             tk_catalog_reload(c->e->catalog);
             logf_line("SIGHUP: log reopened, templates reloaded");
+            tk_engine_check_templates(c->e);
         }
         tk_engine_tick_clock(c->e);
         c->now = c->e->now;

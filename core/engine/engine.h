@@ -72,6 +72,12 @@ void tk_engine_close(struct tk_engine *e);
 void tk_engine_tick_clock(struct tk_engine *e);
 void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
 
+/* Parse every file of the templates folder and warn (tk_engine_warn) about
+ * each that is broken, with FILE:LINE.  Nothing is refused: only the emails
+ * that need a broken file fail (docs/templates.md).  Returns how many are
+ * broken. */
+size_t tk_engine_check_templates(struct tk_engine *e);
+
 int tk_engine_begin(struct tk_engine *e, int mode, struct tk_error *err);
 int tk_engine_commit(struct tk_engine *e, struct tk_error *err);
 void tk_engine_rollback(struct tk_engine *e);
