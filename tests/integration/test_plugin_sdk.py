@@ -259,6 +259,29 @@ class MemoryLimit(Base):
         self.assertIn("bad value '0' for memory_limit_mb", r.err)
 
 
+class TransportThreads(Base):
+    """Issue 12: send() runs on [transport] connections threads sharing one
+    state; the file transport keeps to the contract (and TSan watches it in
+    CI)."""
+
+    def test_file_transport_on_four_connections(self):
+        t = Tickler(self)
+        ini = t.ini.replace("[transport]\n", "[transport]\nconnections = 4\n", 1)
+        with open(t.config, "w") as f:
+            f.write(ini)
+        acc = t.account(contacts=(("ann@acme.example", "Ann", True), ("bob@acme.example", "Bob", True)))
+        for i in range(20):
+            t.send("chat", acc, "Thread %d" % i, "--reminders", "on", "--every", "1", "--count", "1")
+        self.assertEqual(len(t.spooled()), 40)
+        out = t.json("tick", now=at(1, hours=1))
+        self.assertEqual((out["reminders"], out["delivered"], out["queued"]), (20, 40, 0))
+        files = t.spooled()
+        self.assertEqual(len(files), 80)
+        self.assertEqual(len({os.path.basename(f) for f in files}), 80)
+        ids = {str(m["Message-ID"]) for m in t.messages()}
+        self.assertEqual(len(ids), 80)
+
+
 class LanguageFormats(Base):
     """Issue 16: the host writes dates and amounts in the account's
     language; the built-in types use it."""
