@@ -125,7 +125,8 @@ typedef const struct tk_plugin_header *(*tk_plugin_entry_fn)(void);
 /* A configuration key a plugin accepts in its section.  Arrays of these end
  * with a { NULL, NULL } entry. */
 struct tk_config_key {
-    const char *name; /* [a-z][a-z0-9_-]* */
+    /* ABI 1.0 */
+    const char *name; /* [a-z][a-z0-9_-]*, <= 32 */
     const char *description;
 };
 

@@ -200,6 +200,13 @@ class SearchPath(Base):
         acc = t.account()
         t.send("invoice", acc, "Fees")
 
+    def test_default_path_skips_a_missing_local_folder(self):
+        """No [plugins] key: the installed folder, then
+        SYSCONFDIR/tickler/plugins, which need not exist."""
+        t = self.deploy("", init=False)
+        files = {p["name"]: p["file"] for p in t.json("plugins")}
+        self.assertEqual(os.path.dirname(files["invoice"]), os.path.realpath(PLUGINS))
+
     def test_relative_folders_and_missing_ones(self):
         a = self.plugins()
         t = self.deploy("path = %s:missing" % a, init=False)
