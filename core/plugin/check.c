@@ -257,13 +257,13 @@ static int check_fields(const struct tk_item_type *t, const char *path, struct t
  * plugin file and "template LANG/NAME:LINE". */
 static int check_templates(const struct tk_item_type *t, const char *path, struct tk_error *err)
 {
-    char b[200], origin[128];
+    char b[200], c[200], origin[128];
     int en_default = 0;
     for (const struct tk_template_text *tt = t->templates; tt && tt->lang; tt++) {
         struct tk_template parsed;
         if (!name_ok(tt->lang, 16, 1) || !name_ok(tt->name, 64, 1))
             return refuse(err, path, "bad template '%s/%s': language and name are [a-z][a-z0-9_-]*",
-                          shown(tt->lang, b, sizeof b), tt->name ? tt->name : "(null)");
+                          shown(tt->lang, b, sizeof b), shown(tt->name, c, sizeof c));
         if (!tt->text)
             return refuse(err, path, "template %s/%s has no text", tt->lang, tt->name);
         for (const struct tk_template_text *u = t->templates; u < tt; u++)
