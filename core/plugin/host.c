@@ -41,6 +41,7 @@ static const char *name_of(const struct tk_plugin *p)
     return p && p->hdr && p->hdr->name ? p->hdr->name : "plugin";
 }
 
+static void emit(const struct tk_plugin *p, int level, const char *fmt, va_list ap) TK_PRINTF(3, 0);
 static void emit(const struct tk_plugin *p, int level, const char *fmt, va_list ap)
 {
     char msg[TK_ERROR_MAX];
