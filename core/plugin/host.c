@@ -62,6 +62,7 @@ void tk_plugin_log(const struct tk_plugin *p, int level, const char *fmt, ...)
     va_end(ap);
 }
 
+static void host_log(const struct tk_host *h, int level, const char *fmt, ...) TK_PRINTF(3, 4);
 static void host_log(const struct tk_host *h, int level, const char *fmt, ...)
 {
     va_list ap;
