@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 
@@ -42,11 +43,8 @@ int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *
         return tk_db_sqlite.open(cfg->store_path, db, err);
     }
     if (strcmp(driver, "postgres") == 0) {
-        /* Hook for the PostgreSQL driver: whoever adds core/db/postgres.c
-         * (exporting `const struct tk_db_driver tk_db_postgres`) defines
-         * TK_HAVE_POSTGRES_DRIVER next to TK_HAVE_POSTGRES in
-         * core/CMakeLists.txt.  TK_HAVE_POSTGRES alone only says libpq was
-         * found, so it cannot guard a symbol that may not exist yet. */
+        /* TK_HAVE_POSTGRES_DRIVER is defined with TK_HAVE_POSTGRES in
+         * core/CMakeLists.txt when postgres.c is built (libpq found). */
 #if defined(TK_HAVE_POSTGRES) && defined(TK_HAVE_POSTGRES_DRIVER)
         extern const struct tk_db_driver tk_db_postgres;
         if (!cfg->store_dsn || !*cfg->store_dsn)
@@ -58,6 +56,41 @@ int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *
     }
     return tk_error_set(err, TK_EINVAL, "store: unknown driver '%s' (use sqlite or postgres)",
                         driver);
+}
+
+int tk_db_open_spec(const char *spec, int must_exist, struct tk_db **db, struct tk_error *err)
+{
+    struct tk_config cfg;
+    char driver[16];
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : 0;
+    *db = NULL;
+    memset(&cfg, 0, sizeof cfg);
+    if (!colon || len == 0 || len >= sizeof driver)
+        return tk_error_set(err, TK_EUSAGE, "'%s' is not sqlite:PATH or postgres:DSN", spec);
+    memcpy(driver, spec, len);
+    driver[len] = '\0';
+    cfg.store_driver = driver;
+    if (strcmp(driver, "sqlite") == 0) {
+        if (!colon[1])
+            return tk_error_set(err, TK_EUSAGE, "'%s': no path after sqlite:", spec);
+        cfg.store_path = (char *)colon + 1;
+        if (must_exist && access(cfg.store_path, R_OK) != 0)
+            return tk_error_set(err, TK_ENOTFOUND, "no SQLite store at %s", cfg.store_path);
+    } else if (strcmp(driver, "postgres") == 0) {
+        /* The DSN may hold a password: "postgres:" alone reads it from the
+         * environment, as [store] dsn does, so that it is not on the
+         * command line for everyone's `ps` to see. */
+        cfg.store_dsn = (char *)colon + 1;
+        if (!*cfg.store_dsn)
+            cfg.store_dsn = getenv("TICKLER_DSN");
+        if (!cfg.store_dsn || !*cfg.store_dsn)
+            return tk_error_set(err, TK_EUSAGE, "'postgres:' without a DSN and no $TICKLER_DSN");
+    } else {
+        return tk_error_set(err, TK_EUSAGE, "unknown store '%s' (use sqlite: or postgres:)",
+                            driver);
+    }
+    return tk_db_open(&cfg, db, err);
 }
 
 void tk_db_close(struct tk_db *db)
@@ -72,6 +105,11 @@ void tk_db_close(struct tk_db *db)
 const char *tk_db_driver_name(const struct tk_db *db)
 {
     return drv_of(db)->name;
+}
+
+const struct tk_db_dialect *tk_db_dialect(const struct tk_db *db)
+{
+    return &drv_of(db)->dialect;
 }
 
 int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err)
@@ -105,37 +143,90 @@ void tk_db_rollback(struct tk_db *db)
     base_of(db)->in_tx = 0;
 }
 
-int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...)
+/* The letters of TYPES and the arguments of AP as an array in V (room for
+ * TK_DB_VARARGS_MAX); *N gets the count. */
+static int collect(const char *types, va_list ap, struct tk_db_value *v, size_t *n,
+                   struct tk_error *err)
 {
-    va_list ap;
+    size_t k = 0;
+    for (const char *t = types ? types : ""; *t; t++, k++) {
+        if (k == TK_DB_VARARGS_MAX)
+            return tk_error_set(err, TK_EINVAL,
+                                "store: more than %d values for one statement; bind an array "
+                                "(tk_db_exec_v)",
+                                TK_DB_VARARGS_MAX);
+        switch (*t) {
+        case 'i':
+            v[k] = tk_db_value_int(va_arg(ap, int64_t));
+            break;
+        case 'z':
+            v[k] = tk_db_value_id(va_arg(ap, int64_t));
+            break;
+        case 's':
+            v[k] = tk_db_value_text(va_arg(ap, const char *));
+            break;
+        case 'n':
+            v[k] = tk_db_value_null();
+            break;
+        default:
+            return tk_error_set(err, TK_EINVAL, "store: bad bind type '%c'", *t);
+        }
+    }
+    *n = k;
+    return 0;
+}
+
+int tk_db_exec_v(struct tk_db *db, struct tk_error *err, const char *sql,
+                 const struct tk_db_value *vals, size_t n)
+{
     if (injected(err))
         return TK_EIO;
+    return drv_of(db)->query(db, NULL, err, sql, vals, n);
+}
+
+int tk_db_query_v(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
+                  const struct tk_db_value *vals, size_t n)
+{
+    if (cur)
+        *cur = NULL;
+    if (injected(err))
+        return TK_EIO;
+    return drv_of(db)->query(db, cur, err, sql, vals, n);
+}
+
+int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...)
+{
+    struct tk_db_value v[TK_DB_VARARGS_MAX];
+    size_t n = 0;
+    va_list ap;
     va_start(ap, types);
-    int rc = drv_of(db)->query(db, NULL, err, sql, types, ap);
+    int rc = collect(types, ap, v, &n, err);
     va_end(ap);
-    return rc;
+    return rc != 0 ? rc : tk_db_exec_v(db, err, sql, v, n);
 }
 
 int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
                 const char *types, ...)
 {
+    struct tk_db_value v[TK_DB_VARARGS_MAX];
+    size_t n = 0;
     va_list ap;
-    if (injected(err))
-        return TK_EIO;
+    if (cur)
+        *cur = NULL;
     va_start(ap, types);
-    int rc = drv_of(db)->query(db, cur, err, sql, types, ap);
+    int rc = collect(types, ap, v, &n, err);
     va_end(ap);
-    return rc;
+    return rc != 0 ? rc : tk_db_query_v(db, cur, err, sql, v, n);
 }
 
 /* The first column of the first row of SQL into *OUT; the rest of the
  * rows are read so that a statement with side effects (INSERT ...
  * RETURNING) always runs to completion on every driver. */
 static int first_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
-                     const char *types, va_list ap)
+                     const struct tk_db_value *v, size_t n)
 {
     struct tk_cursor *cur = NULL;
-    int rc = drv_of(db)->query(db, &cur, err, sql, types, ap);
+    int rc = drv_of(db)->query(db, &cur, err, sql, v, n);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);
@@ -157,27 +248,35 @@ static int first_int(struct tk_db *db, int64_t *out, struct tk_error *err, const
 int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
               const char *types, ...)
 {
+    struct tk_db_value v[TK_DB_VARARGS_MAX];
+    size_t n = 0;
     va_list ap;
     if (injected(err))
         return TK_EIO;
     va_start(ap, types);
-    int rc = first_int(db, out, err, sql, types, ap);
+    int rc = collect(types, ap, v, &n, err);
     va_end(ap);
-    return rc;
+    return rc != 0 ? rc : first_int(db, out, err, sql, v, n);
 }
 
 int tk_db_insert(struct tk_db *db, int64_t *id, struct tk_error *err, const char *sql,
                  const char *types, ...)
 {
     const struct tk_db_driver *d = drv_of(db);
+    struct tk_db_value v[TK_DB_VARARGS_MAX];
+    size_t n = 0;
     va_list ap;
     char *returning;
     int rc;
     if (injected(err))
         return TK_EIO;
     va_start(ap, types);
+    rc = collect(types, ap, v, &n, err);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
     if (d->last_id) {
-        if ((rc = d->query(db, NULL, err, sql, types, ap)) == 0) {
+        if ((rc = d->query(db, NULL, err, sql, v, n)) == 0) {
             if (d->changes(db) == 0)
                 rc = tk_error_set(err, TK_ENOTFOUND, "store: no row");
             else
@@ -186,10 +285,9 @@ int tk_db_insert(struct tk_db *db, int64_t *id, struct tk_error *err, const char
     } else if (!(returning = tk_strprintf("%s RETURNING id", sql))) {
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     } else {
-        rc = first_int(db, id, err, returning, types, ap);
+        rc = first_int(db, id, err, returning, v, n);
         free(returning);
     }
-    va_end(ap);
     return rc;
 }
 
@@ -225,4 +323,23 @@ void tk_cursor_close(struct tk_cursor *cur)
 {
     if (cur)
         ((struct tk_cursor_base *)cur)->drv->cursor_close(cur);
+}
+
+int tk_db_lock_tables(struct tk_db *db, const char *tables, struct tk_error *err)
+{
+    const struct tk_db_driver *d = drv_of(db);
+    if (!base_of(db)->in_tx)
+        return tk_error_set(err, TK_ERR, "store: table lock outside a transaction");
+    return d->lock_tables ? d->lock_tables(db, tables, err) : 0;
+}
+
+int tk_db_id_high_water(struct tk_db *db, const char *table, int64_t *out, struct tk_error *err)
+{
+    *out = 0;
+    return drv_of(db)->id_high_water(db, table, out, err);
+}
+
+int tk_db_set_id_high_water(struct tk_db *db, const char *table, int64_t v, struct tk_error *err)
+{
+    return drv_of(db)->set_id_high_water(db, table, v, err);
 }

@@ -3,13 +3,19 @@
  *
  * The store (core/store) speaks one portable SQL dialect - `?` placeholders,
  * INTEGER/TEXT columns, INSERT ... RETURNING - through this narrow interface;
- * a driver (sqlite.c, later postgres.c) maps it onto its client library.
+ * a driver (sqlite.c, postgres.c) maps it onto its client library.
  * Nothing above core/store sees SQL or knows which driver runs.
  *
  * Transactions: every command runs in exactly one transaction
  * (tk_db_begin ... tk_db_commit, tk_db_rollback on any failure), so a refused
  * or failing command changes nothing.  TK_TX_IMMEDIATE takes the write lock
  * at once (SQLite BEGIN IMMEDIATE), for anything that claims work.
+ * TK_TX_SNAPSHOT only reads, and every read in it sees the same committed
+ * state of the whole store (SQLite: a WAL read transaction; PostgreSQL:
+ * REPEATABLE READ READ ONLY), for a copy that must be consistent.
+ *
+ * Which driver runs is nobody's business above this layer: where SQL must
+ * differ, the driver declares it (struct tk_db_dialect, below).
  */
 #ifndef TK_DB_H
 #define TK_DB_H
@@ -19,12 +25,96 @@
 struct tk_db;
 struct tk_cursor;
 
-enum tk_tx_mode { TK_TX_DEFERRED = 0, TK_TX_IMMEDIATE = 1 };
+enum tk_tx_mode { TK_TX_DEFERRED = 0, TK_TX_IMMEDIATE = 1, TK_TX_SNAPSHOT = 2 };
 
-/* Bind values: a `types` string gives one letter per `?`:
+/* Bound values, two ways.
+ *
+ * A `types` string (tk_db_exec, tk_db_query, tk_db_int, tk_db_insert) gives
+ * one letter per `?`, the values follow as arguments:
  *   'i' int64_t, 's' const char * (NULL binds SQL NULL), 'n' SQL NULL
  *   (consumes no argument), 'z' int64_t where 0 binds SQL NULL (for the
- *   "0 means none" ids and times of the store records). */
+ *   "0 means none" ids and times of the store records).
+ * At most TK_DB_VARARGS_MAX letters: longer or variable lists (a filter
+ * with optional conditions, a row of a table being copied) use an array
+ * of struct tk_db_value with tk_db_exec_v / tk_db_query_v.  The varargs
+ * calls are thin wrappers over the array calls. */
+#define TK_DB_VARARGS_MAX 64
+
+enum tk_db_type { TK_DB_NULL = 0, TK_DB_INT = 1, TK_DB_TEXT = 2 };
+
+/* One value for one `?`.  A TK_DB_TEXT whose s is NULL binds SQL NULL.
+ * s is borrowed until the call that binds it returns. */
+struct tk_db_value {
+    int type; /* enum tk_db_type */
+    int64_t i;
+    const char *s;
+};
+
+static inline struct tk_db_value tk_db_value_int(int64_t v)
+{
+    struct tk_db_value x = {TK_DB_INT, v, NULL};
+    return x;
+}
+
+/* 0 binds SQL NULL, as the letter 'z'. */
+static inline struct tk_db_value tk_db_value_id(int64_t v)
+{
+    struct tk_db_value x = {v ? TK_DB_INT : TK_DB_NULL, v, NULL};
+    return x;
+}
+
+/* S borrowed until the call returns; NULL binds SQL NULL. */
+static inline struct tk_db_value tk_db_value_text(const char *s)
+{
+    struct tk_db_value x = {TK_DB_TEXT, 0, s};
+    return x;
+}
+
+static inline struct tk_db_value tk_db_value_null(void)
+{
+    struct tk_db_value x = {TK_DB_NULL, 0, NULL};
+    return x;
+}
+
+/* ---- the dialect: what a driver's server needs said its own way --------
+ *
+ * The store speaks portable SQL.  Where two servers need different SQL to
+ * keep the same promise, the difference is a capability of the driver,
+ * declared here and read by the store through tk_db_dialect(); nothing
+ * above core/db asks which driver runs. */
+
+/* How concurrent claims of work are kept apart (tk_store_outbox_claim). */
+enum tk_db_claim {
+    /* One writer at a time: a TK_TX_IMMEDIATE transaction holds the store's
+     * only write lock, so rows read and then updated inside it cannot be
+     * claimed by anybody else meanwhile (SQLite). */
+    TK_DB_CLAIM_SERIAL = 0,
+    /* Writers side by side: a claim locks the rows it takes and passes over
+     * those another transaction holds (skip_locked below), then updates
+     * them and reads them back in one statement, an UPDATE ... RETURNING
+     * inside WITH (PostgreSQL). */
+    TK_DB_CLAIM_SKIP_LOCKED = 1,
+};
+
+/* Which text of a schema migration (core/db/schema.c) a server runs. */
+enum tk_db_schema_sql { TK_DB_SCHEMA_SQLITE = 0, TK_DB_SCHEMA_POSTGRES = 1, TK_DB_SCHEMA_NSQL };
+
+struct tk_db_dialect {
+    enum tk_db_claim claim;
+    /* Appended to a SELECT whose rows the transaction goes on to change
+     * (read-modify-write): "" where the write lock already serializes
+     * writers, " FOR UPDATE" where writers run side by side. */
+    const char *lock_rows;
+    /* Appended to a SELECT that takes work (due items, outbox rows): lock
+     * the rows and pass over the ones another transaction holds.  "" or
+     * " FOR UPDATE SKIP LOCKED". */
+    const char *skip_locked;
+    enum tk_db_schema_sql schema_sql;
+    /* Run first in the transaction that migrates, to serialize migrating
+     * processes where BEGIN does not (an advisory lock); NULL: the
+     * TK_TX_IMMEDIATE transaction already does. */
+    const char *schema_lock;
+};
 
 struct tk_db_driver {
     const char *name;
@@ -33,10 +123,11 @@ struct tk_db_driver {
     int (*begin)(struct tk_db *db, int mode, struct tk_error *err);
     int (*commit)(struct tk_db *db, struct tk_error *err);
     int (*rollback)(struct tk_db *db);
-    /* Run SQL with bound values; *cur (when CUR is not NULL) iterates rows.
-     * A statement with no result may pass CUR NULL. */
+    /* Run SQL with the N values of VALS bound to its `?` in order; *cur
+     * (when CUR is not NULL) iterates rows.  A statement with no result may
+     * pass CUR NULL.  VALS and the strings in it are borrowed for the call. */
     int (*query)(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
-                 const char *types, va_list ap);
+                 const struct tk_db_value *vals, size_t n);
     int (*exec_script)(struct tk_db *db, const char *sql, struct tk_error *err);
     int (*next)(struct tk_cursor *cur, struct tk_error *err); /* 1 row, 0 end, <0 error */
     int64_t (*col_int)(struct tk_cursor *cur, int col);
@@ -46,6 +137,19 @@ struct tk_db_driver {
     /* The id of the row the last INSERT made (SQLite's rowid); NULL: the
      * driver has none, and tk_db_insert asks with RETURNING id. */
     int64_t (*last_id)(struct tk_db *db);
+
+    /* ---- capabilities ---- */
+    struct tk_db_dialect dialect;
+    /* Lock TABLES (a comma-separated list) against every other writer until
+     * the transaction ends; NULL: a TK_TX_IMMEDIATE transaction already
+     * excludes them. */
+    int (*lock_tables)(struct tk_db *db, const char *tables, struct tk_error *err);
+    /* The largest id TABLE's generated `id` column ever gave out (0: none
+     * yet).  It can exceed MAX(id): deleted rows, rolled back inserts. */
+    int (*id_high_water)(struct tk_db *db, const char *table, int64_t *out, struct tk_error *err);
+    /* Make the next id TABLE generates larger than V (and never smaller
+     * than it would have been). */
+    int (*set_id_high_water)(struct tk_db *db, const char *table, int64_t v, struct tk_error *err);
 };
 
 /* The common head of every driver's struct tk_db. */
@@ -60,11 +164,23 @@ struct tk_cursor_base {
     const struct tk_db_driver *drv;
 };
 
-/* Open the store described by the configuration ([store] driver/path/dsn). */
+/* Open the store described by the configuration ([store] driver/path/dsn).
+ * On success the caller closes *db with tk_db_close.  A SQLite file that
+ * does not exist yet is created with mode 0600, whatever the umask; SQLite
+ * gives its -wal and -shm files the mode of the database file. */
 struct tk_config;
 int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *err);
+/* Open the store SPEC names: "sqlite:PATH" or "postgres:DSN" ("postgres:"
+ * alone takes the DSN from $TICKLER_DSN, which keeps a password out of the
+ * process list).  MUST_EXIST refuses a SQLite file that is not there
+ * (TK_ENOTFOUND) instead of creating it.  A malformed SPEC is TK_EUSAGE.
+ * SPEC is borrowed for the call; the caller closes *db with tk_db_close. */
+int tk_db_open_spec(const char *spec, int must_exist, struct tk_db **db, struct tk_error *err);
 void tk_db_close(struct tk_db *db);
+/* "sqlite" or "postgres", for messages; static storage. */
 const char *tk_db_driver_name(const struct tk_db *db);
+/* The driver's dialect (see struct tk_db_dialect); static storage. */
+const struct tk_db_dialect *tk_db_dialect(const struct tk_db *db);
 
 int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err);
 int tk_db_commit(struct tk_db *db, struct tk_error *err);
@@ -75,6 +191,13 @@ int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const ch
 /* Run SQL and iterate its rows; caller closes *cur with tk_cursor_close. */
 int tk_db_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
                 const char *types, ...);
+/* The same with the N values of VALS bound to the `?` of SQL in order (N
+ * must equal their number, else TK_EINVAL).  VALS and its strings are
+ * borrowed for the call; the driver copies what it keeps. */
+int tk_db_exec_v(struct tk_db *db, struct tk_error *err, const char *sql,
+                 const struct tk_db_value *vals, size_t n);
+int tk_db_query_v(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err, const char *sql,
+                  const struct tk_db_value *vals, size_t n);
 /* Run SQL returning one integer (first column of first row) into *out;
  * TK_ENOTFOUND when there is no row. */
 int tk_db_int(struct tk_db *db, int64_t *out, struct tk_error *err, const char *sql,
@@ -96,14 +219,74 @@ int64_t tk_cursor_int(struct tk_cursor *cur, int col);
 const char *tk_cursor_text(struct tk_cursor *cur, int col); /* borrowed until next() */
 void tk_cursor_close(struct tk_cursor *cur);
 
+/* The driver capabilities the table copy needs (struct tk_db_driver). */
+int tk_db_lock_tables(struct tk_db *db, const char *tables, struct tk_error *err);
+int tk_db_id_high_water(struct tk_db *db, const char *table, int64_t *out, struct tk_error *err);
+int tk_db_set_id_high_water(struct tk_db *db, const char *table, int64_t v, struct tk_error *err);
+
+/* ---- schema (schema.c) ------------------------------------------------- */
+
 /* Bring the schema to the newest version (idempotent).  Migrations are
- * numbered and recorded in table schema_version; each runs in its own
- * transaction. */
+ * numbered and recorded in table schema_version; all that are missing run
+ * in one transaction, serialized across processes (TK_TX_IMMEDIATE, and
+ * the dialect's schema_lock), so a failed upgrade leaves the store as it
+ * was and processes starting at once migrate it once. */
 int tk_db_migrate(struct tk_db *db, struct tk_error *err);
 /* The same, but only up to schema version TARGET (tests of an upgrade). */
 int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err);
 /* The newest schema version this binary knows. */
 int tk_db_schema_version(void);
+/* The version recorded in DB's schema_version; 0 for a new store (no such
+ * table) or when it cannot be read.  Call it outside a transaction (a
+ * failed statement aborts a PostgreSQL transaction). */
+int tk_db_store_version(struct tk_db *db);
+
+/* ---- copying a whole store (copy.c) ------------------------------------ */
+
+/* A table of the newest schema as the copy sees it: every column, the key
+ * its rows are read in (and paged by), and whether `id` is generated.  The
+ * list (tk_db_copy_tables) is in an order that satisfies the foreign keys.
+ * A migration that adds a table or a column adds it there as well; the
+ * driver contract suite fails until it does. */
+struct tk_db_table {
+    const char *name;
+    const char *cols;      /* "id, name, ...": every column */
+    const char *key;       /* "id" or "item_id, name": unique, orders the rows */
+    const char *key_types; /* one binding letter per key column: "i", "is" */
+    int serial;            /* `id` is generated (sequence / AUTOINCREMENT) */
+};
+#define TK_DB_COPY_MAX_TABLES 16
+
+/* The tables, in copy order; *N gets their number.  Static storage. */
+const struct tk_db_table *tk_db_copy_tables(size_t *n);
+
+/* What one copy did, table by table in tk_db_copy_tables() order. */
+struct tk_db_copy_stats {
+    const char *from, *to; /* driver names, static storage */
+    int from_version;      /* the source's schema version before the copy */
+    int to_version;        /* the schema version of both afterwards */
+    size_t ntables;
+    int64_t rows[TK_DB_COPY_MAX_TABLES];
+    int64_t total;
+};
+
+/* Copy every row of every table of FROM into TO, ids included, and move
+ * TO's id generators past FROM's (no id is ever handed out twice).
+ *
+ * FROM is upgraded to the newest schema first, in place, as any tickler
+ * command would upgrade it; TO is brought to the newest schema and must
+ * hold no row (TK_ECONFLICT "not empty" otherwise).  FROM is read in one
+ * TK_TX_SNAPSHOT transaction, a page of rows at a time; TO is written in
+ * one TK_TX_IMMEDIATE transaction with its tables locked: a failure leaves
+ * TO as empty as it was.  STATS may be NULL.  Both handles are borrowed
+ * and must be outside a transaction. */
+int tk_db_copy(struct tk_db *from, struct tk_db *to, struct tk_db_copy_stats *stats,
+               struct tk_error *err);
+/* The same between the stores two specs name (tk_db_open_spec): FROM_SPEC
+ * must exist; TO_SPEC is created if it is a SQLite file that is not there.
+ * Both are opened and closed here. */
+int tk_db_copy_stores(const char *from_spec, const char *to_spec, struct tk_db_copy_stats *stats,
+                      struct tk_error *err);
 
 /* Test hook (fault injection): when > 0 it is decremented by every
  * tk_db_exec, tk_db_query, tk_db_int and tk_cursor_next, and the call that

@@ -12,7 +12,8 @@
  * iterates (items and their fields), which libpq's single-row mode forbids.
  * Result sets are bounded by the store's own LIMITs.
  *
- * Transactions: both begin modes are a plain READ COMMITTED BEGIN.  SQLite's
+ * Transactions: TK_TX_DEFERRED and TK_TX_IMMEDIATE are a plain READ
+ * COMMITTED BEGIN, TK_TX_SNAPSHOT is REPEATABLE READ READ ONLY.  SQLite's
  * BEGIN IMMEDIATE serializes writers; here the store takes row locks where
  * it claims work (FOR UPDATE SKIP LOCKED) and the UNIQUE keys make enqueueing
  * idempotent, so several dispatchers work side by side.  lock_timeout bounds
@@ -42,7 +43,7 @@
 #define RECONNECT_FIRST_MS 100
 #define RECONNECT_MAX_MS 2000
 #define RECONNECT_TOTAL_MS 10000
-#define MAX_PARAMS 256
+#define STACK_PARAMS 64 /* more values than this are bound from the heap */
 #define NUM_LEN 24
 
 extern const struct tk_db_driver tk_db_postgres;
@@ -209,15 +210,17 @@ static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *e
 
 static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 {
-    (void)mode; /* see the top of the file */
+    /* see the top of the file */
+    const char *sql =
+        mode == TK_TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     int rc = ensure_conn(db, 1, err);
     if (rc != 0)
         return rc;
-    rc = command(db, "BEGIN", err);
+    rc = command(db, sql, err);
     /* A server restart shows only when the old connection is used: BEGIN
      * did nothing, so it is safe to reconnect and try once more. */
     if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, 1, err)) == 0)
-        rc = command(db, "BEGIN", err);
+        rc = command(db, sql, err);
     return rc;
 }
 
@@ -285,13 +288,37 @@ static void count_changes(struct tk_db *db, PGresult *res)
     }
 }
 
+/* VALS as libpq's text parameters: VALUES[k] points into V[k] or into
+ * NUMS[k] (integers spelled out), NULL for SQL NULL. */
+static int to_text(const struct tk_db_value *v, size_t n, const char **values,
+                   char (*nums)[NUM_LEN], struct tk_error *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        switch (v[k].type) {
+        case TK_DB_INT:
+            snprintf(nums[k], NUM_LEN, "%lld", (long long)v[k].i);
+            values[k] = nums[k];
+            break;
+        case TK_DB_TEXT:
+            values[k] = v[k].s;
+            break;
+        case TK_DB_NULL:
+            values[k] = NULL;
+            break;
+        default:
+            return tk_error_set(err, TK_EINVAL, "store postgres: bad value type %d", v[k].type);
+        }
+    }
+    return 0;
+}
+
 static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
-                     const char *sql, const char *types, va_list ap)
+                     const char *sql, const struct tk_db_value *vals, size_t want)
 {
     struct tk_buf text = {0};
-    const char *values[MAX_PARAMS];
-    char nums[MAX_PARAMS][NUM_LEN];
-    size_t want = types ? strlen(types) : 0;
+    const char *stack_values[STACK_PARAMS], **values = stack_values;
+    char stack_nums[STACK_PARAMS][NUM_LEN], (*nums)[NUM_LEN] = stack_nums;
+    PGresult *res = NULL;
     int rc = 0;
 
     if (cur)
@@ -303,39 +330,26 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
         tk_buf_free(&text);
         return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
     }
-    if (want != (size_t)n || want > MAX_PARAMS) {
+    if (want != (size_t)n || want > 65535) { /* the protocol's limit */
         tk_buf_free(&text);
         return tk_error_set(err, TK_EINVAL, "store postgres: %zu values bound, statement wants %d",
                             want, n);
     }
-    va_list aq;
-    va_copy(aq, ap);
-    for (size_t i = 0; i < want && rc == 0; i++) {
-        switch (types[i]) {
-        case 'i':
-        case 'z': {
-            int64_t v = va_arg(aq, int64_t);
-            snprintf(nums[i], NUM_LEN, "%lld", (long long)v);
-            values[i] = types[i] == 'z' && v == 0 ? NULL : nums[i];
-            break;
-        }
-        case 's':
-            values[i] = va_arg(aq, const char *);
-            break;
-        case 'n':
-            values[i] = NULL;
-            break;
-        default:
-            rc = tk_error_set(err, TK_EINVAL, "store postgres: bad bind type '%c'", types[i]);
-        }
+    if (want > STACK_PARAMS) {
+        values = malloc(want * sizeof *values);
+        nums = malloc(want * sizeof *nums);
+        if (!values || !nums)
+            rc = tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
     }
-    va_end(aq);
-    if (rc != 0) {
-        tk_buf_free(&text);
-        return rc;
-    }
-    PGresult *res = PQexecParams(db->conn, text.data, n, NULL, values, NULL, NULL, 0);
+    if (rc == 0 && (rc = to_text(vals, want, values, nums, err)) == 0)
+        res = PQexecParams(db->conn, text.data, n, NULL, values, NULL, NULL, 0);
     tk_buf_free(&text);
+    if (values != stack_values) {
+        free(values);
+        free(nums);
+    }
+    if (rc != 0)
+        return rc;
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = fail(db, res, err);
@@ -406,6 +420,50 @@ static int64_t drv_changes(struct tk_db *db)
     return db->changes;
 }
 
+/* Writers run side by side here: the copy keeps them out of the tables it
+ * fills (EXCLUSIVE still lets readers in).  TABLES comes from the copy's own
+ * table list, never from input. */
+static int drv_lock_tables(struct tk_db *db, const char *tables, struct tk_error *err)
+{
+    char *sql = tk_strprintf("LOCK TABLE %s IN EXCLUSIVE MODE", tables);
+    if (!sql)
+        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+    int rc = drv_query(db, NULL, err, sql, NULL, 0);
+    free(sql);
+    return rc;
+}
+
+/* A BIGSERIAL's sequence: its last value (NULL before the first nextval). */
+static int drv_id_high_water(struct tk_db *db, const char *table, int64_t *out,
+                             struct tk_error *err)
+{
+    struct tk_db_value v = tk_db_value_text(table);
+    struct tk_cursor *cur = NULL;
+    int rc = drv_query(db, &cur, err,
+                       "SELECT COALESCE(pg_sequence_last_value("
+                       "CAST(pg_get_serial_sequence(?, 'id') AS regclass)), 0)",
+                       &v, 1);
+    if (rc != 0)
+        return rc;
+    if (drv_next(cur, err) > 0)
+        *out = drv_col_int(cur, 0);
+    drv_cursor_close(cur);
+    return 0;
+}
+
+/* setval(..., false): the next nextval returns exactly the value set. */
+static int drv_set_id_high_water(struct tk_db *db, const char *table, int64_t v,
+                                 struct tk_error *err)
+{
+    struct tk_db_value a[3] = {tk_db_value_text(table), tk_db_value_int(v),
+                               tk_db_value_text(table)};
+    return drv_query(db, NULL, err,
+                     "SELECT setval(pg_get_serial_sequence(?, 'id'), GREATEST(?, COALESCE("
+                     "pg_sequence_last_value(CAST(pg_get_serial_sequence(?, 'id') AS regclass)), "
+                     "0)) + 1, false)",
+                     a, 3);
+}
+
 const struct tk_db_driver tk_db_postgres = {
     .name = "postgres",
     .open = drv_open,
@@ -420,4 +478,18 @@ const struct tk_db_driver tk_db_postgres = {
     .col_text = drv_col_text,
     .cursor_close = drv_cursor_close,
     .changes = drv_changes,
+    /* Writers side by side at READ COMMITTED: row locks where work is
+     * claimed or an item is changed; migrations under an advisory lock
+     * (CREATE TABLE is not safe to race, even with IF NOT EXISTS). */
+    .dialect =
+        {
+            .claim = TK_DB_CLAIM_SKIP_LOCKED,
+            .lock_rows = " FOR UPDATE",
+            .skip_locked = " FOR UPDATE SKIP LOCKED",
+            .schema_sql = TK_DB_SCHEMA_POSTGRES,
+            .schema_lock = "SELECT pg_advisory_xact_lock(746963)", /* any fixed key */
+        },
+    .lock_tables = drv_lock_tables,
+    .id_high_water = drv_id_high_water,
+    .set_id_high_water = drv_set_id_high_water,
 };

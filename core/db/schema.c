@@ -1,8 +1,8 @@
 /*
  * schema.c - numbered schema migrations, recorded in schema_version.
  *
- * Each migration has SQLite text and, where the dialects differ, PostgreSQL
- * text (NULL: the same).  Only the key column differs in v1: SQLite needs
+ * Each migration has a text per schema dialect (enum tk_db_schema_sql; the
+ * driver says which its server runs).  Only key columns differ: SQLite needs
  * INTEGER PRIMARY KEY to alias the rowid, PostgreSQL a BIGSERIAL.
  * AUTOINCREMENT keeps SQLite ids from ever being reused, as a sequence does.
  * Columns are BIGINT so that times and ids are 64-bit on PostgreSQL (SQLite
@@ -10,12 +10,11 @@
  */
 #include "db/db.h"
 
-#include <string.h>
-
+/* The text of a migration for each enum tk_db_schema_sql; the driver's
+ * dialect says which one its server runs. */
 struct migration {
     int version;
-    const char *sqlite_sql;
-    const char *postgres_sql; /* NULL: same as sqlite_sql */
+    const char *sql[TK_DB_SCHEMA_NSQL];
 };
 
 #define V1_SQL(ID)                                                                                 \
@@ -121,8 +120,12 @@ struct migration {
     "ALTER TABLE outbox DROP COLUMN data;"
 
 static const struct migration migrations[] = {
-    {1, V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"), V1_SQL("BIGSERIAL PRIMARY KEY")},
-    {2, V2_SQL("INTEGER PRIMARY KEY"), V2_SQL("BIGINT PRIMARY KEY")},
+    {1,
+     {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V1_SQL("BIGSERIAL PRIMARY KEY")}},
+    {2,
+     {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
+      [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -134,9 +137,7 @@ int tk_db_schema_version(void)
 
 static const char *sql_for(struct tk_db *db, const struct migration *m)
 {
-    if (strcmp(tk_db_driver_name(db), "postgres") == 0 && m->postgres_sql)
-        return m->postgres_sql;
-    return m->sqlite_sql;
+    return m->sql[tk_db_dialect(db)->schema_sql];
 }
 
 /* Run migration M and record it, in the caller's transaction. */
@@ -168,44 +169,36 @@ static int check_not_newer(int64_t v, struct tk_error *err)
     return 0;
 }
 
-static int apply(struct tk_db *db, const struct migration *m, struct tk_error *err)
+int tk_db_store_version(struct tk_db *db)
 {
+    struct tk_error probe = {0};
     int64_t v = 0;
-    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
-    if (rc != 0)
-        return rc;
-    /* Read again under the write lock: another process may have migrated
-     * since we looked. */
-    if ((rc = current_version(db, &v, err)) == 0 && (rc = check_not_newer(v, err)) == 0 &&
-        v < m->version) {
-        rc = apply_one(db, m, err);
-    }
-    if (rc != 0) {
-        tk_db_rollback(db);
-        return rc;
-    }
-    return tk_db_commit(db, err);
+    return current_version(db, &v, &probe) == 0 ? (int)v : 0;
 }
 
-/* PostgreSQL: every migration in one transaction under a transaction-level
- * advisory lock, so that nodes starting at once queue up behind the first
- * instead of racing on CREATE TABLE (which is not safe to run concurrently
- * there even with IF NOT EXISTS).  DDL is transactional on PostgreSQL, so a
- * failed migration leaves nothing behind, as on SQLite. */
-#define PG_MIGRATE_LOCK "746963" /* any fixed key, the same in every tickler */
-
-static int migrate_postgres(struct tk_db *db, int target, struct tk_error *err)
+int tk_db_migrate(struct tk_db *db, struct tk_error *err)
 {
+    return tk_db_migrate_to(db, tk_db_schema_version(), err);
+}
+
+/* Every missing migration in one transaction: DDL is transactional on both
+ * servers, so a failed upgrade leaves nothing behind.  TK_TX_IMMEDIATE
+ * serializes SQLite's migrators; PostgreSQL's queue up behind the
+ * dialect's advisory lock instead of racing on CREATE TABLE.  Either way a
+ * process that waited finds the schema ready and does nothing. */
+int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err)
+{
+    const char *lock = tk_db_dialect(db)->schema_lock;
     int64_t v = 0;
     struct tk_error probe = {0};
-    /* Fast path without the lock: an up-to-date store is the common case
+    /* Fast path without a lock: an up-to-date store is the common case
      * (every command checks).  A missing table is an error here, and fine. */
     if (current_version(db, &v, &probe) == 0 && v >= target)
         return check_not_newer(v, err);
     int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
     if (rc != 0)
         return rc;
-    if ((rc = tk_db_exec(db, err, "SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK ")", "")) == 0 &&
+    if ((!lock || (rc = tk_db_exec(db, err, lock, "")) == 0) &&
         (rc = tk_db_exec_script(
              db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)",
              err)) == 0 &&
@@ -222,29 +215,4 @@ static int migrate_postgres(struct tk_db *db, int target, struct tk_error *err)
         return rc;
     }
     return tk_db_commit(db, err);
-}
-
-int tk_db_migrate(struct tk_db *db, struct tk_error *err)
-{
-    return tk_db_migrate_to(db, tk_db_schema_version(), err);
-}
-
-int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err)
-{
-    if (strcmp(tk_db_driver_name(db), "postgres") == 0)
-        return migrate_postgres(db, target, err);
-    int rc = tk_db_exec_script(
-        db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY)", err);
-    if (rc != 0)
-        return rc;
-    int64_t v = 0;
-    if ((rc = current_version(db, &v, err)) != 0 || (rc = check_not_newer(v, err)) != 0)
-        return rc;
-    for (size_t i = 0; i < NMIGRATIONS; i++) {
-        if (migrations[i].version <= v || migrations[i].version > target)
-            continue;
-        if ((rc = apply(db, &migrations[i], err)) != 0)
-            return rc;
-    }
-    return 0;
 }

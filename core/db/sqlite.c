@@ -47,6 +47,7 @@ struct tk_cursor {
     struct tk_db *db;
     sqlite3_stmt *st;
     struct slot *slot; /* NULL: private statement, finalized on close */
+    int done;          /* stepped to the end: stays there (a step would rerun it) */
 };
 
 static int fail(struct tk_db *db, struct tk_error *err, int rc)
@@ -135,6 +136,8 @@ static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *e
     return rc == SQLITE_OK ? 0 : fail(db, err, rc);
 }
 
+/* TK_TX_SNAPSHOT is a deferred BEGIN: in WAL mode its first read fixes the
+ * snapshot every later read of the transaction sees. */
 static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 {
     return drv_exec_script(db, mode == TK_TX_IMMEDIATE ? "BEGIN IMMEDIATE" : "BEGIN", err);
@@ -209,42 +212,35 @@ static void release(struct tk_db *db, sqlite3_stmt *st, struct slot *slot)
     }
 }
 
-static int bind(struct tk_db *db, sqlite3_stmt *st, const char *types, va_list ap,
+static int bind(struct tk_db *db, sqlite3_stmt *st, const struct tk_db_value *v, size_t n,
                 struct tk_error *err)
 {
-    int n = 0, rc = SQLITE_OK;
-    size_t want = types ? strlen(types) : 0;
-    if (want != (size_t)sqlite3_bind_parameter_count(st))
+    int rc = SQLITE_OK;
+    if (n != (size_t)sqlite3_bind_parameter_count(st))
         return tk_error_set(err, TK_EINVAL, "store %s: %zu values bound, statement wants %d",
-                            db->path, want, sqlite3_bind_parameter_count(st));
-    for (const char *t = types ? types : ""; *t && rc == SQLITE_OK; t++) {
-        n++;
-        switch (*t) {
-        case 'i':
-            rc = sqlite3_bind_int64(st, n, va_arg(ap, int64_t));
+                            db->path, n, sqlite3_bind_parameter_count(st));
+    for (size_t k = 0; k < n && rc == SQLITE_OK; k++) {
+        int col = (int)k + 1;
+        switch (v[k].type) {
+        case TK_DB_INT:
+            rc = sqlite3_bind_int64(st, col, v[k].i);
             break;
-        case 'z': {
-            int64_t v = va_arg(ap, int64_t);
-            rc = v ? sqlite3_bind_int64(st, n, v) : sqlite3_bind_null(st, n);
+        case TK_DB_TEXT:
+            rc = v[k].s ? sqlite3_bind_text(st, col, v[k].s, -1, SQLITE_TRANSIENT)
+                        : sqlite3_bind_null(st, col);
             break;
-        }
-        case 's': {
-            const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(st, n, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, n);
-            break;
-        }
-        case 'n':
-            rc = sqlite3_bind_null(st, n);
+        case TK_DB_NULL:
+            rc = sqlite3_bind_null(st, col);
             break;
         default:
-            return tk_error_set(err, TK_EINVAL, "store %s: bad bind type '%c'", db->path, *t);
+            return tk_error_set(err, TK_EINVAL, "store %s: bad value type %d", db->path, v[k].type);
         }
     }
     return rc == SQLITE_OK ? 0 : fail(db, err, rc);
 }
 
 static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
-                     const char *sql, const char *types, va_list ap)
+                     const char *sql, const struct tk_db_value *vals, size_t n)
 {
     sqlite3_stmt *st = NULL;
     struct slot *slot = NULL;
@@ -253,10 +249,7 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
     int rc = prepare(db, sql, &st, &slot, err);
     if (rc != 0)
         return rc;
-    va_list aq;
-    va_copy(aq, ap);
-    rc = bind(db, st, types, aq, err);
-    va_end(aq);
+    rc = bind(db, st, vals, n, err);
     if (rc != 0) {
         release(db, st, slot);
         return rc;
@@ -285,11 +278,15 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
 
 static int drv_next(struct tk_cursor *cur, struct tk_error *err)
 {
+    if (cur->done)
+        return 0;
     int s = sqlite3_step(cur->st);
     if (s == SQLITE_ROW)
         return 1;
-    if (s == SQLITE_DONE)
+    if (s == SQLITE_DONE) {
+        cur->done = 1;
         return 0;
+    }
     fail(cur->db, err, s);
     return -1;
 }
@@ -319,6 +316,35 @@ static int64_t drv_last_id(struct tk_db *db)
     return sqlite3_last_insert_rowid(db->h);
 }
 
+/* AUTOINCREMENT keeps the largest id ever given out in sqlite_sequence (a
+ * row appears with the first insert into the table). */
+static int drv_id_high_water(struct tk_db *db, const char *table, int64_t *out,
+                             struct tk_error *err)
+{
+    struct tk_db_value v = tk_db_value_text(table);
+    struct tk_cursor *cur = NULL;
+    int rc = drv_query(db, &cur, err, "SELECT seq FROM sqlite_sequence WHERE name = ?", &v, 1);
+    if (rc != 0)
+        return rc;
+    int r = drv_next(cur, err);
+    if (r > 0)
+        *out = drv_col_int(cur, 0);
+    drv_cursor_close(cur);
+    return r < 0 ? (err ? err->code : TK_EIO) : 0;
+}
+
+static int drv_set_id_high_water(struct tk_db *db, const char *table, int64_t v,
+                                 struct tk_error *err)
+{
+    struct tk_db_value a[2] = {tk_db_value_int(v), tk_db_value_text(table)};
+    int rc = drv_query(db, NULL, err, "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?",
+                       a, 2);
+    if (rc != 0 || sqlite3_changes64(db->h) > 0)
+        return rc;
+    struct tk_db_value b[2] = {tk_db_value_text(table), tk_db_value_int(v)};
+    return drv_query(db, NULL, err, "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", b, 2);
+}
+
 const struct tk_db_driver tk_db_sqlite = {
     .name = "sqlite",
     .open = drv_open,
@@ -334,4 +360,17 @@ const struct tk_db_driver tk_db_sqlite = {
     .cursor_close = drv_cursor_close,
     .changes = drv_changes,
     .last_id = drv_last_id,
+    /* One writer at a time (BEGIN IMMEDIATE): no row locks to take, and a
+     * claim reads then updates under the write lock. */
+    .dialect =
+        {
+            .claim = TK_DB_CLAIM_SERIAL,
+            .lock_rows = "",
+            .skip_locked = "",
+            .schema_sql = TK_DB_SCHEMA_SQLITE,
+            .schema_lock = NULL,
+        },
+    .lock_tables = NULL,
+    .id_high_water = drv_id_high_water,
+    .set_id_high_water = drv_set_id_high_water,
 };

@@ -4,10 +4,23 @@
 #ifndef TK_STORE_INTERNAL_H
 #define TK_STORE_INTERNAL_H
 
+#include <stdio.h>
+
 #include "db/db.h"
 
 /* A copy of text column COL (NULL for SQL NULL); sets *OOM when the copy
  * failed.  Caller frees. */
 char *tk_store_col_dup(struct tk_cursor *cur, int col, int *oom);
+
+/* SQL followed by SUFFIX (a clause of the driver's dialect, such as
+ * lock_rows) into BUF of SIZE bytes; TK_ERR when it does not fit. */
+static inline int tk_store_sql_with(char *buf, size_t size, const char *sql, const char *suffix,
+                                    struct tk_error *err)
+{
+    int n = snprintf(buf, size, "%s%s", sql, suffix ? suffix : "");
+    if (n < 0 || (size_t)n >= size)
+        return tk_error_set(err, TK_ERR, "store: statement too long for its buffer");
+    return 0;
+}
 
 #endif

@@ -142,13 +142,15 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
     struct tk_cursor *cur = NULL;
     memset(out, 0, sizeof *out);
     /* Every change to an item is read-modify-write in the caller's
-     * transaction.  SQLite's write lock (BEGIN IMMEDIATE) already serialises
-     * them; PostgreSQL runs READ COMMITTED, so lock the row, or two nodes
+     * transaction.  Where one write lock serializes writers (SQLite's BEGIN
+     * IMMEDIATE) that is enough; where writers run side by side (PostgreSQL
+     * at READ COMMITTED) the dialect's lock_rows locks the row, or two nodes
      * changing one item at once would lose an update. */
-    int pg = strcmp(tk_db_driver_name(db), "postgres") == 0;
-    int rc =
-        tk_db_query(db, &cur, err,
-                    pg ? ITEM_COLS "WHERE id = ? FOR UPDATE" : ITEM_COLS "WHERE id = ?", "i", id);
+    char sql[512];
+    int rc = tk_store_sql_with(sql, sizeof sql, ITEM_COLS "WHERE id = ?",
+                               tk_db_dialect(db)->lock_rows, err);
+    if (rc == 0)
+        rc = tk_db_query(db, &cur, err, sql, "i", id);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);
@@ -192,18 +194,24 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
     struct tk_buf sql = {0};
     if (!f)
         f = &none;
+    /* Each condition adds its `?` and, in the same order, its value. */
+    struct tk_db_value vals[3];
+    size_t nvals = 0;
     const char *glue = "WHERE ";
     int ok = tk_buf_puts(&sql, ITEM_COLS) == 0;
     if (f->account_id) {
         ok = ok && tk_buf_printf(&sql, "%saccount_id = ? ", glue) == 0;
+        vals[nvals++] = tk_db_value_int(f->account_id);
         glue = "AND ";
     }
     if (f->type) {
         ok = ok && tk_buf_printf(&sql, "%stype = ? ", glue) == 0;
+        vals[nvals++] = tk_db_value_text(f->type);
         glue = "AND ";
     }
     if (f->job_id) {
         ok = ok && tk_buf_printf(&sql, "%sjob_id = ? ", glue) == 0;
+        vals[nvals++] = tk_db_value_int(f->job_id);
         glue = "AND ";
     }
     /* The to-do list is the pending, unarchived items, most recent on top. */
@@ -216,37 +224,8 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
     }
 
-    /* The values follow the conditions above: account (i), type (s), job (i). */
     struct tk_cursor *cur = NULL;
-    int64_t a = f->account_id, j = f->job_id;
-    const char *t = f->type;
-    int rc = 0;
-    switch ((a ? 1 : 0) | (t ? 2 : 0) | (j ? 4 : 0)) {
-    case 0:
-        rc = tk_db_query(db, &cur, err, sql.data, "");
-        break;
-    case 1:
-        rc = tk_db_query(db, &cur, err, sql.data, "i", a);
-        break;
-    case 2:
-        rc = tk_db_query(db, &cur, err, sql.data, "s", t);
-        break;
-    case 3:
-        rc = tk_db_query(db, &cur, err, sql.data, "is", a, t);
-        break;
-    case 4:
-        rc = tk_db_query(db, &cur, err, sql.data, "i", j);
-        break;
-    case 5:
-        rc = tk_db_query(db, &cur, err, sql.data, "ii", a, j);
-        break;
-    case 6:
-        rc = tk_db_query(db, &cur, err, sql.data, "si", t, j);
-        break;
-    default:
-        rc = tk_db_query(db, &cur, err, sql.data, "isi", a, t, j);
-        break;
-    }
+    int rc = tk_db_query_v(db, &cur, err, sql.data, vals, nvals);
     tk_buf_free(&sql);
     if (rc != 0)
         return rc;
@@ -292,16 +271,17 @@ int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit,
     *n = 0;
     if (limit == 0)
         return 0;
-    /* PostgreSQL runs several schedulers at once: each locks the due items
-     * it takes and skips those another holds, so a reminder step is
-     * enqueued and audited once (SQLite's BEGIN IMMEDIATE serializes). */
-    int pg = strcmp(tk_db_driver_name(db), "postgres") == 0;
-    int rc = tk_db_query(db, &cur, err,
-                         pg ? "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
-                              "ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED"
-                            : "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
-                              "ORDER BY next_at, id LIMIT ?",
-                         "ii", (int64_t)now, (int64_t)limit);
+    /* Where several schedulers run at once (PostgreSQL) each locks the due
+     * items it takes and skips those another holds (the dialect's
+     * skip_locked), so a reminder step is enqueued and audited once; where
+     * one write lock serializes them (SQLite) the clause is empty. */
+    char sql[512];
+    int rc = tk_store_sql_with(sql, sizeof sql,
+                               "SELECT id FROM items WHERE next_at IS NOT NULL AND next_at <= ? "
+                               "ORDER BY next_at, id LIMIT ?",
+                               tk_db_dialect(db)->skip_locked, err);
+    if (rc == 0)
+        rc = tk_db_query(db, &cur, err, sql, "ii", (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;
     int r = 0;

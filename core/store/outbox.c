@@ -135,61 +135,72 @@ static int read_rows(struct tk_cursor *cur, struct tk_outbox_row *v, size_t limi
     return rc;
 }
 
-/* PostgreSQL: several dispatchers claim at once.  FOR UPDATE SKIP LOCKED
- * lets each take rows nobody else is taking, without waiting; one fencing
- * token covers the batch (a later claim of any row gets a larger one), so
- * the hot "lease" counter row is touched once per batch, and only when
- * there is work.  A row whose lease expired under a concurrent claim is
- * re-checked by the server before it is locked (READ COMMITTED re-reads an
- * updated row), so two claims never hold the same row. */
-static int claim_postgres(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
-                          struct tk_outbox_row *v, size_t *got, struct tk_error *err)
+/* TK_DB_CLAIM_SKIP_LOCKED (PostgreSQL): several dispatchers claim at once.
+ * The dialect's skip_locked (FOR UPDATE SKIP LOCKED) lets each take rows
+ * nobody else is taking, without waiting; one fencing token covers the
+ * batch (a later claim of any row gets a larger one), so the hot "lease"
+ * counter row is touched once per batch, and only when there is work.  A
+ * row whose lease expired under a concurrent claim is re-checked by the
+ * server before it is locked (READ COMMITTED re-reads an updated row), so
+ * two claims never hold the same row.  The rows are updated and read back,
+ * with their texts, in one statement. */
+static int claim_skip_locked(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+                             struct tk_outbox_row *v, size_t *got, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
-    struct tk_buf ids = {0};
+    struct tk_buf sql = {0};
+    struct tk_db_value *vals = NULL;
+    size_t n = 0;
     int64_t token = 0;
+    char pick[512];
     int rc, r = 0;
-    rc = tk_db_query(db, &cur, err,
-                     "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
-                     "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ? "
-                     "FOR UPDATE SKIP LOCKED",
-                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    rc = tk_store_sql_with(pick, sizeof pick,
+                           "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? "
+                           "AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                           tk_db_dialect(db)->skip_locked, err);
+    if (rc == 0)
+        rc = tk_db_query(db, &cur, err, pick, "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;
-    while ((r = tk_cursor_next(cur, err)) > 0 && rc == 0)
-        if (tk_buf_printf(&ids, "%s%lld", ids.len ? "," : "{", (long long)tk_cursor_int(cur, 0)))
-            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    /* The token and the lease first, then one value per id. */
+    if (!(vals = calloc(limit + 2, sizeof *vals)))
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    while (rc == 0 && n < limit && (r = tk_cursor_next(cur, err)) > 0)
+        vals[2 + n++] = tk_db_value_int(tk_cursor_int(cur, 0));
     tk_cursor_close(cur);
     if (rc == 0 && r < 0)
         rc = err ? err->code : TK_EIO;
-    if (rc != 0 || ids.len == 0) {
-        tk_buf_free(&ids);
+    if (rc != 0 || n == 0) {
+        free(vals);
         return rc;
     }
-    if (tk_buf_putc(&ids, '}') != 0) {
-        tk_buf_free(&ids);
-        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    int ok = tk_buf_puts(&sql, "WITH u AS (UPDATE outbox SET lease_token = ?, lease_until = ?, "
+                               "attempts = attempts + 1 WHERE id IN (?") == 0;
+    for (size_t i = 1; ok && i < n; i++)
+        ok = tk_buf_puts(&sql, ", ?") == 0;
+    ok = ok && tk_buf_puts(&sql, ") RETURNING *) " OUTBOX_COLS_FROM(
+                                     "u") "ORDER BY next_attempt_at, id") == 0;
+    if (!ok)
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    if (rc == 0 && (rc = tk_store_sequence_next(db, "lease", &token, err)) == 0) {
+        vals[0] = tk_db_value_int(token);
+        vals[1] = tk_db_value_int((int64_t)(now + lease_seconds));
+        rc = tk_db_query_v(db, &cur, err, sql.data, vals, n + 2);
     }
-    if ((rc = tk_store_sequence_next(db, "lease", &token, err)) == 0)
-        rc = tk_db_query(db, &cur, err,
-                         "WITH u AS (UPDATE outbox SET lease_token = ?, lease_until = ?, "
-                         "attempts = attempts + 1 WHERE id = ANY (CAST(? AS BIGINT[])) "
-                         "RETURNING *) " OUTBOX_COLS_FROM("u") "ORDER BY next_attempt_at, id",
-                         "iis", token, (int64_t)(now + lease_seconds), ids.data);
-    tk_buf_free(&ids);
+    tk_buf_free(&sql);
+    free(vals);
     if (rc != 0)
         return rc;
-    rc = read_rows(cur, v, limit, got, err);
-    return rc;
+    return read_rows(cur, v, limit, got, err);
 }
 
-/* SQLite: the caller holds an immediate transaction, so nobody claims the
- * same rows between the read and the update.  As on PostgreSQL, one fencing
- * token covers the batch, taken only when there is work (an idle daemon
- * must not write).  The rows, with their texts from outbox_data, are read
- * once, then updated with one statement: SQLite's UPDATE ... RETURNING
- * would buffer every row in a temporary table and cannot join the text. */
-static int claim_sqlite(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
+/* TK_DB_CLAIM_SERIAL (SQLite): the caller holds an immediate transaction,
+ * so nobody claims the same rows between the read and the update.  As with
+ * TK_DB_CLAIM_SKIP_LOCKED, one fencing token covers the batch, taken only
+ * when there is work (an idle daemon must not write).  The rows, with their texts from outbox_data,
+ * are read once, then updated with one statement: SQLite's UPDATE ... RETURNING would buffer every
+ * row in a temporary table and cannot join the text. */
+static int claim_serial(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                         struct tk_outbox_row *v, size_t *got, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
@@ -237,9 +248,9 @@ int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size
     size_t got = 0;
     if (!v)
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    int rc = strcmp(tk_db_driver_name(db), "postgres") == 0
-                 ? claim_postgres(db, now, lease_seconds, limit, v, &got, err)
-                 : claim_sqlite(db, now, lease_seconds, limit, v, &got, err);
+    int rc = tk_db_dialect(db)->claim == TK_DB_CLAIM_SKIP_LOCKED
+                 ? claim_skip_locked(db, now, lease_seconds, limit, v, &got, err)
+                 : claim_serial(db, now, lease_seconds, limit, v, &got, err);
     if (rc != 0 || got == 0) {
         for (size_t i = 0; i < got; i++)
             tk_outbox_row_free(&v[i]);
