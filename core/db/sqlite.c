@@ -17,10 +17,13 @@
  */
 #include "db/db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CACHE_SIZE 64
 #define BUSY_TOTAL_MS 10000
@@ -99,6 +102,22 @@ static void drv_close(struct tk_db *db)
     free(db);
 }
 
+/* The store holds names, addresses and whole messages: a new file is made
+ * 0600 here, whatever the umask (SQLite would make it 0644 & ~umask).
+ * SQLite gives the -wal and -shm files it creates the mode of the database
+ * file, so they follow.  An existing file keeps the mode its owner chose.
+ * Any other failure is left to sqlite3_open_v2 to report. */
+static void create_private(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    (void)fchmod(fd, 0600); /* open's mode went through the umask */
+    close(fd);
+}
+
 static int drv_open(const char *target, struct tk_db **out, struct tk_error *err)
 {
     *out = NULL;
@@ -108,6 +127,7 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
         return tk_error_set(err, TK_ENOMEM, "store %s: out of memory", target);
     }
     db->base.drv = &tk_db_sqlite;
+    create_private(target);
     int rc = sqlite3_open_v2(
         target, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
