@@ -1,8 +1,8 @@
 /* upgrade_check.h - one test for both store drivers: a store made by
  * schema version 1, with queued and sent messages in it, upgraded to the
  * newest schema keeps every message text and still delivers the queued
- * one.  DB must be new and empty.  Included by test_db.c and
- * test_db_postgres.c. */
+ * one.  DB must be new and empty.  Included by test_db_contract.c, which
+ * runs it on every driver. */
 #ifndef TK_UPGRADE_CHECK_H
 #define TK_UPGRADE_CHECK_H
 
