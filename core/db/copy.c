@@ -126,18 +126,16 @@ static int copy_page(struct tk_cursor *cur, struct tk_db *to, const struct tk_db
             break;
         (*rows)++;
         (*got)++;
-        for (size_t k = 0; k < nk; k++) {
+        for (size_t k = 0; rc == 0 && k < nk; k++) {
+            const char *v = tk_cursor_text(cur, (int)k);
             if (t->key_types[k] == 'i') {
                 key[k] = tk_db_value_int(tk_cursor_int(cur, (int)k));
-                continue;
+            } else {
+                free(keytext[k]);
+                if (!(keytext[k] = tk_strdup(v ? v : "")))
+                    rc = oom(err);
+                key[k] = tk_db_value_text(keytext[k]);
             }
-            free(keytext[k]);
-            if (!(keytext[k] =
-                      tk_strdup(tk_cursor_text(cur, (int)k) ? tk_cursor_text(cur, (int)k) : ""))) {
-                rc = oom(err);
-                break;
-            }
-            key[k] = tk_db_value_text(keytext[k]);
         }
     }
     if (rc == 0 && r < 0)
