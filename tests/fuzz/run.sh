@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template"
+targets="fuzz_mail fuzz_template fuzz_calendar"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -23,7 +23,7 @@ cmake --build "$build" -j2 --target $targets
 fuzzdir=$build/tests/fuzz
 
 # Seed corpora: the shipped templates and a few hand-written messages.
-mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template"
+mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
         cp "$f" "$fuzzdir/corpus/template/$(echo "$f" | tr '/' '_')"
@@ -33,6 +33,21 @@ printf 'description = x\nreminders = on\n\n[notification]\nSubject: Hi {{firm.na
     >"$fuzzdir/corpus/template/seed1"
 printf 'Subject \303\251 \r\nBcc: x@y\0Jane\nDoe\0"Q" <x>\0jane@x.example\0body\r\nline\r\0<p>h</p>\0v\r\nX: y' \
     >"$fuzzdir/corpus/mail/seed1"
+
+# calendar: the first byte picks the parser (0 window, 1 .ics, 2 TZif)
+n=0
+for w in "mon-fri 09:00-17:00" "always" "Mon-Fri 9:00-12:00, 13:00-17:00; sat 10:00-12:00" \
+         "fri-mon 22:00-24:00" "09:00-17:00" "sat,sun"; do
+    printf '\000%s' "$w" >"$fuzzdir/corpus/calendar/window$n"
+    n=$((n + 1))
+done
+for f in "$src"/tests/fixtures/calendar/*.ics; do
+    { printf '\001'; cat "$f"; } >"$fuzzdir/corpus/calendar/ics_$(basename "$f")"
+done
+for z in UTC Europe/Amsterdam America/New_York Australia/Lord_Howe America/Nuuk; do
+    [ -f "/usr/share/zoneinfo/$z" ] &&
+        { printf '\002'; cat "/usr/share/zoneinfo/$z"; } >"$fuzzdir/corpus/calendar/tzif_$(echo "$z" | tr / _)"
+done
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
 # replayed); unset, every run explores afresh.
