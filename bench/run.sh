@@ -29,6 +29,7 @@ fi
 cflags="-std=gnu11 -O2 -Wall -Wextra -I$root/core -I$root/include"
 libs="-llua5.4 -linih -lcurl -ljansson -lsqlite3 -ldl -lm"
 pkg-config --exists libpq 2>/dev/null && libs="$libs -lpq"
+libs="$libs $(pkg-config --libs libical)"  # core/calendar
 cc $cflags "$here/seed.c" "$build/core/libtkcore.a" $libs -o "$out/bin/seed"
 cc $cflags "$here/spoolwrite.c" -o "$out/bin/spoolwrite"
 cc $cflags "$here/curlloop.c" -lcurl -o "$out/bin/curlloop"
