@@ -445,9 +445,12 @@ static int walk(struct load *ld, icalcomponent *root)
     if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
         cals[ncal++] = root;
     } else if (icalcomponent_isa(root) == ICAL_XROOT_COMPONENT) {
-        for (c = icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT); c && ncal < 64;
-             c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT))
+        for (c = icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT); c;
+             c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT)) {
+            if (ncal == 64)
+                return failed(ld, 0, "more than 64 VCALENDARs in one file");
             cals[ncal++] = c;
+        }
     }
     if (!ncal)
         return failed(ld, 0, "not an iCalendar file (no BEGIN:VCALENDAR ... END:VCALENDAR)");
