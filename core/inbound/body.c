@@ -289,8 +289,11 @@ size_t tk_inb_strip_quotes(char *s, size_t n)
         end = start;
     }
     size_t lead = strspn(s, " \t\n");
-    if (end <= lead)
-        return trim_right(s, n); /* nothing above the quote: keep it all */
+    if (end <= lead) { /* nothing above the quote: keep it all */
+        while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        return n;
+    }
     return end;
 }
 
