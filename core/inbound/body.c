@@ -315,6 +315,10 @@ int tk_inb_body(const char *text, const char *html, size_t max, struct tk_inboun
     size_t lead = 0;
     while (lead < n && (b.data[lead] == '\n' || b.data[lead] == ' ' || b.data[lead] == '\t'))
         lead++;
+    if (lead == n) { /* no words at all: no body */
+        tk_buf_free(&b);
+        return 0;
+    }
     /* keep the indentation of the first line that has words */
     while (lead > 0 && b.data[lead - 1] != '\n')
         lead--;

@@ -117,7 +117,8 @@ static char *part_bytes(GMimePart *part, size_t *len, int *oom)
     GByteArray *a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     char *out = malloc(a->len + 1);
     if (out) {
-        memcpy(out, a->data, a->len);
+        if (a->len)
+            memcpy(out, a->data, a->len);
         out[a->len] = '\0';
         *len = a->len;
     } else {
