@@ -666,12 +666,17 @@ TK_TEST(imap_config_check)
 
 /* ---- threads ------------------------------------------------------------------- */
 
+/* Only messages in UTF-8 and US-ASCII: a charset glibc converts with a
+ * loadable iconv module (ISO-2022-JP, Windows-1252) has it dlopen()ed and
+ * dlclose()d under the loader's lock, which ThreadSanitizer cannot see and
+ * can deadlock on while it reports; the single-threaded tests cover those
+ * charsets. */
 static void *classify_many(void *arg)
 {
-    static const char *const files[] = {"postfix-dsn-hard.eml", "reply-human.eml",
-                                        "sisimai-exchange2007-04.eml", "ooo-nl.eml"};
+    static const char *const files[] = {"postfix-dsn-hard.eml", "reply-human.eml", "junk.eml",
+                                        "ooo-en.eml"};
     static const enum tk_inbound_class want[] = {TK_INBOUND_HARD_BOUNCE, TK_INBOUND_REPLY,
-                                                 TK_INBOUND_HARD_BOUNCE, TK_INBOUND_AUTO_REPLY};
+                                                 TK_INBOUND_UNMATCHED, TK_INBOUND_AUTO_REPLY};
     long bad = 0;
     for (int i = 0; i < 40; i++) {
         struct tk_inbound_result r;
