@@ -90,8 +90,10 @@ static int put_entity(struct tk_buf *b, const char *s, size_t n, size_t *used)
 static void tag_name(const char *s, size_t n, char *name, size_t size)
 {
     size_t k = 0, i = 1;
-    if (i < n && s[i] == '/')
-        name[k++] = '/', i++;
+    if (i < n && s[i] == '/') {
+        name[k++] = '/';
+        i++;
+    }
     while (i < n && k + 1 < size && isalnum((unsigned char)s[i]))
         name[k++] = (char)tolower((unsigned char)s[i++]);
     name[k] = '\0';

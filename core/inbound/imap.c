@@ -134,7 +134,7 @@ static int configure(struct session *s, const struct tk_inbound_imap_config *cfg
     const char *path = auth + alen;
     if (*path == '/')
         path++;
-    if (strpbrk(path, ";?#/"))
+    if (strpbrk(path, ";?#") || (*path && path[strlen(path) - 1] == '/'))
         return bad(err, "url", "\"%s\": the path must name one mailbox (e.g. /INBOX), nothing else",
                    s->masked);
 
@@ -554,6 +554,9 @@ int tk_inbound_imap_poll(const struct tk_inbound_imap_config *cfg, tk_inbound_im
         rc = fail(&s, c, "opening the mailbox", err);
         goto out;
     }
+    /* no PERMANENTFLAGS: every flag may be stored (RFC 3501 7.1) */
+    if (!s.have_permflags)
+        s.keywords = 1;
     if (!s.have_uidvalidity) {
         rc = tk_error_set(err, TK_ETEMP, "%s: the server announced no UIDVALIDITY", s.masked);
         goto out;

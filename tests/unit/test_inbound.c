@@ -645,6 +645,10 @@ TK_TEST(imap_config_check)
     TK_CHECK(strstr(err.msg, "***") && !strstr(err.msg, "pw-secret"));
     c.url = "imaps://mail.bakker.example/INBOX;UIDVALIDITY=1";
     TK_CHECK_INT(tk_inbound_imap_check(&c, &err), TK_EINVAL);
+    c.url = "imaps://mail.bakker.example/INBOX/";
+    TK_CHECK_INT(tk_inbound_imap_check(&c, &err), TK_EINVAL);
+    c.url = "imaps://mail.bakker.example/INBOX/Bounces"; /* a nested mailbox */
+    TK_CHECK_INT(tk_inbound_imap_check(&c, &err), 0);
     c.url = "imaps:///INBOX";
     TK_CHECK_INT(tk_inbound_imap_check(&c, &err), TK_EINVAL);
     c.url = "imaps://mail.bakker.example/";
