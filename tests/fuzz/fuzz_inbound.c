@@ -44,6 +44,8 @@ static void msgid(const char *s)
         abort();
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char tag[TK_INBOUND_VERP_MAX];
