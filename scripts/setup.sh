@@ -8,7 +8,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev
-libjansson-dev libsqlite3-dev libpq-dev libical-dev tzdata python3 python3-aiosmtpd sqlite3"
+libjansson-dev libsqlite3-dev libpq-dev libical-dev tzdata python3 python3-aiosmtpd sqlite3
+libgmime-3.0-dev libssl-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -22,8 +22,11 @@ cmake --build "$build" -j2 --target $targets
 
 fuzzdir=$build/tests/fuzz
 
-# Seed corpora: the shipped templates and a few hand-written messages.
-mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar"
+# Seed corpora: the shipped templates, a few hand-written messages, and the
+# inbound fixtures (real bounces, replies, junk).
+mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
+    "$fuzzdir/corpus/inbound"
+cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
         cp "$f" "$fuzzdir/corpus/template/$(echo "$f" | tr '/' '_')"
