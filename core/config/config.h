@@ -105,6 +105,14 @@ int tk_config_claim(struct tk_config *cfg, const char *section, const char *cons
  * error "FILE:LINE: unknown section [x]" or "unknown key y in [x]". */
 int tk_config_check_plugins(const struct tk_config *cfg, struct tk_error *err);
 
+/* The configuration file a command reads: ARG (-c FILE) when not NULL,
+ * else $TICKLER_CONFIG when set and not empty, else ./tickler.ini when it
+ * exists, else tk_config_system_path() when it exists (find.c).  *OUT:
+ * caller frees.  TK_EIO naming both defaults when neither exists. */
+int tk_config_find(const char *arg, char **out, struct tk_error *err);
+/* SYSCONFDIR/tickler/tickler.ini, fixed at build time.  Static storage. */
+const char *tk_config_system_path(void);
+
 /* Resolve P relative to the config's folder; caller frees. */
 char *tk_config_path(const struct tk_config *cfg, const char *p);
 

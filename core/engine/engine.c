@@ -25,18 +25,6 @@ void tk_engine_warn(struct tk_engine *e, const char *fmt, ...)
     e->warn(e->warn_data, msg);
 }
 
-static int pick_config_path(const char *arg, char **out)
-{
-    const char *env = getenv("TICKLER_CONFIG");
-    if (arg)
-        *out = tk_strdup(arg);
-    else if (env && *env)
-        *out = tk_strdup(env);
-    else
-        *out = tk_strdup("tickler.ini");
-    return *out ? 0 : TK_ENOMEM;
-}
-
 static int open_templates(struct tk_engine *e, struct tk_error *err)
 {
     char *dir = NULL;
@@ -97,14 +85,9 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     e->now = now;
     e->actor = "cli";
     e->warn = default_warn;
-    if ((rc = pick_config_path(config_path, &path)))
-        return tk_error_set(err, rc, "out of memory");
+    if ((rc = tk_config_find(config_path, &path, err)))
+        return rc;
     rc = tk_config_load(path, 0, &e->cfg, err);
-    if (rc && !config_path && !getenv("TICKLER_CONFIG") && access(path, F_OK) != 0)
-        tk_error_set(err, rc,
-                     "no configuration: ./%s not found (give one with -c FILE or "
-                     "$TICKLER_CONFIG; etc/tickler.ini is an example)",
-                     path);
     free(path);
     if (rc)
         return rc;

@@ -63,7 +63,8 @@ static inline int tk_engine_stopping(const struct tk_engine *e)
 enum { TK_OPEN_NO_STORE = 1 /* config and plugins only */ };
 
 /* Open everything the configuration names.  CONFIG_PATH NULL: default
- * lookup ($TICKLER_CONFIG, ./tickler.ini).  Caller closes, also on failure
+ * lookup (tk_config_find: $TICKLER_CONFIG, ./tickler.ini, then
+ * SYSCONFDIR/tickler/tickler.ini).  Caller closes, also on failure
  * (*e may be NULL then). */
 int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, int flags,
                    struct tk_error *err);
