@@ -98,6 +98,16 @@ struct tk_transport {
      * with conn NULL. */
     void (*close)(void *conn);
 
+    /* ABI 1.1 */
+
+    /* Check, without sending anything, that messages could be handed on
+     * now: connect and greet the relay (smtp), write to the spool folder
+     * (file).  Called by `tickler check` on the main thread, after init,
+     * with no connection open.  0 when reachable; otherwise ERR says what
+     * failed, in one line.  May be NULL: the transport has no such check.
+     * The host calls it only when TK_DESCR_HAS(t, probe). */
+    int (*probe)(void *state, struct tk_error *err);
+
 #ifdef TK_TEST_ABI_GROWTH
     /* ABI 1.2 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;

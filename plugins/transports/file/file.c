@@ -258,6 +258,31 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     return 0;
 }
 
+/* tickler check: the spool takes a message now.  A file is really created
+ * and removed in DIR/tmp: access(2) answers yes to root whatever a
+ * read-only mount (ProtectSystem=) or a full disk would say. */
+static int file_probe(void *state, struct tk_error *err)
+{
+    void *conn = NULL;
+    int rc = file_open(state, &conn, err);
+    if (rc != 0)
+        return rc;
+    struct file_conn *c = conn;
+    char name[96], probe[112];
+    next_name(c, name, sizeof name);
+    snprintf(probe, sizeof probe, "%s.probe", name);
+    int fd = openat(c->tmp_fd, probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        rc = fail(err, TK_ETEMP, "file: cannot write into the spool folder %s/tmp: %s", c->st->dir,
+                  strerror(errno));
+    } else {
+        close(fd);
+        unlinkat(c->tmp_fd, probe, 0);
+    }
+    file_close(c);
+    return rc;
+}
+
 static const struct tk_transport file_transport = {
     .hdr = TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "file", "1.0",
                                  "write each message as a .eml file into a spool folder"),
@@ -267,6 +292,7 @@ static const struct tk_transport file_transport = {
     .open = file_open,
     .send = file_send,
     .close = file_close,
+    .probe = file_probe,
 };
 
 TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)

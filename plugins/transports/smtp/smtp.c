@@ -504,6 +504,64 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     return 0;
 }
 
+/* The reply to NOOP arrives as "body": drop it (on_debug keeps the line). */
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return size * n;
+}
+
+/* tickler check: greet the relay as a batch would (EHLO, and STARTTLS and
+ * AUTH when configured), then NOOP, through libcurl whichever client
+ * sends, so that the TLS and credential settings are tried too.  No
+ * envelope is given, so nothing can be sent. */
+static int smtp_probe(void *state, struct tk_error *err)
+{
+    struct smtp_state *st = state;
+    struct smtp_conn *c = st->host->alloc(st->host, sizeof *c);
+    if (!c)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        smtp_close(c);
+        return fail(err, TK_ENOMEM, "smtp: libcurl could not create a handle");
+    }
+    SETOPT(CURLOPT_URL, st->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TIMEOUT, st->timeout);
+    SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
+    SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    if (st->username) {
+        SETOPT(CURLOPT_USERNAME, st->username);
+        SETOPT(CURLOPT_PASSWORD, st->password);
+    }
+    if (st->ca_file)
+        SETOPT(CURLOPT_CAINFO, st->ca_file);
+    SETOPT(CURLOPT_CUSTOMREQUEST, "NOOP");
+    SETOPT(CURLOPT_WRITEFUNCTION, discard);
+    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
+    SETOPT(CURLOPT_DEBUGDATA, c);
+    SETOPT(CURLOPT_VERBOSE, 1L);
+    CURLcode rc = curl_easy_perform(c->curl);
+    int status = 0;
+    if (rc != CURLE_OK)
+        /* not the URL: it may carry a password */
+        status = fail(err, TK_ETEMP, "smtp: the relay did not answer EHLO and NOOP: %s%s%s",
+                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc),
+                      c->fail_reply[0] ? ": " : "", c->fail_reply);
+    smtp_close(c);
+    return status;
+}
+
 static const struct tk_transport smtp_transport = {
     .hdr = TK_PLUGIN_HEADER_INIT(
         struct tk_transport, TK_PLUGIN_TRANSPORT, "smtp", "1.0",
@@ -514,6 +572,7 @@ static const struct tk_transport smtp_transport = {
     .open = smtp_open,
     .send = smtp_send,
     .close = smtp_close,
+    .probe = smtp_probe,
 };
 
 TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)
