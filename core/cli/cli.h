@@ -77,4 +77,22 @@ void tk_cli_emit(json_t *j);
 json_t *tk_cli_json_time(tk_time t); /* ISO string or null for 0 */
 json_t *tk_cli_json_item(struct tk_cli *c, const struct tk_item *it);
 
+/* ---- operator surface (help.c, version.c, notify.c) ------------------ */
+
+/* 1 when ARGV (a command's own arguments) asks for help: --help or -h
+ * before any "--". */
+int tk_cli_wants_help(int argc, char **argv);
+/* Print the usage of the command ARGV[0] (ARGV[1] may name a sub-command)
+ * from the table, reading no configuration; 0, or 2 for an unknown
+ * sub-command. */
+int tk_cli_command_help(int argc, char **argv);
+/* `tickler --version`: version, plugin ABI and library versions; JSON:
+ * {"version", "abi", "sqlite", "libcurl", "lua", "jansson", "libpq"}. */
+void tk_cli_print_version(int json);
+/* sd_notify for `tickler run` under systemd (no-ops without libsystemd or
+ * $NOTIFY_SOCKET).  STATUS: one line, borrowed for the call. */
+void tk_cli_notify_ready(const char *status);
+void tk_cli_notify_reloading(void);
+void tk_cli_notify_stopping(void);
+
 #endif

@@ -151,16 +151,19 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
               tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
               c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
     tk_engine_check_templates(c->e);
+    tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
         tk_time next_item = 0, next_mail = 0, wake;
         double wait = c->e->cfg.poll_seconds;
         if (g_reload) {
             g_reload = 0;
+            tk_cli_notify_reloading();
             reopen_log(c);
             tk_catalog_reload(c->e->catalog);
             logf_line("SIGHUP: log reopened, templates reloaded");
             tk_engine_check_templates(c->e);
+            tk_cli_notify_ready("running");
         }
         tk_engine_tick_clock(c->e);
         c->now = c->e->now;
@@ -186,6 +189,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         }
         nap(wait);
     }
+    tk_cli_notify_stopping();
     logf_line("stopping: signal received, exiting");
     c->e->stop = NULL;
     tk_db_interrupt = NULL;

@@ -29,6 +29,7 @@ CMD(tk_cmd_job_archive);
 CMD(tk_cmd_job_show);
 CMD(tk_cmd_job_list);
 CMD(tk_cmd_migrate);
+CMD(tk_cmd_check);
 
 enum { TX = TK_CMD_TX, SENDS = TK_CMD_SENDS, NOSTORE = TK_CMD_NO_STORE, OWN = TK_CMD_OWN_TX };
 
@@ -85,5 +86,8 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"job", "list", 0, tk_cmd_job_list, "job list [--account A]", "jobs"},
     {"migrate", NULL, TK_CMD_NO_ENGINE, tk_cmd_migrate,
      "migrate --from sqlite:PATH --to postgres:DSN", "copy a store into another"},
+    /* check opens everything itself, one step at a time (cmd_check.c) */
+    {"check", NULL, TK_CMD_NO_ENGINE, tk_cmd_check, "check [--json]",
+     "check config, plugins, templates, scripts, store and transport; list every problem"},
     {NULL, NULL, 0, NULL, NULL, NULL},
 };

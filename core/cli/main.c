@@ -11,13 +11,16 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: tickler [-c FILE] [--now TIME] [--json] COMMAND ...\n"
-          "  -c FILE      config; default $TICKLER_CONFIG, else ./tickler.ini\n"
-          "  --now TIME   the clock, ISO 8601 UTC (2026-12-01T09:00:00Z); also $TICKLER_NOW\n"
-          "  --json       machine-readable output on stdout, one JSON document\n"
-          "  --version    print the version\n\n"
-          "commands:\n",
-          f);
+    fprintf(f,
+            "usage: tickler [-c FILE] [--now TIME] [--json] COMMAND ...\n"
+            "  -c FILE        config; default $TICKLER_CONFIG, else ./tickler.ini, else\n"
+            "                 %s\n"
+            "  --now TIME     the clock, ISO 8601 UTC (2026-12-01T09:00:00Z); also $TICKLER_NOW\n"
+            "  --json         machine-readable output on stdout, one JSON document\n"
+            "  -V, --version  version, plugin ABI and library versions\n"
+            "  -h, --help     this list; tickler COMMAND --help: one command\n\n"
+            "commands:\n",
+            tk_config_system_path());
     for (const struct tk_cli_command *c = tk_cli_commands; c->name; c++) {
         if (strlen(c->usage) > 58)
             fprintf(f, "  %s\n  %-58s %s\n", c->usage, "", c->help);
@@ -26,7 +29,8 @@ static void usage(FILE *f)
     }
     fputs("  COMMAND ACCOUNT [--message TEXT]                           bulk commands of the item "
           "plugins (request-approvals: R4)\n\n"
-          "Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n",
+          "Exit status: 0 success, 1 failure, 2 usage error.  The manual: man tickler\n"
+          "(tickler.ini(5) for the configuration, tickler-lua(7), tickler-plugin(7)).\n",
           f);
 }
 
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
     struct tk_error err = {0};
     const struct tk_cli_command *cmd = NULL;
     const char *env_now = getenv("TICKLER_NOW");
-    int i, used = 0, rc = 0, flags;
+    int i, used = 0, rc = 0, flags, version = 0;
 
     /* glibc gives memory back to the kernel whenever 128 KiB lie free at
      * the top of the heap.  A command that renders and frees thousands of
@@ -163,12 +167,11 @@ int main(int argc, char **argv)
             c.now_arg = a + 6;
         } else if (strcmp(a, "--json") == 0) {
             c.json = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("tickler %s (plugin ABI %d.%d)\n", TK_VERSION, TK_ABI_MAJOR, TK_ABI_MINOR);
-            return 0;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            version = 1;
         } else if (a[0] == '-') {
             fprintf(stderr, "tickler: unknown option %s (see tickler --help)\n", a);
             return 2;
@@ -176,10 +179,24 @@ int main(int argc, char **argv)
             break;
         }
     }
+    if (version) {
+        tk_cli_print_version(c.json);
+        return 0;
+    }
     if (i >= argc) {
         usage(stderr);
         return 2;
     }
+    /* Help never reads the configuration or touches the store. */
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 >= argc) {
+            usage(stdout);
+            return 0;
+        }
+        return tk_cli_command_help(argc - i - 1, argv + i + 1);
+    }
+    if (tk_cli_wants_help(argc - i - 1, argv + i + 1))
+        return tk_cli_command_help(argc - i, argv + i);
     cmd = lookup(argc - i, argv + i, &used);
     if (!cmd && has_subcommands(argv[i])) {
         fprintf(stderr, "tickler: unknown command '%s %s' (see tickler --help)\n", argv[i],

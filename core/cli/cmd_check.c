@@ -1,0 +1,484 @@
+/* cmd_check.c - `tickler check [--json]`: load what every command loads
+ * (configuration, plugins, templates, Lua scripts), read the store's
+ * schema version, ask the transport whether its next hop answers, and list
+ * every problem found, like `nginx -t` or `postfix check`.
+ *
+ * Each step reports its own problems and the later steps still run where
+ * they can, so a broken template does not hide a broken script or an
+ * unreachable relay.  Only a configuration that cannot be read stops the
+ * check, since everything else is found through it.  Nothing is changed:
+ * the store is read, never created or migrated, and the transport's probe
+ * sends no mail.  The steps use the loaders every command uses
+ * (tk_config_load, tk_registry_load, tk_template_parse, tk_script_load,
+ * tk_db_open), one at a time instead of through tk_engine_open(), which
+ * stops at the first failure. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lua/internal.h"
+#include "mail/mail.h"
+
+#define MAX_TEMPLATE_FILE ((size_t)1 << 20)
+
+struct check {
+    int json;
+    json_t *steps;    /* [{"check", "ok", "detail"}] */
+    json_t *problems; /* [{"check", "message", "file", "line"}] */
+    size_t nproblems, step_start;
+};
+
+/* "FILE:LINE: message" -> FILE and LINE, for the JSON; 0 when MSG has no
+ * such prefix. */
+static int split_location(const char *msg, size_t *file_len, long *line)
+{
+    for (const char *p = strchr(msg, ':'); p; p = strchr(p + 1, ':')) {
+        const char *d = p + 1;
+        long n = 0;
+        while (*d >= '0' && *d <= '9' && n < 100000000)
+            n = n * 10 + (*d++ - '0');
+        if (d > p + 1 && *d == ':' && p > msg) {
+            *file_len = (size_t)(p - msg);
+            *line = n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void problem(struct check *k, const char *step, const char *fmt, ...) TK_PRINTF(3, 4);
+static void problem(struct check *k, const char *step, const char *fmt, ...)
+{
+    char msg[TK_ERROR_MAX + 128];
+    size_t flen;
+    long line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    k->nproblems++;
+    if (!k->json) {
+        printf("%-10s FAIL  %s\n", step, msg);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "check", json_string(step));
+    json_object_set_new(o, "message", json_string(msg));
+    if (split_location(msg, &flen, &line)) {
+        json_object_set_new(o, "file", json_stringn(msg, flen));
+        json_object_set_new(o, "line", json_integer(line));
+    }
+    json_array_append_new(k->problems, o);
+}
+
+static void step_begin(struct check *k)
+{
+    k->step_start = k->nproblems;
+}
+
+/* Close a step: "ok" with DETAIL when it found no problem. */
+static void step_end(struct check *k, const char *step, const char *fmt, ...) TK_PRINTF(3, 4);
+static void step_end(struct check *k, const char *step, const char *fmt, ...)
+{
+    char detail[TK_ERROR_MAX + 128];
+    int ok = k->nproblems == k->step_start;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (!k->json) {
+        if (ok)
+            printf("%-10s ok    %s\n", step, detail);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "check", json_string(step));
+    json_object_set_new(o, "ok", json_boolean(ok));
+    json_object_set_new(o, "detail", json_string(detail));
+    json_array_append_new(k->steps, o);
+}
+
+/* ---- templates --------------------------------------------------------- */
+
+/* Parse TEXT as the catalog would when an email first needs it; the
+ * parser also checks every placeholder (FILE:LINE). */
+static void check_template(struct check *k, const char *text, size_t len, const char *origin)
+{
+    struct tk_template t;
+    struct tk_error e = {0};
+    memset(&t, 0, sizeof t);
+    if (tk_template_parse(text, len, origin, &t, &e) != 0)
+        problem(k, "templates", "%s", e.msg);
+    tk_template_free(&t);
+}
+
+static int read_small_file(const char *path, struct tk_buf *out, struct tk_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    if (!f)
+        return tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
+    out->max = MAX_TEMPLATE_FILE;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (tk_buf_append(out, chunk, n))
+            rc = tk_error_set(err, TK_EINVAL, "%s: larger than %zu bytes", path, MAX_TEMPLATE_FILE);
+    if (!rc && ferror(f))
+        rc = tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (!rc && !out->data)
+        rc = tk_buf_append(out, "", 0);
+    fclose(f);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of DIR that are folders (WANT_DIRS) or end in SUFFIX,
+ * sorted, without dot files. */
+static int list_dir(const char *dir, int want_dirs, const char *suffix, struct tk_strv *out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t slen = suffix ? strlen(suffix) : 0;
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        char *p;
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.')
+            continue;
+        if (!(p = tk_strprintf("%s/%s", dir, de->d_name)))
+            break;
+        if (stat(p, &st) == 0 && (want_dirs ? S_ISDIR(st.st_mode)
+                                            : S_ISREG(st.st_mode) && n > slen &&
+                                                  strcmp(de->d_name + n - slen, suffix) == 0))
+            tk_strv_push(out, de->d_name);
+        free(p);
+    }
+    closedir(d);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, by_name);
+    return 0;
+}
+
+/* Every DIR/LANG/TYPE/NAME.tmpl; *n counts the files read. */
+static void check_template_dir(struct check *k, const char *dir, const struct tk_registry *reg,
+                               size_t *n)
+{
+    struct tk_strv langs = {0};
+    if (list_dir(dir, 1, NULL, &langs) != 0) {
+        problem(k, "templates", "[templates] dir: cannot open %s: %s", dir, strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < langs.n; i++) {
+        struct tk_strv types = {0};
+        char *ldir = tk_strprintf("%s/%s", dir, langs.v[i]);
+        if (ldir)
+            list_dir(ldir, 1, NULL, &types);
+        for (size_t j = 0; ldir && j < types.n; j++) {
+            struct tk_strv files = {0};
+            char *tdir = tk_strprintf("%s/%s", ldir, types.v[j]);
+            if (!tdir)
+                break;
+            list_dir(tdir, 0, ".tmpl", &files);
+            if (reg && files.n && !tk_registry_item(reg, types.v[j]))
+                problem(k, "templates",
+                        "%s: no loaded item type is called '%s', so these templates are never "
+                        "used",
+                        tdir, types.v[j]);
+            for (size_t f = 0; f < files.n; f++) {
+                struct tk_buf text = {0};
+                struct tk_error e = {0};
+                char *path = tk_strprintf("%s/%s", tdir, files.v[f]);
+                if (path && read_small_file(path, &text, &e) == 0)
+                    check_template(k, text.data, text.len, path);
+                else if (path)
+                    problem(k, "templates", "%s", e.msg);
+                (*n)++;
+                tk_buf_free(&text);
+                free(path);
+            }
+            tk_strv_free(&files);
+            free(tdir);
+        }
+        tk_strv_free(&types);
+        free(ldir);
+    }
+    tk_strv_free(&langs);
+}
+
+static void check_templates(struct check *k, const struct tk_config *cfg,
+                            const struct tk_registry *reg)
+{
+    char *dir = NULL;
+    size_t files = 0, builtin = 0;
+    step_begin(k);
+    for (size_t i = 0; reg && i < reg->n; i++) {
+        const struct tk_item_type *it = reg->v[i]->item;
+        for (const struct tk_template_text *tt = it ? it->templates : NULL; tt && tt->lang; tt++) {
+            char origin[256];
+            snprintf(origin, sizeof origin, "plugin %s (%s/%s)", it->hdr.name, tt->lang,
+                     tt->name ? tt->name : "?");
+            if (tt->text)
+                check_template(k, tt->text, strlen(tt->text), origin);
+            builtin++;
+        }
+    }
+    if (cfg->templates_dir) {
+        dir = tk_strdup(cfg->templates_dir);
+    } else if ((dir = tk_path_beside_binary("share/tickler/templates")) &&
+               access(dir, R_OK | X_OK) != 0) {
+        free(dir);
+        dir = NULL; /* plugin defaults only, as tk_engine_open does */
+    }
+    if (dir)
+        check_template_dir(k, dir, reg, &files);
+    step_end(k, "templates", "%zu compiled into plugins%s, %zu file%s in %s", builtin,
+             reg ? "" : " (plugins not loaded)", files, files == 1 ? "" : "s",
+             dir ? dir : "no templates folder");
+    free(dir);
+}
+
+/* ---- Lua ------------------------------------------------------------------ */
+
+static void check_lua(struct check *k, const struct tk_config *cfg, const struct tk_registry *reg)
+{
+    struct tk_lua_limits lim = {0};
+    struct tk_strv names = {0};
+    struct tk_script **loaded;
+    size_t nloaded = 0;
+    step_begin(k);
+    if (!cfg->lua_scripts || !*cfg->lua_scripts) {
+        step_end(k, "lua", "no [lua] scripts folder configured");
+        return;
+    }
+    if (list_dir(cfg->lua_scripts, 0, ".lua", &names) != 0) {
+        problem(k, "lua", "[lua] scripts: cannot open folder %s: %s", cfg->lua_scripts,
+                strerror(errno));
+        step_end(k, "lua", "-");
+        return;
+    }
+    lim.memory_bytes = cfg->lua_memory_limit_mb > 0 ? (size_t)cfg->lua_memory_limit_mb << 20 : 0;
+    lim.instructions = cfg->lua_instruction_limit;
+    lim.time_ms = cfg->lua_time_limit_ms;
+    loaded = calloc(names.n ? names.n : 1, sizeof *loaded);
+    for (size_t i = 0; loaded && i < names.n; i++) {
+        struct tk_error e = {0};
+        struct tk_script *sc = NULL;
+        char *path = tk_strprintf("%s/%s", cfg->lua_scripts, names.v[i]);
+        if (!path)
+            break;
+        if (tk_script_load(&sc, path, reg, &lim, NULL, &e) != 0) {
+            problem(k, "lua", "%s", e.msg);
+            tk_script_free(sc);
+        } else {
+            /* two scripts declaring one pipeline: tk_pipelines_open refuses it */
+            for (size_t p = 0; p < sc->npipes; p++)
+                for (size_t j = 0; j < nloaded; j++)
+                    for (size_t q = 0; q < loaded[j]->npipes; q++)
+                        if (strcmp(loaded[j]->pipes[q].name, sc->pipes[p].name) == 0)
+                            problem(k, "lua", "%s:%d: pipeline '%s' is declared in %s:%d already",
+                                    sc->path, sc->pipes[p].line, sc->pipes[p].name, loaded[j]->path,
+                                    loaded[j]->pipes[q].line);
+            loaded[nloaded++] = sc;
+        }
+        free(path);
+    }
+    step_end(k, "lua", "%zu script%s in %s%s", names.n, names.n == 1 ? "" : "s", cfg->lua_scripts,
+             reg ? "" : " (checked without plugins: verbs and events not checked)");
+    for (size_t i = 0; i < nloaded; i++)
+        tk_script_free(loaded[i]);
+    free(loaded);
+    tk_strv_free(&names);
+}
+
+/* ---- store ----------------------------------------------------------------- */
+
+static char *folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? tk_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : tk_strdup(".");
+}
+
+static void check_store(struct check *k, const struct tk_config *cfg)
+{
+    struct tk_db *db = NULL;
+    struct tk_error e = {0};
+    int64_t v = 0;
+    int sqlite = !cfg->store_driver || strcmp(cfg->store_driver, "sqlite") == 0;
+    char where[600];
+    step_begin(k);
+    snprintf(where, sizeof where, "%s", sqlite ? cfg->store_path : "postgres");
+    if (sqlite) {
+        /* Opening a missing SQLite file would create it: look first. */
+        char *dir = folder_of(cfg->store_path);
+        if (access(cfg->store_path, F_OK) != 0) {
+            problem(k, "store", "%s: %s (tickler init creates the store)", cfg->store_path,
+                    strerror(errno));
+            free(dir);
+            step_end(k, "store", "-");
+            return;
+        }
+        /* SQLite writes its -wal and -shm files beside the store. */
+        if (dir && access(dir, W_OK | X_OK) != 0)
+            problem(k, "store", "%s: the store's folder is not writable by this user: %s", dir,
+                    strerror(errno));
+        free(dir);
+    }
+    if (tk_db_open(cfg, &db, &e) != 0) {
+        problem(k, "store", "%s", e.msg);
+    } else if (tk_db_schema_installed(db, &v, &e) != 0) {
+        problem(k, "store", "%s: %s", where, e.msg);
+    } else if (v > tk_db_schema_version()) {
+        problem(k, "store",
+                "%s: schema version %lld is newer than this tickler knows (%d); use a newer "
+                "tickler",
+                where, (long long)v, tk_db_schema_version());
+    } else if (v == 0) {
+        problem(k, "store", "%s: no schema yet (tickler init creates it)", where);
+    }
+    step_end(k, "store", "%s %s, schema version %lld%s", tk_db_driver_name(db), where, (long long)v,
+             v < tk_db_schema_version() ? " (the next command upgrades it)" : ", up to date");
+    if (db)
+        tk_db_close(db);
+}
+
+/* ---- transport and log --------------------------------------------------- */
+
+static void check_transport(struct check *k, const struct tk_config *cfg,
+                            const struct tk_registry *reg)
+{
+    const struct tk_plugin *p = reg ? tk_registry_transport(reg, cfg->transport_plugin) : NULL;
+    const struct tk_transport *t = p ? p->transport : NULL;
+    struct tk_error e = {0};
+    char *name = NULL, *addr = NULL;
+    step_begin(k);
+    if (tk_mail_parse_address(cfg->transport_from ? cfg->transport_from
+                                                  : "tickler <tickler@localhost>",
+                              &name, &addr, &e) != 0)
+        problem(k, "transport", "%s: [transport] from: %s", cfg->path, e.msg);
+    free(name);
+    free(addr);
+    if (!t || !p->inited) {
+        step_end(k, "transport", "%s: not loaded, not probed", cfg->transport_plugin);
+        return;
+    }
+    /* probe is ABI 1.1: read it only when the plugin's descriptor has it */
+    if (p->hdr->size < offsetof(struct tk_transport, probe) + sizeof t->probe || !t->probe) {
+        step_end(k, "transport", "%s: loaded (the plugin has no reachability check)",
+                 cfg->transport_plugin);
+        return;
+    }
+    if (t->probe(p->state, &e) != 0)
+        problem(k, "transport", "%s",
+                e.msg[0] ? e.msg : "the transport's probe failed and gave no reason");
+    step_end(k, "transport", "%s: reachable", cfg->transport_plugin);
+}
+
+static void check_log(struct check *k, const struct tk_config *cfg)
+{
+    step_begin(k);
+    if (cfg->log_file) {
+        char *dir = folder_of(cfg->log_file);
+        if (access(cfg->log_file, F_OK) == 0 ? access(cfg->log_file, W_OK) != 0
+                                             : !dir || access(dir, W_OK | X_OK) != 0)
+            problem(k, "log", "[log] file: %s cannot be written by this user: %s", cfg->log_file,
+                    strerror(errno));
+        free(dir);
+    }
+    step_end(k, "log", "%s, level %s", cfg->log_file ? cfg->log_file : "standard error",
+             cfg->log_level ? cfg->log_level : "info");
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"json", NULL};
+    struct tk_cli_args a;
+    struct check k = {0};
+    struct tk_config cfg;
+    struct tk_registry reg;
+    struct tk_error e = {0};
+    char *path = NULL, *pdir = NULL;
+    int rc, have_cfg = 0, have_reg = 0;
+
+    memset(&cfg, 0, sizeof cfg);
+    memset(&reg, 0, sizeof reg);
+    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+        goto out;
+    if (a.pos.n) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler check [--json]");
+        goto out;
+    }
+    k.json = c->json || tk_cli_opt(&a, "json");
+    k.steps = json_array();
+    k.problems = json_array();
+
+    step_begin(&k);
+    if (tk_config_find(c->config_path, &path, &e) != 0) {
+        problem(&k, "config", "%s", e.msg);
+    } else if (tk_config_load(path, 0, &cfg, &e) != 0) {
+        problem(&k, "config", "%s", e.msg);
+    } else {
+        have_cfg = 1;
+    }
+    step_end(&k, "config", "%s", path ? path : "-");
+
+    if (have_cfg) {
+        step_begin(&k);
+        pdir = cfg.plugins_dir ? tk_strdup(cfg.plugins_dir) : tk_plugin_default_dir();
+        if (!pdir) {
+            problem(&k, "plugins", "out of memory");
+        } else if (tk_registry_load(&reg, pdir, &cfg, &e) != 0) {
+            problem(&k, "plugins", "%s", e.msg);
+        } else {
+            have_reg = 1;
+            if (tk_registry_claim_transport(&reg, &cfg, &e) != 0)
+                problem(&k, "plugins", "%s", e.msg);
+            else if (tk_config_check_plugins(&cfg, &e) != 0)
+                problem(&k, "config", "%s", e.msg);
+        }
+        step_end(&k, "plugins", "%zu loaded from %s", reg.n, pdir ? pdir : "-");
+
+        check_templates(&k, &cfg, have_reg ? &reg : NULL);
+        check_lua(&k, &cfg, have_reg ? &reg : NULL);
+        check_store(&k, &cfg);
+        check_transport(&k, &cfg, have_reg ? &reg : NULL);
+        check_log(&k, &cfg);
+    }
+
+    if (k.json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(k.nproblems == 0));
+        json_object_set_new(o, "config", path ? json_string(path) : json_null());
+        json_object_set_new(o, "checks", k.steps);
+        json_object_set_new(o, "problems", k.problems);
+        k.steps = k.problems = NULL;
+        tk_cli_emit(o);
+    }
+    fflush(stdout);
+    if (k.nproblems)
+        rc = tk_error_set(err, TK_ERR, "check: %zu problem%s found", k.nproblems,
+                          k.nproblems == 1 ? "" : "s");
+out:
+    json_decref(k.steps);
+    json_decref(k.problems);
+    tk_registry_unload(&reg);
+    tk_config_free(&cfg); /* also after a failed load */
+    free(pdir);
+    free(path);
+    tk_cli_args_free(&a);
+    return rc;
+}

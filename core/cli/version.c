@@ -1,0 +1,57 @@
+/* version.c - `tickler -V` / `--version`: what this binary is and what it
+ * runs on.  The library versions are read at run time where the library
+ * can say (a Debian security update changes them without a rebuild); Lua
+ * only has its header's version. */
+#include <stdio.h>
+
+#include <curl/curl.h>
+#include <lua.h>
+#include <sqlite3.h>
+#ifdef TK_HAVE_POSTGRES
+#include <libpq-fe.h>
+#endif
+
+#include "cli.h"
+
+#ifndef TK_VERSION
+#define TK_VERSION "unknown"
+#endif
+
+static const char *curl_text(void)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    return v && v->version ? v->version : "unknown";
+}
+
+#ifdef TK_HAVE_POSTGRES
+/* PQlibVersion(): 150004 for 15.4 (10 and later: major * 10000 + minor). */
+static void libpq_text(char *buf, size_t size)
+{
+    int v = PQlibVersion();
+    snprintf(buf, size, "%d.%d", v / 10000, v % 10000);
+}
+#endif
+
+void tk_cli_print_version(int json)
+{
+    char pq[32] = "";
+#ifdef TK_HAVE_POSTGRES
+    libpq_text(pq, sizeof pq);
+#endif
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "version", json_string(TK_VERSION));
+        json_object_set_new(o, "abi", json_sprintf("%d.%d", TK_ABI_MAJOR, TK_ABI_MINOR));
+        json_object_set_new(o, "sqlite", json_string(sqlite3_libversion()));
+        json_object_set_new(o, "libcurl", json_string(curl_text()));
+        json_object_set_new(
+            o, "lua", json_string(LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE));
+        json_object_set_new(o, "jansson", json_string(jansson_version_str()));
+        json_object_set_new(o, "libpq", pq[0] ? json_string(pq) : json_null());
+        tk_cli_emit(o);
+        return;
+    }
+    printf("tickler %s (plugin ABI %d.%d)\n", TK_VERSION, TK_ABI_MAJOR, TK_ABI_MINOR);
+    printf("SQLite %s, libcurl %s, %s, jansson %s%s%s\n", sqlite3_libversion(), curl_text(),
+           LUA_RELEASE, jansson_version_str(), pq[0] ? ", libpq " : "", pq);
+}
