@@ -87,7 +87,8 @@ int tk_cli_wants_help(int argc, char **argv);
  * sub-command. */
 int tk_cli_command_help(int argc, char **argv);
 /* `tickler --version`: version, plugin ABI and library versions; JSON:
- * {"version", "abi", "sqlite", "libcurl", "lua", "jansson", "libpq"}. */
+ * {"version", "abi", "sqlite", "libcurl", "lua", "jansson", "libpq" (null
+ * without the PostgreSQL driver), "sd_notify" (built with libsystemd)}. */
 void tk_cli_print_version(int json);
 /* sd_notify for `tickler run` under systemd (no-ops without libsystemd or
  * $NOTIFY_SOCKET).  STATUS: one line, borrowed for the call. */

@@ -48,6 +48,11 @@ void tk_cli_print_version(int json)
             o, "lua", json_string(LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE));
         json_object_set_new(o, "jansson", json_string(jansson_version_str()));
         json_object_set_new(o, "libpq", pq[0] ? json_string(pq) : json_null());
+#ifdef TK_HAVE_SYSTEMD
+        json_object_set_new(o, "sd_notify", json_true());
+#else
+        json_object_set_new(o, "sd_notify", json_false());
+#endif
         tk_cli_emit(o);
         return;
     }
