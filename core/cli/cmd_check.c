@@ -104,6 +104,20 @@ static void step_end(struct check *k, const char *step, const char *fmt, ...)
     json_array_append_new(k->steps, o);
 }
 
+/* A step that could not run because an earlier one failed. */
+static void step_skip(struct check *k, const char *step, const char *why)
+{
+    if (!k->json) {
+        printf("%-10s skip  %s\n", step, why);
+        return;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "check", json_string(step));
+    json_object_set_new(o, "ok", json_null());
+    json_object_set_new(o, "detail", json_string(why));
+    json_array_append_new(k->steps, o);
+}
+
 /* ---- templates --------------------------------------------------------- */
 
 /* Parse TEXT as the catalog would when an email first needs it; the
@@ -362,7 +376,7 @@ static void check_transport(struct check *k, const struct tk_config *cfg,
     const struct tk_plugin *p = reg ? tk_registry_transport(reg, cfg->transport_plugin) : NULL;
     const struct tk_transport *t = p ? p->transport : NULL;
     struct tk_error e = {0};
-    char *name = NULL, *addr = NULL;
+    char *name = NULL, *addr = NULL, why[300];
     step_begin(k);
     if (tk_mail_parse_address(cfg->transport_from ? cfg->transport_from
                                                   : "tickler <tickler@localhost>",
@@ -371,7 +385,12 @@ static void check_transport(struct check *k, const struct tk_config *cfg,
     free(name);
     free(addr);
     if (!t || !p->inited) {
-        step_end(k, "transport", "%s: not loaded, not probed", cfg->transport_plugin);
+        snprintf(why, sizeof why, "%s: %s", cfg->transport_plugin,
+                 reg ? "no such transport plugin" : "plugins not loaded");
+        if (k->nproblems == k->step_start)
+            step_skip(k, "transport", why);
+        else
+            step_end(k, "transport", "%s", why);
         return;
     }
     /* probe is ABI 1.1: read it only when the plugin's descriptor has it */
