@@ -196,6 +196,44 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     return 0;
 }
 
+/* What a plugin declares beyond its header, for `tickler --json plugins`
+ * (docs/cli.md; the bash completion reads fields and bulk commands). */
+static void plugin_declarations(json_t *o, const struct tk_plugin *p)
+{
+    static const char *const kinds[] = {"text", "amount", "currency", "date", "integer", "url"};
+    const struct tk_config_key *keys = p->item ? p->item->config_keys : p->transport->config_keys;
+    json_t *arr = json_array();
+    for (const struct tk_config_key *k = keys; k && k->name; k++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(k->name));
+        json_object_set_new(e, "description", json_string(k->description ? k->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "config_keys", arr);
+    if (!p->item)
+        return;
+    arr = json_array();
+    for (const struct tk_field_spec *f = p->item->fields; f && f->name; f++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(f->name));
+        json_object_set_new(e, "kind",
+                            json_string(f->kind >= 0 && f->kind < 6 ? kinds[f->kind] : "unknown"));
+        json_object_set_new(e, "required", json_boolean(f->flags & TK_FIELD_REQUIRED));
+        json_object_set_new(e, "description", json_string(f->description ? f->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "fields", arr);
+    arr = json_array();
+    for (const struct tk_bulk_spec *b = p->item->bulk; b && b->command; b++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "command", json_string(b->command));
+        json_object_set_new(e, "section", json_string(b->section ? b->section : ""));
+        json_object_set_new(e, "description", json_string(b->description ? b->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "bulk", arr);
+}
+
 int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     json_t *arr = c->json ? json_array() : NULL;
@@ -229,6 +267,7 @@ int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err
             } else {
                 json_decref(ev);
             }
+            plugin_declarations(o, p);
             json_array_append_new(arr, o);
         } else {
             printf("%-12s %-10s ABI %u.%-3u %s\n", p->hdr->name, kind, p->hdr->abi_major,
