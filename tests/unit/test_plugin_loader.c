@@ -575,6 +575,10 @@ TK_TEST(test_check_header_direct)
     TK_CHECK(strstr(err.msg, "an ABI 1.0 transport needs at least") != NULL);
     h.size = (uint32_t)TK_TRANSPORT_SIZE_1_0;
     TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
+    /* 1.1 appended probe: a 1.0 transport ends before it, a 1.1 one after */
+    TK_CHECK(TK_TRANSPORT_SIZE_1_0 <= offsetof(struct tk_transport, probe));
+    h.size = (uint32_t)sizeof(struct tk_transport);
+    TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
     h.abi_major = 0;
     TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
     TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.1") != NULL);
