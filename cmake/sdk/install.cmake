@@ -10,6 +10,8 @@ file(STRINGS ${CMAKE_SOURCE_DIR}/include/tickler/plugin.h abi_lines
 string(REGEX REPLACE ".*TK_ABI_MAJOR ([0-9]+).*TK_ABI_MINOR ([0-9]+).*" "\\1.\\2" TK_ABI
        "${abi_lines}")
 set(sdk_out ${CMAKE_BINARY_DIR}/sdk)
+# compiled into the binary (plugin/path.c), so absolute, not relocatable
+set(TK_CONF_PLUGIN_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/tickler/plugins)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/sdk/tickler.pc.in ${sdk_out}/tickler.pc @ONLY)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/sdk/TicklerConfig.cmake.in
                ${sdk_out}/TicklerConfig.cmake @ONLY)

@@ -9,7 +9,7 @@
  * check, since everything else is found through it.  Nothing is changed:
  * the store is read, never created or migrated, and the transport's probe
  * sends no mail.  The steps use the loaders every command uses
- * (tk_config_load, tk_registry_load, tk_template_parse, tk_script_load,
+ * (tk_config_load, tk_registry_load, tk_catalog_check, tk_script_load,
  * tk_db_open), one at a time instead of through tk_engine_open(), which
  * stops at the first failure. */
 #include <dirent.h>
@@ -24,8 +24,6 @@
 #include "cli.h"
 #include "lua/internal.h"
 #include "mail/mail.h"
-
-#define MAX_TEMPLATE_FILE ((size_t)1 << 20)
 
 struct check {
     int json;
@@ -120,36 +118,9 @@ static void step_skip(struct check *k, const char *step, const char *why)
 
 /* ---- templates --------------------------------------------------------- */
 
-/* Parse TEXT as the catalog would when an email first needs it; the
- * parser also checks every placeholder (FILE:LINE). */
-static void check_template(struct check *k, const char *text, size_t len, const char *origin)
+static void template_problem(void *u, const struct tk_error *e)
 {
-    struct tk_template t;
-    struct tk_error e = {0};
-    memset(&t, 0, sizeof t);
-    if (tk_template_parse(text, len, origin, &t, &e) != 0)
-        problem(k, "templates", "%s", e.msg);
-    tk_template_free(&t);
-}
-
-static int read_small_file(const char *path, struct tk_buf *out, struct tk_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    if (!f)
-        return tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
-    out->max = MAX_TEMPLATE_FILE;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (tk_buf_append(out, chunk, n))
-            rc = tk_error_set(err, TK_EINVAL, "%s: larger than %zu bytes", path, MAX_TEMPLATE_FILE);
-    if (!rc && ferror(f))
-        rc = tk_error_set(err, TK_EIO, "cannot read %s: %s", path, strerror(errno));
-    if (!rc && !out->data)
-        rc = tk_buf_append(out, "", 0);
-    fclose(f);
-    return rc;
+    problem(u, "templates", "%s", e->msg);
 }
 
 static int by_name(const void *a, const void *b)
@@ -186,68 +157,45 @@ static int list_dir(const char *dir, int want_dirs, const char *suffix, struct t
     return 0;
 }
 
-/* Every DIR/LANG/TYPE/NAME.tmpl; *n counts the files read. */
-static void check_template_dir(struct check *k, const char *dir, const struct tk_registry *reg,
-                               size_t *n)
+/* A DIR/LANG/TYPE folder named after no loaded type: its templates are
+ * never used, most likely a typo ("invoices"). */
+static void check_template_types(struct check *k, const char *dir, const struct tk_registry *reg)
 {
     struct tk_strv langs = {0};
-    if (list_dir(dir, 1, NULL, &langs) != 0) {
-        problem(k, "templates", "[templates] dir: cannot open %s: %s", dir, strerror(errno));
-        return;
-    }
+    if (list_dir(dir, 1, NULL, &langs) != 0)
+        return; /* tk_catalog_check reports an unreadable folder */
     for (size_t i = 0; i < langs.n; i++) {
         struct tk_strv types = {0};
         char *ldir = tk_strprintf("%s/%s", dir, langs.v[i]);
         if (ldir)
             list_dir(ldir, 1, NULL, &types);
-        for (size_t j = 0; ldir && j < types.n; j++) {
-            struct tk_strv files = {0};
-            char *tdir = tk_strprintf("%s/%s", ldir, types.v[j]);
-            if (!tdir)
-                break;
-            list_dir(tdir, 0, ".tmpl", &files);
-            if (reg && files.n && !tk_registry_item(reg, types.v[j]))
+        for (size_t j = 0; ldir && j < types.n; j++)
+            if (!tk_registry_item(reg, types.v[j]))
                 problem(k, "templates",
-                        "%s: no loaded item type is called '%s', so these templates are never "
+                        "%s/%s: no loaded item type is called '%s', so these templates are never "
                         "used",
-                        tdir, types.v[j]);
-            for (size_t f = 0; f < files.n; f++) {
-                struct tk_buf text = {0};
-                struct tk_error e = {0};
-                char *path = tk_strprintf("%s/%s", tdir, files.v[f]);
-                if (path && read_small_file(path, &text, &e) == 0)
-                    check_template(k, text.data, text.len, path);
-                else if (path)
-                    problem(k, "templates", "%s", e.msg);
-                (*n)++;
-                tk_buf_free(&text);
-                free(path);
-            }
-            tk_strv_free(&files);
-            free(tdir);
-        }
+                        ldir, types.v[j], types.v[j]);
         tk_strv_free(&types);
         free(ldir);
     }
     tk_strv_free(&langs);
 }
 
+/* The templates folder as tk_engine_open() finds it, every file parsed
+ * (tk_catalog_check).  The templates compiled into plugins were parsed
+ * when the plugins loaded: a broken one is a plugins problem. */
 static void check_templates(struct check *k, const struct tk_config *cfg,
                             const struct tk_registry *reg)
 {
+    struct tk_catalog *cat = NULL;
+    struct tk_error e = {0};
     char *dir = NULL;
-    size_t files = 0, builtin = 0;
+    size_t nbad = 0, builtin = 0;
     step_begin(k);
     for (size_t i = 0; reg && i < reg->n; i++) {
         const struct tk_item_type *it = reg->v[i]->item;
-        for (const struct tk_template_text *tt = it ? it->templates : NULL; tt && tt->lang; tt++) {
-            char origin[256];
-            snprintf(origin, sizeof origin, "plugin %s (%s/%s)", it->hdr.name, tt->lang,
-                     tt->name ? tt->name : "?");
-            if (tt->text)
-                check_template(k, tt->text, strlen(tt->text), origin);
+        for (const struct tk_template_text *tt = it ? it->templates : NULL; tt && tt->lang; tt++)
             builtin++;
-        }
     }
     if (cfg->templates_dir) {
         dir = tk_strdup(cfg->templates_dir);
@@ -256,11 +204,16 @@ static void check_templates(struct check *k, const struct tk_config *cfg,
         free(dir);
         dir = NULL; /* plugin defaults only, as tk_engine_open does */
     }
-    if (dir)
-        check_template_dir(k, dir, reg, &files);
-    step_end(k, "templates", "%zu compiled into plugins%s, %zu file%s in %s", builtin,
-             reg ? "" : " (plugins not loaded)", files, files == 1 ? "" : "s",
-             dir ? dir : "no templates folder");
+    if (dir) {
+        if (tk_catalog_open(dir, &cat, &e) != 0 ||
+            tk_catalog_check(cat, template_problem, k, &nbad, &e) != 0)
+            problem(k, "templates", "[templates] dir: %s", e.msg);
+        if (reg)
+            check_template_types(k, dir, reg);
+    }
+    step_end(k, "templates", "%zu compiled into plugins%s; folder %s", builtin,
+             reg ? "" : " (plugins not loaded)", dir ? dir : "none: plugin defaults only");
+    tk_catalog_close(cat);
     free(dir);
 }
 
@@ -393,8 +346,8 @@ static void check_transport(struct check *k, const struct tk_config *cfg,
             step_end(k, "transport", "%s", why);
         return;
     }
-    /* probe is ABI 1.1: read it only when the plugin's descriptor has it */
-    if (p->hdr->size < offsetof(struct tk_transport, probe) + sizeof t->probe || !t->probe) {
+    /* probe is ABI 1.1: a transport built against 1.0 has none */
+    if (!TK_DESCR_HAS(t, probe) || !t->probe) {
         step_end(k, "transport", "%s: loaded (the plugin has no reachability check)",
                  cfg->transport_plugin);
         return;
@@ -430,7 +383,7 @@ int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     struct tk_config cfg;
     struct tk_registry reg;
     struct tk_error e = {0};
-    char *path = NULL, *pdir = NULL;
+    char *path = NULL;
     int rc, have_cfg = 0, have_reg = 0;
 
     memset(&cfg, 0, sizeof cfg);
@@ -457,10 +410,7 @@ int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 
     if (have_cfg) {
         step_begin(&k);
-        pdir = cfg.plugins_dir ? tk_strdup(cfg.plugins_dir) : tk_plugin_default_dir();
-        if (!pdir) {
-            problem(&k, "plugins", "out of memory");
-        } else if (tk_registry_load(&reg, pdir, &cfg, &e) != 0) {
+        if (tk_registry_load(&reg, NULL, &cfg, &e) != 0) {
             problem(&k, "plugins", "%s", e.msg);
         } else {
             have_reg = 1;
@@ -469,7 +419,7 @@ int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             else if (tk_config_check_plugins(&cfg, &e) != 0)
                 problem(&k, "config", "%s", e.msg);
         }
-        step_end(&k, "plugins", "%zu loaded from %s", reg.n, pdir ? pdir : "-");
+        step_end(&k, "plugins", "%zu loaded from %s", reg.n, reg.path ? reg.path : "-");
 
         check_templates(&k, &cfg, have_reg ? &reg : NULL);
         check_lua(&k, &cfg, have_reg ? &reg : NULL);
@@ -496,7 +446,6 @@ out:
     json_decref(k.problems);
     tk_registry_unload(&reg);
     tk_config_free(&cfg); /* also after a failed load */
-    free(pdir);
     free(path);
     tk_cli_args_free(&a);
     return rc;

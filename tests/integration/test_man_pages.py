@@ -129,8 +129,9 @@ class ManPages(unittest.TestCase):
         self.assertEqual(len(tables), 3, tables.keys())
         for heading, names in tables.items():
             for name in names:
-                for part in re.split(r"[`,]\s*`?", name):
-                    part = part.split("(")[0].strip()
+                # "alloc`, `realloc`, `free" or "format_date(ctx, ...)": the names
+                for part in re.split(r"`?,\s*`", name.split("(")[0]):
+                    part = part.strip("` ")
                     if part:
                         self.assertIn(part, out, "%s: %s" % (heading, name))
         for word in ("tk_plugin_entry", "TK_PLUGIN_HEADER_INIT", "TK_PLUGIN_EXPORT", "TK_ABI_MAJOR",
