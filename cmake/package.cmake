@@ -44,6 +44,10 @@ if(TK_INSTALL_SYSTEM)
   install(FILES ${pkg_out}/tickler.logrotate
           DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d RENAME tickler)
   install(FILES ${pkg_out}/tickler.ini DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/tickler)
+  # the second folder of the plugin search path, for plugins added by hand
+  install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/tickler/plugins
+          DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                                WORLD_READ WORLD_EXECUTE)
   file(WRITE ${pkg_out}/conffiles
        "${TK_CONFIG_FILE}\n${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/tickler\n")
 endif()

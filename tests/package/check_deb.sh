@@ -69,6 +69,8 @@ check "tmpfiles: /var/lib/tickler/spool tickler:tickler 0750" \
 check "tmpfiles: /var/log/tickler tickler:adm 0750" test "$(owner /var/log/tickler)" = "$uid:$adm 750"
 check "postinst: /etc/tickler/tickler.ini root:tickler 0640" \
     test "$(owner /etc/tickler/tickler.ini)" = "0:$gid 640"
+check "/etc/tickler/plugins root:root 0755 (the search path's second folder)" \
+    test "$(owner /etc/tickler/plugins)" = "0:0 755"
 for f in /usr/bin/tickler /usr/lib/tickler/plugins/invoice.so /usr/lib/tickler/plugins/smtp.so \
     /usr/share/tickler/templates/en/invoice/default.tmpl /usr/include/tickler/item.h \
     /usr/share/pkgconfig/tickler.pc /usr/share/cmake/Tickler/TicklerConfig.cmake \
