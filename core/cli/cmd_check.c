@@ -305,15 +305,14 @@ static void check_store(struct check *k, const struct tk_config *cfg)
     }
     if (tk_db_open(cfg, &db, &e) != 0) {
         problem(k, "store", "%s", e.msg);
-    } else if (tk_db_schema_installed(db, &v, &e) != 0) {
-        problem(k, "store", "%s: %s", where, e.msg);
-    } else if (v > tk_db_schema_version()) {
+    } else if ((v = tk_db_store_version(db)) > tk_db_schema_version()) {
         problem(k, "store",
                 "%s: schema version %lld is newer than this tickler knows (%d); use a newer "
                 "tickler",
                 where, (long long)v, tk_db_schema_version());
     } else if (v == 0) {
-        problem(k, "store", "%s: no schema yet (tickler init creates it)", where);
+        /* read only: a store with no schema_version is not created here */
+        problem(k, "store", "%s: no tickler schema (tickler init creates it)", where);
     }
     step_end(k, "store", "%s %s, schema version %lld%s", tk_db_driver_name(db), where, (long long)v,
              v < tk_db_schema_version() ? " (the next command upgrades it)" : ", up to date");

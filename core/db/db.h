@@ -234,10 +234,6 @@ int tk_db_set_id_high_water(struct tk_db *db, const char *table, int64_t v, stru
 int tk_db_migrate(struct tk_db *db, struct tk_error *err);
 /* The same, but only up to schema version TARGET (tests of an upgrade). */
 int tk_db_migrate_to(struct tk_db *db, int target, struct tk_error *err);
-/* The schema version recorded in DB, read without creating or changing
- * anything (tickler check): 0 when none is recorded yet, TK_ENOTFOUND
- * when DB holds no tickler schema at all. */
-int tk_db_schema_installed(struct tk_db *db, int64_t *v, struct tk_error *err);
 /* The newest schema version this binary knows. */
 int tk_db_schema_version(void);
 /* The version recorded in DB's schema_version; 0 for a new store (no such

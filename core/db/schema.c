@@ -159,18 +159,6 @@ static int current_version(struct tk_db *db, int64_t *v, struct tk_error *err)
     return tk_db_int(db, v, err, "SELECT COALESCE(MAX(version), 0) FROM schema_version", "");
 }
 
-int tk_db_schema_installed(struct tk_db *db, int64_t *v, struct tk_error *err)
-{
-    /* A store that never saw tk_db_migrate has no schema_version table: the
-     * query fails, and that is the answer (nothing is created here). */
-    struct tk_error qerr = {0};
-    *v = 0;
-    if (current_version(db, v, &qerr) != 0)
-        return tk_error_set(err, TK_ENOTFOUND,
-                            "store: no tickler schema (tickler init creates it): %s", qerr.msg);
-    return 0;
-}
-
 static int check_not_newer(int64_t v, struct tk_error *err)
 {
     if (v > tk_db_schema_version())
