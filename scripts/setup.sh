@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev
+PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev libidn2-dev
 libjansson-dev libsqlite3-dev libpq-dev libical-dev tzdata python3 python3-aiosmtpd sqlite3
 libgmime-3.0-dev libssl-dev"
 missing=""
