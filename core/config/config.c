@@ -254,9 +254,11 @@ static int set_value(struct parse *p, const struct keydef *k, const char *v)
     case K_FROM: {
         struct tk_error why = {0};
         if (!from_ok(v, &why))
+            /* the reason shows the address with bad bytes escaped; the
+             * raw value only when it is text */
             return fail(p, why.code == TK_ENOMEM ? TK_ENOMEM : TK_EINVAL,
-                        "bad value '%s' for %s: expected an address or \"Name <address>\" (%s)", v,
-                        k->key, why.msg);
+                        "bad value '%s' for %s: expected an address or \"Name <address>\" (%s)",
+                        tk_utf8_valid(v, strlen(v)) ? v : "...", k->key, why.msg);
         break;
     }
     default:
