@@ -231,6 +231,21 @@ class UrlPassword(unittest.TestCase):
             self.assertNotIn("s3cret", r.err, url)
             self.assertIn("tickler:***@", r.err, url)
 
+    def test_password_in_a_postgres_dsn_is_masked(self):
+        """libpq quotes a malformed URI back whole: the error is masked
+        where every error is made (tk_error_set)."""
+        t = Tickler(self, init=False)
+        t.ini = t.ini.replace("path = " + os.path.join(t.dir, "tickler.db"),
+                              "driver = postgres\ndsn = postgresql://tickler:s3cret@[::1/x")
+        with open(t.config, "w") as f:
+            f.write(t.ini)
+        r = t.run("init")
+        self.assertNotEqual(r.rc, 0, r)
+        if "postgres" not in r.err or "not built" in r.err:
+            self.skipTest("built without PostgreSQL: %s" % r.err.strip())
+        self.assertNotIn("s3cret", r.err)
+        self.assertIn("tickler:***@", r.err)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
