@@ -10,11 +10,15 @@ connections.  The times are measured and printed (MEASURED lines).
 """
 import glob
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
 import unittest
 
 import delivery_lib as dl
+import tkharness
 from tkharness import SmtpServer, Tickler, at
 
 NOW = at(hours=1)  # past the backoff of the attempt made while the port was closed
@@ -113,6 +117,124 @@ class HangOnQuit(unittest.TestCase):
         states = dl.outbox_states(t)
         self.assertEqual(states.get("sent", 0), len(srv.envelopes()), states)
         self.assertEqual(dl.leased(t), 0)
+
+    def test_sigterm_own_client(self):
+        self.sigterm("auto")
+
+    def test_sigterm_libcurl(self):
+        self.sigterm("off")
+
+
+SLOW_DNS_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <string.h>
+#include <unistd.h>
+/* getaddrinfo that never answers for slow.test: a name server gone silent.
+ * Numeric lookups (AI_NUMERICHOST) need no server and pass through. */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real)
+        real = (int (*)(const char *, const char *, const struct addrinfo *,
+                        struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+    if (node && strcmp(node, "slow.test") == 0 && !(hints && (hints->ai_flags & AI_NUMERICHOST))) {
+        sleep(60);
+        return EAI_AGAIN;
+    }
+    return real(node, service, hints, res);
+}
+"""
+
+
+class SilentNameServer(unittest.TestCase):
+    """The relay's name does not resolve in time (a getaddrinfo that
+    hangs, preloaded beside the real one).  libcurl's own lookup cannot be
+    bounded (curl_easy_perform waits for its resolver thread): both clients
+    look the name up themselves within connect_timeout_seconds."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.build = tempfile.mkdtemp(prefix="tk-slowdns-")
+        cls.shim = os.path.join(cls.build, "slowdns.so")
+        src = os.path.join(cls.build, "slowdns.c")
+        with open(src, "w") as f:
+            f.write(SLOW_DNS_C)
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", cls.shim, src, "-ldl"], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.build, True)
+
+    def env(self):
+        # a sanitized binary wants its runtime first; the shim only adds a symbol
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        return {"LD_PRELOAD": self.shim,
+                "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+    def deploy(self, pipelining):
+        t = Tickler(self, extra_ini="[transport]\ntimeout_seconds = %d\nconnect_timeout_seconds = 2\n"
+                    "pipelining = %s\n[scheduler]\npoll_seconds = 1\n" % (TIMEOUT, pipelining),
+                    init=False)
+        t.ini = t.ini.replace("plugin = file\ndir = " + t.spool, "plugin = smtp\nurl = smtp://slow.test:25")
+        with open(t.config, "w") as f:
+            f.write(t.ini)
+        t.ok("init")
+        return t
+
+    def send(self, pipelining):
+        t = self.deploy(pipelining)
+        acc = t.account(contacts=(("ann@acme.example", "Ann", True), ("bob@acme.example", "Bob", True)))
+        t0 = time.monotonic()
+        r = t.run("send", "invoice", "--account", acc, "--title", "Fees", "--set", "amount=1.00",
+                  "--set", "currency=EUR", env=self.env(), timeout=200)
+        took = time.monotonic() - t0
+        self.assertEqual(r.rc, 0, r)
+        rows = t.json("outbox")
+        self.assertEqual({x["state"] for x in rows}, {"queued"}, rows)
+        self.assertTrue(any("slow.test" in (x["reply"] or "") for x in rows), rows)
+        dl.report("dns-hang-send-pipelining-%s" % pipelining, seconds=round(took, 2))
+        self.assertLess(took, 2 + 3, "send outlived connect_timeout_seconds: %.1f s" % took)
+
+    def test_send_own_client(self):
+        self.send("auto")
+
+    def test_send_libcurl(self):
+        self.send("off")
+
+    def sigterm(self, pipelining):
+        t = self.deploy(pipelining)
+        acc = t.account(contacts=(("ann@acme.example", "Ann", True),))
+        # queued: without the shim the name fails at once
+        t.ok("send", "invoice", "--account", acc, "--title", "Fees", "--set", "amount=1.00",
+             "--set", "currency=EUR")
+        env = dict(os.environ)
+        env.update(self.env())
+        env["TICKLER_CONFIG"] = t.config
+        log = os.path.join(t.dir, "run.log")
+        with open(log, "wb") as errf:
+            p = subprocess.Popen([tkharness.BIN, "--now", at(hours=1), "run"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=errf)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        def text():
+            with open(log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+
+        self.assertTrue(dl.wait_for(lambda: "running" in text(), 10))
+        time.sleep(0.5)  # into the lookup (2 s of connect_timeout_seconds)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(150)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0)
+        self.assertIn("stopping", text())
+        rows = t.json("outbox")
+        self.assertEqual([x["state"] for x in rows], ["queued"], rows)
+        self.assertEqual(rows[0]["attempts"], 2, "the daemon tried once: %r" % rows)
+        dl.report("dns-hang-sigterm-pipelining-%s" % pipelining, seconds_to_exit=round(took, 2))
+        self.assertLess(took, 10)
 
     def test_sigterm_own_client(self):
         self.sigterm("auto")

@@ -49,6 +49,7 @@
 
 #include "classify.h"
 #include "envelope.h"
+#include "resolve.h"
 #include "tickler/transport.h"
 #include "wire.h"
 
@@ -68,12 +69,14 @@ struct smtp_state {
     int wire_possible;  /* the URL is plain host[:port][/helo] */
     char *wire_strings; /* host alloc: wire.host, port, helo */
     struct tk_smtp_wire_cfg wire;
+    char *curl_host, *curl_port; /* the URL's host and port (curl_free) */
 };
 
 /* One per connection, used by one thread at a time. */
 struct smtp_conn {
     struct smtp_state *st;
     CURL *curl;                /* NULL on the native path */
+    struct curl_slist *pinned; /* CURLOPT_RESOLVE: the host's addresses for this batch */
     struct tk_smtp_wire *wire; /* NULL on the libcurl path */
     /* The message being sent: borrowed for one send(). */
     const char *data;
@@ -299,6 +302,26 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
     return st->tls == TLS_NONE ? wire_parse(st, authority, auth_len, path, helo, err) : 0;
 }
 
+/* The host and port curl will connect to, as curl reads the URL, for
+ * looking the host up ourselves (resolve.h). */
+static int curl_parts(struct smtp_state *st, const char *url, struct tk_error *err)
+{
+    char shown[TK_ERROR_MAX / 2];
+    CURLU *u = curl_url();
+    if (!u)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, st->url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &st->curl_host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &st->curl_port, CURLU_DEFAULT_PORT);
+    curl_url_cleanup(u);
+    if (rc != CURLUE_OK)
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" is not a URL: %s",
+                    masked(url, shown, sizeof shown), curl_url_strerror(rc));
+    return 0;
+}
+
 static void smtp_fini(void *state)
 {
     struct smtp_state *st = state;
@@ -307,6 +330,8 @@ static void smtp_fini(void *state)
     const struct tk_host *host = st->host;
     host->free(host, st->url);
     host->free(host, st->wire_strings);
+    curl_free(st->curl_host);
+    curl_free(st->curl_port);
     host->free(host, st);
     curl_global_cleanup();
 }
@@ -352,6 +377,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
         st->wire.timeout = st->timeout;
         st->wire.connect_timeout = st->connect_timeout;
     }
+    if (!rc && !st->native)
+        rc = curl_parts(st, host->config_get(host, "url"), err);
     if (rc) {
         smtp_fini(st);
         return rc;
@@ -458,6 +485,7 @@ static void smtp_close(void *conn)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl); /* sends QUIT on a live connection */
+    curl_slist_free_all(c->pinned);
     tk_smtp_wire_close(c->wire);
     c->st->host->free(c->st->host, c);
 }
@@ -576,6 +604,25 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
         tk_smtp_wire_send(c->wire, msg, &env, res);
         return 0;
     }
+    c->deadline = now_ms() + (int64_t)c->st->timeout * 1000;
+    if (!c->pinned) {
+        /* curl's own lookup cannot be bounded (resolve.h): look the host
+         * up once per batch, within the connect timeout */
+        int64_t until = now_ms() + (int64_t)c->st->connect_timeout * 1000;
+        CURLcode pc = tk_smtp_resolve_pin(c->st->curl_host, c->st->curl_port,
+                                          until < c->deadline ? until : c->deadline, &c->pinned,
+                                          c->errbuf, sizeof c->errbuf);
+        if (pc == CURLE_OK && c->pinned)
+            pc = curl_easy_setopt(c->curl, CURLOPT_RESOLVE, c->pinned);
+        if (pc != CURLE_OK) {
+            curl_slist_free_all(c->pinned);
+            c->pinned = NULL;
+            res->status = tk_smtp_classify(pc, 0, 0);
+            tk_smtp_reply_set(
+                res, "%s", pc == CURLE_UNKNOWN_OPTION ? "libcurl: no CURLOPT_RESOLVE" : c->errbuf);
+            return 0;
+        }
+    }
     struct curl_slist *rcpt = curl_slist_append(NULL, env.rcpt);
     if (!rcpt) {
         res->status = TK_TEMPORARY;
@@ -591,7 +638,6 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     c->errbuf[0] = '\0';
     c->env = &env;
     c->late = c->no_smtputf8 = 0;
-    c->deadline = now_ms() + (int64_t)c->st->timeout * 1000;
 
     CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, env.from);
     if (rc == CURLE_OK)

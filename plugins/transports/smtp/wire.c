@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "resolve.h"
 
 struct reply {
     int code;
@@ -310,22 +311,29 @@ static CURLcode hello(struct tk_smtp_wire *w, struct reply *v)
     return CURLE_OK;
 }
 
-/* Non-blocking connect to each address in turn, then greeting and EHLO,
- * all within connect_timeout (and the message's own deadline). */
+/* The name lookup, non-blocking connect to each address in turn, then
+ * greeting and EHLO, all within connect_timeout (and the message's own
+ * deadline). */
 static CURLcode connect_to(struct tk_smtp_wire *w, struct reply *v)
 {
     struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int g = getaddrinfo(w->cfg.host, w->cfg.port, &hints, &ai);
-    if (g != 0) {
-        why_set(w, "Couldn't resolve host name %s: %s", w->cfg.host, gai_strerror(g));
-        return CURLE_COULDNT_RESOLVE_HOST;
-    }
+    int late = 0;
     int64_t whole = w->deadline, cd = now_ms() + (int64_t)w->cfg.connect_timeout * 1000;
     if (cd < w->deadline)
         w->deadline = cd;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = tk_smtp_resolve(w->cfg.host, w->cfg.port, &hints, w->deadline, &ai, &late);
+    if (g != 0) {
+        w->deadline = whole;
+        if (late) {
+            why_set(w, "Resolving host name %s timed out", w->cfg.host);
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+        why_set(w, "Couldn't resolve host name %s: %s", w->cfg.host, gai_strerror(g));
+        return CURLE_COULDNT_RESOLVE_HOST;
+    }
     const char *why = "no address";
     for (struct addrinfo *a = ai; a && w->fd < 0; a = a->ai_next) {
         int fd =
