@@ -34,30 +34,37 @@ static int atext(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-/* S for an error message: at most 200 bytes, controls and bytes that are
- * not UTF-8 as \xNN, so that the message is one line of valid text. */
-static void shown(char *buf, size_t size, const char *s)
+/* S for an error message: controls (C1 included) and bytes that are not
+ * UTF-8 as \\xNN, at most SHOWN_MAX bytes ("..." when cut, never inside a
+ * character), so that the whole message is one line of valid text that
+ * fits a struct tk_error. */
+#define SHOWN_MAX 200
+static void shown(char *buf, const char *s)
 {
     size_t o = 0, n = strlen(s);
-    for (size_t i = 0; i < n && i < 200 && o + 5 < size;) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t k = 1;
+        size_t k = 1, w;
         if (c >= 0x80) {
             k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            if (k > n - i || !tk_utf8_valid(s + i, k))
+            if (k > n - i || !tk_utf8_valid(s + i, k) ||
+                (c == 0xc2 && (unsigned char)s[i + 1] < 0xa0))
                 k = 0;
         }
-        if (k == 0 || c < 0x20 || c == 0x7f) {
-            snprintf(buf + o, size - o, "\\x%02x", c);
-            o += 4;
-            i++;
-        } else if (o + k < size) {
-            memcpy(buf + o, s + i, k);
-            o += k;
-            i += k;
-        } else {
+        w = k == 0 || c < 0x20 || c == 0x7f ? 4 : k;
+        if (o + w + 3 > SHOWN_MAX && (i + k < n || o + w > SHOWN_MAX)) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
             break;
         }
+        if (w == 4 && (k == 0 || k == 1)) {
+            snprintf(buf + o, 5, "\\x%02x", c);
+            i++;
+        } else {
+            memcpy(buf + o, s + i, k);
+            i += k;
+        }
+        o += w;
     }
     buf[o] = '\0';
 }
@@ -66,14 +73,14 @@ static int refuse(struct tk_error *err, const char *addr, const char *fmt, ...) 
 
 static int refuse(struct tk_error *err, const char *addr, const char *fmt, ...)
 {
-    char what[1024], why[256];
+    char what[SHOWN_MAX + 1], why[256];
     va_list ap;
     if (!err)
         return TK_EINVAL;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    shown(what, sizeof what, addr);
+    shown(what, addr);
     return tk_error_set(err, TK_EINVAL, "invalid email address '%s': %s", what, why);
 }
 

@@ -59,7 +59,8 @@ for a in 'ann@example.com' 'user@b\303\274cher.example' '\303\274n\303\257@examp
          '"john doe"@example.com' '"a\\"b@c"@example.com' 'jo.@example.com' 'a..b@example.com' \
          'a\377b@example.com' 'x@xn--bcher-kva.example' 'x@xn--zz.example' 'x@[192.0.2.1]' \
          'x@-a.example' 'tickler@localhost' 'x@\342\230\203.example' 'a@b@c.example' \
-         'o\047brien+tag@mail-1.example.co.uk' 'x@stra\303\237e.de'; do
+         'o\047brien+tag@mail-1.example.co.uk' 'x@stra\303\237e.de' 'a\001b@example.com' \
+         'a\302\205b@example.com'; do
     i=$((i + 1))
     printf "$a" >"$fuzzdir/corpus/address/seed$i"
 done

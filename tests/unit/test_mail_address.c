@@ -127,6 +127,33 @@ TK_TEST(test_refuses_with_a_reason)
     TK_CHECK_INT(tk_mail_check_address(NULL, NULL), TK_EINVAL);
 }
 
+/* Found by fuzz_address: a long address of bad bytes and UTF-8 made a
+ * message that was cut inside a character.  The address is shown cut
+ * short, with "...", and the message stays one line of valid UTF-8. */
+TK_TEST(test_long_refusal_is_valid_text)
+{
+    char addr[400];
+    struct tk_error err = {0};
+    size_t n = 0;
+    memcpy(addr, "guser@b\xc3\xbc", 9);
+    n = 9;
+    while (n < 300)
+        addr[n++] = (char)0xff;
+    memcpy(addr + n,
+           "\xc3\xbc"
+           "cher.example\xc2\x85@e.m",
+           20);
+    addr[n + 20] = '\0';
+    TK_CHECK_INT(tk_mail_check_address(addr, &err), TK_EINVAL);
+    TK_CHECK(tk_utf8_valid(err.msg, strlen(err.msg)));
+    TK_CHECK(strstr(err.msg, "...': not valid UTF-8") != NULL);
+    TK_CHECK(strstr(err.msg, "'guser@b\xc3\xbc\\xff\\xff") != NULL);
+    /* C1 controls are escaped too */
+    TK_CHECK(refused_for("a\xc2\x85"
+                         "b@example.com",
+                         "'a\\xc2\\x85b@example.com'"));
+}
+
 TK_TEST(test_ascii_form)
 {
     int utf8 = -1;
@@ -244,6 +271,7 @@ int main(void)
 {
     TK_RUN(test_accepts_what_can_be_sent);
     TK_RUN(test_refuses_with_a_reason);
+    TK_RUN(test_long_refusal_is_valid_text);
     TK_RUN(test_ascii_form);
     TK_RUN(test_builder_headers);
     TK_RUN(test_message_id_idn_domain);
