@@ -201,6 +201,29 @@ class Wire(unittest.TestCase):
     def test_smtputf8_missing_is_permanent_libcurl(self):
         self.smtputf8_missing("off")
 
+    def test_utf8_from_both_clients(self):
+        """A UTF-8 part before the '@' of [transport] from: SMTPUTF8 for
+        every message, or every message refused naming the from address."""
+        sender = "b\u00fcro@bakker.example"
+        for pipelining in ("auto", "off"):
+            for offered in (True, False):
+                srv, t = self.deploy(pipelining, *(["--smtputf8"] if offered else []),
+                                     from_="Bakker <%s>" % sender)
+                acc = t.ok("account", "add", "Acme BV").strip()
+                t.ok("contact", "add", acc, "ann@acme.example")
+                invoice(t, acc)
+                envs = srv.envelopes()
+                rows = t.json("outbox")
+                if offered:
+                    self.assertEqual([(e["mail_from"], "SMTPUTF8" in e["mail_options"]) for e in envs],
+                                     [(sender, True)], pipelining)
+                    self.assertEqual(rows[0]["state"], "sent")
+                else:
+                    self.assertEqual(envs, [], pipelining)
+                    self.assertEqual(rows[0]["state"], "dead")
+                    self.assertIn("does not offer SMTPUTF8, which the address %s needs" % sender,
+                                  rows[0]["reply"])
+
     def test_quoted_local_part_both_clients(self):
         for pipelining in ("auto", "off"):
             srv, t = self.deploy(pipelining)
