@@ -57,7 +57,8 @@ class HangAfterData(unittest.TestCase):
         dl.report("hang-send-pipelining-%s" % pipelining, seconds=round(took, 2), messages=2,
                   timeout_seconds=TIMEOUT)
         self.assertGreaterEqual(took, 2 * TIMEOUT - 0.5)
-        self.assertLess(took, 2 * TIMEOUT + 3, "send outlived 2 x timeout_seconds: %.1f s" % took)
+        # slack for a loaded machine and sanitizers; before: 123 s a message
+        self.assertLess(took, 2 * TIMEOUT + 5, "send outlived 2 x timeout_seconds: %.1f s" % took)
 
     def test_send_own_client(self):
         self.send_once("auto")
