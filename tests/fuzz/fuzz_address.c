@@ -10,6 +10,7 @@
  * refuses gets a one-line reason in valid UTF-8 and the builder refuses
  * it too, leaving its output untouched. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
