@@ -9,7 +9,7 @@ SUDO=""
 
 # libsystemd-dev: sd_notify under systemd; scdoc: the man pages; man-db and
 # bash-completion: `man tickler` and TAB completion once installed
-PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev
+PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev libidn2-dev
 libjansson-dev libsqlite3-dev libpq-dev libical-dev tzdata python3 python3-aiosmtpd sqlite3
 libgmime-3.0-dev libssl-dev libsystemd-dev scdoc man-db bash-completion"
 missing=""

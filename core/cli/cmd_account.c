@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mail/mail.h"
 
 int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
@@ -118,11 +119,9 @@ int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
         goto out;
     }
     name = tk_cli_opt(&a, "name");
-    if (!tk_email_valid(a.pos.v[1])) {
-        rc = tk_error_set(err, TK_EINVAL, "'%s' is not an email address like ann@example.com",
-                          a.pos.v[1]);
+    /* only what the mail builder will send (core/mail/address.c) */
+    if ((rc = tk_mail_check_address(a.pos.v[1], err)))
         goto out;
-    }
     if (name &&
         (strlen(name) > 200 || !tk_utf8_valid(name, strlen(name)) || strpbrk(name, "\r\n"))) {
         rc = tk_error_set(err, TK_EINVAL, "a contact name is one line of at most 200 characters");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "mail/mail.h"
 
 /* inih's default line buffer is 200 bytes and silently splits longer lines;
  * we raise it and refuse anything longer ourselves, with FILE:LINE. */
@@ -168,20 +169,16 @@ static int choice_ok(const char *choices, const char *v)
     return 0;
 }
 
-/* "addr" or "Name <addr>"; the mail module splits it later. */
-static int from_ok(const char *v)
+/* "addr" or "Name <addr>", with an address the mail builder can send
+ * (tk_mail_check_address): refused here, with FILE:LINE, rather than by
+ * every message later.  WHY gets the reason. */
+static int from_ok(const char *v, struct tk_error *why)
 {
-    const char *lt = strrchr(v, '<');
-    char addr[320];
-    size_t n;
-    if (!lt)
-        return tk_email_valid(v);
-    n = strlen(lt + 1);
-    if (n < 2 || lt[n] != '>' || n - 1 >= sizeof addr)
-        return 0;
-    memcpy(addr, lt + 1, n - 1);
-    addr[n - 1] = '\0';
-    return tk_email_valid(addr);
+    char *name = NULL, *addr = NULL;
+    int rc = tk_mail_parse_address(v, &name, &addr, why);
+    free(name);
+    free(addr);
+    return rc == 0;
 }
 
 /* "a:b/c:/d" with each folder resolved against the config's folder.  An
@@ -254,12 +251,16 @@ static int set_value(struct parse *p, const struct keydef *k, const char *v)
         return 1;
     case K_PATHS:
         return set_paths(p, k, v);
-    case K_FROM:
-        if (!from_ok(v))
-            return fail(p, TK_EINVAL,
-                        "bad value '%s' for %s: expected an address or \"Name <address>\"", v,
-                        k->key);
+    case K_FROM: {
+        struct tk_error why = {0};
+        if (!from_ok(v, &why))
+            /* the reason shows the address with bad bytes escaped; the
+             * raw value only when it is text */
+            return fail(p, why.code == TK_ENOMEM ? TK_ENOMEM : TK_EINVAL,
+                        "bad value '%s' for %s: expected an address or \"Name <address>\" (%s)",
+                        tk_utf8_valid(v, strlen(v)) ? v : "...", k->key, why.msg);
         break;
+    }
     default:
         break;
     }

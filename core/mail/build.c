@@ -319,19 +319,26 @@ static int random_hex(char *buf, size_t nbytes)
     return 0;
 }
 
-/* tk_email_valid lets UTF-8 addresses (SMTPUTF8) through; their bytes go
- * into headers as they are, so they must at least be valid UTF-8. */
-static int addr_ok(const char *a)
+/* "mail: invalid To address 'x@y': why": the checker's reason, with the
+ * header it was meant for. */
+static int bad_addr(const char *header, const char *addr, struct tk_error *err)
 {
-    return tk_email_valid(a) && tk_utf8_valid(a, strlen(a));
+    struct tk_error why;
+    int rc = tk_mail_check_address(addr, &why);
+    if (!rc)
+        return 0;
+    if (rc == TK_ENOMEM)
+        return tk_error_set(err, rc, "out of memory");
+    /* "invalid email address '...': ..." -> "mail: invalid To address '...': ..." */
+    return tk_error_set(err, rc, "mail: invalid %s address%s", header,
+                        strncmp(why.msg, "invalid email address", 21) == 0 ? why.msg + 21 : "");
 }
 
 static int check(const struct tk_mail *m, struct tk_error *err)
 {
-    if (!addr_ok(m->from_addr))
-        return bad("From address", err);
-    if (!addr_ok(m->to_addr))
-        return bad("To address", err);
+    int rc;
+    if ((rc = bad_addr("From", m->from_addr, err)) || (rc = bad_addr("To", m->to_addr, err)))
+        return rc;
     if (!msgid_valid(m->message_id))
         return bad("Message-ID", err);
     if (m->in_reply_to && !msgid_valid(m->in_reply_to))
@@ -342,14 +349,34 @@ static int check(const struct tk_mail *m, struct tk_error *err)
     return 0;
 }
 
+/* An address header: the domain as A-labels (punycode), since a header
+ * with a UTF-8 domain is only allowed in a message that travels with
+ * SMTPUTF8, and an ASCII local part needs none.  ASCII addresses, nearly
+ * all, are used in place. */
+static int put_address(struct tk_buf *out, const char *header, const char *name, const char *addr)
+{
+    struct tk_buf ascii = {0};
+    size_t n = strlen(header);
+    int rc = tk_buf_append(out, header, n) || tk_buf_append(out, ": ", 2);
+    for (const char *p = addr; !rc && *p; p++)
+        if ((unsigned char)*p >= 0x80) {
+            if (tk_mail_ascii_address(&ascii, addr, NULL, NULL))
+                rc = TK_ENOMEM; /* checked before: only memory can fail */
+            addr = ascii.data;
+            break;
+        }
+    if (!rc)
+        rc = tk_mail_encode_address(out, name, addr, n + 2) || tk_buf_append(out, "\r\n", 2);
+    tk_buf_free(&ascii);
+    return rc ? TK_ENOMEM : 0;
+}
+
 static int build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *err)
 {
     char boundary[64] = "";
     int rc;
-    if (put_date(out, m->date) || tk_buf_puts(out, "From: ") ||
-        tk_mail_encode_address(out, m->from_name, m->from_addr, 6) ||
-        tk_buf_puts(out, "\r\nTo: ") || tk_mail_encode_address(out, m->to_name, m->to_addr, 4) ||
-        tk_buf_puts(out, "\r\n") || put_header(out, "Subject", m->subject))
+    if (put_date(out, m->date) || put_address(out, "From", m->from_name, m->from_addr) ||
+        put_address(out, "To", m->to_name, m->to_addr) || put_header(out, "Subject", m->subject))
         return TK_ENOMEM;
     {
         const char *const id[] = {"Message-ID: ", m->message_id, "\r\n", NULL};
@@ -408,6 +435,24 @@ int tk_mail_build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *
     return rc;
 }
 
+/* An international domain (the From address's) in its A-label form: a
+ * Message-ID is ASCII. */
+static int idn_message_id(const char *domain, tk_time now, char *buf, size_t size,
+                          struct tk_error *err)
+{
+    struct tk_buf u = {0}, a = {0};
+    int rc;
+    if (tk_buf_puts(&u, "x@") || tk_buf_puts(&u, domain))
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+    else if (tk_mail_ascii_address(&a, u.data, NULL, NULL) != 0)
+        rc = tk_error_set(err, TK_EINVAL, "mail: invalid Message-ID domain");
+    else
+        rc = tk_mail_message_id(a.data + 2, now, buf, size, err);
+    tk_buf_free(&u);
+    tk_buf_free(&a);
+    return rc;
+}
+
 int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
                        struct tk_error *err)
 {
@@ -415,6 +460,9 @@ int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
     char rnd[40], t36[16];
     size_t n = domain ? strlen(domain) : 0, tl = 0, w;
     uint64_t t = now > 0 ? (uint64_t)now : 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)domain[i] >= 0x80)
+            return idn_message_id(domain, now, buf, size, err);
     if (n == 0 || n > 200 || domain[0] == '.' || domain[0] == '-')
         return tk_error_set(err, TK_EINVAL, "mail: invalid Message-ID domain");
     for (size_t i = 0; i < n; i++)

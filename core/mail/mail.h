@@ -10,7 +10,9 @@
  *
  * Caller data can never add or change a header: CR, LF and NUL in names and
  * subjects become spaces before encoding, addresses are checked with
- * tk_email_valid and refused otherwise.
+ * tk_mail_check_address and refused otherwise.  Address domains are
+ * written as IDNA A-labels (punycode); a local part that is not ASCII is
+ * written as UTF-8 (RFC 6532), so such a message needs SMTPUTF8.
  */
 #ifndef TK_MAIL_H
 #define TK_MAIL_H
@@ -41,8 +43,28 @@ int tk_mail_build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *
 int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
                        struct tk_error *err);
 
+/* Whether ADDR (a bare address: a contact's, [transport] from's) can be
+ * sent: a dot-atom or quoted local part (RFC 5321/5322) of at most 64
+ * bytes, "@", a host name or an international domain name that converts
+ * to A-labels (IDNA2008 with UTS #46, libidn2), at most 254 bytes in all;
+ * valid UTF-8 without control characters; UTF-8 in the local part
+ * (RFC 6531, needs SMTPUTF8).  Refused: address literals ([192.0.2.1]),
+ * '<' and '>' even quoted, a dot at either end of the local part or two in
+ * a row, a domain without a dot (except localhost).  Returns 0, or
+ * TK_EINVAL with ERR (may be NULL) saying "invalid email address 'ADDR':
+ * why" (bytes that are not UTF-8 and controls shown as \xNN). */
+int tk_mail_check_address(const char *addr, struct tk_error *err);
+
+/* Append ADDR to OUT as it goes on the wire: the domain as A-labels
+ * ("user@xn--bcher-kva.example" for "user@b\xc3\xbccher.example"), an ASCII
+ * domain as written, the local part unchanged.  *UTF8_LOCAL (may be NULL)
+ * is set to 1 when the local part is not ASCII.  Checks ADDR as
+ * tk_mail_check_address does; on failure OUT is unchanged. */
+int tk_mail_ascii_address(struct tk_buf *out, const char *addr, int *utf8_local,
+                          struct tk_error *err);
+
 /* Split "Name <addr>" or "addr" into owned *name (NULL when none) and *addr.
- * Checks the address. */
+ * Checks the address with tk_mail_check_address. */
 int tk_mail_parse_address(const char *s, char **name, char **addr, struct tk_error *err);
 
 /* Encoders, exposed for tests and the fuzz target. */

@@ -23,7 +23,7 @@
  * returns CODE so that `return tk_error_set(err, TK_EINVAL, ...)` reads well.
  * Newlines in the result are replaced by spaces. */
 int tk_error_set(struct tk_error *err, int code, const char *fmt, ...) TK_PRINTF(3, 4);
-int tk_error_setv(struct tk_error *err, int code, const char *fmt, va_list ap);
+int tk_error_setv(struct tk_error *err, int code, const char *fmt, va_list ap) TK_PRINTF(3, 0);
 /* Prefix ERR's message with "PREFIX: " (for adding a file name once). */
 void tk_error_prefix(struct tk_error *err, const char *fmt, ...) TK_PRINTF(2, 3);
 void tk_error_clear(struct tk_error *err);

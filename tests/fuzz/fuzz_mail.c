@@ -137,8 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = tk_mail_build(&m, &out, NULL);
     if (rc == 0) {
         check(out.data + 1, out.len - 1);
-    } else if (rc != TK_EINVAL || out.len != 1 ||
-               (tk_email_valid(m.to_addr) && tk_utf8_valid(m.to_addr, strlen(m.to_addr)))) {
+    } else if (rc != TK_EINVAL || out.len != 1 || tk_mail_check_address(m.to_addr, NULL) == 0) {
         abort(); /* only a bad address may be refused, and it leaves OUT alone */
     }
     tk_buf_free(&out);

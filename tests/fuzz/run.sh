@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -25,7 +25,7 @@ fuzzdir=$build/tests/fuzz
 # Seed corpora: the shipped templates, a few hand-written messages, and the
 # inbound fixtures (real bounces, replies, junk).
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
-    "$fuzzdir/corpus/inbound"
+    "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -50,6 +50,19 @@ done
 for z in UTC Europe/Amsterdam America/New_York Australia/Lord_Howe America/Nuuk; do
     [ -f "/usr/share/zoneinfo/$z" ] &&
         { printf '\002'; cat "/usr/share/zoneinfo/$z"; } >"$fuzzdir/corpus/calendar/tzif_$(echo "$z" | tr / _)"
+done
+
+# Addresses: plain, IDN, UTF-8 local part, quoted, and the refused shapes
+# the checker names (dots, bad UTF-8, controls, literals, hyphens).
+i=0
+for a in 'ann@example.com' 'user@b\303\274cher.example' '\303\274n\303\257@example.com' \
+         '"john doe"@example.com' '"a\\"b@c"@example.com' 'jo.@example.com' 'a..b@example.com' \
+         'a\377b@example.com' 'x@xn--bcher-kva.example' 'x@xn--zz.example' 'x@[192.0.2.1]' \
+         'x@-a.example' 'tickler@localhost' 'x@\342\230\203.example' 'a@b@c.example' \
+         'o\047brien+tag@mail-1.example.co.uk' 'x@stra\303\237e.de' 'a\001b@example.com' \
+         'a\302\205b@example.com'; do
+    i=$((i + 1))
+    printf "$a" >"$fuzzdir/corpus/address/seed$i"
 done
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be

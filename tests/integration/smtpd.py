@@ -3,6 +3,7 @@
 
     /usr/bin/python3 smtpd.py --port 0 --dir DIR [--fail-rcpt ADDR=CODE]...
                               [--fail-all CODE] [--delay SECONDS]
+                              [--hang-after-data] [--hang-on-quit] [--smtputf8]
 
 Prints "READY <port>" on stdout once it listens.  Every accepted message is
 written atomically as DIR/<seq>.eml (the DATA as received) with DIR/<seq>.json
@@ -10,6 +11,12 @@ beside it ({"mail_from", "rcpt_tos", "session", "peer"}), one file pair per
 message.  --fail-rcpt answers RCPT TO for ADDR with CODE (e.g. 550 or 451);
 --fail-all answers every MAIL FROM with CODE (an outage that still accepts
 connections); --delay sleeps before answering DATA (a slow server).
+--hang-after-data reads the whole body and then never answers again (a
+server gone silent after DATA: the fault that stands beside the real
+server to test bounded waits); it records the message as DIR/<seq>.hung.
+--hang-on-quit accepts every message but never answers QUIT.
+--smtputf8 offers SMTPUTF8 (RFC 6531) in EHLO; without it aiosmtpd does
+not, and refuses a UTF-8 address in MAIL or RCPT.
 SIGTERM stops it.
 """
 import argparse
@@ -27,8 +34,10 @@ from aiosmtpd.smtp import SMTP as _SMTP  # noqa: F401  (import check)
 
 
 class Capture:
-    def __init__(self, folder, fail_rcpt, fail_all, delay):
+    def __init__(self, folder, fail_rcpt, fail_all, delay, hang=False, hang_quit=False):
         self.folder = folder
+        self.hang = hang
+        self.hang_quit = hang_quit
         self.fail_rcpt = fail_rcpt
         self.fail_all = fail_all
         self.delay = delay
@@ -40,6 +49,11 @@ class Capture:
         session.tk_id = next(self.sessions)
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.hang_quit:
+            await asyncio.Event().wait()
+        return "221 Bye"
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.fail_all:
@@ -63,7 +77,13 @@ class Capture:
             n = next(self.seq)
         base = os.path.join(self.folder, "%06d" % n)
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                "mail_options": envelope.mail_options,
                 "session": getattr(session, "tk_id", 0), "peer": str(session.peer)}
+        if self.hang:
+            with open(base + ".hung", "w") as f:
+                json.dump(meta, f)
+            # Silent from now on: no reply to the body, nor to QUIT.
+            await asyncio.Event().wait()
         # .eml first: readers find a message by its .json, so the .json
         # must not appear before the .eml it points to.
         for ext, data in ((".eml", envelope.original_content), (".json", json.dumps(meta).encode())):
@@ -82,6 +102,9 @@ def main():
     ap.add_argument("--fail-rcpt", action="append", default=[])
     ap.add_argument("--fail-all", type=int, default=0)
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--hang-after-data", action="store_true")
+    ap.add_argument("--hang-on-quit", action="store_true")
+    ap.add_argument("--smtputf8", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     fail = {}
@@ -94,9 +117,10 @@ def main():
         s.bind((a.host, 0))
         port = s.getsockname()[1]
         s.close()
-    handler = Capture(a.dir, fail, a.fail_all, a.delay)
+    handler = Capture(a.dir, fail, a.fail_all, a.delay, a.hang_after_data, a.hang_on_quit)
     ctl = Controller(handler, hostname=a.host, port=port, decode_data=False,
-                     data_size_limit=64 * 1024 * 1024, ready_timeout=10)
+                     data_size_limit=64 * 1024 * 1024, ready_timeout=10,
+                     enable_SMTPUTF8=a.smtputf8)
     ctl.start()
     print("READY %d" % port, flush=True)
     stop = threading.Event()

@@ -16,6 +16,19 @@
  *
  * Options that never change are set once in open(); send() sets only the
  * envelope and rewinds the read state.
+ *
+ * Every wait is bounded by timeout_seconds, on both clients.  curl bounds
+ * a transfer with CURLOPT_TIMEOUT, but after it timed out waiting for the
+ * reply to the body it keeps the connection: the next message is sent
+ * into it (the server is still busy with the last one), and
+ * curl_easy_cleanup() sends it QUIT and waits up to
+ * CURLOPT_SERVER_RESPONSE_TIMEOUT, 120 s by default, for the 221.  A relay
+ * gone silent after the body held a send() and SIGTERM for 123 s.  So: a
+ * connection whose transfer failed without a verdict from the server is
+ * shut down (no QUIT, nothing reused), every reply including QUIT's is
+ * awaited for at most timeout_seconds, and a progress callback, which curl
+ * calls at least once a second while it waits, ends whatever is left of
+ * a message once its timeout_seconds are up.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,11 +37,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "the smtp transport needs libcurl 7.80 or newer (CURLOPT_PREREQFUNCTION)"
+#endif
+
 #include "classify.h"
+#include "envelope.h"
+#include "resolve.h"
 #include "tickler/transport.h"
 #include "wire.h"
 
@@ -48,17 +69,26 @@ struct smtp_state {
     int wire_possible;  /* the URL is plain host[:port][/helo] */
     char *wire_strings; /* host alloc: wire.host, port, helo */
     struct tk_smtp_wire_cfg wire;
+    char *curl_host, *curl_port; /* the URL's host and port (curl_free) */
 };
 
 /* One per connection, used by one thread at a time. */
 struct smtp_conn {
     struct smtp_state *st;
     CURL *curl;                /* NULL on the native path */
+    struct curl_slist *pinned; /* CURLOPT_RESOLVE: the host's addresses for this batch */
     struct tk_smtp_wire *wire; /* NULL on the libcurl path */
     /* The message being sent: borrowed for one send(). */
     const char *data;
     size_t len, off;
     int read_called;
+    const struct tk_smtp_envelope *env;
+    int64_t deadline; /* CLOCK_MONOTONIC ms: the end of this message's time */
+    int late;         /* the progress callback ended the transfer at the deadline */
+    int no_smtputf8;  /* the pre-request callback refused: SMTPUTF8 needed, not offered */
+    /* The last EHLO's answer, read from the server's lines: curl keeps
+     * its capabilities to itself. */
+    int in_ehlo, smtputf8;
     char last_reply[TK_ERROR_MAX]; /* last server line of this transfer */
     char fail_reply[TK_ERROR_MAX]; /* last 4xx/5xx line of this transfer */
     char errbuf[CURL_ERROR_SIZE];
@@ -91,6 +121,26 @@ static int fail(struct tk_error *err, int code, const char *fmt, ...)
         err->code = code;
     }
     return code;
+}
+
+/* URL without its password ("smtp://user:***@host"), for messages: the
+ * whole URL is never written to an error or a log. */
+static const char *masked(const char *url, char *buf, size_t size)
+{
+    const char *auth = strstr(url, "://");
+    if (!auth)
+        return url;
+    auth += 3;
+    /* the last '@' anywhere: a password may hold a '/' that was not
+     * percent-encoded, and an smtp URL has no other use for '@' */
+    const char *at = strrchr(auth, '@');
+    if (!at)
+        return url;
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon)
+        return url; /* a user name alone is no secret */
+    snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
+    return buf;
 }
 
 static int parse_seconds(const char *key, const char *v, long def, long max, long *out,
@@ -193,6 +243,8 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
     if (!url || !*url)
         return fail(err, TK_EINVAL,
                     "[transport] url: required (smtp://host:port or smtps://host:port)");
+    char shown[TK_ERROR_MAX / 2];
+    const char *m = masked(url, shown, sizeof shown);
     int implicit;
     size_t scheme_len;
     if (strncasecmp(url, "smtps://", 8) == 0) {
@@ -203,14 +255,18 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
         scheme_len = 7;
     } else {
         return fail(err, TK_EINVAL, "[transport] url: \"%s\" must start with smtp:// or smtps://",
-                    url);
+                    m);
     }
     const char *authority = url + scheme_len;
     size_t auth_len = strcspn(authority, "/?#");
-    if (auth_len == 0)
-        return fail(err, TK_EINVAL, "[transport] url: \"%s\" names no host", url);
+    const char *host = authority; /* after the user info, if any */
+    for (size_t i = 0; i < auth_len; i++)
+        if (authority[i] == '@')
+            host = authority + i + 1;
+    if (auth_len == 0 || host == authority + auth_len || *host == ':')
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" names no host", m);
     if (strpbrk(url, " \t\r\n"))
-        return fail(err, TK_EINVAL, "[transport] url: \"%s\" contains white space", url);
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" contains white space", m);
     const char *path = authority + auth_len;
     if (*path == '/')
         path++;
@@ -227,14 +283,13 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
         return fail(err, TK_EINVAL, "[transport] tls: \"%s\" is not none, starttls or tls", tls);
     if (implicit && st->tls != TLS_IMPLICIT)
         return fail(err, TK_EINVAL,
-                    "[transport] tls: \"%s\" contradicts url %s (smtps:// is always tls)", tls,
-                    url);
+                    "[transport] tls: \"%s\" contradicts url %s (smtps:// is always tls)", tls, m);
 
     if (helo && !helo_valid(helo))
         return fail(err, TK_EINVAL, "[transport] helo: \"%s\" is not a host name", helo);
     if (helo && *path)
         return fail(err, TK_EINVAL,
-                    "[transport] helo: url %s already names an EHLO host after the '/'", url);
+                    "[transport] helo: url %s already names an EHLO host after the '/'", m);
 
     /* tls = tls on an smtp:// URL means implicit TLS on that port: curl
      * does that only for the smtps scheme. */
@@ -247,6 +302,26 @@ static int parse_url(struct smtp_state *st, const char *url, const char *tls, co
     return st->tls == TLS_NONE ? wire_parse(st, authority, auth_len, path, helo, err) : 0;
 }
 
+/* The host and port curl will connect to, as curl reads the URL, for
+ * looking the host up ourselves (resolve.h). */
+static int curl_parts(struct smtp_state *st, const char *url, struct tk_error *err)
+{
+    char shown[TK_ERROR_MAX / 2];
+    CURLU *u = curl_url();
+    if (!u)
+        return fail(err, TK_ENOMEM, "smtp: out of memory");
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, st->url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &st->curl_host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &st->curl_port, CURLU_DEFAULT_PORT);
+    curl_url_cleanup(u);
+    if (rc != CURLUE_OK)
+        return fail(err, TK_EINVAL, "[transport] url: \"%s\" is not a URL: %s",
+                    masked(url, shown, sizeof shown), curl_url_strerror(rc));
+    return 0;
+}
+
 static void smtp_fini(void *state)
 {
     struct smtp_state *st = state;
@@ -255,6 +330,8 @@ static void smtp_fini(void *state)
     const struct tk_host *host = st->host;
     host->free(host, st->url);
     host->free(host, st->wire_strings);
+    curl_free(st->curl_host);
+    curl_free(st->curl_port);
     host->free(host, st);
     curl_global_cleanup();
 }
@@ -300,6 +377,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
         st->wire.timeout = st->timeout;
         st->wire.connect_timeout = st->connect_timeout;
     }
+    if (!rc && !st->native)
+        rc = curl_parts(st, host->config_get(host, "url"), err);
     if (rc) {
         smtp_fini(st);
         return rc;
@@ -330,14 +409,33 @@ static long reply_code_of(const char *line)
     return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Keep the server's lines: CURLOPT_ERRORBUFFER reduces a refusal to "RCPT
  * failed: 550", and after a failure curl closes with QUIT, so the refusal
- * is kept apart from the "221 Bye" that follows it. */
+ * is kept apart from the "221 Bye" that follows it.  The lines answering
+ * EHLO say whether the server takes SMTPUTF8. */
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 {
     struct smtp_conn *c = userp;
+    if (type == CURLINFO_HEADER_OUT && size >= 4 && strncasecmp(data, "EHLO", 4) == 0) {
+        c->in_ehlo = 1;
+        c->smtputf8 = 0;
+    }
     if (type != CURLINFO_HEADER_IN)
         return 0;
+    if (c->in_ehlo && size >= 4) {
+        if (size >= 12 && strncasecmp(data + 4, "SMTPUTF8", 8) == 0 &&
+            (size == 12 || data[12] == ' ' || data[12] == '\r' || data[12] == '\n'))
+            c->smtputf8 = 1;
+        if (data[3] != '-')
+            c->in_ehlo = 0;
+    }
     while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
         size--;
     if (size >= sizeof c->last_reply)
@@ -350,6 +448,36 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
+/* Called at least once a second while curl waits (transfer, replies, the
+ * QUIT after a failure): ends whatever is left once the message's time is
+ * up. */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct smtp_conn *c = userp;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (c->deadline && now_ms() >= c->deadline) {
+        c->late = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* After EHLO (and STARTTLS, AUTH), before MAIL: the one moment to refuse a
+ * message that needs SMTPUTF8 from a server that did not offer it (curl
+ * would send the UTF-8 address without it). */
+static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    struct smtp_conn *c = userp;
+    (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+    if (c->env && c->env->utf8_addr && !c->smtputf8) {
+        c->no_smtputf8 = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 static void smtp_close(void *conn)
 {
     struct smtp_conn *c = conn;
@@ -357,6 +485,7 @@ static void smtp_close(void *conn)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl); /* sends QUIT on a live connection */
+    curl_slist_free_all(c->pinned);
     tk_smtp_wire_close(c->wire);
     c->st->host->free(c->st->host, c);
 }
@@ -402,6 +531,14 @@ static int smtp_open(void *state, void **conn, struct tk_error *err)
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_TIMEOUT, st->timeout);
     SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
+    /* Each reply, QUIT's included (also at curl_easy_cleanup), within
+     * timeout_seconds instead of curl's 120 s. */
+    SETOPT(CURLOPT_SERVER_RESPONSE_TIMEOUT, st->timeout);
+    SETOPT(CURLOPT_NOPROGRESS, 0L);
+    SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(CURLOPT_XFERINFODATA, c);
+    SETOPT(CURLOPT_PREREQFUNCTION, on_prereq);
+    SETOPT(CURLOPT_PREREQDATA, c);
     SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
     if (st->username) {
         SETOPT(CURLOPT_USERNAME, st->username);
@@ -420,17 +557,6 @@ static int smtp_open(void *state, void **conn, struct tk_error *err)
     SETOPT(CURLOPT_VERBOSE, 1L);
     *conn = c;
     return 0;
-}
-
-/* A bare address with nothing that could end the SMTP command early. */
-static int envelope_valid(const char *s)
-{
-    if (!s)
-        return 0;
-    for (; *s; s++)
-        if (iscntrl((unsigned char)*s) || *s == '<' || *s == '>' || *s == ' ')
-            return 0;
-    return 1;
 }
 
 static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_result *res)
@@ -455,21 +581,49 @@ static void fill_result(struct smtp_conn *c, CURLcode rc, struct tk_delivery_res
     tk_smtp_reply_failed(res, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc), c->last_reply);
 }
 
+/* A transfer that failed without a verdict from the server (a timeout, a
+ * lost connection, the deadline) may leave curl holding the connection
+ * for the next message, and curl_easy_cleanup() would send it QUIT and
+ * wait: shut it down instead, so that both find it dead at once. */
+static void drop_broken(struct smtp_conn *c)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+        shutdown(fd, SHUT_RDWR);
+}
+
 static int smtp_send(void *conn, const struct tk_message *msg, struct tk_delivery_result *res,
                      struct tk_error *err)
 {
     struct smtp_conn *c = conn;
+    struct tk_smtp_envelope env;
     memset(res, 0, sizeof *res);
-    if (!envelope_valid(msg->from) || !envelope_valid(msg->rcpt) || !*msg->rcpt) {
-        res->status = TK_PERMANENT;
-        tk_smtp_reply_set(res, "invalid envelope address");
+    if (tk_smtp_envelope_make(msg, &env, res) != 0)
         return 0;
-    }
     if (c->wire) {
-        tk_smtp_wire_send(c->wire, msg, res);
+        tk_smtp_wire_send(c->wire, msg, &env, res);
         return 0;
     }
-    struct curl_slist *rcpt = curl_slist_append(NULL, msg->rcpt);
+    c->deadline = now_ms() + (int64_t)c->st->timeout * 1000;
+    if (!c->pinned) {
+        /* curl's own lookup cannot be bounded (resolve.h): look the host
+         * up once per batch, within the connect timeout */
+        int64_t until = now_ms() + (int64_t)c->st->connect_timeout * 1000;
+        CURLcode pc = tk_smtp_resolve_pin(c->st->curl_host, c->st->curl_port,
+                                          until < c->deadline ? until : c->deadline, &c->pinned,
+                                          c->errbuf, sizeof c->errbuf);
+        if (pc == CURLE_OK && c->pinned)
+            pc = curl_easy_setopt(c->curl, CURLOPT_RESOLVE, c->pinned);
+        if (pc != CURLE_OK) {
+            curl_slist_free_all(c->pinned);
+            c->pinned = NULL;
+            res->status = tk_smtp_classify(pc, 0, 0);
+            tk_smtp_reply_set(
+                res, "%s", pc == CURLE_UNKNOWN_OPTION ? "libcurl: no CURLOPT_RESOLVE" : c->errbuf);
+            return 0;
+        }
+    }
+    struct curl_slist *rcpt = curl_slist_append(NULL, env.rcpt);
     if (!rcpt) {
         res->status = TK_TEMPORARY;
         tk_smtp_reply_set(res, "out of memory");
@@ -482,8 +636,10 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     c->last_reply[0] = '\0';
     c->fail_reply[0] = '\0';
     c->errbuf[0] = '\0';
+    c->env = &env;
+    c->late = c->no_smtputf8 = 0;
 
-    CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, msg->from);
+    CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, env.from);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, rcpt);
     if (rc == CURLE_OK)
@@ -496,11 +652,24 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
         return fail(err, TK_ERR, "smtp: libcurl refused the envelope: %s", curl_easy_strerror(rc));
     }
     rc = curl_easy_perform(c->curl);
-    fill_result(c, rc, res);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && c->late) {
+        /* the same event as curl's own timeout, and classified alike */
+        rc = CURLE_OPERATION_TIMEDOUT;
+        snprintf(c->errbuf, sizeof c->errbuf, "Operation timed out after %ld seconds",
+                 c->st->timeout);
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK && c->no_smtputf8)
+        tk_smtp_envelope_no_smtputf8(&env, res);
+    else
+        fill_result(c, rc, res);
+    if (rc != CURLE_OK && res->reply_code < 400)
+        drop_broken(c);
     /* curl keeps the list pointer, not a copy: unhook it before freeing. */
     curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, (struct curl_slist *)NULL);
     curl_slist_free_all(rcpt);
     c->data = NULL;
+    c->env = NULL;
+    c->deadline = 0;
     return 0;
 }
 

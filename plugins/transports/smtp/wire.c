@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "resolve.h"
 
 struct reply {
     int code;
@@ -46,6 +47,7 @@ struct tk_smtp_wire {
     struct tk_smtp_wire_cfg cfg;
     int fd;           /* -1: not connected */
     int pipelining;   /* the server advertised PIPELINING */
+    int smtputf8;     /* the server advertised SMTPUTF8 (RFC 6531) */
     int64_t deadline; /* CLOCK_MONOTONIC ms: end of the current operation */
     size_t replies;   /* replies read in the current transaction */
     char rbuf[4096];
@@ -80,7 +82,7 @@ static void drop(struct tk_smtp_wire *w)
         close(w->fd);
     w->fd = -1;
     w->rpos = w->rlen = 0;
-    w->pipelining = 0;
+    w->pipelining = w->smtputf8 = 0;
 }
 
 static CURLcode wait_fd(struct tk_smtp_wire *w, short events)
@@ -241,9 +243,21 @@ static int code_of(const char *s)
     return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 }
 
-/* One reply, multi-line ("250-...") included, into R and w->last.  Sets
- * *PIPELINING when a line announces PIPELINING (EHLO). */
-static CURLcode get_reply(struct tk_smtp_wire *w, struct reply *r, int *pipelining)
+/* Whether the EHLO line LINE ("250-KEYWORD params") announces KEYWORD. */
+static int announces(const char *line, const char *keyword)
+{
+    size_t n = strlen(keyword);
+    return strncasecmp(line + 4, keyword, n) == 0 && (line[4 + n] == '\0' || line[4 + n] == ' ');
+}
+
+/* The EHLO extensions tickler uses. */
+struct caps {
+    int pipelining, smtputf8;
+};
+
+/* One reply, multi-line ("250-...") included, into R and w->last.  With
+ * CAPS (EHLO), notes the extensions its lines announce. */
+static CURLcode get_reply(struct tk_smtp_wire *w, struct reply *r, struct caps *caps)
 {
     char line[TK_ERROR_MAX];
     for (;;) {
@@ -256,9 +270,10 @@ static CURLcode get_reply(struct tk_smtp_wire *w, struct reply *r, int *pipelini
             drop(w);
             return CURLE_WEIRD_SERVER_REPLY;
         }
-        if (pipelining && strncasecmp(line + 4, "PIPELINING", 10) == 0 &&
-            (line[14] == '\0' || line[14] == ' '))
-            *pipelining = 1;
+        if (caps && announces(line, "PIPELINING"))
+            caps->pipelining = 1;
+        if (caps && announces(line, "SMTPUTF8"))
+            caps->smtputf8 = 1;
         if (line[3] != '-') {
             r->code = code;
             memcpy(r->text, line, sizeof r->text);
@@ -271,7 +286,7 @@ static CURLcode get_reply(struct tk_smtp_wire *w, struct reply *r, int *pipelini
 
 static CURLcode hello(struct tk_smtp_wire *w, struct reply *v)
 {
-    int pipelining = 0;
+    struct caps caps = {0, 0};
     CURLcode rc = get_reply(w, v, NULL);
     if (rc != CURLE_OK)
         return rc;
@@ -279,11 +294,11 @@ static CURLcode hello(struct tk_smtp_wire *w, struct reply *v)
         return CURLE_WEIRD_SERVER_REPLY;
     if (out_add(w, "EHLO ", w->cfg.helo, "\r\n") != 0)
         return CURLE_OUT_OF_MEMORY;
-    if ((rc = put_out(w)) != CURLE_OK || (rc = get_reply(w, v, &pipelining)) != CURLE_OK)
+    if ((rc = put_out(w)) != CURLE_OK || (rc = get_reply(w, v, &caps)) != CURLE_OK)
         return rc;
     if (v->code / 100 != 2) {
-        /* An old server without ESMTP: HELO, and no pipelining. */
-        pipelining = 0;
+        /* An old server without ESMTP: HELO, and no extensions. */
+        caps.pipelining = caps.smtputf8 = 0;
         if (out_add(w, "HELO ", w->cfg.helo, "\r\n") != 0)
             return CURLE_OUT_OF_MEMORY;
         if ((rc = put_out(w)) != CURLE_OK || (rc = get_reply(w, v, NULL)) != CURLE_OK)
@@ -291,26 +306,34 @@ static CURLcode hello(struct tk_smtp_wire *w, struct reply *v)
         if (v->code / 100 != 2)
             return CURLE_WEIRD_SERVER_REPLY;
     }
-    w->pipelining = pipelining;
+    w->pipelining = caps.pipelining;
+    w->smtputf8 = caps.smtputf8;
     return CURLE_OK;
 }
 
-/* Non-blocking connect to each address in turn, then greeting and EHLO,
- * all within connect_timeout (and the message's own deadline). */
+/* The name lookup, non-blocking connect to each address in turn, then
+ * greeting and EHLO, all within connect_timeout (and the message's own
+ * deadline). */
 static CURLcode connect_to(struct tk_smtp_wire *w, struct reply *v)
 {
     struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int g = getaddrinfo(w->cfg.host, w->cfg.port, &hints, &ai);
-    if (g != 0) {
-        why_set(w, "Couldn't resolve host name %s: %s", w->cfg.host, gai_strerror(g));
-        return CURLE_COULDNT_RESOLVE_HOST;
-    }
+    int late = 0;
     int64_t whole = w->deadline, cd = now_ms() + (int64_t)w->cfg.connect_timeout * 1000;
     if (cd < w->deadline)
         w->deadline = cd;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = tk_smtp_resolve(w->cfg.host, w->cfg.port, &hints, w->deadline, &ai, &late);
+    if (g != 0) {
+        w->deadline = whole;
+        if (late) {
+            why_set(w, "Resolving host name %s timed out", w->cfg.host);
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+        why_set(w, "Couldn't resolve host name %s: %s", w->cfg.host, gai_strerror(g));
+        return CURLE_COULDNT_RESOLVE_HOST;
+    }
     const char *why = "no address";
     for (struct addrinfo *a = ai; a && w->fd < 0; a = a->ai_next) {
         int fd =
@@ -362,12 +385,14 @@ static int ok2(const struct reply *r)
 
 /* MAIL, RCPT, DATA: in one write when pipelining, else one at a time.
  * On a refusal *V is the refusing reply and the result CURLE_SEND_ERROR
- * (the code decides); CURLE_OK means the server waits for the body. */
-static CURLcode envelope(struct tk_smtp_wire *w, const struct tk_message *m, struct reply *v)
+ * (the code decides); CURLE_OK means the server waits for the body.  MAIL
+ * asks for SMTPUTF8 when an address needs it (checked offered before). */
+static CURLcode envelope(struct tk_smtp_wire *w, const struct tk_smtp_envelope *env,
+                         struct reply *v)
 {
-    static const char *const tail[3] = {">\r\n", ">\r\n", "\r\n"};
+    const char *tail[3] = {env->utf8_addr ? "> SMTPUTF8\r\n" : ">\r\n", ">\r\n", "\r\n"};
     const char *head[3] = {"MAIL FROM:<", "RCPT TO:<", "DATA"};
-    const char *arg[3] = {m->from, m->rcpt, NULL};
+    const char *arg[3] = {env->from, env->rcpt, NULL};
     struct reply r[3];
     CURLcode rc;
     int n = 0;
@@ -426,10 +451,10 @@ static void reset(struct tk_smtp_wire *w)
         drop(w);
 }
 
-static CURLcode transact(struct tk_smtp_wire *w, const struct tk_message *m, struct reply *v,
-                         int *body_sent)
+static CURLcode transact(struct tk_smtp_wire *w, const struct tk_message *m,
+                         const struct tk_smtp_envelope *env, struct reply *v, int *body_sent)
 {
-    CURLcode rc = envelope(w, m, v);
+    CURLcode rc = envelope(w, env, v);
     if (rc == CURLE_SEND_ERROR || rc == CURLE_WEIRD_SERVER_REPLY)
         reset(w);
     if (rc != CURLE_OK)
@@ -493,7 +518,7 @@ static void fill(struct tk_smtp_wire *w, CURLcode rc, const struct reply *v, int
 }
 
 void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *m,
-                       struct tk_delivery_result *res)
+                       const struct tk_smtp_envelope *env, struct tk_delivery_result *res)
 {
     struct reply v;
     int body_sent = 0, reused = 0;
@@ -511,7 +536,13 @@ void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *m,
         w->replies = 0;
         if (w->fd < 0 && (rc = connect_to(w, &v)) != CURLE_OK)
             break;
-        rc = transact(w, m, &v, &body_sent);
+        if (env->utf8_addr && !w->smtputf8) {
+            /* never send a UTF-8 address to a server that did not say it
+             * takes one: refused here, the connection stays usable */
+            tk_smtp_envelope_no_smtputf8(env, res);
+            return;
+        }
+        rc = transact(w, m, env, &v, &body_sent);
         if (rc == CURLE_OUT_OF_MEMORY)
             drop(w); /* a half-written group would leave the server out of step */
         /* A kept connection that died unnoticed before the server said a

@@ -11,6 +11,7 @@
 #ifndef TK_SMTP_WIRE_H
 #define TK_SMTP_WIRE_H
 
+#include "envelope.h"
 #include "tickler/transport.h"
 
 /* Where and how to connect.  All strings borrowed for the session's life. */
@@ -28,10 +29,12 @@ struct tk_smtp_wire;
  * tk_smtp_wire_close().  TK_ENOMEM is the only failure. */
 int tk_smtp_wire_open(const struct tk_smtp_wire_cfg *cfg, struct tk_smtp_wire **out);
 
-/* Deliver MSG (envelope already validated: no CR, LF, '<', '>' or space)
- * and fill RES.  Connects, or reconnects after a broken connection, first. */
+/* Deliver MSG's data to ENV's addresses (tk_smtp_envelope_make) and fill
+ * RES.  Connects, or reconnects after a broken connection, first.  An
+ * ENV that needs SMTPUTF8 is refused (TK_PERMANENT) without a MAIL when
+ * the server does not offer it. */
 void tk_smtp_wire_send(struct tk_smtp_wire *w, const struct tk_message *msg,
-                       struct tk_delivery_result *res);
+                       const struct tk_smtp_envelope *env, struct tk_delivery_result *res);
 
 /* QUIT on a live connection and free W (NULL is fine). */
 void tk_smtp_wire_close(struct tk_smtp_wire *w);
