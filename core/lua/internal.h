@@ -3,8 +3,11 @@
  * outside core/lua, except by the unit tests).
  *
  *   sandbox.c   struct tk_lua: one lua_State with a budgeted allocator, an
- *               instruction/wall-clock hook and the allowed libraries
- *   pattern.c   string.find/match/gmatch/gsub guarded against backtracking
+ *               instruction/wall-clock hook, a watchdog timer, and the
+ *               base functions that keep a killed call killed
+ *   libs.c      the allowed libraries, opened one by one
+ *   pattern.c   string.find/match/gmatch/gsub: a matcher with a step budget
+ *   tablib.c    the table library, its loops charging the budget
  *   script.c    loading a script: pipeline() and on() declarations
  *   job.c       the job userdata and its methods
  *   pipeline.c  the set of scripts, stage entry, the engine's event hook
@@ -39,6 +42,7 @@ struct tk_lua *tk_lua_of(lua_State *L);
 const char *tk_lua_name(const struct tk_lua *s);
 /* The clock os.time()/os.date() use (the engine's --now). */
 void tk_lua_set_now(struct tk_lua *s, tk_time now);
+tk_time tk_lua_now(lua_State *L);
 /* Host data for the binding layer (struct tk_pipelines *), borrowed. */
 void tk_lua_set_host(struct tk_lua *s, void *host);
 void *tk_lua_host(struct tk_lua *s);
@@ -64,12 +68,29 @@ int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, st
  * transaction may be half-written. */
 int tk_lua_kill(lua_State *L, const char *fmt, ...) TK_PRINTF(2, 3);
 
-/* pattern.c: replace string.find/match/gmatch/gsub in the string table at
- * the top of the stack by guarded versions. */
-void tk_lua_guard_patterns(lua_State *L);
-/* The guard's estimate of the matcher's work for pattern P on subject S;
- * exposed for the unit tests. */
-double tk_lua_pattern_cost(const char *s, size_t n, const char *p, size_t pl);
+/* Charge STEPS of work done inside the C function FN ("string.find")
+ * against the running call's instruction budget, and check its deadline:
+ * raises (tk_lua_kill) when either is spent, or when the call was killed
+ * already.  Library functions that loop in C call it every few thousand
+ * steps, so no single call can outrun the limits. */
+void tk_lua_charge(lua_State *L, int64_t steps, const char *fn);
+
+/* The base functions that enforce the limits (sandbox.c), as lua_CFunctions:
+ * pcall and xpcall re-raise for a killed call and never run xpcall's
+ * handler for it; print writes at most 64 KiB per call to stderr. */
+int tk_lua_pcall(lua_State *L);
+int tk_lua_xpcall(lua_State *L);
+int tk_lua_print(lua_State *L);
+
+/* libs.c: push a new environment table holding the allowed globals (a
+ * lua_CFunction run protected by tk_lua_open). */
+int tk_lua_open_env(lua_State *L);
+/* pattern.c: set find, match, gmatch and gsub in the string table at the
+ * top of the stack. */
+void tk_lua_open_patterns(lua_State *L);
+/* tablib.c: set the table library's functions in the table at the top of
+ * the stack. */
+void tk_lua_open_table(lua_State *L);
 
 /* ---- scripts ------------------------------------------------------------ */
 
@@ -132,7 +153,8 @@ struct tk_pipelines {
     struct tk_script **scripts;
     size_t nscripts;
     struct tk_lua_limits lim;
-    int depth; /* nested stage entries (job:move in on_enter) */
+    int depth;             /* nested stage entries (job:move in on_enter) */
+    struct tk_strv broken; /* why each broken script did not load */
 };
 
 /* The pipeline NAME and its script, or TK_ENOTFOUND. */

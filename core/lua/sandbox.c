@@ -3,27 +3,44 @@
  *
  * Memory: every allocation goes through sb_alloc, which refuses to grow past
  * the cap, so string.rep("x", 2^31) or a `t = t .. t` loop fails at once
- * with a memory error instead of taking the machine down.
+ * with a memory error instead of taking the machine down.  Lua retries a
+ * refused allocation once after an emergency collection; when that fails
+ * too (or lauxlib's buffers give up), the call has hit the cap and is
+ * killed like for the other limits, so pcall cannot catch it and retry
+ * with a full collection each time.
  *
  * CPU: a count hook every HOOK_EVERY instructions charges the budget and
- * checks the wall-clock deadline.  Once either is spent the call is
- * "killed": the hook is re-armed to run before every instruction and raises
- * the same error each time, so a script's pcall cannot swallow it (Redis
- * does the same).  Time spent inside one C function cannot be interrupted
- * by a hook: string.rep is bounded by the memory cap and the pattern
- * functions by the guard in pattern.c.
+ * checks the wall-clock deadline.  Library functions that loop in C (the
+ * matcher of pattern.c, the table functions of tablib.c) charge their own
+ * steps through tk_lua_charge().  Once a limit is spent the call is
+ * "killed": the hook is re-armed to run before every instruction and
+ * raises the same error each time, so a script's pcall cannot swallow it
+ * (Redis does the same), and pcall, xpcall and xpcall's message handler
+ * never run script code for a killed call.  That matters because Lua runs
+ * a message handler for an error raised inside a hook with hooks off.
  *
- * Libraries are opened one by one (never luaL_openlibs) and trimmed to an
- * allow list; each script runs with its own environment table as _ENV.
- * The coroutine library is left out: hooks are per thread, and a coroutine
- * would escape the re-armed hook.
+ * Wall clock: checking the clock every HOOK_EVERY instructions is not
+ * enough when single instructions are expensive (utf8.len or a string to
+ * number conversion on a 10 MB string: a thousand of them take seconds).
+ * A POSIX timer (the watchdog) therefore fires at the deadline of every
+ * outermost call and arms the count hook to run at the very next
+ * instruction.  lua_sethook is the one Lua function documented as safe to
+ * call from a signal handler (lua.c does the same for Ctrl-C).
+ *
+ * Libraries are opened one by one (libs.c); each script runs with its own
+ * environment table as _ENV.  The coroutine library is left out: hooks are
+ * per thread, and a coroutine would escape the re-armed hook.
  */
+#define _GNU_SOURCE
 #include <lauxlib.h>
 #include <lualib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lua/internal.h"
 
@@ -31,6 +48,9 @@
 #define DEFAULT_MEMORY ((size_t)16 << 20)
 #define DEFAULT_INSTRUCTIONS ((int64_t)50 * 1000 * 1000)
 #define DEFAULT_TIME_MS 1000
+/* What print() may write per outermost call: a loop of prints must not
+ * fill the daemon's log or the disk. */
+#define PRINT_MAX ((size_t)64 << 10)
 
 struct tk_lua {
     lua_State *L;
@@ -44,9 +64,22 @@ struct tk_lua {
     int killed;
     char kill_msg[256];
     char oom_where[256]; /* where the memory cap was hit */
+    /* The last allocation the cap refused, until Lua's retry of the same
+     * request (after an emergency collection) succeeds. */
+    int cap_refused;
+    const void *refused_ptr;
+    size_t refused_osize, refused_nsize;
+    size_t printed; /* bytes print() wrote in this call */
     tk_time now;
     int env_ref;
     void *host;
+    /* The watchdog (see the top of the file).  hook_count is what the
+     * count hook is armed with; the signal handler writes it. */
+    volatile sig_atomic_t hook_count;
+    timer_t timer;
+    int has_timer;
+    pid_t timer_tid;
+    struct tk_lua *watched_before; /* the call this one is nested in */
 };
 
 static int64_t mono_ns(void)
@@ -104,35 +137,140 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         (s->mem_used > s->lim.memory_bytes || nsize - old > s->lim.memory_bytes - s->mem_used)) {
         if (s->L)
             describe_level(s->L, s, 0, s->oom_where, sizeof s->oom_where);
+        s->cap_refused = 1;
+        s->refused_ptr = ptr;
+        s->refused_osize = osize;
+        s->refused_nsize = nsize;
         return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (!p)
         return NULL;
+    if (s->cap_refused && ptr == s->refused_ptr && osize == s->refused_osize &&
+        nsize == s->refused_nsize)
+        s->cap_refused = 0; /* the emergency collection made room */
     s->mem_used = s->mem_used - old + nsize;
     return p;
+}
+
+/* ---- the hook and the watchdog ------------------------------------------ */
+
+static void sb_hook(lua_State *L, lua_Debug *ar);
+
+static void arm_hook(struct tk_lua *s, int count)
+{
+    s->hook_count = count;
+    lua_sethook(s->L, sb_hook, LUA_MASKCOUNT, count);
 }
 
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct tk_lua *s = tk_lua_of(L);
-    if (!s->killed) {
-        if (s->depth == 0) {
-            /* Lua code outside any call of ours (a finalizer, say) has no
-             * budget at all. */
-            tk_lua_kill(L, "Lua code ran outside an automation");
-        }
-        s->spent += HOOK_EVERY;
-        if (s->spent > s->lim.instructions)
-            tk_lua_kill(L, "instruction limit of %lld exceeded (runaway loop?)",
-                        (long long)s->lim.instructions);
+    if (s->killed) {
+        lua_pushstring(L, s->kill_msg);
+        lua_error(L);
+    }
+    if (s->depth == 0) {
+        /* Lua code outside any call of ours (a finalizer, say) has no
+         * budget at all. */
+        tk_lua_kill(L, "Lua code ran outside an automation");
+    }
+    s->spent += s->hook_count;
+    if (s->spent > s->lim.instructions)
+        tk_lua_kill(L, "instruction limit of %lld exceeded (runaway loop?)",
+                    (long long)s->lim.instructions);
+    if (mono_ns() > s->deadline_ns)
+        tk_lua_kill(L, "time limit of %d ms exceeded", s->lim.time_ms);
+    if (s->hook_count != HOOK_EVERY) {
+        /* Woken early (a watchdog signal left over from an earlier call).
+         * The watchdog of this call fires only after the deadline, so once
+         * the clock says "not yet" after re-arming, its signal is still to
+         * come. */
+        arm_hook(s, HOOK_EVERY);
         if (mono_ns() > s->deadline_ns)
             tk_lua_kill(L, "time limit of %d ms exceeded", s->lim.time_ms);
-        return;
     }
-    lua_pushstring(L, s->kill_msg);
-    lua_error(L);
+}
+
+/* The sandbox whose outermost call this thread runs; the calls it is
+ * nested in are linked through watched_before. */
+static __thread struct tk_lua *volatile watched;
+static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
+static int watchdog_ok;
+
+static void on_watchdog(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    for (struct tk_lua *s = watched; s; s = s->watched_before)
+        if (s == si->si_value.sival_ptr) {
+            s->hook_count = 1;
+            lua_sethook(s->L, sb_hook, LUA_MASKCOUNT, 1);
+            return;
+        }
+}
+
+/* A real-time signal: queued, never merged with a user's signal, and no
+ * library tickler links uses it. */
+static int watchdog_signal(void)
+{
+    return SIGRTMIN + 3;
+}
+
+static void watchdog_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_watchdog;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    watchdog_ok = sigaction(watchdog_signal(), &sa, NULL) == 0;
+}
+
+/* Arm S's timer for its deadline.  Without a timer (none could be
+ * created) the count hook still checks the clock. */
+static void watchdog_arm(struct tk_lua *s)
+{
+    pthread_once(&watchdog_once, watchdog_install);
+    if (!watchdog_ok)
+        return;
+    pid_t tid = gettid();
+    if (s->has_timer && s->timer_tid != tid) {
+        timer_delete(s->timer);
+        s->has_timer = 0;
+    }
+    if (!s->has_timer) {
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_signo = watchdog_signal();
+        ev.sigev_value.sival_ptr = s;
+        ev._sigev_un._tid = tid;
+        if (timer_create(CLOCK_MONOTONIC, &ev, &s->timer) != 0)
+            return;
+        s->has_timer = 1;
+        s->timer_tid = tid;
+    }
+    s->watched_before = watched;
+    watched = s;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(s->deadline_ns / 1000000000);
+    its.it_value.tv_nsec = (long)(s->deadline_ns % 1000000000);
+    timer_settime(s->timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static void watchdog_disarm(struct tk_lua *s)
+{
+    if (!s->has_timer || watched != s)
+        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    timer_settime(s->timer, 0, &its, NULL);
+    /* A signal sent before the disarm finds S no longer watched. */
+    watched = s->watched_before;
+    s->watched_before = NULL;
 }
 
 int tk_lua_kill(lua_State *L, const char *fmt, ...)
@@ -145,10 +283,37 @@ int tk_lua_kill(lua_State *L, const char *fmt, ...)
         va_end(ap);
         s->killed = 1;
     }
-    lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    arm_hook(s, 1);
     lua_pushstring(L, s->kill_msg);
     return lua_error(L);
 }
+
+void tk_lua_charge(lua_State *L, int64_t steps, const char *fn)
+{
+    struct tk_lua *s = tk_lua_of(L);
+    if (s->killed)
+        tk_lua_kill(L, "%s", s->kill_msg);
+    if (s->depth == 0)
+        return;
+    s->spent += steps;
+    if (s->spent > s->lim.instructions)
+        tk_lua_kill(L, "instruction limit of %lld exceeded in %s", (long long)s->lim.instructions,
+                    fn);
+    if (mono_ns() > s->deadline_ns)
+        tk_lua_kill(L, "time limit of %d ms exceeded in %s", s->lim.time_ms, fn);
+}
+
+/* After a protected call inside the script failed: a killed call, or one
+ * that hit the memory cap, raises again at once. */
+static void stay_killed(lua_State *L, struct tk_lua *s)
+{
+    if (s->killed)
+        tk_lua_kill(L, "%s", s->kill_msg);
+    if (s->cap_refused && s->depth > 0)
+        tk_lua_kill(L, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
+}
+
+/* ---- calls ---------------------------------------------------------------- */
 
 /* Strip a leading "SRC:LINE: " Lua put in front of MSG when WHERE starts
  * with the same position, so it is not said twice. */
@@ -173,7 +338,7 @@ static int sb_msgh(lua_State *L)
 {
     struct tk_lua *s = tk_lua_of(L);
     const char *msg = NULL;
-    char where[256];
+    char where[256], line[TK_ERROR_MAX];
     if (s->killed)
         msg = s->kill_msg;
     else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
@@ -191,13 +356,15 @@ static int sb_msgh(lua_State *L)
     }
     /* lauxlib's buffers report a refused allocation as an ordinary
      * error; say which limit it was. */
-    if (strcmp(msg, "not enough memory") == 0)
+    if (strcmp(msg, "not enough memory") == 0 && s->cap_refused)
         msg =
             lua_pushfstring(L, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
     describe_level(L, s, 1, where, sizeof where);
     if (!where[0])
         snprintf(where, sizeof where, "%s: in function '%s'", s->name, s->label ? s->label : "?");
-    lua_pushfstring(L, "%s: %s", where, strip_position(msg, where));
+    /* Bounded: a 10 MB error message must not need 10 MB more. */
+    tk_strlcpy(line, strip_position(msg, where), sizeof line);
+    lua_pushfstring(L, "%s: %s", where, line);
     return 1;
 }
 
@@ -207,19 +374,25 @@ int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, st
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, sb_msgh);
     lua_insert(L, base);
-    if (s->depth++ == 0) {
+    int outermost = s->depth++ == 0;
+    if (outermost) {
         s->spent = 0;
         s->killed = 0;
+        s->cap_refused = 0;
+        s->printed = 0;
         s->oom_where[0] = '\0';
         s->deadline_ns = mono_ns() + (int64_t)s->lim.time_ms * 1000000;
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+        arm_hook(s, HOOK_EVERY);
+        watchdog_arm(s);
     }
     const char *outer = s->label;
     s->label = label;
     int rc = lua_pcall(L, nargs, nresults, base);
     s->label = outer;
+    if (outermost)
+        watchdog_disarm(s);
     if (--s->depth == 0)
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+        arm_hook(s, HOOK_EVERY);
     if (rc == LUA_OK) {
         lua_remove(L, base);
         return 0;
@@ -245,59 +418,36 @@ int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, st
     return TK_EINVAL;
 }
 
-/* ---- the allowed library ------------------------------------------------- */
+/* ---- the base functions that enforce the limits ---------------------------- */
 
-/* collectgarbage("count") only: scripts may look, not steer. */
-static int sb_collectgarbage(lua_State *L)
+int tk_lua_pcall(lua_State *L)
 {
-    const char *opt = luaL_optstring(L, 1, "count");
-    if (strcmp(opt, "count") != 0)
-        return luaL_error(L, "collectgarbage('%s') is not allowed in pipeline scripts", opt);
-    int kb = lua_gc(L, LUA_GCCOUNT, 0), b = lua_gc(L, LUA_GCCOUNTB, 0);
-    lua_pushnumber(L, (lua_Number)kb + (lua_Number)b / 1024);
-    return 1;
-}
-
-/* setmetatable without __gc: a finalizer would run outside any call's
- * budget (at a later collection or at close). */
-static int sb_setmetatable(lua_State *L)
-{
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        lua_pushliteral(L, "__gc");
-        int t = lua_rawget(L, 2);
-        lua_pop(L, 1);
-        if (t != LUA_TNIL)
-            return luaL_error(L, "__gc metamethods are not allowed in pipeline scripts");
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
+    struct tk_lua *s = tk_lua_of(L);
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1); /* the first result when all goes well */
     lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
-}
-
-/* print goes to stderr: stdout belongs to the command's output (--json). */
-static int sb_print(lua_State *L)
-{
-    struct tk_lua *s = tk_lua_of(L);
-    int n = lua_gettop(L);
-    fprintf(stderr, "%s:", s->name);
-    for (int i = 1; i <= n; i++) {
-        size_t len;
-        const char *str = luaL_tolstring(L, i, &len);
-        fprintf(stderr, " %.*s", (int)len, str);
-        lua_pop(L, 1);
+    if (lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0) != LUA_OK) {
+        stay_killed(L, s);
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
     }
-    fputc('\n', stderr);
-    return 0;
+    return lua_gettop(L);
 }
 
-/* os.time() and os.date() without a time use the engine's clock, so that
- * --now previews what a script will do. */
-static int sb_os_time(lua_State *L)
+/* xpcall's message handler, wrapped: the script's handler (upvalue 1) is
+ * never called for a killed call.  An error raised by the hook reaches the
+ * handler while hooks are off, so the script's handler would run with no
+ * limit at all. */
+static int xpcall_handler(lua_State *L)
 {
     struct tk_lua *s = tk_lua_of(L);
-    if (lua_isnoneornil(L, 1)) {
-        lua_pushinteger(L, (lua_Integer)s->now);
+    if (s->killed) {
+        lua_pushstring(L, s->kill_msg);
+        return 1;
+    }
+    if (s->cap_refused) {
+        lua_pushliteral(L, "not enough memory");
         return 1;
     }
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -306,103 +456,63 @@ static int sb_os_time(lua_State *L)
     return 1;
 }
 
-static int sb_os_date(lua_State *L)
+int tk_lua_xpcall(lua_State *L)
 {
     struct tk_lua *s = tk_lua_of(L);
     int n = lua_gettop(L);
-    if (n < 1)
-        lua_pushliteral(L, "%c");
-    if (n < 2) {
-        lua_settop(L, 1);
-        lua_pushinteger(L, (lua_Integer)s->now);
-    }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
-}
-
-static void copy_field(lua_State *L, int from, int to, const char *name)
-{
-    lua_getfield(L, from, name);
-    lua_setfield(L, to, name);
-}
-
-/* Build the globals every script starts with into the table at the top. */
-static void open_libs(lua_State *L)
-{
-    static const char *const base_drop[] = {"load",           "loadfile",     "dofile", "require",
-                                            "collectgarbage", "setmetatable", "print",  NULL};
-    luaL_requiref(L, LUA_GNAME, luaopen_base, 0);
-    int g = lua_gettop(L);
-    lua_getfield(L, g, "setmetatable");
-    lua_pushcclosure(L, sb_setmetatable, 1);
-    int setmt = lua_gettop(L);
-    for (int i = 0; base_drop[i]; i++) {
-        lua_pushnil(L);
-        lua_setfield(L, g, base_drop[i]);
-    }
-    lua_pushvalue(L, setmt);
-    lua_setfield(L, g, "setmetatable");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, sb_collectgarbage);
-    lua_setfield(L, g, "collectgarbage");
-    lua_pushcfunction(L, sb_print);
-    lua_setfield(L, g, "print");
-
-    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    tk_lua_guard_patterns(L);
-    lua_setfield(L, g, LUA_STRLIBNAME);
-    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
-    lua_setfield(L, g, LUA_TABLIBNAME);
-    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 0);
-    lua_setfield(L, g, LUA_MATHLIBNAME);
-    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
-    lua_setfield(L, g, LUA_UTF8LIBNAME);
-
-    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
-    int full = lua_gettop(L);
-    lua_createtable(L, 0, 3);
-    int os = lua_gettop(L);
-    lua_getfield(L, full, "time");
-    lua_pushcclosure(L, sb_os_time, 1);
-    lua_setfield(L, os, "time");
-    lua_getfield(L, full, "date");
-    lua_pushcclosure(L, sb_os_date, 1);
-    lua_setfield(L, os, "date");
-    copy_field(L, full, os, "clock");
-    lua_setfield(L, g, LUA_OSLIBNAME);
-    lua_pop(L, 1);
-
-    /* The loaded-modules table luaL_requiref filled must not stay reachable
-     * under those names: drop what was not kept. */
-    lua_pushnil(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-}
-
-/* Return a new environment table holding the allowed globals. */
-static int open_env(lua_State *L)
-{
-    lua_newtable(L);
-    int env = lua_gettop(L);
-    open_libs(L);
-    /* open_libs filled the state's real globals; the script sees a copy
-     * as its _ENV (the real table stays reachable only from C). */
-    lua_pushglobaltable(L);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1); /* the first result when all goes well */
+    lua_pushvalue(L, 1);   /* the function */
+    lua_rotate(L, 3, 2);   /* both below the function's arguments */
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 2) != LUA_OK) {
+        stay_killed(L, s);
+        lua_pushboolean(L, 0);
         lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, env);
+        return 2;
     }
-    lua_pop(L, 2);
-    lua_pushvalue(L, env);
-    lua_setfield(L, env, "_G");
-    lua_settop(L, env);
-    return 1;
+    return lua_gettop(L) - 2;
 }
+
+/* print goes to stderr: stdout belongs to the command's output (--json).
+ * At most PRINT_MAX bytes per call; past that, print does nothing (and
+ * calls no __tostring). */
+static void print_piece(struct tk_lua *s, const char *str, size_t len)
+{
+    size_t room = PRINT_MAX - s->printed;
+    size_t k = len < room ? len : room;
+    fwrite(str, 1, k, stderr);
+    s->printed += k;
+}
+
+int tk_lua_print(lua_State *L)
+{
+    struct tk_lua *s = tk_lua_of(L);
+    int n = lua_gettop(L);
+    if (s->printed >= PRINT_MAX)
+        return 0;
+    print_piece(s, s->name, strlen(s->name));
+    print_piece(s, ":", 1);
+    for (int i = 1; i <= n && s->printed < PRINT_MAX; i++) {
+        size_t len;
+        const char *str = luaL_tolstring(L, i, &len);
+        print_piece(s, " ", 1);
+        print_piece(s, str, len);
+        lua_pop(L, 1);
+    }
+    if (s->printed < PRINT_MAX) {
+        fputc('\n', stderr);
+        s->printed++;
+    } else {
+        fprintf(stderr, "\n%s: print output truncated (more than %zu KiB in one call)\n", s->name,
+                PRINT_MAX >> 10);
+    }
+    return 0;
+}
+
+/* ---- the state ------------------------------------------------------------- */
 
 int tk_lua_open(struct tk_lua **out, const char *name, const struct tk_lua_limits *lim,
                 struct tk_error *err)
@@ -436,7 +546,7 @@ int tk_lua_open(struct tk_lua **out, const char *name, const struct tk_lua_limit
     lua_State *L = s->L;
     s->depth = 1;
     s->deadline_ns = mono_ns() + (int64_t)s->lim.time_ms * 1000000;
-    lua_pushcfunction(L, open_env);
+    lua_pushcfunction(L, tk_lua_open_env);
     int ok = lua_pcall(L, 0, 1, 0) == LUA_OK;
     s->depth = 0;
     if (!ok) {
@@ -446,7 +556,7 @@ int tk_lua_open(struct tk_lua **out, const char *name, const struct tk_lua_limit
         return TK_ENOMEM;
     }
     s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    arm_hook(s, HOOK_EVERY);
     *out = s;
     return 0;
 }
@@ -456,11 +566,13 @@ void tk_lua_close(struct tk_lua *s)
     if (!s)
         return;
     if (s->L) {
-        /* Finalizers cannot exist (sb_setmetatable), but make sure any Lua
-         * code at close is refused by the hook. */
+        /* Finalizers cannot exist (setmetatable refuses __gc), but make sure
+         * any Lua code at close is refused by the hook. */
         s->depth = 0;
         lua_close(s->L);
     }
+    if (s->has_timer)
+        timer_delete(s->timer);
     free(s->name);
     free(s);
 }
@@ -476,6 +588,10 @@ const char *tk_lua_name(const struct tk_lua *s)
 void tk_lua_set_now(struct tk_lua *s, tk_time now)
 {
     s->now = now;
+}
+tk_time tk_lua_now(lua_State *L)
+{
+    return tk_lua_of(L)->now;
 }
 void tk_lua_set_host(struct tk_lua *s, void *host)
 {
