@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
@@ -118,6 +119,17 @@ static void reopen_log(struct tk_cli *c)
     setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
+/* Each pipeline script that failed to load, one line each: the daemon
+ * keeps running, but automations are refused until it is fixed. */
+static void log_broken_scripts(struct tk_cli *c)
+{
+    const char *why;
+    for (size_t i = 0; (why = tk_pipelines_broken(c->pipelines, i)) != NULL; i++)
+        logf_line("pipeline script failed to load: %s; job add, job move and event are refused "
+                  "until it is fixed",
+                  why);
+}
+
 /* Sleep up to SECONDS, waking early on a signal. */
 static void nap(double seconds)
 {
@@ -151,6 +163,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
               tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
               c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
     tk_engine_check_templates(c->e);
+    log_broken_scripts(c);
     tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
@@ -161,8 +174,11 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             tk_cli_notify_reloading();
             reopen_log(c);
             tk_catalog_reload(c->e->catalog);
-            logf_line("SIGHUP: log reopened, templates reloaded");
+            if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
+                logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
+            logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
             tk_engine_check_templates(c->e);
+            log_broken_scripts(c);
             tk_cli_notify_ready("running");
         }
         tk_engine_tick_clock(c->e);

@@ -68,8 +68,12 @@ int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_erro
         tk_cli_emit(arr);
     else if (!p)
         printf("no pipelines: set [lua] scripts = FOLDER in the configuration\n");
+    /* What loaded is listed; a broken script fails the command. */
+    int rc = tk_pipelines_broken(p, 0)
+                 ? tk_error_set(err, TK_EINVAL, "%s", tk_pipelines_broken(p, 0))
+                 : 0;
     tk_pipelines_close(own);
-    return 0;
+    return rc;
 }
 
 int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)

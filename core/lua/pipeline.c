@@ -11,6 +11,13 @@
  * items is pending any more.  We count all of the job's pending items, not
  * only those created in the current stage: an item still open from an
  * earlier stage is work not done either (documented in docs/lua.md).
+ *
+ * A broken script (a syntax error, a failing main chunk, a pipeline name
+ * declared twice, an unreadable folder) is contained: the other scripts
+ * still load, every command that runs no automation works, and those that
+ * could (job add, job move, event) are refused with the broken script's
+ * FILE:LINE, since an on() handler or a stage it declares would silently
+ * not run.  The daemon logs the broken scripts (cli/cmd_run.c).
  */
 #include <dirent.h>
 #include <lauxlib.h>
@@ -53,6 +60,53 @@ static int list_scripts(const char *dir, struct tk_strv *out, struct tk_error *e
 static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,
                     struct tk_error *err);
 
+/* Keep WHY, the reason a script did not load. */
+static int broken(struct tk_pipelines *p, const struct tk_error *why, struct tk_error *err)
+{
+    if (tk_strv_push(&p->broken, why->msg[0] ? why->msg : "a script failed to load") != 0)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A pipeline of SC that a script loaded before declares already. */
+static int declared_twice(struct tk_pipelines *p, const struct tk_script *sc, struct tk_error *err)
+{
+    for (size_t k = 0; k < sc->npipes; k++)
+        for (size_t j = 0; j < p->nscripts; j++) {
+            const struct tk_script *other = p->scripts[j];
+            for (size_t m = 0; m < other->npipes; m++) {
+                const struct tk_pipeline_def *def = &other->pipes[m];
+                if (strcmp(def->name, sc->pipes[k].name) == 0)
+                    return tk_error_set(
+                        err, TK_EINVAL, "%s:%d: pipeline '%s' is declared in %s:%d already",
+                        sc->path, sc->pipes[k].line, def->name, other->path, def->line);
+            }
+        }
+    return 0;
+}
+
+const char *tk_pipelines_broken(const struct tk_pipelines *p, size_t i)
+{
+    return p && i < p->broken.n ? p->broken.v[i] : NULL;
+}
+
+/* Commands that would run automations are refused while a script is
+ * broken. */
+static int refuse_if_broken(const struct tk_pipelines *p, struct tk_error *err)
+{
+    if (!p || !p->broken.n)
+        return 0;
+    if (p->broken.n == 1)
+        return tk_error_set(err, TK_EINVAL,
+                            "refused: a pipeline script failed to load, so automations are off "
+                            "until it is fixed: %s",
+                            p->broken.v[0]);
+    return tk_error_set(err, TK_EINVAL,
+                        "refused: %zu pipeline scripts failed to load, so automations are off "
+                        "until they are fixed: %s",
+                        p->broken.n, p->broken.v[0]);
+}
+
 int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_error *err)
 {
     *out = NULL;
@@ -71,7 +125,8 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         e->cfg.lua_memory_limit_mb > 0 ? (size_t)e->cfg.lua_memory_limit_mb << 20 : 0;
     p->lim.instructions = e->cfg.lua_instruction_limit;
     p->lim.time_ms = e->cfg.lua_time_limit_ms;
-    if ((rc = list_scripts(dir, &names, err)) != 0)
+    struct tk_error why = {0};
+    if (list_scripts(dir, &names, &why) != 0 && (rc = broken(p, &why, err)) != 0)
         goto out;
     p->scripts = calloc(names.n ? names.n : 1, sizeof *p->scripts);
     if (!p->scripts) {
@@ -85,29 +140,15 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
             break;
         }
         struct tk_script *sc = NULL;
-        rc = tk_script_load(&sc, path, &e->plugins, &p->lim, p, err);
-        free(path);
-        if (rc != 0) {
+        tk_error_clear(&why);
+        if (tk_script_load(&sc, path, &e->plugins, &p->lim, p, &why) == 0 &&
+            declared_twice(p, sc, &why) == 0)
+            p->scripts[p->nscripts++] = sc;
+        else {
             tk_script_free(sc);
-            break;
+            rc = broken(p, &why, err);
         }
-        p->scripts[p->nscripts++] = sc;
-        for (size_t k = 0; k < sc->npipes && rc == 0; k++) {
-            struct tk_script *other;
-            const struct tk_pipeline_def *def;
-            for (size_t j = 0; j + 1 < p->nscripts && rc == 0; j++) {
-                other = p->scripts[j];
-                for (size_t m = 0; m < other->npipes; m++) {
-                    def = &other->pipes[m];
-                    if (strcmp(def->name, sc->pipes[k].name) == 0) {
-                        rc = tk_error_set(
-                            err, TK_EINVAL, "%s:%d: pipeline '%s' is declared in %s:%d already",
-                            sc->path, sc->pipes[k].line, def->name, other->path, def->line);
-                        break;
-                    }
-                }
-            }
-        }
+        free(path);
     }
     if (rc == 0) {
         e->on_event = on_event;
@@ -135,7 +176,19 @@ void tk_pipelines_close(struct tk_pipelines *p)
     for (size_t i = 0; i < p->nscripts; i++)
         tk_script_free(p->scripts[i]);
     free(p->scripts);
+    tk_strv_free(&p->broken);
     free(p);
+}
+
+int tk_pipelines_reload(struct tk_engine *e, struct tk_pipelines **p, struct tk_error *err)
+{
+    struct tk_pipelines *fresh = NULL;
+    int rc = tk_pipelines_open(e, &fresh, err);
+    if (rc != 0)
+        return rc;          /* the old scripts stay */
+    tk_pipelines_close(*p); /* the event hook is FRESH's already */
+    *p = fresh;
+    return 0;
 }
 
 int tk_pipelines_find(struct tk_pipelines *p, const char *name, struct tk_script **sc,
@@ -226,8 +279,8 @@ int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t ac
     struct tk_script *sc = NULL;
     const struct tk_pipeline_def *def = NULL;
     size_t idx = 0;
-    int rc = tk_pipelines_find(p, pipeline, &sc, &def, err);
-    if (rc != 0)
+    int rc = refuse_if_broken(p, err);
+    if (rc != 0 || (rc = tk_pipelines_find(p, pipeline, &sc, &def, err)) != 0)
         return rc;
     if (stage && !tk_pipeline_stage(def, stage, &idx))
         return no_stage(def, stage, err);
@@ -270,8 +323,8 @@ int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
     struct tk_script *sc = NULL;
     const struct tk_pipeline_def *def = NULL;
     size_t idx;
-    int rc = load_job(p, job, 1, &j, &sc, &def, err);
-    if (rc != 0)
+    int rc = refuse_if_broken(p, err);
+    if (rc != 0 || (rc = load_job(p, job, 1, &j, &sc, &def, err)) != 0)
         return rc;
     if (!tk_pipeline_stage(def, stage, &idx))
         rc = no_stage(def, stage, err);
@@ -414,6 +467,8 @@ static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, cons
     struct tk_pipelines *p = u;
     (void)e;
     int job_exists = 0;
+    if (refuse_if_broken(p, err) != 0)
+        return TK_EINVAL;
     if (it->job_id) {
         struct tk_job j;
         int rc = tk_store_job_get(p->e->db, it->job_id, &j, err);
