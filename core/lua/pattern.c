@@ -568,7 +568,11 @@ static void add_string(struct mstate *ms, luaL_Buffer *b, const char *s, const c
     size_t l;
     const char *news = lua_tolstring(ms->L, 3, &l);
     const char *p;
+    /* The replacement is work too: "%0%0%0..." on every empty match of a
+     * long subject adds nothing and would cost no step otherwise. */
+    step(ms, 1 + (int64_t)(l / 16));
     while ((p = memchr(news, ESC, l)) != NULL) {
+        step(ms, 1);
         luaL_addlstring(b, news, (size_t)(p - news));
         p++;
         if (*p == ESC) {

@@ -180,7 +180,7 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     if (s->spent > s->lim.instructions)
         tk_lua_kill(L, "instruction limit of %lld exceeded (runaway loop?)",
                     (long long)s->lim.instructions);
-    if (mono_ns() > s->deadline_ns)
+    if (mono_ns() >= s->deadline_ns)
         tk_lua_kill(L, "time limit of %d ms exceeded", s->lim.time_ms);
     if (s->hook_count != HOOK_EVERY) {
         /* Woken early (a watchdog signal left over from an earlier call).
@@ -188,7 +188,7 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
          * the clock says "not yet" after re-arming, its signal is still to
          * come. */
         arm_hook(s, HOOK_EVERY);
-        if (mono_ns() > s->deadline_ns)
+        if (mono_ns() >= s->deadline_ns)
             tk_lua_kill(L, "time limit of %d ms exceeded", s->lim.time_ms);
     }
 }
@@ -299,7 +299,7 @@ void tk_lua_charge(lua_State *L, int64_t steps, const char *fn)
     if (s->spent > s->lim.instructions)
         tk_lua_kill(L, "instruction limit of %lld exceeded in %s", (long long)s->lim.instructions,
                     fn);
-    if (mono_ns() > s->deadline_ns)
+    if (mono_ns() >= s->deadline_ns)
         tk_lua_kill(L, "time limit of %d ms exceeded in %s", s->lim.time_ms, fn);
 }
 
@@ -626,7 +626,10 @@ int tk_lua_load(struct tk_lua *s, const char *text, size_t len, struct tk_error 
     lua_State *L = s->L;
     char chunk[1024];
     snprintf(chunk, sizeof chunk, "@%s", s->name);
+    /* Compiling is protected by Lua itself; the memory cap applies too. */
+    s->depth++;
     int rc = luaL_loadbufferx(L, text, len, chunk, "t");
+    s->depth--;
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         if (rc == LUA_ERRMEM || !msg)
