@@ -9,6 +9,21 @@
  * killed like for the other limits, so pcall cannot catch it and retry
  * with a full collection each time.
  *
+ * Hash parts: Lua hashes integer (and float) keys without a seed, so a
+ * script can choose 65,536 keys that all land in one slot of the table size
+ * they grow it to; the one insertion that makes the table grow then moves
+ * every key along that one chain, 1.3 s in a single instruction (5 s for
+ * 131,072 keys, 20 s for 262,144, all within 6 MB).  The allocator sees the
+ * new node vector of a growing table (a fresh, untagged allocation of a
+ * power of two times the size of a node, which tk_lua_open measures) and
+ * refuses one of more than MAX_NODES slots: a table holds at most 32,768
+ * keys outside its array part, and the worst such insertion takes 0.35 s.
+ * lauxlib's string buffers are fresh and untagged too, and can have that
+ * size by chance (3 MiB is 24 * 2^17).  lauxlib allocates each buffer right
+ * after its box, a userdata of a size tk_lua_open measures too; no other
+ * userdata a script can make has that size (a gmatch state, a job, a field
+ * list), so a node vector never comes right after one.
+ *
  * CPU: a count hook every HOOK_EVERY instructions charges the budget and
  * checks the wall-clock deadline.  Library functions that loop in C (the
  * matcher of pattern.c, the table functions of tablib.c) charge their own
@@ -51,6 +66,7 @@
 /* What print() may write per outermost call: a loop of prints must not
  * fill the daemon's log or the disk. */
 #define PRINT_MAX ((size_t)64 << 10)
+#define MAX_NODES ((size_t)1 << 15)
 
 struct tk_lua {
     lua_State *L;
@@ -65,8 +81,13 @@ struct tk_lua {
     char kill_msg[256];
     char oom_where[256]; /* where the memory cap was hit */
     /* The last allocation the cap refused, until Lua's retry of the same
-     * request (after an emergency collection) succeeds. */
+     * request (after an emergency collection) succeeds; and which cap. */
     int cap_refused;
+    int cap_nodes;    /* the hash part cap, not the memory cap */
+    size_t node_size; /* sizeof(Node), measured by tk_lua_open */
+    int probing;      /* 1: a table's nodes, 2: a lauxlib box */
+    size_t box_size;  /* the userdata lauxlib puts a buffer in */
+    int after_box;    /* the last new block was such a userdata */
     const void *refused_ptr;
     size_t refused_osize, refused_nsize;
     size_t printed; /* bytes print() wrote in this call */
@@ -121,6 +142,17 @@ static void describe_level(lua_State *L, struct tk_lua *s, int level, char *buf,
     }
 }
 
+/* Whether a fresh, untagged block of NSIZE bytes is the node vector of a
+ * table growing past MAX_NODES slots (see the top of the file). */
+static int too_many_nodes(const struct tk_lua *s, size_t nsize, int after_box)
+{
+    if (!s->node_size || after_box || nsize <= s->node_size * MAX_NODES ||
+        nsize % s->node_size != 0)
+        return 0;
+    size_t n = nsize / s->node_size;
+    return (n & (n - 1)) == 0;
+}
+
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct tk_lua *s = ud;
@@ -130,14 +162,26 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         s->mem_used -= old;
         return NULL;
     }
-    /* The cap binds script code (depth > 0) only: the host's own small
+    /* For a new block Lua passes the type of the object in OSIZE (0 for a
+     * vector or a lauxlib buffer). */
+    int fresh_vector = !ptr && osize == 0, after_box = s->after_box;
+    if (!ptr)
+        s->after_box = osize == LUA_TUSERDATA && nsize == s->box_size;
+    if (s->probing == 1 && fresh_vector)
+        s->node_size = nsize / 4; /* tk_lua_open: a table of 4 hash slots */
+    if (s->probing == 2 && !ptr && osize == LUA_TUSERDATA)
+        s->box_size = nsize;
+    /* The caps bind script code (depth > 0) only: the host's own small
      * pushes between calls (the job object, an item table) run unprotected,
      * and a refusal there would be a Lua panic. */
+    int nodes = s->depth > 0 && fresh_vector && too_many_nodes(s, nsize, after_box);
     if (s->depth > 0 && nsize > old &&
-        (s->mem_used > s->lim.memory_bytes || nsize - old > s->lim.memory_bytes - s->mem_used)) {
+        (nodes || s->mem_used > s->lim.memory_bytes ||
+         nsize - old > s->lim.memory_bytes - s->mem_used)) {
         if (s->L)
             describe_level(s->L, s, 0, s->oom_where, sizeof s->oom_where);
         s->cap_refused = 1;
+        s->cap_nodes = nodes;
         s->refused_ptr = ptr;
         s->refused_osize = osize;
         s->refused_nsize = nsize;
@@ -303,6 +347,16 @@ void tk_lua_charge(lua_State *L, int64_t steps, const char *fn)
         tk_lua_kill(L, "time limit of %d ms exceeded in %s", s->lim.time_ms, fn);
 }
 
+static const char *cap_message(struct tk_lua *s)
+{
+    static __thread char buf[96];
+    if (s->cap_nodes)
+        return "a table with more than 32768 keys outside its array part is not allowed in "
+               "pipeline scripts";
+    snprintf(buf, sizeof buf, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
+    return buf;
+}
+
 /* After a protected call inside the script failed: a killed call, or one
  * that hit the memory cap, raises again at once. */
 static void stay_killed(lua_State *L, struct tk_lua *s)
@@ -310,7 +364,7 @@ static void stay_killed(lua_State *L, struct tk_lua *s)
     if (s->killed)
         tk_lua_kill(L, "%s", s->kill_msg);
     if (s->cap_refused && s->depth > 0)
-        tk_lua_kill(L, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
+        tk_lua_kill(L, "%s", cap_message(s));
 }
 
 /* ---- calls ---------------------------------------------------------------- */
@@ -357,8 +411,7 @@ static int sb_msgh(lua_State *L)
     /* lauxlib's buffers report a refused allocation as an ordinary
      * error; say which limit it was. */
     if (strcmp(msg, "not enough memory") == 0 && s->cap_refused)
-        msg =
-            lua_pushfstring(L, "memory limit of %d MB exceeded", (int)(s->lim.memory_bytes >> 20));
+        msg = cap_message(s);
     describe_level(L, s, 1, where, sizeof where);
     if (!where[0])
         snprintf(where, sizeof where, "%s: in function '%s'", s->name, s->label ? s->label : "?");
@@ -379,6 +432,7 @@ int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, st
         s->spent = 0;
         s->killed = 0;
         s->cap_refused = 0;
+        s->cap_nodes = 0;
         s->printed = 0;
         s->oom_where[0] = '\0';
         s->deadline_ns = mono_ns() + (int64_t)s->lim.time_ms * 1000000;
@@ -400,11 +454,10 @@ int tk_lua_call(struct tk_lua *s, int nargs, int nresults, const char *label, st
     if (rc == LUA_ERRMEM) {
         /* Lua does not run the message handler for memory errors. */
         if (s->oom_where[0])
-            tk_error_set(err, TK_EINVAL, "%s: memory limit of %zu MB exceeded", s->oom_where,
-                         s->lim.memory_bytes >> 20);
+            tk_error_set(err, TK_EINVAL, "%s: %s", s->oom_where, cap_message(s));
         else
-            tk_error_set(err, TK_EINVAL, "%s: in function '%s': memory limit of %zu MB exceeded",
-                         s->name, label ? label : "?", s->lim.memory_bytes >> 20);
+            tk_error_set(err, TK_EINVAL, "%s: in function '%s': %s", s->name, label ? label : "?",
+                         cap_message(s));
     } else if (s->killed && lua_type(L, -1) != LUA_TSTRING) {
         tk_error_set(err, TK_EINVAL, "%s: in function '%s': %s", s->name, label ? label : "?",
                      s->kill_msg);
@@ -541,6 +594,17 @@ int tk_lua_open(struct tk_lua **out, const char *name, const struct tk_lua_limit
     }
     memcpy(lua_getextraspace(s->L), &s, sizeof s);
     luaL_checkversion(s->L);
+    /* The sizes the hash part cap needs: a hash node, and lauxlib's box
+     * (this first box also creates its metatable, once). */
+    s->probing = 1;
+    lua_createtable(s->L, 0, 4);
+    lua_pop(s->L, 1);
+    s->probing = 2;
+    luaL_Buffer b;
+    luaL_buffinitsize(s->L, &b, 4096);
+    luaL_pushresultsize(&b, 0);
+    lua_pop(s->L, 1);
+    s->probing = 0;
     /* Library setup runs as a protected call so that a memory error there
      * is reported, not fatal. */
     lua_State *L = s->L;

@@ -523,6 +523,80 @@ TK_TEST(test_gc_added_after_setmetatable)
     expect_killed("setmetatable({}, { __gc = false })", "__gc");
 }
 
+TK_TEST(test_no_weak_tables)
+{
+    /* A chain of 100,000 weak-key entries made one collection take 11.6 s
+     * (8.5 MB of heap) inside an allocation, where no hook runs. */
+    expect_killed("local mt = {}\nlocal e = setmetatable({}, mt)\nmt.__mode = 'k'\n"
+                  "local keys = {} for i = 1, 1e5 do keys[i] = {} end\n"
+                  "for i = 1, 1e5 - 1 do e[keys[i]] = keys[i + 1] end",
+                  "weak tables (__mode) are not allowed");
+    expect_killed("return setmetatable({}, { __mode = 'k' })", "weak tables");
+    expect_killed("return setmetatable({}, { __mode = 'v' })", "weak tables");
+    expect_killed("local mt = {}\nsetmetatable({}, mt)\nrawset(mt, '__mode', 'k')", "weak tables");
+    expect_killed("local mt = {}\nsetmetatable({}, mt)\nsetmetatable(mt, {})",
+                  "cannot have a metatable of its own");
+    expect_killed("local mt = {}\nsetmetatable({}, mt)\nsetmetatable(mt, nil)\nmt.__mode = 'k'",
+                  "cannot have a metatable of its own");
+    expect_killed("return setmetatable({}, setmetatable({}, {}))",
+                  "a metatable with a metatable of its own");
+    /* what scripts do with metatables still works */
+    struct tk_error err;
+    TK_CHECK_INT(run("local mt = {}\nlocal o = setmetatable({}, mt)\n"
+                     "mt.__index = function(t, k) return k .. '!' end\n"
+                     "mt.__tostring = function() return 'object' end\n"
+                     "assert(o.x == 'x!' and tostring(o) == 'object')\n"
+                     "assert(getmetatable(o) == mt and getmetatable(mt) == false)\n"
+                     "local o2 = setmetatable({ y = 1 }, mt)\nassert(o2.y == 1 and o2.z == 'z!')\n"
+                     "rawset(o, 'x', 5)\nassert(o.x == 5)\n"
+                     "setmetatable(o, nil)\nassert(getmetatable(o) == nil)\n"
+                     "pipeline('P', { { stage = 'A' } })\n",
+                     &err, NULL),
+                 0);
+    if (err.code)
+        fprintf(stderr, "  %s\n", err.msg);
+}
+
+TK_TEST(test_hash_flooding)
+{
+    /* Integer keys that all land in one slot of the size the table grows
+     * to: the insertion that grows it to 2^18 slots took 20 s. */
+    expect_killed("local S = 2^18 local t = {}\n"
+                  "for i = 1, S // 2 + 1 do t[i * (S - 1) * 2] = true end",
+                  "a table with more than 32768 keys outside its array part");
+    /* a userdata made just before the insertion is no lauxlib box */
+    expect_killed("local S = 2^18 local t = {}\n"
+                  "for i = 1, S // 2 do t[i * (S - 1) * 2] = true end\n"
+                  "t[(S // 2 + 1) * (S - 1) * 2] = ('x'):gmatch('x')",
+                  "a table with more than 32768 keys outside its array part");
+    /* the worst allowed, into 2^15 slots, ends within the limits (done, or
+     * stopped by the time limit on a slow machine) */
+    struct tk_error err;
+    double secs = 0;
+    int rc = run("local S = 2^15 local t = {}\n"
+                 "for i = 1, S // 2 + 1 do t[i * (S - 1) * 2] = true end\n"
+                 "pipeline('P', { { stage = 'A' } })\n",
+                 &err, &secs);
+    TK_CHECK(rc == 0 || strstr(err.msg, "time limit"));
+    TK_CHECK(secs < 2.0 * TIME_SCALE);
+    if (getenv("TK_VERBOSE"))
+        fprintf(stderr, "  2^15 colliding keys: %.3fs %s\n", secs, rc ? err.msg : "done");
+    /* large tables and strings of those sizes are fine */
+    TK_CHECK_INT(run("local d = {} for i = 1, 32768 do d['k' .. i] = i end\n"
+                     "d = nil local a = {} for i = 1, 2^19 do a[i] = i end\n"
+                     "a = nil local s = string.rep('x', 3 * 2^20)\n"
+                     "assert(#s == 3 * 2^20 and #(s:rep(1)) == 3 * 2^20)\n"
+                     "s = string.rep('y', 3 * 2^18) .. string.rep('z', 3 * 2^18)\n"
+                     "s = table.concat({ s, s })\n"
+                     "pipeline('P', { { stage = 'A' } })\n",
+                     &err, NULL),
+                 0);
+    if (err.code)
+        fprintf(stderr, "  %s\n", err.msg);
+    expect_killed("local d = {} for i = 1, 40000 do d['k' .. i] = i end",
+                  "a table with more than 32768 keys");
+}
+
 TK_TEST(test_tostring_metamethods)
 {
     expect_killed("return string.format('%s', setmetatable({}, { __tostring = function() while "
@@ -808,6 +882,8 @@ int main(void)
     TK_RUN(test_xpcall_handler);
     TK_RUN(test_close_handlers);
     TK_RUN(test_gc_added_after_setmetatable);
+    TK_RUN(test_no_weak_tables);
+    TK_RUN(test_hash_flooding);
     TK_RUN(test_tostring_metamethods);
     TK_RUN(test_killed_stays_killed);
     TK_RUN(test_memory_limit_uncatchable);
