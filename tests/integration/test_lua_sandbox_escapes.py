@@ -115,6 +115,16 @@ class Escapes(unittest.TestCase):
         self.escape("return string.format('%s', setmetatable({}, { __tostring = function() "
                     "while true do end end }))", "limit")
 
+    def test_collector_and_table_internals(self):
+        # a weak-keyed chain made one collection take 11.6 s; colliding keys
+        # made one insertion take 20 s: neither can be interrupted, so both
+        # are refused before they start
+        self.escape("local mt = {}\nlocal e = setmetatable({}, mt)\nmt.__mode = 'k'",
+                    "weak tables (__mode) are not allowed")
+        self.escape("local S = 2^18 local t = {}\n"
+                    "for i = 1, S // 2 + 1 do t[i * (S - 1) * 2] = true end",
+                    "a table with more than 32768 keys outside its array part")
+
     def test_memory_limit_is_not_caught(self):
         self.escape("while true do pcall(string.rep, 'x', 2^30) end",
                     "memory limit of 64 MB exceeded")
