@@ -137,14 +137,16 @@ class ConfigRefusals(unittest.TestCase):
         n = self.nlines()
         self.check("[invoice]\ncolour = red\n", [":%d:" % (n + 2), "colour"])
 
-    def test_broken_script_fails_commands_but_not_init(self):
+    def test_broken_script_refuses_automations_only(self):
+        # issue 11: a broken script is contained (test_lua_broken_script.py)
         d = tempfile.mkdtemp(prefix="tk-scripts-")
         self.addCleanup(shutil.rmtree, d, True)
         with open(os.path.join(d, "bad.lua"), "w") as f:
             f.write('pipeline("x", {\n')
         t = Tickler(self, init=False, extra_ini="[lua]\nscripts = %s\n" % d)
         self.assertEqual(t.run("init").rc, 0)
-        r = t.run("list")
+        self.assertEqual(t.run("list").rc, 0)
+        r = t.run("job", "add", "x", "--account", t.account())
         self.assertEqual(r.rc, 1, r)
         self.assertIn(os.path.join(d, "bad.lua") + ":2:", r.err)
 
