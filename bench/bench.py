@@ -165,6 +165,22 @@ class Bench:
         os.makedirs(d)
         return d
 
+    def spool_dir(self, name):
+        """A new, empty spool folder that no earlier run used.
+
+        Spools are never emptied or removed during a run: on ext4 without a
+        journal (this VM's root file system) a new inode skips every inode
+        freed in the last 5 s (300 s while its inode table block is dirty),
+        one buffer lookup each, so creating files right after deleting
+        thousands takes 10-15 times longer (bench/RESULTS.md, update 5).
+        Removing the last run's spool before each run made every file
+        figure measure that instead of the writes.  They go with the work
+        folder at the end."""
+        self.nspool = getattr(self, "nspool", 0) + 1
+        d = os.path.join(self.work, "spools", "%s-%d" % (name, self.nspool))
+        os.makedirs(d)
+        return d
+
     def row(self, section, what, value, baseline="", ratio="", note=""):
         self.rows.append((section, what, value, baseline, ratio, note))
         print("%-10s %-46s %-22s %-30s %-14s %s" % (section, what, value, baseline, ratio, note),
@@ -335,14 +351,14 @@ class Bench:
             tk, base = [], []
             for r in range(self.runs):
                 store = self.copy_store(seeded, "file")
-                spool = self.fresh_dir("spool")
+                spool = self.spool_dir("spool")
                 cfg = self.file_cfg("file", store, spool, fsync)
                 dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
                 got = len([x for x in os.listdir(spool) if x.endswith(".eml")])
                 if got != n:
                     raise RuntimeError("file transport wrote %d of %d" % (got, n))
                 tk.append(n / dt)
-                dst = self.fresh_dir("spool-base")
+                dst = self.spool_dir("spool-base")
                 out = self.run([self.spoolwrite, spool, dst, fsync]).split()
                 base.append(int(out[1]) / float(out[0]))
             size = os.path.getsize(self.sample_message())
@@ -450,7 +466,7 @@ class Bench:
                 for r in range(runs):
                     if due or r == 0:
                         store = self.copy_store(seeded, "scale")
-                    spool = self.fresh_dir("scale-spool")
+                    spool = self.spool_dir("scale-spool")
                     cfg = self.file_cfg("scale", store, spool, "off")
                     # The floor: the same process opening the same store and
                     # reading one item, no tick.
