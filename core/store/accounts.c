@@ -208,12 +208,15 @@ int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email
 int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
                           struct tk_contacts *out, struct tk_error *err)
 {
+    /* Sorted by id here, not by ORDER BY: the rows come from the UNIQUE
+     * (account_id, email) index in email order, and SQLite would start a
+     * sorter for every call (about 5k instructions of a reminder's 180k,
+     * for an account's few contacts). */
     static const char *const all =
-        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ? "
-        "ORDER BY id";
+        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ?";
     static const char *const on =
         "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ? "
-        "AND notify <> 0 ORDER BY id";
+        "AND notify <> 0";
     struct tk_cursor *cur = NULL;
     out->v = NULL;
     out->n = 0;
@@ -247,7 +250,17 @@ int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     else if (r < 0)
         rc = err ? err->code : TK_EIO;
-    if (rc != 0)
+    if (rc != 0) {
         tk_contacts_free(out);
-    return rc;
+        return rc;
+    }
+    /* insertion sort: an account has a handful of contacts */
+    for (size_t i = 1; i < out->n; i++) {
+        struct tk_contact c = out->v[i];
+        size_t j = i;
+        for (; j > 0 && out->v[j - 1].id > c.id; j--)
+            out->v[j] = out->v[j - 1];
+        out->v[j] = c;
+    }
+    return 0;
 }

@@ -146,6 +146,27 @@ TK_TEST(test_contacts)
     tk_contacts_free(&cs);
     TK_CHECK_INT(tk_store_contact_notify(db, acme, "zed@acme.example", 1, &err), TK_ENOTFOUND);
     TK_CHECK_INT(tk_store_contact_notify(db, other, "bob@acme.example", 1, &err), TK_ENOTFOUND);
+
+    /* Listed by id (the order recipients get their mail in), not in the
+     * (account_id, email) index's order the rows are read in. */
+    int64_t c4 = 0;
+    TK_CHECK_INT(tk_store_contact_add(db, acme, "aaron@acme.example", "Aaron", 1, 10, &c4, &err),
+                 0);
+    TK_CHECK_INT(tk_store_contact_list(db, acme, 0, &cs, &err), 0);
+    TK_CHECK_INT(cs.n, 3);
+    if (cs.n == 3) {
+        TK_CHECK_INT(cs.v[0].id, c1);
+        TK_CHECK_INT(cs.v[1].id, c2);
+        TK_CHECK_INT(cs.v[2].id, c4);
+    }
+    tk_contacts_free(&cs);
+    TK_CHECK_INT(tk_store_contact_list(db, acme, 1, &cs, &err), 0);
+    TK_CHECK_INT(cs.n, 2);
+    if (cs.n == 2) {
+        TK_CHECK_STR(cs.v[0].email, "bob@acme.example");
+        TK_CHECK_STR(cs.v[1].email, "aaron@acme.example");
+    }
+    tk_contacts_free(&cs);
     tk_db_close(db);
 }
 
@@ -248,6 +269,24 @@ TK_TEST(test_items)
     if (got.fields.n == 3)
         TK_CHECK_STR(got.fields.keys[2], "paid_amount");
     tk_item_free(&got);
+    /* Fields come in (pos, name) order: by position, a tie by name
+     * (byte order), whatever order the rows are stored or indexed in. */
+    TK_CHECK_INT(tk_db_exec(db, &err,
+                            "INSERT INTO item_fields (item_id, name, value, pos) VALUES "
+                            "(?, 'zz', '1', 9), (?, 'Zz', '2', 9), (?, 'aa', '3', 8)",
+                            "iii", it.id, it.id, it.id),
+                 0);
+    TK_CHECK_INT(tk_store_item_get(db, it.id, &got, &err), 0);
+    TK_CHECK_INT(got.fields.n, 6);
+    if (got.fields.n == 6) {
+        TK_CHECK_STR(got.fields.keys[3], "aa");
+        TK_CHECK_STR(got.fields.keys[4], "Zz");
+        TK_CHECK_STR(got.fields.keys[5], "zz");
+    }
+    tk_item_free(&got);
+    TK_CHECK_INT(
+        tk_db_exec(db, &err, "DELETE FROM item_fields WHERE item_id = ? AND pos >= 8", "i", it.id),
+        0);
 
     TK_CHECK_INT(tk_store_item_get(db, 9999, &got, &err), TK_ENOTFOUND);
     got.id = 9999;
