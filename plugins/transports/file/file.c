@@ -40,6 +40,7 @@ struct file_conn {
     struct file_state *st;
     int dir_fd, tmp_fd;
     long long last_ns; /* keeps names increasing if the clock steps back */
+    long pid;          /* read once per connection: a system call per message saved */
 };
 
 static const struct tk_config_key file_keys[] = {
@@ -155,6 +156,7 @@ static int file_open(void *state, void **conn, struct tk_error *err)
     memset(c, 0, sizeof *c);
     c->st = st;
     c->tmp_fd = -1;
+    c->pid = (long)getpid();
     c->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->dir_fd < 0) {
         fail(err, TK_ETEMP, "file: spool folder %s: %s", st->dir, strerror(errno));
@@ -191,7 +193,9 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static void next_name(struct file_conn *c, char *name, size_t size)
+/* NAME, then the same with ".tmp" and ".eml" in TMP and EML (each of
+ * SIZE bytes, which a 20-digit time, a pid and a counter always fit). */
+static void next_name(struct file_conn *c, char *name, char *tmp, char *eml, size_t size)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -199,8 +203,13 @@ static void next_name(struct file_conn *c, char *name, size_t size)
     if (ns <= c->last_ns)
         ns = c->last_ns + 1;
     c->last_ns = ns;
-    snprintf(name, size, "%020lld-%ld-%06lu", ns, (long)getpid(),
-             __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED));
+    int n = snprintf(name, size - 4, "%020lld-%ld-%06lu", ns, c->pid,
+                     __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED));
+    size_t len = n < 0 ? 0 : (size_t)n < size - 4 ? (size_t)n : size - 5;
+    memcpy(tmp, name, len);
+    memcpy(tmp + len, ".tmp", 5);
+    memcpy(eml, name, len);
+    memcpy(eml + len, ".eml", 5);
 }
 
 /* Report a failed step with the system's reason; errno is read before
@@ -220,11 +229,9 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
 {
     struct file_conn *c = conn;
     struct file_state *st = c->st;
-    char name[96], tmp[112], eml[112];
+    char name[96], tmp[96], eml[96];
     memset(res, 0, sizeof *res);
-    next_name(c, name, sizeof name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", name);
-    snprintf(eml, sizeof eml, "%s.eml", name);
+    next_name(c, name, tmp, eml, sizeof name);
 
     int fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0)
@@ -268,8 +275,8 @@ static int file_probe(void *state, struct tk_error *err)
     if (rc != 0)
         return rc;
     struct file_conn *c = conn;
-    char name[96], probe[112];
-    next_name(c, name, sizeof name);
+    char name[96], tmp[96], eml[96], probe[112];
+    next_name(c, name, tmp, eml, sizeof name);
     snprintf(probe, sizeof probe, "%s.probe", name);
     int fd = openat(c->tmp_fd, probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
