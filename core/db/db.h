@@ -25,7 +25,14 @@
 struct tk_db;
 struct tk_cursor;
 
-enum tk_tx_mode { TK_TX_DEFERRED = 0, TK_TX_IMMEDIATE = 1, TK_TX_SNAPSHOT = 2 };
+/* TK_TX_RESULT is a TK_TX_IMMEDIATE transaction that records delivery
+ * results and nothing else (a dispatcher's settles and give-backs).  Losing
+ * one of those at a crash of the store's server resends messages with their
+ * Message-IDs and loses nothing, so a driver may commit it without waiting
+ * for the disk: PostgreSQL does (synchronous_commit off), SQLite's commits
+ * are all like that already (synchronous=NORMAL).  Claims, reminders and
+ * commands never use it. */
+enum tk_tx_mode { TK_TX_DEFERRED = 0, TK_TX_IMMEDIATE = 1, TK_TX_SNAPSHOT = 2, TK_TX_RESULT = 3 };
 
 /* Bound values, two ways.
  *

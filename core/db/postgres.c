@@ -7,10 +7,31 @@
  * one from its context exactly as it would for a literal ('12' compared with
  * a BIGINT column is a BIGINT).
  *
- * Results are fetched whole (PQexecParams), never row by row: the store
- * opens a cursor and runs other statements on the same connection while it
- * iterates (items and their fields), which libpq's single-row mode forbids.
- * Result sets are bounded by the store's own LIMITs.
+ * Results are fetched whole, never row by row: the store opens a cursor and
+ * runs other statements on the same connection while it iterates (items and
+ * their fields), which libpq's single-row mode forbids.  Result sets are
+ * bounded by the store's own LIMITs.
+ *
+ * Round trips.  Each statement is prepared once per session (a cache of
+ * PREP_SLOTS named statements, found by text as sqlite.c's cache is), so the
+ * server parses and plans it once, not at every execution.  BEGIN is not
+ * sent on its own: it goes out in one pipeline (libpq's pipeline mode)
+ * with the transaction's first statement, and with its Parse when that
+ * statement is new.  A dispatcher's settle, BEGIN + UPDATE + COMMIT, costs
+ * two round trips instead of three, and a transaction that ran nothing
+ * costs none.
+ *
+ * TK_TX_RESULT transactions (a dispatcher's delivery results, nothing else)
+ * commit with synchronous_commit off: the server answers COMMIT without
+ * waiting for its WAL to reach the disk.  A crash of the server (not of
+ * tickler) may then undo the last fraction of a second of results; those
+ * messages are sent again with their Message-IDs, never lost, exactly as
+ * after a crash of a dispatcher between the relay's 250 and its record
+ * (docs/delivery.md).  SQLite's synchronous=NORMAL makes the same trade for
+ * every commit; here claims, reminders and every command still wait for the
+ * disk.  With synchronous_commit on, each message waited for one WAL flush
+ * (about 0.3 ms on a VM disk), which capped one dispatcher at a third of
+ * SQLite's rate.
  *
  * Transactions: TK_TX_DEFERRED and TK_TX_IMMEDIATE are a plain READ
  * COMMITTED BEGIN, TK_TX_SNAPSHOT is REPEATABLE READ READ ONLY.  SQLite's
@@ -33,6 +54,7 @@
 #include "db/db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +67,29 @@
 #define RECONNECT_TOTAL_MS 10000
 #define STACK_PARAMS 64 /* more values than this are bound from the heap */
 #define NUM_LEN 24
+#define PREP_SLOTS 128 /* statements prepared per session, least recently used out */
 
 extern const struct tk_db_driver tk_db_postgres;
+
+/* A statement prepared in this session as "tk<id>". */
+struct prep {
+    char *sql;       /* the caller's text (owned copy); NULL: a free slot */
+    char *text;      /* with $n placeholders (owned) */
+    const char *ptr; /* the address it was last found by (compared, never read) */
+    int nparams;
+    unsigned id;
+    uint64_t used; /* LRU clock */
+};
 
 struct tk_db {
     struct tk_db_base base;
     PGconn *conn;
     int64_t changes;
+    struct prep prep[PREP_SLOTS];
+    uint64_t clock;
+    unsigned next_id;
+    const char *begin_sql; /* a BEGIN not sent yet (see "Round trips"), else NULL */
+    int result_tx;         /* ...of a TK_TX_RESULT transaction */
 };
 
 struct tk_cursor {
@@ -117,9 +155,20 @@ static void quiet_notice(void *u, const char *msg)
     (void)msg; /* "relation already exists, skipping" and the like */
 }
 
-/* Session settings, again after every reconnect. */
+static void forget_prepared(struct tk_db *db)
+{
+    for (int i = 0; i < PREP_SLOTS; i++) {
+        free(db->prep[i].sql);
+        free(db->prep[i].text);
+        memset(&db->prep[i], 0, sizeof db->prep[i]);
+    }
+}
+
+/* Session settings, again after every reconnect (a new session has no
+ * prepared statements either). */
 static int setup_session(struct tk_db *db, struct tk_error *err)
 {
+    forget_prepared(db);
     PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
     PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
@@ -155,6 +204,7 @@ static void drv_close(struct tk_db *db)
     if (!db)
         return;
     PQfinish(db->conn);
+    forget_prepared(db);
     free(db);
 }
 
@@ -198,34 +248,75 @@ static int command(struct tk_db *db, const char *sql, struct tk_error *err)
     return rc;
 }
 
-static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
+#define SYNC_OFF "SET LOCAL synchronous_commit TO OFF"
+
+/* Send the BEGIN that drv_begin left for later, on its own (a script, or a
+ * statement that cannot share a pipeline).  A server restart shows only
+ * when the old connection is used: BEGIN did nothing, so it is safe to
+ * reconnect and try once more. */
+static int flush_begin(struct tk_db *db, struct tk_error *err)
 {
-    if (!db->base.in_tx) {
-        int rc = ensure_conn(db, 0, err);
-        if (rc != 0)
-            return rc;
-    }
-    return command(db, sql, err);
+    const char *sql = db->begin_sql;
+    if (!sql)
+        return 0;
+    db->begin_sql = NULL;
+    int rc = command(db, sql, err);
+    if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, 1, err)) == 0)
+        rc = command(db, sql, err);
+    if (rc == 0 && db->result_tx)
+        rc = command(db, SYNC_OFF, err);
+    return rc;
 }
 
+static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
+{
+    int rc = 0;
+    if (!db->base.in_tx)
+        rc = ensure_conn(db, 0, err);
+    else
+        rc = flush_begin(db, err);
+    return rc != 0 ? rc : command(db, sql, err);
+}
+
+/* Whether the server has closed our session while it was idle (a
+ * restart, pg_terminate_backend): it said so on the socket, which libpq
+ * reads only when asked.  One poll() instead of the round trip a BEGIN on
+ * its own used to find out with. */
+static void notice_hangup(struct tk_db *db)
+{
+    if (conn_broken(db))
+        return;
+    /* the goodbye message first, then the end of the stream, which is
+     * what marks the connection bad */
+    for (int i = 0; i < 4 && !conn_broken(db); i++) {
+        struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN};
+        if (p.fd < 0 || poll(&p, 1, 0) <= 0 || !PQconsumeInput(db->conn))
+            break;
+    }
+}
+
+/* Nothing goes to the server yet: the BEGIN leaves with the first
+ * statement (see "Round trips" at the top).  A broken connection is
+ * mended here, where nothing of the transaction has happened; once this
+ * returned, a lost connection fails the transaction (TK_EIO). */
 static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 {
-    /* see the top of the file */
-    const char *sql =
-        mode == TK_TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+    notice_hangup(db);
     int rc = ensure_conn(db, 1, err);
     if (rc != 0)
         return rc;
-    rc = command(db, sql, err);
-    /* A server restart shows only when the old connection is used: BEGIN
-     * did nothing, so it is safe to reconnect and try once more. */
-    if (rc != 0 && conn_broken(db) && (rc = ensure_conn(db, 1, err)) == 0)
-        rc = command(db, sql, err);
-    return rc;
+    db->begin_sql =
+        mode == TK_TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+    db->result_tx = mode == TK_TX_RESULT;
+    return 0;
 }
 
 static int drv_commit(struct tk_db *db, struct tk_error *err)
 {
+    if (db->begin_sql) { /* nothing ran: nothing to commit */
+        db->begin_sql = NULL;
+        return 0;
+    }
     PGresult *res = PQexec(db->conn, "COMMIT");
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -239,6 +330,10 @@ static int drv_commit(struct tk_db *db, struct tk_error *err)
 
 static int drv_rollback(struct tk_db *db)
 {
+    if (db->begin_sql) {
+        db->begin_sql = NULL;
+        return 0;
+    }
     if (conn_broken(db))
         return 0; /* the server dropped the transaction with the connection */
     PGresult *res = PQexec(db->conn, "ROLLBACK");
@@ -312,10 +407,193 @@ static int to_text(const struct tk_db_value *v, size_t n, const char **values,
     return 0;
 }
 
+/* The cached statement for SQL, or NULL. */
+static struct prep *find_prepared(struct tk_db *db, const char *sql)
+{
+    for (int i = 0; i < PREP_SLOTS; i++)
+        if (db->prep[i].ptr == sql && db->prep[i].sql && strcmp(db->prep[i].sql, sql) == 0)
+            return &db->prep[i];
+    for (int i = 0; i < PREP_SLOTS; i++)
+        if (db->prep[i].sql && strcmp(db->prep[i].sql, sql) == 0)
+            return &db->prep[i];
+    return NULL;
+}
+
+static struct prep *lru_slot(struct tk_db *db)
+{
+    struct prep *victim = &db->prep[0];
+    for (int i = 0; i < PREP_SLOTS; i++) {
+        if (!db->prep[i].sql)
+            return &db->prep[i];
+        if (db->prep[i].used < victim->used)
+            victim = &db->prep[i];
+    }
+    return victim;
+}
+
+/* What one round trip carries, in this order; NULL/0 parts are left out. */
+struct trip {
+    const char *drop;  /* DEALLOCATE of the statement whose slot is reused */
+    const char *begin; /* the BEGIN drv_begin left for later */
+    int sync_off;      /* ...of a TK_TX_RESULT transaction */
+    const char *text;  /* Parse NAME from this, when the statement is new */
+    const char *name;  /* Execute NAME with VALUES */
+    int nparams;
+    const char *const *values;
+    /* out */
+    int dropped, parsed; /* those steps succeeded */
+    PGresult *res;       /* the Execute's result, when it succeeded */
+};
+
+/* The results of one query of a pipeline, up to the NULL that ends it:
+ * the last one (the caller clears it), NULL when the connection failed. */
+static PGresult *take_result(PGconn *c)
+{
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
+static int ok_status(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+/* T in one pipeline: everything is sent, then the results are read in
+ * order.  The first failure is reported (a step after a failed one is
+ * only "aborted", which says nothing). */
+static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
+{
+    PGconn *c = db->conn;
+    const char *steps[3] = {t->drop, t->begin, t->begin && t->sync_off ? SYNC_OFF : NULL};
+    int ok = PQenterPipelineMode(c), rc = 0;
+    t->dropped = t->parsed = 0;
+    t->res = NULL;
+    if (!ok)
+        return fail(db, NULL, err);
+    for (int i = 0; i < 3 && ok; i++)
+        if (steps[i])
+            ok = PQsendQueryParams(c, steps[i], 0, NULL, NULL, NULL, NULL, 0);
+    if (ok && t->text)
+        ok = PQsendPrepare(c, t->name, t->text, t->nparams, NULL);
+    if (ok)
+        ok = PQsendQueryPrepared(c, t->name, t->nparams, t->values, NULL, NULL, 0);
+    if (ok)
+        ok = PQpipelineSync(c);
+    if (!ok) {
+        rc = fail(db, NULL, err);
+        while (!conn_broken(db) && PQgetResult(c) != NULL)
+            ;
+        PQexitPipelineMode(c);
+        return rc;
+    }
+    for (int i = 0; i < 5; i++) {
+        const char *step = i < 3 ? steps[i] : i == 3 ? t->text : t->name;
+        if (!step)
+            continue;
+        PGresult *r = take_result(c);
+        if (rc == 0 && !ok_status(r))
+            rc = fail(db, r, err);
+        if (rc == 0 && i == 0)
+            t->dropped = 1;
+        else if (rc == 0 && i == 3)
+            t->parsed = 1;
+        else if (rc == 0 && i == 4)
+            t->res = r, r = NULL;
+        PQclear(r);
+        if (conn_broken(db))
+            break;
+    }
+    if (!conn_broken(db)) {
+        PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
+        PQclear(r);
+        PQexitPipelineMode(c);
+    }
+    if (rc != 0) {
+        PQclear(t->res);
+        t->res = NULL;
+    }
+    return rc;
+}
+
+/* Run SQL: the cached statement, or a new one prepared in the same round
+ * trip; a BEGIN still to send goes first. */
+static int execute(struct tk_db *db, const char *sql, const char *const *values, int n,
+                   PGresult **out, struct tk_error *err)
+{
+    struct prep *p = find_prepared(db, sql);
+    struct tk_buf text = {0};
+    char name[16], drop[32];
+    char *copy = NULL;
+    struct trip t = {0};
+    int rc;
+
+    *out = NULL;
+    if (p && p->nparams != n)
+        return tk_error_set(err, TK_EINVAL, "store postgres: %d values bound, statement wants %d",
+                            n, p->nparams);
+    if (!p) {
+        int want = rewrite(sql, &text);
+        if (want < 0 || !(copy = tk_strdup(sql))) {
+            tk_buf_free(&text);
+            free(copy);
+            return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
+        }
+        if (want != n) {
+            tk_buf_free(&text);
+            free(copy);
+            return tk_error_set(err, TK_EINVAL,
+                                "store postgres: %d values bound, statement wants %d", n, want);
+        }
+        p = lru_slot(db);
+        if (p->sql) {
+            snprintf(drop, sizeof drop, "DEALLOCATE tk%u", p->id);
+            t.drop = drop;
+        }
+        snprintf(name, sizeof name, "tk%u", db->next_id + 1);
+        t.text = text.data;
+    } else {
+        snprintf(name, sizeof name, "tk%u", p->id);
+    }
+    t.begin = db->begin_sql;
+    t.sync_off = db->result_tx;
+    t.name = name;
+    t.nparams = n;
+    t.values = values;
+    rc = round_trip(db, &t, err);
+    db->begin_sql = NULL; /* sent, or the transaction failed: the caller rolls back */
+    if (t.dropped) {
+        free(p->sql);
+        free(p->text);
+        memset(p, 0, sizeof *p);
+    }
+    if (t.parsed) {
+        free(p->sql);
+        free(p->text);
+        p->sql = copy;
+        p->text = text.data;
+        p->nparams = n;
+        p->id = ++db->next_id;
+        copy = NULL;
+        text.data = NULL;
+    }
+    if (p->sql) {
+        p->ptr = sql;
+        p->used = ++db->clock;
+    }
+    free(copy);
+    tk_buf_free(&text);
+    *out = t.res;
+    return rc;
+}
+
 static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
                      const char *sql, const struct tk_db_value *vals, size_t want)
 {
-    struct tk_buf text = {0};
     const char *stack_values[STACK_PARAMS], **values = stack_values;
     char stack_nums[STACK_PARAMS][NUM_LEN], (*nums)[NUM_LEN] = stack_nums;
     PGresult *res = NULL;
@@ -325,16 +603,9 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
         *cur = NULL;
     if (!db->base.in_tx && (rc = ensure_conn(db, 0, err)) != 0)
         return rc;
-    int n = rewrite(sql, &text);
-    if (n < 0) {
-        tk_buf_free(&text);
-        return tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
-    }
-    if (want != (size_t)n || want > 65535) { /* the protocol's limit */
-        tk_buf_free(&text);
-        return tk_error_set(err, TK_EINVAL, "store postgres: %zu values bound, statement wants %d",
-                            want, n);
-    }
+    if (want > 65535) /* the protocol's limit */
+        return tk_error_set(err, TK_EINVAL, "store postgres: %zu values bound, at most 65535",
+                            want);
     if (want > STACK_PARAMS) {
         values = malloc(want * sizeof *values);
         nums = malloc(want * sizeof *nums);
@@ -342,20 +613,13 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
             rc = tk_error_set(err, TK_ENOMEM, "store postgres: out of memory");
     }
     if (rc == 0 && (rc = to_text(vals, want, values, nums, err)) == 0)
-        res = PQexecParams(db->conn, text.data, n, NULL, values, NULL, NULL, 0);
-    tk_buf_free(&text);
+        rc = execute(db, sql, values, (int)want, &res, err);
     if (values != stack_values) {
         free(values);
         free(nums);
     }
     if (rc != 0)
         return rc;
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        rc = fail(db, res, err);
-        PQclear(res);
-        return rc;
-    }
     count_changes(db, res);
     if (!cur) {
         PQclear(res);

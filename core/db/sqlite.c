@@ -181,7 +181,8 @@ static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *
  * connection runs a transaction per message). */
 static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 {
-    return drv_query(db, NULL, err, mode == TK_TX_IMMEDIATE ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0);
+    int write = mode == TK_TX_IMMEDIATE || mode == TK_TX_RESULT;
+    return drv_query(db, NULL, err, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, 0);
 }
 
 static int drv_commit(struct tk_db *db, struct tk_error *err)

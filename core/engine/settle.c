@@ -123,9 +123,12 @@ static void job_reset(struct job *j)
     memset(&j->d, 0, sizeof j->d);
 }
 
+/* Results and give-backs alone may be committed without waiting for the
+ * store's disk (TK_TX_RESULT, db.h); a claim takes a fencing token, which
+ * must never be handed out twice. */
 static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
 {
-    int rc = tk_db_begin(db, TK_TX_IMMEDIATE, err);
+    int rc = tk_db_begin(db, j->kind == JOB_CLAIM ? TK_TX_IMMEDIATE : TK_TX_RESULT, err);
     if (rc)
         return rc;
     if ((rc = job_body(db, j)) == 0)
@@ -187,11 +190,16 @@ static int commit_jobs(struct tk_db *db, struct job *list, struct tk_error *err)
     return rc;
 }
 
-/* LIST in a transaction of its own (commit_jobs). */
+/* LIST in a transaction of its own (commit_jobs); TK_TX_RESULT unless it
+ * claims (see job_tx). */
 static void commit_group(struct tk_db *db, struct job *list)
 {
     struct tk_error err;
-    if (tk_db_begin(db, TK_TX_IMMEDIATE, &err) == 0)
+    int mode = TK_TX_RESULT;
+    for (struct job *j = list; j; j = j->next)
+        if (j->kind == JOB_CLAIM)
+            mode = TK_TX_IMMEDIATE;
+    if (tk_db_begin(db, mode, &err) == 0)
         commit_jobs(db, list, &err);
     else
         run_each_alone(db, list);
