@@ -39,7 +39,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     if (!section) {
         it.rem.next_at = 0; /* nothing due after all: stop looking at it */
-        rc = tk_store_item_update(e->db, &it, err);
+        rc = tk_store_item_update_reminder(e->db, &it, err);
         goto out;
     }
     it.rem.sent++;
@@ -62,7 +62,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
              it.rem.count, who);
-    if ((rc = tk_store_item_update(e->db, &it, err)) ||
+    if ((rc = tk_store_item_update_reminder(e->db, &it, err)) ||
         (rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
                                  "reminder", detail, err)))
         goto out;

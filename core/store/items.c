@@ -225,6 +225,23 @@ int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_e
     return n ? 0 : tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)it->id);
 }
 
+/* Only the columns a reminder changes: an UPDATE that names todo_seq (as
+ * tk_store_item_update's does) deletes and reinserts the item's items_todo
+ * entry even when the value is the same, one more page written per
+ * reminder. */
+int tk_store_item_update_reminder(struct tk_db *db, const struct tk_item *it, struct tk_error *err)
+{
+    int rc = tk_db_exec(db, err,
+                        "UPDATE items SET rem_sent = ?, last_mail_at = ?, next_at = ? WHERE id = ?",
+                        "izzi", (int64_t)it->rem.sent, (int64_t)it->rem.last_mail_at,
+                        (int64_t)it->rem.next_at, it->id);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    tk_db_changes(db, &n);
+    return n ? 0 : tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)it->id);
+}
+
 /* The rows are read completely before the first callback, so a callback may
  * update items (even the columns the scan is ordered by) without the scan
  * seeing a row twice. */

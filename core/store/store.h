@@ -80,6 +80,9 @@ int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, stru
 int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct tk_error *err);
 /* Write back state, completed_at, archived, resends, todo_seq and rem.* */
 int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_error *err);
+/* Write back rem.sent, rem.last_mail_at and rem.next_at only (what the
+ * scheduler changes); TK_ENOTFOUND when the item does not exist. */
+int tk_store_item_update_reminder(struct tk_db *db, const struct tk_item *it, struct tk_error *err);
 /* Set one field of item ITEM (VALUE NULL removes it); a new field goes after
  * the existing ones.  TK_ENOTFOUND when the item does not exist. */
 int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, const char *value,
