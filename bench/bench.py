@@ -43,6 +43,7 @@ class Bench:
         self.plugins = os.path.join(self.build, "lib", "tickler", "plugins")
         self.seed = os.path.join(self.out, "bin", "seed")
         self.spoolwrite = os.path.join(self.out, "bin", "spoolwrite")
+        self.showrow = os.path.join(self.out, "bin", "showrow")
         self.curlloop = os.path.join(self.out, "bin", "curlloop")
         self.work = os.path.join(self.out, "work")
         self.data = os.path.join(self.out, "stores")
@@ -315,12 +316,16 @@ class Bench:
                 got[key].append(fn())
         m = {k: tuple(med([x[i] for x in v]) for i in range(3)) for k, v in got.items()}
         label = {k: w for k, w, _ in cases}
+        # issue 17: the whole tick at 4 connections >= 1.0 x smtp-source -s 4
+        # (unrecorded_max at its default); the others keep issue 6's 0.80
+        goal = {"tick4": "1.00", "tick4w2": "none"}
         for key, src in (("tick1", "src1"), ("out1", "src1"), ("out1c", "src1"), ("tick4", "src4"),
                          ("tick4w2", "src4"), ("out4", "src4")):
             rate, cpu, sess = m[key]
             self.row("smtp", label[key] + ", %d due" % n, "%.0f msg/s, %.0f us CPU" % (rate, cpu),
                      "%s: %.0f msg/s, %.0f us" % (label[src], m[src][0], m[src][1]),
-                     "%.2f (>=0.80)" % (rate / m[src][0]),
+                     "%.2f (>=%s)" % (rate / m[src][0], goal.get(key, "0.80"))
+                     if goal.get(key) != "none" else "%.2f" % (rate / m[src][0]),
                      "%d session%s, %.4f/msg (<=0.01)" % (sess, "" if sess == 1 else "s", sess / n))
         for key in ("curl", "py", "msmtp"):
             rate, cpu, sess = m[key]
@@ -346,26 +351,42 @@ class Bench:
     # ---- 2. file transport ------------------------------------------------
 
     def bench_file(self):
+        """The whole tick (schedule + deliver) into a spool, and the delivery
+        of the same reminders already queued, against bench/spoolwrite
+        writing the files tickler just wrote (issue 17: >= 0.5 with fsync
+        off)."""
+        later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + DAY))
         for fsync, n in (("off", 2000 if self.quick else 5000), ("on", 200 if self.quick else 500)):
             seeded = self.scale_store(n, 1000)
-            tk, base = [], []
+            # queued: a tick against a closed SMTP port schedules them all
+            queued = self.copy_store(seeded, "file-queued-%s" % fsync)
+            self.timed([self.bin, "-c", self.smtp_cfg("file-q", queued, self.free_port()), "--now",
+                        NOW_ISO, "tick"], check=False)
+            tk, out, base, base_q = [], [], [], []
             for r in range(self.runs):
-                store = self.copy_store(seeded, "file")
-                spool = self.spool_dir("spool")
-                cfg = self.file_cfg("file", store, spool, fsync)
-                dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
-                got = len([x for x in os.listdir(spool) if x.endswith(".eml")])
-                if got != n:
-                    raise RuntimeError("file transport wrote %d of %d" % (got, n))
-                tk.append(n / dt)
-                dst = self.spool_dir("spool-base")
-                out = self.run([self.spoolwrite, spool, dst, fsync]).split()
-                base.append(int(out[1]) / float(out[0]))
+                for src, now, rates, brates in ((seeded, NOW_ISO, tk, base),
+                                                (queued, later, out, base_q)):
+                    store = self.copy_store(src, "file")
+                    spool = self.spool_dir("spool")
+                    cfg = self.file_cfg("file", store, spool, fsync)
+                    dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", now, "tick"])
+                    got = len([x for x in os.listdir(spool) if x.endswith(".eml")])
+                    if got != n:
+                        raise RuntimeError("file transport wrote %d of %d" % (got, n))
+                    rates.append(n / dt)
+                    dst = self.spool_dir("spool-base")
+                    o = self.run([self.spoolwrite, spool, dst, fsync]).split()
+                    brates.append(int(o[1]) / float(o[0]))
             size = os.path.getsize(self.sample_message())
+            goal = " (>=0.50)" if fsync == "off" else ""
             self.row("file", "tickler tick, %d due, fsync=%s" % (n, fsync), "%.0f msg/s" % med(tk),
-                     "same bytes, same calls: %.0f/s" % med(base), "%.2f" % (med(tk) / med(base)),
-                     "~%d B/msg" % size)
-            self.results["file_" + fsync] = {"n": n, "tickler": med(tk), "baseline": med(base)}
+                     "same bytes, same calls: %.0f/s" % med(base),
+                     "%.2f%s" % (med(tk) / med(base), goal), "~%d B/msg" % size)
+            self.row("file", "tickler tick: deliver queued, %d, fsync=%s" % (n, fsync),
+                     "%.0f msg/s" % med(out), "same bytes, same calls: %.0f/s" % med(base_q),
+                     "%.2f" % (med(out) / med(base_q)), "reminders already queued")
+            self.results["file_" + fsync] = {"n": n, "tickler": med(tk), "baseline": med(base),
+                                             "queued": med(out), "baseline_queued": med(base_q)}
 
     # ---- 3. store throughput ---------------------------------------------
 
@@ -407,7 +428,8 @@ class Bench:
             out = self.run([self.seed, "raw", a, b, "1"]).split()
             raw1.append(int(out[1]) / float(out[0]))
         self.row("store", "tickler send, one process per item (%d)" % nsend, "%.0f items/s" % med(sends),
-                 "raw SQLite, 1 per tx: %.0f/s" % med(raw1), "%.3f" % (med(sends) / med(raw1)),
+                 "raw SQLite, 1 per tx: %.0f/s" % med(raw1),
+                 "%.3f; %.0f/s (>=250)" % (med(sends) / med(raw1), med(sends)),
                  "process start per item")
         self.results["store_cli"] = {"n": nsend, "cli": med(sends), "raw": med(raw1)}
         self.bench_lua(base, cfg_of)
@@ -447,6 +469,27 @@ class Bench:
                  "one process, one tx")
         self.results["store_lua"] = {"n": n, "lua": med(lua), "raw": med(raw)}
 
+    # ---- 3b. one CLI command ------------------------------------------------
+
+    def bench_cli(self):
+        """`tickler show 1`, the floor of every command (issue 17: <= 3 ms),
+        against bench/showrow: open the same store, print the same item."""
+        runs = 4 * self.runs + 1
+        store = self.copy_store(self.scale_store(10000, 0), "cli")
+        spool = self.spool_dir("cli-spool")
+        cfg = self.file_cfg("cli", store, spool, "off")
+        tk, base = [], []
+        for r in range(runs + 1):  # the first of each: a warm-up
+            a = self.timed([self.bin, "-c", cfg, "show", "1"])[0]
+            b = self.timed([self.showrow, store, "1"])[0]
+            if r:
+                tk.append(a)
+                base.append(b)
+        self.row("cli", "tickler show 1 (10k store, every plugin in the folder)",
+                 "%.2f ms" % (med(tk) * 1e3), "open the store, print the row: %.2f ms" % (med(base) * 1e3),
+                 "%.2f ms (<=3)" % (med(tk) * 1e3), "runs=%d" % runs)
+        self.results["cli_show"] = {"tickler_s": med(tk), "baseline_s": med(base), "runs": runs}
+
     # ---- 4. scheduler scale -------------------------------------------------
 
     def bench_scale(self):
@@ -461,8 +504,8 @@ class Bench:
                 due = n * permille // 1000
                 # A tick with nothing due changes nothing: one copy, more
                 # runs (they take milliseconds).
-                runs = 2 * self.runs + 1 if due == 0 else self.runs if due <= 10000 else 3
-                walls, rss, floor = [], [], []
+                runs = 2 * self.runs + 1 if due == 0 else self.runs
+                walls, rss, floor, sched = [], [], [], []
                 for r in range(runs):
                     if due or r == 0:
                         store = self.copy_store(seeded, "scale")
@@ -481,19 +524,32 @@ class Bench:
                         raise RuntimeError("tick on %d/%d: %r" % (n, permille, got))
                     walls.append(dt)
                     rss.append(kib)
+                    if due:
+                        # The limit (issue 17): scheduling alone, the same
+                        # tick with the SMTP relay down (nothing delivered).
+                        store = self.copy_store(seeded, "scale")
+                        cfg = self.smtp_cfg("scale-sched", store, self.free_port())
+                        dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "tick"])
+                        sched.append(dt)
                 res[(n, permille)] = (med(walls), med(rss), med(floor))
+                limit = "; schedule only: %.0f due/s" % (due / (med(sched) - med(floor))) if due else ""
                 self.row("scale", "tick: %s pending, %s due" % (fmt_n(n), fmt_n(due) if due else "none"),
                          "%.1f ms, %.1f MiB" % (med(walls) * 1e3, med(rss) / 1024),
-                         "floor (show 1): %.1f ms" % (med(floor) * 1e3),
-                         "%.0f due/s" % (due / (med(walls) - med(floor))) if due else "",
+                         "floor (show 1): %.1f ms%s" % (med(floor) * 1e3, limit),
+                         "%.0f due/s (>=10000)" % (due / (med(walls) - med(floor))) if due else "",
                          "runs=%d" % runs)
+                if due:
+                    res[(n, permille)] += (due / (med(walls) - med(floor)),
+                                           due / (med(sched) - med(floor)))
         r = res[(1000000, 0)][0] / res[(10000, 0)][0]
         self.row("scale", "ratio tick(1M, none) / tick(10k, none)", "%.2f" % r, "", "target <= 2",
                  "1M none: %.1f ms (target < 50)" % (res[(1000000, 0)][0] * 1e3))
         if (1000000, 100) in res:
             self.row("scale", "peak memory, 100k due (1M store)", "%.1f MiB" % (res[(1000000, 100)][1] / 1024),
-                     "", "target < 64 MiB")
-        self.results["scale"] = {"%d/%d" % k: {"wall_s": v[0], "maxrss_kib": v[1], "floor_s": v[2]}
+                     "", "target < 64 MiB", "100k due in %.1f s (target < 10 s)" % res[(1000000, 100)][0])
+        self.results["scale"] = {"%d/%d" % k: {"wall_s": v[0], "maxrss_kib": v[1], "floor_s": v[2],
+                                               "due_per_s": v[3] if len(v) > 3 else None,
+                                               "schedule_only_due_per_s": v[4] if len(v) > 4 else None}
                                  for k, v in res.items()}
 
     # ---- 5. daemon footprint ------------------------------------------------
@@ -548,7 +604,7 @@ class Bench:
                     continue
             for k in (1, 2, 4):
                 rates = []
-                for r in range(3):
+                for r in range(self.runs):
                     cfgs = self.dispatch_store(driver, n)
                     if cfgs is None:
                         break
@@ -571,13 +627,20 @@ class Bench:
                         raise RuntimeError("%d dispatchers delivered %d of %d" % (k, m, n))
                     rates.append(n / dt)
                 one = self.results.get("dispatch_%s_1" % driver, med(rates))
+                # issue 17: PostgreSQL's 2 and 4 dispatchers >= 1.8 and 2.2 x its one
+                goal = {2: " (>=1.8)", 4: " (>=2.2)"}.get(k, "") if driver == "postgres" else ""
                 self.row("dispatch", "%s: %d dispatcher%s, %d queued" % (driver, k, "" if k == 1 else "s", n),
                          "%.0f msg/s" % med(rates), "1 dispatcher: %.0f msg/s" % one,
-                         "%.2f" % (med(rates) / one),
+                         "%.2f%s" % (med(rates) / one, goal),
                          ("%d duplicates; " % (m - n) if m > n else "") +
                          ("PostgreSQL 15, fsync on, synchronous_commit on" if driver == "postgres"
                           else "separate processes"))
                 self.results["dispatch_%s_%d" % (driver, k)] = med(rates)
+                if driver == "postgres" and k == 1 and "dispatch_sqlite_1" in self.results:
+                    sq = self.results["dispatch_sqlite_1"]
+                    self.row("dispatch", "postgres / sqlite, one dispatcher each", "%.0f msg/s" % med(rates),
+                             "sqlite, 1 dispatcher: %.0f msg/s" % sq, "%.2f (>=0.8)" % (med(rates) / sq),
+                             "the same %d queued, same run" % n)
         self.postgres_stop()
 
     def dispatch_store(self, driver, n):
@@ -669,7 +732,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
-    ap.add_argument("--only", help="comma-separated: smtp,file,store,scale,daemon,dispatch")
+    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,daemon,dispatch")
     ap.add_argument("--keep", action="store_true", help="keep the generated stores (GBs)")
     args = ap.parse_args()
     b = Bench(args)
@@ -687,7 +750,7 @@ def main():
     print("%-10s %-46s %-22s %-30s %-14s %s" % ("section", "what", "tickler", "baseline (same run)", "ratio", "note"))
     t0 = time.time()
     steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
-             ("scale", b.bench_scale), ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers)]
+             ("cli", b.bench_cli), ("scale", b.bench_scale), ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers)]
     failed = 0
     for name, fn in steps:
         if not b.want(name):

@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh [--quick] [--only smtp,file,store,scale,daemon,dispatch]
+# bench/run.sh [--quick] [--only smtp,file,store,cli,scale,daemon,dispatch]
 #
 # Builds tickler (Release) into bench/out/build unless TICKLER_BUILD names a
 # build folder, compiles the bench helpers against its libtkcore.a, and runs
@@ -32,6 +32,7 @@ pkg-config --exists libpq 2>/dev/null && libs="$libs -lpq"
 libs="$libs $(pkg-config --libs libical)"  # core/calendar
 cc $cflags "$here/seed.c" "$build/core/libtkcore.a" $libs -o "$out/bin/seed"
 cc $cflags "$here/spoolwrite.c" -o "$out/bin/spoolwrite"
+cc $cflags "$here/showrow.c" -lsqlite3 -o "$out/bin/showrow"
 cc $cflags "$here/curlloop.c" -lcurl -o "$out/bin/curlloop"
 
 exec /usr/bin/python3 "$here/bench.py" --build "$build" --out "$out" "$@"
