@@ -2,6 +2,7 @@
  * runs on.  The library versions are read at run time where the library
  * can say (a Debian security update changes them without a rebuild); Lua
  * only has its header's version. */
+#include <dlfcn.h>
 #include <stdio.h>
 
 #include <curl/curl.h>
@@ -17,9 +18,22 @@
 #define TK_VERSION "unknown"
 #endif
 
+/* libcurl and libpq are not linked into the binary: each brings twenty-odd
+ * shared libraries (GnuTLS, Kerberos, LDAP ...) that every command would
+ * load and relocate at start (bench/RESULTS.md, update 5).  The smtp plugin
+ * and the PostgreSQL driver open them when they are used; --version opens
+ * them to ask.  NULL when the library cannot be loaded. */
+static void *library_function(const char *lib, const char *name)
+{
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    return h ? dlsym(h, name) : NULL; /* kept open: the process ends soon */
+}
+
 static const char *curl_text(void)
 {
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    __typeof__(curl_version_info) *fn = NULL;
+    *(void **)&fn = library_function("libcurl.so.4", "curl_version_info");
+    const curl_version_info_data *v = fn ? fn(CURLVERSION_NOW) : NULL;
     return v && v->version ? v->version : "unknown";
 }
 
@@ -27,8 +41,12 @@ static const char *curl_text(void)
 /* PQlibVersion(): 150004 for 15.4 (10 and later: major * 10000 + minor). */
 static void libpq_text(char *buf, size_t size)
 {
-    int v = PQlibVersion();
-    snprintf(buf, size, "%d.%d", v / 10000, v % 10000);
+    __typeof__(PQlibVersion) *fn = NULL;
+    *(void **)&fn = library_function("libpq.so.5", "PQlibVersion");
+    if (fn) {
+        int v = fn();
+        snprintf(buf, size, "%d.%d", v / 10000, v % 10000);
+    }
 }
 #endif
 
