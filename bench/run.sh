@@ -30,6 +30,7 @@ cflags="-std=gnu11 -O2 -Wall -Wextra -I$root/core -I$root/include"
 libs="-llua5.4 -linih -lcurl -ljansson -lsqlite3 -ldl -lm"
 pkg-config --exists libpq 2>/dev/null && libs="$libs -lpq"
 libs="$libs $(pkg-config --libs libical)"  # core/calendar
+libs="$libs $(pkg-config --libs libidn2)"  # core/mail (IDN addresses)
 cc $cflags "$here/seed.c" "$build/core/libtkcore.a" $libs -o "$out/bin/seed"
 cc $cflags "$here/spoolwrite.c" -o "$out/bin/spoolwrite"
 cc $cflags "$here/showrow.c" -lsqlite3 -o "$out/bin/showrow"

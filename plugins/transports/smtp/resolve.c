@@ -6,6 +6,7 @@
  * finishes last frees the job: the thread when the caller gave up, the
  * caller otherwise. */
 #include "resolve.h"
+#include "curlfn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curlfn.h"
 
 #if LIBCURL_VERSION_NUM < 0x075000
 #error "the smtp transport needs libcurl 7.80 or newer (CURLOPT_PREREQFUNCTION)"
@@ -339,6 +339,9 @@ static void smtp_fini(void *state)
 static int smtp_init(const struct tk_host *host, void **state, struct tk_error *err)
 {
     *state = NULL;
+    char why[256];
+    if (tk_curl_load(why, sizeof why) != 0)
+        return fail(err, TK_ERR, "smtp: %s", why);
     /* Reference-counted by curl; paired with the cleanup in fini. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return fail(err, TK_ERR, "smtp: libcurl failed to initialise");
