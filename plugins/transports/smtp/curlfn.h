@@ -5,8 +5,10 @@
  * libraries (GnuTLS, Kerberos, LDAP ...) into every tickler command that
  * loads the plugin folder, whichever transport the configuration names:
  * 20M of the 23M instructions of `tickler show 1` on a file-transport
- * deployment (bench/RESULTS.md, update 5).  smtp_init opens it
- * (tk_curl_load); every libcurl call goes through a pointer of the
+ * deployment (bench/RESULTS.md, update 5).  The plugin opens it
+ * (tk_curl_load, smtp.c need_curl) only for the paths that use it: TLS,
+ * AUTH, pipelining = off and `tickler check`'s probe; the plain path
+ * (wire.c) never does.  Every libcurl call goes through a pointer of the
  * function's own declared type (the macros below), so the compiler checks
  * each call as before.  The build defines CURL_DISABLE_TYPECHECK: curl's type-checking
  * macros would hide the names redefined here.

@@ -70,6 +70,7 @@ struct smtp_state {
     char *wire_strings; /* host alloc: wire.host, port, helo */
     struct tk_smtp_wire_cfg wire;
     char *curl_host, *curl_port; /* the URL's host and port (curl_free) */
+    int curl_ready;              /* libcurl opened and initialised (need_curl) */
 };
 
 /* One per connection, used by one thread at a time. */
@@ -330,26 +331,39 @@ static void smtp_fini(void *state)
     const struct tk_host *host = st->host;
     host->free(host, st->url);
     host->free(host, st->wire_strings);
-    curl_free(st->curl_host);
-    curl_free(st->curl_port);
+    if (st->curl_ready) {
+        curl_free(st->curl_host);
+        curl_free(st->curl_port);
+        curl_global_cleanup();
+    }
     host->free(host, st);
-    curl_global_cleanup();
 }
 
-static int smtp_init(const struct tk_host *host, void **state, struct tk_error *err)
+/* libcurl for the paths that use it (TLS, AUTH, pipelining = off, and
+ * `tickler check`'s probe): opened, initialised and given the URL's host
+ * and port once.  The plain path (wire.c) never needs it, so a
+ * deployment that sends through a local relay does not load it at all
+ * (curlfn.h says what that saves).  Main thread only: init and probe. */
+static int need_curl(struct smtp_state *st, struct tk_error *err)
 {
-    *state = NULL;
     char why[256];
+    if (st->curl_ready)
+        return 0;
     if (tk_curl_load(why, sizeof why) != 0)
         return fail(err, TK_ERR, "smtp: %s", why);
     /* Reference-counted by curl; paired with the cleanup in fini. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return fail(err, TK_ERR, "smtp: libcurl failed to initialise");
+    st->curl_ready = 1;
+    return curl_parts(st, st->host->config_get(st->host, "url"), err);
+}
+
+static int smtp_init(const struct tk_host *host, void **state, struct tk_error *err)
+{
+    *state = NULL;
     struct smtp_state *st = host->alloc(host, sizeof *st);
-    if (!st) {
-        curl_global_cleanup();
+    if (!st)
         return fail(err, TK_ENOMEM, "smtp: out of memory");
-    }
     memset(st, 0, sizeof *st);
     st->host = host;
 
@@ -381,7 +395,7 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
         st->wire.connect_timeout = st->connect_timeout;
     }
     if (!rc && !st->native)
-        rc = curl_parts(st, host->config_get(host, "url"), err);
+        rc = need_curl(st, err);
     if (rc) {
         smtp_fini(st);
         return rc;
@@ -488,7 +502,8 @@ static void smtp_close(void *conn)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl); /* sends QUIT on a live connection */
-    curl_slist_free_all(c->pinned);
+    if (c->pinned)
+        curl_slist_free_all(c->pinned);
     tk_smtp_wire_close(c->wire);
     c->st->host->free(c->st->host, c);
 }
@@ -691,6 +706,9 @@ static size_t discard(char *p, size_t size, size_t n, void *u)
 static int smtp_probe(void *state, struct tk_error *err)
 {
     struct smtp_state *st = state;
+    int ready = need_curl(st, err);
+    if (ready != 0)
+        return ready;
     struct smtp_conn *c = st->host->alloc(st->host, sizeof *c);
     if (!c)
         return fail(err, TK_ENOMEM, "smtp: out of memory");
