@@ -353,6 +353,65 @@ TK_TEST(transactions)
     tk_db_close(db);
 }
 
+/* The value of PostgreSQL's synchronous_commit on DB, as text. */
+static void sync_commit(struct tk_db *db, char *out, size_t n)
+{
+    struct tk_cursor *cur = NULL;
+    struct tk_error err = {0};
+    out[0] = '\0';
+    if (tk_db_query(db, &cur, &err, "SELECT current_setting('synchronous_commit')", "") == 0 &&
+        tk_cursor_next(cur, &err) > 0 && tk_cursor_text(cur, 0))
+        tk_strlcpy(out, tk_cursor_text(cur, 0), n);
+    tk_cursor_close(cur);
+}
+
+/* TK_TX_RESULT: a write transaction like TK_TX_IMMEDIATE, whose commit is
+ * seen by every other connection at once; on PostgreSQL (only) it commits
+ * without waiting for the disk, and only that transaction does.  A
+ * transaction that ran nothing commits and rolls back too. */
+TK_TEST(result_transactions)
+{
+    char spec[700], v[16], session[16];
+    struct tk_db *a = fresh(spec, sizeof spec), *b = open_spec(spec);
+    struct tk_error err = {0};
+    if (!a || !b) {
+        tk_db_close(a);
+        tk_db_close(b);
+        TK_CHECK(0);
+        return;
+    }
+    TK_CHECK_INT(tk_db_exec_script(a, "CREATE TABLE t (v BIGINT UNIQUE)", &err), 0);
+    if (D->pg) { /* the test cluster runs with it off: on for this session */
+        TK_CHECK_INT(tk_db_exec_script(a, "SET synchronous_commit = on", &err), 0);
+        sync_commit(a, session, sizeof session);
+        TK_CHECK_STR(session, "on");
+    }
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (1)", ""), 0);
+    if (D->pg) {
+        sync_commit(a, v, sizeof v);
+        TK_CHECK_STR(v, "off");
+    }
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t"), 1);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (2)", ""), 0);
+    tk_db_rollback(a);
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t"), 1);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0); /* nothing in it */
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_rollback(a);
+    if (D->pg) { /* the setting was the transaction's own */
+        TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
+        sync_commit(a, v, sizeof v);
+        TK_CHECK_STR(v, session);
+        TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    }
+    tk_db_close(a);
+    tk_db_close(b);
+}
+
 /* TK_TX_SNAPSHOT: every read sees the state of its first read, whatever
  * commits meanwhile. */
 TK_TEST(snapshot_reads)
@@ -1166,6 +1225,7 @@ int main(void)
         ON(drivers[i], bind_arrays);
         ON(drivers[i], cursors_ids_and_changes);
         ON(drivers[i], transactions);
+        ON(drivers[i], result_transactions);
         ON(drivers[i], snapshot_reads);
         ON(drivers[i], writers_wait_for_each_other);
         ON(drivers[i], dialect_clauses);
