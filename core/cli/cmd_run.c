@@ -363,24 +363,11 @@ out:
     return rc;
 }
 
-struct retry_ctx {
-    struct tk_cli *c;
-    struct tk_strv ids;
-};
-
-static int collect_dead(void *u, const struct tk_outbox_row *r)
-{
-    struct retry_ctx *x = u;
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)r->id);
-    return tk_strv_push(&x->ids, num);
-}
-
 int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     static const char *const spec[] = {"all-failed", NULL};
     struct tk_cli_args a;
-    struct retry_ctx x = {c, {0}};
+    size_t n = 1;
     int rc;
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
@@ -390,38 +377,20 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
     }
     if (a.pos.n == 1) {
         int64_t id;
-        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)))
+        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)) ||
+            (rc = tk_engine_outbox_retry(c->e, id, err)))
             goto out;
-        rc = tk_strv_push(&x.ids, a.pos.v[0]);
+    } else if ((rc = tk_engine_outbox_retry_failed(c->e, &n, err))) {
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "retried", json_integer((json_int_t)n));
+        tk_cli_emit(o);
     } else {
-        rc = tk_store_outbox_each(c->e->db, 1, 0, collect_dead, &x, err);
-    }
-    for (size_t i = 0; rc == 0 && i < x.ids.n; i++) {
-        struct tk_outbox_row r;
-        int64_t id = 0;
-        char detail[256];
-        memset(&r, 0, sizeof r);
-        tk_parse_int(x.ids.v[i], 1, INT64_MAX, &id);
-        if ((rc = tk_store_outbox_retry(c->e->db, id, c->now, err)) ||
-            (rc = tk_store_outbox_get(c->e->db, id, &r, err)))
-            break;
-        snprintf(detail, sizeof detail, "outbox %lld (%s to %s) queued again by hand",
-                 (long long)id, r.kind, r.recipient);
-        rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, r.account_id, r.item_id, 0,
-                                "delivery-retry", detail, err);
-        tk_outbox_row_free(&r);
-    }
-    if (!rc) {
-        if (c->json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "retried", json_integer((json_int_t)x.ids.n));
-            tk_cli_emit(o);
-        } else {
-            printf("%zu message%s queued again\n", x.ids.n, x.ids.n == 1 ? "" : "s");
-        }
+        printf("%zu message%s queued again\n", n, n == 1 ? "" : "s");
     }
 out:
-    tk_strv_free(&x.ids);
     tk_cli_args_free(&a);
     return rc;
 }

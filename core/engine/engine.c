@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "internal.h"
 #include "mail/mail.h"
 
 static void default_warn(void *u, const char *msg)
@@ -158,4 +158,10 @@ const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, st
                  names.len ? names.data : "none");
     tk_buf_free(&names);
     return NULL;
+}
+
+int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t job,
+                    const char *action, const char *detail, struct tk_error *err)
+{
+    return tk_store_audit_add(e->db, e->now, e->actor, account, item, job, action, detail, err);
 }

@@ -116,6 +116,47 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
 /* Archive: stop the reminders of every item of JOB (no mail). */
 int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err);
 
+/* ---- accounts and contacts -------------------------------------------- */
+
+/* Whether NAME may name an account (one line of 1 to 200 bytes of UTF-8,
+ * not only digits) and LANGUAGE (NULL: not given) is one of en, nl.
+ * TK_EINVAL with the message a user sees.  Front ends call it before they
+ * resolve anything else, so that every front end refuses bad input first
+ * and with the same words; tk_engine_account_add checks again. */
+int tk_engine_account_check(const char *name, const char *language, struct tk_error *err);
+/* Add an account (LANGUAGE NULL: "en") and its audit entry
+ * "account-added"; *id (may be NULL) is the new id.  NAME and LANGUAGE are
+ * borrowed for the call. */
+int tk_engine_account_add(struct tk_engine *e, const char *name, const char *language, int64_t *id,
+                          struct tk_error *err);
+
+/* Whether EMAIL is an address the mail builder sends to
+ * (tk_mail_check_address) and NAME (NULL: none) one line of at most 200
+ * bytes of UTF-8; TK_EINVAL with the reason otherwise. */
+int tk_engine_contact_check(const char *email, const char *name, struct tk_error *err);
+/* Add a contact to ACCOUNT (its email's domain lower-cased; NAME NULL or
+ * "": none) and its audit entry "contact-added".  TK_ENOTFOUND for an
+ * unknown account, TK_ECONFLICT when the account has that address
+ * already.  *id may be NULL.  Strings are borrowed for the call. */
+int tk_engine_contact_add(struct tk_engine *e, int64_t account, const char *email, const char *name,
+                          int notify, int64_t *id, struct tk_error *err);
+/* Switch the notify toggle (R1) of ACCOUNT's contact EMAIL (domain
+ * compared lower-cased) and write the audit entry "contact-notify".
+ * TK_ENOTFOUND when there is no such contact.  OUT (may be NULL) receives
+ * the contact as it is now; the caller frees it with tk_contact_free, also
+ * on failure (it is zeroed then). */
+int tk_engine_contact_set_notify(struct tk_engine *e, int64_t account, const char *email,
+                                 int notify, struct tk_contact *out, struct tk_error *err);
+
+/* ---- the outbox, by hand --------------------------------------------- */
+
+/* Queue the failed (dead) outbox message ID again, due now, its attempts
+ * reset, with the audit entry "delivery-retry".  TK_ENOTFOUND when there
+ * is no such message, TK_ECONFLICT when it is not failed. */
+int tk_engine_outbox_retry(struct tk_engine *e, int64_t id, struct tk_error *err);
+/* The same for every failed message; *n (may be NULL): how many. */
+int tk_engine_outbox_retry_failed(struct tk_engine *e, size_t *n, struct tk_error *err);
+
 /* ---- scheduler and dispatch ----------------------------------------- */
 
 /* Enqueue every reminder due at e->now, in transactions of

@@ -49,6 +49,10 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
  * tk_engine_schedule does for each item. */
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err);
 
+/* Append an audit entry at e->now with the engine's actor; ids 0: none. */
+int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t job,
+                    const char *action, const char *detail, struct tk_error *err);
+
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
  * into *OUT; caller frees. */
 int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err);
