@@ -44,7 +44,7 @@ static int print_account(void *u, const struct tk_account *acc)
     struct tk_contacts cs = {0};
     struct tk_error err;
     size_t notified = 0;
-    if (tk_store_contact_list(l->c->e->db, acc->id, 0, &cs, &err) == 0)
+    if (tk_engine_contacts_list(l->c->e, acc->id, 0, &cs, &err) == 0)
         for (size_t i = 0; i < cs.n; i++)
             notified += cs.v[i].notify != 0;
     if (l->arr) {
@@ -69,7 +69,7 @@ int tk_cmd_account_list(struct tk_cli *c, int argc, char **argv, struct tk_error
     int rc;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler account list");
-    rc = tk_store_account_each(c->e->db, print_account, &l, err);
+    rc = tk_engine_accounts_each(c->e, print_account, &l, err);
     if (l.arr) {
         if (!rc)
             tk_cli_emit(l.arr);
@@ -140,7 +140,7 @@ int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error
     if (argc != 1)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler contact list ACCOUNT");
     if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
-        (rc = tk_store_contact_list(c->e->db, acc.id, 0, &cs, err)))
+        (rc = tk_engine_contacts_list(c->e, acc.id, 0, &cs, err)))
         goto out;
     if (c->json) {
         json_t *arr = json_array();

@@ -196,8 +196,8 @@ int tk_cmd_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     if (argc != 1)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler show ITEM");
     if ((rc = tk_cli_id(argv[0], "ITEM", &id, err)) ||
-        (rc = tk_store_item_get(c->e->db, id, &it, err)) ||
-        (rc = tk_store_account_get(c->e->db, it.account_id, &acc, err)))
+        (rc = tk_engine_item_get(c->e, id, &it, err)) ||
+        (rc = tk_engine_account_get(c->e, it.account_id, &acc, err)))
         goto out;
     if (c->json) {
         json_t *o = tk_cli_json_item(c, &it);
@@ -218,7 +218,7 @@ struct each_ctx {
     int n;
 };
 
-static int list_one(void *u, struct tk_item *it)
+static int list_one(void *u, const struct tk_item *it)
 {
     struct each_ctx *x = u;
     char when[32];
@@ -240,7 +240,7 @@ static int run_list(struct tk_cli *c, const struct tk_item_filter *f, const char
                     struct tk_error *err)
 {
     struct each_ctx x = {c, c->json ? json_array() : NULL, 0};
-    int rc = tk_store_item_each(c->e->db, f, list_one, &x, err);
+    int rc = tk_engine_items_each(c->e, f, list_one, &x, err);
     if (x.arr) {
         if (rc)
             json_decref(x.arr);
@@ -350,14 +350,14 @@ int tk_cmd_audit(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         struct tk_item it;
         memset(&it, 0, sizeof it);
         if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &item, err)) ||
-            (rc = tk_store_item_get(c->e->db, item, &it, err)))
+            (rc = tk_engine_item_get(c->e, item, &it, err)))
             goto out;
         tk_item_free(&it);
     }
     if (tk_cli_opt(&a, "account") && (rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
         goto out;
     x.arr = c->json ? json_array() : NULL;
-    rc = tk_store_audit_each(c->e->db, acc.id, item, audit_one, &x, err);
+    rc = tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err);
     if (x.arr) {
         if (rc)
             json_decref(x.arr);

@@ -12,20 +12,19 @@
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    struct tk_store_info si;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
     /* tk_engine_open() already brought the schema up to date. */
+    tk_engine_store_info(c->e, &si);
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "store", json_string(tk_db_driver_name(c->e->db)));
-        json_object_set_new(o, "schema_version", json_integer(tk_db_schema_version()));
+        json_object_set_new(o, "store", json_string(si.driver));
+        json_object_set_new(o, "schema_version", json_integer(si.schema_version));
         tk_cli_emit(o);
     } else {
-        printf("store ready: %s %s (schema version %d)\n", tk_db_driver_name(c->e->db),
-               c->e->cfg.store_path && strcmp(tk_db_driver_name(c->e->db), "sqlite") == 0
-                   ? c->e->cfg.store_path
-                   : "",
-               tk_db_schema_version());
+        printf("store ready: %s %s (schema version %d)\n", si.driver, si.path ? si.path : "",
+               si.schema_version);
     }
     return 0;
 }
@@ -42,7 +41,7 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
     memset(r, 0, sizeof *r);
     if ((rc = tk_engine_tick(c->e, &r->reminders, &r->st, err)))
         return rc;
-    return tk_store_outbox_counts(c->e->db, &r->queued, &r->dead, err);
+    return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
 
 int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -167,7 +166,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
-        tk_time next_item = 0, next_mail = 0, wake;
+        tk_time wake = 0;
         double wait = c->e->cfg.poll_seconds;
         if (g_reload) {
             g_reload = 0;
@@ -196,10 +195,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
-        if (tk_store_item_next_due(c->e->db, &next_item, &terr) == 0 &&
-            tk_store_outbox_next_due(c->e->db, &next_mail, &terr) == 0) {
+        if (tk_engine_next_due(c->e, &wake, &terr) == 0) {
             tk_engine_tick_clock(c->e);
-            wake = next_item && (!next_mail || next_item < next_mail) ? next_item : next_mail;
             if (wake && (double)(wake - c->e->now) < wait)
                 wait = wake > c->e->now ? (double)(wake - c->e->now) : 0.2;
         }
@@ -350,8 +347,7 @@ int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     }
     if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
         goto out;
-    rc = tk_store_outbox_each(c->e->db, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr,
-                              err);
+    rc = tk_engine_outbox_each(c->e, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
     if (arr && !rc) {
         tk_cli_emit(arr);
         arr = NULL;

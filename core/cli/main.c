@@ -121,8 +121,8 @@ static int deliver(struct tk_cli *c)
                 err.msg);
         return 0;
     }
-    if (st.temporary + st.unknown > 0 &&
-        tk_store_outbox_counts(c->e->db, &queued, &dead, &err) == 0 && queued > 0)
+    if (st.temporary + st.unknown > 0 && tk_engine_outbox_counts(c->e, &queued, &dead, &err) == 0 &&
+        queued > 0)
         fprintf(stderr,
                 "tickler: warning: %lld message%s could not be delivered now and stay%s "
                 "queued for a later tick\n",

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "db/db.h"
 #include "plugin/plugin.h"
+#include "store/jobs.h"
 #include "store/store.h"
 #include "template/template.h"
 
@@ -156,6 +157,93 @@ int tk_engine_contact_set_notify(struct tk_engine *e, int64_t account, const cha
 int tk_engine_outbox_retry(struct tk_engine *e, int64_t id, struct tk_error *err);
 /* The same for every failed message; *n (may be NULL): how many. */
 int tk_engine_outbox_retry_failed(struct tk_engine *e, size_t *n, struct tk_error *err);
+
+/* ---- reading, for front ends ------------------------------------------ *
+ *
+ * Front ends read the store through these only.  Each runs on the
+ * transaction the caller opened, if any, else on its own (autocommit), and
+ * changes nothing.  Records filled in OUT are the caller's, freed with
+ * their *_free() (tk_account_free, tk_item_free, ...), and zeroed on
+ * failure.  Records handed to an FN callback are borrowed for the call;
+ * FN returning non-zero stops the walk, which then returns that value.
+ * TK_ENOTFOUND "no account 'X'" / "no item N" / ... when a named record
+ * does not exist. */
+
+/* The account ID_OR_NAME names: "12" is an id, anything else an exact name. */
+int tk_engine_account_find(struct tk_engine *e, const char *id_or_name, struct tk_account *out,
+                           struct tk_error *err);
+int tk_engine_account_get(struct tk_engine *e, int64_t id, struct tk_account *out,
+                          struct tk_error *err);
+/* Every account, by id. */
+int tk_engine_accounts_each(struct tk_engine *e, int (*fn)(void *u, const struct tk_account *a),
+                            void *u, struct tk_error *err);
+/* ACCOUNT's contacts by id (NOTIFY_ONLY: those with notify on, R1); the
+ * caller frees *out with tk_contacts_free. */
+int tk_engine_contacts_list(struct tk_engine *e, int64_t account, int notify_only,
+                            struct tk_contacts *out, struct tk_error *err);
+
+/* One item, its fields included. */
+int tk_engine_item_get(struct tk_engine *e, int64_t id, struct tk_item *out, struct tk_error *err);
+/* The items F selects (see struct tk_item_filter: by account, type, job,
+ * pending only, or in to-do order), fields included. */
+int tk_engine_items_each(struct tk_engine *e, const struct tk_item_filter *f,
+                         int (*fn)(void *u, const struct tk_item *it), void *u,
+                         struct tk_error *err);
+/* The audit trail of ITEM (non-zero), else of ACCOUNT (non-zero), else all
+ * of it, oldest first. */
+int tk_engine_audit_each(struct tk_engine *e, int64_t account, int64_t item,
+                         int (*fn)(void *u, const struct tk_audit_entry *ae), void *u,
+                         struct tk_error *err);
+
+/* One outbox message (its text in out->data). */
+int tk_engine_outbox_get(struct tk_engine *e, int64_t id, struct tk_outbox_row *out,
+                         struct tk_error *err);
+/* Outbox messages by id: FAILED_ONLY the dead ones; ITEM non-zero: that
+ * item's. */
+int tk_engine_outbox_each(struct tk_engine *e, int failed_only, int64_t item,
+                          int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                          struct tk_error *err);
+/* How many messages are queued (due or not) and dead; either may be NULL. */
+int tk_engine_outbox_counts(struct tk_engine *e, int64_t *queued, int64_t *dead,
+                            struct tk_error *err);
+/* The earliest moment something is due: a reminder or a (re)try of a
+ * queued message; 0 when nothing is.  The daemon sleeps until then. */
+int tk_engine_next_due(struct tk_engine *e, tk_time *out, struct tk_error *err);
+
+/* One job (lua/pipeline.h moves jobs through their stages). */
+int tk_engine_job_get(struct tk_engine *e, int64_t id, struct tk_job *out, struct tk_error *err);
+/* The jobs of ACCOUNT (0: all), by id. */
+int tk_engine_jobs_each(struct tk_engine *e, int64_t account,
+                        int (*fn)(void *u, const struct tk_job *j), void *u, struct tk_error *err);
+/* The ids of JOB's items, by id, into *ids; the caller frees it with free(). */
+int tk_engine_job_items(struct tk_engine *e, int64_t job, int64_t **ids, size_t *n,
+                        struct tk_error *err);
+
+/* Which store the engine runs on. */
+struct tk_store_info {
+    const char *driver; /* "sqlite", "postgres"; NULL when opened without a store */
+    const char *path;   /* SQLite: the file as configured, else NULL; borrowed until close */
+    int schema_version; /* the newest this build knows: the store's once opened */
+};
+void tk_engine_store_info(const struct tk_engine *e, struct tk_store_info *out);
+
+/* Copy a whole store into another, empty one: FROM and TO are
+ * "sqlite:PATH" or "postgres:DSN" (FROM must exist and is upgraded to the
+ * newest schema first).  Every row of every table, ids included, in one
+ * transaction on the target: a failure leaves the target as empty as it
+ * was (db/copy.c says the rest).  Needs no engine (no configuration). */
+#define TK_MIGRATE_TABLES 16
+struct tk_migrate_result {
+    const char *from, *to; /* driver names (static) */
+    int from_version;      /* the source's schema version before the copy */
+    int to_version;        /* the schema version of both afterwards */
+    size_t ntables;
+    const char *table[TK_MIGRATE_TABLES]; /* table names (static), copy order */
+    int64_t rows[TK_MIGRATE_TABLES];
+    int64_t total;
+};
+int tk_engine_migrate_store(const char *from, const char *to, struct tk_migrate_result *out,
+                            struct tk_error *err);
 
 /* ---- scheduler and dispatch ----------------------------------------- */
 

@@ -95,7 +95,7 @@ static int job_out(struct tk_cli *c, const struct tk_job *j, json_t *arr, int ve
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    int rc = tk_store_job_items(c->e->db, j->id, &ids, &n, err);
+    int rc = tk_engine_job_items(c->e, j->id, &ids, &n, err);
     if (rc)
         return rc;
     if (arr) {
@@ -134,8 +134,7 @@ int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     int rc;
     if (argc != 1)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler job show JOB");
-    if ((rc = tk_cli_id(argv[0], "job", &id, err)) ||
-        (rc = tk_store_job_get(c->e->db, id, &j, err)))
+    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = tk_engine_job_get(c->e, id, &j, err)))
         return rc;
     json_t *arr = c->json ? json_array() : NULL;
     rc = job_out(c, &j, arr, 1, err);
@@ -176,7 +175,7 @@ int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     if (account && (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
     struct list_ctx l = {c, c->json ? json_array() : NULL, err};
-    rc = tk_store_job_each(c->e->db, acc.id, list_one, &l, err);
+    rc = tk_engine_jobs_each(c->e, acc.id, list_one, &l, err);
     if (l.arr) {
         if (!rc)
             tk_cli_emit(l.arr);
