@@ -12,7 +12,7 @@
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
-    struct tk_store_info si;
+    struct tk_engine_store_info si;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
     /* tk_engine_open() already brought the schema up to date. */
@@ -105,12 +105,17 @@ static void logf_line(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* Set once the log could not be opened: stderr is closed then, and
+ * later reopens are not tried (as before, the daemon runs on). */
+static int g_log_lost;
+
 static void reopen_log(struct tk_cli *c)
 {
-    if (!c->e->cfg.log_file)
+    const char *file = tk_engine_config(c->e)->log_file;
+    if (!file || g_log_lost)
         return;
-    if (!freopen(c->e->cfg.log_file, "a", stderr)) {
-        c->e->cfg.log_file = NULL;
+    if (!freopen(file, "a", stderr)) {
+        g_log_lost = 1;
         return;
     }
     /* A reopened stderr is a plain file and would be fully buffered: a
@@ -142,6 +147,8 @@ static void nap(double seconds)
 
 int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    const struct tk_config *cfg = tk_engine_config(c->e);
+    struct tk_engine_store_info si;
     struct sigaction sa;
     struct tick_result r;
     char when[32];
@@ -154,25 +161,25 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    c->e->stop = &g_stop_flag;
-    tk_db_interrupt = &g_stop_flag;
+    tk_engine_set_stop(c->e, &g_stop_flag);
     reopen_log(c);
     tk_engine_tick_clock(c->e);
+    tk_engine_store_info(c->e, &si);
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
-              tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
-              c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
+              tk_time_format(tk_engine_now(c->e), when, sizeof when), cfg->poll_seconds,
+              cfg->transport_plugin, si.driver);
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
     tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
         tk_time wake = 0;
-        double wait = c->e->cfg.poll_seconds;
+        double wait = cfg->poll_seconds;
         if (g_reload) {
             g_reload = 0;
             tk_cli_notify_reloading();
             reopen_log(c);
-            tk_catalog_reload(c->e->catalog);
+            tk_engine_reload_templates(c->e);
             if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
                 logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
             logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
@@ -181,31 +188,32 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             tk_cli_notify_ready("running");
         }
         tk_engine_tick_clock(c->e);
-        c->now = c->e->now;
+        c->now = tk_engine_now(c->e);
         if (tick_once(c, &r, &terr)) {
-            logf_line("tick failed: %s; retrying in %d s", terr.msg, c->e->cfg.poll_seconds);
+            logf_line("tick failed: %s; retrying in %d s", terr.msg, cfg->poll_seconds);
         } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
                    r.st.unknown || r.st.stale) {
             logf_line(
                 "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
                 "%lld queued, %lld dead",
-                tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,
+                tk_time_format(c->now, when, sizeof when), r.reminders, r.st.delivered,
                 r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, (long long)r.queued,
                 (long long)r.dead);
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
         if (tk_engine_next_due(c->e, &wake, &terr) == 0) {
+            tk_time now;
             tk_engine_tick_clock(c->e);
-            if (wake && (double)(wake - c->e->now) < wait)
-                wait = wake > c->e->now ? (double)(wake - c->e->now) : 0.2;
+            now = tk_engine_now(c->e);
+            if (wake && (double)(wake - now) < wait)
+                wait = wake > now ? (double)(wake - now) : 0.2;
         }
         nap(wait);
     }
     tk_cli_notify_stopping();
     logf_line("stopping: signal received, exiting");
-    c->e->stop = NULL;
-    tk_db_interrupt = NULL;
+    tk_engine_set_stop(c->e, NULL);
     return 0;
 }
 
@@ -252,8 +260,9 @@ int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err
     json_t *arr = c->json ? json_array() : NULL;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
-    for (size_t i = 0; i < c->e->plugins.n; i++) {
-        const struct tk_plugin *p = c->e->plugins.v[i];
+    const struct tk_registry *reg = tk_engine_plugins(c->e);
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct tk_plugin *p = reg->v[i];
         const char *kind = p->item ? "item" : "transport";
         if (arr) {
             json_t *o = json_object(), *ev = json_array();

@@ -224,8 +224,9 @@ int main(int argc, char **argv)
                              (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0, &err)))
         goto done;
     if (c.now_arg)
-        c.e->clock_offset = c.now - tk_time_real();
-    if (!cmd && !tk_registry_bulk(&c.e->plugins, argv[i], &(const struct tk_bulk_spec *){0})) {
+        tk_engine_set_clock_offset(c.e, c.now - tk_time_real());
+    if (!cmd &&
+        !tk_registry_bulk(tk_engine_plugins(c.e), argv[i], &(const struct tk_bulk_spec *){0})) {
         rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
         goto done;
     }
@@ -233,7 +234,7 @@ int main(int argc, char **argv)
      * (tick and run report it themselves, into the daemon's log). */
     if (flags & TK_CMD_SENDS)
         tk_engine_check_templates(c.e);
-    if (c.e->db && !(flags & TK_CMD_NO_PIPELINES) &&
+    if (tk_engine_has_store(c.e) && !(flags & TK_CMD_NO_PIPELINES) &&
         (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
         goto done;
     if (flags & TK_CMD_TX) {

@@ -15,6 +15,41 @@
  * transaction, with the engine's current actor ("cli", "pipeline",
  * "scheduler") and clock.
  */
+/*
+ * engine.h - what tickler does, independent of how it is asked (the CLI,
+ * Lua pipelines, the daemon, later HTTP) and of which store or transport it
+ * runs on.  The engine is the only reader and the only writer of the store
+ * for every front end: a front end includes this header (and
+ * lua/pipeline.h for jobs), never store/ or db/ (tests/style/layers.sh).
+ *
+ * Life of a command:
+ *   tk_engine_open()                 config, plugins, store, templates
+ *   tk_engine_set_actor() ...        who asks ("cli", "api:NAME", ...)
+ *   tk_engine_begin()                one transaction
+ *   tk_engine_send() / resend() / account_add() / ...   the changes
+ *   tk_engine_commit()               or tk_engine_rollback(): nothing changed
+ *   tk_engine_dispatch()             deliver what was enqueued (own transactions)
+ *   (tk_engine_tick()                the scheduler and the dispatcher together)
+ *   tk_engine_close()
+ *
+ * The contract of every function that changes something (send, resend,
+ * reminders, event, bulk, account/contact/outbox changes, job changes):
+ *   - it runs inside the transaction the caller opened with
+ *     tk_engine_begin() and never begins, commits or rolls back itself, so
+ *     a front end may add its own rows to the same transaction (an HTTP
+ *     idempotency record) and commit them together;
+ *   - it checks its input first and refuses with TK_EINVAL / TK_EUSAGE /
+ *     TK_ENOTFOUND / TK_ECONFLICT and a one-line message for the user; on
+ *     any failure the caller rolls back and nothing is changed;
+ *   - it writes its audit entry (and its outbox rows) with the engine's
+ *     actor and clock at that moment;
+ *   - strings and records passed in are borrowed for the call only.
+ * Reads (below) run on the caller's transaction if one is open, else on
+ * their own.
+ *
+ * The engine is not thread-safe: one thread uses it at a time (the
+ * dispatcher's own threads excepted, which it manages itself).
+ */
 #ifndef TK_ENGINE_H
 #define TK_ENGINE_H
 
@@ -25,53 +60,34 @@
 #include "store/store.h"
 #include "template/template.h"
 
+/* Opaque to front ends: set up with tk_engine_open, used through the
+ * functions below. */
 struct tk_engine;
 
 /* Called after a client event has been recorded (inside the transaction);
  * the pipeline layer uses it for on("TYPE.EVENT") and advance = when_done.
- * A failure rolls the whole command back. */
+ * A failure rolls the whole command back.  IT and EVENT are borrowed for
+ * the call. */
 typedef int (*tk_event_hook)(void *u, struct tk_engine *e, const struct tk_item *it,
                              const char *event, struct tk_error *err);
 
-/* Warnings for the user (no recipients, transport down): one line each. */
+/* Warnings for the user (no recipients, transport down): one line each.
+ * MSG is borrowed for the call.  May be called from the dispatcher's
+ * threads (with [transport] connections > 1), one call at a time per
+ * thread: a callback that writes somewhere shared must lock. */
 typedef void (*tk_warn_fn)(void *u, const char *msg);
-
-struct tk_engine {
-    struct tk_config cfg;
-    struct tk_registry plugins;
-    struct tk_db *db;
-    struct tk_catalog *catalog;
-    tk_time now;          /* the clock (--now / $TICKLER_NOW / real time) */
-    tk_time clock_offset; /* daemon: now = real time + offset */
-    const char *actor;    /* "cli" by default */
-    int64_t job_id;       /* pipeline: the job being worked on, else 0 */
-    char *from_name, *from_addr, *msgid_domain;
-    tk_event_hook on_event;
-    void *on_event_data;
-    tk_warn_fn warn;
-    void *warn_data;
-    volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
-};
-
-/* Whether the daemon was asked to stop.  The flag is set by a signal
- * handler and read by the dispatch's worker threads too: atomic on both
- * sides (cmd_run.c). */
-static inline int tk_engine_stopping(const struct tk_engine *e)
-{
-    return e->stop && __atomic_load_n(e->stop, __ATOMIC_RELAXED);
-}
 
 enum { TK_OPEN_NO_STORE = 1 /* config and plugins only */ };
 
 /* Open everything the configuration names.  CONFIG_PATH NULL: default
  * lookup (tk_config_find: $TICKLER_CONFIG, ./tickler.ini, then
- * SYSCONFDIR/tickler/tickler.ini).  Caller closes, also on failure
- * (*e may be NULL then). */
+ * SYSCONFDIR/tickler/tickler.ini); borrowed for the call.  NOW is the
+ * clock (see tk_engine_set_now).  Caller closes, also on failure (*e may
+ * be NULL then). */
 int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, int flags,
                    struct tk_error *err);
+/* Close the store, unload plugins and free E (NULL: nothing). */
 void tk_engine_close(struct tk_engine *e);
-/* Re-read the clock in daemon mode (real time + offset). */
-void tk_engine_tick_clock(struct tk_engine *e);
 void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
 
 /* Parse every file of the templates folder and warn (tk_engine_warn) about
@@ -83,6 +99,51 @@ size_t tk_engine_check_templates(struct tk_engine *e);
 int tk_engine_begin(struct tk_engine *e, int mode, struct tk_error *err);
 int tk_engine_commit(struct tk_engine *e, struct tk_error *err);
 void tk_engine_rollback(struct tk_engine *e);
+
+/* ---- the engine's settings, for front ends ---------------------------- */
+
+/* The clock: the business time every change records (--now, $TICKLER_NOW
+ * or the real time when the command started). */
+tk_time tk_engine_now(const struct tk_engine *e);
+void tk_engine_set_now(struct tk_engine *e, tk_time now);
+/* Daemon mode: the clock runs as real time + OFFSET (a daemon started with
+ * --now keeps that distance); tk_engine_tick_clock() re-reads it. */
+void tk_engine_set_clock_offset(struct tk_engine *e, tk_time offset);
+void tk_engine_tick_clock(struct tk_engine *e);
+
+/* Daemon mode: FLAG (NULL: none) is the stop flag its signal handler sets
+ * with __atomic_store_n; the dispatcher's threads read it atomically, stop
+ * claiming and give back what they hold, and the store stops waiting for a
+ * lost database (tk_db_interrupt).  FLAG is borrowed until it is unset
+ * with NULL or the engine is closed. */
+void tk_engine_set_stop(struct tk_engine *e, volatile int *flag);
+
+/* Who asks: recorded as the actor of every audit entry written from now
+ * on.  "cli" by default; "pipeline" while an automation runs; a front end
+ * sets its own ("api:NAME", "staff:NAME").  ACTOR (NULL: "cli") is
+ * borrowed until it is replaced or the engine is closed. */
+void tk_engine_set_actor(struct tk_engine *e, const char *actor);
+const char *tk_engine_actor(const struct tk_engine *e);
+/* The job an automation works on (0: none): items created meanwhile
+ * belong to it, audit entries name it. */
+void tk_engine_set_current_job(struct tk_engine *e, int64_t job);
+int64_t tk_engine_current_job(const struct tk_engine *e);
+
+/* The configuration, read-only; borrowed until the engine is closed. */
+const struct tk_config *tk_engine_config(const struct tk_engine *e);
+/* The loaded plugins, read-only (to list them, or to look up a bulk
+ * command); borrowed until the engine is closed. */
+const struct tk_registry *tk_engine_plugins(const struct tk_engine *e);
+/* Whether a store is open (not with TK_OPEN_NO_STORE). */
+int tk_engine_has_store(const struct tk_engine *e);
+/* Send warnings to FN (NULL: "tickler: warning: MSG" on stderr). */
+void tk_engine_set_warn(struct tk_engine *e, tk_warn_fn fn, void *u);
+/* The client-event hook (one at a time; NULL: none).  U is borrowed until
+ * the hook is replaced or the engine is closed. */
+void tk_engine_set_event_hook(struct tk_engine *e, tk_event_hook fn, void *u);
+tk_event_hook tk_engine_event_hook(const struct tk_engine *e, void **u);
+/* Read the firm's templates again (SIGHUP). */
+void tk_engine_reload_templates(struct tk_engine *e);
 
 /* ---- items ---------------------------------------------------------- */
 
@@ -114,8 +175,25 @@ int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, str
 /* A bulk command declared by a plugin (R4). *n_items: items covered. */
 int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
                    const char *message, int *n_items, struct tk_error *err);
-/* Archive: stop the reminders of every item of JOB (no mail). */
-int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err);
+
+/* ---- jobs ------------------------------------------------------------- *
+ *
+ * The records of jobs moving through a pipeline.  Front ends do not call
+ * these: they go through lua/pipeline.h, which knows the stages and runs
+ * the automations, and calls these to record what happened. */
+
+/* Insert an active job of PIPELINE for ACCOUNT in STAGE, and its audit
+ * entry "job-added"; *id (may be NULL) is the new id. */
+int tk_engine_job_add(struct tk_engine *e, const char *pipeline, const char *stage, int64_t account,
+                      const char *title, int64_t *id, struct tk_error *err);
+/* Record that JOB is in STAGE now, with the audit entry "job-moved" (WHY,
+ * may be NULL, is appended to its detail). */
+int tk_engine_job_set_stage(struct tk_engine *e, int64_t job, const char *stage, const char *why,
+                            struct tk_error *err);
+/* Archive JOB: state "archived", the reminders of its items stop (each
+ * with the audit entry "archived"), then "job-archived".  A job archived
+ * already is left as it is (success). */
+int tk_engine_job_archive(struct tk_engine *e, int64_t job, struct tk_error *err);
 
 /* ---- accounts and contacts -------------------------------------------- */
 
@@ -219,13 +297,16 @@ int tk_engine_jobs_each(struct tk_engine *e, int64_t account,
 int tk_engine_job_items(struct tk_engine *e, int64_t job, int64_t **ids, size_t *n,
                         struct tk_error *err);
 
+/* How many of JOB's items are pending and not archived. */
+int tk_engine_job_pending(struct tk_engine *e, int64_t job, int64_t *n, struct tk_error *err);
+
 /* Which store the engine runs on. */
-struct tk_store_info {
+struct tk_engine_store_info {
     const char *driver; /* "sqlite", "postgres"; NULL when opened without a store */
     const char *path;   /* SQLite: the file as configured, else NULL; borrowed until close */
     int schema_version; /* the newest this build knows: the store's once opened */
 };
-void tk_engine_store_info(const struct tk_engine *e, struct tk_store_info *out);
+void tk_engine_store_info(const struct tk_engine *e, struct tk_engine_store_info *out);
 
 /* Copy a whole store into another, empty one: FROM and TO are
  * "sqlite:PATH" or "postgres:DSN" (FROM must exist and is upgraded to the

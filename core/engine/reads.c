@@ -94,7 +94,7 @@ int tk_engine_next_due(struct tk_engine *e, tk_time *out, struct tk_error *err)
     return 0;
 }
 
-void tk_engine_store_info(const struct tk_engine *e, struct tk_store_info *out)
+void tk_engine_store_info(const struct tk_engine *e, struct tk_engine_store_info *out)
 {
     memset(out, 0, sizeof *out);
     out->schema_version = tk_db_schema_version();

@@ -83,11 +83,12 @@ int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_err
     struct tk_lua_limits lim = {0};
     const struct tk_registry *reg = NULL;
     if (c->e) {
-        reg = &c->e->plugins;
+        const struct tk_config *cfg = tk_engine_config(c->e);
+        reg = tk_engine_plugins(c->e);
         lim.memory_bytes =
-            c->e->cfg.lua_memory_limit_mb > 0 ? (size_t)c->e->cfg.lua_memory_limit_mb << 20 : 0;
-        lim.instructions = c->e->cfg.lua_instruction_limit;
-        lim.time_ms = c->e->cfg.lua_time_limit_ms;
+            cfg->lua_memory_limit_mb > 0 ? (size_t)cfg->lua_memory_limit_mb << 20 : 0;
+        lim.instructions = cfg->lua_instruction_limit;
+        lim.time_ms = cfg->lua_time_limit_ms;
     }
     struct tk_script *sc = NULL;
     int rc = tk_script_load(&sc, argv[0], reg, &lim, NULL, err);
