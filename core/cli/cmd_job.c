@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "lua/internal.h"
+#include "cli.h"
+#include "lua/pipeline.h"
 
 static int need_pipelines(struct tk_cli *c, struct tk_error *err)
 {
