@@ -48,16 +48,11 @@ static int print_account(void *u, const struct tk_account *acc)
         for (size_t i = 0; i < cs.n; i++)
             notified += cs.v[i].notify != 0;
     if (l->arr) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(acc->id));
-        json_object_set_new(o, "name", json_string(acc->name));
-        json_object_set_new(o, "language", json_string(acc->language));
-        json_object_set_new(o, "contacts", json_integer((json_int_t)cs.n));
-        json_object_set_new(o, "notified", json_integer((json_int_t)notified));
-        json_array_append_new(l->arr, o);
+        json_array_append_new(l->arr, tk_json_account(acc, &cs));
     } else {
-        printf("%-6lld %-30s %-4s %zu contact%s, %zu notified\n", (long long)acc->id, acc->name,
-               acc->language, cs.n, cs.n == 1 ? "" : "s", notified);
+        printf("%-6lld %-30s %-4s %zu contact%s, %zu notified\n", (long long)acc->id,
+               tk_cli_text(acc->name), tk_cli_text(acc->language), cs.n, cs.n == 1 ? "" : "s",
+               notified);
     }
     tk_contacts_free(&cs);
     return 0;
@@ -120,11 +115,11 @@ int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_err
         goto out;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "email", json_string(ct.email));
+        json_object_set_new(o, "email", tk_json_str(ct.email));
         json_object_set_new(o, "notify", json_boolean(on));
         tk_cli_emit(o);
     } else {
-        printf("%s: notify %s\n", ct.email, on ? "on" : "off");
+        printf("%s: notify %s\n", tk_cli_text(ct.email), on ? "on" : "off");
     }
 out:
     tk_contact_free(&ct);
@@ -144,19 +139,15 @@ int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error
         goto out;
     if (c->json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < cs.n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "id", json_integer(cs.v[i].id));
-            json_object_set_new(o, "email", json_string(cs.v[i].email));
-            json_object_set_new(o, "name", cs.v[i].name ? json_string(cs.v[i].name) : json_null());
-            json_object_set_new(o, "notify", json_boolean(cs.v[i].notify));
-            json_array_append_new(arr, o);
-        }
+        for (size_t i = 0; i < cs.n; i++)
+            json_array_append_new(arr, tk_json_contact(&cs.v[i]));
         tk_cli_emit(arr);
     } else {
-        printf("%s (%s): %zu contact%s\n", acc.name, acc.language, cs.n, cs.n == 1 ? "" : "s");
+        printf("%s (%s): %zu contact%s\n", tk_cli_text(acc.name), tk_cli_text(acc.language), cs.n,
+               cs.n == 1 ? "" : "s");
         for (size_t i = 0; i < cs.n; i++)
-            printf("  %-36s %-28s %s\n", cs.v[i].email, cs.v[i].name ? cs.v[i].name : "-",
+            printf("  %-36s %-28s %s\n", tk_cli_text(cs.v[i].email),
+                   cs.v[i].name ? tk_cli_text(cs.v[i].name) : "-",
                    cs.v[i].notify ? "notified" : "not notified");
     }
 out:

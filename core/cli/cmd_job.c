@@ -61,10 +61,10 @@ int tk_cmd_job_move(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "stage", json_string(argv[1]));
+        json_object_set_new(o, "stage", tk_json_str(argv[1]));
         tk_cli_emit(o);
     } else {
-        printf("job %lld is in stage '%s'\n", (long long)id, argv[1]);
+        printf("job %lld is in stage '%s'\n", (long long)id, tk_cli_text(argv[1]));
     }
     return 0;
 }
@@ -99,29 +99,19 @@ static int job_out(struct tk_cli *c, const struct tk_job *j, json_t *arr, int ve
     if (rc)
         return rc;
     if (arr) {
-        json_t *o = json_object(), *items = json_array();
-        json_object_set_new(o, "id", json_integer(j->id));
-        json_object_set_new(o, "pipeline", json_string(j->pipeline));
-        json_object_set_new(o, "stage", json_string(j->stage));
-        json_object_set_new(o, "account", json_integer(j->account_id));
-        json_object_set_new(o, "title", json_string(j->title));
-        json_object_set_new(o, "state", json_string(j->state));
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(items, json_integer(ids[i]));
-        json_object_set_new(o, "items", items);
-        json_object_set_new(o, "created_at", tk_cli_json_time(j->created_at));
-        json_object_set_new(o, "updated_at", tk_cli_json_time(j->updated_at));
-        json_array_append_new(arr, o);
+        json_array_append_new(arr, tk_json_job(j, ids, n));
     } else if (verbose) {
-        printf("job %lld: %s\n", (long long)j->id, j->title);
+        printf("job %lld: %s\n", (long long)j->id, tk_cli_text(j->title));
         printf("  pipeline: %s\n  stage:    %s\n  account:  %lld\n  state:    %s\n  items:   ",
-               j->pipeline, j->stage, (long long)j->account_id, j->state);
+               tk_cli_text(j->pipeline), tk_cli_text(j->stage), (long long)j->account_id,
+               tk_cli_text(j->state));
         for (size_t i = 0; i < n; i++)
             printf(" %lld", (long long)ids[i]);
         printf("%s\n", n ? "" : " none");
     } else {
-        printf("%-6lld %-8s %-24s %-16s account %-6lld %s\n", (long long)j->id, j->state,
-               j->pipeline, j->stage, (long long)j->account_id, j->title);
+        printf("%-6lld %-8s %-24s %-16s account %-6lld %s\n", (long long)j->id,
+               tk_cli_text(j->state), tk_cli_text(j->pipeline), tk_cli_text(j->stage),
+               (long long)j->account_id, tk_cli_text(j->title));
     }
     free(ids);
     return 0;

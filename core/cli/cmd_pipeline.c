@@ -4,24 +4,6 @@
 #include "cli.h"
 #include "lua/pipeline.h"
 
-static json_t *pipeline_json(const struct tk_pipeline_info *d)
-{
-    json_t *o = json_object(), *stages = json_array();
-    json_object_set_new(o, "name", json_string(d->name));
-    json_object_set_new(o, "script", json_string(d->script));
-    json_object_set_new(o, "line", json_integer(d->line));
-    for (size_t i = 0; i < d->nstages; i++) {
-        json_t *s = json_object();
-        json_object_set_new(s, "name", json_string(d->stages[i].name));
-        json_object_set_new(s, "advance",
-                            json_string(d->stages[i].when_done ? "when_done" : "manual"));
-        json_object_set_new(s, "automation", json_boolean(d->stages[i].automation));
-        json_array_append_new(stages, s);
-    }
-    json_object_set_new(o, "stages", stages);
-    return o;
-}
-
 /* Either prints each declaration, or collects the pipelines as JSON in ARR
  * and counts the handlers. */
 struct decl_out {
@@ -33,12 +15,12 @@ static int pipeline_out(void *u, const struct tk_pipeline_info *d)
 {
     struct decl_out *o = u;
     if (o->arr) {
-        json_array_append_new(o->arr, pipeline_json(d));
+        json_array_append_new(o->arr, tk_json_pipeline(d));
         return 0;
     }
-    printf("%s  (%s:%d)\n", d->name, d->script, d->line);
+    printf("%s  (%s:%d)\n", tk_cli_text(d->name), tk_cli_text(d->script), d->line);
     for (size_t i = 0; i < d->nstages; i++)
-        printf("  %zu. %s%s%s\n", i + 1, d->stages[i].name,
+        printf("  %zu. %s%s%s\n", i + 1, tk_cli_text(d->stages[i].name),
                d->stages[i].automation ? "  [automation]" : "",
                d->stages[i].when_done ? "  [advances when done]" : "");
     return 0;
@@ -49,7 +31,8 @@ static int handler_out(void *u, const struct tk_handler_info *h)
     struct decl_out *o = u;
     o->handlers++;
     if (!o->arr)
-        printf("on %s.%s  (%s)\n", h->type, h->event, h->script);
+        printf("on %s.%s  (%s)\n", tk_cli_text(h->type), tk_cli_text(h->event),
+               tk_cli_text(h->script));
     return 0;
 }
 
@@ -94,14 +77,14 @@ int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_err
     if (rc == 0) {
         if (c->json) {
             json_t *r = json_object();
-            json_object_set_new(r, "file", json_string(argv[0]));
+            json_object_set_new(r, "file", tk_json_str(argv[0]));
             json_object_set_new(r, "ok", json_true());
             json_object_set_new(r, "pipelines", o.arr);
             json_object_set_new(r, "handlers", json_integer((json_int_t)o.handlers));
             tk_cli_emit(r);
             o.arr = NULL;
         } else {
-            printf("%s: ok\n", argv[0]);
+            printf("%s: ok\n", tk_cli_text(argv[0]));
         }
     }
     if (o.arr)

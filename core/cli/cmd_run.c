@@ -19,12 +19,12 @@ int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     tk_engine_store_info(c->e, &si);
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "store", json_string(si.driver));
+        json_object_set_new(o, "store", tk_json_str(si.driver));
         json_object_set_new(o, "schema_version", json_integer(si.schema_version));
         tk_cli_emit(o);
     } else {
-        printf("store ready: %s %s (schema version %d)\n", si.driver, si.path ? si.path : "",
-               si.schema_version);
+        printf("store ready: %s %s (schema version %d)\n", tk_cli_text(si.driver),
+               tk_cli_text(si.path), si.schema_version);
     }
     return 0;
 }
@@ -56,7 +56,7 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "now", tk_cli_json_time(c->now));
+        json_object_set_new(o, "now", tk_json_time(c->now));
         json_object_set_new(o, "reminders", json_integer((json_int_t)r.reminders));
         json_object_set_new(o, "delivered", json_integer((json_int_t)r.st.delivered));
         json_object_set_new(o, "deferred",
@@ -96,13 +96,14 @@ static void on_signal(int sig)
 static void logf_line(const char *fmt, ...) TK_PRINTF(1, 2);
 static void logf_line(const char *fmt, ...)
 {
-    char when[32];
+    char when[32], line[2 * TK_ERROR_MAX];
     va_list ap;
-    fprintf(stderr, "%s tickler: ", tk_time_format(tk_time_real(), when, sizeof when));
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    /* one line per event: what it quotes is escaped (text.c) */
+    fprintf(stderr, "%s tickler: %s\n", tk_time_format(tk_time_real(), when, sizeof when),
+            tk_cli_text(line));
 }
 
 /* Set once the log could not be opened: stderr is closed then, and
@@ -217,93 +218,24 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     return 0;
 }
 
-/* What a plugin declares beyond its header, for `tickler --json plugins`
- * (docs/cli.md; the bash completion reads fields and bulk commands). */
-static void plugin_declarations(json_t *o, const struct tk_plugin *p)
-{
-    static const char *const kinds[] = {"text", "amount", "currency", "date", "integer", "url"};
-    const struct tk_config_key *keys = p->item ? p->item->config_keys : p->transport->config_keys;
-    json_t *arr = json_array();
-    for (const struct tk_config_key *k = keys; k && k->name; k++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(k->name));
-        json_object_set_new(e, "description", json_string(k->description ? k->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "config_keys", arr);
-    if (!p->item)
-        return;
-    arr = json_array();
-    for (const struct tk_field_spec *f = p->item->fields; f && f->name; f++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(f->name));
-        json_object_set_new(e, "kind",
-                            json_string(f->kind >= 0 && f->kind < 6 ? kinds[f->kind] : "unknown"));
-        json_object_set_new(e, "required", json_boolean(f->flags & TK_FIELD_REQUIRED));
-        json_object_set_new(e, "description", json_string(f->description ? f->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "fields", arr);
-    arr = json_array();
-    for (const struct tk_bulk_spec *b = p->item->bulk; b && b->command; b++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "command", json_string(b->command));
-        json_object_set_new(e, "section", json_string(b->section ? b->section : ""));
-        json_object_set_new(e, "description", json_string(b->description ? b->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "bulk", arr);
-}
-
 int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    const struct tk_registry *reg = tk_engine_plugins(c->e);
     json_t *arr = c->json ? json_array() : NULL;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
-    const struct tk_registry *reg = tk_engine_plugins(c->e);
     for (size_t i = 0; i < reg->n; i++) {
         const struct tk_plugin *p = reg->v[i];
-        const char *kind = p->item ? "item" : "transport";
-        if (arr) {
-            json_t *o = json_object(), *ev = json_array();
-            json_object_set_new(o, "name", json_string(p->hdr->name));
-            json_object_set_new(o, "kind", json_string(kind));
-            json_object_set_new(o, "abi",
-                                json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
-            json_object_set_new(o, "version", json_string(p->hdr->version ? p->hdr->version : ""));
-            json_object_set_new(o, "file", json_string(p->path));
-            json_object_set_new(o, "description",
-                                json_string(p->hdr->description ? p->hdr->description : ""));
-            if (p->item) {
-                for (const struct tk_event_spec *s = p->item->events; s && s->name; s++) {
-                    json_t *e = json_object();
-                    json_object_set_new(e, "name", json_string(s->name));
-                    json_object_set_new(e, "final_state",
-                                        s->final_state ? json_string(s->final_state) : json_null());
-                    json_array_append_new(ev, e);
-                }
-                json_object_set_new(o, "events", ev);
-                json_object_set_new(o, "lua_verb",
-                                    p->item->lua_verb ? json_string(p->item->lua_verb)
-                                                      : json_null());
-            } else {
-                json_decref(ev);
-            }
-            plugin_declarations(o, p);
-            json_array_append_new(arr, o);
-        } else {
-            printf("%-12s %-10s ABI %u.%-3u %s\n", p->hdr->name, kind, p->hdr->abi_major,
-                   p->hdr->abi_minor, p->path);
-        }
+        if (arr)
+            json_array_append_new(arr, tk_json_plugin(p));
+        else
+            printf("%-12s %-10s ABI %u.%-3u %s\n", tk_cli_text(p->hdr->name),
+                   p->item ? "item" : "transport", p->hdr->abi_major, p->hdr->abi_minor,
+                   tk_cli_text(p->path));
     }
     if (arr)
         tk_cli_emit(arr);
     return 0;
-}
-
-static const char *state_name(int s)
-{
-    return s == TK_OUTBOX_SENT ? "sent" : s == TK_OUTBOX_DEAD ? "dead" : "queued";
 }
 
 static int outbox_one(void *u, const struct tk_outbox_row *r)
@@ -311,32 +243,15 @@ static int outbox_one(void *u, const struct tk_outbox_row *r)
     json_t *arr = u;
     char a[32], b[32];
     if (arr) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(r->id));
-        json_object_set_new(o, "item", r->item_id ? json_integer(r->item_id) : json_null());
-        json_object_set_new(o, "account", json_integer(r->account_id));
-        json_object_set_new(o, "kind", json_string(r->kind));
-        json_object_set_new(o, "step", json_integer(r->step));
-        json_object_set_new(o, "recipient", json_string(r->recipient));
-        json_object_set_new(o, "message_id", json_string(r->message_id));
-        json_object_set_new(o, "state", json_string(state_name(r->state)));
-        json_object_set_new(o, "attempts", json_integer(r->attempts));
-        json_object_set_new(o, "created_at", tk_cli_json_time(r->created_at));
-        json_object_set_new(o, "next_attempt_at",
-                            r->state == TK_OUTBOX_QUEUED ? tk_cli_json_time(r->next_attempt_at)
-                                                         : json_null());
-        json_object_set_new(o, "sent_at", tk_cli_json_time(r->sent_at));
-        json_object_set_new(o, "reply_code",
-                            r->reply_code ? json_integer(r->reply_code) : json_null());
-        json_object_set_new(o, "reply", r->last_reply ? json_string(r->last_reply) : json_null());
-        json_array_append_new(arr, o);
+        json_array_append_new(arr, tk_json_outbox(r));
     } else {
         printf("%-6lld %-6s item %-6lld %-14s %-30s attempts %d  %s%s%s\n", (long long)r->id,
-               state_name(r->state), (long long)r->item_id, r->kind, r->recipient, r->attempts,
+               tk_json_outbox_state(r->state), (long long)r->item_id, tk_cli_text(r->kind),
+               tk_cli_text(r->recipient), r->attempts,
                r->state == TK_OUTBOX_SENT     ? tk_time_format(r->sent_at, a, sizeof a)
                : r->state == TK_OUTBOX_QUEUED ? tk_time_format(r->next_attempt_at, b, sizeof b)
                                               : "",
-               r->last_reply ? "  " : "", r->last_reply ? r->last_reply : "");
+               r->last_reply ? "  " : "", tk_cli_text(r->last_reply));
     }
     return 0;
 }
