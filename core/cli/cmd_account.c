@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "commands.h"
 
 int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {

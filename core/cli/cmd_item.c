@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "commands.h"
 
 static int parse_onoff(const char *v, const char *what, int *out, struct tk_error *err)
 {

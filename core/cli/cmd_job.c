@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "commands.h"
 #include "lua/pipeline.h"
 
 static int need_pipelines(struct tk_cli *c, struct tk_error *err)

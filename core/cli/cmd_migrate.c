@@ -6,7 +6,7 @@
  * file only reads the options and prints what was copied. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "commands.h"
 
 #define USAGE "usage: tickler migrate --from sqlite:PATH|postgres:DSN --to sqlite:PATH|postgres:DSN"
 

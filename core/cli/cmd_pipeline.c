@@ -1,7 +1,7 @@
 /* cmd_pipeline.c - `tickler pipeline list` and `tickler pipeline check FILE`. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "commands.h"
 #include "lua/pipeline.h"
 
 /* Either prints each declaration, or collects the pipelines as JSON in ARR

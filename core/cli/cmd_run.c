@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "commands.h"
 #include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)

@@ -91,6 +91,9 @@ static void check_repair(const char *s, size_t n)
     free(r);
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *buf = malloc(size + 1), *f[NFIELDS];
