@@ -88,6 +88,7 @@ int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, i
                    struct tk_error *err);
 /* Close the store, unload plugins and free E (NULL: nothing). */
 void tk_engine_close(struct tk_engine *e);
+/* Hand one line to the warning callback (tk_engine_set_warn). */
 void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
 
 /* Parse every file of the templates folder and warn (tk_engine_warn) about
@@ -96,6 +97,9 @@ void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
  * broken. */
 size_t tk_engine_check_templates(struct tk_engine *e);
 
+/* The caller's transaction around one request: MODE TK_TX_IMMEDIATE takes
+ * the write lock at once (every change), TK_TX_DEFERRED for reads.  After
+ * a failed change or a failed commit, roll back. */
 int tk_engine_begin(struct tk_engine *e, int mode, struct tk_error *err);
 int tk_engine_commit(struct tk_engine *e, struct tk_error *err);
 void tk_engine_rollback(struct tk_engine *e);
@@ -147,7 +151,8 @@ void tk_engine_reload_templates(struct tk_engine *e);
 
 /* ---- items ---------------------------------------------------------- */
 
-/* Reminders setting from a request: -1 means "not given". */
+/* A new item.  Reminder settings: -1 means "not given".  The strings and
+ * FIELDS are borrowed for the call. */
 struct tk_send_req {
     const char *type;
     int64_t account_id;
@@ -161,18 +166,26 @@ struct tk_send_req {
 };
 
 /* Create the item, validate its fields through the plugin, enqueue the
- * notification to every notify-on contact (R1), schedule reminders (R5). */
+ * notification to every notify-on contact (R1), schedule reminders (R5);
+ * audit entry "sent".  *item_id is the new id.  TK_EINVAL for an unknown
+ * type, a bad title or field, TK_ENOTFOUND for an unknown account or
+ * template. */
 int tk_engine_send(struct tk_engine *e, const struct tk_send_req *req, int64_t *item_id,
                    struct tk_error *err);
-/* R2/R3/D2: one extra email, top of the to-do list, audit entry. */
+/* R2/R3/D2: one extra email, top of the to-do list, audit entry
+ * "resent".  TK_ECONFLICT when the item's state allows no resend. */
 int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err);
-/* R6/D4: change reminder settings. ENABLED 0/1; EVERY -1 keep; COUNT -1 keep. */
+/* R6/D4: change reminder settings, audit entry "reminders".  ENABLED 0/1;
+ * EVERY -1 keep; COUNT -1 keep. */
 int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
                             struct tk_error *err);
-/* Record a client event; a completing event stops reminders at once.
- * Unknown event: TK_EINVAL, nothing changed. */
+/* Record a client event (audit entry "event"); a completing event stops
+ * reminders at once, then the event hook runs (pipelines).  Unknown
+ * event: TK_EINVAL, nothing changed. */
 int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, struct tk_error *err);
-/* A bulk command declared by a plugin (R4). *n_items: items covered. */
+/* A bulk command declared by a plugin (R4): one email about every pending
+ * item of that type of ACCOUNT_ID, each item counting as resent.
+ * *n_items: items covered.  MESSAGE (may be NULL) fills {{message}}. */
 int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
                    const char *message, int *n_items, struct tk_error *err);
 
@@ -326,9 +339,14 @@ struct tk_migrate_result {
 int tk_engine_migrate_store(const char *from, const char *to, struct tk_migrate_result *out,
                             struct tk_error *err);
 
-/* ---- scheduler and dispatch ----------------------------------------- */
+/* ---- scheduler and dispatch ----------------------------------------- *
+ *
+ * Unlike the changes above, these open and commit transactions of their
+ * own, short ones: call them outside a transaction (after the command's
+ * commit), with the engine's actor as it is ("scheduler" and "dispatcher"
+ * are written by them). */
 
-/* Enqueue every reminder due at e->now, in transactions of
+/* Enqueue every reminder due at the engine's clock, in transactions of
  * [scheduler] batch_size items.  *n: reminders enqueued. */
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
 
@@ -336,7 +354,7 @@ struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
 };
 /* Claim and deliver queued outbox rows due now until none is left (or
- * *e->stop).  With one connection each claim and each result is its own
+ * the stop flag is set).  With one connection each claim and each result is its own
  * short transaction.  With [transport] connections = N > 1, N worker
  * threads each keep their own transport connection and hand their store
  * work to this thread, which commits it in groups (dispatch.c); between
@@ -358,6 +376,8 @@ tk_time tk_schedule_next(const struct tk_item *it);
 
 /* ---- helpers shared by the front ends --------------------------------- */
 
+/* The item-type plugin TYPE, borrowed until the engine is closed; NULL and
+ * TK_EINVAL naming the loaded types when there is none. */
 const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, struct tk_error *err);
 /* Backoff for attempt N (1-based) with full jitter, in seconds. */
 tk_time tk_backoff_delay(int attempt, int base, int cap, uint32_t random);
