@@ -321,6 +321,20 @@ struct tk_engine_store_info {
 };
 void tk_engine_store_info(const struct tk_engine *e, struct tk_engine_store_info *out);
 
+/* What `tickler check` reads of the store CFG names, with no engine:
+ * DRIVER (static; the configured one, also when the store cannot be
+ * opened), VERSION (the store's schema version; 0 for none, or when it
+ * cannot be read) and NEWEST (this build's).  The store is opened, read
+ * and closed; nothing is created or migrated, but opening a SQLite file
+ * that is not there creates an empty one: the caller looks first.
+ * Non-zero when the store cannot be opened (ERR says why). */
+struct tk_engine_store_check {
+    const char *driver;
+    int version, newest;
+};
+int tk_engine_store_check(const struct tk_config *cfg, struct tk_engine_store_check *out,
+                          struct tk_error *err);
+
 /* Copy a whole store into another, empty one: FROM and TO are
  * "sqlite:PATH" or "postgres:DSN" (FROM must exist and is upgraded to the
  * newest schema first).  Every row of every table, ids included, in one

@@ -106,3 +106,19 @@ void tk_engine_store_info(const struct tk_engine *e, struct tk_engine_store_info
     if (!e->cfg.store_driver || strcmp(e->cfg.store_driver, "sqlite") == 0)
         out->path = e->cfg.store_path;
 }
+
+int tk_engine_store_check(const struct tk_config *cfg, struct tk_engine_store_check *out,
+                          struct tk_error *err)
+{
+    struct tk_db *db = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    out->newest = tk_db_schema_version();
+    rc = tk_db_open(cfg, &db, err);
+    out->driver = tk_db_driver_name(db); /* the configured driver's, also on failure */
+    if (rc == 0) {
+        out->version = tk_db_store_version(db);
+        tk_db_close(db);
+    }
+    return rc;
+}

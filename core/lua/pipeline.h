@@ -97,4 +97,15 @@ int tk_pipelines_each(const struct tk_pipelines *p, const struct tk_pipeline_vis
 int tk_pipeline_check(struct tk_engine *e, const char *path, const struct tk_pipeline_visitor *v,
                       struct tk_error *err);
 
+/* Load every *.lua file of [lua] scripts (CFG) on its own, with CFG's
+ * limits and REG's verbs and events (REG NULL: not checked), as
+ * tk_pipelines_open() would, but go on after a failure: PROBLEM (borrowed
+ * message) gets each script that fails to load and each pipeline declared
+ * twice, "FILE:LINE: message".  Only the scripts' top level runs: no
+ * automation, no store.  *NSCRIPTS: the files found.  Non-zero only when
+ * the folder cannot be read (ERR says why). */
+int tk_pipelines_check_folder(const struct tk_config *cfg, const struct tk_registry *reg,
+                              void (*problem)(void *u, const char *msg), void *u, size_t *nscripts,
+                              struct tk_error *err);
+
 #endif
