@@ -83,5 +83,5 @@ int tk_cli_id(const char *s, const char *what, int64_t *out, struct tk_error *er
 
 int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out, struct tk_error *err)
 {
-    return tk_store_account_find(c->e->db, s, out, err);
+    return tk_engine_account_find(c->e, s, out, err);
 }

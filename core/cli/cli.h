@@ -12,9 +12,8 @@
 #ifndef TK_CLI_H
 #define TK_CLI_H
 
-#include <jansson.h>
-
 #include "engine/engine.h"
+#include "json/json.h"
 
 struct tk_pipelines;
 
@@ -72,10 +71,20 @@ int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out, stru
 
 /* A new record's id: alone on its line, or {"id": N} with --json. */
 void tk_cli_print_id(struct tk_cli *c, int64_t id);
-/* Print one JSON document to stdout and take ownership of J. */
+/* Print one JSON document (json/json.h builds them) to stdout and take
+ * ownership of J. */
 void tk_cli_emit(json_t *j);
-json_t *tk_cli_json_time(tk_time t); /* ISO string or null for 0 */
-json_t *tk_cli_json_item(struct tk_cli *c, const struct tk_item *it);
+
+/* ---- text for a terminal (text.c) ------------------------------------ */
+
+/* S for human-readable output: control characters, C1 controls and bytes
+ * that are not UTF-8 escaped ("\x1b", "\u009b", "\xff"); NULL gives "".
+ * Returns S itself when nothing needs escaping, else one of 16 rotating
+ * static buffers: valid until 16 more calls, main thread only.  Every
+ * name, title, address, detail or reply printed as text goes through it. */
+const char *tk_cli_text(const char *s);
+/* The same into OUT (reset first), for any thread; 0 or TK_ENOMEM. */
+int tk_cli_escape(struct tk_buf *out, const char *s);
 
 /* ---- operator surface (help.c, version.c, notify.c) ------------------ */
 

@@ -9,9 +9,10 @@
  * check, since everything else is found through it.  Nothing is changed:
  * the store is read, never created or migrated, and the transport's probe
  * sends no mail.  The steps use the loaders every command uses
- * (tk_config_load, tk_registry_load, tk_catalog_check, tk_script_load,
- * tk_db_open), one at a time instead of through tk_engine_open(), which
- * stops at the first failure. */
+ * (tk_config_load, tk_registry_load, tk_catalog_check, and through the
+ * Lua layer and the engine tk_pipelines_check_folder and
+ * tk_engine_store_check), one at a time instead of through
+ * tk_engine_open(), which stops at the first failure. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -21,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "lua/internal.h"
+#include "commands.h"
+#include "lua/pipeline.h"
 #include "mail/mail.h"
 
 struct check {
@@ -62,7 +63,7 @@ static void problem(struct check *k, const char *step, const char *fmt, ...)
     va_end(ap);
     k->nproblems++;
     if (!k->json) {
-        printf("%-10s FAIL  %s\n", step, msg);
+        printf("%-10s FAIL  %s\n", step, tk_cli_text(msg));
         return;
     }
     json_t *o = json_object();
@@ -92,7 +93,7 @@ static void step_end(struct check *k, const char *step, const char *fmt, ...)
     va_end(ap);
     if (!k->json) {
         if (ok)
-            printf("%-10s ok    %s\n", step, detail);
+            printf("%-10s ok    %s\n", step, tk_cli_text(detail));
         return;
     }
     json_t *o = json_object();
@@ -106,7 +107,7 @@ static void step_end(struct check *k, const char *step, const char *fmt, ...)
 static void step_skip(struct check *k, const char *step, const char *why)
 {
     if (!k->json) {
-        printf("%-10s skip  %s\n", step, why);
+        printf("%-10s skip  %s\n", step, tk_cli_text(why));
         return;
     }
     json_t *o = json_object();
@@ -219,55 +220,27 @@ static void check_templates(struct check *k, const struct tk_config *cfg,
 
 /* ---- Lua ------------------------------------------------------------------ */
 
+static void lua_problem(void *u, const char *msg)
+{
+    problem(u, "lua", "%s", msg);
+}
+
 static void check_lua(struct check *k, const struct tk_config *cfg, const struct tk_registry *reg)
 {
-    struct tk_lua_limits lim = {0};
-    struct tk_strv names = {0};
-    struct tk_script **loaded;
-    size_t nloaded = 0;
+    struct tk_error e = {0};
+    size_t n = 0;
     step_begin(k);
     if (!cfg->lua_scripts || !*cfg->lua_scripts) {
         step_end(k, "lua", "no [lua] scripts folder configured");
         return;
     }
-    if (list_dir(cfg->lua_scripts, 0, ".lua", &names) != 0) {
-        problem(k, "lua", "[lua] scripts: cannot open folder %s: %s", cfg->lua_scripts,
-                strerror(errno));
+    if (tk_pipelines_check_folder(cfg, reg, lua_problem, k, &n, &e) != 0) {
+        problem(k, "lua", "%s", e.msg);
         step_end(k, "lua", "-");
         return;
     }
-    lim.memory_bytes = cfg->lua_memory_limit_mb > 0 ? (size_t)cfg->lua_memory_limit_mb << 20 : 0;
-    lim.instructions = cfg->lua_instruction_limit;
-    lim.time_ms = cfg->lua_time_limit_ms;
-    loaded = calloc(names.n ? names.n : 1, sizeof *loaded);
-    for (size_t i = 0; loaded && i < names.n; i++) {
-        struct tk_error e = {0};
-        struct tk_script *sc = NULL;
-        char *path = tk_strprintf("%s/%s", cfg->lua_scripts, names.v[i]);
-        if (!path)
-            break;
-        if (tk_script_load(&sc, path, reg, &lim, NULL, &e) != 0) {
-            problem(k, "lua", "%s", e.msg);
-            tk_script_free(sc);
-        } else {
-            /* two scripts declaring one pipeline: tk_pipelines_open refuses it */
-            for (size_t p = 0; p < sc->npipes; p++)
-                for (size_t j = 0; j < nloaded; j++)
-                    for (size_t q = 0; q < loaded[j]->npipes; q++)
-                        if (strcmp(loaded[j]->pipes[q].name, sc->pipes[p].name) == 0)
-                            problem(k, "lua", "%s:%d: pipeline '%s' is declared in %s:%d already",
-                                    sc->path, sc->pipes[p].line, sc->pipes[p].name, loaded[j]->path,
-                                    loaded[j]->pipes[q].line);
-            loaded[nloaded++] = sc;
-        }
-        free(path);
-    }
-    step_end(k, "lua", "%zu script%s in %s%s", names.n, names.n == 1 ? "" : "s", cfg->lua_scripts,
+    step_end(k, "lua", "%zu script%s in %s%s", n, n == 1 ? "" : "s", cfg->lua_scripts,
              reg ? "" : " (checked without plugins: verbs and events not checked)");
-    for (size_t i = 0; i < nloaded; i++)
-        tk_script_free(loaded[i]);
-    free(loaded);
-    tk_strv_free(&names);
 }
 
 /* ---- store ----------------------------------------------------------------- */
@@ -280,9 +253,8 @@ static char *folder_of(const char *path)
 
 static void check_store(struct check *k, const struct tk_config *cfg)
 {
-    struct tk_db *db = NULL;
+    struct tk_engine_store_check sc;
     struct tk_error e = {0};
-    int64_t v = 0;
     int sqlite = !cfg->store_driver || strcmp(cfg->store_driver, "sqlite") == 0;
     char where[600];
     step_begin(k);
@@ -303,21 +275,19 @@ static void check_store(struct check *k, const struct tk_config *cfg)
                     strerror(errno));
         free(dir);
     }
-    if (tk_db_open(cfg, &db, &e) != 0) {
+    if (tk_engine_store_check(cfg, &sc, &e) != 0) {
         problem(k, "store", "%s", e.msg);
-    } else if ((v = tk_db_store_version(db)) > tk_db_schema_version()) {
+    } else if (sc.version > sc.newest) {
         problem(k, "store",
                 "%s: schema version %lld is newer than this tickler knows (%d); use a newer "
                 "tickler",
-                where, (long long)v, tk_db_schema_version());
-    } else if (v == 0) {
+                where, (long long)sc.version, sc.newest);
+    } else if (sc.version == 0) {
         /* read only: a store with no schema_version is not created here */
         problem(k, "store", "%s: no tickler schema (tickler init creates it)", where);
     }
-    step_end(k, "store", "%s %s, schema version %lld%s", tk_db_driver_name(db), where, (long long)v,
-             v < tk_db_schema_version() ? " (the next command upgrades it)" : ", up to date");
-    if (db)
-        tk_db_close(db);
+    step_end(k, "store", "%s %s, schema version %lld%s", sc.driver, where, (long long)sc.version,
+             sc.version < sc.newest ? " (the next command upgrades it)" : ", up to date");
 }
 
 /* ---- transport and log --------------------------------------------------- */

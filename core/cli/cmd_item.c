@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "commands.h"
 
 static int parse_onoff(const char *v, const char *what, int *out, struct tk_error *err)
 {
@@ -104,10 +104,10 @@ static void print_ok(struct tk_cli *c, int64_t id, const char *what)
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "result", json_string(what));
+        json_object_set_new(o, "result", tk_json_str(what));
         tk_cli_emit(o);
     } else {
-        printf("item %lld: %s\n", (long long)id, what);
+        printf("item %lld: %s\n", (long long)id, tk_cli_text(what));
     }
 }
 
@@ -169,17 +169,18 @@ int tk_cmd_event(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 static void print_item_text(const struct tk_item *it, const char *account)
 {
     char a[32], b[32];
-    printf("item %lld: %s \"%s\"\n", (long long)it->id, it->type, it->title);
-    printf("  account:    %s (%lld)\n", account, (long long)it->account_id);
-    printf("  state:      %s%s\n", it->state, it->archived ? " (job archived)" : "");
-    printf("  template:   %s\n", it->template_name);
+    printf("item %lld: %s \"%s\"\n", (long long)it->id, tk_cli_text(it->type),
+           tk_cli_text(it->title));
+    printf("  account:    %s (%lld)\n", tk_cli_text(account), (long long)it->account_id);
+    printf("  state:      %s%s\n", tk_cli_text(it->state), it->archived ? " (job archived)" : "");
+    printf("  template:   %s\n", tk_cli_text(it->template_name));
     if (it->job_id)
         printf("  job:        %lld\n", (long long)it->job_id);
     printf("  sent:       %s\n", tk_time_format(it->created_at, a, sizeof a));
     if (it->completed_at)
         printf("  completed:  %s\n", tk_time_format(it->completed_at, a, sizeof a));
     for (size_t i = 0; i < it->fields.n; i++)
-        printf("  %-11s %s\n", it->fields.keys[i], it->fields.vals[i]);
+        printf("  %-11s %s\n", tk_cli_text(it->fields.keys[i]), tk_cli_text(it->fields.vals[i]));
     printf("  reminders:  %s, every %d days, %d of %d sent, next %s\n",
            it->rem.enabled ? "on" : "off", it->rem.every_days, it->rem.sent, it->rem.count,
            it->rem.next_at ? tk_time_format(it->rem.next_at, b, sizeof b) : "none");
@@ -196,13 +197,11 @@ int tk_cmd_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     if (argc != 1)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler show ITEM");
     if ((rc = tk_cli_id(argv[0], "ITEM", &id, err)) ||
-        (rc = tk_store_item_get(c->e->db, id, &it, err)) ||
-        (rc = tk_store_account_get(c->e->db, it.account_id, &acc, err)))
+        (rc = tk_engine_item_get(c->e, id, &it, err)) ||
+        (rc = tk_engine_account_get(c->e, it.account_id, &acc, err)))
         goto out;
     if (c->json) {
-        json_t *o = tk_cli_json_item(c, &it);
-        json_object_set_new(o, "account_name", json_string(acc.name));
-        tk_cli_emit(o);
+        tk_cli_emit(tk_json_item(&it, acc.name));
     } else {
         print_item_text(&it, acc.name);
     }
@@ -218,19 +217,19 @@ struct each_ctx {
     int n;
 };
 
-static int list_one(void *u, struct tk_item *it)
+static int list_one(void *u, const struct tk_item *it)
 {
     struct each_ctx *x = u;
     char when[32];
     x->n++;
     if (x->arr) {
-        json_t *o = tk_cli_json_item(x->c, it);
+        json_t *o = tk_json_item(it, NULL);
         json_object_set_new(o, "position", json_integer(x->n));
         json_array_append_new(x->arr, o);
     } else {
         printf("%3d. %-6lld %-10s %-10s %-36s reminders %s%s%s\n", x->n, (long long)it->id,
-               it->type, it->state, it->title, it->rem.enabled ? "on" : "off",
-               it->rem.next_at ? ", next " : "",
+               tk_cli_text(it->type), tk_cli_text(it->state), tk_cli_text(it->title),
+               it->rem.enabled ? "on" : "off", it->rem.next_at ? ", next " : "",
                it->rem.next_at ? tk_time_format(it->rem.next_at, when, sizeof when) : "");
     }
     return 0;
@@ -240,7 +239,7 @@ static int run_list(struct tk_cli *c, const struct tk_item_filter *f, const char
                     struct tk_error *err)
 {
     struct each_ctx x = {c, c->json ? json_array() : NULL, 0};
-    int rc = tk_store_item_each(c->e->db, f, list_one, &x, err);
+    int rc = tk_engine_items_each(c->e, f, list_one, &x, err);
     if (x.arr) {
         if (rc)
             json_decref(x.arr);
@@ -298,7 +297,7 @@ int tk_cmd_todo(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     f.pending_only = 1;
     f.todo_order = 1;
     if (!c->json)
-        printf("to-do list of %s (most recent on top):\n", acc.name);
+        printf("to-do list of %s (most recent on top):\n", tk_cli_text(acc.name));
     rc = run_list(c, &f, "  nothing to do", err);
     tk_account_free(&acc);
     return rc;
@@ -310,23 +309,13 @@ static int audit_one(void *u, const struct tk_audit_entry *ae)
     char when[32];
     tk_time_format(ae->at, when, sizeof when);
     if (x->arr) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(ae->id));
-        json_object_set_new(o, "at", json_string(when));
-        json_object_set_new(o, "actor", json_string(ae->actor));
-        json_object_set_new(o, "account",
-                            ae->account_id ? json_integer(ae->account_id) : json_null());
-        json_object_set_new(o, "item", ae->item_id ? json_integer(ae->item_id) : json_null());
-        json_object_set_new(o, "job", ae->job_id ? json_integer(ae->job_id) : json_null());
-        json_object_set_new(o, "action", json_string(ae->action));
-        json_object_set_new(o, "detail", json_string(ae->detail ? ae->detail : ""));
-        json_array_append_new(x->arr, o);
+        json_array_append_new(x->arr, tk_json_audit(ae));
     } else {
         char item[32] = "-";
         if (ae->item_id)
             snprintf(item, sizeof item, "item %lld", (long long)ae->item_id);
-        printf("%s  %-10s %-10s %-15s %s\n", when, ae->actor, item, ae->action,
-               ae->detail ? ae->detail : "");
+        printf("%s  %-10s %-10s %-15s %s\n", when, tk_cli_text(ae->actor), item,
+               tk_cli_text(ae->action), tk_cli_text(ae->detail));
     }
     x->n++;
     return 0;
@@ -350,14 +339,14 @@ int tk_cmd_audit(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         struct tk_item it;
         memset(&it, 0, sizeof it);
         if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &item, err)) ||
-            (rc = tk_store_item_get(c->e->db, item, &it, err)))
+            (rc = tk_engine_item_get(c->e, item, &it, err)))
             goto out;
         tk_item_free(&it);
     }
     if (tk_cli_opt(&a, "account") && (rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
         goto out;
     x.arr = c->json ? json_array() : NULL;
-    rc = tk_store_audit_each(c->e->db, acc.id, item, audit_one, &x, err);
+    rc = tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err);
     if (x.arr) {
         if (rc)
             json_decref(x.arr);

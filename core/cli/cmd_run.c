@@ -7,25 +7,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "commands.h"
 #include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    struct tk_engine_store_info si;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
     /* tk_engine_open() already brought the schema up to date. */
+    tk_engine_store_info(c->e, &si);
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "store", json_string(tk_db_driver_name(c->e->db)));
-        json_object_set_new(o, "schema_version", json_integer(tk_db_schema_version()));
+        json_object_set_new(o, "store", tk_json_str(si.driver));
+        json_object_set_new(o, "schema_version", json_integer(si.schema_version));
         tk_cli_emit(o);
     } else {
-        printf("store ready: %s %s (schema version %d)\n", tk_db_driver_name(c->e->db),
-               c->e->cfg.store_path && strcmp(tk_db_driver_name(c->e->db), "sqlite") == 0
-                   ? c->e->cfg.store_path
-                   : "",
-               tk_db_schema_version());
+        printf("store ready: %s %s (schema version %d)\n", tk_cli_text(si.driver),
+               tk_cli_text(si.path), si.schema_version);
     }
     return 0;
 }
@@ -42,7 +41,7 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
     memset(r, 0, sizeof *r);
     if ((rc = tk_engine_tick(c->e, &r->reminders, &r->st, err)))
         return rc;
-    return tk_store_outbox_counts(c->e->db, &r->queued, &r->dead, err);
+    return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
 
 int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -57,7 +56,7 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "now", tk_cli_json_time(c->now));
+        json_object_set_new(o, "now", tk_json_time(c->now));
         json_object_set_new(o, "reminders", json_integer((json_int_t)r.reminders));
         json_object_set_new(o, "delivered", json_integer((json_int_t)r.st.delivered));
         json_object_set_new(o, "deferred",
@@ -97,21 +96,27 @@ static void on_signal(int sig)
 static void logf_line(const char *fmt, ...) TK_PRINTF(1, 2);
 static void logf_line(const char *fmt, ...)
 {
-    char when[32];
+    char when[32], line[2 * TK_ERROR_MAX];
     va_list ap;
-    fprintf(stderr, "%s tickler: ", tk_time_format(tk_time_real(), when, sizeof when));
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    /* one line per event: what it quotes is escaped (text.c) */
+    fprintf(stderr, "%s tickler: %s\n", tk_time_format(tk_time_real(), when, sizeof when),
+            tk_cli_text(line));
 }
+
+/* Set once the log could not be opened: stderr is closed then, and
+ * later reopens are not tried (as before, the daemon runs on). */
+static int g_log_lost;
 
 static void reopen_log(struct tk_cli *c)
 {
-    if (!c->e->cfg.log_file)
+    const char *file = tk_engine_config(c->e)->log_file;
+    if (!file || g_log_lost)
         return;
-    if (!freopen(c->e->cfg.log_file, "a", stderr)) {
-        c->e->cfg.log_file = NULL;
+    if (!freopen(file, "a", stderr)) {
+        g_log_lost = 1;
         return;
     }
     /* A reopened stderr is a plain file and would be fully buffered: a
@@ -143,6 +148,8 @@ static void nap(double seconds)
 
 int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    const struct tk_config *cfg = tk_engine_config(c->e);
+    struct tk_engine_store_info si;
     struct sigaction sa;
     struct tick_result r;
     char when[32];
@@ -155,25 +162,25 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    c->e->stop = &g_stop_flag;
-    tk_db_interrupt = &g_stop_flag;
+    tk_engine_set_stop(c->e, &g_stop_flag);
     reopen_log(c);
     tk_engine_tick_clock(c->e);
+    tk_engine_store_info(c->e, &si);
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
-              tk_time_format(c->e->now, when, sizeof when), c->e->cfg.poll_seconds,
-              c->e->cfg.transport_plugin, tk_db_driver_name(c->e->db));
+              tk_time_format(tk_engine_now(c->e), when, sizeof when), cfg->poll_seconds,
+              cfg->transport_plugin, si.driver);
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
     tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
-        tk_time next_item = 0, next_mail = 0, wake;
-        double wait = c->e->cfg.poll_seconds;
+        tk_time wake = 0;
+        double wait = cfg->poll_seconds;
         if (g_reload) {
             g_reload = 0;
             tk_cli_notify_reloading();
             reopen_log(c);
-            tk_catalog_reload(c->e->catalog);
+            tk_engine_reload_templates(c->e);
             if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
                 logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
             logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
@@ -182,122 +189,53 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             tk_cli_notify_ready("running");
         }
         tk_engine_tick_clock(c->e);
-        c->now = c->e->now;
+        c->now = tk_engine_now(c->e);
         if (tick_once(c, &r, &terr)) {
-            logf_line("tick failed: %s; retrying in %d s", terr.msg, c->e->cfg.poll_seconds);
+            logf_line("tick failed: %s; retrying in %d s", terr.msg, cfg->poll_seconds);
         } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
                    r.st.unknown || r.st.stale) {
             logf_line(
                 "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
                 "%lld queued, %lld dead",
-                tk_time_format(c->e->now, when, sizeof when), r.reminders, r.st.delivered,
+                tk_time_format(c->now, when, sizeof when), r.reminders, r.st.delivered,
                 r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, (long long)r.queued,
                 (long long)r.dead);
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
-        if (tk_store_item_next_due(c->e->db, &next_item, &terr) == 0 &&
-            tk_store_outbox_next_due(c->e->db, &next_mail, &terr) == 0) {
+        if (tk_engine_next_due(c->e, &wake, &terr) == 0) {
+            tk_time now;
             tk_engine_tick_clock(c->e);
-            wake = next_item && (!next_mail || next_item < next_mail) ? next_item : next_mail;
-            if (wake && (double)(wake - c->e->now) < wait)
-                wait = wake > c->e->now ? (double)(wake - c->e->now) : 0.2;
+            now = tk_engine_now(c->e);
+            if (wake && (double)(wake - now) < wait)
+                wait = wake > now ? (double)(wake - now) : 0.2;
         }
         nap(wait);
     }
     tk_cli_notify_stopping();
     logf_line("stopping: signal received, exiting");
-    c->e->stop = NULL;
-    tk_db_interrupt = NULL;
+    tk_engine_set_stop(c->e, NULL);
     return 0;
-}
-
-/* What a plugin declares beyond its header, for `tickler --json plugins`
- * (docs/cli.md; the bash completion reads fields and bulk commands). */
-static void plugin_declarations(json_t *o, const struct tk_plugin *p)
-{
-    static const char *const kinds[] = {"text", "amount", "currency", "date", "integer", "url"};
-    const struct tk_config_key *keys = p->item ? p->item->config_keys : p->transport->config_keys;
-    json_t *arr = json_array();
-    for (const struct tk_config_key *k = keys; k && k->name; k++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(k->name));
-        json_object_set_new(e, "description", json_string(k->description ? k->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "config_keys", arr);
-    if (!p->item)
-        return;
-    arr = json_array();
-    for (const struct tk_field_spec *f = p->item->fields; f && f->name; f++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(f->name));
-        json_object_set_new(e, "kind",
-                            json_string(f->kind >= 0 && f->kind < 6 ? kinds[f->kind] : "unknown"));
-        json_object_set_new(e, "required", json_boolean(f->flags & TK_FIELD_REQUIRED));
-        json_object_set_new(e, "description", json_string(f->description ? f->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "fields", arr);
-    arr = json_array();
-    for (const struct tk_bulk_spec *b = p->item->bulk; b && b->command; b++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "command", json_string(b->command));
-        json_object_set_new(e, "section", json_string(b->section ? b->section : ""));
-        json_object_set_new(e, "description", json_string(b->description ? b->description : ""));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "bulk", arr);
 }
 
 int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    const struct tk_registry *reg = tk_engine_plugins(c->e);
     json_t *arr = c->json ? json_array() : NULL;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
-    for (size_t i = 0; i < c->e->plugins.n; i++) {
-        const struct tk_plugin *p = c->e->plugins.v[i];
-        const char *kind = p->item ? "item" : "transport";
-        if (arr) {
-            json_t *o = json_object(), *ev = json_array();
-            json_object_set_new(o, "name", json_string(p->hdr->name));
-            json_object_set_new(o, "kind", json_string(kind));
-            json_object_set_new(o, "abi",
-                                json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
-            json_object_set_new(o, "version", json_string(p->hdr->version ? p->hdr->version : ""));
-            json_object_set_new(o, "file", json_string(p->path));
-            json_object_set_new(o, "description",
-                                json_string(p->hdr->description ? p->hdr->description : ""));
-            if (p->item) {
-                for (const struct tk_event_spec *s = p->item->events; s && s->name; s++) {
-                    json_t *e = json_object();
-                    json_object_set_new(e, "name", json_string(s->name));
-                    json_object_set_new(e, "final_state",
-                                        s->final_state ? json_string(s->final_state) : json_null());
-                    json_array_append_new(ev, e);
-                }
-                json_object_set_new(o, "events", ev);
-                json_object_set_new(o, "lua_verb",
-                                    p->item->lua_verb ? json_string(p->item->lua_verb)
-                                                      : json_null());
-            } else {
-                json_decref(ev);
-            }
-            plugin_declarations(o, p);
-            json_array_append_new(arr, o);
-        } else {
-            printf("%-12s %-10s ABI %u.%-3u %s\n", p->hdr->name, kind, p->hdr->abi_major,
-                   p->hdr->abi_minor, p->path);
-        }
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct tk_plugin *p = reg->v[i];
+        if (arr)
+            json_array_append_new(arr, tk_json_plugin(p));
+        else
+            printf("%-12s %-10s ABI %u.%-3u %s\n", tk_cli_text(p->hdr->name),
+                   p->item ? "item" : "transport", p->hdr->abi_major, p->hdr->abi_minor,
+                   tk_cli_text(p->path));
     }
     if (arr)
         tk_cli_emit(arr);
     return 0;
-}
-
-static const char *state_name(int s)
-{
-    return s == TK_OUTBOX_SENT ? "sent" : s == TK_OUTBOX_DEAD ? "dead" : "queued";
 }
 
 static int outbox_one(void *u, const struct tk_outbox_row *r)
@@ -305,32 +243,15 @@ static int outbox_one(void *u, const struct tk_outbox_row *r)
     json_t *arr = u;
     char a[32], b[32];
     if (arr) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(r->id));
-        json_object_set_new(o, "item", r->item_id ? json_integer(r->item_id) : json_null());
-        json_object_set_new(o, "account", json_integer(r->account_id));
-        json_object_set_new(o, "kind", json_string(r->kind));
-        json_object_set_new(o, "step", json_integer(r->step));
-        json_object_set_new(o, "recipient", json_string(r->recipient));
-        json_object_set_new(o, "message_id", json_string(r->message_id));
-        json_object_set_new(o, "state", json_string(state_name(r->state)));
-        json_object_set_new(o, "attempts", json_integer(r->attempts));
-        json_object_set_new(o, "created_at", tk_cli_json_time(r->created_at));
-        json_object_set_new(o, "next_attempt_at",
-                            r->state == TK_OUTBOX_QUEUED ? tk_cli_json_time(r->next_attempt_at)
-                                                         : json_null());
-        json_object_set_new(o, "sent_at", tk_cli_json_time(r->sent_at));
-        json_object_set_new(o, "reply_code",
-                            r->reply_code ? json_integer(r->reply_code) : json_null());
-        json_object_set_new(o, "reply", r->last_reply ? json_string(r->last_reply) : json_null());
-        json_array_append_new(arr, o);
+        json_array_append_new(arr, tk_json_outbox(r));
     } else {
         printf("%-6lld %-6s item %-6lld %-14s %-30s attempts %d  %s%s%s\n", (long long)r->id,
-               state_name(r->state), (long long)r->item_id, r->kind, r->recipient, r->attempts,
+               tk_json_outbox_state(r->state), (long long)r->item_id, tk_cli_text(r->kind),
+               tk_cli_text(r->recipient), r->attempts,
                r->state == TK_OUTBOX_SENT     ? tk_time_format(r->sent_at, a, sizeof a)
                : r->state == TK_OUTBOX_QUEUED ? tk_time_format(r->next_attempt_at, b, sizeof b)
                                               : "",
-               r->last_reply ? "  " : "", r->last_reply ? r->last_reply : "");
+               r->last_reply ? "  " : "", tk_cli_text(r->last_reply));
     }
     return 0;
 }
@@ -350,8 +271,7 @@ int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     }
     if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
         goto out;
-    rc = tk_store_outbox_each(c->e->db, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr,
-                              err);
+    rc = tk_engine_outbox_each(c->e, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
     if (arr && !rc) {
         tk_cli_emit(arr);
         arr = NULL;
@@ -363,24 +283,11 @@ out:
     return rc;
 }
 
-struct retry_ctx {
-    struct tk_cli *c;
-    struct tk_strv ids;
-};
-
-static int collect_dead(void *u, const struct tk_outbox_row *r)
-{
-    struct retry_ctx *x = u;
-    char num[32];
-    snprintf(num, sizeof num, "%lld", (long long)r->id);
-    return tk_strv_push(&x->ids, num);
-}
-
 int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     static const char *const spec[] = {"all-failed", NULL};
     struct tk_cli_args a;
-    struct retry_ctx x = {c, {0}};
+    size_t n = 1;
     int rc;
     if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
         goto out;
@@ -390,38 +297,20 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
     }
     if (a.pos.n == 1) {
         int64_t id;
-        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)))
+        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)) ||
+            (rc = tk_engine_outbox_retry(c->e, id, err)))
             goto out;
-        rc = tk_strv_push(&x.ids, a.pos.v[0]);
+    } else if ((rc = tk_engine_outbox_retry_failed(c->e, &n, err))) {
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "retried", json_integer((json_int_t)n));
+        tk_cli_emit(o);
     } else {
-        rc = tk_store_outbox_each(c->e->db, 1, 0, collect_dead, &x, err);
-    }
-    for (size_t i = 0; rc == 0 && i < x.ids.n; i++) {
-        struct tk_outbox_row r;
-        int64_t id = 0;
-        char detail[256];
-        memset(&r, 0, sizeof r);
-        tk_parse_int(x.ids.v[i], 1, INT64_MAX, &id);
-        if ((rc = tk_store_outbox_retry(c->e->db, id, c->now, err)) ||
-            (rc = tk_store_outbox_get(c->e->db, id, &r, err)))
-            break;
-        snprintf(detail, sizeof detail, "outbox %lld (%s to %s) queued again by hand",
-                 (long long)id, r.kind, r.recipient);
-        rc = tk_store_audit_add(c->e->db, c->now, c->e->actor, r.account_id, r.item_id, 0,
-                                "delivery-retry", detail, err);
-        tk_outbox_row_free(&r);
-    }
-    if (!rc) {
-        if (c->json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "retried", json_integer((json_int_t)x.ids.n));
-            tk_cli_emit(o);
-        } else {
-            printf("%zu message%s queued again\n", x.ids.n, x.ids.n == 1 ? "" : "s");
-        }
+        printf("%zu message%s queued again\n", n, n == 1 ? "" : "s");
     }
 out:
-    tk_strv_free(&x.ids);
     tk_cli_args_free(&a);
     return rc;
 }

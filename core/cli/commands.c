@@ -1,35 +1,5 @@
 /* commands.c - the command table: the CLI contract of docs/cli.md. */
-#include "cli.h"
-
-#define CMD(fn) int fn(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
-CMD(tk_cmd_init);
-CMD(tk_cmd_account_add);
-CMD(tk_cmd_account_list);
-CMD(tk_cmd_contact_add);
-CMD(tk_cmd_contact_notify);
-CMD(tk_cmd_contact_list);
-CMD(tk_cmd_send);
-CMD(tk_cmd_resend);
-CMD(tk_cmd_reminders);
-CMD(tk_cmd_event);
-CMD(tk_cmd_tick);
-CMD(tk_cmd_run);
-CMD(tk_cmd_show);
-CMD(tk_cmd_list);
-CMD(tk_cmd_todo);
-CMD(tk_cmd_audit);
-CMD(tk_cmd_plugins);
-CMD(tk_cmd_outbox);
-CMD(tk_cmd_outbox_retry);
-CMD(tk_cmd_pipeline_list);
-CMD(tk_cmd_pipeline_check);
-CMD(tk_cmd_job_add);
-CMD(tk_cmd_job_move);
-CMD(tk_cmd_job_archive);
-CMD(tk_cmd_job_show);
-CMD(tk_cmd_job_list);
-CMD(tk_cmd_migrate);
-CMD(tk_cmd_check);
+#include "commands.h"
 
 enum { TX = TK_CMD_TX, SENDS = TK_CMD_SENDS, NOSTORE = TK_CMD_NO_STORE, OWN = TK_CMD_OWN_TX };
 

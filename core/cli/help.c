@@ -44,12 +44,12 @@ int tk_cli_command_help(int argc, char **argv)
                "  if an item plugin declares the bulk command %s: one email to ACCOUNT about\n"
                "  all its pending items of that type (tickler plugins lists the plugins;\n"
                "  request-approvals is the approval plugin's, R4)\n",
-               argv[0], argv[0]);
+               tk_cli_text(argv[0]), tk_cli_text(argv[0]));
     } else if (exact || bare) {
         print_one(exact ? exact : bare);
     } else if (sub) {
-        fprintf(stderr, "tickler: unknown command '%s %s' (see tickler %s --help)\n", argv[0], sub,
-                argv[0]);
+        fprintf(stderr, "tickler: unknown command '%s %s' (see tickler %s --help)\n",
+                tk_cli_text(argv[0]), tk_cli_text(sub), tk_cli_text(argv[0]));
         return 2;
     } else {
         /* `tickler job --help`: the whole family. */

@@ -75,8 +75,18 @@ static void reserve_command_names(void)
 
 static int fail(struct tk_error *err)
 {
-    fprintf(stderr, "tickler: %s\n", err->msg[0] ? err->msg : "failed");
+    fprintf(stderr, "tickler: %s\n", err->msg[0] ? tk_cli_text(err->msg) : "failed");
     return err->code == TK_EUSAGE ? 2 : 1;
+}
+
+/* The engine's warnings, escaped for the terminal; the dispatcher's
+ * threads call this too, hence a buffer of its own per call. */
+static void warn_line(void *u, const char *msg)
+{
+    struct tk_buf b = {0};
+    (void)u;
+    fprintf(stderr, "tickler: warning: %s\n", tk_cli_escape(&b, msg) == 0 ? b.data : "?");
+    tk_buf_free(&b);
 }
 
 /* A bulk command declared by an item plugin: `tickler CMD ACCOUNT [--message T]`. */
@@ -101,8 +111,8 @@ static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv, st
         json_object_set_new(o, "items", json_integer(n));
         tk_cli_emit(o);
     } else {
-        printf("%s: one request about %d item%s sent to account %s\n", cmd, n, n == 1 ? "" : "s",
-               acc.name);
+        printf("%s: one request about %d item%s sent to account %s\n", tk_cli_text(cmd), n,
+               n == 1 ? "" : "s", tk_cli_text(acc.name));
     }
 out:
     tk_account_free(&acc);
@@ -118,11 +128,11 @@ static int deliver(struct tk_cli *c)
     if (tk_engine_dispatch(c->e, &st, &err)) {
         fprintf(stderr,
                 "tickler: warning: delivery stopped: %s; queued mail goes out on a later tick\n",
-                err.msg);
+                tk_cli_text(err.msg));
         return 0;
     }
-    if (st.temporary + st.unknown > 0 &&
-        tk_store_outbox_counts(c->e->db, &queued, &dead, &err) == 0 && queued > 0)
+    if (st.temporary + st.unknown > 0 && tk_engine_outbox_counts(c->e, &queued, &dead, &err) == 0 &&
+        queued > 0)
         fprintf(stderr,
                 "tickler: warning: %lld message%s could not be delivered now and stay%s "
                 "queued for a later tick\n",
@@ -173,7 +183,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             version = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "tickler: unknown option %s (see tickler --help)\n", a);
+            fprintf(stderr, "tickler: unknown option %s (see tickler --help)\n", tk_cli_text(a));
             return 2;
         } else {
             break;
@@ -199,8 +209,8 @@ int main(int argc, char **argv)
         return tk_cli_command_help(argc - i, argv + i);
     cmd = lookup(argc - i, argv + i, &used);
     if (!cmd && has_subcommands(argv[i])) {
-        fprintf(stderr, "tickler: unknown command '%s %s' (see tickler --help)\n", argv[i],
-                i + 1 < argc ? argv[i + 1] : "");
+        fprintf(stderr, "tickler: unknown command '%s %s' (see tickler --help)\n",
+                tk_cli_text(argv[i]), i + 1 < argc ? tk_cli_text(argv[i + 1]) : "");
         return 2;
     }
     if (!c.now_arg && env_now && *env_now)
@@ -209,7 +219,7 @@ int main(int argc, char **argv)
         if (tk_time_parse(c.now_arg, &c.now)) {
             fprintf(stderr,
                     "tickler: --now: '%s' is not an ISO 8601 UTC time like 2026-12-01T09:00:00Z\n",
-                    c.now_arg);
+                    tk_cli_text(c.now_arg));
             return 2;
         }
     } else {
@@ -223,9 +233,11 @@ int main(int argc, char **argv)
     if ((rc = tk_engine_open(&c.e, c.config_path, c.now,
                              (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0, &err)))
         goto done;
+    tk_engine_set_warn(c.e, warn_line, NULL);
     if (c.now_arg)
-        c.e->clock_offset = c.now - tk_time_real();
-    if (!cmd && !tk_registry_bulk(&c.e->plugins, argv[i], &(const struct tk_bulk_spec *){0})) {
+        tk_engine_set_clock_offset(c.e, c.now - tk_time_real());
+    if (!cmd &&
+        !tk_registry_bulk(tk_engine_plugins(c.e), argv[i], &(const struct tk_bulk_spec *){0})) {
         rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
         goto done;
     }
@@ -233,7 +245,7 @@ int main(int argc, char **argv)
      * (tick and run report it themselves, into the daemon's log). */
     if (flags & TK_CMD_SENDS)
         tk_engine_check_templates(c.e);
-    if (c.e->db && !(flags & TK_CMD_NO_PIPELINES) &&
+    if (tk_engine_has_store(c.e) && !(flags & TK_CMD_NO_PIPELINES) &&
         (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
         goto done;
     if (flags & TK_CMD_TX) {

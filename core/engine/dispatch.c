@@ -31,31 +31,31 @@ static int stopping(const struct worker *w)
 /* Start J for its worker: through the hub when workers share the store
  * connection (it may still be running on return), else at once on the
  * worker's own connection. */
-static void job_post(struct job *j)
+static void task_post(struct tk_send_task *t)
 {
-    j->rc = 0;
-    j->done = 0;
-    if (j->w->hub) {
-        tk_hub_post(j->w->hub, j);
+    t->rc = 0;
+    t->done = 0;
+    if (t->w->hub) {
+        tk_hub_post(t->w->hub, t);
     } else {
-        tk_job_run_alone(j->w->db, j);
-        j->done = 1;
+        tk_send_task_run_alone(t->w->db, t);
+        t->done = 1;
     }
 }
 
 /* Wait for J; its counts go to the worker. */
-static int job_wait(struct job *j)
+static int task_wait(struct tk_send_task *t)
 {
-    if (j->w->hub)
-        tk_hub_wait(j->w->hub, j);
-    tk_dispatch_stats_add(&j->w->st, &j->d);
-    return j->rc;
+    if (t->w->hub)
+        tk_hub_wait(t->w->hub, t);
+    tk_dispatch_stats_add(&t->w->st, &t->d);
+    return t->rc;
 }
 
-static int run_job(struct job *j)
+static int run_task(struct tk_send_task *t)
 {
-    job_post(j);
-    return job_wait(j);
+    task_post(t);
+    return task_wait(t);
 }
 
 /* Give rows back.  WHY set: they count as failed attempts (the server is
@@ -64,9 +64,10 @@ static int run_job(struct job *j)
 static void release_rest(struct worker *w, struct tk_outbox_row *rows, size_t from, size_t n,
                          const struct tk_delivery_result *why)
 {
-    struct job j = {.w = w, .kind = JOB_RELEASE, .rows = rows, .from = from, .n = n, .why = why};
+    struct tk_send_task t = {
+        .w = w, .kind = TASK_RELEASE, .rows = rows, .from = from, .n = n, .why = why};
     if (from < n)
-        run_job(&j);
+        run_task(&t);
 }
 
 /* Whether the lease on R leaves time to send: a send that starts when the
@@ -80,12 +81,12 @@ static int lease_left(const struct worker *w, const struct tk_outbox_row *r)
 
 static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)
 {
-    struct job j = {.w = w, .kind = JOB_CLAIM, .idle = 1};
-    int rc = run_job(&j);
+    struct tk_send_task t = {.w = w, .kind = TASK_CLAIM, .idle = 1};
+    int rc = run_task(&t);
     if (rc)
-        w->err = j.err;
-    *rows = j.claimed;
-    *n = j.nclaimed;
+        w->err = t.err;
+    *rows = t.claimed;
+    *n = t.nclaimed;
     return rc;
 }
 
@@ -97,13 +98,13 @@ static int wait_settled(struct worker *w, size_t *waited, size_t upto, int idle)
 {
     int failed = 0;
     for (; *waited < upto; (*waited)++) {
-        struct job *j = &w->slot[*waited % w->nslot].j;
-        j->idle = idle;
-        if (job_wait(j) && !failed) {
+        struct tk_send_task *t = &w->slot[*waited % w->nslot].task;
+        t->idle = idle;
+        if (task_wait(t) && !failed) {
             failed = 1;
             if (!w->rc) {
-                w->rc = j->rc;
-                w->err = j->err;
+                w->rc = t->rc;
+                w->err = t->err;
             }
         }
     }
@@ -116,8 +117,8 @@ static int wait_settled(struct worker *w, size_t *waited, size_t upto, int idle)
  * recorded, W being [delivery] unrecorded_max (w->nslot).  So a worker
  * never has more than W delivered rows whose results are not yet
  * committed, which bounds the duplicates after a crash (docs/delivery.md);
- * with one connection a result is committed before job_post returns (W is
- * 1).  Every posted job is waited for before this returns: the slots are
+ * with one connection a result is committed before task_post returns (W is
+ * 1).  Every posted task is waited for before this returns: the slots are
  * the worker's. */
 static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
 {
@@ -141,8 +142,9 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
         }
         down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
         failed = wait_settled(w, &waited, upto, i + 1 == n);
-        p->j = (struct job){.w = w, .kind = JOB_SETTLE, .rows = rows, .from = i, .why = &p->res};
-        job_post(&p->j);
+        p->task = (struct tk_send_task){
+            .w = w, .kind = TASK_SETTLE, .rows = rows, .from = i, .why = &p->res};
+        task_post(&p->task);
         if (win < 2 || failed || down)
             failed |= wait_settled(w, &waited, i + 1, 1);
         if (failed) {

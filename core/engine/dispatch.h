@@ -2,11 +2,15 @@
  *
  * dispatch.c runs the workers: each claims rows, sends them through the
  * transport and reports each result.  settle.c does their store work: as
- * a job of its own transaction (one connection), or, with [transport]
+ * a task of its own transaction (one connection), or, with [transport]
  * connections > 1, through the hub, where the dispatching thread commits
- * the jobs of all workers in groups and, in a tick, also schedules.
+ * the tasks of all workers in groups and, in a tick, also schedules.
  *
- * Ownership: a job belongs to the worker that posts it (it lives on the
+ * A task (struct tk_send_task) is the dispatcher's unit of store work: a
+ * claim, a result to record (settle) or rows to give back (release).  It
+ * has nothing to do with a pipeline's job (store/jobs.h).
+ *
+ * Ownership: a task belongs to the worker that posts it (it lives on the
  * worker's stack) until it is done; the hub only links it into its queue
  * meanwhile.  Rows returned by a claim belong to the worker, which frees
  * them with tk_dispatch_rows_free. */
@@ -32,17 +36,17 @@ struct worker {
     struct tk_dispatch_stats st;
     struct tk_error err;
     int rc;
-    pthread_cond_t settled; /* with a hub: one of this worker's jobs is done */
+    pthread_cond_t settled; /* with a hub: one of this worker's tasks is done */
     struct pending *slot;   /* NSLOT results in flight, [delivery] unrecorded_max */
     size_t nslot;
 };
 
 /* The store work a worker asks for.  Run alone (connections = 1, or after a
- * failed group) each job keeps its own short transactions, as it always
- * did; run in a group (see commit_group) all jobs share one. */
-enum { JOB_CLAIM, JOB_SETTLE, JOB_RELEASE };
+ * failed group) each task keeps its own short transactions, as it always
+ * did; run in a group (see commit_group) all tasks share one. */
+enum { TASK_CLAIM, TASK_SETTLE, TASK_RELEASE };
 
-struct job {
+struct tk_send_task {
     struct worker *w;
     int kind;
     struct tk_outbox_row *rows; /* SETTLE: rows[from]; RELEASE: rows[from, n) */
@@ -54,23 +58,23 @@ struct job {
     struct tk_error err;
     int rc, done;
     int idle; /* its worker has nothing to send meanwhile */
-    struct job *next;
+    struct tk_send_task *next;
 };
 
-/* A delivered row's result, waiting to be recorded by its job. */
+/* A delivered row's result, waiting to be recorded by its task. */
 struct pending {
-    struct job j;
+    struct tk_send_task task;
     struct tk_delivery_result res;
 };
 
 /* Workers of one dispatch share the engine's store connection through
- * this: they post jobs, and the dispatching thread (the settler) commits
- * every job waiting in one transaction (commit_group).
+ * this: they post tasks, and the dispatching thread (the settler) commits
+ * every task waiting in one transaction (commit_group).
  *
  * In a tick (tk_engine_tick) the settler is also the scheduler: it writes
  * due reminders one by one into an open transaction until a worker waits
  * with rows left to send (BLOCKED), a worker out of rows (IDLE) has a few
- * new rows to take, or a batch is full; then it records the jobs waiting
+ * new rows to take, or a batch is full; then it records the tasks waiting
  * and commits it all (write_round in settle.c).  So the workers deliver the first reminders
  * while later ones are still being written, and one commit serves both.
  * A claim that finds the outbox empty meanwhile is parked until more are
@@ -83,9 +87,9 @@ struct hub {
     pthread_mutex_t mu;
     pthread_cond_t work;
     struct tk_db *db;
-    struct job *head, **tail;
-    struct job *parked; /* empty claims waiting for more reminders */
-    int active;         /* workers still running */
+    struct tk_send_task *head, **tail;
+    struct tk_send_task *parked; /* empty claims waiting for more reminders */
+    int active;                  /* workers still running */
     struct tk_engine *e;
     int blocked;      /* workers waiting, with rows left to send */
     int idle;         /* workers waiting, out of rows (claims too) */
@@ -107,8 +111,8 @@ static inline tk_time tk_dispatch_clock(const struct tk_engine *e)
 
 static inline void tk_dispatch_rows_free(struct tk_outbox_row *rows, size_t n)
 {
-    for (size_t j = 0; j < n; j++)
-        tk_outbox_row_free(&rows[j]);
+    for (size_t i = 0; i < n; i++)
+        tk_outbox_row_free(&rows[i]);
     free(rows);
 }
 
@@ -123,15 +127,15 @@ static inline void tk_dispatch_stats_add(struct tk_dispatch_stats *to,
 }
 
 /* Run J on DB in its own transaction(s), as with one connection. */
-void tk_job_run_alone(struct tk_db *db, struct job *j);
+void tk_send_task_run_alone(struct tk_db *db, struct tk_send_task *t);
 
 /* The hub of NW workers WS (their `settled` conditions included); with
  * SCHEDULE the settler also enqueues the due reminders (a tick). */
 int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule);
 void tk_hub_destroy(struct hub *h, struct worker *ws, int nw);
 /* A worker: hand J over; wait until it is committed; leave for good. */
-void tk_hub_post(struct hub *h, struct job *j);
-void tk_hub_wait(struct hub *h, struct job *j);
+void tk_hub_post(struct hub *h, struct tk_send_task *t);
+void tk_hub_wait(struct hub *h, struct tk_send_task *t);
 void tk_hub_leave(struct hub *h);
 /* The dispatching thread: commit (and schedule) until every worker has
  * left and nothing is left to do. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "internal.h"
 #include "mail/mail.h"
 
 static void default_warn(void *u, const char *msg)
@@ -158,4 +158,91 @@ const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, st
                  names.len ? names.data : "none");
     tk_buf_free(&names);
     return NULL;
+}
+
+int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t job,
+                    const char *action, const char *detail, struct tk_error *err)
+{
+    return tk_store_audit_add(e->db, e->now, e->actor, account, item, job, action, detail, err);
+}
+
+tk_time tk_engine_now(const struct tk_engine *e)
+{
+    return e->now;
+}
+
+void tk_engine_set_now(struct tk_engine *e, tk_time now)
+{
+    e->now = now;
+}
+
+void tk_engine_set_clock_offset(struct tk_engine *e, tk_time offset)
+{
+    e->clock_offset = offset;
+}
+
+void tk_engine_set_stop(struct tk_engine *e, volatile int *flag)
+{
+    e->stop = flag;
+    tk_db_interrupt = flag;
+}
+
+void tk_engine_set_actor(struct tk_engine *e, const char *actor)
+{
+    e->actor = actor ? actor : "cli";
+}
+
+const char *tk_engine_actor(const struct tk_engine *e)
+{
+    return e->actor;
+}
+
+void tk_engine_set_current_job(struct tk_engine *e, int64_t job)
+{
+    e->job_id = job;
+}
+
+int64_t tk_engine_current_job(const struct tk_engine *e)
+{
+    return e->job_id;
+}
+
+const struct tk_config *tk_engine_config(const struct tk_engine *e)
+{
+    return &e->cfg;
+}
+
+const struct tk_registry *tk_engine_plugins(const struct tk_engine *e)
+{
+    return &e->plugins;
+}
+
+int tk_engine_has_store(const struct tk_engine *e)
+{
+    return e->db != NULL;
+}
+
+void tk_engine_set_warn(struct tk_engine *e, tk_warn_fn fn, void *u)
+{
+    e->warn = fn ? fn : default_warn;
+    e->warn_data = fn ? u : NULL;
+}
+
+void tk_engine_set_event_hook(struct tk_engine *e, tk_event_hook fn, void *u)
+{
+    e->on_event = fn;
+    e->on_event_data = fn ? u : NULL;
+}
+
+tk_event_hook tk_engine_event_hook(const struct tk_engine *e, void **u)
+{
+    if (u)
+        *u = e->on_event_data;
+    return e->on_event;
+}
+
+void tk_engine_reload_templates(struct tk_engine *e)
+{
+    if (e->catalog)
+        tk_catalog_reload(e->catalog);
 }

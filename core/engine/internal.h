@@ -1,10 +1,40 @@
 /*
- * internal.h - what the engine's own files share; not for the front ends.
+ * internal.h - what the engine's own files share; not for the front ends
+ * (unit tests and benchmarks that set up states by hand may include it).
  */
 #ifndef TK_ENGINE_INTERNAL_H
 #define TK_ENGINE_INTERNAL_H
 
 #include "engine.h"
+
+struct tk_engine {
+    struct tk_config cfg;
+    struct tk_registry plugins;
+    struct tk_db *db;
+    struct tk_catalog *catalog;
+    tk_time now;          /* the clock (--now / $TICKLER_NOW / real time) */
+    tk_time clock_offset; /* daemon: now = real time + offset */
+    const char *actor;    /* "cli" by default; borrowed (tk_engine_set_actor) */
+    int64_t job_id;       /* pipeline: the job being worked on, else 0 */
+    char *from_name, *from_addr, *msgid_domain;
+    tk_event_hook on_event;
+    void *on_event_data;
+    tk_warn_fn warn;
+    void *warn_data;
+    volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
+};
+
+/* Whether the daemon was asked to stop.  The flag is set by a signal
+ * handler and read by the dispatch's worker threads too: atomic on both
+ * sides (tk_engine_set_stop). */
+static inline int tk_engine_stopping(const struct tk_engine *e)
+{
+    return e->stop && __atomic_load_n(e->stop, __ATOMIC_RELAXED);
+}
+
+/* Archive: stop the reminders of every item of JOB (no mail), each with
+ * its audit entry. */
+int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_error *err);
 
 /* Check FIELDS against the type's field specs: unknown names and values of
  * the wrong form; AFTER_PREPARE also checks required fields. */
@@ -48,6 +78,10 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
  * the due item ITEM_ID (its outbox rows, its next step, its audit entry), as
  * tk_engine_schedule does for each item. */
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err);
+
+/* Append an audit entry at e->now with the engine's actor; ids 0: none. */
+int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t job,
+                    const char *action, const char *detail, struct tk_error *err);
 
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
  * into *OUT; caller frees. */

@@ -92,46 +92,46 @@ static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
     return rc;
 }
 
-static int job_body(struct tk_db *db, struct job *j)
+static int task_body(struct tk_db *db, struct tk_send_task *t)
 {
-    struct tk_engine *e = j->w->e;
+    struct tk_engine *e = t->w->e;
     int rc = 0;
-    switch (j->kind) {
-    case JOB_CLAIM:
+    switch (t->kind) {
+    case TASK_CLAIM:
         rc = tk_store_outbox_claim(db, tk_dispatch_clock(e), e->cfg.lease_seconds, TK_CLAIM_BATCH,
-                                   &j->claimed, &j->nclaimed, &j->err);
+                                   &t->claimed, &t->nclaimed, &t->err);
         break;
-    case JOB_SETTLE:
-        rc = settle_body(e, db, &j->rows[j->from], j->why, &j->d, &j->err);
+    case TASK_SETTLE:
+        rc = settle_body(e, db, &t->rows[t->from], t->why, &t->d, &t->err);
         break;
     default:
-        for (size_t i = j->from; i < j->n && !rc; i++)
-            rc = j->why ? settle_body(e, db, &j->rows[i], j->why, &j->d, &j->err)
-                        : release_body(db, &j->rows[i], &j->d, &j->err);
+        for (size_t i = t->from; i < t->n && !rc; i++)
+            rc = t->why ? settle_body(e, db, &t->rows[i], t->why, &t->d, &t->err)
+                        : release_body(db, &t->rows[i], &t->d, &t->err);
         break;
     }
     return rc;
 }
 
 /* Undo what a rolled-back body left in J, so that it can run again. */
-static void job_reset(struct job *j)
+static void task_reset(struct tk_send_task *t)
 {
-    if (j->claimed)
-        tk_dispatch_rows_free(j->claimed, j->nclaimed);
-    j->claimed = NULL;
-    j->nclaimed = 0;
-    memset(&j->d, 0, sizeof j->d);
+    if (t->claimed)
+        tk_dispatch_rows_free(t->claimed, t->nclaimed);
+    t->claimed = NULL;
+    t->nclaimed = 0;
+    memset(&t->d, 0, sizeof t->d);
 }
 
 /* Results and give-backs alone may be committed without waiting for the
  * store's disk (TK_TX_RESULT, db.h); a claim takes a fencing token, which
  * must never be handed out twice. */
-static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
+static int task_tx(struct tk_db *db, struct tk_send_task *t, struct tk_error *err)
 {
-    int rc = tk_db_begin(db, j->kind == JOB_CLAIM ? TK_TX_IMMEDIATE : TK_TX_RESULT, err);
+    int rc = tk_db_begin(db, t->kind == TASK_CLAIM ? TK_TX_IMMEDIATE : TK_TX_RESULT, err);
     if (rc)
         return rc;
-    if ((rc = job_body(db, j)) == 0)
+    if ((rc = task_body(db, t)) == 0)
         return tk_db_commit(db, err);
     tk_db_rollback(db);
     return rc;
@@ -142,47 +142,47 @@ static int job_tx(struct tk_db *db, struct job *j, struct tk_error *err)
  * write: that row and the rest wait for their leases.  (With the store
  * gone, going on would spend a whole reconnect wait per row, and a daemon
  * asked to stop would not.) */
-void tk_job_run_alone(struct tk_db *db, struct job *j)
+void tk_send_task_run_alone(struct tk_db *db, struct tk_send_task *t)
 {
-    j->rc = 0;
-    job_reset(j);
-    if (j->kind != JOB_RELEASE) {
-        if ((j->rc = job_tx(db, j, &j->err)))
-            job_reset(j);
+    t->rc = 0;
+    task_reset(t);
+    if (t->kind != TASK_RELEASE) {
+        if ((t->rc = task_tx(db, t, &t->err)))
+            task_reset(t);
         return;
     }
-    for (size_t i = j->from; i < j->n; i++) {
-        struct job one = *j;
+    for (size_t i = t->from; i < t->n; i++) {
+        struct tk_send_task one = *t;
         struct tk_error err;
         one.from = i;
         one.n = i + 1;
         memset(&one.d, 0, sizeof one.d);
-        if (job_tx(db, &one, &err) != 0)
+        if (task_tx(db, &one, &err) != 0)
             break;
-        tk_dispatch_stats_add(&j->d, &one.d);
+        tk_dispatch_stats_add(&t->d, &one.d);
     }
 }
 
-static void run_each_alone(struct tk_db *db, struct job *list)
+static void run_each_alone(struct tk_db *db, struct tk_send_task *list)
 {
-    for (struct job *j = list; j; j = j->next)
-        tk_job_run_alone(db, j);
+    for (struct tk_send_task *t = list; t; t = t->next)
+        tk_send_task_run_alone(db, t);
 }
 
-/* Group commit: the jobs of LIST go into the transaction open on DB, which
+/* Group commit: the tasks of LIST go into the transaction open on DB, which
  * is then committed, so N workers pay one commit (and never wait for each
  * other's write lock) instead of N.  A worker never has more than
  * [delivery] unrecorded_max delivered-but-unrecorded messages: it waits
- * for older results to be committed first (dispatch.c).  If a job or the
- * commit fails, everything in the transaction is rolled back and every job
- * runs alone, so that one job's failure (a full disk) is reported to its
- * worker only.  Returns 0 when committed, -1 when a job failed, or the
+ * for older results to be committed first (dispatch.c).  If a task or the
+ * commit fails, everything in the transaction is rolled back and every task
+ * runs alone, so that one task's failure (a full disk) is reported to its
+ * worker only.  Returns 0 when committed, -1 when a task failed, or the
  * failed commit's status (ERR says why). */
-static int commit_jobs(struct tk_db *db, struct job *list, struct tk_error *err)
+static int commit_tasks(struct tk_db *db, struct tk_send_task *list, struct tk_error *err)
 {
     int rc = 0;
-    for (struct job *j = list; j && rc == 0; j = j->next)
-        rc = job_body(db, j) ? -1 : 0;
+    for (struct tk_send_task *t = list; t && rc == 0; t = t->next)
+        rc = task_body(db, t) ? -1 : 0;
     if (rc == 0 && (rc = tk_db_commit(db, err)) == 0)
         return 0;
     tk_db_rollback(db);
@@ -190,49 +190,49 @@ static int commit_jobs(struct tk_db *db, struct job *list, struct tk_error *err)
     return rc;
 }
 
-/* LIST in a transaction of its own (commit_jobs); TK_TX_RESULT unless it
- * claims (see job_tx). */
-static void commit_group(struct tk_db *db, struct job *list)
+/* LIST in a transaction of its own (commit_tasks); TK_TX_RESULT unless it
+ * claims (see task_tx). */
+static void commit_group(struct tk_db *db, struct tk_send_task *list)
 {
     struct tk_error err;
     int mode = TK_TX_RESULT;
-    for (struct job *j = list; j; j = j->next)
-        if (j->kind == JOB_CLAIM)
+    for (struct tk_send_task *t = list; t; t = t->next)
+        if (t->kind == TASK_CLAIM)
             mode = TK_TX_IMMEDIATE;
     if (tk_db_begin(db, mode, &err) == 0)
-        commit_jobs(db, list, &err);
+        commit_tasks(db, list, &err);
     else
         run_each_alone(db, list);
 }
 
-/* Under MU: the jobs waiting, taken off the queue. */
-static struct job *take_jobs(struct hub *h)
+/* Under MU: the tasks waiting, taken off the queue. */
+static struct tk_send_task *take_tasks(struct hub *h)
 {
-    struct job *list = h->head;
+    struct tk_send_task *list = h->head;
     h->head = NULL;
     h->tail = &h->head;
     return list;
 }
 
-void tk_hub_post(struct hub *h, struct job *j)
+void tk_hub_post(struct hub *h, struct tk_send_task *t)
 {
     pthread_mutex_lock(&h->mu);
-    j->next = NULL;
-    *h->tail = j;
-    h->tail = &j->next;
+    t->next = NULL;
+    *h->tail = t;
+    h->tail = &t->next;
     pthread_cond_signal(&h->work);
     pthread_mutex_unlock(&h->mu);
 }
 
-void tk_hub_wait(struct hub *h, struct job *j)
+void tk_hub_wait(struct hub *h, struct tk_send_task *t)
 {
     pthread_mutex_lock(&h->mu);
-    if (!j->done) {
+    if (!t->done) {
         /* what the settler, writing reminders, looks at (commit_now) */
-        int *waiting = j->idle ? &h->idle : &h->blocked;
+        int *waiting = t->idle ? &h->idle : &h->blocked;
         __atomic_add_fetch(waiting, 1, __ATOMIC_RELAXED);
-        while (!j->done)
-            pthread_cond_wait(&j->w->settled, &h->mu);
+        while (!t->done)
+            pthread_cond_wait(&t->w->settled, &h->mu);
         __atomic_sub_fetch(waiting, 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&h->mu);
@@ -295,29 +295,29 @@ static int write_reminders(struct hub *h, size_t *written, struct tk_error *err)
 
 /* A round of the settler while reminders are left (a tick): one
  * transaction that writes reminders until a worker needs a commit, then
- * records the jobs waiting at that moment and commits both.  So a worker
+ * records the tasks waiting at that moment and commits both.  So a worker
  * waits for a few reminders at most (BLOCKED_MIN), not for a whole batch,
  * and one commit serves both.  Failures stay apart: if the reminders or
- * the commit fail, scheduling stops with that error (and the jobs are
- * recorded on their own); if a job fails, the jobs run alone and the
- * reminders are written again next round.  Returns the jobs it took. */
-static struct job *write_round(struct hub *h)
+ * the commit fail, scheduling stops with that error (and the tasks are
+ * recorded on their own); if a task fails, the tasks run alone and the
+ * reminders are written again next round.  Returns the tasks it took. */
+static struct tk_send_task *write_round(struct hub *h)
 {
     struct tk_error err;
-    struct job *list;
+    struct tk_send_task *list;
     size_t written = 0;
     int rc = tk_db_begin(h->db, TK_TX_IMMEDIATE, &err);
 
     if (rc == 0 && (rc = write_reminders(h, &written, &err)))
         tk_db_rollback(h->db);
     pthread_mutex_lock(&h->mu);
-    list = take_jobs(h);
+    list = take_tasks(h);
     pthread_mutex_unlock(&h->mu);
     if (rc) {
         if (list)
             commit_group(h->db, list);
-    } else if ((rc = commit_jobs(h->db, list, &err)) != 0) {
-        /* a failed job (-1) is its worker's to report; a failed commit
+    } else if ((rc = commit_tasks(h->db, list, &err)) != 0) {
+        /* a failed task (-1) is its worker's to report; a failed commit
          * of reminders is the store's failure, and stops the scheduling */
         if (rc < 0 || written == 0)
             rc = 0;
@@ -335,15 +335,15 @@ static struct job *write_round(struct hub *h)
     return list;
 }
 
-/* Under MU: LIST is committed.  Its jobs are done, except claims that
+/* Under MU: LIST is committed.  Its tasks are done, except claims that
  * found nothing while reminders may still come (PRODUCING): those wait,
  * and run again once more are written. */
-static void settle_done(struct hub *h, struct job *list, int producing)
+static void settle_done(struct hub *h, struct tk_send_task *list, int producing)
 {
     while (list) {
-        struct job *k = list;
+        struct tk_send_task *k = list;
         list = k->next;
-        if (k->kind == JOB_CLAIM && k->rc == 0 && k->nclaimed == 0 && producing) {
+        if (k->kind == TASK_CLAIM && k->rc == 0 && k->nclaimed == 0 && producing) {
             k->next = h->parked;
             h->parked = k;
             continue;
@@ -357,7 +357,7 @@ static void settle_done(struct hub *h, struct job *list, int producing)
 static void unpark(struct hub *h)
 {
     while (h->parked) {
-        struct job *k = h->parked;
+        struct tk_send_task *k = h->parked;
         h->parked = k->next;
         k->next = NULL;
         *h->tail = k;
@@ -365,13 +365,13 @@ static void unpark(struct hub *h)
     }
 }
 
-/* The settler: runs until every worker has left, no job is waiting and no
+/* The settler: runs until every worker has left, no task is waiting and no
  * reminder is left to schedule. */
 void tk_hub_settle(struct hub *h)
 {
     pthread_mutex_lock(&h->mu);
     for (;;) {
-        struct job *list;
+        struct tk_send_task *list;
         while (!h->head && h->active > 0 && !h->producing)
             pthread_cond_wait(&h->work, &h->mu);
         if (h->producing) {
@@ -382,7 +382,7 @@ void tk_hub_settle(struct hub *h)
             unpark(h);
             continue;
         }
-        if (!(list = take_jobs(h)))
+        if (!(list = take_tasks(h)))
             break;
         pthread_mutex_unlock(&h->mu);
         commit_group(h->db, list);

@@ -160,14 +160,6 @@ struct tk_pipelines {
 /* The pipeline NAME and its script, or TK_ENOTFOUND. */
 int tk_pipelines_find(struct tk_pipelines *p, const char *name, struct tk_script **sc,
                       const struct tk_pipeline_def **def, struct tk_error *err);
-/* Create a job of PIPELINE for ACCOUNT and enter STAGE (NULL: the first). */
-int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t account,
-                        const char *title, const char *stage, int64_t *id, struct tk_error *err);
-/* Move JOB to STAGE and run its on_enter. */
-int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
-                         struct tk_error *err);
-/* Archive JOB: state 'archived', its items' reminders stop. */
-int tk_pipeline_job_archive(struct tk_pipelines *p, int64_t job, struct tk_error *err);
 /* Create an item for JOB (the job methods). */
 int tk_pipeline_job_create(struct tk_pipelines *p, int64_t job, struct tk_send_req *req,
                            int64_t *item, struct tk_error *err);

@@ -27,7 +27,7 @@ struct job_ud {
 static struct tk_pipelines *host_of(lua_State *L)
 {
     struct tk_pipelines *p = tk_lua_host(tk_lua_of(L));
-    if (!p || !p->e || !p->e->db)
+    if (!p || !p->e || !tk_engine_has_store(p->e))
         luaL_error(L, "jobs are not available here (no store: pipeline check)");
     return p;
 }
@@ -182,7 +182,7 @@ static int job_field(lua_State *L, int64_t id, const char *key)
     struct tk_pipelines *p = host_of(L);
     struct tk_error err = {0};
     struct tk_job j;
-    if (tk_store_job_get(p->e->db, id, &j, &err) != 0)
+    if (tk_engine_job_get(p->e, id, &j, &err) != 0)
         return tk_lua_kill(L, "%s", err.msg);
     int n = 1;
     if (strcmp(key, "id") == 0) {
@@ -199,7 +199,7 @@ static int job_field(lua_State *L, int64_t id, const char *key)
         lua_pushstring(L, j.state);
     } else if (strcmp(key, "account_name") == 0 || strcmp(key, "language") == 0) {
         struct tk_account a;
-        if (tk_store_account_get(p->e->db, j.account_id, &a, &err) != 0) {
+        if (tk_engine_account_get(p->e, j.account_id, &a, &err) != 0) {
             tk_job_free(&j);
             return tk_lua_kill(L, "%s", err.msg);
         }
@@ -208,7 +208,7 @@ static int job_field(lua_State *L, int64_t id, const char *key)
     } else if (strcmp(key, "items") == 0) {
         int64_t *ids = NULL;
         size_t nids = 0;
-        if (tk_store_job_items(p->e->db, id, &ids, &nids, &err) != 0) {
+        if (tk_engine_job_items(p->e, id, &ids, &nids, &err) != 0) {
             tk_job_free(&j);
             return tk_lua_kill(L, "%s", err.msg);
         }

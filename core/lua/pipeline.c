@@ -109,11 +109,12 @@ static int refuse_if_broken(const struct tk_pipelines *p, struct tk_error *err)
 
 int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_error *err)
 {
+    const struct tk_config *cfg = tk_engine_config(e);
     *out = NULL;
-    if (!e->cfg.lua_scripts || !*e->cfg.lua_scripts)
+    if (!cfg->lua_scripts || !*cfg->lua_scripts)
         return 0;
     struct tk_pipelines *p = calloc(1, sizeof *p);
-    char *dir = tk_config_path(&e->cfg, e->cfg.lua_scripts);
+    char *dir = tk_config_path(cfg, cfg->lua_scripts);
     struct tk_strv names = {0};
     int rc = 0;
     if (!p || !dir) {
@@ -121,10 +122,9 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         goto out;
     }
     p->e = e;
-    p->lim.memory_bytes =
-        e->cfg.lua_memory_limit_mb > 0 ? (size_t)e->cfg.lua_memory_limit_mb << 20 : 0;
-    p->lim.instructions = e->cfg.lua_instruction_limit;
-    p->lim.time_ms = e->cfg.lua_time_limit_ms;
+    p->lim.memory_bytes = cfg->lua_memory_limit_mb > 0 ? (size_t)cfg->lua_memory_limit_mb << 20 : 0;
+    p->lim.instructions = cfg->lua_instruction_limit;
+    p->lim.time_ms = cfg->lua_time_limit_ms;
     struct tk_error why = {0};
     if (list_scripts(dir, &names, &why) != 0 && (rc = broken(p, &why, err)) != 0)
         goto out;
@@ -141,7 +141,7 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         }
         struct tk_script *sc = NULL;
         tk_error_clear(&why);
-        if (tk_script_load(&sc, path, &e->plugins, &p->lim, p, &why) == 0 &&
+        if (tk_script_load(&sc, path, tk_engine_plugins(e), &p->lim, p, &why) == 0 &&
             declared_twice(p, sc, &why) == 0)
             p->scripts[p->nscripts++] = sc;
         else {
@@ -150,10 +150,8 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         }
         free(path);
     }
-    if (rc == 0) {
-        e->on_event = on_event;
-        e->on_event_data = p;
-    }
+    if (rc == 0)
+        tk_engine_set_event_hook(e, on_event, p);
 out:
     tk_strv_free(&names);
     free(dir);
@@ -169,10 +167,9 @@ void tk_pipelines_close(struct tk_pipelines *p)
 {
     if (!p)
         return;
-    if (p->e && p->e->on_event == on_event && p->e->on_event_data == p) {
-        p->e->on_event = NULL;
-        p->e->on_event_data = NULL;
-    }
+    void *hooked = NULL;
+    if (p->e && tk_engine_event_hook(p->e, &hooked) == on_event && hooked == p)
+        tk_engine_set_event_hook(p->e, NULL, NULL);
     for (size_t i = 0; i < p->nscripts; i++)
         tk_script_free(p->scripts[i]);
     free(p->scripts);
@@ -231,34 +228,27 @@ static int enter_stage(struct tk_pipelines *p, struct tk_script *sc,
                             "move the job to each other?)",
                             (long long)job, MAX_DEPTH);
     struct tk_engine *e = p->e;
-    const char *actor = e->actor;
-    int64_t job_id = e->job_id;
-    e->actor = "pipeline";
-    e->job_id = job;
+    const char *actor = tk_engine_actor(e);
+    int64_t job_id = tk_engine_current_job(e);
+    tk_engine_set_actor(e, "pipeline");
+    tk_engine_set_current_job(e, job);
     lua_State *L = tk_lua_state(sc->lua);
-    tk_lua_set_now(sc->lua, e->now);
+    tk_lua_set_now(sc->lua, tk_engine_now(e));
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->on_enter);
     tk_job_push(L, job);
     p->depth++;
     int rc = tk_lua_call(sc->lua, 1, 0, "on_enter", err);
     p->depth--;
-    e->actor = actor;
-    e->job_id = job_id;
+    tk_engine_set_actor(e, actor);
+    tk_engine_set_current_job(e, job_id);
     return rc;
-}
-
-static int audit_job(struct tk_pipelines *p, const struct tk_job *j, const char *action,
-                     const char *detail, struct tk_error *err)
-{
-    return tk_store_audit_add(p->e->db, p->e->now, "pipeline", j->account_id, 0, j->id, action,
-                              detail, err);
 }
 
 /* Load JOB and its pipeline; refuses archived jobs when ACTIVE_ONLY. */
 static int load_job(struct tk_pipelines *p, int64_t id, int active_only, struct tk_job *j,
                     struct tk_script **sc, const struct tk_pipeline_def **def, struct tk_error *err)
 {
-    int rc = tk_store_job_get(p->e->db, id, j, err);
+    int rc = tk_engine_job_get(p->e, id, j, err);
     if (rc != 0)
         return rc;
     if (active_only && strcmp(j->state, "active") != 0) {
@@ -284,19 +274,13 @@ int tk_pipeline_job_add(struct tk_pipelines *p, const char *pipeline, int64_t ac
         return rc;
     if (stage && !tk_pipeline_stage(def, stage, &idx))
         return no_stage(def, stage, err);
-    struct tk_job j = {0};
-    if ((rc = tk_store_job_add(p->e->db, def->name, def->stages[idx].name, account,
-                               title && *title ? title : def->name, p->e->now, &j.id, err)) != 0)
-        return rc;
-    j.account_id = account;
-    char detail[TK_ERROR_MAX];
-    snprintf(detail, sizeof detail, "job '%s' added to pipeline '%s' in stage '%s'",
-             title && *title ? title : def->name, def->name, def->stages[idx].name);
-    if ((rc = audit_job(p, &j, "job-added", detail, err)) != 0)
+    int64_t job = 0;
+    if ((rc = tk_engine_job_add(p->e, def->name, def->stages[idx].name, account,
+                                title && *title ? title : def->name, &job, err)) != 0)
         return rc;
     if (id)
-        *id = j.id;
-    return enter_stage(p, sc, def, idx, j.id, err);
+        *id = job;
+    return enter_stage(p, sc, def, idx, job, err);
 }
 
 /* Set the stage, audit, run on_enter. */
@@ -304,14 +288,8 @@ static int move_to(struct tk_pipelines *p, struct tk_job *j, struct tk_script *s
                    const struct tk_pipeline_def *def, size_t idx, const char *why,
                    struct tk_error *err)
 {
-    const char *to = def->stages[idx].name;
-    char detail[TK_ERROR_MAX];
-    int rc = tk_store_job_set_stage(p->e->db, j->id, to, p->e->now, err);
+    int rc = tk_engine_job_set_stage(p->e, j->id, def->stages[idx].name, why, err);
     if (rc != 0)
-        return rc;
-    snprintf(detail, sizeof detail, "job '%s' moved from stage '%s' to '%s'%s", j->title, j->stage,
-             to, why);
-    if ((rc = audit_job(p, j, "job-moved", detail, err)) != 0)
         return rc;
     return enter_stage(p, sc, def, idx, j->id, err);
 }
@@ -336,22 +314,7 @@ int tk_pipeline_job_move(struct tk_pipelines *p, int64_t job, const char *stage,
 
 int tk_pipeline_job_archive(struct tk_pipelines *p, int64_t job, struct tk_error *err)
 {
-    struct tk_job j;
-    int rc = load_job(p, job, 0, &j, NULL, NULL, err);
-    if (rc != 0)
-        return rc;
-    if (strcmp(j.state, "archived") != 0) {
-        char detail[TK_ERROR_MAX];
-        snprintf(detail, sizeof detail,
-                 "job '%s' archived in stage '%s'; reminders of its "
-                 "items stopped",
-                 j.title, j.stage);
-        if ((rc = tk_store_job_set_state(p->e->db, job, "archived", p->e->now, err)) == 0 &&
-            (rc = tk_engine_stop_job_items(p->e, job, err)) == 0)
-            rc = audit_job(p, &j, "job-archived", detail, err);
-    }
-    tk_job_free(&j);
-    return rc;
+    return tk_engine_job_archive(p->e, job, err);
 }
 
 int tk_pipeline_job_create(struct tk_pipelines *p, int64_t job, struct tk_send_req *req,
@@ -362,15 +325,15 @@ int tk_pipeline_job_create(struct tk_pipelines *p, int64_t job, struct tk_send_r
     if (rc != 0)
         return rc;
     struct tk_engine *e = p->e;
-    const char *actor = e->actor;
-    int64_t job_id = e->job_id;
-    e->actor = "pipeline";
-    e->job_id = job;
+    const char *actor = tk_engine_actor(e);
+    int64_t job_id = tk_engine_current_job(e);
+    tk_engine_set_actor(e, "pipeline");
+    tk_engine_set_current_job(e, job);
     req->account_id = j.account_id;
     req->job_id = job;
     rc = tk_engine_send(e, req, item, err);
-    e->actor = actor;
-    e->job_id = job_id;
+    tk_engine_set_actor(e, actor);
+    tk_engine_set_current_job(e, job_id);
     tk_job_free(&j);
     return rc;
 }
@@ -419,7 +382,7 @@ static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const 
             char label[128];
             snprintf(label, sizeof label, "on(%s.%s)", h->type, h->event);
             lua_State *L = tk_lua_state(sc->lua);
-            tk_lua_set_now(sc->lua, e->now);
+            tk_lua_set_now(sc->lua, tk_engine_now(e));
             if (!lua_checkstack(L, 4))
                 return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
             lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
@@ -428,10 +391,10 @@ static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const 
                 tk_job_push(L, it->job_id);
             else
                 lua_pushnil(L);
-            const char *actor = e->actor;
-            e->actor = "pipeline";
+            const char *actor = tk_engine_actor(e);
+            tk_engine_set_actor(e, "pipeline");
             int rc = tk_lua_call(sc->lua, 2, 0, label, err);
-            e->actor = actor;
+            tk_engine_set_actor(e, actor);
             if (rc != 0)
                 return rc;
         }
@@ -445,7 +408,7 @@ static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_erro
     struct tk_script *sc = NULL;
     const struct tk_pipeline_def *def = NULL;
     size_t idx;
-    int rc = tk_store_job_get(p->e->db, job, &j, err);
+    int rc = tk_engine_job_get(p->e, job, &j, err);
     if (rc != 0)
         return rc;
     if (strcmp(j.state, "active") != 0 || tk_pipelines_find(p, j.pipeline, &sc, &def, NULL) != 0 ||
@@ -455,8 +418,13 @@ static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_erro
         return 0;
     }
     int64_t pending = 0;
-    if ((rc = tk_store_job_pending(p->e->db, job, &pending, err)) == 0 && pending == 0)
+    if ((rc = tk_engine_job_pending(p->e, job, &pending, err)) == 0 && pending == 0) {
+        /* the automation's doing, whoever recorded the event */
+        const char *actor = tk_engine_actor(p->e);
+        tk_engine_set_actor(p->e, "pipeline");
         rc = move_to(p, &j, sc, def, idx + 1, " (all its items are done)", err);
+        tk_engine_set_actor(p->e, actor);
+    }
     tk_job_free(&j);
     return rc;
 }
@@ -471,7 +439,7 @@ static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, cons
         return TK_EINVAL;
     if (it->job_id) {
         struct tk_job j;
-        int rc = tk_store_job_get(p->e->db, it->job_id, &j, err);
+        int rc = tk_engine_job_get(p->e, it->job_id, &j, err);
         if (rc != 0 && rc != TK_ENOTFOUND)
             return rc;
         job_exists = rc == 0;

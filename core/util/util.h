@@ -111,4 +111,17 @@ tk_time tk_time_real(void);
 /* Fill BUF with N random bytes from getrandom(2) (falls back to /dev/urandom). */
 int tk_random_bytes(void *buf, size_t n);
 
+/* ---- UTF-8 (utf8.c) --------------------------------------------------- */
+
+/* The character at S (N > 0 bytes left): its length (1 to 4) when it is a
+ * well-formed UTF-8 sequence, its code point in *CP (may be NULL); 0 when
+ * S starts an ill-formed sequence, and then *BAD (may be NULL) is the
+ * length of its maximal subpart (1 to 3 bytes): what one U+FFFD replaces
+ * (Unicode 15, section 3.9, "U+FFFD substitution of maximal subparts"). */
+size_t tk_utf8_char(const char *s, size_t n, uint32_t *cp, size_t *bad);
+/* S (N bytes) with each ill-formed sequence replaced by U+FFFD, as a new
+ * NUL-terminated string of *LEN bytes (LEN may be NULL); the caller frees
+ * it.  NULL when out of memory. */
+char *tk_utf8_repair(const char *s, size_t n, size_t *len);
+
 #endif /* TK_UTIL_H */

@@ -122,6 +122,10 @@ struct tk_plugin_header {
 
 typedef const struct tk_plugin_header *(*tk_plugin_entry_fn)(void);
 
+/* The entry every plugin defines (with TK_PLUGIN_EXPORT): its descriptor,
+ * static const, valid until the plugin is unloaded. */
+TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void);
+
 /* A configuration key a plugin accepts in its section.  Arrays of these end
  * with a { NULL, NULL } entry. */
 struct tk_config_key {

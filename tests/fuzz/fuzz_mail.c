@@ -101,6 +101,9 @@ static void check(const char *s, size_t n)
     }
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *copy = malloc(size + 1), *f[NFIELDS] = {0};

@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -22,10 +22,10 @@ cmake --build "$build" -j2 --target $targets
 
 fuzzdir=$build/tests/fuzz
 
-# Seed corpora: the shipped templates, a few hand-written messages, and the
-# inbound fixtures (real bounces, replies, junk).
+# Seed corpora: the shipped templates, a few hand-written messages, the
+# inbound fixtures (real bounces, replies, junk), and hostile record values.
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
-    "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address"
+    "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -64,6 +64,14 @@ for a in 'ann@example.com' 'user@b\303\274cher.example' '\303\274n\303\257@examp
     i=$((i + 1))
     printf "$a" >"$fuzzdir/corpus/address/seed$i"
 done
+
+# JSON: NUL-separated values for the records' strings (fuzz_json.c): plain
+# text, a byte that is not UTF-8, a truncated sequence, a surrogate, an
+# overlong slash, controls, and a field name that is not UTF-8.
+printf 'invoice\0Fees \033[2J\0pending\0default\0amount\0450.00\0EUR\0Acme BV\0Ann\0en\0ann@acme.example\0550 no' \
+    >"$fuzzdir/corpus/json/seed1"
+printf 'x\377y\0caf\303\0\355\240\200\0\300\257\0n\342\202\0\001\037\177\0\302\233\0k\377\0v\0\360\237\230\200\0' \
+    >"$fuzzdir/corpus/json/seed2"
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
 # replayed); unset, every run explores afresh.

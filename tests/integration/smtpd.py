@@ -4,11 +4,14 @@
     /usr/bin/python3 smtpd.py --port 0 --dir DIR [--fail-rcpt ADDR=CODE]...
                               [--fail-all CODE] [--delay SECONDS]
                               [--hang-after-data] [--hang-on-quit] [--smtputf8]
+                              [--fail-rcpt-raw ADDR=HEX]...
 
 Prints "READY <port>" on stdout once it listens.  Every accepted message is
 written atomically as DIR/<seq>.eml (the DATA as received) with DIR/<seq>.json
 beside it ({"mail_from", "rcpt_tos", "session", "peer"}), one file pair per
 message.  --fail-rcpt answers RCPT TO for ADDR with CODE (e.g. 550 or 451);
+--fail-rcpt-raw answers RCPT TO for ADDR with the reply line HEX
+(hex-encoded bytes, so that a test can send bytes that are not UTF-8);
 --fail-all answers every MAIL FROM with CODE (an outage that still accepts
 connections); --delay sleeps before answering DATA (a slow server).
 --hang-after-data reads the whole body and then never answers again (a
@@ -34,11 +37,13 @@ from aiosmtpd.smtp import SMTP as _SMTP  # noqa: F401  (import check)
 
 
 class Capture:
-    def __init__(self, folder, fail_rcpt, fail_all, delay, hang=False, hang_quit=False):
+    def __init__(self, folder, fail_rcpt, fail_all, delay, hang=False, hang_quit=False,
+                 fail_rcpt_raw=None):
         self.folder = folder
         self.hang = hang
         self.hang_quit = hang_quit
         self.fail_rcpt = fail_rcpt
+        self.fail_rcpt_raw = fail_rcpt_raw or {}
         self.fail_all = fail_all
         self.delay = delay
         self.seq = itertools.count(1)
@@ -64,6 +69,9 @@ class Capture:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        raw = self.fail_rcpt_raw.get(address.lower())
+        if raw:
+            return raw  # bytes: aiosmtpd writes them as they are
         code = self.fail_rcpt.get(address.lower())
         if code:
             return "%d %s <%s>" % (code, "Mailbox unavailable" if code >= 500 else "Try again later", address)
@@ -105,6 +113,7 @@ def main():
     ap.add_argument("--hang-after-data", action="store_true")
     ap.add_argument("--hang-on-quit", action="store_true")
     ap.add_argument("--smtputf8", action="store_true")
+    ap.add_argument("--fail-rcpt-raw", action="append", default=[])
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     fail = {}
@@ -117,7 +126,12 @@ def main():
         s.bind((a.host, 0))
         port = s.getsockname()[1]
         s.close()
-    handler = Capture(a.dir, fail, a.fail_all, a.delay, a.hang_after_data, a.hang_on_quit)
+    raw = {}
+    for spec in a.fail_rcpt_raw:
+        addr, hexline = spec.rsplit("=", 1)
+        raw[addr.lower()] = bytes.fromhex(hexline)
+    handler = Capture(a.dir, fail, a.fail_all, a.delay, a.hang_after_data, a.hang_on_quit,
+                      fail_rcpt_raw=raw)
     ctl = Controller(handler, hostname=a.host, port=port, decode_data=False,
                      data_size_limit=64 * 1024 * 1024, ready_timeout=10,
                      enable_SMTPUTF8=a.smtputf8)

@@ -257,7 +257,7 @@ class UrlPassword(unittest.TestCase):
     def test_password_in_a_postgres_dsn_is_masked(self):
         """libpq quotes a malformed URI back whole: the error is masked
         where every error is made (tk_error_set)."""
-        t = Tickler(self, init=False)
+        t = Tickler(self, init=False, store="sqlite")
         t.ini = t.ini.replace("path = " + os.path.join(t.dir, "tickler.db"),
                               "driver = postgres\ndsn = postgresql://tickler:s3cret@[::1/x")
         with open(t.config, "w") as f:

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "engine/internal.h" /* sets the engine up by hand */
 #include "tk_test.h"
 
 #define T0 ((tk_time)1796115600) /* 2026-12-01T09:00:00Z */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "lua/internal.h"
+#include "commands.h"
+#include "lua/pipeline.h"
 
 static int need_pipelines(struct tk_cli *c, struct tk_error *err)
 {
@@ -61,10 +61,10 @@ int tk_cmd_job_move(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "stage", json_string(argv[1]));
+        json_object_set_new(o, "stage", tk_json_str(argv[1]));
         tk_cli_emit(o);
     } else {
-        printf("job %lld is in stage '%s'\n", (long long)id, argv[1]);
+        printf("job %lld is in stage '%s'\n", (long long)id, tk_cli_text(argv[1]));
     }
     return 0;
 }
@@ -95,33 +95,23 @@ static int job_out(struct tk_cli *c, const struct tk_job *j, json_t *arr, int ve
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    int rc = tk_store_job_items(c->e->db, j->id, &ids, &n, err);
+    int rc = tk_engine_job_items(c->e, j->id, &ids, &n, err);
     if (rc)
         return rc;
     if (arr) {
-        json_t *o = json_object(), *items = json_array();
-        json_object_set_new(o, "id", json_integer(j->id));
-        json_object_set_new(o, "pipeline", json_string(j->pipeline));
-        json_object_set_new(o, "stage", json_string(j->stage));
-        json_object_set_new(o, "account", json_integer(j->account_id));
-        json_object_set_new(o, "title", json_string(j->title));
-        json_object_set_new(o, "state", json_string(j->state));
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(items, json_integer(ids[i]));
-        json_object_set_new(o, "items", items);
-        json_object_set_new(o, "created_at", tk_cli_json_time(j->created_at));
-        json_object_set_new(o, "updated_at", tk_cli_json_time(j->updated_at));
-        json_array_append_new(arr, o);
+        json_array_append_new(arr, tk_json_job(j, ids, n));
     } else if (verbose) {
-        printf("job %lld: %s\n", (long long)j->id, j->title);
+        printf("job %lld: %s\n", (long long)j->id, tk_cli_text(j->title));
         printf("  pipeline: %s\n  stage:    %s\n  account:  %lld\n  state:    %s\n  items:   ",
-               j->pipeline, j->stage, (long long)j->account_id, j->state);
+               tk_cli_text(j->pipeline), tk_cli_text(j->stage), (long long)j->account_id,
+               tk_cli_text(j->state));
         for (size_t i = 0; i < n; i++)
             printf(" %lld", (long long)ids[i]);
         printf("%s\n", n ? "" : " none");
     } else {
-        printf("%-6lld %-8s %-24s %-16s account %-6lld %s\n", (long long)j->id, j->state,
-               j->pipeline, j->stage, (long long)j->account_id, j->title);
+        printf("%-6lld %-8s %-24s %-16s account %-6lld %s\n", (long long)j->id,
+               tk_cli_text(j->state), tk_cli_text(j->pipeline), tk_cli_text(j->stage),
+               (long long)j->account_id, tk_cli_text(j->title));
     }
     free(ids);
     return 0;
@@ -134,8 +124,7 @@ int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     int rc;
     if (argc != 1)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler job show JOB");
-    if ((rc = tk_cli_id(argv[0], "job", &id, err)) ||
-        (rc = tk_store_job_get(c->e->db, id, &j, err)))
+    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = tk_engine_job_get(c->e, id, &j, err)))
         return rc;
     json_t *arr = c->json ? json_array() : NULL;
     rc = job_out(c, &j, arr, 1, err);
@@ -176,7 +165,7 @@ int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     if (account && (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
     struct list_ctx l = {c, c->json ? json_array() : NULL, err};
-    rc = tk_store_job_each(c->e->db, acc.id, list_one, &l, err);
+    rc = tk_engine_jobs_each(c->e, acc.id, list_one, &l, err);
     if (l.arr) {
         if (!rc)
             tk_cli_emit(l.arr);

@@ -1,0 +1,55 @@
+/*
+ * commands.h - every command of the command line (the table in
+ * commands.c, the contract in docs/cli.md), one function each.
+ *
+ * Each receives its own arguments ARGV[0..ARGC) (after the command words,
+ * borrowed), runs as cli.h describes (inside main()'s transaction for a
+ * TK_CMD_TX command), prints to stdout, and returns 0 or a status with ERR
+ * filled for main() to print.
+ */
+#ifndef TK_CLI_COMMANDS_H
+#define TK_CLI_COMMANDS_H
+
+#include "cli.h"
+
+/* cmd_run.c: the store, the scheduler and the outbox */
+int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_account.c: accounts and contacts */
+int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_account_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_item.c: items */
+int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_resend(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_reminders(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_event(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_todo(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_audit(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_pipeline.c, cmd_job.c: Lua pipelines and their jobs */
+int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_job_move(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_job_archive(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_migrate.c */
+int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_check.c: every part of a deployment, each problem listed */
+int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+#endif

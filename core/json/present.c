@@ -1,0 +1,201 @@
+/* present.c - the JSON object of each record (json.h).  The key order is
+ * the order the CLI always printed; keep it. */
+#include "json/json.h"
+
+/* An id, or null for 0 ("none"). */
+static json_t *id_or_null(int64_t id)
+{
+    return id ? json_integer(id) : json_null();
+}
+
+json_t *tk_json_item(const struct tk_item *it, const char *account_name)
+{
+    json_t *o = json_object(), *fields = json_object(), *rem = json_object();
+    json_object_set_new(o, "id", json_integer(it->id));
+    json_object_set_new(o, "type", tk_json_str(it->type));
+    json_object_set_new(o, "account", json_integer(it->account_id));
+    json_object_set_new(o, "title", tk_json_str(it->title));
+    json_object_set_new(o, "state", tk_json_str(it->state));
+    for (size_t i = 0; i < it->fields.n; i++)
+        tk_json_set(fields, it->fields.keys[i], tk_json_str(it->fields.vals[i]));
+    json_object_set_new(o, "fields", fields);
+    json_object_set_new(rem, "enabled", json_boolean(it->rem.enabled));
+    json_object_set_new(rem, "every_days", json_integer(it->rem.every_days));
+    json_object_set_new(rem, "count", json_integer(it->rem.count));
+    json_object_set_new(rem, "sent", json_integer(it->rem.sent));
+    json_object_set_new(rem, "next_at", tk_json_time(it->rem.next_at));
+    json_object_set_new(rem, "last_mail_at", tk_json_time(it->rem.last_mail_at));
+    json_object_set_new(o, "reminders", rem);
+    json_object_set_new(o, "template", tk_json_str(it->template_name));
+    json_object_set_new(o, "job", id_or_null(it->job_id));
+    json_object_set_new(o, "archived", json_boolean(it->archived));
+    json_object_set_new(o, "resends", json_integer(it->resends));
+    json_object_set_new(o, "created_at", tk_json_time(it->created_at));
+    json_object_set_new(o, "completed_at", tk_json_time(it->completed_at));
+    if (account_name)
+        json_object_set_new(o, "account_name", tk_json_str(account_name));
+    return o;
+}
+
+json_t *tk_json_account(const struct tk_account *a, const struct tk_contacts *cs)
+{
+    json_t *o = json_object();
+    size_t n = cs ? cs->n : 0, notified = 0;
+    for (size_t i = 0; i < n; i++)
+        notified += cs->v[i].notify != 0;
+    json_object_set_new(o, "id", json_integer(a->id));
+    json_object_set_new(o, "name", tk_json_str(a->name));
+    json_object_set_new(o, "language", tk_json_str(a->language));
+    json_object_set_new(o, "contacts", json_integer((json_int_t)n));
+    json_object_set_new(o, "notified", json_integer((json_int_t)notified));
+    return o;
+}
+
+json_t *tk_json_contact(const struct tk_contact *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(c->id));
+    json_object_set_new(o, "email", tk_json_str(c->email));
+    json_object_set_new(o, "name", tk_json_str(c->name));
+    json_object_set_new(o, "notify", json_boolean(c->notify));
+    return o;
+}
+
+json_t *tk_json_audit(const struct tk_audit_entry *ae)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(ae->id));
+    json_object_set_new(o, "at", tk_json_time(ae->at));
+    json_object_set_new(o, "actor", tk_json_str(ae->actor));
+    json_object_set_new(o, "account", id_or_null(ae->account_id));
+    json_object_set_new(o, "item", id_or_null(ae->item_id));
+    json_object_set_new(o, "job", id_or_null(ae->job_id));
+    json_object_set_new(o, "action", tk_json_str(ae->action));
+    json_object_set_new(o, "detail", tk_json_str(ae->detail ? ae->detail : ""));
+    return o;
+}
+
+const char *tk_json_outbox_state(int state)
+{
+    return state == TK_OUTBOX_SENT ? "sent" : state == TK_OUTBOX_DEAD ? "dead" : "queued";
+}
+
+json_t *tk_json_outbox(const struct tk_outbox_row *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(r->id));
+    json_object_set_new(o, "item", id_or_null(r->item_id));
+    json_object_set_new(o, "account", json_integer(r->account_id));
+    json_object_set_new(o, "kind", tk_json_str(r->kind));
+    json_object_set_new(o, "step", json_integer(r->step));
+    json_object_set_new(o, "recipient", tk_json_str(r->recipient));
+    json_object_set_new(o, "message_id", tk_json_str(r->message_id));
+    json_object_set_new(o, "state", json_string(tk_json_outbox_state(r->state)));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "created_at", tk_json_time(r->created_at));
+    json_object_set_new(o, "next_attempt_at",
+                        r->state == TK_OUTBOX_QUEUED ? tk_json_time(r->next_attempt_at)
+                                                     : json_null());
+    json_object_set_new(o, "sent_at", tk_json_time(r->sent_at));
+    json_object_set_new(o, "reply_code", r->reply_code ? json_integer(r->reply_code) : json_null());
+    json_object_set_new(o, "reply", tk_json_str(r->last_reply));
+    return o;
+}
+
+json_t *tk_json_job(const struct tk_job *j, const int64_t *items, size_t n)
+{
+    json_t *o = json_object(), *ids = json_array();
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "pipeline", tk_json_str(j->pipeline));
+    json_object_set_new(o, "stage", tk_json_str(j->stage));
+    json_object_set_new(o, "account", json_integer(j->account_id));
+    json_object_set_new(o, "title", tk_json_str(j->title));
+    json_object_set_new(o, "state", tk_json_str(j->state));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_integer(items[i]));
+    json_object_set_new(o, "items", ids);
+    json_object_set_new(o, "created_at", tk_json_time(j->created_at));
+    json_object_set_new(o, "updated_at", tk_json_time(j->updated_at));
+    return o;
+}
+
+/* What a plugin declares beyond its header (the bash completion reads
+ * fields and bulk commands). */
+static void plugin_declarations(json_t *o, const struct tk_plugin *p)
+{
+    static const char *const kinds[] = {"text", "amount", "currency", "date", "integer", "url"};
+    const struct tk_config_key *keys = p->item ? p->item->config_keys : p->transport->config_keys;
+    json_t *arr = json_array();
+    for (const struct tk_config_key *k = keys; k && k->name; k++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", tk_json_str(k->name));
+        json_object_set_new(e, "description", tk_json_str(k->description ? k->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "config_keys", arr);
+    if (!p->item)
+        return;
+    arr = json_array();
+    for (const struct tk_field_spec *f = p->item->fields; f && f->name; f++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", tk_json_str(f->name));
+        json_object_set_new(e, "kind",
+                            json_string(f->kind >= 0 && f->kind < 6 ? kinds[f->kind] : "unknown"));
+        json_object_set_new(e, "required", json_boolean(f->flags & TK_FIELD_REQUIRED));
+        json_object_set_new(e, "description", tk_json_str(f->description ? f->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "fields", arr);
+    arr = json_array();
+    for (const struct tk_bulk_spec *b = p->item->bulk; b && b->command; b++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "command", tk_json_str(b->command));
+        json_object_set_new(e, "section", tk_json_str(b->section ? b->section : ""));
+        json_object_set_new(e, "description", tk_json_str(b->description ? b->description : ""));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "bulk", arr);
+}
+
+json_t *tk_json_plugin(const struct tk_plugin *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", tk_json_str(p->hdr->name));
+    json_object_set_new(o, "kind", json_string(p->item ? "item" : "transport"));
+    json_object_set_new(o, "abi", json_sprintf("%u.%u", p->hdr->abi_major, p->hdr->abi_minor));
+    json_object_set_new(o, "version", tk_json_str(p->hdr->version ? p->hdr->version : ""));
+    json_object_set_new(o, "file", tk_json_str(p->path));
+    json_object_set_new(o, "description",
+                        tk_json_str(p->hdr->description ? p->hdr->description : ""));
+    if (p->item) {
+        json_t *ev = json_array();
+        for (const struct tk_event_spec *s = p->item->events; s && s->name; s++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "name", tk_json_str(s->name));
+            json_object_set_new(e, "final_state", tk_json_str(s->final_state));
+            json_array_append_new(ev, e);
+        }
+        json_object_set_new(o, "events", ev);
+        json_object_set_new(o, "lua_verb", tk_json_str(p->item->lua_verb));
+    }
+    plugin_declarations(o, p);
+    return o;
+}
+
+json_t *tk_json_pipeline(const struct tk_pipeline_info *pl)
+{
+    json_t *o = json_object(), *stages = json_array();
+    json_object_set_new(o, "name", tk_json_str(pl->name));
+    json_object_set_new(o, "script", tk_json_str(pl->script));
+    json_object_set_new(o, "line", json_integer(pl->line));
+    for (size_t i = 0; i < pl->nstages; i++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "name", tk_json_str(pl->stages[i].name));
+        json_object_set_new(s, "advance",
+                            json_string(pl->stages[i].when_done ? "when_done" : "manual"));
+        json_object_set_new(s, "automation", json_boolean(pl->stages[i].automation));
+        json_array_append_new(stages, s);
+    }
+    json_object_set_new(o, "stages", stages);
+    return o;
+}
