@@ -41,7 +41,7 @@ static const struct tk_db_table tables[] = {
     {"outbox",
      "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, state, "
      "attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, reply_code, "
-     "last_reply",
+     "last_reply, data_dropped_at",
      "id", "i", 1},
     {"outbox_data", "outbox_id, data", "outbox_id", "i", 0},
     {"sequences", "name, value", "name", "s", 0},
