@@ -319,5 +319,8 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
 int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_stats *st,
                    struct tk_error *err)
 {
-    return dispatch_run(e, 1, reminders, st, err);
+    size_t dropped = 0;
+    /* [retention] first: one index probe when nothing is old (lifecycle.c) */
+    int rc = tk_engine_retention(e, &dropped, err);
+    return rc ? rc : dispatch_run(e, 1, reminders, st, err);
 }
