@@ -459,10 +459,10 @@ static int drv_backup(struct tk_db *db, const char *path, struct tk_error *err)
     int fd, rc = 0;
     size_t len = strlen(path);
     if (!*path)
-        return tk_error_set(err, TK_EUSAGE, "backup: the file name is empty");
+        return tk_error_set(err, TK_EINVAL, "backup: the file name is empty");
     if (stat(path, &a) == 0 && stat(db->path, &b) == 0 && a.st_dev == b.st_dev &&
         a.st_ino == b.st_ino)
-        return tk_error_set(err, TK_EUSAGE, "backup: %s is the store itself", path);
+        return tk_error_set(err, TK_EINVAL, "backup: %s is the store itself", path);
     if (!(tmp = malloc(len + 16)) || !(dir = tk_strdup(path))) {
         free(tmp);
         return tk_error_set(err, TK_ENOMEM, "backup: out of memory");
@@ -559,7 +559,7 @@ static int drv_restore(struct tk_db *db, const char *path, int newest, int *vers
     if (!S_ISREG(a.st_mode))
         return tk_error_set(err, TK_EINVAL, "restore: %s is not a file", path);
     if (stat(db->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-        return tk_error_set(err, TK_EUSAGE, "restore: %s is the store itself", path);
+        return tk_error_set(err, TK_EINVAL, "restore: %s is the store itself", path);
     if (sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         rc = tk_error_set(err, TK_EINVAL, "restore: %s: %s", path, sqlite3_errmsg(from));
