@@ -293,8 +293,10 @@ int tk_engine_account_remove(struct tk_engine *e, int64_t account, int force,
  * stay; the contacts' names in the texts of the messages to it become the
  * marker too, and those messages' To: header is rewritten whole.  Queued
  * messages to it are cancelled first, never sent.  An audit entry
- * "contact-erased" on each account that had it.  TK_ENOTFOUND when no
- * contact or message has the address; TK_ECONFLICT while a dispatcher
+ * "contact-erased" on each account that had it.  Only the address
+ * standing whole is replaced (not within a longer one); one that only the
+ * audit trail still names is erased there.  TK_ENOTFOUND when no contact,
+ * message or audit entry has it; TK_ECONFLICT while a dispatcher
  * holds a message to it (it may be on the wire): try again later. */
 struct tk_erasure {
     char marker[64];

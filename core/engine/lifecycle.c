@@ -200,12 +200,19 @@ int tk_engine_erase_contact(struct tk_engine *e, const char *email, struct tk_er
                             email ? email : "");
     if (!(addr = normal_email(email)))
         return tk_error_set(err, TK_ENOMEM, "out of memory");
+    /* Also when only the audit trail still names it (a contact removed
+     * with its account): whether it stands there whole is known once the
+     * rewrite ran; nothing rewritten is TK_ENOTFOUND, and the caller rolls
+     * back. */
     if ((rc = tk_store_contact_accounts(e->db, addr, &accounts, &nacc, err)) ||
-        (rc = tk_db_int(e->db, &anything, err, "SELECT COUNT(*) FROM outbox WHERE recipient = ?",
-                        "s", addr)))
+        (rc = tk_db_int(e->db, &anything, err,
+                        "SELECT (SELECT COUNT(*) FROM outbox WHERE recipient = ?) + "
+                        "(SELECT COUNT(*) FROM audit WHERE detail <> REPLACE(detail, ?, ''))",
+                        "ss", addr, addr)))
         goto out;
     if (!nacc && !anything) {
-        rc = tk_error_set(err, TK_ENOTFOUND, "no contact or message has the address %s", addr);
+        rc = tk_error_set(err, TK_ENOTFOUND,
+                          "no contact, message or audit entry has the address %s", addr);
         goto out;
     }
     /* A message a dispatcher holds may be on the wire now: erasing under it
@@ -253,6 +260,11 @@ int tk_engine_erase_contact(struct tk_engine *e, const char *email, struct tk_er
                                      err)) ||
         (rc = tk_store_erase_address(e->db, addr, marker, names, &r, err)))
         goto out;
+    if (!nacc && !r.messages && !r.texts && !r.audit) {
+        rc = tk_error_set(err, TK_ENOTFOUND,
+                          "no contact, message or audit entry has the address %s", addr);
+        goto out;
+    }
     snprintf(detail, sizeof detail,
              "a contact's address was erased and is now %s: %lld contact%s removed, %lld "
              "message%s to it kept without it (%lld queued cancelled), %lld audit entr%s "

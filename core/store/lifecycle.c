@@ -230,39 +230,135 @@ static int rewrite_texts_to(struct tk_db *db, const char *addr, const char *mark
     return rc;
 }
 
+/* Whether C may stand just before an address's local part (atext, RFC
+ * 5322, or a dot inside one) and so would make the match part of a longer
+ * address. */
+static int addr_char_before(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+}
+
+/* Whether the text at P continues a domain: a letter, digit, '-' or '_',
+ * or a dot followed by one (a dot then a space ends a sentence). */
+static int domain_goes_on(const char *p)
+{
+    unsigned char c = (unsigned char)p[0];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80 ||
+        c == '-' || c == '_')
+        return 1;
+    if (c == '.') {
+        unsigned char d = (unsigned char)p[1];
+        return (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9') ||
+               d >= 0x80;
+    }
+    return 0;
+}
+
+/* TEXT with every whole occurrence of ADDR (not a piece of a longer
+ * address: erasing nn@x must not touch ann@x or nn@x.org) replaced by
+ * MARKER, into OUT; how many, or -1 out of memory. */
+static int replace_address(const char *text, const char *addr, const char *marker,
+                           struct tk_buf *out)
+{
+    size_t alen = strlen(addr);
+    const char *p = text, *hit;
+    int n = 0;
+    out->len = 0;
+    if (tk_buf_puts(out, ""))
+        return -1;
+    while ((hit = strstr(p, addr)) != NULL) {
+        int whole = (hit == text || !addr_char_before((unsigned char)hit[-1])) &&
+                    !domain_goes_on(hit + alen);
+        if (tk_buf_append(out, p, (size_t)(hit - p)) || tk_buf_puts(out, whole ? marker : addr))
+            return -1;
+        n += whole;
+        p = hit + alen;
+    }
+    return tk_buf_puts(out, p) ? -1 : n;
+}
+
+/* Rewrite column COL of TABLE (key KEY) wherever it holds ADDR whole: the
+ * server picks the rows that contain it at all (REPLACE, portable), this
+ * decides where it stands alone.  *N: rows changed. */
+static int rewrite_column(struct tk_db *db, const char *table, const char *key, const char *col,
+                          const char *addr, const char *marker, int64_t *n, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    struct {
+        int64_t id;
+        char *text;
+    } *v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct tk_buf b = {0};
+    char sql[256];
+    int rc, r = 0;
+    *n = 0;
+    snprintf(sql, sizeof sql, "SELECT %s, %s FROM %s WHERE %s <> REPLACE(%s, ?, '') ORDER BY %s",
+             key, col, table, col, col, key);
+    if ((rc = tk_db_query(db, &cur, err, sql, "s", addr)))
+        return rc;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        int oom = 0;
+        if (cnt == cap) {
+            void *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+            if (!nv) {
+                rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+                break;
+            }
+            v = nv;
+        }
+        v[cnt].id = tk_cursor_int(cur, 0);
+        v[cnt].text = tk_store_col_dup(cur, 1, &oom);
+        if (oom || !v[cnt].text) {
+            free(v[cnt].text);
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+            break;
+        }
+        cnt++;
+    }
+    tk_cursor_close(cur);
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s = ? WHERE %s = ?", table, col, key);
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        int k = replace_address(v[i].text, addr, marker, &b);
+        if (k < 0)
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        else if (k > 0 && (rc = tk_db_exec(db, err, sql, "si", b.data, v[i].id)) == 0)
+            ++*n;
+    }
+    for (size_t i = 0; i < cnt; i++)
+        free(v[i].text);
+    free(v);
+    tk_buf_free(&b);
+    return rc;
+}
+
 int tk_store_erase_address(struct tk_db *db, const char *addr, const char *marker,
                            const char *const *names, struct tk_store_erased *out,
                            struct tk_error *err)
 {
     struct tk_store_erased r = {0};
+    int64_t replies = 0;
     int rc;
     if ((rc = tk_db_int(db, &r.messages, err, "SELECT COUNT(*) FROM outbox WHERE recipient = ?",
                         "s", addr)) ||
         (rc = rewrite_texts_to(db, addr, marker, names, err)))
         return rc;
     /* Every text that still holds the address (another recipient's copy
-     * may name it), then the rows.  The idempotency key ends in the
-     * recipient; a marker is new, so the keys stay unique. */
-    if ((rc = tk_db_exec(db, err,
-                         "UPDATE outbox_data SET data = REPLACE(data, ?, ?) "
-                         "WHERE data <> REPLACE(data, ?, ?)",
-                         "ssss", addr, marker, addr, marker)))
-        return rc;
-    tk_db_changes(db, &r.texts);
-    if ((rc = tk_db_exec(db, err,
+     * may name it), the relay replies and the audit trail; then the rows.
+     * The idempotency key ends in the recipient; a marker is new, so the
+     * keys stay unique. */
+    if ((rc =
+             rewrite_column(db, "outbox_data", "outbox_id", "data", addr, marker, &r.texts, err)) ||
+        (rc = rewrite_column(db, "outbox", "id", "last_reply", addr, marker, &replies, err)) ||
+        (rc = rewrite_column(db, "audit", "id", "detail", addr, marker, &r.audit, err)) ||
+        (rc = tk_db_exec(db, err,
                          "UPDATE outbox SET recipient = ?, idem_key = REPLACE(idem_key, ?, ?) "
                          "WHERE recipient = ?",
-                         "ssss", marker, addr, marker, addr)) ||
-        (rc = tk_db_exec(db, err,
-                         "UPDATE outbox SET last_reply = REPLACE(last_reply, ?, ?) "
-                         "WHERE last_reply <> REPLACE(last_reply, ?, ?)",
-                         "ssss", addr, marker, addr, marker)) ||
-        (rc = tk_db_exec(db, err,
-                         "UPDATE audit SET detail = REPLACE(detail, ?, ?) "
-                         "WHERE detail <> REPLACE(detail, ?, ?)",
-                         "ssss", addr, marker, addr, marker)))
+                         "ssss", marker, addr, marker, addr)))
         return rc;
-    tk_db_changes(db, &r.audit);
     if ((rc = tk_db_exec(db, err, "DELETE FROM contacts WHERE email = ?", "s", addr)))
         return rc;
     tk_db_changes(db, &r.contacts);

@@ -272,6 +272,30 @@ class Lifecycle(unittest.TestCase):
         for acc in (a, b):
             self.assertEqual(t.json("audit", "--account", acc)[-1]["action"], "contact-erased")
 
+    def test_erase_touches_no_longer_address_and_reaches_an_audit_only_address(self):
+        t = Tickler(self)
+        a = t.account("Acme BV", contacts=(("ann@acme.example", "Ann", True),))
+        b = t.account("Other BV", contacts=(("nn@acme.example", None, True),))
+        t.send("invoice", a, "Fees")
+        t.send("invoice", b, "Fees")
+        before_a = export(t, a)
+        r = t.json("erase", "--contact", "nn@acme.example")
+        self.assertEqual(r["contacts"], 1)
+        self.assertEqual(export(t, a), before_a)
+        self.assertNotIn("nn@acme.example", export(t, b).replace("ann@acme.example", ""))
+        # a contact removed with its account lives on only in the audit trail:
+        # erase still finds it there, and only there
+        t.ok("account", "remove", a, "--force")
+        self.assertIn("ann@acme.example", t.ok("audit"))
+        r = t.json("erase", "--contact", "ann@acme.example")
+        self.assertEqual((r["accounts"], r["contacts"], r["messages"]), (0, 0, 0))
+        self.assertGreater(r["audit"], 0)
+        self.assertNotIn("ann@acme.example", t.ok("audit"))
+        self.assertEqual(t.json("audit")[-1]["action"], "contact-erased")
+        before = t.ok("audit")
+        t.fails("erase", "--contact", "ann@acme.example")
+        self.assertEqual(t.ok("audit"), before)
+
     # -- retention --------------------------------------------------------------
     def test_retention_drops_old_texts_and_keeps_the_audit(self):
         t = Tickler(self, extra_ini="[retention]\nmessage_days = 30\n")

@@ -146,6 +146,42 @@ static void test_erase(void)
     tk_db_close(db);
 }
 
+/* Erasing nn@acme.example must not touch ann@acme.example, nn@acme.example.org
+ * or x.nn@acme.example: only the address standing whole. */
+static void test_erase_whole_addresses_only(void)
+{
+    struct tk_db *db = fresh();
+    struct tk_error err = {0};
+    struct tk_store_erased r;
+    struct tk_cursor *cur = NULL;
+    int64_t m;
+    TK_CHECK(db != NULL);
+    if (!db)
+        return;
+    m = add_msg(db, 1, 1, 0, "ann@acme.example",
+                "To: <ann@acme.example>\r\n\r\nann@acme.example, nn@acme.example.org, "
+                "x.nn@acme.example; but <nn@acme.example> and nn@acme.example.\r\n"
+                "nn@acme.example");
+    TK_CHECK_INT(tk_store_audit_add(db, 5, "cli", 1, 0, 0, "a",
+                                    "sent to ann@acme.example, nn@acme.example", &err),
+                 0);
+    TK_CHECK_INT(tk_store_erase_address(db, "nn@acme.example", "erased-9@invalid", NULL, &r, &err),
+                 0);
+    TK_CHECK_INT(r.texts, 1);
+    TK_CHECK_INT(r.audit, 1);
+    char *t = text_of(db, m);
+    TK_CHECK_STR(t, "To: <ann@acme.example>\r\n\r\nann@acme.example, nn@acme.example.org, "
+                    "x.nn@acme.example; but <erased-9@invalid> and erased-9@invalid.\r\n"
+                    "erased-9@invalid");
+    free(t);
+    TK_CHECK_INT(tk_db_query(db, &cur, &err, "SELECT detail FROM audit", ""), 0);
+    TK_CHECK(cur && tk_cursor_next(cur, &err) > 0);
+    if (cur)
+        TK_CHECK_STR(tk_cursor_text(cur, 0), "sent to ann@acme.example, erased-9@invalid");
+    tk_cursor_close(cur);
+    tk_db_close(db);
+}
+
 static void test_cancel_beats_a_claim(void)
 {
     struct tk_db *db = fresh();
@@ -300,6 +336,7 @@ int main(void)
     }
     snprintf(path, sizeof path, "%s/tk.db", dir);
     TK_RUN(test_erase);
+    TK_RUN(test_erase_whole_addresses_only);
     TK_RUN(test_cancel_beats_a_claim);
     TK_RUN(test_retention);
     TK_RUN(test_account_delete);
