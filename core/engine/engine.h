@@ -468,7 +468,8 @@ struct tk_dispatch_stats {
  * work to this thread, which commits it in groups (dispatch.c); between
  * processes, leases and fencing tokens keep dispatchers apart. */
 int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err);
-/* A tick: tk_engine_schedule() and tk_engine_dispatch().  With N > 1
+/* A tick: tk_engine_retention() (its failure only warns), then
+ * tk_engine_schedule() and tk_engine_dispatch().  With N > 1
  * connections they overlap: the dispatching thread enqueues the due
  * reminders in the transactions that also record the workers' results (at
  * most 32 items each), and the workers deliver the first ones while later
