@@ -155,6 +155,9 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     char when[32];
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    /* so that `tickler restore` refuses while the daemon runs */
+    if (tk_engine_daemon_lock(c->e, err))
+        return err->code ? err->code : TK_ERR;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -27,6 +27,15 @@ int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
 int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
+/* cmd_data.c: the data lifecycle (docs/data.md) */
+int tk_cmd_account_rename(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_account_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_contact_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_export(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_erase(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_backup(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_restore(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
 /* cmd_item.c: items */
 int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_resend(struct tk_cli *c, int argc, char **argv, struct tk_error *err);

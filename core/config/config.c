@@ -72,6 +72,7 @@ static const struct keydef keys[] = {
     I("delivery", "max_attempts", max_attempts, 0, 1000),
     I("delivery", "lease_seconds", lease_seconds, 1, 86400),
     I("delivery", "unrecorded_max", unrecorded_max, 1, 64),
+    I("retention", "message_days", retention_message_days, 0, 36500),
     S("lua", "scripts", K_PATH, lua_scripts),
     I("lua", "memory_limit_mb", lua_memory_limit_mb, 1, 4096),
     I("lua", "instruction_limit", lua_instruction_limit, 1000, 2000000000),
@@ -82,7 +83,8 @@ static const struct keydef keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const core_sections[] = {
-    "store", "plugins", "templates", "firm", "reminders", "scheduler", "delivery", "lua", "log",
+    "store",     "plugins",  "templates", "firm", "reminders",
+    "scheduler", "delivery", "retention", "lua",  "log",
 };
 
 int tk_config_section_reserved(const char *name)
@@ -356,6 +358,7 @@ static int set_defaults(struct tk_config *c)
     c->max_attempts = 0;
     c->lease_seconds = 300;
     c->unrecorded_max = 8;
+    c->retention_message_days = 400;
     c->lua_memory_limit_mb = 16;
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;

@@ -63,6 +63,9 @@ struct tk_config {
     int lease_seconds;      /* 300 */
     int unrecorded_max;     /* per connection, with connections > 1; 8 */
 
+    /* [retention] */
+    int retention_message_days; /* sent texts dropped after this many days: 400; 0 never */
+
     /* [lua] */
     char *lua_scripts;         /* folder of pipeline scripts; NULL: none */
     int lua_memory_limit_mb;   /* 16 */

@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 2
+#define COPY_SCHEMA_VERSION 3
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -41,7 +41,7 @@ static const struct tk_db_table tables[] = {
     {"outbox",
      "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, state, "
      "attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, reply_code, "
-     "last_reply",
+     "last_reply, data_dropped_at",
      "id", "i", 1},
     {"outbox_data", "outbox_id, data", "outbox_id", "i", 0},
     {"sequences", "name, value", "name", "s", 0},

@@ -343,3 +343,27 @@ int tk_db_set_id_high_water(struct tk_db *db, const char *table, int64_t v, stru
 {
     return drv_of(db)->set_id_high_water(db, table, v, err);
 }
+
+int tk_db_backup(struct tk_db *db, const char *path, struct tk_error *err)
+{
+    if (!drv_of(db)->backup)
+        return tk_error_set(err, TK_EINVAL,
+                            "backup: the %s store has no backup of its own here; use the "
+                            "server's tools (pg_dump -Fc, pg_restore: docs/data.md)",
+                            drv_of(db)->name);
+    return drv_of(db)->backup(db, path, err);
+}
+
+int tk_db_restore(struct tk_db *db, const char *path, int *version, struct tk_error *err)
+{
+    int v = 0;
+    if (!drv_of(db)->restore)
+        return tk_error_set(err, TK_EINVAL,
+                            "restore: the %s store has no restore of its own here; use the "
+                            "server's tools (pg_restore: docs/data.md)",
+                            drv_of(db)->name);
+    int rc = drv_of(db)->restore(db, path, tk_db_schema_version(), &v, err);
+    if (version)
+        *version = v;
+    return rc;
+}

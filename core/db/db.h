@@ -157,6 +157,15 @@ struct tk_db_driver {
     /* Make the next id TABLE generates larger than V (and never smaller
      * than it would have been). */
     int (*set_id_high_water)(struct tk_db *db, const char *table, int64_t v, struct tk_error *err);
+    /* A consistent copy of the whole store into the new file PATH, taken
+     * while others write (SQLite's online backup API); NULL: the server
+     * has its own tools (pg_dump). */
+    int (*backup)(struct tk_db *db, const char *path, struct tk_error *err);
+    /* Replace the store's contents with the store file PATH, in one
+     * transaction, once PATH is found sound and its schema version
+     * (*VERSION) between 1 and NEWEST; NULL as for backup. */
+    int (*restore)(struct tk_db *db, const char *path, int newest, int *version,
+                   struct tk_error *err);
 };
 
 /* The common head of every driver's struct tk_db. */
@@ -230,6 +239,14 @@ void tk_cursor_close(struct tk_cursor *cur);
 int tk_db_lock_tables(struct tk_db *db, const char *tables, struct tk_error *err);
 int tk_db_id_high_water(struct tk_db *db, const char *table, int64_t *out, struct tk_error *err);
 int tk_db_set_id_high_water(struct tk_db *db, const char *table, int64_t v, struct tk_error *err);
+/* The driver's backup and restore (see struct tk_db_driver); TK_EINVAL
+ * naming the driver when it has none.  Outside a transaction.  PATH is
+ * borrowed for the call.  Backup writes PATH whole or not at all (a
+ * temporary file beside it, 0600, renamed when complete); restore checks
+ * PATH first: a tickler store (schema_version) no newer than this build,
+ * passing quick_check; it does not migrate. */
+int tk_db_backup(struct tk_db *db, const char *path, struct tk_error *err);
+int tk_db_restore(struct tk_db *db, const char *path, int *version, struct tk_error *err);
 
 /* ---- schema (schema.c) ------------------------------------------------- */
 

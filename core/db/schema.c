@@ -119,6 +119,17 @@ struct migration {
     "WHERE data IS NOT NULL;"                                                                      \
     "ALTER TABLE outbox DROP COLUMN data;"
 
+/* v3: data lifecycle (issue 16).  data_dropped_at: when [retention]
+ * message_days dropped the row's text from outbox_data (NULL: kept).  The
+ * partial index holds only sent rows whose text is still kept, so the
+ * retention pass of every tick is one index probe when nothing is old, and
+ * a row leaves the index once its text is gone.  State 3 (cancelled: never
+ * to be sent, by an erasure or a withdrawal) needs no DDL. */
+#define V3_SQL                                                                                     \
+    "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
+    "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
+    "WHERE state = 1 AND data_dropped_at IS NULL;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -126,6 +137,7 @@ static const struct migration migrations[] = {
     {2,
      {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
       [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
+    {3, {[TK_DB_SCHEMA_SQLITE] = V3_SQL, [TK_DB_SCHEMA_POSTGRES] = V3_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

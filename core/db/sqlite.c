@@ -17,7 +17,9 @@
  */
 #include "db/db.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -410,6 +412,170 @@ static int drv_set_id_high_water(struct tk_db *db, const char *table, int64_t v,
     return drv_query(db, NULL, err, "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", b, 2);
 }
 
+/* ---- backup and restore (issue 16, docs/data.md) ----------------------- */
+
+/* The whole of FROM into TO through SQLite's online backup API, in one step
+ * (one read transaction on FROM: a consistent snapshot while others write;
+ * one write transaction on TO: all or nothing).  A lock held elsewhere is
+ * waited for a little, as the busy handler would. */
+static int copy_all(sqlite3 *to, sqlite3 *from, const char **why)
+{
+    sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+    int rc;
+    if (!b) {
+        *why = sqlite3_errmsg(to);
+        return sqlite3_errcode(to);
+    }
+    for (int tries = 0;; tries++) {
+        rc = sqlite3_backup_step(b, -1);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries >= 200)
+            break;
+        sqlite3_sleep(25);
+    }
+    int frc = sqlite3_backup_finish(b);
+    if (rc == SQLITE_DONE)
+        rc = frc;
+    if (rc != SQLITE_OK)
+        *why = sqlite3_errstr(rc);
+    return rc;
+}
+
+static int sync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int drv_backup(struct tk_db *db, const char *path, struct tk_error *err)
+{
+    struct stat a, b;
+    sqlite3 *to = NULL;
+    const char *why = NULL;
+    char *tmp = NULL, *dir = NULL, *slash;
+    int fd, rc = 0;
+    size_t len = strlen(path);
+    if (!*path)
+        return tk_error_set(err, TK_EINVAL, "backup: the file name is empty");
+    if (stat(path, &a) == 0 && stat(db->path, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        return tk_error_set(err, TK_EINVAL, "backup: %s is the store itself", path);
+    if (!(tmp = malloc(len + 16)) || !(dir = tk_strdup(path))) {
+        free(tmp);
+        return tk_error_set(err, TK_ENOMEM, "backup: out of memory");
+    }
+    snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
+    /* mkstemp makes it 0600: the store holds names, addresses, messages. */
+    if ((fd = mkstemp(tmp)) < 0) {
+        rc = tk_error_set(err, TK_EIO, "backup: cannot create a file beside %s: %s", path,
+                          strerror(errno));
+        goto out;
+    }
+    close(fd);
+    if (sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = tk_error_set(err, TK_EIO, "backup: %s: %s", tmp, sqlite3_errmsg(to));
+        goto fail;
+    }
+    if (copy_all(to, db->h, &why) != SQLITE_OK) {
+        rc = tk_error_set(err, TK_EIO, "backup of %s: %s", db->path, why);
+        goto fail;
+    }
+    /* One self-contained file: the copy takes the store's WAL mark along,
+     * which would make a reader look for a -wal file beside it. */
+    if (sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = tk_error_set(err, TK_EIO, "backup: %s: %s", tmp, sqlite3_errmsg(to));
+        goto fail;
+    }
+    sqlite3_close_v2(to);
+    to = NULL;
+    if (sync_path(tmp, 0) != 0 || rename(tmp, path) != 0) {
+        rc = tk_error_set(err, TK_EIO, "backup: cannot write %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    (void)sync_path(slash ? dir : ".", 1);
+    goto out;
+fail:
+    if (to)
+        sqlite3_close_v2(to);
+    unlink(tmp);
+out:
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+/* Whether FROM is a tickler store that this build can take: sound, with a
+ * schema version between 1 and NEWEST. */
+static int check_restorable(sqlite3 *from, const char *path, int newest, int *version,
+                            struct tk_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, v = 0;
+    const char *ok = NULL;
+    rc = sqlite3_prepare_v2(from, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        ok = (const char *)sqlite3_column_text(st, 0);
+    if (!ok || strcmp(ok, "ok") != 0) {
+        rc = tk_error_set(err, TK_EINVAL, "restore: %s is not a sound SQLite database (%s)", path,
+                          ok ? ok : sqlite3_errmsg(from));
+        sqlite3_finalize(st);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(from, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW || (v = sqlite3_column_int(st, 0)) < 1) {
+        sqlite3_finalize(st);
+        return tk_error_set(err, TK_EINVAL,
+                            "restore: %s is not a tickler store (no schema version)", path);
+    }
+    sqlite3_finalize(st);
+    *version = v;
+    if (v > newest)
+        return tk_error_set(err, TK_ECONFLICT,
+                            "restore: %s has schema version %d, newer than this tickler knows "
+                            "(%d); use a newer tickler",
+                            path, v, newest);
+    return 0;
+}
+
+static int drv_restore(struct tk_db *db, const char *path, int newest, int *version,
+                       struct tk_error *err)
+{
+    sqlite3 *from = NULL;
+    const char *why = NULL;
+    struct stat a, b;
+    int rc;
+    *version = 0;
+    if (stat(path, &a) != 0)
+        return tk_error_set(err, TK_ENOTFOUND, "restore: %s: %s", path, strerror(errno));
+    if (!S_ISREG(a.st_mode))
+        return tk_error_set(err, TK_EINVAL, "restore: %s is not a file", path);
+    if (stat(db->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return tk_error_set(err, TK_EINVAL, "restore: %s is the store itself", path);
+    if (sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = tk_error_set(err, TK_EINVAL, "restore: %s: %s", path, sqlite3_errmsg(from));
+        sqlite3_close_v2(from);
+        return rc;
+    }
+    if ((rc = check_restorable(from, path, newest, version, err)) == 0 &&
+        copy_all(db->h, from, &why) != SQLITE_OK)
+        rc = tk_error_set(err, TK_EIO, "restore of %s into %s: %s", path, db->path, why);
+    sqlite3_close_v2(from);
+    /* The copy brings the backup's journal mode along; the store runs WAL. */
+    if (rc == 0 && sqlite3_exec(db->h, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail(db, err, sqlite3_errcode(db->h));
+    return rc;
+}
+
 const struct tk_db_driver tk_db_sqlite = {
     .name = "sqlite",
     .open = drv_open,
@@ -438,4 +604,6 @@ const struct tk_db_driver tk_db_sqlite = {
     .lock_tables = NULL,
     .id_high_water = drv_id_high_water,
     .set_id_high_water = drv_set_id_high_water,
+    .backup = drv_backup,
+    .restore = drv_restore,
 };

@@ -319,5 +319,12 @@ int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct
 int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_stats *st,
                    struct tk_error *err)
 {
+    struct tk_error rerr = {0};
+    size_t dropped = 0;
+    /* [retention] first: one index probe when nothing is old (lifecycle.c).
+     * Its failure (a busy store) must not hold up reminders: it says so and
+     * the next tick tries again. */
+    if (tk_engine_retention(e, &dropped, &rerr) != 0)
+        tk_engine_warn(e, "retention: %s; texts are dropped at a later tick", rerr.msg);
     return dispatch_run(e, 1, reminders, st, err);
 }

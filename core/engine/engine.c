@@ -115,6 +115,7 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     e->now = now;
     e->actor = "cli";
     e->warn = default_warn;
+    e->store_lock = -1;
     if ((rc = tk_config_find(config_path, &path, err)))
         return rc;
     rc = tk_config_load(path, 0, &e->cfg, err);
@@ -139,6 +140,8 @@ void tk_engine_close(struct tk_engine *e)
 {
     if (!e)
         return;
+    if (e->store_lock >= 0)
+        close(e->store_lock); /* and with it the daemon's flock */
     if (e->db)
         tk_db_close(e->db);
     if (e->catalog)

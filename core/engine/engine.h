@@ -259,6 +259,81 @@ int tk_engine_contact_add(struct tk_engine *e, int64_t account, const char *emai
 int tk_engine_contact_set_notify(struct tk_engine *e, int64_t account, const char *email,
                                  int notify, struct tk_contact *out, struct tk_error *err);
 
+/* ---- data lifecycle (lifecycle.c, backup.c; docs/data.md) ------------- */
+
+/* Rename ACCOUNT to NAME (tk_engine_account_check's rules), with the audit
+ * entry "account-renamed".  TK_ENOTFOUND, TK_ECONFLICT when another
+ * account has NAME; its own name changes nothing and records nothing. */
+int tk_engine_account_rename(struct tk_engine *e, int64_t account, const char *name,
+                             struct tk_error *err);
+/* Remove ACCOUNT's contact EMAIL (domain compared lower-cased): no more
+ * mail to it from this account, its queued messages cancelled (outbox
+ * state "cancelled"); audit entry "contact-removed".  *CANCELLED (may be
+ * NULL): how many.  TK_ENOTFOUND when there is no such contact. */
+int tk_engine_contact_remove(struct tk_engine *e, int64_t account, const char *email,
+                             int64_t *cancelled, struct tk_error *err);
+/* Withdraw the pending ITEM: state "withdrawn" (off the to-do list, no
+ * reminders, no resend), its queued messages cancelled; audit entry
+ * "withdrawn".  TK_ECONFLICT when it is not pending. */
+int tk_engine_item_withdraw(struct tk_engine *e, int64_t item, struct tk_error *err);
+/* Remove ACCOUNT and every row about it (contacts, jobs, items, fields,
+ * outbox messages and their texts); the audit trail stays, with the entry
+ * "account-removed" (counts, no name).  Refused (TK_ECONFLICT) while it has
+ * pending items that are not archived, unless FORCE, which withdraws them
+ * first.  OUT (may be NULL): the counts. */
+struct tk_account_removal {
+    int64_t contacts, items, withdrawn, jobs, messages;
+};
+int tk_engine_account_remove(struct tk_engine *e, int64_t account, int force,
+                             struct tk_account_removal *out, struct tk_error *err);
+/* Erase the address EMAIL everywhere (domain compared lower-cased): its
+ * contacts on every account are deleted; in the outbox (recipient,
+ * idempotency key, message texts, replies) and the audit trail it becomes
+ * a marker "erased-N@invalid" (out->marker), so rows, counts and dates
+ * stay; the contacts' names in the texts of the messages to it become the
+ * marker too, and those messages' To: header is rewritten whole.  Queued
+ * messages to it are cancelled first, never sent.  An audit entry
+ * "contact-erased" on each account that had it.  Only the address
+ * standing whole is replaced (not within a longer one); one that only the
+ * audit trail still names is erased there.  TK_ENOTFOUND when no contact,
+ * message or audit entry has it; TK_ECONFLICT while a dispatcher
+ * holds a message to it (it may be on the wire): try again later. */
+struct tk_erasure {
+    char marker[64];
+    int64_t accounts, contacts, messages, cancelled, audit;
+};
+int tk_engine_erase_contact(struct tk_engine *e, const char *email, struct tk_erasure *out,
+                            struct tk_error *err);
+/* ACCOUNT's outbox messages, its items' included, by id, with their texts
+ * (NULL once [retention] dropped them): for the export. */
+int tk_engine_account_outbox_each(struct tk_engine *e, int64_t account,
+                                  int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                  struct tk_error *err);
+/* [retention] message_days: drop the texts of messages sent more than
+ * that many days before the clock (their rows stay: recipient, dates,
+ * state; the audit trail is not touched).  Own short transactions of at
+ * most 500 messages, at most 5000 per call; called by tk_engine_tick, and
+ * one index probe when nothing is old.  *N: texts dropped. */
+int tk_engine_retention(struct tk_engine *e, size_t *n, struct tk_error *err);
+
+/* Copy the SQLite store into FILE with SQLite's online backup API, while
+ * other processes (the daemon) go on writing: a consistent snapshot, made
+ * 0600 in FILE's folder and renamed over FILE when complete.  TK_EINVAL on
+ * PostgreSQL (use pg_dump; docs/data.md).  FILE is borrowed for the call.
+ * Outside any transaction. */
+int tk_engine_backup(struct tk_engine *e, const char *file, struct tk_error *err);
+/* Replace the SQLite store's contents with backup FILE in one transaction
+ * (SQLite's backup API in the other direction), after checking that FILE
+ * is a sound tickler store whose schema this build knows; an older schema
+ * is migrated afterwards.  Refused (TK_ECONFLICT) while a daemon holds the
+ * store (tk_engine_daemon_lock).  *VERSION (may be NULL): FILE's schema
+ * version.  Outside any transaction. */
+int tk_engine_restore(struct tk_engine *e, const char *file, int *version, struct tk_error *err);
+/* The daemon's mark on a SQLite store (a shared flock(2) on the file, held
+ * until the engine is closed), so that restore refuses while one runs; a
+ * restore holds it exclusively.  No-op on PostgreSQL. */
+int tk_engine_daemon_lock(struct tk_engine *e, struct tk_error *err);
+
 /* ---- the outbox, by hand --------------------------------------------- */
 
 /* Queue the failed (dead) outbox message ID again, due now, its attempts
@@ -393,7 +468,8 @@ struct tk_dispatch_stats {
  * work to this thread, which commits it in groups (dispatch.c); between
  * processes, leases and fencing tokens keep dispatchers apart. */
 int tk_engine_dispatch(struct tk_engine *e, struct tk_dispatch_stats *st, struct tk_error *err);
-/* A tick: tk_engine_schedule() and tk_engine_dispatch().  With N > 1
+/* A tick: tk_engine_retention() (its failure only warns), then
+ * tk_engine_schedule() and tk_engine_dispatch().  With N > 1
  * connections they overlap: the dispatching thread enqueues the due
  * reminders in the transactions that also record the workers' results (at
  * most 32 items each), and the workers deliver the first ones while later

@@ -26,6 +26,7 @@ struct tk_engine {
      * 0 not yet, 1 loaded, -1 refused (plugins_err says why, every time). */
     int plugins_state;
     struct tk_error plugins_err;
+    int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

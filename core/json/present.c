@@ -77,7 +77,10 @@ json_t *tk_json_audit(const struct tk_audit_entry *ae)
 
 const char *tk_json_outbox_state(int state)
 {
-    return state == TK_OUTBOX_SENT ? "sent" : state == TK_OUTBOX_DEAD ? "dead" : "queued";
+    return state == TK_OUTBOX_SENT        ? "sent"
+           : state == TK_OUTBOX_DEAD      ? "dead"
+           : state == TK_OUTBOX_CANCELLED ? "cancelled"
+                                          : "queued";
 }
 
 json_t *tk_json_outbox(const struct tk_outbox_row *r)

@@ -17,7 +17,7 @@
 #define OUTBOX_LIST                                                                                \
     "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, data, "         \
     "state, attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, "            \
-    "reply_code, last_reply "
+    "reply_code, last_reply, data_dropped_at "
 /* The message text lives in outbox_data (schema v2), so that a claim or a
  * settle rewrites a small row; every read of whole rows joins it back. */
 #define OUTBOX_COLS_FROM(TABLE)                                                                    \
@@ -61,6 +61,7 @@ static int read_row(struct tk_cursor *cur, struct tk_outbox_row *r, struct tk_er
     r->lease_until = tk_cursor_int(cur, 16);
     r->reply_code = (int)tk_cursor_int(cur, 17);
     r->last_reply = tk_store_col_dup(cur, 18, &oom);
+    r->data_dropped_at = tk_cursor_int(cur, 19);
     if (oom) {
         tk_outbox_row_free(r);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -402,5 +403,138 @@ int tk_store_outbox_next_due(struct tk_db *db, tk_time *out, struct tk_error *er
         *out = v > 0 ? v : 1;
     }
     tk_cursor_close(cur);
+    return rc;
+}
+
+/* ---- data lifecycle (issue 16) ----------------------------------------- */
+
+int tk_store_outbox_each_account(struct tk_db *db, int64_t account,
+                                 int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                 struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc = tk_db_query(db, &cur, err,
+                         OUTBOX_COLS "WHERE account_id = ? OR item_id IN "
+                                     "(SELECT id FROM items WHERE account_id = ?) ORDER BY id",
+                         "ii", account, account);
+    if (rc != 0)
+        return rc;
+    int r;
+    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
+        struct tk_outbox_row row;
+        if (r < 0 || read_row(cur, &row, err) != 0) {
+            rc = err ? err->code : TK_EIO;
+            break;
+        }
+        rc = fn(u, &row);
+        tk_outbox_row_free(&row);
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_store_outbox_cancel(struct tk_db *db, int64_t item, int64_t account, const char *recipient,
+                           const char *reason, int64_t *n, struct tk_error *err)
+{
+    int64_t token = 0, changed = 0;
+    int rc;
+    if (n)
+        *n = 0;
+    if (!item && !recipient)
+        return tk_error_set(err, TK_EINVAL, "outbox cancel: neither an item nor a recipient");
+    /* A fresh token: a dispatcher that claimed one of these rows settles
+     * with its old token, which no longer matches (stale, refused). */
+    if ((rc = tk_store_sequence_next(db, "lease", &token, err)))
+        return rc;
+    if (item)
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 3, lease_token = ?, lease_until = 0, "
+                        "last_reply = ? WHERE state = 0 AND item_id = ?",
+                        "isi", token, reason, item);
+    else if (account)
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 3, lease_token = ?, lease_until = 0, "
+                        "last_reply = ? WHERE state = 0 AND recipient = ? AND account_id = ?",
+                        "issi", token, reason, recipient, account);
+    else
+        rc = tk_db_exec(db, err,
+                        "UPDATE outbox SET state = 3, lease_token = ?, lease_until = 0, "
+                        "last_reply = ? WHERE state = 0 AND recipient = ?",
+                        "iss", token, reason, recipient);
+    if (rc == 0 && n) {
+        tk_db_changes(db, &changed);
+        *n = changed;
+    }
+    return rc;
+}
+
+int tk_store_outbox_in_flight(struct tk_db *db, const char *recipient, tk_time now, int64_t *n,
+                              struct tk_error *err)
+{
+    return tk_db_int(db, n, err,
+                     "SELECT COUNT(*) FROM outbox WHERE state = 0 AND recipient = ? "
+                     "AND lease_until > ?",
+                     "si", recipient, (int64_t)now);
+}
+
+/* The outbox_retention index holds exactly the rows this reads (sent, text
+ * kept), ordered by sent_at: when nothing is old the read is one probe. */
+int tk_store_outbox_drop_texts(struct tk_db *db, tk_time cutoff, tk_time now, size_t limit,
+                               size_t *n, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    struct tk_db_value *vals;
+    struct tk_buf sql = {0};
+    size_t got = 0;
+    int rc, r = 0, ok;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    if (!(vals = calloc(limit + 1, sizeof *vals)))
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    rc = tk_db_query(db, &cur, err,
+                     "SELECT id FROM outbox WHERE state = 1 AND data_dropped_at IS NULL "
+                     "AND sent_at < ? ORDER BY sent_at LIMIT ?",
+                     "ii", (int64_t)cutoff, (int64_t)limit);
+    if (rc != 0) {
+        free(vals);
+        return rc;
+    }
+    while (got < limit && (r = tk_cursor_next(cur, err)) > 0)
+        vals[1 + got++] = tk_db_value_int(tk_cursor_int(cur, 0));
+    tk_cursor_close(cur);
+    if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    if (rc != 0 || got == 0) {
+        free(vals);
+        return rc;
+    }
+    /* "(?, ?, ...)" once, used by both statements. */
+    ok = tk_buf_puts(&sql, "(?") == 0;
+    for (size_t i = 1; ok && i < got; i++)
+        ok = tk_buf_puts(&sql, ", ?") == 0;
+    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    if (ok) {
+        struct tk_buf del = {0}, upd = {0};
+        ok = tk_buf_puts(&del, "DELETE FROM outbox_data WHERE outbox_id IN ") == 0 &&
+             tk_buf_puts(&del, sql.data) == 0 &&
+             tk_buf_puts(&upd, "UPDATE outbox SET data_dropped_at = ? WHERE id IN ") == 0 &&
+             tk_buf_puts(&upd, sql.data) == 0;
+        if (!ok)
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        if (rc == 0)
+            rc = tk_db_exec_v(db, err, del.data, vals + 1, got);
+        vals[0] = tk_db_value_int((int64_t)now);
+        if (rc == 0)
+            rc = tk_db_exec_v(db, err, upd.data, vals, got + 1);
+        tk_buf_free(&del);
+        tk_buf_free(&upd);
+    } else {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    tk_buf_free(&sql);
+    free(vals);
+    if (rc == 0)
+        *n = got;
     return rc;
 }

@@ -135,7 +135,14 @@ int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
 
 /* ---- outbox ----------------------------------------------------------- */
 
-enum tk_outbox_state { TK_OUTBOX_QUEUED = 0, TK_OUTBOX_SENT = 1, TK_OUTBOX_DEAD = 2 };
+/* CANCELLED: never to be sent; its recipient was erased, or removed from
+ * the account, or its item withdrawn (schema v3, lifecycle.c). */
+enum tk_outbox_state {
+    TK_OUTBOX_QUEUED = 0,
+    TK_OUTBOX_SENT = 1,
+    TK_OUTBOX_DEAD = 2,
+    TK_OUTBOX_CANCELLED = 3
+};
 
 struct tk_outbox_row {
     int64_t id, item_id, account_id;
@@ -153,6 +160,7 @@ struct tk_outbox_row {
     tk_time lease_until;
     int reply_code;
     char *last_reply;
+    tk_time data_dropped_at; /* [retention] dropped the text (data NULL); 0: kept */
 };
 void tk_outbox_row_free(struct tk_outbox_row *r);
 
@@ -184,5 +192,65 @@ int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_e
 int tk_store_outbox_counts(struct tk_db *db, int64_t *queued, int64_t *dead, struct tk_error *err);
 /* Earliest next_attempt_at of a queued row, 0 when none. */
 int tk_store_outbox_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
+
+/* ---- data lifecycle (lifecycle.c, issue 16) --------------------------- */
+
+/* Rename account ID: TK_ENOTFOUND, or TK_ECONFLICT when another account
+ * has NAME. */
+int tk_store_account_rename(struct tk_db *db, int64_t id, const char *name, struct tk_error *err);
+/* Delete account ID and every row about it: its contacts, jobs, items and
+ * their fields, and outbox messages (with their texts).  The audit trail
+ * stays.  Counts of what went into OUT (may be NULL). */
+struct tk_store_removed {
+    int64_t contacts, jobs, items, messages;
+};
+int tk_store_account_delete(struct tk_db *db, int64_t id, struct tk_store_removed *out,
+                            struct tk_error *err);
+/* Delete ACCOUNT's contact EMAIL; TK_ENOTFOUND when there is none. */
+int tk_store_contact_remove(struct tk_db *db, int64_t account, const char *email,
+                            struct tk_error *err);
+
+/* Cancel the queued messages (state 0) of ITEM (non-zero), or else those
+ * to RECIPIENT (ACCOUNT non-zero: of that account only): state
+ * TK_OUTBOX_CANCELLED with REASON as the last reply and a fresh fencing
+ * token, so that a dispatcher holding one of them has its outcome refused
+ * as stale.  *N (may be NULL): how many. */
+int tk_store_outbox_cancel(struct tk_db *db, int64_t item, int64_t account, const char *recipient,
+                           const char *reason, int64_t *n, struct tk_error *err);
+/* How many queued messages to RECIPIENT a dispatcher holds at NOW (lease
+ * not run out): they may be on the wire. */
+int tk_store_outbox_in_flight(struct tk_db *db, const char *recipient, tk_time now, int64_t *n,
+                              struct tk_error *err);
+/* ACCOUNT's outbox messages (those of its items included), by id, texts
+ * included. */
+int tk_store_outbox_each_account(struct tk_db *db, int64_t account,
+                                 int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                 struct tk_error *err);
+
+/* Erasure of one address: ADDR becomes MARKER everywhere it is stored. */
+struct tk_store_erased {
+    int64_t contacts; /* contact rows deleted */
+    int64_t messages; /* outbox rows whose recipient it was */
+    int64_t texts;    /* message texts rewritten */
+    int64_t audit;    /* audit entries rewritten */
+};
+/* The ids of the accounts that have a contact ADDR, into *IDS (caller
+ * frees with free()). */
+int tk_store_contact_accounts(struct tk_db *db, const char *addr, int64_t **ids, size_t *n,
+                              struct tk_error *err);
+/* Replace ADDR by MARKER in the outbox (recipient, idempotency key, texts,
+ * replies) and the audit trail, and delete the contacts with ADDR.  NAMES
+ * (the deleted contacts' names, NULL-terminated, may be NULL) are replaced
+ * by MARKER in the texts of the messages to ADDR as well.  The caller has
+ * cancelled the queued messages first. */
+int tk_store_erase_address(struct tk_db *db, const char *addr, const char *marker,
+                           const char *const *names, struct tk_store_erased *out,
+                           struct tk_error *err);
+
+/* Retention: drop the texts of at most LIMIT messages sent before CUTOFF
+ * (oldest first), recording NOW as their data_dropped_at.  *N: how many;
+ * fewer than LIMIT means none is left. */
+int tk_store_outbox_drop_texts(struct tk_db *db, tk_time cutoff, tk_time now, size_t limit,
+                               size_t *n, struct tk_error *err);
 
 #endif

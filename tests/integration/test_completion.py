@@ -47,7 +47,8 @@ class Completion(unittest.TestCase):
     def test_commands(self):
         cmds = self.complete("tickler ")
         for c in ("init", "account", "contact", "send", "resend", "event", "tick", "run", "outbox",
-                  "pipeline", "job", "plugins", "check", "migrate", "help", "request-approvals"):
+                  "pipeline", "job", "plugins", "check", "migrate", "help", "request-approvals",
+                  "export", "erase", "backup", "restore"):
             self.assertIn(c, cmds)
         self.assertEqual(self.complete("tickler se"), ["send"])
         self.assertEqual(self.complete("tickler req"), ["request-approvals"])
@@ -56,7 +57,11 @@ class Completion(unittest.TestCase):
         self.assertEqual(self.complete("tickler help jo"), ["job"])
 
     def test_sub_commands(self):
-        self.assertEqual(self.complete("tickler account "), ["add", "list"])
+        self.assertEqual(self.complete("tickler account "), ["add", "list", "remove", "rename"])
+        self.assertEqual(self.complete("tickler contact "), ["add", "list", "notify", "remove"])
+        self.assertEqual(self.complete("tickler account remove Acme --"), ["--force", "--help"])
+        self.assertEqual(self.complete("tickler export --"), ["--account", "--help"])
+        self.assertEqual(self.complete("tickler erase --"), ["--contact", "--help"])
         self.assertEqual(self.complete("tickler job "), ["add", "archive", "list", "move", "show"])
         self.assertEqual(self.complete("tickler outbox re"), ["retry"])
 

@@ -23,10 +23,11 @@ import sqlite3
 import unittest
 
 import pgcluster
-from tkharness import Tickler, at
+from tkharness import Tickler, at, newest_schema_version
 
 SERVER = None
 CLUSTER = None
+NEWEST = newest_schema_version()
 
 
 def setUpModule():
@@ -182,11 +183,14 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    V1_SQLITE = ("ALTER TABLE outbox ADD COLUMN data TEXT;"
+    # back to v1: v3's column and index go first (issue 16's data lifecycle)
+    V1_SQLITE = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+                 "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = ("ALTER TABLE outbox ADD COLUMN data TEXT;"
+    V1_POSTGRES = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+                   "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"
                    "DELETE FROM schema_version WHERE version > 1;")
@@ -212,7 +216,7 @@ class Migrate(unittest.TestCase):
         dsn = self.pg()
         r = src.json("migrate", "--from", "sqlite:" + db, "--to", "postgres:" + dsn)
         self.assertEqual(r["source_schema_version"], 1)
-        self.assertEqual(r["schema_version"], 2)
+        self.assertEqual(r["schema_version"], NEWEST)
         # the source was upgraded in place first, then copied
         self.assertIn("outbox_data", sqlite_tables(db))
         self.assertEqual(self.texts_sqlite(db), texts)
@@ -232,8 +236,9 @@ class Migrate(unittest.TestCase):
 
         target = os.path.join(src.dir, "copy.db")
         out = src.ok("migrate", "--from", "postgres:" + dsn, "--to", "sqlite:" + target)
-        self.assertIn("upgraded from schema version 1 to 2", out)
-        self.assertEqual(pgcluster.psql(dsn, "SELECT MAX(version) FROM schema_version").strip(), "2")
+        self.assertIn("upgraded from schema version 1 to %d" % NEWEST, out)
+        self.assertEqual(pgcluster.psql(dsn, "SELECT MAX(version) FROM schema_version").strip(),
+                         str(NEWEST))
         self.assert_same(target, dsn)
         self.assertEqual(self.texts_sqlite(target), texts)
         self.check_works(src, self.sqlite_deployment(target), acc, items)

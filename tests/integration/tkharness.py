@@ -22,6 +22,7 @@ import email.policy
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,13 @@ def parse_iso(s):
 
 
 T0 = parse_iso("2026-12-01T09:00:00Z")
+
+
+def newest_schema_version():
+    """The newest schema version this tree's migrations reach (core/db/schema.c's
+    table), so that tests need no edit when a migration is added."""
+    with open(os.path.join(SOURCE, "core", "db", "schema.c")) as f:
+        return max(int(m) for m in re.findall(r"(?m)^\s*\{(\d+),", f.read()))
 
 
 def at(days=0, hours=0, minutes=0, seconds=0):
