@@ -408,6 +408,25 @@ class Crash(unittest.TestCase):
         self.assertIn("stopping", d.read_log())
 
 
+class Health(unittest.TestCase):
+    def test_503_when_the_store_is_gone_and_200_when_it_is_back(self):
+        t = deploy(self)
+        d = Daemon(self, t, command="serve")
+        db = os.path.join(t.dir, "tickler.db")
+        self.assertEqual(d.api("GET", "/api/v1/health")[0], 200)
+        os.rename(db, db + ".away")
+        try:
+            st, h, b = d.api("GET", "/api/v1/health")
+        finally:
+            os.rename(db + ".away", db)
+        self.assertEqual(st, 503, b)
+        self.assertEqual((b["status"], b["store"]["ok"]), ("unavailable", False))
+        self.assertIn("retry-after", h)
+        self.assertNotIn(t.dir, json.dumps(b))
+        st, _, b = d.api("GET", "/api/v1/health")
+        self.assertEqual((st, b["status"]), (200, "ok"))
+
+
 class Serve(unittest.TestCase):
     def test_serve_answers_and_does_not_deliver(self):
         t = deploy(self)
