@@ -710,7 +710,7 @@ class Bench:
 
     def wrk(self, url, conns, secs, script=None, latency=False):
         """wrk's requests/s (and p99 in ms with LATENCY)."""
-        argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % secs]
+        argv = ["wrk", "-t%d" % min(2, conns), "-c%d" % conns, "-d%ds" % secs]
         if latency:
             argv.append("--latency")
         if script:

@@ -215,7 +215,7 @@ class SchemaAndMigrate(unittest.TestCase):
         for p in procs:
             out, err = p.communicate(timeout=60)
             self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(pgcluster.psql(t.dsn, "SELECT version FROM schema_version ORDER BY version").split(), ["1", "2"])
+        self.assertEqual(pgcluster.psql(t.dsn, "SELECT version FROM schema_version ORDER BY version").split(), ["1", "2", "3"])
 
     def test_migrate_copies_every_row(self):
         src = Tickler(self, store="sqlite")
@@ -240,7 +240,8 @@ class SchemaAndMigrate(unittest.TestCase):
         con = sqlite3.connect(db)
         tables = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        for table in ("accounts", "contacts", "items", "item_fields", "audit", "outbox", "outbox_data", "sequences"):
+        for table in ("accounts", "contacts", "items", "item_fields", "audit", "outbox", "outbox_data", "sequences",
+                      "api_tokens", "api_idempotency"):
             self.assertIn(table, tables)
         total = 0
         for table in tables:
