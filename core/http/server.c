@@ -56,6 +56,7 @@ struct conn {
     char scratch[SCRATCH];
     char actor[80];
     double queued_at;
+    size_t too_big; /* bytes of body dropped past the limit */
     struct conn *next;
 };
 
@@ -325,15 +326,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return MHD_YES;
     }
     if (*upload_size) {
-        if (c->body.len + *upload_size > s->max_body) {
+        /* A body without a Content-Length (chunked) that grows past the
+         * limit: keep nothing more, read on until it ends to answer 413,
+         * but not forever: past four times the limit the connection is
+         * closed without an answer. */
+        if (c->too_big || c->body.len + *upload_size > s->max_body) {
+            c->too_big += *upload_size;
             *upload_size = 0;
-            return answer_now(c, 413, "the body is larger than [http] max_body_kb");
+            return c->too_big > 4 * s->max_body + 65536 ? MHD_NO : MHD_YES;
         }
         if (tk_buf_append(&c->body, upload_data, *upload_size))
             return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
+    if (c->too_big && c->state == READING)
+        return answer_now(c, 413, "the body is larger than [http] max_body_kb");
     if (c->state == DONE)
         return send_response(c);
     if (c->state != READING)

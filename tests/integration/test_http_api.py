@@ -184,6 +184,20 @@ class Endpoints(unittest.TestCase):
         big = {"name": "x" * (300 * 1024)}
         st, _, b = self.d.api("POST", "/api/v1/accounts", big, token=self.w)
         self.assertEqual(st, 413)
+        # chunked, no Content-Length: 413 once it ends
+        c = self.d.conn()
+        c.putrequest("POST", "/api/v1/accounts")
+        c.putheader("Authorization", "Bearer " + self.w)
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        chunk = b"x" * 65536
+        for _ in range(5):
+            c.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        self.assertEqual(r.status, 413, r.read())
+        c.close()
         # a 1 MB header: refused (431) or the connection closed, and the
         # server goes on serving
         s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
