@@ -3,7 +3,8 @@
 #
 # Builds tickler (Release) into bench/out/build unless TICKLER_BUILD names a
 # build folder, compiles the bench helpers against its libtkcore.a, and runs
-# bench/bench.py.  See bench/README.md.
+# bench/bench.py.  BENCH_CMAKE_ARGS (e.g. -DTK_STATIC_SQLITE=ON) is passed to
+# that cmake.  See bench/README.md.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -21,7 +22,8 @@ PATH=$PATH:/usr/sbin
 export PATH
 
 if [ -z "${TICKLER_BUILD:-}" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    # shellcheck disable=SC2086 # BENCH_CMAKE_ARGS: several words
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release ${BENCH_CMAKE_ARGS:-} >/dev/null
     cmake --build "$build" -j2 >/dev/null
 fi
 [ -x "$build/bin/tickler" ] || { echo "bench: no $build/bin/tickler" >&2; exit 1; }

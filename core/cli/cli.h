@@ -33,8 +33,14 @@ enum {
     TK_CMD_NO_STORE = 4,      /* config and plugins, no store */
     TK_CMD_SENDS = 8,         /* may enqueue mail: dispatch after commit */
     TK_CMD_OWN_TX = 16,       /* manages its own transactions (tick, run) */
-    TK_CMD_NO_PIPELINES = 32, /* does not load the Lua pipelines (init) */
+    TK_CMD_AUTOMATIONS = 64,  /* may run automations: loads the Lua pipelines */
+    TK_CMD_ALL_PLUGINS = 128, /* loads every plugin at start, not at first use */
 };
+/* Commands start with only the configuration and the store: the plugins
+ * load when the command first needs one (TK_OPEN_LAZY), all at once and
+ * with every check, and the Lua pipelines only for TK_CMD_AUTOMATIONS.
+ * tick, run and init keep TK_CMD_ALL_PLUGINS so that a broken plugin stops
+ * the daemon (and a new deployment) at start. */
 
 struct tk_cli_command {
     const char *name; /* "send", "account" */

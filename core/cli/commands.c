@@ -1,15 +1,21 @@
 /* commands.c - the command table: the CLI contract of docs/cli.md. */
 #include "commands.h"
 
-enum { TX = TK_CMD_TX, SENDS = TK_CMD_SENDS, NOSTORE = TK_CMD_NO_STORE, OWN = TK_CMD_OWN_TX };
+enum {
+    TX = TK_CMD_TX,
+    SENDS = TK_CMD_SENDS,
+    NOSTORE = TK_CMD_NO_STORE,
+    OWN = TK_CMD_OWN_TX,
+    AUTO = TK_CMD_AUTOMATIONS,
+    ALL = TK_CMD_ALL_PLUGINS,
+};
 
 /* Entries with a sub-command come before a bare entry of the same name
  * (outbox retry before outbox). */
 const struct tk_cli_command tk_cli_commands[] = {
-    /* init works even when a pipeline script is broken: a new deployment
-     * can always create its store first. */
-    {"init", NULL, TK_CMD_NO_PIPELINES, tk_cmd_init, "init",
-     "create or upgrade the store (idempotent)"},
+    /* init works even when a pipeline script is broken (it loads none): a
+     * new deployment can always create its store first. */
+    {"init", NULL, ALL, tk_cmd_init, "init", "create or upgrade the store (idempotent)"},
     {"account", "add", TX, tk_cmd_account_add, "account add NAME [--language en|nl]",
      "add an account; prints its id"},
     {"account", "list", 0, tk_cmd_account_list, "account list", "list accounts"},
@@ -26,10 +32,11 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"resend", NULL, TX | SENDS, tk_cmd_resend, "resend ITEM", "resend by hand (R2, R3, D2)"},
     {"reminders", NULL, TX, tk_cmd_reminders, "reminders ITEM on|off [--every DAYS] [--count N]",
      "change reminder settings (R6, D4)"},
-    {"event", NULL, TX | SENDS, tk_cmd_event, "event ITEM EVENT",
+    {"event", NULL, TX | SENDS | AUTO, tk_cmd_event, "event ITEM EVENT",
      "record a client event: paid, signed, ..."},
-    {"tick", NULL, OWN, tk_cmd_tick, "tick", "send everything due at the clock's time, then exit"},
-    {"run", NULL, OWN, tk_cmd_run, "run",
+    {"tick", NULL, OWN | AUTO | ALL, tk_cmd_tick, "tick",
+     "send everything due at the clock's time, then exit"},
+    {"run", NULL, OWN | AUTO | ALL, tk_cmd_run, "run",
      "daemon: tick every [scheduler] poll_seconds until SIGTERM/SIGINT"},
     {"serve", NULL, OWN, tk_cmd_serve, "serve",
      "serve the HTTP API only ([http] listen), no scheduling or delivery"},
@@ -42,22 +49,22 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"list", NULL, 0, tk_cmd_list, "list [--account A] [--type T] [--pending]", "items"},
     {"todo", NULL, 0, tk_cmd_todo, "todo ACCOUNT", "the client's to-do list, most recent on top"},
     {"audit", NULL, 0, tk_cmd_audit, "audit [ITEM | --account A]", "the audit trail"},
-    {"plugins", NULL, NOSTORE, tk_cmd_plugins, "plugins",
+    {"plugins", NULL, NOSTORE | ALL, tk_cmd_plugins, "plugins",
      "the loaded plugins: name, kind, ABI version, file"},
     {"outbox", "retry", TX, tk_cmd_outbox_retry, "outbox retry ID|--all-failed",
      "queue failed messages again"},
     {"outbox", "list", 0, tk_cmd_outbox, "outbox list [--failed] [--item ITEM]", "same as outbox"},
     {"outbox", NULL, 0, tk_cmd_outbox, "outbox [--failed] [--item ITEM]",
      "messages and their delivery state"},
-    {"pipeline", "list", NOSTORE, tk_cmd_pipeline_list, "pipeline list",
+    {"pipeline", "list", NOSTORE | ALL, tk_cmd_pipeline_list, "pipeline list",
      "pipelines and stages from the configured scripts"},
-    {"pipeline", "check", NOSTORE, tk_cmd_pipeline_check, "pipeline check FILE",
+    {"pipeline", "check", NOSTORE | ALL, tk_cmd_pipeline_check, "pipeline check FILE",
      "load and validate a script only"},
-    {"job", "add", TX | SENDS, tk_cmd_job_add,
+    {"job", "add", TX | SENDS | AUTO, tk_cmd_job_add,
      "job add PIPELINE --account A [--title T] [--stage S]", "start a job; prints its id"},
-    {"job", "move", TX | SENDS, tk_cmd_job_move, "job move JOB STAGE",
+    {"job", "move", TX | SENDS | AUTO, tk_cmd_job_move, "job move JOB STAGE",
      "enter STAGE and run its automations"},
-    {"job", "archive", TX, tk_cmd_job_archive, "job archive JOB",
+    {"job", "archive", TX | AUTO, tk_cmd_job_archive, "job archive JOB",
      "archive a job: its items' reminders stop"},
     {"job", "show", 0, tk_cmd_job_show, "job show JOB", "one job"},
     {"job", "list", 0, tk_cmd_job_list, "job list [--account A]", "jobs"},

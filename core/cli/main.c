@@ -231,11 +231,16 @@ int main(int argc, char **argv)
         return rc ? fail(&err) : 0;
     }
     if ((rc = tk_engine_open(&c.e, c.config_path, c.now,
-                             (flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0, &err)))
+                             ((flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0) |
+                                 ((flags & TK_CMD_ALL_PLUGINS) ? 0 : TK_OPEN_LAZY),
+                             &err)))
         goto done;
     tk_engine_set_warn(c.e, warn_line, NULL);
     if (c.now_arg)
         tk_engine_set_clock_offset(c.e, c.now - tk_time_real());
+    /* A bulk command is declared by a plugin: they load first. */
+    if (!cmd && (rc = tk_engine_load_plugins(c.e, &err)))
+        goto done;
     if (!cmd &&
         !tk_registry_bulk(tk_engine_plugins(c.e), argv[i], &(const struct tk_bulk_spec *){0})) {
         rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
@@ -245,7 +250,9 @@ int main(int argc, char **argv)
      * (tick and run report it themselves, into the daemon's log). */
     if (flags & TK_CMD_SENDS)
         tk_engine_check_templates(c.e);
-    if (tk_engine_has_store(c.e) && !(flags & TK_CMD_NO_PIPELINES) &&
+    /* Only commands that may run an automation load the scripts (a broken
+     * one refuses those only, test_lua_broken_script.py). */
+    if (tk_engine_has_store(c.e) && (flags & TK_CMD_AUTOMATIONS) &&
         (rc = tk_pipelines_open(c.e, &c.pipelines, &err)))
         goto done;
     if (flags & TK_CMD_TX) {

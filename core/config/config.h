@@ -110,6 +110,10 @@ int tk_config_claim(struct tk_config *cfg, const char *section, const char *cons
 /* After all plugins claimed their keys: the first unclaimed entry is an
  * error "FILE:LINE: unknown section [x]" or "unknown key y in [x]". */
 int tk_config_check_plugins(const struct tk_config *cfg, struct tk_error *err);
+/* 1 when CFG has an entry outside [transport] that no core module reads
+ * and no plugin has claimed yet (a plugin's section, or an unknown one):
+ * only the plugins can tell which, so a lazy engine loads them at once. */
+int tk_config_has_plugin_sections(const struct tk_config *cfg);
 
 /* The configuration file a command reads: ARG (-c FILE) when not NULL,
  * else $TICKLER_CONFIG when set and not empty, else ./tickler.ini when it

@@ -93,3 +93,11 @@ int tk_config_check_plugins(const struct tk_config *cfg, struct tk_error *err)
     }
     return 0;
 }
+
+int tk_config_has_plugin_sections(const struct tk_config *cfg)
+{
+    for (size_t i = 0; cfg && i < cfg->nentries; i++)
+        if (!cfg->entries[i].used && strcmp(cfg->entries[i].section, "transport") != 0)
+            return 1;
+    return 0;
+}

@@ -22,7 +22,9 @@
  * own store connection, its own template cache and its own clock, actor and
  * hooks, so that another thread can use it while PARENT's thread uses
  * PARENT.  The clock offset of PARENT is copied.  Caller closes with
- * tk_engine_close (also on failure; *out may be NULL then). */
+ * tk_engine_close (also on failure; *out may be NULL then).  A PARENT
+ * opened with TK_OPEN_LAZY loads its plugins first (so call this from
+ * PARENT's thread). */
 int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct tk_error *err);
 
 /* One savepoint inside the caller's transaction (not nested): a request

@@ -223,7 +223,7 @@ static void *work_thread(void *u)
 static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
                         struct tk_dispatch_stats *st, struct tk_error *err)
 {
-    const struct tk_plugin *tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin);
+    const struct tk_plugin *tp = NULL;
     int nw = e->cfg.transport_connections > 1 ? e->cfg.transport_connections : 1;
     struct worker *ws;
     struct pending *slots;
@@ -235,7 +235,9 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     memset(st, 0, sizeof *st);
     if (reminders)
         *reminders = 0;
-    if (!tp)
+    if ((rc = tk_engine_load_plugins(e, err)))
+        return rc;
+    if (!(tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin)))
         return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' loaded",
                             e->cfg.transport_plugin ? e->cfg.transport_plugin : "");
     /* One connection: enqueue everything first, then deliver. */

@@ -71,6 +71,36 @@ static int open_sender(struct tk_engine *e, struct tk_error *err)
     return e->msgid_domain ? 0 : tk_error_set(err, TK_ENOMEM, "out of memory");
 }
 
+int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err)
+{
+    int rc;
+    if (e->plugins_state > 0)
+        return 0;
+    /* A refusal is final: the registry was emptied, and every later use
+     * gets the same line rather than a "no such type" that hides it. */
+    if (e->plugins_state < 0) {
+        if (err)
+            *err = e->plugins_err;
+        return e->plugins_err.code ? e->plugins_err.code : TK_EINVAL;
+    }
+    /* NULL: the search path the configuration names, else the default */
+    rc = tk_registry_load(&e->plugins, NULL, &e->cfg, &e->plugins_err);
+    if (!rc)
+        rc = tk_registry_claim_transport(&e->plugins, &e->cfg, &e->plugins_err);
+    if (!rc)
+        rc = tk_config_check_plugins(&e->cfg, &e->plugins_err);
+    if (rc) {
+        e->plugins_state = -1;
+        if (!e->plugins_err.code)
+            e->plugins_err.code = rc;
+        if (err)
+            *err = e->plugins_err;
+        return rc;
+    }
+    e->plugins_state = 1;
+    return 0;
+}
+
 int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now, int flags,
                    struct tk_error *err)
 {
@@ -92,14 +122,10 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     if (rc)
         return rc;
 
-    /* NULL: the search path the configuration names, else the default */
-    rc = tk_registry_load(&e->plugins, NULL, &e->cfg, err);
-    if (!rc)
-        rc = tk_registry_claim_transport(&e->plugins, &e->cfg, err);
-    if (rc)
-        return rc;
-    if ((rc = tk_config_check_plugins(&e->cfg, err)))
-        return rc;
+    if (!(flags & TK_OPEN_LAZY) || tk_config_has_plugin_sections(&e->cfg)) {
+        if ((rc = tk_engine_load_plugins(e, err)))
+            return rc;
+    }
     if ((rc = open_sender(e, err)) || (rc = open_templates(e, err)))
         return rc;
     if (flags & TK_OPEN_NO_STORE)
@@ -149,8 +175,11 @@ void tk_engine_rollback(struct tk_engine *e)
 
 const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, struct tk_error *err)
 {
-    const struct tk_plugin *p = type ? tk_registry_item(&e->plugins, type) : NULL;
+    const struct tk_plugin *p;
     struct tk_buf names = {0};
+    if (tk_engine_load_plugins(e, err))
+        return NULL;
+    p = type ? tk_registry_item(&e->plugins, type) : NULL;
     if (p)
         return p;
     for (size_t i = 0; i < e->plugins.n; i++)

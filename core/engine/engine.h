@@ -77,13 +77,27 @@ typedef int (*tk_event_hook)(void *u, struct tk_engine *e, const struct tk_item 
  * thread: a callback that writes somewhere shared must lock. */
 typedef void (*tk_warn_fn)(void *u, const char *msg);
 
-enum { TK_OPEN_NO_STORE = 1 /* config and plugins only */ };
+enum {
+    TK_OPEN_NO_STORE = 1, /* config and plugins only */
+    TK_OPEN_LAZY = 2,     /* plugins at their first use, not at open */
+};
 
 /* Open everything the configuration names.  CONFIG_PATH NULL: default
  * lookup (tk_config_find: $TICKLER_CONFIG, ./tickler.ini, then
  * SYSCONFDIR/tickler/tickler.ini); borrowed for the call.  NOW is the
  * clock (see tk_engine_set_now).  Caller closes, also on failure (*e may
- * be NULL then). */
+ * be NULL then).
+ *
+ * With TK_OPEN_LAZY the plugins are not loaded here but at the first
+ * operation that needs one (an item's type, the transport, a bulk
+ * command; or tk_engine_load_plugins), all of them at once with every
+ * check of tk_registry_load, so that a command that needs no plugin (show,
+ * list, audit) starts without dlopen and a command that needs one refuses
+ * with the same one-line error as before.  A configuration with a section
+ * no core module reads (a plugin's [NAME], or an unknown one) loads them
+ * here all the same: telling which it is needs the plugins, and a typo
+ * there must refuse every command.  The keys of [transport] that only the
+ * transport reads are checked when the plugins load. */
 int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, int flags,
                    struct tk_error *err);
 /* Close the store, unload plugins and free E (NULL: nothing). */
@@ -135,8 +149,13 @@ int64_t tk_engine_current_job(const struct tk_engine *e);
 
 /* The configuration, read-only; borrowed until the engine is closed. */
 const struct tk_config *tk_engine_config(const struct tk_engine *e);
+/* Load the plugins now if they are not yet (TK_OPEN_LAZY): 0, or the
+ * loader's one-line refusal, the same on every call. */
+int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err);
 /* The loaded plugins, read-only (to list them, or to look up a bulk
- * command); borrowed until the engine is closed. */
+ * command); borrowed until the engine is closed.  Opened with
+ * TK_OPEN_LAZY, call tk_engine_load_plugins first: until then (or when it
+ * failed) the registry is empty. */
 const struct tk_registry *tk_engine_plugins(const struct tk_engine *e);
 /* Whether a store is open (not with TK_OPEN_NO_STORE). */
 int tk_engine_has_store(const struct tk_engine *e);

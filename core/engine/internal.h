@@ -22,7 +22,11 @@ struct tk_engine {
     tk_warn_fn warn;
     void *warn_data;
     volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
-    int peer;           /* tk_engine_open_peer: cfg and plugins are the parent's */
+    /* TK_OPEN_LAZY: the plugins load at their first use (tk_engine_load_plugins);
+     * 0 not yet, 1 loaded, -1 refused (plugins_err says why, every time). */
+    int plugins_state;
+    struct tk_error plugins_err;
+    int peer; /* tk_engine_open_peer: cfg and plugins are the parent's */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

@@ -328,7 +328,7 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
                    const char *message, int *n_items, struct tk_error *err)
 {
     const struct tk_bulk_spec *bulk;
-    const struct tk_plugin *p = tk_registry_bulk(&e->plugins, command, &bulk);
+    const struct tk_plugin *p;
     struct tk_item_filter f;
     struct bulk_collect bc;
     struct tk_account acc = {0};
@@ -339,7 +339,9 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     int rc;
 
     memset(&bc, 0, sizeof bc);
-    if (!p)
+    if ((rc = tk_engine_load_plugins(e, err)))
+        return rc;
+    if (!(p = tk_registry_bulk(&e->plugins, command, &bulk)))
         return tk_error_set(err, TK_EUSAGE, "unknown command '%s'", command);
     /* The mail builder encodes bodies of any size (quoted-printable, lines
      * of at most 76 characters); the limit only keeps a mistake from filling

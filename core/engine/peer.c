@@ -23,6 +23,10 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
     *out = NULL;
     if (!parent || !parent->db)
         return tk_error_set(err, TK_EINVAL, "a peer engine needs a parent with a store");
+    /* a parent opened with TK_OPEN_LAZY loads them now, in its own thread:
+     * the peer shares them and never loads anything itself */
+    if ((rc = tk_engine_load_plugins(parent, err)))
+        return rc;
     if (!(e = calloc(1, sizeof *e)))
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     *out = e;
@@ -30,6 +34,7 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
     e->cfg = parent->cfg;
     e->plugins = parent->plugins;
     e->peer = 1;
+    e->plugins_state = 1;
     e->now = parent->now;
     e->clock_offset = parent->clock_offset;
     e->actor = "cli";

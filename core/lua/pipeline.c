@@ -121,6 +121,9 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         rc = tk_error_set(err, TK_ENOMEM, "out of memory");
         goto out;
     }
+    /* Scripts call the plugins' verbs: a lazy engine loads them now. */
+    if ((rc = tk_engine_load_plugins(e, err)))
+        goto out;
     p->e = e;
     p->lim.memory_bytes = cfg->lua_memory_limit_mb > 0 ? (size_t)cfg->lua_memory_limit_mb << 20 : 0;
     p->lim.instructions = cfg->lua_instruction_limit;

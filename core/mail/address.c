@@ -8,7 +8,9 @@
  * what the builder and the smtp transport can send, so that a bad address
  * is refused where a person typed it instead of failing later, in a tick.
  */
+#include <dlfcn.h>
 #include <idn2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,46 @@
  * browsers and mail clients resolve.  The smtp transport converts
  * envelope domains with the same flags. */
 #define IDN_FLAGS (IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL)
+
+/* libidn2 is opened the first time a domain needs it (non-ASCII, or an
+ * "xn--" label to decode), not linked: with libunistring it cost every
+ * command 570 symbol lookups and two more libraries to map at start, for
+ * the rare international domain (bench/RESULTS.md update 6).  Kept open
+ * for the life of the process, as a linked library is.  What idn2_to_ascii_8z
+ * returns is freed with free(): idn2_free is free() on this platform. */
+#define IDN_LIBRARY "libidn2.so.0"
+static struct {
+    __typeof__(idn2_to_ascii_8z) *to_ascii_8z;
+    __typeof__(idn2_strerror) *error_text;
+} idn;
+static char idn_failed[TK_ERROR_MAX]; /* why libidn2 could not be loaded */
+static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
+
+static void idn_load(void)
+{
+    void *h = dlopen(IDN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(idn_failed, sizeof idn_failed, "cannot load %s: %s", IDN_LIBRARY, dlerror());
+        return;
+    }
+    *(void **)&idn.to_ascii_8z = dlsym(h, "idn2_to_ascii_8z");
+    *(void **)&idn.error_text = dlsym(h, "idn2_strerror");
+    if (!idn.to_ascii_8z || !idn.error_text)
+        snprintf(idn_failed, sizeof idn_failed, "%s has no idn2_to_ascii_8z", IDN_LIBRARY);
+}
+
+/* idn2_to_ascii_8z through the library opened on first use; TK_EIO with
+ * ERR set when it cannot be loaded (the domain is then neither accepted nor
+ * refused as invalid). */
+static int to_ascii(const char *domain, char **out, int *rc, struct tk_error *err)
+{
+    *out = NULL;
+    pthread_once(&idn_once, idn_load);
+    if (idn_failed[0])
+        return tk_error_set(err, TK_EIO, "international domain %s: %s", domain, idn_failed);
+    *rc = idn.to_ascii_8z(domain, out, IDN_FLAGS);
+    return 0;
+}
 
 /* atext of RFC 5322 3.2.3 (ASCII part; RFC 6531 adds every non-ASCII
  * UTF-8 character). */
@@ -186,7 +228,7 @@ static int ascii(const char *s, size_t n)
     return 1;
 }
 
-/* DOMAIN as A-labels into *OUT (idn2_free) when it needs converting, else
+/* DOMAIN as A-labels into *OUT (free) when it needs converting, else
  * *OUT = NULL: an ASCII domain is sent as written.  0, or the refusal. */
 static int domain_to_ascii(const char *addr, const char *domain, char **out, struct tk_error *err)
 {
@@ -197,25 +239,29 @@ static int domain_to_ascii(const char *addr, const char *domain, char **out, str
             return refuse(err, addr, "%s", why);
         /* an A-label must decode (a typo in "xn--..." is no address) */
         if (has_xn_label(domain)) {
-            int rc = idn2_to_ascii_8z(domain, out, IDN_FLAGS);
-            idn2_free(*out);
+            int rc = IDN2_OK;
+            if (to_ascii(domain, out, &rc, err))
+                return TK_EIO;
+            free(*out);
             *out = NULL;
             if (rc != IDN2_OK)
                 return refuse(err, addr, "the domain is not a valid international name (%s)",
-                              idn2_strerror(rc));
+                              idn.error_text(rc));
         }
         return 0;
     }
-    int rc = idn2_to_ascii_8z(domain, out, IDN_FLAGS);
+    int rc = IDN2_OK;
+    if (to_ascii(domain, out, &rc, err))
+        return TK_EIO;
     if (rc == IDN2_MALLOC)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     if (rc != IDN2_OK) {
         *out = NULL;
         return refuse(err, addr, "the domain is not a valid international name (%s)",
-                      idn2_strerror(rc));
+                      idn.error_text(rc));
     }
     if ((why = ldh_domain(*out))) {
-        idn2_free(*out);
+        free(*out);
         *out = NULL;
         return refuse(err, addr, "%s", why);
     }
@@ -230,7 +276,7 @@ static const char *split(const char *addr)
 }
 
 /* The whole check; *DOMAIN gets the A-label form of a domain that needs
- * converting (caller frees with idn2_free), else NULL. */
+ * converting (caller frees with free), else NULL. */
 static int check(const char *addr, char **domain, int *utf8_local, struct tk_error *err)
 {
     const char *at;
@@ -258,7 +304,7 @@ static int check(const char *addr, char **domain, int *utf8_local, struct tk_err
     if ((rc = domain_to_ascii(addr, at + 1, domain, err)))
         return rc;
     if (*domain && (size_t)(at - addr) + 1 + strlen(*domain) > ADDR_MAX) {
-        idn2_free(*domain);
+        free(*domain);
         *domain = NULL;
         return refuse(err, addr, "longer than %d bytes with its domain in ASCII (punycode)",
                       ADDR_MAX);
@@ -271,7 +317,7 @@ int tk_mail_check_address(const char *addr, struct tk_error *err)
 {
     char *domain;
     int utf8, rc = check(addr, &domain, &utf8, err);
-    idn2_free(domain);
+    free(domain);
     return rc;
 }
 
@@ -289,7 +335,7 @@ int tk_mail_ascii_address(struct tk_buf *out, const char *addr, int *utf8_local,
         rc = tk_buf_puts(out, addr);
     else
         rc = tk_buf_append(out, addr, (size_t)(split(addr) - addr) + 1) || tk_buf_puts(out, domain);
-    idn2_free(domain);
+    free(domain);
     if (rc) {
         out->len = start;
         if (out->data)

@@ -726,6 +726,22 @@ TK_TEST(open_errors)
     TK_CHECK(access(p + 7, F_OK) == 0);
 }
 
+/* Wait until the server has really ended backend PID (up to 10 s; a
+ * fixed 100 ms was too short on a loaded machine). */
+static void backend_gone(struct tk_db *admin, int64_t pid)
+{
+    for (int i = 0; i < 200; i++) {
+        int64_t n = 1;
+        if (tk_db_int(admin, &n, NULL,
+                      "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = CAST(? AS INTEGER)", "i",
+                      pid) != 0 ||
+            n == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    usleep(50 * 1000);
+}
+
 /* The server ends our session (as a restart does): inside a transaction
  * that is a clear TK_EIO; the next BEGIN reconnects by itself.
  * PostgreSQL only: a SQLite file cannot go away under its connection. */
@@ -746,7 +762,7 @@ TK_TEST(reconnect_after_the_server_dropped_us)
     TK_CHECK_INT(
         tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid),
         0);
-    usleep(100 * 1000);
+    backend_gone(admin, pid);
     TK_CHECK_INT(tk_db_int(a, &pid2, &err, "SELECT pg_backend_pid()", ""), TK_EIO);
     TK_CHECK(strstr(err.msg, "connection lost") != NULL);
     tk_db_rollback(a);
@@ -759,7 +775,7 @@ TK_TEST(reconnect_after_the_server_dropped_us)
     TK_CHECK_INT(
         tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid2),
         0);
-    usleep(100 * 1000);
+    backend_gone(admin, pid2);
     TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
     TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
     TK_CHECK(pid != pid2);

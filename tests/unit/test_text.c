@@ -75,8 +75,70 @@ TK_TEST(terminal_text_is_escaped)
     TK_CHECK_STR(tk_cli_text(NULL), "");
 }
 
+/* The byte-at-a-time check tk_utf8_valid had before its ASCII fast path:
+ * the reference the fast path must agree with. */
+static int utf8_valid_slow(const unsigned char *p, size_t n)
+{
+    const unsigned char *e = p + n;
+    while (p < e) {
+        unsigned c = *p, cp;
+        size_t len;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07;
+        else
+            return 0;
+        if ((size_t)(e - p) < len)
+            return 0;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* Every piece of UTF-8 (good and bad) at every offset of ASCII runs longer
+ * and shorter than the eight bytes the fast path reads at once, cut at
+ * every length: the same answer as the byte-at-a-time reference. */
+TK_TEST(utf8_valid_fast_path_agrees)
+{
+    static const char *const pieces[] = {
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82",    "\x80",
+        "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xe0\x80\x80"};
+    unsigned char buf[64];
+    size_t checked = 0, bad = 0;
+    for (size_t k = 0; k < sizeof pieces / sizeof *pieces; k++)
+        for (size_t at = 0; at < 24; at++)
+            for (size_t total = 0; total <= 40; total++) {
+                size_t pl = strlen(pieces[k]);
+                memset(buf, 'a', sizeof buf);
+                if (at + pl <= sizeof buf)
+                    memcpy(buf + at, pieces[k], pl);
+                int fast = tk_utf8_valid((const char *)buf, total);
+                int slow = utf8_valid_slow(buf, total);
+                TK_CHECK(fast == slow);
+                checked++;
+                bad += !slow;
+            }
+    TK_CHECK(checked > 1000 && bad > 100);
+}
+
 int main(void)
 {
+    TK_RUN(utf8_valid_fast_path_agrees);
     TK_RUN(repair_replaces_maximal_subparts);
     TK_RUN(char_reports_code_point_or_bad_length);
     TK_RUN(json_strings_never_vanish);

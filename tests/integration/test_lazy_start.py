@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Commands load only what they need (issue 17, CLI start): the plugins at
+their first use, the Lua scripts only for commands that run automations.
+
+The guard of that fast path is that every check still happens where it is
+needed, with the same one-line error: a broken plugin in the folder refuses
+every command that uses a plugin (an item's type, the transport, a bulk
+command) with exactly the line `tickler plugins` prints, changing nothing,
+and refuses tick, run and init at start; a command that needs no plugin
+(show, list, audit, ...) works.  A configuration section that only a plugin
+could claim is checked by every command, as before; a [transport] key of the
+transport's is checked by every command that loads the transport."""
+import glob
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tkharness import FIXTURES, PLUGINS, Tickler  # noqa: E402
+
+
+def last_line(err):
+    lines = [l for l in err.splitlines() if l.strip()]
+    return lines[-1] if lines else ""
+
+
+class LazyPlugins(unittest.TestCase):
+    def deploy(self):
+        """A deployment whose plugins folder is a copy of the real one, with
+        an account, a sent invoice and its message in the store."""
+        d = tempfile.mkdtemp(prefix="tk-lazy-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        for so in glob.glob(os.path.join(PLUGINS, "*.so")):
+            shutil.copy(so, d)
+        t = Tickler(self, init=False)
+        with open(t.config) as f:
+            ini = f.read().replace("dir = " + PLUGINS, "dir = " + d)
+        with open(t.config, "w") as f:
+            f.write(ini)
+        t.ok("init")
+        acc = t.account()
+        item = t.send("invoice", acc, "Fees", "--reminders", "on", "--every", "1")
+        self.assertEqual(len(t.spooled()), 1)
+        return t, d, acc, item
+
+    def snapshot(self, t):
+        return (t.json("list"), t.json("outbox"), t.json("audit"), sorted(t.spooled()))
+
+    def test_broken_plugin_refuses_what_needs_plugins_only(self):
+        t, d, acc, item = self.deploy()
+        bad = os.path.join(d, "zz_widget.so")
+        shutil.copy(os.path.join(FIXTURES, "plugins", "wrong_abi", "widget.so"), bad)
+        os.chmod(bad, 0o755)
+        r = t.run("plugins")
+        self.assertEqual(r.rc, 1, r)
+        line = last_line(r.err)
+        self.assertTrue(line.startswith("tickler: plugin ") and "zz_widget.so" in line, r.err)
+        before = self.snapshot(t)
+
+        # Every command that uses a plugin refuses with the loader's line.
+        for args in (("send", "invoice", "--account", acc, "--title", "More",
+                      "--set", "amount=1.00", "--set", "currency=EUR"),
+                     ("send", "chat", "--account", acc, "--title", "Hello"),
+                     ("resend", item),
+                     ("reminders", item, "off"),
+                     ("event", item, "paid"),
+                     ("request-approvals", acc),
+                     ("list", "--type", "invoice"),
+                     ("tick",),
+                     ("init",)):
+            r = t.run(*args, now="2026-12-03T09:00:00Z")
+            self.assertEqual(r.rc, 1, (args, r))
+            self.assertEqual(last_line(r.err), line, args)
+        self.assertEqual(self.snapshot(t), before)
+
+        # What reads the store only works, without loading any plugin.
+        self.assertEqual(t.show(item)["state"], "pending")
+        t.ok("list")
+        t.ok("audit", item)
+        t.ok("todo", acc)
+        t.ok("outbox")
+        t.ok("account", "list")
+        t.ok("contact", "list", acc)
+        t.ok("job", "list")
+
+        # Fixed: everything works again.
+        os.unlink(bad)
+        self.assertGreaterEqual(t.json("tick", now="2026-12-03T09:00:00Z")["reminders"], 1)
+        self.assertEqual(len(t.spooled()), 2)
+
+    def test_foreign_library_code_never_runs_for_show(self):
+        # The canary's constructor would run on dlopen: nothing opens it for
+        # show, and the loader still refuses it before it runs for send.
+        t, d, acc, item = self.deploy()
+        src = os.path.join(t.dir, "ctor.c")
+        with open(src, "w") as f:
+            f.write('#include <fcntl.h>\n#include <stdlib.h>\n'
+                    '__attribute__((constructor)) static void c(void)'
+                    '{ const char *p = getenv("TK_CANARY"); if (p) creat(p, 0600); }\n'
+                    'int some_function(void) { return 1; }\n')
+        so = os.path.join(d, "zz_ctor.so")
+        import subprocess
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src], check=True)
+        os.chmod(so, 0o755)
+        canary = os.path.join(t.dir, "canary")
+        r = t.run("show", item, env={"TK_CANARY": canary})
+        self.assertEqual(r.rc, 0, r)
+        r = t.run("resend", item, env={"TK_CANARY": canary})
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("zz_ctor.so: refused: not a tickler plugin", last_line(r.err))
+        self.assertFalse(os.path.exists(canary))
+
+
+class LazyConfig(unittest.TestCase):
+    def test_plugin_section_checked_by_every_command(self):
+        t = Tickler(self)
+        acc = t.account()
+        item = t.send("invoice", acc, "Fees")
+        with open(t.config, "a") as f:
+            f.write("[invoice]\ncolour = red\n")
+        n = len(t.ini.splitlines()) + 2
+        for args in (("show", item), ("list",), ("audit",)):
+            err = t.fails(*args)
+            self.assertIn("%s:%d:" % (t.config, n), last_line(err))
+            self.assertIn("colour", last_line(err))
+
+    def test_transport_key_checked_where_the_transport_loads(self):
+        t = Tickler(self)
+        acc = t.account()
+        item = t.send("invoice", acc, "Fees")
+        with open(t.config) as f:
+            ini = f.read()
+        with open(t.config, "w") as f:
+            f.write(ini.replace("[transport]\n", "[transport]\ncolour = red\n", 1))
+        n = ini.splitlines().index("[transport]") + 2
+        before = (t.json("list"), t.json("outbox"), t.json("audit"))
+        for args in (("send", "chat", "--account", acc, "--title", "Hi"), ("resend", item),
+                     ("tick",)):
+            err = t.fails(*args)
+            self.assertIn("%s:%d: unknown key 'colour' in [transport]" % (t.config, n),
+                          last_line(err))
+        self.assertEqual((t.json("list"), t.json("outbox"), t.json("audit")), before)
+        self.assertEqual(t.show(item)["state"], "pending")
+
+
+class LazyScripts(unittest.TestCase):
+    def test_scripts_read_only_by_commands_that_run_automations(self):
+        # A script that records each load in a file it may not write would
+        # fail the sandbox; count loads through a broken script's refusal
+        # instead: commands that run no automation never see it.
+        d = tempfile.mkdtemp(prefix="tk-lazy-lua-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "bad.lua"), "w") as f:
+            f.write("pipeline('x', {\n")
+        t = Tickler(self, extra_ini="[lua]\nscripts = %s\n" % d)
+        acc = t.account()
+        item = t.send("invoice", acc, "Fees")
+        for args in (("show", item), ("list",), ("resend", item), ("outbox",),
+                     ("reminders", item, "on")):
+            r = t.run(*args)
+            self.assertEqual(r.rc, 0, (args, r))
+            self.assertNotIn("bad.lua", r.err, args)
+        for args in (("event", item, "paid"), ("job", "add", "x", "--account", acc)):
+            self.assertIn("bad.lua:", t.fails(*args))
+
+
+if __name__ == "__main__":
+    unittest.main()
