@@ -130,6 +130,29 @@ struct migration {
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
 
+/* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
+ * the token, never the token; an idempotency record keeps the first answer
+ * to a POST under (token, key) with a hash of the request it answered, so
+ * that a retry gets that answer and another body under the same key is
+ * refused.  Records older than 24 h are pruned by the server. */
+#define V4_SQL(ID)                                                                                 \
+    "CREATE TABLE api_tokens ("                                                                    \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " scope TEXT NOT NULL,"                                                                        \
+    " hash TEXT NOT NULL UNIQUE,"                                                                  \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " last_used_at BIGINT);"                                                                       \
+    "CREATE TABLE api_idempotency ("                                                               \
+    " token TEXT NOT NULL,"                                                                        \
+    " idem_key TEXT NOT NULL,"                                                                     \
+    " request_hash TEXT NOT NULL,"                                                                 \
+    " status BIGINT NOT NULL,"                                                                     \
+    " body TEXT NOT NULL,"                                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " PRIMARY KEY (token, idem_key));"                                                             \
+    "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -138,6 +161,9 @@ static const struct migration migrations[] = {
      {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
       [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
     {3, {[TK_DB_SCHEMA_SQLITE] = V3_SQL, [TK_DB_SCHEMA_POSTGRES] = V3_SQL}},
+    {4,
+     {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
