@@ -27,7 +27,7 @@ struct tk_engine {
     int plugins_state;
     struct tk_error plugins_err;
     int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
-    int peer; /* tk_engine_open_peer: cfg and plugins are the parent's */
+    int peer;       /* tk_engine_open_peer: cfg and plugins are the parent's */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
