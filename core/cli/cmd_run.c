@@ -30,7 +30,8 @@ int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 }
 
 struct tick_result {
-    size_t reminders;
+    size_t reminders, skipped, listed;
+    const struct tk_engine_skip *skips;
     struct tk_dispatch_stats st;
     int64_t queued, dead;
 };
@@ -39,7 +40,9 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
 {
     int rc;
     memset(r, 0, sizeof *r);
-    if ((rc = tk_engine_tick(c->e, &r->reminders, &r->st, err)))
+    rc = tk_engine_tick(c->e, &r->reminders, &r->st, err);
+    r->skipped = tk_engine_skipped(c->e, &r->skips, &r->listed);
+    if (rc)
         return rc;
     return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
@@ -64,6 +67,17 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         json_object_set_new(o, "failed", json_integer((json_int_t)r.st.permanent));
         json_object_set_new(o, "queued", json_integer(r.queued));
         json_object_set_new(o, "dead", json_integer(r.dead));
+        json_object_set_new(o, "skipped", json_integer((json_int_t)r.skipped));
+        json_t *list = json_array();
+        for (size_t i = 0; i < r.listed; i++) {
+            json_t *k = json_object();
+            json_object_set_new(k, "item", json_integer(r.skips[i].item));
+            json_object_set_new(k, "account", json_integer(r.skips[i].account));
+            json_object_set_new(k, "retry_at", tk_json_time(r.skips[i].retry_at));
+            json_object_set_new(k, "error", tk_json_str(r.skips[i].why));
+            json_array_append_new(list, k);
+        }
+        json_object_set_new(o, "skipped_items", list);
         tk_cli_emit(o);
     } else {
         printf("tick %s: %zu reminder%s due, %zu message%s delivered, %zu deferred, %zu failed; "
@@ -71,10 +85,23 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
                tk_time_format(c->now, when, sizeof when), r.reminders, r.reminders == 1 ? "" : "s",
                r.st.delivered, r.st.delivered == 1 ? "" : "s", r.st.temporary + r.st.unknown,
                r.st.permanent, (long long)r.queued, (long long)r.dead);
+        if (r.skipped)
+            printf("skipped %zu item%s:\n", r.skipped, r.skipped == 1 ? "" : "s");
+        for (size_t i = 0; i < r.listed; i++)
+            printf("  item %lld (account %lld), retry at %s: %s\n", (long long)r.skips[i].item,
+                   (long long)r.skips[i].account,
+                   tk_time_format(r.skips[i].retry_at, when, sizeof when),
+                   tk_cli_text(r.skips[i].why));
+        if (r.listed < r.skipped)
+            printf("  ... and %zu more\n", r.skipped - r.listed);
     }
     if (r.queued && r.st.temporary + r.st.unknown)
         fprintf(stderr, "tickler: warning: %lld message%s stay queued for a later tick\n",
                 (long long)r.queued, r.queued == 1 ? "" : "s");
+    if (r.skipped)
+        return tk_error_set(err, TK_ERR,
+                            "%zu item%s skipped (the rest was done): see tickler why ITEM",
+                            r.skipped, r.skipped == 1 ? "" : "s");
     return 0;
 }
 

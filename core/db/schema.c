@@ -130,6 +130,18 @@ struct migration {
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
 
+/* v4 (issue 11): an item whose reminder could not be made (a bad address,
+ * a broken or missing template, a missing plugin) records why and how
+ * often in a row, and waits (next_at) instead of stopping every tick; an
+ * audit entry records the real time it was written (recorded_at) beside
+ * the business time (at, which --now sets), so the trail cannot be
+ * backdated unseen.  Rows from before v4 have no real time: NULL. */
+#define V4_SQL                                                                                     \
+    "ALTER TABLE items ADD COLUMN fail_count BIGINT NOT NULL DEFAULT 0;"                           \
+    "ALTER TABLE items ADD COLUMN fail_at BIGINT;"                                                 \
+    "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
+    "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -138,6 +150,7 @@ static const struct migration migrations[] = {
      {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
       [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
     {3, {[TK_DB_SCHEMA_SQLITE] = V3_SQL, [TK_DB_SCHEMA_POSTGRES] = V3_SQL}},
+    {4, {[TK_DB_SCHEMA_SQLITE] = V4_SQL, [TK_DB_SCHEMA_POSTGRES] = V4_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -458,6 +458,22 @@ int tk_engine_migrate_store(const char *from, const char *to, struct tk_migrate_
  * [scheduler] batch_size items.  *n: reminders enqueued. */
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
 
+/* An item whose reminder could not be made in the last schedule (a bad
+ * address, a broken or missing template, a missing plugin): it was
+ * skipped, its failure recorded (tk_engine_why) and it is retried at
+ * RETRY_AT; the other items went on. */
+#define TK_ENGINE_SKIPS_MAX 100
+struct tk_engine_skip {
+    int64_t item, account;
+    tk_time retry_at;
+    char why[TK_ERROR_MAX];
+};
+/* The items the last tk_engine_schedule or tk_engine_tick skipped: returns
+ * how many; *LIST (borrowed until the next schedule) holds the first
+ * *LISTED of them (at most TK_ENGINE_SKIPS_MAX). */
+size_t tk_engine_skipped(const struct tk_engine *e, const struct tk_engine_skip **list,
+                         size_t *listed);
+
 struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
 };
