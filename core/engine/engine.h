@@ -468,6 +468,22 @@ struct tk_engine_skip {
     tk_time retry_at;
     char why[TK_ERROR_MAX];
 };
+/* What item ITEM waits for (`tickler why`): the item, its account, its
+ * last failure and its next email.  Caller frees OUT with
+ * tk_engine_why_free (also after a failure).  TK_ENOTFOUND: no such item. */
+struct tk_engine_why {
+    struct tk_item item;
+    struct tk_account account;
+    struct tk_item_fault fault; /* count 0: the last reminder did not fail */
+    tk_time next;               /* next reminder or retry; 0: none */
+    int retry;                  /* NEXT is a retry after FAULT */
+    int due_now;                /* NEXT is at or before the clock: the next tick */
+    int type_loaded;            /* the item type's plugin is loaded */
+};
+int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
+                  struct tk_error *err);
+void tk_engine_why_free(struct tk_engine_why *w);
+
 /* The items the last tk_engine_schedule or tk_engine_tick skipped: returns
  * how many; *LIST (borrowed until the next schedule) holds the first
  * *LISTED of them (at most TK_ENGINE_SKIPS_MAX). */
