@@ -202,10 +202,17 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
     tk_cli_notify_ready("running");
+    /* After a failed or partial tick (an error, or items skipped) the next
+     * one waits at least BACKOFF seconds, whatever is due: 1 s, doubling
+     * on each such tick in a row up to poll_seconds; a clean tick resets
+     * it.  Without it an overdue item that keeps failing would be the next
+     * wake-up again at once, a busy loop (issue 11 item 3). */
+    double backoff = 0;
     while (!g_stop) {
         struct tk_error terr = {0};
         tk_time wake = 0;
         double wait = cfg->poll_seconds;
+        int failed;
         if (g_reload) {
             g_reload = 0;
             tk_cli_notify_reloading();
@@ -220,16 +227,23 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         }
         tk_engine_tick_clock(c->e);
         c->now = tk_engine_now(c->e);
-        if (tick_once(c, &r, &terr)) {
-            logf_line("tick failed: %s; retrying in %d s", terr.msg, cfg->poll_seconds);
+        failed = tick_once(c, &r, &terr) != 0;
+        if (failed || r.skipped)
+            backoff = backoff <= 0 ? 1 : backoff * 2;
+        else
+            backoff = 0;
+        if (backoff > cfg->poll_seconds)
+            backoff = cfg->poll_seconds;
+        if (failed) {
+            logf_line("tick failed: %s; retrying in %.0f s at the earliest", terr.msg, backoff);
         } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
-                   r.st.unknown || r.st.stale) {
+                   r.st.unknown || r.st.stale || r.skipped) {
             logf_line(
-                "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
-                "%lld queued, %lld dead",
+                "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale, "
+                "%zu skipped; %lld queued, %lld dead",
                 tk_time_format(c->now, when, sizeof when), r.reminders, r.st.delivered,
-                r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, (long long)r.queued,
-                (long long)r.dead);
+                r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, r.skipped,
+                (long long)r.queued, (long long)r.dead);
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
@@ -240,6 +254,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             if (wake && (double)(wake - now) < wait)
                 wait = wake > now ? (double)(wake - now) : 0.2;
         }
+        if (wait < backoff)
+            wait = backoff;
         nap(wait);
     }
     tk_cli_notify_stopping();
