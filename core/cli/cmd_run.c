@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "log.h"
 #include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -120,35 +121,13 @@ static void on_signal(int sig)
     }
 }
 
-static void logf_line(const char *fmt, ...) TK_PRINTF(1, 2);
-static void logf_line(const char *fmt, ...)
-{
-    char when[32], line[2 * TK_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    /* one line per event: what it quotes is escaped (text.c) */
-    fprintf(stderr, "%s tickler: %s\n", tk_time_format(tk_time_real(), when, sizeof when),
-            tk_cli_text(line));
-}
+#define logf_line(...) tk_log_printf(TK_LOG_INFO, __VA_ARGS__)
 
-/* Set once the log could not be opened: stderr is closed then, and
- * later reopens are not tried (as before, the daemon runs on). */
-static int g_log_lost;
-
-static void reopen_log(struct tk_cli *c)
+/* The engine's warnings (an item skipped, a template broken) in the log. */
+static void log_warning(void *u, const char *msg)
 {
-    const char *file = tk_engine_config(c->e)->log_file;
-    if (!file || g_log_lost)
-        return;
-    if (!freopen(file, "a", stderr)) {
-        g_log_lost = 1;
-        return;
-    }
-    /* A reopened stderr is a plain file and would be fully buffered: a
-     * crash would lose the last lines, the ones that matter. */
-    setvbuf(stderr, NULL, _IOLBF, 0);
+    (void)u;
+    tk_log_write(TK_LOG_WARN, NULL, msg);
 }
 
 /* Each pipeline script that failed to load, one line each: the daemon
@@ -182,6 +161,11 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     char when[32];
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    /* before anything else: a log that cannot be opened is a startup
+     * error, not a daemon running with no log anywhere */
+    if (tk_log_open(cfg, err))
+        return err->code ? err->code : TK_EIO;
+    tk_engine_set_warn(c->e, log_warning, NULL);
     /* so that `tickler restore` refuses while the daemon runs */
     if (tk_engine_daemon_lock(c->e, err))
         return err->code ? err->code : TK_ERR;
@@ -193,7 +177,6 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     tk_engine_set_stop(c->e, &g_stop_flag);
-    reopen_log(c);
     tk_engine_tick_clock(c->e);
     tk_engine_store_info(c->e, &si);
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
@@ -216,11 +199,12 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         if (g_reload) {
             g_reload = 0;
             tk_cli_notify_reloading();
-            reopen_log(c);
+            int reopened = tk_log_reopen() == 0;
             tk_engine_reload_templates(c->e);
             if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
                 logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
-            logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
+            logf_line("SIGHUP: %s, templates reloaded, pipeline scripts reloaded",
+                      reopened ? "log reopened" : "log NOT reopened");
             tk_engine_check_templates(c->e);
             log_broken_scripts(c);
             tk_cli_notify_ready("running");
@@ -235,7 +219,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         if (backoff > cfg->poll_seconds)
             backoff = cfg->poll_seconds;
         if (failed) {
-            logf_line("tick failed: %s; retrying in %.0f s at the earliest", terr.msg, backoff);
+            tk_log_printf(TK_LOG_ERROR, "tick failed: %s; retrying in %.0f s at the earliest",
+                          terr.msg, backoff);
         } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
                    r.st.unknown || r.st.stale || r.skipped) {
             logf_line(

@@ -79,6 +79,7 @@ static const struct keydef keys[] = {
     I("lua", "time_limit_ms", lua_time_limit_ms, 1, 3600000),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
+    E("log", "target", log_target, "stderr|file|syslog|journal"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -457,6 +458,8 @@ int tk_config_load(const char *path, int allow_missing, struct tk_config *out, s
         if (!(out->store_dsn = tk_strdup(dsn)))
             return tk_error_set(err, TK_ENOMEM, "out of memory");
     }
+    if (out->log_target && strcmp(out->log_target, "file") == 0 && !out->log_file)
+        return tk_error_set(err, TK_EINVAL, "%s: [log] target = file needs [log] file", path);
     if (out->retry_cap_seconds < out->retry_base_seconds)
         return tk_error_set(err, TK_EINVAL,
                             "%s: retry_cap_seconds (%d) is less than retry_base_seconds (%d)", path,

@@ -73,8 +73,9 @@ struct tk_config {
     int lua_time_limit_ms;     /* wall clock per call, default 1000 */
 
     /* [log] */
-    char *log_file;  /* NULL: stderr */
-    char *log_level; /* error|warn|info|debug, default info */
+    char *log_file;   /* NULL: stderr */
+    char *log_level;  /* error|warn|info|debug, default info */
+    char *log_target; /* stderr|file|syslog|journal; NULL: file if log_file, else stderr */
 
     /* plugin sections and [transport] plugin keys, in file order */
     struct tk_config_entry *entries;
