@@ -316,7 +316,14 @@ static int audit_one(void *u, const struct tk_audit_entry *ae)
         char item[32] = "-";
         if (ae->item_id)
             snprintf(item, sizeof item, "item %lld", (long long)ae->item_id);
-        printf("%s  %-10s %-10s %-15s %s\n", when, tk_cli_text(ae->actor), item,
+        char rec[64] = "";
+        /* business time (--now) and real time apart: show both */
+        if (ae->recorded_at && (ae->recorded_at - ae->at > 60 || ae->at - ae->recorded_at > 60)) {
+            char r[32];
+            snprintf(rec, sizeof rec, " (recorded %s)",
+                     tk_time_format(ae->recorded_at, r, sizeof r));
+        }
+        printf("%s%s  %-10s %-10s %-15s %s\n", when, rec, tk_cli_text(ae->actor), item,
                tk_cli_text(ae->action), tk_cli_text(ae->detail));
     }
     x->n++;

@@ -172,6 +172,16 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
     memset(&it, 0, sizeof it);
     if ((rc = load(e, item_id, &it, &p, &acc, err)))
         goto out;
+    /* An archived job's items are off the client's to-do list (R2 b cannot
+     * hold): refused rather than a resend that claims to move it to the
+     * top (issue 11 item 10, docs/cli.md). */
+    if (it.archived) {
+        rc = tk_error_set(err, TK_ECONFLICT,
+                          "item %lld belongs to archived job %lld and is not on the client's "
+                          "to-do list; it cannot be resent",
+                          (long long)it.id, (long long)it.job_id);
+        goto out;
+    }
     if ((rc = tk_render_section(e, p, &it, acc.language, "resend", &section, err)))
         goto out;
     if (!section) {

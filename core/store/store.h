@@ -142,6 +142,8 @@ struct tk_audit_entry {
     int64_t account_id, item_id, job_id; /* 0: none */
     char *action;                        /* "sent", "reminder", "resent", "event", ... */
     char *detail;                        /* human text */
+    tk_time recorded_at;                 /* real time it was written (AT is the business
+                                          * time, which --now sets); 0: before schema v3 */
 };
 void tk_audit_entry_free(struct tk_audit_entry *e);
 
