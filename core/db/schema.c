@@ -153,6 +153,18 @@ struct migration {
     " PRIMARY KEY (token, idem_key));"                                                             \
     "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
 
+/* v5 (issue 11): an item whose reminder could not be made (a bad address,
+ * a broken or missing template, a missing plugin) records why and how
+ * often in a row, and waits (next_at) instead of stopping every tick; an
+ * audit entry records the real time it was written (recorded_at) beside
+ * the business time (at, which --now sets), so the trail cannot be
+ * backdated unseen.  Rows from before v5 have no real time: NULL. */
+#define V5_SQL                                                                                     \
+    "ALTER TABLE items ADD COLUMN fail_count BIGINT NOT NULL DEFAULT 0;"                           \
+    "ALTER TABLE items ADD COLUMN fail_at BIGINT;"                                                 \
+    "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
+    "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -164,6 +176,7 @@ static const struct migration migrations[] = {
     {4,
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
+    {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
