@@ -153,6 +153,19 @@ struct migration {
     " PRIMARY KEY (token, idem_key));"                                                             \
     "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
 
+/* v5 (issue 14): the client's calendar and manager on the account (NULL:
+ * the [calendar] / [reminders] defaults, so that a deployment's defaults
+ * still reach accounts that never chose), and holds on items. */
+#define V5_SQL                                                                                     \
+    "ALTER TABLE accounts ADD COLUMN timezone TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN send_window TEXT;"                                            \
+    "ALTER TABLE accounts ADD COLUMN holidays TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN manager TEXT;"                                                \
+    "ALTER TABLE accounts ADD COLUMN digest BIGINT;"                                               \
+    "ALTER TABLE items ADD COLUMN hold_since BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_until BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_reason TEXT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -164,6 +177,7 @@ static const struct migration migrations[] = {
     {4,
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
+    {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
