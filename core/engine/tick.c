@@ -23,7 +23,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     struct tk_render_req rq;
     const char *section;
     char *who = NULL, detail[TK_ERROR_MAX];
-    int rc;
+    int go = 0, rc;
 
     memset(&it, 0, sizeof it);
     if ((rc = tk_store_item_get(e->db, id, &it, err)) ||
@@ -33,6 +33,10 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         rc = TK_ENOTFOUND;
         goto out;
     }
+    /* Issue 14: a hold, then the calendar, may move the step on without
+     * spending it (tk_engine_reminder_gate). */
+    if ((rc = tk_engine_reminder_gate(e, &it, &acc, &go, err)) || !go)
+        goto out;
     section = NULL;
     if (tk_schedule_next(&it) != 0 &&
         (rc = tk_render_section(e, p, &it, acc.language, "reminder", &section, err)))
