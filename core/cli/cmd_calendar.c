@@ -11,8 +11,8 @@
     "[--digest on|off]"
 
 /* The calendar options of A into S; TK_EUSAGE for a bad --digest. */
-static int settings_from(const struct tk_cli_args *a, struct tk_account_settings *s,
-                         struct tk_error *err)
+static int settings_from(struct tk_cli *c, const struct tk_cli_args *a,
+                         struct tk_account_settings *s, struct tk_error *err)
 {
     const char *d = tk_cli_opt(a, "digest");
     memset(s, 0, sizeof *s);
@@ -31,7 +31,7 @@ static int settings_from(const struct tk_cli_args *a, struct tk_account_settings
         else
             return tk_error_set(err, TK_EUSAGE, "--digest: '%s' is neither on nor off", d);
     }
-    return tk_engine_account_settings_check(s, err);
+    return tk_engine_account_settings_check(c->e, s, err);
 }
 
 int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -57,7 +57,7 @@ int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error 
         rc = tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
         goto out;
     }
-    if ((rc = settings_from(&a, &s, err)) ||
+    if ((rc = settings_from(c, &a, &s, err)) ||
         (rc = tk_engine_account_add(c->e, a.pos.v[0], lang, &id, err)) ||
         (rc = tk_engine_account_set(c->e, id, &s, err)))
         goto out;
@@ -131,7 +131,7 @@ int tk_cmd_account_set(struct tk_cli *c, int argc, char **argv, struct tk_error 
         rc = tk_error_set(err, TK_EUSAGE, "usage: tickler account set ACCOUNT " SETTINGS_USAGE);
         goto out;
     }
-    if ((rc = settings_from(&a, &s, err)) || (rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
+    if ((rc = settings_from(c, &a, &s, err)) || (rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
         (rc = tk_engine_account_set(c->e, acc.id, &s, err)) ||
         (rc = tk_engine_account_get(c->e, acc.id, &now, err)))
         goto out;

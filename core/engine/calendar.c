@@ -181,8 +181,8 @@ int tk_engine_defer(struct tk_engine *e, const struct tk_account *a, tk_time *wh
 
 /* ---- account settings -------------------------------------------------- */
 
-static int check_settings(struct tk_engine *e, const struct tk_account_settings *s, char *canon,
-                          size_t size, struct tk_error *err)
+static int check_settings(const struct tk_engine *e, const struct tk_account_settings *s,
+                          char *canon, size_t size, struct tk_error *err)
 {
     int rc;
     if (s->timezone && *s->timezone && strcmp(s->timezone, "default") != 0 &&
@@ -204,10 +204,11 @@ static int check_settings(struct tk_engine *e, const struct tk_account_settings 
     return 0;
 }
 
-int tk_engine_account_settings_check(const struct tk_account_settings *s, struct tk_error *err)
+int tk_engine_account_settings_check(const struct tk_engine *e, const struct tk_account_settings *s,
+                                     struct tk_error *err)
 {
     char canon[TK_CALENDAR_WINDOW_MAX];
-    return check_settings(NULL, s, canon, sizeof canon, err);
+    return check_settings(e, s, canon, sizeof canon, err);
 }
 
 /* *SLOT = VALUE: NULL keeps, "" or "default" (or "none" for the manager)

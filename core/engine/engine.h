@@ -278,9 +278,12 @@ struct tk_account_settings {
     const char *timezone, *window, *holidays, *manager;
     int digest;
 };
-/* Check S without a store (front ends refuse bad input before anything
- * else); TK_EINVAL / TK_EIO with a one-line message. */
-int tk_engine_account_settings_check(const struct tk_account_settings *s, struct tk_error *err);
+/* Check S before anything else is done (front ends refuse bad input
+ * first); a relative .ics path is read against E's configuration folder (E
+ * NULL: the working directory).  TK_EINVAL / TK_EIO with a one-line
+ * message. */
+int tk_engine_account_settings_check(const struct tk_engine *e, const struct tk_account_settings *s,
+                                     struct tk_error *err);
 /* Change ACCOUNT's settings as S says, with the audit entry
  * "account-settings" naming what changed (none when S asks nothing).
  * TK_ENOTFOUND for an unknown account.  Calendars are looked up by their

@@ -183,14 +183,24 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
+    # back to v1: v4's columns (issue 14), then v3's column and index
+    # (issue 16's data lifecycle) go first
+    V4_UNDO = ("ALTER TABLE accounts DROP COLUMN timezone;"
+               "ALTER TABLE accounts DROP COLUMN send_window;"
+               "ALTER TABLE accounts DROP COLUMN holidays;"
+               "ALTER TABLE accounts DROP COLUMN manager;"
+               "ALTER TABLE accounts DROP COLUMN digest;"
+               "ALTER TABLE items DROP COLUMN hold_since;"
+               "ALTER TABLE items DROP COLUMN hold_until;"
+               "ALTER TABLE items DROP COLUMN hold_reason;")
     # back to v1: v3's column and index go first (issue 16's data lifecycle)
-    V1_SQLITE = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_SQLITE = V4_UNDO + ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                  "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
                  "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_POSTGRES = V4_UNDO + ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                    "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"
