@@ -32,6 +32,8 @@ struct tk_engine {
     int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
     int peer;       /* tk_engine_open_peer: cfg and plugins are the parent's */
     struct tk_engine_calcache *calcache; /* calendar.c; freed by tk_engine_calcache_free */
+    size_t deferred; /* due items the calendar or a hold moved on, sending nothing (holds.c);
+                        read and written by the scheduling thread only */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

@@ -115,6 +115,7 @@ static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
 {
     size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
+    size_t held = e->deferred;
     int rc;
 
     *n = 0;
@@ -123,5 +124,8 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
             break;
         *n += got;
     } while (got == batch && !tk_engine_stopping(e));
+    /* the items a hold or the calendar moved on sent nothing (holds.c) */
+    held = e->deferred - held;
+    *n = *n > held ? *n - held : 0;
     return rc;
 }

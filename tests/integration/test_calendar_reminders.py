@@ -60,12 +60,12 @@ class Defer(CalendarCase):
                       fields=INVOICE, now="2026-12-01T22:00:00Z")
         for when in ("2026-12-04T22:00:00Z", "2026-12-05T15:00:00Z", "2026-12-06T23:00:00Z",
                      "2026-12-07T13:59:59Z"):
-            t.ok("tick", now=when)
+            self.assertEqual(t.json("tick", now=when)["reminders"], 0, "deferred: nothing enqueued")
             self.assertEqual(reminders(self.srv), [], when)
             self.assertEqual(t.show(item)["reminders"]["sent"], 0, "a deferred step is not spent")
         # deferred to Monday 09:00 New York = 14:00Z: out of the due index until then
         self.assertEqual(t.show(item)["reminders"]["next_at"], "2026-12-07T14:00:00Z")
-        t.ok("tick", now="2026-12-07T14:00:00Z")
+        self.assertEqual(t.json("tick", now="2026-12-07T14:00:00Z")["reminders"], 1)
         rem = reminders(self.srv)
         self.assertEqual(len(rem), 1)
         self.assertEqual(str(rem[0]["Date"]), "Mon, 07 Dec 2026 09:00:00 -0500")
