@@ -231,6 +231,24 @@ static int set_one(char **slot, const char *value, const char *key, int none_ok,
                : 0;
 }
 
+struct redecide {
+    struct tk_db *db;
+    struct tk_error *err;
+};
+
+/* An item deferred under the old calendar is due again at its own moment,
+ * so that the next tick decides with the new one (a window made wider
+ * sends at once, not at the old opening). */
+static int redecide_one(void *u, struct tk_item *it)
+{
+    struct redecide *x = u;
+    tk_time natural = tk_schedule_next(it);
+    if (it->hold.since || !natural || !it->rem.next_at || it->rem.next_at <= natural)
+        return 0;
+    it->rem.next_at = natural;
+    return tk_store_item_update_reminder(x->db, it, x->err);
+}
+
 int tk_engine_account_set(struct tk_engine *e, int64_t account, const struct tk_account_settings *s,
                           struct tk_error *err)
 {
@@ -275,8 +293,14 @@ int tk_engine_account_set(struct tk_engine *e, int64_t account, const struct tk_
      * against the configuration's folder, as for [calendar] holidays. */
     if ((rc = tk_store_account_set_calendar(e->db, &a, err)) == 0)
         rc = tk_engine_audit(e, a.id, 0, 0, "account-settings", d.data, err);
-    /* Items already scheduled keep their next_at: a new window or zone
-     * applies at their next tick, which defers them if it must. */
+    if (rc == 0 && (s->timezone || s->window || s->holidays)) {
+        struct tk_item_filter f;
+        struct redecide x = {e->db, err};
+        memset(&f, 0, sizeof f);
+        f.account_id = a.id;
+        f.pending_only = 1;
+        rc = tk_store_item_each(e->db, &f, redecide_one, &x, err);
+    }
 out:
     free(manager);
     tk_buf_free(&d);

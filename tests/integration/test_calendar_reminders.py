@@ -152,9 +152,12 @@ class Defer(CalendarCase):
         item = t.send("chat", acc, "Questions", "--every", "1", now="2026-12-24T09:00:00Z")
         t.ok("tick", now="2026-12-25T09:00:00Z")
         self.assertEqual(reminders(self.srv), [])
-        # an account's own setting wins over the default
-        t.ok("account", "set", acc, "--window", "always", "--holidays", "none")
-        t.ok("tick", now="2026-12-28T08:00:00Z")  # the deferred moment
+        self.assertEqual(t.show(item)["reminders"]["next_at"], "2026-12-28T08:00:00Z")
+        # an account's own setting wins over the default, and applies at once
+        t.ok("account", "set", acc, "--window", "always", "--holidays", "none",
+             now="2026-12-25T10:00:00Z")
+        self.assertEqual(t.show(item)["reminders"]["next_at"], "2026-12-25T09:00:00Z")
+        t.ok("tick", now="2026-12-25T10:00:00Z")
         self.assertEqual(len(reminders(self.srv)), 1)
         self.assertEqual(t.show(item)["reminders"]["sent"], 1)
 
