@@ -134,6 +134,28 @@ class Defer(CalendarCase):
         t.ok("tick", now="2026-12-08T14:00:00Z")
         self.assertEqual(len(reminders(self.srv)), 1)
 
+    def test_deferral_with_several_connections(self):
+        """The tick's other path: with [transport] connections > 1 the
+        dispatching thread writes the reminders (settle.c) and decides the
+        same way."""
+        t = self.deploy(extra_ini="")
+        with open(t.config) as f:
+            ini = f.read().replace("[transport]\n", "[transport]\nconnections = 3\n", 1)
+        with open(t.config, "w") as f:
+            f.write(ini)
+        acc = self.account("--timezone", "America/New_York", "--window", "mon-fri 09:00-17:00")
+        items = [t.send("organizer", acc, "O%d" % i, "--every", "3", "--count", "1",
+                        now="2026-12-01T22:00:00Z") for i in range(12)]
+        got = t.json("tick", now="2026-12-04T22:00:00Z")
+        self.assertEqual(got["reminders"], 0)
+        self.assertEqual(reminders(self.srv), [])
+        self.assertEqual({t.show(i)["reminders"]["next_at"] for i in items}, {"2026-12-07T14:00:00Z"})
+        got = t.json("tick", now="2026-12-07T14:00:00Z")
+        self.assertEqual(got["reminders"], 12)
+        self.assertEqual(len(reminders(self.srv)), 12)
+        self.assertEqual({str(m["Date"]) for m in reminders(self.srv)},
+                         {"Mon, 07 Dec 2026 09:00:00 -0500"})
+
     def test_notifications_and_resends_go_out_at_once(self):
         t = self.deploy()
         acc = self.account("--timezone", "Europe/Amsterdam", "--window", "mon-fri 09:00-17:00")
