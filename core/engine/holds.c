@@ -195,7 +195,6 @@ int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struc
     int held = 0, rc;
 
     *go = 0;
-    e->deferred++; /* undone below when it goes out */
     if ((rc = tk_engine_hold_check_due(e, it, &held, err)) || held)
         return rc;
     natural = tk_schedule_next(it);
@@ -212,7 +211,6 @@ int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struc
         return rc;
     if (!when) {
         *go = 1;
-        e->deferred--;
         return 0;
     }
     /* Defer, never skip: the step is not spent and D1 will count from the

@@ -35,8 +35,10 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     }
     /* Issue 14: a hold, then the calendar, may move the step on without
      * spending it (tk_engine_reminder_gate). */
-    if ((rc = tk_engine_reminder_gate(e, &it, &acc, &go, err)) || !go)
+    if ((rc = tk_engine_reminder_gate(e, &it, &acc, &go, err)) || !go) {
+        e->deferred += rc == 0; /* moved on, nothing sent: not a reminder enqueued */
         goto out;
+    }
     section = NULL;
     if (tk_schedule_next(&it) != 0 &&
         (rc = tk_render_section(e, p, &it, acc.language, "reminder", &section, err)))
