@@ -183,7 +183,7 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v4's columns (issue 14), then v3's column and index
+    # back to v1: v5's columns (issue 14), then v3's column and index
     # (issue 16's data lifecycle) go first
     V4_UNDO = ("ALTER TABLE accounts DROP COLUMN timezone;"
                "ALTER TABLE accounts DROP COLUMN send_window;"
