@@ -556,6 +556,58 @@ class Bench:
 
     # ---- 5. daemon footprint ------------------------------------------------
 
+    # ---- 4b. the client's calendar (issue 14) ----------------------------
+
+    def bench_calendar(self):
+        """The scheduler stays O(due) with every calendar feature on: a tick
+        with nothing due over 1M pending items (issue 14: < 50 ms), next to
+        the same tick with the calendar off; and a tick whose 10k due items
+        all fall outside the window (each deferred: next_at = the next
+        opening), then the tick after it, with nothing due again."""
+        n = 100000 if self.quick else 1000000
+        runs = 2 * self.runs + 1
+        seeded = self.scale_store(n, 0)
+        store = self.copy_store(seeded, "cal")
+        spool = self.spool_dir("cal-spool")
+        on = "[calendar]\ntimezone = Europe/Amsterdam\nwindow = mon-fri 09:00-17:00\nholidays = nl\n"
+        cfg_on = self.file_cfg("cal-on", store, spool, "off", on)
+        cfg_off = self.file_cfg("cal-off", store, spool, "off")
+        walls = {"on": [], "off": [], "floor": []}
+        for r in range(runs + 1):
+            a = self.timed([self.bin, "-c", cfg_on, "--now", NOW_ISO, "--json", "tick"])[0]
+            b = self.timed([self.bin, "-c", cfg_off, "--now", NOW_ISO, "--json", "tick"])[0]
+            c = self.timed([self.bin, "-c", cfg_on, "--now", NOW_ISO, "show", "1"])[0]
+            if r:
+                walls["on"].append(a)
+                walls["off"].append(b)
+                walls["floor"].append(c)
+        self.row("calendar", "tick: %s pending, none due, calendar on" % fmt_n(n),
+                 "%.1f ms" % (med(walls["on"]) * 1e3),
+                 "calendar off: %.1f ms; show 1: %.1f ms" % (med(walls["off"]) * 1e3,
+                                                            med(walls["floor"]) * 1e3),
+                 "%.1f ms (<50)" % (med(walls["on"]) * 1e3), "runs=%d" % runs)
+        # 10 per mille due at NOW, in a window that is closed then
+        closed_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(time.gmtime(NOW).tm_wday + 3) % 7]
+        closed = "[calendar]\ntimezone = UTC\nwindow = %s 09:00-17:00\nholidays = nl\n" % closed_day
+        seeded = self.scale_store(n, 10)
+        due = n * 10 // 1000
+        store = self.copy_store(seeded, "cal-defer")
+        cfg = self.file_cfg("cal-defer", store, spool, "off", closed)
+        out = os.path.join(self.work, "tick.out")
+        with open(out, "w") as f:
+            dt, _, _ = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"], stdout=f)
+        got = json.load(open(out))
+        if got["delivered"] != 0:
+            raise RuntimeError("deferred tick delivered: %r" % got)
+        after = [self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "tick"])[0]
+                 for _ in range(runs)]
+        self.row("calendar", "tick: %s pending, %s due, all deferred" % (fmt_n(n), fmt_n(due)),
+                 "%.1f ms" % (dt * 1e3), "%.0f deferred/s" % (due / dt), "",
+                 "the tick after: %.1f ms" % (med(after) * 1e3))
+        self.results["calendar"] = {"n": n, "none_due_on_s": med(walls["on"]),
+                                    "none_due_off_s": med(walls["off"]), "floor_s": med(walls["floor"]),
+                                    "deferred": due, "defer_tick_s": dt, "after_s": med(after)}
+
     def bench_daemon(self):
         window = 10 if self.quick else 60
         n = 100000
@@ -836,7 +888,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
-    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,daemon,dispatch,api")
+    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,calendar,daemon,dispatch,api")
     ap.add_argument("--keep", action="store_true", help="keep the generated stores (GBs)")
     args = ap.parse_args()
     b = Bench(args)
@@ -854,8 +906,8 @@ def main():
     print("%-10s %-46s %-22s %-30s %-14s %s" % ("section", "what", "tickler", "baseline (same run)", "ratio", "note"))
     t0 = time.time()
     steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
-             ("cli", b.bench_cli), ("scale", b.bench_scale), ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers),
-             ("api", b.bench_api)]
+             ("cli", b.bench_cli), ("scale", b.bench_scale), ("calendar", b.bench_calendar),
+             ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers), ("api", b.bench_api)]
     failed = 0
     for name, fn in steps:
         if not b.want(name):

@@ -41,7 +41,7 @@ echo "spooled messages: $(ls "$dir/spool" | grep -c '\.eml$')"
 say "day 2: Ann reads the chat (reading does not stop reminders, R14); Jansen pays part of the invoice"
 export TICKLER_NOW=$(day 2)
 tk event "$chat" read
-tk event "$inv" partially-paid
+tk event "$inv" partially-paid --set paid=150.00   # reminders now ask for the balance
 tk resend "$org"        # R2: by hand, moves to the top of the to-do list
 tk todo "$acme"
 

@@ -5,34 +5,6 @@
 
 #include "commands.h"
 
-int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
-{
-    static const char *const spec[] = {"language=", NULL};
-    struct tk_cli_args a;
-    const char *lang;
-    int64_t id;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    lang = tk_cli_opt(&a, "language");
-    if (a.pos.n != 1) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler account add NAME [--language en|nl]");
-        goto out;
-    }
-    if (!lang)
-        lang = "en";
-    if (strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0) {
-        rc = tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
-        goto out;
-    }
-    if ((rc = tk_engine_account_add(c->e, a.pos.v[0], lang, &id, err)))
-        goto out;
-    tk_cli_print_id(c, id);
-out:
-    tk_cli_args_free(&a);
-    return rc;
-}
-
 struct list_ctx {
     struct tk_cli *c;
     json_t *arr;
@@ -48,7 +20,7 @@ static int print_account(void *u, const struct tk_account *acc)
         for (size_t i = 0; i < cs.n; i++)
             notified += cs.v[i].notify != 0;
     if (l->arr) {
-        json_array_append_new(l->arr, tk_json_account(acc, &cs));
+        json_array_append_new(l->arr, tk_cli_json_account(l->c, acc, &cs));
     } else {
         printf("%-6lld %-30s %-4s %zu contact%s, %zu notified\n", (long long)acc->id,
                tk_cli_text(acc->name), tk_cli_text(acc->language), cs.n, cs.n == 1 ? "" : "s",

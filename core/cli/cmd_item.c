@@ -27,6 +27,23 @@ static int parse_num(const char *v, const char *what, int min, int max, int *out
     return 0;
 }
 
+/* Every --set FIELD=VALUE of A into FIELDS (in place: A's strings are cut
+ * at '='). */
+static int parse_sets(struct tk_cli_args *a, struct tk_kv *fields, struct tk_error *err)
+{
+    for (size_t i = 0; i < a->multi.n; i++) {
+        char *eq = strchr(a->multi.v[i], '=');
+        if (!eq || eq == a->multi.v[i])
+            return tk_error_set(err, TK_EUSAGE, "--set: '%s' is not FIELD=VALUE", a->multi.v[i]);
+        *eq = '\0';
+        if (tk_kv_get(fields, a->multi.v[i]))
+            return tk_error_set(err, TK_EUSAGE, "--set: field %s given twice", a->multi.v[i]);
+        if (tk_kv_set(fields, a->multi.v[i], eq + 1))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     static const char *const spec[] = {
@@ -58,22 +75,8 @@ int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         goto out;
     if ((v = tk_cli_opt(&a, "count")) && (rc = parse_num(v, "--count", 0, 100, &rq.count, err)))
         goto out;
-    for (size_t i = 0; i < a.multi.n; i++) {
-        char *eq = strchr(a.multi.v[i], '=');
-        if (!eq || eq == a.multi.v[i]) {
-            rc = tk_error_set(err, TK_EUSAGE, "--set: '%s' is not FIELD=VALUE", a.multi.v[i]);
-            goto out;
-        }
-        *eq = '\0';
-        if (tk_kv_get(&fields, a.multi.v[i])) {
-            rc = tk_error_set(err, TK_EUSAGE, "--set: field %s given twice", a.multi.v[i]);
-            goto out;
-        }
-        if ((rc = tk_kv_set(&fields, a.multi.v[i], eq + 1))) {
-            tk_error_set(err, rc, "out of memory");
-            goto out;
-        }
-    }
+    if ((rc = parse_sets(&a, &fields, err)))
+        goto out;
     if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
         goto out;
     rq.type = a.pos.v[0];
@@ -155,15 +158,25 @@ out:
 
 int tk_cmd_event(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
+    static const char *const spec[] = {"set=*", NULL};
+    struct tk_cli_args a;
+    struct tk_kv fields = {0};
     int64_t id;
     int rc;
-    if (argc != 2)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler event ITEM EVENT");
-    if ((rc = one_id(argc, argv, 2, "event ITEM EVENT", &id, err)) ||
-        (rc = tk_engine_event(c->e, id, argv[1], err)))
-        return rc;
-    print_ok(c, id, argv[1]);
-    return 0;
+    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+        goto out;
+    if (a.pos.n != 2) {
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler event ITEM EVENT [--set FIELD=VALUE]...");
+        goto out;
+    }
+    if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) || (rc = parse_sets(&a, &fields, err)) ||
+        (rc = tk_engine_event_fields(c->e, id, a.pos.v[1], &fields, err)))
+        goto out;
+    print_ok(c, id, a.pos.v[1]);
+out:
+    tk_kv_free(&fields);
+    tk_cli_args_free(&a);
+    return rc;
 }
 
 static void print_item_text(const struct tk_item *it, const char *account)
@@ -185,6 +198,11 @@ static void print_item_text(const struct tk_item *it, const char *account)
            it->rem.enabled ? "on" : "off", it->rem.every_days, it->rem.sent, it->rem.count,
            it->rem.next_at ? tk_time_format(it->rem.next_at, b, sizeof b) : "none");
     printf("  resends:    %d\n", it->resends);
+    if (it->hold.since)
+        printf("  hold:       since %s, %s%s%s%s\n", tk_time_format(it->hold.since, a, sizeof a),
+               it->hold.until ? "until " : "until released",
+               it->hold.until ? tk_time_format(it->hold.until, b, sizeof b) : "",
+               it->hold.reason ? ": " : "", it->hold.reason ? tk_cli_text(it->hold.reason) : "");
 }
 
 int tk_cmd_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)

@@ -16,8 +16,16 @@ const struct tk_cli_command tk_cli_commands[] = {
     /* init works even when a pipeline script is broken (it loads none): a
      * new deployment can always create its store first. */
     {"init", NULL, ALL, tk_cmd_init, "init", "create or upgrade the store (idempotent)"},
-    {"account", "add", TX, tk_cmd_account_add, "account add NAME [--language en|nl]",
+    {"account", "add", TX, tk_cmd_account_add,
+     "account add NAME [--language en|nl] [--timezone ZONE] [--window SPEC] "
+     "[--holidays nl|none|FILE.ics] [--manager EMAIL] [--digest on|off]",
      "add an account; prints its id"},
+    {"account", "set", TX, tk_cmd_account_set,
+     "account set ACCOUNT [--timezone ZONE] [--window SPEC] [--holidays nl|none|FILE.ics] "
+     "[--manager EMAIL] [--digest on|off]",
+     "change an account's calendar, manager and digest setting"},
+    {"account", "show", 0, tk_cmd_account_show, "account show ACCOUNT",
+     "one account and its calendar"},
     {"account", "list", 0, tk_cmd_account_list, "account list", "list accounts"},
     {"account", "rename", TX, tk_cmd_account_rename, "account rename ACCOUNT NEWNAME",
      "give an account a new name"},
@@ -38,8 +46,11 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"resend", NULL, TX | SENDS, tk_cmd_resend, "resend ITEM", "resend by hand (R2, R3, D2)"},
     {"reminders", NULL, TX, tk_cmd_reminders, "reminders ITEM on|off [--every DAYS] [--count N]",
      "change reminder settings (R6, D4)"},
-    {"event", NULL, TX | SENDS | AUTO, tk_cmd_event, "event ITEM EVENT",
+    {"event", NULL, TX | SENDS | AUTO, tk_cmd_event, "event ITEM EVENT [--set F=V]...",
      "record a client event: paid, signed, ..."},
+    {"hold", NULL, TX, tk_cmd_hold, "hold ITEM|--account ACCOUNT [--until TIME] [--reason TEXT]",
+     "no automatic email until released or until TIME"},
+    {"release", NULL, TX, tk_cmd_release, "release ITEM|--account ACCOUNT", "end a hold now"},
     {"tick", NULL, OWN | AUTO | ALL, tk_cmd_tick, "tick",
      "send everything due at the clock's time, then exit"},
     {"run", NULL, OWN | AUTO | ALL, tk_cmd_run, "run",

@@ -23,6 +23,14 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
 /* cmd_account.c: accounts and contacts */
 int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_account_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+/* cmd_calendar.c: the client's calendar and holds (issue 14) */
+int tk_cmd_account_set(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_account_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_hold(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_release(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+/* The account's JSON with its calendar as in effect (defaults filled in). */
+json_t *tk_cli_json_account(struct tk_cli *c, const struct tk_account *a,
+                            const struct tk_contacts *cs);
 int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "calendar/calendar.h"
 #include "mail/mail.h"
 
 /* inih's default line buffer is 200 bytes and silently splits longer lines;
@@ -17,14 +18,17 @@
 #define LINE_MAX_CHARS 4096
 
 enum kind {
-    K_STR,   /* non-empty text */
-    K_OPT,   /* text; empty means unset (NULL) */
-    K_PATH,  /* K_OPT resolved against the config's folder */
-    K_INT,   /* integer in [min, max] */
-    K_ENUM,  /* one of choices ("a|b|c") */
-    K_FROM,  /* "addr" or "Name <addr>" */
-    K_PATHS, /* folders separated by ':', each resolved as K_PATH */
-    K_BOOL,  /* yes|no (also on|off, true|false) into an int */
+    K_STR,      /* non-empty text */
+    K_OPT,      /* text; empty means unset (NULL) */
+    K_PATH,     /* K_OPT resolved against the config's folder */
+    K_INT,      /* integer in [min, max] */
+    K_ENUM,     /* one of choices ("a|b|c") */
+    K_FROM,     /* "addr" or "Name <addr>" */
+    K_PATHS,    /* folders separated by ':', each resolved as K_PATH */
+    K_BOOL,     /* yes|no (also on|off, true|false) into an int */
+    K_ZONE,     /* an IANA time zone the calendar module knows */
+    K_WINDOW,   /* a send window spec, stored in its canonical form */
+    K_HOLIDAYS, /* nl | none | FILE.ics (resolved as K_PATH) */
 };
 
 struct keydef {
@@ -64,6 +68,9 @@ static const struct keydef keys[] = {
     S("firm", "portal_url", K_OPT, firm_portal_url),
     I("reminders", "default_every_days", default_every_days, 1, 365),
     I("reminders", "default_count", default_count, 0, 100),
+    S("calendar", "timezone", K_ZONE, calendar_timezone),
+    S("calendar", "window", K_WINDOW, calendar_window),
+    S("calendar", "holidays", K_HOLIDAYS, calendar_holidays),
     I("scheduler", "poll_seconds", poll_seconds, 1, 86400),
     I("scheduler", "batch_size", batch_size, 1, 100000),
     I("delivery", "retry_base_seconds", retry_base_seconds, 1, 86400),
@@ -89,7 +96,7 @@ static const struct keydef keys[] = {
 
 static const char *const core_sections[] = {
     "store",    "plugins",   "templates", "firm", "reminders", "scheduler",
-    "delivery", "retention", "lua",       "log",  "http",
+    "delivery", "retention", "lua",       "log",  "http",      "calendar",
 };
 
 int tk_config_section_reserved(const char *name)
@@ -258,6 +265,32 @@ static int set_value(struct parse *p, const struct keydef *k, const char *v)
         return 1;
     case K_PATHS:
         return set_paths(p, k, v);
+    case K_ZONE:
+    case K_WINDOW:
+    case K_HOLIDAYS: {
+        /* Checked by the calendar module that will use them, so that a
+         * bad zone or window is named with FILE:LINE at startup, never
+         * at the first reminder. */
+        struct tk_error why = {0};
+        char canon[TK_CALENDAR_WINDOW_MAX];
+        int bad = k->kind == K_ZONE     ? tk_calendar_check_zone(v, &why)
+                  : k->kind == K_WINDOW ? tk_calendar_check_window(v, canon, sizeof canon, &why)
+                                        : tk_calendar_check_holidays(v, c->dir, &why);
+        if (bad)
+            return fail(p, why.code == TK_ENOMEM ? TK_ENOMEM : TK_EINVAL, "bad value for %s: %s",
+                        k->key, why.msg);
+        if (k->kind == K_WINDOW)
+            copy = tk_strdup(canon);
+        else if (k->kind == K_HOLIDAYS && strcmp(v, "nl") != 0 && strcmp(v, "none") != 0)
+            copy = tk_config_path(c, v);
+        else
+            copy = tk_strdup(v);
+        if (!copy)
+            return fail(p, TK_ENOMEM, "out of memory");
+        free(*str_at(c, k->off));
+        *str_at(c, k->off) = copy;
+        return 1;
+    }
     case K_FROM: {
         struct tk_error why = {0};
         if (!from_ok(v, &why))

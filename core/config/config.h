@@ -51,6 +51,12 @@ struct tk_config {
     int default_every_days; /* 3 */
     int default_count;      /* 1 */
 
+    /* [calendar]: the defaults of accounts that set none (issue 14); NULL:
+     * UTC, always open, no holidays (today's behaviour) */
+    char *calendar_timezone;
+    char *calendar_window;   /* canonical form */
+    char *calendar_holidays; /* "nl", "none" or an absolute .ics path */
+
     /* [scheduler] */
     int poll_seconds; /* 60 */
     int batch_size;   /* items per claim/transaction, 500 */

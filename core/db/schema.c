@@ -165,6 +165,19 @@ struct migration {
     "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
     "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
 
+/* v6 (issue 14): the client's calendar and manager on the account (NULL:
+ * the [calendar] / [reminders] defaults, so that a deployment's defaults
+ * still reach accounts that never chose), and holds on items. */
+#define V6_SQL                                                                                     \
+    "ALTER TABLE accounts ADD COLUMN timezone TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN send_window TEXT;"                                            \
+    "ALTER TABLE accounts ADD COLUMN holidays TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN manager TEXT;"                                                \
+    "ALTER TABLE accounts ADD COLUMN digest BIGINT;"                                               \
+    "ALTER TABLE items ADD COLUMN hold_since BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_until BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_reason TEXT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -177,6 +190,7 @@ static const struct migration migrations[] = {
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
     {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
+    {6, {[TK_DB_SCHEMA_SQLITE] = V6_SQL, [TK_DB_SCHEMA_POSTGRES] = V6_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -202,6 +202,30 @@ int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, i
  * reminders at once, then the event hook runs (pipelines).  Unknown
  * event: TK_EINVAL, nothing changed. */
 int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, struct tk_error *err);
+/* tk_engine_event with fields (`event ITEM partially-paid --set paid=200.00`):
+ * FIELDS (may be NULL) are checked against the type's field specs and then
+ * stored on the item: a field of kind amount adds to the value stored
+ * (several partial payments add up), any other kind replaces it; the
+ * plugin's prepare() then checks the item as a whole (an invoice refuses
+ * payments above its amount).  The audit entry names the fields. */
+int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *event,
+                           const struct tk_kv *fields, struct tk_error *err);
+/* Holds (issue 14).  Put ITEM on hold: no automatic email until released or
+ * until UNTIL (0: until released), REASON (may be NULL) recorded; audit
+ * "hold".  Holding a held item replaces its end and reason.  TK_EINVAL for
+ * an UNTIL not in the future or a bad reason; TK_ECONFLICT when the item is
+ * not pending.  The inbound side calls it with "client replied". */
+int tk_engine_hold_item(struct tk_engine *e, int64_t item, tk_time until, const char *reason,
+                        struct tk_error *err);
+/* End ITEM's hold now (audit "released"); its next reminder is due as D1
+ * says, at the next opening.  TK_ECONFLICT when it is not on hold. */
+int tk_engine_release_item(struct tk_engine *e, int64_t item, struct tk_error *err);
+/* The same for every pending item of ACCOUNT (items sent later are not
+ * held); *N (may be NULL): items changed.  Releasing skips items not held. */
+int tk_engine_hold_account(struct tk_engine *e, int64_t account, tk_time until, const char *reason,
+                           size_t *n, struct tk_error *err);
+int tk_engine_release_account(struct tk_engine *e, int64_t account, size_t *n,
+                              struct tk_error *err);
 /* A bulk command declared by a plugin (R4): one email about every pending
  * item of that type of ACCOUNT_ID, each item counting as resent.
  * *n_items: items covered.  MESSAGE (may be NULL) fills {{message}}. */
@@ -240,6 +264,45 @@ int tk_engine_account_check(const char *name, const char *language, struct tk_er
  * borrowed for the call. */
 int tk_engine_account_add(struct tk_engine *e, const char *name, const char *language, int64_t *id,
                           struct tk_error *err);
+
+/* An account's calendar and escalation settings (issue 14), for
+ * tk_engine_account_set.  Each string: NULL keeps the current value; ""
+ * or "default" goes back to the [calendar] default; manager "none" (or
+ * "") removes it.  timezone: an IANA name (tk_calendar_check_zone);
+ * window: a send window spec, stored in canonical form; holidays: "nl",
+ * "none" or FILE.ics (a relative path resolves against the configuration's
+ * folder); manager: a staff address (tk_mail_check_address).  digest:
+ * TK_ACCOUNT_KEEP, -1 the default, 0 off, 1 on. */
+#define TK_ACCOUNT_KEEP (-2)
+struct tk_account_settings {
+    const char *timezone, *window, *holidays, *manager;
+    int digest;
+};
+/* Check S before anything else is done (front ends refuse bad input
+ * first); a relative .ics path is read against E's configuration folder (E
+ * NULL: the working directory).  TK_EINVAL / TK_EIO with a one-line
+ * message. */
+int tk_engine_account_settings_check(const struct tk_engine *e, const struct tk_account_settings *s,
+                                     struct tk_error *err);
+/* Change ACCOUNT's settings as S says, with the audit entry
+ * "account-settings" naming what changed (none when S asks nothing).
+ * TK_ENOTFOUND for an unknown account.  Calendars are looked up by their
+ * settings, so the change applies to the account's next automatic email.
+ * S is borrowed for the call. */
+int tk_engine_account_set(struct tk_engine *e, int64_t account, const struct tk_account_settings *s,
+                          struct tk_error *err);
+/* What an account's calendar is in effect: its own settings, else the
+ * [calendar] defaults, else UTC / always / none.  Strings borrowed from A
+ * or the configuration. */
+struct tk_account_view {
+    const char *timezone, *window, *holidays;
+};
+void tk_engine_account_view(const struct tk_engine *e, const struct tk_account *a,
+                            struct tk_account_view *out);
+/* The local time of T in ACCOUNT's zone, "2026-12-07 09:00 America/New_York",
+ * into BUF (300 bytes suffice); "" when the calendar cannot be built. */
+void tk_engine_account_local_time(struct tk_engine *e, const struct tk_account *a, tk_time t,
+                                  char *buf, size_t size);
 
 /* Whether EMAIL is an address the mail builder sends to
  * (tk_mail_check_address) and NAME (NULL: none) one line of at most 200

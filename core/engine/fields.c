@@ -2,6 +2,7 @@
  * The plugin states what a field is; core checks the value's form so that
  * every type gets the same, well-tested validation. */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -124,4 +125,51 @@ int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, in
                                     : f->kind == TK_FIELD_DATE     ? "2026-12-31"
                                                                    : "VALUE");
     return 0;
+}
+
+/* An amount as cents (valid_amount's form: at most 12 digits, 2 decimals,
+ * so that a sum of two fits easily). */
+static int64_t cents(const char *v)
+{
+    int64_t n = 0;
+    int decimals = -1;
+    for (const char *p = v; *p; p++) {
+        if (*p == '.') {
+            decimals = 0;
+            continue;
+        }
+        n = n * 10 + (*p - '0');
+        if (decimals >= 0)
+            decimals++;
+    }
+    for (; decimals < 2; decimals = decimals < 0 ? 1 : decimals + 1)
+        n *= 10;
+    return n;
+}
+
+int tk_fields_merge_event(const struct tk_item_type *t, struct tk_kv *stored,
+                          const struct tk_kv *given, struct tk_buf *detail, struct tk_error *err)
+{
+    int rc = tk_fields_check(t, given, 0, err);
+    for (size_t i = 0; rc == 0 && i < given->n; i++) {
+        const struct tk_field_spec *f = find_spec(t, given->keys[i]);
+        const char *old = tk_kv_get(stored, f->name);
+        char sum[48];
+        const char *v = given->vals[i];
+        if (f->kind == TK_FIELD_AMOUNT && old && valid_value(TK_FIELD_AMOUNT, old)) {
+            int64_t c = cents(old) + cents(v);
+            if (c >= (int64_t)1000000000000 * 100)
+                return tk_error_set(err, TK_EINVAL, "%s field %s: the sum is too large",
+                                    t->hdr.name, f->name);
+            snprintf(sum, sizeof sum, "%lld.%02lld", (long long)(c / 100), (long long)(c % 100));
+            if (tk_buf_printf(detail, "%s%s +%s = %s", detail->len ? ", " : "", f->name, v, sum))
+                return tk_error_set(err, TK_ENOMEM, "out of memory");
+            v = sum;
+        } else if (tk_buf_printf(detail, "%s%s = %s", detail->len ? ", " : "", f->name, v)) {
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        }
+        if (tk_kv_set(stored, f->name, v))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+    }
+    return rc;
 }

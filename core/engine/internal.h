@@ -5,7 +5,10 @@
 #ifndef TK_ENGINE_INTERNAL_H
 #define TK_ENGINE_INTERNAL_H
 
+#include "calendar/calendar.h"
 #include "engine.h"
+
+struct tk_engine_calcache;
 
 struct tk_engine {
     struct tk_config cfg;
@@ -32,6 +35,9 @@ struct tk_engine {
         size_t n; /* skipped in the last schedule; v holds the first ones */
         struct tk_engine_skip v[TK_ENGINE_SKIPS_MAX];
     } skips;
+    struct tk_engine_calcache *calcache; /* calendar.c; freed by tk_engine_calcache_free */
+    size_t deferred; /* due items the calendar or a hold moved on, sending nothing (holds.c);
+                        read and written by the scheduling thread only */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -50,6 +56,13 @@ int tk_engine_stop_job_items(struct tk_engine *e, int64_t job_id, struct tk_erro
  * the wrong form; AFTER_PREPARE also checks required fields. */
 int tk_fields_check(const struct tk_item_type *t, const struct tk_kv *fields, int after_prepare,
                     struct tk_error *err);
+
+/* The fields GIVEN with a client event, checked against the type's specs
+ * and merged into STORED: an amount adds to the value stored (payments
+ * add up), anything else replaces it.  DETAIL gets "paid +200.00 =
+ * 300.00, ..." for the audit entry. */
+int tk_fields_merge_event(const struct tk_item_type *t, struct tk_kv *stored,
+                          const struct tk_kv *given, struct tk_buf *detail, struct tk_error *err);
 
 /* Set up CTX for the type's callbacks on IT (fields, facts, vars). The
  * caller owns FACTS and VARS and frees them with tk_kv_free. */
@@ -96,5 +109,33 @@ int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t 
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
  * into *OUT; caller frees. */
 int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err);
+
+/* ---- the client's calendar (calendar.c) and holds (holds.c) ---------- */
+
+/* The spec A's calendar is built from (its settings, else [calendar], else
+ * UTC/always/none); strings borrowed from A and the configuration. */
+void tk_engine_account_calendar_spec(const struct tk_engine *e, const struct tk_account *a,
+                                     struct tk_calendar_spec *spec);
+/* A's calendar from the engine's cache (thread-safe); *OUT borrowed until
+ * the engine is closed. */
+int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
+                           const struct tk_calendar **out, struct tk_error *err);
+void tk_engine_calcache_free(struct tk_engine *e);
+/* Whether an automatic email for A may go out at e->now: *WHEN 0 yes, else
+ * the moment to try again (the next opening), and WHY (may be NULL) says
+ * when in local time and what closed it. */
+int tk_engine_defer(struct tk_engine *e, const struct tk_account *a, tk_time *when, char *why,
+                    size_t size, struct tk_error *err);
+/* For the scheduler: when IT is held, *HELD = 1 and its next_at is set to
+ * the hold's end (0: none); a hold whose end has come is ended (audit
+ * "hold-ended") and IT's next_at set from D1, *HELD = 0. */
+int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
+                             struct tk_error *err);
+/* The scheduler's decision for the due item IT of ACC (holds.c): *GO = 1
+ * when its automatic reminder goes out now; else the item's next_at has
+ * been moved (hold, its own moment, or the next opening of the account's
+ * calendar, audit "deferred") and nothing is spent. */
+int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
+                            int *go, struct tk_error *err);
 
 #endif

@@ -35,6 +35,8 @@ static void resolve_reminders(struct tk_engine *e, const struct tk_send_req *rq,
     /* automation or command line > template (R8) > config */
     if (rq->reminders >= 0)
         r->enabled = rq->reminders;
+    else if (rq->every_days > 0 || rq->count >= 0)
+        r->enabled = 1; /* --every or --count alone asks for reminders: never silently none */
     else
         r->enabled = t->has_reminders ? t->rem_enabled : 0;
     if (rq->every_days > 0)
@@ -204,6 +206,9 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
              strcmp(section, "resend") == 0 ? "" : " of a completed item", who);
     if ((rc = tk_store_item_update(e->db, &it, err)) || (rc = audit(e, &it, "resent", detail, err)))
         goto out;
+    if (it.hold.since)
+        tk_engine_warn(e, "item %lld is on hold: resent anyway; automatic reminders stay held",
+                       (long long)it.id);
     if (!rcpts.n)
         tk_engine_warn(e,
                        "item %lld: account '%s' has no contact with notify on; nobody was notified",
@@ -263,9 +268,35 @@ static const struct tk_event_spec *find_event(const struct tk_item_type *t, cons
 
 int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, struct tk_error *err)
 {
+    return tk_engine_event_fields(e, item_id, event, NULL, err);
+}
+
+/* Merge FIELDS into IT as tk_engine_event_fields says, check the whole
+ * item with the plugin, and write the changed fields. */
+static int event_fields(struct tk_engine *e, const struct tk_plugin *p, struct tk_item *it,
+                        const struct tk_kv *fields, struct tk_buf *what, struct tk_error *err)
+{
+    struct tk_account acc = {0};
+    int rc;
+    if ((rc = tk_fields_merge_event(p->item, &it->fields, fields, what, err)) ||
+        (rc = tk_store_account_get(e->db, it->account_id, &acc, err)) ||
+        (rc = prepare_fields(e, p, it, acc.language, err)))
+        goto out;
+    for (size_t i = 0; i < fields->n && rc == 0; i++)
+        rc = tk_store_item_field_set(e->db, it->id, fields->keys[i],
+                                     tk_kv_get(&it->fields, fields->keys[i]), err);
+out:
+    tk_account_free(&acc);
+    return rc;
+}
+
+int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *event,
+                           const struct tk_kv *fields, struct tk_error *err)
+{
     const struct tk_plugin *p;
     const struct tk_event_spec *ev;
     struct tk_item it;
+    struct tk_buf what = {0};
     char detail[TK_ERROR_MAX];
     int rc;
 
@@ -291,6 +322,8 @@ int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, str
                           (long long)it.id, it.state, event);
         goto out;
     }
+    if (fields && fields->n && (rc = event_fields(e, p, &it, fields, &what, err)))
+        goto out;
     if (ev->final_state) {
         free(it.state);
         if (!(it.state = tk_strdup(ev->final_state))) {
@@ -306,11 +339,14 @@ int tk_engine_event(struct tk_engine *e, int64_t item_id, const char *event, str
         snprintf(detail, sizeof detail, "client event '%s' recorded; item stays %s", event,
                  it.state);
     }
+    if (!rc && what.len)
+        snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " (%s)", what.data);
     if (rc || (rc = audit(e, &it, "event", detail, err)))
         goto out;
     if (e->on_event)
         rc = e->on_event(e->on_event_data, e, &it, event, err);
 out:
+    tk_buf_free(&what);
     tk_item_free(&it);
     return rc;
 }

@@ -124,8 +124,30 @@ static int find_section(struct tk_engine *e, const struct tk_plugin *p, const ch
                         tname, lang, section);
 }
 
-static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct tk_kv *vars,
-                     struct tk_error *err)
+/* {{item.days_to_due}} (days from today to the item's due_date in the
+ * client's zone: 0 on the day, negative after it), {{item.overdue}} and
+ * {{item.days_overdue}} (only when past due), so that a reminder sent
+ * before the due date never says "was due". */
+static int due_vars(const struct tk_calendar *cal, tk_time now, const struct tk_item *it,
+                    struct tk_kv *vars, struct tk_error *err)
+{
+    const char *due = tk_kv_get(&it->fields, "due_date");
+    char n[32], late[32];
+    tk_date date;
+    int64_t days;
+    if (!due || !cal || tk_calendar_date_parse(due, &date, NULL) ||
+        tk_calendar_days_until(cal, now, date, &days, NULL))
+        return 0;
+    snprintf(n, sizeof n, "%lld", (long long)days);
+    snprintf(late, sizeof late, "%lld", (long long)-days);
+    const char *const pairs[] = {
+        "item.days_to_due",     n,   "item.overdue", days < 0 ? "yes" : NULL, "item.days_overdue",
+        days < 0 ? late : NULL, NULL};
+    return put_all(vars, err, pairs);
+}
+
+static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
+                     const struct tk_calendar *cal, struct tk_kv *vars, struct tk_error *err)
 {
     const struct tk_item *it = rq->it;
     char id[32], when[32], number[16], count[16], remaining[16];
@@ -176,7 +198,7 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
                                 "reminder.remaining",
                                 remaining,
                                 NULL};
-    if ((rc = put_all(vars, err, item)))
+    if ((rc = put_all(vars, err, item)) || (rc = due_vars(cal, e->now, it, vars, err)))
         return rc;
     for (size_t i = 0; i < it->fields.n; i++) {
         char key[160];
@@ -199,13 +221,24 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq, struct
     return rc;
 }
 
+/* The Message-ID of the first email about IT to RCPT, into BUF (""
+ * when there is none: this one is the first). */
+static int first_message_id(struct tk_engine *e, const struct tk_item *it, const char *rcpt,
+                            char *buf, size_t size, struct tk_error *err)
+{
+    buf[0] = '\0';
+    if (!it)
+        return 0;
+    return tk_store_outbox_first_message_id(e->db, it->id, rcpt, buf, size, err);
+}
+
 static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
-                      const struct tk_template_section *sec, struct tk_kv *vars,
-                      const struct tk_contact *c, struct tk_error *err)
+                      const struct tk_template_section *sec, const char *date_text,
+                      struct tk_kv *vars, const struct tk_contact *c, struct tk_error *err)
 {
     struct tk_buf subject = {0}, body = {0}, msg = {0};
     struct tk_outbox_row row;
-    char msgid[160], idem[600], item_hdr[32];
+    char msgid[160], idem[600], item_hdr[32], first[256];
     const char *extra[7];
     struct tk_mail m;
     int64_t id;
@@ -216,7 +249,8 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     if ((rc = put_all(vars, err, who)) ||
         (rc = tk_template_render_subject(sec->subject, vars, &subject, err)) ||
         (rc = tk_template_render(sec->body, vars, &body, err)) ||
-        (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)))
+        (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)) ||
+        (rc = first_message_id(e, rq->it, c->email, first, sizeof first, err)))
         goto out;
     snprintf(item_hdr, sizeof item_hdr, "%lld", (long long)(rq->it ? rq->it->id : 0));
     extra[0] = "X-Tickler-Kind";
@@ -233,6 +267,10 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     m.text = body.data ? body.data : "";
     m.message_id = msgid;
     m.date = e->now;
+    m.date_text = date_text;
+    /* Threading: every later email about the item hangs under the first
+     * one this recipient got (In-Reply-To and References). */
+    m.in_reply_to = first[0] ? first : NULL;
     m.auto_submitted = rq->auto_submitted;
     m.extra = extra;
     if ((rc = tk_mail_build(&m, &msg, err)))
@@ -269,16 +307,25 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *rq,
 {
     const struct tk_template_section *sec;
     const char *tname = rq->it ? rq->it->template_name : "default";
+    const struct tk_calendar *cal = NULL;
+    char date[TK_CALENDAR_DATE_HEADER_MAX] = "";
     struct tk_kv vars = {0};
+    struct tk_error why = {0};
     int rc;
 
     if (!rcpts->n)
         return 0;
     if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, &sec, err)))
         return rc;
-    if ((rc = base_vars(e, rq, &vars, err)) == 0)
+    /* The Date header in the client's zone (every email of the account).
+     * A calendar that cannot be built (an .ics file gone) costs the zone,
+     * never the email: the header is then in UTC. */
+    if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
+        tk_calendar_format_date_header(cal, e->now, date, sizeof date, NULL))
+        date[0] = '\0';
+    if ((rc = base_vars(e, rq, cal, &vars, err)) == 0)
         for (size_t i = 0; i < rcpts->n && rc == 0; i++)
-            rc = render_one(e, rq, sec, &vars, &rcpts->v[i], err);
+            rc = render_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], err);
     tk_kv_free(&vars);
     return rc;
 }

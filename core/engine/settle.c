@@ -305,7 +305,7 @@ static struct tk_send_task *write_round(struct hub *h)
 {
     struct tk_error err;
     struct tk_send_task *list;
-    size_t written = 0;
+    size_t written = 0, held = h->e->deferred;
     int rc = tk_db_begin(h->db, TK_TX_IMMEDIATE, &err);
 
     if (rc == 0 && (rc = write_reminders(h, &written, &err)))
@@ -329,7 +329,9 @@ static struct tk_send_task *write_round(struct hub *h)
         h->producing = 0;
         written = 0;
     }
-    h->reminders += written;
+    /* items the calendar or a hold moved on sent nothing (holds.c) */
+    held = h->e->deferred - held;
+    h->reminders += written > held ? written - held : 0;
     if (tk_engine_stopping(h->e))
         h->producing = 0;
     return list;

@@ -32,7 +32,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     struct tk_render_req rq;
     const char *section;
     char *who = NULL, detail[TK_ERROR_MAX];
-    int rc;
+    int go = 0, rc;
 
     memset(&it, 0, sizeof it);
     if ((rc = tk_store_item_get(e->db, id, &it, err)) ||
@@ -40,6 +40,12 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     if (!(p = tk_engine_type(e, it.type, err))) {
         rc = TK_ENOTFOUND;
+        goto out;
+    }
+    /* Issue 14: a hold, then the calendar, may move the step on without
+     * spending it (tk_engine_reminder_gate). */
+    if ((rc = tk_engine_reminder_gate(e, &it, &acc, &go, err)) || !go) {
+        e->deferred += rc == 0; /* moved on, nothing sent: not a reminder enqueued */
         goto out;
     }
     section = NULL;
@@ -221,6 +227,7 @@ static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
 {
     size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
+    size_t held = e->deferred;
     int rc;
 
     *n = 0;
@@ -231,5 +238,8 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
         *n += got;
     } while (got == batch && !tk_engine_stopping(e));
     *n = *n > e->skips.n ? *n - e->skips.n : 0; /* the items skipped sent nothing */
+    /* the items a hold or the calendar moved on sent nothing (holds.c) */
+    held = e->deferred - held;
+    *n = *n > held ? *n - held : 0;
     return rc;
 }

@@ -32,6 +32,17 @@ json_t *tk_json_item(const struct tk_item *it, const char *account_name)
     json_object_set_new(o, "resends", json_integer(it->resends));
     json_object_set_new(o, "created_at", tk_json_time(it->created_at));
     json_object_set_new(o, "completed_at", tk_json_time(it->completed_at));
+    if (it->hold.since) {
+        json_t *h = json_object();
+        json_object_set_new(h, "since", tk_json_time(it->hold.since));
+        json_object_set_new(h, "until",
+                            it->hold.until ? tk_json_time(it->hold.until) : json_null());
+        json_object_set_new(h, "reason",
+                            it->hold.reason ? tk_json_str(it->hold.reason) : json_null());
+        json_object_set_new(o, "hold", h);
+    } else {
+        json_object_set_new(o, "hold", json_null());
+    }
     if (account_name)
         json_object_set_new(o, "account_name", tk_json_str(account_name));
     return o;
@@ -48,6 +59,13 @@ json_t *tk_json_account(const struct tk_account *a, const struct tk_contacts *cs
     json_object_set_new(o, "language", tk_json_str(a->language));
     json_object_set_new(o, "contacts", json_integer((json_int_t)n));
     json_object_set_new(o, "notified", json_integer((json_int_t)notified));
+    /* The client's calendar as in effect (front ends fill in the defaults
+     * with tk_engine_account_view before presenting). */
+    json_object_set_new(o, "timezone", tk_json_str(a->timezone ? a->timezone : "UTC"));
+    json_object_set_new(o, "window", tk_json_str(a->window ? a->window : "always"));
+    json_object_set_new(o, "holidays", tk_json_str(a->holidays ? a->holidays : "none"));
+    json_object_set_new(o, "manager", a->manager ? tk_json_str(a->manager) : json_null());
+    json_object_set_new(o, "digest", json_boolean(a->digest == 1));
     return o;
 }
 

@@ -28,6 +28,19 @@ static int msgid_valid(const char *s)
     return 1;
 }
 
+/* A preformatted Date value: printable ASCII and spaces, at most 64 bytes,
+ * so that it can never end the header or add one. */
+static int date_text_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 10 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
 /* "X-" and token characters: extra headers may never name a standard one. */
 static int xname_valid(const char *s)
 {
@@ -341,6 +354,8 @@ static int check(const struct tk_mail *m, struct tk_error *err)
         return rc;
     if (!msgid_valid(m->message_id))
         return bad("Message-ID", err);
+    if (m->date_text && !date_text_valid(m->date_text))
+        return tk_error_set(err, TK_EINVAL, "mail: bad Date header value");
     if (m->in_reply_to && !msgid_valid(m->in_reply_to))
         return bad("In-Reply-To", err);
     for (const char *const *x = m->extra; x && x[0]; x += 2)
@@ -375,7 +390,9 @@ static int build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *e
 {
     char boundary[64] = "";
     int rc;
-    if (put_date(out, m->date) || put_address(out, "From", m->from_name, m->from_addr) ||
+    const char *const date_line[] = {"Date: ", m->date_text, "\r\n", NULL};
+    if ((m->date_text ? put_strs(out, date_line) : put_date(out, m->date)) ||
+        put_address(out, "From", m->from_name, m->from_addr) ||
         put_address(out, "To", m->to_name, m->to_addr) || put_header(out, "Subject", m->subject))
         return TK_ENOMEM;
     {

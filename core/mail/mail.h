@@ -34,6 +34,10 @@ struct tk_mail {
     /* Extra "X-Tickler-..." headers, pairs name,value, NULL-terminated;
      * values are sanitized like the subject. */
     const char *const *extra;
+    /* Optional Date header value already formatted in the recipient's
+     * zone ("Mon, 07 Dec 2026 09:00:00 -0500", tk_calendar_format_date_header);
+     * NULL: DATE in UTC (+0000).  Printable ASCII only, else refused. */
+    const char *date_text;
 };
 
 /* Append the whole message to OUT. */

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCOUNT_COLS "id, name, language, created_at"
+#define ACCOUNT_COLS                                                                               \
+    "id, name, language, created_at, timezone, send_window, holidays, manager, COALESCE(digest, "  \
+    "-1)"
 
 /* Copy a text column; *OOM is set when a non-NULL value could not be copied. */
 char *tk_store_col_dup(struct tk_cursor *cur, int col, int *oom)
@@ -29,6 +31,10 @@ void tk_account_free(struct tk_account *a)
         return;
     free(a->name);
     free(a->language);
+    free(a->timezone);
+    free(a->window);
+    free(a->holidays);
+    free(a->manager);
     memset(a, 0, sizeof *a);
 }
 
@@ -40,6 +46,11 @@ static int read_account(struct tk_cursor *cur, struct tk_account *a, struct tk_e
     a->name = tk_store_col_dup(cur, 1, &oom);
     a->language = tk_store_col_dup(cur, 2, &oom);
     a->created_at = tk_cursor_int(cur, 3);
+    a->timezone = tk_store_col_dup(cur, 4, &oom);
+    a->window = tk_store_col_dup(cur, 5, &oom);
+    a->holidays = tk_store_col_dup(cur, 6, &oom);
+    a->manager = tk_store_col_dup(cur, 7, &oom);
+    a->digest = (int)tk_cursor_int(cur, 8);
     if (oom) {
         tk_account_free(a);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -84,6 +95,27 @@ int tk_store_account_add(struct tk_db *db, const char *name, const char *lang, t
     if (id)
         *id = new_id;
     return 0;
+}
+
+int tk_store_account_set_calendar(struct tk_db *db, const struct tk_account *a,
+                                  struct tk_error *err)
+{
+    const char *s[4] = {a->timezone, a->window, a->holidays, a->manager};
+    struct tk_db_value v[6];
+    int64_t changed = 0;
+    for (int i = 0; i < 4; i++)
+        v[i] = s[i] ? tk_db_value_text(s[i]) : tk_db_value_null();
+    v[4] = a->digest < 0 ? tk_db_value_null() : tk_db_value_int(a->digest);
+    v[5] = tk_db_value_int(a->id);
+    int rc = tk_db_exec_v(db, err,
+                          "UPDATE accounts SET timezone = ?, send_window = ?, holidays = ?, "
+                          "manager = ?, digest = ? WHERE id = ?",
+                          v, 6);
+    if (rc == 0)
+        tk_db_changes(db, &changed);
+    if (rc == 0 && changed == 0)
+        rc = tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)a->id);
+    return rc;
 }
 
 int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out, struct tk_error *err)

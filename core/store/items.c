@@ -16,7 +16,7 @@
 #define ITEM_COLS                                                                                  \
     "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "          \
     "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "          \
-    "last_mail_at, next_at, fail_count FROM items "
+    "last_mail_at, next_at, fail_count, hold_since, hold_until, hold_reason FROM items "
 
 void tk_item_free(struct tk_item *it)
 {
@@ -27,6 +27,7 @@ void tk_item_free(struct tk_item *it)
     free(it->template_name);
     free(it->state);
     tk_kv_free(&it->fields);
+    free(it->hold.reason);
     memset(it, 0, sizeof *it);
 }
 
@@ -54,6 +55,9 @@ static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error 
     it->rem.last_mail_at = tk_cursor_int(cur, 16);
     it->rem.next_at = tk_cursor_int(cur, 17);
     it->fail_count = (int)tk_cursor_int(cur, 18);
+    it->hold.since = tk_cursor_int(cur, 19);
+    it->hold.until = tk_cursor_int(cur, 20);
+    it->hold.reason = tk_store_col_dup(cur, 21, &oom);
     if (oom) {
         tk_item_free(it);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -159,6 +163,27 @@ int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, stru
             return rc;
     }
     return 0;
+}
+
+int tk_store_item_set_hold(struct tk_db *db, const struct tk_item *it, struct tk_error *err)
+{
+    struct tk_db_value v[5];
+    int64_t changed = 0;
+    int held = it->hold.since != 0;
+    v[0] = tk_db_value_id(held ? it->hold.since : 0);
+    v[1] = tk_db_value_id(held ? it->hold.until : 0);
+    v[2] = held && it->hold.reason ? tk_db_value_text(it->hold.reason) : tk_db_value_null();
+    v[3] = tk_db_value_id(it->rem.next_at); /* NULL keeps it out of items_due */
+    v[4] = tk_db_value_int(it->id);
+    int rc = tk_db_exec_v(db, err,
+                          "UPDATE items SET hold_since = ?, hold_until = ?, hold_reason = ?, "
+                          "next_at = ? WHERE id = ?",
+                          v, 5);
+    if (rc == 0)
+        tk_db_changes(db, &changed);
+    if (rc == 0 && changed == 0)
+        rc = tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)it->id);
+    return rc;
 }
 
 int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, const char *value,

@@ -120,6 +120,30 @@ int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
     return rc;
 }
 
+int tk_store_outbox_first_message_id(struct tk_db *db, int64_t item, const char *recipient,
+                                     char *buf, size_t size, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    /* outbox_item narrows it to the item's few rows */
+    int rc = tk_db_query(db, &cur, err,
+                         "SELECT message_id FROM outbox WHERE item_id = ? AND recipient = ? "
+                         "AND message_id IS NOT NULL ORDER BY id LIMIT 1",
+                         "is", item, recipient);
+    buf[0] = '\0';
+    if (rc != 0)
+        return rc;
+    int r = tk_cursor_next(cur, err);
+    if (r < 0) {
+        rc = err ? err->code : TK_EIO;
+    } else if (r > 0) {
+        const char *v = tk_cursor_text(cur, 0);
+        if (v && strlen(v) < size)
+            memcpy(buf, v, strlen(v) + 1);
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
 /* Read up to LIMIT rows of CUR into V (adding to *GOT) and close CUR. */
 static int read_rows(struct tk_cursor *cur, struct tk_outbox_row *v, size_t limit, size_t *got,
                      struct tk_error *err)

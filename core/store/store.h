@@ -18,6 +18,12 @@ struct tk_account {
     char *name;
     char *language; /* "en" | "nl" */
     tk_time created_at;
+    /* The client's calendar (issue 14): NULL means "the [calendar] default". */
+    char *timezone; /* IANA zone name */
+    char *window;   /* canonical send window spec */
+    char *holidays; /* "nl", "none" or an .ics path */
+    char *manager;  /* staff email told about escalations; NULL: none */
+    int digest;     /* -1: [reminders] default, 0 off, 1 on */
 };
 void tk_account_free(struct tk_account *a);
 
@@ -28,6 +34,10 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
                           struct tk_error *err);
 int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
                          struct tk_error *err);
+/* Write A's calendar columns (timezone, window, holidays, manager, digest)
+ * to account A->id; TK_ENOTFOUND when there is none. */
+int tk_store_account_set_calendar(struct tk_db *db, const struct tk_account *a,
+                                  struct tk_error *err);
 /* Call FN for each account by id; FN returning non-zero stops with that value. */
 int tk_store_account_each(struct tk_db *db, int (*fn)(void *u, const struct tk_account *a), void *u,
                           struct tk_error *err);
@@ -63,6 +73,13 @@ struct tk_reminders {
     tk_time next_at;      /* next reminder due; 0: none scheduled */
 };
 
+/* A hold (issue 14): no automatic email while it lasts.  since 0: none. */
+struct tk_hold {
+    tk_time since; /* when it was put on; 0: the item is not held */
+    tk_time until; /* when it ends by itself; 0: until released */
+    char *reason;  /* may be NULL */
+};
+
 struct tk_item {
     int64_t id, account_id, job_id; /* job_id 0: none */
     char *type, *title, *template_name, *state;
@@ -73,6 +90,7 @@ struct tk_item {
     struct tk_reminders rem;
     int fail_count; /* reminders that failed in a row (tk_store_item_fault_set) */
     struct tk_kv fields;
+    struct tk_hold hold;
 };
 void tk_item_free(struct tk_item *it);
 
@@ -103,6 +121,9 @@ int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_e
 /* Write back rem.sent, rem.last_mail_at and rem.next_at only (what the
  * scheduler changes); TK_ENOTFOUND when the item does not exist. */
 int tk_store_item_update_reminder(struct tk_db *db, const struct tk_item *it, struct tk_error *err);
+/* Write IT's hold (hold.since 0 clears it) and rem.next_at; TK_ENOTFOUND
+ * when the item does not exist. */
+int tk_store_item_set_hold(struct tk_db *db, const struct tk_item *it, struct tk_error *err);
 /* Set one field of item ITEM (VALUE NULL removes it); a new field goes after
  * the existing ones.  TK_ENOTFOUND when the item does not exist. */
 int tk_store_item_field_set(struct tk_db *db, int64_t item, const char *name, const char *value,
@@ -208,6 +229,10 @@ int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
 int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
                          int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
                          struct tk_error *err);
+/* The Message-ID of the first message about ITEM to RECIPIENT (lowest id),
+ * into BUF of SIZE; "" when there is none. */
+int tk_store_outbox_first_message_id(struct tk_db *db, int64_t item, const char *recipient,
+                                     char *buf, size_t size, struct tk_error *err);
 /* Dead row back to queued, due at NOW, attempts reset. */
 int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err);
 /* Counts of queued (due or not), and dead rows. */

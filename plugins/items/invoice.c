@@ -48,6 +48,27 @@ static int invoice_init(const struct tk_host *host, void **state, struct tk_erro
     return TK_OK;
 }
 
+/* An amount in the core's form (at most 12 digits, 2 decimals; the core
+ * checked it) as cents; -1 when absent. */
+static int64_t cents(const char *v)
+{
+    int64_t n = 0;
+    int decimals = -1;
+    if (!v)
+        return -1;
+    for (; *v; v++) {
+        if (*v == '.') {
+            decimals = 0;
+        } else {
+            n = n * 10 + (*v - '0');
+            decimals += decimals >= 0;
+        }
+    }
+    for (; decimals < 2; decimals = decimals < 0 ? 1 : decimals + 1)
+        n *= 10;
+    return n;
+}
+
 static int invoice_prepare(void *state, struct tk_item_ctx *ctx, struct tk_error *err)
 {
     struct invoice_state *st = state;
@@ -57,6 +78,15 @@ static int invoice_prepare(void *state, struct tk_item_ctx *ctx, struct tk_error
     int64_t seq;
     int rc, n;
 
+    /* Partial payments add up in `paid` (the engine sums an amount given
+     * with an event); more than the invoice's amount is a typing error,
+     * and payment in full is the `paid` event's job. */
+    int64_t amount = cents(h->field_get(ctx, "amount")), paid = cents(h->field_get(ctx, "paid"));
+    if (paid >= 0 && amount >= 0 && paid > amount)
+        return h->error_set(err, TK_EINVAL,
+                            "invoice: payments of %s exceed the amount of %s (use the event "
+                            "'paid' for payment in full)",
+                            h->field_get(ctx, "paid"), h->field_get(ctx, "amount"));
     if (number) {
         if (!*number || strlen(number) > NUMBER_MAX)
             return h->error_set(err, TK_EINVAL, "invoice: number must be 1 to %d characters",
@@ -74,11 +104,37 @@ static int invoice_prepare(void *state, struct tk_item_ctx *ctx, struct tk_error
     return h->field_set(ctx, "number", buf, err);
 }
 
+/* invoice.balance (amount minus payments, "250.00") and
+ * invoice.balance_text in the item's language and currency: what a
+ * reminder asks for after a partial payment. */
+static int invoice_balance(const struct tk_host *h, struct tk_item_ctx *ctx, struct tk_error *err)
+{
+    const char *currency = h->field_get(ctx, "currency");
+    int64_t amount = cents(h->field_get(ctx, "amount")), paid = cents(h->field_get(ctx, "paid"));
+    char num[48], text[64];
+    int rc;
+    if (amount < 0)
+        return TK_OK;
+    if (paid > 0)
+        amount = paid > amount ? 0 : amount - paid;
+    snprintf(num, sizeof num, "%" PRId64 ".%02" PRId64, amount / 100, amount % 100);
+    if ((rc = h->var_set(ctx, "balance", num, err)))
+        return rc;
+    if (currency && h->format_amount(ctx, num, currency, text, sizeof text, NULL) == TK_OK &&
+        (rc = h->var_set(ctx, "balance_text", text, err)))
+        return rc;
+    if (paid > 0 && currency &&
+        h->format_amount(ctx, h->field_get(ctx, "paid"), currency, text, sizeof text, NULL) ==
+            TK_OK)
+        return h->var_set(ctx, "paid_text", text, err);
+    return TK_OK;
+}
+
 static int invoice_vars(void *state, struct tk_item_ctx *ctx, struct tk_error *err)
 {
     const struct tk_host *h = ((struct item_state *)state)->host;
     int rc = item_set_amount_text(h, ctx, err);
-    if (rc)
+    if (rc || (rc = invoice_balance(h, ctx, err)))
         return rc;
     return item_set_due_text(h, ctx, err);
 }
@@ -110,6 +166,8 @@ static const struct tk_field_spec invoice_fields[] = {
     {"amount", TK_FIELD_AMOUNT, TK_FIELD_REQUIRED, "Amount due, e.g. 450.00"},
     {"currency", TK_FIELD_CURRENCY, TK_FIELD_REQUIRED, "ISO 4217 currency, e.g. EUR"},
     {"due_date", TK_FIELD_DATE, 0, "Date the payment is due, e.g. 2026-12-31"},
+    {"paid", TK_FIELD_AMOUNT, 0,
+     "Amount paid so far; each `event ITEM partially-paid --set paid=AMOUNT` adds to it"},
     {NULL, 0, 0, NULL},
 };
 

@@ -58,7 +58,7 @@ class Completion(unittest.TestCase):
         self.assertEqual(self.complete("tickler help jo"), ["job"])
 
     def test_sub_commands(self):
-        self.assertEqual(self.complete("tickler account "), ["add", "list", "remove", "rename"])
+        self.assertEqual(self.complete("tickler account "), ["add", "list", "remove", "rename", "set", "show"])
         self.assertEqual(self.complete("tickler contact "), ["add", "list", "notify", "remove"])
         self.assertEqual(self.complete("tickler account remove Acme --"), ["--force", "--help"])
         self.assertEqual(self.complete("tickler export --"), ["--account", "--help"])
@@ -75,16 +75,20 @@ class Completion(unittest.TestCase):
                           "--template", "--title"])
         self.assertEqual(self.complete("tickler send invoice --reminders "), ["off", "on"])
         self.assertEqual(self.complete("tickler send invoice --account 1 --set "),
-                         ["amount=", "currency=", "due_date=", "number="])
+                         ["amount=", "currency=", "due_date=", "number=", "paid="])
         self.assertEqual(self.complete("tickler send organizer --set t"), ["tax_year="])
         self.assertEqual(self.complete("tickler list --type c"), ["chat"])
         self.assertEqual(self.complete("tickler account add Acme --language "), ["en", "nl"])
+        self.assertEqual(self.complete("tickler account set Acme --dig"), ["--digest"])
+        self.assertEqual(self.complete("tickler event 1 paid --"), ["--help", "--set"])
         self.assertEqual(self.complete("tickler contact notify Acme ann@acme.example "), ["off", "on"])
         self.assertEqual(self.complete("tickler reminders 3 "), ["off", "on"])
         self.assertEqual(self.complete("tickler outbox retry "), ["--all-failed"])
         self.assertEqual(self.complete("tickler outbox --"), ["--failed", "--help", "--item"])
         self.assertEqual(self.complete("tickler account --"), ["--help"])
-        self.assertEqual(self.complete("tickler account add Acme --"), ["--help", "--language"])
+        self.assertEqual(self.complete("tickler account add Acme --"),
+                         ["--digest", "--help", "--holidays", "--language", "--manager", "--timezone",
+                          "--window"])
         # a value that is free text gets nothing, not the option list
         self.assertEqual(self.complete("tickler send invoice --title "), [])
 

@@ -183,23 +183,27 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v4's columns (issue 11) and v3's column and index (issue
-    # 16's data lifecycle) go first
-    V1_SQLITE = ("ALTER TABLE items DROP COLUMN fail_count;"
-                 "ALTER TABLE items DROP COLUMN fail_at;"
-                 "ALTER TABLE items DROP COLUMN fail_text;"
-                 "ALTER TABLE audit DROP COLUMN recorded_at;"
-                 "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    # back to v1: v6's columns (issue 14), v5's (issue 11), then v3's column
+    # and index (issue 16's data lifecycle) go first
+    V6_UNDO = ("ALTER TABLE accounts DROP COLUMN timezone;"
+               "ALTER TABLE accounts DROP COLUMN send_window;"
+               "ALTER TABLE accounts DROP COLUMN holidays;"
+               "ALTER TABLE accounts DROP COLUMN manager;"
+               "ALTER TABLE accounts DROP COLUMN digest;"
+               "ALTER TABLE items DROP COLUMN hold_since;"
+               "ALTER TABLE items DROP COLUMN hold_until;"
+               "ALTER TABLE items DROP COLUMN hold_reason;"
+               "ALTER TABLE items DROP COLUMN fail_count;"
+               "ALTER TABLE items DROP COLUMN fail_at;"
+               "ALTER TABLE items DROP COLUMN fail_text;"
+               "ALTER TABLE audit DROP COLUMN recorded_at;")
+    V1_SQLITE = V6_UNDO + ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                  "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
                  "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = ("ALTER TABLE items DROP COLUMN fail_count;"
-                   "ALTER TABLE items DROP COLUMN fail_at;"
-                   "ALTER TABLE items DROP COLUMN fail_text;"
-                   "ALTER TABLE audit DROP COLUMN recorded_at;"
-                   "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_POSTGRES = V6_UNDO + ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                    "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"

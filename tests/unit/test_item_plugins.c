@@ -390,6 +390,9 @@ static void check_render(const char *origin, const struct tk_template_section *s
         {"invoice.amount_text", "\xe2\x82\xac"
                                 "450.00"},
         {"invoice.due_text", "31 December 2026"},
+        /* the invoice's vars() always sets the balance (issue 14) */
+        {"invoice.balance_text", "\xe2\x82\xac"
+                                 "450.00"},
         {"items", "- Annual accounts 2026"},
         {"message", "Please approve before Friday."},
     };
