@@ -129,6 +129,23 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
+/* v4 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
+ * given: it signs every body, so it cannot be a hash), and the delivery
+ * ids of inbound webhooks seen in the last 24 h, for replays.  Outbound
+ * events themselves are outbox rows (kind "webhook:TYPE"). */
+#define V4_SQL(ID)                                                                                 \
+    "CREATE TABLE webhooks ("                                                                      \
+    " id " ID ","                                                                                  \
+    " url TEXT NOT NULL,"                                                                          \
+    " events TEXT NOT NULL,"                                                                       \
+    " secret TEXT NOT NULL,"                                                                       \
+    " created_at BIGINT NOT NULL);"                                                                \
+    "CREATE TABLE webhook_seen ("                                                                  \
+    " hook TEXT NOT NULL,"                                                                         \
+    " delivery TEXT NOT NULL,"                                                                     \
+    " seen_at BIGINT NOT NULL,"                                                                    \
+    " PRIMARY KEY (hook, delivery));"                                                              \
+    "CREATE INDEX webhook_seen_at ON webhook_seen(seen_at);"
 
 static const struct migration migrations[] = {
     {1,
@@ -138,6 +155,9 @@ static const struct migration migrations[] = {
      {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
       [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
     {3, {[TK_DB_SCHEMA_SQLITE] = V3_SQL, [TK_DB_SCHEMA_POSTGRES] = V3_SQL}},
+    {4,
+     {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

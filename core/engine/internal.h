@@ -6,6 +6,7 @@
 #define TK_ENGINE_INTERNAL_H
 
 #include "engine.h"
+#include "webhooks.h"
 
 struct tk_engine {
     struct tk_config cfg;
@@ -27,6 +28,9 @@ struct tk_engine {
     int plugins_state;
     struct tk_error plugins_err;
     int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
+    /* inbound webhooks: the handler layer (core/lua), engine/webhooks.h */
+    const struct tk_webhook_handler *hook_handler;
+    void *hook_data;
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -91,5 +95,22 @@ int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t 
 /* "ann@x.example, bob@y.example" or "nobody (no contact has notify on)"
  * into *OUT; caller frees. */
 int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err);
+
+/* ---- webhooks (webhooks.c, webhook_post.c) ---------------------------- */
+
+/* Write event TYPE ("item.sent", ...) about ITEM_ID into the outbox on DB
+ * (the caller's transaction, e->db or the settler's), one row per
+ * subscription that asked for it; nothing when none did or ITEM_ID is 0. */
+int tk_webhook_emit(struct tk_engine *e, struct tk_db *db, const char *type, int64_t item_id,
+                    struct tk_error *err);
+/* Whether outbox row R is a webhook event (kind "webhook:TYPE"). */
+int tk_webhook_is_row(const struct tk_outbox_row *r);
+/* URL with the password of its user information replaced by "***", into
+ * BUF of SIZE bytes; -1 when it does not fit. */
+int tk_webhook_mask_url(const char *url, char *buf, size_t size);
+/* POST webhook row R; the outcome in *RES (delivered on a 2xx, else
+ * temporary; a row this tickler could not have written is permanent).
+ * Thread-safe (dispatcher workers).  Always 0. */
+int tk_webhook_post(const struct tk_outbox_row *r, struct tk_delivery_result *res);
 
 #endif

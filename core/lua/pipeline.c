@@ -153,8 +153,10 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         }
         free(path);
     }
-    if (rc == 0)
+    if (rc == 0) {
         tk_engine_set_event_hook(e, on_event, p);
+        tk_engine_set_webhook_handler(e, &tk_lua_webhook_handler, p);
+    }
 out:
     tk_strv_free(&names);
     free(dir);
@@ -173,6 +175,8 @@ void tk_pipelines_close(struct tk_pipelines *p)
     void *hooked = NULL;
     if (p->e && tk_engine_event_hook(p->e, &hooked) == on_event && hooked == p)
         tk_engine_set_event_hook(p->e, NULL, NULL);
+    if (p->e && tk_engine_webhook_handler_data(p->e) == p)
+        tk_engine_set_webhook_handler(p->e, NULL, NULL);
     for (size_t i = 0; i < p->nscripts; i++)
         tk_script_free(p->scripts[i]);
     free(p->scripts);
