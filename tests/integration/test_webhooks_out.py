@@ -202,7 +202,7 @@ class OutboundTest(unittest.TestCase):
         """kill -9 of `tickler run` while it posts to a slow receiver: every
         event is delivered, each duplicate carries its original's id."""
         port = dl.free_port()
-        ini = dl.delivery_ini(lease=2, base=1, cap=1)
+        ini = dl.delivery_ini(lease=5, base=1, cap=1)
         t = Tickler(self, extra_ini=ini)
         t.ok("webhook", "add", "http://127.0.0.1:%d/h" % port, "--events", "item.sent",
              "--secret", SECRET)
