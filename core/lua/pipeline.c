@@ -82,6 +82,14 @@ static int declared_twice(struct tk_pipelines *p, const struct tk_script *sc, st
                         sc->path, sc->pipes[k].line, def->name, other->path, def->line);
             }
         }
+    /* a hook has one handler: which of two would run is no one's guess */
+    for (size_t k = 0; k < sc->nhooks; k++)
+        for (size_t j = 0; j < p->nscripts; j++)
+            for (size_t m = 0; m < p->scripts[j]->nhooks; m++)
+                if (strcmp(p->scripts[j]->hooks[m].name, sc->hooks[k].name) == 0)
+                    return tk_error_set(err, TK_EINVAL,
+                                        "%s: webhook '%s' is declared in %s already", sc->path,
+                                        sc->hooks[k].name, p->scripts[j]->path);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "engine/internal.h"
 #include "engine/webhooks.h"
+#include "lua/internal.h"
 #include "lua/pipeline.h"
 #include "tk_test.h"
 #include "util/hmac.h"
@@ -564,6 +565,37 @@ TK_TEST(constant_time_compare)
     TK_CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+TK_TEST(declarations_are_checked_when_the_script_loads)
+{
+    static const char *const bad[][2] = {
+        {"webhook('a', function() end) webhook('a', function() end)", "declared twice"},
+        {"webhook('Bad Name', function() end)", "a name is 1 to 64"},
+        {"webhook('a', {header = 'X Sig'}, function() end)", "printable ASCII"},
+        {"webhook('a', {bogus = 1}, function() end)", "unknown option"},
+        {"webhook('a', {header = 42}, function() end)", "must be a string"},
+        {"webhook('a')", "function expected"},
+        {"event(1, 'paid')", "only be called from a webhook() handler"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct tk_script *sc = NULL;
+        struct tk_error err = {0};
+        TK_CHECK(tk_script_load_text(&sc, "t.lua", bad[i][0], strlen(bad[i][0]), NULL, NULL, NULL,
+                                     &err) != 0);
+        if (!strstr(err.msg, bad[i][1]))
+            fprintf(stderr, "script %zu: %s\n", i, err.msg);
+        TK_CHECK(strstr(err.msg, bad[i][1]) != NULL);
+        TK_CHECK(strstr(err.msg, "t.lua:1:") != NULL);
+        tk_script_free(sc);
+    }
+    /* a script with webhooks only is a script */
+    struct tk_script *sc = NULL;
+    struct tk_error err = {0};
+    const char *ok = "webhook('a', {prefix = ''}, function(req) return nil end)";
+    TK_CHECK_INT(tk_script_load_text(&sc, "t.lua", ok, strlen(ok), NULL, NULL, NULL, &err), 0);
+    TK_CHECK(sc && sc->nhooks == 1 && sc->hooks[0].spec.has_prefix && !sc->hooks[0].spec.prefix[0]);
+    tk_script_free(sc);
+}
+
 int main(void)
 {
     if (setup()) {
@@ -582,6 +614,7 @@ int main(void)
     TK_RUN(request_fields_reach_the_handler);
     TK_RUN(hostile_bodies_are_refused_cleanly);
     TK_RUN(constant_time_compare);
+    TK_RUN(declarations_are_checked_when_the_script_loads);
     teardown();
     return tk_test_done();
 }
