@@ -91,6 +91,8 @@ def build(tc, t):
     t.ok("event", items[1], "paid")
     t.ok("tick", now=at(days=3))
     t.ok("contact", "notify", acc, "bob@acme.example", "on")
+    t.ok("webhook", "add", "https://u:pw@hooks.example/t", "--events", "item.sent,delivery.dead",
+         "--secret", "s3cret")                      # schema v3's table
     return acc, items
 
 
@@ -183,13 +185,15 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v3's column and index go first (issue 16's data lifecycle)
-    V1_SQLITE = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    # back to v1: v4's tables (issue 13's webhooks), then v3's column and index
+    # (issue 16's data lifecycle)
+    LATER = "DROP TABLE webhooks; DROP TABLE webhook_seen;"
+    V1_SQLITE = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                  "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = ("DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_POSTGRES = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                    "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"
