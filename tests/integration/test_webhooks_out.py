@@ -8,8 +8,10 @@ Time jumps with --now: `tickler tick --now T` posts what is due at T.
 """
 import os
 import random
+import shutil
 import signal
 import sqlite3
+import tempfile
 import time
 import unittest
 
@@ -197,6 +199,29 @@ class OutboundTest(unittest.TestCase):
         self.assertNotIn("hunter2", rows[0]["reply"] or "")
         self.assertNotIn("hunter2", rows[0]["recipient"])
         self.assertIn("u:***@", rows[0]["recipient"])
+
+    def test_events_are_written_with_their_change_or_not_at_all(self):
+        """A pipeline automation that sends an item and then fails rolls
+        back the item and its item.sent event together: nothing is posted."""
+        rcv = Receiver(self)
+        scripts = tempfile.mkdtemp(prefix="tk-hooks-")
+        self.addCleanup(shutil.rmtree, scripts, True)
+        with open(os.path.join(scripts, "p.lua"), "w") as f:
+            f.write('pipeline("p", {\n'
+                    '  {stage = "ok", on_enter = function(job) job:create_invoice{title = "A", '
+                    'fields = {amount = "1.00", currency = "EUR"}} end},\n'
+                    '  {stage = "bad", on_enter = function(job) job:create_invoice{title = "B", '
+                    'fields = {amount = "1.00", currency = "EUR"}}; error("stop") end},\n'
+                    '})\n')
+        t, _ = self.deployment(rcv, events="item.sent",
+                               extra_ini=INI + "[lua]\nscripts = %s\n" % scripts)
+        acc = t.account()
+        job = t.ok("job", "add", "p", "--account", acc).strip()
+        self.assertEqual([e["data"]["title"] for e in rcv.events()], ["A"])
+        t.fails("job", "move", job, "bad")
+        self.assertEqual([e["data"]["title"] for e in rcv.events()], ["A"])
+        self.assertEqual(len(webhook_rows(t)), 1)
+        self.assertEqual([i["title"] for i in t.json("list")], ["A"])
 
     def test_kill9_during_webhook_delivery_loses_none(self):
         """kill -9 of `tickler run` while it posts to a slow receiver: every
