@@ -223,6 +223,26 @@ class OutboundTest(unittest.TestCase):
         self.assertEqual(len(webhook_rows(t)), 1)
         self.assertEqual([i["title"] for i in t.json("list")], ["A"])
 
+    def test_four_connections_post_each_event_once(self):
+        """[transport] connections = 4: webhook events and emails delivered
+        by four workers, each event exactly once."""
+        port = dl.free_port()
+        t = Tickler(self, extra_ini=INI + "[transport]\nconnections = 4\n")
+        t.ok("webhook", "add", "http://127.0.0.1:%d/h" % port, "--events", "item.sent",
+             "--secret", SECRET)
+        acc = t.account()
+        for i in range(30):                      # receiver down: all stay queued
+            t.ok("send", "invoice", "--account", acc, "--title", "Fees %d" % i,
+                 "--set", "amount=1.00", "--set", "currency=EUR")
+        rcv = Receiver(self, delay=0.01, port=port)
+        t.ok("tick", now=at(hours=1))
+        rows = webhook_rows(t)
+        self.assertEqual({r["state"] for r in rows}, {"sent"})
+        got = [e["id"] for e in rcv.events()]
+        self.assertEqual(sorted(got), sorted(r["message_id"] for r in rows))
+        self.assertEqual(len(got), 30)
+        self.assertEqual(len(t.messages()), 30)
+
     def test_kill9_during_webhook_delivery_loses_none(self):
         """kill -9 of `tickler run` while it posts to a slow receiver: every
         event is delivered, each duplicate carries its original's id."""
