@@ -286,10 +286,17 @@ static void media_type(const char *ct, char *buf, size_t size)
     buf[i] = '\0';
 }
 
-struct call {
-    const struct tk_webhook_request *req;
-    struct tk_webhook_result *res;
-};
+#define JSON_CLASS "tickler.webhook.json"
+
+static int json_gc(lua_State *L)
+{
+    json_t **box = luaL_checkudata(L, 1, JSON_CLASS);
+    if (*box) {
+        json_decref(*box);
+        *box = NULL;
+    }
+    return 0;
+}
 
 /* Build req on the stack (a protected C function, so that a memory error
  * or a budget kill while converting fails the delivery, not the daemon). */
@@ -325,13 +332,25 @@ static int push_request(lua_State *L)
     size_t ml = strlen(mt);
     if (strcmp(mt, "application/json") == 0 || (ml > 5 && strcmp(mt + ml - 5, "+json") == 0)) {
         json_error_t je;
-        /* the body's length, not a NUL, ends it; a NUL inside is refused */
-        json_t *j = json_loadb(body, req->body_len, JSON_DECODE_ANY, &je);
-        if (j) {
-            push_json(L, j, 0);
-            json_decref(j);
-            lua_setfield(L, -2, "json");
+        /* The parsed document is held by a userdata whose __gc frees it:
+         * the conversion may raise (too deep, the budget, out of memory)
+         * and must not leak it then. */
+        json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+        *box = NULL;
+        if (luaL_newmetatable(L, JSON_CLASS)) {
+            lua_pushcfunction(L, json_gc);
+            lua_setfield(L, -2, "__gc");
         }
+        lua_setmetatable(L, -2);
+        /* the body's length, not a NUL, ends it; a NUL inside is refused */
+        *box = json_loadb(body, req->body_len, JSON_DECODE_ANY, &je);
+        if (*box) {
+            push_json(L, *box, 0);
+            lua_setfield(L, -3, "json");
+            json_decref(*box);
+            *box = NULL;
+        }
+        lua_pop(L, 1);
     } else if (strcmp(mt, "application/x-www-form-urlencoded") == 0) {
         push_form(L, body, req->body_len);
         lua_setfield(L, -2, "form");
