@@ -79,12 +79,16 @@ static const struct keydef keys[] = {
     I("lua", "time_limit_ms", lua_time_limit_ms, 1, 3600000),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
+    S("http", "listen", K_OPT, http_listen),
+    S("http", "tls_cert", K_PATH, http_tls_cert),
+    S("http", "tls_key", K_PATH, http_tls_key),
+    I("http", "max_body_kb", http_max_body_kb, 1, 65536),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const core_sections[] = {
     "store",     "plugins",  "templates", "firm", "reminders",
-    "scheduler", "delivery", "retention", "lua",  "log",
+    "scheduler", "delivery", "retention", "lua",  "log", "http",
 };
 
 int tk_config_section_reserved(const char *name)
@@ -386,6 +390,7 @@ static int set_defaults(struct tk_config *c)
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;
     c->plugins_memory_limit_mb = 64;
+    c->http_max_body_kb = 256;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
                    c->log_level
                ? 0

@@ -129,11 +129,11 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
-/* v4 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
+/* v5 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
  * given: it signs every body, so it cannot be a hash), and the delivery
  * ids of inbound webhooks seen in the last 24 h, for replays.  Outbound
  * events themselves are outbox rows (kind "webhook:TYPE"). */
-#define V4_SQL(ID)                                                                                 \
+#define V5_SQL(ID)                                                                                 \
     "CREATE TABLE webhooks ("                                                                      \
     " id " ID ","                                                                                  \
     " url TEXT NOT NULL,"                                                                          \
@@ -147,6 +147,29 @@ struct migration {
     " PRIMARY KEY (hook, delivery));"                                                              \
     "CREATE INDEX webhook_seen_at ON webhook_seen(seen_at);"
 
+/* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
+ * the token, never the token; an idempotency record keeps the first answer
+ * to a POST under (token, key) with a hash of the request it answered, so
+ * that a retry gets that answer and another body under the same key is
+ * refused.  Records older than 24 h are pruned by the server. */
+#define V4_SQL(ID)                                                                                 \
+    "CREATE TABLE api_tokens ("                                                                    \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " scope TEXT NOT NULL,"                                                                        \
+    " hash TEXT NOT NULL UNIQUE,"                                                                  \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " last_used_at BIGINT);"                                                                       \
+    "CREATE TABLE api_idempotency ("                                                               \
+    " token TEXT NOT NULL,"                                                                        \
+    " idem_key TEXT NOT NULL,"                                                                     \
+    " request_hash TEXT NOT NULL,"                                                                 \
+    " status BIGINT NOT NULL,"                                                                     \
+    " body TEXT NOT NULL,"                                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " PRIMARY KEY (token, idem_key));"                                                             \
+    "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -158,6 +181,9 @@ static const struct migration migrations[] = {
     {4,
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
+    {5,
+     {[TK_DB_SCHEMA_SQLITE] = V5_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V5_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

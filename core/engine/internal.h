@@ -31,6 +31,7 @@ struct tk_engine {
     /* inbound webhooks: the handler layer (core/lua), engine/webhooks.h */
     const struct tk_webhook_handler *hook_handler;
     void *hook_data;
+    int peer; /* tk_engine_open_peer: cfg and plugins are the parent's */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

@@ -185,18 +185,20 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v4's tables (issue 13's webhooks), then v3's column and index
+    # back to v1: v5's tables (issue 13's webhooks), then v3's column and index
     # (issue 16's data lifecycle)
     LATER = "DROP TABLE webhooks; DROP TABLE webhook_seen;"
     V1_SQLITE = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                  "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
+                 "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                  "DELETE FROM schema_version WHERE version > 1;")
     V1_POSTGRES = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                    "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"
+                   "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                    "DELETE FROM schema_version WHERE version > 1;")
 
     def texts_sqlite(self, path):

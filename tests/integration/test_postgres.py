@@ -242,7 +242,8 @@ class SchemaAndMigrate(unittest.TestCase):
         con = sqlite3.connect(db)
         tables = [r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        for table in ("accounts", "contacts", "items", "item_fields", "audit", "outbox", "outbox_data", "sequences"):
+        for table in ("accounts", "contacts", "items", "item_fields", "audit", "outbox", "outbox_data", "sequences",
+                      "api_tokens", "api_idempotency"):
             self.assertIn(table, tables)
         total = 0
         for table in tables:

@@ -137,5 +137,44 @@ class InboundTest(unittest.TestCase):
         self.assertTrue(signature_ok("out-secret", rcv.requests[0]))
 
 
+class HttpRouteTest(unittest.TestCase):
+    """POST /hooks/NAME through a real `tickler run` with [http] listen and a
+    real HTTP client (core/http/hooks.c over the same engine function)."""
+
+    def test_post_hooks_name(self):
+        import httpharness as hh
+        t = Tickler(self, init=False, extra_ini=hh.http_ini())
+        scripts = os.path.join(t.dir, "scripts")
+        os.makedirs(scripts)
+        shutil.copy(os.path.join(SOURCE, "scripts", "webhooks", "payments.lua"), scripts)
+        with open(t.config, "a") as f:
+            f.write("[lua]\nscripts = %s\n\n[hooks]\npayments = %s\n" % (scripts, PAY))
+        t.ini = open(t.config).read()
+        t.ok("init")
+        acc = t.account()
+        inv = t.send("invoice", acc, "Fees", "--reminders", "on")
+        d = hh.Daemon(self, t)
+        body = json.dumps({"id": "pay_evt_http", "type": "invoice.paid",
+                           "data": {"metadata": {"tickler_item": int(inv)}}}).encode()
+        good = {"Content-Type": "application/json",
+                "X-Tickler-Signature": "sha256=" + sign(PAY, body)}
+        status, _, reply = d.api("POST", "/hooks/payments", raw=body,
+                                 headers=dict(good, **{"X-Tickler-Signature": "sha256=" + "0" * 64}))
+        self.assertEqual(status, 401)
+        self.assertEqual(t.show(inv)["state"], "pending")
+        status, _, reply = d.api("POST", "/hooks/nope", raw=body, headers=good)
+        self.assertEqual(status, 404)
+        status, _, reply = d.api("POST", "/hooks/payments", raw=body, headers=good)
+        self.assertEqual((status, reply), (200, {"status": "ok", "item": int(inv)}))
+        self.assertEqual(t.show(inv)["state"], "paid")
+        status, _, reply = d.api("POST", "/hooks/payments", raw=body, headers=good)
+        self.assertEqual((status, reply), (200, {"status": "duplicate"}))
+        actors = [a["actor"] for a in t.json("audit", inv) if a["action"] == "event"]
+        self.assertEqual(actors, ["webhook:payments"])
+        d.stop()
+        self.assertIn("webhook payments: bad signature", d.read_log())
+        self.assertNotIn(PAY, d.read_log())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
