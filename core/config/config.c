@@ -87,8 +87,8 @@ static const struct keydef keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const core_sections[] = {
-    "store",     "plugins",  "templates", "firm", "reminders",
-    "scheduler", "delivery", "retention", "lua",  "log", "http",
+    "store",    "plugins",   "templates", "firm", "reminders", "scheduler",
+    "delivery", "retention", "lua",       "log",  "http",
 };
 
 int tk_config_section_reserved(const char *name)
