@@ -254,6 +254,7 @@ static int run_list(struct tk_cli *c, const struct tk_item_filter *f, const char
 int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", "type=", "pending", NULL};
+    struct tk_error terr;
     struct tk_cli_args a;
     struct tk_account acc = {0};
     struct tk_item_filter f;
@@ -271,10 +272,11 @@ int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             goto out;
         f.account_id = acc.id;
     }
-    if ((f.type = tk_cli_opt(&a, "type")) && !tk_engine_type(c->e, f.type, err)) {
-        rc = TK_EINVAL;
-        goto out;
-    }
+    /* A type whose plugin is not loaded still lists its stored items (they
+     * wait for the plugin to return), with a warning in case of a typo. */
+    if ((f.type = tk_cli_opt(&a, "type")) && !tk_engine_type(c->e, f.type, &terr))
+        fprintf(stderr, "tickler: warning: %s; listing the stored items of type '%s'\n",
+                tk_cli_text(terr.msg), tk_cli_text(f.type));
     f.pending_only = tk_cli_opt(&a, "pending") != NULL;
     rc = run_list(c, &f, "no items", err);
 out:
@@ -314,7 +316,14 @@ static int audit_one(void *u, const struct tk_audit_entry *ae)
         char item[32] = "-";
         if (ae->item_id)
             snprintf(item, sizeof item, "item %lld", (long long)ae->item_id);
-        printf("%s  %-10s %-10s %-15s %s\n", when, tk_cli_text(ae->actor), item,
+        char rec[64] = "";
+        /* business time (--now) and real time apart: show both */
+        if (ae->recorded_at && (ae->recorded_at - ae->at > 60 || ae->at - ae->recorded_at > 60)) {
+            char r[32];
+            snprintf(rec, sizeof rec, " (recorded %s)",
+                     tk_time_format(ae->recorded_at, r, sizeof r));
+        }
+        printf("%s%s  %-10s %-10s %-15s %s\n", when, rec, tk_cli_text(ae->actor), item,
                tk_cli_text(ae->action), tk_cli_text(ae->detail));
     }
     x->n++;

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "http/http.h"
+#include "log.h"
 #include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -31,7 +32,8 @@ int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 }
 
 struct tick_result {
-    size_t reminders;
+    size_t reminders, skipped, listed;
+    const struct tk_engine_skip *skips;
     struct tk_dispatch_stats st;
     int64_t queued, dead;
 };
@@ -40,7 +42,9 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
 {
     int rc;
     memset(r, 0, sizeof *r);
-    if ((rc = tk_engine_tick(c->e, &r->reminders, &r->st, err)))
+    rc = tk_engine_tick(c->e, &r->reminders, &r->st, err);
+    r->skipped = tk_engine_skipped(c->e, &r->skips, &r->listed);
+    if (rc)
         return rc;
     return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
@@ -65,6 +69,17 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         json_object_set_new(o, "failed", json_integer((json_int_t)r.st.permanent));
         json_object_set_new(o, "queued", json_integer(r.queued));
         json_object_set_new(o, "dead", json_integer(r.dead));
+        json_object_set_new(o, "skipped", json_integer((json_int_t)r.skipped));
+        json_t *list = json_array();
+        for (size_t i = 0; i < r.listed; i++) {
+            json_t *k = json_object();
+            json_object_set_new(k, "item", json_integer(r.skips[i].item));
+            json_object_set_new(k, "account", json_integer(r.skips[i].account));
+            json_object_set_new(k, "retry_at", tk_json_time(r.skips[i].retry_at));
+            json_object_set_new(k, "error", tk_json_str(r.skips[i].why));
+            json_array_append_new(list, k);
+        }
+        json_object_set_new(o, "skipped_items", list);
         tk_cli_emit(o);
     } else {
         printf("tick %s: %zu reminder%s due, %zu message%s delivered, %zu deferred, %zu failed; "
@@ -72,10 +87,23 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
                tk_time_format(c->now, when, sizeof when), r.reminders, r.reminders == 1 ? "" : "s",
                r.st.delivered, r.st.delivered == 1 ? "" : "s", r.st.temporary + r.st.unknown,
                r.st.permanent, (long long)r.queued, (long long)r.dead);
+        if (r.skipped)
+            printf("skipped %zu item%s:\n", r.skipped, r.skipped == 1 ? "" : "s");
+        for (size_t i = 0; i < r.listed; i++)
+            printf("  item %lld (account %lld), retry at %s: %s\n", (long long)r.skips[i].item,
+                   (long long)r.skips[i].account,
+                   tk_time_format(r.skips[i].retry_at, when, sizeof when),
+                   tk_cli_text(r.skips[i].why));
+        if (r.listed < r.skipped)
+            printf("  ... and %zu more\n", r.skipped - r.listed);
     }
     if (r.queued && r.st.temporary + r.st.unknown)
         fprintf(stderr, "tickler: warning: %lld message%s stay queued for a later tick\n",
                 (long long)r.queued, r.queued == 1 ? "" : "s");
+    if (r.skipped)
+        return tk_error_set(err, TK_ERR,
+                            "%zu item%s skipped (the rest was done): see tickler why ITEM",
+                            r.skipped, r.skipped == 1 ? "" : "s");
     return 0;
 }
 
@@ -97,35 +125,13 @@ static void on_signal(int sig)
     }
 }
 
-static void logf_line(const char *fmt, ...) TK_PRINTF(1, 2);
-static void logf_line(const char *fmt, ...)
-{
-    char when[32], line[2 * TK_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    /* one line per event: what it quotes is escaped (text.c) */
-    fprintf(stderr, "%s tickler: %s\n", tk_time_format(tk_time_real(), when, sizeof when),
-            tk_cli_text(line));
-}
+#define logf_line(...) tk_log_printf(TK_LOG_INFO, __VA_ARGS__)
 
-/* Set once the log could not be opened: stderr is closed then, and
- * later reopens are not tried (as before, the daemon runs on). */
-static int g_log_lost;
-
-static void reopen_log(struct tk_cli *c)
+/* The engine's warnings (an item skipped, a template broken) in the log. */
+static void log_warning(void *u, const char *msg)
 {
-    const char *file = tk_engine_config(c->e)->log_file;
-    if (!file || g_log_lost)
-        return;
-    if (!freopen(file, "a", stderr)) {
-        g_log_lost = 1;
-        return;
-    }
-    /* A reopened stderr is a plain file and would be fully buffered: a
-     * crash would lose the last lines, the ones that matter. */
-    setvbuf(stderr, NULL, _IOLBF, 0);
+    (void)u;
+    tk_log_write(TK_LOG_WARN, NULL, msg);
 }
 
 /* Each pipeline script that failed to load, one line each: the daemon
@@ -191,6 +197,11 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     char when[32];
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    /* before anything else: a log that cannot be opened is a startup
+     * error, not a daemon running with no log anywhere */
+    if (tk_log_open(cfg, err))
+        return err->code ? err->code : TK_EIO;
+    tk_engine_set_warn(c->e, log_warning, NULL);
     /* so that `tickler restore` refuses while the daemon runs */
     if (tk_engine_daemon_lock(c->e, err))
         return err->code ? err->code : TK_ERR;
@@ -202,7 +213,6 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     tk_engine_set_stop(c->e, &g_stop_flag);
-    reopen_log(c);
     tk_engine_tick_clock(c->e);
     tk_engine_store_info(c->e, &si);
     logf_line("running: clock %s, poll every %d s, transport %s, store %s",
@@ -215,20 +225,28 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         return err->code;
     }
     tk_cli_notify_ready("running");
+    /* After a failed or partial tick (an error, or items skipped) the next
+     * one waits at least BACKOFF seconds, whatever is due: 1 s, doubling
+     * on each such tick in a row up to poll_seconds; a clean tick resets
+     * it.  Without it an overdue item that keeps failing would be the next
+     * wake-up again at once, a busy loop (issue 11 item 3). */
+    double backoff = 0;
     while (!g_stop) {
         struct tk_error terr = {0};
         tk_time wake = 0;
         double wait = cfg->poll_seconds;
+        int failed;
         if (g_reload) {
             g_reload = 0;
             tk_cli_notify_reloading();
-            reopen_log(c);
+            int reopened = tk_log_reopen() == 0;
             tk_engine_reload_templates(c->e);
             if (http)
                 tk_http_reload(http);
             if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
                 logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
-            logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
+            logf_line("SIGHUP: %s, templates reloaded, pipeline scripts reloaded",
+                      reopened ? "log reopened" : "log NOT reopened");
             tk_engine_check_templates(c->e);
             log_broken_scripts(c);
             tk_cli_notify_ready("running");
@@ -236,16 +254,24 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         tk_engine_tick_clock(c->e);
         c->now = tk_engine_now(c->e);
-        if (tick_once(c, &r, &terr)) {
-            logf_line("tick failed: %s; retrying in %d s", terr.msg, cfg->poll_seconds);
+        failed = tick_once(c, &r, &terr) != 0;
+        if (failed || r.skipped)
+            backoff = backoff <= 0 ? 1 : backoff * 2;
+        else
+            backoff = 0;
+        if (backoff > cfg->poll_seconds)
+            backoff = cfg->poll_seconds;
+        if (failed) {
+            tk_log_printf(TK_LOG_ERROR, "tick failed: %s; retrying in %.0f s at the earliest",
+                          terr.msg, backoff);
         } else if (r.reminders || r.st.delivered || r.st.temporary || r.st.permanent ||
-                   r.st.unknown || r.st.stale) {
+                   r.st.unknown || r.st.stale || r.skipped) {
             logf_line(
-                "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale; "
-                "%lld queued, %lld dead",
+                "tick %s: %zu reminders due, %zu delivered, %zu deferred, %zu failed, %zu stale, "
+                "%zu skipped; %lld queued, %lld dead",
                 tk_time_format(c->now, when, sizeof when), r.reminders, r.st.delivered,
-                r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, (long long)r.queued,
-                (long long)r.dead);
+                r.st.temporary + r.st.unknown, r.st.permanent, r.st.stale, r.skipped,
+                (long long)r.queued, (long long)r.dead);
         }
         /* Wake for whatever comes first: the poll, the next reminder or the
          * next retry. */
@@ -256,6 +282,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             if (wake && (double)(wake - now) < wait)
                 wait = wake > now ? (double)(wake - now) : 0.2;
         }
+        if (wait < backoff)
+            wait = backoff;
         nap(wait);
     }
     tk_cli_notify_stopping();
@@ -283,8 +311,10 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (tk_log_open(tk_engine_config(c->e), err))
+        return err->code ? err->code : TK_EIO;
+    tk_engine_set_warn(c->e, log_warning, NULL);
     tk_engine_set_stop(c->e, &g_stop_flag);
-    reopen_log(c);
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
     if (start_http(c, &http, err)) {
@@ -296,9 +326,10 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     while (!g_stop) {
         if (g_reload) {
             g_reload = 0;
-            reopen_log(c);
+            int reopened = tk_log_reopen() == 0;
             tk_http_reload(http);
-            logf_line("SIGHUP: log reopened, HTTP worker reloads templates and scripts");
+            logf_line("SIGHUP: %s, HTTP worker reloads templates and scripts",
+                      reopened ? "log reopened" : "log NOT reopened");
         }
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         nap(1.0);

@@ -52,6 +52,8 @@ const struct tk_cli_command tk_cli_commands[] = {
      "API tokens (names and scopes, no secret)"},
     {"token", "revoke", TX, tk_cmd_token_revoke, "token revoke NAME", "revoke an API token"},
     {"show", NULL, 0, tk_cmd_show, "show ITEM", "one item"},
+    {"why", NULL, 0, tk_cmd_why, "why ITEM",
+     "an item's state, reminder settings, next email and last failure"},
     {"list", NULL, 0, tk_cmd_list, "list [--account A] [--type T] [--pending]", "items"},
     {"todo", NULL, 0, tk_cmd_todo, "todo ACCOUNT", "the client's to-do list, most recent on top"},
     {"audit", NULL, 0, tk_cmd_audit, "audit [ITEM | --account A]", "the audit trail"},

@@ -216,6 +216,13 @@ int main(int argc, char **argv)
     if (!c.now_arg && env_now && *env_now)
         c.now_arg = env_now;
     if (c.now_arg) {
+        /* before 1970 or after 9999 a time is not one the store, the
+         * Date header or the audit trail can hold (issue 11 item 10) */
+        if (tk_time_parse(c.now_arg, &c.now) == 0 && (c.now < 0 || c.now > 253402300799LL)) {
+            fprintf(stderr, "tickler: --now: '%s' is outside 1970-01-01 to 9999-12-31\n",
+                    tk_cli_text(c.now_arg));
+            return 2;
+        }
         if (tk_time_parse(c.now_arg, &c.now)) {
             fprintf(stderr,
                     "tickler: --now: '%s' is not an ISO 8601 UTC time like 2026-12-01T09:00:00Z\n",

@@ -83,6 +83,7 @@ static const struct keydef keys[] = {
     S("http", "tls_cert", K_PATH, http_tls_cert),
     S("http", "tls_key", K_PATH, http_tls_key),
     I("http", "max_body_kb", http_max_body_kb, 1, 65536),
+    E("log", "target", log_target, "stderr|file|syslog|journal"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -485,6 +486,8 @@ int tk_config_load(const char *path, int allow_missing, struct tk_config *out, s
         if (!(out->store_dsn = tk_strdup(dsn)))
             return tk_error_set(err, TK_ENOMEM, "out of memory");
     }
+    if (out->log_target && strcmp(out->log_target, "file") == 0 && !out->log_file)
+        return tk_error_set(err, TK_EINVAL, "%s: [log] target = file needs [log] file", path);
     if (out->retry_cap_seconds < out->retry_base_seconds)
         return tk_error_set(err, TK_EINVAL,
                             "%s: retry_cap_seconds (%d) is less than retry_base_seconds (%d)", path,

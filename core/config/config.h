@@ -73,8 +73,9 @@ struct tk_config {
     int lua_time_limit_ms;     /* wall clock per call, default 1000 */
 
     /* [log] */
-    char *log_file;  /* NULL: stderr */
-    char *log_level; /* error|warn|info|debug, default info */
+    char *log_file;   /* NULL: stderr */
+    char *log_level;  /* error|warn|info|debug, default info */
+    char *log_target; /* stderr|file|syslog|journal; NULL: file if log_file, else stderr */
 
     /* [http] (docs/api.md) */
     char *http_listen;   /* "127.0.0.1:8025", "[::1]:8025"; NULL: no listener */

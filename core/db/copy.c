@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 5
+#define COPY_SCHEMA_VERSION 6
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -34,10 +34,12 @@ static const struct tk_db_table tables[] = {
     {"jobs", "id, pipeline, stage, account_id, title, state, created_at, updated_at", "id", "i", 1},
     {"items",
      "id, type, account_id, job_id, title, template, state, archived, created_at, completed_at, "
-     "resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, last_mail_at, next_at",
+     "resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, last_mail_at, next_at, "
+     "fail_count, fail_at, fail_text",
      "id", "i", 1},
     {"item_fields", "item_id, name, value, pos", "item_id, name", "is", 0},
-    {"audit", "id, at, actor, account_id, item_id, job_id, action, detail", "id", "i", 1},
+    {"audit", "id, at, actor, account_id, item_id, job_id, action, detail, recorded_at", "id", "i",
+     1},
     {"outbox",
      "id, item_id, account_id, kind, step, recipient, idem_key, message_id, sender, state, "
      "attempts, created_at, next_attempt_at, sent_at, lease_token, lease_until, reply_code, "

@@ -5,6 +5,7 @@
  */
 #include "db/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,6 +142,32 @@ void tk_db_rollback(struct tk_db *db)
         return;
     drv_of(db)->rollback(db);
     base_of(db)->in_tx = 0;
+}
+
+/* NAME is a constant of the caller's: never text from outside. */
+static int savepoint_sql(struct tk_db *db, const char *verb, const char *name, struct tk_error *err)
+{
+    char sql[96];
+    if (!base_of(db)->in_tx)
+        return tk_error_set(err, TK_ERR, "store: %s outside a transaction", verb);
+    if ((size_t)snprintf(sql, sizeof sql, "%s %s", verb, name) >= sizeof sql)
+        return tk_error_set(err, TK_EINVAL, "store: savepoint name too long");
+    return drv_of(db)->exec_script(db, sql, err);
+}
+
+int tk_db_savepoint(struct tk_db *db, const char *name, struct tk_error *err)
+{
+    return savepoint_sql(db, "SAVEPOINT", name, err);
+}
+
+int tk_db_rollback_to(struct tk_db *db, const char *name, struct tk_error *err)
+{
+    return savepoint_sql(db, "ROLLBACK TO SAVEPOINT", name, err);
+}
+
+int tk_db_release(struct tk_db *db, const char *name, struct tk_error *err)
+{
+    return savepoint_sql(db, "RELEASE SAVEPOINT", name, err);
 }
 
 /* The letters of TYPES and the arguments of AP as an array in V (room for

@@ -201,6 +201,15 @@ const struct tk_db_dialect *tk_db_dialect(const struct tk_db *db);
 int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err);
 int tk_db_commit(struct tk_db *db, struct tk_error *err);
 void tk_db_rollback(struct tk_db *db);
+/* A savepoint named NAME (an SQL identifier, a constant) inside the open
+ * transaction: tk_db_rollback_to undoes what was written since and keeps
+ * the transaction usable (on PostgreSQL also after a failed statement);
+ * tk_db_release forgets the savepoint and keeps the writes.  The scheduler
+ * puts each item's reminder in one, so that one bad item does not undo
+ * the batch (tick.c). */
+int tk_db_savepoint(struct tk_db *db, const char *name, struct tk_error *err);
+int tk_db_rollback_to(struct tk_db *db, const char *name, struct tk_error *err);
+int tk_db_release(struct tk_db *db, const char *name, struct tk_error *err);
 
 /* Run SQL; see the binding letters above. */
 int tk_db_exec(struct tk_db *db, struct tk_error *err, const char *sql, const char *types, ...);

@@ -129,11 +129,11 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
-/* v5 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
+/* v6 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
  * given: it signs every body, so it cannot be a hash), and the delivery
  * ids of inbound webhooks seen in the last 24 h, for replays.  Outbound
  * events themselves are outbox rows (kind "webhook:TYPE"). */
-#define V5_SQL(ID)                                                                                 \
+#define V6_SQL(ID)                                                                                 \
     "CREATE TABLE webhooks ("                                                                      \
     " id " ID ","                                                                                  \
     " url TEXT NOT NULL,"                                                                          \
@@ -170,6 +170,18 @@ struct migration {
     " PRIMARY KEY (token, idem_key));"                                                             \
     "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
 
+/* v5 (issue 11): an item whose reminder could not be made (a bad address,
+ * a broken or missing template, a missing plugin) records why and how
+ * often in a row, and waits (next_at) instead of stopping every tick; an
+ * audit entry records the real time it was written (recorded_at) beside
+ * the business time (at, which --now sets), so the trail cannot be
+ * backdated unseen.  Rows from before v5 have no real time: NULL. */
+#define V5_SQL                                                                                     \
+    "ALTER TABLE items ADD COLUMN fail_count BIGINT NOT NULL DEFAULT 0;"                           \
+    "ALTER TABLE items ADD COLUMN fail_at BIGINT;"                                                 \
+    "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
+    "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -181,9 +193,10 @@ static const struct migration migrations[] = {
     {4,
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
-    {5,
-     {[TK_DB_SCHEMA_SQLITE] = V5_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
-      [TK_DB_SCHEMA_POSTGRES] = V5_SQL("BIGSERIAL PRIMARY KEY")}},
+    {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
+    {6,
+     {[TK_DB_SCHEMA_SQLITE] = V6_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V6_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

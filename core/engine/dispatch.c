@@ -297,6 +297,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         *reminders = 0;
     if ((rc = tk_engine_load_plugins(e, err)))
         return rc;
+    if (produce_too)
+        e->skips.n = 0;
     if (!(tp = tk_registry_transport(&e->plugins, e->cfg.transport_plugin)))
         return tk_error_set(err, TK_EINVAL, "no transport plugin '%s' loaded",
                             e->cfg.transport_plugin ? e->cfg.transport_plugin : "");
@@ -341,8 +343,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         tk_hub_settle(&hub); /* with no worker, this still schedules them all */
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
-        if (produce_too && reminders)
-            *reminders = hub.reminders;
+        if (produce_too && reminders) /* the items skipped sent nothing */
+            *reminders = hub.reminders > e->skips.n ? hub.reminders - e->skips.n : 0;
         if (hub.prod_rc) {
             rc = hub.prod_rc;
             if (err)

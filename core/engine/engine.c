@@ -219,6 +219,7 @@ void tk_engine_set_stop(struct tk_engine *e, volatile int *flag)
 {
     e->stop = flag;
     tk_db_interrupt = flag;
+    tk_plugin_set_stop(flag); /* host->stopping: transports end long waits */
 }
 
 void tk_engine_set_actor(struct tk_engine *e, const char *actor)

@@ -458,6 +458,38 @@ int tk_engine_migrate_store(const char *from, const char *to, struct tk_migrate_
  * [scheduler] batch_size items.  *n: reminders enqueued. */
 int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err);
 
+/* An item whose reminder could not be made in the last schedule (a bad
+ * address, a broken or missing template, a missing plugin): it was
+ * skipped, its failure recorded (tk_engine_why) and it is retried at
+ * RETRY_AT; the other items went on. */
+#define TK_ENGINE_SKIPS_MAX 100
+struct tk_engine_skip {
+    int64_t item, account;
+    tk_time retry_at;
+    char why[TK_ERROR_MAX];
+};
+/* What item ITEM waits for (`tickler why`): the item, its account, its
+ * last failure and its next email.  Caller frees OUT with
+ * tk_engine_why_free (also after a failure).  TK_ENOTFOUND: no such item. */
+struct tk_engine_why {
+    struct tk_item item;
+    struct tk_account account;
+    struct tk_item_fault fault; /* count 0: the last reminder did not fail */
+    tk_time next;               /* next reminder or retry; 0: none */
+    int retry;                  /* NEXT is a retry after FAULT */
+    int due_now;                /* NEXT is at or before the clock: the next tick */
+    int type_loaded;            /* the item type's plugin is loaded */
+};
+int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
+                  struct tk_error *err);
+void tk_engine_why_free(struct tk_engine_why *w);
+
+/* The items the last tk_engine_schedule or tk_engine_tick skipped: returns
+ * how many; *LIST (borrowed until the next schedule) holds the first
+ * *LISTED of them (at most TK_ENGINE_SKIPS_MAX). */
+size_t tk_engine_skipped(const struct tk_engine *e, const struct tk_engine_skip **list,
+                         size_t *listed);
+
 struct tk_dispatch_stats {
     size_t delivered, temporary, permanent, unknown, stale;
 };

@@ -32,6 +32,10 @@ struct tk_engine {
     const struct tk_webhook_handler *hook_handler;
     void *hook_data;
     int peer; /* tk_engine_open_peer: cfg and plugins are the parent's */
+    struct tk_engine_skips {
+        size_t n; /* skipped in the last schedule; v holds the first ones */
+        struct tk_engine_skip v[TK_ENGINE_SKIPS_MAX];
+    } skips;
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

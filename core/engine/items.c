@@ -173,6 +173,16 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
     memset(&it, 0, sizeof it);
     if ((rc = load(e, item_id, &it, &p, &acc, err)))
         goto out;
+    /* An archived job's items are off the client's to-do list (R2 b cannot
+     * hold): refused rather than a resend that claims to move it to the
+     * top (issue 11 item 10, docs/cli.md). */
+    if (it.archived) {
+        rc = tk_error_set(err, TK_ECONFLICT,
+                          "item %lld belongs to archived job %lld and is not on the client's "
+                          "to-do list; it cannot be resent",
+                          (long long)it.id, (long long)it.job_id);
+        goto out;
+    }
     if ((rc = tk_render_section(e, p, &it, acc.language, "resend", &section, err)))
         goto out;
     if (!section) {
@@ -210,7 +220,6 @@ out:
 int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
                             struct tk_error *err)
 {
-    const struct tk_plugin *p;
     struct tk_item it;
     char detail[TK_ERROR_MAX], when[32];
     int rc;
@@ -218,7 +227,9 @@ int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, i
     memset(&it, 0, sizeof it);
     if ((every != -1 && (every < 1 || every > 365)) || (count != -1 && (count < 0 || count > 100)))
         return tk_error_set(err, TK_EINVAL, "reminders: every is 1 to 365 days, count 0 to 100");
-    if ((rc = load(e, item_id, &it, &p, NULL, err)))
+    /* No plugin needed: an item whose type's plugin was removed can still
+     * have its reminders switched off (withdrawn, docs/cli.md). */
+    if ((rc = tk_store_item_get(e->db, item_id, &it, err)))
         goto out;
     it.rem.enabled = enabled;
     if (every != -1)
@@ -229,7 +240,9 @@ int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, i
     snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent); next %s",
              enabled ? "on" : "off", it.rem.every_days, it.rem.count, it.rem.count == 1 ? "" : "s",
              it.rem.sent,
-             it.rem.next_at ? tk_time_format(it.rem.next_at, when, sizeof when) : "none");
+             !it.rem.next_at            ? "none"
+             : it.rem.next_at <= e->now ? "now" /* overdue: the next tick (D3) */
+                                        : tk_time_format(it.rem.next_at, when, sizeof when));
     if ((rc = tk_store_item_update(e->db, &it, err)) ||
         (rc = audit(e, &it, "reminders", detail, err)))
         goto out;

@@ -7,7 +7,16 @@
  * that writes its outbox rows moves the item's next_at on.  A tick with
  * several connections calls tk_engine_remind_due from the dispatching
  * thread instead, inside the transactions that also record the workers'
- * results (settle.c). */
+ * results (settle.c).
+ *
+ * Each item's reminder runs inside a savepoint: a failure that is the
+ * item's own (a contact address the mail builder refuses, a template that
+ * is broken or gone, a type whose plugin is not loaded) undoes that item's
+ * writes only, records the failure on the item with a retry time that
+ * grows with each failure in a row ([delivery] retry_base_seconds up to
+ * retry_cap_seconds), writes a "reminder-failed" audit entry and lets the
+ * other items go on (issue 11, docs/delivery.md).  A failure of the store
+ * or the machine (I/O, lock, out of memory) stops the tick as before. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +64,8 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     rq.auto_submitted = 1;
     if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)))
         goto out;
+    if (it.fail_count > 0 && (rc = tk_store_item_fault_set(e->db, it.id, 0, 0, NULL, 0, err)))
+        goto out;
     /* D3: a late tick sends once and counts the next period from now. */
     it.rem.last_mail_at = e->now;
     it.rem.next_at = tk_schedule_next(&it);
@@ -75,14 +86,113 @@ out:
     return rc;
 }
 
+/* Whether RC (ERR) is the item's own failure rather than the store's or
+ * the machine's: store errors are TK_EIO ("store ..."), TK_ETEMP (a lock),
+ * TK_ECONFLICT (a constraint) or TK_ENOMEM; a template file that cannot be
+ * read is TK_EIO too, but the item's. */
+static int own_failure(int rc, const struct tk_error *err)
+{
+    if (rc == TK_ENOMEM || rc == TK_ETEMP || rc == TK_ECONFLICT)
+        return 0;
+    if (rc == TK_EIO)
+        return strncmp(err->msg, "store", 5) != 0;
+    return 1;
+}
+
+/* Remember ITEM among the tick's skipped items (once; the list keeps the
+ * first TK_ENGINE_SKIPS_MAX, the count goes on). */
+static void note_skip(struct tk_engine *e, int64_t item, int64_t account, tk_time retry,
+                      const char *why)
+{
+    struct tk_engine_skips *s = &e->skips;
+    for (size_t i = 0; i < s->n && i < TK_ENGINE_SKIPS_MAX; i++)
+        if (s->v[i].item == item) {
+            s->v[i].retry_at = retry;
+            snprintf(s->v[i].why, sizeof s->v[i].why, "%s", why);
+            return;
+        }
+    if (s->n < TK_ENGINE_SKIPS_MAX) {
+        struct tk_engine_skip *k = &s->v[s->n];
+        k->item = item;
+        k->account = account;
+        k->retry_at = retry;
+        snprintf(k->why, sizeof k->why, "%s", why);
+    }
+    s->n++;
+}
+
+static uint32_t jitter(void)
+{
+    uint32_t r = 0;
+    tk_random_bytes(&r, sizeof r);
+    return r;
+}
+
+/* After the item's writes were rolled back: its failure, its retry time
+ * and the audit entry, inside the caller's transaction. */
+static int record_failure(struct tk_engine *e, int64_t id, const struct tk_error *why,
+                          struct tk_error *err)
+{
+    const struct tk_config *c = &e->cfg;
+    struct tk_item_fault f;
+    int64_t account = 0, job = 0;
+    char detail[TK_ERROR_MAX + 160], when[32];
+    struct tk_item it;
+    tk_time retry;
+    int rc;
+
+    memset(&it, 0, sizeof it);
+    if ((rc = tk_store_item_get(e->db, id, &it, err)))
+        return rc;
+    account = it.account_id;
+    job = it.job_id;
+    tk_item_free(&it);
+    if ((rc = tk_store_item_fault_get(e->db, id, &f, err)))
+        return rc;
+    f.count++;
+    retry =
+        e->now + tk_backoff_delay(f.count, c->retry_base_seconds, c->retry_cap_seconds, jitter());
+    rc = tk_store_item_fault_set(e->db, id, f.count, e->now, why->msg, retry, err);
+    tk_item_fault_free(&f);
+    if (rc)
+        return rc;
+    snprintf(detail, sizeof detail, "reminder not sent, retry at %s: %s",
+             tk_time_format(retry, when, sizeof when), why->msg);
+    if ((rc = tk_store_audit_add(e->db, e->now, e->actor, account, id, job, "reminder-failed",
+                                 detail, err)))
+        return rc;
+    note_skip(e, id, account, retry, why->msg);
+    tk_engine_warn(e, "item %lld skipped until %s: %s", (long long)id, when, why->msg);
+    return 0;
+}
+
+#define ITEM_SAVEPOINT "tk_item"
+
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err)
 {
     const char *actor = e->actor;
+    struct tk_error why = {0};
     int rc;
     e->actor = "scheduler";
-    rc = remind(e, item_id, err);
+    if ((rc = tk_db_savepoint(e->db, ITEM_SAVEPOINT, err)) == 0) {
+        if ((rc = remind(e, item_id, &why)) == 0)
+            rc = tk_db_release(e->db, ITEM_SAVEPOINT, err);
+        else if (!own_failure(rc, &why))
+            *err = why;
+        else if ((rc = tk_db_rollback_to(e->db, ITEM_SAVEPOINT, err)) == 0 &&
+                 (rc = record_failure(e, item_id, &why, err)) == 0)
+            rc = tk_db_release(e->db, ITEM_SAVEPOINT, err);
+    }
     e->actor = actor;
     return rc;
+}
+
+size_t tk_engine_skipped(const struct tk_engine *e, const struct tk_engine_skip **list,
+                         size_t *listed)
+{
+    *list = e->skips.v;
+    *listed = e->skips.n < TK_ENGINE_SKIPS_MAX ? e->skips.n : TK_ENGINE_SKIPS_MAX;
+    return e->skips.n;
 }
 
 /* One transaction: the reminders of up to LIMIT due items.  *GOT: items
@@ -115,10 +225,12 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
     int rc;
 
     *n = 0;
+    e->skips.n = 0;
     do {
         if ((rc = schedule_batch(e, batch, &got, err)))
             break;
         *n += got;
     } while (got == batch && !tk_engine_stopping(e));
+    *n = *n > e->skips.n ? *n - e->skips.n : 0; /* the items skipped sent nothing */
     return rc;
 }

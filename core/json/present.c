@@ -72,6 +72,8 @@ json_t *tk_json_audit(const struct tk_audit_entry *ae)
     json_object_set_new(o, "job", id_or_null(ae->job_id));
     json_object_set_new(o, "action", tk_json_str(ae->action));
     json_object_set_new(o, "detail", tk_json_str(ae->detail ? ae->detail : ""));
+    json_object_set_new(o, "recorded_at",
+                        ae->recorded_at ? tk_json_time(ae->recorded_at) : json_null());
     return o;
 }
 

@@ -36,6 +36,20 @@ int tk_log_level_parse(const char *s)
     return -1;
 }
 
+static volatile int *stop_flag;
+
+void tk_plugin_set_stop(volatile int *flag)
+{
+    __atomic_store_n(&stop_flag, flag, __ATOMIC_RELAXED);
+}
+
+static int host_stopping(const struct tk_host *h)
+{
+    volatile int *f = __atomic_load_n(&stop_flag, __ATOMIC_RELAXED);
+    (void)h;
+    return f && __atomic_load_n(f, __ATOMIC_RELAXED) != 0;
+}
+
 static const char *name_of(const struct tk_plugin *p)
 {
     return p && p->hdr && p->hdr->name ? p->hdr->name : "plugin";
@@ -190,6 +204,7 @@ void tk_plugin_host_init(struct tk_plugin *p)
     h->format_date = host_format_date;
     h->format_amount = host_format_amount;
     h->check_template = host_check_template;
+    h->stopping = host_stopping;
 #ifdef TK_TEST_ABI_GROWTH
     h->test_growth = "grown";
 #endif

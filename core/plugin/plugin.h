@@ -90,6 +90,9 @@ void tk_plugin_reserve_commands(const char *const *names);
  * once.  Process-wide; not thread-safe to change while plugins log. */
 typedef void (*tk_plugin_log_fn)(void *data, int level, const char *plugin, const char *msg);
 void tk_plugin_log_configure(int level, tk_plugin_log_fn fn, void *data);
+/* The flag host->stopping reads (set by the daemon's signal handler, read
+ * atomically); NULL: never stopping.  Borrowed until set again. */
+void tk_plugin_set_stop(volatile int *flag);
 /* Change only the level (tk_registry_load sets it from [log] level). */
 void tk_plugin_log_set_level(int level);
 /* "error", "warn", "info", "debug" to an enum tk_log_level; -1 if unknown. */

@@ -23,13 +23,17 @@ int tk_store_audit_add(struct tk_db *db, tk_time at, const char *actor, int64_t 
 {
     if (!actor || !action)
         return tk_error_set(err, TK_EINVAL, "audit entry without actor or action");
+    /* the real time too, whatever AT says: a --now in the past cannot
+     * backdate the trail unseen (issue 11) */
     return tk_db_exec(db, err,
-                      "INSERT INTO audit (at, actor, account_id, item_id, job_id, action, detail) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      "iszzzss", (int64_t)at, actor, account, item, job, action, detail);
+                      "INSERT INTO audit (at, actor, account_id, item_id, job_id, action, detail, "
+                      "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      "iszzzssi", (int64_t)at, actor, account, item, job, action, detail,
+                      (int64_t)tk_time_real());
 }
 
-#define AUDIT_COLS "SELECT id, at, actor, account_id, item_id, job_id, action, detail FROM audit "
+#define AUDIT_COLS                                                                                 \
+    "SELECT id, at, actor, account_id, item_id, job_id, action, detail, recorded_at FROM audit "
 
 int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
                         int (*fn)(void *u, const struct tk_audit_entry *e), void *u,
@@ -63,6 +67,7 @@ int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
             .job_id = tk_cursor_int(cur, 5),
             .action = tk_strdup(action),
             .detail = tk_strdup(detail),
+            .recorded_at = tk_cursor_int(cur, 8),
         };
         if (!e.actor || !e.action || (detail && !e.detail))
             rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");

@@ -16,7 +16,7 @@
 #define ITEM_COLS                                                                                  \
     "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "          \
     "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "          \
-    "last_mail_at, next_at FROM items "
+    "last_mail_at, next_at, fail_count FROM items "
 
 void tk_item_free(struct tk_item *it)
 {
@@ -53,6 +53,7 @@ static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error 
     it->rem.sent = (int)tk_cursor_int(cur, 15);
     it->rem.last_mail_at = tk_cursor_int(cur, 16);
     it->rem.next_at = tk_cursor_int(cur, 17);
+    it->fail_count = (int)tk_cursor_int(cur, 18);
     if (oom) {
         tk_item_free(it);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -240,6 +241,62 @@ int tk_store_item_update_reminder(struct tk_db *db, const struct tk_item *it, st
     int64_t n = 0;
     tk_db_changes(db, &n);
     return n ? 0 : tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)it->id);
+}
+
+void tk_item_fault_free(struct tk_item_fault *f)
+{
+    if (!f)
+        return;
+    free(f->text);
+    memset(f, 0, sizeof *f);
+}
+
+int tk_store_item_fault_set(struct tk_db *db, int64_t id, int count, tk_time at, const char *text,
+                            tk_time next_at, struct tk_error *err)
+{
+    int rc;
+    if (count > 0)
+        rc = tk_db_exec(db, err,
+                        "UPDATE items SET fail_count = ?, fail_at = ?, fail_text = ?, next_at = ? "
+                        "WHERE id = ?",
+                        "iiszi", (int64_t)count, (int64_t)at, text ? text : "", (int64_t)next_at,
+                        id);
+    else
+        rc = tk_db_exec(db, err,
+                        "UPDATE items SET fail_count = 0, fail_at = NULL, fail_text = NULL "
+                        "WHERE id = ?",
+                        "i", id);
+    if (rc != 0)
+        return rc;
+    int64_t n = 0;
+    tk_db_changes(db, &n);
+    return n ? 0 : tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)id);
+}
+
+int tk_store_item_fault_get(struct tk_db *db, int64_t id, struct tk_item_fault *out,
+                            struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc, r;
+    memset(out, 0, sizeof *out);
+    if ((rc =
+             tk_db_query(db, &cur, err,
+                         "SELECT fail_count, fail_at, fail_text FROM items WHERE id = ?", "i", id)))
+        return rc;
+    if ((r = tk_cursor_next(cur, err)) < 0)
+        rc = err ? err->code : TK_EIO;
+    else if (r == 0)
+        rc = tk_error_set(err, TK_ENOTFOUND, "no item %lld", (long long)id);
+    else if ((out->count = (int)tk_cursor_int(cur, 0)) > 0) {
+        const char *text = tk_cursor_text(cur, 2);
+        out->at = tk_cursor_int(cur, 1);
+        if (!(out->text = tk_strdup(text ? text : "")))
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    tk_cursor_close(cur);
+    if (rc)
+        tk_item_fault_free(out);
+    return rc;
 }
 
 /* The rows are read completely before the first callback, so a callback may

@@ -71,9 +71,29 @@ struct tk_item {
     int resends;
     int64_t todo_seq; /* larger: higher on the to-do list */
     struct tk_reminders rem;
+    int fail_count; /* reminders that failed in a row (tk_store_item_fault_set) */
     struct tk_kv fields;
 };
 void tk_item_free(struct tk_item *it);
+
+/* Why the item's last reminder could not be made (a bad address, a broken
+ * template, a missing plugin): COUNT failures in a row, the last at AT with
+ * TEXT.  COUNT 0: none. */
+struct tk_item_fault {
+    int count;
+    tk_time at;
+    char *text; /* NULL when count is 0; freed by tk_item_fault_free */
+};
+void tk_item_fault_free(struct tk_item_fault *f);
+/* Record a failure of item ID (COUNT in a row, at AT, TEXT borrowed) and
+ * its retry time NEXT_AT (the item's next_at); COUNT 0 clears the record
+ * and leaves next_at alone.  TK_ENOTFOUND when the item does not exist. */
+int tk_store_item_fault_set(struct tk_db *db, int64_t id, int count, tk_time at, const char *text,
+                            tk_time next_at, struct tk_error *err);
+/* The failure record of item ID into *OUT (count 0: none); caller frees
+ * with tk_item_fault_free.  TK_ENOTFOUND when the item does not exist. */
+int tk_store_item_fault_get(struct tk_db *db, int64_t id, struct tk_item_fault *out,
+                            struct tk_error *err);
 
 /* Insert IT (id, rem.next_at as given); sets it->id. */
 int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, struct tk_error *err);
@@ -122,6 +142,8 @@ struct tk_audit_entry {
     int64_t account_id, item_id, job_id; /* 0: none */
     char *action;                        /* "sent", "reminder", "resent", "event", ... */
     char *detail;                        /* human text */
+    tk_time recorded_at;                 /* real time it was written (AT is the business
+                                          * time, which --now sets); 0: before schema v3 */
 };
 void tk_audit_entry_free(struct tk_audit_entry *e);
 

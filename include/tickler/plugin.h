@@ -237,6 +237,12 @@ struct tk_host {
      * itself.  Any thread. */
     int (*check_template)(const struct tk_host *h, const char *text, const char *origin,
                           struct tk_error *err);
+    /* 1 once the host is stopping (SIGTERM, SIGINT), else 0.  A transport
+     * whose waits may be long checks it about once a second and ends the
+     * message in hand as TK_TEMPORARY, or TK_UNKNOWN once its data was
+     * sent: the host keeps it queued, so the daemon stops within seconds
+     * whatever the server does.  Any thread. */
+    int (*stopping)(const struct tk_host *h);
 
 #ifdef TK_TEST_ABI_GROWTH
     /* ABI 1.2 (test builds only, see TK_ABI_MINOR) */

@@ -84,7 +84,7 @@ class InvalidUtf8InJson(unittest.TestCase):
                          "caf" + FFFD + " " + FFFD + " " + FFFD * 3 + " ok \u20ac")
         for e in trail:
             self.assertEqual(set(e), {"id", "at", "actor", "account", "item", "job", "action",
-                                      "detail"})
+                                      "detail", "recorded_at"})
 
 
 class InvalidUtf8FromAMailServer(unittest.TestCase):

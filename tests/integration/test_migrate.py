@@ -185,16 +185,24 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v5's tables (issue 13's webhooks), then v3's column and index
-    # (issue 16's data lifecycle)
+    # back to v1: v6's tables (issue 13's webhooks), then v5's columns (issue 11)
+    # and v3's column and index (issue 16's data lifecycle) go first
     LATER = "DROP TABLE webhooks; DROP TABLE webhook_seen;"
-    V1_SQLITE = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_SQLITE = (LATER + "ALTER TABLE items DROP COLUMN fail_count;"
+                 "ALTER TABLE items DROP COLUMN fail_at;"
+                 "ALTER TABLE items DROP COLUMN fail_text;"
+                 "ALTER TABLE audit DROP COLUMN recorded_at;"
+                 "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                  "ALTER TABLE outbox ADD COLUMN data TEXT;"
                  "UPDATE outbox SET data = (SELECT data FROM outbox_data WHERE outbox_id = outbox.id);"
                  "DROP TABLE outbox_data;"
                  "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = (LATER + "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
+    V1_POSTGRES = (LATER + "ALTER TABLE items DROP COLUMN fail_count;"
+                   "ALTER TABLE items DROP COLUMN fail_at;"
+                   "ALTER TABLE items DROP COLUMN fail_text;"
+                   "ALTER TABLE audit DROP COLUMN recorded_at;"
+                   "DROP INDEX outbox_retention; ALTER TABLE outbox DROP COLUMN data_dropped_at;"
                    "ALTER TABLE outbox ADD COLUMN data TEXT;"
                    "UPDATE outbox o SET data = d.data FROM outbox_data d WHERE d.outbox_id = o.id;"
                    "DROP TABLE outbox_data;"

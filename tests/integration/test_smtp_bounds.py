@@ -25,9 +25,12 @@ NOW = at(hours=1)  # past the backoff of the attempt made while the port was clo
 TIMEOUT = 3
 
 
-def ini(pipelining, connections):
-    return dl.delivery_ini(lease=60, poll=1, connections=connections,
-                           extra="timeout_seconds = %d\npipelining = %s\n" % (TIMEOUT, pipelining))
+def ini(pipelining, connections, timeout=TIMEOUT):
+    """TIMEOUT None: the default timeout_seconds (30)."""
+    extra = "pipelining = %s\n" % pipelining
+    if timeout is not None:
+        extra += "timeout_seconds = %d\n" % timeout
+    return dl.delivery_ini(lease=60, poll=1, connections=connections, extra=extra)
 
 
 class HangAfterData(unittest.TestCase):
@@ -66,8 +69,8 @@ class HangAfterData(unittest.TestCase):
     def test_send_libcurl(self):
         self.send_once("off")
 
-    def sigterm(self, pipelining, connections):
-        t, port = dl.populate(self, 12, 1, ini(pipelining, connections))
+    def sigterm(self, pipelining, connections, timeout=TIMEOUT):
+        t, port = dl.populate(self, 12, 1, ini(pipelining, connections, timeout))
         srv = SmtpServer(self, "--hang-after-data", port=port)
         t.smtp = srv
         d = dl.Daemon(t, now=NOW)
@@ -77,7 +80,7 @@ class HangAfterData(unittest.TestCase):
         self.assertEqual(rc, 0, d.text())
         self.assertIn("stopping", d.text())
         dl.report("hang-sigterm-pipelining-%s-connections%d" % (pipelining, connections),
-                  seconds_to_exit=round(took, 2), timeout_seconds=TIMEOUT)
+                  seconds_to_exit=round(took, 2), timeout_seconds=timeout or 30)
         self.assertLess(took, 10, "SIGTERM took %.1f s" % took)
         # Nothing lost: the messages in hand are queued again (unknown),
         # nothing is left leased, nothing was marked sent.
@@ -96,6 +99,15 @@ class HangAfterData(unittest.TestCase):
 
     def test_sigterm_libcurl_four_connections(self):
         self.sigterm("off", 4)
+
+    # The default timeout_seconds (30): the transport sees the host
+    # stopping (host->stopping, about once a second) instead of waiting
+    # its timeout out (issue 11 item 5).
+    def test_sigterm_default_timeout_own_client(self):
+        self.sigterm("auto", 1, timeout=None)
+
+    def test_sigterm_default_timeout_libcurl(self):
+        self.sigterm("off", 1, timeout=None)
 
 
 class HangOnQuit(unittest.TestCase):

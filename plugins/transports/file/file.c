@@ -237,7 +237,13 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     if (fd < 0)
         return failed(res, TK_TEMPORARY, "create", st->dir, "tmp/", name, ".tmp");
     const char *what = NULL;
-    if (write_all(fd, msg->data, msg->len) != 0)
+    /* 0640 whatever the umask (a message is client data): the owner and
+     * the file's group (the daemon's, or the folder's when it is setgid),
+     * for a pickup process in that group; never others.  A umask like 277
+     * would otherwise leave a file the owner cannot even rewrite. */
+    if (fchmod(fd, 0640) != 0)
+        what = "chmod";
+    else if (write_all(fd, msg->data, msg->len) != 0)
         what = "write";
     else if (st->fsync && fsync(fd) != 0)
         what = "fsync";

@@ -86,6 +86,7 @@ struct smtp_conn {
     const struct tk_smtp_envelope *env;
     int64_t deadline; /* CLOCK_MONOTONIC ms: the end of this message's time */
     int late;         /* the progress callback ended the transfer at the deadline */
+    int stopping;     /* ... or because the host is stopping */
     int no_smtputf8;  /* the pre-request callback refused: SMTPUTF8 needed, not offered */
     /* The last EHLO's answer, read from the server's lines: curl keeps
      * its capabilities to itself. */
@@ -122,6 +123,13 @@ static int fail(struct tk_error *err, int code, const char *fmt, ...)
         err->code = code;
     }
     return code;
+}
+
+/* host->stopping, where the host has it (ABI 1.1); DATA: the host. */
+static int host_stopping(void *data)
+{
+    const struct tk_host *host = data;
+    return TK_HOST_HAS(host, stopping) && host->stopping && host->stopping(host);
 }
 
 /* URL without its password ("smtp://user:***@host"), for messages: the
@@ -393,6 +401,8 @@ static int smtp_init(const struct tk_host *host, void **state, struct tk_error *
             st->wire_possible && !st->username && (!pipelining || strcmp(pipelining, "auto") == 0);
         st->wire.timeout = st->timeout;
         st->wire.connect_timeout = st->connect_timeout;
+        st->wire.stopping = host_stopping;
+        st->wire.stopping_data = (void *)host;
     }
     if (!rc && !st->native)
         rc = need_curl(st, err);
@@ -475,6 +485,10 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     if (c->deadline && now_ms() >= c->deadline) {
         c->late = 1;
+        return 1;
+    }
+    if (host_stopping((void *)c->st->host)) { /* curl calls this about once a second */
+        c->stopping = 1;
         return 1;
     }
     return 0;
@@ -655,7 +669,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     c->fail_reply[0] = '\0';
     c->errbuf[0] = '\0';
     c->env = &env;
-    c->late = c->no_smtputf8 = 0;
+    c->late = c->stopping = c->no_smtputf8 = 0;
 
     CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, env.from);
     if (rc == CURLE_OK)
@@ -670,11 +684,15 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
         return fail(err, TK_ERR, "smtp: libcurl refused the envelope: %s", curl_easy_strerror(rc));
     }
     rc = curl_easy_perform(c->curl);
-    if (rc == CURLE_ABORTED_BY_CALLBACK && c->late) {
-        /* the same event as curl's own timeout, and classified alike */
+    if (rc == CURLE_ABORTED_BY_CALLBACK && (c->late || c->stopping)) {
+        /* the same event as curl's own timeout, and classified alike: the
+         * message stays queued (UNKNOWN once its data may have gone) */
         rc = CURLE_OPERATION_TIMEDOUT;
-        snprintf(c->errbuf, sizeof c->errbuf, "Operation timed out after %ld seconds",
-                 c->st->timeout);
+        if (c->stopping)
+            snprintf(c->errbuf, sizeof c->errbuf, "host stopping");
+        else
+            snprintf(c->errbuf, sizeof c->errbuf, "Operation timed out after %ld seconds",
+                     c->st->timeout);
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK && c->no_smtputf8)
         tk_smtp_envelope_no_smtputf8(&env, res);

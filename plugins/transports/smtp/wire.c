@@ -94,8 +94,14 @@ static CURLcode wait_fd(struct tk_smtp_wire *w, short events)
             drop(w);
             return CURLE_OPERATION_TIMEDOUT;
         }
+        if (w->cfg.stopping && w->cfg.stopping(w->cfg.stopping_data)) {
+            why_set(w, "host stopping");
+            drop(w);
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+        /* in slices of a second, to see the host stopping in time */
         struct pollfd p = {w->fd, events, 0};
-        int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
         if (n > 0)
             return CURLE_OK; /* also on POLLERR/POLLHUP: the next call tells */
         if (n < 0 && errno != EINTR) {

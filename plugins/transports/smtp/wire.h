@@ -21,6 +21,10 @@ struct tk_smtp_wire_cfg {
     const char *helo;     /* EHLO name, already validated */
     long timeout;         /* seconds for one message, connecting included */
     long connect_timeout; /* seconds to connect, greeting and EHLO included */
+    /* Called about once a second while waiting: non-zero ends the wait as
+     * a timeout would ("host stopping").  NULL: never. */
+    int (*stopping)(void *data);
+    void *stopping_data;
 };
 
 struct tk_smtp_wire;
