@@ -95,6 +95,12 @@ const struct tk_cli_command tk_cli_commands[] = {
      "copy the SQLite store to FILE while it runs (PostgreSQL: pg_dump)"},
     {"restore", NULL, OWN, tk_cmd_restore, "restore FILE",
      "replace the SQLite store with backup FILE (not while tickler run runs)"},
+    {"webhook", "add", TX, tk_cmd_webhook_add,
+     "webhook add URL --events EVENT[,EVENT...] --secret SECRET",
+     "post events (item.sent, item.completed, reminder.sent, delivery.dead) to URL; prints its id"},
+    {"webhook", "list", 0, tk_cmd_webhook_list, "webhook list", "outbound webhooks (no secrets)"},
+    {"webhook", "remove", TX, tk_cmd_webhook_remove, "webhook remove ID",
+     "stop posting to a webhook; its undelivered events are dropped"},
     {"migrate", NULL, TK_CMD_NO_ENGINE, tk_cmd_migrate,
      "migrate --from sqlite:PATH --to postgres:DSN", "copy a store into another"},
     /* check opens everything itself, one step at a time (cmd_check.c) */

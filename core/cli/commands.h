@@ -64,6 +64,10 @@ int tk_cmd_job_archive(struct tk_cli *c, int argc, char **argv, struct tk_error 
 int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
+/* cmd_webhook.c: outbound webhook subscriptions */
+int tk_cmd_webhook_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_webhook_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_webhook_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 /* cmd_token.c: API tokens */
 int tk_cmd_token_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_token_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);

@@ -105,7 +105,7 @@ int tk_config_section_reserved(const char *name)
         return 0;
     /* [transport] is core's too: its plugin keys are routed to the active
      * transport, never to an item type that happens to be called so. */
-    if (strcmp(name, "transport") == 0)
+    if (strcmp(name, "transport") == 0 || strcmp(name, "hooks") == 0)
         return 1;
     for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
         if (strcmp(core_sections[i], name) == 0)
@@ -338,6 +338,27 @@ static int add_entry(struct parse *p, const char *section, const char *name, con
     return 1;
 }
 
+/* [hooks] NAME = SECRET: one inbound webhook each (docs/webhooks.md).  The
+ * name goes into a URL path (/hooks/NAME), so it is kept to a safe
+ * alphabet; the secret is never echoed in a message. */
+static int add_hook(struct parse *p, const char *name, const char *v)
+{
+    size_t n = strlen(name);
+    int ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '-' || name[i] == '_';
+    if (!ok)
+        return fail(p, TK_EINVAL, "bad hook name '%s' in [hooks]: 1 to 64 of a-z, 0-9, '-' and '_'",
+                    tk_utf8_valid(name, n) ? name : "...");
+    if (strlen(v) < 16)
+        return fail(p, TK_EINVAL, "[hooks] %s: the secret must be at least 16 characters", name);
+    int rc = add_entry(p, "hooks", name, v);
+    if (rc == 1)
+        p->cfg->entries[p->cfg->nentries - 1].used = 1; /* core's, not a plugin's */
+    return rc;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *p = user;
@@ -372,6 +393,8 @@ static int handler(void *user, const char *section, const char *name, const char
     /* Other [transport] keys belong to the transport plugin. */
     if (strcmp(section, "transport") == 0)
         return add_entry(p, section, name, v);
+    if (strcmp(section, "hooks") == 0)
+        return add_hook(p, name, v);
     for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
         if (strcmp(core_sections[i], section) == 0)
             return fail(p, TK_EINVAL, "unknown key '%s' in [%s]", name, section);

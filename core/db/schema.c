@@ -129,6 +129,23 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
+/* v7 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
+ * given: it signs every body, so it cannot be a hash), and the delivery
+ * ids of inbound webhooks seen in the last 24 h, for replays.  Outbound
+ * events themselves are outbox rows (kind "webhook:TYPE"). */
+#define V7_SQL(ID)                                                                                 \
+    "CREATE TABLE webhooks ("                                                                      \
+    " id " ID ","                                                                                  \
+    " url TEXT NOT NULL,"                                                                          \
+    " events TEXT NOT NULL,"                                                                       \
+    " secret TEXT NOT NULL,"                                                                       \
+    " created_at BIGINT NOT NULL);"                                                                \
+    "CREATE TABLE webhook_seen ("                                                                  \
+    " hook TEXT NOT NULL,"                                                                         \
+    " delivery TEXT NOT NULL,"                                                                     \
+    " seen_at BIGINT NOT NULL,"                                                                    \
+    " PRIMARY KEY (hook, delivery));"                                                              \
+    "CREATE INDEX webhook_seen_at ON webhook_seen(seen_at);"
 
 /* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
  * the token, never the token; an idempotency record keeps the first answer
@@ -191,6 +208,9 @@ static const struct migration migrations[] = {
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
     {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
     {6, {[TK_DB_SCHEMA_SQLITE] = V6_SQL, [TK_DB_SCHEMA_POSTGRES] = V6_SQL}},
+    {7,
+     {[TK_DB_SCHEMA_SQLITE] = V7_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V7_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -111,6 +111,73 @@ static int wait_settled(struct worker *w, size_t *waited, size_t upto, int idle)
     return failed;
 }
 
+/* A webhook subscription found unreachable earlier in this run: its
+ * failure, else NULL. */
+static const struct tk_delivery_result *hook_down(const struct worker *w, int64_t sub)
+{
+    for (size_t k = 0; k < w->nhook_down; k++)
+        if (w->hook_down[k].sub == sub)
+            return &w->hook_down[k].res;
+    return NULL;
+}
+
+static int webhooks_after(const struct tk_outbox_row *rows, size_t from, size_t n)
+{
+    for (size_t k = from; k < n; k++)
+        if (tk_webhook_is_row(&rows[k]))
+            return 1;
+    return 0;
+}
+
+/* Deliver row R (an email through the transport, a webhook event with
+ * tk_webhook_post) into RES.  Returns 1 when something was tried, 0 when
+ * R failed at once because its destination was found unreachable earlier
+ * in this run (RES is then that failure). */
+static int deliver(struct worker *w, void **conn, int *opened, const struct tk_outbox_row *r,
+                   struct tk_delivery_result *res, int *noconn)
+{
+    const struct tk_plugin *tp = w->tp;
+    struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
+    struct tk_error serr = {0};
+    const struct tk_delivery_result *known;
+    memset(res, 0, sizeof *res);
+    *noconn = 0;
+    if (tk_webhook_is_row(r)) {
+        if ((known = hook_down(w, r->step))) {
+            *res = *known;
+            return 0;
+        }
+        tk_webhook_post(r, res);
+        if (res->status == TK_TEMPORARY && res->reply_code == 0 &&
+            w->nhook_down < sizeof w->hook_down / sizeof w->hook_down[0]) {
+            w->hook_down[w->nhook_down].sub = r->step;
+            w->hook_down[w->nhook_down++].res = *res;
+        }
+        return 1;
+    }
+    if (w->mail_down) {
+        *res = w->mail_res;
+        return 0;
+    }
+    /* The transport is opened at the first email, so that a batch of
+     * webhook events never waits for (or fails with) the mail relay. */
+    if (!*opened) {
+        if (tp->transport->open(tp->state, conn, &serr)) {
+            res->status = TK_TEMPORARY;
+            tk_strlcpy(res->reply, serr.msg, sizeof res->reply);
+            *noconn = 1;
+            return 1;
+        }
+        *opened = 1;
+    }
+    if (tp->transport->send(*conn, &m, res, &serr)) {
+        res->status = TK_TEMPORARY;
+        if (!res->reply[0])
+            tk_strlcpy(res->reply, serr.msg, sizeof res->reply);
+    }
+    return 1;
+}
+
 /* Send one claimed batch; returns non-zero to end this worker's run.
  * Row i's result is handed over once row i is sent; before that, the
  * worker waits for the results of the rows before i + 2 - W to be
@@ -120,27 +187,22 @@ static int wait_settled(struct worker *w, size_t *waited, size_t upto, int idle)
  * with one connection a result is committed before task_post returns (W is
  * 1).  Every posted task is waited for before this returns: the slots are
  * the worker's. */
-static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, size_t n)
+static int send_batch(struct worker *w, void **conn, int *opened, struct tk_outbox_row *rows,
+                      size_t n)
 {
     struct tk_engine *e = w->e;
     const struct tk_plugin *tp = w->tp;
-    size_t i, waited = 0, win = w->nslot;
+    size_t i, waited = 0, win = w->nslot, tried = 0;
     for (i = 0; i < n && !stopping(w) && lease_left(w, &rows[i]); i++) {
         struct pending *p = &w->slot[i % win];
         struct tk_outbox_row *r = &rows[i];
-        struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
-        struct tk_error serr = {0};
         size_t upto = i + 2 > win ? i + 2 - win : 0;
-        int failed, down;
+        int failed, down, noconn;
         if (upto > i)
             upto = i; /* W = 1: row i itself, once posted (below) */
-        memset(&p->res, 0, sizeof p->res);
-        if (tp->transport->send(conn, &m, &p->res, &serr)) {
-            p->res.status = TK_TEMPORARY;
-            if (!p->res.reply[0])
-                tk_strlcpy(p->res.reply, serr.msg, sizeof p->res.reply);
-        }
-        down = p->res.status == TK_TEMPORARY && p->res.reply_code == 0;
+        tried += (size_t)deliver(w, conn, opened, r, &p->res, &noconn);
+        down = !tk_webhook_is_row(r) && !w->mail_down && p->res.status == TK_TEMPORARY &&
+               p->res.reply_code == 0;
         failed = wait_settled(w, &waited, upto, i + 1 == n);
         p->task = (struct tk_send_task){
             .w = w, .kind = TASK_SETTLE, .rows = rows, .from = i, .why = &p->res};
@@ -153,12 +215,22 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
         }
         /* The server is unreachable: the rest of the batch would fail the
          * same way; leave it for the backoff instead of hammering, and tell
-         * the other workers. */
+         * the other workers (once this batch's webhook events, which do not
+         * need the relay, are posted). */
         if (down) {
+            if (noconn)
+                tk_engine_warn(e, "transport %s: %s; %zu message%s stay queued", tp->hdr->name,
+                               p->res.reply, n - i, n - i == 1 ? "" : "s");
+            else
+                tk_engine_warn(e, "transport %s: %s; queued messages go out on a later tick",
+                               tp->hdr->name, p->res.reply);
+            if (webhooks_after(rows, i + 1, n)) {
+                w->mail_down = 1;
+                w->mail_res = p->res;
+                continue;
+            }
             __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
             release_rest(w, rows, i + 1, n, &p->res);
-            tk_engine_warn(e, "transport %s: %s; queued messages go out on a later tick",
-                           tp->hdr->name, p->res.reply);
             return 1;
         }
     }
@@ -168,7 +240,11 @@ static int send_batch(struct worker *w, void *conn, struct tk_outbox_row *rows, 
     }
     if (i < n)
         release_rest(w, rows, i, n, NULL); /* stopping or lease nearly out: give back */
-    return stopping(w);
+    if (w->mail_down)
+        __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
+    /* nothing of this batch could be tried (every destination in it is
+     * down): end the run rather than claim the same rows again */
+    return stopping(w) || w->mail_down || (tried == 0 && i == n);
 }
 
 static void *work(void *u)
@@ -184,23 +260,7 @@ static void *work(void *u)
         int done;
         if ((w->rc = claim(w, &rows, &n)) || n == 0)
             break;
-        if (!opened) {
-            struct tk_error oerr = {0};
-            if (tp->transport->open(tp->state, &conn, &oerr)) {
-                struct tk_delivery_result res;
-                memset(&res, 0, sizeof res);
-                res.status = TK_TEMPORARY;
-                tk_strlcpy(res.reply, oerr.msg, sizeof res.reply);
-                __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
-                release_rest(w, rows, 0, n, &res);
-                tk_engine_warn(w->e, "transport %s: %s; %zu message%s stay queued", tp->hdr->name,
-                               oerr.msg, n, n == 1 ? "" : "s");
-                tk_dispatch_rows_free(rows, n);
-                break;
-            }
-            opened = 1;
-        }
-        done = send_batch(w, conn, rows, n);
+        done = send_batch(w, &conn, &opened, rows, n);
         tk_dispatch_rows_free(rows, n);
         if (done)
             break;

@@ -39,6 +39,17 @@ struct worker {
     pthread_cond_t settled; /* with a hub: one of this worker's tasks is done */
     struct pending *slot;   /* NSLOT results in flight, [delivery] unrecorded_max */
     size_t nslot;
+    /* This run's unreachable destinations (dispatch.c): the mail relay,
+     * while the rest of a batch holds webhook events to post, and webhook
+     * receivers (by subscription), whose further events in this run fail
+     * the same way without another connection timeout. */
+    int mail_down;
+    struct tk_delivery_result mail_res;
+    struct {
+        int64_t sub;
+        struct tk_delivery_result res;
+    } hook_down[8];
+    size_t nhook_down;
 };
 
 /* The store work a worker asks for.  Run alone (connections = 1, or after a

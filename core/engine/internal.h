@@ -7,6 +7,7 @@
 
 #include "calendar/calendar.h"
 #include "engine.h"
+#include "webhooks.h"
 
 struct tk_engine_calcache;
 
@@ -30,7 +31,10 @@ struct tk_engine {
     int plugins_state;
     struct tk_error plugins_err;
     int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
-    int peer;       /* tk_engine_open_peer: cfg and plugins are the parent's */
+    /* inbound webhooks: the handler layer (core/lua), engine/webhooks.h */
+    const struct tk_webhook_handler *hook_handler;
+    void *hook_data;
+    int peer; /* tk_engine_open_peer: cfg and plugins are the parent's */
     struct tk_engine_skips {
         size_t n; /* skipped in the last schedule; v holds the first ones */
         struct tk_engine_skip v[TK_ENGINE_SKIPS_MAX];
@@ -137,5 +141,22 @@ int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
  * calendar, audit "deferred") and nothing is spent. */
 int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
                             int *go, struct tk_error *err);
+
+/* ---- webhooks (webhooks.c, webhook_post.c) ---------------------------- */
+
+/* Write event TYPE ("item.sent", ...) about ITEM_ID into the outbox on DB
+ * (the caller's transaction, e->db or the settler's), one row per
+ * subscription that asked for it; nothing when none did or ITEM_ID is 0. */
+int tk_webhook_emit(struct tk_engine *e, struct tk_db *db, const char *type, int64_t item_id,
+                    struct tk_error *err);
+/* Whether outbox row R is a webhook event (kind "webhook:TYPE"). */
+int tk_webhook_is_row(const struct tk_outbox_row *r);
+/* URL with the password of its user information replaced by "***", into
+ * BUF of SIZE bytes; -1 when it does not fit. */
+int tk_webhook_mask_url(const char *url, char *buf, size_t size);
+/* POST webhook row R; the outcome in *RES (delivered on a 2xx, else
+ * temporary; a row this tickler could not have written is permanent).
+ * Thread-safe (dispatcher workers).  Always 0. */
+int tk_webhook_post(const struct tk_outbox_row *r, struct tk_delivery_result *res);
 
 #endif

@@ -146,7 +146,8 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *i
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  ", every %d days, %d reminder%s", it.rem.every_days, it.rem.count,
                  it.rem.count == 1 ? "" : "s");
-    if ((rc = audit(e, &it, "sent", detail, err)))
+    if ((rc = audit(e, &it, "sent", detail, err)) ||
+        (rc = tk_webhook_emit(e, e->db, "item.sent", it.id, err)))
         goto out;
     if (!rcpts.n)
         tk_engine_warn(e,
@@ -342,6 +343,8 @@ int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *eve
     if (!rc && what.len)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " (%s)", what.data);
     if (rc || (rc = audit(e, &it, "event", detail, err)))
+        goto out;
+    if (ev->final_state && (rc = tk_webhook_emit(e, e->db, "item.completed", it.id, err)))
         goto out;
     if (e->on_event)
         rc = e->on_event(e->on_event_data, e, &it, event, err);

@@ -72,6 +72,10 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
                  r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
         rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
                                 "delivery-failed", detail, err);
+        /* an email given up on tells the subscribers; a webhook event given
+         * up on does not (it would only feed itself) */
+        if (rc == 0 && !tk_webhook_is_row(r))
+            rc = tk_webhook_emit(e, db, "delivery.dead", r->item_id, err);
     }
     if (rc)
         return rc;
@@ -106,8 +110,11 @@ static int task_body(struct tk_db *db, struct tk_send_task *t)
         break;
     default:
         for (size_t i = t->from; i < t->n && !rc; i++)
-            rc = t->why ? settle_body(e, db, &t->rows[i], t->why, &t->d, &t->err)
-                        : release_body(db, &t->rows[i], &t->d, &t->err);
+            /* a webhook row is not the transport's: its failure is not
+             * the webhook's, so it goes back without a counted attempt */
+            rc = t->why && !tk_webhook_is_row(&t->rows[i])
+                     ? settle_body(e, db, &t->rows[i], t->why, &t->d, &t->err)
+                     : release_body(db, &t->rows[i], &t->d, &t->err);
         break;
     }
     return rc;

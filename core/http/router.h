@@ -90,6 +90,8 @@ void tk_http_router_free(struct tk_http_router *r);
 /* Every table of routes the server serves (routes.c): the API, inbound
  * webhooks, the console.  Add a line there for a new file of routes. */
 int tk_http_register_all(struct tk_http_router *r, struct tk_error *err);
+/* POST /hooks/NAME (hooks.c) */
+int tk_http_hook_routes(struct tk_http_router *r, struct tk_error *err);
 
 /* ---- answers ------------------------------------------------------------ */
 

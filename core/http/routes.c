@@ -7,7 +7,7 @@
 int tk_http_register_all(struct tk_http_router *r, struct tk_error *err)
 {
     int rc;
-    if ((rc = tk_http_api_routes(r, err)))
+    if ((rc = tk_http_api_routes(r, err)) || (rc = tk_http_hook_routes(r, err)))
         return rc;
     return 0;
 }

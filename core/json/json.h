@@ -66,4 +66,10 @@ json_t *tk_json_plugin(const struct tk_plugin *p);
 /* {"name", "script", "line", "stages": [{"name", "advance", "automation"}]} */
 json_t *tk_json_pipeline(const struct tk_pipeline_info *pl);
 
+/* {"id", "url" (password masked), "events": ["item.sent", ...],
+ *  "created_at"}: an outbound webhook subscription, never its secret
+ *  (`tickler webhook list --json`, webhooks.c). */
+struct tk_webhook_info;
+json_t *tk_json_webhook(const struct tk_webhook_info *w);
+
 #endif

@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "engine/webhooks.h"
 #include "lua/pipeline.h"
 #include "store/jobs.h"
 
@@ -114,6 +115,13 @@ struct tk_handler {
     int fn;             /* registry ref */
 };
 
+/* webhook("NAME", [{header=, prefix=},] fn) (webhook.c) */
+struct tk_hook_decl {
+    char *name;
+    struct tk_webhook_spec spec;
+    int fn; /* registry ref */
+};
+
 struct tk_script {
     char *path;
     struct tk_lua *lua;
@@ -122,6 +130,8 @@ struct tk_script {
     struct tk_handler *handlers;
     size_t nhandlers;
     int loading; /* pipeline()/on() only while the chunk runs */
+    struct tk_hook_decl *hooks;
+    size_t nhooks;
 };
 
 /* Load and run the script at PATH (NAME in messages: as given), collecting
@@ -153,8 +163,9 @@ struct tk_pipelines {
     struct tk_script **scripts;
     size_t nscripts;
     struct tk_lua_limits lim;
-    int depth;             /* nested stage entries (job:move in on_enter) */
-    struct tk_strv broken; /* why each broken script did not load */
+    int depth;                /* nested stage entries (job:move in on_enter) */
+    struct tk_strv broken;    /* why each broken script did not load */
+    const char *hook_running; /* the webhook whose handler runs, else NULL */
 };
 
 /* The pipeline NAME and its script, or TK_ENOTFOUND. */
@@ -163,5 +174,15 @@ int tk_pipelines_find(struct tk_pipelines *p, const char *name, struct tk_script
 /* Create an item for JOB (the job methods). */
 int tk_pipeline_job_create(struct tk_pipelines *p, int64_t job, struct tk_send_req *req,
                            int64_t *item, struct tk_error *err);
+
+/* ---- webhooks (webhook.c) ------------------------------------------------ */
+
+/* Set webhook() (declarations, for script SC) and event() (for handlers)
+ * in the environment table at the top of L's stack. */
+void tk_webhook_lua_open(lua_State *L, struct tk_script *sc);
+/* Free SC's webhook declarations (L may be NULL: the state is gone). */
+void tk_webhook_lua_free(lua_State *L, struct tk_script *sc);
+/* The handler layer the engine calls (U: struct tk_pipelines *). */
+extern const struct tk_webhook_handler tk_lua_webhook_handler;
 
 #endif

@@ -82,6 +82,14 @@ static int declared_twice(struct tk_pipelines *p, const struct tk_script *sc, st
                         sc->path, sc->pipes[k].line, def->name, other->path, def->line);
             }
         }
+    /* a hook has one handler: which of two would run is no one's guess */
+    for (size_t k = 0; k < sc->nhooks; k++)
+        for (size_t j = 0; j < p->nscripts; j++)
+            for (size_t m = 0; m < p->scripts[j]->nhooks; m++)
+                if (strcmp(p->scripts[j]->hooks[m].name, sc->hooks[k].name) == 0)
+                    return tk_error_set(err, TK_EINVAL,
+                                        "%s: webhook '%s' is declared in %s already", sc->path,
+                                        sc->hooks[k].name, p->scripts[j]->path);
     return 0;
 }
 
@@ -153,8 +161,10 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
         }
         free(path);
     }
-    if (rc == 0)
+    if (rc == 0) {
         tk_engine_set_event_hook(e, on_event, p);
+        tk_engine_set_webhook_handler(e, &tk_lua_webhook_handler, p);
+    }
 out:
     tk_strv_free(&names);
     free(dir);
@@ -173,6 +183,8 @@ void tk_pipelines_close(struct tk_pipelines *p)
     void *hooked = NULL;
     if (p->e && tk_engine_event_hook(p->e, &hooked) == on_event && hooked == p)
         tk_engine_set_event_hook(p->e, NULL, NULL);
+    if (p->e && tk_engine_webhook_handler_data(p->e) == p)
+        tk_engine_set_webhook_handler(p->e, NULL, NULL);
     for (size_t i = 0; i < p->nscripts; i++)
         tk_script_free(p->scripts[i]);
     free(p->scripts);

@@ -190,6 +190,7 @@ void tk_script_free(struct tk_script *sc)
         free(sc->handlers[i].event);
     }
     free(sc->handlers);
+    tk_webhook_lua_free(L, sc);
     tk_lua_close(sc->lua);
     free(sc->path);
     free(sc);
@@ -219,6 +220,7 @@ int tk_script_load_text(struct tk_script **out, const char *name, const char *te
     lua_pushlightuserdata(L, (void *)reg);
     lua_pushcclosure(L, l_on, 2);
     lua_setfield(L, -2, "on");
+    tk_webhook_lua_open(L, sc);
     lua_pop(L, 1);
     if ((rc = tk_lua_load(sc->lua, text, len, err)) != 0)
         return rc;
@@ -227,9 +229,9 @@ int tk_script_load_text(struct tk_script **out, const char *name, const char *te
     sc->loading = 0;
     if (rc != 0)
         return rc;
-    if (sc->npipes == 0 && sc->nhandlers == 0)
-        return tk_error_set(err, TK_EINVAL, "%s:1: declares no pipeline() and no on() handler",
-                            name);
+    if (sc->npipes == 0 && sc->nhandlers == 0 && sc->nhooks == 0)
+        return tk_error_set(err, TK_EINVAL,
+                            "%s:1: declares no pipeline(), no on() handler and no webhook()", name);
     return 0;
 }
 

@@ -193,6 +193,14 @@ _tickler()
             compopt -o nospace 2>/dev/null
         elif [[ $prev == --type ]]; then
             COMPREPLY=($(compgen -W "$(_tickler_facts | awk '$1 == "item" { print $2 }')" -- "$cur"))
+        elif [[ $prev == --events ]]; then
+            # webhook add: a comma-separated list of the outbound event
+            # types (engine/webhooks.h TK_WEBHOOK_EVENTS); the name after
+            # the last comma is completed
+            local before=""
+            [[ $cur == *,* ]] && before=${cur%,*},
+            COMPREPLY=($(compgen -P "$before" -W "item.sent item.completed reminder.sent delivery.dead" -- "${cur##*,}"))
+            compopt -o nospace 2>/dev/null
         elif [[ $val == *"|"* ]]; then
             COMPREPLY=($(compgen -W "${val//|/ }" -- "$cur"))
         fi

@@ -11,14 +11,16 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_http"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_http fuzz_webhook"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
       -DBUILD_TESTING=ON -DTK_FUZZ=ON >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log" >&2; exit 1; }
-cmake --build "$build" -j2 --target $targets
+# fuzz_webhook runs a real engine: the plugins it loads, and the templates
+cmake --build "$build" -j2 --target $targets organizer proposal invoice chat signature approval file
+export TK_PLUGIN_DIR="$build/lib/tickler/plugins" TK_SOURCE_DIR="$src"
 
 fuzzdir=$build/tests/fuzz
 
@@ -26,7 +28,7 @@ fuzzdir=$build/tests/fuzz
 # inbound fixtures (real bounces, replies, junk), and hostile record values.
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
     "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json" \
-    "$fuzzdir/corpus/http"
+    "$fuzzdir/corpus/http" "$fuzzdir/corpus/webhook"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -81,6 +83,15 @@ printf '\006/api/v1/accounts/Acme%%20BV/contacts/ann%%40x.example?x=%%zz\0{"enab
     >"$fuzzdir/corpus/http/seed2"
 printf '\010/api/v1/items?limit=1000&cursor=9223372036854775807&type=%%00\0' >"$fuzzdir/corpus/http/seed3"
 printf '\015/hooks/payments\0{"name":"a","name":"b","notify":1,"email":5}' >"$fuzzdir/corpus/http/seed4"
+
+# Webhooks: hook/signing byte, content-type byte, headers, empty line, body
+# (fuzz_webhook.c).
+printf '\004\000X-Tickler-Delivery: d1\0\0{"id":"e1","item":1,"event":"paid"}' \
+    >"$fuzzdir/corpus/webhook/seed1"
+printf '\005\001\0\0a=1&b=x+y%%21&c&=d' >"$fuzzdir/corpus/webhook/seed2"
+printf '\006\003Sig: v1,00\0\0{"item":"1","event":"paid","call":true,"id":7}' \
+    >"$fuzzdir/corpus/webhook/seed3"
+printf '\004\000\0\0[[[[{"a":[1,2,{"b":null}]}]]]]' >"$fuzzdir/corpus/webhook/seed4"
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
 # replayed); unset, every run explores afresh.

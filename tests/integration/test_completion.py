@@ -89,6 +89,13 @@ class Completion(unittest.TestCase):
         self.assertEqual(self.complete("tickler account add Acme --"),
                          ["--digest", "--help", "--holidays", "--language", "--manager", "--timezone",
                           "--window"])
+        self.assertEqual(self.complete("tickler webhook "), ["add", "list", "remove"])
+        self.assertEqual(self.complete("tickler webhook add https://x.example/h --"),
+                         ["--events", "--help", "--secret"])
+        self.assertEqual(self.complete("tickler webhook add https://x.example/h --events "),
+                         ["delivery.dead", "item.completed", "item.sent", "reminder.sent"])
+        self.assertEqual(self.complete("tickler webhook add https://x.example/h --events item.sent,i"),
+                         ["item.sent,item.completed", "item.sent,item.sent"])
         # a value that is free text gets nothing, not the option list
         self.assertEqual(self.complete("tickler send invoice --title "), [])
 

@@ -91,6 +91,8 @@ def build(tc, t):
     t.ok("event", items[1], "paid")
     t.ok("tick", now=at(days=3))
     t.ok("contact", "notify", acc, "bob@acme.example", "on")
+    t.ok("webhook", "add", "https://u:pw@hooks.example/t", "--events", "item.sent,delivery.dead",
+         "--secret", "s3cret")                      # schema v3's table
     return acc, items
 
 
@@ -183,9 +185,10 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v6's columns (issue 14), v5's (issue 11), then v3's column
+    # back to v1: v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
     # and index (issue 16's data lifecycle) go first
-    V6_UNDO = ("ALTER TABLE accounts DROP COLUMN timezone;"
+    V6_UNDO = ("DROP TABLE webhooks; DROP TABLE webhook_seen;"
+               "ALTER TABLE accounts DROP COLUMN timezone;"
                "ALTER TABLE accounts DROP COLUMN send_window;"
                "ALTER TABLE accounts DROP COLUMN holidays;"
                "ALTER TABLE accounts DROP COLUMN manager;"
