@@ -129,6 +129,36 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
+/* v6 (issue 15): what comes back.  `suppressions` holds the addresses
+ * tickler never writes to again (a verified hard bounce, or
+ * [inbound] suppress_after synchronous 5xx at RCPT): one row per address,
+ * lower-cased, for every account.  `inbound` records each message that
+ * came back under its key (its Message-ID or the hash of its bytes),
+ * UNIQUE, in the transaction that acts on it, so that a message handed
+ * over twice (an IMAP crash between recording and flagging, an MTA
+ * retrying a pipe) has one effect.  Replies are matched by the Message-IDs
+ * tickler sent: outbox_msgid makes that a lookup. */
+#define V6_SQL(ID)                                                                                 \
+    "CREATE TABLE suppressions ("                                                                  \
+    " id " ID ","                                                                                  \
+    " email TEXT NOT NULL UNIQUE,"                                                                 \
+    " reason TEXT NOT NULL,"                                                                       \
+    " at BIGINT NOT NULL,"                                                                         \
+    " outbox_id BIGINT,"                                                                           \
+    " source TEXT NOT NULL);"                                                                      \
+    "CREATE TABLE inbound ("                                                                       \
+    " id " ID ","                                                                                  \
+    " msg_key TEXT NOT NULL UNIQUE,"                                                               \
+    " at BIGINT NOT NULL,"                                                                         \
+    " class TEXT NOT NULL,"                                                                        \
+    " reason TEXT,"                                                                                \
+    " sender TEXT,"                                                                                \
+    " subject TEXT,"                                                                               \
+    " item_id BIGINT,"                                                                             \
+    " account_id BIGINT,"                                                                          \
+    " outbox_id BIGINT,"                                                                           \
+    " action TEXT NOT NULL);"                                                                      \
+    "CREATE INDEX outbox_msgid ON outbox(message_id);"
 
 /* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
  * the token, never the token; an idempotency record keeps the first answer
@@ -177,6 +207,9 @@ static const struct migration migrations[] = {
      {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
     {5, {[TK_DB_SCHEMA_SQLITE] = V5_SQL, [TK_DB_SCHEMA_POSTGRES] = V5_SQL}},
+    {6,
+     {[TK_DB_SCHEMA_SQLITE] = V6_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V6_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -72,6 +72,10 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
                  r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
         rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
                                 "delivery-failed", detail, err);
+        /* a permanent 5xx at RCPT counts towards suppressing the address
+         * ([inbound] suppress_after, issue 15) */
+        if (rc == 0 && res->status == TK_PERMANENT)
+            rc = tk_engine_suppress_after_failure(e, r, res->reply_code, res->reply, err);
     }
     if (rc)
         return rc;

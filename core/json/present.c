@@ -58,6 +58,15 @@ json_t *tk_json_contact(const struct tk_contact *c)
     json_object_set_new(o, "email", tk_json_str(c->email));
     json_object_set_new(o, "name", tk_json_str(c->name));
     json_object_set_new(o, "notify", json_boolean(c->notify));
+    /* issue 15: {"reason", "at"} while the address is suppressed, else null */
+    if (c->suppressed_reason) {
+        json_t *s = json_object();
+        json_object_set_new(s, "reason", tk_json_str(c->suppressed_reason));
+        json_object_set_new(s, "at", tk_json_time(c->suppressed_at));
+        json_object_set_new(o, "suppressed", s);
+    } else {
+        json_object_set_new(o, "suppressed", json_null());
+    }
     return o;
 }
 
