@@ -104,6 +104,7 @@ json_t *tk_json_outbox(const struct tk_outbox_row *r)
     json_object_set_new(o, "step", json_integer(r->step));
     json_object_set_new(o, "recipient", tk_json_str(r->recipient));
     json_object_set_new(o, "message_id", tk_json_str(r->message_id));
+    json_object_set_new(o, "sender", tk_json_str(r->sender));
     json_object_set_new(o, "state", json_string(tk_json_outbox_state(r->state)));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "created_at", tk_json_time(r->created_at));
