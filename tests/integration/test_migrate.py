@@ -185,7 +185,8 @@ class Migrate(unittest.TestCase):
     # -- stores at schema version 1 ------------------------------------------
     # back to v1: v4's columns (issue 11) and v3's column and index (issue
     # 16's data lifecycle) go first
-    V1_SQLITE = ("ALTER TABLE items DROP COLUMN fail_count;"
+    V1_SQLITE = ("DROP TABLE suppressions; DROP TABLE inbound; DROP INDEX outbox_msgid;"
+                 "ALTER TABLE items DROP COLUMN fail_count;"
                  "ALTER TABLE items DROP COLUMN fail_at;"
                  "ALTER TABLE items DROP COLUMN fail_text;"
                  "ALTER TABLE audit DROP COLUMN recorded_at;"
@@ -195,7 +196,8 @@ class Migrate(unittest.TestCase):
                  "DROP TABLE outbox_data;"
                  "DROP TABLE api_idempotency; DROP TABLE api_tokens;"
                  "DELETE FROM schema_version WHERE version > 1;")
-    V1_POSTGRES = ("ALTER TABLE items DROP COLUMN fail_count;"
+    V1_POSTGRES = ("DROP TABLE suppressions; DROP TABLE inbound; DROP INDEX outbox_msgid;"
+                   "ALTER TABLE items DROP COLUMN fail_count;"
                    "ALTER TABLE items DROP COLUMN fail_at;"
                    "ALTER TABLE items DROP COLUMN fail_text;"
                    "ALTER TABLE audit DROP COLUMN recorded_at;"
