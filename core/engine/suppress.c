@@ -168,8 +168,8 @@ static int tell_nobody_left(struct tk_engine *e, int64_t account, int64_t item,
     return rc;
 }
 
-/* Lower-cased copy of the accounts that have EMAIL as a contact, by id
- * (an address may be a contact of several accounts). */
+/* The accounts that have EMAIL (lower-cased) as a contact, by id (an
+ * address may be a contact of several accounts). */
 static int accounts_of(struct tk_engine *e, const char *email, int64_t **ids, size_t *n,
                        struct tk_error *err)
 {
@@ -178,8 +178,10 @@ static int accounts_of(struct tk_engine *e, const char *email, int64_t **ids, si
     int r, rc;
     *ids = NULL;
     *n = 0;
+    /* EMAIL is the suppression's, lower-cased already: a parameter inside
+     * lower() would be of no known type to PostgreSQL */
     if ((rc = tk_db_query(e->db, &cur, err,
-                          "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = lower(?) "
+                          "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = ? "
                           "ORDER BY account_id",
                           "s", email)))
         return rc;
