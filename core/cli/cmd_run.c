@@ -331,8 +331,10 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (tk_log_open(tk_engine_config(c->e), err))
+        return err->code ? err->code : TK_EIO;
+    tk_engine_set_warn(c->e, log_warning, NULL);
     tk_engine_set_stop(c->e, &g_stop_flag);
-    reopen_log(c);
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
     if (start_http(c, &http, err)) {
@@ -344,9 +346,10 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     while (!g_stop) {
         if (g_reload) {
             g_reload = 0;
-            reopen_log(c);
+            int reopened = tk_log_reopen() == 0;
             tk_http_reload(http);
-            logf_line("SIGHUP: log reopened, HTTP worker reloads templates and scripts");
+            logf_line("SIGHUP: %s, HTTP worker reloads templates and scripts",
+                      reopened ? "log reopened" : "log NOT reopened");
         }
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         nap(1.0);
