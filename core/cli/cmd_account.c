@@ -117,13 +117,42 @@ int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error
     } else {
         printf("%s (%s): %zu contact%s\n", tk_cli_text(acc.name), tk_cli_text(acc.language), cs.n,
                cs.n == 1 ? "" : "s");
-        for (size_t i = 0; i < cs.n; i++)
-            printf("  %-36s %-28s %s\n", tk_cli_text(cs.v[i].email),
+        for (size_t i = 0; i < cs.n; i++) {
+            char when[32];
+            printf("  %-36s %-28s %s", tk_cli_text(cs.v[i].email),
                    cs.v[i].name ? tk_cli_text(cs.v[i].name) : "-",
                    cs.v[i].notify ? "notified" : "not notified");
+            if (cs.v[i].suppressed_reason)
+                printf("  SUPPRESSED %s: %s",
+                       tk_time_format(cs.v[i].suppressed_at, when, sizeof when),
+                       tk_cli_text(cs.v[i].suppressed_reason));
+            putchar('\n');
+        }
     }
 out:
     tk_contacts_free(&cs);
+    tk_account_free(&acc);
+    return rc;
+}
+
+int tk_cmd_contact_unsuppress(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    struct tk_account acc = {0};
+    int rc;
+    if (argc != 2)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler contact unsuppress ACCOUNT EMAIL");
+    if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
+        (rc = tk_engine_contact_unsuppress(c->e, acc.id, argv[1], err)))
+        goto out;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "email", tk_json_str(argv[1]));
+        json_object_set_new(o, "suppressed", json_null());
+        tk_cli_emit(o);
+    } else {
+        printf("%s: no longer suppressed\n", tk_cli_text(argv[1]));
+    }
+out:
     tk_account_free(&acc);
     return rc;
 }

@@ -195,6 +195,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     struct sigaction sa;
     struct tick_result r;
     char when[32];
+    tk_time next_poll = 0;
     if (argc)
         return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
     /* before anything else: a log that cannot be opened is a startup
@@ -252,6 +253,20 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             tk_cli_notify_ready("running");
         }
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
+        /* What came back first ([inbound] url, issue 15), so that a
+         * forwarded reply leaves in this tick and a suppression counts
+         * before the reminders are written. */
+        if (tk_engine_inbound_polls(c->e) && tk_time_real() >= next_poll) {
+            struct tk_engine_poll_stats ps;
+            tk_engine_tick_clock(c->e);
+            if (tk_engine_inbound_poll(c->e, &ps, &terr))
+                logf_line("inbound poll failed: %s; retrying in %d s", terr.msg,
+                          cfg->inbound_poll_seconds);
+            else if (ps.found)
+                logf_line("inbound: %u found, %u processed (%u seen before), %u failed", ps.found,
+                          ps.processed, ps.duplicates, ps.failed);
+            next_poll = tk_time_real() + cfg->inbound_poll_seconds;
+        }
         tk_engine_tick_clock(c->e);
         c->now = tk_engine_now(c->e);
         failed = tick_once(c, &r, &terr) != 0;
@@ -284,6 +299,11 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         }
         if (wait < backoff)
             wait = backoff;
+        if (tk_engine_inbound_polls(c->e)) {
+            double to_poll = (double)(next_poll - tk_time_real());
+            if (to_poll < wait)
+                wait = to_poll > 0 ? to_poll : 0.2;
+        }
         nap(wait);
     }
     tk_cli_notify_stopping();

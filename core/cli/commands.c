@@ -39,6 +39,8 @@ const struct tk_cli_command tk_cli_commands[] = {
      "contacts and who is notified (R1)"},
     {"contact", "remove", TX, tk_cmd_contact_remove, "contact remove ACCOUNT EMAIL",
      "remove a contact; its queued messages are cancelled"},
+    {"contact", "unsuppress", TX, tk_cmd_contact_unsuppress, "contact unsuppress ACCOUNT EMAIL",
+     "write to an address again after it bounced"},
     {"send", NULL, TX | SENDS, tk_cmd_send,
      "send TYPE --account A --title T [--template N] [--reminders on|off] [--every D] [--count N] "
      "[--set F=V]...",
@@ -62,6 +64,8 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"token", "list", 0, tk_cmd_token_list, "token list",
      "API tokens (names and scopes, no secret)"},
     {"token", "revoke", TX, tk_cmd_token_revoke, "token revoke NAME", "revoke an API token"},
+    {"inbound", NULL, OWN | SENDS, tk_cmd_inbound, "inbound [--recipient ADDRESS] [--poll]",
+     "act on one returned message on stdin (bounce, reply), or poll [inbound] url once"},
     {"show", NULL, 0, tk_cmd_show, "show ITEM", "one item"},
     {"why", NULL, 0, tk_cmd_why, "why ITEM",
      "an item's state, reminder settings, next email and last failure"},

@@ -34,6 +34,10 @@ json_t *tk_cli_json_account(struct tk_cli *c, const struct tk_account *a,
 int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_contact_unsuppress(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_inbound.c: what comes back (issue 15) */
+int tk_cmd_inbound(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
 /* cmd_data.c: the data lifecycle (docs/data.md) */
 int tk_cmd_account_rename(struct tk_cli *c, int argc, char **argv, struct tk_error *err);

@@ -84,6 +84,19 @@ static const struct keydef keys[] = {
     I("lua", "memory_limit_mb", lua_memory_limit_mb, 1, 4096),
     I("lua", "instruction_limit", lua_instruction_limit, 1000, 2000000000),
     I("lua", "time_limit_ms", lua_time_limit_ms, 1, 3600000),
+    S("inbound", "url", K_OPT, inbound_url),
+    S("inbound", "username", K_OPT, inbound_username),
+    S("inbound", "password", K_OPT, inbound_password),
+    I("inbound", "poll_seconds", inbound_poll_seconds, 1, 86400),
+    E("inbound", "tls", inbound_tls, "none|starttls|tls"),
+    S("inbound", "ca_file", K_PATH, inbound_ca_file),
+    S("inbound", "done_folder", K_OPT, inbound_done_folder),
+    I("inbound", "max_kb", inbound_max_kb, 1, 1048576),
+    S("inbound", "secret", K_OPT, inbound_secret),
+    S("inbound", "return_path", K_OPT, inbound_return_path),
+    I("inbound", "reply_hold_days", inbound_reply_hold_days, 0, 365),
+    S("inbound", "forward_to", K_OPT, inbound_forward_to),
+    I("inbound", "suppress_after", inbound_suppress_after, 1, 100),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
     S("http", "listen", K_OPT, http_listen),
@@ -425,6 +438,10 @@ static int set_defaults(struct tk_config *c)
     c->lua_time_limit_ms = 1000;
     c->plugins_memory_limit_mb = 64;
     c->http_max_body_kb = 256;
+    c->inbound_poll_seconds = 60;
+    c->inbound_max_kb = 10240;
+    c->inbound_reply_hold_days = 7;
+    c->inbound_suppress_after = 1;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
                    c->log_level
                ? 0

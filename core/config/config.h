@@ -78,6 +78,21 @@ struct tk_config {
     int lua_instruction_limit; /* per call, default 50 million */
     int lua_time_limit_ms;     /* wall clock per call, default 1000 */
 
+    /* [inbound] (issue 15, docs/inbound.md): what comes back */
+    char *inbound_url;           /* imaps://host/INBOX: `tickler run` polls it; NULL: no polling */
+    char *inbound_username;      /* IMAP login */
+    char *inbound_password;      /* IMAP password */
+    int inbound_poll_seconds;    /* between polls of the mailbox, 60 */
+    char *inbound_tls;           /* none|starttls|tls; NULL: by the URL's scheme */
+    char *inbound_ca_file;       /* PEM CA certificates; NULL: the system's */
+    char *inbound_done_folder;   /* move processed messages here; NULL: flag them */
+    int inbound_max_kb;          /* larger messages are read as their header, 10240 */
+    char *inbound_secret;        /* VERP HMAC key, >= 16 characters */
+    char *inbound_return_path;   /* bounces@firm.example: VERP envelope senders when set */
+    int inbound_reply_hold_days; /* a reply holds an item's reminders this long, 7 */
+    char *inbound_forward_to;    /* replies and notices go here (no manager known) */
+    int inbound_suppress_after;  /* synchronous 5xx at RCPT before suppressing, 1 */
+
     /* [log] */
     char *log_file;   /* NULL: stderr */
     char *log_level;  /* error|warn|info|debug, default info */

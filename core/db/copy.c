@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 7
+#define COPY_SCHEMA_VERSION 8
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -53,6 +53,10 @@ static const struct tk_db_table tables[] = {
     {"api_tokens", "id, name, scope, hash, created_at, last_used_at", "id", "i", 1},
     {"api_idempotency", "token, idem_key, request_hash, status, body, created_at",
      "token, idem_key", "ss", 0},
+    {"suppressions", "id, email, reason, at, outbox_id, source", "id", "i", 1},
+    {"inbound",
+     "id, msg_key, at, class, reason, sender, subject, item_id, account_id, outbox_id, action",
+     "id", "i", 1},
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 _Static_assert(NTABLES <= TK_DB_COPY_MAX_TABLES, "raise TK_DB_COPY_MAX_TABLES");

@@ -147,6 +147,37 @@ struct migration {
     " PRIMARY KEY (hook, delivery));"                                                              \
     "CREATE INDEX webhook_seen_at ON webhook_seen(seen_at);"
 
+/* v8 (issue 15): what comes back.  `suppressions` holds the addresses
+ * tickler never writes to again (a verified hard bounce, or
+ * [inbound] suppress_after synchronous 5xx at RCPT): one row per address,
+ * lower-cased, for every account.  `inbound` records each message that
+ * came back under its key (its Message-ID or the hash of its bytes),
+ * UNIQUE, in the transaction that acts on it, so that a message handed
+ * over twice (an IMAP crash between recording and flagging, an MTA
+ * retrying a pipe) has one effect.  Replies are matched by the Message-IDs
+ * tickler sent: outbox_msgid makes that a lookup. */
+#define V8_SQL(ID)                                                                                 \
+    "CREATE TABLE suppressions ("                                                                  \
+    " id " ID ","                                                                                  \
+    " email TEXT NOT NULL UNIQUE,"                                                                 \
+    " reason TEXT NOT NULL,"                                                                       \
+    " at BIGINT NOT NULL,"                                                                         \
+    " outbox_id BIGINT,"                                                                           \
+    " source TEXT NOT NULL);"                                                                      \
+    "CREATE TABLE inbound ("                                                                       \
+    " id " ID ","                                                                                  \
+    " msg_key TEXT NOT NULL UNIQUE,"                                                               \
+    " at BIGINT NOT NULL,"                                                                         \
+    " class TEXT NOT NULL,"                                                                        \
+    " reason TEXT,"                                                                                \
+    " sender TEXT,"                                                                                \
+    " subject TEXT,"                                                                               \
+    " item_id BIGINT,"                                                                             \
+    " account_id BIGINT,"                                                                          \
+    " outbox_id BIGINT,"                                                                           \
+    " action TEXT NOT NULL);"                                                                      \
+    "CREATE INDEX outbox_msgid ON outbox(message_id);"
+
 /* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
  * the token, never the token; an idempotency record keeps the first answer
  * to a POST under (token, key) with a hash of the request it answered, so
@@ -211,6 +242,9 @@ static const struct migration migrations[] = {
     {7,
      {[TK_DB_SCHEMA_SQLITE] = V7_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V7_SQL("BIGSERIAL PRIMARY KEY")}},
+    {8,
+     {[TK_DB_SCHEMA_SQLITE] = V8_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V8_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -127,7 +127,8 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
         if ((rc = tk_engine_load_plugins(e, err)))
             return rc;
     }
-    if ((rc = open_sender(e, err)) || (rc = open_templates(e, err)))
+    if ((rc = open_sender(e, err)) || (rc = tk_engine_inbound_check(&e->cfg, err)) ||
+        (rc = open_templates(e, err)))
         return rc;
     if (flags & TK_OPEN_NO_STORE)
         return 0;

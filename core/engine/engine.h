@@ -396,6 +396,65 @@ int tk_engine_restore(struct tk_engine *e, const char *file, int *version, struc
  * until the engine is closed), so that restore refuses while one runs; a
  * restore holds it exclusively.  No-op on PostgreSQL. */
 int tk_engine_daemon_lock(struct tk_engine *e, struct tk_error *err);
+/* Lift the suppression of ACCOUNT's contact EMAIL (issue 15): the address
+ * gets email again, for every account; audit entry "unsuppressed".
+ * TK_ENOTFOUND when the account has no such contact or the address is not
+ * suppressed. */
+int tk_engine_contact_unsuppress(struct tk_engine *e, int64_t account, const char *email,
+                                 struct tk_error *err);
+/* Whether ACCOUNT has notify-on contacts and every one of them is
+ * suppressed ("nobody left": its automatic reminders wait).  A read. */
+int tk_engine_account_nobody_left(struct tk_engine *e, int64_t account, int *nobody,
+                                  struct tk_error *err);
+
+/* ---- what comes back (issue 15, docs/inbound.md) ----------------------- */
+
+/* One message that came back, as `tickler inbound` reads it from standard
+ * input or the IMAP poll fetches it.  DATA (LEN bytes) and ENVELOPE_RCPT
+ * are borrowed for the call. */
+struct tk_engine_inbound_req {
+    const char *data;
+    size_t len;
+    const char *envelope_rcpt; /* --recipient / ${recipient}; NULL: from the headers */
+    int headers_only;          /* DATA is the header section of a larger message */
+};
+
+/* What was done about it. */
+struct tk_engine_inbound_outcome {
+    char cls[16]; /* tk_inbound_class_name(): hard-bounce, soft-bounce, auto-reply, reply, unmatched
+                   */
+    char action[32];   /* suppressed, recorded, replied, ignored, unmatched, duplicate */
+    int duplicate;     /* its key was recorded before: nothing done */
+    int64_t item_id;   /* the item it is about, 0: none */
+    int64_t outbox_id; /* the message of ours it answers or bounces, 0: none */
+    char detail[400];  /* one line for the log */
+};
+
+/* Classify one message and act on it, inside the caller's transaction:
+ * a verified hard bounce suppresses the address; a soft bounce and an
+ * automatic reply are recorded in the item's audit trail; a person's reply
+ * to one of our messages is recorded, forwarded to staff ([inbound]
+ * forward_to) and handed to the item's plugin (on_reply; chat records its
+ * "replied" event); anything else is recorded as unmatched and logged.
+ * The message is recorded under its key: one handed over again (*OUT
+ * duplicate) changes nothing.  Returns 0 when the message was recorded or
+ * deliberately ignored; non-zero only when it could not be processed (the
+ * store, memory): roll back, and the sender keeps it to retry. */
+int tk_engine_inbound(struct tk_engine *e, const struct tk_engine_inbound_req *rq,
+                      struct tk_engine_inbound_outcome *out, struct tk_error *err);
+
+/* Whether [inbound] url is set (tickler run polls a mailbox). */
+int tk_engine_inbound_polls(const struct tk_engine *e);
+
+struct tk_engine_poll_stats {
+    unsigned found, processed, failed, duplicates;
+};
+/* One poll of the [inbound] url mailbox: each unprocessed message goes
+ * through tk_engine_inbound in a transaction of its own, and is flagged
+ * (or moved) on the server only after that commit.  Call outside a
+ * transaction.  STATS may be NULL.  Errors as tk_inbound_imap_poll. */
+int tk_engine_inbound_poll(struct tk_engine *e, struct tk_engine_poll_stats *stats,
+                           struct tk_error *err);
 
 /* ---- the outbox, by hand --------------------------------------------- */
 

@@ -159,4 +159,50 @@ int tk_webhook_mask_url(const char *url, char *buf, size_t size);
  * Thread-safe (dispatcher workers).  Always 0. */
 int tk_webhook_post(const struct tk_outbox_row *r, struct tk_delivery_result *res);
 
+/* ---- what comes back (issue 15: inbound.c, suppress.c) ---------------- */
+
+/* Check the [inbound] section of C as the engine opens (VERP keys, the
+ * mailbox, forward_to): 0, or TK_EINVAL naming the file and the key. */
+int tk_engine_inbound_check(const struct tk_config *c, struct tk_error *err);
+
+/* With [inbound] return_path set: give the new outbox row ID, sent to
+ * RCPT, its VERP envelope sender (bounces+ID-MAC@domain), so that a bounce
+ * names the row; without it nothing changes.  Inside the caller's
+ * transaction. */
+int tk_engine_verp_sender(struct tk_engine *e, int64_t outbox_id, const char *rcpt,
+                          struct tk_error *err);
+
+/* Queue a staff notice (a forwarded reply, "address suppressed", "nobody
+ * left") to ACCOUNT's manager, else [inbound] forward_to, once per
+ * IDEM_KEY (a second call with the same key does nothing).  *SENT (may be
+ * NULL): 1 when a message was queued, 0 when there is nobody to tell or it
+ * was queued before.  Strings are borrowed. */
+int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, const char *idem_key,
+                           const char *subject, const char *text, const char *in_reply_to,
+                           int *sent, struct tk_error *err);
+
+/* After a permanent failure at RCPT (a dead outbox row with a 5xx reply)
+ * of ROW: suppress its address once [inbound] suppress_after such
+ * failures are recorded.  Inside the caller's transaction. */
+int tk_engine_suppress_after_failure(struct tk_engine *e, const struct tk_outbox_row *row,
+                                     int reply_code, const char *reply, struct tk_error *err);
+
+/* Suppress EMAIL for every account (REASON, SOURCE "bounce" or "rcpt",
+ * the outbox row OUTBOX_ID that failed), with the audit entry
+ * "suppressed" on ACCOUNT and ITEM (0: none) and on every other account
+ * that has the address; each such account's staff are told once, and
+ * told again if it has nobody left.  An address suppressed already gets
+ * the audit entry "bounce" only.  *ADDED (may be NULL): 1 when it was
+ * suppressed now. */
+int tk_engine_suppress(struct tk_engine *e, const char *email, const char *reason,
+                       const char *source, int64_t outbox_id, int64_t account, int64_t item,
+                       int *added, struct tk_error *err);
+
+/* The scheduler, before an automatic reminder of IT: when every notify-on
+ * contact of its account is suppressed, the reminder waits (*WAITS = 1):
+ * IT's next_at moves a day on, the audit entry "reminder-waiting" is
+ * written and staff are told once.  *WAITS = 0: send as usual. */
+int tk_engine_reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits,
+                             struct tk_error *err);
+
 #endif

@@ -295,6 +295,8 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     row.created_at = e->now;
     row.next_attempt_at = e->now;
     rc = tk_store_outbox_add(e->db, &row, &id, &dup, err);
+    if (rc == 0 && !dup)
+        rc = tk_engine_verp_sender(e, id, c->email, err);
 out:
     tk_buf_free(&subject);
     tk_buf_free(&body);

@@ -76,6 +76,10 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
          * up on does not (it would only feed itself) */
         if (rc == 0 && !tk_webhook_is_row(r))
             rc = tk_webhook_emit(e, db, "delivery.dead", r->item_id, err);
+        /* a permanent 5xx at RCPT counts towards suppressing the address
+         * ([inbound] suppress_after, issue 15) */
+        if (rc == 0 && res->status == TK_PERMANENT)
+            rc = tk_engine_suppress_after_failure(e, r, res->reply_code, res->reply, err);
     }
     if (rc)
         return rc;

@@ -32,7 +32,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     struct tk_render_req rq;
     const char *section;
     char *who = NULL, detail[TK_ERROR_MAX];
-    int go = 0, rc;
+    int go = 0, waits = 0, rc;
 
     memset(&it, 0, sizeof it);
     if ((rc = tk_store_item_get(e->db, id, &it, err)) ||
@@ -57,6 +57,9 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         rc = tk_store_item_update_reminder(e->db, &it, err);
         goto out;
     }
+    /* nobody left to write to (issue 15): the reminder waits */
+    if ((rc = tk_engine_reminder_waits(e, &it, &waits, err)) || waits)
+        goto out;
     it.rem.sent++;
     if ((rc = tk_store_contact_list(e->db, it.account_id, 1, &rcpts, err)))
         goto out;

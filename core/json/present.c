@@ -76,6 +76,15 @@ json_t *tk_json_contact(const struct tk_contact *c)
     json_object_set_new(o, "email", tk_json_str(c->email));
     json_object_set_new(o, "name", tk_json_str(c->name));
     json_object_set_new(o, "notify", json_boolean(c->notify));
+    /* issue 15: {"reason", "at"} while the address is suppressed, else null */
+    if (c->suppressed_reason) {
+        json_t *s = json_object();
+        json_object_set_new(s, "reason", tk_json_str(c->suppressed_reason));
+        json_object_set_new(s, "at", tk_json_time(c->suppressed_at));
+        json_object_set_new(o, "suppressed", s);
+    } else {
+        json_object_set_new(o, "suppressed", json_null());
+    }
     return o;
 }
 
@@ -113,6 +122,7 @@ json_t *tk_json_outbox(const struct tk_outbox_row *r)
     json_object_set_new(o, "step", json_integer(r->step));
     json_object_set_new(o, "recipient", tk_json_str(r->recipient));
     json_object_set_new(o, "message_id", tk_json_str(r->message_id));
+    json_object_set_new(o, "sender", tk_json_str(r->sender));
     json_object_set_new(o, "state", json_string(tk_json_outbox_state(r->state)));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "created_at", tk_json_time(r->created_at));

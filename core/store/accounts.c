@@ -180,6 +180,7 @@ void tk_contact_free(struct tk_contact *c)
         return;
     free(c->email);
     free(c->name);
+    free(c->suppressed_reason);
     memset(c, 0, sizeof *c);
 }
 
@@ -244,11 +245,15 @@ int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
      * (account_id, email) index in email order, and SQLite would start a
      * sorter for every call (about 5k instructions of a reminder's 180k,
      * for an account's few contacts). */
+    /* A suppressed address (issue 15) is never a recipient: the notify-on
+     * list leaves it out, for every email of every account. */
     static const char *const all =
-        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ?";
+        "SELECT c.id, c.account_id, c.email, c.name, c.notify, s.reason, s.at FROM contacts c "
+        "LEFT JOIN suppressions s ON s.email = lower(c.email) WHERE c.account_id = ?";
     static const char *const on =
-        "SELECT id, account_id, email, name, notify FROM contacts WHERE account_id = ? "
-        "AND notify <> 0";
+        "SELECT c.id, c.account_id, c.email, c.name, c.notify, NULL, 0 FROM contacts c "
+        "WHERE c.account_id = ? AND c.notify <> 0 AND NOT EXISTS "
+        "(SELECT 1 FROM suppressions s WHERE s.email = lower(c.email))";
     struct tk_cursor *cur = NULL;
     out->v = NULL;
     out->n = 0;
@@ -274,6 +279,8 @@ int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
         c->email = tk_store_col_dup(cur, 2, &oom);
         c->name = tk_store_col_dup(cur, 3, &oom);
         c->notify = tk_cursor_int(cur, 4) != 0;
+        c->suppressed_reason = tk_store_col_dup(cur, 5, &oom);
+        c->suppressed_at = tk_cursor_int(cur, 6);
         if (oom)
             break;
     }

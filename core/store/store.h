@@ -46,6 +46,11 @@ struct tk_contact {
     int64_t id, account_id;
     char *email, *name; /* name may be NULL */
     int notify;
+    /* The address's suppression (issue 15), filled by
+     * tk_store_contact_list: the reason, NULL when it is not suppressed,
+     * and when it was suppressed. */
+    char *suppressed_reason;
+    tk_time suppressed_at;
 };
 void tk_contact_free(struct tk_contact *c);
 struct tk_contacts {
@@ -58,7 +63,8 @@ int tk_store_contact_add(struct tk_db *db, int64_t account, const char *email, c
                          int notify, tk_time now, int64_t *id, struct tk_error *err);
 int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email, int notify,
                             struct tk_error *err);
-/* All contacts of ACCOUNT (NOTIFY_ONLY: only notify-on), by id. */
+/* All contacts of ACCOUNT (NOTIFY_ONLY: only notify-on, and never a
+ * suppressed address: these are the recipients of every email), by id. */
 int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
                           struct tk_contacts *out, struct tk_error *err);
 
@@ -299,5 +305,53 @@ int tk_store_erase_address(struct tk_db *db, const char *addr, const char *marke
  * fewer than LIMIT means none is left. */
 int tk_store_outbox_drop_texts(struct tk_db *db, tk_time cutoff, tk_time now, size_t limit,
                                size_t *n, struct tk_error *err);
+/* ---- suppressions and what came back (issue 15) ---------------------- */
+
+/* An address tickler never writes to again, for any account. */
+struct tk_suppression {
+    int64_t id;
+    char *email;  /* lower-cased */
+    char *reason; /* "5.1.1 user unknown (bounce)" */
+    char *source; /* "bounce", "rcpt" */
+    tk_time at;
+    int64_t outbox_id; /* the message whose failure caused it, 0: none */
+};
+void tk_suppression_free(struct tk_suppression *s);
+
+/* The suppression of EMAIL (compared lower-cased) into OUT (caller frees
+ * with tk_suppression_free); TK_ENOTFOUND when it is not suppressed. */
+int tk_store_suppression_get(struct tk_db *db, const char *email, struct tk_suppression *out,
+                             struct tk_error *err);
+/* Suppress EMAIL (stored lower-cased).  An address suppressed already is
+ * left as it was: *ADDED (may be NULL) says which.  Strings are borrowed. */
+int tk_store_suppression_add(struct tk_db *db, const char *email, const char *reason,
+                             const char *source, int64_t outbox_id, tk_time now, int *added,
+                             struct tk_error *err);
+/* Lift the suppression of EMAIL; TK_ENOTFOUND when there is none. */
+int tk_store_suppression_remove(struct tk_db *db, const char *email, struct tk_error *err);
+
+/* One message that came back, recorded under its KEY (UNIQUE). */
+struct tk_inbound_record {
+    const char *key, *cls, *reason, *sender, *subject, *action;
+    tk_time at;
+    int64_t item_id, account_id, outbox_id; /* 0: none */
+};
+/* Whether a message with KEY was recorded: *SEEN 1 or 0. */
+int tk_store_inbound_seen(struct tk_db *db, const char *key, int *seen, struct tk_error *err);
+/* Record R (strings borrowed).  TK_ECONFLICT when its key is there
+ * already (a concurrent recorder won: roll back). */
+int tk_store_inbound_add(struct tk_db *db, const struct tk_inbound_record *r, struct tk_error *err);
+
+/* The outbox row whose Message-ID is MSGID ("<id>"), without its text;
+ * TK_ENOTFOUND when tickler sent none. */
+int tk_store_outbox_by_message_id(struct tk_db *db, const char *msgid, struct tk_outbox_row *out,
+                                  struct tk_error *err);
+/* Set the envelope sender of queued row ID (its VERP address). */
+int tk_store_outbox_set_sender(struct tk_db *db, int64_t id, const char *sender,
+                               struct tk_error *err);
+/* How many outbox rows to EMAIL (lower-cased compare) died of a permanent
+ * (5xx) refusal. */
+int tk_store_outbox_hard_failures(struct tk_db *db, const char *email, int64_t *n,
+                                  struct tk_error *err);
 
 #endif

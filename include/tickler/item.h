@@ -135,8 +135,21 @@ struct tk_item_type {
      * KIND while the item is pending, NULL otherwise. */
     const char *(*section)(void *state, struct tk_item_ctx *ctx, const char *kind);
 
+    /* ABI 1.2 */
+
+    /* A person answered an email about the item (issue 15): FROM is the
+     * sender's address, TEXT the reply without its quoted history (both
+     * borrowed for the call, UTF-8).  Return the name of one of the type's
+     * events to record it as that event (chat: "replied", R14), "" to
+     * record the reply and nothing more, or NULL to leave it to the host:
+     * the item's automatic reminders are put on hold for [inbound]
+     * reply_hold_days, as for a plugin built before ABI 1.2 (without this
+     * slot).  Called only while the item is pending.  May be NULL. */
+    const char *(*on_reply)(void *state, struct tk_item_ctx *ctx, const char *from,
+                            const char *text);
+
 #ifdef TK_TEST_ABI_GROWTH
-    /* ABI 1.2 (test builds only, see TK_ABI_MINOR in plugin.h) */
+    /* ABI 1.3 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;
 #endif
 };

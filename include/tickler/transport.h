@@ -109,7 +109,7 @@ struct tk_transport {
     int (*probe)(void *state, struct tk_error *err);
 
 #ifdef TK_TEST_ABI_GROWTH
-    /* ABI 1.2 (test builds only, see TK_ABI_MINOR in plugin.h) */
+    /* ABI 1.3 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;
 #endif
 };

@@ -49,6 +49,20 @@ static const struct tk_field_spec chat_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
+/* A client's reply by email answers the thread (R14): record it as the
+ * "replied" event, which stops the reminders, instead of the host's hold.
+ * A one-message thread is the common case; a thread with open tasks is
+ * finished by staff ("tasks-done") as before. */
+static const char *chat_on_reply(void *state, struct tk_item_ctx *ctx, const char *from,
+                                 const char *text)
+{
+    (void)state;
+    (void)ctx;
+    (void)from;
+    (void)text;
+    return "replied";
+}
+
 static const struct tk_item_type chat_type = {
     .hdr = TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "chat", "1.0",
                                  "Message threads the client must answer"),
@@ -60,6 +74,8 @@ static const struct tk_item_type chat_type = {
     .fini = item_state_fini,
     .vars = chat_vars,
     .section = NULL, /* host default: the kind while pending, nothing after */
+    /* ABI 1.2 */
+    .on_reply = chat_on_reply,
 };
 
 TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)

@@ -48,7 +48,7 @@ cat >"$tmp/src" <<'SRC'
 #endif
 static const struct tk_item_type item = {
     TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "x", "1", "d"),
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL GROWN};
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL GROWN};
 static const struct tk_transport transport = {
     TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "y", "1", "d"),
     NULL, NULL, NULL, NULL, NULL, NULL, NULL GROWN};
@@ -56,7 +56,8 @@ int tk_check(const struct tk_host *h);
 int tk_check(const struct tk_host *h)
 {
     return TK_HOST_HAS(h, format_date) + TK_HOST_HAS(h, config_dir) +
-           TK_DESCR_HAS(&item, section) + TK_DESCR_HAS(&transport, close) +
+           TK_DESCR_HAS(&item, section) + TK_DESCR_HAS(&item, on_reply) +
+           TK_DESCR_HAS(&transport, close) +
            TK_DESCR_HAS(&transport, probe) +
            (int)(TK_HOST_SIZE_1_0 + TK_ITEM_TYPE_SIZE_1_0 + TK_TRANSPORT_SIZE_1_0);
 }

@@ -243,7 +243,16 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
      * would otherwise leave a file the owner cannot even rewrite. */
     if (fchmod(fd, 0640) != 0)
         what = "chmod";
-    else if (write_all(fd, msg->data, msg->len) != 0)
+    /* The envelope sender goes in first as Return-Path, as a delivery
+     * agent writes it (RFC 5321 4.4): with [inbound] return_path it is the
+     * message's VERP address, which a file spool would otherwise lose. */
+    char rp[600];
+    int rpn = msg->from && *msg->from && !strpbrk(msg->from, "\r\n")
+                  ? snprintf(rp, sizeof rp, "Return-Path: <%s>\r\n", msg->from)
+                  : 0;
+    if (!what && rpn > 0 && (size_t)rpn < sizeof rp && write_all(fd, rp, (size_t)rpn) != 0)
+        what = "write";
+    else if (!what && write_all(fd, msg->data, msg->len) != 0)
         what = "write";
     else if (st->fsync && fsync(fd) != 0)
         what = "fsync";
