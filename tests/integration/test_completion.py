@@ -59,7 +59,7 @@ class Completion(unittest.TestCase):
 
     def test_sub_commands(self):
         self.assertEqual(self.complete("tickler account "), ["add", "list", "remove", "rename", "set", "show"])
-        self.assertEqual(self.complete("tickler contact "), ["add", "list", "notify", "remove"])
+        self.assertEqual(self.complete("tickler contact "), ["add", "list", "notify", "remove", "unsuppress"])
         self.assertEqual(self.complete("tickler account remove Acme --"), ["--force", "--help"])
         self.assertEqual(self.complete("tickler export --"), ["--account", "--help"])
         self.assertEqual(self.complete("tickler erase --"), ["--contact", "--help"])
