@@ -168,10 +168,22 @@ static int plugin_reply(struct tk_engine *e, const struct tk_inbound_result *r, 
             rc = 0;
         }
     } else if (!event) {
-        /* The hold of the item's reminders ([inbound] reply_hold_days,
-         * reason "client replied") belongs to the holds of the reminders
-         * work (tk_engine_hold_item), not on main yet: recorded only. */
+        /* No plugin verdict: the item's automatic reminders wait
+         * [inbound] reply_hold_days (0: no hold) so that staff can answer
+         * before the next one goes out. */
+        int days = e->cfg.inbound_reply_hold_days;
         set(out->action, sizeof out->action, "replied");
+        if (days > 0) {
+            rc = tk_engine_hold_item(e, it.id, e->now + (tk_time)days * 86400, "client replied",
+                                     err);
+            if (rc == 0)
+                snprintf(out->action, sizeof out->action, "held:%dd", days);
+            else if (rc == TK_EINVAL || rc == TK_ECONFLICT) {
+                tk_engine_warn(e, "item %lld: reply hold refused: %s", (long long)it.id,
+                               err ? err->msg : "refused");
+                rc = 0;
+            }
+        }
     }
 out:
     tk_item_free(&it);

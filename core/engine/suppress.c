@@ -39,10 +39,20 @@ int tk_engine_verp_sender(struct tk_engine *e, int64_t outbox_id, const char *rc
  * exists (issue 15 leaves that to the reminders work), today
  * [inbound] forward_to.  NULL: nobody, the notice is only in the audit
  * trail. */
-static const char *staff_address(struct tk_engine *e, int64_t account)
+/* Who on staff hears about ACCOUNT: its manager (`account set
+ * --manager`), else [inbound] forward_to; NULL for nobody.  The manager's
+ * address is copied into BUF of SIZE bytes. */
+static const char *staff_address(struct tk_engine *e, int64_t account, char *buf, size_t size)
 {
-    (void)account;
     const char *to = e->cfg.inbound_forward_to;
+    struct tk_account acc = {0};
+    struct tk_error probe = {0};
+    if (account && tk_store_account_get(e->db, account, &acc, &probe) == 0 && acc.manager &&
+        *acc.manager && strlen(acc.manager) < size) {
+        memcpy(buf, acc.manager, strlen(acc.manager) + 1);
+        to = buf;
+    }
+    tk_account_free(&acc);
     return to && *to ? to : NULL;
 }
 
@@ -50,7 +60,8 @@ int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, c
                            const char *subject, const char *text, const char *in_reply_to,
                            int *sent, struct tk_error *err)
 {
-    const char *to = staff_address(e, account);
+    char manager[TK_ERROR_MAX];
+    const char *to = staff_address(e, account, manager, sizeof manager);
     struct tk_buf msg = {0};
     struct tk_outbox_row row;
     struct tk_mail m;

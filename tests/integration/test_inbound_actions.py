@@ -90,6 +90,14 @@ class Deployment:
         tc.assertEqual(acts.count("reply"), 1)
         # the invoice is still pending (a reply does not complete it) ...
         tc.assertEqual(self.t.json("show", self.invoice)["state"], "pending")
+        # ... but its reminders wait [inbound] reply_hold_days (7) for staff
+        hold = self.t.json("show", self.invoice)["hold"]
+        tc.assertIsNotNone(hold, "a person's reply holds the invoice's reminders")
+        tc.assertEqual(hold["reason"], "client replied")
+        tc.assertIsNotNone(hold["until"])
+        tc.assertEqual(acts.count("hold"), 1)
+        # the chat's plugin answered with its event instead: no hold
+        tc.assertIsNone(self.t.json("show", self.chat)["hold"])
         # ... the chat reply is the chat's "replied" event (R14)
         tc.assertEqual(self.t.json("show", self.chat)["state"], "answered")
         tc.assertIn("reply", self.audit(self.chat))
@@ -153,6 +161,21 @@ class InboundActions(unittest.TestCase):
         self.assertEqual(r["class"], "hard-bounce")
         self.assertNotEqual(r["action"], "suppressed")
         self.assertIsNone(d.contacts(d.client)["slow@client.example"]["suppressed"])
+
+    def test_the_accounts_manager_hears_before_forward_to(self):
+        d = Deployment(self)
+        d.t.ok("account", "set", d.client, "--manager", "boss@bakker.example")
+        msgs = d.messages()
+        for name in ("dsn-hard", "human"):
+            r = d.t.run("--json", "inbound", input=msgs[name].decode("latin-1"))
+            self.assertEqual(r.rc, 0, (name, r))
+        to = [r["recipient"] for r in d.t.json("outbox") if r["kind"] == "staff-notice"]
+        self.assertEqual(to, ["boss@bakker.example"] * 2, to)
+        # Jansen has no manager: forward_to hears about its chat reply
+        r = d.t.run("--json", "inbound", input=msgs["chat"].decode("latin-1"))
+        self.assertEqual(r.rc, 0, r)
+        to = [r["recipient"] for r in d.t.json("outbox") if r["kind"] == "staff-notice"]
+        self.assertEqual(to[-1], "staff@bakker.example")
 
     def test_forged_bounces_suppress_nothing(self):
         d = Deployment(self)
