@@ -46,6 +46,12 @@ int tk_cmd_job_archive(struct tk_cli *c, int argc, char **argv, struct tk_error 
 int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
+/* cmd_user.c: the staff console's users */
+int tk_cmd_user_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_password(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
 /* cmd_migrate.c */
 int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 

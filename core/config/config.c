@@ -76,6 +76,7 @@ static const struct keydef keys[] = {
     I("lua", "memory_limit_mb", lua_memory_limit_mb, 1, 4096),
     I("lua", "instruction_limit", lua_instruction_limit, 1000, 2000000000),
     I("lua", "time_limit_ms", lua_time_limit_ms, 1, 3600000),
+    I("http", "session_hours", http_session_hours, 1, 8760),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
 };
@@ -360,6 +361,7 @@ static int set_defaults(struct tk_config *c)
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;
     c->plugins_memory_limit_mb = 64;
+    c->http_session_hours = 12;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
                    c->log_level
                ? 0

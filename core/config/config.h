@@ -69,6 +69,9 @@ struct tk_config {
     int lua_instruction_limit; /* per call, default 50 million */
     int lua_time_limit_ms;     /* wall clock per call, default 1000 */
 
+    /* [http] (the staff console's part; docs/configuration.md) */
+    int http_session_hours; /* a console session's life, default 12 */
+
     /* [log] */
     char *log_file;  /* NULL: stderr */
     char *log_level; /* error|warn|info|debug, default info */

@@ -119,6 +119,28 @@ struct migration {
     "WHERE data IS NOT NULL;"                                                                      \
     "ALTER TABLE outbox DROP COLUMN data;"
 
+/* v3 (issue 18): the staff console's users and their sessions.  A user's
+ * password is an Argon2id string (libsodium's crypto_pwhash_str), a
+ * session is kept by the hash of its cookie (a stolen store opens no
+ * session).  The indexes serve the console's dashboard: emails sent and
+ * items completed per day over the last 30 days. */
+#define V3_SQL(ID)                                                                                 \
+    "CREATE TABLE users ("                                                                         \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " language TEXT NOT NULL DEFAULT 'en',"                                                        \
+    " pw_hash TEXT NOT NULL,"                                                                      \
+    " created_at BIGINT NOT NULL);"                                                                \
+    "CREATE TABLE sessions ("                                                                      \
+    " id " ID ","                                                                                  \
+    " token_hash TEXT NOT NULL UNIQUE,"                                                            \
+    " user_id BIGINT NOT NULL REFERENCES users(id),"                                               \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " expires_at BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX sessions_user ON sessions(user_id);"                                             \
+    "CREATE INDEX outbox_sent ON outbox(sent_at) WHERE sent_at IS NOT NULL;"                       \
+    "CREATE INDEX items_completed ON items(completed_at) WHERE completed_at IS NOT NULL;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -126,6 +148,9 @@ static const struct migration migrations[] = {
     {2,
      {[TK_DB_SCHEMA_SQLITE] = V2_SQL("INTEGER PRIMARY KEY"),
       [TK_DB_SCHEMA_POSTGRES] = V2_SQL("BIGINT PRIMARY KEY")}},
+    {3,
+     {[TK_DB_SCHEMA_SQLITE] = V3_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V3_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

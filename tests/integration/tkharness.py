@@ -41,6 +41,14 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 DAY = 86400
 
 
+def newest_schema():
+    """The newest schema version this tree's migrations create (core/db/schema.c),
+    so that tests do not need an edit for each new migration."""
+    import re
+    with open(os.path.join(SOURCE, "core", "db", "schema.c")) as f:
+        return max(int(v) for v in re.findall(r"^\s*\{(\d+),\s*$", f.read(), re.M))
+
+
 def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
