@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_web"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -25,7 +25,8 @@ fuzzdir=$build/tests/fuzz
 # Seed corpora: the shipped templates, a few hand-written messages, the
 # inbound fixtures (real bounces, replies, junk), and hostile record values.
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
-    "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json"
+    "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json" \
+    "$fuzzdir/corpus/web"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -72,6 +73,13 @@ printf 'invoice\0Fees \033[2J\0pending\0default\0amount\0450.00\0EUR\0Acme BV\0A
     >"$fuzzdir/corpus/json/seed1"
 printf 'x\377y\0caf\303\0\355\240\200\0\300\257\0n\342\202\0\001\037\177\0\302\233\0k\377\0v\0\360\237\230\200\0' \
     >"$fuzzdir/corpus/json/seed2"
+
+# web: the console's form bodies, with the XSS payloads the browser test
+# stores, broken escapes and bytes that are not UTF-8
+printf 'csrf=0123&op=on&every_days=5&count=2' >"$fuzzdir/corpus/web/seed1"
+printf 'username=%%3Cscript%%3Ealert(1)%%3C%%2Fscript%%3E&password=x+y&q=%%22%%3E%%3Cimg+src%%3Dx%%3E' \
+    >"$fuzzdir/corpus/web/seed2"
+printf 'a=%%ff%%c3&b=%%e2%%82&c=javascript:alert(1)&d=%%0d%%0a&e=%%4&f=%%zz' >"$fuzzdir/corpus/web/seed3"
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
 # replayed); unset, every run explores afresh.
