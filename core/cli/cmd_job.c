@@ -9,11 +9,7 @@
 
 static int need_pipelines(struct tk_cli *c, struct tk_error *err)
 {
-    if (!c->pipelines)
-        return tk_error_set(err, TK_EINVAL,
-                            "no pipelines: set [lua] scripts = FOLDER in the "
-                            "configuration");
-    return 0;
+    return tk_pipelines_need(c->pipelines, err);
 }
 
 int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -32,11 +28,8 @@ int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err
                           "[--title TITLE] [--stage STAGE]");
         goto out;
     }
-    if (title &&
-        (strlen(title) > 200 || strpbrk(title, "\r\n") || !tk_utf8_valid(title, strlen(title)))) {
-        rc = tk_error_set(err, TK_EINVAL, "a job title is one line of at most 200 characters");
+    if ((rc = tk_pipeline_job_title_check(title, err)))
         goto out;
-    }
     if ((rc = need_pipelines(c, err)) || (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
     if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title, tk_cli_opt(&a, "stage"),

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "http/http.h"
 #include "lua/pipeline.h"
 
 int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
@@ -80,6 +81,9 @@ int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 
 static volatile sig_atomic_t g_stop, g_reload;
 static volatile int g_stop_flag;
+/* set by the HTTP worker after it committed writes: tick now, so that the
+ * mail they enqueued goes out without waiting for the poll */
+static int g_wake;
 
 static void on_signal(int sig)
 {
@@ -135,11 +139,36 @@ static void log_broken_scripts(struct tk_cli *c)
                   why);
 }
 
+static void http_log(void *u, const char *msg)
+{
+    (void)u;
+    logf_line("http: %s", msg);
+}
+
+static void http_wrote(void *u)
+{
+    (void)u;
+    __atomic_store_n(&g_wake, 1, __ATOMIC_RELAXED);
+}
+
+/* The listener of [http] listen, when it is set (*out stays NULL else). */
+static int start_http(struct tk_cli *c, struct tk_http_server **out, struct tk_error *err)
+{
+    struct tk_http_config hc = {http_log, NULL, http_wrote, NULL};
+    *out = NULL;
+    if (!tk_engine_config(c->e)->http_listen)
+        return 0;
+    if (tk_http_start(out, c->e, &hc, err))
+        return err->code ? err->code : TK_ERR;
+    logf_line("http: listening on %s", tk_http_address(*out));
+    return 0;
+}
+
 /* Sleep up to SECONDS, waking early on a signal. */
 static void nap(double seconds)
 {
-    while (seconds > 0 && !g_stop && !g_reload) {
-        double step = seconds < 0.2 ? seconds : 0.2;
+    while (seconds > 0 && !g_stop && !g_reload && !__atomic_load_n(&g_wake, __ATOMIC_RELAXED)) {
+        double step = seconds < 0.05 ? seconds : 0.05;
         struct timespec ts = {(time_t)step, (long)((step - (double)(time_t)step) * 1e9)};
         nanosleep(&ts, NULL);
         seconds -= step;
@@ -150,6 +179,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 {
     const struct tk_config *cfg = tk_engine_config(c->e);
     struct tk_engine_store_info si;
+    struct tk_http_server *http = NULL;
     struct sigaction sa;
     struct tick_result r;
     char when[32];
@@ -171,6 +201,10 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
               cfg->transport_plugin, si.driver);
     tk_engine_check_templates(c->e);
     log_broken_scripts(c);
+    if (start_http(c, &http, err)) {
+        tk_engine_set_stop(c->e, NULL);
+        return err->code;
+    }
     tk_cli_notify_ready("running");
     while (!g_stop) {
         struct tk_error terr = {0};
@@ -181,6 +215,8 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             tk_cli_notify_reloading();
             reopen_log(c);
             tk_engine_reload_templates(c->e);
+            if (http)
+                tk_http_reload(http);
             if (tk_pipelines_reload(c->e, &c->pipelines, &terr) != 0)
                 logf_line("SIGHUP: pipeline scripts not reloaded: %s", terr.msg);
             logf_line("SIGHUP: log reopened, templates reloaded, pipeline scripts reloaded");
@@ -188,6 +224,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
             log_broken_scripts(c);
             tk_cli_notify_ready("running");
         }
+        __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         tk_engine_tick_clock(c->e);
         c->now = tk_engine_now(c->e);
         if (tick_once(c, &r, &terr)) {
@@ -214,6 +251,52 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     }
     tk_cli_notify_stopping();
     logf_line("stopping: signal received, exiting");
+    tk_http_stop(http);
+    tk_engine_set_stop(c->e, NULL);
+    return 0;
+}
+
+int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    struct tk_http_server *http = NULL;
+    struct sigaction sa;
+    (void)argv;
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler serve");
+    if (!tk_engine_config(c->e)->http_listen)
+        return tk_error_set(
+            err, TK_EUSAGE,
+            "tickler serve needs [http] listen = ADDRESS:PORT in the configuration");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    tk_engine_set_stop(c->e, &g_stop_flag);
+    reopen_log(c);
+    tk_engine_check_templates(c->e);
+    log_broken_scripts(c);
+    if (start_http(c, &http, err)) {
+        tk_engine_set_stop(c->e, NULL);
+        return err->code;
+    }
+    logf_line("serving HTTP only: no scheduling, no delivery (tickler run does both)");
+    tk_cli_notify_ready("serving");
+    while (!g_stop) {
+        if (g_reload) {
+            g_reload = 0;
+            reopen_log(c);
+            tk_http_reload(http);
+            logf_line("SIGHUP: log reopened, HTTP worker reloads templates and scripts");
+        }
+        __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
+        nap(1.0);
+    }
+    tk_cli_notify_stopping();
+    logf_line("stopping: signal received, exiting");
+    tk_http_stop(http);
     tk_engine_set_stop(c->e, NULL);
     return 0;
 }

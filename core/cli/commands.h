@@ -52,6 +52,14 @@ int tk_cmd_user_list(struct tk_cli *c, int argc, char **argv, struct tk_error *e
 int tk_cmd_user_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_user_password(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
+/* cmd_token.c: API tokens */
+int tk_cmd_token_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_token_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_token_revoke(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_run.c: the HTTP server alone (tickler run serves it beside ticks) */
+int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
 /* cmd_migrate.c */
 int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 

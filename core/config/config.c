@@ -79,11 +79,16 @@ static const struct keydef keys[] = {
     I("http", "session_hours", http_session_hours, 1, 8760),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
+    S("http", "listen", K_OPT, http_listen),
+    S("http", "tls_cert", K_PATH, http_tls_cert),
+    S("http", "tls_key", K_PATH, http_tls_key),
+    I("http", "max_body_kb", http_max_body_kb, 1, 65536),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const core_sections[] = {
-    "store", "plugins", "templates", "firm", "reminders", "scheduler", "delivery", "lua", "log",
+    "store",     "plugins",  "templates", "firm", "reminders",
+    "scheduler", "delivery", "lua",       "log",  "http",
 };
 
 int tk_config_section_reserved(const char *name)
@@ -362,6 +367,7 @@ static int set_defaults(struct tk_config *c)
     c->lua_time_limit_ms = 1000;
     c->plugins_memory_limit_mb = 64;
     c->http_session_hours = 12;
+    c->http_max_body_kb = 256;
     return c->store_driver && c->transport_plugin && c->transport_from && c->firm_name &&
                    c->log_level
                ? 0

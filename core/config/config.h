@@ -76,6 +76,12 @@ struct tk_config {
     char *log_file;  /* NULL: stderr */
     char *log_level; /* error|warn|info|debug, default info */
 
+    /* [http] (docs/api.md) */
+    char *http_listen;   /* "127.0.0.1:8025", "[::1]:8025"; NULL: no listener */
+    char *http_tls_cert; /* PEM files; both or neither */
+    char *http_tls_key;
+    int http_max_body_kb; /* request bodies, default 256 */
+
     /* plugin sections and [transport] plugin keys, in file order */
     struct tk_config_entry *entries;
     size_t nentries;

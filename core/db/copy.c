@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 3
+#define COPY_SCHEMA_VERSION 4
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -45,6 +45,9 @@ static const struct tk_db_table tables[] = {
      "id", "i", 1},
     {"outbox_data", "outbox_id, data", "outbox_id", "i", 0},
     {"sequences", "name, value", "name", "s", 0},
+    {"api_tokens", "id, name, scope, hash, created_at, last_used_at", "id", "i", 1},
+    {"api_idempotency", "token, idem_key, request_hash, status, body, created_at",
+     "token, idem_key", "ss", 0},
     {"users", "id, name, language, pw_hash, created_at", "id", "i", 1},
     {"sessions", "id, token_hash, user_id, created_at, expires_at", "id", "i", 1},
 };

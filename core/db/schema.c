@@ -119,12 +119,35 @@ struct migration {
     "WHERE data IS NOT NULL;"                                                                      \
     "ALTER TABLE outbox DROP COLUMN data;"
 
-/* v3 (issue 18): the staff console's users and their sessions.  A user's
+/* v3: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
+ * the token, never the token; an idempotency record keeps the first answer
+ * to a POST under (token, key) with a hash of the request it answered, so
+ * that a retry gets that answer and another body under the same key is
+ * refused.  Records older than 24 h are pruned by the server. */
+#define V3_SQL(ID)                                                                                 \
+    "CREATE TABLE api_tokens ("                                                                    \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " scope TEXT NOT NULL,"                                                                        \
+    " hash TEXT NOT NULL UNIQUE,"                                                                  \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " last_used_at BIGINT);"                                                                       \
+    "CREATE TABLE api_idempotency ("                                                               \
+    " token TEXT NOT NULL,"                                                                        \
+    " idem_key TEXT NOT NULL,"                                                                     \
+    " request_hash TEXT NOT NULL,"                                                                 \
+    " status BIGINT NOT NULL,"                                                                     \
+    " body TEXT NOT NULL,"                                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " PRIMARY KEY (token, idem_key));"                                                             \
+    "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
+
+/* v4 (issue 18): the staff console's users and their sessions.  A user's
  * password is an Argon2id string (libsodium's crypto_pwhash_str), a
  * session is kept by the hash of its cookie (a stolen store opens no
  * session).  The indexes serve the console's dashboard: emails sent and
  * items completed per day over the last 30 days. */
-#define V3_SQL(ID)                                                                                 \
+#define V4_SQL(ID)                                                                                 \
     "CREATE TABLE users ("                                                                         \
     " id " ID ","                                                                                  \
     " name TEXT NOT NULL UNIQUE,"                                                                  \
@@ -151,6 +174,9 @@ static const struct migration migrations[] = {
     {3,
      {[TK_DB_SCHEMA_SQLITE] = V3_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V3_SQL("BIGSERIAL PRIMARY KEY")}},
+    {4,
+     {[TK_DB_SCHEMA_SQLITE] = V4_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
+      [TK_DB_SCHEMA_POSTGRES] = V4_SQL("BIGSERIAL PRIMARY KEY")}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

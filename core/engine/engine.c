@@ -117,8 +117,10 @@ void tk_engine_close(struct tk_engine *e)
         tk_db_close(e->db);
     if (e->catalog)
         tk_catalog_close(e->catalog);
-    tk_registry_unload(&e->plugins);
-    tk_config_free(&e->cfg);
+    if (!e->peer) {
+        tk_registry_unload(&e->plugins);
+        tk_config_free(&e->cfg);
+    }
     free(e->from_name);
     free(e->from_addr);
     free(e->msgid_domain);

@@ -22,6 +22,7 @@ struct tk_engine {
     tk_warn_fn warn;
     void *warn_data;
     volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
+    int peer;           /* tk_engine_open_peer: cfg and plugins are the parent's */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

@@ -41,6 +41,14 @@ const char *tk_pipelines_broken(const struct tk_pipelines *p, size_t i);
 
 /* ---- jobs (in the caller's transaction) ------------------------------- */
 
+/* TK_EINVAL "no pipelines: set [lua] scripts ..." when P is NULL (no
+ * scripts configured): what job add/move/archive say first, in every
+ * front end. */
+int tk_pipelines_need(const struct tk_pipelines *p, struct tk_error *err);
+/* Whether TITLE (NULL: none given) may title a job: one line of at most
+ * 200 bytes of UTF-8; TK_EINVAL otherwise. */
+int tk_pipeline_job_title_check(const char *title, struct tk_error *err);
+
 /* Create a job of PIPELINE for ACCOUNT (TITLE NULL or "": the pipeline's
  * name) and enter STAGE (NULL: the first), running its automation.
  * *id (may be NULL) is the new job's id.  TK_ENOTFOUND for an unknown

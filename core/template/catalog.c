@@ -40,6 +40,11 @@ int tk_catalog_open(const char *dir, struct tk_catalog **out, struct tk_error *e
     return 0;
 }
 
+const char *tk_catalog_dir(const struct tk_catalog *cat)
+{
+    return cat ? cat->dir : NULL;
+}
+
 void tk_catalog_reload(struct tk_catalog *cat)
 {
     if (!cat)

@@ -93,6 +93,8 @@ struct tk_catalog;
 /* DIR may be NULL (plugin defaults only).  Caller closes. */
 int tk_catalog_open(const char *dir, struct tk_catalog **out, struct tk_error *err);
 void tk_catalog_close(struct tk_catalog *cat);
+/* The folder CAT reads (NULL: plugin defaults only); borrowed until close. */
+const char *tk_catalog_dir(const struct tk_catalog *cat);
 /* Forget cached files (SIGHUP): the next find reads them again. */
 void tk_catalog_reload(struct tk_catalog *cat);
 /* Find template NAME ("default" when NULL) for TYPE in LANG.  *out is

@@ -5,7 +5,9 @@
 #     tk_store_* or tk_db_* function and use no tk_cursor_*, and include no
 #     module's internal.h;
 #   - nothing below a front end includes the front end's headers (no
-#     folder cycle: core/lua once held CLI commands that included cli/cli.h).
+#     folder cycle: core/lua once held CLI commands that included cli/cli.h);
+#     core/cli may include http/http.h alone: main() hosts the server
+#     (tickler run, tickler serve), it does not reach into it.
 #     core/web (the staff console's pages) sits below core/http, whose
 #     console routes include it, and beside core/cli; nothing else
 #     includes web/.
@@ -45,6 +47,15 @@ check() {
     for f in cli http; do
         others=$(find "$src/core" -name '*.[ch]' ! -path "$src/core/$f/*" 2>/dev/null | sort)
         [ -n "$others" ] || continue
+        if [ "$f" = http ]; then
+            # shellcheck disable=SC2086
+            if grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]http/' $others |
+                grep -vE '^[^:]*/core/cli/[^:]*:[0-9]+:[[:space:]]*#[[:space:]]*include[[:space:]]*"http/http\.h"'; then
+                echo "layers: core/http is a front end; nothing below it includes its headers (core/cli: http/http.h only)"
+                status=1
+            fi
+            continue
+        fi
         # shellcheck disable=SC2086
         if grep -HnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]$f/" $others; then
             echo "layers: core/$f is a front end; nothing below it includes its headers"
@@ -90,6 +101,8 @@ self_test() {
     plant "cursor" core/cli/bad.c 'void h(void) { tk_cursor_close(0); }'
     plant "internal" core/cli/bad.c '#include "engine/internal.h"'
     plant "cycle" core/lua/bad.c '#include "cli/cli.h"'
+    plant "http cycle" core/engine/bad.c '#include "http/http.h"'
+    plant "cli into the server" core/cli/bad.c '#include "http/router.h"'
     plant "web store include" core/web/bad.c '#include "store/users.h"'
     plant "web store call" core/web/bad.c 'int f(void) { return tk_store_user_get(0, 0, 0, 0, 0); }'
     plant "web cycle" core/engine/bad.c '#include "web/web.h"'

@@ -1,0 +1,42 @@
+/*
+ * api.h - the JSON API under /api/v1 (docs/api.md, docs/openapi.json):
+ * one file per group of endpoints, each handler mapping a request onto the
+ * same engine functions the CLI calls, and the JSON shapes of json/json.h.
+ */
+#ifndef TK_HTTP_API_H
+#define TK_HTTP_API_H
+
+#include "http/router.h"
+
+/* Register every /api/ route and GET /metrics. */
+int tk_http_api_routes(struct tk_http_router *r, struct tk_error *err);
+
+/* The routes of each file (api_accounts.c, api_items.c); api_ops.c's
+ * tk_http_api_routes registers them all. */
+int tk_http_api_accounts_routes(struct tk_http_router *r, struct tk_error *err);
+int tk_http_api_items_routes(struct tk_http_router *r, struct tk_error *err);
+
+/* ---- what the endpoint files share (api_common.c) ----------------------- */
+
+/* The request body as a JSON object into *out (caller decrefs): 400
+ * through ERR for bad JSON or another type; an empty body is {} when
+ * EMPTY_OK. */
+int tk_api_body(const struct tk_http_request *rq, int empty_ok, json_t **out, struct tk_error *err);
+/* Refuse any key of O not in ALLOWED (NULL-terminated): TK_EINVAL
+ * "unknown field 'x'". */
+int tk_api_only(json_t *o, const char *const *allowed, struct tk_error *err);
+/* O[KEY] as a string: *out NULL when absent (or null) and !REQUIRED;
+ * TK_EINVAL "field KEY: ..." for another type or when required and absent. */
+int tk_api_string(json_t *o, const char *key, int required, const char **out, struct tk_error *err);
+/* O[KEY] as an integer in [MIN, MAX]; *out untouched when absent. */
+int tk_api_int(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out,
+               struct tk_error *err);
+/* O[KEY] as a boolean into *out (0/1); *out untouched when absent. */
+int tk_api_bool(json_t *o, const char *key, int *out, struct tk_error *err);
+/* A path or body id: a positive integer (TK_ENOTFOUND "no WHAT 'S'" when not). */
+int tk_api_id(const char *s, const char *what, int64_t *out, struct tk_error *err);
+/* The account an id or a name names (engine: tk_engine_account_find). */
+int tk_api_account(struct tk_engine *e, const char *id_or_name, struct tk_account *out,
+                   struct tk_error *err);
+
+#endif

@@ -1,0 +1,852 @@
+/* server.c - libmicrohttpd on one side, the worker thread on the other.
+ *
+ * MHD's threads (epoll, a small pool) read requests, enforce the bounds and
+ * route them; a request that needs the store is queued for the worker and
+ * its connection suspended, so a waiting request holds no thread and a
+ * slow client holds nothing but its socket.  The worker owns a peer engine
+ * (own store connection, own template cache) and its own Lua pipelines:
+ * neither a SQLite connection nor a Lua state may be shared between
+ * threads.  It takes every request queued at once and runs the writes in
+ * ONE transaction, each inside a savepoint (a failing request rolls back
+ * only itself), commits once, then runs the reads, then answers them all:
+ * SQLite has one writer, and one commit (one fsync) per group instead of
+ * per request is what makes the API fast (bench/RESULTS.md). */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/api.h"
+#include "http/router.h"
+#include "lua/pipeline.h"
+
+#define CONNECTION_LIMIT 512    /* sockets, all clients */
+#define PER_IP_LIMIT 256        /* sockets per client address */
+#define INACTIVITY_TIMEOUT 15   /* seconds without a byte: closed */
+#define CONNECTION_MEMORY 65536 /* per connection: bounds the header block */
+#define QUEUE_WAIT_LIMIT 10.0   /* seconds a request may wait for the worker: 503 */
+#define QUEUE_LIMIT 4096        /* requests waiting for the worker: 503 beyond */
+#define GROUP_MAX 64            /* writes per transaction */
+#define SCRATCH 1024            /* decoded path parameters */
+#define MAX_STATUS 600
+
+enum { READING, QUEUED, DONE, ANSWERED };
+
+struct conn {
+    struct tk_http_server *s;
+    struct MHD_Connection *mc;
+    char *uri; /* raw, as received: path and query */
+    int state;
+    struct tk_buf body;
+    struct tk_http_request req;
+    const struct tk_http_route *route;
+    struct tk_http_response res;
+    char scratch[SCRATCH];
+    char actor[80];
+    double queued_at;
+    struct conn *next;
+};
+
+struct tk_http_server {
+    struct MHD_Daemon *mhd;
+    struct tk_engine *parent, *e;
+    struct tk_pipelines *pipelines;
+    struct tk_http_router *router;
+    struct tk_http_config cfg;
+    pthread_t worker;
+    int worker_started;
+    pthread_mutex_t mu; /* the queue and the flags below */
+    pthread_cond_t cv;
+    struct conn *head, *tail;
+    size_t queued;
+    int stopping, reload;
+    pthread_mutex_t log_mu;
+    size_t max_body;
+    char address[96];
+    char *tls_cert, *tls_key;
+    uint64_t counts[MAX_STATUS]; /* answers by status, atomic */
+    double last_prune;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void logf_s(struct tk_http_server *s, const char *fmt, ...) TK_PRINTF(2, 3);
+static void logf_s(struct tk_http_server *s, const char *fmt, ...)
+{
+    char line[2 * TK_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&s->log_mu);
+    if (s->cfg.log)
+        s->cfg.log(s->cfg.log_data, line);
+    else
+        fprintf(stderr, "tickler: http: %s\n", line);
+    pthread_mutex_unlock(&s->log_mu);
+}
+
+void tk_http_server_status_counts(struct tk_http_server *s,
+                                  void (*fn)(void *u, int status, uint64_t n), void *u)
+{
+    for (int i = 100; i < MAX_STATUS; i++) {
+        uint64_t n = __atomic_load_n(&s->counts[i], __ATOMIC_RELAXED);
+        if (n)
+            fn(u, i, n);
+    }
+}
+
+/* ---- answering ----------------------------------------------------------- */
+
+static enum MHD_Result send_response(struct conn *c)
+{
+    struct tk_http_response *res = &c->res;
+    struct MHD_Response *r;
+    enum MHD_Result ok;
+    int status = res->status ? res->status : 200;
+    r = MHD_create_response_from_buffer(res->body.len, res->body.data ? res->body.data : (void *)"",
+                                        MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (strncmp(c->uri ? c->uri : "", "/api/", 5) == 0)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < res->headers.n; i++)
+        MHD_add_response_header(r, res->headers.keys[i], res->headers.vals[i]);
+    ok = MHD_queue_response(c->mc, (unsigned)status, r);
+    MHD_destroy_response(r);
+    if (status >= 100 && status < MAX_STATUS)
+        __atomic_add_fetch(&c->s->counts[status], 1, __ATOMIC_RELAXED);
+    c->state = ANSWERED;
+    return ok;
+}
+
+static enum MHD_Result answer_now(struct conn *c, int status, const char *msg)
+{
+    tk_http_res_error(&c->res, status, msg);
+    return send_response(c);
+}
+
+/* ---- MHD callbacks --------------------------------------------------------- */
+
+/* The first thing MHD tells about a request: its raw URI, query included
+ * (MHD's own `url` is decoded and without the query).  Returns the
+ * request's state (con_cls). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    (void)mc;
+    if (!c)
+        return NULL;
+    c->s = cls;
+    c->uri = tk_strdup(uri ? uri : "/");
+    c->res.status = 200;
+    return c;
+}
+
+static void conn_free(struct conn *c)
+{
+    if (!c)
+        return;
+    free(c->uri);
+    tk_buf_free(&c->body);
+    tk_kv_free(&c->req.headers);
+    tk_kv_free(&c->req.cookies);
+    tk_kv_free(&c->res.headers);
+    tk_buf_free(&c->res.body);
+    free((char *)c->req.method);
+    free(c);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)mc;
+    (void)why;
+    conn_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[TK_ERROR_MAX];
+    size_t n;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    logf_s(cls, "%s", line);
+}
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    struct tk_kv *kv = cls;
+    char name[128];
+    size_t i;
+    (void)kind;
+    if (!key)
+        return MHD_YES;
+    for (i = 0; key[i] && i + 1 < sizeof name; i++)
+        name[i] = (key[i] >= 'A' && key[i] <= 'Z') ? (char)(key[i] + 32) : key[i];
+    name[i] = '\0';
+    if (kind == MHD_COOKIE_KIND)
+        tk_strlcpy(name, key, sizeof name);
+    tk_kv_set(kv, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* Fill c->req from the connection once the whole request is in, and find
+ * its route.  Non-zero: answered already (404, 405, 415, 400). */
+static int prepare(struct conn *c, const char *method)
+{
+    struct tk_http_request *rq = &c->req;
+    const union MHD_ConnectionInfo *ci;
+    char *q;
+    int known = 0;
+    rq->method = tk_strdup(method);
+    if (!rq->method) {
+        answer_now(c, 500, "out of memory");
+        return 1;
+    }
+    q = strchr(c->uri, '?');
+    if (q) {
+        *q = '\0';
+        rq->query = q + 1;
+    } else {
+        rq->query = "";
+    }
+    rq->path = c->uri;
+    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, collect, &rq->headers);
+    MHD_get_connection_values(c->mc, MHD_COOKIE_KIND, collect, &rq->cookies);
+    if (tk_buf_putc(&c->body, '\0')) {
+        answer_now(c, 500, "out of memory");
+        return 1;
+    }
+    rq->body = c->body.data;
+    rq->body_len = c->body.len - 1;
+    ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, rq->peer,
+                      sizeof rq->peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                      rq->peer, sizeof rq->peer);
+    }
+    rq->tls = c->s->tls_cert != NULL;
+    c->route = tk_http_router_match(c->s->router, rq->method, rq->path, rq, c->scratch,
+                                    sizeof c->scratch, &known);
+    if (!c->route) {
+        if (known) {
+            answer_now(c, 405, "method not allowed");
+        } else {
+            answer_now(c, 404, "no such endpoint");
+        }
+        return 1;
+    }
+    if (rq->body_len && !(c->route->flags & TK_ROUTE_ANY_BODY)) {
+        const char *ct = tk_http_header(rq, "content-type");
+        if (!ct || strncmp(ct, "application/json", 16) != 0 ||
+            (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+            answer_now(c, 415, "the body must be application/json");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void run_inline(struct conn *c)
+{
+    struct tk_http_ctx x = {NULL, NULL, c->s, &c->req, &c->res};
+    struct tk_error err = {0};
+    if (c->route->fn(&x, &err))
+        tk_http_res_error(&c->res, tk_http_status_for(err.code), err.msg);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct tk_http_server *s = cls;
+    struct conn *c = *con_cls;
+    (void)url;
+    (void)version;
+    if (!c)
+        return MHD_NO; /* on_uri could not allocate */
+    c->mc = mc;
+    if (c->state == ANSWERED) {
+        *upload_size = 0; /* an answered request's body is dropped */
+        return MHD_YES;
+    }
+    if (c->state == READING && !c->body.max) {
+        /* first call: the headers are in, the body is not read yet */
+        const char *cl =
+            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        int64_t n;
+        c->body.max = s->max_body + 1;
+        if (cl && (tk_parse_int(cl, 0, INT64_MAX, &n) || (uint64_t)n > s->max_body))
+            return answer_now(c, 413, "the body is larger than [http] max_body_kb");
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (c->body.len + *upload_size > s->max_body) {
+            *upload_size = 0;
+            return answer_now(c, 413, "the body is larger than [http] max_body_kb");
+        }
+        if (tk_buf_append(&c->body, upload_data, *upload_size))
+            return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (c->state == DONE)
+        return send_response(c);
+    if (c->state != READING)
+        return MHD_YES;
+    if (prepare(c, method))
+        return MHD_YES;
+    if (c->route->flags & TK_ROUTE_INLINE) {
+        run_inline(c);
+        return send_response(c);
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping || s->queued >= QUEUE_LIMIT) {
+        int stopping = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        if (!stopping)
+            tk_http_res_header(&c->res, "Retry-After", "1");
+        return answer_now(c, stopping ? 503 : 429,
+                          stopping ? "the server is stopping" : "too many requests queued");
+    }
+    c->state = QUEUED;
+    c->queued_at = mono();
+    c->next = NULL;
+    if (s->tail)
+        s->tail->next = c;
+    else
+        s->head = c;
+    s->tail = c;
+    s->queued++;
+    /* suspended before the worker can resume it: both under the lock */
+    MHD_suspend_connection(mc);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return MHD_YES;
+}
+
+/* ---- the worker ------------------------------------------------------------ */
+
+static void hex32(const unsigned char *md, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = d[md[i] >> 4];
+        out[2 * i + 1] = d[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* What an idempotency record is bound to: method, path, query and body. */
+static int request_hash(const struct tk_http_request *rq, char out[65])
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(m, rq->method, strlen(rq->method) + 1) &&
+             EVP_DigestUpdate(m, rq->path, strlen(rq->path) + 1) &&
+             EVP_DigestUpdate(m, rq->query, strlen(rq->query) + 1) &&
+             EVP_DigestUpdate(m, rq->body, rq->body_len) && EVP_DigestFinal_ex(m, md, &len);
+    EVP_MD_CTX_free(m);
+    if (!ok || len != 32)
+        return -1;
+    hex32(md, out);
+    return 0;
+}
+
+/* Answer for an engine failure: the user's one-line message for what the
+ * user can fix; for the store and anything unexpected a fixed text (the
+ * real one goes to the log, never an SQL text to the client). */
+static void fail_answer(struct conn *c, const struct tk_error *err)
+{
+    int status = tk_http_status_for(err->code);
+    if (err->code == TK_EIO || err->code == TK_ETEMP) {
+        logf_s(c->s, "%s %s: %s", c->req.method, c->req.path, err->msg);
+        tk_http_res_header(&c->res, "Retry-After", "1");
+        tk_http_res_error(&c->res, 503, "the store is unavailable; try again");
+    } else if (status == 500) {
+        logf_s(c->s, "%s %s: %s", c->req.method, c->req.path, err->msg);
+        tk_http_res_error(&c->res, 500, "internal error (logged)");
+    } else {
+        tk_http_res_error(&c->res, status, err->msg);
+    }
+}
+
+/* The token check of a TK_ROUTE_TOKEN route; 0 when the request may go on. */
+static int authorize(struct conn *c)
+{
+    struct tk_http_server *s = c->s;
+    const char *h = tk_http_header(&c->req, "authorization");
+    struct tk_api_token t;
+    struct tk_error err = {0};
+    int rc;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer");
+        tk_http_res_error(&c->res, 401, "missing bearer token");
+        logf_s(s, "401 %s %s from %s: no bearer token", c->req.method, c->req.path, c->req.peer);
+        return 1;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    rc = tk_engine_token_check(s->e, h, &t, &err);
+    if (rc == TK_ENOTFOUND) {
+        tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        tk_http_res_error(&c->res, 401, "bad token");
+        /* never the token itself: only that one was refused */
+        logf_s(s, "401 %s %s from %s: bad token", c->req.method, c->req.path, c->req.peer);
+        return 1;
+    }
+    if (rc) {
+        fail_answer(c, &err);
+        return 1;
+    }
+    if (!tk_engine_scope_allows(t.scope, c->route->scope)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "token %s has scope %s; this needs %s", t.name, t.scope,
+                 c->route->scope);
+        tk_http_res_error(&c->res, 403, msg);
+        tk_api_token_free(&t);
+        return 1;
+    }
+    snprintf(c->actor, sizeof c->actor, "api:%s", t.name);
+    tk_api_token_free(&t);
+    /* token_name/scope point into c->actor (the name after "api:") */
+    c->req.token_name = c->actor + 4;
+    c->req.token_scope = c->route->scope;
+    return 0;
+}
+
+/* Run one request's handler on the worker's engine; the caller opened the
+ * transaction (and, for a write, the savepoint).  0: it succeeded (2xx). */
+static int run_one(struct conn *c)
+{
+    struct tk_http_server *s = c->s;
+    struct tk_http_ctx x = {s->e, s->pipelines, s, &c->req, &c->res};
+    struct tk_error err = {0};
+    const char *key = NULL;
+    char hash[65];
+    int rc;
+    if (mono() - c->queued_at > QUEUE_WAIT_LIMIT) {
+        tk_http_res_header(&c->res, "Retry-After", "1");
+        tk_http_res_error(&c->res, 503, "the server is too busy; try again");
+        return 1;
+    }
+    c->actor[0] = '\0';
+    if ((c->route->flags & TK_ROUTE_TOKEN) && authorize(c))
+        return 1;
+    tk_engine_set_actor(s->e, c->actor[0] ? c->actor : "api");
+    if ((c->route->flags & TK_ROUTE_TOKEN) && strcmp(c->req.method, "POST") == 0 &&
+        (key = tk_http_header(&c->req, "idempotency-key")) != NULL) {
+        struct tk_api_idem rec;
+        int r;
+        if (!*key || strlen(key) > 255) {
+            tk_http_res_error(&c->res, 400, "Idempotency-Key must be 1 to 255 characters");
+            return 1;
+        }
+        if (request_hash(&c->req, hash)) {
+            tk_http_res_error(&c->res, 500, "internal error (logged)");
+            return 1;
+        }
+        r = tk_engine_idem_get(s->e, c->req.token_name, key, &rec, &err);
+        if (r < 0) {
+            fail_answer(c, &err);
+            return 1;
+        }
+        if (r > 0) {
+            int same = strcmp(rec.request_hash, hash) == 0;
+            if (same) {
+                c->res.status = rec.status;
+                c->res.content_type = "application/json";
+                tk_buf_reset(&c->res.body);
+                tk_buf_puts(&c->res.body, rec.body);
+                tk_http_res_header(&c->res, "Idempotent-Replayed", "true");
+            } else {
+                tk_http_res_error(&c->res, 422,
+                                  "this Idempotency-Key was used with another request");
+            }
+            tk_api_idem_free(&rec);
+            return !same;
+        }
+    }
+    rc = c->route->fn(&x, &err);
+    if (rc) {
+        fail_answer(c, &err);
+        return 1;
+    }
+    if (c->res.status >= 300 && !(c->res.status == 303 && (c->route->flags & TK_ROUTE_SEE_OTHER)))
+        return 1;
+    if (key && tk_engine_idem_put(s->e, c->req.token_name, key, hash, c->res.status,
+                                  c->res.body.data ? c->res.body.data : "", &err)) {
+        fail_answer(c, &err);
+        return 1;
+    }
+    return 0;
+}
+
+static void run_writes(struct tk_http_server *s, struct conn **v, size_t n)
+{
+    struct tk_error err = {0};
+    size_t ok = 0;
+    if (tk_engine_begin(s->e, TK_TX_IMMEDIATE, &err)) {
+        for (size_t i = 0; i < n; i++)
+            fail_answer(v[i], &err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct tk_error serr = {0};
+        if (tk_engine_savepoint(s->e, &serr)) {
+            fail_answer(v[i], &serr);
+            continue;
+        }
+        if (run_one(v[i])) {
+            tk_engine_savepoint_rollback(s->e);
+        } else if (tk_engine_savepoint_release(s->e, &serr)) {
+            tk_engine_savepoint_rollback(s->e);
+            fail_answer(v[i], &serr);
+        } else {
+            ok++;
+        }
+    }
+    if (tk_engine_commit(s->e, &err)) {
+        tk_engine_rollback(s->e);
+        /* nothing of the group stayed: every answer says so, also a
+         * failure answer (it changed nothing either way) */
+        for (size_t i = 0; i < n; i++) {
+            tk_kv_free(&v[i]->res.headers);
+            fail_answer(v[i], &err);
+        }
+        return;
+    }
+    if (ok && s->cfg.wrote)
+        s->cfg.wrote(s->cfg.wrote_data);
+}
+
+static void run_read(struct tk_http_server *s, struct conn *c)
+{
+    struct tk_error err = {0};
+    if (tk_engine_begin(s->e, TK_TX_DEFERRED, &err)) {
+        fail_answer(c, &err);
+        return;
+    }
+    run_one(c);
+    tk_engine_rollback(s->e); /* a read changed nothing: ending it is enough */
+}
+
+static void reload(struct tk_http_server *s)
+{
+    struct tk_error err = {0};
+    tk_engine_reload_templates(s->e);
+    if (s->pipelines && tk_pipelines_reload(s->e, &s->pipelines, &err))
+        logf_s(s, "SIGHUP: pipeline scripts not reloaded in the HTTP worker: %s", err.msg);
+}
+
+static void *worker_main(void *arg)
+{
+    struct tk_http_server *s = arg;
+    for (;;) {
+        struct conn *batch, *c, *writes[GROUP_MAX], *rest = NULL, **rest_tail = &rest;
+        size_t nw = 0;
+        int stopping, want_reload;
+        pthread_mutex_lock(&s->mu);
+        while (!s->head && !s->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            if (!s->head)
+                break; /* a second without requests: housekeeping below */
+        }
+        batch = s->head;
+        s->head = s->tail = NULL;
+        s->queued = 0;
+        stopping = s->stopping;
+        want_reload = s->reload;
+        s->reload = 0;
+        pthread_mutex_unlock(&s->mu);
+        tk_engine_tick_clock(s->e);
+        if (want_reload)
+            reload(s);
+        if (!batch) {
+            if (stopping)
+                break;
+            if (mono() - s->last_prune > 600) {
+                struct tk_error err = {0};
+                s->last_prune = mono();
+                if (tk_engine_idem_prune(s->e, &err))
+                    logf_s(s, "pruning idempotency keys: %s", err.msg);
+            }
+            continue;
+        }
+        /* writes in groups of GROUP_MAX, then the reads, in arrival order */
+        while (batch) {
+            c = batch;
+            batch = c->next;
+            c->next = NULL;
+            if (stopping) {
+                tk_http_res_error(&c->res, 503, "the server is stopping");
+                *rest_tail = c;
+                rest_tail = &c->next;
+                continue;
+            }
+            if (c->route->flags & TK_ROUTE_WRITE) {
+                writes[nw++] = c;
+                if (nw == GROUP_MAX) {
+                    run_writes(s, writes, nw);
+                    nw = 0;
+                }
+            } else {
+                run_read(s, c);
+            }
+            *rest_tail = c;
+            rest_tail = &c->next;
+        }
+        if (nw)
+            run_writes(s, writes, nw);
+        tk_engine_set_actor(s->e, NULL);
+        /* answer: MHD calls on_request again for each, which sends */
+        while (rest) {
+            c = rest;
+            rest = c->next;
+            c->state = DONE;
+            MHD_resume_connection(c->mc);
+        }
+    }
+    return NULL;
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+/* "127.0.0.1:8025", "[::1]:8025", ":8025" (every IPv4 address). */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
+                        struct tk_error *err)
+{
+    char host[64];
+    const char *colon;
+    int64_t port;
+    memset(ss, 0, sizeof *ss);
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host)
+            goto bad;
+        memcpy(host, spec + 1, (size_t)(end - spec - 1));
+        host[end - spec - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon || (size_t)(colon - spec) >= sizeof host)
+            goto bad;
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = '\0';
+    }
+    if (tk_parse_int(colon + 1, 0, 65535, &port))
+        goto bad;
+    if (spec[0] == '[') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            goto bad;
+        *len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (host[0] == '\0' || strcmp(host, "*") == 0)
+            a->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            goto bad;
+        *len = sizeof *a;
+    }
+    return 0;
+bad:
+    return tk_error_set(err, TK_EINVAL,
+                        "[http] listen: '%s' is not ADDRESS:PORT (127.0.0.1:8025, [::1]:8025)",
+                        spec);
+}
+
+static char *read_pem(const char *path, struct tk_error *err)
+{
+    FILE *f = fopen(path, "r");
+    struct tk_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    if (!f) {
+        tk_error_set(err, TK_EIO, "[http] cannot read %s", path);
+        return NULL;
+    }
+    b.max = 1 << 20;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (tk_buf_append(&b, chunk, n)) {
+            fclose(f);
+            tk_buf_free(&b);
+            tk_error_set(err, TK_EIO, "[http] %s is too large", path);
+            return NULL;
+        }
+    fclose(f);
+    if (tk_buf_putc(&b, '\0')) {
+        tk_buf_free(&b);
+        return NULL;
+    }
+    return tk_buf_steal(&b);
+}
+
+static void server_free(struct tk_http_server *s)
+{
+    if (!s)
+        return;
+    if (s->pipelines)
+        tk_pipelines_close(s->pipelines);
+    tk_engine_close(s->e);
+    tk_http_router_free(s->router);
+    free(s->tls_cert);
+    free(s->tls_key);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->log_mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
+                  const struct tk_http_config *cfg, struct tk_error *err)
+{
+    const struct tk_config *conf = tk_engine_config(parent);
+    struct tk_http_server *s;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *di;
+    int rc;
+
+    *out = NULL;
+    if (!conf->http_listen)
+        return tk_error_set(err, TK_EINVAL, "%s: [http] listen is not set", conf->path);
+    if ((rc = parse_listen(conf->http_listen, &ss, &sslen, err)))
+        return rc;
+    if (!conf->http_tls_cert != !conf->http_tls_key)
+        return tk_error_set(err, TK_EINVAL, "%s: [http] tls_cert and tls_key go together",
+                            conf->path);
+    if (!(s = calloc(1, sizeof *s)))
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->log_mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (cfg)
+        s->cfg = *cfg;
+    s->parent = parent;
+    s->max_body = (size_t)conf->http_max_body_kb * 1024;
+    s->last_prune = 0;
+    if (conf->http_tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            server_free(s);
+            return tk_error_set(err, TK_EINVAL,
+                                "[http] tls_cert: this libmicrohttpd has no TLS; use a reverse "
+                                "proxy (docs/api.md)");
+        }
+        if (!(s->tls_cert = read_pem(conf->http_tls_cert, err)) ||
+            !(s->tls_key = read_pem(conf->http_tls_key, err))) {
+            server_free(s);
+            return TK_EIO;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    if ((rc = tk_http_router_new(&s->router, err)) || (rc = tk_http_register_all(s->router, err)) ||
+        (rc = tk_engine_open_peer(&s->e, parent, err)) ||
+        (rc = tk_pipelines_open(s->e, &s->pipelines, err))) {
+        server_free(s);
+        return rc;
+    }
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)INACTIVITY_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+    if (!s->mhd) {
+        server_free(s);
+        return tk_error_set(err, TK_EIO, "[http] cannot listen on %s", conf->http_listen);
+    }
+    di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    {
+        char host[64] = "";
+        if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+            snprintf(s->address, sizeof s->address, "[%s]:%u", host, di ? (unsigned)di->port : 0u);
+        } else {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+            snprintf(s->address, sizeof s->address, "%s:%u", host, di ? (unsigned)di->port : 0u);
+        }
+    }
+    if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
+        MHD_stop_daemon(s->mhd);
+        server_free(s);
+        return tk_error_set(err, TK_ERR, "cannot start the HTTP worker thread");
+    }
+    s->worker_started = 1;
+    *out = s;
+    return 0;
+}
+
+const char *tk_http_address(const struct tk_http_server *s)
+{
+    return s->address;
+}
+
+void tk_http_reload(struct tk_http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->reload = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void tk_http_stop(struct tk_http_server *s)
+{
+    MHD_socket lsock;
+    if (!s)
+        return;
+    /* stop accepting first; the listening socket is ours to close then */
+    lsock = MHD_quiesce_daemon(s->mhd);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->worker_started)
+        pthread_join(s->worker, NULL);
+    MHD_stop_daemon(s->mhd);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    server_free(s);
+}
