@@ -404,6 +404,9 @@ static int post_logout(struct tk_http_ctx *x, struct tk_error *err)
     struct who w;
     int rc = 0;
     if (post_allowed(x, &w, &form, err)) {
+        static _Thread_local char actor[16 + 64];
+        snprintf(actor, sizeof actor, "staff:%s", w.user.name);
+        tk_engine_set_actor(x->e, actor);
         if ((rc = tk_engine_logout(x->e, w.token, err)))
             rc = fail_page(x, &w, err);
         else
