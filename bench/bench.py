@@ -573,11 +573,12 @@ class Bench:
                              capture_output=True, text=True, check=True).stdout
         pages = {}
         for line in out.splitlines():
-            page, med_ms, max_ms, size = line.split()
-            pages[page] = (float(med_ms), float(max_ms), int(size))
+            page, med_ms, max_ms, size, cpu_ms = line.split()
+            pages[page] = (float(med_ms), float(max_ms), int(size), float(cpu_ms))
             self.row("console", "render %s" % page, "%.1f ms" % float(med_ms),
                      "limit 100 ms", "%.2fx" % (float(med_ms) / 100.0),
-                     "max %.1f ms, %d KiB, load %.1f" % (float(max_ms), int(size) // 1024, load))
+                     "CPU %.1f ms, max %.1f ms, %d KiB, load %.1f" %
+                     (float(cpu_ms), float(max_ms), int(size) // 1024, load))
         self.results["console"] = {"items": n, "load": load, "pages": pages}
 
     # ---- 5. daemon footprint ------------------------------------------------
