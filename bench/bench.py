@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -45,6 +46,7 @@ class Bench:
         self.spoolwrite = os.path.join(self.out, "bin", "spoolwrite")
         self.showrow = os.path.join(self.out, "bin", "showrow")
         self.curlloop = os.path.join(self.out, "bin", "curlloop")
+        self.mhdfixed = os.path.join(self.out, "bin", "mhdfixed")
         self.consolepages = os.path.join(self.out, "bin", "consolepages")
         self.work = os.path.join(self.out, "work")
         self.data = os.path.join(self.out, "stores")
@@ -733,6 +735,108 @@ class Bench:
                            capture_output=True)
             self.pgdir = None
 
+    # ---- 7. the HTTP API -------------------------------------------------------
+
+    def wrk(self, url, conns, secs, script=None, latency=False):
+        """wrk's requests/s (and p99 in ms with LATENCY)."""
+        argv = ["wrk", "-t%d" % min(2, conns), "-c%d" % conns, "-d%ds" % secs]
+        if latency:
+            argv.append("--latency")
+        if script:
+            argv += ["-s", script]
+        out = self.run(argv + [url])
+        rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+        errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if errs:
+            raise RuntimeError("wrk: %s non-2xx answers from %s" % (errs.group(1), url))
+        p99 = None
+        m = re.search(r"\s99%\s+([0-9.]+)(us|ms|s)", out)
+        if m:
+            p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return rps, p99
+
+    def bench_api(self):
+        """API writes (POST /items/ID/events, keep-alive, 8 clients, wrk)
+        against a minimal libmicrohttpd handler (mhdfixed.c) and against one
+        `tickler event` process per request; p99 of GET /items/ID under that
+        write load; the idle daemon's memory."""
+        secs = 5 if self.quick else 15
+        store, _ = self.new_store("api")
+        port = self.free_port()
+        spool = self.fresh_dir("api-spool")
+        cfg = self.file_cfg("api", store, spool, "off", extra="[http]\nlisten = 127.0.0.1:%d\n" % port)
+        self.tk(cfg, "account", "add", "Acme")
+        self.tk(cfg, "contact", "add", "Acme", "ann@acme.example")
+        item = self.tk(cfg, "--json", "send", "invoice", "--account", "Acme", "--title", "Fees",
+                       "--set", "amount=1.00", "--set", "currency=EUR")
+        item = json.loads(item)["id"]
+        token = self.tk(cfg, "token", "add", "bench", "--scope", "write").strip().splitlines()[-1]
+        script = os.path.join(self.work, "event.lua")
+        with open(script, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.body = \'{"event": "viewed"}\'\n'
+                    'wrk.headers["Content-Type"] = "application/json"\n'
+                    'wrk.headers["Authorization"] = "Bearer %s"\n' % token)
+        gscript = os.path.join(self.work, "get.lua")
+        with open(gscript, "w") as f:
+            f.write('wrk.headers["Authorization"] = "Bearer %s"\n' % token)
+        # baseline: the fixed handler, same tool, same clients
+        fport = self.free_port()
+        fx = subprocess.Popen([self.mhdfixed, str(fport)], stdout=subprocess.PIPE, text=True)
+        try:
+            fx.stdout.readline()
+            base, _ = self.wrk("http://127.0.0.1:%d/api/v1/items/%d/events" % (fport, item), 8, secs,
+                               script)
+        finally:
+            fx.send_signal(signal.SIGTERM)
+            fx.wait(10)
+        logf = open(os.path.join(self.work, "api.log"), "wb")
+        p = subprocess.Popen([self.bin, "-c", cfg, "run"], stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            time.sleep(2)
+            rss = 0
+            for line in open("/proc/%d/status" % p.pid):
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+            url = "http://127.0.0.1:%d/api/v1/items/%d" % (port, item)
+            writes, _ = self.wrk(url + "/events", 8, secs, script)
+            # p99 of reads while the same write load runs
+            bg = subprocess.Popen(["wrk", "-t1", "-c8", "-d%ds" % (secs + 2), "-s", script,
+                                   url + "/events"], stdout=subprocess.DEVNULL)
+            time.sleep(1)
+            reads, p99 = self.wrk(url, 1, secs, gscript, latency=True)
+            bg.wait(secs + 30)
+            hwm = 0
+            for line in open("/proc/%d/status" % p.pid):
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+            logf.close()
+        # one process per request
+        n = 10 if self.quick else 30
+        t0 = time.perf_counter()
+        for _ in range(n):
+            self.run([self.bin, "-c", cfg, "event", str(item), "viewed"])
+        cli = n / (time.perf_counter() - t0)
+        self.row("api", "POST /items/ID/events, 8 keep-alive clients", "%.0f req/s" % writes,
+                 "mhdfixed %.0f req/s" % base, "%.2fx (target >= 0.3x)" % (writes / base))
+        self.row("api", "the same, against tickler event per request", "%.0f req/s" % writes,
+                 "tickler event %.1f/s" % cli, "%.0fx (target >= 20x)" % (writes / cli))
+        self.row("api", "GET /items/ID p99 under that write load", "%.2f ms" % p99,
+                 "target < 5 ms", "", "%.0f reads/s beside the writes" % reads)
+        self.row("api", "tickler run with [http] listen, idle", "%.1f MiB RSS" % (rss / 1024),
+                 "target < 50 MiB", "", "peak %.1f MiB after the load" % (hwm / 1024))
+        self.results["api"] = {"writes_per_s": writes, "mhdfixed_per_s": base, "cli_per_s": cli,
+                               "get_p99_ms": p99, "idle_rss_kib": rss, "hwm_kib": hwm}
+
 
 def fmt_n(n):
     return "%dM" % (n // 1000000) if n >= 1000000 else "%dk" % (n // 1000) if n >= 1000 else str(n)
@@ -761,7 +865,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
-    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,daemon,dispatch,console")
+    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,daemon,dispatch,api,console")
     ap.add_argument("--keep", action="store_true", help="keep the generated stores (GBs)")
     args = ap.parse_args()
     b = Bench(args)
@@ -780,7 +884,7 @@ def main():
     t0 = time.time()
     steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
              ("cli", b.bench_cli), ("scale", b.bench_scale), ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers),
-             ("console", b.bench_console)]
+             ("api", b.bench_api), ("console", b.bench_console)]
     failed = 0
     for name, fn in steps:
         if not b.want(name):

@@ -139,10 +139,16 @@ static void log_broken_scripts(struct tk_cli *c)
                   why);
 }
 
+/* Called on the server's threads: a buffer of its own per line
+ * (tk_cli_text's ring belongs to the main thread), one fprintf per line. */
 static void http_log(void *u, const char *msg)
 {
+    struct tk_buf b = {0};
+    char when[32];
     (void)u;
-    logf_line("http: %s", msg);
+    fprintf(stderr, "%s tickler: http: %s\n", tk_time_format(tk_time_real(), when, sizeof when),
+            tk_cli_escape(&b, msg) == 0 ? b.data : "?");
+    tk_buf_free(&b);
 }
 
 static void http_wrote(void *u)

@@ -33,7 +33,10 @@ int tk_engine_savepoint(struct tk_engine *e, struct tk_error *err);
 int tk_engine_savepoint_release(struct tk_engine *e, struct tk_error *err);
 void tk_engine_savepoint_rollback(struct tk_engine *e);
 
-/* Whether the store answers (a SELECT 1 of its own); 0 when it does. */
+/* Whether the store answers: a read of the schema version, and for a
+ * SQLite store whether its file is still there and readable (an open
+ * connection would go on reading a removed file); 0 when it does, TK_EIO
+ * with the reason otherwise. */
 int tk_engine_store_ping(struct tk_engine *e, struct tk_error *err);
 
 /* ---- tokens ------------------------------------------------------------ */

@@ -7,8 +7,10 @@
  * read-only once loaded.  What is not thread-safe is per handle: the store
  * connection, the template cache (parsed on first use), the clock and the
  * actor. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/api.h"
 #include "internal.h"
@@ -67,8 +69,15 @@ void tk_engine_savepoint_rollback(struct tk_engine *e)
 
 int tk_engine_store_ping(struct tk_engine *e, struct tk_error *err)
 {
-    int64_t one = 0;
+    struct tk_engine_store_info si;
+    int64_t v = 0;
     if (!e->db)
         return tk_error_set(err, TK_EIO, "no store open");
-    return tk_db_int(e->db, &one, err, "SELECT 1", "");
+    /* An open SQLite connection goes on reading its file after the file
+     * was removed or replaced: ask the file system too, or a deployment
+     * whose store vanished would look healthy. */
+    tk_engine_store_info(e, &si);
+    if (si.path && access(si.path, R_OK | W_OK) != 0)
+        return tk_error_set(err, TK_EIO, "store: %s: %s", si.path, strerror(errno));
+    return tk_db_int(e->db, &v, err, "SELECT COALESCE(MAX(version), 0) FROM schema_version", "");
 }

@@ -39,4 +39,42 @@ int tk_api_id(const char *s, const char *what, int64_t *out, struct tk_error *er
 int tk_api_account(struct tk_engine *e, const char *id_or_name, struct tk_account *out,
                    struct tk_error *err);
 
+/* ---- requests mapped to engine arguments (api_parse.c) -------------------
+ *
+ * Pure functions (no engine, no store): what a request says, checked, as
+ * the arguments of the engine call.  tests/fuzz/fuzz_http.c runs them on
+ * hostile bodies and query strings. */
+
+/* POST /api/v1/items.  REQ's strings point into BODY and ACCOUNT_NUM; the
+ * caller frees with tk_api_new_item_free (also on failure). */
+struct tk_api_new_item {
+    json_t *body;
+    struct tk_send_req req; /* account_id left 0: resolve ACCOUNT */
+    const char *account;    /* id or name */
+    char account_num[32];
+    struct tk_kv fields;
+};
+int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_item *out,
+                          struct tk_error *err);
+void tk_api_new_item_free(struct tk_api_new_item *x);
+
+/* PATCH /api/v1/items/{item}/reminders: -1 for what is not given. */
+struct tk_api_reminders {
+    int enabled;
+    int every, count;
+};
+int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_reminders *out,
+                           struct tk_error *err);
+
+/* GET /api/v1/items?account=&type=&pending=&limit=&cursor= */
+struct tk_api_item_query {
+    const char *account, *type; /* NULL: any; point into the buffers */
+    int pending;
+    int64_t after;
+    size_t limit;
+    char account_buf[256], type_buf[128];
+};
+int tk_api_parse_item_query(const struct tk_http_request *rq, struct tk_api_item_query *out,
+                            struct tk_error *err);
+
 #endif

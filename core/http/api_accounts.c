@@ -5,6 +5,12 @@
 
 #include "http/api.h"
 
+int tk_api_account(struct tk_engine *e, const char *id_or_name, struct tk_account *out,
+                   struct tk_error *err)
+{
+    return tk_engine_account_find(e, id_or_name ? id_or_name : "", out, err);
+}
+
 /* The account of the path's {account} (an id or a name). */
 static int path_account(struct tk_http_ctx *x, struct tk_account *a, struct tk_error *err)
 {

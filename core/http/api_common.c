@@ -92,9 +92,3 @@ int tk_api_id(const char *s, const char *what, int64_t *out, struct tk_error *er
         return tk_error_set(err, TK_ENOTFOUND, "no %s '%s'", what, s ? s : "");
     return 0;
 }
-
-int tk_api_account(struct tk_engine *e, const char *id_or_name, struct tk_account *out,
-                   struct tk_error *err)
-{
-    return tk_engine_account_find(e, id_or_name ? id_or_name : "", out, err);
-}

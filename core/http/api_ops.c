@@ -21,11 +21,14 @@ static int health(struct tk_http_ctx *x, struct tk_error *err)
     tk_engine_store_info(x->e, &si);
     ok = tk_engine_store_ping(x->e, &perr) == 0 &&
          tk_engine_outbox_counts(x->e, &queued, &dead, &perr) == 0;
+    if (!ok) {
+        /* the reason goes to the log only: it may name paths or hosts */
+        tk_engine_warn(x->e, "health: %s", perr.msg);
+    }
     json_object_set_new(o, "status", json_string(ok ? "ok" : "unavailable"));
     json_object_set_new(st, "driver", tk_json_str(si.driver));
     json_object_set_new(st, "schema_version", json_integer(si.schema_version));
     json_object_set_new(st, "ok", json_boolean(ok));
-    /* the reason stays in the log: it may name paths or hosts */
     json_object_set_new(o, "store", st);
     json_object_set_new(tr, "plugin", tk_json_str(tk_engine_config(x->e)->transport_plugin));
     json_object_set_new(tr, "queued", ok ? json_integer(queued) : json_null());

@@ -1,10 +1,11 @@
 /*
  * http.h - the HTTP server inside tickler (`tickler run` with [http]
- * listen, `tickler serve`): libmicrohttpd threads read and bound requests,
- * ONE worker thread with its own engine handle (tk_engine_open_peer: its
- * own store connection, its own Lua pipelines) runs them, group-committing
- * queued writes in one transaction with a savepoint per request
- * (docs/ARCHITECTURE.md, "The HTTP server").
+ * listen, `tickler serve`): libmicrohttpd threads read and bound requests;
+ * two worker threads, each with its own engine handle (tk_engine_open_peer:
+ * its own store connection, its own Lua pipelines), run them: the writer
+ * every TK_ROUTE_WRITE request, group-committing those queued in one
+ * transaction with a savepoint per request, the reader every other one in
+ * a read transaction of its own (docs/ARCHITECTURE.md, "The HTTP server").
  *
  * ---- How to add a page or an endpoint ---------------------------------
  *
@@ -30,9 +31,10 @@
  *    (a session cookie) and set the actor with tk_engine_set_actor()
  *    ("staff:NAME") before they change anything; the worker resets it after
  *    each request.
- * 3. Handlers run on the worker thread, one at a time: no locking, but
- *    do not block (no network calls); a handler's own state lives in
- *    x->server's user slots or in the store.
+ * 3. Handlers run on a worker thread (the writer or the reader), one at a
+ *    time per worker: no locking of the engine, but do not block (no
+ *    network calls); state shared between requests lives in the store (a
+ *    handler's own static state would be touched by both workers).
  *
  * Everything listening is bounded: connections (total and per address),
  * an inactivity timeout, the header size, the body ([http] max_body_kb,

@@ -1,6 +1,6 @@
 /*
  * router.h - requests, responses and routes of the HTTP server (how to add
- * a page: http.h).  Everything here is used on the worker thread.
+ * a page: http.h).  Everything here is used on a worker thread.
  */
 #ifndef TK_HTTP_ROUTER_H
 #define TK_HTTP_ROUTER_H

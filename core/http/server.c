@@ -41,8 +41,11 @@
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
+struct worker;
+
 struct conn {
     struct tk_http_server *s;
+    struct worker *w; /* the worker it is queued for */
     struct MHD_Connection *mc;
     char *uri; /* raw, as received: path and query */
     int state;
@@ -53,28 +56,42 @@ struct conn {
     char scratch[SCRATCH];
     char actor[80];
     double queued_at;
+    size_t too_big; /* bytes of body dropped past the limit */
     struct conn *next;
+};
+
+/* A thread with its own engine handle (own store connection, own Lua
+ * states) and its own queue: the writer runs every request that changes
+ * something, group-committed; the reader every other one, each in its own
+ * read transaction (WAL: readers do not wait for the writer), so that a
+ * GET never waits behind a group of writes. */
+struct worker {
+    struct tk_http_server *s;
+    int writer;
+    struct tk_engine *e;
+    struct tk_pipelines *pipelines;
+    pthread_t th;
+    int started;
+    pthread_cond_t cv;        /* under s->mu */
+    struct conn *head, *tail; /* under s->mu */
+    size_t queued;            /* under s->mu */
+    int reload;               /* under s->mu */
+    double last_prune;
 };
 
 struct tk_http_server {
     struct MHD_Daemon *mhd;
-    struct tk_engine *parent, *e;
-    struct tk_pipelines *pipelines;
+    struct tk_engine *parent;
     struct tk_http_router *router;
     struct tk_http_config cfg;
-    pthread_t worker;
-    int worker_started;
-    pthread_mutex_t mu; /* the queue and the flags below */
-    pthread_cond_t cv;
-    struct conn *head, *tail;
-    size_t queued;
-    int stopping, reload;
+    struct worker w[2]; /* [0] writes, [1] reads */
+    pthread_mutex_t mu; /* the workers' queues and flags, and stopping */
+    int stopping;
     pthread_mutex_t log_mu;
     size_t max_body;
     char address[96];
     char *tls_cert, *tls_key;
     uint64_t counts[MAX_STATUS]; /* answers by status, atomic */
-    double last_prune;
 };
 
 static double mono(void)
@@ -288,6 +305,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 {
     struct tk_http_server *s = cls;
     struct conn *c = *con_cls;
+    struct worker *w;
     (void)url;
     (void)version;
     if (!c)
@@ -308,15 +326,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return MHD_YES;
     }
     if (*upload_size) {
-        if (c->body.len + *upload_size > s->max_body) {
+        /* A body without a Content-Length (chunked) that grows past the
+         * limit: keep nothing more, read on until it ends to answer 413,
+         * but not forever: past four times the limit the connection is
+         * closed without an answer. */
+        if (c->too_big || c->body.len + *upload_size > s->max_body) {
+            c->too_big += *upload_size;
             *upload_size = 0;
-            return answer_now(c, 413, "the body is larger than [http] max_body_kb");
+            return c->too_big > 4 * s->max_body + 65536 ? MHD_NO : MHD_YES;
         }
         if (tk_buf_append(&c->body, upload_data, *upload_size))
             return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
+    if (c->too_big && c->state == READING)
+        return answer_now(c, 413, "the body is larger than [http] max_body_kb");
     if (c->state == DONE)
         return send_response(c);
     if (c->state != READING)
@@ -327,8 +352,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         run_inline(c);
         return send_response(c);
     }
+    w = &s->w[(c->route->flags & TK_ROUTE_WRITE) ? 0 : 1];
     pthread_mutex_lock(&s->mu);
-    if (s->stopping || s->queued >= QUEUE_LIMIT) {
+    if (s->stopping || w->queued >= QUEUE_LIMIT) {
         int stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         if (!stopping)
@@ -337,17 +363,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                           stopping ? "the server is stopping" : "too many requests queued");
     }
     c->state = QUEUED;
+    c->w = w;
     c->queued_at = mono();
     c->next = NULL;
-    if (s->tail)
-        s->tail->next = c;
+    if (w->tail)
+        w->tail->next = c;
     else
-        s->head = c;
-    s->tail = c;
-    s->queued++;
+        w->head = c;
+    w->tail = c;
+    w->queued++;
     /* suspended before the worker can resume it: both under the lock */
     MHD_suspend_connection(mc);
-    pthread_cond_signal(&s->cv);
+    pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&s->mu);
     return MHD_YES;
 }
@@ -417,7 +444,7 @@ static int authorize(struct conn *c)
     h += 7;
     while (*h == ' ')
         h++;
-    rc = tk_engine_token_check(s->e, h, &t, &err);
+    rc = tk_engine_token_check(c->w->e, h, &t, &err);
     if (rc == TK_ENOTFOUND) {
         tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         tk_http_res_error(&c->res, 401, "bad token");
@@ -450,7 +477,8 @@ static int authorize(struct conn *c)
 static int run_one(struct conn *c)
 {
     struct tk_http_server *s = c->s;
-    struct tk_http_ctx x = {s->e, s->pipelines, s, &c->req, &c->res};
+    struct worker *w = c->w;
+    struct tk_http_ctx x = {w->e, w->pipelines, s, &c->req, &c->res};
     struct tk_error err = {0};
     const char *key = NULL;
     char hash[65];
@@ -463,7 +491,7 @@ static int run_one(struct conn *c)
     c->actor[0] = '\0';
     if ((c->route->flags & TK_ROUTE_TOKEN) && authorize(c))
         return 1;
-    tk_engine_set_actor(s->e, c->actor[0] ? c->actor : "api");
+    tk_engine_set_actor(w->e, c->actor[0] ? c->actor : "api");
     if ((c->route->flags & TK_ROUTE_TOKEN) && strcmp(c->req.method, "POST") == 0 &&
         (key = tk_http_header(&c->req, "idempotency-key")) != NULL) {
         struct tk_api_idem rec;
@@ -476,7 +504,7 @@ static int run_one(struct conn *c)
             tk_http_res_error(&c->res, 500, "internal error (logged)");
             return 1;
         }
-        r = tk_engine_idem_get(s->e, c->req.token_name, key, &rec, &err);
+        r = tk_engine_idem_get(w->e, c->req.token_name, key, &rec, &err);
         if (r < 0) {
             fail_answer(c, &err);
             return 1;
@@ -504,7 +532,7 @@ static int run_one(struct conn *c)
     }
     if (c->res.status >= 300 && !(c->res.status == 303 && (c->route->flags & TK_ROUTE_SEE_OTHER)))
         return 1;
-    if (key && tk_engine_idem_put(s->e, c->req.token_name, key, hash, c->res.status,
+    if (key && tk_engine_idem_put(w->e, c->req.token_name, key, hash, c->res.status,
                                   c->res.body.data ? c->res.body.data : "", &err)) {
         fail_answer(c, &err);
         return 1;
@@ -512,32 +540,32 @@ static int run_one(struct conn *c)
     return 0;
 }
 
-static void run_writes(struct tk_http_server *s, struct conn **v, size_t n)
+static void run_writes(struct worker *w, struct conn **v, size_t n)
 {
     struct tk_error err = {0};
     size_t ok = 0;
-    if (tk_engine_begin(s->e, TK_TX_IMMEDIATE, &err)) {
+    if (tk_engine_begin(w->e, TK_TX_IMMEDIATE, &err)) {
         for (size_t i = 0; i < n; i++)
             fail_answer(v[i], &err);
         return;
     }
     for (size_t i = 0; i < n; i++) {
         struct tk_error serr = {0};
-        if (tk_engine_savepoint(s->e, &serr)) {
+        if (tk_engine_savepoint(w->e, &serr)) {
             fail_answer(v[i], &serr);
             continue;
         }
         if (run_one(v[i])) {
-            tk_engine_savepoint_rollback(s->e);
-        } else if (tk_engine_savepoint_release(s->e, &serr)) {
-            tk_engine_savepoint_rollback(s->e);
+            tk_engine_savepoint_rollback(w->e);
+        } else if (tk_engine_savepoint_release(w->e, &serr)) {
+            tk_engine_savepoint_rollback(w->e);
             fail_answer(v[i], &serr);
         } else {
             ok++;
         }
     }
-    if (tk_engine_commit(s->e, &err)) {
-        tk_engine_rollback(s->e);
+    if (tk_engine_commit(w->e, &err)) {
+        tk_engine_rollback(w->e);
         /* nothing of the group stayed: every answer says so, also a
          * failure answer (it changed nothing either way) */
         for (size_t i = 0; i < n; i++) {
@@ -546,92 +574,89 @@ static void run_writes(struct tk_http_server *s, struct conn **v, size_t n)
         }
         return;
     }
-    if (ok && s->cfg.wrote)
-        s->cfg.wrote(s->cfg.wrote_data);
+    if (ok && w->s->cfg.wrote)
+        w->s->cfg.wrote(w->s->cfg.wrote_data);
 }
 
-static void run_read(struct tk_http_server *s, struct conn *c)
+static void run_read(struct worker *w, struct conn *c)
 {
     struct tk_error err = {0};
-    if (tk_engine_begin(s->e, TK_TX_DEFERRED, &err)) {
+    if (tk_engine_begin(w->e, TK_TX_DEFERRED, &err)) {
         fail_answer(c, &err);
         return;
     }
     run_one(c);
-    tk_engine_rollback(s->e); /* a read changed nothing: ending it is enough */
+    tk_engine_rollback(w->e); /* a read changed nothing: ending it is enough */
 }
 
-static void reload(struct tk_http_server *s)
+static void reload(struct worker *w)
 {
     struct tk_error err = {0};
-    tk_engine_reload_templates(s->e);
-    if (s->pipelines && tk_pipelines_reload(s->e, &s->pipelines, &err))
-        logf_s(s, "SIGHUP: pipeline scripts not reloaded in the HTTP worker: %s", err.msg);
+    tk_engine_reload_templates(w->e);
+    if (w->pipelines && tk_pipelines_reload(w->e, &w->pipelines, &err))
+        logf_s(w->s, "SIGHUP: pipeline scripts not reloaded in the HTTP worker: %s", err.msg);
 }
 
 static void *worker_main(void *arg)
 {
-    struct tk_http_server *s = arg;
+    struct worker *w = arg;
+    struct tk_http_server *s = w->s;
     for (;;) {
         struct conn *batch, *c, *writes[GROUP_MAX], *rest = NULL, **rest_tail = &rest;
         size_t nw = 0;
         int stopping, want_reload;
         pthread_mutex_lock(&s->mu);
-        while (!s->head && !s->stopping) {
+        if (!w->head && !s->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-            if (!s->head)
-                break; /* a second without requests: housekeeping below */
+            /* a second without requests: housekeeping below */
+            pthread_cond_timedwait(&w->cv, &s->mu, &ts);
         }
-        batch = s->head;
-        s->head = s->tail = NULL;
-        s->queued = 0;
+        batch = w->head;
+        w->head = w->tail = NULL;
+        w->queued = 0;
         stopping = s->stopping;
-        want_reload = s->reload;
-        s->reload = 0;
+        want_reload = w->reload;
+        w->reload = 0;
         pthread_mutex_unlock(&s->mu);
-        tk_engine_tick_clock(s->e);
+        tk_engine_tick_clock(w->e);
         if (want_reload)
-            reload(s);
+            reload(w);
         if (!batch) {
             if (stopping)
                 break;
-            if (mono() - s->last_prune > 600) {
+            if (w->writer && mono() - w->last_prune > 600) {
                 struct tk_error err = {0};
-                s->last_prune = mono();
-                if (tk_engine_idem_prune(s->e, &err))
+                w->last_prune = mono();
+                if (tk_engine_idem_prune(w->e, &err))
                     logf_s(s, "pruning idempotency keys: %s", err.msg);
             }
             continue;
         }
-        /* writes in groups of GROUP_MAX, then the reads, in arrival order */
+        /* the writer: groups of GROUP_MAX in one transaction each; the
+         * reader: one read transaction per request */
         while (batch) {
             c = batch;
             batch = c->next;
             c->next = NULL;
             if (stopping) {
                 tk_http_res_error(&c->res, 503, "the server is stopping");
-                *rest_tail = c;
-                rest_tail = &c->next;
-                continue;
-            }
-            if (c->route->flags & TK_ROUTE_WRITE) {
+            } else if (w->writer) {
                 writes[nw++] = c;
                 if (nw == GROUP_MAX) {
-                    run_writes(s, writes, nw);
+                    run_writes(w, writes, nw);
                     nw = 0;
                 }
             } else {
-                run_read(s, c);
+                run_read(w, c);
             }
             *rest_tail = c;
             rest_tail = &c->next;
         }
         if (nw)
-            run_writes(s, writes, nw);
-        tk_engine_set_actor(s->e, NULL);
+            run_writes(w, writes, nw);
+        tk_engine_set_actor(w->e, NULL);
         /* answer: MHD calls on_request again for each, which sends */
         while (rest) {
             c = rest;
@@ -723,15 +748,17 @@ static void server_free(struct tk_http_server *s)
 {
     if (!s)
         return;
-    if (s->pipelines)
-        tk_pipelines_close(s->pipelines);
-    tk_engine_close(s->e);
+    for (int i = 0; i < 2; i++) {
+        if (s->w[i].pipelines)
+            tk_pipelines_close(s->w[i].pipelines);
+        tk_engine_close(s->w[i].e);
+        pthread_cond_destroy(&s->w[i].cv);
+    }
     tk_http_router_free(s->router);
     free(s->tls_cert);
     free(s->tls_key);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->log_mu);
-    pthread_cond_destroy(&s->cv);
     free(s);
 }
 
@@ -758,12 +785,15 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    for (int i = 0; i < 2; i++) {
+        s->w[i].s = s;
+        s->w[i].writer = i == 0;
+        pthread_cond_init(&s->w[i].cv, NULL);
+    }
     if (cfg)
         s->cfg = *cfg;
     s->parent = parent;
     s->max_body = (size_t)conf->http_max_body_kb * 1024;
-    s->last_prune = 0;
     if (conf->http_tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             server_free(s);
@@ -779,8 +809,10 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         flags |= MHD_USE_TLS;
     }
     if ((rc = tk_http_router_new(&s->router, err)) || (rc = tk_http_register_all(s->router, err)) ||
-        (rc = tk_engine_open_peer(&s->e, parent, err)) ||
-        (rc = tk_pipelines_open(s->e, &s->pipelines, err))) {
+        (rc = tk_engine_open_peer(&s->w[0].e, parent, err)) ||
+        (rc = tk_pipelines_open(s->w[0].e, &s->w[0].pipelines, err)) ||
+        (rc = tk_engine_open_peer(&s->w[1].e, parent, err)) ||
+        (rc = tk_pipelines_open(s->w[1].e, &s->w[1].pipelines, err))) {
         server_free(s);
         return rc;
     }
@@ -809,12 +841,20 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
             snprintf(s->address, sizeof s->address, "%s:%u", host, di ? (unsigned)di->port : 0u);
         }
     }
-    if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
-        MHD_stop_daemon(s->mhd);
-        server_free(s);
-        return tk_error_set(err, TK_ERR, "cannot start the HTTP worker thread");
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
+            pthread_mutex_lock(&s->mu);
+            s->stopping = 1;
+            pthread_cond_broadcast(&s->w[0].cv);
+            pthread_mutex_unlock(&s->mu);
+            if (s->w[0].started)
+                pthread_join(s->w[0].th, NULL);
+            MHD_stop_daemon(s->mhd);
+            server_free(s);
+            return tk_error_set(err, TK_ERR, "cannot start the HTTP worker threads");
+        }
+        s->w[i].started = 1;
     }
-    s->worker_started = 1;
     *out = s;
     return 0;
 }
@@ -827,8 +867,10 @@ const char *tk_http_address(const struct tk_http_server *s)
 void tk_http_reload(struct tk_http_server *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->reload = 1;
-    pthread_cond_signal(&s->cv);
+    for (int i = 0; i < 2; i++) {
+        s->w[i].reload = 1;
+        pthread_cond_signal(&s->w[i].cv);
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -841,10 +883,12 @@ void tk_http_stop(struct tk_http_server *s)
     lsock = MHD_quiesce_daemon(s->mhd);
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
-    pthread_cond_broadcast(&s->cv);
+    for (int i = 0; i < 2; i++)
+        pthread_cond_broadcast(&s->w[i].cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->worker_started)
-        pthread_join(s->worker, NULL);
+    for (int i = 0; i < 2; i++)
+        if (s->w[i].started)
+            pthread_join(s->w[i].th, NULL);
     MHD_stop_daemon(s->mhd);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);

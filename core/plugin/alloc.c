@@ -5,7 +5,7 @@
  * atomics because a transport allocates on all its connections' threads at
  * once.  An allocation that would take a plugin past [plugins]
  * memory_limit_mb gets NULL, as Lua's allocator hook does for a state
- * (style.md lesson 11), and the first refusal is logged with the plugin's
+ * (docs/style.md lesson 11), and the first refusal is logged with the plugin's
  * file; the loader adds it to an init failure.  Only what goes through the
  * host is counted: libraries a plugin links (libcurl) allocate on their
  * own. */

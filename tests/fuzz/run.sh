@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_web"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_http fuzz_web"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -26,7 +26,7 @@ fuzzdir=$build/tests/fuzz
 # inbound fixtures (real bounces, replies, junk), and hostile record values.
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
     "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json" \
-    "$fuzzdir/corpus/web"
+    "$fuzzdir/corpus/http" "$fuzzdir/corpus/web"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -73,6 +73,14 @@ printf 'invoice\0Fees \033[2J\0pending\0default\0amount\0450.00\0EUR\0Acme BV\0A
     >"$fuzzdir/corpus/json/seed1"
 printf 'x\377y\0caf\303\0\355\240\200\0\300\257\0n\342\202\0\001\037\177\0\302\233\0k\377\0v\0\360\237\230\200\0' \
     >"$fuzzdir/corpus/json/seed2"
+
+# HTTP: selector byte, path and query, NUL, body (fuzz_http.c)
+printf '\001/api/v1/items?account=Acme+BV&pending=true&limit=5&cursor=12\0{"type":"invoice","account":"Acme BV","title":"Fees","reminders":{"enabled":true,"every_days":3,"count":2},"fields":{"amount":"450.00","currency":"EUR","n":1.5}}' \
+    >"$fuzzdir/corpus/http/seed1"
+printf '\006/api/v1/accounts/Acme%%20BV/contacts/ann%%40x.example?x=%%zz\0{"enabled":false,"every_days":365,"count":0}' \
+    >"$fuzzdir/corpus/http/seed2"
+printf '\010/api/v1/items?limit=1000&cursor=9223372036854775807&type=%%00\0' >"$fuzzdir/corpus/http/seed3"
+printf '\015/hooks/payments\0{"name":"a","name":"b","notify":1,"email":5}' >"$fuzzdir/corpus/http/seed4"
 
 # web: the console's form bodies, with the XSS payloads the browser test
 # stores, broken escapes and bytes that are not UTF-8

@@ -47,9 +47,11 @@ class Completion(unittest.TestCase):
     def test_commands(self):
         cmds = self.complete("tickler ")
         for c in ("init", "account", "contact", "send", "resend", "event", "tick", "run", "outbox",
-                  "pipeline", "job", "plugins", "check", "migrate", "help", "request-approvals"):
+                  "pipeline", "job", "plugins", "check", "migrate", "help", "request-approvals",
+                  "serve", "token"):
             self.assertIn(c, cmds)
-        self.assertEqual(self.complete("tickler se"), ["send"])
+        self.assertEqual(self.complete("tickler se"), ["send", "serve"])
+        self.assertEqual(self.complete("tickler sen"), ["send"])
         self.assertEqual(self.complete("tickler req"), ["request-approvals"])
         self.assertEqual(self.complete("tickler --js"), ["--json"])
         self.assertEqual(self.complete("tickler --json chec"), ["check"])

@@ -1,6 +1,6 @@
 #!/bin/sh
 # check_headers.sh - every SDK header compiles alone, as strict C99 and as
-# C++11, with warnings as errors (style.md lesson 7: "the SDK headers
+# C++11, with warnings as errors (docs/style.md lesson 7: "the SDK headers
 # self-contained and C++-safe").  A second translation unit per language
 # expands the SDK's macros (TK_HOST_HAS, TK_DESCR_HAS, the frozen 1.0
 # sizes, TK_PLUGIN_HEADER_INIT), which a bare #include would not.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check.sh - mechanical style rules (style.md lesson 13): no banned unsafe
+# check.sh - mechanical style rules (docs/style.md lesson 13): no banned unsafe
 # functions in tickler's C sources, and every exported core symbol uses the
 # tk_ prefix.  Exit 1 with FILE:LINE for each offence.
 set -u

@@ -1,0 +1,147 @@
+/* api_parse.c - requests to engine arguments, with no engine: the part of
+ * the API that reads hostile input, kept pure so that the fuzzer
+ * (tests/fuzz/fuzz_http.c) drives it alone. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/api.h"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+void tk_api_new_item_free(struct tk_api_new_item *x)
+{
+    json_decref(x->body);
+    tk_kv_free(&x->fields);
+    memset(x, 0, sizeof *x);
+}
+
+static int read_reminders(json_t *r, struct tk_send_req *rq, struct tk_error *err)
+{
+    static const char *const allowed[] = {"enabled", "every_days", "count", NULL};
+    int64_t every = -1, count = -1;
+    int rc;
+    if (!json_is_object(r))
+        return tk_error_set(err, TK_EINVAL, "field 'reminders' must be an object");
+    if ((rc = tk_api_only(r, allowed, err)) ||
+        (rc = tk_api_bool(r, "enabled", &rq->reminders, err)) ||
+        (rc = tk_api_int(r, "every_days", 1, 365, &every, err)) ||
+        (rc = tk_api_int(r, "count", 0, 100, &count, err)))
+        return rc;
+    rq->every_days = (int)every;
+    rq->count = (int)count;
+    return 0;
+}
+
+static int read_fields(json_t *f, struct tk_kv *out, struct tk_error *err)
+{
+    const char *key;
+    json_t *v;
+    char num[64];
+    if (!json_is_object(f))
+        return tk_error_set(err, TK_EINVAL, "field 'fields' must be an object");
+    json_object_foreach(f, key, v)
+    {
+        const char *s;
+        if (json_is_string(v)) {
+            s = json_string_value(v);
+            if (strlen(s) != json_string_length(v))
+                return tk_error_set(err, TK_EINVAL, "fields.%s must not contain NUL", key);
+        } else if (json_is_integer(v)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            s = num;
+        } else if (json_is_real(v)) {
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+            s = num;
+        } else {
+            return tk_error_set(err, TK_EINVAL, "fields.%s must be a string or a number", key);
+        }
+        if (tk_kv_set(out, key, s))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_item *out,
+                          struct tk_error *err)
+{
+    static const char *const allowed[] = {"type",      "account", "title", "template",
+                                          "reminders", "fields",  NULL};
+    json_t *v;
+    int rc;
+    memset(out, 0, sizeof *out);
+    out->req.reminders = out->req.every_days = out->req.count = -1;
+    if ((rc = tk_api_body(rq, 0, &out->body, err)) || (rc = tk_api_only(out->body, allowed, err)) ||
+        (rc = tk_api_string(out->body, "type", 1, &out->req.type, err)) ||
+        (rc = tk_api_string(out->body, "title", 1, &out->req.title, err)) ||
+        (rc = tk_api_string(out->body, "template", 0, &out->req.template_name, err)))
+        return rc;
+    if ((v = json_object_get(out->body, "reminders")) && !json_is_null(v) &&
+        (rc = read_reminders(v, &out->req, err)))
+        return rc;
+    if ((v = json_object_get(out->body, "fields")) && !json_is_null(v) &&
+        (rc = read_fields(v, &out->fields, err)))
+        return rc;
+    v = json_object_get(out->body, "account");
+    if (json_is_integer(v)) {
+        snprintf(out->account_num, sizeof out->account_num, "%lld",
+                 (long long)json_integer_value(v));
+        out->account = out->account_num;
+    } else if (!v || json_is_null(v)) {
+        return tk_error_set(err, TK_EINVAL, "field 'account' is required");
+    } else if ((rc = tk_api_string(out->body, "account", 1, &out->account, err))) {
+        return tk_error_set(err, TK_EINVAL, "field 'account' must be an id or a name");
+    }
+    out->req.fields = &out->fields;
+    return 0;
+}
+
+int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_reminders *out,
+                           struct tk_error *err)
+{
+    static const char *const allowed[] = {"enabled", "every_days", "count", NULL};
+    json_t *b = NULL;
+    int64_t every = -1, count = -1;
+    int rc;
+    out->enabled = -1;
+    if (!(rc = tk_api_body(rq, 0, &b, err)) && !(rc = tk_api_only(b, allowed, err)) &&
+        !(rc = tk_api_bool(b, "enabled", &out->enabled, err)) &&
+        !(rc = tk_api_int(b, "every_days", 1, 365, &every, err)))
+        rc = tk_api_int(b, "count", 0, 100, &count, err);
+    out->every = (int)every;
+    out->count = (int)count;
+    json_decref(b);
+    return rc;
+}
+
+int tk_api_parse_item_query(const struct tk_http_request *rq, struct tk_api_item_query *q,
+                            struct tk_error *err)
+{
+    char pending[16], cursor[32], limit[16];
+    const char *v;
+    int64_t n;
+    memset(q, 0, sizeof *q);
+    q->limit = PAGE_DEFAULT;
+    err->code = 0;
+    q->account = tk_http_query(rq, "account", q->account_buf, sizeof q->account_buf, err);
+    if (!err->code)
+        q->type = tk_http_query(rq, "type", q->type_buf, sizeof q->type_buf, err);
+    if (!err->code && (v = tk_http_query(rq, "pending", pending, sizeof pending, err))) {
+        if (strcmp(v, "true") == 0)
+            q->pending = 1;
+        else if (strcmp(v, "false") != 0)
+            return tk_error_set(err, TK_EINVAL, "pending: '%s' is neither true nor false", v);
+    }
+    if (!err->code && (v = tk_http_query(rq, "cursor", cursor, sizeof cursor, err))) {
+        if (tk_parse_int(v, 0, INT64_MAX, &n))
+            return tk_error_set(err, TK_EINVAL, "cursor: '%s' is not a cursor this API gave", v);
+        q->after = n;
+    }
+    if (!err->code && (v = tk_http_query(rq, "limit", limit, sizeof limit, err))) {
+        if (tk_parse_int(v, 1, PAGE_MAX, &n))
+            return tk_error_set(err, TK_EINVAL, "limit: '%s' is not a number from 1 to %d", v,
+                                PAGE_MAX);
+        q->limit = (size_t)n;
+    }
+    return err->code;
+}

@@ -1,0 +1,508 @@
+"""The HTTP API (issue 13) end to end: a real `tickler run` with [http]
+listen, a real HTTP client (http.client) on loopback, a real SMTP server
+(aiosmtpd) where mail matters.  Every endpoint's status and shape, shapes
+equal to the CLI's --json for the same state, the audit actor, tokens and
+scopes, hostile input (bad JSON, wrong types, unknown fields, bodies and
+headers over the limits, a slowloris client), 10,000 requests from 50
+clients, idempotency under 100 concurrent replays, kill -9 during a burst
+of writes, SIGTERM stopping within seconds, health's 503, and HTTPS with
+[http] tls_cert and tls_key."""
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tkharness import SmtpServer, Tickler  # noqa: E402
+from httpharness import Daemon, http_ini  # noqa: E402
+
+PIPELINE = """
+pipeline("Onboarding", {
+  { stage = "intake" },
+  { stage = "review" },
+})
+"""
+
+
+def deploy(tc, smtp=None, extra="", lua=False):
+    ini = http_ini(extra=extra)
+    if lua:
+        import tempfile
+        d = tempfile.mkdtemp(prefix="tk-lua-")
+        with open(os.path.join(d, "onboarding.lua"), "w") as f:
+            f.write(PIPELINE)
+        tc.addCleanup(lambda: (os.unlink(os.path.join(d, "onboarding.lua")), os.rmdir(d)))
+        ini += "\n[lua]\nscripts = %s\n" % d
+    t = Tickler(tc, smtp=smtp, extra_ini=ini)
+    t.now = None  # the daemon runs on the real clock: so do the CLI calls
+    return t
+
+
+class Endpoints(unittest.TestCase):
+    def setUp(self):
+        self.t = deploy(self, lua=True)
+        self.d = Daemon(self, self.t)
+        self.w = self.d.token("ci", "write")
+        self.r = self.d.token("reader", "read")
+
+    def call(self, method, path, body=None, status=200, token=None, **kw):
+        st, h, b = self.d.api(method, path, body, token=token or self.w, **kw)
+        self.assertEqual(st, status, "%s %s: %r" % (method, path, b))
+        return b
+
+    def test_every_endpoint_and_the_cli_shapes(self):
+        t = self.t
+        st, _, h = self.d.api("GET", "/api/v1/health")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["status"], "ok")
+        self.assertEqual(h["store"]["driver"], "sqlite")
+        self.assertEqual(h["transport"]["plugin"], "file")
+
+        acc = self.call("POST", "/api/v1/accounts", {"name": "Acme BV", "language": "nl"}, 201)
+        self.assertEqual((acc["name"], acc["language"], acc["contacts"]), ("Acme BV", "nl", 0))
+        aid = acc["id"]
+        c = self.call("POST", "/api/v1/accounts/Acme%20BV/contacts",
+                      {"email": "ann@acme.example", "name": "Ann"}, 201)
+        self.assertEqual((c["email"], c["name"], c["notify"]), ("ann@acme.example", "Ann", True))
+        self.call("POST", "/api/v1/accounts/%d/contacts" % aid, {"email": "bob@acme.example", "notify": False}, 201)
+        p = self.call("PATCH", "/api/v1/accounts/%d/contacts/bob@acme.example" % aid, {"notify": True})
+        self.assertTrue(p["notify"])
+        self.assertEqual(self.call("GET", "/api/v1/accounts", token=self.r), t.json("account", "list"))
+        self.assertEqual(self.call("GET", "/api/v1/accounts/%d" % aid, token=self.r),
+                         t.json("account", "list")[0])
+        self.assertEqual(self.call("GET", "/api/v1/accounts/Acme%20BV/contacts", token=self.r),
+                         t.json("contact", "list", "Acme BV"))
+
+        inv = self.call("POST", "/api/v1/items", {
+            "type": "invoice", "account": "Acme BV", "title": "Fees 2026",
+            "reminders": {"enabled": True, "every_days": 5, "count": 2},
+            "fields": {"amount": "450.00", "currency": "EUR"}}, 201)
+        self.assertEqual(inv, t.show(inv["id"]))
+        self.assertEqual(inv["reminders"]["every_days"], 5)
+        appr = self.call("POST", "/api/v1/items", {"type": "approval", "account": aid, "title": "Annual accounts"}, 201)
+        self.assertEqual(self.call("GET", "/api/v1/items/%d" % inv["id"], token=self.r), t.show(inv["id"]))
+        self.assertEqual(self.call("GET", "/api/v1/accounts/%d/todo" % aid, token=self.r), t.json("todo", "Acme BV"))
+
+        page1 = self.call("GET", "/api/v1/items?limit=1", token=self.r)
+        self.assertEqual(len(page1["items"]), 1)
+        page2 = self.call("GET", "/api/v1/items?limit=1&cursor=" + page1["next_cursor"], token=self.r)
+        self.assertEqual(page2["items"][0]["id"], appr["id"])
+        self.assertIsNone(page2["next_cursor"])
+        listed = self.call("GET", "/api/v1/items?account=Acme+BV&type=invoice&pending=true", token=self.r)
+        cli = t.json("list", "--account", "Acme BV", "--type", "invoice", "--pending")
+        for x in cli:
+            x.pop("position")
+        self.assertEqual(listed["items"], cli)
+
+        r = self.call("POST", "/api/v1/items/%d/resend" % inv["id"])
+        self.assertEqual(r["resends"], 1)
+        r = self.call("PATCH", "/api/v1/items/%d/reminders" % inv["id"], {"enabled": False})
+        self.assertFalse(r["reminders"]["enabled"])
+        r = self.call("PATCH", "/api/v1/items/%d/reminders" % inv["id"], {"every_days": 7, "count": 3})
+        self.assertEqual((r["reminders"]["every_days"], r["reminders"]["count"], r["reminders"]["enabled"]), (7, 3, False))
+        r = self.call("POST", "/api/v1/items/%d/events" % inv["id"], {"event": "paid"})
+        self.assertEqual(r["state"], "paid")
+        self.assertEqual(r, t.show(inv["id"]))
+        b = self.call("POST", "/api/v1/accounts/%d/bulk/request-approvals" % aid, {"message": "Please"})
+        self.assertEqual(b, {"account": aid, "items": 1})
+
+        audit = self.call("GET", "/api/v1/audit?item=%d" % inv["id"], token=self.r)
+        self.assertEqual(audit, t.json("audit", inv["id"]))
+        self.assertEqual({a["actor"] for a in audit}, {"api:ci"})
+        self.assertEqual(self.call("GET", "/api/v1/audit?account=%d" % aid, token=self.r),
+                         t.json("audit", "--account", "Acme BV"))
+        time.sleep(0.5)  # the daemon delivers what the writes enqueued
+        self.assertEqual(self.call("GET", "/api/v1/outbox", token=self.r), t.json("outbox"))
+        self.assertEqual(self.call("GET", "/api/v1/outbox?failed=true", token=self.r), [])
+        st, _, e = self.d.api("POST", "/api/v1/outbox/1/retry", token=self.w)
+        self.assertEqual((st, e), (409, {"error": t.fails("outbox", "retry", "1").strip()[len("tickler: "):]}))
+
+        job = self.call("POST", "/api/v1/jobs", {"pipeline": "Onboarding", "account": "Acme BV", "title": "2026"}, 201)
+        self.assertEqual(job["stage"], "intake")
+        self.assertEqual(job, t.json("job", "show", job["id"])[0] if isinstance(t.json("job", "show", job["id"]), list) else t.json("job", "show", job["id"]))
+        j = self.call("POST", "/api/v1/jobs/%d/move" % job["id"], {"stage": "review"})
+        self.assertEqual(j["stage"], "review")
+        j = self.call("POST", "/api/v1/jobs/%d/archive" % job["id"])
+        self.assertEqual(j["state"], "archived")
+        self.assertEqual(self.call("GET", "/api/v1/jobs/%d" % job["id"], token=self.r)["state"], "archived")
+
+        m = self.call("GET", "/metrics", token=self.r)
+        self.assertIn('tickler_items{type="invoice",state="paid"} 1', m)
+        self.assertIn('tickler_outbox_messages{state="dead"} 0', m)
+        self.assertIn("tickler_delivery_latency_seconds_bucket{le=\"+Inf\"}", m)
+        self.assertIn('tickler_http_requests_total{status="201"}', m)
+
+    def test_errors_are_the_cli_words_and_change_nothing(self):
+        t = self.t
+        before = t.json("audit")
+        cases = [
+            ("POST", "/api/v1/accounts", {"name": "123"}, 400),
+            ("POST", "/api/v1/accounts", {"name": "X", "language": "de"}, 400),
+            ("POST", "/api/v1/accounts", {"name": 5}, 400),
+            ("POST", "/api/v1/accounts", {"name": "X", "colour": "red"}, 400),
+            ("POST", "/api/v1/items", {"type": "invoice", "account": "nobody", "title": "x"}, 404),
+            ("POST", "/api/v1/items", {"type": "nosuch", "account": "x", "title": "x"}, 404),
+            ("POST", "/api/v1/items", {"type": "invoice", "account": "x", "title": 7}, 400),
+            ("POST", "/api/v1/items", {"type": "invoice", "account": "x", "title": "t", "reminders": {"every_days": 0}}, 400),
+            ("POST", "/api/v1/items", {"type": "invoice", "account": "x", "title": "t", "fields": {"a": [1]}}, 400),
+            ("GET", "/api/v1/items/999", None, 404),
+            ("GET", "/api/v1/items/abc", None, 404),
+            ("POST", "/api/v1/items/999/events", {"event": "paid"}, 404),
+            ("GET", "/api/v1/nosuch", None, 404),
+            ("DELETE", "/api/v1/accounts", None, 405),
+            ("GET", "/api/v1/items?limit=0", None, 400),
+            ("GET", "/api/v1/items?cursor=x", None, 400),
+            ("GET", "/api/v1/items?pending=maybe", None, 400),
+            ("POST", "/api/v1/jobs", {"pipeline": "Nope", "account": "x"}, 404),
+        ]
+        for method, path, body, status in cases:
+            st, _, b = self.d.api(method, path, body, token=self.w)
+            self.assertEqual(st, status, "%s %s %r: %r" % (method, path, body, b))
+            self.assertEqual(list(b.keys()), ["error"], b)
+            self.assertNotIn("\n", b["error"])
+            self.assertNotIn("SELECT", b["error"])
+        # the same words as the CLI
+        st, _, b = self.d.api("POST", "/api/v1/accounts", {"name": "X", "language": "de"}, token=self.w)
+        self.assertIn("de", b["error"])
+        st, _, b = self.d.api("GET", "/api/v1/items/999", token=self.r)
+        self.assertEqual(b["error"], t.fails("show", "999").strip()[len("tickler: "):])
+        for raw in (b"{", b"[1,2]", b"\"x\"", b"{\"name\": \"a\", \"name\": \"b\"}", b"{\"name\": \"a\u0000b\"}"):
+            st, _, b = self.d.api("POST", "/api/v1/accounts", raw=raw, token=self.w,
+                                  headers={"Content-Type": "application/json"})
+            self.assertEqual(st, 400, (raw, b))
+        st, _, b = self.d.api("POST", "/api/v1/accounts", raw=b"name=x", token=self.w,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 415)
+        self.assertEqual(t.json("audit"), before)
+        self.assertEqual(t.json("account", "list"), [])
+
+    def test_limits(self):
+        big = {"name": "x" * (300 * 1024)}
+        st, _, b = self.d.api("POST", "/api/v1/accounts", big, token=self.w)
+        self.assertEqual(st, 413)
+        # chunked, no Content-Length: 413 once it ends
+        c = self.d.conn()
+        c.putrequest("POST", "/api/v1/accounts")
+        c.putheader("Authorization", "Bearer " + self.w)
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        chunk = b"x" * 65536
+        for _ in range(5):
+            c.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        self.assertEqual(r.status, 413, r.read())
+        c.close()
+        # a 1 MB header: refused (431) or the connection closed, and the
+        # server goes on serving
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            try:
+                s.sendall(b"a" * (1 << 20) + b"\r\n\r\n")
+                reply = s.recv(200)
+            except (ConnectionResetError, BrokenPipeError):
+                reply = b""
+        finally:
+            s.close()
+        self.assertFalse(reply.startswith(b"HTTP/1.1 200"), reply)
+        self.assertEqual(self.d.api("GET", "/api/v1/health")[0], 200)
+        self.assertEqual(self.t.json("account", "list"), [])
+
+    def test_slowloris_does_not_block_others(self):
+        socks = []
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+            s.sendall(b"POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\n")
+            socks.append(s)
+        try:
+            t0 = time.time()
+            for i in range(30):
+                for s in socks[:20]:
+                    try:
+                        s.sendall(b"X-Slow: 1\r\n")
+                    except OSError:
+                        pass
+                st, _, b = self.d.api("POST", "/api/v1/accounts", {"name": "Client %d" % i}, token=self.w)
+                self.assertEqual(st, 201, b)
+            self.assertLess(time.time() - t0, 10)
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(len(self.t.json("account", "list")), 30)
+
+
+class Auth(unittest.TestCase):
+    def test_tokens_and_scopes(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        w = d.token("writer", "write")
+        r = d.token("reader", "read")
+        a = d.token("admin", "admin")
+        gone = d.token("gone", "write")
+        self.assertRegex(w, r"^tk_[0-9a-f]{64}$")
+        t.ok("token", "revoke", "gone")
+        listed = t.json("token", "list")
+        self.assertEqual([x["name"] for x in listed], ["admin", "reader", "writer"])
+        self.assertNotIn(w, json.dumps(listed))
+        with open(os.path.join(t.dir, "tickler.db"), "rb") as f:
+            self.assertNotIn(w.encode(), f.read())
+        before = t.json("audit")
+        body = {"name": "Acme"}
+        for tok, status in ((None, 401), ("wrong", 401), ("tk_" + "0" * 64, 401), (gone, 401),
+                            (w[:-1] + ("0" if w[-1] != "0" else "1"), 401), (r, 403)):
+            st, h, b = d.api("POST", "/api/v1/accounts", body, token=tok)
+            self.assertEqual(st, status, (tok, b))
+            if status == 401:
+                self.assertIn("www-authenticate", h)
+        self.assertEqual(d.api("GET", "/api/v1/accounts")[0], 401)
+        self.assertEqual(d.api("GET", "/metrics")[0], 401)
+        self.assertEqual(t.json("audit"), before)
+        self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 200)
+        self.assertEqual(d.api("POST", "/api/v1/accounts", body, token=a)[0], 201)
+        self.assertEqual(t.json("audit")[-1]["actor"], "api:admin")
+        t.fails("token", "add", "x", "--scope", "root", rc=2)
+        t.fails("token", "add", "writer", "--scope", "read")
+        t.fails("token", "revoke", "nobody")
+        d.stop()
+        log = d.read_log()
+        self.assertIn("bad token", log)
+        for tok in (w, r, a, gone):
+            self.assertNotIn(tok, log)
+            self.assertNotIn(tok[3:], log)
+
+
+class Load(unittest.TestCase):
+    def test_10000_requests_from_50_clients(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        w = d.token("load", "write")
+        errors, created = [], []
+        lock = threading.Lock()
+
+        def client(n):
+            c = d.conn()
+            mine = []
+            try:
+                for i in range(200):
+                    if i % 2 == 0:
+                        name = "Client %d-%d" % (n, i)
+                        st, _, b = d.api("POST", "/api/v1/accounts", {"name": name}, token=w, conn=c)
+                        if st != 201:
+                            errors.append((st, b))
+                        else:
+                            mine.append((b["id"], name))
+                    else:
+                        st, _, b = d.api("GET", "/api/v1/accounts/%d" % mine[-1][0] if mine else "/api/v1/health",
+                                         token=w, conn=c)
+                        if st != 200:
+                            errors.append((st, b))
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            finally:
+                c.close()
+            with lock:
+                created.extend(mine)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
+        t0 = time.time()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(300)
+        took = time.time() - t0
+        self.assertEqual(errors[:5], [])
+        self.assertEqual(len(created), 5000)
+        accounts = {a["id"]: a["name"] for a in t.json("account", "list")}
+        self.assertEqual(accounts, dict(created))
+        print("10,000 requests from 50 clients in %.1f s" % took, file=sys.stderr)
+
+
+class Idempotency(unittest.TestCase):
+    def test_100_concurrent_replays_make_one_item_and_one_email(self):
+        smtp = SmtpServer(self)
+        t = deploy(self, smtp=smtp)
+        t.ok("account", "add", "Acme")
+        t.ok("contact", "add", "Acme", "ann@acme.example")
+        d = Daemon(self, t)
+        w = d.token("ci", "write")
+        body = {"type": "invoice", "account": "Acme", "title": "Fees",
+                "fields": {"amount": "10.00", "currency": "EUR"}}
+        answers = []
+        lock = threading.Lock()
+        go = threading.Event()
+
+        def replay():
+            go.wait()
+            st, h, b = d.api("POST", "/api/v1/items", body, token=w, headers={"Idempotency-Key": "order-42"})
+            with lock:
+                answers.append((st, json.dumps(b, sort_keys=True)))
+
+        threads = [threading.Thread(target=replay) for _ in range(100)]
+        for th in threads:
+            th.start()
+        go.set()
+        for th in threads:
+            th.join(60)
+        self.assertEqual(len(answers), 100)
+        self.assertEqual({a[0] for a in answers}, {201})
+        self.assertEqual(len({a[1] for a in answers}), 1)
+        self.assertEqual(len(t.json("list")), 1)
+        other = dict(body, title="Other")
+        st, _, b = d.api("POST", "/api/v1/items", other, token=w, headers={"Idempotency-Key": "order-42"})
+        self.assertEqual(st, 422, b)
+        # another token's key space is its own
+        w2 = d.token("ci2", "write")
+        st, _, b = d.api("POST", "/api/v1/items", other, token=w2, headers={"Idempotency-Key": "order-42"})
+        self.assertEqual(st, 201, b)
+        deadline = time.time() + 15
+        while time.time() < deadline and len(smtp.envelopes()) < 2:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        subjects = sorted(str(m["Subject"]) for _, m in smtp.messages())
+        self.assertEqual(len(subjects), 2, subjects)
+        self.assertEqual(len(t.json("list")), 2)
+
+
+class Crash(unittest.TestCase):
+    def test_kill_9_during_a_burst_of_writes(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        w = d.token("ci", "write")
+        acked, lock = [], threading.Lock()
+        stop = threading.Event()
+
+        def writer(n):
+            i = 0
+            while not stop.is_set():
+                name = "W%d-%d" % (n, i)
+                i += 1
+                try:
+                    st, _, b = d.api("POST", "/api/v1/accounts", {"name": name}, token=w)
+                except Exception:  # noqa: BLE001
+                    return
+                if st == 201:
+                    with lock:
+                        acked.append((b["id"], name))
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for th in threads:
+            th.start()
+        time.sleep(1.5)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        stop.set()
+        for th in threads:
+            th.join(30)
+        self.assertGreater(len(acked), 10)
+        accounts = {a["id"]: a["name"] for a in t.json("account", "list")}
+        for aid, name in acked:
+            self.assertEqual(accounts.get(aid), name)
+        # nothing half-written: every account has its audit entry, and no
+        # audit entry names an account that is not there
+        added = {e["account"] for e in t.json("audit") if e["action"] == "account-added"}
+        self.assertEqual(added, set(accounts))
+
+    def test_sigterm_stops_within_seconds_with_clients_connected(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        w = d.token("ci", "write")
+        socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(20)]
+        for s in socks:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "A"}, token=w)[0], 201)
+        took = d.stop()
+        for s in socks:
+            s.close()
+        self.assertLess(took, 5)
+        self.assertIn("stopping", d.read_log())
+
+
+class Health(unittest.TestCase):
+    def test_503_when_the_store_is_gone_and_200_when_it_is_back(self):
+        t = deploy(self)
+        d = Daemon(self, t, command="serve")
+        db = os.path.join(t.dir, "tickler.db")
+        self.assertEqual(d.api("GET", "/api/v1/health")[0], 200)
+        os.rename(db, db + ".away")
+        try:
+            st, h, b = d.api("GET", "/api/v1/health")
+        finally:
+            os.rename(db + ".away", db)
+        self.assertEqual(st, 503, b)
+        self.assertEqual((b["status"], b["store"]["ok"]), ("unavailable", False))
+        self.assertIn("retry-after", h)
+        self.assertNotIn(t.dir, json.dumps(b))
+        st, _, b = d.api("GET", "/api/v1/health")
+        self.assertEqual((st, b["status"]), (200, "ok"))
+
+
+class Tls(unittest.TestCase):
+    def test_https_with_tls_cert_and_key(self):
+        import shutil
+        import ssl
+        import subprocess
+        import tempfile
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed")
+        d = tempfile.mkdtemp(prefix="tk-tls-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+        t = deploy(self, extra="tls_cert = %s\ntls_key = %s\n" % (cert, key))
+        dm = Daemon(self, t, command="serve")
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        import http.client
+        c = http.client.HTTPSConnection("127.0.0.1", dm.port, context=ctx, timeout=30)
+        c.request("GET", "/api/v1/health")
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.read())["status"], "ok")
+        c.close()
+        # plain HTTP on the TLS port gets no answer that looks like one
+        st = None
+        try:
+            st = dm.api("GET", "/api/v1/health")[0]
+        except Exception:  # noqa: BLE001
+            pass
+        self.assertNotEqual(st, 200)
+
+    def test_cert_without_key_is_refused(self):
+        t = Tickler(self, extra_ini="[http]\nlisten = 127.0.0.1:1\ntls_cert = /nonexistent.pem\n")
+        err = t.fails("serve")
+        self.assertIn("tls_key", err)
+
+
+class Serve(unittest.TestCase):
+    def test_serve_answers_and_does_not_deliver(self):
+        t = deploy(self)
+        t.ok("account", "add", "Acme")
+        t.ok("contact", "add", "Acme", "ann@acme.example")
+        d = Daemon(self, t, command="serve")
+        w = d.token("ci", "write")
+        st, _, b = d.api("POST", "/api/v1/items", {"type": "approval", "account": "Acme", "title": "x"}, token=w)
+        self.assertEqual(st, 201, b)
+        time.sleep(0.5)
+        self.assertEqual([m["state"] for m in t.json("outbox")], ["queued"])
+        self.assertLess(d.stop(), 5)
+
+    def test_serve_without_listen_is_a_usage_error(self):
+        t = Tickler(self)
+        t.fails("serve", rc=2)
+
+    def test_bad_listen_names_the_problem(self):
+        t = Tickler(self, extra_ini="[http]\nlisten = nowhere\n")
+        err = t.fails("serve")
+        self.assertIn("listen", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,182 @@
+/* test_http_parse.c - the HTTP front end's own parsing, without a server:
+ * route patterns and their {params}, percent-decoding, query strings, and
+ * the request-to-engine parsers (api_parse.c) on good and bad input. */
+#include <string.h>
+
+#include "http/api.h"
+#include "http/router.h"
+#include "tk_test.h"
+
+static int nop(struct tk_http_ctx *x, struct tk_error *err)
+{
+    (void)x;
+    (void)err;
+    return 0;
+}
+
+static const struct tk_http_route routes[] = {
+    {"GET", "/api/v1/items", 0, "read", nop},
+    {"GET", "/api/v1/items/{item}", 0, "read", nop},
+    {"PATCH", "/api/v1/accounts/{account}/contacts/{email}", TK_ROUTE_WRITE, "write", nop},
+};
+
+static struct tk_http_request req(const char *method, const char *path, const char *query,
+                                  const char *body)
+{
+    struct tk_http_request r;
+    memset(&r, 0, sizeof r);
+    r.method = method;
+    r.path = path;
+    r.query = query;
+    r.body = body;
+    r.body_len = strlen(body);
+    return r;
+}
+
+TK_TEST(test_routes_and_params)
+{
+    struct tk_http_router *r = NULL;
+    struct tk_error err = {0};
+    struct tk_http_request rq = req("PATCH", "", "", "");
+    char scratch[256];
+    int known;
+    const struct tk_http_route *m;
+    TK_CHECK_INT(tk_http_router_new(&r, &err), 0);
+    TK_CHECK_INT(tk_http_router_add(r, routes, 3, &err), 0);
+    TK_CHECK_INT(tk_http_router_add(r, routes, 1, &err), TK_ECONFLICT);
+    m = tk_http_router_match(r, "PATCH", "/api/v1/accounts/Acme%20BV/contacts/ann%40x.example", &rq,
+                             scratch, sizeof scratch, &known);
+    TK_CHECK(m == &routes[2]);
+    TK_CHECK_STR(tk_http_param(&rq, "account"), "Acme BV");
+    TK_CHECK_STR(tk_http_param(&rq, "email"), "ann@x.example");
+    TK_CHECK(tk_http_param(&rq, "item") == NULL);
+    TK_CHECK(tk_http_router_match(r, "DELETE", "/api/v1/items", &rq, scratch, sizeof scratch,
+                                  &known) == NULL);
+    TK_CHECK_INT(known, 1); /* 405, not 404 */
+    TK_CHECK(tk_http_router_match(r, "GET", "/api/v1/items/", &rq, scratch, sizeof scratch,
+                                  &known) == NULL);
+    TK_CHECK_INT(known, 0);
+    TK_CHECK(tk_http_router_match(r, "GET", "/api/v1/items/1/x", &rq, scratch, sizeof scratch,
+                                  &known) == NULL);
+    /* a NUL or a bad escape in a segment matches nothing */
+    TK_CHECK(tk_http_router_match(r, "GET", "/api/v1/items/1%00", &rq, scratch, sizeof scratch,
+                                  &known) == NULL);
+    TK_CHECK(tk_http_router_match(r, "GET", "/api/v1/items/%zz", &rq, scratch, sizeof scratch,
+                                  &known) == NULL);
+    TK_CHECK(tk_http_router_match(r, "GET", "/api/v1/items/12", &rq, scratch, sizeof scratch,
+                                  &known) == &routes[1]);
+    TK_CHECK_STR(tk_http_param(&rq, "item"), "12");
+    tk_http_router_free(r);
+}
+
+TK_TEST(test_query)
+{
+    struct tk_http_request rq = req("GET", "/", "account=Acme+BV&pending=true&x&type=a%26b", "");
+    struct tk_error err = {0};
+    char buf[32];
+    TK_CHECK_STR(tk_http_query(&rq, "account", buf, sizeof buf, &err), "Acme BV");
+    TK_CHECK_STR(tk_http_query(&rq, "type", buf, sizeof buf, &err), "a&b");
+    TK_CHECK_STR(tk_http_query(&rq, "x", buf, sizeof buf, &err), "");
+    TK_CHECK(tk_http_query(&rq, "nope", buf, sizeof buf, &err) == NULL);
+    rq.query = "account=%00";
+    TK_CHECK(tk_http_query(&rq, "account", buf, sizeof buf, &err) == NULL);
+    TK_CHECK_INT(err.code, TK_EINVAL);
+    rq.query = "account=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    TK_CHECK(tk_http_query(&rq, "account", buf, sizeof buf, &err) == NULL);
+}
+
+TK_TEST(test_new_item)
+{
+    struct tk_api_new_item ni;
+    struct tk_error err = {0};
+    struct tk_http_request rq = req(
+        "POST", "/api/v1/items", "",
+        "{\"type\":\"invoice\",\"account\":12,\"title\":\"Fees\",\"reminders\":{\"enabled\":true,"
+        "\"every_days\":5},\"fields\":{\"amount\":450,\"currency\":\"EUR\"}}");
+    TK_CHECK_INT(tk_api_parse_new_item(&rq, &ni, &err), 0);
+    TK_CHECK_STR(ni.req.type, "invoice");
+    TK_CHECK_STR(ni.account, "12");
+    TK_CHECK_INT(ni.req.reminders, 1);
+    TK_CHECK_INT(ni.req.every_days, 5);
+    TK_CHECK_INT(ni.req.count, -1);
+    TK_CHECK_STR(tk_kv_get(&ni.fields, "amount"), "450");
+    tk_api_new_item_free(&ni);
+
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "{\"type\":\"invoice\",\"title\":\"x\"}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":\"x\",\"colour\":1}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":7}",
+        "{\"type\":\"invoice\",\"account\":true,\"title\":\"x\"}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":\"x\",\"reminders\":{\"every_days\":0}}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":\"x\",\"reminders\":{\"count\":101}}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":\"x\",\"reminders\":{\"x\":1}}",
+        "{\"type\":\"invoice\",\"account\":\"a\",\"title\":\"x\",\"fields\":{\"a\":null}}",
+        "{\"type\":\"inv\\u0000oice\",\"account\":\"a\",\"title\":\"x\"}",
+        "{\"type\":\"a\",\"type\":\"b\",\"account\":\"a\",\"title\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rq.body = bad[i];
+        rq.body_len = strlen(bad[i]);
+        memset(&err, 0, sizeof err);
+        TK_CHECK_INT(tk_api_parse_new_item(&rq, &ni, &err), TK_EINVAL);
+        TK_CHECK(err.msg[0] != '\0');
+        tk_api_new_item_free(&ni);
+    }
+}
+
+TK_TEST(test_reminders_and_list_query)
+{
+    struct tk_api_reminders r;
+    struct tk_api_item_query q;
+    struct tk_error err = {0};
+    struct tk_http_request rq = req("PATCH", "/", "", "{\"count\":3}");
+    TK_CHECK_INT(tk_api_parse_reminders(&rq, &r, &err), 0);
+    TK_CHECK_INT(r.enabled, -1);
+    TK_CHECK_INT(r.every, -1);
+    TK_CHECK_INT(r.count, 3);
+    rq.body = "{\"enabled\":\"yes\"}";
+    rq.body_len = strlen(rq.body);
+    TK_CHECK_INT(tk_api_parse_reminders(&rq, &r, &err), TK_EINVAL);
+
+    rq = req("GET", "/", "pending=true&limit=5&cursor=10&type=invoice", "");
+    TK_CHECK_INT(tk_api_parse_item_query(&rq, &q, &err), 0);
+    TK_CHECK_INT(q.pending, 1);
+    TK_CHECK_INT((long long)q.limit, 5);
+    TK_CHECK_INT(q.after, 10);
+    TK_CHECK_STR(q.type, "invoice");
+    TK_CHECK(q.account == NULL);
+    static const char *const bad[] = {"limit=0",  "limit=1001",  "cursor=-1",
+                                      "cursor=x", "pending=yes", "account=%zz"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rq.query = bad[i];
+        TK_CHECK_INT(tk_api_parse_item_query(&rq, &q, &err), TK_EINVAL);
+    }
+}
+
+TK_TEST(test_answers)
+{
+    struct tk_http_response res;
+    memset(&res, 0, sizeof res);
+    TK_CHECK_INT(tk_http_res_error(&res, 404, "no item 9\nx"), 0);
+    TK_CHECK_INT(res.status, 404);
+    TK_CHECK_STR(res.body.data, "{\"error\":\"no item 9\\nx\"}\n");
+    TK_CHECK_INT(tk_http_status_for(TK_ECONFLICT), 409);
+    TK_CHECK_INT(tk_http_status_for(TK_ENOTFOUND), 404);
+    TK_CHECK_INT(tk_http_status_for(TK_EUSAGE), 400);
+    TK_CHECK_INT(tk_http_status_for(TK_ERR), 500);
+    tk_buf_free(&res.body);
+    tk_kv_free(&res.headers);
+}
+
+int main(void)
+{
+    TK_RUN(test_routes_and_params);
+    TK_RUN(test_query);
+    TK_RUN(test_new_item);
+    TK_RUN(test_reminders_and_list_query);
+    TK_RUN(test_answers);
+    return tk_test_done();
+}
