@@ -47,6 +47,7 @@ class Bench:
         self.showrow = os.path.join(self.out, "bin", "showrow")
         self.curlloop = os.path.join(self.out, "bin", "curlloop")
         self.mhdfixed = os.path.join(self.out, "bin", "mhdfixed")
+        self.consolepages = os.path.join(self.out, "bin", "consolepages")
         self.work = os.path.join(self.out, "work")
         self.data = os.path.join(self.out, "stores")
         self.templates = os.path.join(self.out, "templates")
@@ -554,6 +555,34 @@ class Bench:
                                                "schedule_only_due_per_s": v[4] if len(v) > 4 else None}
                                  for k, v in res.items()}
 
+    # ---- console: the staff console's pages ----------------------------------
+
+    def bench_console(self):
+        """Each page of the staff console rendered server-side (core/web, the
+        functions its HTTP routes call, in a read transaction) over a store of
+        100k items, a third of them completed over the last 30 days and 1% of
+        the outbox failed.  Target (issue 18): each page < 100 ms."""
+        n = 100000
+        store, _ = self.new_store("console")
+        t0 = time.perf_counter()
+        self.run([self.seed, "scale", store, str(n), "100", str(NOW)])
+        self.run([self.seed, "console", store, str(NOW)])
+        log("seeded console store in %.1f s" % (time.perf_counter() - t0))
+        cfg = self.file_cfg("console", store, self.fresh_dir("console-spool"), "off")
+        load = os.getloadavg()[0]
+        runs = 5 if self.quick else 15
+        out = subprocess.run([self.consolepages, cfg, str(NOW), str(runs), "77", "771"],
+                             capture_output=True, text=True, check=True).stdout
+        pages = {}
+        for line in out.splitlines():
+            page, med_ms, max_ms, size, cpu_ms = line.split()
+            pages[page] = (float(med_ms), float(max_ms), int(size), float(cpu_ms))
+            self.row("console", "render %s" % page, "%.1f ms" % float(med_ms),
+                     "limit 100 ms", "%.2fx" % (float(med_ms) / 100.0),
+                     "CPU %.1f ms, max %.1f ms, %d KiB, load %.1f" %
+                     (float(cpu_ms), float(max_ms), int(size) // 1024, load))
+        self.results["console"] = {"items": n, "load": load, "pages": pages}
+
     # ---- 5. daemon footprint ------------------------------------------------
 
     # ---- 4b. the client's calendar (issue 14) ----------------------------
@@ -888,7 +917,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", required=True)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
-    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,calendar,daemon,dispatch,api")
+    ap.add_argument("--only", help="comma-separated: smtp,file,store,cli,scale,calendar,daemon,dispatch,api,console")
     ap.add_argument("--keep", action="store_true", help="keep the generated stores (GBs)")
     args = ap.parse_args()
     b = Bench(args)
@@ -907,7 +936,8 @@ def main():
     t0 = time.time()
     steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
              ("cli", b.bench_cli), ("scale", b.bench_scale), ("calendar", b.bench_calendar),
-             ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers), ("api", b.bench_api)]
+             ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers), ("api", b.bench_api),
+             ("console", b.bench_console)]
     failed = 0
     for name, fn in steps:
         if not b.want(name):

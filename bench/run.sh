@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh [--quick] [--only smtp,file,store,cli,scale,calendar,daemon,dispatch,api]
+# bench/run.sh [--quick] [--only smtp,file,store,cli,scale,calendar,daemon,dispatch,api,console]
 #
 # Builds tickler (Release) into bench/out/build unless TICKLER_BUILD names a
 # build folder, compiles the bench helpers against its libtkcore.a, and runs
@@ -34,10 +34,12 @@ pkg-config --exists libpq 2>/dev/null && libs="$libs -lpq"
 libs="$libs $(pkg-config --libs libical)"  # core/calendar
 libs="$libs $(pkg-config --libs libidn2)"  # core/mail (IDN addresses)
 libs="$libs $(pkg-config --libs libmicrohttpd gmime-3.0 libcrypto) -lpthread"  # core/http, core/inbound
+libs="$libs $(pkg-config --libs libsodium)"  # core/engine users, core/web CSRF
 cc $cflags "$here/seed.c" "$build/core/libtkcore.a" $libs -o "$out/bin/seed"
 cc $cflags "$here/spoolwrite.c" -o "$out/bin/spoolwrite"
 cc $cflags "$here/showrow.c" -lsqlite3 -o "$out/bin/showrow"
 cc $cflags "$here/curlloop.c" -lcurl -o "$out/bin/curlloop"
 cc $cflags "$here/mhdfixed.c" $(pkg-config --cflags --libs libmicrohttpd) -o "$out/bin/mhdfixed"
+cc $cflags "$here/consolepages.c" "$build/core/libtkcore.a" $libs -o "$out/bin/consolepages"
 
 exec /usr/bin/python3 "$here/bench.py" --build "$build" --out "$out" "$@"

@@ -22,6 +22,11 @@
  *       DUE_PERMILLE of every 1000 items are due at NOW, the rest two days
  *       later.  Direct SQL in one transaction into a store made by
  *       `tickler init`.
+ *   seed console DB NOW
+ *       Turn a `scale` store into a firm's month for the staff console's
+ *       pages: every third item completed (approved) at a moment of the
+ *       last 30 days after 0 to 3 reminders, and one outbox message in a
+ *       hundred failed with a reply.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -398,8 +403,29 @@ static int cmd_scale(const char *path, int64_t n, int64_t permille, int64_t now)
     return 0;
 }
 
+static int console_mode(const char *db, tk_time now)
+{
+    sqlite3 *h = NULL;
+    char sql[512];
+    if (sqlite3_open(db, &h) != SQLITE_OK)
+        return sql_fail(h, "open");
+    snprintf(sql, sizeof sql,
+             "UPDATE items SET state = 'approved', completed_at = %lld - (id * 7919) %% (30 * "
+             "86400), rem_sent = id %% 4, next_at = NULL WHERE id %% 3 = 0",
+             (long long)now);
+    if (exec(h, "BEGIN IMMEDIATE") || exec(h, sql) ||
+        exec(h, "UPDATE outbox SET state = 2, sent_at = NULL, reply_code = 550, "
+                "last_reply = '550 5.1.1 mailbox unavailable' WHERE id % 100 = 0") ||
+        exec(h, "COMMIT") || exec(h, "PRAGMA wal_checkpoint(TRUNCATE)"))
+        return 1;
+    sqlite3_close(h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "console") == 0)
+        return console_mode(argv[2], (tk_time)strtoll(argv[3], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "accounts") == 0)
         return cmd_accounts(argv[2], num(argv[3], 10000000));
     if (argc == 5 && strcmp(argv[1], "engine") == 0)

@@ -11,7 +11,7 @@ SUDO=""
 # bash-completion: `man tickler` and TAB completion once installed
 PKGS="build-essential cmake pkg-config liblua5.4-dev libinih-dev libcurl4-openssl-dev libidn2-dev
 libjansson-dev libsqlite3-dev libpq-dev libical-dev tzdata python3 python3-aiosmtpd sqlite3
-libgmime-3.0-dev libssl-dev libsystemd-dev scdoc man-db bash-completion libmicrohttpd-dev"
+libgmime-3.0-dev libssl-dev libsystemd-dev scdoc man-db bash-completion libmicrohttpd-dev libsodium-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -105,6 +105,13 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"webhook", "list", 0, tk_cmd_webhook_list, "webhook list", "outbound webhooks (no secrets)"},
     {"webhook", "remove", TX, tk_cmd_webhook_remove, "webhook remove ID",
      "stop posting to a webhook; its undelivered events are dropped"},
+    {"user", "add", TX, tk_cmd_user_add, "user add NAME [--language en|nl] --password-stdin",
+     "add a staff user of the web console; the password is read from stdin"},
+    {"user", "list", 0, tk_cmd_user_list, "user list", "the console's staff users"},
+    {"user", "remove", TX, tk_cmd_user_remove, "user remove NAME",
+     "remove a staff user and end their sessions"},
+    {"user", "password", TX, tk_cmd_user_password, "user password NAME --password-stdin",
+     "set a staff user's password (read from stdin); their sessions end"},
     {"migrate", NULL, TK_CMD_NO_ENGINE, tk_cmd_migrate,
      "migrate --from sqlite:PATH --to postgres:DSN", "copy a store into another"},
     /* check opens everything itself, one step at a time (cmd_check.c) */

@@ -72,6 +72,13 @@ int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *er
 int tk_cmd_webhook_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_webhook_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_webhook_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
+/* cmd_user.c: the staff console's users */
+int tk_cmd_user_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_user_password(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+
 /* cmd_token.c: API tokens */
 int tk_cmd_token_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_token_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);

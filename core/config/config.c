@@ -97,6 +97,7 @@ static const struct keydef keys[] = {
     I("inbound", "reply_hold_days", inbound_reply_hold_days, 0, 365),
     S("inbound", "forward_to", K_OPT, inbound_forward_to),
     I("inbound", "suppress_after", inbound_suppress_after, 1, 100),
+    I("http", "session_hours", http_session_hours, 1, 8760),
     S("log", "file", K_PATH, log_file),
     E("log", "level", log_level, "error|warn|info|debug"),
     S("http", "listen", K_OPT, http_listen),
@@ -437,6 +438,7 @@ static int set_defaults(struct tk_config *c)
     c->lua_instruction_limit = 50000000;
     c->lua_time_limit_ms = 1000;
     c->plugins_memory_limit_mb = 64;
+    c->http_session_hours = 12;
     c->http_max_body_kb = 256;
     c->inbound_poll_seconds = 60;
     c->inbound_max_kb = 10240;

@@ -92,6 +92,8 @@ struct tk_config {
     int inbound_reply_hold_days; /* a reply holds an item's reminders this long, 7 */
     char *inbound_forward_to;    /* replies and notices go here (no manager known) */
     int inbound_suppress_after;  /* synchronous 5xx at RCPT before suppressing, 1 */
+    /* [http] (the staff console's part; docs/configuration.md) */
+    int http_session_hours; /* a console session's life, default 12 */
 
     /* [log] */
     char *log_file;   /* NULL: stderr */

@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 8
+#define COPY_SCHEMA_VERSION 9
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -57,6 +57,8 @@ static const struct tk_db_table tables[] = {
     {"inbound",
      "id, msg_key, at, class, reason, sender, subject, item_id, account_id, outbox_id, action",
      "id", "i", 1},
+    {"users", "id, name, language, pw_hash, created_at", "id", "i", 1},
+    {"sessions", "id, token_hash, user_id, created_at, expires_at", "id", "i", 1},
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 _Static_assert(NTABLES <= TK_DB_COPY_MAX_TABLES, "raise TK_DB_COPY_MAX_TABLES");

@@ -288,7 +288,7 @@ struct tk_db_table {
     const char *key_types; /* one binding letter per key column: "i", "is" */
     int serial;            /* `id` is generated (sequence / AUTOINCREMENT) */
 };
-#define TK_DB_COPY_MAX_TABLES 16
+#define TK_DB_COPY_MAX_TABLES 32
 
 /* The tables, in copy order; *N gets their number.  Static storage. */
 const struct tk_db_table *tk_db_copy_tables(size_t *n);

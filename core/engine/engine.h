@@ -57,7 +57,9 @@
 #include "db/db.h"
 #include "plugin/plugin.h"
 #include "store/jobs.h"
+#include "store/stats.h"
 #include "store/store.h"
+#include "store/users.h"
 #include "template/template.h"
 
 /* Opaque to front ends: set up with tk_engine_open, used through the
@@ -556,7 +558,7 @@ int tk_engine_store_check(const struct tk_config *cfg, struct tk_engine_store_ch
  * newest schema first).  Every row of every table, ids included, in one
  * transaction on the target: a failure leaves the target as empty as it
  * was (db/copy.c says the rest).  Needs no engine (no configuration). */
-#define TK_MIGRATE_TABLES 16
+#define TK_MIGRATE_TABLES 32
 struct tk_migrate_result {
     const char *from, *to; /* driver names (static) */
     int from_version;      /* the source's schema version before the copy */
@@ -568,6 +570,104 @@ struct tk_migrate_result {
 };
 int tk_engine_migrate_store(const char *from, const char *to, struct tk_migrate_result *out,
                             struct tk_error *err);
+
+/* ---- staff users and their console sessions (users.c) ----------------- *
+ *
+ * The web console's logins (issue 18, docs/console.md).  A password is
+ * kept only as libsodium's Argon2id string (crypto_pwhash_str), never in
+ * clear, never in an audit entry.  Changes run in the caller's
+ * transaction and write their audit entry with the engine's actor, as
+ * every change does. */
+
+/* Whether NAME may name a user (1 to 64 bytes of letters, digits, '.',
+ * '_', '-', '@', not starting with '-') and LANGUAGE (NULL: not given) is
+ * one of en, nl; TK_EINVAL with the message a user sees. */
+int tk_engine_user_check(const char *name, const char *language, struct tk_error *err);
+/* Whether PASSWORD (LEN bytes, may hold any byte but NUL) is acceptable:
+ * 8 to 1024 bytes; TK_EINVAL otherwise. */
+int tk_engine_password_check(const char *password, size_t len, struct tk_error *err);
+/* Add user NAME (LANGUAGE NULL: "en") with PASSWORD hashed; audit entry
+ * "user-added".  TK_ECONFLICT when NAME exists.  *id may be NULL.  All
+ * strings are borrowed for the call. */
+int tk_engine_user_add(struct tk_engine *e, const char *name, const char *language,
+                       const char *password, int64_t *id, struct tk_error *err);
+/* Remove user NAME and end its sessions; audit entry "user-removed".
+ * TK_ENOTFOUND "no user 'NAME'". */
+int tk_engine_user_remove(struct tk_engine *e, const char *name, struct tk_error *err);
+/* A new password for NAME; every session of NAME ends; audit entry
+ * "user-password". */
+int tk_engine_user_set_password(struct tk_engine *e, const char *name, const char *password,
+                                struct tk_error *err);
+/* Every user, by name (records borrowed for the call). */
+int tk_engine_users_each(struct tk_engine *e, int (*fn)(void *u, const struct tk_user *us), void *u,
+                         struct tk_error *err);
+
+/* The cookie value of a session: 64 lowercase hex digits (256 random
+ * bits) and a NUL. */
+#define TK_SESSION_TOKEN_LEN 64
+/* Check NAME's PASSWORD and open a session of [http] session_hours: its
+ * token into TOKEN (TK_SESSION_TOKEN_LEN + 1 bytes), the user into *OUT
+ * (caller frees with tk_user_free; zeroed on failure).  Audit entry
+ * "login" with actor "staff:NAME".  An unknown user and a wrong password
+ * are the same TK_EINVAL "wrong user name or password" and take the same
+ * time.  Expired sessions are deleted on the way. */
+int tk_engine_login(struct tk_engine *e, const char *name, const char *password, char *token,
+                    struct tk_user *out, struct tk_error *err);
+/* The user of the session TOKEN, when it is open and not expired at the
+ * engine's clock; TK_ENOTFOUND otherwise.  Reads only. */
+int tk_engine_session_user(struct tk_engine *e, const char *token, struct tk_user *out,
+                           struct tk_error *err);
+/* End the session TOKEN (none: success); audit entry "logout" with the
+ * engine's actor when there was one. */
+int tk_engine_logout(struct tk_engine *e, const char *token, struct tk_error *err);
+
+/* ---- what the staff console shows (console.c) ------------------------ */
+
+#define TK_DASH_DAYS 30
+#define TK_DASH_MAX_TYPES 32
+#define TK_DASH_MAX_AFTER 11 /* completions after 0..9 reminders, and 10 or more */
+struct tk_dashboard {
+    size_t ntypes;
+    struct {
+        char name[32];
+        int64_t pending;
+    } types[TK_DASH_MAX_TYPES]; /* pending items by type, by name */
+    int64_t due_today;          /* reminders due from now to the end of the UTC day */
+    int64_t due_week;           /* ... from now to 7 days later */
+    int64_t queued, failed;     /* outbox */
+    tk_time first_day;          /* the first of the chart's days (00:00 UTC) */
+    int64_t sent[TK_DASH_DAYS]; /* emails delivered per day, oldest first */
+    int64_t completed[TK_DASH_DAYS];
+    int64_t completed_after[TK_DASH_MAX_AFTER]; /* by reminders sent before completion */
+};
+/* The dashboard's figures at the engine's clock. */
+int tk_engine_dashboard(struct tk_engine *e, struct tk_dashboard *out, struct tk_error *err);
+
+/* One automatic email to come: item IT's reminder STEP (1-based) at AT. */
+struct tk_upcoming {
+    int64_t item_id, account_id;
+    const char *type, *title, *account_name; /* borrowed for the call */
+    int step, count;
+    tk_time at;
+};
+/* The automatic reminders of the next DAYS days from the engine's clock,
+ * soonest first, at most LIMIT: each item's next reminder and the ones its
+ * every_days and count add within the span.  This is the schedule as the
+ * items hold it (next_at, D1/D2); send windows and holds are not applied
+ * (`preview`, issue 14, will add them). */
+int tk_engine_upcoming(struct tk_engine *e, int days, size_t limit,
+                       int (*fn)(void *u, const struct tk_upcoming *up), void *u,
+                       struct tk_error *err);
+/* Accounts whose name contains QUERY (NULL: all), by name; see
+ * tk_store_account_search. */
+int tk_engine_account_search(struct tk_engine *e, const char *query, size_t offset, size_t limit,
+                             int (*fn)(void *u, const struct tk_account *a), void *u, int *more,
+                             struct tk_error *err);
+/* The queued outbox messages, next attempt first, at most LIMIT (rows
+ * borrowed for the call, their text included). */
+int tk_engine_outbox_queued_each(struct tk_engine *e, size_t limit,
+                                 int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                 struct tk_error *err);
 
 /* ---- scheduler and dispatch ----------------------------------------- *
  *

@@ -56,11 +56,13 @@ struct tk_http_ctx {
 typedef int (*tk_http_handler)(struct tk_http_ctx *x, struct tk_error *err);
 
 enum {
-    TK_ROUTE_WRITE = 1,    /* changes the store: write transaction, savepoint */
-    TK_ROUTE_TOKEN = 2,    /* needs Authorization: Bearer with at least scope */
-    TK_ROUTE_ANY_BODY = 4, /* a body of any content type (else JSON only) */
-    TK_ROUTE_INLINE = 8,   /* runs on the connection's thread, needs no engine
-                            * (the handler gets x->e NULL): cheap, constant answers */
+    TK_ROUTE_WRITE = 1,      /* changes the store: write transaction, savepoint */
+    TK_ROUTE_TOKEN = 2,      /* needs Authorization: Bearer with at least scope */
+    TK_ROUTE_ANY_BODY = 4,   /* a body of any content type (else JSON only) */
+    TK_ROUTE_INLINE = 8,     /* runs on the connection's thread, needs no engine
+                              * (the handler gets x->e NULL): cheap, constant answers */
+    TK_ROUTE_SEE_OTHER = 16, /* a 303 answer is a success, its writes commit: the
+                              * console's POST-redirect-GET (core/http/console.c) */
 };
 
 struct tk_http_route {

@@ -530,7 +530,7 @@ static int run_one(struct conn *c)
         fail_answer(c, &err);
         return 1;
     }
-    if (c->res.status >= 300)
+    if (c->res.status >= 300 && !(c->res.status == 303 && (c->route->flags & TK_ROUTE_SEE_OTHER)))
         return 1;
     if (key && tk_engine_idem_put(w->e, c->req.token_name, key, hash, c->res.status,
                                   c->res.body.data ? c->res.body.data : "", &err)) {

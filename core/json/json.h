@@ -63,6 +63,9 @@ json_t *tk_json_job(const struct tk_job *j, const int64_t *items, size_t n);
  * "fields": [{"name", "kind", "required", "description"}] and "bulk":
  * [{"command", "section", "description"}]. */
 json_t *tk_json_plugin(const struct tk_plugin *p);
+/* {"id", "name", "language", "created_at"}: a staff user of the console
+ * (no password, not even its hash). */
+json_t *tk_json_user(const struct tk_user *u);
 /* {"name", "script", "line", "stages": [{"name", "advance", "automation"}]} */
 json_t *tk_json_pipeline(const struct tk_pipeline_info *pl);
 

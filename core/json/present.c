@@ -232,3 +232,13 @@ json_t *tk_json_pipeline(const struct tk_pipeline_info *pl)
     json_object_set_new(o, "stages", stages);
     return o;
 }
+
+json_t *tk_json_user(const struct tk_user *u)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(u->id));
+    json_object_set_new(o, "name", tk_json_str(u->name));
+    json_object_set_new(o, "language", tk_json_str(u->language));
+    json_object_set_new(o, "created_at", tk_json_time(u->created_at));
+    return o;
+}

@@ -11,7 +11,7 @@ set -eu
 secs=${1:-20}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_FUZZ_BUILD:-$src/build-fuzz}
-targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_http fuzz_webhook"
+targets="fuzz_mail fuzz_template fuzz_calendar fuzz_inbound fuzz_address fuzz_json fuzz_http fuzz_webhook fuzz_web"
 
 command -v clang >/dev/null || { echo "run.sh: clang not found" >&2; exit 2; }
 
@@ -28,7 +28,7 @@ fuzzdir=$build/tests/fuzz
 # inbound fixtures (real bounces, replies, junk), and hostile record values.
 mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/calendar" \
     "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json" \
-    "$fuzzdir/corpus/http" "$fuzzdir/corpus/webhook"
+    "$fuzzdir/corpus/http" "$fuzzdir/corpus/webhook" "$fuzzdir/corpus/web"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
@@ -92,6 +92,12 @@ printf '\005\001\0\0a=1&b=x+y%%21&c&=d' >"$fuzzdir/corpus/webhook/seed2"
 printf '\006\003Sig: v1,00\0\0{"item":"1","event":"paid","call":true,"id":7}' \
     >"$fuzzdir/corpus/webhook/seed3"
 printf '\004\000\0\0[[[[{"a":[1,2,{"b":null}]}]]]]' >"$fuzzdir/corpus/webhook/seed4"
+# web: the console's form bodies, with the XSS payloads the browser test
+# stores, broken escapes and bytes that are not UTF-8
+printf 'csrf=0123&op=on&every_days=5&count=2' >"$fuzzdir/corpus/web/seed1"
+printf 'username=%%3Cscript%%3Ealert(1)%%3C%%2Fscript%%3E&password=x+y&q=%%22%%3E%%3Cimg+src%%3Dx%%3E' \
+    >"$fuzzdir/corpus/web/seed2"
+printf 'a=%%ff%%c3&b=%%e2%%82&c=javascript:alert(1)&d=%%0d%%0a&e=%%4&f=%%zz' >"$fuzzdir/corpus/web/seed3"
 
 # TK_FUZZ_SEED fixes libFuzzer's seed (CI sets it, so that a run can be
 # replayed); unset, every run explores afresh.

@@ -185,9 +185,11 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v8's tables (issue 15), v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
+    # back to v1: v9's tables and indexes (issue 18), v8's tables (issue 15), v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
     # and index (issue 16's data lifecycle) go first
-    V6_UNDO = ("DROP TABLE suppressions; DROP TABLE inbound; DROP INDEX outbox_msgid;"
+    V6_UNDO = ("DROP TABLE sessions; DROP TABLE users; DROP INDEX outbox_sent;"
+               "DROP INDEX items_completed; DROP INDEX items_pending_type;"
+               "DROP TABLE suppressions; DROP TABLE inbound; DROP INDEX outbox_msgid;"
                "DROP TABLE webhooks; DROP TABLE webhook_seen;"
                "ALTER TABLE accounts DROP COLUMN timezone;"
                "ALTER TABLE accounts DROP COLUMN send_window;"

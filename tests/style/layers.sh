@@ -1,6 +1,6 @@
 #!/bin/sh
 # layers.sh [SRC] - the folder tree is the architecture (docs/ARCHITECTURE.md):
-#   - front ends (core/cli, core/http) reach the store only through the
+#   - front ends (core/cli, core/http, core/web) reach the store only through the
 #     engine: they include no "store/..." or "db/..." header, call no
 #     tk_store_* or tk_db_* function and use no tk_cursor_*, and include no
 #     module's internal.h;
@@ -8,6 +8,9 @@
 #     folder cycle: core/lua once held CLI commands that included cli/cli.h);
 #     core/cli may include http/http.h alone: main() hosts the server
 #     (tickler run, tickler serve), it does not reach into it.
+#     core/web (the staff console's pages) sits below core/http, whose
+#     console routes include it, and beside core/cli; nothing else
+#     includes web/.
 # Exit 1 with FILE:LINE for each offence.
 #   layers.sh --self-test   proves each rule fails on a planted offence.
 set -u
@@ -16,7 +19,7 @@ check() {
     src=$1
     status=0
     fronts=""
-    for d in core/cli core/http; do
+    for d in core/cli core/http core/web; do
         [ -d "$src/$d" ] && fronts="$fronts $src/$d"
     done
     if [ -n "$fronts" ]; then
@@ -59,6 +62,13 @@ check() {
             status=1
         fi
     done
+    others=$(find "$src/core" -name '*.[ch]' ! -path "$src/core/web/*" ! -path "$src/core/http/*" \
+        ! -path "$src/core/cli/*" 2>/dev/null | sort)
+    # shellcheck disable=SC2086
+    if [ -n "$others" ] && grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]web/' $others; then
+        echo "layers: core/web is a front end; only core/http and core/cli include its headers"
+        status=1
+    fi
     return $status
 }
 
@@ -68,7 +78,7 @@ self_test() {
     fails=0
     plant() { # NAME FILE TEXT: the rule must catch TEXT in FILE
         rm -rf "$tmp/core"
-        mkdir -p "$tmp/core/cli" "$tmp/core/http" "$tmp/core/lua" "$tmp/core/engine"
+        mkdir -p "$tmp/core/cli" "$tmp/core/http" "$tmp/core/lua" "$tmp/core/engine" "$tmp/core/web"
         printf '#include "engine/engine.h"\nint ok(void);\n' >"$tmp/core/cli/ok.c"
         mkdir -p "$(dirname "$tmp/$2")"
         printf '%s\n' "$3" >"$tmp/$2"
@@ -93,6 +103,9 @@ self_test() {
     plant "cycle" core/lua/bad.c '#include "cli/cli.h"'
     plant "http cycle" core/engine/bad.c '#include "http/http.h"'
     plant "cli into the server" core/cli/bad.c '#include "http/router.h"'
+    plant "web store include" core/web/bad.c '#include "store/users.h"'
+    plant "web store call" core/web/bad.c 'int f(void) { return tk_store_user_get(0, 0, 0, 0, 0); }'
+    plant "web cycle" core/engine/bad.c '#include "web/web.h"'
     [ $fails -eq 0 ] && echo "layers self-test: every planted offence caught"
     return $fails
 }

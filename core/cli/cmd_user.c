@@ -1,0 +1,148 @@
+/* cmd_user.c - the staff console's users (issue 18, docs/console.md).
+ *
+ * A password is read from stdin only (--password-stdin), never from
+ * argv, where every user of the machine could read it in /proc. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+/* Longest password read, plus room to tell that it was longer. */
+#define PASSWORD_BUF 1026
+
+/* The password: stdin up to its end, one trailing newline (and a CR before
+ * it) dropped, so that both `echo pw |` and `printf pw |` work.  The buffer
+ * is wiped by the caller. */
+static int read_password(char *buf, size_t size, struct tk_error *err)
+{
+    size_t n = fread(buf, 1, size - 1, stdin);
+    if (ferror(stdin))
+        return tk_error_set(err, TK_EIO, "--password-stdin: could not read stdin");
+    buf[n] = '\0';
+    if (n == size - 1 && fgetc(stdin) != EOF)
+        return tk_error_set(err, TK_EINVAL, "a password is 8 to 1024 bytes");
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (n && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return tk_engine_password_check(buf, n, err);
+}
+
+/* NAME --password-stdin [--language L]: what add and password share. */
+static int parse(int argc, char **argv, const char *const *spec, const char *usage,
+                 struct tk_cli_args *a, struct tk_error *err)
+{
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 1 || !tk_cli_opt(a, "password-stdin"))
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler %s", usage);
+    return 0;
+}
+
+int tk_cmd_user_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"language=", "password-stdin", NULL};
+    char pw[PASSWORD_BUF];
+    struct tk_cli_args a;
+    const char *lang;
+    int64_t id;
+    int rc;
+    pw[0] = '\0';
+    if ((rc =
+             parse(argc, argv, spec, "user add NAME [--language en|nl] --password-stdin", &a, err)))
+        goto out;
+    lang = tk_cli_opt(&a, "language");
+    if (lang && strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0) {
+        rc = tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
+        goto out;
+    }
+    /* the name first: a bad name is refused before a password is asked */
+    if ((rc = tk_engine_user_check(a.pos.v[0], lang, err)) ||
+        (rc = read_password(pw, sizeof pw, err)) ||
+        (rc = tk_engine_user_add(c->e, a.pos.v[0], lang, pw, &id, err)))
+        goto out;
+    tk_cli_print_id(c, id);
+out:
+    sodium_memzero(pw, sizeof pw);
+    tk_cli_args_free(&a);
+    return rc;
+}
+
+int tk_cmd_user_password(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    static const char *const spec[] = {"password-stdin", NULL};
+    char pw[PASSWORD_BUF];
+    struct tk_cli_args a;
+    int rc;
+    pw[0] = '\0';
+    if ((rc = parse(argc, argv, spec, "user password NAME --password-stdin", &a, err)) ||
+        (rc = tk_engine_user_check(a.pos.v[0], NULL, err)) ||
+        (rc = read_password(pw, sizeof pw, err)) ||
+        (rc = tk_engine_user_set_password(c->e, a.pos.v[0], pw, err)))
+        goto out;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", tk_json_str(a.pos.v[0]));
+        json_object_set_new(o, "password", json_string("changed"));
+        tk_cli_emit(o);
+    } else {
+        printf("%s: password changed\n", tk_cli_text(a.pos.v[0]));
+    }
+out:
+    sodium_memzero(pw, sizeof pw);
+    tk_cli_args_free(&a);
+    return rc;
+}
+
+struct list_ctx {
+    json_t *arr;
+};
+
+static int print_user(void *u, const struct tk_user *us)
+{
+    struct list_ctx *l = u;
+    char when[32];
+    if (l->arr)
+        json_array_append_new(l->arr, tk_json_user(us));
+    else
+        printf("%-6lld %-30s %-4s %s\n", (long long)us->id, tk_cli_text(us->name),
+               tk_cli_text(us->language), tk_time_format(us->created_at, when, sizeof when));
+    return 0;
+}
+
+int tk_cmd_user_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    struct list_ctx l = {c->json ? json_array() : NULL};
+    int rc;
+    (void)argv;
+    if (argc)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler user list");
+    rc = tk_engine_users_each(c->e, print_user, &l, err);
+    if (l.arr) {
+        if (!rc)
+            tk_cli_emit(l.arr);
+        else
+            json_decref(l.arr);
+    }
+    return rc;
+}
+
+int tk_cmd_user_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+{
+    int rc;
+    if (argc != 1)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler user remove NAME");
+    if ((rc = tk_engine_user_remove(c->e, argv[0], err)))
+        return rc;
+    if (c->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", tk_json_str(argv[0]));
+        json_object_set_new(o, "removed", json_true());
+        tk_cli_emit(o);
+    } else {
+        printf("%s: removed\n", tk_cli_text(argv[0]));
+    }
+    return 0;
+}
