@@ -362,6 +362,15 @@ int tk_store_erase_address(struct tk_db *db, const char *addr, const char *marke
     if ((rc = tk_db_exec(db, err, "DELETE FROM contacts WHERE email = ?", "s", addr)))
         return rc;
     tk_db_changes(db, &r.contacts);
+    /* What came back about the address (issue 15): its suppression goes
+     * (kept lower-cased), and the records of returned messages name the
+     * marker instead. */
+    int64_t inbound = 0;
+    if ((rc = tk_db_exec(db, err, "DELETE FROM suppressions WHERE email = LOWER(?)", "s", addr)) ||
+        (rc = rewrite_column(db, "inbound", "id", "sender", addr, marker, &inbound, err)) ||
+        (rc = rewrite_column(db, "inbound", "id", "reason", addr, marker, &inbound, err)) ||
+        (rc = rewrite_column(db, "inbound", "id", "subject", addr, marker, &inbound, err)))
+        return rc;
     if (out)
         *out = r;
     return 0;

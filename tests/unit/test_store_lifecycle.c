@@ -108,6 +108,17 @@ static void test_erase(void)
                                     "contact ann@acme.example added", &err),
                  0);
     TK_CHECK_INT(tk_store_audit_add(db, 6, "cli", acc, 0, 0, "x", "nothing here", &err), 0);
+    /* what came back about her (issue 15): a suppression, a reply record */
+    TK_CHECK_INT(
+        tk_store_suppression_add(db, "Ann@Acme.example", "550 5.1.1", "bounce", m1, 7, NULL, &err),
+        0);
+    struct tk_inbound_record in = {.key = "<r1@acme.example>",
+                                   .cls = "reply",
+                                   .sender = "Ann Acme <ann@acme.example>",
+                                   .subject = "Re: ann@acme.example's invoice",
+                                   .action = "replied",
+                                   .at = 8};
+    TK_CHECK_INT(tk_store_inbound_add(db, &in, &err), 0);
 
     TK_CHECK_INT(tk_store_erase_address(db, "ann@acme.example", "erased-1@invalid",
                                         (const char *const[]){"Ann Acme", NULL}, &r, &err),
@@ -131,6 +142,14 @@ static void test_erase(void)
     TK_CHECK_INT(n, 1);
     TK_CHECK_INT(tk_db_int(db, &n, &err,
                            "SELECT COUNT(*) FROM audit WHERE detail LIKE '%ann@acme.example%'", ""),
+                 0);
+    TK_CHECK_INT(n, 0);
+    TK_CHECK_INT(tk_db_int(db, &n, &err, "SELECT COUNT(*) FROM suppressions", ""), 0);
+    TK_CHECK_INT(n, 0);
+    TK_CHECK_INT(tk_db_int(db, &n, &err,
+                           "SELECT COUNT(*) FROM inbound WHERE sender LIKE '%ann@acme%' OR "
+                           "subject LIKE '%ann@acme%' OR sender NOT LIKE '%erased-1@invalid%'",
+                           ""),
                  0);
     TK_CHECK_INT(n, 0);
     /* a second address erased on the same item, kind and step: the keys
