@@ -15,6 +15,7 @@ static json_t *why_json(const struct tk_engine_why *w)
     json_object_set_new(o, "next", w->next ? tk_json_time(w->next) : json_null());
     json_object_set_new(o, "due_now", json_boolean(w->due_now));
     json_object_set_new(o, "retry", json_boolean(w->retry));
+    json_object_set_new(o, "nobody_left", json_boolean(w->nobody_left));
     if (w->fault.count > 0) {
         json_t *f = json_object();
         json_object_set_new(f, "at", tk_json_time(w->fault.at));
@@ -44,6 +45,16 @@ static void why_text(const struct tk_engine_why *w)
     else
         printf("  next:          %s%s\n", tk_time_format(w->next, a, sizeof a),
                w->retry ? ", a retry" : "");
+    if (it->hold.since) {
+        printf("  hold:          since %s", tk_time_format(it->hold.since, a, sizeof a));
+        if (it->hold.until)
+            printf(", until %s", tk_time_format(it->hold.until, a, sizeof a));
+        printf("%s%s: no automatic email until it ends\n", it->hold.reason ? ", " : "",
+               it->hold.reason ? tk_cli_text(it->hold.reason) : "");
+    }
+    if (w->nobody_left)
+        printf("  recipients:    every notify-on contact of the account is suppressed: reminders "
+               "wait (contact unsuppress, or add a contact)\n");
     if (!w->type_loaded)
         printf("  type:          no plugin for '%s' is loaded: the item waits until it is\n",
                tk_cli_text(it->type));

@@ -701,6 +701,7 @@ struct tk_engine_why {
     int retry;                  /* NEXT is a retry after FAULT */
     int due_now;                /* NEXT is at or before the clock: the next tick */
     int type_loaded;            /* the item type's plugin is loaded */
+    int nobody_left;            /* every notify-on contact is suppressed (issue 15) */
 };
 int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
                   struct tk_error *err);

@@ -23,7 +23,8 @@ int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
     memset(out, 0, sizeof *out);
     if ((rc = tk_store_item_get(e->db, item, &out->item, err)) ||
         (rc = tk_store_account_get(e->db, out->item.account_id, &out->account, err)) ||
-        (rc = tk_store_item_fault_get(e->db, item, &out->fault, err))) {
+        (rc = tk_store_item_fault_get(e->db, item, &out->fault, err)) ||
+        (rc = tk_engine_account_nobody_left(e, out->item.account_id, &out->nobody_left, err))) {
         tk_engine_why_free(out);
         return rc;
     }

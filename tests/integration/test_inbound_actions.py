@@ -260,8 +260,12 @@ class InboundActions(unittest.TestCase):
         staff = [r for r in d.t.json("outbox") if r["recipient"] == "staff@bakker.example"]
         self.assertEqual(len(staff), 2, "told once")
         self.assertGreater(len(d.t.json("outbox")), before - 1)
+        # why says so, in text and JSON
+        self.assertTrue(d.t.json("why", d.invoice)["nobody_left"])
+        self.assertIn("every notify-on contact of the account is suppressed", d.t.ok("why", d.invoice))
         # a contact back: reminders go on
         d.t.ok("contact", "unsuppress", d.client, "jane@client.example")
+        self.assertFalse(d.t.json("why", d.invoice)["nobody_left"])
         d.t.ok("tick", now="2027-01-04T09:00:00Z")
         self.assertIn("reminder", d.audit(d.invoice))
 
