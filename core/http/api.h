@@ -11,10 +11,12 @@
 /* Register every /api/ route and GET /metrics. */
 int tk_http_api_routes(struct tk_http_router *r, struct tk_error *err);
 
-/* The routes of each file (api_accounts.c, api_items.c); api_ops.c's
+/* The routes of each file (api_accounts.c, api_items.c, api_webhooks.c); api_ops.c's
  * tk_http_api_routes registers them all. */
 int tk_http_api_accounts_routes(struct tk_http_router *r, struct tk_error *err);
 int tk_http_api_items_routes(struct tk_http_router *r, struct tk_error *err);
+/* /api/v1/webhooks (api_webhooks.c), admin scope */
+int tk_http_api_webhooks_routes(struct tk_http_router *r, struct tk_error *err);
 
 /* ---- what the endpoint files share (api_common.c) ----------------------- */
 

@@ -312,7 +312,8 @@ int tk_http_api_routes(struct tk_http_router *r, struct tk_error *err)
 {
     int rc;
     if ((rc = tk_http_router_add(r, routes, sizeof routes / sizeof routes[0], err)) ||
-        (rc = tk_http_api_accounts_routes(r, err)) || (rc = tk_http_api_items_routes(r, err)))
+        (rc = tk_http_api_accounts_routes(r, err)) || (rc = tk_http_api_items_routes(r, err)) ||
+        (rc = tk_http_api_webhooks_routes(r, err)))
         return rc;
     return 0;
 }

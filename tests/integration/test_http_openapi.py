@@ -105,6 +105,17 @@ class OpenApi(unittest.TestCase):
         c("POST", "/api/v1/jobs/%d/move" % job["id"], {"stage": "review"}, w, 200)
         c("POST", "/api/v1/jobs/%d/archive" % job["id"], token=w, status=200)
         c("GET", "/metrics", token=r, status=200)
+        # outbound webhook subscriptions: admin scope only
+        adm = self.d.token("a", "admin")
+        hook = c("POST", "/api/v1/webhooks", {"url": "http://127.0.0.1:9/h", "secret": "s3cret-hook",
+                                              "events": ["item.sent", "delivery.dead"]}, adm, 201)
+        c("POST", "/api/v1/webhooks", {"url": "http://127.0.0.1:9/h", "secret": "x",
+                                       "events": "item.sent"}, w, 403)
+        c("POST", "/api/v1/webhooks", {"url": "ftp://x", "secret": "x", "events": "item.sent"}, adm, 400)
+        self.assertEqual(c("GET", "/api/v1/webhooks", token=adm, status=200)[0]["events"],
+                         ["item.sent", "delivery.dead"])
+        c("DELETE", "/api/v1/webhooks/%d" % hook["id"], token=adm, status=200)
+        c("DELETE", "/api/v1/webhooks/%d" % hook["id"], token=adm, status=404)
         # the error answers
         c("GET", "/api/v1/items/999", token=r, status=404)
         c("POST", "/api/v1/accounts", {"name": 1}, w, 400)
