@@ -204,7 +204,7 @@ class Notify(unittest.TestCase):
         self.addCleanup(lambda: p.poll() is None and p.kill())
         # the signal handlers are in place once it says it runs
         line = p.stderr.readline()
-        self.assertIn("tickler: running:", line)
+        self.assertRegex(line, r" tickler\[\d+\]: running:")
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 0, err)
