@@ -84,10 +84,11 @@ struct smtp_conn {
     size_t len, off;
     int read_called;
     const struct tk_smtp_envelope *env;
-    int64_t deadline; /* CLOCK_MONOTONIC ms: the end of this message's time */
-    int late;         /* the progress callback ended the transfer at the deadline */
-    int stopping;     /* ... or because the host is stopping */
-    int no_smtputf8;  /* the pre-request callback refused: SMTPUTF8 needed, not offered */
+    int64_t deadline;  /* CLOCK_MONOTONIC ms: the end of this message's time */
+    int late;          /* the progress callback ended the transfer at the deadline */
+    int stopping;      /* ... or because the host is stopping */
+    int64_t stop_seen; /* CLOCK_MONOTONIC ms the host was first seen stopping; 0: not yet */
+    int no_smtputf8;   /* the pre-request callback refused: SMTPUTF8 needed, not offered */
     /* The last EHLO's answer, read from the server's lines: curl keeps
      * its capabilities to itself. */
     int in_ehlo, smtputf8;
@@ -475,6 +476,8 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
+#define STOP_GRACE_MS 2000 /* a stopping host still waits this long for a final reply */
+
 /* Called at least once a second while curl waits (transfer, replies, the
  * QUIT after a failure): ends whatever is left once the message's time is
  * up. */
@@ -488,8 +491,18 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
         return 1;
     }
     if (host_stopping((void *)c->st->host)) { /* curl calls this about once a second */
-        c->stopping = 1;
-        return 1;
+        /* Once the whole message is uploaded, its final reply is what says
+         * whether it was taken: a server that answers at once (250) must
+         * not be cut off, or a delivered message stays queued and goes out
+         * twice.  So wait STOP_GRACE_MS for that reply, then give up (a
+         * server that hangs after DATA: the message stays queued). */
+        int64_t t = now_ms();
+        if (!c->stop_seen)
+            c->stop_seen = t;
+        if (!(ultotal > 0 && ulnow >= ultotal) || t - c->stop_seen >= STOP_GRACE_MS) {
+            c->stopping = 1;
+            return 1;
+        }
     }
     return 0;
 }
@@ -670,6 +683,7 @@ static int smtp_send(void *conn, const struct tk_message *msg, struct tk_deliver
     c->errbuf[0] = '\0';
     c->env = &env;
     c->late = c->stopping = c->no_smtputf8 = 0;
+    c->stop_seen = 0;
 
     CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, env.from);
     if (rc == CURLE_OK)

@@ -94,16 +94,19 @@ static CURLcode wait_fd(struct tk_smtp_wire *w, short events)
             drop(w);
             return CURLE_OPERATION_TIMEDOUT;
         }
-        if (w->cfg.stopping && w->cfg.stopping(w->cfg.stopping_data)) {
-            why_set(w, "host stopping");
-            drop(w);
-            return CURLE_OPERATION_TIMEDOUT;
-        }
-        /* in slices of a second, to see the host stopping in time */
+        /* in slices of a second, to see the host stopping in time; the
+         * stop is looked at after a slice with nothing to read, so that a
+         * reply on its way (the 250 that says a message was taken) is read
+         * first, not cut off and sent twice */
         struct pollfd p = {w->fd, events, 0};
         int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
         if (n > 0)
             return CURLE_OK; /* also on POLLERR/POLLHUP: the next call tells */
+        if (n == 0 && w->cfg.stopping && w->cfg.stopping(w->cfg.stopping_data)) {
+            why_set(w, "host stopping");
+            drop(w);
+            return CURLE_OPERATION_TIMEDOUT;
+        }
         if (n < 0 && errno != EINTR) {
             why_set(w, "poll: %s", strerror(errno));
             drop(w);
