@@ -129,6 +129,54 @@ struct migration {
     "ALTER TABLE outbox ADD COLUMN data_dropped_at BIGINT;"                                        \
     "CREATE INDEX outbox_retention ON outbox(sent_at) "                                            \
     "WHERE state = 1 AND data_dropped_at IS NULL;"
+/* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
+ * the token, never the token; an idempotency record keeps the first answer
+ * to a POST under (token, key) with a hash of the request it answered, so
+ * that a retry gets that answer and another body under the same key is
+ * refused.  Records older than 24 h are pruned by the server. */
+#define V4_SQL(ID)                                                                                 \
+    "CREATE TABLE api_tokens ("                                                                    \
+    " id " ID ","                                                                                  \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " scope TEXT NOT NULL,"                                                                        \
+    " hash TEXT NOT NULL UNIQUE,"                                                                  \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " last_used_at BIGINT);"                                                                       \
+    "CREATE TABLE api_idempotency ("                                                               \
+    " token TEXT NOT NULL,"                                                                        \
+    " idem_key TEXT NOT NULL,"                                                                     \
+    " request_hash TEXT NOT NULL,"                                                                 \
+    " status BIGINT NOT NULL,"                                                                     \
+    " body TEXT NOT NULL,"                                                                         \
+    " created_at BIGINT NOT NULL,"                                                                 \
+    " PRIMARY KEY (token, idem_key));"                                                             \
+    "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
+
+/* v5 (issue 11): an item whose reminder could not be made (a bad address,
+ * a broken or missing template, a missing plugin) records why and how
+ * often in a row, and waits (next_at) instead of stopping every tick; an
+ * audit entry records the real time it was written (recorded_at) beside
+ * the business time (at, which --now sets), so the trail cannot be
+ * backdated unseen.  Rows from before v5 have no real time: NULL. */
+#define V5_SQL                                                                                     \
+    "ALTER TABLE items ADD COLUMN fail_count BIGINT NOT NULL DEFAULT 0;"                           \
+    "ALTER TABLE items ADD COLUMN fail_at BIGINT;"                                                 \
+    "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
+    "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
+
+/* v6 (issue 14): the client's calendar and manager on the account (NULL:
+ * the [calendar] / [reminders] defaults, so that a deployment's defaults
+ * still reach accounts that never chose), and holds on items. */
+#define V6_SQL                                                                                     \
+    "ALTER TABLE accounts ADD COLUMN timezone TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN send_window TEXT;"                                            \
+    "ALTER TABLE accounts ADD COLUMN holidays TEXT;"                                               \
+    "ALTER TABLE accounts ADD COLUMN manager TEXT;"                                                \
+    "ALTER TABLE accounts ADD COLUMN digest BIGINT;"                                               \
+    "ALTER TABLE items ADD COLUMN hold_since BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_until BIGINT;"                                              \
+    "ALTER TABLE items ADD COLUMN hold_reason TEXT;"
+
 /* v7 (issue 13): webhooks.  Outbound subscriptions (the secret is kept as
  * given: it signs every body, so it cannot be a hash), and the delivery
  * ids of inbound webhooks seen in the last 24 h, for replays.  Outbound
@@ -177,54 +225,6 @@ struct migration {
     " outbox_id BIGINT,"                                                                           \
     " action TEXT NOT NULL);"                                                                      \
     "CREATE INDEX outbox_msgid ON outbox(message_id);"
-
-/* v4: the HTTP API (issue 13).  Tokens are stored as the hex SHA-256 of
- * the token, never the token; an idempotency record keeps the first answer
- * to a POST under (token, key) with a hash of the request it answered, so
- * that a retry gets that answer and another body under the same key is
- * refused.  Records older than 24 h are pruned by the server. */
-#define V4_SQL(ID)                                                                                 \
-    "CREATE TABLE api_tokens ("                                                                    \
-    " id " ID ","                                                                                  \
-    " name TEXT NOT NULL UNIQUE,"                                                                  \
-    " scope TEXT NOT NULL,"                                                                        \
-    " hash TEXT NOT NULL UNIQUE,"                                                                  \
-    " created_at BIGINT NOT NULL,"                                                                 \
-    " last_used_at BIGINT);"                                                                       \
-    "CREATE TABLE api_idempotency ("                                                               \
-    " token TEXT NOT NULL,"                                                                        \
-    " idem_key TEXT NOT NULL,"                                                                     \
-    " request_hash TEXT NOT NULL,"                                                                 \
-    " status BIGINT NOT NULL,"                                                                     \
-    " body TEXT NOT NULL,"                                                                         \
-    " created_at BIGINT NOT NULL,"                                                                 \
-    " PRIMARY KEY (token, idem_key));"                                                             \
-    "CREATE INDEX api_idempotency_age ON api_idempotency(created_at);"
-
-/* v5 (issue 11): an item whose reminder could not be made (a bad address,
- * a broken or missing template, a missing plugin) records why and how
- * often in a row, and waits (next_at) instead of stopping every tick; an
- * audit entry records the real time it was written (recorded_at) beside
- * the business time (at, which --now sets), so the trail cannot be
- * backdated unseen.  Rows from before v5 have no real time: NULL. */
-#define V5_SQL                                                                                     \
-    "ALTER TABLE items ADD COLUMN fail_count BIGINT NOT NULL DEFAULT 0;"                           \
-    "ALTER TABLE items ADD COLUMN fail_at BIGINT;"                                                 \
-    "ALTER TABLE items ADD COLUMN fail_text TEXT;"                                                 \
-    "ALTER TABLE audit ADD COLUMN recorded_at BIGINT;"
-
-/* v6 (issue 14): the client's calendar and manager on the account (NULL:
- * the [calendar] / [reminders] defaults, so that a deployment's defaults
- * still reach accounts that never chose), and holds on items. */
-#define V6_SQL                                                                                     \
-    "ALTER TABLE accounts ADD COLUMN timezone TEXT;"                                               \
-    "ALTER TABLE accounts ADD COLUMN send_window TEXT;"                                            \
-    "ALTER TABLE accounts ADD COLUMN holidays TEXT;"                                               \
-    "ALTER TABLE accounts ADD COLUMN manager TEXT;"                                                \
-    "ALTER TABLE accounts ADD COLUMN digest BIGINT;"                                               \
-    "ALTER TABLE items ADD COLUMN hold_since BIGINT;"                                              \
-    "ALTER TABLE items ADD COLUMN hold_until BIGINT;"                                              \
-    "ALTER TABLE items ADD COLUMN hold_reason TEXT;"
 
 /* v9 (issue 18): the staff console's users and their sessions.  A user's
  * password is an Argon2id string (libsodium's crypto_pwhash_str), a
