@@ -339,6 +339,25 @@ int tk_store_outbox_release(struct tk_db *db, int64_t id, int64_t token, struct 
     return rc != 0 ? rc : stale(db, id, token, err);
 }
 
+/* Hand every row of CUR to FN (stops at FN's first non-zero, returned)
+ * and close CUR. */
+static int each_row(struct tk_cursor *cur, int (*fn)(void *u, const struct tk_outbox_row *r),
+                    void *u, struct tk_error *err)
+{
+    int r, rc = 0;
+    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
+        struct tk_outbox_row row;
+        if (r < 0 || read_row(cur, &row, err) != 0) {
+            rc = err ? err->code : TK_EIO;
+            break;
+        }
+        rc = fn(u, &row);
+        tk_outbox_row_free(&row);
+    }
+    tk_cursor_close(cur);
+    return rc;
+}
+
 int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
                          int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
                          struct tk_error *err)
@@ -356,18 +375,7 @@ int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
         rc = tk_db_query(db, &cur, err, OUTBOX_COLS "ORDER BY id", "");
     if (rc != 0)
         return rc;
-    int r;
-    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
-        struct tk_outbox_row row;
-        if (r < 0 || read_row(cur, &row, err) != 0) {
-            rc = err ? err->code : TK_EIO;
-            break;
-        }
-        rc = fn(u, &row);
-        tk_outbox_row_free(&row);
-    }
-    tk_cursor_close(cur);
-    return rc;
+    return each_row(cur, fn, u, err);
 }
 
 int tk_store_outbox_retry(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err)
@@ -443,18 +451,7 @@ int tk_store_outbox_each_account(struct tk_db *db, int64_t account,
                          "ii", account, account);
     if (rc != 0)
         return rc;
-    int r;
-    while (rc == 0 && (r = tk_cursor_next(cur, err)) != 0) {
-        struct tk_outbox_row row;
-        if (r < 0 || read_row(cur, &row, err) != 0) {
-            rc = err ? err->code : TK_EIO;
-            break;
-        }
-        rc = fn(u, &row);
-        tk_outbox_row_free(&row);
-    }
-    tk_cursor_close(cur);
-    return rc;
+    return each_row(cur, fn, u, err);
 }
 
 int tk_store_outbox_cancel(struct tk_db *db, int64_t item, int64_t account, const char *recipient,

@@ -8,40 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "store/store.h"
+#include "tk_store_fixture.h"
 #include "tk_test.h"
-
-static char dir[64];
-static char path[128];
-
-static void cleanup(void)
-{
-    char p[160];
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-}
-
-/* A fresh migrated store. */
-static struct tk_db *fresh(void)
-{
-    struct tk_config cfg;
-    struct tk_error err = {0};
-    struct tk_db *db = NULL;
-    cleanup();
-    memset(&cfg, 0, sizeof cfg);
-    cfg.store_driver = "sqlite";
-    cfg.store_path = path;
-    if (tk_db_open(&cfg, &db, &err) != 0 || tk_db_migrate(db, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        tk_db_close(db);
-        return NULL;
-    }
-    return db;
-}
 
 static int64_t add_account(struct tk_db *db, const char *name)
 {
@@ -785,12 +753,8 @@ TK_TEST(test_rollback_leaves_nothing)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tk-test-store-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tk_store_fixture_init("tk-test-store"))
         return 1;
-    }
-    snprintf(path, sizeof path, "%s/tk.db", dir);
     TK_RUN(test_accounts);
     TK_RUN(test_contacts);
     TK_RUN(test_items);
@@ -802,7 +766,6 @@ int main(void)
     TK_RUN(test_outbox_leases);
     TK_RUN(test_outbox_each);
     TK_RUN(test_rollback_leaves_nothing);
-    cleanup();
-    rmdir(dir);
+    tk_store_fixture_done();
     return tk_test_done();
 }

@@ -10,39 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "store/store.h"
+#include "tk_store_fixture.h"
 #include "tk_test.h"
-
-static char dir[64];
-static char path[128];
-
-static void cleanup(void)
-{
-    char p[160];
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-}
-
-static struct tk_db *fresh(void)
-{
-    struct tk_config cfg;
-    struct tk_error err = {0};
-    struct tk_db *db = NULL;
-    cleanup();
-    memset(&cfg, 0, sizeof cfg);
-    cfg.store_driver = "sqlite";
-    cfg.store_path = path;
-    if (tk_db_open(&cfg, &db, &err) != 0 || tk_db_migrate(db, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        tk_db_close(db);
-        return NULL;
-    }
-    return db;
-}
 
 /* An outbox row to RCPT of item ITEM with TEXT; its id. */
 static int64_t add_msg(struct tk_db *db, int64_t account, int64_t item, int step, const char *rcpt,
@@ -348,18 +317,13 @@ static void test_account_delete(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tk-test-life-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (tk_store_fixture_init("tk-test-life"))
         return 1;
-    }
-    snprintf(path, sizeof path, "%s/tk.db", dir);
     TK_RUN(test_erase);
     TK_RUN(test_erase_whole_addresses_only);
     TK_RUN(test_cancel_beats_a_claim);
     TK_RUN(test_retention);
     TK_RUN(test_account_delete);
-    cleanup();
-    rmdir(dir);
+    tk_store_fixture_done();
     return tk_test_done();
 }
