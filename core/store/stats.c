@@ -46,17 +46,18 @@ int tk_store_count_per_day(struct tk_db *db, int sent, tk_time now, int ndays, i
     tk_time first = (now / TK_DAY - (ndays - 1)) * TK_DAY, end = (now / TK_DAY + 1) * TK_DAY;
     int rc, r;
     memset(counts, 0, sizeof *counts * (size_t)ndays);
-    /* Integer division by a bound value is the same on both servers. */
+    /* Integer division by a bound value is the same on both servers.
+     * GROUP BY 1, not the expression again: PostgreSQL sees $1 and $4 as
+     * two expressions and refuses sent_at outside the GROUP BY. */
     rc = sent ? tk_db_query(db, &cur, err,
                             "SELECT (sent_at - ?) / 86400, COUNT(*) FROM outbox WHERE sent_at IS "
-                            "NOT NULL AND sent_at >= ? AND sent_at < ? AND state = 1 "
-                            "GROUP BY (sent_at - ?) / 86400",
-                            "iiii", (int64_t)first, (int64_t)first, (int64_t)end, (int64_t)first)
+                            "NOT NULL AND sent_at >= ? AND sent_at < ? AND state = 1 GROUP BY 1",
+                            "iii", (int64_t)first, (int64_t)first, (int64_t)end)
               : tk_db_query(db, &cur, err,
                             "SELECT (completed_at - ?) / 86400, COUNT(*) FROM items WHERE "
                             "completed_at IS NOT NULL AND completed_at >= ? AND completed_at < ? "
-                            "GROUP BY (completed_at - ?) / 86400",
-                            "iiii", (int64_t)first, (int64_t)first, (int64_t)end, (int64_t)first);
+                            "GROUP BY 1",
+                            "iii", (int64_t)first, (int64_t)first, (int64_t)end);
     if (rc)
         return rc;
     while ((r = tk_cursor_next(cur, err)) > 0) {

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -214,11 +213,7 @@ class Console(unittest.TestCase):
         return page[i:i + 64]
 
     def db(self, sql):
-        con = sqlite3.connect(os.path.join(self.t.dir, "tickler.db"))
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
+        return self.t.rows(sql)  # SQLite or PostgreSQL (CI's PostgreSQL stage)
 
     # ---- staff at work ------------------------------------------------------
 

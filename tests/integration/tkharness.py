@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sqlite3
 import sys
 import tempfile
 import time
@@ -212,6 +213,24 @@ class Tickler:
         cmd += [str(a) for a in args]
         cp = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=timeout, input=input)
         return Result(cp)
+
+    def rows(self, sql):
+        """Rows of SQL on this deployment's store, SQLite or PostgreSQL,
+        as tuples; PostgreSQL's text values that are whole numbers come
+        back as ints, as SQLite's do, and NULL as None."""
+        if self.store == "postgres":
+            import pgcluster
+
+            def value(v):
+                if v == "\\N":
+                    return None
+                return int(v) if v.lstrip("-").isdigit() else v
+            return [tuple(value(v) for v in r) for r in pgcluster.rows(self.dsn, sql)]
+        con = sqlite3.connect(os.path.join(self.dir, "tickler.db"))
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
 
     def ok(self, *args, **kw):
         r = self.run(*args, **kw)
