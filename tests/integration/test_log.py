@@ -26,8 +26,9 @@ def mode(path):
 
 
 class Log(unittest.TestCase):
-    def deployment(self, log_ini):
-        return Tickler(self, extra_ini="[scheduler]\npoll_seconds = 1\n[log]\n" + log_ini)
+    def deployment(self, log_ini, store=None):
+        return Tickler(self, extra_ini="[scheduler]\npoll_seconds = 1\n[log]\n" + log_ini,
+                       store=store)
 
     def test_unopenable_log_is_a_startup_error(self):
         t = self.deployment("file = /nonexistent-folder/tickler.log\n")
@@ -103,7 +104,9 @@ class Log(unittest.TestCase):
 
     def test_level_filters_core_lines(self):
         # warn: the skipped item's warning is there, the info lines are not
-        t = self.deployment("level = warn\n")
+        # SQLite: the poisoned address (a byte that is not UTF-8) is planted
+        # with sqlite3; PostgreSQL's text refuses such a byte at the door
+        t = self.deployment("level = warn\n", store="sqlite")
         acc = t.account("Acme")
         t.send("invoice", acc, "Fees", "--reminders", "on")
         import sqlite3
