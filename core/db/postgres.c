@@ -613,8 +613,8 @@ static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
 
 /* Run SQL: the cached statement, or a new one prepared in the same round
  * trip; a BEGIN still to send goes first. */
-static int execute(struct tk_db *db, const char *sql, const char *const *values, int n,
-                   PGresult **out, struct tk_error *err)
+static int execute_once(struct tk_db *db, const char *sql, const char *const *values, int n,
+                        PGresult **out, struct tk_error *err)
 {
     struct prep *p = find_prepared(db, sql);
     struct tk_buf text = {0};
@@ -679,6 +679,26 @@ static int execute(struct tk_db *db, const char *sql, const char *const *values,
     free(copy);
     tk_buf_free(&text);
     *out = t.res;
+    return rc;
+}
+
+/* execute_once, and once more on a new connection when the first
+ * statement of a transaction (the one that carries its BEGIN) found the
+ * connection gone: the server closed the session while it was idle and
+ * notice_hangup had not seen it yet (the goodbye can arrive a moment after
+ * the backend is gone).  Nothing of the transaction reached a live
+ * session, so trying again is what a BEGIN sent alone used to do. */
+static int execute(struct tk_db *db, const char *sql, const char *const *values, int n,
+                   PGresult **out, struct tk_error *err)
+{
+    const char *begin = db->begin_sql;
+    int sync_off = db->result_tx;
+    int rc = execute_once(db, sql, values, n, out, err);
+    if (rc != 0 && begin && conn_broken(db) && ensure_conn(db, 1, err) == 0) {
+        db->begin_sql = begin;
+        db->result_tx = sync_off;
+        rc = execute_once(db, sql, values, n, out, err);
+    }
     return rc;
 }
 

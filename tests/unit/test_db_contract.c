@@ -757,8 +757,11 @@ TK_TEST(reconnect_after_the_server_dropped_us)
         TK_CHECK(0);
         return;
     }
-    TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
+    /* a statement of the transaction has run (the BEGIN leaves with the
+     * first one, postgres.c "Round trips"): from here a lost session is
+     * a lost transaction */
     TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
     TK_CHECK_INT(
         tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid),
         0);
@@ -771,7 +774,9 @@ TK_TEST(reconnect_after_the_server_dropped_us)
     TK_CHECK(pid2 != pid && pid2 > 0);
     TK_CHECK_INT(tk_db_commit(a, &err), 0);
 
-    /* Dropped while idle: the next BEGIN finds out and reconnects. */
+    /* Dropped while idle: the next transaction finds out (at BEGIN, or
+     * at its first statement when the goodbye was not on the socket yet)
+     * and reconnects. */
     TK_CHECK_INT(
         tk_db_int(admin, &ok, &err, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", "i", pid2),
         0);
