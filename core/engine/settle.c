@@ -7,6 +7,7 @@
  * was frozen past its lease finds its rows taken over and its late result
  * refused (docs/delivery.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dispatch.h"
@@ -39,9 +40,9 @@ static void count(struct tk_dispatch_stats *st, int status)
 /* Record RES for R inside the caller's transaction on DB, counting into D.
  * A stale token is no error (fencing: the newer claim's outcome stands) and
  * writes nothing, so the transaction stays usable. */
-static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
-                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d,
-                       struct tk_error *err)
+static int settle_body_text(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
+                            const struct tk_delivery_result *res, const char *reply,
+                            struct tk_dispatch_stats *d, struct tk_error *err)
 {
     const struct tk_config *c = &e->cfg;
     int state = TK_OUTBOX_SENT, rc;
@@ -58,7 +59,7 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
             state = TK_OUTBOX_DEAD;
     }
     rc = tk_store_outbox_finish(db, r->id, r->lease_token, state, e->now, next, res->reply_code,
-                                res->reply, err);
+                                reply, err);
     if (rc == TK_ECONFLICT) {
         d->stale++;
         tk_engine_warn(e, "outbox %lld: stale completion refused (lease token %lld was taken over)",
@@ -69,7 +70,7 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
         char detail[TK_ERROR_MAX + 128];
         snprintf(detail, sizeof detail,
                  "delivery of %s to %s failed for good after %d attempt%s: %s", r->kind,
-                 r->recipient, r->attempts, r->attempts == 1 ? "" : "s", res->reply);
+                 r->recipient, r->attempts, r->attempts == 1 ? "" : "s", reply);
         rc = tk_store_audit_add(db, e->now, "dispatcher", r->account_id, r->item_id, 0,
                                 "delivery-failed", detail, err);
         /* an email given up on tells the subscribers; a webhook event given
@@ -79,7 +80,7 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
         /* a permanent 5xx at RCPT counts towards suppressing the address
          * ([inbound] suppress_after, issue 15) */
         if (rc == 0 && res->status == TK_PERMANENT)
-            rc = tk_engine_suppress_after_failure(e, r, res->reply_code, res->reply, err);
+            rc = tk_engine_suppress_after_failure(e, r, res->reply_code, reply, err);
     }
     if (rc)
         return rc;
@@ -87,6 +88,27 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
     if (state == TK_OUTBOX_DEAD && res->status != TK_PERMANENT)
         d->permanent++;
     return 0;
+}
+
+/* The server's reply is the transport's text, from a stranger: it is made
+ * valid UTF-8 (U+FFFD for each ill-formed sequence) before it is stored,
+ * audited or matched, so that PostgreSQL's text type takes it and every
+ * front end shows the same characters (issue 11: "keep JSON honest"). */
+static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
+                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d,
+                       struct tk_error *err)
+{
+    const char *reply = res->reply;
+    char *fixed = NULL;
+    int rc;
+    if (reply && !tk_utf8_valid(reply, strlen(reply))) {
+        if (!(fixed = tk_utf8_repair(reply, strlen(reply), NULL)))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        reply = fixed;
+    }
+    rc = settle_body_text(e, db, r, res, reply, d, err);
+    free(fixed);
+    return rc;
 }
 
 static int release_body(struct tk_db *db, const struct tk_outbox_row *r,

@@ -43,7 +43,9 @@ def raw_json(t, *args):
 
 class InvalidUtf8InJson(unittest.TestCase):
     def setUp(self):
-        self.t = Tickler(self)
+        # SQLite: bytes that are not UTF-8 are planted with sqlite3, as
+        # another program could; PostgreSQL's text refuses them at the door
+        self.t = Tickler(self, store="sqlite")
         self.acc = self.t.account("Acme BV", contacts=())
         self.db = os.path.join(self.t.dir, "tickler.db")
 
@@ -107,7 +109,9 @@ class InvalidUtf8FromAMailServer(unittest.TestCase):
         self.assertIn("mailbox " + FFFD + FFFD + " unknown", failed[0]["detail"])
         rc, out, _ = run_bytes(t, "outbox", "--failed")
         self.assertEqual(rc, 0)
-        self.assertIn(b"mailbox \\xff\\xfe unknown", out)
+        # repaired once, where the reply comes in (settle.c), so the store
+        # (PostgreSQL too), the JSON and the text all carry the same U+FFFD
+        self.assertIn(("mailbox " + FFFD + FFFD + " unknown").encode(), out)
         self.assertNotIn(b"\xff", out)
 
 
