@@ -97,7 +97,7 @@
     X(PQsendPrepare)                                                                               \
     X(PQsendQueryParams)                                                                           \
     X(PQsendQueryPrepared)                                                                         \
-    X(PQsetNoticeProcessor)                                                                        \
+    X(PQsetNoticeReceiver)                                                                         \
     X(PQsocket)                                                                                    \
     X(PQstatus)
 
@@ -147,7 +147,7 @@ static void pq_load(void)
 #define PQsendPrepare (*pq.PQsendPrepare)
 #define PQsendQueryParams (*pq.PQsendQueryParams)
 #define PQsendQueryPrepared (*pq.PQsendQueryPrepared)
-#define PQsetNoticeProcessor (*pq.PQsetNoticeProcessor)
+#define PQsetNoticeReceiver (*pq.PQsetNoticeReceiver)
 #define PQsocket (*pq.PQsocket)
 #define PQstatus (*pq.PQstatus)
 
@@ -185,6 +185,7 @@ struct tk_db {
     int committed;         /* ...and went: its outcome is COMMIT_RC / COMMIT_ERR */
     int commit_rc;
     struct tk_error commit_err;
+    int goodbye; /* the server said it ends this session (a FATAL while idle) */
 };
 
 struct tk_cursor {
@@ -203,7 +204,7 @@ static int sleep_ms(int ms)
 
 static int conn_broken(const struct tk_db *db)
 {
-    return !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+    return !db->conn || db->goodbye || PQstatus(db->conn) != CONNECTION_OK;
 }
 
 /* One line from libpq's (often multi-line) message. */
@@ -244,10 +245,19 @@ static int fail(struct tk_db *db, const PGresult *res, struct tk_error *err)
     return tk_error_set(err, code, "store postgres: %s", line);
 }
 
-static void quiet_notice(void *u, const char *msg)
+/* Notices are dropped ("relation already exists, skipping" and the
+ * like), but for the FATAL a server sends before it closes an idle
+ * session (pg_terminate_backend, a shutdown): libpq hands an error that
+ * arrives outside a query to the notice receiver, and the end of the
+ * stream may come only a moment later.  It marks the connection broken at
+ * once, so that the next BEGIN reconnects instead of failing the
+ * transaction's first statement. */
+static void quiet_notice(void *u, const PGresult *res)
 {
-    (void)u;
-    (void)msg; /* "relation already exists, skipping" and the like */
+    struct tk_db *db = u;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        db->goodbye = 1;
 }
 
 static void forget_prepared(struct tk_db *db)
@@ -264,7 +274,8 @@ static void forget_prepared(struct tk_db *db)
 static int setup_session(struct tk_db *db, struct tk_error *err)
 {
     forget_prepared(db);
-    PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+    db->goodbye = 0;
+    PQsetNoticeReceiver(db->conn, quiet_notice, db);
     PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
     PQclear(res);
