@@ -136,6 +136,12 @@ int tk_db_commit(struct tk_db *db, struct tk_error *err)
     return rc;
 }
 
+void tk_db_last_statement(struct tk_db *db)
+{
+    if (db && base_of(db)->in_tx && drv_of(db)->last_statement)
+        drv_of(db)->last_statement(db);
+}
+
 void tk_db_rollback(struct tk_db *db)
 {
     if (!db || !base_of(db)->in_tx)

@@ -166,6 +166,9 @@ struct tk_db_driver {
      * (*VERSION) between 1 and NEWEST; NULL as for backup. */
     int (*restore)(struct tk_db *db, const char *path, int newest, int *version,
                    struct tk_error *err);
+    /* tk_db_last_statement; NULL: the hint is ignored (SQLite, where a
+     * commit costs no round trip). */
+    void (*last_statement)(struct tk_db *db);
 };
 
 /* The common head of every driver's struct tk_db. */
@@ -201,6 +204,17 @@ const struct tk_db_dialect *tk_db_dialect(const struct tk_db *db);
 int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err);
 int tk_db_commit(struct tk_db *db, struct tk_error *err);
 void tk_db_rollback(struct tk_db *db);
+/* A hint for the open transaction: the next tk_db_exec is its last
+ * statement, and the caller calls tk_db_commit right after it, whatever
+ * that statement answered, with nothing in between that could roll back.
+ * A driver may then send COMMIT in the same round trip as the statement
+ * (PostgreSQL: one pipeline BEGIN, statement, COMMIT - a dispatcher's
+ * settle costs one round trip, not two); tk_db_commit then reports that
+ * COMMIT's outcome.  If the statement fails, nothing is committed and the
+ * caller rolls back as usual.  The transaction boundaries are the same as
+ * without the hint: only fewer waits.  Ignored outside a transaction and
+ * by drivers that gain nothing from it. */
+void tk_db_last_statement(struct tk_db *db);
 /* A savepoint named NAME (an SQL identifier, a constant) inside the open
  * transaction: tk_db_rollback_to undoes what was written since and keeps
  * the transaction usable (on PostgreSQL also after a failed statement);

@@ -17,9 +17,13 @@
  * server parses and plans it once, not at every execution.  BEGIN is not
  * sent on its own: it goes out in one pipeline (libpq's pipeline mode)
  * with the transaction's first statement, and with its Parse when that
- * statement is new.  A dispatcher's settle, BEGIN + UPDATE + COMMIT, costs
- * two round trips instead of three, and a transaction that ran nothing
- * costs none.
+ * statement is new.  When the caller says the next statement is the
+ * transaction's last (tk_db_last_statement), COMMIT goes in the same
+ * pipeline: a dispatcher's settle, BEGIN + UPDATE + COMMIT, costs one round
+ * trip instead of three, and a transaction that ran nothing costs none.
+ * A failed statement makes the server skip the rest of the pipeline (the
+ * COMMIT too) and leaves the transaction aborted for the caller's
+ * ROLLBACK, exactly as when each went on its own.
  *
  * TK_TX_RESULT transactions (a dispatcher's delivery results, nothing else)
  * commit with synchronous_commit off: the server answers COMMIT without
@@ -93,7 +97,7 @@
     X(PQsendPrepare)                                                                               \
     X(PQsendQueryParams)                                                                           \
     X(PQsendQueryPrepared)                                                                         \
-    X(PQsetNoticeProcessor)                                                                        \
+    X(PQsetNoticeReceiver)                                                                         \
     X(PQsocket)                                                                                    \
     X(PQstatus)
 
@@ -143,7 +147,7 @@ static void pq_load(void)
 #define PQsendPrepare (*pq.PQsendPrepare)
 #define PQsendQueryParams (*pq.PQsendQueryParams)
 #define PQsendQueryPrepared (*pq.PQsendQueryPrepared)
-#define PQsetNoticeProcessor (*pq.PQsetNoticeProcessor)
+#define PQsetNoticeReceiver (*pq.PQsetNoticeReceiver)
 #define PQsocket (*pq.PQsocket)
 #define PQstatus (*pq.PQstatus)
 
@@ -177,6 +181,11 @@ struct tk_db {
     unsigned next_id;
     const char *begin_sql; /* a BEGIN not sent yet (see "Round trips"), else NULL */
     int result_tx;         /* ...of a TK_TX_RESULT transaction */
+    int commit_next;       /* tk_db_last_statement: COMMIT goes with the next statement */
+    int committed;         /* ...and went: its outcome is COMMIT_RC / COMMIT_ERR */
+    int commit_rc;
+    struct tk_error commit_err;
+    int goodbye; /* the server said it ends this session (a FATAL while idle) */
 };
 
 struct tk_cursor {
@@ -195,7 +204,7 @@ static int sleep_ms(int ms)
 
 static int conn_broken(const struct tk_db *db)
 {
-    return !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+    return !db->conn || db->goodbye || PQstatus(db->conn) != CONNECTION_OK;
 }
 
 /* One line from libpq's (often multi-line) message. */
@@ -236,10 +245,19 @@ static int fail(struct tk_db *db, const PGresult *res, struct tk_error *err)
     return tk_error_set(err, code, "store postgres: %s", line);
 }
 
-static void quiet_notice(void *u, const char *msg)
+/* Notices are dropped ("relation already exists, skipping" and the
+ * like), but for the FATAL a server sends before it closes an idle
+ * session (pg_terminate_backend, a shutdown): libpq hands an error that
+ * arrives outside a query to the notice receiver, and the end of the
+ * stream may come only a moment later.  It marks the connection broken at
+ * once, so that the next BEGIN reconnects instead of failing the
+ * transaction's first statement. */
+static void quiet_notice(void *u, const PGresult *res)
 {
-    (void)u;
-    (void)msg; /* "relation already exists, skipping" and the like */
+    struct tk_db *db = u;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        db->goodbye = 1;
 }
 
 static void forget_prepared(struct tk_db *db)
@@ -256,7 +274,8 @@ static void forget_prepared(struct tk_db *db)
 static int setup_session(struct tk_db *db, struct tk_error *err)
 {
     forget_prepared(db);
-    PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+    db->goodbye = 0;
+    PQsetNoticeReceiver(db->conn, quiet_notice, db);
     PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
     PQclear(res);
@@ -399,11 +418,24 @@ static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
     db->begin_sql =
         mode == TK_TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     db->result_tx = mode == TK_TX_RESULT;
+    db->commit_next = db->committed = 0;
     return 0;
+}
+
+static void drv_last_statement(struct tk_db *db)
+{
+    db->commit_next = 1;
 }
 
 static int drv_commit(struct tk_db *db, struct tk_error *err)
 {
+    db->commit_next = 0;
+    if (db->committed) { /* COMMIT went with the last statement */
+        db->committed = 0;
+        if (db->commit_rc != 0 && err)
+            *err = db->commit_err;
+        return db->commit_rc;
+    }
     if (db->begin_sql) { /* nothing ran: nothing to commit */
         db->begin_sql = NULL;
         return 0;
@@ -421,6 +453,11 @@ static int drv_commit(struct tk_db *db, struct tk_error *err)
 
 static int drv_rollback(struct tk_db *db)
 {
+    db->commit_next = 0;
+    if (db->committed) { /* the transaction ended with its COMMIT */
+        db->committed = 0;
+        return 0;
+    }
     if (db->begin_sql) {
         db->begin_sql = NULL;
         return 0;
@@ -531,9 +568,13 @@ struct trip {
     const char *name;  /* Execute NAME with VALUES */
     int nparams;
     const char *const *values;
+    int commit; /* then COMMIT (tk_db_last_statement) */
     /* out */
     int dropped, parsed; /* those steps succeeded */
     PGresult *res;       /* the Execute's result, when it succeeded */
+    int committed;       /* the COMMIT's outcome is in commit_rc / commit_err */
+    int commit_rc;
+    struct tk_error commit_err;
 };
 
 /* The results of one query of a pipeline, up to the NULL that ends it:
@@ -573,6 +614,8 @@ static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
         ok = PQsendPrepare(c, t->name, t->text, t->nparams, NULL);
     if (ok)
         ok = PQsendQueryPrepared(c, t->name, t->nparams, t->values, NULL, NULL, 0);
+    if (ok && t->commit)
+        ok = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
     if (ok)
         ok = PQpipelineSync(c);
     if (!ok) {
@@ -598,6 +641,22 @@ static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
         PQclear(r);
         if (conn_broken(db))
             break;
+    }
+    /* The COMMIT's outcome is the commit's (tk_db_commit reports it), not
+     * the statement's; after a failed statement it was only skipped, and
+     * the transaction waits for the caller's ROLLBACK. */
+    if (t->commit && !conn_broken(db)) {
+        PGresult *r = take_result(c); /* PGRES_PIPELINE_ABORTED after a failure */
+        if (rc == 0) {
+            t->committed = 1;
+            if (!ok_status(r))
+                t->commit_rc = fail(db, r, &t->commit_err);
+            else if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+                t->commit_rc = tk_error_set(
+                    &t->commit_err, TK_ETEMP,
+                    "store postgres: transaction was rolled back after an earlier error");
+        }
+        PQclear(r);
     }
     if (!conn_broken(db)) {
         PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
@@ -652,11 +711,18 @@ static int execute_once(struct tk_db *db, const char *sql, const char *const *va
     }
     t.begin = db->begin_sql;
     t.sync_off = db->result_tx;
+    t.commit = db->commit_next && db->base.in_tx;
+    db->commit_next = 0;
     t.name = name;
     t.nparams = n;
     t.values = values;
     rc = round_trip(db, &t, err);
     db->begin_sql = NULL; /* sent, or the transaction failed: the caller rolls back */
+    if (t.committed) {
+        db->committed = 1;
+        db->commit_rc = t.commit_rc;
+        db->commit_err = t.commit_err;
+    }
     if (t.dropped) {
         free(p->sql);
         free(p->text);
@@ -867,4 +933,5 @@ const struct tk_db_driver tk_db_postgres = {
     .lock_tables = drv_lock_tables,
     .id_high_water = drv_id_high_water,
     .set_id_high_water = drv_set_id_high_water,
+    .last_statement = drv_last_statement,
 };

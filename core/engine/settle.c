@@ -39,10 +39,14 @@ static void count(struct tk_dispatch_stats *st, int status)
 
 /* Record RES for R inside the caller's transaction on DB, counting into D.
  * A stale token is no error (fencing: the newer claim's outcome stands) and
- * writes nothing, so the transaction stays usable. */
+ * writes nothing, so the transaction stays usable.  ALONE: the transaction
+ * holds this result only and is committed right after (task_tx), so where
+ * the outbox row's UPDATE is all there is to write, the driver may send the
+ * COMMIT with it (tk_db_last_statement: one round trip on PostgreSQL).
+ * REPLY: the server's reply, valid UTF-8 (settle_body). */
 static int settle_body_text(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
                             const struct tk_delivery_result *res, const char *reply,
-                            struct tk_dispatch_stats *d, struct tk_error *err)
+                            struct tk_dispatch_stats *d, int alone, struct tk_error *err)
 {
     const struct tk_config *c = &e->cfg;
     int state = TK_OUTBOX_SENT, rc;
@@ -58,6 +62,9 @@ static int settle_body_text(struct tk_engine *e, struct tk_db *db, const struct 
             (c->max_attempts > 0 && r->attempts >= c->max_attempts))
             state = TK_OUTBOX_DEAD;
     }
+    /* a dead row writes more (audit, webhook, suppression) after it */
+    if (alone && state != TK_OUTBOX_DEAD)
+        tk_db_last_statement(db);
     rc = tk_store_outbox_finish(db, r->id, r->lease_token, state, e->now, next, res->reply_code,
                                 reply, err);
     if (rc == TK_ECONFLICT) {
@@ -95,7 +102,7 @@ static int settle_body_text(struct tk_engine *e, struct tk_db *db, const struct 
  * audited or matched, so that PostgreSQL's text type takes it and every
  * front end shows the same characters (issue 11: "keep JSON honest"). */
 static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_outbox_row *r,
-                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d,
+                       const struct tk_delivery_result *res, struct tk_dispatch_stats *d, int alone,
                        struct tk_error *err)
 {
     const char *reply = res->reply;
@@ -106,14 +113,16 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
             return tk_error_set(err, TK_ENOMEM, "out of memory");
         reply = fixed;
     }
-    rc = settle_body_text(e, db, r, res, reply, d, err);
+    rc = settle_body_text(e, db, r, res, reply, d, alone, err);
     free(fixed);
     return rc;
 }
 
 static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
-                        struct tk_dispatch_stats *d, struct tk_error *err)
+                        struct tk_dispatch_stats *d, int alone, struct tk_error *err)
 {
+    if (alone)
+        tk_db_last_statement(db);
     int rc = tk_store_outbox_release(db, r->id, r->lease_token, err);
     if (rc == TK_ECONFLICT) {
         d->stale++;
@@ -122,25 +131,28 @@ static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
     return rc;
 }
 
-static int task_body(struct tk_db *db, struct tk_send_task *t)
+/* ALONE: T is the only thing in the transaction, committed right after
+ * (task_tx); else a group commit. */
+static int task_body(struct tk_db *db, struct tk_send_task *t, int alone)
 {
     struct tk_engine *e = t->w->e;
     int rc = 0;
+    int one = alone && t->n == t->from + 1; /* a give-back of one row */
     switch (t->kind) {
     case TASK_CLAIM:
         rc = tk_store_outbox_claim(db, tk_dispatch_clock(e), e->cfg.lease_seconds, TK_CLAIM_BATCH,
                                    &t->claimed, &t->nclaimed, &t->err);
         break;
     case TASK_SETTLE:
-        rc = settle_body(e, db, &t->rows[t->from], t->why, &t->d, &t->err);
+        rc = settle_body(e, db, &t->rows[t->from], t->why, &t->d, alone, &t->err);
         break;
     default:
         for (size_t i = t->from; i < t->n && !rc; i++)
             /* a webhook row is not the transport's: its failure is not
              * the webhook's, so it goes back without a counted attempt */
             rc = t->why && !tk_webhook_is_row(&t->rows[i])
-                     ? settle_body(e, db, &t->rows[i], t->why, &t->d, &t->err)
-                     : release_body(db, &t->rows[i], &t->d, &t->err);
+                     ? settle_body(e, db, &t->rows[i], t->why, &t->d, one, &t->err)
+                     : release_body(db, &t->rows[i], &t->d, one, &t->err);
         break;
     }
     return rc;
@@ -164,7 +176,7 @@ static int task_tx(struct tk_db *db, struct tk_send_task *t, struct tk_error *er
     int rc = tk_db_begin(db, t->kind == TASK_CLAIM ? TK_TX_IMMEDIATE : TK_TX_RESULT, err);
     if (rc)
         return rc;
-    if ((rc = task_body(db, t)) == 0)
+    if ((rc = task_body(db, t, 1)) == 0)
         return tk_db_commit(db, err);
     tk_db_rollback(db);
     return rc;
@@ -215,7 +227,7 @@ static int commit_tasks(struct tk_db *db, struct tk_send_task *list, struct tk_e
 {
     int rc = 0;
     for (struct tk_send_task *t = list; t && rc == 0; t = t->next)
-        rc = task_body(db, t) ? -1 : 0;
+        rc = task_body(db, t, 0) ? -1 : 0;
     if (rc == 0 && (rc = tk_db_commit(db, err)) == 0)
         return 0;
     tk_db_rollback(db);

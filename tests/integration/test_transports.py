@@ -520,6 +520,29 @@ class FileTest(DriverCase):
         self.assertEqual(os.listdir(os.path.join(d, "tmp")), [])
         self.assertEqual(sorted(os.listdir(d)), sorted(names + ["tmp"]))
 
+    def test_mode_0640_whatever_the_umask(self):
+        # O_CREAT gives 0640 when the umask leaves it whole; else an fchmod
+        # does (file.c): the same mode and the same bytes either way
+        for mask in (0o000, 0o022, 0o027, 0o277, 0o077):
+            d = self.tmp()
+            data = message("u@acme.example", "Body\r\n" * 900)
+            old = os.umask(mask)
+            try:
+                r = self.drive("file", {"dir": d, "fsync": "off"}, [("u@acme.example", data)])
+                r2 = self.drive("file", {"dir": d, "fsync": "off"}, [("v@acme.example", data)], sender="")
+            finally:
+                os.umask(old)
+            self.assertEqual([s for s, _, _ in r.sent + r2.sent], [DELIVERED] * 2, r)
+            names = self.spool(d)
+            self.assertEqual(len(names), 2)
+            for n in names:
+                self.assertEqual(oct(os.stat(os.path.join(d, n)).st_mode & 0o7777), oct(0o640),
+                                 "%s under umask %03o" % (n, mask))
+            with open(os.path.join(d, names[0]), "rb") as f:
+                self.assertEqual(f.read(), b"Return-Path: <office@bakker.example>\r\n" + data)
+            with open(os.path.join(d, names[1]), "rb") as f:
+                self.assertEqual(f.read(), data)  # no envelope sender: no Return-Path
+
     def test_fsync_off_and_relative_dir(self):
         base = self.tmp()
         os.mkdir(os.path.join(base, "spool"))

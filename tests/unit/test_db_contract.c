@@ -412,6 +412,91 @@ TK_TEST(result_transactions)
     tk_db_close(b);
 }
 
+/* tk_db_last_statement: the transaction's boundaries and outcomes are
+ * those of the same statements without the hint (PostgreSQL sends COMMIT
+ * in the statement's pipeline; SQLite ignores it). */
+TK_TEST(last_statement_commits_with_it)
+{
+    char spec[700];
+    struct tk_db *a = fresh(spec, sizeof spec), *b = open_spec(spec);
+    struct tk_error err = {0};
+    int64_t n = -1;
+    if (!a || !b) {
+        tk_db_close(a);
+        tk_db_close(b);
+        TK_CHECK(0);
+        return;
+    }
+    TK_CHECK_INT(tk_db_exec_script(a, "CREATE TABLE t (v BIGINT UNIQUE, w BIGINT)", &err), 0);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (1, 0)", ""), 0);
+
+    /* the first statement, BEGIN and COMMIT together; changes counted */
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_exec(a, &err, "UPDATE t SET w = 1 WHERE v = ?", "i", (int64_t)1), 0);
+    TK_CHECK_INT(tk_db_changes(a, &n), 0);
+    TK_CHECK_INT(n, 1);
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(one(b, "SELECT w FROM t WHERE v = 1"), 1);
+
+    /* a statement that changes nothing (a stale token) commits fine */
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_exec(a, &err, "UPDATE t SET w = 2 WHERE v = ?", "i", (int64_t)99), 0);
+    TK_CHECK_INT(tk_db_changes(a, &n), 0);
+    TK_CHECK_INT(n, 0);
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+
+    /* a failing last statement: nothing of the transaction is kept, and
+     * the connection stays usable */
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (5, 0)", ""), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (1, 0)", ""), TK_ECONFLICT);
+    tk_db_rollback(a);
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t"), 1);
+    /* ... also when it is the first (BEGIN in the same pipeline) */
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (1, 0)", ""), TK_ECONFLICT);
+    tk_db_rollback(a);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (6, 0)", ""), 0);
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t"), 2);
+
+    /* a hint with no statement after it is forgotten at commit: the next
+     * transaction's statement does not commit early */
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO t VALUES (7, 0)", ""), 0);
+    tk_db_rollback(a);
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t WHERE v = 7"), 0);
+
+    /* a COMMIT that fails (a deferred key) is tk_db_commit's failure, and
+     * keeps nothing */
+    if (D->pg) {
+        TK_CHECK_INT(tk_db_exec_script(
+                         a, "CREATE TABLE u (v BIGINT UNIQUE DEFERRABLE INITIALLY DEFERRED)", &err),
+                     0);
+        TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+        TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (1)", ""), 0);
+        tk_db_last_statement(a);
+        TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (1)", ""), 0);
+        TK_CHECK_INT(tk_db_commit(a, &err), TK_ECONFLICT);
+        TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM u"), 0);
+        TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
+        TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (2)", ""), 0);
+        TK_CHECK_INT(tk_db_commit(a, &err), 0);
+        TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM u"), 1);
+    }
+    tk_db_close(a);
+    tk_db_close(b);
+}
+
 /* TK_TX_SNAPSHOT: every read sees the state of its first read, whatever
  * commits meanwhile. */
 TK_TEST(snapshot_reads)
@@ -1247,6 +1332,7 @@ int main(void)
         ON(drivers[i], cursors_ids_and_changes);
         ON(drivers[i], transactions);
         ON(drivers[i], result_transactions);
+        ON(drivers[i], last_statement_commits_with_it);
         ON(drivers[i], snapshot_reads);
         ON(drivers[i], writers_wait_for_each_other);
         ON(drivers[i], dialect_clauses);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct file_state {
     const struct tk_host *host;
     char *dir; /* absolute; host alloc, freed in fini */
     int fsync;
+    int chmod; /* the umask takes bits of 0640 away (or it is unknown): fchmod each file */
     unsigned long counter; /* atomic: connections may send in parallel */
 };
 
@@ -63,6 +65,29 @@ static int fail(struct tk_error *err, int code, const char *fmt, ...)
         err->code = code;
     }
     return code;
+}
+
+/* Whether the process's umask clears any bit of 0640, so that a file
+ * created 0640 needs an fchmod to get that mode.  Read from /proc (Linux
+ * 4.7 and later) rather than with umask(2), which would change it for
+ * every thread meanwhile; unknown counts as yes.  Tickler never changes
+ * its umask after start. */
+static int umask_narrows(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    int narrows = 1;
+    if (!f)
+        return 1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned mask;
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            narrows = (mask & 0640) != 0;
+            break;
+        }
+    }
+    fclose(f);
+    return narrows;
 }
 
 static void file_fini(void *state)
@@ -112,6 +137,7 @@ static int file_init(const struct tk_host *host, void **state, struct tk_error *
     memset(st, 0, sizeof *st);
     st->host = host;
     st->fsync = on;
+    st->chmod = umask_narrows();
     /* Resolve once, so that a later chdir() of the host cannot move the
      * spool. */
     char *abs = realpath(dir, NULL);
@@ -178,17 +204,25 @@ static int file_open(void *state, void **conn, struct tk_error *err)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* The N parts of IOV, whole: one writev(2) for the usual short write. */
+static int write_all(int fd, struct iovec *iov, int n)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        p += w;
-        n -= (size_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
@@ -240,8 +274,9 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     /* 0640 whatever the umask (a message is client data): the owner and
      * the file's group (the daemon's, or the folder's when it is setgid),
      * for a pickup process in that group; never others.  A umask like 277
-     * would otherwise leave a file the owner cannot even rewrite. */
-    if (fchmod(fd, 0640) != 0)
+     * would otherwise leave a file the owner cannot even rewrite.  When
+     * the umask leaves 0640 whole, O_CREAT gave that mode already. */
+    if (st->chmod && fchmod(fd, 0640) != 0)
         what = "chmod";
     /* The envelope sender goes in first as Return-Path, as a delivery
      * agent writes it (RFC 5321 4.4): with [inbound] return_path it is the
@@ -250,11 +285,14 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     int rpn = msg->from && *msg->from && !strpbrk(msg->from, "\r\n")
                   ? snprintf(rp, sizeof rp, "Return-Path: <%s>\r\n", msg->from)
                   : 0;
-    if (!what && rpn > 0 && (size_t)rpn < sizeof rp && write_all(fd, rp, (size_t)rpn) != 0)
+    struct iovec iov[2];
+    int niov = 0;
+    if (rpn > 0 && (size_t)rpn < sizeof rp)
+        iov[niov++] = (struct iovec){rp, (size_t)rpn};
+    iov[niov++] = (struct iovec){(void *)msg->data, msg->len};
+    if (!what && write_all(fd, iov, niov) != 0)
         what = "write";
-    else if (!what && write_all(fd, msg->data, msg->len) != 0)
-        what = "write";
-    else if (st->fsync && fsync(fd) != 0)
+    else if (!what && st->fsync && fsync(fd) != 0)
         what = "fsync";
     int saved = errno;
     /* close() is where NFS and quotas may report a failed write. */
