@@ -12,11 +12,16 @@
 #include "log.h"
 #include "lua/pipeline.h"
 
-int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_init_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "init", a, err);
+}
+
+int tk_cmd_init(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_engine_store_info si;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
+    (void)a;
+    (void)err;
     /* tk_engine_open() already brought the schema up to date. */
     tk_engine_store_info(c->e, &si);
     if (c->json) {
@@ -49,13 +54,17 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
     return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
 
-int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_tick_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "tick", a, err);
+}
+
+int tk_cmd_tick(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tick_result r;
     char when[32];
     int rc;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler tick");
+    (void)a;
     tk_engine_check_templates(c->e);
     if ((rc = tick_once(c, &r, err)))
         return rc;
@@ -187,7 +196,12 @@ static void nap(double seconds)
     }
 }
 
-int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_run_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "run", a, err);
+}
+
+int tk_cmd_run(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     const struct tk_config *cfg = tk_engine_config(c->e);
     struct tk_engine_store_info si;
@@ -196,8 +210,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     struct tick_result r;
     char when[32];
     tk_time next_poll = 0;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    (void)a;
     /* before anything else: a log that cannot be opened is a startup
      * error, not a daemon running with no log anywhere */
     if (tk_log_open(cfg, err))
@@ -313,13 +326,16 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     return 0;
 }
 
-int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_serve_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "serve", a, err);
+}
+
+int tk_cmd_serve(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_http_server *http = NULL;
     struct sigaction sa;
-    (void)argv;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler serve");
+    (void)a;
     if (!tk_engine_config(c->e)->http_listen)
         return tk_error_set(
             err, TK_EUSAGE,
@@ -361,12 +377,17 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     return 0;
 }
 
-int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_plugins_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "plugins", a, err);
+}
+
+int tk_cmd_plugins(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     const struct tk_registry *reg = tk_engine_plugins(c->e);
     json_t *arr = c->json ? json_array() : NULL;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
+    (void)a;
+    (void)err;
     for (size_t i = 0; i < reg->n; i++) {
         const struct tk_plugin *p = reg->v[i];
         if (arr)
@@ -399,53 +420,47 @@ static int outbox_one(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
-int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_outbox_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"failed", "item=", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler outbox [--failed] [--item ITEM]");
+    return tk_cli_opt(a, "item") ? tk_cli_id(tk_cli_opt(a, "item"), "ITEM", &a->id, err) : 0;
+}
+
+int tk_cmd_outbox(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     json_t *arr = c->json ? json_array() : NULL;
-    int64_t item = 0;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox [--failed] [--item ITEM]");
-        goto out;
-    }
-    if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
-        goto out;
-    rc = tk_engine_outbox_each(c->e, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
-    if (arr && !rc) {
+    int rc =
+        tk_engine_outbox_each(c->e, tk_cli_opt(a, "failed") != NULL, a->id, outbox_one, arr, err);
+    if (arr && !rc)
         tk_cli_emit(arr);
-        arr = NULL;
-    }
-out:
-    if (arr)
+    else if (arr)
         json_decref(arr);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_outbox_retry_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"all-failed", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if ((a->pos.n != 1) == !tk_cli_opt(a, "all-failed"))
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler outbox retry ID|--all-failed");
+    return a->pos.n == 1 ? tk_cli_id(a->pos.v[0], "ID", &a->id, err) : 0;
+}
+
+int tk_cmd_outbox_retry(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     size_t n = 1;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if ((a.pos.n != 1) == !tk_cli_opt(&a, "all-failed")) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox retry ID|--all-failed");
-        goto out;
-    }
-    if (a.pos.n == 1) {
-        int64_t id;
-        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)) ||
-            (rc = tk_engine_outbox_retry(c->e, id, err)))
-            goto out;
-    } else if ((rc = tk_engine_outbox_retry_failed(c->e, &n, err))) {
-        goto out;
-    }
+    int rc = a->id ? tk_engine_outbox_retry(c->e, a->id, err)
+                   : tk_engine_outbox_retry_failed(c->e, &n, err);
+    if (rc)
+        return rc;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "retried", json_integer((json_int_t)n));
@@ -453,7 +468,5 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
     } else {
         printf("%zu message%s queued again\n", n, n == 1 ? "" : "s");
     }
-out:
-    tk_cli_args_free(&a);
-    return rc;
+    return 0;
 }
