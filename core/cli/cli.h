@@ -93,6 +93,22 @@ int tk_cli_id(const char *s, const char *what, int64_t *out, struct tk_error *er
 /* ACCOUNT argument: id or name. */
 int tk_cli_account(struct tk_cli *c, const char *s, struct tk_account *out, struct tk_error *err);
 
+/* A list command's rows (output.c): with --json they go into one array,
+ * printed once the walk over the store succeeded; in text each row prints
+ * as it comes.  The row callbacks of tk_engine_*_each get the list as
+ * their user pointer and look at ARR to choose. */
+struct tk_cli_list {
+    struct tk_cli *c;
+    json_t *arr;          /* the --json array, NULL in text */
+    int n;                /* rows so far (the callbacks count) */
+    struct tk_error *err; /* the command's, for callbacks that can fail */
+};
+/* L ready for C's output (an empty array with --json). */
+void tk_cli_list_begin(struct tk_cli_list *l, struct tk_cli *c, struct tk_error *err);
+/* End of the walk that returned RC: with --json the array is printed when
+ * RC is 0 and dropped otherwise.  Returns RC. */
+int tk_cli_list_end(struct tk_cli_list *l, int rc);
+
 /* A new record's id: alone on its line, or {"id": N} with --json. */
 void tk_cli_print_id(struct tk_cli *c, int64_t id);
 /* Print one JSON document (json/json.h builds them) to stdout and take

@@ -5,14 +5,9 @@
 
 #include "commands.h"
 
-struct list_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-};
-
 static int print_account(void *u, const struct tk_account *acc)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     struct tk_contacts cs = {0};
     struct tk_error err;
     size_t notified = 0;
@@ -37,17 +32,10 @@ int tk_cmd_account_list_parse(int argc, char **argv, struct tk_cli_args *a, stru
 
 int tk_cmd_account_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c, c->json ? json_array() : NULL};
-    int rc;
+    struct tk_cli_list l;
     (void)a;
-    rc = tk_engine_accounts_each(c->e, print_account, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
-    return rc;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_accounts_each(c->e, print_account, &l, err));
 }
 
 int tk_cmd_contact_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)

@@ -272,15 +272,9 @@ out:
     return rc;
 }
 
-struct each_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-    int n;
-};
-
 static int list_one(void *u, const struct tk_item *it)
 {
-    struct each_ctx *x = u;
+    struct tk_cli_list *x = u;
     char when[32];
     x->n++;
     if (x->arr) {
@@ -299,17 +293,13 @@ static int list_one(void *u, const struct tk_item *it)
 static int run_list(struct tk_cli *c, const struct tk_item_filter *f, const char *empty,
                     struct tk_error *err)
 {
-    struct each_ctx x = {c, c->json ? json_array() : NULL, 0};
-    int rc = tk_engine_items_each(c->e, f, list_one, &x, err);
-    if (x.arr) {
-        if (rc)
-            json_decref(x.arr);
-        else
-            tk_cli_emit(x.arr);
-    } else if (!rc && !x.n) {
+    struct tk_cli_list x;
+    int rc;
+    tk_cli_list_begin(&x, c, err);
+    rc = tk_engine_items_each(c->e, f, list_one, &x, err);
+    if (!rc && !x.arr && !x.n)
         printf("%s\n", empty);
-    }
-    return rc;
+    return tk_cli_list_end(&x, rc);
 }
 
 int tk_cmd_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
@@ -371,7 +361,7 @@ int tk_cmd_todo(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 
 static int audit_one(void *u, const struct tk_audit_entry *ae)
 {
-    struct each_ctx *x = u;
+    struct tk_cli_list *x = u;
     char when[32];
     tk_time_format(ae->at, when, sizeof when);
     if (x->arr) {
@@ -408,7 +398,7 @@ int tk_cmd_audit_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_e
 int tk_cmd_audit(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
-    struct each_ctx x = {c, NULL, 0};
+    struct tk_cli_list x;
     int64_t item = a->id;
     int rc;
     if (item) {
@@ -420,14 +410,8 @@ int tk_cmd_audit(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
     }
     if (tk_cli_opt(a, "account") && (rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)))
         goto out;
-    x.arr = c->json ? json_array() : NULL;
-    rc = tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err);
-    if (x.arr) {
-        if (rc)
-            json_decref(x.arr);
-        else
-            tk_cli_emit(x.arr);
-    }
+    tk_cli_list_begin(&x, c, err);
+    rc = tk_cli_list_end(&x, tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err));
 out:
     tk_account_free(&acc);
     return rc;

@@ -141,15 +141,9 @@ int tk_cmd_job_show(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *er
     return rc;
 }
 
-struct list_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-    struct tk_error *err;
-};
-
 static int list_one(void *u, const struct tk_job *j)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     return job_out(l->c, j, l->arr, 0, l->err);
 }
 
@@ -169,14 +163,9 @@ int tk_cmd_job_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *er
     const char *account = tk_cli_opt(a, "account");
     if (account && (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
-    struct list_ctx l = {c, c->json ? json_array() : NULL, err};
-    rc = tk_engine_jobs_each(c->e, acc.id, list_one, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
+    struct tk_cli_list l;
+    tk_cli_list_begin(&l, c, err);
+    rc = tk_cli_list_end(&l, tk_engine_jobs_each(c->e, acc.id, list_one, &l, err));
 out:
     tk_account_free(&acc);
     return rc;

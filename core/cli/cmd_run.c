@@ -404,7 +404,7 @@ int tk_cmd_plugins(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err
 
 static int outbox_one(void *u, const struct tk_outbox_row *r)
 {
-    json_t *arr = u;
+    json_t *arr = ((struct tk_cli_list *)u)->arr;
     char a[32], b[32];
     if (arr) {
         json_array_append_new(arr, tk_json_outbox(r));
@@ -433,14 +433,10 @@ int tk_cmd_outbox_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_
 
 int tk_cmd_outbox(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    json_t *arr = c->json ? json_array() : NULL;
-    int rc =
-        tk_engine_outbox_each(c->e, tk_cli_opt(a, "failed") != NULL, a->id, outbox_one, arr, err);
-    if (arr && !rc)
-        tk_cli_emit(arr);
-    else if (arr)
-        json_decref(arr);
-    return rc;
+    struct tk_cli_list l;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_outbox_each(c->e, tk_cli_opt(a, "failed") != NULL, a->id,
+                                                     outbox_one, &l, err));
 }
 
 int tk_cmd_outbox_retry_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)

@@ -47,7 +47,7 @@ out:
 
 static int list_one(void *u, const struct tk_api_token *t)
 {
-    json_t *arr = u;
+    json_t *arr = ((struct tk_cli_list *)u)->arr;
     char a[32];
     if (arr) {
         json_t *o = json_object();
@@ -70,17 +70,10 @@ int tk_cmd_token_list_parse(int argc, char **argv, struct tk_cli_args *a, struct
 
 int tk_cmd_token_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    json_t *arr = c->json ? json_array() : NULL;
-    int rc;
+    struct tk_cli_list l;
     (void)a;
-    rc = tk_engine_tokens_each(c->e, list_one, arr, err);
-    if (arr) {
-        if (rc)
-            json_decref(arr);
-        else
-            tk_cli_emit(arr);
-    }
-    return rc;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_tokens_each(c->e, list_one, &l, err));
 }
 
 int tk_cmd_token_revoke_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)

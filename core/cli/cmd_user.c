@@ -100,13 +100,9 @@ out:
     return rc;
 }
 
-struct list_ctx {
-    json_t *arr;
-};
-
 static int print_user(void *u, const struct tk_user *us)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     char when[32];
     if (l->arr)
         json_array_append_new(l->arr, tk_json_user(us));
@@ -123,17 +119,10 @@ int tk_cmd_user_list_parse(int argc, char **argv, struct tk_cli_args *a, struct 
 
 int tk_cmd_user_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c->json ? json_array() : NULL};
-    int rc;
+    struct tk_cli_list l;
     (void)a;
-    rc = tk_engine_users_each(c->e, print_user, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
-    return rc;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_users_each(c->e, print_user, &l, err));
 }
 
 int tk_cmd_user_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)

@@ -30,13 +30,9 @@ int tk_cmd_webhook_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error 
     return rc;
 }
 
-struct list_ctx {
-    json_t *arr;
-};
-
 static int print_one(void *u, const struct tk_webhook_info *w)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     char at[32];
     if (l->arr) {
         json_array_append_new(l->arr, tk_json_webhook(w));
@@ -55,17 +51,10 @@ int tk_cmd_webhook_list_parse(int argc, char **argv, struct tk_cli_args *a, stru
 
 int tk_cmd_webhook_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c->json ? json_array() : NULL};
-    int rc;
+    struct tk_cli_list l;
     (void)a;
-    rc = tk_engine_webhooks_each(c->e, print_one, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
-    return rc;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_webhooks_each(c->e, print_one, &l, err));
 }
 
 int tk_cmd_webhook_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
