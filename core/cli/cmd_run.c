@@ -143,6 +143,29 @@ static void log_warning(void *u, const char *msg)
     tk_log_write(TK_LOG_WARN, NULL, msg);
 }
 
+/* SIGTERM, SIGINT stop and SIGHUP reloads (run and serve); a client that
+ * hangs up is a write error, not a signal. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The end of run and serve after a stop signal. */
+static void stop_daemon(struct tk_cli *c, struct tk_http_server *http)
+{
+    tk_cli_notify_stopping();
+    logf_line("stopping: signal received, exiting");
+    tk_http_stop(http);
+    tk_engine_set_stop(c->e, NULL);
+}
+
 /* Each pipeline script that failed to load, one line each: the daemon
  * keeps running, but automations are refused until it is fixed. */
 static void log_broken_scripts(struct tk_cli *c)
@@ -206,7 +229,6 @@ int tk_cmd_run(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
     const struct tk_config *cfg = tk_engine_config(c->e);
     struct tk_engine_store_info si;
     struct tk_http_server *http = NULL;
-    struct sigaction sa;
     struct tick_result r;
     char when[32];
     tk_time next_poll = 0;
@@ -219,13 +241,7 @@ int tk_cmd_run(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
     /* so that `tickler restore` refuses while the daemon runs */
     if (tk_engine_daemon_lock(c->e, err))
         return err->code ? err->code : TK_ERR;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
     tk_engine_set_stop(c->e, &g_stop_flag);
     tk_engine_tick_clock(c->e);
     tk_engine_store_info(c->e, &si);
@@ -319,10 +335,7 @@ int tk_cmd_run(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
         }
         nap(wait);
     }
-    tk_cli_notify_stopping();
-    logf_line("stopping: signal received, exiting");
-    tk_http_stop(http);
-    tk_engine_set_stop(c->e, NULL);
+    stop_daemon(c, http);
     return 0;
 }
 
@@ -334,19 +347,12 @@ int tk_cmd_serve_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_e
 int tk_cmd_serve(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_http_server *http = NULL;
-    struct sigaction sa;
     (void)a;
     if (!tk_engine_config(c->e)->http_listen)
         return tk_error_set(
             err, TK_EUSAGE,
             "tickler serve needs [http] listen = ADDRESS:PORT in the configuration");
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
     if (tk_log_open(tk_engine_config(c->e), err))
         return err->code ? err->code : TK_EIO;
     tk_engine_set_warn(c->e, log_warning, NULL);
@@ -370,10 +376,7 @@ int tk_cmd_serve(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         nap(1.0);
     }
-    tk_cli_notify_stopping();
-    logf_line("stopping: signal received, exiting");
-    tk_http_stop(http);
-    tk_engine_set_stop(c->e, NULL);
+    stop_daemon(c, http);
     return 0;
 }
 
