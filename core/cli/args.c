@@ -61,6 +61,18 @@ int tk_cli_parse(int argc, char **argv, const char *const *spec, struct tk_cli_a
     return 0;
 }
 
+int tk_cli_words(int argc, char **argv, int min, int max, const char *usage,
+                 struct tk_cli_args *out, struct tk_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (argc < min || argc > max)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler %s", usage);
+    for (int i = 0; i < argc; i++)
+        if (tk_strv_push(&out->pos, argv[i]))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+    return 0;
+}
+
 void tk_cli_args_free(struct tk_cli_args *a)
 {
     tk_strv_free(&a->pos);

@@ -5,14 +5,9 @@
 
 #include "commands.h"
 
-struct list_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-};
-
 static int print_account(void *u, const struct tk_account *acc)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     struct tk_contacts cs = {0};
     struct tk_error err;
     size_t notified = 0;
@@ -30,60 +25,62 @@ static int print_account(void *u, const struct tk_account *acc)
     return 0;
 }
 
-int tk_cmd_account_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c, c->json ? json_array() : NULL};
-    int rc;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler account list");
-    rc = tk_engine_accounts_each(c->e, print_account, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
+    return tk_cli_words(argc, argv, 0, 0, "account list", a, err);
+}
+
+int tk_cmd_account_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_cli_list l;
+    (void)a;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_accounts_each(c->e, print_account, &l, err));
+}
+
+int tk_cmd_contact_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    static const char *const spec[] = {"name=", "no-notify", NULL};
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && a->pos.n != 2)
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler contact add ACCOUNT EMAIL [--name NAME] [--no-notify]");
     return rc;
 }
 
-int tk_cmd_contact_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_contact_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    static const char *const spec[] = {"name=", "no-notify", NULL};
-    struct tk_cli_args a;
     struct tk_account acc = {0};
-    const char *name;
+    const char *name = tk_cli_opt(a, "name");
     int64_t id;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 2) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler contact add ACCOUNT EMAIL [--name NAME] [--no-notify]");
-        goto out;
-    }
-    name = tk_cli_opt(&a, "name");
-    if ((rc = tk_engine_contact_check(a.pos.v[1], name, err)) ||
-        (rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
-        (rc = tk_engine_contact_add(c->e, acc.id, a.pos.v[1], name, !tk_cli_opt(&a, "no-notify"),
+    if ((rc = tk_engine_contact_check(a->pos.v[1], name, err)) ||
+        (rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_contact_add(c->e, acc.id, a->pos.v[1], name, !tk_cli_opt(a, "no-notify"),
                                     &id, err)))
         goto out;
     tk_cli_print_id(c, id);
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_contact_notify(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_contact_notify_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    static const char use[] = "contact notify ACCOUNT EMAIL on|off";
+    int rc = tk_cli_words(argc, argv, 3, 3, use, a, err);
+    if (!rc && strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0)
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler %s", use);
+    return rc;
+}
+
+int tk_cmd_contact_notify(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     struct tk_contact ct = {0};
-    int on, rc;
-    if (argc != 3 || (strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0))
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler contact notify ACCOUNT EMAIL on|off");
-    on = strcmp(argv[2], "on") == 0;
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
-        (rc = tk_engine_contact_set_notify(c->e, acc.id, argv[1], on, &ct, err)))
+    int on = strcmp(a->pos.v[2], "on") == 0, rc;
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_contact_set_notify(c->e, acc.id, a->pos.v[1], on, &ct, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
@@ -99,14 +96,17 @@ out:
     return rc;
 }
 
-int tk_cmd_contact_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_contact_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 1, 1, "contact list ACCOUNT", a, err);
+}
+
+int tk_cmd_contact_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     struct tk_contacts cs = {0};
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler contact list ACCOUNT");
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
         (rc = tk_engine_contacts_list(c->e, acc.id, 0, &cs, err)))
         goto out;
     if (c->json) {
@@ -135,22 +135,27 @@ out:
     return rc;
 }
 
-int tk_cmd_contact_unsuppress(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_contact_unsuppress_parse(int argc, char **argv, struct tk_cli_args *a,
+                                    struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 2, 2, "contact unsuppress ACCOUNT EMAIL", a, err);
+}
+
+int tk_cmd_contact_unsuppress(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
+    const char *email = a->pos.v[1];
     int rc;
-    if (argc != 2)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler contact unsuppress ACCOUNT EMAIL");
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
-        (rc = tk_engine_contact_unsuppress(c->e, acc.id, argv[1], err)))
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_contact_unsuppress(c->e, acc.id, email, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "email", tk_json_str(argv[1]));
+        json_object_set_new(o, "email", tk_json_str(email));
         json_object_set_new(o, "suppressed", json_null());
         tk_cli_emit(o);
     } else {
-        printf("%s: no longer suppressed\n", tk_cli_text(argv[1]));
+        printf("%s: no longer suppressed\n", tk_cli_text(email));
     }
 out:
     tk_account_free(&acc);

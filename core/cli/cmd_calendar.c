@@ -10,61 +10,68 @@
     "[--timezone ZONE] [--window SPEC] [--holidays nl|none|FILE.ics] [--manager EMAIL] "           \
     "[--digest on|off]"
 
-/* The calendar options of A into S; TK_EUSAGE for a bad --digest. */
+/* --digest of A into *DIGEST; TK_EUSAGE when it is none of on, off, default. */
+static int digest_from(const struct tk_cli_args *a, int *digest, struct tk_error *err)
+{
+    const char *d = tk_cli_opt(a, "digest");
+    *digest = TK_ACCOUNT_KEEP;
+    if (!d)
+        return 0;
+    if (strcmp(d, "on") == 0)
+        *digest = 1;
+    else if (strcmp(d, "off") == 0)
+        *digest = 0;
+    else if (strcmp(d, "default") == 0)
+        *digest = -1;
+    else
+        return tk_error_set(err, TK_EUSAGE, "--digest: '%s' is neither on nor off", d);
+    return 0;
+}
+
+/* The calendar options of A (digest_from checked) into S, checked. */
 static int settings_from(struct tk_cli *c, const struct tk_cli_args *a,
                          struct tk_account_settings *s, struct tk_error *err)
 {
-    const char *d = tk_cli_opt(a, "digest");
+    int rc;
     memset(s, 0, sizeof *s);
     s->timezone = tk_cli_opt(a, "timezone");
     s->window = tk_cli_opt(a, "window");
     s->holidays = tk_cli_opt(a, "holidays");
     s->manager = tk_cli_opt(a, "manager");
-    s->digest = TK_ACCOUNT_KEEP;
-    if (d) {
-        if (strcmp(d, "on") == 0)
-            s->digest = 1;
-        else if (strcmp(d, "off") == 0)
-            s->digest = 0;
-        else if (strcmp(d, "default") == 0)
-            s->digest = -1;
-        else
-            return tk_error_set(err, TK_EUSAGE, "--digest: '%s' is neither on nor off", d);
-    }
+    if ((rc = digest_from(a, &s->digest, err)))
+        return rc;
     return tk_engine_account_settings_check(c->e, s, err);
 }
 
-int tk_cmd_account_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {
         "language=", "timezone=", "window=", "holidays=", "manager=", "digest=", NULL};
-    struct tk_account_settings s;
-    struct tk_cli_args a;
     const char *lang;
+    int digest, rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, a, err)))
+        return rc;
+    if (a->pos.n != 1)
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler account add NAME [--language en|nl] " SETTINGS_USAGE);
+    lang = tk_cli_opt(a, "language");
+    if (lang && strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0)
+        return tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
+    return digest_from(a, &digest, err);
+}
+
+int tk_cmd_account_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_account_settings s;
+    const char *lang = tk_cli_opt(a, "language");
     int64_t id;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    lang = tk_cli_opt(&a, "language");
-    if (a.pos.n != 1) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler account add NAME [--language en|nl] " SETTINGS_USAGE);
-        goto out;
-    }
-    if (!lang)
-        lang = "en";
-    if (strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0) {
-        rc = tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
-        goto out;
-    }
-    if ((rc = settings_from(c, &a, &s, err)) ||
-        (rc = tk_engine_account_add(c->e, a.pos.v[0], lang, &id, err)) ||
+    if ((rc = settings_from(c, a, &s, err)) ||
+        (rc = tk_engine_account_add(c->e, a->pos.v[0], lang ? lang : "en", &id, err)) ||
         (rc = tk_engine_account_set(c->e, id, &s, err)))
-        goto out;
+        return rc;
     tk_cli_print_id(c, id);
-out:
-    tk_cli_args_free(&a);
-    return rc;
+    return 0;
 }
 
 /* A with the defaults in effect filled in, for presenting (strings
@@ -117,21 +124,24 @@ static int show_account(struct tk_cli *c, const struct tk_account *acc, struct t
     return 0;
 }
 
-int tk_cmd_account_set(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_set_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {
         "timezone=", "window=", "holidays=", "manager=", "digest=", NULL};
+    int digest, rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, a, err)))
+        return rc;
+    if (a->pos.n != 1)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler account set ACCOUNT " SETTINGS_USAGE);
+    return digest_from(a, &digest, err);
+}
+
+int tk_cmd_account_set(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account_settings s;
     struct tk_account acc = {0}, now = {0};
-    struct tk_cli_args a;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 1) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler account set ACCOUNT " SETTINGS_USAGE);
-        goto out;
-    }
-    if ((rc = settings_from(c, &a, &s, err)) || (rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
+    if ((rc = settings_from(c, a, &s, err)) || (rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
         (rc = tk_engine_account_set(c->e, acc.id, &s, err)) ||
         (rc = tk_engine_account_get(c->e, acc.id, &now, err)))
         goto out;
@@ -139,17 +149,19 @@ int tk_cmd_account_set(struct tk_cli *c, int argc, char **argv, struct tk_error 
 out:
     tk_account_free(&now);
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_account_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_show_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 1, 1, "account show ACCOUNT", a, err);
+}
+
+int tk_cmd_account_show(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler account show ACCOUNT");
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)) == 0)
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) == 0)
         rc = show_account(c, &acc, err);
     tk_account_free(&acc);
     return rc;
@@ -191,73 +203,85 @@ static void print_item(struct tk_cli *c, int64_t id, const char *what)
     tk_item_free(&it);
 }
 
-int tk_cmd_hold(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+/* --until of A into *UNTIL (0 when not given). */
+static int until_from(const struct tk_cli_args *a, tk_time *until, struct tk_error *err)
+{
+    const char *v = tk_cli_opt(a, "until");
+    *until = 0;
+    if (v && tk_time_parse(v, until))
+        return tk_error_set(err, TK_EUSAGE,
+                            "--until: '%s' is not a time like 2026-12-24 or 2026-12-24T09:00:00Z",
+                            v);
+    return 0;
+}
+
+int tk_cmd_hold_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", "until=", "reason=", NULL};
+    tk_time until;
+    int rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, a, err)))
+        return rc;
+    if ((a->pos.n == 1) == (tk_cli_opt(a, "account") != NULL))
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler hold ITEM|--account ACCOUNT [--until TIME] "
+                            "[--reason TEXT]");
+    if ((rc = until_from(a, &until, err)))
+        return rc;
+    return a->pos.n == 1 ? tk_cli_id(a->pos.v[0], "ITEM", &a->id, err) : 0;
+}
+
+int tk_cmd_hold(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
-    struct tk_cli_args a;
-    const char *v;
-    tk_time until = 0;
-    int64_t id = 0;
+    const char *reason = tk_cli_opt(a, "reason");
+    tk_time until;
     size_t n = 0;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if ((a.pos.n == 1) == (tk_cli_opt(&a, "account") != NULL)) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler hold ITEM|--account ACCOUNT [--until TIME] "
-                          "[--reason TEXT]");
-        goto out;
-    }
-    if ((v = tk_cli_opt(&a, "until")) && tk_time_parse(v, &until)) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "--until: '%s' is not a time like 2026-12-24 or 2026-12-24T09:00:00Z", v);
-        goto out;
-    }
-    if (a.pos.n == 1) {
-        if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) ||
-            (rc = tk_engine_hold_item(c->e, id, until, tk_cli_opt(&a, "reason"), err)))
+    if ((rc = until_from(a, &until, err)))
+        return rc;
+    if (a->id) {
+        if ((rc = tk_engine_hold_item(c->e, a->id, until, reason, err)))
             goto out;
-        print_item(c, id, "on hold");
+        print_item(c, a->id, "on hold");
     } else {
-        if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)) ||
-            (rc = tk_engine_hold_account(c->e, acc.id, until, tk_cli_opt(&a, "reason"), &n, err)))
+        if ((rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)) ||
+            (rc = tk_engine_hold_account(c->e, acc.id, until, reason, &n, err)))
             goto out;
         print_count(c, "on hold", &acc, n);
     }
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_release(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_release_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", NULL};
+    int rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, a, err)))
+        return rc;
+    if ((a->pos.n == 1) == (tk_cli_opt(a, "account") != NULL))
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler release ITEM|--account ACCOUNT");
+    return a->pos.n == 1 ? tk_cli_id(a->pos.v[0], "ITEM", &a->id, err) : 0;
+}
+
+int tk_cmd_release(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
-    struct tk_cli_args a;
-    int64_t id = 0;
     size_t n = 0;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if ((a.pos.n == 1) == (tk_cli_opt(&a, "account") != NULL)) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler release ITEM|--account ACCOUNT");
-        goto out;
-    }
-    if (a.pos.n == 1) {
-        if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) ||
-            (rc = tk_engine_release_item(c->e, id, err)))
+    if (a->id) {
+        if ((rc = tk_engine_release_item(c->e, a->id, err)))
             goto out;
-        print_item(c, id, "released");
+        print_item(c, a->id, "released");
     } else {
-        if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)) ||
+        if ((rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)) ||
             (rc = tk_engine_release_account(c->e, acc.id, &n, err)))
             goto out;
         print_count(c, "released", &acc, n);
     }
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }

@@ -344,26 +344,27 @@ static void check_log(struct check *k, const struct tk_config *cfg)
 
 /* ---- the command ----------------------------------------------------------- */
 
-int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_check_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"json", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && a->pos.n)
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler check [--json]");
+    return rc;
+}
+
+int tk_cmd_check(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct check k = {0};
     struct tk_config cfg;
     struct tk_registry reg;
     struct tk_error e = {0};
     char *path = NULL;
-    int rc, have_cfg = 0, have_reg = 0;
+    int rc = 0, have_cfg = 0, have_reg = 0;
 
     memset(&cfg, 0, sizeof cfg);
     memset(&reg, 0, sizeof reg);
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler check [--json]");
-        goto out;
-    }
-    k.json = c->json || tk_cli_opt(&a, "json");
+    k.json = c->json || tk_cli_opt(a, "json");
     k.steps = json_array();
     k.problems = json_array();
 
@@ -410,12 +411,10 @@ int tk_cmd_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     if (k.nproblems)
         rc = tk_error_set(err, TK_ERR, "check: %zu problem%s found", k.nproblems,
                           k.nproblems == 1 ? "" : "s");
-out:
     json_decref(k.steps);
     json_decref(k.problems);
     tk_registry_unload(&reg);
     tk_config_free(&cfg); /* also after a failed load */
     free(path);
-    tk_cli_args_free(&a);
     return rc;
 }

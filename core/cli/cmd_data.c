@@ -6,46 +6,50 @@
 
 #include "commands.h"
 
-int tk_cmd_account_rename(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_rename_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 2, 2, "account rename ACCOUNT NEWNAME", a, err);
+}
+
+int tk_cmd_account_rename(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     int rc;
-    if (argc != 2)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler account rename ACCOUNT NEWNAME");
-    if ((rc = tk_engine_account_check(argv[1], NULL, err)) ||
-        (rc = tk_cli_account(c, argv[0], &acc, err)) ||
-        (rc = tk_engine_account_rename(c->e, acc.id, argv[1], err)))
+    if ((rc = tk_engine_account_check(a->pos.v[1], NULL, err)) ||
+        (rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_account_rename(c->e, acc.id, a->pos.v[1], err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(acc.id));
-        json_object_set_new(o, "name", tk_json_str(argv[1]));
+        json_object_set_new(o, "name", tk_json_str(a->pos.v[1]));
         json_object_set_new(o, "was", tk_json_str(acc.name));
         tk_cli_emit(o);
     } else {
         printf("account %lld: '%s' is now '%s'\n", (long long)acc.id, tk_cli_text(acc.name),
-               tk_cli_text(argv[1]));
+               tk_cli_text(a->pos.v[1]));
     }
 out:
     tk_account_free(&acc);
     return rc;
 }
 
-int tk_cmd_account_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_account_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"force", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && a->pos.n != 1)
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler account remove ACCOUNT [--force]");
+    return rc;
+}
+
+int tk_cmd_account_remove(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
     struct tk_account_removal r;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 1) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler account remove ACCOUNT [--force]");
-        goto out;
-    }
-    if ((rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
-        (rc = tk_engine_account_remove(c->e, acc.id, tk_cli_opt(&a, "force") != NULL, &r, err)))
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_account_remove(c->e, acc.id, tk_cli_opt(a, "force") != NULL, &r, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
@@ -64,28 +68,30 @@ int tk_cmd_account_remove(struct tk_cli *c, int argc, char **argv, struct tk_err
     }
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_contact_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_contact_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 2, 2, "contact remove ACCOUNT EMAIL", a, err);
+}
+
+int tk_cmd_contact_remove(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     int64_t cancelled = 0;
     int rc;
-    if (argc != 2)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler contact remove ACCOUNT EMAIL");
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)) ||
-        (rc = tk_engine_contact_remove(c->e, acc.id, argv[1], &cancelled, err)))
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_contact_remove(c->e, acc.id, a->pos.v[1], &cancelled, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "account", json_integer(acc.id));
-        json_object_set_new(o, "email", tk_json_str(argv[1]));
+        json_object_set_new(o, "email", tk_json_str(a->pos.v[1]));
         json_object_set_new(o, "cancelled", json_integer(cancelled));
         tk_cli_emit(o);
     } else {
-        printf("%s removed from %s; %lld queued message%s cancelled\n", tk_cli_text(argv[1]),
+        printf("%s removed from %s; %lld queued message%s cancelled\n", tk_cli_text(a->pos.v[1]),
                tk_cli_text(acc.name), (long long)cancelled, cancelled == 1 ? "" : "s");
     }
 out:
@@ -149,10 +155,17 @@ static json_t *array_at(json_t *doc, const char *key)
     return a;
 }
 
-int tk_cmd_export(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_export_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && (a->pos.n != 0 || !tk_cli_opt(a, "account")))
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler export --account ACCOUNT");
+    return rc;
+}
+
+int tk_cmd_export(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
     struct tk_contacts cs = {0};
     struct tk_engine_store_info si;
@@ -160,17 +173,11 @@ int tk_cmd_export(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     struct export_ctx x = {c, NULL, err};
     json_t *doc = NULL, *acc_o, *arr;
     int rc, tx = 0;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 0 || !tk_cli_opt(&a, "account")) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler export --account ACCOUNT");
-        goto out;
-    }
     /* One read transaction: every part from the same moment. */
     if ((rc = tk_engine_begin(c->e, TK_TX_SNAPSHOT, err)))
         goto out;
     tx = 1;
-    if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)) ||
+    if ((rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)) ||
         (rc = tk_engine_contacts_list(c->e, acc.id, 0, &cs, err)))
         goto out;
     tk_engine_store_info(c->e, &si);
@@ -207,25 +214,24 @@ out:
     json_decref(doc);
     tk_contacts_free(&cs);
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_erase(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_erase_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"contact=", NULL};
-    struct tk_cli_args a;
-    struct tk_erasure r;
-    const char *email;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 0 || !(email = tk_cli_opt(&a, "contact"))) {
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && (a->pos.n != 0 || !tk_cli_opt(a, "contact")))
         rc = tk_error_set(err, TK_EUSAGE, "usage: tickler erase --contact EMAIL");
-        goto out;
-    }
-    if ((rc = tk_engine_erase_contact(c->e, email, &r, err)))
-        goto out;
+    return rc;
+}
+
+int tk_cmd_erase(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_erasure r;
+    int rc;
+    if ((rc = tk_engine_erase_contact(c->e, tk_cli_opt(a, "contact"), &r, err)))
+        return rc;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "marker", tk_json_str(r.marker));
@@ -242,42 +248,52 @@ int tk_cmd_erase(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
                r.accounts == 1 ? "" : "s", (long long)r.messages, r.messages == 1 ? "" : "s",
                (long long)r.cancelled, (long long)r.audit, r.audit == 1 ? "y" : "ies");
     }
-out:
-    tk_cli_args_free(&a);
+    return 0;
+}
+
+int tk_cmd_backup_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    int rc = tk_cli_words(argc, argv, 1, 1, "backup FILE", a, err);
+    if (!rc && (!argv[0][0] || argv[0][0] == '-'))
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler backup FILE");
     return rc;
 }
 
-int tk_cmd_backup(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_backup(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     int rc;
-    if (argc != 1 || !argv[0][0] || argv[0][0] == '-')
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler backup FILE");
-    if ((rc = tk_engine_backup(c->e, argv[0], err)))
+    if ((rc = tk_engine_backup(c->e, a->pos.v[0], err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "file", tk_json_str(argv[0]));
+        json_object_set_new(o, "file", tk_json_str(a->pos.v[0]));
         tk_cli_emit(o);
     } else {
-        printf("backup written to %s\n", tk_cli_text(argv[0]));
+        printf("backup written to %s\n", tk_cli_text(a->pos.v[0]));
     }
     return 0;
 }
 
-int tk_cmd_restore(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_restore_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    int rc = tk_cli_words(argc, argv, 1, 1, "restore FILE", a, err);
+    if (!rc && (!argv[0][0] || argv[0][0] == '-'))
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler restore FILE");
+    return rc;
+}
+
+int tk_cmd_restore(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     int rc, version = 0;
-    if (argc != 1 || !argv[0][0] || argv[0][0] == '-')
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler restore FILE");
-    if ((rc = tk_engine_restore(c->e, argv[0], &version, err)))
+    if ((rc = tk_engine_restore(c->e, a->pos.v[0], &version, err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "file", tk_json_str(argv[0]));
+        json_object_set_new(o, "file", tk_json_str(a->pos.v[0]));
         json_object_set_new(o, "schema_version", json_integer(version));
         tk_cli_emit(o);
     } else {
-        printf("store restored from %s (schema version %d)\n", tk_cli_text(argv[0]), version);
+        printf("store restored from %s (schema version %d)\n", tk_cli_text(a->pos.v[0]), version);
     }
     return 0;
 }

@@ -78,23 +78,24 @@ static int poll_once(struct tk_cli *c, struct tk_error *err)
     return rc;
 }
 
-int tk_cmd_inbound(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_inbound_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"recipient=", "poll", NULL};
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && (a->pos.n || (tk_cli_opt(a, "poll") && tk_cli_opt(a, "recipient"))))
+        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler inbound [--recipient ADDRESS] [--poll]");
+    return rc;
+}
+
+int tk_cmd_inbound(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     const struct tk_config *cfg = tk_engine_config(c->e);
     struct tk_engine_inbound_outcome o;
     struct tk_engine_inbound_req rq;
-    struct tk_cli_args a;
     struct tk_buf msg = {0};
     int cut = 0, rc;
 
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n || (tk_cli_opt(&a, "poll") && tk_cli_opt(&a, "recipient"))) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler inbound [--recipient ADDRESS] [--poll]");
-        goto out;
-    }
-    if (tk_cli_opt(&a, "poll")) {
+    if (tk_cli_opt(a, "poll")) {
         rc = poll_once(c, err);
         goto out;
     }
@@ -104,7 +105,7 @@ int tk_cmd_inbound(struct tk_cli *c, int argc, char **argv, struct tk_error *err
     memset(&rq, 0, sizeof rq);
     rq.data = msg.data ? msg.data : "";
     rq.len = msg.len;
-    rq.envelope_rcpt = tk_cli_opt(&a, "recipient");
+    rq.envelope_rcpt = tk_cli_opt(a, "recipient");
     rq.headers_only = cut;
     if ((rc = tk_engine_begin(c->e, TK_TX_IMMEDIATE, err)))
         goto out;
@@ -117,7 +118,6 @@ int tk_cmd_inbound(struct tk_cli *c, int argc, char **argv, struct tk_error *err
     print_outcome(c, &o);
 out:
     tk_buf_free(&msg);
-    tk_cli_args_free(&a);
     /* 1, never 2, for a message that could not be processed: the MTA
      * defers it (a usage error is the administrator's, and says so) */
     return rc;

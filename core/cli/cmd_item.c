@@ -44,45 +44,73 @@ static int parse_sets(struct tk_cli_args *a, struct tk_kv *fields, struct tk_err
     return 0;
 }
 
-int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+/* send's --reminders, --every and --count into RQ (-1 where not given). */
+static int send_settings(const struct tk_cli_args *a, struct tk_send_req *rq, struct tk_error *err)
+{
+    const char *v;
+    int rc = 0;
+    rq->reminders = rq->every_days = rq->count = -1;
+    if ((v = tk_cli_opt(a, "reminders")) &&
+        (rc = parse_onoff(v, "--reminders", &rq->reminders, err)))
+        return rc;
+    if ((v = tk_cli_opt(a, "every")) &&
+        (rc = parse_num(v, "--every", 1, 365, &rq->every_days, err)))
+        return rc;
+    if ((v = tk_cli_opt(a, "count")) && (rc = parse_num(v, "--count", 0, 100, &rq->count, err)))
+        return rc;
+    return 0;
+}
+
+/* --set FIELD=VALUE of A checked (without cutting A's strings). */
+static int check_sets(const struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_cli_args copy = {0};
+    struct tk_kv fields = {0};
+    int rc = 0;
+    for (size_t i = 0; i < a->multi.n && !rc; i++)
+        if (tk_strv_push(&copy.multi, a->multi.v[i]))
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+    if (!rc)
+        rc = parse_sets(&copy, &fields, err);
+    tk_kv_free(&fields);
+    tk_cli_args_free(&copy);
+    return rc;
+}
+
+int tk_cmd_send_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {
         "account=", "title=", "template=", "reminders=", "every=", "count=", "set=*", NULL};
-    struct tk_cli_args a;
+    struct tk_send_req rq;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 1 || !tk_cli_opt(a, "account") || !tk_cli_opt(a, "title"))
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler send TYPE --account ACCOUNT --title TITLE "
+                            "[--template NAME] [--reminders on|off] [--every DAYS] "
+                            "[--count N] [--set FIELD=VALUE]...");
+    if ((rc = send_settings(a, &rq, err)))
+        return rc;
+    return check_sets(a, err);
+}
+
+int tk_cmd_send(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
     struct tk_send_req rq;
     struct tk_kv fields = {0};
-    const char *v;
     int64_t id = 0;
     int rc;
 
     memset(&rq, 0, sizeof rq);
-    rq.reminders = rq.every_days = rq.count = -1;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+    if ((rc = send_settings(a, &rq, err)) || (rc = parse_sets(a, &fields, err)) ||
+        (rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)))
         goto out;
-    if (a.pos.n != 1 || !tk_cli_opt(&a, "account") || !tk_cli_opt(&a, "title")) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler send TYPE --account ACCOUNT --title TITLE "
-                          "[--template NAME] [--reminders on|off] [--every DAYS] "
-                          "[--count N] [--set FIELD=VALUE]...");
-        goto out;
-    }
-    if ((v = tk_cli_opt(&a, "reminders")) &&
-        (rc = parse_onoff(v, "--reminders", &rq.reminders, err)))
-        goto out;
-    if ((v = tk_cli_opt(&a, "every")) &&
-        (rc = parse_num(v, "--every", 1, 365, &rq.every_days, err)))
-        goto out;
-    if ((v = tk_cli_opt(&a, "count")) && (rc = parse_num(v, "--count", 0, 100, &rq.count, err)))
-        goto out;
-    if ((rc = parse_sets(&a, &fields, err)))
-        goto out;
-    if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
-        goto out;
-    rq.type = a.pos.v[0];
+    rq.type = a->pos.v[0];
     rq.account_id = acc.id;
-    rq.title = tk_cli_opt(&a, "title");
-    rq.template_name = tk_cli_opt(&a, "template");
+    rq.title = tk_cli_opt(a, "title");
+    rq.template_name = tk_cli_opt(a, "template");
     rq.fields = &fields;
     if ((rc = tk_engine_send(c->e, &rq, &id, err)))
         goto out;
@@ -90,16 +118,15 @@ int tk_cmd_send(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 out:
     tk_kv_free(&fields);
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-static int one_id(int argc, char **argv, int want, const char *use, int64_t *id,
-                  struct tk_error *err)
+/* ITEM alone: its id into A. */
+static int one_item(int argc, char **argv, const char *use, struct tk_cli_args *a,
+                    struct tk_error *err)
 {
-    if (argc < want)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler %s", use);
-    return tk_cli_id(argv[0], "ITEM", id, err);
+    int rc = tk_cli_words(argc, argv, 1, 1, use, a, err);
+    return rc ? rc : tk_cli_id(argv[0], "ITEM", &a->id, err);
 }
 
 static void print_ok(struct tk_cli *c, int64_t id, const char *what)
@@ -114,68 +141,83 @@ static void print_ok(struct tk_cli *c, int64_t id, const char *what)
     }
 }
 
-int tk_cmd_resend(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_resend_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    int64_t id;
-    int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler resend ITEM");
-    if ((rc = one_id(argc, argv, 1, "resend ITEM", &id, err)) ||
-        (rc = tk_engine_resend(c->e, id, err)))
-        return rc;
-    print_ok(c, id, "resent");
-    return 0;
+    return one_item(argc, argv, "resend ITEM", a, err);
 }
 
-int tk_cmd_reminders(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_resend(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    static const char *const spec[] = {"every=", "count=", NULL};
-    struct tk_cli_args a;
-    int64_t id;
-    int on = 0, every = -1, count = -1, rc;
-    const char *v;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 2) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler reminders ITEM on|off [--every DAYS] [--count N]");
-        goto out;
-    }
-    if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) ||
-        (rc = parse_onoff(a.pos.v[1], "reminders", &on, err)))
-        goto out;
-    if ((v = tk_cli_opt(&a, "every")) && (rc = parse_num(v, "--every", 1, 365, &every, err)))
-        goto out;
-    if ((v = tk_cli_opt(&a, "count")) && (rc = parse_num(v, "--count", 0, 100, &count, err)))
-        goto out;
-    if ((rc = tk_engine_set_reminders(c->e, id, on, every, count, err)))
-        goto out;
-    print_ok(c, id, on ? "reminders on" : "reminders off");
-out:
-    tk_cli_args_free(&a);
+    int rc = tk_engine_resend(c->e, a->id, err);
+    if (!rc)
+        print_ok(c, a->id, "resent");
     return rc;
 }
 
-int tk_cmd_event(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+/* reminders' --every and --count (-1 where not given). */
+static int reminder_numbers(const struct tk_cli_args *a, int *every, int *count,
+                            struct tk_error *err)
+{
+    const char *v;
+    int rc;
+    *every = *count = -1;
+    if ((v = tk_cli_opt(a, "every")) && (rc = parse_num(v, "--every", 1, 365, every, err)))
+        return rc;
+    if ((v = tk_cli_opt(a, "count")) && (rc = parse_num(v, "--count", 0, 100, count, err)))
+        return rc;
+    return 0;
+}
+
+int tk_cmd_reminders_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    static const char *const spec[] = {"every=", "count=", NULL};
+    int on, every, count;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 2)
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler reminders ITEM on|off [--every DAYS] [--count N]");
+    if ((rc = tk_cli_id(a->pos.v[0], "ITEM", &a->id, err)) ||
+        (rc = parse_onoff(a->pos.v[1], "reminders", &on, err)))
+        return rc;
+    return reminder_numbers(a, &every, &count, err);
+}
+
+int tk_cmd_reminders(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    int on = tk_streq(a->pos.v[1], "on"), every, count, rc;
+    if ((rc = reminder_numbers(a, &every, &count, err)) ||
+        (rc = tk_engine_set_reminders(c->e, a->id, on, every, count, err)))
+        return rc;
+    print_ok(c, a->id, on ? "reminders on" : "reminders off");
+    return 0;
+}
+
+int tk_cmd_event_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"set=*", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 2)
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler event ITEM EVENT [--set FIELD=VALUE]...");
+    if ((rc = tk_cli_id(a->pos.v[0], "ITEM", &a->id, err)))
+        return rc;
+    return check_sets(a, err);
+}
+
+int tk_cmd_event(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_kv fields = {0};
-    int64_t id;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
+    if ((rc = parse_sets(a, &fields, err)) ||
+        (rc = tk_engine_event_fields(c->e, a->id, a->pos.v[1], &fields, err)))
         goto out;
-    if (a.pos.n != 2) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler event ITEM EVENT [--set FIELD=VALUE]...");
-        goto out;
-    }
-    if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &id, err)) || (rc = parse_sets(&a, &fields, err)) ||
-        (rc = tk_engine_event_fields(c->e, id, a.pos.v[1], &fields, err)))
-        goto out;
-    print_ok(c, id, a.pos.v[1]);
+    print_ok(c, a->id, a->pos.v[1]);
 out:
     tk_kv_free(&fields);
-    tk_cli_args_free(&a);
     return rc;
 }
 
@@ -205,17 +247,18 @@ static void print_item_text(const struct tk_item *it, const char *account)
                it->hold.reason ? ": " : "", it->hold.reason ? tk_cli_text(it->hold.reason) : "");
 }
 
-int tk_cmd_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_show_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return one_item(argc, argv, "show ITEM", a, err);
+}
+
+int tk_cmd_show(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_item it;
     struct tk_account acc = {0};
-    int64_t id;
     int rc;
     memset(&it, 0, sizeof it);
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler show ITEM");
-    if ((rc = tk_cli_id(argv[0], "ITEM", &id, err)) ||
-        (rc = tk_engine_item_get(c->e, id, &it, err)) ||
+    if ((rc = tk_engine_item_get(c->e, a->id, &it, err)) ||
         (rc = tk_engine_account_get(c->e, it.account_id, &acc, err)))
         goto out;
     if (c->json) {
@@ -229,15 +272,9 @@ out:
     return rc;
 }
 
-struct each_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-    int n;
-};
-
 static int list_one(void *u, const struct tk_item *it)
 {
-    struct each_ctx *x = u;
+    struct tk_cli_list *x = u;
     char when[32];
     x->n++;
     if (x->arr) {
@@ -256,62 +293,61 @@ static int list_one(void *u, const struct tk_item *it)
 static int run_list(struct tk_cli *c, const struct tk_item_filter *f, const char *empty,
                     struct tk_error *err)
 {
-    struct each_ctx x = {c, c->json ? json_array() : NULL, 0};
-    int rc = tk_engine_items_each(c->e, f, list_one, &x, err);
-    if (x.arr) {
-        if (rc)
-            json_decref(x.arr);
-        else
-            tk_cli_emit(x.arr);
-    } else if (!rc && !x.n) {
+    struct tk_cli_list x;
+    int rc;
+    tk_cli_list_begin(&x, c, err);
+    rc = tk_engine_items_each(c->e, f, list_one, &x, err);
+    if (!rc && !x.arr && !x.n)
         printf("%s\n", empty);
-    }
+    return tk_cli_list_end(&x, rc);
+}
+
+int tk_cmd_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    static const char *const spec[] = {"account=", "type=", "pending", NULL};
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && a->pos.n)
+        rc = tk_error_set(err, TK_EUSAGE,
+                          "usage: tickler list [--account A] [--type T] [--pending]");
     return rc;
 }
 
-int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    static const char *const spec[] = {"account=", "type=", "pending", NULL};
     struct tk_error terr;
-    struct tk_cli_args a;
     struct tk_account acc = {0};
     struct tk_item_filter f;
     int rc;
     memset(&f, 0, sizeof f);
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n) {
-        rc = tk_error_set(err, TK_EUSAGE,
-                          "usage: tickler list [--account A] [--type T] [--pending]");
-        goto out;
-    }
-    if (tk_cli_opt(&a, "account")) {
-        if ((rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
+    if (tk_cli_opt(a, "account")) {
+        if ((rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)))
             goto out;
         f.account_id = acc.id;
     }
     /* A type whose plugin is not loaded still lists its stored items (they
      * wait for the plugin to return), with a warning in case of a typo. */
-    if ((f.type = tk_cli_opt(&a, "type")) && !tk_engine_type(c->e, f.type, &terr))
+    if ((f.type = tk_cli_opt(a, "type")) && !tk_engine_type(c->e, f.type, &terr))
         fprintf(stderr, "tickler: warning: %s; listing the stored items of type '%s'\n",
                 tk_cli_text(terr.msg), tk_cli_text(f.type));
-    f.pending_only = tk_cli_opt(&a, "pending") != NULL;
+    f.pending_only = tk_cli_opt(a, "pending") != NULL;
     rc = run_list(c, &f, "no items", err);
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_todo(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_todo_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 1, 1, "todo ACCOUNT", a, err);
+}
+
+int tk_cmd_todo(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
     struct tk_item_filter f;
     int rc;
     memset(&f, 0, sizeof f);
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler todo ACCOUNT");
-    if ((rc = tk_cli_account(c, argv[0], &acc, err)))
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)))
         return rc;
     f.account_id = acc.id;
     f.pending_only = 1;
@@ -325,7 +361,7 @@ int tk_cmd_todo(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
 
 static int audit_one(void *u, const struct tk_audit_entry *ae)
 {
-    struct each_ctx *x = u;
+    struct tk_cli_list *x = u;
     char when[32];
     tk_time_format(ae->at, when, sizeof when);
     if (x->arr) {
@@ -348,40 +384,35 @@ static int audit_one(void *u, const struct tk_audit_entry *ae)
     return 0;
 }
 
-int tk_cmd_audit(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_audit_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n > 1 || (a->pos.n == 1 && tk_cli_opt(a, "account")))
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler audit [ITEM | --account A]");
+    return a->pos.n == 1 ? tk_cli_id(a->pos.v[0], "ITEM", &a->id, err) : 0;
+}
+
+int tk_cmd_audit(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
-    struct each_ctx x = {c, NULL, 0};
-    int64_t item = 0;
+    struct tk_cli_list x;
+    int64_t item = a->id;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n > 1 || (a.pos.n == 1 && tk_cli_opt(&a, "account"))) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler audit [ITEM | --account A]");
-        goto out;
-    }
-    if (a.pos.n == 1) {
+    if (item) {
         struct tk_item it;
         memset(&it, 0, sizeof it);
-        if ((rc = tk_cli_id(a.pos.v[0], "ITEM", &item, err)) ||
-            (rc = tk_engine_item_get(c->e, item, &it, err)))
+        if ((rc = tk_engine_item_get(c->e, item, &it, err)))
             goto out;
         tk_item_free(&it);
     }
-    if (tk_cli_opt(&a, "account") && (rc = tk_cli_account(c, tk_cli_opt(&a, "account"), &acc, err)))
+    if (tk_cli_opt(a, "account") && (rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)))
         goto out;
-    x.arr = c->json ? json_array() : NULL;
-    rc = tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err);
-    if (x.arr) {
-        if (rc)
-            json_decref(x.arr);
-        else
-            tk_cli_emit(x.arr);
-    }
+    tk_cli_list_begin(&x, c, err);
+    rc = tk_cli_list_end(&x, tk_engine_audit_each(c->e, acc.id, item, audit_one, &x, err));
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }

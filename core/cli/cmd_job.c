@@ -12,64 +12,72 @@ static int need_pipelines(struct tk_cli *c, struct tk_error *err)
     return tk_pipelines_need(c->pipelines, err);
 }
 
-int tk_cmd_job_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_job_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", "title=", "stage=", NULL};
-    struct tk_cli_args a;
-    struct tk_account acc = {0};
-    int64_t id = 0;
-    int rc = tk_cli_parse(argc, argv, spec, &a, err);
-    if (rc)
-        goto out;
-    const char *account = tk_cli_opt(&a, "account"), *title = tk_cli_opt(&a, "title");
-    if (a.pos.n != 1 || !account) {
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && (a->pos.n != 1 || !tk_cli_opt(a, "account")))
         rc = tk_error_set(err, TK_EUSAGE,
                           "usage: tickler job add PIPELINE --account ACCOUNT "
                           "[--title TITLE] [--stage STAGE]");
-        goto out;
-    }
+    return rc;
+}
+
+int tk_cmd_job_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_account acc = {0};
+    const char *title = tk_cli_opt(a, "title");
+    int64_t id = 0;
+    int rc;
     if ((rc = tk_pipeline_job_title_check(title, err)))
         goto out;
-    if ((rc = need_pipelines(c, err)) || (rc = tk_cli_account(c, account, &acc, err)))
+    if ((rc = need_pipelines(c, err)) ||
+        (rc = tk_cli_account(c, tk_cli_opt(a, "account"), &acc, err)))
         goto out;
-    if ((rc = tk_pipeline_job_add(c->pipelines, a.pos.v[0], acc.id, title, tk_cli_opt(&a, "stage"),
+    if ((rc = tk_pipeline_job_add(c->pipelines, a->pos.v[0], acc.id, title, tk_cli_opt(a, "stage"),
                                   &id, err)))
         goto out;
     tk_cli_print_id(c, id);
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_job_move(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_job_move_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    int64_t id;
+    int rc = tk_cli_words(argc, argv, 2, 2, "job move JOB STAGE", a, err);
+    return rc ? rc : tk_cli_id(argv[0], "job", &a->id, err);
+}
+
+int tk_cmd_job_move(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    int64_t id = a->id;
     int rc;
-    if (argc != 2)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler job move JOB STAGE");
-    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = need_pipelines(c, err)) ||
-        (rc = tk_pipeline_job_move(c->pipelines, id, argv[1], err)))
+    if ((rc = need_pipelines(c, err)) ||
+        (rc = tk_pipeline_job_move(c->pipelines, id, a->pos.v[1], err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "stage", tk_json_str(argv[1]));
+        json_object_set_new(o, "stage", tk_json_str(a->pos.v[1]));
         tk_cli_emit(o);
     } else {
-        printf("job %lld is in stage '%s'\n", (long long)id, tk_cli_text(argv[1]));
+        printf("job %lld is in stage '%s'\n", (long long)id, tk_cli_text(a->pos.v[1]));
     }
     return 0;
 }
 
-int tk_cmd_job_archive(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_job_archive_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    int64_t id;
+    int rc = tk_cli_words(argc, argv, 1, 1, "job archive JOB", a, err);
+    return rc ? rc : tk_cli_id(argv[0], "job", &a->id, err);
+}
+
+int tk_cmd_job_archive(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    int64_t id = a->id;
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler job archive JOB");
-    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = need_pipelines(c, err)) ||
-        (rc = tk_pipeline_job_archive(c->pipelines, id, err)))
+    if ((rc = need_pipelines(c, err)) || (rc = tk_pipeline_job_archive(c->pipelines, id, err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
@@ -110,14 +118,17 @@ static int job_out(struct tk_cli *c, const struct tk_job *j, json_t *arr, int ve
     return 0;
 }
 
-int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_job_show_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    int64_t id;
+    int rc = tk_cli_words(argc, argv, 1, 1, "job show JOB", a, err);
+    return rc ? rc : tk_cli_id(argv[0], "job", &a->id, err);
+}
+
+int tk_cmd_job_show(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_job j;
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler job show JOB");
-    if ((rc = tk_cli_id(argv[0], "job", &id, err)) || (rc = tk_engine_job_get(c->e, id, &j, err)))
+    if ((rc = tk_engine_job_get(c->e, a->id, &j, err)))
         return rc;
     json_t *arr = c->json ? json_array() : NULL;
     rc = job_out(c, &j, arr, 1, err);
@@ -130,43 +141,32 @@ int tk_cmd_job_show(struct tk_cli *c, int argc, char **argv, struct tk_error *er
     return rc;
 }
 
-struct list_ctx {
-    struct tk_cli *c;
-    json_t *arr;
-    struct tk_error *err;
-};
-
 static int list_one(void *u, const struct tk_job *j)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     return job_out(l->c, j, l->arr, 0, l->err);
 }
 
-int tk_cmd_job_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_job_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"account=", NULL};
-    struct tk_cli_args a;
-    struct tk_account acc = {0};
-    int rc = tk_cli_parse(argc, argv, spec, &a, err);
-    if (rc)
-        goto out;
-    if (a.pos.n != 0) {
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && a->pos.n != 0)
         rc = tk_error_set(err, TK_EUSAGE, "usage: tickler job list [--account ACCOUNT]");
-        goto out;
-    }
-    const char *account = tk_cli_opt(&a, "account");
+    return rc;
+}
+
+int tk_cmd_job_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_account acc = {0};
+    int rc = 0;
+    const char *account = tk_cli_opt(a, "account");
     if (account && (rc = tk_cli_account(c, account, &acc, err)))
         goto out;
-    struct list_ctx l = {c, c->json ? json_array() : NULL, err};
-    rc = tk_engine_jobs_each(c->e, acc.id, list_one, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
+    struct tk_cli_list l;
+    tk_cli_list_begin(&l, c, err);
+    rc = tk_cli_list_end(&l, tk_engine_jobs_each(c->e, acc.id, list_one, &l, err));
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
 }

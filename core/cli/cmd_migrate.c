@@ -10,18 +10,21 @@
 
 #define USAGE "usage: tickler migrate --from sqlite:PATH|postgres:DSN --to sqlite:PATH|postgres:DSN"
 
-int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_migrate_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"from=", "to=", NULL};
-    struct tk_cli_args a;
-    struct tk_migrate_result m;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        return rc;
-    const char *fs = tk_cli_opt(&a, "from"), *ts = tk_cli_opt(&a, "to");
-    if (a.pos.n || !fs || !ts) {
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (!rc && (a->pos.n || !tk_cli_opt(a, "from") || !tk_cli_opt(a, "to")))
         rc = tk_error_set(err, TK_EUSAGE, USAGE);
-    } else if ((rc = tk_engine_migrate_store(fs, ts, &m, err)) != 0) {
+    return rc;
+}
+
+int tk_cmd_migrate(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_migrate_result m;
+    const char *fs = tk_cli_opt(a, "from"), *ts = tk_cli_opt(a, "to");
+    int rc;
+    if ((rc = tk_engine_migrate_store(fs, ts, &m, err)) != 0) {
         tk_error_prefix(err, "migrate");
     } else if (c->json) {
         json_t *o = json_object(), *tj = json_object();
@@ -43,6 +46,5 @@ int tk_cmd_migrate(struct tk_cli *c, int argc, char **argv, struct tk_error *err
             printf("the source was upgraded from schema version %d to %d first\n", m.from_version,
                    m.to_version);
     }
-    tk_cli_args_free(&a);
     return rc;
 }

@@ -36,11 +36,14 @@ static int handler_out(void *u, const struct tk_handler_info *h)
     return 0;
 }
 
-int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_pipeline_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    (void)argv;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler pipeline list");
+    return tk_cli_words(argc, argv, 0, 0, "pipeline list", a, err);
+}
+
+int tk_cmd_pipeline_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    (void)a;
     struct tk_pipelines *p = c->pipelines, *own = NULL;
     /* Listing needs no store: load the scripts here when main() did not. */
     if (!p && c->e) {
@@ -67,24 +70,27 @@ int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_erro
     return rc;
 }
 
-int tk_cmd_pipeline_check(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_pipeline_check_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler pipeline check FILE");
+    return tk_cli_words(argc, argv, 1, 1, "pipeline check FILE", a, err);
+}
+
+int tk_cmd_pipeline_check(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     struct decl_out o = {c->json ? json_array() : NULL, 0};
     struct tk_pipeline_visitor v = {pipeline_out, handler_out, &o};
-    int rc = tk_pipeline_check(c->e, argv[0], &v, err);
+    int rc = tk_pipeline_check(c->e, a->pos.v[0], &v, err);
     if (rc == 0) {
         if (c->json) {
             json_t *r = json_object();
-            json_object_set_new(r, "file", tk_json_str(argv[0]));
+            json_object_set_new(r, "file", tk_json_str(a->pos.v[0]));
             json_object_set_new(r, "ok", json_true());
             json_object_set_new(r, "pipelines", o.arr);
             json_object_set_new(r, "handlers", json_integer((json_int_t)o.handlers));
             tk_cli_emit(r);
             o.arr = NULL;
         } else {
-            printf("%s: ok\n", tk_cli_text(argv[0]));
+            printf("%s: ok\n", tk_cli_text(a->pos.v[0]));
         }
     }
     if (o.arr)

@@ -12,11 +12,16 @@
 #include "log.h"
 #include "lua/pipeline.h"
 
-int tk_cmd_init(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_init_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "init", a, err);
+}
+
+int tk_cmd_init(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_engine_store_info si;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler init");
+    (void)a;
+    (void)err;
     /* tk_engine_open() already brought the schema up to date. */
     tk_engine_store_info(c->e, &si);
     if (c->json) {
@@ -49,13 +54,17 @@ static int tick_once(struct tk_cli *c, struct tick_result *r, struct tk_error *e
     return tk_engine_outbox_counts(c->e, &r->queued, &r->dead, err);
 }
 
-int tk_cmd_tick(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_tick_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "tick", a, err);
+}
+
+int tk_cmd_tick(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tick_result r;
     char when[32];
     int rc;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler tick");
+    (void)a;
     tk_engine_check_templates(c->e);
     if ((rc = tick_once(c, &r, err)))
         return rc;
@@ -134,6 +143,29 @@ static void log_warning(void *u, const char *msg)
     tk_log_write(TK_LOG_WARN, NULL, msg);
 }
 
+/* SIGTERM, SIGINT stop and SIGHUP reloads (run and serve); a client that
+ * hangs up is a write error, not a signal. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The end of run and serve after a stop signal. */
+static void stop_daemon(struct tk_cli *c, struct tk_http_server *http)
+{
+    tk_cli_notify_stopping();
+    logf_line("stopping: signal received, exiting");
+    tk_http_stop(http);
+    tk_engine_set_stop(c->e, NULL);
+}
+
 /* Each pipeline script that failed to load, one line each: the daemon
  * keeps running, but automations are refused until it is fixed. */
 static void log_broken_scripts(struct tk_cli *c)
@@ -187,17 +219,20 @@ static void nap(double seconds)
     }
 }
 
-int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_run_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "run", a, err);
+}
+
+int tk_cmd_run(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     const struct tk_config *cfg = tk_engine_config(c->e);
     struct tk_engine_store_info si;
     struct tk_http_server *http = NULL;
-    struct sigaction sa;
     struct tick_result r;
     char when[32];
     tk_time next_poll = 0;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler run");
+    (void)a;
     /* before anything else: a log that cannot be opened is a startup
      * error, not a daemon running with no log anywhere */
     if (tk_log_open(cfg, err))
@@ -206,13 +241,7 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
     /* so that `tickler restore` refuses while the daemon runs */
     if (tk_engine_daemon_lock(c->e, err))
         return err->code ? err->code : TK_ERR;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
     tk_engine_set_stop(c->e, &g_stop_flag);
     tk_engine_tick_clock(c->e);
     tk_engine_store_info(c->e, &si);
@@ -306,31 +335,24 @@ int tk_cmd_run(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         }
         nap(wait);
     }
-    tk_cli_notify_stopping();
-    logf_line("stopping: signal received, exiting");
-    tk_http_stop(http);
-    tk_engine_set_stop(c->e, NULL);
+    stop_daemon(c, http);
     return 0;
 }
 
-int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_serve_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "serve", a, err);
+}
+
+int tk_cmd_serve(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_http_server *http = NULL;
-    struct sigaction sa;
-    (void)argv;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler serve");
+    (void)a;
     if (!tk_engine_config(c->e)->http_listen)
         return tk_error_set(
             err, TK_EUSAGE,
             "tickler serve needs [http] listen = ADDRESS:PORT in the configuration");
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_signals();
     if (tk_log_open(tk_engine_config(c->e), err))
         return err->code ? err->code : TK_EIO;
     tk_engine_set_warn(c->e, log_warning, NULL);
@@ -354,19 +376,21 @@ int tk_cmd_serve(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
         __atomic_store_n(&g_wake, 0, __ATOMIC_RELAXED);
         nap(1.0);
     }
-    tk_cli_notify_stopping();
-    logf_line("stopping: signal received, exiting");
-    tk_http_stop(http);
-    tk_engine_set_stop(c->e, NULL);
+    stop_daemon(c, http);
     return 0;
 }
 
-int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_plugins_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 0, 0, "plugins", a, err);
+}
+
+int tk_cmd_plugins(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     const struct tk_registry *reg = tk_engine_plugins(c->e);
     json_t *arr = c->json ? json_array() : NULL;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler plugins");
+    (void)a;
+    (void)err;
     for (size_t i = 0; i < reg->n; i++) {
         const struct tk_plugin *p = reg->v[i];
         if (arr)
@@ -383,7 +407,7 @@ int tk_cmd_plugins(struct tk_cli *c, int argc, char **argv, struct tk_error *err
 
 static int outbox_one(void *u, const struct tk_outbox_row *r)
 {
-    json_t *arr = u;
+    json_t *arr = ((struct tk_cli_list *)u)->arr;
     char a[32], b[32];
     if (arr) {
         json_array_append_new(arr, tk_json_outbox(r));
@@ -399,53 +423,43 @@ static int outbox_one(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
-int tk_cmd_outbox(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_outbox_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"failed", "item=", NULL};
-    struct tk_cli_args a;
-    json_t *arr = c->json ? json_array() : NULL;
-    int64_t item = 0;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox [--failed] [--item ITEM]");
-        goto out;
-    }
-    if (tk_cli_opt(&a, "item") && (rc = tk_cli_id(tk_cli_opt(&a, "item"), "ITEM", &item, err)))
-        goto out;
-    rc = tk_engine_outbox_each(c->e, tk_cli_opt(&a, "failed") != NULL, item, outbox_one, arr, err);
-    if (arr && !rc) {
-        tk_cli_emit(arr);
-        arr = NULL;
-    }
-out:
-    if (arr)
-        json_decref(arr);
-    tk_cli_args_free(&a);
-    return rc;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler outbox [--failed] [--item ITEM]");
+    return tk_cli_opt(a, "item") ? tk_cli_id(tk_cli_opt(a, "item"), "ITEM", &a->id, err) : 0;
 }
 
-int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_outbox(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_cli_list l;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_outbox_each(c->e, tk_cli_opt(a, "failed") != NULL, a->id,
+                                                     outbox_one, &l, err));
+}
+
+int tk_cmd_outbox_retry_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"all-failed", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if ((a->pos.n != 1) == !tk_cli_opt(a, "all-failed"))
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler outbox retry ID|--all-failed");
+    return a->pos.n == 1 ? tk_cli_id(a->pos.v[0], "ID", &a->id, err) : 0;
+}
+
+int tk_cmd_outbox_retry(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     size_t n = 1;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if ((a.pos.n != 1) == !tk_cli_opt(&a, "all-failed")) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler outbox retry ID|--all-failed");
-        goto out;
-    }
-    if (a.pos.n == 1) {
-        int64_t id;
-        if ((rc = tk_cli_id(a.pos.v[0], "ID", &id, err)) ||
-            (rc = tk_engine_outbox_retry(c->e, id, err)))
-            goto out;
-    } else if ((rc = tk_engine_outbox_retry_failed(c->e, &n, err))) {
-        goto out;
-    }
+    int rc = a->id ? tk_engine_outbox_retry(c->e, a->id, err)
+                   : tk_engine_outbox_retry_failed(c->e, &n, err);
+    if (rc)
+        return rc;
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "retried", json_integer((json_int_t)n));
@@ -453,7 +467,5 @@ int tk_cmd_outbox_retry(struct tk_cli *c, int argc, char **argv, struct tk_error
     } else {
         printf("%zu message%s queued again\n", n, n == 1 ? "" : "s");
     }
-out:
-    tk_cli_args_free(&a);
-    return rc;
+    return 0;
 }

@@ -6,47 +6,48 @@
 #include "commands.h"
 #include "engine/api.h"
 
-int tk_cmd_token_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_token_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"scope=", NULL};
-    struct tk_cli_args a;
+    int rc;
+    if ((rc = tk_cli_parse(argc, argv, spec, a, err)))
+        return rc;
+    if (a->pos.n != 1 || !tk_cli_opt(a, "scope"))
+        return tk_error_set(err, TK_EUSAGE,
+                            "usage: tickler token add NAME --scope read|write|admin");
+    if (tk_engine_token_scope_check(tk_cli_opt(a, "scope"), err))
+        return err->code = TK_EUSAGE;
+    return 0;
+}
+
+int tk_cmd_token_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     char token[TK_TOKEN_CHARS + 1];
     int64_t id = 0;
     int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 1 || !tk_cli_opt(&a, "scope")) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler token add NAME --scope read|write|admin");
-        goto out;
-    }
-    if ((rc = tk_engine_token_scope_check(tk_cli_opt(&a, "scope"), err))) {
-        err->code = rc = TK_EUSAGE;
-        goto out;
-    }
-    if ((rc = tk_engine_token_add(c->e, a.pos.v[0], tk_cli_opt(&a, "scope"), token, &id, err)))
+    if ((rc = tk_engine_token_add(c->e, a->pos.v[0], tk_cli_opt(a, "scope"), token, &id, err)))
         goto out;
     /* The token is printed once, alone on the last line: scripts take the
      * last line (tail -n 1); it is never stored and cannot be shown again. */
     if (c->json) {
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "name", tk_json_str(a.pos.v[0]));
-        json_object_set_new(o, "scope", tk_json_str(tk_cli_opt(&a, "scope")));
+        json_object_set_new(o, "name", tk_json_str(a->pos.v[0]));
+        json_object_set_new(o, "scope", tk_json_str(tk_cli_opt(a, "scope")));
         json_object_set_new(o, "token", tk_json_str(token));
         tk_cli_emit(o);
     } else {
         printf("token %s (scope %s) added; it is shown once, store it now:\n%s\n",
-               tk_cli_text(a.pos.v[0]), tk_cli_opt(&a, "scope"), token);
+               tk_cli_text(a->pos.v[0]), tk_cli_opt(a, "scope"), token);
     }
     memset(token, 0, sizeof token);
 out:
-    tk_cli_args_free(&a);
     return rc;
 }
 
 static int list_one(void *u, const struct tk_api_token *t)
 {
-    json_t *arr = u;
+    json_t *arr = ((struct tk_cli_list *)u)->arr;
     char a[32];
     if (arr) {
         json_t *o = json_object();
@@ -62,40 +63,36 @@ static int list_one(void *u, const struct tk_api_token *t)
     return 0;
 }
 
-int tk_cmd_token_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_token_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    json_t *arr = c->json ? json_array() : NULL;
-    int rc;
-    (void)argv;
-    if (argc) {
-        if (arr)
-            json_decref(arr);
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler token list");
-    }
-    rc = tk_engine_tokens_each(c->e, list_one, arr, err);
-    if (arr) {
-        if (rc)
-            json_decref(arr);
-        else
-            tk_cli_emit(arr);
-    }
-    return rc;
+    return tk_cli_words(argc, argv, 0, 0, "token list", a, err);
 }
 
-int tk_cmd_token_revoke(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_token_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_cli_list l;
+    (void)a;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_tokens_each(c->e, list_one, &l, err));
+}
+
+int tk_cmd_token_revoke_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 1, 1, "token revoke NAME", a, err);
+}
+
+int tk_cmd_token_revoke(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler token revoke NAME");
-    if ((rc = tk_engine_token_revoke(c->e, argv[0], err)))
+    if ((rc = tk_engine_token_revoke(c->e, a->pos.v[0], err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", tk_json_str(argv[0]));
+        json_object_set_new(o, "name", tk_json_str(a->pos.v[0]));
         json_object_set_new(o, "revoked", json_true());
         tk_cli_emit(o);
     } else {
-        printf("token %s revoked\n", tk_cli_text(argv[0]));
+        printf("token %s revoked\n", tk_cli_text(a->pos.v[0]));
     }
     return 0;
 }

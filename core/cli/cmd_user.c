@@ -41,68 +41,68 @@ static int parse(int argc, char **argv, const char *const *spec, const char *usa
     return 0;
 }
 
-int tk_cmd_user_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_user_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"language=", "password-stdin", NULL};
-    char pw[PASSWORD_BUF];
-    struct tk_cli_args a;
     const char *lang;
+    int rc = parse(argc, argv, spec, "user add NAME [--language en|nl] --password-stdin", a, err);
+    if (rc)
+        return rc;
+    lang = tk_cli_opt(a, "language");
+    if (lang && strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0)
+        return tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
+    return 0;
+}
+
+int tk_cmd_user_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    char pw[PASSWORD_BUF];
+    const char *lang = tk_cli_opt(a, "language");
     int64_t id;
     int rc;
     pw[0] = '\0';
-    if ((rc =
-             parse(argc, argv, spec, "user add NAME [--language en|nl] --password-stdin", &a, err)))
-        goto out;
-    lang = tk_cli_opt(&a, "language");
-    if (lang && strcmp(lang, "en") != 0 && strcmp(lang, "nl") != 0) {
-        rc = tk_error_set(err, TK_EUSAGE, "--language: '%s' is not one of en, nl", lang);
-        goto out;
-    }
     /* the name first: a bad name is refused before a password is asked */
-    if ((rc = tk_engine_user_check(a.pos.v[0], lang, err)) ||
+    if ((rc = tk_engine_user_check(a->pos.v[0], lang, err)) ||
         (rc = read_password(pw, sizeof pw, err)) ||
-        (rc = tk_engine_user_add(c->e, a.pos.v[0], lang, pw, &id, err)))
+        (rc = tk_engine_user_add(c->e, a->pos.v[0], lang, pw, &id, err)))
         goto out;
     tk_cli_print_id(c, id);
 out:
     sodium_memzero(pw, sizeof pw);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-int tk_cmd_user_password(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_user_password_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"password-stdin", NULL};
+    return parse(argc, argv, spec, "user password NAME --password-stdin", a, err);
+}
+
+int tk_cmd_user_password(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     char pw[PASSWORD_BUF];
-    struct tk_cli_args a;
+    const char *name = a->pos.v[0];
     int rc;
     pw[0] = '\0';
-    if ((rc = parse(argc, argv, spec, "user password NAME --password-stdin", &a, err)) ||
-        (rc = tk_engine_user_check(a.pos.v[0], NULL, err)) ||
-        (rc = read_password(pw, sizeof pw, err)) ||
-        (rc = tk_engine_user_set_password(c->e, a.pos.v[0], pw, err)))
+    if ((rc = tk_engine_user_check(name, NULL, err)) || (rc = read_password(pw, sizeof pw, err)) ||
+        (rc = tk_engine_user_set_password(c->e, name, pw, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", tk_json_str(a.pos.v[0]));
+        json_object_set_new(o, "name", tk_json_str(name));
         json_object_set_new(o, "password", json_string("changed"));
         tk_cli_emit(o);
     } else {
-        printf("%s: password changed\n", tk_cli_text(a.pos.v[0]));
+        printf("%s: password changed\n", tk_cli_text(name));
     }
 out:
     sodium_memzero(pw, sizeof pw);
-    tk_cli_args_free(&a);
     return rc;
 }
 
-struct list_ctx {
-    json_t *arr;
-};
-
 static int print_user(void *u, const struct tk_user *us)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     char when[32];
     if (l->arr)
         json_array_append_new(l->arr, tk_json_user(us));
@@ -112,37 +112,37 @@ static int print_user(void *u, const struct tk_user *us)
     return 0;
 }
 
-int tk_cmd_user_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_user_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c->json ? json_array() : NULL};
-    int rc;
-    (void)argv;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler user list");
-    rc = tk_engine_users_each(c->e, print_user, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
-    return rc;
+    return tk_cli_words(argc, argv, 0, 0, "user list", a, err);
 }
 
-int tk_cmd_user_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_user_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
+    struct tk_cli_list l;
+    (void)a;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_users_each(c->e, print_user, &l, err));
+}
+
+int tk_cmd_user_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    return tk_cli_words(argc, argv, 1, 1, "user remove NAME", a, err);
+}
+
+int tk_cmd_user_remove(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    const char *name = a->pos.v[0];
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler user remove NAME");
-    if ((rc = tk_engine_user_remove(c->e, argv[0], err)))
+    if ((rc = tk_engine_user_remove(c->e, name, err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", tk_json_str(argv[0]));
+        json_object_set_new(o, "name", tk_json_str(name));
         json_object_set_new(o, "removed", json_true());
         tk_cli_emit(o);
     } else {
-        printf("%s: removed\n", tk_cli_text(argv[0]));
+        printf("%s: removed\n", tk_cli_text(name));
     }
     return 0;
 }

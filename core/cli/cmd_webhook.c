@@ -6,37 +6,33 @@
 #include "commands.h"
 #include "engine/webhooks.h"
 
-int tk_cmd_webhook_add(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_webhook_add_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
     static const char *const spec[] = {"events=", "secret=", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 1 || !tk_cli_opt(a, "events") || !tk_cli_opt(a, "secret"))
+        return tk_error_set(
+            err, TK_EUSAGE,
+            "usage: tickler webhook add URL --events EVENT[,EVENT...] --secret SECRET "
+            "(events: " TK_WEBHOOK_EVENTS ")");
+    return 0;
+}
+
+int tk_cmd_webhook_add(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
     int64_t id = 0;
-    int rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 1 || !tk_cli_opt(&a, "events") || !tk_cli_opt(&a, "secret")) {
-        rc =
-            tk_error_set(err, TK_EUSAGE,
-                         "usage: tickler webhook add URL --events EVENT[,EVENT...] --secret SECRET "
-                         "(events: " TK_WEBHOOK_EVENTS ")");
-        goto out;
-    }
-    if ((rc = tk_engine_webhook_add(c->e, a.pos.v[0], tk_cli_opt(&a, "events"),
-                                    tk_cli_opt(&a, "secret"), &id, err)))
-        goto out;
-    tk_cli_print_id(c, id);
-out:
-    tk_cli_args_free(&a);
+    int rc = tk_engine_webhook_add(c->e, a->pos.v[0], tk_cli_opt(a, "events"),
+                                   tk_cli_opt(a, "secret"), &id, err);
+    if (!rc)
+        tk_cli_print_id(c, id);
     return rc;
 }
 
-struct list_ctx {
-    json_t *arr;
-};
-
 static int print_one(void *u, const struct tk_webhook_info *w)
 {
-    struct list_ctx *l = u;
+    struct tk_cli_list *l = u;
     char at[32];
     if (l->arr) {
         json_array_append_new(l->arr, tk_json_webhook(w));
@@ -48,30 +44,30 @@ static int print_one(void *u, const struct tk_webhook_info *w)
     return 0;
 }
 
-int tk_cmd_webhook_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_webhook_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    struct list_ctx l = {c->json ? json_array() : NULL};
-    int rc;
-    (void)argv;
-    if (argc)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler webhook list");
-    rc = tk_engine_webhooks_each(c->e, print_one, &l, err);
-    if (l.arr) {
-        if (!rc)
-            tk_cli_emit(l.arr);
-        else
-            json_decref(l.arr);
-    }
-    return rc;
+    return tk_cli_words(argc, argv, 0, 0, "webhook list", a, err);
 }
 
-int tk_cmd_webhook_remove(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_webhook_list(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
-    int64_t id;
+    struct tk_cli_list l;
+    (void)a;
+    tk_cli_list_begin(&l, c, err);
+    return tk_cli_list_end(&l, tk_engine_webhooks_each(c->e, print_one, &l, err));
+}
+
+int tk_cmd_webhook_remove_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    int rc = tk_cli_words(argc, argv, 1, 1, "webhook remove ID", a, err);
+    return rc ? rc : tk_cli_id(argv[0], "ID", &a->id, err);
+}
+
+int tk_cmd_webhook_remove(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
+{
+    int64_t id = a->id;
     int rc;
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler webhook remove ID");
-    if ((rc = tk_cli_id(argv[0], "ID", &id, err)) || (rc = tk_engine_webhook_remove(c->e, id, err)))
+    if ((rc = tk_engine_webhook_remove(c->e, id, err)))
         return rc;
     if (c->json) {
         json_t *o = json_object();

@@ -65,15 +65,18 @@ static void why_text(const struct tk_engine_why *w)
         printf("  last failure:  none\n");
 }
 
-int tk_cmd_why(struct tk_cli *c, int argc, char **argv, struct tk_error *err)
+int tk_cmd_why_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
+{
+    int rc = tk_cli_words(argc, argv, 1, 1, "why ITEM", a, err);
+    return rc ? rc : tk_cli_id(argv[0], "ITEM", &a->id, err);
+}
+
+int tk_cmd_why(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_engine_why w;
-    int64_t id;
     int rc;
     memset(&w, 0, sizeof w);
-    if (argc != 1)
-        return tk_error_set(err, TK_EUSAGE, "usage: tickler why ITEM");
-    if ((rc = tk_cli_id(argv[0], "ITEM", &id, err)) || (rc = tk_engine_why(c->e, id, &w, err)))
+    if ((rc = tk_engine_why(c->e, a->id, &w, err)))
         goto out;
     if (c->json)
         tk_cli_emit(why_json(&w));

@@ -90,20 +90,24 @@ static void warn_line(void *u, const char *msg)
 }
 
 /* A bulk command declared by an item plugin: `tickler CMD ACCOUNT [--message T]`. */
-static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv, struct tk_error *err)
+static int parse_bulk(const char *cmd, int argc, char **argv, struct tk_cli_args *a,
+                      struct tk_error *err)
 {
     static const char *const spec[] = {"message=", NULL};
-    struct tk_cli_args a;
+    int rc = tk_cli_parse(argc, argv, spec, a, err);
+    if (rc)
+        return rc;
+    if (a->pos.n != 1)
+        return tk_error_set(err, TK_EUSAGE, "usage: tickler %s ACCOUNT [--message TEXT]", cmd);
+    return 0;
+}
+
+static int run_bulk(struct tk_cli *c, const char *cmd, struct tk_cli_args *a, struct tk_error *err)
+{
     struct tk_account acc = {0};
     int n = 0, rc;
-    if ((rc = tk_cli_parse(argc, argv, spec, &a, err)))
-        goto out;
-    if (a.pos.n != 1) {
-        rc = tk_error_set(err, TK_EUSAGE, "usage: tickler %s ACCOUNT [--message TEXT]", cmd);
-        goto out;
-    }
-    if ((rc = tk_cli_account(c, a.pos.v[0], &acc, err)) ||
-        (rc = tk_engine_bulk(c->e, cmd, acc.id, tk_cli_opt(&a, "message"), &n, err)))
+    if ((rc = tk_cli_account(c, a->pos.v[0], &acc, err)) ||
+        (rc = tk_engine_bulk(c->e, cmd, acc.id, tk_cli_opt(a, "message"), &n, err)))
         goto out;
     if (c->json) {
         json_t *o = json_object();
@@ -116,8 +120,28 @@ static int run_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv, st
     }
 out:
     tk_account_free(&acc);
-    tk_cli_args_free(&a);
     return rc;
+}
+
+/* A word that is none of our commands is a plugin's bulk command or a
+ * usage error.  Only the plugins can tell, so they load with the
+ * configuration alone (no store: an unknown command or a bulk command's
+ * usage error creates no store file and contacts no database); the
+ * caller opens the store afterwards.  Bulk commands are rare enough that
+ * loading the plugins twice does not matter. */
+static int check_bulk(struct tk_cli *c, const char *cmd, int argc, char **argv,
+                      struct tk_cli_args *a, struct tk_error *err)
+{
+    struct tk_engine *e = NULL;
+    int rc;
+    if ((rc = tk_engine_open(&e, c->config_path, c->now, TK_OPEN_NO_STORE | TK_OPEN_LAZY, err)))
+        return rc;
+    tk_engine_set_warn(e, warn_line, NULL);
+    if (!(rc = tk_engine_load_plugins(e, err)) &&
+        !tk_registry_bulk(tk_engine_plugins(e), cmd, &(const struct tk_bulk_spec *){0}))
+        rc = tk_error_set(err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", cmd);
+    tk_engine_close(e);
+    return rc ? rc : parse_bulk(cmd, argc, argv, a, err);
 }
 
 static int deliver(struct tk_cli *c)
@@ -147,6 +171,7 @@ static int deliver(struct tk_cli *c)
 int main(int argc, char **argv)
 {
     struct tk_cli c;
+    struct tk_cli_args args = {0};
     struct tk_error err = {0};
     const struct tk_cli_command *cmd = NULL;
     const char *env_now = getenv("TICKLER_NOW");
@@ -233,9 +258,16 @@ int main(int argc, char **argv)
         c.now = tk_time_real();
     }
     flags = cmd ? cmd->flags : TK_CMD_TX | TK_CMD_SENDS;
+    /* The arguments are checked before anything is opened (cli.h). */
+    if (cmd)
+        rc = cmd->parse(argc - i - used, argv + i + used, &args, &err);
+    else
+        rc = check_bulk(&c, argv[i], argc - i - 1, argv + i + 1, &args, &err);
+    if (rc)
+        goto done;
     if (flags & TK_CMD_NO_ENGINE) {
-        rc = cmd->run(&c, argc - i - used, argv + i + used, &err);
-        return rc ? fail(&err) : 0;
+        rc = cmd->run(&c, &args, &err);
+        goto done;
     }
     if ((rc = tk_engine_open(&c.e, c.config_path, c.now,
                              ((flags & TK_CMD_NO_STORE) ? TK_OPEN_NO_STORE : 0) |
@@ -248,11 +280,6 @@ int main(int argc, char **argv)
     /* A bulk command is declared by a plugin: they load first. */
     if (!cmd && (rc = tk_engine_load_plugins(c.e, &err)))
         goto done;
-    if (!cmd &&
-        !tk_registry_bulk(tk_engine_plugins(c.e), argv[i], &(const struct tk_bulk_spec *){0})) {
-        rc = tk_error_set(&err, TK_EUSAGE, "unknown command '%s' (see tickler --help)", argv[i]);
-        goto done;
-    }
     /* A broken template file is reported by every command that may send
      * (tick and run report it themselves, into the daemon's log). */
     if (flags & TK_CMD_SENDS)
@@ -265,14 +292,13 @@ int main(int argc, char **argv)
     if (flags & TK_CMD_TX) {
         if ((rc = tk_engine_begin(c.e, TK_TX_IMMEDIATE, &err)))
             goto done;
-        rc = cmd ? cmd->run(&c, argc - i - used, argv + i + used, &err)
-                 : run_bulk(&c, argv[i], argc - i - 1, argv + i + 1, &err);
+        rc = cmd ? cmd->run(&c, &args, &err) : run_bulk(&c, argv[i], &args, &err);
         if (rc)
             tk_engine_rollback(c.e);
         else if ((rc = tk_engine_commit(c.e, &err)))
             tk_engine_rollback(c.e);
     } else {
-        rc = cmd->run(&c, argc - i - used, argv + i + used, &err);
+        rc = cmd->run(&c, &args, &err);
     }
     fflush(stdout);
     if (!rc && (flags & TK_CMD_SENDS))
@@ -281,5 +307,6 @@ done:
     if (c.pipelines)
         tk_pipelines_close(c.pipelines);
     tk_engine_close(c.e);
+    tk_cli_args_free(&args);
     return rc ? fail(&err) : 0;
 }

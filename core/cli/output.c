@@ -1,4 +1,4 @@
-/* output.c - printing: the one JSON document of --json, new ids. */
+/* output.c - printing: the one JSON document of --json, lists, new ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,4 +25,24 @@ void tk_cli_print_id(struct tk_cli *c, int64_t id)
     } else {
         printf("%lld\n", (long long)id);
     }
+}
+
+void tk_cli_list_begin(struct tk_cli_list *l, struct tk_cli *c, struct tk_error *err)
+{
+    l->c = c;
+    l->arr = c->json ? json_array() : NULL;
+    l->n = 0;
+    l->err = err;
+}
+
+int tk_cli_list_end(struct tk_cli_list *l, int rc)
+{
+    if (l->arr) {
+        if (rc)
+            json_decref(l->arr);
+        else
+            tk_cli_emit(l->arr);
+        l->arr = NULL;
+    }
+    return rc;
 }
