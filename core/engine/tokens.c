@@ -118,16 +118,22 @@ int tk_engine_tokens_each(struct tk_engine *e, int (*fn)(void *u, const struct t
     return tk_store_token_each(e->db, fn, u, err);
 }
 
-int tk_engine_token_check(struct tk_engine *e, const char *token, struct tk_api_token *out,
-                          struct tk_error *err)
+int tk_engine_token_hash(const char *token, char hash[65], struct tk_error *err)
 {
-    char hash[65], stored[65] = "";
-    int r;
-    memset(out, 0, sizeof *out);
+    hash[0] = '\0';
     if (!token || strlen(token) != TK_TOKEN_CHARS)
         return tk_error_set(err, TK_ENOTFOUND, "bad token");
-    if (sha256_hex(token, TK_TOKEN_CHARS, hash, err))
-        return TK_ERR;
+    return sha256_hex(token, TK_TOKEN_CHARS, hash, err) ? TK_ERR : 0;
+}
+
+int tk_engine_token_by_hash(struct tk_engine *e, const char *hash, struct tk_api_token *out,
+                            struct tk_error *err)
+{
+    char stored[65] = "";
+    int r;
+    memset(out, 0, sizeof *out);
+    if (!hash || strlen(hash) != 64)
+        return tk_error_set(err, TK_ENOTFOUND, "bad token");
     r = tk_store_token_by_hash(e->db, hash, out, stored, err);
     if (r < 0)
         return err && err->code ? err->code : TK_EIO;
@@ -136,6 +142,22 @@ int tk_engine_token_check(struct tk_engine *e, const char *token, struct tk_api_
         return tk_error_set(err, TK_ENOTFOUND, "bad token");
     }
     return 0;
+}
+
+int tk_engine_token_check(struct tk_engine *e, const char *token, struct tk_api_token *out,
+                          struct tk_error *err)
+{
+    char hash[65];
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = tk_engine_token_hash(token, hash, err)))
+        return rc;
+    return tk_engine_token_by_hash(e, hash, out, err);
+}
+
+int tk_engine_token_touch(struct tk_engine *e, int64_t id, tk_time now, struct tk_error *err)
+{
+    return tk_store_token_touch(e->db, id, now, err);
 }
 
 /* ---- idempotency ----------------------------------------------------- */

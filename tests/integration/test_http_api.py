@@ -277,6 +277,42 @@ class Auth(unittest.TestCase):
             self.assertNotIn(tok[3:], log)
 
 
+class TokenUse(unittest.TestCase):
+    def test_last_used_once_a_minute_and_revoke_within_a_second(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        r = d.token("reader", "read")
+        w = d.token("writer", "write")
+        listed = {x["name"]: x for x in t.json("token", "list")}
+        self.assertIsNone(listed["reader"]["last_used_at"])
+        self.assertIn("last used never", t.ok("token", "list"))
+        self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 200)
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "Acme"}, token=w)[0], 201)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            listed = {x["name"]: x for x in t.json("token", "list")}
+            if listed["reader"]["last_used_at"] and listed["writer"]["last_used_at"]:
+                break
+            time.sleep(0.1)
+        first = listed["reader"]["last_used_at"]
+        self.assertIsNotNone(first)
+        self.assertIsNotNone(listed["writer"]["last_used_at"])
+        line = [x for x in t.ok("token", "list").splitlines() if x.startswith("reader ")][0]
+        self.assertNotIn("never", line)
+        # further requests within the minute write nothing: the value stays
+        for _ in range(30):
+            self.assertEqual(d.api("GET", "/api/v1/items", token=r)[0], 200)
+        time.sleep(1.5)
+        self.assertEqual({x["name"]: x for x in t.json("token", "list")}["reader"]["last_used_at"], first)
+        # revoke (another process): refused within a second, in both threads
+        t.ok("token", "revoke", "reader")
+        t.ok("token", "revoke", "writer")
+        time.sleep(1.1)
+        self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 401)
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "Late"}, token=w)[0], 401)
+        self.assertEqual([x["name"] for x in t.json("account", "list")], ["Acme"])
+
+
 class Load(unittest.TestCase):
     def test_10000_requests_from_50_clients(self):
         t = deploy(self)
