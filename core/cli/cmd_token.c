@@ -55,10 +55,13 @@ static int list_one(void *u, const struct tk_api_token *t)
         json_object_set_new(o, "name", tk_json_str(t->name));
         json_object_set_new(o, "scope", tk_json_str(t->scope));
         json_object_set_new(o, "created_at", tk_json_time(t->created_at));
+        json_object_set_new(o, "last_used_at", tk_json_time(t->last_used_at));
         json_array_append_new(arr, o);
     } else {
-        printf("%-24s %-6s created %s\n", tk_cli_text(t->name), tk_cli_text(t->scope),
-               tk_time_format(t->created_at, a, sizeof a));
+        char b[32];
+        printf("%-24s %-6s created %s, last used %s\n", tk_cli_text(t->name), tk_cli_text(t->scope),
+               tk_time_format(t->created_at, a, sizeof a),
+               t->last_used_at ? tk_time_format(t->last_used_at, b, sizeof b) : "never");
     }
     return 0;
 }

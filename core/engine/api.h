@@ -63,6 +63,18 @@ int tk_engine_tokens_each(struct tk_engine *e, int (*fn)(void *u, const struct t
  * token" when there is none (also for a malformed one). */
 int tk_engine_token_check(struct tk_engine *e, const char *token, struct tk_api_token *out,
                           struct tk_error *err);
+/* The same check in two steps, for a caller that caches by hash (the HTTP
+ * server): the hex SHA-256 of TOKEN into HASH (TK_ENOTFOUND "bad token"
+ * for a malformed one), then the token whose hash that is (TK_ENOTFOUND
+ * "bad token" when there is none; compared in constant time). */
+int tk_engine_token_hash(const char *token, char hash[65], struct tk_error *err);
+int tk_engine_token_by_hash(struct tk_engine *e, const char *hash, struct tk_api_token *out,
+                            struct tk_error *err);
+/* Token ID was used at NOW (last_used_at; never moved back).  In the
+ * caller's transaction.  The HTTP server calls it at most once a minute
+ * per token (docs/api.md). */
+int tk_engine_token_touch(struct tk_engine *e, int64_t id, tk_time now, struct tk_error *err);
+#define TK_TOKEN_TOUCH_EVERY 60 /* seconds: last_used_at's granularity */
 /* Whether a token of scope HAVE may do what needs scope NEED
  * (read < write < admin). */
 int tk_engine_scope_allows(const char *have, const char *need);

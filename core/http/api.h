@@ -68,6 +68,11 @@ struct tk_api_reminders {
 int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_reminders *out,
                            struct tk_error *err);
 
+/* The item list's opaque keyset cursor after LAST_ID, and back (-1: not
+ * one this API makes). */
+#define TK_API_CURSOR_MAX 48
+void tk_api_cursor_make(int64_t last_id, char out[TK_API_CURSOR_MAX]);
+int tk_api_cursor_read(const char *s, int64_t *last_id);
 /* GET /api/v1/items?account=&type=&pending=&limit=&cursor= */
 struct tk_api_item_query {
     const char *account, *type; /* NULL: any; point into the buffers */

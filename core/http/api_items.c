@@ -61,8 +61,6 @@ struct page {
 static int page_one(void *u, const struct tk_item *it)
 {
     struct page *p = u;
-    if (it->id <= p->after)
-        return 0;
     if (p->n == p->limit) {
         p->more = 1;
         return 1; /* stop: one more exists */
@@ -94,6 +92,8 @@ static int items_list(struct tk_http_ctx *x, struct tk_error *err)
         goto out;
     }
     f.pending_only = q.pending;
+    f.after_id = q.after;           /* keyset: the store starts there */
+    f.limit = (int64_t)q.limit + 1; /* one more: is there a next page? */
     p.after = q.after;
     p.limit = q.limit;
     p.arr = json_array();
@@ -107,8 +107,8 @@ static int items_list(struct tk_http_ctx *x, struct tk_error *err)
     o = json_object();
     json_object_set_new(o, "items", p.arr);
     if (p.more) {
-        char next[32];
-        snprintf(next, sizeof next, "%lld", (long long)p.last);
+        char next[TK_API_CURSOR_MAX];
+        tk_api_cursor_make(p.last, next);
         json_object_set_new(o, "next_cursor", json_string(next));
     } else {
         json_object_set_new(o, "next_cursor", json_null());

@@ -114,10 +114,67 @@ int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_remin
     return rc;
 }
 
+/* The item list's cursor: "v1:" and the last id listed, base64url without
+ * padding.  Opaque to clients (docs/api.md); a keyset, so a page costs the
+ * same wherever it is and items added meanwhile neither repeat nor skip. */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void tk_api_cursor_make(int64_t last_id, char out[TK_API_CURSOR_MAX])
+{
+    char raw[32];
+    size_t n = (size_t)snprintf(raw, sizeof raw, "v1:%lld", (long long)last_id), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)raw[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)raw[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = b64[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = b64[v & 63];
+    }
+    out[o] = '\0';
+}
+
+int tk_api_cursor_read(const char *s, int64_t *last_id)
+{
+    char raw[32];
+    size_t n = strlen(s), o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    int64_t id;
+    if (n == 0 || n > 40 || n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = s[i] ? strchr(b64, s[i]) : NULL;
+        if (!p)
+            return -1;
+        v = (v << 6) | (unsigned)(p - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= sizeof raw)
+                return -1;
+            raw[o++] = (char)((v >> bits) & 255);
+        }
+    }
+    if (v & ((1u << bits) - 1)) /* a canonical encoding only */
+        return -1;
+    raw[o] = '\0';
+    if (strncmp(raw, "v1:", 3) != 0 || !raw[3] || raw[3] == '0' || raw[3] == '+' || raw[3] == '-' ||
+        tk_parse_int(raw + 3, 1, INT64_MAX, &id))
+        return -1;
+    *last_id = id;
+    return 0;
+}
+
 int tk_api_parse_item_query(const struct tk_http_request *rq, struct tk_api_item_query *q,
                             struct tk_error *err)
 {
-    char pending[16], cursor[32], limit[16];
+    char pending[16], cursor[64], limit[16];
     const char *v;
     int64_t n;
     memset(q, 0, sizeof *q);
@@ -133,7 +190,7 @@ int tk_api_parse_item_query(const struct tk_http_request *rq, struct tk_api_item
             return tk_error_set(err, TK_EINVAL, "pending: '%s' is neither true nor false", v);
     }
     if (!err->code && (v = tk_http_query(rq, "cursor", cursor, sizeof cursor, err))) {
-        if (tk_parse_int(v, 0, INT64_MAX, &n))
+        if (tk_api_cursor_read(v, &n))
             return tk_error_set(err, TK_EINVAL, "cursor: '%s' is not a cursor this API gave", v);
         q->after = n;
     }

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,10 +39,25 @@
 #define GROUP_MAX 64            /* writes per transaction */
 #define SCRATCH 1024            /* decoded path parameters */
 #define MAX_STATUS 600
+#define TOKEN_CACHE 32 /* tokens a worker remembers */
+#define TOKEN_TTL                                                                                  \
+    1.0                  /* seconds a remembered token is trusted: a revoke                        \
+                          * (another process) takes effect within it */
+#define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
 struct worker;
+
+/* A token a worker checked lately, by its SHA-256 (never the token). */
+struct known_token {
+    char hash[65]; /* "" : free slot */
+    int64_t id;
+    char name[65];
+    char scope[8];
+    double checked;    /* mono() of the store lookup */
+    tk_time last_used; /* as far as this worker knows */
+};
 
 struct conn {
     struct tk_http_server *s;
@@ -77,6 +93,12 @@ struct worker {
     size_t queued;            /* under s->mu */
     int reload;               /* under s->mu */
     double last_prune;
+    struct known_token tokens[TOKEN_CACHE]; /* this worker's only */
+};
+
+struct touch {
+    int64_t id;
+    tk_time at;
 };
 
 struct tk_http_server {
@@ -91,7 +113,9 @@ struct tk_http_server {
     size_t max_body;
     char address[96];
     char *tls_cert, *tls_key;
-    uint64_t counts[MAX_STATUS]; /* answers by status, atomic */
+    uint64_t counts[MAX_STATUS];         /* answers by status, atomic */
+    struct touch touches[TOUCH_PENDING]; /* under mu: for the writer */
+    size_t ntouches;
 };
 
 static double mono(void)
@@ -427,13 +451,107 @@ static void fail_answer(struct conn *c, const struct tk_error *err)
     }
 }
 
+/* Queue "token ID used at AT" for the writer (under s->mu; one entry per
+ * token, a full queue drops the touch: last_used_at is a hint). */
+static void queue_touch(struct tk_http_server *s, int64_t id, tk_time at)
+{
+    size_t i;
+    pthread_mutex_lock(&s->mu);
+    for (i = 0; i < s->ntouches && s->touches[i].id != id; i++)
+        ;
+    if (i < s->ntouches) {
+        if (s->touches[i].at < at)
+            s->touches[i].at = at;
+    } else if (s->ntouches < TOUCH_PENDING) {
+        s->touches[s->ntouches].id = id;
+        s->touches[s->ntouches++].at = at;
+    }
+    pthread_cond_signal(&s->w[0].cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The writer: write the queued touches in one transaction of their own. */
+static void write_touches(struct worker *w)
+{
+    struct tk_http_server *s = w->s;
+    struct touch v[TOUCH_PENDING];
+    struct tk_error err = {0};
+    size_t n;
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    n = s->ntouches;
+    memcpy(v, s->touches, n * sizeof v[0]);
+    s->ntouches = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!n)
+        return;
+    if ((rc = tk_engine_begin(w->e, TK_TX_IMMEDIATE, &err)))
+        goto fail;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = tk_engine_token_touch(w->e, v[i].id, v[i].at, &err);
+    if (rc || (rc = tk_engine_commit(w->e, &err))) {
+        tk_engine_rollback(w->e);
+        goto fail;
+    }
+    return;
+fail:
+    logf_s(s, "recording tokens' last use: %s", err.msg);
+}
+
+/* The token whose SHA-256 is HASH, from this worker's cache when it was
+ * looked up less than TOKEN_TTL ago, else from the store (and cached).
+ * TK_ENOTFOUND: no such token (any cached entry is dropped). */
+static int known_token(struct worker *w, const char *hash, struct known_token **out,
+                       struct tk_error *err)
+{
+    struct known_token *k = NULL, *oldest = &w->tokens[0];
+    struct tk_api_token t;
+    double now = mono();
+    tk_time last = 0;
+    int rc;
+    for (size_t i = 0; i < TOKEN_CACHE; i++) {
+        struct known_token *c = &w->tokens[i];
+        if (c->hash[0] && CRYPTO_memcmp(c->hash, hash, 64) == 0) {
+            k = c;
+            break;
+        }
+        if (!c->hash[0] || c->checked < oldest->checked)
+            oldest = c;
+    }
+    if (k && now - k->checked < TOKEN_TTL) {
+        *out = k;
+        return 0;
+    }
+    if ((rc = tk_engine_token_by_hash(w->e, hash, &t, err))) {
+        if (k)
+            memset(k, 0, sizeof *k);
+        return rc;
+    }
+    if (k && k->id == t.id)
+        last = k->last_used;
+    if (!k)
+        k = oldest;
+    memset(k, 0, sizeof *k);
+    memcpy(k->hash, hash, 65);
+    k->id = t.id;
+    tk_strlcpy(k->name, t.name ? t.name : "", sizeof k->name);
+    tk_strlcpy(k->scope, t.scope ? t.scope : "", sizeof k->scope);
+    k->checked = now;
+    k->last_used = t.last_used_at > last ? t.last_used_at : last;
+    tk_api_token_free(&t);
+    *out = k;
+    return 0;
+}
+
 /* The token check of a TK_ROUTE_TOKEN route; 0 when the request may go on. */
 static int authorize(struct conn *c)
 {
     struct tk_http_server *s = c->s;
     const char *h = tk_http_header(&c->req, "authorization");
-    struct tk_api_token t;
+    struct known_token *k = NULL;
     struct tk_error err = {0};
+    char hash[65];
+    tk_time now;
     int rc;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer");
@@ -444,7 +562,9 @@ static int authorize(struct conn *c)
     h += 7;
     while (*h == ' ')
         h++;
-    rc = tk_engine_token_check(c->w->e, h, &t, &err);
+    rc = tk_engine_token_hash(h, hash, &err);
+    if (!rc)
+        rc = known_token(c->w, hash, &k, &err);
     if (rc == TK_ENOTFOUND) {
         tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         tk_http_res_error(&c->res, 401, "bad token");
@@ -456,16 +576,21 @@ static int authorize(struct conn *c)
         fail_answer(c, &err);
         return 1;
     }
-    if (!tk_engine_scope_allows(t.scope, c->route->scope)) {
+    /* last_used_at: at most once a minute per token, written by the writer
+     * thread in a transaction of its own (a read stays a read) */
+    now = tk_engine_now(c->w->e);
+    if (now - k->last_used >= TK_TOKEN_TOUCH_EVERY) {
+        k->last_used = now;
+        queue_touch(s, k->id, now);
+    }
+    if (!tk_engine_scope_allows(k->scope, c->route->scope)) {
         char msg[160];
-        snprintf(msg, sizeof msg, "token %s has scope %s; this needs %s", t.name, t.scope,
+        snprintf(msg, sizeof msg, "token %s has scope %s; this needs %s", k->name, k->scope,
                  c->route->scope);
         tk_http_res_error(&c->res, 403, msg);
-        tk_api_token_free(&t);
         return 1;
     }
-    snprintf(c->actor, sizeof c->actor, "api:%s", t.name);
-    tk_api_token_free(&t);
+    snprintf(c->actor, sizeof c->actor, "api:%s", k->name);
     /* token_name/scope point into c->actor (the name after "api:") */
     c->req.token_name = c->actor + 4;
     c->req.token_scope = c->route->scope;
@@ -623,6 +748,8 @@ static void *worker_main(void *arg)
         tk_engine_tick_clock(w->e);
         if (want_reload)
             reload(w);
+        if (w->writer)
+            write_touches(w);
         if (!batch) {
             if (stopping)
                 break;

@@ -88,6 +88,14 @@ int tk_store_token_by_hash(struct tk_db *db, const char *hash, struct tk_api_tok
     return r;
 }
 
+int tk_store_token_touch(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err)
+{
+    return tk_db_exec(db, err,
+                      "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND "
+                      "(last_used_at IS NULL OR last_used_at < ?)",
+                      "iii", (int64_t)now, id, (int64_t)now);
+}
+
 int tk_store_token_each(struct tk_db *db, int (*fn)(void *u, const struct tk_api_token *t), void *u,
                         struct tk_error *err)
 {

@@ -28,6 +28,9 @@ int tk_store_token_delete(struct tk_db *db, const char *name, struct tk_error *e
  * tk_api_token_free); 1 found, 0 not (OUT zeroed), < 0 on an error. */
 int tk_store_token_by_hash(struct tk_db *db, const char *hash, struct tk_api_token *out,
                            char stored_hash[65], struct tk_error *err);
+/* Record that token ID was used at NOW: last_used_at = NOW unless it is
+ * NOW or later already (a late, older touch never moves it back). */
+int tk_store_token_touch(struct tk_db *db, int64_t id, tk_time now, struct tk_error *err);
 /* Every token by name; FN returning non-zero stops the walk with that value. */
 int tk_store_token_each(struct tk_db *db, int (*fn)(void *u, const struct tk_api_token *t), void *u,
                         struct tk_error *err);

@@ -335,7 +335,7 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
     if (!f)
         f = &none;
     /* Each condition adds its `?` and, in the same order, its value. */
-    struct tk_db_value vals[3];
+    struct tk_db_value vals[5];
     size_t nvals = 0;
     const char *glue = "WHERE ";
     int ok = tk_buf_puts(&sql, ITEM_COLS) == 0;
@@ -355,10 +355,23 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
         glue = "AND ";
     }
     /* The to-do list is the pending, unarchived items, most recent on top. */
-    if (f->pending_only || f->todo_order)
+    if (f->pending_only || f->todo_order) {
         ok = ok && tk_buf_printf(&sql, "%sstate = 'pending' AND archived = 0 ", glue) == 0;
+        glue = "AND ";
+    }
+    /* A keyset page: the primary key (or the filter's index, which ends in
+     * the rowid) is searched from after_id on, so a page's cost does not
+     * grow with how far it is into the list. */
+    if (f->after_id && !f->todo_order) {
+        ok = ok && tk_buf_printf(&sql, "%sid > ? ", glue) == 0;
+        vals[nvals++] = tk_db_value_int(f->after_id);
+    }
     ok = ok &&
          tk_buf_puts(&sql, f->todo_order ? "ORDER BY todo_seq DESC, id DESC" : "ORDER BY id") == 0;
+    if (f->limit > 0) {
+        ok = ok && tk_buf_puts(&sql, " LIMIT ?") == 0;
+        vals[nvals++] = tk_db_value_int(f->limit);
+    }
     if (!ok) {
         tk_buf_free(&sql);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");

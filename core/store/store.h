@@ -139,8 +139,10 @@ struct tk_item_filter {
     int64_t account_id; /* 0: any */
     const char *type;   /* NULL: any */
     int pending_only;
-    int64_t job_id; /* 0: any */
-    int todo_order; /* 1: to-do order (todo_seq desc), else by id */
+    int64_t job_id;   /* 0: any */
+    int todo_order;   /* 1: to-do order (todo_seq desc), else by id */
+    int64_t after_id; /* by id only: ids above it (a keyset page), 0: all */
+    int64_t limit;    /* at most this many (LIMIT), 0: all */
 };
 /* Call FN for each matching item (fields loaded).  IT is borrowed for the
  * call; FN may modify it and write it back.  todo_order implies

@@ -2,7 +2,9 @@
  * page_accounts.c - `/accounts` (search, a page of 50 by name) and
  * `/accounts/ID`: contacts and who is notified (R1), the to-do list in the
  * client's order (R2), the account's jobs, and the bulk commands the item
- * plugins offer (R4).
+ * plugins offer (R4); its calendar settings (issue 14: zone, send window,
+ * holidays, manager, digest; "default" where the [calendar] default is in
+ * effect) and which contacts are suppressed, why and since when (issue 15).
  */
 #include <string.h>
 
@@ -141,6 +143,44 @@ static int bulk_forms(struct tk_web_ctx *c, int64_t account)
     return rc;
 }
 
+/* One row of the calendar settings: KEY's word, VALUE, and "(default)"
+ * when the account has no setting of its own. */
+static int setting_row(struct tk_web_ctx *c, const char *key, const char *value, int own)
+{
+    struct tk_buf *b = c->out;
+    int rc = tk_buf_printf(b, "<tr data-setting=\"%s\"><th scope=\"row\">", key);
+    rc |= tk_web_word(c, key);
+    rc |= tk_buf_puts(b, "</th><td>");
+    rc |= tk_web_html(b, value && *value ? value : "-");
+    if (!own) {
+        rc |= tk_buf_puts(b, " <span class=\"meta\">(");
+        rc |= tk_web_word(c, "cal.default");
+        rc |= tk_buf_puts(b, ")</span>");
+    }
+    rc |= tk_buf_puts(b, "</td></tr>");
+    return rc;
+}
+
+static int calendar_section(struct tk_web_ctx *c, const struct tk_account *a)
+{
+    struct tk_buf *b = c->out;
+    struct tk_account_view v;
+    int rc;
+    tk_engine_account_view(c->e, a, &v);
+    rc = tk_buf_puts(b, "<section><h2>");
+    rc |= tk_web_word(c, "calendar");
+    rc |= tk_buf_puts(b, "</h2><table class=\"settings\"><tbody>");
+    rc |= setting_row(c, "cal.timezone", v.timezone, a->timezone != NULL);
+    rc |= setting_row(c, "cal.window", v.window, a->window != NULL);
+    rc |= setting_row(c, "cal.holidays", v.holidays, a->holidays != NULL);
+    rc |= setting_row(c, "cal.manager", a->manager ? a->manager : tk_web_t(c->lang, "none"), 1);
+    /* digest: no [calendar] default exists; "default" is off (as --json) */
+    rc |= setting_row(c, "cal.digest", tk_web_t(c->lang, a->digest == 1 ? "on" : "off"),
+                      a->digest >= 0);
+    rc |= tk_buf_puts(b, "</tbody></table></section>");
+    return rc;
+}
+
 int tk_web_page_account(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
 {
     struct tk_buf *b = c->out;
@@ -163,17 +203,37 @@ int tk_web_page_account(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
     rc |= tk_web_word(c, "name");
     rc |= tk_buf_puts(b, "</th><th>");
     rc |= tk_web_word(c, "notify");
+    rc |= tk_buf_puts(b, "</th><th>");
+    rc |= tk_web_word(c, "suppressed");
     rc |= tk_buf_puts(b, "</th></tr></thead><tbody>");
     for (size_t i = 0; i < cs.n; i++) {
-        rc |= tk_buf_printf(b, "<tr data-contact-id=\"%lld\"><td>", (long long)cs.v[i].id);
-        rc |= tk_web_html(b, cs.v[i].email);
+        const struct tk_contact *ct = &cs.v[i];
+        rc |= tk_buf_printf(b, "<tr data-contact-id=\"%lld\"%s><td>", (long long)ct->id,
+                            ct->suppressed_reason ? " class=\"suppressed\"" : "");
+        rc |= tk_web_html(b, ct->email);
         rc |= tk_buf_puts(b, "</td><td>");
-        rc |= tk_web_html(b, cs.v[i].name ? cs.v[i].name : "");
+        rc |= tk_web_html(b, ct->name ? ct->name : "");
         rc |= tk_buf_puts(b, "</td><td>");
-        rc |= tk_web_word(c, cs.v[i].notify ? "on" : "off");
+        rc |= tk_web_word(c, ct->notify ? "on" : "off");
+        rc |= tk_buf_puts(b, "</td><td data-suppressed=\"");
+        rc |= tk_buf_puts(b, ct->suppressed_reason ? "yes" : "no");
+        rc |= tk_buf_puts(b, "\">");
+        if (ct->suppressed_reason) {
+            /* why (a bounce's diagnostic text: the client's, escaped) and when */
+            rc |= tk_web_html(b, ct->suppressed_reason);
+            rc |= tk_buf_puts(b, " <span class=\"meta\">");
+            rc |= tk_web_word(c, "suppressed.since");
+            rc |= tk_buf_puts(b, " ");
+            rc |= tk_web_time(c, ct->suppressed_at);
+            rc |= tk_buf_puts(b, "</span>");
+        } else {
+            rc |= tk_buf_puts(b, "-");
+        }
         rc |= tk_buf_puts(b, "</td></tr>");
     }
-    rc |= tk_buf_puts(b, "</tbody></table></div></section><section><h2>");
+    rc |= tk_buf_puts(b, "</tbody></table></div></section>");
+    rc |= calendar_section(c, &a);
+    rc |= tk_buf_puts(b, "<section><h2>");
     rc |= tk_web_word(c, "todo");
     rc |= tk_buf_puts(b, "</h2><div class=\"scroll\"><table class=\"todo\"><thead><tr><th>");
     rc |= tk_web_word(c, "title");

@@ -87,6 +87,8 @@ class Console(unittest.TestCase):
         t.ok("user", "add", "other", "--language", "nl", "--password-stdin", input=PASSWORD + "\n")
         cls.acc = t.account("Acme BV", contacts=(("ann@acme.example", "Ann Acme", True),
                                                  ("gone@acme.example", "Gone", True)))
+        t.ok("account", "set", "Acme BV", "--timezone", "Europe/Amsterdam", "--manager",
+             "boss@firm.example")
         cls.item = t.send("invoice", cls.acc, "Fees 2026", "--reminders", "on", "--every", "3",
                           "--count", "2")
         cls.approval = t.send("approval", cls.acc, "Annual accounts 2026", "--reminders", "on")
@@ -426,6 +428,21 @@ class Console(unittest.TestCase):
     def test_50_dutch_for_a_dutch_user(self):
         self.login("other")
         self.assertIn("Uitloggen", self.css("[data-action=logout]").text)
+        # the account's calendar settings and its suppressed contact (test_10's
+        # 550 at RCPT suppressed gone@), in Dutch
+        self.go("/accounts/%s" % self.acc)
+        self.assertIn("Europe/Amsterdam", self.css("tr[data-setting='cal.timezone']").text)
+        self.assertIn("Tijdzone", self.css("tr[data-setting='cal.timezone']").text)
+        self.assertIn("(standaard)", self.css("tr[data-setting='cal.window']").text)
+        self.assertIn("boss@firm.example", self.css("tr[data-setting='cal.manager']").text)
+        self.assertIn("Geblokkeerd", self.css("table.contacts thead").text)
+        rows = {r.find_element(By.TAG_NAME, "td").text: r.find_element(
+            By.CSS_SELECTOR, "td[data-suppressed]") for r in
+            self.driver.find_elements(By.CSS_SELECTOR, "tr[data-contact-id]")}
+        self.assertEqual(rows["ann@acme.example"].get_attribute("data-suppressed"), "no")
+        self.assertEqual(rows["gone@acme.example"].get_attribute("data-suppressed"), "yes")
+        self.assertIn("550", rows["gone@acme.example"].text)
+        self.assertIn("sinds", rows["gone@acme.example"].text)
         self.go("/items/%s" % self.item)
         self.assertIn("Opnieuw versturen", self.css("[data-action=resend]").text)
 

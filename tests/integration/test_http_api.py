@@ -280,6 +280,87 @@ class Auth(unittest.TestCase):
             self.assertNotIn(tok[3:], log)
 
 
+class Paging(unittest.TestCase):
+    def test_keyset_cursor_stable_while_items_are_added(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        w = d.token("ci", "write")
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "Acme"}, token=w)[0], 201)
+
+        def add(n):
+            for i in range(n):
+                st, _, b = d.api("POST", "/api/v1/items", {"type": "invoice", "account": "Acme",
+                                                             "title": "Invoice %d" % i,
+                                                             "fields": {"amount": "1.00", "currency": "EUR"}}, token=w)
+                self.assertEqual(st, 201, b)
+        add(23)
+        seen, cursor, pages = [], None, 0
+        while True:
+            path = "/api/v1/items?limit=10" + ("&cursor=" + cursor if cursor else "")
+            st, _, b = d.api("GET", path, token=w)
+            self.assertEqual(st, 200, b)
+            seen += [x["id"] for x in b["items"]]
+            cursor = b["next_cursor"]
+            pages += 1
+            if pages == 1:
+                self.assertRegex(cursor, r"^[A-Za-z0-9_-]+$")
+                self.assertFalse(cursor.isdigit())  # opaque, not the id
+                add(7)  # added between pages: they come at the end
+            if cursor is None:
+                break
+        self.assertEqual(len(seen), 30)
+        self.assertEqual(seen, sorted(set(seen)))  # no duplicates, in id order
+        self.assertEqual(seen, [x["id"] for x in t.json("list")])  # no gaps
+        # a filtered list pages the same way
+        st, _, b = d.api("GET", "/api/v1/items?account=Acme&pending=true&limit=29", token=w)
+        self.assertEqual((st, len(b["items"])), (200, 29))
+        st, _, b2 = d.api("GET", "/api/v1/items?account=Acme&pending=true&limit=29&cursor=" +
+                          b["next_cursor"], token=w)
+        self.assertEqual([x["id"] for x in b2["items"]], seen[29:])
+        self.assertIsNone(b2["next_cursor"])
+        for bad in ("10", "x", "djE6MA", "djI6MTA", "%00", "a" * 100):
+            st, _, b = d.api("GET", "/api/v1/items?cursor=" + bad, token=w)
+            self.assertEqual(st, 400, bad)
+            self.assertIn("cursor", b["error"])
+            self.assertNotIn("\n", b["error"])
+
+
+class TokenUse(unittest.TestCase):
+    def test_last_used_once_a_minute_and_revoke_within_a_second(self):
+        t = deploy(self)
+        d = Daemon(self, t)
+        r = d.token("reader", "read")
+        w = d.token("writer", "write")
+        listed = {x["name"]: x for x in t.json("token", "list")}
+        self.assertIsNone(listed["reader"]["last_used_at"])
+        self.assertIn("last used never", t.ok("token", "list"))
+        self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 200)
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "Acme"}, token=w)[0], 201)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            listed = {x["name"]: x for x in t.json("token", "list")}
+            if listed["reader"]["last_used_at"] and listed["writer"]["last_used_at"]:
+                break
+            time.sleep(0.1)
+        first = listed["reader"]["last_used_at"]
+        self.assertIsNotNone(first)
+        self.assertIsNotNone(listed["writer"]["last_used_at"])
+        line = [x for x in t.ok("token", "list").splitlines() if x.startswith("reader ")][0]
+        self.assertNotIn("never", line)
+        # further requests within the minute write nothing: the value stays
+        for _ in range(30):
+            self.assertEqual(d.api("GET", "/api/v1/items", token=r)[0], 200)
+        time.sleep(1.5)
+        self.assertEqual({x["name"]: x for x in t.json("token", "list")}["reader"]["last_used_at"], first)
+        # revoke (another process): refused within a second, in both threads
+        t.ok("token", "revoke", "reader")
+        t.ok("token", "revoke", "writer")
+        time.sleep(1.1)
+        self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 401)
+        self.assertEqual(d.api("POST", "/api/v1/accounts", {"name": "Late"}, token=w)[0], 401)
+        self.assertEqual([x["name"] for x in t.json("account", "list")], ["Acme"])
+
+
 class Load(unittest.TestCase):
     def test_10000_requests_from_50_clients(self):
         t = deploy(self)

@@ -141,15 +141,48 @@ TK_TEST(test_reminders_and_list_query)
     rq.body_len = strlen(rq.body);
     TK_CHECK_INT(tk_api_parse_reminders(&rq, &r, &err), TK_EINVAL);
 
-    rq = req("GET", "/", "pending=true&limit=5&cursor=10&type=invoice", "");
+    /* the cursor is opaque: what the API made comes back as the same id */
+    char cur[TK_API_CURSOR_MAX], qs[128];
+    int64_t back = 0;
+    static const int64_t ids[] = {1, 9, 10, 99, 12345, 1234567, INT64_MAX};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        tk_api_cursor_make(ids[i], cur);
+        TK_CHECK(strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                 strlen(cur));
+        TK_CHECK_INT(tk_api_cursor_read(cur, &back), 0);
+        TK_CHECK(back == ids[i]);
+    }
+    static const char *const bad_cursors[] = {"",
+                                              "10",
+                                              "x",
+                                              "djE6",
+                                              "djE6MA",
+                                              "djE6LTE",
+                                              "djE6MDE",
+                                              "djE6MTA=",
+                                              "djE6MTA+",
+                                              "djI6MTA",
+                                              "djE6MTB",
+                                              "djE6MTAx"
+                                              "djE6MTAx"
+                                              "djE6MTAx"
+                                              "djE6MTAx"
+                                              "djE6MTAx"
+                                              "djE6",
+                                              "djE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"};
+    for (size_t i = 0; i < sizeof bad_cursors / sizeof bad_cursors[0]; i++)
+        TK_CHECK(tk_api_cursor_read(bad_cursors[i], &back) == -1);
+    tk_api_cursor_make(10, cur);
+    snprintf(qs, sizeof qs, "pending=true&limit=5&cursor=%s&type=invoice", cur);
+    rq = req("GET", "/", qs, "");
     TK_CHECK_INT(tk_api_parse_item_query(&rq, &q, &err), 0);
     TK_CHECK_INT(q.pending, 1);
     TK_CHECK_INT((long long)q.limit, 5);
     TK_CHECK_INT(q.after, 10);
     TK_CHECK_STR(q.type, "invoice");
     TK_CHECK(q.account == NULL);
-    static const char *const bad[] = {"limit=0",  "limit=1001",  "cursor=-1",
-                                      "cursor=x", "pending=yes", "account=%zz"};
+    static const char *const bad[] = {"limit=0",   "limit=1001",  "cursor=-1",  "cursor=x",
+                                      "cursor=10", "pending=yes", "account=%zz"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rq.query = bad[i];
         TK_CHECK_INT(tk_api_parse_item_query(&rq, &q, &err), TK_EINVAL);

@@ -379,6 +379,54 @@ TK_TEST(test_item_each_and_todo_order)
     struct tk_item_filter todo = {.todo_order = 1};
     TK_CHECK_INT(tk_store_item_each(db, &todo, collect, &s, &err), 0);
     TK_CHECK_INT(s.n, 2); /* i1 and i4 are pending and not archived */
+
+    /* A keyset page: ids after after_id, at most limit of them. */
+    struct tk_item_filter page = {.after_id = i1, .limit = 2};
+    memset(&s, 0, sizeof s);
+    TK_CHECK_INT(tk_store_item_each(db, &page, collect, &s, &err), 0);
+    TK_CHECK(s.n == 2 && s.ids[0] == i2 && s.ids[1] == i3);
+    page.after_id = i3;
+    memset(&s, 0, sizeof s);
+    TK_CHECK_INT(tk_store_item_each(db, &page, collect, &s, &err), 0);
+    TK_CHECK(s.n == 1 && s.ids[0] == i4);
+    struct tk_item_filter apage = {
+        .account_id = acme, .type = "invoice", .after_id = i1, .limit = 5};
+    memset(&s, 0, sizeof s);
+    TK_CHECK_INT(tk_store_item_each(db, &apage, collect, &s, &err), 0);
+    TK_CHECK(s.n == 1 && s.ids[0] == i3);
+    /* ... searched, not scanned: the page's cost does not grow with after_id */
+    {
+        static const char *const plans[] = {
+            "EXPLAIN QUERY PLAN SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?",
+            "EXPLAIN QUERY PLAN SELECT id FROM items WHERE account_id = ? AND id > ? "
+            "ORDER BY id LIMIT ?",
+            "EXPLAIN QUERY PLAN SELECT id FROM items WHERE type = ? AND state = 'pending' AND "
+            "archived = 0 AND id > ? ORDER BY id LIMIT ?",
+        };
+        for (size_t p = 0; p < sizeof plans / sizeof plans[0]; p++) {
+            struct tk_cursor *cur = NULL;
+            int r, searched = 0, scanned = 0;
+            if (p == 0)
+                TK_CHECK_INT(tk_db_query(db, &cur, &err, plans[p], "ii", (int64_t)1, (int64_t)2),
+                             0);
+            else if (p == 1)
+                TK_CHECK_INT(
+                    tk_db_query(db, &cur, &err, plans[p], "iii", acme, (int64_t)1, (int64_t)2), 0);
+            else
+                TK_CHECK_INT(
+                    tk_db_query(db, &cur, &err, plans[p], "sii", "invoice", (int64_t)1, (int64_t)2),
+                    0);
+            while ((r = tk_cursor_next(cur, &err)) > 0) {
+                const char *d = tk_cursor_text(cur, 3);
+                if (d && strncmp(d, "SEARCH", 6) == 0)
+                    searched = 1;
+                if (d && strncmp(d, "SCAN", 4) == 0)
+                    scanned = 1;
+            }
+            tk_cursor_close(cur);
+            TK_CHECK(searched && !scanned);
+        }
+    }
     tk_db_close(db);
 }
 

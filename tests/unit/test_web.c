@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "engine/internal.h" /* tk_engine_suppress: a bounce without the mail */
 #include "web/web.h"
 
 static const char *esc(int (*fn)(struct tk_buf *, const char *), const char *s)
@@ -243,6 +244,18 @@ TK_TEST(pages_escape_hostile_data)
     rq.account_id = acc;
     rq.title = bad;
     TK_CHECK_INT(tk_engine_send(eng, &rq, &item, &err), 0);
+    /* a suppression whose reason is a bounce's text (the client's server's) */
+    TK_CHECK_INT(tk_engine_contact_add(eng, acc, "gone@evil.example", "Gone", 1, NULL, &err), 0);
+    TK_CHECK_INT(tk_engine_suppress(eng, "gone@evil.example", bad, "bounce", 0, acc, 0, NULL, &err),
+                 0);
+    {
+        struct tk_account_settings st = {.timezone = "Europe/Amsterdam",
+                                         .window = NULL,
+                                         .holidays = "nl",
+                                         .manager = "boss@firm.example",
+                                         .digest = 1};
+        TK_CHECK_INT(tk_engine_account_set(eng, acc, &st, &err), 0);
+    }
     TK_CHECK_INT(tk_engine_commit(eng, &err), 0);
 
     TK_CHECK_INT(tk_web_page_dashboard(&c, &err), 0);
@@ -258,6 +271,23 @@ TK_TEST(pages_escape_hostile_data)
     tk_buf_reset(&out);
     TK_CHECK_INT(tk_web_page_account(&c, acc, &err), 0);
     TK_CHECK(contains(&out, "data-item-id="));
+    /* the calendar settings, own or the default, and who is suppressed */
+    TK_CHECK(contains(&out, "data-setting=\"cal.timezone\""));
+    TK_CHECK(contains(&out, "Europe/Amsterdam"));
+    TK_CHECK(contains(&out, "boss@firm.example"));
+    TK_CHECK(contains(&out, "Daily digest</th><td>on</td>"));
+    TK_CHECK(contains(&out, "Send window</th><td>always <span class=\"meta\">(default)"));
+    TK_CHECK(contains(&out, "data-suppressed=\"yes\">&lt;script&gt;alert(1)"));
+    TK_CHECK(contains(&out, "data-suppressed=\"no\">-"));
+    TK_CHECK(contains(&out, "since"));
+    check_no_payload(&out);
+    tk_buf_reset(&out);
+    c.lang = "nl";
+    TK_CHECK_INT(tk_web_page_account(&c, acc, &err), 0);
+    TK_CHECK(contains(&out, "Tijdzone"));
+    TK_CHECK(contains(&out, "Geblokkeerd"));
+    TK_CHECK(contains(&out, "Verzendvenster</th><td>always <span class=\"meta\">(standaard)"));
+    c.lang = "en";
     check_no_payload(&out);
     tk_buf_reset(&out);
     TK_CHECK_INT(tk_web_page_item(&c, item, &err), 0);
