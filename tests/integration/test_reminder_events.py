@@ -80,6 +80,17 @@ class ReminderEvents(unittest.TestCase):
         t.ok("tick", now=at(4))
         self.assertEqual(t.show(item)["reminders"]["sent"], 2)
 
+    def test_a_broken_script_never_stops_reminders(self):
+        t = self.deploy()
+        acc = t.account("Nova BV")
+        item = t.send("organizer", acc, "Q", "--every", "2", "--count", "1", now=at(0))
+        with open(os.path.join(self.dir, "broken.lua"), "w") as f:
+            f.write('on("reminder.sent", function(item, job, step)\n')
+        r = t.run("tick", now=at(2))
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("refused: a pipeline script failed to load", r.err)
+        self.assertEqual(t.show(item)["reminders"]["sent"], 1)
+
     def test_unknown_scheduler_event_refused_with_line(self):
         t = self.deploy(bad='\n\non("reminder.bounced", function() end)\n')
         r = t.run("check", now="")
