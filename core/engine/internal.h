@@ -80,6 +80,20 @@ int tk_ctx_init(struct tk_engine *e, struct tk_item_ctx *ctx, const struct tk_it
 int tk_render_section(struct tk_engine *e, const struct tk_plugin *p, const struct tk_item *it,
                       const char *language, const char *kind, const char **section,
                       struct tk_error *err);
+/* After an automatic reminder of IT was enqueued (IT->rem.sent is its
+ * step): the Lua events on("reminder.sent") and, after the last step,
+ * on("reminders.exhausted") (reminder_events.c).  A failing handler is
+ * undone and logged, never the reminder; non-zero only when the store
+ * fails or memory runs out. */
+int tk_engine_reminder_events(struct tk_engine *e, const struct tk_item *it, struct tk_error *err);
+/* The tone ladder (ladder.c): for a reminder whose section is "reminder",
+ * the step's own section of the item's template ([reminder.last] on the
+ * last step, else [reminder.N], else [reminder]) into *SECTION (borrowed
+ * from the catalog until it reloads).  Leaves *SECTION alone when no
+ * template has any of them or a template does not load; non-zero only on
+ * out of memory. */
+int tk_ladder_section(struct tk_engine *e, const struct tk_plugin *p, const struct tk_item *it,
+                      const char *language, const char **section, struct tk_error *err);
 
 /* One email about one or more items to RECIPIENTS, enqueued in the outbox.
  *   IT        the item (NULL for a bulk email; then BULK_ITEMS lists them)

@@ -74,17 +74,22 @@ int tk_render_section(struct tk_engine *e, const struct tk_plugin *p, const stru
     int rc;
     if (!p->item->section) {
         *section = strcmp(it->state, "pending") == 0 ? kind : NULL;
-        return 0;
+    } else {
+        if ((rc = copy_kv(&fields, &it->fields, err)) == 0 &&
+            (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, &vars, language, err)) == 0) {
+            ctx.phase = 3;
+            *section = p->item->section(p->state, &ctx, kind); /* static in the plugin */
+        }
+        tk_kv_free(&fields);
+        tk_kv_free(&facts);
+        tk_kv_free(&vars);
+        if (rc)
+            return rc;
     }
-    if ((rc = copy_kv(&fields, &it->fields, err)) == 0 &&
-        (rc = tk_ctx_init(e, &ctx, it, &fields, &facts, &vars, language, err)) == 0) {
-        ctx.phase = 3;
-        *section = p->item->section(p->state, &ctx, kind); /* static in the plugin */
-    }
-    tk_kv_free(&fields);
-    tk_kv_free(&facts);
-    tk_kv_free(&vars);
-    return rc;
+    /* issue 14: the step's own section of the tone ladder */
+    if (*section && strcmp(kind, "reminder") == 0 && strcmp(*section, "reminder") == 0)
+        return tk_ladder_section(e, p, it, language, section, err);
+    return 0;
 }
 
 int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error *err)

@@ -85,7 +85,8 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     if ((rc = tk_store_item_update_reminder(e->db, &it, err)) ||
         (rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
                                  "reminder", detail, err)) ||
-        (rc = tk_webhook_emit(e, e->db, "reminder.sent", it.id, err)))
+        (rc = tk_webhook_emit(e, e->db, "reminder.sent", it.id, err)) ||
+        (rc = tk_engine_reminder_events(e, &it, err)))
         goto out;
 out:
     free(who);

@@ -444,12 +444,53 @@ static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_erro
     return rc;
 }
 
+/* on("reminder.sent", fn(item, job, step)) and on("reminders.exhausted",
+ * fn(item, job)), for items of every type (issue 14): called by the
+ * scheduler after it enqueued a reminder (tk_engine_reminder_events). */
+static int run_reminder_handlers(struct tk_pipelines *p, const struct tk_item *it,
+                                 const char *event, int job_exists, struct tk_error *err)
+{
+    struct tk_engine *e = p->e;
+    int sent = strcmp(event, "reminder.sent") == 0;
+    for (size_t i = 0; i < p->nscripts; i++) {
+        struct tk_script *sc = p->scripts[i];
+        for (size_t k = 0; k < sc->nhandlers; k++) {
+            const struct tk_handler *h = &sc->handlers[k];
+            char label[128];
+            snprintf(label, sizeof label, "%s.%s", h->type, h->event);
+            if (strcmp(label, event) != 0)
+                continue;
+            snprintf(label, sizeof label, "on(%s)", event);
+            lua_State *L = tk_lua_state(sc->lua);
+            tk_lua_set_now(sc->lua, tk_engine_now(e));
+            if (!lua_checkstack(L, 5))
+                return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
+            push_item(L, it, event);
+            if (job_exists)
+                tk_job_push(L, it->job_id);
+            else
+                lua_pushnil(L);
+            if (sent)
+                lua_pushinteger(L, (lua_Integer)it->rem.sent);
+            const char *actor = tk_engine_actor(e);
+            tk_engine_set_actor(e, "pipeline");
+            int rc = tk_lua_call(sc->lua, sent ? 3 : 2, 0, label, err);
+            tk_engine_set_actor(e, actor);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,
                     struct tk_error *err)
 {
     struct tk_pipelines *p = u;
     (void)e;
     int job_exists = 0;
+    int reminder = strcmp(event, "reminder.sent") == 0 || strcmp(event, "reminders.exhausted") == 0;
     if (refuse_if_broken(p, err) != 0)
         return TK_EINVAL;
     if (it->job_id) {
@@ -463,6 +504,8 @@ static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, cons
         else
             tk_error_clear(err);
     }
+    if (reminder)
+        return run_reminder_handlers(p, it, event, job_exists, err);
     int rc = run_handlers(p, it, event, job_exists, err);
     if (rc == 0 && job_exists)
         rc = advance_when_done(p, it->job_id, err);

@@ -132,7 +132,7 @@ static int l_pipeline(lua_State *L)
     return 0;
 }
 
-/* on("TYPE.EVENT", fn) */
+/* on("TYPE.EVENT", fn), on("reminder.sent", fn), on("reminders.exhausted", fn) */
 static int l_on(lua_State *L)
 {
     struct tk_script *sc = script_of(L);
@@ -149,7 +149,9 @@ static int l_on(lua_State *L)
         return luaL_error(L, "on('%s'): unknown item type", ev);
     memcpy(type, ev, tl);
     type[tl] = '\0';
-    if (reg) {
+    /* issue 14: the scheduler's own events, for every item type */
+    int reminder_event = strcmp(ev, "reminder.sent") == 0 || strcmp(ev, "reminders.exhausted") == 0;
+    if (reg && !reminder_event) {
         const struct tk_plugin *pl = tk_registry_item(reg, type);
         if (!pl)
             return luaL_error(L, "on('%s'): unknown item type '%s'", ev, type);

@@ -128,6 +128,30 @@ static int finish_section(struct parser *p)
     return 0;
 }
 
+/* A dotted section name is a step of the tone ladder: reminder.N (N from
+ * 1 to TK_TEMPLATE_MAX_STEP, no leading zero) or reminder.last. */
+static int ladder_name(struct parser *p, const char *s, size_t n)
+{
+    const char *step = s + 9;
+    size_t sn = n - 9, k;
+    long num;
+    if (n < 9 || memcmp(s, "reminder.", 9) != 0)
+        return tk_error_set(p->err, TK_EINVAL,
+                            "%s:%zu: section [%.*s]: only [reminder] has steps"
+                            " ([reminder.1], [reminder.2], ..., [reminder.last])",
+                            p->origin, p->lineno, (int)n, s);
+    if (sn == 4 && memcmp(step, "last", 4) == 0)
+        return 0;
+    for (k = 0, num = 0; k < sn && k < 5 && step[k] >= '0' && step[k] <= '9'; k++)
+        num = num * 10 + (step[k] - '0');
+    if (sn && k == sn && step[0] != '0' && num <= TK_TEMPLATE_MAX_STEP)
+        return 0;
+    return tk_error_set(p->err, TK_EINVAL,
+                        "%s:%zu: section [%.*s]: a reminder step is a number from 1 to %d"
+                        " or 'last'",
+                        p->origin, p->lineno, (int)n, s, TK_TEMPLATE_MAX_STEP);
+}
+
 static int section_line(struct parser *p, const char *s, size_t n)
 {
     size_t i = 1, nl;
@@ -136,7 +160,7 @@ static int section_line(struct parser *p, const char *s, size_t n)
     if (rc)
         return rc;
     while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9' && i > 1) ||
-                     ((s[i] == '_' || s[i] == '-') && i > 1)))
+                     ((s[i] == '_' || s[i] == '-' || s[i] == '.') && i > 1)))
         i++;
     nl = i - 1;
     if (nl == 0 || nl > MAX_SECTION_NAME || i >= n || s[i] != ']' ||
@@ -144,6 +168,8 @@ static int section_line(struct parser *p, const char *s, size_t n)
         return fail(p, p->lineno,
                     "malformed section header: expected [name] with a-z, 0-9, '_' or '-'"
                     " (write \\[ for a body line starting with '[')");
+    if (memchr(s + 1, '.', nl) && (rc = ladder_name(p, s + 1, nl)))
+        return rc;
     for (size_t k = 0; k < p->t->nsections; k++)
         if (strlen(p->t->sections[k].name) == nl && memcmp(p->t->sections[k].name, s + 1, nl) == 0)
             return tk_error_set(p->err, TK_EINVAL, "%s:%zu: section [%.*s] appears twice",

@@ -34,8 +34,12 @@
 
 struct tk_item_type;
 
+/* The tone ladder: [reminder.N] for N from 1 to this (the most a count may
+ * be), and [reminder.last]. */
+#define TK_TEMPLATE_MAX_STEP 1000
+
 struct tk_template_section {
-    char *name;    /* "notification", "reminder", "resend", "copy" */
+    char *name;    /* "notification", "reminder", "reminder.2", "reminder.last", "resend", "copy" */
     char *subject; /* raw, with placeholders */
     char *body;
 };

@@ -452,7 +452,21 @@ static void check_template(const struct contract *c, const struct tk_item_type *
         TK_CHECK(tk_template_section(&tp, base[k]) != NULL);
     for (k = 0; c->sections[k]; k++)
         TK_CHECK(tk_template_section(&tp, c->sections[k]) != NULL);
-    TK_CHECK_INT(tp.nsections, 3 + k);
+    {
+        /* the tone ladder's steps ([reminder.N], [reminder.last]) come on
+         * top; the shipped invoice and organizer reminder templates have
+         * friendly, firm and final */
+        size_t steps = 0;
+        for (size_t s = 0; s < tp.nsections; s++)
+            steps += strncmp(tp.sections[s].name, "reminder.", 9) == 0;
+        TK_CHECK_INT(tp.nsections - steps, 3 + k);
+        if (named && (strcmp(c->type, "invoice") == 0 || strcmp(c->type, "organizer") == 0)) {
+            TK_CHECK_INT(steps, 3);
+            TK_CHECK(tk_template_section(&tp, "reminder.1") != NULL);
+            TK_CHECK(tk_template_section(&tp, "reminder.2") != NULL);
+            TK_CHECK(tk_template_section(&tp, "reminder.last") != NULL);
+        }
+    }
     for (k = 0; k < tp.nsections; k++) {
         TK_CHECK(tp.sections[k].subject && *tp.sections[k].subject);
         TK_CHECK(tp.sections[k].body && strlen(tp.sections[k].body) > 40);

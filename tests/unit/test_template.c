@@ -99,6 +99,37 @@ TK_TEST(test_parse_errors)
     expect_error("[a]\nSubject: x\n\nbody\n[Bad]\n",
                  "t.tmpl:5: malformed section header: expected [name] with a-z, 0-9, '_' or '-'"
                  " (write \\[ for a body line starting with '[')");
+    /* the tone ladder: [reminder.N] (1..1000, no leading zero), [reminder.last] */
+    expect_error("[a]\nSubject: x\n\n[reminder.0]\nSubject: y\n",
+                 "t.tmpl:4: section [reminder.0]: a reminder step is a number from 1 to 1000"
+                 " or 'last'");
+    expect_error("[reminder.x]\nSubject: y\n",
+                 "t.tmpl:1: section [reminder.x]: a reminder step is a number from 1 to 1000"
+                 " or 'last'");
+    expect_error("[reminder.007]\nSubject: y\n",
+                 "t.tmpl:1: section [reminder.007]: a reminder step is a number from 1 to 1000"
+                 " or 'last'");
+    expect_error("[reminder.99999]\nSubject: y\n",
+                 "t.tmpl:1: section [reminder.99999]: a reminder step is a number from 1 to 1000"
+                 " or 'last'");
+    expect_error("[reminder.2.1]\nSubject: y\n",
+                 "t.tmpl:1: section [reminder.2.1]: a reminder step is a number from 1 to 1000"
+                 " or 'last'");
+    expect_error("[reminders.1]\nSubject: y\n",
+                 "t.tmpl:1: section [reminders.1]: only [reminder] has steps ([reminder.1],"
+                 " [reminder.2], ..., [reminder.last])");
+    expect_error("[reminder]\nSubject: x\n\n[reminder.1]\nSubject: y\n\n[reminder.1]\nSubject: z\n",
+                 "t.tmpl:7: section [reminder.1] appears twice");
+    {
+        static const char ok[] = "[reminder.1]\nSubject: a\n\n[reminder.1000]\nSubject: b\n\n"
+                                 "[reminder.last]\nSubject: c\n";
+        struct tk_template t;
+        struct tk_error err = {0};
+        TK_CHECK_INT(tk_template_parse(ok, sizeof ok - 1, "t.tmpl", &t, &err), 0);
+        TK_CHECK(tk_template_section(&t, "reminder.1000") != NULL);
+        TK_CHECK(tk_template_section(&t, "reminder.last") != NULL);
+        tk_template_free(&t);
+    }
     expect_error("[a]\nHello\n", "t.tmpl:2: expected 'Subject:' as the first line of [a]");
     expect_error("[a]\n[b]\nSubject: x\n", "t.tmpl:1: section [a] has no 'Subject:' line");
     expect_error("[a]\nSubject: x\nbody\n", "t.tmpl:3: expected a blank line after 'Subject:'");
