@@ -8,9 +8,14 @@ manager gets ONE email naming the item, the client and what was sent when
 email, held by a hold, cancelled by completion, never sent twice, and
 without a manager recorded once with nothing sent.
 """
+import os
+import random
+import signal
+import subprocess
+import time
 import unittest
 
-from tkharness import SmtpServer, Tickler, at
+from tkharness import BIN, SmtpServer, Tickler, at
 
 BOSS = "boss@bakker.example"
 
@@ -182,6 +187,35 @@ class Escalation(unittest.TestCase):
             err = t.fails("init")
             self.assertIn("tickler.ini:", err)
             self.assertIn("escalate_after_days", err)
+
+    def test_kill9_around_the_escalating_tick_never_twice(self):
+        """kill -9 of `tickler tick` at random moments while it escalates
+        30 items, then a tick to the end: one escalation per item enqueued
+        (one audit entry, one Message-ID at the SMTP server)."""
+        t = self.deploy()
+        acc = self.account("--manager", BOSS)
+        items = [t.send("organizer", acc, "Q%d" % i, "--every", "1", "--count", "1", now=at(0))
+                 for i in range(30)]
+        t.ok("tick", now=at(1))
+        rnd = random.Random(14)
+        for _ in range(8):
+            env = dict(os.environ, TICKLER_CONFIG=t.config)
+            env.pop("TICKLER_NOW", None)
+            p = subprocess.Popen([BIN, "--now", at(4), "tick"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.05, 0.6))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        t.ok("tick", now=at(4))
+        t.ok("tick", now=at(5))
+        esc = of_kind(self.srv, "escalation")
+        per_item = {}
+        for m in esc:
+            per_item.setdefault(m["X-Tickler-Item"], set()).add(str(m["Message-ID"]))
+        self.assertEqual(sorted(per_item), sorted(str(i) for i in items))
+        self.assertEqual({len(v) for v in per_item.values()}, {1}, "one escalation per item")
+        for i in items:
+            self.assertEqual(len(self.escalated(i)), 1, i)
 
 
 if __name__ == "__main__":
