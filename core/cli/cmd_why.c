@@ -16,6 +16,9 @@ static json_t *why_json(const struct tk_engine_why *w)
     json_object_set_new(o, "due_now", json_boolean(w->due_now));
     json_object_set_new(o, "retry", json_boolean(w->retry));
     json_object_set_new(o, "nobody_left", json_boolean(w->nobody_left));
+    json_object_set_new(o, "escalation", w->escalation ? tk_json_time(w->escalation) : json_null());
+    json_object_set_new(o, "escalated", json_boolean(w->escalated));
+    json_object_set_new(o, "nobody_notified", json_boolean(w->nobody_notified));
     if (w->fault.count > 0) {
         json_t *f = json_object();
         json_object_set_new(f, "at", tk_json_time(w->fault.at));
@@ -45,6 +48,12 @@ static void why_text(const struct tk_engine_why *w)
     else
         printf("  next:          %s%s\n", tk_time_format(w->next, a, sizeof a),
                w->retry ? ", a retry" : "");
+    if (w->escalation)
+        printf("  escalation:    every automatic reminder is sent; the account's manager is told "
+               "at %s unless it is completed first\n",
+               tk_time_format(w->escalation, a, sizeof a));
+    else if (w->escalated)
+        printf("  escalation:    the account's manager was told (see the audit trail)\n");
     if (it->hold.since) {
         printf("  hold:          since %s", tk_time_format(it->hold.since, a, sizeof a));
         if (it->hold.until)
@@ -55,6 +64,9 @@ static void why_text(const struct tk_engine_why *w)
     if (w->nobody_left)
         printf("  recipients:    every notify-on contact of the account is suppressed: reminders "
                "wait (contact unsuppress, or add a contact)\n");
+    if (w->nobody_notified)
+        printf("  recipients:    no contact of the account has notify on: reminders wait, no "
+               "step is spent (add a contact, or switch one to notify on)\n");
     if (!w->type_loaded)
         printf("  type:          no plugin for '%s' is loaded: the item waits until it is\n",
                tk_cli_text(it->type));

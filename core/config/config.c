@@ -68,6 +68,7 @@ static const struct keydef keys[] = {
     S("firm", "portal_url", K_OPT, firm_portal_url),
     I("reminders", "default_every_days", default_every_days, 1, 365),
     I("reminders", "default_count", default_count, 0, 100),
+    I("reminders", "escalate_after_days", escalate_after_days, 0, 3650),
     S("calendar", "timezone", K_ZONE, calendar_timezone),
     S("calendar", "window", K_WINDOW, calendar_window),
     S("calendar", "holidays", K_HOLIDAYS, calendar_holidays),
@@ -425,6 +426,7 @@ static int set_defaults(struct tk_config *c)
     c->transport_connections = 1;
     c->default_every_days = 3;
     c->default_count = 1;
+    c->escalate_after_days = 3;
     c->poll_seconds = 60;
     c->batch_size = 500;
     c->retry_base_seconds = 30;

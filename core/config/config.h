@@ -48,8 +48,10 @@ struct tk_config {
     char *firm_portal_url; /* optional link in emails */
 
     /* [reminders] */
-    int default_every_days; /* 3 */
-    int default_count;      /* 1 */
+    int default_every_days;  /* 3 */
+    int default_count;       /* 1 */
+    int escalate_after_days; /* 3: days after the last automatic reminder before the
+                              * account's manager is told (issue 14); 0: never */
 
     /* [calendar]: the defaults of accounts that set none (issue 14); NULL:
      * UTC, always open, no holidays (today's behaviour) */

@@ -702,6 +702,9 @@ struct tk_engine_why {
     int due_now;                /* NEXT is at or before the clock: the next tick */
     int type_loaded;            /* the item type's plugin is loaded */
     int nobody_left;            /* every notify-on contact is suppressed (issue 15) */
+    tk_time escalation;         /* the manager is told then (NEXT is it); 0: not pending */
+    int escalated;              /* the manager was told already (audit "escalated") */
+    int nobody_notified;        /* the account has no notify-on contact: reminders wait */
 };
 int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
                   struct tk_error *err);

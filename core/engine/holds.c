@@ -79,7 +79,7 @@ static int release_one(struct tk_engine *e, struct tk_item *it, const char *how,
 {
     int rc;
     it->hold.since = 0;
-    it->rem.next_at = tk_schedule_next(it);
+    it->rem.next_at = tk_engine_next_at(e, it);
     if ((rc = tk_store_item_set_hold(e->db, it, err)))
         return rc;
     return audit(e, it, strcmp(how, "released") == 0 ? "released" : "hold-ended", how, err);
@@ -182,7 +182,7 @@ int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
              tk_time_format(it->hold.until, when, sizeof when));
     it->hold.since = 0;
     it->hold.until = 0;
-    it->rem.next_at = tk_schedule_next(it);
+    it->rem.next_at = tk_engine_next_at(e, it);
     int rc = tk_store_item_set_hold(e->db, it, err);
     return rc ? rc : audit(e, it, "hold-ended", how, err);
 }

@@ -156,6 +156,45 @@ int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
 int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
                             int *go, struct tk_error *err);
 
+/* ---- escalation to the account's manager (escalate.c) --------------- */
+
+/* When IT's escalation is due: last_mail_at + [reminders]
+ * escalate_after_days once a pending item with reminders on has used its
+ * last automatic reminder; 0: none (setting 0, not exhausted, completed). */
+tk_time tk_engine_escalate_at(const struct tk_engine *e, const struct tk_item *it);
+/* IT's next_at: its next reminder (tk_schedule_next), else its escalation. */
+tk_time tk_engine_next_at(const struct tk_engine *e, const struct tk_item *it);
+/* Whether IT, due, is due for its escalation rather than a reminder. */
+int tk_engine_escalation_due(const struct tk_engine *e, const struct tk_item *it);
+/* *DONE: IT has an "escalated" audit entry (read only). */
+int tk_engine_escalated(struct tk_engine *e, const struct tk_item *it, int *done,
+                        struct tk_error *err);
+/* The escalation email's subject and text for IT of ACC in ACC's language
+ * (read only: preview may call it). */
+int tk_engine_escalation_text(struct tk_engine *e, const struct tk_item *it,
+                              const struct tk_account *acc, struct tk_buf *subject,
+                              struct tk_buf *text, struct tk_error *err);
+/* For the scheduler, inside its transaction: IT is due for its escalation
+ * (tk_engine_escalation_due).  Held: waits; outside ACC's window: deferred
+ * (audit "deferred"); else the manager's email is enqueued once (none
+ * without a manager), audit "escalated", and next_at cleared. */
+int tk_engine_escalate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
+                       struct tk_error *err);
+
+/* ---- nobody to send to (nobody.c) ------------------------------------ */
+
+/* ALL (notify-on recipients of IT) split into FRESH, who have had no email
+ * about IT yet, and KNOWN; both borrow ALL's entries (read only: preview
+ * may call it).  Free with tk_engine_recipients_split_free. */
+int tk_engine_recipients_split(struct tk_engine *e, const struct tk_item *it,
+                               const struct tk_contacts *all, struct tk_contacts *fresh,
+                               struct tk_contacts *known, struct tk_error *err);
+void tk_engine_recipients_split_free(struct tk_contacts *fresh, struct tk_contacts *known);
+/* For the scheduler: IT's account has no notify-on contact; the step
+ * waits a day (audit "reminder-waiting"), staff told once. */
+int tk_engine_nobody_notified(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
+                              struct tk_error *err);
+
 /* ---- webhooks (webhooks.c, webhook_post.c) ---------------------------- */
 
 /* Write event TYPE ("item.sent", ...) about ITEM_ID into the outbox on DB

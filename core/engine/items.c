@@ -199,7 +199,7 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
     /* D2: not one of the automatic reminders; the next one waits a full
      * period from now. */
     it.rem.last_mail_at = e->now;
-    it.rem.next_at = tk_schedule_next(&it);
+    it.rem.next_at = tk_engine_next_at(e, &it);
     if ((rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
     snprintf(detail, sizeof detail, "resent (%s%s) to %s; moved to the top of the to-do list",
@@ -241,7 +241,7 @@ int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, i
         it.rem.every_days = every;
     if (count != -1)
         it.rem.count = count;
-    it.rem.next_at = tk_schedule_next(&it); /* D4 */
+    it.rem.next_at = tk_engine_next_at(e, &it); /* D4; after the last: the escalation */
     snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent); next %s",
              enabled ? "on" : "off", it.rem.every_days, it.rem.count, it.rem.count == 1 ? "" : "s",
              it.rem.sent,
@@ -440,7 +440,7 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
         if ((rc = tk_store_item_get(e->db, bc.ids[i], &it, err)) == 0 &&
             (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) == 0) {
             it.rem.last_mail_at = e->now;
-            it.rem.next_at = tk_schedule_next(&it);
+            it.rem.next_at = tk_engine_next_at(e, &it);
             snprintf(detail, sizeof detail, "%s: one request for %zu item%s sent to %s%s", command,
                      bc.n, bc.n == 1 ? "" : "s", who, message ? " with a message" : "");
             if ((rc = tk_store_item_update(e->db, &it, err)) == 0)

@@ -23,12 +23,48 @@
 
 #include "internal.h"
 
+/* The item's notification to FRESH, contacts that have had no email about
+ * it yet (nobody.c), and its audit entry.  ALONE: nobody else gets the
+ * step's reminder, so D1 counts from this email and no step is spent. */
+static int first_notification(struct tk_engine *e, const struct tk_plugin *p, struct tk_item *it,
+                              const struct tk_account *acc, const struct tk_contacts *fresh,
+                              int alone, struct tk_error *err)
+{
+    struct tk_render_req rq;
+    const char *section = NULL;
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int rc;
+    if ((rc = tk_render_section(e, p, it, acc->language, "notification", &section, err)) ||
+        !section)
+        return rc;
+    memset(&rq, 0, sizeof rq);
+    rq.plugin = p;
+    rq.it = it;
+    rq.account = acc;
+    rq.kind = "notification";
+    rq.section = section;
+    rq.auto_submitted = 1;
+    if ((rc = tk_render_enqueue(e, &rq, fresh, err)) || (rc = tk_recipients_text(fresh, &who, err)))
+        return rc;
+    snprintf(detail, sizeof detail, "notification sent to %s (no earlier email about the item)%s",
+             who, alone ? "; no reminder step spent" : "");
+    free(who);
+    if (alone) {
+        it->rem.last_mail_at = e->now;
+        it->rem.next_at = tk_engine_next_at(e, it);
+        if ((rc = tk_store_item_update_reminder(e->db, it, err)))
+            return rc;
+    }
+    return tk_store_audit_add(e->db, e->now, e->actor, it->account_id, it->id, it->job_id, "sent",
+                              detail, err);
+}
+
 static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
 {
     const struct tk_plugin *p;
     struct tk_item it;
     struct tk_account acc = {0};
-    struct tk_contacts rcpts = {0};
+    struct tk_contacts rcpts = {0}, fresh = {0}, known = {0};
     struct tk_render_req rq;
     const char *section;
     char *who = NULL, detail[TK_ERROR_MAX];
@@ -40,6 +76,12 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     if (!(p = tk_engine_type(e, it.type, err))) {
         rc = TK_ENOTFOUND;
+        goto out;
+    }
+    /* Issue 14: after the last step, the manager's escalation (escalate.c) */
+    if (tk_engine_escalation_due(e, &it)) {
+        rc = tk_engine_escalate(e, &it, &acc, err);
+        e->deferred += rc == 0; /* not a reminder enqueued */
         goto out;
     }
     /* Issue 14: a hold, then the calendar, may move the step on without
@@ -60,9 +102,25 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     /* nobody left to write to (issue 15): the reminder waits */
     if ((rc = tk_engine_reminder_waits(e, &it, &waits, err)) || waits)
         goto out;
-    it.rem.sent++;
     if ((rc = tk_store_contact_list(e->db, it.account_id, 1, &rcpts, err)))
         goto out;
+    /* nobody with notify on: the step waits, staff told once (nobody.c) */
+    if (!rcpts.n) {
+        rc = tk_engine_nobody_notified(e, &it, &acc, err);
+        e->deferred += rc == 0; /* nothing sent */
+        goto out;
+    }
+    /* a contact with no email about the item yet gets its notification
+     * first; with nobody else, no step is spent (nobody.c) */
+    if ((rc = tk_engine_recipients_split(e, &it, &rcpts, &fresh, &known, err)))
+        goto out;
+    if (fresh.n && (rc = first_notification(e, p, &it, &acc, &fresh, !known.n, err)))
+        goto out;
+    if (!known.n) {
+        e->deferred++; /* a notification, not a reminder */
+        goto out;
+    }
+    it.rem.sent++;
     memset(&rq, 0, sizeof rq);
     rq.plugin = p;
     rq.it = &it;
@@ -71,14 +129,14 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     rq.section = section;
     rq.step = it.rem.sent;
     rq.auto_submitted = 1;
-    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)))
+    if ((rc = tk_render_enqueue(e, &rq, &known, err)))
         goto out;
     if (it.fail_count > 0 && (rc = tk_store_item_fault_set(e->db, it.id, 0, 0, NULL, 0, err)))
         goto out;
     /* D3: a late tick sends once and counts the next period from now. */
     it.rem.last_mail_at = e->now;
-    it.rem.next_at = tk_schedule_next(&it);
-    if ((rc = tk_recipients_text(&rcpts, &who, err)))
+    it.rem.next_at = tk_engine_next_at(e, &it); /* after the last: the escalation */
+    if ((rc = tk_recipients_text(&known, &who, err)))
         goto out;
     snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
              it.rem.count, who);
@@ -90,6 +148,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
 out:
     free(who);
+    tk_engine_recipients_split_free(&fresh, &known);
     tk_contacts_free(&rcpts);
     tk_item_free(&it);
     tk_account_free(&acc);

@@ -28,6 +28,22 @@ int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
         tk_engine_why_free(out);
         return rc;
     }
+    if ((rc = tk_engine_escalated(e, &out->item, &out->escalated, err))) {
+        tk_engine_why_free(out);
+        return rc;
+    }
+    {
+        struct tk_contacts cs = {0};
+        if ((rc = tk_store_contact_list(e->db, out->item.account_id, 1, &cs, err))) {
+            tk_engine_why_free(out);
+            return rc;
+        }
+        out->nobody_notified = cs.n == 0 && !out->nobody_left;
+        tk_contacts_free(&cs);
+    }
+    if (!out->escalated && tk_engine_escalation_due(e, &out->item))
+        out->escalation =
+            out->item.rem.next_at ? out->item.rem.next_at : tk_engine_escalate_at(e, &out->item);
     out->type_loaded = tk_registry_item(&e->plugins, out->item.type) != NULL;
     out->next = out->item.rem.next_at;
     out->retry = out->next && out->fault.count > 0;

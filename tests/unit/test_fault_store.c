@@ -182,8 +182,10 @@ TK_TEST(tick_four_connections)
     TK_CHECK_INT(tk_engine_commit(eng, &serr), 0);
     eng->now = T0 + 32 * TK_DAY;
     eng->cfg.transport_connections = 4;
+    /* reminders due; an item past its last reminder waits for its
+     * escalation (issue 14), which is no reminder */
     long long due = count("SELECT COUNT(*) FROM items WHERE next_at IS NOT NULL AND next_at <= "
-                          "(SELECT MAX(next_at) FROM items)");
+                          "(SELECT MAX(next_at) FROM items) AND rem_sent < rem_count");
     TK_CHECK(due >= 40);
     TK_CHECK_INT(save_store(), 0);
     long long items0 = count(sum), rows0 = count(rows), audit0 = count(audit), sent0 = count(sent);
