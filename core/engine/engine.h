@@ -658,6 +658,49 @@ struct tk_upcoming {
 int tk_engine_upcoming(struct tk_engine *e, int days, size_t limit,
                        int (*fn)(void *u, const struct tk_upcoming *up), void *u,
                        struct tk_error *err);
+/* ---- preview (issue 14): the automatic emails to come ----------------- */
+
+/* One recipient's message of a previewed email: the address, the subject,
+ * and (when asked to render) the whole message as it would be sent. */
+struct tk_preview_mail {
+    const char *to, *subject, *message; /* message NULL without render */
+};
+/* One automatic email to come, as the tick would send it: item ITEM_ID's
+ * reminder STEP of COUNT at AT (UTC; LOCAL in the client's zone).  MOVED:
+ * NULL, or why it is not at the step's own moment (the next opening after
+ * a send window or a holiday, the end of a hold, nobody to write to).
+ * MAILS: one per notify-on contact that is not suppressed (none: nobody
+ * gets it).  ERROR: the item's own failure (a broken template, no plugin):
+ * the tick would skip it and retry; nothing later of the item is listed.
+ * Everything is borrowed for the call. */
+struct tk_preview {
+    int64_t item_id, account_id;
+    const char *type, *title, *account_name;
+    int step, count;
+    tk_time at;
+    const char *local, *moved, *error;
+    size_t nmails;
+    const struct tk_preview_mail *mails;
+};
+#define TK_PREVIEW_DAYS_MAX 366
+/* A callback's "enough" (not an error): the walk stops, 0 is returned. */
+#define TK_PREVIEW_STOP (-3)
+/* Every automatic reminder of the next DAYS days (1..TK_PREVIEW_DAYS_MAX)
+ * from the engine's clock, of ACCOUNT (0: all), soonest first, at most
+ * LIMIT: the scheduler's own decisions (holds, send windows, holidays,
+ * D1 from each email) and messages (RENDER: the whole text) played forward
+ * without writing anything; sequences are shown, not taken.  Reads in one
+ * read transaction unless the caller has one.  TK_ENOTFOUND: no such
+ * account; TK_EINVAL: DAYS out of range. */
+int tk_engine_preview(struct tk_engine *e, int64_t account, int days, int render, size_t limit,
+                      int (*fn)(void *u, const struct tk_preview *p), void *u,
+                      struct tk_error *err);
+/* The same for item ITEM alone (its next reminder first; LIMIT 1: only
+ * that one).  TK_ENOTFOUND: no such item. */
+int tk_engine_preview_item(struct tk_engine *e, int64_t item, int days, int render, size_t limit,
+                           int (*fn)(void *u, const struct tk_preview *p), void *u,
+                           struct tk_error *err);
+
 /* Accounts whose name contains QUERY (NULL: all), by name; see
  * tk_store_account_search. */
 int tk_engine_account_search(struct tk_engine *e, const char *query, size_t offset, size_t limit,
