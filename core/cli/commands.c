@@ -69,6 +69,8 @@ const struct tk_cli_command tk_cli_commands[] = {
     {"show", NULL, 0, tk_cmd_show, "show ITEM", "one item"},
     {"why", NULL, 0, tk_cmd_why, "why ITEM",
      "an item's state, reminder settings, next email and last failure"},
+    {"preview", NULL, 0, tk_cmd_preview, "preview [--account A] [--days N] [--render]",
+     "every automatic email of the next N days (7), as it would go out; changes nothing"},
     {"list", NULL, 0, tk_cmd_list, "list [--account A] [--type T] [--pending]", "items"},
     {"todo", NULL, 0, tk_cmd_todo, "todo ACCOUNT", "the client's to-do list, most recent on top"},
     {"audit", NULL, 0, tk_cmd_audit, "audit [ITEM | --account A]", "the audit trail"},

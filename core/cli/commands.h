@@ -58,6 +58,7 @@ int tk_cmd_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_todo(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_audit(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 int tk_cmd_why(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
+int tk_cmd_preview(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
 
 /* cmd_pipeline.c, cmd_job.c: Lua pipelines and their jobs */
 int tk_cmd_pipeline_list(struct tk_cli *c, int argc, char **argv, struct tk_error *err);
