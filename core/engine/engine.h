@@ -745,6 +745,16 @@ struct tk_engine_why {
     int due_now;                /* NEXT is at or before the clock: the next tick */
     int type_loaded;            /* the item type's plugin is loaded */
     int nobody_left;            /* every notify-on contact is suppressed (issue 15) */
+    /* issue 14: the next automatic email as `preview` sees it (the
+     * scheduler's own decisions played forward, up to a year ahead) */
+    int has_send; /* 0: no automatic email to come */
+    tk_time send_at;
+    int send_step, send_count;
+    size_t send_recipients;                /* 0: it goes to nobody */
+    char send_local[300], send_moved[600]; /* "" when not moved */
+    char send_error[TK_ERROR_MAX];         /* "": none */
+    size_t notify_on;                      /* the account's notify-on contacts */
+    struct tk_contacts suppressed;         /* those of them that are suppressed */
 };
 int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
                   struct tk_error *err);

@@ -183,8 +183,11 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
             rc = item_error(r, &it, t, moved, &why, err);
             goto out;
         }
-        if (g.hold_ended)
+        if (g.hold_ended) {
+            snprintf(moved, sizeof moved, "on hold until %s",
+                     tk_time_format(it.hold.until, when, sizeof when));
             it.hold.since = it.hold.until = 0;
+        }
         if (g.action == TK_GATE_HELD) {
             if (!g.next)
                 break; /* held until released: nothing */
@@ -200,7 +203,11 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
             continue;
         }
         if (g.action == TK_GATE_DEFER) {
-            snprintf(moved, sizeof moved, "%s", g.why);
+            size_t n = strlen(moved);
+            if (n && strncmp(moved, "on hold", 7) == 0)
+                snprintf(moved + n, sizeof moved - n, "; then %s", g.why);
+            else
+                snprintf(moved, sizeof moved, "%s", g.why);
             t = g.next;
             continue;
         }

@@ -158,5 +158,78 @@ class Preview(PreviewCase):
                          {"Acme NY"})
 
 
+class Why(PreviewCase):
+    def test_window_moves_the_next_send(self):
+        t, acc, items = self.setup_ny()
+        w = t.json("why", items["friday"], now="2026-12-04T23:00:00Z")
+        ns = w["next_send"]
+        self.assertEqual(ns["at"], "2026-12-07T14:00:00Z")
+        self.assertEqual((ns["step"], ns["count"], ns["recipients"]), (1, 3, 2))
+        self.assertIn("outside the send window", ns["moved"])
+        self.assertIsNone(ns["error"])
+        self.assertEqual(w["notify_on"], 2)
+        self.assertEqual(w["suppressed"], [])
+        # the emails so far: the notification to both, sent
+        self.assertEqual(sorted((e["kind"], e["recipient"], e["state"]) for e in w["emails"]),
+                         [("notification", "ann@acme.example", "sent"),
+                          ("notification", "bob@acme.example", "sent")])
+        # the keys it had before stay
+        for k in ("item", "type_loaded", "next", "due_now", "retry", "nobody_left",
+                  "last_failure"):
+            self.assertIn(k, w)
+        self.assertTrue(w["type_loaded"])
+        out = t.ok("why", items["friday"], now="2026-12-04T23:00:00Z")
+        self.assertNotIn("no plugin", out)
+        self.assertIn("next send:     2026-12-07T14:00:00Z (2026-12-07 09:00 America/New_York), "
+                      "reminder 1 of 3 to 2 recipients", out)
+        self.assertIn("moved by:", out)
+        self.assertIn("notification 0 to ann@acme.example, sent", out)
+
+    def test_holds(self):
+        t, acc, items = self.setup_ny()
+        w = t.json("why", items["held_until"], now=T0)
+        self.assertEqual(w["next_send"]["at"], "2026-12-07T14:00:00Z")
+        self.assertIn("outside the send window", w["next_send"]["moved"])
+        w = t.json("why", items["held_until"], now="2026-12-03T12:00:00Z")
+        self.assertIn("on hold until 2026-12-05T17:00:00Z; then 2026-12-07 09:00", w["next_send"]["moved"])
+        w = t.json("why", items["held"], now=T0)
+        self.assertIsNone(w["next_send"])
+        self.assertIn("next send:     none (on hold until released)", t.ok("why", items["held"]))
+
+    def test_holiday(self):
+        t = self.deploy()
+        acc = t.ok("account", "add", "Acme NL", "--timezone", "Europe/Amsterdam", "--window",
+                   "mon-fri 09:00-17:00", "--holidays", "nl").strip()
+        t.ok("contact", "add", acc, "ann@acme.example")
+        item = t.send("organizer", acc, "Q", "--every", "3", "--count", "1",
+                      now="2026-12-22T09:00:00Z")
+        w = t.json("why", item, now="2026-12-22T09:00:00Z")
+        self.assertEqual(w["next_send"]["at"], "2026-12-28T08:00:00Z")
+        self.assertIn("Christmas", w["next_send"]["moved"])
+
+    def test_nobody_notify_on_and_suppressed(self):
+        srv = SmtpServer(self, "--fail-rcpt", "bob@acme.example=550")
+        t = self.t = Tickler(self, smtp=srv, extra_ini="[inbound]\nsuppress_after = 1\n")
+        acc = t.ok("account", "add", "Acme").strip()
+        t.ok("contact", "add", acc, "ann@acme.example", "--no-notify")
+        item = t.send("organizer", acc, "Q", "--every", "1", "--count", "2", now=at(0))
+        w = t.json("why", item, now=at(0, 1))
+        self.assertEqual(w["notify_on"], 0)
+        self.assertEqual(w["next_send"]["recipients"], 0)
+        self.assertIn("no contact of the account has notify on", t.ok("why", item, now=at(0, 1)))
+        t.ok("contact", "add", acc, "bob@acme.example", now=at(0, 2))
+        t.ok("contact", "add", acc, "cy@acme.example", now=at(0, 2))
+        t.ok("resend", item, now=at(0, 3))  # bob's RCPT gets 550: suppressed
+        w = t.json("why", item, now=at(0, 4))
+        self.assertEqual([c["email"] for c in w["suppressed"]], ["bob@acme.example"])
+        self.assertEqual(w["next_send"]["recipients"], 1)
+        dead = [e for e in w["emails"] if e["recipient"] == "bob@acme.example"]
+        self.assertEqual(dead[0]["state"], "dead")
+        self.assertIn("550", dead[0]["last_error"])
+        out = t.ok("why", item, now=at(0, 4))
+        self.assertIn("suppressed:    bob@acme.example", out)
+        self.assertIn("dead", out)
+
+
 if __name__ == "__main__":
     unittest.main()
