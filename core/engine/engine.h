@@ -651,10 +651,9 @@ struct tk_upcoming {
     tk_time at;
 };
 /* The automatic reminders of the next DAYS days from the engine's clock,
- * soonest first, at most LIMIT: each item's next reminder and the ones its
- * every_days and count add within the span.  This is the schedule as the
- * items hold it (next_at, D1/D2); send windows and holds are not applied
- * (`preview`, issue 14, will add them). */
+ * soonest first, at most LIMIT: tk_engine_preview's list (holds, send
+ * windows and holidays applied) without building the messages.  FN may
+ * return TK_PREVIEW_STOP. */
 int tk_engine_upcoming(struct tk_engine *e, int days, size_t limit,
                        int (*fn)(void *u, const struct tk_upcoming *up), void *u,
                        struct tk_error *err);

@@ -85,7 +85,7 @@ static int add_mail(void *u, const struct tk_contact *c, const char *subject, co
     struct tk_preview_mail *m = &x->mails[x->p.nmails];
     memset(m, 0, sizeof *m);
     if (!(m->to = tk_strdup(c->email)) || !(m->subject = tk_strdup(subject)) ||
-        (r->render && !(m->message = tk_strdup(message)))) {
+        (r->render > 0 && !(m->message = tk_strdup(message)))) {
         free((char *)m->to);
         free((char *)m->subject);
         return TK_ENOMEM;
@@ -242,7 +242,14 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
         rq.auto_submitted = 1;
         r->cur = x;
         r->mcap = 0;
-        if ((rc = tk_render_preview(e, &rq, &r->rcpts, add_mail, r, &why))) {
+        if (r->render < 0) {
+            /* the timeline only: who, not what */
+            for (size_t k = 0; k < r->rcpts.n; k++)
+                if (add_mail(r, &r->rcpts.v[k], "", NULL)) {
+                    rc = oom(err);
+                    goto out;
+                }
+        } else if ((rc = tk_render_preview(e, &rq, &r->rcpts, add_mail, r, &why))) {
             if (rc == TK_ENOMEM) {
                 rc = oom(err);
                 goto out;
@@ -266,6 +273,7 @@ out:
 struct ids {
     int64_t account;
     int64_t *v;
+    tk_time *at; /* each one's next_at */
     size_t n, cap;
 };
 
@@ -280,8 +288,13 @@ static int collect(void *u, const struct tk_due_item *d)
         if (!v)
             return TK_ENOMEM;
         x->v = v;
+        tk_time *at = realloc(x->at, cap * sizeof *at);
+        if (!at)
+            return TK_ENOMEM;
+        x->at = at;
         x->cap = cap;
     }
+    x->at[x->n] = d->next_at;
     x->v[x->n++] = d->item_id;
     return 0;
 }
@@ -303,7 +316,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
 {
     struct tk_db_base *base = (struct tk_db_base *)e->db;
     struct run r;
-    struct ids ids = {account, NULL, 0, 0};
+    struct ids ids = {account, NULL, NULL, 0, 0};
     tk_time now = e->now;
     int own_tx = 0, dry = e->dry_run, rc;
 
@@ -340,6 +353,17 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     for (size_t i = 0; rc == 0 && i < ids.n; i++) {
         rc = walk_item(&r, ids.v[i], now, err);
         e->now = now;
+        /* Items come by next_at and none sends before it: once LIMIT
+         * emails are known no later than the next item's next_at, the
+         * rest cannot enter the first LIMIT (the console's short lists). */
+        if (rc == 0 && limit > 0 && limit < r.n && i + 1 < ids.n && (i & 63) == 63) {
+            qsort(r.v, r.n, sizeof *r.v, by_time);
+            for (size_t k = limit; k < r.n; k++)
+                entry_free(&r.v[k]);
+            r.n = limit;
+            if (r.v[limit - 1].p.at < (ids.at[i + 1] > now ? ids.at[i + 1] : now))
+                break;
+        }
     }
     e->now = now;
     e->dry_run = dry;
@@ -362,6 +386,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         entry_free(&r.v[i]);
     free(r.v);
     free(ids.v);
+    free(ids.at);
     tk_account_free(&r.acc);
     tk_contacts_free(&r.rcpts);
     return rc == TK_PREVIEW_STOP ? 0 : rc;
@@ -385,4 +410,26 @@ int tk_engine_preview_item(struct tk_engine *e, int64_t item, int days, int rend
                            struct tk_error *err)
 {
     return preview(e, 0, item, days, render, limit, fn, u, err);
+}
+
+/* The console's timeline (engine.h): the preview without the messages. */
+struct upcoming {
+    int (*fn)(void *u, const struct tk_upcoming *up);
+    void *u;
+};
+
+static int upcoming_one(void *u, const struct tk_preview *p)
+{
+    struct upcoming *x = u;
+    struct tk_upcoming up = {p->item_id,      p->account_id, p->type,  p->title,
+                             p->account_name, p->step,       p->count, p->at};
+    return x->fn(x->u, &up);
+}
+
+int tk_engine_upcoming(struct tk_engine *e, int days, size_t limit,
+                       int (*fn)(void *u, const struct tk_upcoming *up), void *u,
+                       struct tk_error *err)
+{
+    struct upcoming x = {fn, u};
+    return preview(e, 0, 0, days, -1, limit, upcoming_one, &x, err);
 }
