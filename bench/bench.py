@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import statistics
+import sqlite3
 import subprocess
 import sys
 import time
@@ -637,6 +638,35 @@ class Bench:
                                     "none_due_off_s": med(walls["off"]), "floor_s": med(walls["floor"]),
                                     "deferred": due, "defer_tick_s": dt, "after_s": med(after)}
 
+    # ---- 4c. preview (issue 14) ------------------------------------------
+
+    def bench_preview(self):
+        """`preview --days 7` over 100k pending items of one account (issue 14:
+        < 1 s): every item of a `scale` store moved to one account, all due
+        within the span (at NOW + 2 days), so each is walked and its
+        reminder's subject rendered; --json to /dev/null."""
+        n = 100000
+        runs = self.runs
+        seeded = self.scale_store(n, 0)
+        store = self.copy_store(seeded, "preview")
+        con = sqlite3.connect(store)
+        acc = con.execute("SELECT min(id) FROM accounts").fetchone()[0]
+        con.execute("UPDATE items SET account_id = ?", (acc,))
+        con.commit()
+        con.close()
+        cfg = self.file_cfg("preview", store, self.spool_dir("preview-spool"), "off")
+        walls = []
+        for r in range(runs + 1):
+            with open(os.devnull, "w") as f:
+                dt = self.timed([self.bin, "-c", cfg, "--now", NOW_ISO, "--json", "preview",
+                                 "--account", str(acc), "--days", "7"], stdout=f)[0]
+            if r:
+                walls.append(dt)
+        self.row("preview", "preview --days 7: %s pending, one account" % fmt_n(n),
+                 "%.0f ms" % (med(walls) * 1e3), "", "%.2f s (<1)" % med(walls),
+                 "runs=%d" % runs)
+        self.results["preview"] = {"n": n, "wall_s": med(walls)}
+
     def bench_daemon(self):
         window = 10 if self.quick else 60
         n = 100000
@@ -936,6 +966,7 @@ def main():
     t0 = time.time()
     steps = [("smtp", b.bench_smtp), ("file", b.bench_file), ("store", b.bench_store),
              ("cli", b.bench_cli), ("scale", b.bench_scale), ("calendar", b.bench_calendar),
+             ("preview", b.bench_preview),
              ("daemon", b.bench_daemon), ("dispatch", b.bench_dispatchers), ("api", b.bench_api),
              ("console", b.bench_console)]
     failed = 0

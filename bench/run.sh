@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh [--quick] [--only smtp,file,store,cli,scale,calendar,daemon,dispatch,api,console]
+# bench/run.sh [--quick] [--only smtp,file,store,cli,scale,calendar,preview,daemon,dispatch,api,console]
 #
 # Builds tickler (Release) into bench/out/build unless TICKLER_BUILD names a
 # build folder, compiles the bench helpers against its libtkcore.a, and runs

@@ -3,11 +3,70 @@
  * did not get a reminder without reading the audit trail.  The data comes
  * from tk_engine_why (engine/why.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 
-static json_t *why_json(const struct tk_engine_why *w)
+/* The item's last emails (outbox rows), newest first. */
+#define WHY_EMAILS 5
+struct emails {
+    struct tk_outbox_row v[WHY_EMAILS];
+    size_t n, total;
+};
+
+static int keep_email(void *u, const struct tk_outbox_row *r)
+{
+    struct emails *x = u;
+    struct tk_outbox_row *slot = &x->v[x->total++ % WHY_EMAILS];
+    if (x->n == WHY_EMAILS)
+        tk_outbox_row_free(slot);
+    else
+        x->n++;
+    memset(slot, 0, sizeof *slot);
+    slot->id = r->id;
+    slot->step = r->step;
+    slot->state = r->state;
+    slot->attempts = r->attempts;
+    slot->created_at = r->created_at;
+    slot->sent_at = r->sent_at;
+    slot->reply_code = r->reply_code;
+    if (!(slot->kind = tk_strdup(r->kind ? r->kind : "")) ||
+        !(slot->recipient = tk_strdup(r->recipient ? r->recipient : "")) ||
+        (r->last_reply && !(slot->last_reply = tk_strdup(r->last_reply))))
+        return TK_ENOMEM;
+    return 0;
+}
+
+/* The I-th newest kept row. */
+static const struct tk_outbox_row *email_at(const struct emails *x, size_t i)
+{
+    return &x->v[(x->total - 1 - i) % WHY_EMAILS];
+}
+
+static json_t *emails_json(const struct emails *x)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < x->n; i++) {
+        const struct tk_outbox_row *r = email_at(x, i);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(r->id));
+        json_object_set_new(o, "kind", tk_json_str(r->kind));
+        json_object_set_new(o, "step", json_integer(r->step));
+        json_object_set_new(o, "recipient", tk_json_str(r->recipient));
+        json_object_set_new(o, "state", json_string(tk_json_outbox_state(r->state)));
+        json_object_set_new(o, "attempts", json_integer(r->attempts));
+        json_object_set_new(o, "created_at", tk_json_time(r->created_at));
+        json_object_set_new(o, "sent_at", r->sent_at ? tk_json_time(r->sent_at) : json_null());
+        json_object_set_new(o, "last_error",
+                            r->state != TK_OUTBOX_SENT && r->last_reply ? tk_json_str(r->last_reply)
+                                                                        : json_null());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *why_json(const struct tk_engine_why *w, const struct emails *x)
 {
     json_t *o = json_object();
     json_object_set_new(o, "item", tk_json_item(&w->item, w->account.name));
@@ -28,10 +87,36 @@ static json_t *why_json(const struct tk_engine_why *w)
     } else {
         json_object_set_new(o, "last_failure", json_null());
     }
+    if (w->has_send) {
+        json_t *n = json_object();
+        json_object_set_new(n, "at", tk_json_time(w->send_at));
+        json_object_set_new(n, "local", tk_json_str(w->send_local));
+        json_object_set_new(n, "step", json_integer(w->send_step));
+        json_object_set_new(n, "count", json_integer(w->send_count));
+        json_object_set_new(n, "recipients", json_integer((json_int_t)w->send_recipients));
+        json_object_set_new(n, "moved",
+                            w->send_moved[0] ? tk_json_str(w->send_moved) : json_null());
+        json_object_set_new(n, "error",
+                            w->send_error[0] ? tk_json_str(w->send_error) : json_null());
+        json_object_set_new(o, "next_send", n);
+    } else {
+        json_object_set_new(o, "next_send", json_null());
+    }
+    json_object_set_new(o, "notify_on", json_integer((json_int_t)w->notify_on));
+    json_t *sup = json_array();
+    for (size_t i = 0; i < w->suppressed.n; i++) {
+        json_t *c = json_object();
+        json_object_set_new(c, "email", tk_json_str(w->suppressed.v[i].email));
+        json_object_set_new(c, "reason", tk_json_str(w->suppressed.v[i].suppressed_reason));
+        json_object_set_new(c, "at", tk_json_time(w->suppressed.v[i].suppressed_at));
+        json_array_append_new(sup, c);
+    }
+    json_object_set_new(o, "suppressed", sup);
+    json_object_set_new(o, "emails", emails_json(x));
     return o;
 }
 
-static void why_text(const struct tk_engine_why *w)
+static void why_text(const struct tk_engine_why *w, const struct emails *x)
 {
     const struct tk_item *it = &w->item;
     char a[32];
@@ -75,6 +160,48 @@ static void why_text(const struct tk_engine_why *w)
                w->fault.count, tk_cli_text(w->fault.text));
     else
         printf("  last failure:  none\n");
+    /* issue 14: the next automatic email as `preview` sees it, and what moves it */
+    if (!w->has_send) {
+        printf("  next send:     none");
+        if (it->hold.since && !it->hold.until)
+            printf(" (on hold until released)");
+        else if (!it->rem.enabled)
+            printf(" (reminders are off)");
+        else if (it->rem.sent >= it->rem.count)
+            printf(" (all %d reminders sent)", it->rem.count);
+        else if (strcmp(it->state, "pending") != 0)
+            printf(" (the item is %s)", tk_cli_text(it->state));
+        printf("\n");
+    } else {
+        printf("  next send:     %s (%s), reminder %d of %d",
+               tk_time_format(w->send_at, a, sizeof a), tk_cli_text(w->send_local), w->send_step,
+               w->send_count);
+        if (w->send_recipients)
+            printf(" to %zu recipient%s\n", w->send_recipients, w->send_recipients == 1 ? "" : "s");
+        else
+            printf(" to nobody\n");
+        if (w->send_moved[0])
+            printf("  moved by:      %s\n", tk_cli_text(w->send_moved));
+        if (w->send_error[0])
+            printf("  will fail:     %s\n", tk_cli_text(w->send_error));
+    }
+    if (!w->notify_on)
+        printf("  nobody:        no contact of the account has notify on: reminders go to "
+               "nobody (contact notify ACCOUNT EMAIL on)\n");
+    for (size_t i = 0; i < w->suppressed.n; i++)
+        printf("  suppressed:    %s (%s): not written to\n", tk_cli_text(w->suppressed.v[i].email),
+               tk_cli_text(w->suppressed.v[i].suppressed_reason));
+    if (!x->n)
+        printf("  emails:        none\n");
+    for (size_t i = 0; i < x->n; i++) {
+        const struct tk_outbox_row *r = email_at(x, i);
+        printf("  email %lld:     %s %d to %s, %s, %d attempt%s", (long long)r->id,
+               tk_cli_text(r->kind), r->step, tk_cli_text(r->recipient),
+               tk_json_outbox_state(r->state), r->attempts, r->attempts == 1 ? "" : "s");
+        if (r->state != TK_OUTBOX_SENT && r->last_reply)
+            printf(", last error: %s", tk_cli_text(r->last_reply));
+        printf("\n");
+    }
 }
 
 int tk_cmd_why_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
@@ -86,15 +213,25 @@ int tk_cmd_why_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_err
 int tk_cmd_why(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_engine_why w;
+    struct emails x;
+    int64_t id = a->id;
     int rc;
     memset(&w, 0, sizeof w);
-    if ((rc = tk_engine_why(c->e, a->id, &w, err)))
+    memset(&x, 0, sizeof x);
+    if ((rc = tk_engine_why(c->e, id, &w, err)))
         goto out;
+    if ((rc = tk_engine_outbox_each(c->e, 0, id, keep_email, &x, err))) {
+        if (rc == TK_ENOMEM)
+            tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
     if (c->json)
-        tk_cli_emit(why_json(&w));
+        tk_cli_emit(why_json(&w, &x));
     else
-        why_text(&w);
+        why_text(&w, &x);
 out:
+    for (size_t i = 0; i < x.n; i++)
+        tk_outbox_row_free(&x.v[i]);
     tk_engine_why_free(&w);
     return rc;
 }

@@ -93,6 +93,8 @@ int tk_cmd_audit_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_e
 int tk_cmd_audit(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err);
 int tk_cmd_why_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err);
 int tk_cmd_why(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err);
+int tk_cmd_preview_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err);
+int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err);
 
 /* cmd_pipeline.c, cmd_job.c: Lua pipelines and their jobs */
 int tk_cmd_pipeline_list_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err);

@@ -651,13 +651,55 @@ struct tk_upcoming {
     tk_time at;
 };
 /* The automatic reminders of the next DAYS days from the engine's clock,
- * soonest first, at most LIMIT: each item's next reminder and the ones its
- * every_days and count add within the span.  This is the schedule as the
- * items hold it (next_at, D1/D2); send windows and holds are not applied
- * (`preview`, issue 14, will add them). */
+ * soonest first, at most LIMIT: tk_engine_preview's list (holds, send
+ * windows and holidays applied) without building the messages.  FN may
+ * return TK_PREVIEW_STOP. */
 int tk_engine_upcoming(struct tk_engine *e, int days, size_t limit,
                        int (*fn)(void *u, const struct tk_upcoming *up), void *u,
                        struct tk_error *err);
+/* ---- preview (issue 14): the automatic emails to come ----------------- */
+
+/* One recipient's message of a previewed email: the address, the subject,
+ * and (when asked to render) the whole message as it would be sent. */
+struct tk_preview_mail {
+    const char *to, *subject, *message; /* message NULL without render */
+};
+/* One automatic email to come, as the tick would send it: item ITEM_ID's
+ * reminder STEP of COUNT at AT (UTC; LOCAL in the client's zone).  MOVED:
+ * NULL, or why it is not at the step's own moment (the next opening after
+ * a send window or a holiday, the end of a hold, nobody to write to).
+ * MAILS: one per notify-on contact that is not suppressed (none: nobody
+ * gets it).  ERROR: the item's own failure (a broken template, no plugin):
+ * the tick would skip it and retry; nothing later of the item is listed.
+ * Everything is borrowed for the call. */
+struct tk_preview {
+    int64_t item_id, account_id;
+    const char *type, *title, *account_name;
+    int step, count;
+    tk_time at;
+    const char *local, *moved, *error;
+    size_t nmails;
+    const struct tk_preview_mail *mails;
+};
+#define TK_PREVIEW_DAYS_MAX 366
+/* A callback's "enough" (not an error): the walk stops, 0 is returned. */
+#define TK_PREVIEW_STOP (-3)
+/* Every automatic reminder of the next DAYS days (1..TK_PREVIEW_DAYS_MAX)
+ * from the engine's clock, of ACCOUNT (0: all), soonest first, at most
+ * LIMIT: the scheduler's own decisions (holds, send windows, holidays,
+ * D1 from each email) and messages (RENDER: the whole text) played forward
+ * without writing anything; sequences are shown, not taken.  Reads in one
+ * read transaction unless the caller has one.  TK_ENOTFOUND: no such
+ * account; TK_EINVAL: DAYS out of range. */
+int tk_engine_preview(struct tk_engine *e, int64_t account, int days, int render, size_t limit,
+                      int (*fn)(void *u, const struct tk_preview *p), void *u,
+                      struct tk_error *err);
+/* The same for item ITEM alone (its next reminder first; LIMIT 1: only
+ * that one).  TK_ENOTFOUND: no such item. */
+int tk_engine_preview_item(struct tk_engine *e, int64_t item, int days, int render, size_t limit,
+                           int (*fn)(void *u, const struct tk_preview *p), void *u,
+                           struct tk_error *err);
+
 /* Accounts whose name contains QUERY (NULL: all), by name; see
  * tk_store_account_search. */
 int tk_engine_account_search(struct tk_engine *e, const char *query, size_t offset, size_t limit,
@@ -705,6 +747,16 @@ struct tk_engine_why {
     tk_time escalation;         /* the manager is told then (NEXT is it); 0: not pending */
     int escalated;              /* the manager was told already (audit "escalated") */
     int nobody_notified;        /* the account has no notify-on contact: reminders wait */
+    /* issue 14: the next automatic email as `preview` sees it (the
+     * scheduler's own decisions played forward, up to a year ahead) */
+    int has_send; /* 0: no automatic email to come */
+    tk_time send_at;
+    int send_step, send_count;
+    size_t send_recipients;                /* 0: it goes to nobody */
+    char send_local[300], send_moved[600]; /* "" when not moved */
+    char send_error[TK_ERROR_MAX];         /* "": none */
+    size_t notify_on;                      /* the account's notify-on contacts */
+    struct tk_contacts suppressed;         /* those of them that are suppressed */
 };
 int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
                   struct tk_error *err);

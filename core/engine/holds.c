@@ -187,38 +187,73 @@ int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
     return rc ? rc : audit(e, it, "hold-ended", how, err);
 }
 
-int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
-                            int *go, struct tk_error *err)
+int tk_engine_reminder_decide(struct tk_engine *e, const struct tk_item *it,
+                              const struct tk_account *acc, struct tk_gate *g, struct tk_error *err)
 {
-    char why[TK_CALENDAR_LOCAL_MAX + 256], detail[TK_CALENDAR_LOCAL_MAX + 400];
-    tk_time natural, when = 0;
-    int held = 0, rc;
+    struct tk_item copy;
+    tk_time natural;
+    int rc;
 
-    *go = 0;
-    if ((rc = tk_engine_hold_check_due(e, it, &held, err)) || held)
-        return rc;
-    natural = tk_schedule_next(it);
+    memset(g, 0, sizeof *g);
+    if (it->hold.since) {
+        if (!it->hold.until || e->now < it->hold.until) {
+            g->action = TK_GATE_HELD; /* wait for its end, or for a release */
+            g->next = it->hold.until;
+            return 0;
+        }
+        g->hold_ended = 1; /* ends now; then decided as any item */
+    }
+    copy = *it;
+    copy.hold.since = copy.hold.until = 0;
+    natural = tk_schedule_next(&copy);
     if (natural == 0 || natural > e->now) {
         /* Not due after all (a hold ended early, settings changed): wait
          * for the step's own moment, or stop looking (0). */
-        if (it->rem.next_at != natural) {
-            it->rem.next_at = natural;
+        g->action = TK_GATE_WAIT;
+        g->next = natural;
+        return 0;
+    }
+    if ((rc = tk_engine_defer(e, acc, &g->next, g->why, sizeof g->why, err)))
+        return rc;
+    g->action = g->next ? TK_GATE_DEFER : TK_GATE_GO;
+    return 0;
+}
+
+int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
+                            int *go, struct tk_error *err)
+{
+    char detail[TK_CALENDAR_LOCAL_MAX + 400];
+    struct tk_gate g;
+    int held = 0, rc;
+
+    *go = 0;
+    if ((rc = tk_engine_reminder_decide(e, it, acc, &g, err)))
+        return rc;
+    /* the writing part: the hold (kept or ended, with its audit entry) ... */
+    if ((g.action == TK_GATE_HELD || g.hold_ended) &&
+        ((rc = tk_engine_hold_check_due(e, it, &held, err)) || held))
+        return rc;
+    switch (g.action) {
+    case TK_GATE_GO:
+        *go = 1;
+        return 0;
+    case TK_GATE_WAIT:
+        if (it->rem.next_at != g.next) {
+            it->rem.next_at = g.next;
             rc = tk_store_item_update_reminder(e->db, it, err);
         }
         return rc;
-    }
-    if ((rc = tk_engine_defer(e, acc, &when, why, sizeof why, err)))
-        return rc;
-    if (!when) {
-        *go = 1;
+    case TK_GATE_DEFER:
+        break;
+    default:
         return 0;
     }
     /* Defer, never skip: the step is not spent and D1 will count from the
      * email actually sent.  next_at = the opening takes the item out of the
      * due index until then (O(due)). */
-    it->rem.next_at = when;
+    it->rem.next_at = g.next;
     snprintf(detail, sizeof detail, "automatic reminder %d of %d deferred to %s", it->rem.sent + 1,
-             it->rem.count, why);
+             it->rem.count, g.why);
     if ((rc = tk_store_item_update_reminder(e->db, it, err)) == 0)
         rc = audit(e, it, "deferred", detail, err);
     return rc;

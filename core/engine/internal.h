@@ -40,6 +40,7 @@ struct tk_engine {
         struct tk_engine_skip v[TK_ENGINE_SKIPS_MAX];
     } skips;
     struct tk_engine_calcache *calcache; /* calendar.c; freed by tk_engine_calcache_free */
+    int dry_run;     /* preview: render.c peeks at sequences instead of taking them */
     size_t deferred; /* due items the calendar or a hold moved on, sending nothing (holds.c);
                         read and written by the scheduling thread only */
 };
@@ -114,6 +115,14 @@ struct tk_render_req {
 };
 int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
                       const struct tk_contacts *rcpts, struct tk_error *err);
+/* The same messages as tk_render_enqueue, built at e->now and handed to
+ * FN one recipient at a time (SUBJECT and MESSAGE borrowed for the call),
+ * nothing written: sequences are peeked, not taken (`preview`). */
+int tk_render_preview(struct tk_engine *e, const struct tk_render_req *req,
+                      const struct tk_contacts *rcpts,
+                      int (*fn)(void *u, const struct tk_contact *c, const char *subject,
+                                const char *message),
+                      void *u, struct tk_error *err);
 
 /* Inside the caller's write transaction: enqueue the automatic reminder of
  * the due item ITEM_ID (its outbox rows, its next step, its audit entry), as
@@ -149,10 +158,28 @@ int tk_engine_defer(struct tk_engine *e, const struct tk_account *a, tk_time *wh
  * "hold-ended") and IT's next_at set from D1, *HELD = 0. */
 int tk_engine_hold_check_due(struct tk_engine *e, struct tk_item *it, int *held,
                              struct tk_error *err);
+/* The pure part of the scheduler's decision for the due item IT of ACC at
+ * e->now (nothing written; `preview` uses it too): */
+enum tk_gate_action {
+    TK_GATE_GO = 1, /* the reminder goes out now */
+    TK_GATE_HELD,   /* on hold: NEXT is its end (0: until released) */
+    TK_GATE_WAIT,   /* not due: NEXT is the step's own moment (0: none) */
+    TK_GATE_DEFER,  /* window or holiday: NEXT is the next opening, WHY says so */
+};
+struct tk_gate {
+    enum tk_gate_action action;
+    tk_time next;
+    int hold_ended; /* the item's hold ends at this decision (audit "hold-ended") */
+    char why[TK_CALENDAR_LOCAL_MAX + 256];
+};
+int tk_engine_reminder_decide(struct tk_engine *e, const struct tk_item *it,
+                              const struct tk_account *acc, struct tk_gate *g,
+                              struct tk_error *err);
 /* The scheduler's decision for the due item IT of ACC (holds.c): *GO = 1
  * when its automatic reminder goes out now; else the item's next_at has
  * been moved (hold, its own moment, or the next opening of the account's
- * calendar, audit "deferred") and nothing is spent. */
+ * calendar, audit "deferred") and nothing is spent.  The decision is
+ * tk_engine_reminder_decide's; this writes it. */
 int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
                             int *go, struct tk_error *err);
 

@@ -14,6 +14,9 @@ static int ctx_seq_next(void *engine, const char *type, const char *name, int64_
     struct tk_engine *e = engine;
     char key[128];
     snprintf(key, sizeof key, "%s.%s", type, name);
+    /* a preview shows the number it would take, and takes none */
+    if (e->dry_run)
+        return tk_store_sequence_peek(e->db, key, out, err);
     return tk_store_sequence_next(e->db, key, out, err);
 }
 
@@ -237,26 +240,39 @@ static int first_message_id(struct tk_engine *e, const struct tk_item *it, const
     return tk_store_outbox_first_message_id(e->db, it->id, rcpt, buf, size, err);
 }
 
-static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
-                      const struct tk_template_section *sec, const char *date_text,
-                      struct tk_kv *vars, const struct tk_contact *c, struct tk_error *err)
+/* One recipient's message, built and not stored: its subject, its whole
+ * text (RFC 5322) and its Message-ID. */
+struct built {
+    struct tk_buf subject, body, msg;
+    char msgid[160];
+};
+
+static void built_free(struct built *b)
 {
-    struct tk_buf subject = {0}, body = {0}, msg = {0};
-    struct tk_outbox_row row;
-    char msgid[160], idem[600], item_hdr[32], first[256];
+    tk_buf_free(&b->subject);
+    tk_buf_free(&b->body);
+    tk_buf_free(&b->msg);
+}
+
+static int build_one(struct tk_engine *e, const struct tk_render_req *rq,
+                     const struct tk_template_section *sec, const char *date_text,
+                     struct tk_kv *vars, const struct tk_contact *c, struct built *b,
+                     struct tk_error *err)
+{
+    char item_hdr[32], first[256];
     const char *extra[7];
     struct tk_mail m;
-    int64_t id;
-    int dup, rc;
+    int rc;
 
+    memset(b, 0, sizeof *b);
     const char *const who[] = {"contact.name", c->name && *c->name ? c->name : c->email,
                                "contact.email", c->email, NULL};
     if ((rc = put_all(vars, err, who)) ||
-        (rc = tk_template_render_subject(sec->subject, vars, &subject, err)) ||
-        (rc = tk_template_render(sec->body, vars, &body, err)) ||
-        (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)) ||
+        (rc = tk_template_render_subject(sec->subject, vars, &b->subject, err)) ||
+        (rc = tk_template_render(sec->body, vars, &b->body, err)) ||
+        (rc = tk_mail_message_id(e->msgid_domain, e->now, b->msgid, sizeof b->msgid, err)) ||
         (rc = first_message_id(e, rq->it, c->email, first, sizeof first, err)))
-        goto out;
+        return rc;
     snprintf(item_hdr, sizeof item_hdr, "%lld", (long long)(rq->it ? rq->it->id : 0));
     extra[0] = "X-Tickler-Kind";
     extra[1] = rq->kind;
@@ -268,9 +284,9 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     m.from_addr = e->from_addr;
     m.to_name = c->name;
     m.to_addr = c->email;
-    m.subject = subject.data ? subject.data : "";
-    m.text = body.data ? body.data : "";
-    m.message_id = msgid;
+    m.subject = b->subject.data ? b->subject.data : "";
+    m.text = b->body.data ? b->body.data : "";
+    m.message_id = b->msgid;
     m.date = e->now;
     m.date_text = date_text;
     /* Threading: every later email about the item hangs under the first
@@ -278,7 +294,20 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     m.in_reply_to = first[0] ? first : NULL;
     m.auto_submitted = rq->auto_submitted;
     m.extra = extra;
-    if ((rc = tk_mail_build(&m, &msg, err)))
+    return tk_mail_build(&m, &b->msg, err);
+}
+
+static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
+                      const struct tk_template_section *sec, const char *date_text,
+                      struct tk_kv *vars, const struct tk_contact *c, struct tk_error *err)
+{
+    struct built b;
+    struct tk_outbox_row row;
+    char idem[600];
+    int64_t id;
+    int dup, rc;
+
+    if ((rc = build_one(e, rq, sec, date_text, vars, c, &b, err)))
         goto out;
     if (rq->it)
         snprintf(idem, sizeof idem, "%lld/%s/%d/%s", (long long)rq->it->id, rq->kind, rq->step,
@@ -293,9 +322,9 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     row.step = rq->step;
     row.recipient = c->email;
     row.idem_key = idem;
-    row.message_id = msgid;
+    row.message_id = b.msgid;
     row.sender = e->from_addr;
-    row.data = msg.data;
+    row.data = b.msg.data;
     row.state = TK_OUTBOX_QUEUED;
     row.created_at = e->now;
     row.next_attempt_at = e->now;
@@ -303,9 +332,58 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     if (rc == 0 && !dup)
         rc = tk_engine_verp_sender(e, id, c->email, err);
 out:
-    tk_buf_free(&subject);
-    tk_buf_free(&body);
-    tk_buf_free(&msg);
+    built_free(&b);
+    return rc;
+}
+
+/* The section, the Date header's text and the variables of RQ: what
+ * every recipient's message is built from. */
+static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
+                          const struct tk_template_section **sec, char *date, size_t size,
+                          struct tk_kv *vars, struct tk_error *err)
+{
+    const char *tname = rq->it ? rq->it->template_name : "default";
+    const struct tk_calendar *cal = NULL;
+    struct tk_error why = {0};
+    int rc;
+
+    if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, sec, err)))
+        return rc;
+    /* The Date header in the client's zone (every email of the account).
+     * A calendar that cannot be built (an .ics file gone) costs the zone,
+     * never the email: the header is then in UTC. */
+    date[0] = '\0';
+    if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
+        tk_calendar_format_date_header(cal, e->now, date, size, NULL))
+        date[0] = '\0';
+    return base_vars(e, rq, cal, vars, err);
+}
+
+int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
+                      const struct tk_contacts *rcpts,
+                      int (*fn)(void *u, const struct tk_contact *c, const char *subject,
+                                const char *message),
+                      void *u, struct tk_error *err)
+{
+    const struct tk_template_section *sec;
+    char date[TK_CALENDAR_DATE_HEADER_MAX];
+    struct tk_kv vars = {0};
+    int dry = e->dry_run, rc;
+
+    if (!rcpts->n)
+        return 0;
+    e->dry_run = 1; /* sequences peeked, not taken */
+    if ((rc = render_prepare(e, rq, &sec, date, sizeof date, &vars, err)) == 0)
+        for (size_t i = 0; i < rcpts->n && rc == 0; i++) {
+            struct built b;
+            if ((rc = build_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], &b, err)) ==
+                0)
+                rc = fn(u, &rcpts->v[i], b.subject.data ? b.subject.data : "",
+                        b.msg.data ? b.msg.data : "");
+            built_free(&b);
+        }
+    e->dry_run = dry;
+    tk_kv_free(&vars);
     return rc;
 }
 
@@ -313,24 +391,13 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *rq,
                       const struct tk_contacts *rcpts, struct tk_error *err)
 {
     const struct tk_template_section *sec;
-    const char *tname = rq->it ? rq->it->template_name : "default";
-    const struct tk_calendar *cal = NULL;
-    char date[TK_CALENDAR_DATE_HEADER_MAX] = "";
+    char date[TK_CALENDAR_DATE_HEADER_MAX];
     struct tk_kv vars = {0};
-    struct tk_error why = {0};
     int rc;
 
     if (!rcpts->n)
         return 0;
-    if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, &sec, err)))
-        return rc;
-    /* The Date header in the client's zone (every email of the account).
-     * A calendar that cannot be built (an .ics file gone) costs the zone,
-     * never the email: the header is then in UTC. */
-    if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
-        tk_calendar_format_date_header(cal, e->now, date, sizeof date, NULL))
-        date[0] = '\0';
-    if ((rc = base_vars(e, rq, cal, &vars, err)) == 0)
+    if ((rc = render_prepare(e, rq, &sec, date, sizeof date, &vars, err)) == 0)
         for (size_t i = 0; i < rcpts->n && rc == 0; i++)
             rc = render_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], err);
     tk_kv_free(&vars);

@@ -16,3 +16,12 @@ int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out, str
                      "RETURNING value",
                      "s", name);
 }
+
+int tk_store_sequence_peek(struct tk_db *db, const char *name, int64_t *out, struct tk_error *err)
+{
+    if (!name || !*name)
+        return tk_error_set(err, TK_EINVAL, "sequence name is empty");
+    return tk_db_int(db, out, err,
+                     "SELECT COALESCE((SELECT value FROM sequences WHERE name = ?), 0) + 1", "s",
+                     name);
+}

@@ -161,6 +161,8 @@ int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
 
 /* A new value from a named persistent counter. */
 int tk_store_sequence_next(struct tk_db *db, const char *name, int64_t *out, struct tk_error *err);
+/* The value tk_store_sequence_next would give NAME, nothing written. */
+int tk_store_sequence_peek(struct tk_db *db, const char *name, int64_t *out, struct tk_error *err);
 
 /* ---- audit trail (append-only) ---------------------------------------- */
 

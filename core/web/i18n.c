@@ -64,6 +64,9 @@ static const struct word words[] = {
     {"nav.outbox", "Outbox", "Postvak uit"},
     {"nav.upcoming", "Upcoming", "Gepland"},
     {"next", "Next", "Volgende"},
+    {"next.mail", "Next reminder, as it will go out",
+     "Volgende herinnering, zoals ze verstuurd wordt"},
+    {"next.none", "No automatic email to come.", "Geen automatische e-mail gepland."},
     {"none", "none", "geen"},
     {"notified", "Notified", "Op de hoogte"},
     {"notify", "Notify", "Melden"},
@@ -99,10 +102,10 @@ static const struct word words[] = {
     {"upcoming.none", "No automatic emails in the next 14 days.",
      "Geen automatische e-mails in de komende 14 dagen."},
     {"upcoming.note",
-     "The automatic reminders of the next 14 days, as the items schedule them (send windows "
-     "and holidays not applied).",
-     "De automatische herinneringen van de komende 14 dagen, zoals de items ze plannen "
-     "(zonder verzendvensters en feestdagen)."},
+     "The automatic reminders of the next 14 days, as they will go out (send windows, "
+     "holidays and holds applied; the same list as tickler preview).",
+     "De automatische herinneringen van de komende 14 dagen, zoals ze verstuurd worden "
+     "(verzendvensters, feestdagen en pauzes toegepast; dezelfde lijst als tickler preview)."},
     {"username", "User name", "Gebruikersnaam"},
 };
 

@@ -152,6 +152,73 @@ static int actions(struct tk_web_ctx *c, const struct tk_item *it)
     return rc | tk_buf_puts(b, "</div>");
 }
 
+/* The next automatic email (tk_engine_preview_item: the scheduler's own
+ * decisions and the message as the tick would build it), its time in the
+ * client's zone and its subject and text, escaped as text. */
+struct next_mail {
+    struct tk_web_ctx *c;
+    int found, rc;
+};
+
+static int next_mail(void *u, const struct tk_preview *p)
+{
+    struct next_mail *x = u;
+    struct tk_web_ctx *c = x->c;
+    struct tk_buf *b = c->out;
+    int rc = 0;
+    x->found = 1;
+    rc |= tk_buf_puts(b, "<p class=\"next-when\">");
+    rc |= tk_web_time(c, p->at);
+    rc |= tk_buf_puts(b, " (");
+    rc |= tk_web_html(b, p->local);
+    rc |= tk_buf_printf(b, "), %d / %d", p->step, p->count);
+    if (p->moved) {
+        rc |= tk_buf_puts(b, " &ndash; ");
+        rc |= tk_web_html(b, p->moved);
+    }
+    rc |= tk_buf_puts(b, "</p>");
+    if (p->error) {
+        rc |= tk_buf_puts(b, "<p class=\"next-error\">");
+        rc |= tk_web_html(b, p->error);
+        rc |= tk_buf_puts(b, "</p>");
+    }
+    if (p->nmails) {
+        const char *msg = p->mails[0].message ? p->mails[0].message : "";
+        const char *body = strstr(msg, "\r\n\r\n");
+        rc |= tk_buf_puts(b, "<p class=\"next-to\">");
+        for (size_t i = 0; i < p->nmails; i++) {
+            rc |= tk_buf_puts(b, i ? ", " : "");
+            rc |= tk_web_html(b, p->mails[i].to);
+        }
+        rc |= tk_buf_puts(b, "</p><pre class=\"next-text\">");
+        rc |= tk_web_html(b, p->mails[0].subject);
+        rc |= tk_buf_puts(b, "\n\n");
+        rc |= tk_web_html(b, body ? body + 4 : msg);
+        rc |= tk_buf_puts(b, "</pre>");
+    }
+    x->rc = rc ? TK_ENOMEM : 0;
+    return rc ? TK_ENOMEM : TK_PREVIEW_STOP;
+}
+
+static int next_section(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
+{
+    struct next_mail x = {c, 0, 0};
+    int rc = tk_buf_puts(c->out, "<section class=\"next-mail\"><h2>");
+    rc |= tk_web_word(c, "next.mail");
+    rc |= tk_buf_puts(c->out, "</h2>");
+    if (rc)
+        return tk_web_fail(TK_ENOMEM, err);
+    if ((rc = tk_engine_preview_item(c->e, id, TK_PREVIEW_DAYS_MAX, 1, 1, next_mail, &x, err)))
+        return x.rc ? tk_web_fail(x.rc, err) : rc;
+    if (!x.found) {
+        rc |= tk_buf_puts(c->out, "<p class=\"empty\">");
+        rc |= tk_web_word(c, "next.none");
+        rc |= tk_buf_puts(c->out, "</p>");
+    }
+    rc |= tk_buf_puts(c->out, "</section>");
+    return tk_web_fail(rc ? TK_ENOMEM : 0, err);
+}
+
 int tk_web_page_item(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
 {
     static const char *const audit_cols[] = {"at", "actor", "action", "detail", NULL};
@@ -211,6 +278,12 @@ int tk_web_page_item(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
     rc |= tk_buf_puts(b, "</dd></dl>");
     rc |= actions(c, &it);
     rc |= settings_form(c, &it);
+    if (rc) {
+        rc = tk_web_fail(TK_ENOMEM, err);
+        goto out;
+    }
+    if ((rc = next_section(c, id, err)))
+        goto out;
     rc |= tk_buf_puts(b, "<section><h2>");
     rc |= tk_web_word(c, "emails");
     rc |= tk_buf_puts(b, "</h2><div class=\"scroll\"><table class=\"emails\">");

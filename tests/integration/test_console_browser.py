@@ -329,6 +329,13 @@ class Console(unittest.TestCase):
                 self.assertIn(XSS_IMG, body, path)
             if "/items/" in path:
                 self.assertIn(XSS_URL, body, path)
+                # the next reminder as it will go out (issue 14's preview), as text
+                text = self.css(".next-mail .next-text").text
+                self.assertIn(XSS_SCRIPT, text, path)
+                self.assertIn("x@evil.example", self.css(".next-mail .next-to").text)
+            if path == "/upcoming":
+                self.assertTrue(self.driver.find_elements(
+                    By.CSS_SELECTOR, "tr[data-item-id='%s']" % self.evil_item), path)
             # no element made from data: no img, no inline script, no javascript: link
             self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, "img"), [], path)
             for s in self.driver.find_elements(By.TAG_NAME, "script"):
