@@ -179,6 +179,10 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
     }
     for (int steps = 0; steps < STEPS_MAX && t < r->until; steps++) {
         e->now = t;
+        /* after the last step: the manager's escalation (escalate.c), not
+         * an email to the client; and nothing when no step is left */
+        if (tk_engine_escalation_due(e, &it) || !tk_schedule_next(&it))
+            break;
         if ((rc = tk_engine_reminder_decide(e, &it, &r->acc, &g, &why))) {
             rc = item_error(r, &it, t, moved, &why, err);
             goto out;
@@ -222,6 +226,13 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
         if (r->nobody_left) {
             /* the reminder waits a day at a time (tk_engine_reminder_waits) */
             snprintf(moved, sizeof moved, "waiting: every notify-on contact is suppressed");
+            t += TK_DAY;
+            continue;
+        }
+        if (!r->rcpts.n) {
+            /* nobody with notify on: the step waits a day at a time and
+             * staff are told (nobody.c, tk_engine_nobody_notified) */
+            snprintf(moved, sizeof moved, "waiting: no contact of the account has notify on");
             t += TK_DAY;
             continue;
         }
