@@ -118,8 +118,10 @@ int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err)
     if (base_of(db)->in_tx)
         return tk_error_set(err, TK_ERR, "store: a transaction is open already");
     int rc = drv_of(db)->begin(db, mode, err);
-    if (rc == 0)
+    if (rc == 0) {
         base_of(db)->in_tx = 1;
+        base_of(db)->read_only = mode == TK_TX_SNAPSHOT;
+    }
     return rc;
 }
 
@@ -132,8 +134,14 @@ int tk_db_commit(struct tk_db *db, struct tk_error *err)
     int rc = drv_of(db)->commit(db, err);
     if (rc != 0)
         drv_of(db)->rollback(db);
-    base_of(db)->in_tx = 0;
+    base_of(db)->in_tx = base_of(db)->read_only = 0;
     return rc;
+}
+
+int tk_db_read_only(const struct tk_db *db)
+{
+    const struct tk_db_base *b = (const struct tk_db_base *)db;
+    return b->in_tx && b->read_only;
 }
 
 void tk_db_last_statement(struct tk_db *db)
@@ -147,7 +155,7 @@ void tk_db_rollback(struct tk_db *db)
     if (!db || !base_of(db)->in_tx)
         return;
     drv_of(db)->rollback(db);
-    base_of(db)->in_tx = 0;
+    base_of(db)->in_tx = base_of(db)->read_only = 0;
 }
 
 /* NAME is a constant of the caller's: never text from outside. */

@@ -175,6 +175,7 @@ struct tk_db_driver {
 struct tk_db_base {
     const struct tk_db_driver *drv;
     int in_tx;
+    int read_only; /* the open transaction is TK_TX_SNAPSHOT */
 };
 
 /* The common head of every driver's struct tk_cursor, so that the generic
@@ -215,6 +216,11 @@ void tk_db_rollback(struct tk_db *db);
  * without the hint: only fewer waits.  Ignored outside a transaction and
  * by drivers that gain nothing from it. */
 void tk_db_last_statement(struct tk_db *db);
+
+/* Whether the open transaction is a read-only snapshot (TK_TX_SNAPSHOT):
+ * row locks (the dialect's lock_rows) have no place there, and PostgreSQL
+ * refuses SELECT ... FOR UPDATE in a READ ONLY transaction. */
+int tk_db_read_only(const struct tk_db *db);
 /* A savepoint named NAME (an SQL identifier, a constant) inside the open
  * transaction: tk_db_rollback_to undoes what was written since and keeps
  * the transaction usable (on PostgreSQL also after a failed statement);

@@ -212,10 +212,11 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
      * transaction.  Where one write lock serializes writers (SQLite's BEGIN
      * IMMEDIATE) that is enough; where writers run side by side (PostgreSQL
      * at READ COMMITTED) the dialect's lock_rows locks the row, or two nodes
-     * changing one item at once would lose an update. */
+     * changing one item at once would lose an update.  A read-only
+     * snapshot (preview, why, export) changes nothing: no lock. */
     char sql[512];
     int rc = tk_store_sql_with(sql, sizeof sql, ITEM_COLS "WHERE id = ?",
-                               tk_db_dialect(db)->lock_rows, err);
+                               tk_db_read_only(db) ? "" : tk_db_dialect(db)->lock_rows, err);
     if (rc == 0)
         rc = tk_db_query(db, &cur, err, sql, "i", id);
     if (rc != 0)

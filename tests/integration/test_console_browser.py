@@ -158,6 +158,18 @@ class Console(unittest.TestCase):
     def css(self, sel):
         return self.driver.find_element(By.CSS_SELECTOR, sel)
 
+    def after_click(self, sel, text, timeout=20):
+        """Wait for an element SEL holding TEXT on the page a click led to:
+        a form's POST and its redirect may still be on their way when
+        click() returns (and the page before may hold another SEL)."""
+        def found():
+            try:
+                return [e for e in self.driver.find_elements(By.CSS_SELECTOR, sel)
+                        if text in e.text]
+            except Exception:  # the page changed under the lookup: look again
+                return []
+        self.wait_for(found, "%r in %s after the click" % (text, sel), timeout)
+
     def login(self, user="staff", password=PASSWORD):
         self.driver.delete_all_cookies()
         self.go("/login")
@@ -243,7 +255,7 @@ class Console(unittest.TestCase):
         resends = self.show(self.item)["resends"]
         self.css("[data-action=resend]").click()
         self.no_alert()
-        self.assertIn("resent", self.css(".notice").text)
+        self.after_click(".notice", "resent")
         self.assertEqual(self.show(self.item)["resends"], resends + 1)
         self.wait_for(lambda: len([m for r, m in self.smtp.messages() if "ann@acme.example" in r]) > before,
                       "the resent email at the SMTP server")
@@ -277,7 +289,7 @@ class Console(unittest.TestCase):
         every.clear()
         every.send_keys("0")
         self.css("[data-action=save-reminders]").click()
-        self.assertIn("every_days: a whole number from 1 to 365", self.css(".error").text)
+        self.after_click(".error", "every_days: a whole number from 1 to 365")
         self.assertEqual(self.show(self.item)["reminders"]["every_days"], 6)
 
         # a client event from the buttons the plugin offers
@@ -294,7 +306,7 @@ class Console(unittest.TestCase):
         self.go("/outbox")
         self.css("tr[data-outbox-id='%d'] [data-action=retry]" % failed["id"]).click()
         self.no_alert()
-        self.assertIn("queued again", self.css(".notice").text)
+        self.after_click(".notice", "queued again")
         retries = [a for a in self.t.json("audit") if a["action"] == "delivery-retry"]
         self.assertEqual(retries[-1]["actor"], "staff:staff")
         # the daemon tries it again: the SMTP server refuses it again
