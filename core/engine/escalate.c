@@ -164,11 +164,9 @@ static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct t
     struct tk_buf subject = {0}, text = {0}, msg = {0};
     const struct tk_calendar *cal;
     struct tk_error why = {0};
-    struct tk_outbox_row row;
     struct tk_mail m;
     char msgid[160], idem[600], item_hdr[32], date[64];
     const char *extra[5];
-    int64_t id = 0;
     int rc;
 
     if ((rc = tk_engine_escalation_text(e, it, acc, &subject, &text, err)) ||
@@ -198,19 +196,7 @@ static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct t
     if ((rc = tk_mail_build(&m, &msg, err)))
         goto out;
     snprintf(idem, sizeof idem, "escalation/%lld/%s", (long long)it->id, to);
-    memset(&row, 0, sizeof row);
-    row.item_id = it->id;
-    row.account_id = it->account_id;
-    row.kind = "staff-notice";
-    row.recipient = (char *)to;
-    row.idem_key = idem;
-    row.message_id = msgid;
-    row.sender = e->from_addr;
-    row.data = msg.data;
-    row.state = TK_OUTBOX_QUEUED;
-    row.created_at = e->now;
-    row.next_attempt_at = e->now;
-    rc = tk_store_outbox_add(e->db, &row, &id, dup, err);
+    rc = tk_engine_staff_row_add(e, it->account_id, it->id, to, idem, msgid, msg.data, dup, err);
 out:
     tk_buf_free(&subject);
     tk_buf_free(&text);

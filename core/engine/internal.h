@@ -252,6 +252,12 @@ int tk_engine_inbound_check(const struct tk_config *c, struct tk_error *err);
 int tk_engine_verp_sender(struct tk_engine *e, int64_t outbox_id, const char *rcpt,
                           struct tk_error *err);
 
+/* The outbox row of a staff notice (kind staff-notice, queued now) to TO
+ * with MESSAGE, under the idempotency key IDEM (*DUP: it was there
+ * already); shared by staff notices and escalations (escalate.c). */
+int tk_engine_staff_row_add(struct tk_engine *e, int64_t account, int64_t item, const char *to,
+                            const char *idem, const char *msgid, const char *message, int *dup,
+                            struct tk_error *err);
 /* Queue a staff notice (a forwarded reply, "address suppressed", "nobody
  * left") to ACCOUNT's manager, else [inbound] forward_to, once per
  * IDEM_KEY (a second call with the same key does nothing).  *SENT (may be

@@ -56,6 +56,27 @@ static const char *staff_address(struct tk_engine *e, int64_t account, char *buf
     return to && *to ? to : NULL;
 }
 
+int tk_engine_staff_row_add(struct tk_engine *e, int64_t account, int64_t item, const char *to,
+                            const char *idem, const char *msgid, const char *message, int *dup,
+                            struct tk_error *err)
+{
+    struct tk_outbox_row row;
+    int64_t id = 0;
+    memset(&row, 0, sizeof row);
+    row.item_id = item;
+    row.account_id = account;
+    row.kind = "staff-notice";
+    row.recipient = (char *)to;
+    row.idem_key = (char *)idem;
+    row.message_id = (char *)msgid;
+    row.sender = e->from_addr;
+    row.data = (char *)message;
+    row.state = TK_OUTBOX_QUEUED;
+    row.created_at = e->now;
+    row.next_attempt_at = e->now;
+    return tk_store_outbox_add(e->db, &row, &id, dup, err);
+}
+
 int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, const char *idem_key,
                            const char *subject, const char *text, const char *in_reply_to,
                            int *sent, struct tk_error *err)
@@ -63,11 +84,9 @@ int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, c
     char manager[TK_ERROR_MAX];
     const char *to = staff_address(e, account, manager, sizeof manager);
     struct tk_buf msg = {0};
-    struct tk_outbox_row row;
     struct tk_mail m;
     char msgid[160], idem[700], item_hdr[32];
     const char *extra[5];
-    int64_t id = 0;
     int dup = 0, rc;
 
     if (sent)
@@ -96,19 +115,9 @@ int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, c
     if ((rc = tk_mail_build(&m, &msg, err)))
         goto out;
     snprintf(idem, sizeof idem, "staff/%s/%s", idem_key, to);
-    memset(&row, 0, sizeof row);
-    row.item_id = item;
-    row.account_id = account;
-    row.kind = "staff-notice";
-    row.recipient = (char *)to;
-    row.idem_key = idem;
-    row.message_id = msgid;
-    row.sender = e->from_addr;
-    row.data = msg.data;
-    row.state = TK_OUTBOX_QUEUED;
-    row.created_at = e->now;
-    row.next_attempt_at = e->now;
-    if ((rc = tk_store_outbox_add(e->db, &row, &id, &dup, err)) == 0 && sent)
+    if ((rc = tk_engine_staff_row_add(e, account, item, to, idem, msgid, msg.data, &dup, err)) ==
+            0 &&
+        sent)
         *sent = !dup;
 out:
     tk_buf_free(&msg);
