@@ -384,10 +384,36 @@ static void push_item(lua_State *L, const struct tk_item *it, const char *event)
     lua_setfield(L, -2, "fields");
 }
 
+/* Calls handler H of SC as fn(item, job[, step]) under the actor
+ * "pipeline": job is nil when the item's job is gone, step is passed when
+ * STEP >= 0.  LABEL names the handler in a failure's message. */
+static int call_handler(struct tk_pipelines *p, struct tk_script *sc, const struct tk_handler *h,
+                        const struct tk_item *it, const char *event, int job_exists, int step,
+                        const char *label, struct tk_error *err)
+{
+    struct tk_engine *e = p->e;
+    lua_State *L = tk_lua_state(sc->lua);
+    tk_lua_set_now(sc->lua, tk_engine_now(e));
+    if (!lua_checkstack(L, 5))
+        return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
+    push_item(L, it, event);
+    if (job_exists)
+        tk_job_push(L, it->job_id);
+    else
+        lua_pushnil(L);
+    if (step >= 0)
+        lua_pushinteger(L, (lua_Integer)step);
+    const char *actor = tk_engine_actor(e);
+    tk_engine_set_actor(e, "pipeline");
+    int rc = tk_lua_call(sc->lua, step >= 0 ? 3 : 2, 0, label, err);
+    tk_engine_set_actor(e, actor);
+    return rc;
+}
+
 static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const char *event,
                         int job_exists, struct tk_error *err)
 {
-    struct tk_engine *e = p->e;
     for (size_t i = 0; i < p->nscripts; i++) {
         struct tk_script *sc = p->scripts[i];
         for (size_t k = 0; k < sc->nhandlers; k++) {
@@ -396,20 +422,7 @@ static int run_handlers(struct tk_pipelines *p, const struct tk_item *it, const 
                 continue;
             char label[128];
             snprintf(label, sizeof label, "on(%s.%s)", h->type, h->event);
-            lua_State *L = tk_lua_state(sc->lua);
-            tk_lua_set_now(sc->lua, tk_engine_now(e));
-            if (!lua_checkstack(L, 4))
-                return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
-            lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
-            push_item(L, it, event);
-            if (job_exists)
-                tk_job_push(L, it->job_id);
-            else
-                lua_pushnil(L);
-            const char *actor = tk_engine_actor(e);
-            tk_engine_set_actor(e, "pipeline");
-            int rc = tk_lua_call(sc->lua, 2, 0, label, err);
-            tk_engine_set_actor(e, actor);
+            int rc = call_handler(p, sc, h, it, event, job_exists, -1, label, err);
             if (rc != 0)
                 return rc;
         }
@@ -450,7 +463,6 @@ static int advance_when_done(struct tk_pipelines *p, int64_t job, struct tk_erro
 static int run_reminder_handlers(struct tk_pipelines *p, const struct tk_item *it,
                                  const char *event, int job_exists, struct tk_error *err)
 {
-    struct tk_engine *e = p->e;
     int sent = strcmp(event, "reminder.sent") == 0;
     for (size_t i = 0; i < p->nscripts; i++) {
         struct tk_script *sc = p->scripts[i];
@@ -461,22 +473,8 @@ static int run_reminder_handlers(struct tk_pipelines *p, const struct tk_item *i
             if (strcmp(label, event) != 0)
                 continue;
             snprintf(label, sizeof label, "on(%s)", event);
-            lua_State *L = tk_lua_state(sc->lua);
-            tk_lua_set_now(sc->lua, tk_engine_now(e));
-            if (!lua_checkstack(L, 5))
-                return tk_error_set(err, TK_ENOMEM, "%s: out of memory", sc->path);
-            lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
-            push_item(L, it, event);
-            if (job_exists)
-                tk_job_push(L, it->job_id);
-            else
-                lua_pushnil(L);
-            if (sent)
-                lua_pushinteger(L, (lua_Integer)it->rem.sent);
-            const char *actor = tk_engine_actor(e);
-            tk_engine_set_actor(e, "pipeline");
-            int rc = tk_lua_call(sc->lua, sent ? 3 : 2, 0, label, err);
-            tk_engine_set_actor(e, actor);
+            int rc =
+                call_handler(p, sc, h, it, event, job_exists, sent ? it->rem.sent : -1, label, err);
             if (rc != 0)
                 return rc;
         }
