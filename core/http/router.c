@@ -104,21 +104,26 @@ const struct tk_http_route *tk_http_router_match(const struct tk_http_router *r,
 
 /* ---- answers ------------------------------------------------------------ */
 
+static int dump_to_buf(const char *p, size_t n, void *u)
+{
+    return tk_buf_append(u, p, n) ? -1 : 0;
+}
+
 int tk_http_res_json(struct tk_http_response *res, int status, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     int rc = 0;
-    json_decref(j);
     res->status = status;
     res->content_type = "application/json";
     tk_buf_reset(&res->body);
-    if (!s || tk_buf_puts(&res->body, s) || tk_buf_putc(&res->body, '\n')) {
+    /* straight into the body: no string of its own to copy */
+    if (!j || json_dump_callback(j, dump_to_buf, &res->body, JSON_COMPACT | JSON_PRESERVE_ORDER) ||
+        tk_buf_putc(&res->body, '\n')) {
         res->status = 500;
         tk_buf_reset(&res->body);
         tk_buf_puts(&res->body, "{\"error\":\"out of memory\"}\n");
         rc = TK_ENOMEM;
     }
-    free(s);
+    json_decref(j);
     return rc;
 }
 

@@ -28,6 +28,7 @@
 
 #include "engine/api.h"
 #include "http/router.h"
+#include "http/token_cache.h"
 #include "lua/pipeline.h"
 
 #define CONNECTION_LIMIT 512    /* sockets, all clients */
@@ -39,25 +40,11 @@
 #define GROUP_MAX 64            /* writes per transaction */
 #define SCRATCH 1024            /* decoded path parameters */
 #define MAX_STATUS 600
-#define TOKEN_CACHE 32 /* tokens a worker remembers */
-#define TOKEN_TTL                                                                                  \
-    1.0                  /* seconds a remembered token is trusted: a revoke                        \
-                          * (another process) takes effect within it */
 #define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
 struct worker;
-
-/* A token a worker checked lately, by its SHA-256 (never the token). */
-struct known_token {
-    char hash[65]; /* "" : free slot */
-    int64_t id;
-    char name[65];
-    char scope[8];
-    double checked;    /* mono() of the store lookup */
-    tk_time last_used; /* as far as this worker knows */
-};
 
 struct conn {
     struct tk_http_server *s;
@@ -93,7 +80,7 @@ struct worker {
     size_t queued;            /* under s->mu */
     int reload;               /* under s->mu */
     double last_prune;
-    struct known_token tokens[TOKEN_CACHE]; /* this worker's only */
+    struct tk_token_cache tokens; /* this worker's only (token_cache.h) */
 };
 
 struct touch {
@@ -498,49 +485,9 @@ fail:
     logf_s(s, "recording tokens' last use: %s", err.msg);
 }
 
-/* The token whose SHA-256 is HASH, from this worker's cache when it was
- * looked up less than TOKEN_TTL ago, else from the store (and cached).
- * TK_ENOTFOUND: no such token (any cached entry is dropped). */
-static int known_token(struct worker *w, const char *hash, struct known_token **out,
-                       struct tk_error *err)
+static int lookup_token(void *u, const char *hash, struct tk_api_token *out, struct tk_error *err)
 {
-    struct known_token *k = NULL, *oldest = &w->tokens[0];
-    struct tk_api_token t;
-    double now = mono();
-    tk_time last = 0;
-    int rc;
-    for (size_t i = 0; i < TOKEN_CACHE; i++) {
-        struct known_token *c = &w->tokens[i];
-        if (c->hash[0] && CRYPTO_memcmp(c->hash, hash, 64) == 0) {
-            k = c;
-            break;
-        }
-        if (!c->hash[0] || c->checked < oldest->checked)
-            oldest = c;
-    }
-    if (k && now - k->checked < TOKEN_TTL) {
-        *out = k;
-        return 0;
-    }
-    if ((rc = tk_engine_token_by_hash(w->e, hash, &t, err))) {
-        if (k)
-            memset(k, 0, sizeof *k);
-        return rc;
-    }
-    if (k && k->id == t.id)
-        last = k->last_used;
-    if (!k)
-        k = oldest;
-    memset(k, 0, sizeof *k);
-    memcpy(k->hash, hash, 65);
-    k->id = t.id;
-    tk_strlcpy(k->name, t.name ? t.name : "", sizeof k->name);
-    tk_strlcpy(k->scope, t.scope ? t.scope : "", sizeof k->scope);
-    k->checked = now;
-    k->last_used = t.last_used_at > last ? t.last_used_at : last;
-    tk_api_token_free(&t);
-    *out = k;
-    return 0;
+    return tk_engine_token_by_hash(u, hash, out, err);
 }
 
 /* The token check of a TK_ROUTE_TOKEN route; 0 when the request may go on. */
@@ -548,9 +495,8 @@ static int authorize(struct conn *c)
 {
     struct tk_http_server *s = c->s;
     const char *h = tk_http_header(&c->req, "authorization");
-    struct known_token *k = NULL;
+    struct tk_token_entry *k = NULL;
     struct tk_error err = {0};
-    char hash[65];
     tk_time now;
     int rc;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -562,9 +508,7 @@ static int authorize(struct conn *c)
     h += 7;
     while (*h == ' ')
         h++;
-    rc = tk_engine_token_hash(h, hash, &err);
-    if (!rc)
-        rc = known_token(c->w, hash, &k, &err);
+    rc = tk_token_cache_check(&c->w->tokens, h, mono(), lookup_token, c->w->e, &k, &err);
     if (rc == TK_ENOTFOUND) {
         tk_http_res_header(&c->res, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         tk_http_res_error(&c->res, 401, "bad token");
@@ -879,6 +823,7 @@ static void server_free(struct tk_http_server *s)
         if (s->w[i].pipelines)
             tk_pipelines_close(s->w[i].pipelines);
         tk_engine_close(s->w[i].e);
+        tk_token_cache_wipe(&s->w[i].tokens);
         pthread_cond_destroy(&s->w[i].cv);
     }
     tk_http_router_free(s->router);

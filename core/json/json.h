@@ -40,6 +40,11 @@ int tk_json_set(json_t *o, const char *key, json_t *v);
  *  "completed_at"} and, when ACCOUNT_NAME is not NULL, "account_name"
  *  (`tickler show`). */
 json_t *tk_json_item(const struct tk_item *it, const char *account_name);
+/* The same item appended to B as json_dumps(tk_json_item(IT, ACCOUNT_NAME),
+ * JSON_COMPACT | JSON_PRESERVE_ORDER) would write it, without building the
+ * tree.  1: not written, use the tree (a string that is not valid UTF-8, a
+ * field name twice); -1: out of memory (B as it was). */
+int tk_json_item_dump(struct tk_buf *b, const struct tk_item *it, const char *account_name);
 /* {"id", "name", "language", "contacts", "notified"}: CS are the account's
  * contacts (NULL: none), counted. */
 json_t *tk_json_account(const struct tk_account *a, const struct tk_contacts *cs);

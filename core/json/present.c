@@ -1,5 +1,8 @@
 /* present.c - the JSON object of each record (json.h).  The key order is
  * the order the CLI always printed; keep it. */
+#include <stdio.h>
+#include <string.h>
+
 #include "json/json.h"
 
 /* An id, or null for 0 ("none"). */
@@ -47,6 +50,162 @@ json_t *tk_json_item(const struct tk_item *it, const char *account_name)
         json_object_set_new(o, "account_name", tk_json_str(account_name));
     return o;
 }
+
+/* ---- the item straight into a buffer ---------------------------------------
+ *
+ * The same bytes json_dumps(tk_json_item(...), JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) gives, without building the tree: a GET of one item
+ * spent most of its instructions on the tree and its dump (bench/RESULTS.md).
+ * Only for what it can write exactly: every string valid UTF-8 (jansson's
+ * escaping below) and field names unique; anything else is left to the
+ * tree (1). */
+
+/* jansson's dump_string: \\ \" \b \f \n \r \t, other controls \u00XX
+ * (upper-case hex), everything else as it is (no JSON_ENSURE_ASCII). */
+static int put_str(struct tk_buf *b, const char *s)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    const char *run = s;
+    if (tk_buf_putc(b, '"'))
+        return -1;
+    for (;; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[7];
+        size_t n = 2;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        if (s > run && tk_buf_append(b, run, (size_t)(s - run)))
+            return -1;
+        if (!ch)
+            break;
+        esc[0] = '\\';
+        switch (ch) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hexd[ch >> 4];
+            esc[5] = hexd[ch & 15];
+            n = 6;
+        }
+        if (tk_buf_append(b, esc, n))
+            return -1;
+        run = s + 1;
+    }
+    return tk_buf_putc(b, '"');
+}
+
+/* "KEY": -- KEY is a literal of ours (plain ASCII) */
+#define KEY(k) tk_buf_append(b, "\"" k "\":", sizeof k + 2)
+
+static int put_str_or_null(struct tk_buf *b, const char *s)
+{
+    return s ? put_str(b, s) : tk_buf_append(b, "null", 4);
+}
+
+static int put_int(struct tk_buf *b, int64_t v)
+{
+    char n[24];
+    int len = snprintf(n, sizeof n, "%lld", (long long)v);
+    return tk_buf_append(b, n, (size_t)len);
+}
+
+static int put_bool(struct tk_buf *b, int v)
+{
+    return v ? tk_buf_append(b, "true", 4) : tk_buf_append(b, "false", 5);
+}
+
+static int put_time(struct tk_buf *b, tk_time t)
+{
+    char buf[32];
+    if (!t)
+        return tk_buf_append(b, "null", 4);
+    return put_str(b, tk_time_format(t, buf, sizeof buf));
+}
+
+static int valid(const char *s)
+{
+    return !s || tk_utf8_valid(s, strlen(s));
+}
+
+int tk_json_item_dump(struct tk_buf *b, const struct tk_item *it, const char *account_name)
+{
+    size_t start = b->len;
+    int bad = 0;
+    if (!valid(it->type) || !valid(it->title) || !valid(it->state) || !valid(it->template_name) ||
+        !valid(account_name) || (it->hold.since && !valid(it->hold.reason)))
+        return 1;
+    for (size_t i = 0; i < it->fields.n; i++) {
+        if (!it->fields.keys[i] || !valid(it->fields.keys[i]) || !valid(it->fields.vals[i]))
+            return 1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(it->fields.keys[i], it->fields.keys[j]) == 0)
+                return 1;
+    }
+    bad |= tk_buf_putc(b, '{') || KEY("id") || put_int(b, it->id);
+    bad |= tk_buf_putc(b, ',') || KEY("type") || put_str_or_null(b, it->type);
+    bad |= tk_buf_putc(b, ',') || KEY("account") || put_int(b, it->account_id);
+    bad |= tk_buf_putc(b, ',') || KEY("title") || put_str_or_null(b, it->title);
+    bad |= tk_buf_putc(b, ',') || KEY("state") || put_str_or_null(b, it->state);
+    bad |= tk_buf_putc(b, ',') || KEY("fields") || tk_buf_putc(b, '{');
+    for (size_t i = 0; i < it->fields.n; i++)
+        bad |= (i && tk_buf_putc(b, ',')) || put_str(b, it->fields.keys[i]) ||
+               tk_buf_putc(b, ':') || put_str_or_null(b, it->fields.vals[i]);
+    bad |= tk_buf_putc(b, '}');
+    bad |= tk_buf_putc(b, ',') || KEY("reminders") || tk_buf_putc(b, '{') || KEY("enabled") ||
+           put_bool(b, it->rem.enabled);
+    bad |= tk_buf_putc(b, ',') || KEY("every_days") || put_int(b, it->rem.every_days);
+    bad |= tk_buf_putc(b, ',') || KEY("count") || put_int(b, it->rem.count);
+    bad |= tk_buf_putc(b, ',') || KEY("sent") || put_int(b, it->rem.sent);
+    bad |= tk_buf_putc(b, ',') || KEY("next_at") || put_time(b, it->rem.next_at);
+    bad |= tk_buf_putc(b, ',') || KEY("last_mail_at") || put_time(b, it->rem.last_mail_at);
+    bad |= tk_buf_putc(b, '}');
+    bad |= tk_buf_putc(b, ',') || KEY("template") || put_str_or_null(b, it->template_name);
+    bad |= tk_buf_putc(b, ',') || KEY("job") ||
+           (it->job_id ? put_int(b, it->job_id) : tk_buf_append(b, "null", 4));
+    bad |= tk_buf_putc(b, ',') || KEY("archived") || put_bool(b, it->archived);
+    bad |= tk_buf_putc(b, ',') || KEY("resends") || put_int(b, it->resends);
+    bad |= tk_buf_putc(b, ',') || KEY("created_at") || put_time(b, it->created_at);
+    bad |= tk_buf_putc(b, ',') || KEY("completed_at") || put_time(b, it->completed_at);
+    bad |= tk_buf_putc(b, ',') || KEY("hold");
+    if (it->hold.since) {
+        bad |= tk_buf_putc(b, '{') || KEY("since") || put_time(b, it->hold.since);
+        bad |= tk_buf_putc(b, ',') || KEY("until") ||
+               (it->hold.until ? put_time(b, it->hold.until) : tk_buf_append(b, "null", 4));
+        bad |= tk_buf_putc(b, ',') || KEY("reason") || put_str_or_null(b, it->hold.reason);
+        bad |= tk_buf_putc(b, '}');
+    } else {
+        bad |= tk_buf_append(b, "null", 4);
+    }
+    if (account_name)
+        bad |= tk_buf_putc(b, ',') || KEY("account_name") || put_str(b, account_name);
+    bad |= tk_buf_putc(b, '}');
+    if (bad) {
+        b->len = start;
+        return -1;
+    }
+    return 0;
+}
+#undef KEY
 
 json_t *tk_json_account(const struct tk_account *a, const struct tk_contacts *cs)
 {

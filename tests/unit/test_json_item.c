@@ -1,0 +1,115 @@
+/* test_json_item.c - tk_json_item_dump writes exactly the bytes of
+ * json_dumps(tk_json_item(...), JSON_COMPACT | JSON_PRESERVE_ORDER) (what
+ * `tickler --json show` and GET /api/v1/items/ID print), for plain and
+ * hostile strings; what it cannot write exactly it leaves to the tree. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json.h"
+#include "tk_test.h"
+
+static void same(const struct tk_item *it, const char *account_name)
+{
+    struct tk_buf b = {0};
+    json_t *j = tk_json_item(it, account_name);
+    char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    TK_CHECK_INT(tk_json_item_dump(&b, it, account_name), 0);
+    TK_CHECK(tk_buf_putc(&b, '\0') == 0);
+    TK_CHECK_STR(b.data, want);
+    free(want);
+    json_decref(j);
+    tk_buf_free(&b);
+}
+
+static struct tk_item base(void)
+{
+    struct tk_item it;
+    memset(&it, 0, sizeof it);
+    it.id = 42;
+    it.account_id = 7;
+    it.type = "invoice";
+    it.title = "Fees";
+    it.state = "pending";
+    it.template_name = "default";
+    it.rem.enabled = 1;
+    it.rem.every_days = 3;
+    it.rem.count = 2;
+    it.rem.sent = 1;
+    it.rem.next_at = 1796115600;
+    it.rem.last_mail_at = 1796000000;
+    it.created_at = 1795000000;
+    return it;
+}
+
+TK_TEST(test_plain)
+{
+    struct tk_item it = base();
+    same(&it, "Acme BV");
+    same(&it, NULL);
+    tk_kv_set(&it.fields, "amount", "450.00");
+    tk_kv_set(&it.fields, "currency", "EUR");
+    it.job_id = 9;
+    it.archived = 1;
+    it.resends = 3;
+    it.completed_at = 1796200000;
+    it.rem.enabled = 0;
+    it.rem.next_at = 0;
+    same(&it, "Acme BV");
+    it.hold.since = 1796100000;
+    same(&it, "Acme BV");
+    it.hold.until = 1796300000;
+    it.hold.reason = "waiting for the \"client\"";
+    same(&it, "Acme BV");
+    it.id = INT64_MAX;
+    it.account_id = -1;
+    it.resends = -5;
+    same(&it, "");
+    tk_kv_free(&it.fields);
+}
+
+TK_TEST(test_hostile_strings)
+{
+    struct tk_item it = base();
+    char ctl[40];
+    for (int i = 0; i < 31; i++)
+        ctl[i] = (char)(i + 1);
+    ctl[31] = '\0';
+    it.title = ctl;
+    same(&it, "Acme");
+    it.title = "quote \" back \\ slash / del \x7f tab\t nl\n cr\r ff\f bs\b";
+    it.type = "";
+    it.state = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x80\xa8";
+    tk_kv_set(&it.fields, "n\"ote\n", "line1\nline2\x01");
+    tk_kv_set(&it.fields, "", "");
+    tk_kv_set(&it.fields, "\xc3\xa9t\xc3\xa9", "</script>");
+    same(&it, "A \"B\" \\ C\x1f");
+    it.type = NULL; /* null, as tk_json_str gives */
+    it.title = NULL;
+    it.template_name = NULL;
+    same(&it, "Acme");
+    tk_kv_free(&it.fields);
+}
+
+TK_TEST(test_left_to_the_tree)
+{
+    struct tk_item it = base();
+    struct tk_buf b = {0};
+    it.title = "bad \xff utf-8";
+    TK_CHECK_INT(tk_json_item_dump(&b, &it, "Acme"), 1);
+    TK_CHECK_INT((int)b.len, 0);
+    it.title = "Fees";
+    TK_CHECK_INT(tk_json_item_dump(&b, &it, "bad \xc3"), 1);
+    tk_kv_set(&it.fields, "k", "v\xed\xa0\x80"); /* a surrogate */
+    TK_CHECK_INT(tk_json_item_dump(&b, &it, "Acme"), 1);
+    tk_kv_free(&it.fields);
+    TK_CHECK_INT((int)b.len, 0);
+    tk_buf_free(&b);
+}
+
+int main(void)
+{
+    TK_RUN(test_plain);
+    TK_RUN(test_hostile_strings);
+    TK_RUN(test_left_to_the_tree);
+    return tk_test_done();
+}
