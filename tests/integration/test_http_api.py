@@ -54,6 +54,25 @@ class Endpoints(unittest.TestCase):
         self.assertEqual(st, status, "%s %s: %r" % (method, path, b))
         return b
 
+    def test_item_read_equals_the_cli_for_hostile_text(self):
+        """GET /items/ID writes the item straight into the answer
+        (tk_json_item_dump; byte-for-byte against jansson in
+        unit.test_json_item, also for control characters and text that is
+        not UTF-8, which the front ends refuse): the same item as
+        `--json show` for quotes, backslashes, slashes and non-ASCII text."""
+        t = self.t
+        t.account("Acme", contacts=(("a@acme.example", "A", True),))
+        titles = ['q " b \\ s / caf\u00e9 \u20ac \U0001F600 </script>', "Fees"]
+        for title in titles:
+            r = t.run("--json", "send", "invoice", "--account", "Acme", "--title", title,
+                      "--set", "amount=1.00", "--set", "currency=EUR", "--set", "number=N\u00ba \"1\"\\2/3")
+            self.assertEqual(r.rc, 0, r)
+            iid = json.loads(r.out)["id"]
+            got = self.call("GET", "/api/v1/items/%d" % iid, token=self.r)
+            self.assertEqual(got, t.show(iid))
+            self.assertEqual(self.call("POST", "/api/v1/items/%d/events" % iid, {"event": "viewed"}),
+                             t.show(iid))
+
     def test_every_endpoint_and_the_cli_shapes(self):
         t = self.t
         st, _, h = self.d.api("GET", "/api/v1/health")
