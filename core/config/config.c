@@ -69,6 +69,7 @@ static const struct keydef keys[] = {
     I("reminders", "default_every_days", default_every_days, 1, 365),
     I("reminders", "default_count", default_count, 0, 100),
     I("reminders", "escalate_after_days", escalate_after_days, 0, 3650),
+    S("reminders", "digest", K_BOOL, reminders_digest),
     S("calendar", "timezone", K_ZONE, calendar_timezone),
     S("calendar", "window", K_WINDOW, calendar_window),
     S("calendar", "holidays", K_HOLIDAYS, calendar_holidays),

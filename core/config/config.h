@@ -52,6 +52,8 @@ struct tk_config {
     int default_count;       /* 1 */
     int escalate_after_days; /* 3: days after the last automatic reminder before the
                               * account's manager is told (issue 14); 0: never */
+    int reminders_digest;    /* 0: an account's digest setting "default" means off
+                              * (issue 14: one digest per person, digest.c) */
 
     /* [calendar]: the defaults of accounts that set none (issue 14); NULL:
      * UTC, always open, no holidays (today's behaviour) */

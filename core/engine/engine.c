@@ -155,6 +155,7 @@ void tk_engine_close(struct tk_engine *e)
     free(e->from_addr);
     free(e->msgid_domain);
     tk_engine_calcache_free(e);
+    tk_engine_digest_free(e);
     free(e);
 }
 

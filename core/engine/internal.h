@@ -10,6 +10,7 @@
 #include "webhooks.h"
 
 struct tk_engine_calcache;
+struct tk_engine_digest;
 
 struct tk_engine {
     struct tk_config cfg;
@@ -43,6 +44,9 @@ struct tk_engine {
     int dry_run;     /* preview: render.c peeks at sequences instead of taking them */
     size_t deferred; /* due items the calendar or a hold moved on, sending nothing (holds.c);
                         read and written by the scheduling thread only */
+    /* digest.c: the open scheduler transaction's digest members; the
+     * scheduling thread's only */
+    struct tk_engine_digest *digest;
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -128,6 +132,25 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *req,
  * the due item ITEM_ID (its outbox rows, its next step, its audit entry), as
  * tk_engine_schedule does for each item. */
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err);
+
+/* ---- one digest per person (digest.c, issue 14) ------------------------ */
+
+/* Whether A's automatic reminders go into digests: its --digest, else
+ * [reminders] digest. */
+int tk_engine_digest_on(const struct tk_engine *e, const struct tk_account *a);
+/* IT's step (already spent: it->rem.sent is the step) is due to RCPTS:
+ * remember each recipient for the open transaction's digests.  Call it
+ * last in the item's work: only out of memory fails. */
+int tk_engine_digest_collect(struct tk_engine *e, const struct tk_item *it,
+                             const struct tk_account *acc, const char *section,
+                             const struct tk_contacts *rcpts, struct tk_error *err);
+/* Before the scheduler's transaction commits: per (address, local day)
+ * one digest row (two items or more) or the single reminder, then each
+ * item's audit entry.  Always empties the list. */
+int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err);
+/* The transaction rolled back: forget its members. */
+void tk_engine_digest_discard(struct tk_engine *e);
+void tk_engine_digest_free(struct tk_engine *e);
 
 /* Append an audit entry at e->now with the engine's actor; ids 0: none. */
 int tk_engine_audit(struct tk_engine *e, int64_t account, int64_t item, int64_t job,

@@ -327,13 +327,19 @@ static int write_reminders(struct hub *h, size_t *written, struct tk_error *err)
     size_t n = 0, i;
     int rc = tk_store_item_due(h->db, e->now, ids, h->batch, &n, err);
     *written = 0;
+    tk_engine_digest_discard(e);
     if (rc)
         return rc;
     if (n == 0)
         h->producing = 0;
     for (i = 0; i < n && (i == 0 || !commit_now(h, i)); i++)
-        if ((rc = tk_engine_remind_due(e, ids[i], err)))
+        if ((rc = tk_engine_remind_due(e, ids[i], err))) {
+            tk_engine_digest_discard(e);
             return rc;
+        }
+    /* the digests of these steps, in the same transaction (digest.c) */
+    if ((rc = tk_engine_digest_flush(e, err)))
+        return rc;
     *written = i;
     return 0;
 }

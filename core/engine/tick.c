@@ -59,6 +59,15 @@ static int first_notification(struct tk_engine *e, const struct tk_plugin *p, st
                               detail, err);
 }
 
+static int built_ok(void *u, const struct tk_contact *c, const char *subject, const char *message)
+{
+    (void)u;
+    (void)c;
+    (void)subject;
+    (void)message;
+    return 0;
+}
+
 static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
 {
     const struct tk_plugin *p;
@@ -68,7 +77,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     struct tk_render_req rq;
     const char *section;
     char *who = NULL, detail[TK_ERROR_MAX];
-    int go = 0, waits = 0, rc;
+    int go = 0, waits = 0, digest = 0, rc;
 
     memset(&it, 0, sizeof it);
     if ((rc = tk_store_item_get(e->db, id, &it, err)) ||
@@ -121,6 +130,9 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     }
     it.rem.sent++;
+    /* digest on: the step is spent here, its emails and its audit entry
+     * are written by tk_engine_digest_flush in this transaction */
+    digest = tk_engine_digest_on(e, &acc);
     memset(&rq, 0, sizeof rq);
     rq.plugin = p;
     rq.it = &it;
@@ -129,23 +141,34 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     rq.section = section;
     rq.step = it.rem.sent;
     rq.auto_submitted = 1;
-    if ((rc = tk_render_enqueue(e, &rq, &known, err)))
+    /* digest: built here and dropped, so that what would fail for this
+     * item alone (its template, an address the mail builder refuses) fails
+     * in its savepoint, not in the digest's flush */
+    if ((rc = digest ? tk_render_preview(e, &rq, &known, built_ok, NULL, err)
+                     : tk_render_enqueue(e, &rq, &known, err)))
         goto out;
     if (it.fail_count > 0 && (rc = tk_store_item_fault_set(e->db, it.id, 0, 0, NULL, 0, err)))
         goto out;
     /* D3: a late tick sends once and counts the next period from now. */
     it.rem.last_mail_at = e->now;
     it.rem.next_at = tk_engine_next_at(e, &it); /* after the last: the escalation */
-    if ((rc = tk_recipients_text(&known, &who, err)))
+    if ((rc = tk_store_item_update_reminder(e->db, &it, err)))
         goto out;
-    snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
-             it.rem.count, who);
-    if ((rc = tk_store_item_update_reminder(e->db, &it, err)) ||
-        (rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
-                                 "reminder", detail, err)) ||
-        (rc = tk_webhook_emit(e, e->db, "reminder.sent", it.id, err)) ||
+    if (!digest) {
+        if ((rc = tk_recipients_text(&known, &who, err)))
+            goto out;
+        snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
+                 it.rem.count, who);
+        if ((rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
+                                     "reminder", detail, err)))
+            goto out;
+    }
+    if ((rc = tk_webhook_emit(e, e->db, "reminder.sent", it.id, err)) ||
         (rc = tk_engine_reminder_events(e, &it, err)))
         goto out;
+    /* last: nothing after it can roll the item's savepoint back */
+    if (digest)
+        rc = tk_engine_digest_collect(e, &it, &acc, section, &known, err);
 out:
     free(who);
     tk_engine_recipients_split_free(&fresh, &known);
@@ -276,12 +299,17 @@ static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     if ((rc = tk_db_begin(e->db, TK_TX_IMMEDIATE, err)) == 0) {
         size_t n = 0;
+        tk_engine_digest_discard(e);
         rc = tk_store_item_due(e->db, e->now, ids, limit, &n, err);
         for (size_t i = 0; rc == 0 && i < n; i++)
             rc = tk_engine_remind_due(e, ids[i], err);
-        if (rc)
+        /* the digests of this transaction's steps, in it (digest.c) */
+        if (rc == 0)
+            rc = tk_engine_digest_flush(e, err);
+        if (rc) {
+            tk_engine_digest_discard(e);
             tk_db_rollback(e->db);
-        else if ((rc = tk_db_commit(e->db, err)) == 0)
+        } else if ((rc = tk_db_commit(e->db, err)) == 0)
             *got = n;
     }
     free(ids);

@@ -1,0 +1,203 @@
+"""Issue 14: one digest per person.
+
+Through the real binary with --now and a real SMTP server (aiosmtpd): with
+digest on (`account set --digest on`, or `[reminders] digest = on` for
+accounts left at default), every automatic reminder due for one contact
+address on one local day goes out as ONE email listing every item, across
+accounts that share the address, in the language of the lowest account;
+each item still counts its own step and has its own audit entry; a kill -9
+of the tick never leads to both the digest and single emails.
+"""
+import os
+import random
+import signal
+import subprocess
+import time
+import unittest
+
+from tkharness import BIN, SmtpServer, Tickler, at
+
+ANN = "ann@shared.example"
+
+
+def of_kind(srv, kind):
+    return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == kind]
+
+
+def body(m):
+    return m.get_body(("plain",)).get_content()
+
+
+class Digest(unittest.TestCase):
+    def deploy(self, extra_ini=""):
+        self.srv = SmtpServer(self)
+        self.t = Tickler(self, smtp=self.srv, extra_ini=extra_ini)
+        return self.t
+
+    def account(self, name, *settings, language="en", contacts=((ANN, "Ann"),)):
+        acc = self.t.ok("account", "add", name, "--language", language, *settings).strip()
+        for email, cname in contacts:
+            self.t.ok("contact", "add", acc, email, "--name", cname)
+        return acc
+
+    def item(self, acc, title, type_="organizer"):
+        return self.t.send(type_, acc, title, "--every", "1", "--count", "2", now=at(0))
+
+    def reminder_audit(self, item):
+        return [a["detail"] for a in self.t.json("audit", item) if a["action"] == "reminder"]
+
+    def test_three_items_two_accounts_one_email(self):
+        t = self.deploy()
+        a = self.account("Acme BV", "--digest", "on",
+                         contacts=((ANN, "Ann"), ("bob@acme.example", "Bob")))
+        b = self.account("Ann Holding BV", "--digest", "on")
+        items = [self.item(a, "Fees 2026", "invoice"), self.item(a, "Questionnaire"),
+                 self.item(b, "Annual accounts")]
+        t.ok("tick", now=at(0, 1))
+        self.assertEqual(len(of_kind(self.srv, "notification")), 5)
+        self.srv.clear()
+        got = t.json("tick", now=at(1))
+        self.assertEqual(got["reminders"], 3)
+        self.assertEqual(of_kind(self.srv, "reminder"), [], "no single emails")
+        digests = of_kind(self.srv, "digest")
+        self.assertEqual(sorted(m["To"] for m in digests), ["Ann <%s>" % ANN, "Bob <bob@acme.example>"])
+        ann = [m for m in digests if ANN in m["To"]][0]
+        self.assertEqual(str(ann["Subject"]), "3 items waiting for you")
+        self.assertIsNone(ann["In-Reply-To"])
+        text = body(ann)
+        for title in ("Fees 2026", "Questionnaire", "Annual accounts"):
+            self.assertIn("- %s (reminder 1 of 2)" % title, text)
+        self.assertIn("Ann Holding BV", text)  # two accounts: each line names its own
+        bob = [m for m in digests if "bob@" in m["To"]][0]
+        self.assertEqual(str(bob["Subject"]), "2 items waiting for you")
+        self.assertNotIn("Annual accounts", body(bob))
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            audit = self.reminder_audit(i)
+            self.assertEqual(len(audit), 1, audit)
+            self.assertIn("automatic reminder 1 of 2 sent to", audit[0])
+            self.assertIn(ANN + " (in digest, outbox ", audit[0])
+        # the next day: the second step, again one digest each
+        self.srv.clear()
+        t.ok("tick", now=at(2))
+        self.assertEqual(len(of_kind(self.srv, "digest")), 2)
+        self.assertEqual(of_kind(self.srv, "reminder"), [])
+        self.assertIn("- Fees 2026 (reminder 2 of 2)", body(
+            [m for m in of_kind(self.srv, "digest") if ANN in m["To"]][0]))
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 2)
+            self.assertEqual(len(self.reminder_audit(i)), 2)
+
+    def test_off_by_default_single_emails(self):
+        t = self.deploy()
+        a = self.account("Acme BV")
+        for title in ("One", "Two"):
+            self.item(a, title)
+        t.ok("tick", now=at(1))
+        self.assertEqual(of_kind(self.srv, "digest"), [])
+        self.assertEqual(len(of_kind(self.srv, "reminder")), 2)
+
+    def test_config_default_and_account_override(self):
+        t = self.deploy(extra_ini="[reminders]\ndigest = on\n")
+        a = self.account("Acme BV")  # default: on from the configuration
+        c = self.account("Corp BV", "--digest", "off", contacts=(("cy@corp.example", "Cy"),))
+        for title in ("One", "Two"):
+            self.item(a, title)
+            self.item(c, title)
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        self.assertEqual([m["To"] for m in of_kind(self.srv, "digest")], ["Ann <%s>" % ANN])
+        self.assertEqual(sorted(m["To"] for m in of_kind(self.srv, "reminder")),
+                         ["Cy <cy@corp.example>"] * 2)
+
+    def test_one_item_goes_as_its_reminder(self):
+        t = self.deploy()
+        a = self.account("Acme BV", "--digest", "on")
+        i = self.item(a, "Only one")
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        self.assertEqual(of_kind(self.srv, "digest"), [])
+        rem = of_kind(self.srv, "reminder")
+        self.assertEqual(len(rem), 1)
+        self.assertIsNotNone(rem[0]["In-Reply-To"])  # threaded, as always
+        audit = self.reminder_audit(i)
+        self.assertEqual(len(audit), 1)
+        self.assertNotIn("digest", audit[0])
+
+    def test_dutch_digest(self):
+        t = self.deploy()
+        a = self.account("Jansen BV", "--digest", "on", language="nl")
+        for title in ("Jaarrekening", "Aangifte"):
+            self.item(a, title)
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        d = of_kind(self.srv, "digest")
+        self.assertEqual(len(d), 1)
+        self.assertEqual(str(d[0]["Subject"]), "2 openstaande punten")
+        self.assertIn("- Jaarrekening (herinnering 1 van 2)", body(d[0]))
+        self.assertIn("Beste Ann", body(d[0]))
+
+    def test_different_local_days_separate_emails(self):
+        t = self.deploy()
+        # at(1) is 09:00 UTC on 2 Dec, still 23:00 on 1 Dec in Honolulu
+        a = self.account("Acme BV", "--digest", "on")
+        b = self.account("Aloha LLC", "--digest", "on", "--timezone", "Pacific/Honolulu")
+        for title in ("A1", "A2"):
+            self.item(a, title)
+        for title in ("K1", "K2"):
+            self.item(b, title)
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        d = of_kind(self.srv, "digest")
+        self.assertEqual(len(d), 2)
+        texts = sorted(body(m) for m in d)
+        self.assertIn("A1", texts[0])
+        self.assertNotIn("K1", texts[0])
+        self.assertIn("K1", texts[1])
+        self.assertNotIn("A1", texts[1])
+        self.assertEqual(sorted(str(m["Date"])[-5:] for m in d), ["+0000", "-1000"])
+
+    def test_bad_config_value_refused_with_file_line(self):
+        self.srv = SmtpServer(self)
+        t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")
+        err = t.fails("init")
+        self.assertIn("tickler.ini:", err)
+        self.assertIn("digest", err)
+
+    def test_kill9_never_digest_and_singles(self):
+        """kill -9 of `tickler tick` at random moments while it writes and
+        sends a digest of 30 items, then a tick to the end: exactly one
+        digest (one Message-ID) reached the server, no single reminder,
+        every item's step counted once with one audit entry."""
+        t = self.deploy()
+        a = self.account("Acme BV", "--digest", "on")
+        items = [t.send("organizer", a, "Q%d" % i, "--every", "1", "--count", "1", now=at(0))
+                 for i in range(30)]
+        t.ok("tick", now=at(0, 1))
+        self.srv.clear()
+        rnd = random.Random(14)
+        for _ in range(8):
+            env = dict(os.environ, TICKLER_CONFIG=t.config)
+            env.pop("TICKLER_NOW", None)
+            p = subprocess.Popen([BIN, "--now", at(1), "tick"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.02, 0.5))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            # at any moment: all 30 spent with one digest queued, or none
+            sent = {r[0] for r in t.rows("SELECT rem_sent FROM items")}
+            digests = t.rows("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")[0][0]
+            self.assertIn((sent, digests), (({0}, 0), ({1}, 1)))
+        t.ok("tick", now=at(1))
+        t.ok("tick", now=at(1, 1))
+        self.assertEqual(of_kind(self.srv, "reminder"), [])
+        ids = {str(m["Message-ID"]) for m in of_kind(self.srv, "digest")}
+        self.assertEqual(len(ids), 1)
+        self.assertIn("30 items waiting for you", str(of_kind(self.srv, "digest")[0]["Subject"]))
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            self.assertEqual(len(self.reminder_audit(i)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
