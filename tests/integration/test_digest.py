@@ -157,6 +157,26 @@ class Digest(unittest.TestCase):
         self.assertNotIn("A1", texts[1])
         self.assertEqual(sorted(str(m["Date"])[-5:] for m in d), ["+0000", "-1000"])
 
+    def test_several_connections(self):
+        # the settler thread's path (settle.c) flushes its round's digests
+        t = self.deploy()
+        with open(t.config) as f:
+            ini = f.read().replace("[transport]\n", "[transport]\nconnections = 3\n", 1)
+        with open(t.config, "w") as f:
+            f.write(ini)
+        a = self.account("Acme BV", "--digest", "on")
+        b = self.account("Beta BV", "--digest", "on", contacts=(("bo@beta.example", "Bo"),))
+        items = [self.item(a, "A%d" % i) for i in range(3)] + [self.item(b, "B%d" % i)
+                                                              for i in range(2)]
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        self.assertEqual(of_kind(self.srv, "reminder"), [])
+        self.assertEqual(sorted(str(m["Subject"]) for m in of_kind(self.srv, "digest")),
+                         ["2 items waiting for you", "3 items waiting for you"])
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            self.assertEqual(len(self.reminder_audit(i)), 1)
+
     def test_bad_config_value_refused_with_file_line(self):
         self.srv = SmtpServer(self)
         t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")
@@ -165,38 +185,45 @@ class Digest(unittest.TestCase):
         self.assertIn("digest", err)
 
     def test_kill9_never_digest_and_singles(self):
-        """kill -9 of `tickler tick` at random moments while it writes and
-        sends a digest of 30 items, then a tick to the end: exactly one
-        digest (one Message-ID) reached the server, no single reminder,
-        every item's step counted once with one audit entry."""
+        """kill -9 of `tickler tick` at a random moment of each of six
+        days' ticks (30 items, one step a day), then the tick to the end:
+        after each kill every step of the day is spent with its one digest
+        row queued, or none is; each day exactly one digest (one
+        Message-ID) reached the server and no single reminder ever did."""
         t = self.deploy()
         a = self.account("Acme BV", "--digest", "on")
-        items = [t.send("organizer", a, "Q%d" % i, "--every", "1", "--count", "1", now=at(0))
+        items = [t.send("organizer", a, "Q%d" % i, "--every", "1", "--count", "6", now=at(0))
                  for i in range(30)]
         t.ok("tick", now=at(0, 1))
         self.srv.clear()
         rnd = random.Random(14)
-        for _ in range(8):
+        seen = []
+        for day in range(1, 7):
             env = dict(os.environ, TICKLER_CONFIG=t.config)
             env.pop("TICKLER_NOW", None)
-            p = subprocess.Popen([BIN, "--now", at(1), "tick"], env=env,
+            p = subprocess.Popen([BIN, "--now", at(day), "tick"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rnd.uniform(0.02, 0.5))
+            time.sleep(rnd.uniform(0.01, 0.25))
             p.send_signal(signal.SIGKILL)
             p.wait()
-            # at any moment: all 30 spent with one digest queued, or none
             sent = {r[0] for r in t.rows("SELECT rem_sent FROM items")}
             digests = t.rows("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")[0][0]
-            self.assertIn((sent, digests), (({0}, 0), ({1}, 1)))
-        t.ok("tick", now=at(1))
-        t.ok("tick", now=at(1, 1))
+            self.assertIn((sent, digests), (({day - 1}, day - 1), ({day}, day)))
+            seen.append(digests == day)
+            t.ok("tick", now=at(day))
+            t.ok("tick", now=at(day, 1))
+            self.assertEqual({r[0] for r in t.rows("SELECT rem_sent FROM items")}, {day})
+        print("kill -9 after the commit:", seen)
         self.assertEqual(of_kind(self.srv, "reminder"), [])
-        ids = {str(m["Message-ID"]) for m in of_kind(self.srv, "digest")}
-        self.assertEqual(len(ids), 1)
-        self.assertIn("30 items waiting for you", str(of_kind(self.srv, "digest")[0]["Subject"]))
+        ids = {}
+        for m in of_kind(self.srv, "digest"):
+            ids.setdefault(str(m["Date"]), set()).add(str(m["Message-ID"]))
+            self.assertEqual(str(m["Subject"]), "30 items waiting for you")
+        self.assertEqual(len(ids), 6, ids.keys())
+        self.assertEqual({len(v) for v in ids.values()}, {1}, "one digest a day")
         for i in items:
-            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
-            self.assertEqual(len(self.reminder_audit(i)), 1)
+            self.assertEqual(t.show(i)["reminders"]["sent"], 6)
+            self.assertEqual(len(self.reminder_audit(i)), 6)
 
 
 if __name__ == "__main__":
