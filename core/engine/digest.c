@@ -24,6 +24,7 @@
  * items than one transaction takes may split one person's reminders over
  * two digests.  Memory: one entry per (item, recipient) of digest
  * accounts in the open transaction. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,12 @@ struct digest_entry {
 struct tk_engine_digest {
     struct digest_entry *v;
     size_t n, cap;
+    /* items handled in this transaction (open addressing, 0 empty): an
+     * item taken as an account's sibling is skipped when the scheduler's
+     * own list reaches it */
+    int64_t *seen;
+    size_t nseen, capseen;
+    long extra; /* siblings handled minus those skipped: the tick's count */
 };
 
 static int oom(struct tk_error *err)
@@ -71,6 +78,91 @@ void tk_engine_digest_discard(struct tk_engine *e)
     for (size_t i = 0; i < g->n; i++)
         entry_free(&g->v[i]);
     g->n = 0;
+    if (g->nseen)
+        memset(g->seen, 0, g->capseen * sizeof *g->seen);
+    g->nseen = 0;
+    g->extra = 0;
+}
+
+static struct tk_engine_digest *digest(struct tk_engine *e)
+{
+    if (!e->digest)
+        e->digest = calloc(1, sizeof *e->digest);
+    return e->digest;
+}
+
+static size_t slot(int64_t id, size_t cap)
+{
+    return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+}
+
+int tk_engine_digest_seen(const struct tk_engine *e, int64_t id)
+{
+    const struct tk_engine_digest *g = e->digest;
+    if (!g || !g->nseen)
+        return 0;
+    for (size_t i = slot(id, g->capseen);; i = (i + 1) & (g->capseen - 1)) {
+        if (g->seen[i] == id)
+            return 1;
+        if (!g->seen[i])
+            return 0;
+    }
+}
+
+int tk_engine_digest_mark(struct tk_engine *e, int64_t id, struct tk_error *err)
+{
+    struct tk_engine_digest *g = digest(e);
+    if (!g)
+        return oom(err);
+    if (tk_engine_digest_seen(e, id))
+        return 0;
+    if (2 * (g->nseen + 1) > g->capseen) {
+        size_t cap = g->capseen ? g->capseen * 2 : 1024;
+        int64_t *v = calloc(cap, sizeof *v);
+        if (!v)
+            return oom(err);
+        for (size_t i = 0; i < g->capseen; i++)
+            if (g->seen[i]) {
+                size_t k = slot(g->seen[i], cap);
+                while (v[k])
+                    k = (k + 1) & (cap - 1);
+                v[k] = g->seen[i];
+            }
+        free(g->seen);
+        g->seen = v;
+        g->capseen = cap;
+    }
+    size_t k = slot(id, g->capseen);
+    while (g->seen[k])
+        k = (k + 1) & (g->capseen - 1);
+    g->seen[k] = id;
+    g->nseen++;
+    return 0;
+}
+
+int tk_engine_digest_last_account(const struct tk_engine *e, int64_t *account)
+{
+    *account = e->digest && e->digest->n ? e->digest->v[e->digest->n - 1].account : 0;
+    return 0;
+}
+
+size_t tk_engine_digest_members(const struct tk_engine *e)
+{
+    return e->digest ? e->digest->n : 0;
+}
+
+void tk_engine_digest_count(struct tk_engine *e, long delta)
+{
+    if (digest(e))
+        e->digest->extra += delta;
+}
+
+long tk_engine_digest_take_count(struct tk_engine *e)
+{
+    long n = e->digest ? e->digest->extra : 0;
+    if (e->digest)
+        e->digest->extra = 0;
+    return n;
 }
 
 void tk_engine_digest_free(struct tk_engine *e)
@@ -78,6 +170,7 @@ void tk_engine_digest_free(struct tk_engine *e)
     if (!e->digest)
         return;
     tk_engine_digest_discard(e);
+    free(e->digest->seen);
     free(e->digest->v);
     free(e->digest);
     e->digest = NULL;
@@ -91,8 +184,11 @@ int tk_engine_digest_collect(struct tk_engine *e, const struct tk_item *it,
     struct tk_error why = {0};
     tk_date day = 0;
 
-    if (!e->digest && !(e->digest = calloc(1, sizeof *e->digest)))
+    int rc;
+    if (!digest(e))
         return oom(err);
+    if ((rc = tk_engine_digest_mark(e, it->id, err)))
+        return rc;
     /* the same local day in the account's zone; UTC's when the calendar
      * cannot be built (its .ics file gone: the zone still counts, but the
      * gate deferred such items already) */

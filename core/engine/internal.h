@@ -47,6 +47,7 @@ struct tk_engine {
     /* digest.c: the open scheduler transaction's digest members; the
      * scheduling thread's only */
     struct tk_engine_digest *digest;
+    int digest_depth; /* tick.c: 1 while an account's other due steps are taken */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -148,6 +149,19 @@ int tk_engine_digest_collect(struct tk_engine *e, const struct tk_item *it,
  * one digest row (two items or more) or the single reminder, then each
  * item's audit entry.  Always empties the list. */
 int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err);
+/* Items handled in the open transaction (collected, or taken as an
+ * account's other due step): the scheduler's own list skips them. */
+int tk_engine_digest_seen(const struct tk_engine *e, int64_t id);
+int tk_engine_digest_mark(struct tk_engine *e, int64_t id, struct tk_error *err);
+/* Members collected so far in the open transaction. */
+size_t tk_engine_digest_members(const struct tk_engine *e);
+/* The account of the last member collected (0: none). */
+int tk_engine_digest_last_account(const struct tk_engine *e, int64_t *account);
+/* The tick's count of reminders: + an item handled beside the
+ * scheduler's list, - one the list reached again; take: read and zero
+ * (before the flush, which zeroes it). */
+void tk_engine_digest_count(struct tk_engine *e, long delta);
+long tk_engine_digest_take_count(struct tk_engine *e);
 /* The transaction rolled back: forget its members. */
 void tk_engine_digest_discard(struct tk_engine *e);
 void tk_engine_digest_free(struct tk_engine *e);

@@ -338,9 +338,10 @@ static int write_reminders(struct hub *h, size_t *written, struct tk_error *err)
             return rc;
         }
     /* the digests of these steps, in the same transaction (digest.c) */
+    long more = tk_engine_digest_take_count(e);
     if ((rc = tk_engine_digest_flush(e, err)))
         return rc;
-    *written = i;
+    *written = more > 0 || (size_t)-more <= i ? (size_t)((long)i + more) : 0;
     return 0;
 }
 

@@ -260,7 +260,55 @@ static int record_failure(struct tk_engine *e, int64_t id, const struct tk_error
 
 #define ITEM_SAVEPOINT "tk_item"
 
+static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err);
+
+/* Up to this many of an account's other due steps join its digest in one
+ * transaction; the rest go into the next one's. */
+#define DIGEST_SIBLINGS_MAX 10000
+
+/* An account's first due step went into a digest: its other due steps
+ * join it now, in this transaction, wherever the due index put them
+ * (so that one person's reminders are not split over transactions). */
+static int digest_siblings(struct tk_engine *e, int64_t self, int64_t account, struct tk_error *err)
+{
+    int64_t *ids = malloc(DIGEST_SIBLINGS_MAX * sizeof *ids);
+    size_t n = 0;
+    int rc;
+    if (!ids)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    rc = tk_store_item_due_account(e->db, account, e->now, ids, DIGEST_SIBLINGS_MAX, &n, err);
+    e->digest_depth = 1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (ids[i] == self || tk_engine_digest_seen(e, ids[i]))
+            continue;
+        if ((rc = tk_engine_digest_mark(e, ids[i], err)) == 0) {
+            tk_engine_digest_count(e, 1);
+            rc = remind_one(e, ids[i], err);
+        }
+    }
+    e->digest_depth = 0;
+    free(ids);
+    return rc;
+}
+
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err)
+{
+    size_t before = tk_engine_digest_members(e);
+    int64_t account = 0;
+    int rc;
+    if (tk_engine_digest_seen(e, item_id)) {
+        tk_engine_digest_count(e, -1); /* handled as a sibling, counted there */
+        return 0;
+    }
+    if ((rc = remind_one(e, item_id, err)) || e->digest_depth ||
+        tk_engine_digest_members(e) == before)
+        return rc;
+    if ((rc = tk_engine_digest_last_account(e, &account)) == 0)
+        rc = digest_siblings(e, item_id, account, err);
+    return rc;
+}
+
+static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err)
 {
     const char *actor = e->actor;
     struct tk_error why = {0};
@@ -289,7 +337,8 @@ size_t tk_engine_skipped(const struct tk_engine *e, const struct tk_engine_skip 
 
 /* One transaction: the reminders of up to LIMIT due items.  *GOT: items
  * handled; fewer than LIMIT means none is left due. */
-static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct tk_error *err)
+static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, long *extra,
+                          struct tk_error *err)
 {
     int64_t *ids = malloc((limit ? limit : 1) * sizeof *ids);
     int rc;
@@ -304,13 +353,16 @@ static int schedule_batch(struct tk_engine *e, size_t limit, size_t *got, struct
         for (size_t i = 0; rc == 0 && i < n; i++)
             rc = tk_engine_remind_due(e, ids[i], err);
         /* the digests of this transaction's steps, in it (digest.c) */
+        long more = tk_engine_digest_take_count(e);
         if (rc == 0)
             rc = tk_engine_digest_flush(e, err);
         if (rc) {
             tk_engine_digest_discard(e);
             tk_db_rollback(e->db);
-        } else if ((rc = tk_db_commit(e->db, err)) == 0)
+        } else if ((rc = tk_db_commit(e->db, err)) == 0) {
             *got = n;
+            *extra += more;
+        }
     }
     free(ids);
     return rc;
@@ -320,15 +372,18 @@ int tk_engine_schedule(struct tk_engine *e, size_t *n, struct tk_error *err)
 {
     size_t batch = e->cfg.batch_size > 0 ? (size_t)e->cfg.batch_size : 500, got;
     size_t held = e->deferred;
+    long extra = 0;
     int rc;
 
     *n = 0;
     e->skips.n = 0;
     do {
-        if ((rc = schedule_batch(e, batch, &got, err)))
+        if ((rc = schedule_batch(e, batch, &got, &extra, err)))
             break;
         *n += got;
     } while (got == batch && !tk_engine_stopping(e));
+    if (extra > 0 || (size_t)-extra <= *n)
+        *n = (size_t)((long)*n + extra);        /* digest siblings (digest.c) */
     *n = *n > e->skips.n ? *n - e->skips.n : 0; /* the items skipped sent nothing */
     /* the items a hold or the calendar moved on sent nothing (holds.c) */
     held = e->deferred - held;

@@ -447,6 +447,32 @@ int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit,
     return rc;
 }
 
+int tk_store_item_due_account(struct tk_db *db, int64_t account, tk_time now, int64_t *ids,
+                              size_t limit, size_t *n, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    char sql[512];
+    int r = 0, rc;
+    *n = 0;
+    if (limit == 0)
+        return 0;
+    /* items_todo (account_id, ...) finds the account's items */
+    rc = tk_store_sql_with(sql, sizeof sql,
+                           "SELECT id FROM items WHERE account_id = ? AND next_at IS NOT NULL AND "
+                           "next_at <= ? ORDER BY next_at, id LIMIT ?",
+                           tk_db_dialect(db)->skip_locked, err);
+    if (rc == 0)
+        rc = tk_db_query(db, &cur, err, sql, "iii", account, (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        return rc;
+    while (*n < limit && (r = tk_cursor_next(cur, err)) > 0)
+        ids[(*n)++] = tk_cursor_int(cur, 0);
+    if (*n < limit && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    return rc;
+}
+
 int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
 {
     int64_t v = 0;

@@ -156,6 +156,10 @@ int tk_store_item_each(struct tk_db *db, const struct tk_item_filter *f,
  * follows what is due. */
 int tk_store_item_due(struct tk_db *db, tk_time now, int64_t *ids, size_t limit, size_t *n,
                       struct tk_error *err);
+/* The same for ACCOUNT's items only (digest.c: an account's other due
+ * steps join the digest of its first one in the same transaction). */
+int tk_store_item_due_account(struct tk_db *db, int64_t account, tk_time now, int64_t *ids,
+                              size_t limit, size_t *n, struct tk_error *err);
 /* Earliest next_at over all items, 0 when none (for the daemon's sleep). */
 int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err);
 

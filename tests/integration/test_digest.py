@@ -177,6 +177,25 @@ class Digest(unittest.TestCase):
             self.assertEqual(t.show(i)["reminders"]["sent"], 1)
             self.assertEqual(len(self.reminder_audit(i)), 1)
 
+    def test_one_digest_across_scheduler_batches(self):
+        # batch_size 2 and the two accounts' items interleaved in the due
+        # index: an account's other due steps join its first one's digest
+        t = self.deploy(extra_ini="[scheduler]\nbatch_size = 2\n")
+        a = self.account("Acme BV", "--digest", "on")
+        b = self.account("Beta BV", "--digest", "on", contacts=(("bo@beta.example", "Bo"),))
+        items = []
+        for i in range(4):
+            items += [self.item(a, "A%d" % i), self.item(b, "B%d" % i)]
+        self.srv.clear()
+        got = t.json("tick", now=at(1))
+        self.assertEqual(got["reminders"], 8)
+        self.assertEqual(of_kind(self.srv, "reminder"), [])
+        self.assertEqual(sorted(str(m["Subject"]) for m in of_kind(self.srv, "digest")),
+                         ["4 items waiting for you"] * 2)
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            self.assertEqual(len(self.reminder_audit(i)), 1)
+
     def test_bad_config_value_refused_with_file_line(self):
         self.srv = SmtpServer(self)
         t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")
