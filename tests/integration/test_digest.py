@@ -127,7 +127,7 @@ class Digest(unittest.TestCase):
     def test_dutch_digest(self):
         t = self.deploy()
         a = self.account("Jansen BV", "--digest", "on", language="nl")
-        for title in ("Jaarrekening", "Aangifte"):
+        for title in ("Jaarrekening", "Aangifte BTW – één"):
             self.item(a, title)
         self.srv.clear()
         t.ok("tick", now=at(1))
@@ -136,6 +136,7 @@ class Digest(unittest.TestCase):
         self.assertEqual(str(d[0]["Subject"]), "2 openstaande punten")
         self.assertIn("- Jaarrekening (herinnering 1 van 2)", body(d[0]))
         self.assertIn("Beste Ann", body(d[0]))
+        self.assertIn("- Aangifte BTW – één (herinnering 1 van 2)", body(d[0]))
 
     def test_different_local_days_separate_emails(self):
         t = self.deploy()
@@ -204,20 +205,20 @@ class Digest(unittest.TestCase):
         self.assertIn("digest", err)
 
     def test_kill9_never_digest_and_singles(self):
-        """kill -9 of `tickler tick` at a random moment of each of six
+        """kill -9 of `tickler tick` at a random moment of each of four
         days' ticks (30 items, one step a day), then the tick to the end:
         after each kill every step of the day is spent with its one digest
         row queued, or none is; each day exactly one digest (one
         Message-ID) reached the server and no single reminder ever did."""
         t = self.deploy()
         a = self.account("Acme BV", "--digest", "on")
-        items = [t.send("organizer", a, "Q%d" % i, "--every", "1", "--count", "6", now=at(0))
+        items = [t.send("organizer", a, "Q%d" % i, "--every", "1", "--count", "4", now=at(0))
                  for i in range(30)]
         t.ok("tick", now=at(0, 1))
         self.srv.clear()
         rnd = random.Random(14)
         seen = []
-        for day in range(1, 7):
+        for day in range(1, 5):
             env = dict(os.environ, TICKLER_CONFIG=t.config)
             env.pop("TICKLER_NOW", None)
             p = subprocess.Popen([BIN, "--now", at(day), "tick"], env=env,
@@ -238,11 +239,11 @@ class Digest(unittest.TestCase):
         for m in of_kind(self.srv, "digest"):
             ids.setdefault(str(m["Date"]), set()).add(str(m["Message-ID"]))
             self.assertEqual(str(m["Subject"]), "30 items waiting for you")
-        self.assertEqual(len(ids), 6, ids.keys())
+        self.assertEqual(len(ids), 4, ids.keys())
         self.assertEqual({len(v) for v in ids.values()}, {1}, "one digest a day")
         for i in items:
-            self.assertEqual(t.show(i)["reminders"]["sent"], 6)
-            self.assertEqual(len(self.reminder_audit(i)), 6)
+            self.assertEqual(t.show(i)["reminders"]["sent"], 4)
+            self.assertEqual(len(self.reminder_audit(i)), 4)
 
 
 if __name__ == "__main__":
