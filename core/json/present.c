@@ -28,6 +28,18 @@ json_t *tk_json_item(const struct tk_item *it, const char *account_name)
     json_object_set_new(rem, "sent", json_integer(it->rem.sent));
     json_object_set_new(rem, "next_at", tk_json_time(it->rem.next_at));
     json_object_set_new(rem, "last_mail_at", tk_json_time(it->rem.last_mail_at));
+    /* issue 14: the due date (any type's due_date field) and the anchored
+     * schedule, days relative to it; null when none */
+    const char *due = tk_kv_get(&it->fields, "due_date");
+    json_object_set_new(rem, "due", due ? tk_json_str(due) : json_null());
+    if (it->rem.nsched > 0) {
+        json_t *sched = json_array();
+        for (int i = 0; i < it->rem.nsched; i++)
+            json_array_append_new(sched, json_integer(it->rem.sched[i]));
+        json_object_set_new(rem, "schedule", sched);
+    } else {
+        json_object_set_new(rem, "schedule", json_null());
+    }
     json_object_set_new(o, "reminders", rem);
     json_object_set_new(o, "template", tk_json_str(it->template_name));
     json_object_set_new(o, "job", id_or_null(it->job_id));
