@@ -245,6 +245,60 @@ class Schedule(unittest.TestCase):
                                                    "2027-01-07T08:00:00Z"], mine)
         self.assertEqual([r["step"] for r in mine], [1, 2, 3])
 
+    LUA = """
+local F = { amount = "10.00", currency = "EUR" }
+pipeline("Deadline", {
+  { stage = "S", on_enter = function(job)
+      job:create_invoice{ title = "anchored", fields = F, due = "2026-12-31",
+                          reminders = { schedule = { 7, -7, 0 } } }
+      job:create("organizer", { title = "field", fields = { due_date = "2026-12-31" },
+                                reminders = { schedule = { -1 } } })
+  end },
+})
+pipeline("NoDue", {
+  { stage = "S", on_enter = function(job)
+      job:create_invoice{ title = "x", fields = F, reminders = { schedule = { -1 } } }
+  end },
+})
+pipeline("BadList", {
+  { stage = "S", on_enter = function(job)
+      job:create_invoice{ title = "x", fields = F, due = "2026-12-31",
+                          reminders = { schedule = { -1, "soon" } } }
+  end },
+})
+pipeline("Both", {
+  { stage = "S", on_enter = function(job)
+      job:create_invoice{ title = "x", fields = F, due = "2026-12-31",
+                          reminders = { schedule = { -1 }, every = 3 } }
+  end },
+})
+"""
+
+    def test_lua_pipeline_schedule(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="tk-lua-")
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "deadline.lua"), "w") as f:
+            f.write(self.LUA)
+        self.srv = SmtpServer(self)
+        t = self.t = Tickler(self, smtp=self.srv, extra_ini="[lua]\nscripts = %s\n" % d)
+        acc = self.amsterdam()
+        job = t.ok("job", "add", "Deadline", "--account", acc, now=at(0)).strip()
+        items = {t.show(i)["title"]: t.show(i) for i in t.json("job", "show", job)["items"]}
+        rem = items["anchored"]["reminders"]
+        self.assertEqual((rem["due"], rem["schedule"], rem["count"], rem["enabled"]),
+                         ("2026-12-31", [-7, 0, 7], 3, True))
+        self.assertEqual(rem["next_at"], "2026-12-24T08:00:00Z")
+        rem = items["field"]["reminders"]
+        self.assertEqual((rem["due"], rem["schedule"]), ("2026-12-31", [-1]))
+        self.assertEqual(rem["next_at"], "2026-12-30T08:00:00Z")
+        for name, words in (("NoDue", "due date"), ("BadList", "schedule[2]"),
+                            ("Both", "one or the other")):
+            err = t.fails("job", "add", name, "--account", acc, now=at(0))
+            self.assertIn(words, err, name)
+            self.assertIn("deadline.lua:", err, name)
+        self.assertEqual(len(t.json("list", "--account", acc)), 2)
+
 
 if __name__ == "__main__":
     unittest.main()
