@@ -300,5 +300,58 @@ pipeline("Both", {
         self.assertEqual(len(t.json("list", "--account", acc)), 2)
 
 
+
+class Api(unittest.TestCase):
+    """POST /api/v1/items with "due" and reminders.schedule, PATCH
+    .../reminders with schedule and due; the answers are the CLI's JSON
+    (the daemon runs on the real clock: the due dates lie years ahead)."""
+
+    def test_post_and_patch_schedule(self):
+        from httpharness import Daemon, http_ini
+        t = Tickler(self, extra_ini=http_ini())
+        t.now = None
+        d = Daemon(self, t)
+        w = d.token("ci", "write")
+        t.ok("account", "add", "Acme BV", "--timezone", AMS, "--window", "mon-fri 09:00-17:00")
+
+        def call(method, path, body, status):
+            st, _, b = d.api(method, path, body, token=w)
+            self.assertEqual(st, status, "%s %s %r: %r" % (method, path, body, b))
+            return b
+
+        inv = call("POST", "/api/v1/items", {
+            "type": "invoice", "account": "Acme BV", "title": "Fees", "due": "2030-12-31",
+            "reminders": {"schedule": [7, -7, 0]},
+            "fields": {"amount": "450.00", "currency": "EUR"}}, 201)
+        self.assertEqual(inv, t.show(inv["id"]))
+        rem = inv["reminders"]
+        self.assertEqual((rem["due"], rem["schedule"], rem["count"], rem["enabled"]),
+                         ("2030-12-31", [-7, 0, 7], 3, True))
+        self.assertEqual(rem["next_at"], "2030-12-24T08:00:00Z")  # Tuesday, 09:00 CET
+        path = "/api/v1/items/%d/reminders" % inv["id"]
+        r = call("PATCH", path, {"schedule": [-1], "due": "2031-01-15"}, 200)
+        self.assertEqual((r["reminders"]["due"], r["reminders"]["schedule"]), ("2031-01-15", [-1]))
+        self.assertEqual(r["reminders"]["next_at"], "2031-01-14T08:00:00Z")
+        r = call("PATCH", path, {"schedule": None}, 200)
+        self.assertIsNone(r["reminders"]["schedule"])
+        self.assertEqual(r, t.show(inv["id"]))
+        before = t.json("list")
+        for body in ({"schedule": [-1]},                       # no due date
+                     {"due": "2030-12-31", "schedule": []},
+                     {"due": "2030-12-31", "schedule": [1, 1]},
+                     {"due": "2030-12-31", "schedule": ["1"]},
+                     {"due": "2030-12-31", "schedule": [4000]},
+                     {"due": "31-12-2030", "schedule": [1]},
+                     {"due": "2030-12-31", "schedule": [1], "every_days": 3}):
+            b = {"type": "invoice", "account": "Acme BV", "title": "X",
+                 "fields": {"amount": "1.00", "currency": "EUR"}}
+            if "due" in body:
+                b["due"] = body["due"]
+            b["reminders"] = {k: v for k, v in body.items() if k != "due"}
+            call("POST", "/api/v1/items", b, 400)
+        call("PATCH", path, {"schedule": [1], "every_days": 3}, 400)
+        self.assertEqual(t.json("list"), before)
+
+
 if __name__ == "__main__":
     unittest.main()
