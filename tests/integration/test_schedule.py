@@ -181,6 +181,9 @@ class Schedule(unittest.TestCase):
         self.assertEqual(rem["schedule"], [-3, 0])
         self.assertEqual(rem["count"], 2)
         self.assertEqual(rem["next_at"], "2026-12-28T08:00:00Z")  # Monday 09:00
+        why = t.ok("why", item, now=at(1))
+        self.assertIn("schedule -3,0 days from due 2026-12-31, 0 of 2 sent", why)
+        self.assertIn("2026-12-28T08:00:00Z", why)
         # a new due date moves the steps
         t.ok("reminders", item, "on", "--due", "2027-01-14", now=at(1))
         self.assertEqual(t.show(item)["reminders"]["next_at"], "2027-01-11T08:00:00Z")
