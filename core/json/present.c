@@ -190,6 +190,18 @@ int tk_json_item_dump(struct tk_buf *b, const struct tk_item *it, const char *ac
     bad |= tk_buf_putc(b, ',') || KEY("sent") || put_int(b, it->rem.sent);
     bad |= tk_buf_putc(b, ',') || KEY("next_at") || put_time(b, it->rem.next_at);
     bad |= tk_buf_putc(b, ',') || KEY("last_mail_at") || put_time(b, it->rem.last_mail_at);
+    /* issue 14: as tk_json_item's "due" and "schedule" */
+    bad |=
+        tk_buf_putc(b, ',') || KEY("due") || put_str_or_null(b, tk_kv_get(&it->fields, "due_date"));
+    bad |= tk_buf_putc(b, ',') || KEY("schedule");
+    if (it->rem.nsched > 0) {
+        bad |= tk_buf_putc(b, '[');
+        for (int i = 0; i < it->rem.nsched; i++)
+            bad |= (i && tk_buf_putc(b, ',')) || put_int(b, it->rem.sched[i]);
+        bad |= tk_buf_putc(b, ']');
+    } else {
+        bad |= tk_buf_append(b, "null", 4);
+    }
     bad |= tk_buf_putc(b, '}');
     bad |= tk_buf_putc(b, ',') || KEY("template") || put_str_or_null(b, it->template_name);
     bad |= tk_buf_putc(b, ',') || KEY("job") ||
