@@ -44,6 +44,29 @@ static int parse_sets(struct tk_cli_args *a, struct tk_kv *fields, struct tk_err
     return 0;
 }
 
+/* --due DATE and --schedule OFFSETS (issue 14), checked in the parse
+ * phase: a bad date, a bad list or --schedule with --every/--count is a
+ * usage error and nothing is opened. */
+static int deadline_settings(const struct tk_cli_args *a, const char **due, const char **schedule,
+                             struct tk_error *err)
+{
+    int offs[TK_SCHEDULE_MAX], n;
+    tk_time t;
+    *due = tk_cli_opt(a, "due");
+    *schedule = tk_cli_opt(a, "schedule");
+    if (*due && (strlen(*due) != 10 || tk_time_parse(*due, &t) != 0))
+        return tk_error_set(err, TK_EUSAGE, "--due: '%s' is not a date like 2026-12-31", *due);
+    if (*schedule && !tk_streq(*schedule, "none")) {
+        if (tk_cli_opt(a, "every") || tk_cli_opt(a, "count"))
+            return tk_error_set(err, TK_EUSAGE,
+                                "--schedule replaces --every and --count: give one or the other");
+        struct tk_error why = {0};
+        if (tk_schedule_text_parse(*schedule, offs, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT, &n, &why))
+            return tk_error_set(err, TK_EUSAGE, "--%s", why.msg);
+    }
+    return 0;
+}
+
 /* send's --reminders, --every and --count into RQ (-1 where not given). */
 static int send_settings(const struct tk_cli_args *a, struct tk_send_req *rq, struct tk_error *err)
 {
@@ -58,7 +81,7 @@ static int send_settings(const struct tk_cli_args *a, struct tk_send_req *rq, st
         return rc;
     if ((v = tk_cli_opt(a, "count")) && (rc = parse_num(v, "--count", 0, 100, &rq->count, err)))
         return rc;
-    return 0;
+    return deadline_settings(a, &rq->due, &rq->schedule, err);
 }
 
 /* --set FIELD=VALUE of A checked (without cutting A's strings). */
@@ -79,8 +102,8 @@ static int check_sets(const struct tk_cli_args *a, struct tk_error *err)
 
 int tk_cmd_send_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    static const char *const spec[] = {
-        "account=", "title=", "template=", "reminders=", "every=", "count=", "set=*", NULL};
+    static const char *const spec[] = {"account=", "title=", "template=", "reminders=", "every=",
+                                       "count=",   "due=",   "schedule=", "set=*",      NULL};
     struct tk_send_req rq;
     int rc = tk_cli_parse(argc, argv, spec, a, err);
     if (rc)
@@ -89,9 +112,19 @@ int tk_cmd_send_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_er
         return tk_error_set(err, TK_EUSAGE,
                             "usage: tickler send TYPE --account ACCOUNT --title TITLE "
                             "[--template NAME] [--reminders on|off] [--every DAYS] "
-                            "[--count N] [--set FIELD=VALUE]...");
+                            "[--count N] [--due DATE] [--schedule OFFSETS] "
+                            "[--set FIELD=VALUE]...");
     if ((rc = send_settings(a, &rq, err)))
         return rc;
+    if (rq.schedule && !tk_streq(rq.schedule, "none") && !rq.due) {
+        int due_set = 0;
+        for (size_t i = 0; i < a->multi.n; i++)
+            due_set |= strncmp(a->multi.v[i], "due_date=", 9) == 0;
+        if (!due_set)
+            return tk_error_set(err, TK_EUSAGE,
+                                "--schedule counts days from the due date: give --due "
+                                "YYYY-MM-DD");
+    }
     return check_sets(a, err);
 }
 
@@ -170,25 +203,30 @@ static int reminder_numbers(const struct tk_cli_args *a, int *every, int *count,
 
 int tk_cmd_reminders_parse(int argc, char **argv, struct tk_cli_args *a, struct tk_error *err)
 {
-    static const char *const spec[] = {"every=", "count=", NULL};
+    static const char *const spec[] = {"every=", "count=", "due=", "schedule=", NULL};
+    const char *due, *schedule;
     int on, every, count;
     int rc = tk_cli_parse(argc, argv, spec, a, err);
     if (rc)
         return rc;
     if (a->pos.n != 2)
         return tk_error_set(err, TK_EUSAGE,
-                            "usage: tickler reminders ITEM on|off [--every DAYS] [--count N]");
+                            "usage: tickler reminders ITEM on|off [--every DAYS] [--count N] "
+                            "[--schedule OFFSETS|none] [--due DATE]");
     if ((rc = tk_cli_id(a->pos.v[0], "ITEM", &a->id, err)) ||
-        (rc = parse_onoff(a->pos.v[1], "reminders", &on, err)))
+        (rc = parse_onoff(a->pos.v[1], "reminders", &on, err)) ||
+        (rc = reminder_numbers(a, &every, &count, err)))
         return rc;
-    return reminder_numbers(a, &every, &count, err);
+    return deadline_settings(a, &due, &schedule, err);
 }
 
 int tk_cmd_reminders(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     int on = tk_streq(a->pos.v[1], "on"), every, count, rc;
+    const char *due, *schedule;
     if ((rc = reminder_numbers(a, &every, &count, err)) ||
-        (rc = tk_engine_set_reminders(c->e, a->id, on, every, count, err)))
+        (rc = deadline_settings(a, &due, &schedule, err)) ||
+        (rc = tk_engine_set_reminders_ex(c->e, a->id, on, every, count, schedule, due, err)))
         return rc;
     print_ok(c, a->id, on ? "reminders on" : "reminders off");
     return 0;

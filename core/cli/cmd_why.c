@@ -124,8 +124,18 @@ static void why_text(const struct tk_engine_why *w, const struct emails *x)
            tk_cli_text(it->title), tk_cli_text(w->account.name), (long long)it->account_id);
     printf("  state:         %s%s\n", tk_cli_text(it->state),
            it->archived ? " (job archived)" : "");
-    printf("  reminders:     %s, every %d days, %d of %d sent\n", it->rem.enabled ? "on" : "off",
-           it->rem.every_days, it->rem.sent, it->rem.count);
+    if (it->rem.nsched > 0) {
+        /* issue 14: an anchored schedule: the steps' days around the due date */
+        char sched[TK_SCHEDULE_TEXT_MAX];
+        const char *due = tk_kv_get(&it->fields, "due_date");
+        printf("  reminders:     %s, schedule %s days from due %s, %d of %d sent\n",
+               it->rem.enabled ? "on" : "off",
+               tk_schedule_text_format(it->rem.sched, it->rem.nsched, sched, sizeof sched),
+               due ? tk_cli_text(due) : "(none)", it->rem.sent, it->rem.count);
+    } else {
+        printf("  reminders:     %s, every %d days, %d of %d sent\n",
+               it->rem.enabled ? "on" : "off", it->rem.every_days, it->rem.sent, it->rem.count);
+    }
     if (!w->next)
         printf("  next:          none\n");
     else if (w->due_now)

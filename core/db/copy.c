@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 9
+#define COPY_SCHEMA_VERSION 11
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first
@@ -36,7 +36,7 @@ static const struct tk_db_table tables[] = {
     {"items",
      "id, type, account_id, job_id, title, template, state, archived, created_at, completed_at, "
      "resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, last_mail_at, next_at, "
-     "fail_count, fail_at, fail_text, hold_since, hold_until, hold_reason",
+     "fail_count, fail_at, fail_text, hold_since, hold_until, hold_reason, rem_schedule",
      "id", "i", 1},
     {"item_fields", "item_id, name, value, pos", "item_id, name", "is", 0},
     {"audit", "id, at, actor, account_id, item_id, job_id, action, detail, recorded_at", "id", "i",

@@ -251,6 +251,10 @@ struct migration {
     "NULL;"                                                                                        \
     "CREATE INDEX items_pending_type ON items(type) WHERE state = 'pending' AND archived = 0;"
 
+/* Version 11 (issue 14, anchored schedules): an item's reminder offsets
+ * relative to its due_date field, as text "-7,0,7"; NULL: every N days. */
+#define V11_SQL "ALTER TABLE items ADD COLUMN rem_schedule TEXT;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -273,6 +277,7 @@ static const struct migration migrations[] = {
     {9,
      {[TK_DB_SCHEMA_SQLITE] = V9_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
       [TK_DB_SCHEMA_POSTGRES] = V9_SQL("BIGSERIAL PRIMARY KEY")}},
+    {11, {[TK_DB_SCHEMA_SQLITE] = V11_SQL, [TK_DB_SCHEMA_POSTGRES] = V11_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

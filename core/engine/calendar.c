@@ -232,6 +232,8 @@ static int set_one(char **slot, const char *value, const char *key, int none_ok,
 }
 
 struct redecide {
+    struct tk_engine *e;
+    const struct tk_account *acc;
     struct tk_db *db;
     struct tk_error *err;
 };
@@ -242,7 +244,7 @@ struct redecide {
 static int redecide_one(void *u, struct tk_item *it)
 {
     struct redecide *x = u;
-    tk_time natural = tk_schedule_next(it);
+    tk_time natural = tk_engine_schedule_next(x->e, it, x->acc, NULL);
     if (it->hold.since || !natural || !it->rem.next_at || it->rem.next_at <= natural)
         return 0;
     it->rem.next_at = natural;
@@ -295,7 +297,7 @@ int tk_engine_account_set(struct tk_engine *e, int64_t account, const struct tk_
         rc = tk_engine_audit(e, a.id, 0, 0, "account-settings", d.data, err);
     if (rc == 0 && (s->timezone || s->window || s->holidays)) {
         struct tk_item_filter f;
-        struct redecide x = {e->db, err};
+        struct redecide x = {e, &a, e->db, err};
         memset(&f, 0, sizeof f);
         f.account_id = a.id;
         f.pending_only = 1;

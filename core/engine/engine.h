@@ -184,6 +184,12 @@ struct tk_send_req {
     int count;                  /* -1: template default, else config default */
     const struct tk_kv *fields; /* may be NULL */
     int64_t job_id;             /* 0: none */
+    /* Issue 14: the due date "YYYY-MM-DD" (the due_date field, any type;
+     * NULL: the fields' own, if any) and an anchored schedule "-7,0,7"
+     * (days relative to it; NULL: the template's, if any; "none": every N
+     * days even when the template has one).  A schedule needs a due date. */
+    const char *due;
+    const char *schedule;
 };
 
 /* Create the item, validate its fields through the plugin, enqueue the
@@ -200,6 +206,13 @@ int tk_engine_resend(struct tk_engine *e, int64_t item_id, struct tk_error *err)
  * EVERY -1 keep; COUNT -1 keep. */
 int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
                             struct tk_error *err);
+/* As tk_engine_set_reminders, and (issue 14) SCHEDULE "-7,0,7" (NULL:
+ * keep; "none": back to every N days) and DUE "YYYY-MM-DD" (NULL: keep; sets
+ * the due_date field).  A schedule needs a due date; giving EVERY with a
+ * schedule is refused (pick one). */
+int tk_engine_set_reminders_ex(struct tk_engine *e, int64_t item_id, int enabled, int every,
+                               int count, const char *schedule, const char *due,
+                               struct tk_error *err);
 /* Record a client event (audit entry "event"); a completing event stops
  * reminders at once, then the event hook runs (pipelines).  Unknown
  * event: TK_EINVAL, nothing changed. */
@@ -790,8 +803,18 @@ int tk_engine_tick(struct tk_engine *e, size_t *reminders, struct tk_dispatch_st
                    struct tk_error *err);
 
 /* The next reminder instant for IT per D1/D2/D4: 0 when none is due
- * (disabled, count reached, not pending, archived). */
+ * (disabled, count reached, not pending, archived).  An anchored schedule
+ * (rem.nsched > 0) is computed in UTC here: the engine uses
+ * tk_schedule_next_in with the client's calendar (schedule.c). */
 tk_time tk_schedule_next(const struct tk_item *it);
+struct tk_calendar;
+/* As tk_schedule_next, an anchored schedule's steps in CAL's zone and
+ * window (NULL: UTC, always open); *STEP (may be NULL) = the 1-based step
+ * that moment sends, 0 with none.  Anchored steps whose moment is not
+ * after rem.last_mail_at are skipped (schedule.c). */
+tk_time tk_schedule_next_in(const struct tk_item *it, const struct tk_calendar *cal, int *step);
+/* The anchored part alone (ignores enabled/state). */
+tk_time tk_schedule_anchored(const struct tk_item *it, const struct tk_calendar *cal, int *step);
 
 /* ---- helpers shared by the front ends --------------------------------- */
 

@@ -37,9 +37,27 @@ tk_time tk_engine_escalate_at(const struct tk_engine *e, const struct tk_item *i
     return r->last_mail_at + (tk_time)days * TK_DAY;
 }
 
-tk_time tk_engine_next_at(const struct tk_engine *e, const struct tk_item *it)
+tk_time tk_engine_schedule_next(struct tk_engine *e, const struct tk_item *it,
+                                const struct tk_account *acc, int *step)
 {
-    tk_time t = tk_schedule_next(it);
+    struct tk_account own = {0};
+    const struct tk_calendar *cal = NULL;
+    tk_time t;
+    if (it->rem.nsched <= 0)
+        return tk_schedule_next_in(it, NULL, step);
+    if (!acc && tk_store_account_get(e->db, it->account_id, &own, NULL) == 0)
+        acc = &own;
+    /* no calendar (cannot happen: settings are checked when set): UTC */
+    if (acc && tk_engine_calendar_for(e, acc, &cal, NULL) != 0)
+        cal = NULL;
+    t = tk_schedule_next_in(it, cal, step);
+    tk_account_free(&own);
+    return t;
+}
+
+tk_time tk_engine_next_at(struct tk_engine *e, const struct tk_item *it)
+{
+    tk_time t = tk_engine_schedule_next(e, it, NULL, NULL);
     return t ? t : tk_engine_escalate_at(e, it);
 }
 

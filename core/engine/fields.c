@@ -89,9 +89,21 @@ static int valid_value(int kind, const char *v)
     }
 }
 
+/* Fields every type accepts, whatever its plugin declares (issue 14):
+ * due_date anchors a schedule (`send --due DATE`) and gives templates
+ * {{item.days_to_due}}.  A plugin that declares the field itself (invoice,
+ * proposal, organizer) keeps its own spec and flags. */
+static const struct tk_field_spec core_fields[] = {
+    {"due_date", TK_FIELD_DATE, 0, "the due date (any type): --due, anchors --schedule"},
+    {NULL, 0, 0, NULL},
+};
+
 static const struct tk_field_spec *find_spec(const struct tk_item_type *t, const char *name)
 {
     for (const struct tk_field_spec *f = t->fields; f && f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    for (const struct tk_field_spec *f = core_fields; f->name; f++)
         if (strcmp(f->name, name) == 0)
             return f;
     return NULL;

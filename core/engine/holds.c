@@ -205,7 +205,7 @@ int tk_engine_reminder_decide(struct tk_engine *e, const struct tk_item *it,
     }
     copy = *it;
     copy.hold.since = copy.hold.until = 0;
-    natural = tk_schedule_next(&copy);
+    natural = tk_engine_schedule_next(e, &copy, acc, NULL);
     if (natural == 0 || natural > e->now) {
         /* Not due after all (a hold ended early, settings changed): wait
          * for the step's own moment, or stop looking (0). */

@@ -227,7 +227,13 @@ int tk_engine_reminder_gate(struct tk_engine *e, struct tk_item *it, const struc
  * last automatic reminder; 0: none (setting 0, not exhausted, completed). */
 tk_time tk_engine_escalate_at(const struct tk_engine *e, const struct tk_item *it);
 /* IT's next_at: its next reminder (tk_schedule_next), else its escalation. */
-tk_time tk_engine_next_at(const struct tk_engine *e, const struct tk_item *it);
+tk_time tk_engine_next_at(struct tk_engine *e, const struct tk_item *it);
+/* IT's next reminder moment as tk_schedule_next_in with the calendar of
+ * ACC (NULL: IT's account, read from the store) when IT has an anchored
+ * schedule; *STEP (may be NULL) the step it sends.  The one function the
+ * tick, preview, why and the settings use (schedule.c's rules). */
+tk_time tk_engine_schedule_next(struct tk_engine *e, const struct tk_item *it,
+                                const struct tk_account *acc, int *step);
 /* Whether IT, due, is due for its escalation rather than a reminder. */
 int tk_engine_escalation_due(const struct tk_engine *e, const struct tk_item *it);
 /* *DONE: IT has an "escalated" audit entry (read only). */

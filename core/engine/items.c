@@ -53,6 +53,63 @@ static void resolve_reminders(struct tk_engine *e, const struct tk_send_req *rq,
         r->count = e->cfg.default_count;
 }
 
+/* Issue 14: the due date and the anchored schedule of a new item.  DUE
+ * sets the due_date field (any type); SCHEDULE (the request's, else the
+ * template's) replaces every N days, count = its number of steps.  The
+ * command line's --every or --count over a template's schedule: every N
+ * days (the request wins, R8).  A request's schedule with --every/--count,
+ * or with no due date, is refused; a template's schedule with no due date
+ * falls back to every/count with a warning (the template still works for
+ * items without a deadline). */
+static int resolve_schedule(struct tk_engine *e, const struct tk_send_req *rq,
+                            const struct tk_template *t, struct tk_item *it, struct tk_error *err)
+{
+    struct tk_reminders *r = &it->rem;
+    const char *have = tk_kv_get(&it->fields, "due_date");
+    tk_date date;
+    int rc;
+    if (rq->due) {
+        if (tk_calendar_date_parse(rq->due, &date, NULL) != 0 || strlen(rq->due) != 10)
+            return tk_error_set(err, TK_EINVAL, "due date '%s' is not a date like 2026-12-31",
+                                rq->due);
+        if (have && strcmp(have, rq->due) != 0)
+            return tk_error_set(err, TK_EINVAL,
+                                "due date %s and field due_date=%s disagree: give one", rq->due,
+                                have);
+        if (tk_kv_set(&it->fields, "due_date", rq->due))
+            return tk_error_set(err, TK_ENOMEM, "out of memory");
+        have = rq->due;
+    }
+    r->nsched = 0;
+    if (rq->schedule && strcmp(rq->schedule, "none") != 0) {
+        if (rq->every_days > 0 || rq->count >= 0)
+            return tk_error_set(err, TK_EINVAL,
+                                "--schedule replaces --every and --count: give one or the other");
+        if ((rc = tk_schedule_text_parse(rq->schedule, r->sched, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT,
+                                         &r->nsched, err)))
+            return rc;
+        if (!have)
+            return tk_error_set(err, TK_EINVAL,
+                                "a schedule counts days from the due date: give --due YYYY-MM-DD "
+                                "(or the field due_date)");
+        if (rq->reminders < 0)
+            r->enabled = 1; /* --schedule alone asks for reminders, as --every */
+    } else if (!rq->schedule && t->rem_nsched > 0 && rq->every_days <= 0 && rq->count < 0) {
+        if (!have) {
+            tk_engine_warn(e,
+                           "template %s has a schedule but the item has no due date: every %d "
+                           "days instead",
+                           t->origin, r->every_days);
+            return 0;
+        }
+        memcpy(r->sched, t->rem_sched, sizeof r->sched);
+        r->nsched = t->rem_nsched;
+    }
+    if (r->nsched)
+        r->count = r->nsched;
+    return 0;
+}
+
 static int prepare_fields(struct tk_engine *e, const struct tk_plugin *p, struct tk_item *it,
                           const char *lang, struct tk_error *err)
 {
@@ -132,17 +189,26 @@ int tk_engine_send(struct tk_engine *e, const struct tk_send_req *rq, int64_t *i
                 goto out;
             }
     resolve_reminders(e, rq, t, &it.rem);
+    if ((rc = resolve_schedule(e, rq, t, &it, err)))
+        goto out;
     it.rem.last_mail_at = e->now; /* D1: the notification */
-    it.rem.next_at = tk_schedule_next(&it);
-    if ((rc = prepare_fields(e, p, &it, acc.language, err)) ||
-        (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) ||
+    if ((rc = prepare_fields(e, p, &it, acc.language, err)))
+        goto out;
+    it.rem.next_at = tk_engine_schedule_next(e, &it, &acc, NULL); /* after prepare: its due_date */
+    if ((rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) ||
         (rc = tk_store_item_insert(e->db, &it, e->now, err)) ||
         (rc = notify(e, p, &it, &acc, "notification", "notification", 0, NULL, &rcpts, err)) ||
         (rc = tk_recipients_text(&rcpts, &who, err)))
         goto out;
     snprintf(detail, sizeof detail, "%s '%s' sent to %s; reminders %s", it.type, it.title, who,
              it.rem.enabled ? "on" : "off");
-    if (it.rem.enabled)
+    if (it.rem.enabled && it.rem.nsched) {
+        char sched[TK_SCHEDULE_TEXT_MAX];
+        snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
+                 ", schedule %s days from due %s",
+                 tk_schedule_text_format(it.rem.sched, it.rem.nsched, sched, sizeof sched),
+                 tk_kv_get(&it.fields, "due_date"));
+    } else if (it.rem.enabled)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  ", every %d days, %d reminder%s", it.rem.every_days, it.rem.count,
                  it.rem.count == 1 ? "" : "s");
@@ -225,30 +291,83 @@ out:
 int tk_engine_set_reminders(struct tk_engine *e, int64_t item_id, int enabled, int every, int count,
                             struct tk_error *err)
 {
+    return tk_engine_set_reminders_ex(e, item_id, enabled, every, count, NULL, NULL, err);
+}
+
+int tk_engine_set_reminders_ex(struct tk_engine *e, int64_t item_id, int enabled, int every,
+                               int count, const char *schedule, const char *due,
+                               struct tk_error *err)
+{
     struct tk_item it;
-    char detail[TK_ERROR_MAX], when[32];
-    int rc;
+    char detail[TK_ERROR_MAX], when[32], sched[TK_SCHEDULE_TEXT_MAX];
+    int offs[TK_SCHEDULE_MAX], n = 0, rc;
+    tk_date date;
 
     memset(&it, 0, sizeof it);
     if ((every != -1 && (every < 1 || every > 365)) || (count != -1 && (count < 0 || count > 100)))
         return tk_error_set(err, TK_EINVAL, "reminders: every is 1 to 365 days, count 0 to 100");
+    if (schedule && strcmp(schedule, "none") != 0) {
+        if (every != -1 || count != -1)
+            return tk_error_set(err, TK_EINVAL,
+                                "--schedule replaces --every and --count: give one or the other");
+        if ((rc = tk_schedule_text_parse(schedule, offs, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT, &n,
+                                         err)))
+            return rc;
+    }
+    if (due && (strlen(due) != 10 || tk_calendar_date_parse(due, &date, NULL) != 0))
+        return tk_error_set(err, TK_EINVAL, "due date '%s' is not a date like 2026-12-31", due);
     /* No plugin needed: an item whose type's plugin was removed can still
      * have its reminders switched off (withdrawn, docs/cli.md). */
     if ((rc = tk_store_item_get(e->db, item_id, &it, err)))
         goto out;
+    if (due && tk_kv_set(&it.fields, "due_date", due)) {
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
     it.rem.enabled = enabled;
     if (every != -1)
         it.rem.every_days = every;
     if (count != -1)
         it.rem.count = count;
+    if (n) {
+        if (!tk_kv_get(&it.fields, "due_date")) {
+            rc = tk_error_set(err, TK_EINVAL,
+                              "item %lld has no due date: a schedule counts days from it (give "
+                              "--due YYYY-MM-DD)",
+                              (long long)it.id);
+            goto out;
+        }
+        memcpy(it.rem.sched, offs, sizeof offs);
+        it.rem.nsched = n;
+        it.rem.count = n;
+        /* the steps whose day is already covered by the last email are
+         * skipped (schedule.c); the ones still to come are counted from 0 */
+        it.rem.sent = 0;
+    } else if ((schedule && strcmp(schedule, "none") == 0) ||
+               (it.rem.nsched && (every != -1 || count != -1))) {
+        /* back to every N days (--every/--count switch a schedule off) */
+        if (it.rem.nsched && count == -1)
+            it.rem.count = it.rem.nsched;
+        it.rem.nsched = 0;
+    }
+    if (due && it.rem.nsched)
+        it.rem.sent = 0; /* a moved due date: its steps from the start (still skipping the past) */
     it.rem.next_at = tk_engine_next_at(e, &it); /* D4; after the last: the escalation */
-    snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent); next %s",
-             enabled ? "on" : "off", it.rem.every_days, it.rem.count, it.rem.count == 1 ? "" : "s",
-             it.rem.sent,
+    if (it.rem.nsched)
+        snprintf(detail, sizeof detail, "reminders %s, schedule %s days from due %s (%d sent)",
+                 enabled ? "on" : "off",
+                 tk_schedule_text_format(it.rem.sched, it.rem.nsched, sched, sizeof sched),
+                 tk_kv_get(&it.fields, "due_date"), it.rem.sent);
+    else
+        snprintf(detail, sizeof detail, "reminders %s, every %d days, %d reminder%s (%d sent)",
+                 enabled ? "on" : "off", it.rem.every_days, it.rem.count,
+                 it.rem.count == 1 ? "" : "s", it.rem.sent);
+    snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "; next %s",
              !it.rem.next_at            ? "none"
              : it.rem.next_at <= e->now ? "now" /* overdue: the next tick (D3) */
                                         : tk_time_format(it.rem.next_at, when, sizeof when));
     if ((rc = tk_store_item_update(e->db, &it, err)) ||
+        (due && (rc = tk_store_item_field_set(e->db, it.id, "due_date", due, err))) ||
         (rc = audit(e, &it, "reminders", detail, err)))
         goto out;
     if (strcmp(it.state, "pending") != 0)

@@ -181,7 +181,7 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
         e->now = t;
         /* after the last step: the manager's escalation (escalate.c), not
          * an email to the client; and nothing when no step is left */
-        if (tk_engine_escalation_due(e, &it) || !tk_schedule_next(&it))
+        if (tk_engine_escalation_due(e, &it) || !tk_engine_schedule_next(e, &it, &r->acc, NULL))
             break;
         if ((rc = tk_engine_reminder_decide(e, &it, &r->acc, &g, &why))) {
             rc = item_error(r, &it, t, moved, &why, err);
@@ -217,6 +217,9 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
         }
         /* TK_GATE_GO: as tick.c's remind() */
         const char *section = NULL;
+        int step = 0;
+        if (tk_engine_schedule_next(e, &it, &r->acc, &step) && it.rem.nsched && step > 0)
+            it.rem.sent = step - 1; /* passed anchored steps are skipped */
         if ((rc = tk_render_section(e, p, &it, r->acc.language, "reminder", &section, &why))) {
             rc = item_error(r, &it, t, moved, &why, err);
             goto out;
@@ -273,7 +276,7 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
         moved[0] = '\0';
         /* D1: the next step counts from this email */
         it.rem.last_mail_at = t;
-        if (!(t = tk_schedule_next(&it)))
+        if (!(t = tk_engine_schedule_next(e, &it, &r->acc, NULL)))
             break;
     }
 out:

@@ -100,9 +100,15 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         goto out;
     }
     section = NULL;
-    if (tk_schedule_next(&it) != 0 &&
-        (rc = tk_render_section(e, p, &it, acc.language, "reminder", &section, err)))
-        goto out;
+    int step = 0;
+    if (tk_engine_schedule_next(e, &it, &acc, &step) != 0) {
+        /* an anchored schedule's steps whose day passed are skipped
+         * (schedule.c): this one is step STEP, for its ladder section */
+        if (it.rem.nsched && step > 0)
+            it.rem.sent = step - 1;
+        if ((rc = tk_render_section(e, p, &it, acc.language, "reminder", &section, err)))
+            goto out;
+    }
     if (!section) {
         it.rem.next_at = 0; /* nothing due after all: stop looking at it */
         rc = tk_store_item_update_reminder(e->db, &it, err);

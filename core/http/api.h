@@ -55,6 +55,7 @@ struct tk_api_new_item {
     const char *account;    /* id or name */
     char account_num[32];
     struct tk_kv fields;
+    char schedule[TK_SCHEDULE_TEXT_MAX]; /* reminders.schedule as "-7,0,7" (req.schedule) */
 };
 int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_item *out,
                           struct tk_error *err);
@@ -64,6 +65,10 @@ void tk_api_new_item_free(struct tk_api_new_item *x);
 struct tk_api_reminders {
     int enabled;
     int every, count;
+    const char *schedule; /* NULL: keep; "none" (JSON null): every N days */
+    const char *due;      /* NULL: keep */
+    char schedule_text[TK_SCHEDULE_TEXT_MAX];
+    char due_text[16];
 };
 int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_reminders *out,
                            struct tk_error *err);

@@ -160,7 +160,8 @@ static int items_reminders(struct tk_http_ctx *x, struct tk_error *err)
             goto out;
         r.enabled = it.rem.enabled;
     }
-    if ((rc = tk_engine_set_reminders(x->e, id, r.enabled, r.every, r.count, err)))
+    if ((rc = tk_engine_set_reminders_ex(x->e, id, r.enabled, r.every, r.count, r.schedule, r.due,
+                                         err)))
         goto out;
     rc = item_answer(x, 200, id, err);
 out:

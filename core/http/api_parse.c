@@ -16,10 +16,54 @@ void tk_api_new_item_free(struct tk_api_new_item *x)
     memset(x, 0, sizeof *x);
 }
 
-static int read_reminders(json_t *r, struct tk_send_req *rq, struct tk_error *err)
+/* reminders.schedule (issue 14): an array of whole days relative to the
+ * due date, as "-7,0,7" in BUF (checked as the command line's). */
+static int read_schedule(json_t *a, char *buf, size_t size, struct tk_error *err)
 {
-    static const char *const allowed[] = {"enabled", "every_days", "count", NULL};
+    int offs[TK_SCHEDULE_MAX], n = 0;
+    size_t i;
+    json_t *v;
+    if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > TK_SCHEDULE_MAX)
+        return tk_error_set(err, TK_EINVAL,
+                            "field 'reminders.schedule' must be an array of 1 to %d whole days "
+                            "relative to the due date, like [-7, 0, 7]",
+                            TK_SCHEDULE_MAX);
+    buf[0] = '\0';
+    json_array_foreach(a, i, v)
+    {
+        size_t used = strlen(buf);
+        if (!json_is_integer(v) || json_integer_value(v) < -TK_SCHEDULE_LIMIT ||
+            json_integer_value(v) > TK_SCHEDULE_LIMIT)
+            return tk_error_set(err, TK_EINVAL,
+                                "reminders.schedule[%zu] must be a whole number of days from %d "
+                                "to %d",
+                                i, -TK_SCHEDULE_LIMIT, TK_SCHEDULE_LIMIT);
+        snprintf(buf + used, size - used, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+    }
+    return tk_schedule_text_parse(buf, offs, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT, &n, err);
+}
+
+/* "due": a date like "2026-12-31" (NULL when absent or null). */
+static int read_due(json_t *body, const char **out, struct tk_error *err)
+{
+    json_t *v = json_object_get(body, "due");
+    tk_time t;
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) != 10 ||
+        tk_time_parse(json_string_value(v), &t) != 0)
+        return tk_error_set(err, TK_EINVAL, "field 'due' must be a date like \"2026-12-31\"");
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int read_reminders(json_t *r, struct tk_send_req *rq, char *sched, size_t size,
+                          struct tk_error *err)
+{
+    static const char *const allowed[] = {"enabled", "every_days", "count", "schedule", NULL};
     int64_t every = -1, count = -1;
+    json_t *v;
     int rc;
     if (!json_is_object(r))
         return tk_error_set(err, TK_EINVAL, "field 'reminders' must be an object");
@@ -30,6 +74,11 @@ static int read_reminders(json_t *r, struct tk_send_req *rq, struct tk_error *er
         return rc;
     rq->every_days = (int)every;
     rq->count = (int)count;
+    if ((v = json_object_get(r, "schedule")) && !json_is_null(v)) {
+        if ((rc = read_schedule(v, sched, size, err)))
+            return rc;
+        rq->schedule = sched;
+    }
     return 0;
 }
 
@@ -66,7 +115,7 @@ int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_it
                           struct tk_error *err)
 {
     static const char *const allowed[] = {"type",      "account", "title", "template",
-                                          "reminders", "fields",  NULL};
+                                          "reminders", "fields",  "due",   NULL};
     json_t *v;
     int rc;
     memset(out, 0, sizeof *out);
@@ -77,7 +126,9 @@ int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_it
         (rc = tk_api_string(out->body, "template", 0, &out->req.template_name, err)))
         return rc;
     if ((v = json_object_get(out->body, "reminders")) && !json_is_null(v) &&
-        (rc = read_reminders(v, &out->req, err)))
+        (rc = read_reminders(v, &out->req, out->schedule, sizeof out->schedule, err)))
+        return rc;
+    if ((rc = read_due(out->body, &out->req.due, err)))
         return rc;
     if ((v = json_object_get(out->body, "fields")) && !json_is_null(v) &&
         (rc = read_fields(v, &out->fields, err)))
@@ -99,15 +150,34 @@ int tk_api_parse_new_item(const struct tk_http_request *rq, struct tk_api_new_it
 int tk_api_parse_reminders(const struct tk_http_request *rq, struct tk_api_reminders *out,
                            struct tk_error *err)
 {
-    static const char *const allowed[] = {"enabled", "every_days", "count", NULL};
-    json_t *b = NULL;
+    static const char *const allowed[] = {"enabled",  "every_days", "count",
+                                          "schedule", "due",        NULL};
+    json_t *b = NULL, *v;
+    const char *due = NULL;
     int64_t every = -1, count = -1;
     int rc;
+    memset(out, 0, sizeof *out);
     out->enabled = -1;
     if (!(rc = tk_api_body(rq, 0, &b, err)) && !(rc = tk_api_only(b, allowed, err)) &&
         !(rc = tk_api_bool(b, "enabled", &out->enabled, err)) &&
-        !(rc = tk_api_int(b, "every_days", 1, 365, &every, err)))
-        rc = tk_api_int(b, "count", 0, 100, &count, err);
+        !(rc = tk_api_int(b, "every_days", 1, 365, &every, err)) &&
+        !(rc = tk_api_int(b, "count", 0, 100, &count, err)) && !(rc = read_due(b, &due, err))) {
+        if (due) {
+            tk_strlcpy(out->due_text, due, sizeof out->due_text);
+            out->due = out->due_text;
+        }
+        /* "schedule": null goes back to every N days; absent keeps it */
+        if ((v = json_object_get(b, "schedule")) && json_is_null(v)) {
+            out->schedule = "none";
+        } else if (v &&
+                   !(rc = read_schedule(v, out->schedule_text, sizeof out->schedule_text, err))) {
+            out->schedule = out->schedule_text;
+            if (every != -1 || count != -1)
+                rc = tk_error_set(err, TK_EINVAL,
+                                  "'schedule' replaces 'every_days' and 'count': give one or the "
+                                  "other");
+        }
+    }
     out->every = (int)every;
     out->count = (int)count;
     json_decref(b);

@@ -12,6 +12,7 @@
  * transaction may be half-written, so a script's pcall must not carry on.
  */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,8 +46,37 @@ void tk_job_push(lua_State *L, int64_t id)
     luaL_setmetatable(L, JOB_CLASS);
 }
 
-/* reminders = true | false | { every = DAYS, count = N } */
-static void read_reminders(lua_State *L, int idx, struct tk_send_req *req)
+/* reminders.schedule = { -7, 0, 7 } (issue 14) as "-7,0,7" in BUF. */
+static void read_schedule(lua_State *L, int idx, char *buf, size_t size)
+{
+    int offs[TK_SCHEDULE_MAX], n = 0;
+    struct tk_error why = {0};
+    lua_Integer len;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "reminders.schedule must be a list of days relative to the due date, like "
+                      "{ -7, 0, 7 }");
+    len = (lua_Integer)lua_rawlen(L, idx);
+    if (len < 1 || len > TK_SCHEDULE_MAX)
+        luaL_error(L, "reminders.schedule: 1 to %d days relative to the due date", TK_SCHEDULE_MAX);
+    buf[0] = '\0';
+    for (lua_Integer i = 1; i <= len; i++) {
+        int isnum = 0;
+        size_t used = strlen(buf);
+        lua_rawgeti(L, idx, i);
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum || v < -TK_SCHEDULE_LIMIT || v > TK_SCHEDULE_LIMIT)
+            luaL_error(L, "reminders.schedule[%d] must be a whole number of days from %d to %d",
+                       (int)i, -TK_SCHEDULE_LIMIT, TK_SCHEDULE_LIMIT);
+        snprintf(buf + used, size - used, "%s%lld", i > 1 ? "," : "", (long long)v);
+    }
+    if (tk_schedule_text_parse(buf, offs, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT, &n, &why))
+        luaL_error(L, "reminders.%s", why.msg);
+}
+
+/* reminders = true | false | { every = DAYS, count = N } |
+ * { schedule = { -7, 0, 7 } } */
+static void read_reminders(lua_State *L, int idx, struct tk_send_req *req, char *sched, size_t size)
 {
     int t = lua_type(L, idx);
     if (t == LUA_TNIL)
@@ -71,8 +101,11 @@ static void read_reminders(lua_State *L, int idx, struct tk_send_req *req)
             if (!isnum || v < 0 || v > 1000)
                 luaL_error(L, "reminders.count must be a whole number from 0 to 1000");
             req->count = (int)v;
+        } else if (strcmp(k, "schedule") == 0) {
+            read_schedule(L, lua_gettop(L), sched, size);
+            req->schedule = sched;
         } else {
-            luaL_error(L, "reminders: unknown key '%s' (known: every, count)", k);
+            luaL_error(L, "reminders: unknown key '%s' (known: every, count, schedule)", k);
         }
         lua_pop(L, 1);
     }
@@ -109,8 +142,9 @@ static int create_item(lua_State *L, const char *type, int opts)
     while (lua_next(L, opts)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         if (strcmp(k, "title") != 0 && strcmp(k, "template") != 0 && strcmp(k, "reminders") != 0 &&
-            strcmp(k, "fields") != 0)
-            luaL_error(L, "%s: unknown option '%s' (known: title, template, reminders, fields)",
+            strcmp(k, "fields") != 0 && strcmp(k, "due") != 0)
+            luaL_error(L,
+                       "%s: unknown option '%s' (known: title, template, reminders, fields, due)",
                        type, k);
         lua_pop(L, 1);
     }
@@ -124,8 +158,16 @@ static int create_item(lua_State *L, const char *type, int opts)
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "%s: template must be a template name", type);
     req.template_name = lua_tostring(L, -1);
+    lua_getfield(L, opts, "due");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: due must be a date like \"2026-12-31\"", type);
+    req.due = lua_tostring(L, -1); /* stays on the stack until the send */
+    char sched[TK_SCHEDULE_TEXT_MAX];
     lua_getfield(L, opts, "reminders");
-    read_reminders(L, lua_gettop(L), &req);
+    read_reminders(L, lua_gettop(L), &req, sched, sizeof sched);
+    if (req.schedule && (req.every_days > 0 || req.count >= 0))
+        luaL_error(L, "%s: reminders.schedule replaces every and count: give one or the other",
+                   type);
     /* The field list lives in a userdata whose __gc frees it, so a Lua error
      * while reading the fields (or a memory error) leaks nothing. */
     struct tk_kv *fields = lua_newuserdatauv(L, sizeof *fields, 0);

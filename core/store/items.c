@@ -16,7 +16,17 @@
 #define ITEM_COLS                                                                                  \
     "SELECT id, type, account_id, job_id, title, template, state, archived, created_at, "          \
     "completed_at, resends, todo_seq, rem_enabled, rem_every_days, rem_count, rem_sent, "          \
-    "last_mail_at, next_at, fail_count, hold_since, hold_until, hold_reason FROM items "
+    "last_mail_at, next_at, fail_count, hold_since, hold_until, hold_reason, rem_schedule FROM "   \
+    "items "
+
+/* R's anchored schedule as the rem_schedule column's text in BUF, or NULL
+ * (SQL NULL) when it has none. */
+static const char *sched_text(const struct tk_reminders *r, char *buf)
+{
+    if (r->nsched <= 0)
+        return NULL;
+    return tk_schedule_text_format(r->sched, r->nsched, buf, TK_SCHEDULE_TEXT_MAX);
+}
 
 void tk_item_free(struct tk_item *it)
 {
@@ -58,6 +68,11 @@ static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error 
     it->hold.since = tk_cursor_int(cur, 19);
     it->hold.until = tk_cursor_int(cur, 20);
     it->hold.reason = tk_store_col_dup(cur, 21, &oom);
+    const char *sched = tk_cursor_text(cur, 22); /* NULL: every N days */
+    if (sched && *sched &&
+        tk_schedule_text_parse(sched, it->rem.sched, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT,
+                               &it->rem.nsched, NULL) != 0)
+        it->rem.nsched = 0; /* written by sched_text: cannot happen */
     if (oom) {
         tk_item_free(it);
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
@@ -137,18 +152,19 @@ int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, stru
     if (it->todo_seq == 0 && (rc = tk_store_sequence_next(db, "todo", &it->todo_seq, err)) != 0)
         return rc;
     int64_t id = 0;
+    char sbuf[TK_SCHEDULE_TEXT_MAX];
     rc = tk_db_insert(
         db, &id, err,
         "INSERT INTO items (type, account_id, job_id, title, template, state, "
         "archived, created_at, completed_at, resends, todo_seq, rem_enabled, "
-        "rem_every_days, rem_count, rem_sent, last_mail_at, next_at) "
+        "rem_every_days, rem_count, rem_sent, last_mail_at, next_at, rem_schedule) "
         "VALUES (?, ?, ?, ?, ?, COALESCE(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?)",
-        "sizsssiiziiiiiizz", it->type, it->account_id, it->job_id, it->title, it->template_name,
+        "?, ?)",
+        "sizsssiiziiiiiizzs", it->type, it->account_id, it->job_id, it->title, it->template_name,
         it->state, (int64_t)(it->archived != 0), (int64_t)now, (int64_t)it->completed_at,
         (int64_t)it->resends, it->todo_seq, (int64_t)(it->rem.enabled != 0),
         (int64_t)it->rem.every_days, (int64_t)it->rem.count, (int64_t)it->rem.sent,
-        (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at);
+        (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at, sched_text(&it->rem, sbuf));
     if (rc == TK_ECONFLICT)
         return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)it->account_id);
     if (rc != 0)
@@ -236,15 +252,18 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
 
 int tk_store_item_update(struct tk_db *db, const struct tk_item *it, struct tk_error *err)
 {
-    int rc = tk_db_exec(db, err,
-                        "UPDATE items SET state = ?, completed_at = ?, archived = ?, resends = ?, "
-                        "todo_seq = ?, rem_enabled = ?, rem_every_days = ?, rem_count = ?, "
-                        "rem_sent = ?, last_mail_at = ?, next_at = ? WHERE id = ?",
-                        "sziiiiiiizzi", it->state ? it->state : "pending",
-                        (int64_t)it->completed_at, (int64_t)(it->archived != 0),
-                        (int64_t)it->resends, it->todo_seq, (int64_t)(it->rem.enabled != 0),
-                        (int64_t)it->rem.every_days, (int64_t)it->rem.count, (int64_t)it->rem.sent,
-                        (int64_t)it->rem.last_mail_at, (int64_t)it->rem.next_at, it->id);
+    char sbuf[TK_SCHEDULE_TEXT_MAX];
+    int rc =
+        tk_db_exec(db, err,
+                   "UPDATE items SET state = ?, completed_at = ?, archived = ?, resends = ?, "
+                   "todo_seq = ?, rem_enabled = ?, rem_every_days = ?, rem_count = ?, "
+                   "rem_sent = ?, last_mail_at = ?, next_at = ?, rem_schedule = ? "
+                   "WHERE id = ?",
+                   "sziiiiiiizzsi", it->state ? it->state : "pending", (int64_t)it->completed_at,
+                   (int64_t)(it->archived != 0), (int64_t)it->resends, it->todo_seq,
+                   (int64_t)(it->rem.enabled != 0), (int64_t)it->rem.every_days,
+                   (int64_t)it->rem.count, (int64_t)it->rem.sent, (int64_t)it->rem.last_mail_at,
+                   (int64_t)it->rem.next_at, sched_text(&it->rem, sbuf), it->id);
     if (rc != 0)
         return rc;
     int64_t n = 0;

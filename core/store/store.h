@@ -77,6 +77,11 @@ struct tk_reminders {
     int sent;             /* automatic reminders enqueued so far */
     tk_time last_mail_at; /* last email about the item (D1); 0: none */
     tk_time next_at;      /* next reminder due; 0: none scheduled */
+    /* Anchored schedule (issue 14): nsched sorted distinct day offsets
+     * relative to the item's due_date field; nsched 0: every_days applies.
+     * With a schedule, count == nsched. */
+    int nsched;
+    int sched[TK_SCHEDULE_MAX];
 };
 
 /* A hold (issue 14): no automatic email while it lasts.  since 0: none. */

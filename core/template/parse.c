@@ -48,10 +48,11 @@ static void trim(const char **s, size_t *n)
 
 static int header_line(struct parser *p, const char *s, size_t n)
 {
-    static const char *const keys[] = {"description", "reminders", "every_days", "count"};
+    static const char *const keys[] = {"description", "reminders", "every_days", "count",
+                                       "schedule"};
     const char *eq = memchr(s, '=', n), *k = s, *v;
     size_t kn, vn, ki;
-    char val[64];
+    char val[TK_SCHEDULE_TEXT_MAX];
     int64_t num;
     if (!eq)
         return fail(p, p->lineno, "expected 'key = value', a comment or a [section]");
@@ -60,10 +61,10 @@ static int header_line(struct parser *p, const char *s, size_t n)
     vn = n - kn - 1;
     trim(&k, &kn);
     trim(&v, &vn);
-    for (ki = 0; ki < 4; ki++)
+    for (ki = 0; ki < 5; ki++)
         if (strlen(keys[ki]) == kn && memcmp(keys[ki], k, kn) == 0)
             break;
-    if (ki == 4)
+    if (ki == 5)
         return tk_error_set(p->err, TK_EINVAL, "%s:%zu: unknown header key '%.*s'", p->origin,
                             p->lineno, (int)(kn > 64 ? 64 : kn), k);
     if (p->seen & (1u << ki))
@@ -89,10 +90,18 @@ static int header_line(struct parser *p, const char *s, size_t n)
         if (tk_parse_int(val, 1, 3650, &num))
             return fail(p, p->lineno, "every_days must be a whole number from 1 to 3650");
         p->t->rem_every_days = (int)num;
-    } else {
+    } else if (ki == 3) {
         if (tk_parse_int(val, 0, 1000, &num))
             return fail(p, p->lineno, "count must be a whole number from 0 to 1000");
         p->t->rem_count = (int)num;
+    } else {
+        /* issue 14: days relative to the item's due date, like -7,0,7 */
+        struct tk_error why = {0};
+        if (vn >= sizeof val)
+            return fail(p, p->lineno, "schedule is too long");
+        if (tk_schedule_text_parse(val, p->t->rem_sched, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT,
+                                   &p->t->rem_nsched, &why))
+            return fail(p, p->lineno, why.msg);
     }
     return 0;
 }

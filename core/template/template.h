@@ -49,6 +49,8 @@ struct tk_template {
     char *description;
     int has_reminders;                          /* the header set reminders = on|off */
     int rem_enabled, rem_every_days, rem_count; /* -1: not set */
+    int rem_nsched;                             /* schedule = -7,0,7; 0: not set */
+    int rem_sched[TK_SCHEDULE_MAX];
     struct tk_template_section *sections;
     size_t nsections;
 };

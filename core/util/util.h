@@ -124,4 +124,19 @@ size_t tk_utf8_char(const char *s, size_t n, uint32_t *cp, size_t *bad);
  * it.  NULL when out of memory. */
 char *tk_utf8_repair(const char *s, size_t n, size_t *len);
 
+/* ---- anchored schedules (schedule_text.c, issue 14) ------------------- */
+
+#define TK_SCHEDULE_MAX 32       /* offsets in an anchored schedule */
+#define TK_SCHEDULE_LIMIT 3650   /* an offset is -3650 .. 3650 days */
+#define TK_SCHEDULE_TEXT_MAX 256 /* "-7,0,7" for 32 offsets */
+
+/* Parse "-7,0,7" (a comma list of whole days relative to a due date,
+ * -LIMIT .. LIMIT, at most MAX of them, no duplicates; spaces around items
+ * allowed) into OFFS sorted ascending, *N of them.  0, or TK_EINVAL with a
+ * one-line message in ERR (may be NULL). */
+int tk_schedule_text_parse(const char *s, int *offs, int max, int limit, int *n,
+                           struct tk_error *err);
+/* OFFS (N of them) as "-7,0,7" into BUF of SIZE bytes; "" when N is 0. */
+char *tk_schedule_text_format(const int *offs, int n, char *buf, size_t size);
+
 #endif /* TK_UTIL_H */

@@ -274,6 +274,10 @@ int tk_web_page_item(struct tk_web_ctx *c, int64_t id, struct tk_error *err)
     rc |= tk_web_word(c, "next");
     rc |= tk_buf_puts(b, "</dt><dd class=\"rem-next\">");
     next = tk_schedule_next(&it);
+    /* an anchored schedule's step is in the client's zone and window: the
+     * stored moment (what the tick computed with the calendar) */
+    if (next && it.rem.nsched && it.rem.next_at)
+        next = it.rem.next_at;
     rc |= tk_web_time(c, next);
     rc |= tk_buf_puts(b, "</dd></dl>");
     rc |= actions(c, &it);

@@ -71,8 +71,9 @@ class Completion(unittest.TestCase):
                          ["approval", "chat", "invoice", "organizer", "proposal", "signature"])
         self.assertEqual(self.complete("tickler send inv"), ["invoice"])
         self.assertEqual(self.complete("tickler send invoice --"),
-                         ["--account", "--count", "--every", "--help", "--reminders", "--set",
-                          "--template", "--title"])
+                         ["--account", "--count", "--due", "--every", "--help", "--reminders",
+                          "--schedule", "--set", "--template", "--title"])
+        self.assertEqual(self.complete("tickler reminders 1 on --s"), ["--schedule"])
         self.assertEqual(self.complete("tickler send invoice --reminders "), ["off", "on"])
         self.assertEqual(self.complete("tickler send invoice --account 1 --set "),
                          ["amount=", "currency=", "due_date=", "number=", "paid="])

@@ -185,7 +185,7 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v9's tables and indexes (issue 18), v8's tables (issue 15), v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
+    # back to v1: v11's column (issue 14's anchored schedules), v9's tables and indexes (issue 18), v8's tables (issue 15), v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
     # and index (issue 16's data lifecycle) go first
     V6_UNDO = ("DROP TABLE sessions; DROP TABLE users; DROP INDEX outbox_sent;"
                "DROP INDEX items_completed; DROP INDEX items_pending_type;"
@@ -196,6 +196,7 @@ class Migrate(unittest.TestCase):
                "ALTER TABLE accounts DROP COLUMN holidays;"
                "ALTER TABLE accounts DROP COLUMN manager;"
                "ALTER TABLE accounts DROP COLUMN digest;"
+               "ALTER TABLE items DROP COLUMN rem_schedule;"
                "ALTER TABLE items DROP COLUMN hold_since;"
                "ALTER TABLE items DROP COLUMN hold_until;"
                "ALTER TABLE items DROP COLUMN hold_reason;"

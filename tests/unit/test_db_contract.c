@@ -643,7 +643,9 @@ TK_TEST(migrations)
     db = open_spec(spec);
     TK_CHECK_INT(tk_db_migrate(db, &err), 0); /* and across opens */
     TK_CHECK_INT(tk_db_store_version(db), tk_db_schema_version());
-    TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM schema_version"), tk_db_schema_version());
+    /* the newest recorded; versions may have gaps while branches that each
+     * add one are merged (the lead renumbers) */
+    TK_CHECK_INT(one(db, "SELECT MAX(version) FROM schema_version"), tk_db_schema_version());
     TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM items"), 0);
     /* A store from a newer tickler is refused, clearly. */
     TK_CHECK_INT(tk_db_exec(db, &err, "INSERT INTO schema_version (version) VALUES (?)", "i",

@@ -60,6 +60,14 @@ TK_TEST(test_plain)
     it.hold.until = 1796300000;
     it.hold.reason = "waiting for the \"client\"";
     same(&it, "Acme BV");
+    /* issue 14: a due date and an anchored schedule */
+    tk_kv_set(&it.fields, "due_date", "2026-12-31");
+    same(&it, "Acme BV");
+    it.rem.nsched = 3;
+    it.rem.sched[0] = -7;
+    it.rem.sched[1] = 0;
+    it.rem.sched[2] = 3650;
+    same(&it, "Acme BV");
     it.id = INT64_MAX;
     it.account_id = -1;
     it.resends = -5;

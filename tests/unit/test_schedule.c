@@ -1,6 +1,7 @@
 /* test_schedule.c - tk_schedule_next (D1-D4) and tk_backoff_delay. */
 #include <stdint.h>
 
+#include "calendar/calendar.h"
 #include "engine/engine.h"
 #include "tk_test.h"
 
@@ -137,8 +138,100 @@ TK_TEST(backoff_jitter_spread)
         TK_CHECK(hist[b] > N / BUCKETS * 8 / 10 && hist[b] < N / BUCKETS * 12 / 10);
 }
 
+/* ---- anchored schedules (issue 14) ------------------------------------- */
+
+static struct tk_item anchored(const char *sched, const char *due, int sent, tk_time last,
+                               struct tk_kv *fields)
+{
+    struct tk_item it = pending(0, 0, sent, last);
+    TK_CHECK_INT(tk_schedule_text_parse(sched, it.rem.sched, TK_SCHEDULE_MAX, TK_SCHEDULE_LIMIT,
+                                        &it.rem.nsched, NULL),
+                 0);
+    it.rem.count = it.rem.nsched;
+    if (due)
+        tk_kv_set(fields, "due_date", due);
+    it.fields = *fields;
+    return it;
+}
+
+TK_TEST(schedule_text)
+{
+    int o[TK_SCHEDULE_MAX], n = 0;
+    char buf[TK_SCHEDULE_TEXT_MAX];
+    struct tk_error err = {0};
+    TK_CHECK_INT(tk_schedule_text_parse(" 7, -7 ,0,+3", o, TK_SCHEDULE_MAX, 3650, &n, NULL), 0);
+    TK_CHECK_INT(n, 4);
+    TK_CHECK_STR(tk_schedule_text_format(o, n, buf, sizeof buf), "-7,0,3,7");
+    static const char *const bad[] = {"",    ",",   "-7,", ",0",   "1,,2",  "x",
+                                      "-",   "1 2", "3,3", "3651", "-3651", "99999999999999999999",
+                                      "1.5", NULL};
+    for (int i = 0; bad[i]; i++) {
+        TK_CHECK(tk_schedule_text_parse(bad[i], o, TK_SCHEDULE_MAX, 3650, &n, &err) == TK_EINVAL);
+        TK_CHECK(err.msg[0] != '\0');
+    }
+    TK_CHECK_INT(tk_schedule_text_parse("1,2,3", o, 2, 3650, &n, &err), TK_EINVAL);
+    TK_CHECK_INT(tk_schedule_text_parse(NULL, o, 2, 3650, &n, &err), TK_EINVAL);
+}
+
+/* UTC (no calendar): midnight of due + offset; steps at or before the
+ * last email are skipped; none left: 0. */
+TK_TEST(anchored_utc)
+{
+    struct tk_kv f = {0};
+    int step = -1;
+    tk_time due = 1798675200; /* 2026-12-31T00:00:00Z */
+    struct tk_item it = anchored("-7,0,7", "2026-12-31", 0, T0, &f);
+    TK_CHECK_INT(tk_schedule_next_in(&it, NULL, &step), due - 7 * TK_DAY);
+    TK_CHECK_INT(step, 1);
+    it.rem.sent = 1;
+    it.rem.last_mail_at = due - 7 * TK_DAY + 9 * 3600;
+    TK_CHECK_INT(tk_schedule_next_in(&it, NULL, &step), due);
+    TK_CHECK_INT(step, 2);
+    /* a tick long after: the first step after the last email, once */
+    it.rem.sent = 0;
+    it.rem.last_mail_at = due + 2 * TK_DAY;
+    TK_CHECK_INT(tk_schedule_next_in(&it, NULL, &step), due + 7 * TK_DAY);
+    TK_CHECK_INT(step, 3);
+    it.rem.last_mail_at = due + 8 * TK_DAY;
+    TK_CHECK_INT(tk_schedule_next_in(&it, NULL, &step), 0);
+    TK_CHECK_INT(step, 0);
+    /* no due date, a broken one, disabled: nothing */
+    tk_kv_set(&it.fields, "due_date", "soon");
+    it.rem.last_mail_at = T0;
+    TK_CHECK_INT(tk_schedule_next(&it), 0);
+    tk_kv_set(&it.fields, "due_date", "2026-12-31");
+    it.rem.enabled = 0;
+    TK_CHECK_INT(tk_schedule_next(&it), 0);
+    tk_kv_free(&it.fields);
+}
+
+/* A calendar: the window's first opening on the local day; a closed day
+ * (Christmas, then the weekend) moves to the next opening. */
+TK_TEST(anchored_calendar)
+{
+    struct tk_calendar_spec spec = {"Europe/Amsterdam", "mon-fri 09:00-17:00", "nl", NULL};
+    struct tk_calendar *cal = NULL;
+    struct tk_kv f = {0};
+    char buf[32];
+    TK_CHECK_INT(tk_calendar_new(&spec, &cal, NULL), 0);
+    if (!cal)
+        return;
+    struct tk_item it = anchored("-7,0,7", "2027-01-01", 0, T0, &f);
+    TK_CHECK_STR(tk_time_format(tk_schedule_next_in(&it, cal, NULL), buf, sizeof buf),
+                 "2026-12-28T08:00:00Z");
+    it.rem.sent = 1;
+    it.rem.last_mail_at = 1798444800 + 8 * 3600; /* Monday 28 December, 09:00 */
+    TK_CHECK_STR(tk_time_format(tk_schedule_next_in(&it, cal, NULL), buf, sizeof buf),
+                 "2027-01-04T08:00:00Z");
+    tk_kv_free(&it.fields);
+    tk_calendar_free(cal);
+}
+
 int main(void)
 {
+    TK_RUN(schedule_text);
+    TK_RUN(anchored_utc);
+    TK_RUN(anchored_calendar);
     TK_RUN(next_counts_from_last_mail);
     TK_RUN(next_after_resend_is_pushed);
     TK_RUN(next_missed_is_in_the_past);

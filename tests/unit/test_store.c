@@ -171,7 +171,7 @@ TK_TEST(test_items)
     it.type = (char *)"invoice";
     it.title = (char *)"Invoice 2026-001";
     it.template_name = (char *)"invoice-default";
-    it.rem = (struct tk_reminders){1, 3, 2, 0, 1000, 1000 + 3 * TK_DAY};
+    it.rem = (struct tk_reminders){1, 3, 2, 0, 1000, 1000 + 3 * TK_DAY, 0, {0}};
     struct tk_kv fields = {0};
     tk_kv_set(&fields, "amount", "1210.00");
     tk_kv_set(&fields, "currency", "EUR");
