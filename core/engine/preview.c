@@ -535,6 +535,11 @@ static int by_time(const void *a, const void *b)
     return x->p.step - y->p.step;
 }
 
+static int by_time_p(const void *a, const void *b)
+{
+    return by_time(*(const struct entry *const *)a, *(const struct entry *const *)b);
+}
+
 /* Keep the first LIMIT entries by time; 1 when none that is still to
  * come (an item due at or after NEXT_AT) can enter them. */
 static int enough(struct run *r, size_t limit, tk_time next_at)
@@ -620,10 +625,16 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     e->dry_run = dry;
     if (own_tx)
         tk_db_rollback(e->db); /* read only: nothing to keep */
-    if (rc == 0 && r.n > 1)
-        qsort(r.v, r.n, sizeof *r.v, by_time);
+    /* sorted by pointer: an entry is large (its local time inline) */
+    struct entry **ord = rc == 0 ? malloc((r.n ? r.n : 1) * sizeof *ord) : NULL;
+    if (rc == 0 && !ord)
+        rc = oom(err);
+    for (size_t i = 0; ord && i < r.n; i++)
+        ord[i] = &r.v[i];
+    if (ord && r.n > 1)
+        qsort(ord, r.n, sizeof *ord, by_time_p);
     for (size_t i = 0; rc == 0 && i < r.n && i < limit; i++) {
-        struct entry *x = &r.v[i];
+        struct entry *x = ord[i];
         x->p.type = x->type;
         x->p.title = x->title;
         x->p.account_name = x->account;
@@ -633,6 +644,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         x->p.mails = x->mails;
         rc = fn(u, &x->p);
     }
+    free(ord);
     for (size_t i = 0; i < r.n; i++)
         entry_free(&r.v[i]);
     free(r.v);
