@@ -644,7 +644,11 @@ class Bench:
         """`preview --days 7` over 100k pending items of one account (issue 14:
         < 1 s): every item of a `scale` store moved to one account, all due
         within the span (at NOW + 2 days), so each is walked and its
-        reminder's subject rendered; --json to /dev/null."""
+        reminder's subject rendered, then its escalation listed (NOW + 5
+        days, no manager); --json to /dev/null.  The seeded notifications
+        are moved to that account's contact too: otherwise the contact
+        never had an email about the items and each would get its
+        notification first (nobody.c), not the reminder."""
         n = 100000
         runs = self.runs
         seeded = self.scale_store(n, 0)
@@ -652,6 +656,8 @@ class Bench:
         con = sqlite3.connect(store)
         acc = con.execute("SELECT min(id) FROM accounts").fetchone()[0]
         con.execute("UPDATE items SET account_id = ?", (acc,))
+        con.execute("UPDATE outbox SET account_id = ?, recipient = "
+                    "(SELECT min(email) FROM contacts WHERE account_id = ?)", (acc, acc))
         con.commit()
         con.close()
         cfg = self.file_cfg("preview", store, self.spool_dir("preview-spool"), "off")

@@ -1,6 +1,7 @@
 /* cmd_preview.c - `tickler preview [--account A] [--days N] [--render]`:
  * every automatic email the next N days would send (issue 14), from
  * tk_engine_preview (engine/preview.c), which changes nothing. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,38 +12,78 @@
 
 struct out {
     struct tk_cli *c;
-    json_t *list;
-    int render;
+    int json, render;
     size_t n;
+    struct tk_buf b; /* one entry's JSON */
 };
 
-static json_t *preview_json(const struct tk_preview *p, int render)
+/* A new line and DEPTH levels of 2 spaces (at most 4). */
+static int indent(struct tk_buf *b, int depth)
 {
-    json_t *o = json_object(), *to = json_array(), *mails = json_array();
-    json_object_set_new(o, "at", tk_json_time(p->at));
-    json_object_set_new(o, "local", tk_json_str(p->local));
-    json_object_set_new(o, "item", json_integer(p->item_id));
-    json_object_set_new(o, "type", tk_json_str(p->type));
-    json_object_set_new(o, "title", tk_json_str(p->title));
-    json_object_set_new(o, "account_id", json_integer(p->account_id));
-    json_object_set_new(o, "account", tk_json_str(p->account_name));
-    json_object_set_new(o, "step", json_integer(p->step));
-    json_object_set_new(o, "count", json_integer(p->count));
+    return tk_buf_append(b, "\n        ", 1 + 2 * (size_t)depth);
+}
+
+/* KEY's line at DEPTH, then its value from the caller. */
+static int key(struct tk_buf *b, int depth, const char *k, int first)
+{
+    int rc = (first ? 0 : tk_buf_putc(b, ',')) | indent(b, depth) | tk_buf_putc(b, '"');
+    return rc | tk_buf_puts(b, k) | tk_buf_puts(b, "\": ");
+}
+
+static int integer(struct tk_buf *b, long long v)
+{
+    char s[24], *p = s + sizeof s;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return tk_buf_append(b, p, (size_t)(s + sizeof s - p));
+}
+
+/* One entry as tk_cli_emit prints a JSON array's object (JSON_INDENT(2),
+ * JSON_ENSURE_ASCII, keys in order), written as it comes rather than built
+ * as a tree and dumped: a list of 100k entries would spend most of its
+ * time in the tree (issue 14).  it.test_preview checks it is the same
+ * document. */
+static int preview_json(struct tk_buf *b, const struct tk_preview *p, int render, int first)
+{
+    char at[32];
+    int rc = tk_buf_puts(b, first ? "\n  {" : ",\n  {");
+    rc |= key(b, 2, "at", 1);
+    rc |=
+        p->at ? tk_json_write_str(b, tk_time_format(p->at, at, sizeof at)) : tk_buf_puts(b, "null");
+    rc |= key(b, 2, "local", 0) | tk_json_write_str(b, p->local);
+    rc |= key(b, 2, "item", 0) | integer(b, p->item_id);
+    rc |= key(b, 2, "kind", 0) | tk_json_write_str(b, p->kind ? p->kind : "reminder");
+    rc |= key(b, 2, "type", 0) | tk_json_write_str(b, p->type);
+    rc |= key(b, 2, "title", 0) | tk_json_write_str(b, p->title);
+    rc |= key(b, 2, "account_id", 0) | integer(b, p->account_id);
+    rc |= key(b, 2, "account", 0) | tk_json_write_str(b, p->account_name);
+    rc |= key(b, 2, "step", 0) | integer(b, p->step);
+    rc |= key(b, 2, "count", 0) | integer(b, p->count);
+    rc |= key(b, 2, "recipients", 0) | tk_buf_putc(b, '[');
     for (size_t i = 0; i < p->nmails; i++) {
-        json_t *m = json_object();
-        json_array_append_new(to, tk_json_str(p->mails[i].to));
-        json_object_set_new(m, "to", tk_json_str(p->mails[i].to));
-        json_object_set_new(m, "subject", tk_json_str(p->mails[i].subject));
-        if (render)
-            json_object_set_new(m, "message", tk_json_str(p->mails[i].message));
-        json_array_append_new(mails, m);
+        rc |= tk_buf_puts(b, i ? "," : "") | indent(b, 3);
+        rc |= tk_json_write_str(b, p->mails[i].to);
     }
-    json_object_set_new(o, "recipients", to);
-    json_object_set_new(o, "subject", p->nmails ? tk_json_str(p->mails[0].subject) : json_null());
-    json_object_set_new(o, "emails", mails);
-    json_object_set_new(o, "moved", p->moved ? tk_json_str(p->moved) : json_null());
-    json_object_set_new(o, "error", p->error ? tk_json_str(p->error) : json_null());
-    return o;
+    rc |= (p->nmails ? indent(b, 2) : 0) | tk_buf_putc(b, ']');
+    rc |= key(b, 2, "subject", 0) | tk_json_write_str(b, p->nmails ? p->mails[0].subject : NULL);
+    rc |= key(b, 2, "emails", 0) | tk_buf_putc(b, '[');
+    for (size_t i = 0; i < p->nmails; i++) {
+        rc |= tk_buf_puts(b, i ? "," : "") | indent(b, 3) | tk_buf_putc(b, '{');
+        rc |= key(b, 4, "to", 1) | tk_json_write_str(b, p->mails[i].to);
+        rc |= key(b, 4, "subject", 0) | tk_json_write_str(b, p->mails[i].subject);
+        if (render)
+            rc |= key(b, 4, "message", 0) | tk_json_write_str(b, p->mails[i].message);
+        rc |= indent(b, 3) | tk_buf_putc(b, '}');
+    }
+    rc |= (p->nmails ? indent(b, 2) : 0) | tk_buf_putc(b, ']');
+    rc |= key(b, 2, "moved", 0) | tk_json_write_str(b, p->moved);
+    rc |= key(b, 2, "error", 0) | tk_json_write_str(b, p->error);
+    rc |= indent(b, 1) | tk_buf_putc(b, '}');
+    return rc ? TK_ENOMEM : 0;
 }
 
 /* The message for a terminal: each line escaped, CRLF as one line end. */
@@ -65,12 +106,30 @@ static int one(void *u, const struct tk_preview *p)
     struct out *o = u;
     char at[32];
     o->n++;
-    if (o->list)
-        return json_array_append_new(o->list, preview_json(p, o->render)) ? TK_ENOMEM : 0;
-    printf("%s  (%s)  item %lld  reminder %d of %d  %s: %s \"%s\"\n",
-           tk_time_format(p->at, at, sizeof at), tk_cli_text(p->local), (long long)p->item_id,
-           p->step, p->count, tk_cli_text(p->account_name), tk_cli_text(p->type),
-           tk_cli_text(p->title));
+    if (o->json) {
+        o->b.len = 0;
+        if (o->n == 1 && tk_buf_putc(&o->b, '['))
+            return TK_ENOMEM;
+        if (preview_json(&o->b, p, o->render, o->n == 1))
+            return TK_ENOMEM;
+        return fwrite(o->b.data, 1, o->b.len, stdout) == o->b.len ? 0 : TK_EIO;
+    }
+    if (p->kind && strcmp(p->kind, "notification") == 0)
+        printf("%s  (%s)  item %lld  notification (first email to %s)  %s: %s \"%s\"\n",
+               tk_time_format(p->at, at, sizeof at), tk_cli_text(p->local), (long long)p->item_id,
+               p->nmails == 1 ? "this contact" : "these contacts", tk_cli_text(p->account_name),
+               tk_cli_text(p->type), tk_cli_text(p->title));
+    else if (p->kind && strcmp(p->kind, "escalation") == 0)
+        printf("%s  (%s)  item %lld  escalation to the manager (after reminder %d of %d)  %s: "
+               "%s \"%s\"\n",
+               tk_time_format(p->at, at, sizeof at), tk_cli_text(p->local), (long long)p->item_id,
+               p->step, p->count, tk_cli_text(p->account_name), tk_cli_text(p->type),
+               tk_cli_text(p->title));
+    else
+        printf("%s  (%s)  item %lld  reminder %d of %d  %s: %s \"%s\"\n",
+               tk_time_format(p->at, at, sizeof at), tk_cli_text(p->local), (long long)p->item_id,
+               p->step, p->count, tk_cli_text(p->account_name), tk_cli_text(p->type),
+               tk_cli_text(p->title));
     if (p->moved)
         printf("  moved:   %s\n", tk_cli_text(p->moved));
     if (p->error) {
@@ -78,7 +137,9 @@ static int one(void *u, const struct tk_preview *p)
         return 0;
     }
     if (!p->nmails)
-        printf("  to:      nobody (no contact has notify on)\n");
+        printf("  to:      nobody (%s)\n", p->kind && strcmp(p->kind, "escalation") == 0
+                                               ? "the account has no manager: only recorded"
+                                               : "no contact has notify on");
     for (size_t i = 0; i < p->nmails; i++) {
         printf("  to:      %s\n", tk_cli_text(p->mails[i].to));
         printf("  subject: %s\n", tk_cli_text(p->mails[i].subject));
@@ -119,7 +180,7 @@ int tk_cmd_preview_parse(int argc, char **argv, struct tk_cli_args *a, struct tk
 int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
-    struct out o = {c, NULL, 0, 0};
+    struct out o = {c, 0, 0, 0, {0}};
     const char *v;
     long days = preview_days(a);
     int rc;
@@ -130,20 +191,25 @@ int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err
         goto out;
     }
     o.render = tk_cli_opt(a, "render") != NULL;
-    if (c->json && !(o.list = json_array())) {
-        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+    o.json = c->json;
+    rc = tk_engine_preview(c->e, acc.id, (int)days, o.render, (size_t)-1, one, &o, err);
+    /* the entries come after the walk: a failure before them prints
+     * nothing, one while printing them (memory, a full disk) closes the
+     * list printed so far */
+    if (o.json && o.n)
+        fputs("\n]\n", stdout);
+    if (rc == TK_ENOMEM)
+        tk_error_set(err, TK_ENOMEM, "out of memory");
+    else if (rc == TK_EIO && !err->msg[0])
+        tk_error_set(err, TK_EIO, "writing the list: %s", strerror(errno));
+    if (rc)
         goto out;
-    }
-    if ((rc = tk_engine_preview(c->e, acc.id, (int)days, o.render, (size_t)-1, one, &o, err)))
-        goto out;
-    if (o.list) {
-        tk_cli_emit(o.list);
-        o.list = NULL;
-    } else if (!o.n) {
+    if (o.json && !o.n)
+        fputs("[]\n", stdout);
+    else if (!o.n)
         printf("no automatic email in the next %ld day%s\n", days, days == 1 ? "" : "s");
-    }
 out:
-    json_decref(o.list);
+    tk_buf_free(&o.b);
     tk_account_free(&acc);
     return rc;
 }

@@ -91,6 +91,7 @@ static json_t *why_json(const struct tk_engine_why *w, const struct emails *x)
         json_t *n = json_object();
         json_object_set_new(n, "at", tk_json_time(w->send_at));
         json_object_set_new(n, "local", tk_json_str(w->send_local));
+        json_object_set_new(n, "kind", tk_json_str(w->send_kind));
         json_object_set_new(n, "step", json_integer(w->send_step));
         json_object_set_new(n, "count", json_integer(w->send_count));
         json_object_set_new(n, "recipients", json_integer((json_int_t)w->send_recipients));
@@ -183,9 +184,14 @@ static void why_text(const struct tk_engine_why *w, const struct emails *x)
             printf(" (the item is %s)", tk_cli_text(it->state));
         printf("\n");
     } else {
-        printf("  next send:     %s (%s), reminder %d of %d",
-               tk_time_format(w->send_at, a, sizeof a), tk_cli_text(w->send_local), w->send_step,
-               w->send_count);
+        printf("  next send:     %s (%s), ", tk_time_format(w->send_at, a, sizeof a),
+               tk_cli_text(w->send_local));
+        if (strcmp(w->send_kind, "notification") == 0)
+            printf("the notification (first email to new contacts)");
+        else if (strcmp(w->send_kind, "escalation") == 0)
+            printf("the escalation (after reminder %d of %d)", w->send_step, w->send_count);
+        else
+            printf("reminder %d of %d", w->send_step, w->send_count);
         if (w->send_recipients)
             printf(" to %zu recipient%s\n", w->send_recipients, w->send_recipients == 1 ? "" : "s");
         else

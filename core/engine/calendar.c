@@ -79,6 +79,22 @@ static struct tk_engine_calcache *cache(struct tk_engine *e)
     return e->calcache;
 }
 
+/* Whether KEY is A SEP B SEP C (what "%s<SEP>%s<SEP>%s" makes of them;
+ * NULL as printf prints it), without making it: a lookup per email. */
+static int key3_is(const char *key, char sep, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = {a ? a : "(null)", b ? b : "(null)", c ? c : "(null)"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (strncmp(key, parts[i], n) != 0)
+            return 0;
+        key += n;
+        if (i < 2 && *key++ != sep)
+            return 0;
+    }
+    return *key == '\0';
+}
+
 int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
                            const struct tk_calendar **out, struct tk_error *err)
 {
@@ -92,13 +108,15 @@ int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
     if (!c)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     tk_engine_account_calendar_spec(e, a, &spec);
-    if (tk_buf_printf(&key, "%s\n%s\n%s", spec.zone, spec.window, spec.holidays) || !key.data)
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->n && !*out; i++)
-        if (strcmp(c->v[i].key, key.data) == 0)
+        if (key3_is(c->v[i].key, '\n', spec.zone, spec.window, spec.holidays))
             *out = c->v[i].cal;
     if (!*out) {
+        if (tk_buf_printf(&key, "%s\n%s\n%s", spec.zone, spec.window, spec.holidays) || !key.data) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            goto unlock;
+        }
         if ((rc = tk_calendar_new(&spec, &cal, err)) == 0) {
             if (c->n == c->cap) {
                 size_t cap = c->cap ? c->cap * 2 : 8;

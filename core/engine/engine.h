@@ -693,6 +693,12 @@ struct tk_preview {
     const char *local, *moved, *error;
     size_t nmails;
     const struct tk_preview_mail *mails;
+    /* "reminder" (step STEP of COUNT); "notification": the item's first
+     * email to contacts that have had none about it (nobody.c: they get
+     * it before any reminder; STEP 0); "escalation": the email to the
+     * account's manager after the last step (escalate.c; STEP = COUNT;
+     * no mail when the account has no manager) */
+    const char *kind;
 };
 #define TK_PREVIEW_DAYS_MAX 366
 /* A callback's "enough" (not an error): the walk stops, 0 is returned. */
@@ -766,6 +772,7 @@ struct tk_engine_why {
     tk_time send_at;
     int send_step, send_count;
     size_t send_recipients;                /* 0: it goes to nobody */
+    char send_kind[16];                    /* tk_preview's kind */
     char send_local[300], send_moved[600]; /* "" when not moved */
     char send_error[TK_ERROR_MAX];         /* "": none */
     size_t notify_on;                      /* the account's notify-on contacts */

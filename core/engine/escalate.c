@@ -173,22 +173,24 @@ out:
     return rc;
 }
 
-/* The escalation email of IT to TO, into the outbox (kind staff-notice:
- * a reply to it is staff talking, never the client's answer).  *DUP: it
- * was there already. */
-static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct tk_account *acc,
-                   const char *to, int *dup, struct tk_error *err)
+int tk_engine_escalation_build(struct tk_engine *e, const struct tk_item *it,
+                               const struct tk_account *acc, const char *to, struct tk_buf *subject,
+                               struct tk_buf *msg, char *msgid, size_t size, struct tk_error *err)
 {
-    struct tk_buf subject = {0}, text = {0}, msg = {0};
+    struct tk_buf text = {0};
     const struct tk_calendar *cal;
     struct tk_error why = {0};
     struct tk_mail m;
-    char msgid[160], idem[600], item_hdr[32], date[64];
+    char id[160], item_hdr[32], date[64];
     const char *extra[5];
     int rc;
 
-    if ((rc = tk_engine_escalation_text(e, it, acc, &subject, &text, err)) ||
-        (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, sizeof msgid, err)))
+    if (!msgid) {
+        msgid = id;
+        size = sizeof id;
+    }
+    if ((rc = tk_engine_escalation_text(e, it, acc, subject, &text, err)) ||
+        (rc = tk_mail_message_id(e->msgid_domain, e->now, msgid, size, err)))
         goto out;
     /* the Date header in the client's zone, as every email of the account */
     if (tk_engine_calendar_for(e, acc, &cal, &why) ||
@@ -204,20 +206,36 @@ static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct t
     m.from_name = e->from_name;
     m.from_addr = e->from_addr;
     m.to_addr = to;
-    m.subject = subject.data;
+    m.subject = subject->data;
     m.text = text.data;
     m.message_id = msgid;
     m.date = e->now;
     m.date_text = date[0] ? date : NULL;
     m.auto_submitted = 1;
     m.extra = extra;
-    if ((rc = tk_mail_build(&m, &msg, err)))
-        goto out;
-    snprintf(idem, sizeof idem, "escalation/%lld/%s", (long long)it->id, to);
-    rc = tk_engine_staff_row_add(e, it->account_id, it->id, to, idem, msgid, msg.data, dup, err);
+    rc = tk_mail_build(&m, msg, err);
 out:
-    tk_buf_free(&subject);
     tk_buf_free(&text);
+    return rc;
+}
+
+/* The escalation email of IT to TO, into the outbox (kind staff-notice:
+ * a reply to it is staff talking, never the client's answer).  *DUP: it
+ * was there already. */
+static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct tk_account *acc,
+                   const char *to, int *dup, struct tk_error *err)
+{
+    struct tk_buf subject = {0}, msg = {0};
+    char msgid[160], idem[600];
+    int rc;
+
+    if ((rc = tk_engine_escalation_build(e, it, acc, to, &subject, &msg, msgid, sizeof msgid,
+                                         err)) == 0) {
+        snprintf(idem, sizeof idem, "escalation/%lld/%s", (long long)it->id, to);
+        rc =
+            tk_engine_staff_row_add(e, it->account_id, it->id, to, idem, msgid, msg.data, dup, err);
+    }
+    tk_buf_free(&subject);
     tk_buf_free(&msg);
     return rc;
 }

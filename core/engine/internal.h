@@ -122,9 +122,11 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
                       const struct tk_contacts *rcpts, struct tk_error *err);
 /* The same messages as tk_render_enqueue, built at e->now and handed to
  * FN one recipient at a time (SUBJECT and MESSAGE borrowed for the call),
- * nothing written: sequences are peeked, not taken (`preview`). */
+ * nothing written: sequences are peeked, not taken (`preview`).  WHOLE 0:
+ * the subject only (MESSAGE NULL): no body, Message-ID, threading lookup
+ * or Date header is made, the subject is the one the whole message has. */
 int tk_render_preview(struct tk_engine *e, const struct tk_render_req *req,
-                      const struct tk_contacts *rcpts,
+                      const struct tk_contacts *rcpts, int whole,
                       int (*fn)(void *u, const struct tk_contact *c, const char *subject,
                                 const char *message),
                       void *u, struct tk_error *err);
@@ -244,6 +246,12 @@ int tk_engine_escalated(struct tk_engine *e, const struct tk_item *it, int *done
 int tk_engine_escalation_text(struct tk_engine *e, const struct tk_item *it,
                               const struct tk_account *acc, struct tk_buf *subject,
                               struct tk_buf *text, struct tk_error *err);
+/* The escalation email of IT to TO as the tick builds it (subject, whole
+ * message, Message-ID into MSGID of SIZE, may be NULL), nothing written
+ * (`preview --render`). */
+int tk_engine_escalation_build(struct tk_engine *e, const struct tk_item *it,
+                               const struct tk_account *acc, const char *to, struct tk_buf *subject,
+                               struct tk_buf *msg, char *msgid, size_t size, struct tk_error *err);
 /* For the scheduler, inside its transaction: IT is due for its escalation
  * (tk_engine_escalation_due).  Held: waits; outside ACC's window: deferred
  * (audit "deferred"); else the manager's email is enqueued once (none

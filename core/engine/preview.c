@@ -12,7 +12,18 @@
  * tk_render_enqueue builds them, sequences peeked).  Whatever changes
  * those functions (ladders, anchored schedules) shows here by
  * construction.  Everything is read in one read transaction; nothing is
- * written. */
+ * written.
+ *
+ * Exactly what the tick sends: a notify-on contact that has had no email
+ * about the item gets its notification first (kind "notification",
+ * nobody.c, tick.c's first_notification), and after the last step the
+ * account's manager gets the escalation (kind "escalation", escalate.c).
+ *
+ * Cost (issue 14: 100k due items in < 1 s): the due items come a page at a
+ * time from the due index with their fields (two queries a page), who has
+ * had an email about them in one more query a page, the account's
+ * contacts once per account; without --render only the subject is
+ * rendered (no body, Message-ID, threading lookup or MIME text). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +35,14 @@
  * deferral and a reminder each take one; a span of 366 days of daily
  * "nobody left" waits stays under it) */
 #define STEPS_MAX 2000
+/* due items read at a time: the whole list's, and a short list's (the
+ * console's, which stops early) */
+#define PAGE 1024
+#define PAGE_SHORT 256
+
+static const char KIND_NOTIFICATION[] = "notification";
+static const char KIND_REMINDER[] = "reminder";
+static const char KIND_ESCALATION[] = "escalation";
 
 struct entry {
     struct tk_preview p;
@@ -32,11 +51,17 @@ struct entry {
     char local[TK_CALENDAR_LOCAL_MAX];
 };
 
+/* an (item, recipient) with an email in the outbox */
+struct mailed {
+    int64_t item;
+    char *to;
+};
+
 struct run {
     struct tk_engine *e;
     int64_t account; /* 0: all */
     tk_time until;
-    int render;
+    int render; /* 1: whole messages; 0: subjects; -1: who only (the console) */
     struct entry *v;
     size_t n, cap;
     /* the account of the last item, its notify-on recipients and whether
@@ -45,9 +70,16 @@ struct run {
     struct tk_account acc;
     struct tk_contacts rcpts;
     int nobody_left;
+    /* the page's items' recipients with an email about them, by item */
+    struct mailed *m;
+    size_t nm, mcap;
+    /* per recipient of the item walked: had an email about it; and the
+     * two sets of a reminder's moment (borrowed contacts) */
+    unsigned char *had;
+    struct tk_contacts fresh, known;
     /* the entry being filled by tk_render_preview's callback */
     struct entry *cur;
-    size_t mcap;
+    size_t mailcap;
 };
 
 static int oom(struct tk_error *err)
@@ -70,22 +102,21 @@ static void entry_free(struct entry *x)
     free(x->mails);
 }
 
-static int add_mail(void *u, const struct tk_contact *c, const char *subject, const char *message)
+static int add_mail_to(struct run *r, const char *to, const char *subject, const char *message)
 {
-    struct run *r = u;
     struct entry *x = r->cur;
-    if (x->p.nmails == r->mcap) {
-        size_t cap = r->mcap ? 2 * r->mcap : 4;
+    if (x->p.nmails == r->mailcap) {
+        size_t cap = r->mailcap ? 2 * r->mailcap : 4;
         struct tk_preview_mail *m = realloc(x->mails, cap * sizeof *m);
         if (!m)
             return TK_ENOMEM;
         x->mails = m;
-        r->mcap = cap;
+        r->mailcap = cap;
     }
     struct tk_preview_mail *m = &x->mails[x->p.nmails];
     memset(m, 0, sizeof *m);
-    if (!(m->to = tk_strdup(c->email)) || !(m->subject = tk_strdup(subject)) ||
-        (r->render > 0 && !(m->message = tk_strdup(message)))) {
+    if (!(m->to = tk_strdup(to)) || !(m->subject = tk_strdup(subject)) ||
+        (r->render > 0 && message && !(m->message = tk_strdup(message)))) {
         free((char *)m->to);
         free((char *)m->subject);
         return TK_ENOMEM;
@@ -94,8 +125,13 @@ static int add_mail(void *u, const struct tk_contact *c, const char *subject, co
     return 0;
 }
 
+static int add_mail(void *u, const struct tk_contact *c, const char *subject, const char *message)
+{
+    return add_mail_to(u, c->email, subject, message);
+}
+
 static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time at,
-                               const char *moved)
+                               const char *moved, const char *kind)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 64;
@@ -117,12 +153,25 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
     }
     x->p.item_id = it->id;
     x->p.account_id = it->account_id;
-    x->p.step = it->rem.sent + 1;
+    x->p.step = kind == KIND_REMINDER     ? it->rem.sent + 1
+                : kind == KIND_ESCALATION ? it->rem.sent
+                                          : 0;
     x->p.count = it->rem.count;
     x->p.at = at;
+    x->p.kind = kind;
     tk_engine_account_local_time(r->e, &r->acc, at, x->local, sizeof x->local);
     r->n++;
+    r->cur = x;
+    r->mailcap = 0;
     return x;
+}
+
+/* The console's timeline lists the reminders only: the entry just made
+ * goes when it is of another kind. */
+static void timeline_only(struct run *r)
+{
+    if (r->render < 0 && r->n && r->v[r->n - 1].p.kind != KIND_REMINDER)
+        entry_free(&r->v[--r->n]);
 }
 
 static int load_account(struct run *r, int64_t id, struct tk_error *err)
@@ -141,7 +190,90 @@ static int load_account(struct run *r, int64_t id, struct tk_error *err)
         memset(&r->acc, 0, sizeof r->acc);
         return rc;
     }
+    size_t n = r->rcpts.n ? r->rcpts.n : 1;
+    unsigned char *had = realloc(r->had, n);
+    struct tk_contact *f = realloc(r->fresh.v, n * sizeof *f);
+    if (had)
+        r->had = had;
+    if (f)
+        r->fresh.v = f;
+    struct tk_contact *k = realloc(r->known.v, n * sizeof *k);
+    if (k)
+        r->known.v = k;
+    if (!had || !f || !k) {
+        tk_account_free(&r->acc);
+        memset(&r->acc, 0, sizeof r->acc);
+        return oom(err);
+    }
     return 0;
+}
+
+static int mailed_add(void *u, int64_t item, const char *to)
+{
+    struct run *r = u;
+    if (r->nm == r->mcap) {
+        size_t cap = r->mcap ? 2 * r->mcap : 256;
+        struct mailed *v = realloc(r->m, cap * sizeof *v);
+        if (!v)
+            return TK_ENOMEM;
+        r->m = v;
+        r->mcap = cap;
+    }
+    if (!(r->m[r->nm].to = tk_strdup(to)))
+        return TK_ENOMEM;
+    r->m[r->nm++].item = item;
+    return 0;
+}
+
+static int mailed_cmp(const void *a, const void *b)
+{
+    const struct mailed *x = a, *y = b;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static void mailed_clear(struct run *r)
+{
+    for (size_t i = 0; i < r->nm; i++)
+        free(r->m[i].to);
+    r->nm = 0;
+}
+
+/* Who has had an email about the N items V (one query), sorted by item. */
+static int mailed_load(struct run *r, const struct tk_item *v, size_t n, struct tk_error *err)
+{
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    int rc;
+    mailed_clear(r);
+    if (!ids)
+        return oom(err);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = v[i].id;
+    rc = tk_store_outbox_recipients_each(r->e->db, ids, n, mailed_add, r, err);
+    free(ids);
+    if (rc == TK_ENOMEM)
+        return oom(err);
+    if (rc == 0 && r->nm > 1)
+        qsort(r->m, r->nm, sizeof *r->m, mailed_cmp);
+    return rc;
+}
+
+/* r->had[k]: the account's recipient k has had an email about ITEM (the
+ * tick's tk_engine_recipients_split: an outbox row with a Message-ID). */
+static void mark_had(struct run *r, int64_t item)
+{
+    size_t lo = 0, hi = r->nm;
+    memset(r->had, 0, r->rcpts.n ? r->rcpts.n : 1);
+    while (lo < hi) { /* the first pair of ITEM */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->m[mid].item < item)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < r->nm && r->m[lo].item == item; lo++)
+        for (size_t k = 0; k < r->rcpts.n; k++)
+            if (strcmp(r->m[lo].to, r->rcpts.v[k].email) == 0)
+                r->had[k] = 1;
 }
 
 /* The item's own failure (a broken template, a missing plugin): the tick
@@ -150,47 +282,142 @@ static int load_account(struct run *r, int64_t id, struct tk_error *err)
 static int item_error(struct run *r, const struct tk_item *it, tk_time at, const char *moved,
                       const struct tk_error *why, struct tk_error *err)
 {
-    struct entry *x = new_entry(r, it, at, moved);
+    struct entry *x = new_entry(r, it, at, moved, KIND_REMINDER);
     if (!x || !(x->error = tk_strdup(why->msg[0] ? why->msg : "failed")))
         return oom(err);
     return 0;
 }
 
-/* Walk item ID from its next_at to the span's end, adding an entry per
- * reminder it would send.  The engine's clock is the caller's to restore. */
-static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *err)
+/* The emails of kind RQ->kind to RCPTS into the entry just made: whole,
+ * subject only, or who only (r->render).  A failure of the item's own is
+ * the entry's error (*STOP: the walk of the item ends). */
+static int entry_mails(struct run *r, const struct tk_render_req *rq,
+                       const struct tk_contacts *rcpts, int *stop, struct tk_error *err)
+{
+    struct entry *x = r->cur;
+    struct tk_error why = {0};
+    int rc;
+    *stop = 0;
+    if (r->render < 0) {
+        for (size_t k = 0; k < rcpts->n; k++)
+            if (add_mail_to(r, rcpts->v[k].email, "", NULL))
+                return oom(err);
+        return 0;
+    }
+    if ((rc = tk_render_preview(r->e, rq, rcpts, r->render > 0, add_mail, r, &why)) == 0)
+        return 0;
+    if (rc == TK_ENOMEM)
+        return oom(err);
+    /* the tick would record the failure and retry: show it, stop */
+    *stop = 1;
+    x->error = tk_strdup(why.msg);
+    return x->error ? 0 : oom(err);
+}
+
+/* After the last step (tk_engine_escalation_due at T): what the tick's
+ * tk_engine_escalate decides, without its writes.  *T: the next moment
+ * to look at the item (0: nothing more of it). */
+static int escalation(struct run *r, struct tk_item *it, tk_time *t, char *moved, size_t size,
+                      struct tk_error *err)
+{
+    struct tk_engine *e = r->e;
+    struct tk_buf subject = {0}, msg = {0};
+    char when[32], why[TK_CALENDAR_LOCAL_MAX + 256];
+    tk_time at, next = 0;
+    int done = 0, rc = 0;
+
+    if (it->hold.since) {
+        if (!it->hold.until || e->now < it->hold.until) {
+            if (it->hold.until)
+                snprintf(moved, size, "on hold until %s",
+                         tk_time_format(it->hold.until, when, sizeof when));
+            *t = it->hold.until; /* held until released: nothing */
+            return 0;
+        }
+        snprintf(moved, size, "on hold until %s",
+                 tk_time_format(it->hold.until, when, sizeof when));
+        it->hold.since = it->hold.until = 0;
+    }
+    *t = 0;
+    at = tk_engine_escalate_at(e, it);
+    if (at && at > e->now) { /* not yet */
+        *t = at;
+        return 0;
+    }
+    if (!at || (rc = tk_engine_escalated(e, it, &done, err)) || done)
+        return rc;
+    if ((rc = tk_engine_defer(e, &r->acc, &next, why, sizeof why, err)))
+        return rc;
+    if (next) {
+        size_t n = strlen(moved);
+        if (n && strncmp(moved, "on hold", 7) == 0)
+            snprintf(moved + n, size - n, "; then %s", why);
+        else
+            snprintf(moved, size, "%s", why);
+        *t = next;
+        return 0;
+    }
+    if (!new_entry(r, it, e->now, moved, KIND_ESCALATION))
+        return oom(err);
+    if (r->render >= 0 && r->acc.manager && *r->acc.manager) {
+        struct tk_error ew = {0};
+        rc = r->render > 0 ? tk_engine_escalation_build(e, it, &r->acc, r->acc.manager, &subject,
+                                                        &msg, NULL, 0, &ew)
+                           : tk_engine_escalation_text(e, it, &r->acc, &subject, &msg, &ew);
+        if (rc == TK_ENOMEM) {
+            rc = oom(err);
+        } else if (rc) {
+            rc = 0;
+            if (!(r->cur->error = tk_strdup(ew.msg)))
+                rc = oom(err);
+        } else if (add_mail_to(r, r->acc.manager, subject.data ? subject.data : "",
+                               r->render > 0 ? msg.data : NULL)) {
+            rc = oom(err);
+        }
+    } else if (r->acc.manager && *r->acc.manager && add_mail_to(r, r->acc.manager, "", NULL)) {
+        rc = oom(err);
+    }
+    timeline_only(r);
+    tk_buf_free(&subject);
+    tk_buf_free(&msg);
+    return rc;
+}
+
+/* Walk item IT (the caller's; changed here) from its next_at to the span's
+ * end, adding an entry per email it would send.  The engine's clock is the
+ * caller's to restore. */
+static int walk_item(struct run *r, struct tk_item *it, tk_time now, struct tk_error *err)
 {
     struct tk_engine *e = r->e;
     const struct tk_plugin *p;
-    struct tk_item it;
     struct tk_gate g;
     struct tk_error why = {0};
     char moved[sizeof g.why + 64] = "", when[32];
     tk_time t;
-    int rc = 0;
+    int rc = 0, stop = 0;
 
-    memset(&it, 0, sizeof it);
-    if ((rc = tk_store_item_get(e->db, id, &it, err)) || (rc = load_account(r, it.account_id, err)))
-        goto out;
-    t = it.rem.next_at > now ? it.rem.next_at : now; /* overdue: the next tick */
-    if (!(p = tk_engine_type(e, it.type, &why))) {
-        rc = item_error(r, &it, t, NULL, &why, err);
-        goto out;
-    }
+    if ((rc = load_account(r, it->account_id, err)))
+        return rc;
+    mark_had(r, it->id);
+    t = it->rem.next_at > now ? it->rem.next_at : now; /* overdue: the next tick */
+    if (!(p = tk_engine_type(e, it->type, &why)))
+        return item_error(r, it, t, NULL, &why, err);
     for (int steps = 0; steps < STEPS_MAX && t < r->until; steps++) {
         e->now = t;
-        /* after the last step: the manager's escalation (escalate.c), not
-         * an email to the client; and nothing when no step is left */
-        if (tk_engine_escalation_due(e, &it) || !tk_engine_schedule_next(e, &it, &r->acc, NULL))
-            break;
-        if ((rc = tk_engine_reminder_decide(e, &it, &r->acc, &g, &why))) {
-            rc = item_error(r, &it, t, moved, &why, err);
-            goto out;
+        /* after the last step: the manager's escalation (escalate.c) */
+        if (tk_engine_escalation_due(e, it)) {
+            if ((rc = escalation(r, it, &t, moved, sizeof moved, err)) || !t)
+                return rc;
+            continue;
         }
+        if (!tk_engine_schedule_next(e, it, &r->acc, NULL))
+            break;
+        if ((rc = tk_engine_reminder_decide(e, it, &r->acc, &g, &why)))
+            return item_error(r, it, t, moved, &why, err);
         if (g.hold_ended) {
             snprintf(moved, sizeof moved, "on hold until %s",
-                     tk_time_format(it.hold.until, when, sizeof when));
-            it.hold.since = it.hold.until = 0;
+                     tk_time_format(it->hold.until, when, sizeof when));
+            it->hold.since = it->hold.until = 0;
         }
         if (g.action == TK_GATE_HELD) {
             if (!g.next)
@@ -216,14 +443,12 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
             continue;
         }
         /* TK_GATE_GO: as tick.c's remind() */
-        const char *section = NULL;
+        const char *section = NULL, *first = NULL;
         int step = 0;
-        if (tk_engine_schedule_next(e, &it, &r->acc, &step) && it.rem.nsched && step > 0)
-            it.rem.sent = step - 1; /* passed anchored steps are skipped */
-        if ((rc = tk_render_section(e, p, &it, r->acc.language, "reminder", &section, &why))) {
-            rc = item_error(r, &it, t, moved, &why, err);
-            goto out;
-        }
+        if (tk_engine_schedule_next(e, it, &r->acc, &step) && it->rem.nsched && step > 0)
+            it->rem.sent = step - 1; /* passed anchored steps are skipped */
+        if ((rc = tk_render_section(e, p, it, r->acc.language, "reminder", &section, &why)))
+            return item_error(r, it, t, moved, &why, err);
         if (!section)
             break;
         if (r->nobody_left) {
@@ -239,78 +464,66 @@ static int walk_item(struct run *r, int64_t id, tk_time now, struct tk_error *er
             t += TK_DAY;
             continue;
         }
-        struct entry *x = new_entry(r, &it, t, moved);
-        if (!x) {
-            rc = oom(err);
-            goto out;
+        /* a contact with no email about the item yet gets its notification
+         * first; with nobody else, no step is spent (nobody.c) */
+        r->fresh.n = r->known.n = 0;
+        for (size_t k = 0; k < r->rcpts.n; k++) {
+            if (r->had[k])
+                r->known.v[r->known.n++] = r->rcpts.v[k];
+            else
+                r->fresh.v[r->fresh.n++] = r->rcpts.v[k];
         }
-        it.rem.sent++;
         struct tk_render_req rq;
         memset(&rq, 0, sizeof rq);
         rq.plugin = p;
-        rq.it = &it;
+        rq.it = it;
         rq.account = &r->acc;
+        rq.auto_submitted = 1;
+        if (r->fresh.n) {
+            if ((rc = tk_render_section(e, p, it, r->acc.language, "notification", &first, &why)))
+                return item_error(r, it, t, moved, &why, err);
+            if (first) {
+                if (!new_entry(r, it, t, moved, KIND_NOTIFICATION))
+                    return oom(err);
+                rq.kind = "notification";
+                rq.section = first;
+                if ((rc = entry_mails(r, &rq, &r->fresh, &stop, err)) || stop)
+                    return rc;
+                timeline_only(r);
+                for (size_t k = 0; k < r->rcpts.n; k++)
+                    r->had[k] = 1;
+            }
+            if (!r->known.n) {
+                if (!first)
+                    break; /* the tick sends nothing: nothing to list */
+                moved[0] = '\0';
+                it->rem.last_mail_at = t; /* no step spent; D1 from it */
+                if (!(t = tk_engine_next_at(e, it)))
+                    break;
+                continue;
+            }
+        }
+        if (!new_entry(r, it, t, moved, KIND_REMINDER))
+            return oom(err);
+        it->rem.sent++;
         rq.kind = "reminder";
         rq.section = section;
-        rq.step = it.rem.sent;
-        rq.auto_submitted = 1;
-        r->cur = x;
-        r->mcap = 0;
-        if (r->render < 0) {
-            /* the timeline only: who, not what */
-            for (size_t k = 0; k < r->rcpts.n; k++)
-                if (add_mail(r, &r->rcpts.v[k], "", NULL)) {
-                    rc = oom(err);
-                    goto out;
-                }
-        } else if ((rc = tk_render_preview(e, &rq, &r->rcpts, add_mail, r, &why))) {
-            if (rc == TK_ENOMEM) {
-                rc = oom(err);
-                goto out;
-            }
-            /* the tick would record the failure and retry: show it, stop */
-            x->error = tk_strdup(why.msg);
-            rc = x->error ? 0 : oom(err);
-            goto out;
-        }
+        rq.step = it->rem.sent;
+        if ((rc = entry_mails(r, &rq, &r->known, &stop, err)) || stop)
+            return rc;
         moved[0] = '\0';
-        /* D1: the next step counts from this email */
-        it.rem.last_mail_at = t;
-        if (!(t = tk_engine_schedule_next(e, &it, &r->acc, NULL)))
+        /* D1: the next step counts from this email; after the last, the
+         * escalation */
+        it->rem.last_mail_at = t;
+        if (!(t = tk_engine_next_at(e, it)))
             break;
     }
-out:
-    tk_item_free(&it);
     return rc;
 }
 
-struct ids {
-    int64_t account;
-    int64_t *v;
-    tk_time *at; /* each one's next_at */
-    size_t n, cap;
-};
-
-static int collect(void *u, const struct tk_due_item *d)
+static int kind_rank(const char *kind)
 {
-    struct ids *x = u;
-    if (x->account && d->account_id != x->account)
-        return 0;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 256;
-        int64_t *v = realloc(x->v, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        x->v = v;
-        tk_time *at = realloc(x->at, cap * sizeof *at);
-        if (!at)
-            return TK_ENOMEM;
-        x->at = at;
-        x->cap = cap;
-    }
-    x->at[x->n] = d->next_at;
-    x->v[x->n++] = d->item_id;
-    return 0;
+    return kind == KIND_NOTIFICATION ? 0 : kind == KIND_REMINDER ? 1 : 2;
 }
 
 static int by_time(const void *a, const void *b)
@@ -320,7 +533,27 @@ static int by_time(const void *a, const void *b)
         return x->p.at < y->p.at ? -1 : 1;
     if (x->p.item_id != y->p.item_id)
         return x->p.item_id < y->p.item_id ? -1 : 1;
+    if (kind_rank(x->p.kind) != kind_rank(y->p.kind))
+        return kind_rank(x->p.kind) - kind_rank(y->p.kind);
     return x->p.step - y->p.step;
+}
+
+static int by_time_p(const void *a, const void *b)
+{
+    return by_time(*(const struct entry *const *)a, *(const struct entry *const *)b);
+}
+
+/* Keep the first LIMIT entries by time; 1 when none that is still to
+ * come (an item due at or after NEXT_AT) can enter them. */
+static int enough(struct run *r, size_t limit, tk_time next_at)
+{
+    if (!limit || limit >= r->n)
+        return 0;
+    qsort(r->v, r->n, sizeof *r->v, by_time);
+    for (size_t k = limit; k < r->n; k++)
+        entry_free(&r->v[k]);
+    r->n = limit;
+    return r->v[limit - 1].p.at < next_at;
 }
 
 /* The walk, for ITEM (0: every item due in the span, of ACCOUNT or all). */
@@ -330,9 +563,11 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
 {
     struct tk_db_base *base = (struct tk_db_base *)e->db;
     struct run r;
-    struct ids ids = {account, NULL, NULL, 0, 0};
-    tk_time now = e->now;
-    int own_tx = 0, dry = e->dry_run, rc;
+    struct tk_item *page = NULL;
+    size_t npage = 0, pagesize = limit < 1000 ? PAGE_SHORT : PAGE;
+    tk_time now = e->now, after_at = 0;
+    int64_t after_id = 0;
+    int own_tx = 0, dry = e->dry_run, rc, full = 0;
 
     if (days < 1 || days > TK_PREVIEW_DAYS_MAX)
         return tk_error_set(err, TK_EINVAL, "--days: a number of days from 1 to %d",
@@ -354,39 +589,55 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         struct tk_item it;
         memset(&it, 0, sizeof it);
         rc = tk_store_item_get(e->db, item, &it, err);
-        if (rc == 0 && it.rem.next_at && it.rem.next_at < r.until)
-            rc =
-                collect(&ids, &(struct tk_due_item){.item_id = it.id, .account_id = it.account_id});
-        tk_item_free(&it);
-    } else {
-        /* overdue items (next_at before now) go out at the next tick */
-        rc = tk_store_due_each(e->db, 0, r.until, (size_t)INT64_MAX, collect, &ids, err);
-    }
-    if (rc == TK_ENOMEM)
-        oom(err);
-    for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-        rc = walk_item(&r, ids.v[i], now, err);
+        if (rc == 0 && it.rem.next_at && it.rem.next_at < r.until &&
+            (rc = mailed_load(&r, &it, 1, err)) == 0)
+            rc = walk_item(&r, &it, now, err);
         e->now = now;
-        /* Items come by next_at and none sends before it: once LIMIT
-         * emails are known no later than the next item's next_at, the
-         * rest cannot enter the first LIMIT (the console's short lists). */
-        if (rc == 0 && limit > 0 && limit < r.n && i + 1 < ids.n && (i & 63) == 63) {
-            qsort(r.v, r.n, sizeof *r.v, by_time);
-            for (size_t k = limit; k < r.n; k++)
-                entry_free(&r.v[k]);
-            r.n = limit;
-            if (r.v[limit - 1].p.at < (ids.at[i + 1] > now ? ids.at[i + 1] : now))
+        tk_item_free(&it);
+    }
+    /* overdue items (next_at before now) go out at the next tick */
+    while (rc == 0 && !item && !full) {
+        if ((rc = tk_store_item_due_page(e->db, account, r.until, after_at, after_id, pagesize,
+                                         &page, &npage, err)) ||
+            !npage)
+            break;
+        after_at = page[npage - 1].rem.next_at;
+        after_id = page[npage - 1].id;
+        rc = mailed_load(&r, page, npage, err);
+        for (size_t i = 0; rc == 0 && i < npage; i++) {
+            rc = walk_item(&r, &page[i], now, err);
+            e->now = now;
+            /* Items come by next_at and none sends before it: once LIMIT
+             * emails are known no later than the next item's next_at, the
+             * rest cannot enter the first LIMIT (the console's short
+             * lists). */
+            if (rc == 0 && (i & 63) == 63 && i + 1 < npage &&
+                enough(&r, limit, page[i + 1].rem.next_at > now ? page[i + 1].rem.next_at : now))
+                full = 1;
+            if (full)
                 break;
         }
+        for (size_t i = 0; i < npage; i++)
+            tk_item_free(&page[i]);
+        free(page);
+        page = NULL;
+        if (npage < pagesize)
+            break;
     }
     e->now = now;
     e->dry_run = dry;
     if (own_tx)
         tk_db_rollback(e->db); /* read only: nothing to keep */
-    if (rc == 0 && r.n > 1)
-        qsort(r.v, r.n, sizeof *r.v, by_time);
+    /* sorted by pointer: an entry is large (its local time inline) */
+    struct entry **ord = rc == 0 ? malloc((r.n ? r.n : 1) * sizeof *ord) : NULL;
+    if (rc == 0 && !ord)
+        rc = oom(err);
+    for (size_t i = 0; ord && i < r.n; i++)
+        ord[i] = &r.v[i];
+    if (ord && r.n > 1)
+        qsort(ord, r.n, sizeof *ord, by_time_p);
     for (size_t i = 0; rc == 0 && i < r.n && i < limit; i++) {
-        struct entry *x = &r.v[i];
+        struct entry *x = ord[i];
         x->p.type = x->type;
         x->p.title = x->title;
         x->p.account_name = x->account;
@@ -396,11 +647,15 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         x->p.mails = x->mails;
         rc = fn(u, &x->p);
     }
+    free(ord);
     for (size_t i = 0; i < r.n; i++)
         entry_free(&r.v[i]);
     free(r.v);
-    free(ids.v);
-    free(ids.at);
+    mailed_clear(&r);
+    free(r.m);
+    free(r.had);
+    free(r.fresh.v);
+    free(r.known.v);
     tk_account_free(&r.acc);
     tk_contacts_free(&r.rcpts);
     return rc == TK_PREVIEW_STOP ? 0 : rc;

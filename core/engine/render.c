@@ -336,11 +336,11 @@ out:
     return rc;
 }
 
-/* The section, the Date header's text and the variables of RQ: what
- * every recipient's message is built from. */
-static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
-                          const struct tk_template_section **sec, char *date, size_t size,
-                          struct tk_kv *vars, struct tk_error *err)
+/* The section, the Date header's text (DATED) and the variables of RQ:
+ * what every recipient's message is built from. */
+static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *rq,
+                               const struct tk_template_section **sec, int dated, char *date,
+                               size_t size, struct tk_kv *vars, struct tk_error *err)
 {
     const char *tname = rq->it ? rq->it->template_name : "default";
     const struct tk_calendar *cal = NULL;
@@ -354,13 +354,20 @@ static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
      * never the email: the header is then in UTC. */
     date[0] = '\0';
     if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
-        tk_calendar_format_date_header(cal, e->now, date, size, NULL))
+        (dated && tk_calendar_format_date_header(cal, e->now, date, size, NULL)))
         date[0] = '\0';
     return base_vars(e, rq, cal, vars, err);
 }
 
+static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
+                          const struct tk_template_section **sec, char *date, size_t size,
+                          struct tk_kv *vars, struct tk_error *err)
+{
+    return render_prepare_date(e, rq, sec, 1, date, size, vars, err);
+}
+
 int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
-                      const struct tk_contacts *rcpts,
+                      const struct tk_contacts *rcpts, int whole,
                       int (*fn)(void *u, const struct tk_contact *c, const char *subject,
                                 const char *message),
                       void *u, struct tk_error *err)
@@ -373,7 +380,23 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
     if (!rcpts->n)
         return 0;
     e->dry_run = 1; /* sequences peeked, not taken */
-    if ((rc = render_prepare(e, rq, &sec, date, sizeof date, &vars, err)) == 0)
+    rc = render_prepare_date(e, rq, &sec, whole, date, sizeof date, &vars, err);
+    if (rc == 0 && !whole) {
+        /* the subject alone, as build_one makes it */
+        struct tk_buf subject = {0};
+        for (size_t i = 0; i < rcpts->n && rc == 0; i++) {
+            const struct tk_contact *c = &rcpts->v[i];
+            const char *const who[] = {"contact.name", c->name && *c->name ? c->name : c->email,
+                                       "contact.email", c->email, NULL};
+            subject.len = 0;
+            if (subject.data)
+                subject.data[0] = '\0';
+            if ((rc = put_all(&vars, err, who)) == 0 &&
+                (rc = tk_template_render_subject(sec->subject, &vars, &subject, err)) == 0)
+                rc = fn(u, c, subject.data ? subject.data : "", NULL);
+        }
+        tk_buf_free(&subject);
+    } else if (rc == 0)
         for (size_t i = 0; i < rcpts->n && rc == 0; i++) {
             struct built b;
             if ((rc = build_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], &b, err)) ==

@@ -26,6 +26,7 @@ static int first_send(void *u, const struct tk_preview *p)
     w->send_step = p->step;
     w->send_count = p->count;
     w->send_recipients = p->nmails;
+    tk_strlcpy(w->send_kind, p->kind ? p->kind : "reminder", sizeof w->send_kind);
     tk_strlcpy(w->send_local, p->local ? p->local : "", sizeof w->send_local);
     tk_strlcpy(w->send_moved, p->moved ? p->moved : "", sizeof w->send_moved);
     tk_strlcpy(w->send_error, p->error ? p->error : "", sizeof w->send_error);

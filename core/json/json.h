@@ -28,6 +28,11 @@
 json_t *tk_json_str(const char *s);
 /* An ISO 8601 UTC string ("2026-12-01T09:00:00Z"), or null for 0. */
 json_t *tk_json_time(tk_time t);
+/* S as tk_json_str's value appears in the CLI's output (json_dumps with
+ * JSON_ENSURE_ASCII: "\u00E9", surrogate pairs), appended to B: for lists
+ * too long to build as a tree first (`preview --json`).  NULL: null.
+ * 0, or -1 when out of memory. */
+int tk_json_write_str(struct tk_buf *b, const char *s);
 /* Set O[KEY] = V, KEY repaired to UTF-8 too; takes V (also on failure).
  * 0 on success. */
 int tk_json_set(json_t *o, const char *key, json_t *v);

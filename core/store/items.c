@@ -499,3 +499,170 @@ int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
     *out = rc == 0 ? v : 0;
     return rc;
 }
+
+/* ", ?" N times after a first "?", into B. */
+static int in_list(struct tk_buf *b, size_t n)
+{
+    int rc = tk_buf_puts(b, "(?");
+    for (size_t i = 1; i < n && rc == 0; i++)
+        rc = tk_buf_puts(b, ", ?");
+    return rc ? rc : tk_buf_puts(b, ")");
+}
+
+struct page_field {
+    size_t item; /* index into the page */
+    char *name, *value;
+    int64_t pos;
+};
+
+static int page_field_cmp(const void *a, const void *b)
+{
+    const struct page_field *x = a, *y = b;
+    if (x->item != y->item)
+        return x->item < y->item ? -1 : 1;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+struct page_id {
+    int64_t id;
+    size_t at;
+};
+
+static int page_id_cmp(const void *a, const void *b)
+{
+    const struct page_id *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The fields of the N items V in one query, each item's in (pos, name)
+ * order as load_fields gives them. */
+static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struct tk_error *err)
+{
+    struct tk_buf sql = {0};
+    struct tk_db_value *vals = malloc(n * sizeof *vals);
+    struct page_id *ids = malloc(n * sizeof *ids);
+    struct page_field *f = NULL;
+    struct tk_cursor *cur = NULL;
+    size_t nf = 0, cap = 0;
+    int rc = 0, r, oom = 0;
+
+    if (!vals || !ids ||
+        tk_buf_puts(&sql, "SELECT item_id, name, value, pos FROM item_fields "
+                          "WHERE item_id IN ") ||
+        in_list(&sql, n)) {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = tk_db_value_int(v[i].id);
+        ids[i].id = v[i].id;
+        ids[i].at = i;
+    }
+    qsort(ids, n, sizeof *ids, page_id_cmp);
+    if ((rc = tk_db_query_v(db, &cur, err, sql.data, vals, n)))
+        goto out;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        struct page_id key = {tk_cursor_int(cur, 0), 0}, *hit;
+        if (!(hit = bsearch(&key, ids, n, sizeof *ids, page_id_cmp)))
+            continue;
+        if (nf == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct page_field *nv = realloc(f, ncap * sizeof *nv);
+            if (!nv) {
+                oom = 1;
+                break;
+            }
+            f = nv;
+            cap = ncap;
+        }
+        f[nf].item = hit->at;
+        f[nf].name = tk_store_col_dup(cur, 1, &oom);
+        f[nf].value = tk_store_col_dup(cur, 2, &oom);
+        f[nf].pos = tk_cursor_int(cur, 3);
+        nf++;
+        if (oom)
+            break;
+    }
+    tk_cursor_close(cur);
+    if (oom)
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    else if (r < 0)
+        rc = err ? err->code : TK_EIO;
+    if (rc == 0 && nf > 1)
+        qsort(f, nf, sizeof *f, page_field_cmp);
+    for (size_t i = 0; i < nf; i++) {
+        if (rc == 0 && tk_kv_set(&v[f[i].item].fields, f[i].name, f[i].value ? f[i].value : ""))
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        free(f[i].name);
+        free(f[i].value);
+    }
+out:
+    free(f);
+    free(ids);
+    free(vals);
+    tk_buf_free(&sql);
+    return rc;
+}
+
+int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_time after_at,
+                           int64_t after_id, size_t limit, struct tk_item **out, size_t *n,
+                           struct tk_error *err)
+{
+    struct tk_db_value vals[6];
+    size_t nvals = 0, cap = 0;
+    struct tk_cursor *cur = NULL;
+    struct tk_item *v = NULL;
+    char sql[1024];
+    int rc, r;
+
+    *out = NULL;
+    *n = 0;
+    if (!limit)
+        return 0;
+    /* The due index gives (next_at, id) order; "+account_id" keeps the
+     * planner on it (items_todo would read every item of the account). */
+    snprintf(sql, sizeof sql,
+             ITEM_COLS "WHERE next_at IS NOT NULL AND next_at >= ? AND next_at < ? "
+                       "AND (next_at > ? OR id > ?) %sORDER BY next_at, id LIMIT ?",
+             account ? "AND +account_id = ? " : "");
+    vals[nvals++] = tk_db_value_int(after_at);
+    vals[nvals++] = tk_db_value_int(to);
+    vals[nvals++] = tk_db_value_int(after_at);
+    vals[nvals++] = tk_db_value_int(after_id);
+    if (account)
+        vals[nvals++] = tk_db_value_int(account);
+    vals[nvals++] = tk_db_value_int((int64_t)limit);
+    if ((rc = tk_db_query_v(db, &cur, err, sql, vals, nvals)))
+        return rc;
+    while ((r = tk_cursor_next(cur, err)) > 0) {
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct tk_item *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if ((rc = read_item(cur, &v[*n], err)))
+            break;
+        (*n)++;
+    }
+    if (rc == 0 && r < 0)
+        rc = err ? err->code : TK_EIO;
+    tk_cursor_close(cur);
+    if (rc == 0 && *n)
+        rc = load_page_fields(db, v, *n, err);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++)
+            tk_item_free(&v[i]);
+        free(v);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    return 0;
+}

@@ -124,6 +124,15 @@ int tk_store_item_fault_set(struct tk_db *db, int64_t id, int count, tk_time at,
 int tk_store_item_fault_get(struct tk_db *db, int64_t id, struct tk_item_fault *out,
                             struct tk_error *err);
 
+/* A page of the items with a reminder due before TO (next_at set and <
+ * TO), soonest first ((next_at, id) order), of ACCOUNT (0: all), each with
+ * its fields: the items after the one at (AFTER_AT, AFTER_ID) (start with
+ * 0, 0), at most LIMIT, into *OUT (*N of them; the caller frees each with
+ * tk_item_free and the array with free()).  Two queries a page, whatever
+ * its size: the due index, then the fields of the page (`preview`). */
+int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_time after_at,
+                           int64_t after_id, size_t limit, struct tk_item **out, size_t *n,
+                           struct tk_error *err);
 /* Insert IT (id, rem.next_at as given); sets it->id. */
 int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, struct tk_error *err);
 int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct tk_error *err);
@@ -248,6 +257,13 @@ int tk_store_outbox_get(struct tk_db *db, int64_t id, struct tk_outbox_row *out,
 int tk_store_outbox_each(struct tk_db *db, int failed_only, int64_t item,
                          int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
                          struct tk_error *err);
+/* Each (item, recipient) among the N items IDS with a message in the
+ * outbox (a Message-ID): who has had an email about which item, in one
+ * query (`preview`: the first email to a recipient is the notification).
+ * Pairs may repeat. */
+int tk_store_outbox_recipients_each(struct tk_db *db, const int64_t *ids, size_t n,
+                                    int (*fn)(void *u, int64_t item, const char *recipient),
+                                    void *u, struct tk_error *err);
 /* The Message-ID of the first message about ITEM to RECIPIENT (lowest id),
  * into BUF of SIZE; "" when there is none. */
 int tk_store_outbox_first_message_id(struct tk_db *db, int64_t item, const char *recipient,

@@ -141,6 +141,22 @@ static int load_lang(struct tk_catalog *cat, const struct tk_item_type *type, co
     return TK_ENOTFOUND;
 }
 
+/* Whether KEY is A SEP B SEP C (what "%s<SEP>%s<SEP>%s" makes of them;
+ * NULL as printf prints it), without making it: a lookup per email. */
+static int key3_is(const char *key, char sep, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = {a ? a : "(null)", b ? b : "(null)", c ? c : "(null)"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (strncmp(key, parts[i], n) != 0)
+            return 0;
+        key += n;
+        if (i < 2 && *key++ != sep)
+            return 0;
+    }
+    return *key == '\0';
+}
+
 int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
                     const char *name, const struct tk_template **out, struct tk_error *err)
 {
@@ -158,15 +174,14 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
         return tk_error_set(err, TK_EINVAL, "invalid template name '%.64s'", name);
     if (!safe_name(lang))
         return tk_error_set(err, TK_EINVAL, "invalid template language '%.64s'", lang);
-    key = tk_strprintf("%s/%s/%s", type->hdr.name, lang, name);
-    if (!key)
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
     for (size_t i = 0; i < cat->n; i++)
-        if (strcmp(cat->v[i].key, key) == 0) {
-            free(key);
+        if (key3_is(cat->v[i].key, '/', type->hdr.name, lang, name)) {
             *out = cat->v[i].t;
             return 0;
         }
+    key = tk_strprintf("%s/%s/%s", type->hdr.name, lang, name);
+    if (!key)
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
     t = calloc(1, sizeof *t);
     if (!t) {
         free(key);

@@ -9,7 +9,9 @@ next send and what moves it.
 """
 import email.utils
 import hashlib
+import json
 import os
+import re
 import sqlite3
 import unittest
 
@@ -53,11 +55,22 @@ class PreviewCase(unittest.TestCase):
         return t, acc, items
 
     def reminders(self):
+        """Every automatic email aiosmtpd received: (at, item, kind, to, subject)."""
         out = []
         for rcpts, m in self.srv.messages():
-            if m["X-Tickler-Kind"] == "reminder":
-                out.append((utc(m), int(m["X-Tickler-Item"]), rcpts[0], str(m["Subject"])))
+            if m["X-Tickler-Kind"] in ("reminder", "notification", "escalation"):
+                out.append((utc(m), int(m["X-Tickler-Item"]), str(m["X-Tickler-Kind"]),
+                            rcpts[0], str(m["Subject"])))
         return sorted(out)
+
+    def tick_through(self, t, pv, days):
+        """A tick at every moment the preview names, and twice a day between."""
+        end = parse_iso(T0) + days * 86400
+        moments = {parse_iso(p["at"]) for p in pv}
+        moments |= set(range(parse_iso(T0) + 3600, int(end), 12 * 3600))
+        for m in sorted(moments):
+            t.ok("tick", now=iso(m))
+        return end
 
 
 class Preview(PreviewCase):
@@ -65,39 +78,105 @@ class Preview(PreviewCase):
         t, acc, items = self.setup_ny()
         pv = t.json("preview", "--days", "14", now=T0)
         self.assertTrue(pv)
-        expected = sorted((p["at"], p["item"], e["to"], e["subject"]) for p in pv
+        expected = sorted((p["at"], p["item"], p["kind"], e["to"], e["subject"]) for p in pv
                           for e in p["emails"])
-        for p in pv:
+        rem = [p for p in pv if p["kind"] == "reminder"]
+        for p in rem:
             self.assertEqual(p["recipients"], ["ann@acme.example", "bob@acme.example"])
             self.assertIsNone(p["error"])
             self.assertEqual(p["account"], "Acme NY")
+        # after the last step, the escalation: this account has no manager,
+        # so it is listed to nobody (the tick only records it)
+        esc = [p for p in pv if p["kind"] == "escalation"]
+        self.assertTrue(esc)
+        for p in esc:
+            self.assertEqual((p["recipients"], p["step"]), ([], p["count"]))
+        self.assertEqual({p["kind"] for p in pv}, {"reminder", "escalation"})
         self.assertNotIn(items["held"], [p["item"] for p in pv], "held without until: nothing")
         # steps n of count, counted per item
         for name, count in (("friday", 3), ("daily", 4), ("held_until", 2)):
-            steps = [(p["step"], p["count"]) for p in pv if p["item"] == items[name]]
+            steps = [(p["step"], p["count"]) for p in rem if p["item"] == items[name]]
             self.assertEqual(steps, [(i + 1, count) for i in range(len(steps))], name)
         # windows and holds applied: Friday evening -> Monday 09:00 New York
-        friday = [p for p in pv if p["item"] == items["friday"]]
+        friday = [p for p in rem if p["item"] == items["friday"]]
         self.assertEqual(friday[0]["at"], "2026-12-07T14:00:00Z")
         self.assertIn("2026-12-07 09:00", friday[0]["local"])
         self.assertIn("outside the send window", friday[0]["moved"])
         self.assertEqual(friday[1]["at"], "2026-12-10T14:00:00Z")  # D1 from the email sent
-        held = [p for p in pv if p["item"] == items["held_until"]]
+        held = [p for p in rem if p["item"] == items["held_until"]]
         self.assertEqual(held[0]["at"], "2026-12-07T14:00:00Z")
         for p in pv:  # never outside the window
             self.assertRegex(p["local"], r" (09|1[0-6]):\d\d ")
         # now tick at every moment the preview names, and twice a day between
-        end = parse_iso(T0) + 14 * 86400
-        moments = {parse_iso(p["at"]) for p in pv}
-        moments |= set(range(parse_iso(T0) + 3600, int(end), 12 * 3600))
-        for m in sorted(moments):
-            t.ok("tick", now=iso(m))
+        end = self.tick_through(t, pv, 14)
         self.assertEqual(self.reminders(), expected)
         # the steps the outbox recorded are the ones the preview named
         rows = [r for r in t.json("outbox", now=iso(end)) if r["kind"] == "reminder"]
         got = sorted((r["item"], r["step"], r["recipient"]) for r in rows)
-        want = sorted((p["item"], p["step"], e["to"]) for p in pv for e in p["emails"])
+        want = sorted((p["item"], p["step"], e["to"]) for p in rem for e in p["emails"])
         self.assertEqual(got, want)
+
+    def test_fresh_contact_and_escalation(self):
+        """A contact added after the notification gets the notification
+        first (nobody.c), and the manager the escalation after the last
+        step (escalate.c): the preview lists both, as aiosmtpd gets them."""
+        t, acc, items = self.setup_ny()
+        t.ok("account", "set", acc, "--manager", "boss@firm.example", now=T0)
+        t.ok("contact", "add", acc, "cy@acme.example", "--name", "Cy", now=T0)
+        pv = t.json("preview", "--days", "14", now=T0)
+        self.assertEqual({p["kind"] for p in pv}, {"notification", "reminder", "escalation"})
+        for p in pv:
+            self.assertIsNone(p["error"])
+            if p["kind"] == "notification":
+                self.assertEqual((p["recipients"], p["step"]), (["cy@acme.example"], 0))
+            elif p["kind"] == "reminder":
+                self.assertEqual(p["recipients"][:2], ["ann@acme.example", "bob@acme.example"])
+            else:
+                self.assertEqual((p["recipients"], p["step"]), (["boss@firm.example"], p["count"]))
+                self.assertRegex(p["local"], r" (09|1[0-6]):\d\d ")  # deferred to the window
+        # one notification per item, with (not instead of) its first reminder
+        for name in ("friday", "daily", "held_until"):
+            mine = [(p["kind"], p["step"], p["at"]) for p in pv if p["item"] == items[name]]
+            self.assertEqual(mine[0][:2], ("notification", 0), name)
+            self.assertEqual(mine[1][:2], ("reminder", 1), name)
+            self.assertEqual(mine[0][2], mine[1][2], name)
+            # the first reminder goes to those who had the notification, the
+            # later ones to cy too
+            rem = [p["recipients"] for p in pv if p["item"] == items[name]
+                   and p["kind"] == "reminder"]
+            self.assertEqual(rem[0], ["ann@acme.example", "bob@acme.example"], name)
+            for r in rem[1:]:
+                self.assertEqual(r, ["ann@acme.example", "bob@acme.example", "cy@acme.example"])
+        text = t.ok("preview", "--days", "14", now=T0)
+        self.assertIn("notification (first email to this contact)", text)
+        self.assertIn("escalation to the manager (after reminder 4 of 4)", text)
+        expected = sorted((p["at"], p["item"], p["kind"], e["to"], e["subject"]) for p in pv
+                          for e in p["emails"])
+        self.tick_through(t, pv, 14)
+        self.assertEqual(self.reminders(), expected)
+
+    def test_json_is_one_document_and_render_adds_only_the_text(self):
+        """--json is written as it comes (100k entries): the same document
+        jansson prints (JSON_INDENT(2), JSON_ENSURE_ASCII), and without
+        --render the same list as with it, less the messages."""
+        t, acc, items = self.setup_ny()
+        t.send("organizer", acc, "Dossier \u201cQ4\u201d \u00e9t\u00e9 \U0001F600 \\ \"x\"",
+               "--every", "1", "--count", "2", now=T0)
+        r = t.run("--json", "preview", "--days", "14", now=T0)
+        self.assertEqual(r.rc, 0, r)
+        doc = json.loads(r.out)
+        dumped = json.dumps(doc, indent=2)  # jansson's layout; its \u escapes are upper case
+        dumped = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), dumped)
+        self.assertEqual(r.out, dumped + "\n")
+        self.assertIn("\\uD83D\\uDE00", r.out)
+        whole = t.json("preview", "--days", "14", "--render", now=T0)
+        for p in whole:
+            for e in p["emails"]:
+                self.assertTrue(e.pop("message"))
+        self.assertEqual(doc, whole)
+        empty = t.run("--json", "preview", "--account", t.ok("account", "add", "Empty").strip(),
+                      now=T0)
+        self.assertEqual(empty.out, "[]\n")
 
     def test_render_is_the_message_sent(self):
         t, acc, items = self.setup_ny()
