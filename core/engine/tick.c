@@ -150,7 +150,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     /* digest: built here and dropped, so that what would fail for this
      * item alone (its template, an address the mail builder refuses) fails
      * in its savepoint, not in the digest's flush */
-    if ((rc = digest ? tk_render_preview(e, &rq, &known, built_ok, NULL, err)
+    if ((rc = digest ? tk_render_preview(e, &rq, &known, 1, built_ok, NULL, err)
                      : tk_render_enqueue(e, &rq, &known, err)))
         goto out;
     if (it.fail_count > 0 && (rc = tk_store_item_fault_set(e->db, it.id, 0, 0, NULL, 0, err)))
