@@ -86,7 +86,7 @@ int tk_json_write_str(struct tk_buf *b, const char *s)
         const unsigned char *p = (const unsigned char *)s + i;
         unsigned long c = utf8_at(p, &len);
         const char *esc = NULL;
-        char seq[16];
+        char seq[32]; /* room for any unsigned value the compiler assumes */
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             run += len; /* plain: written in runs */
             continue;
