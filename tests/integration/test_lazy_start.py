@@ -115,6 +115,37 @@ class LazyPlugins(unittest.TestCase):
         self.assertFalse(os.path.exists(canary))
 
 
+class LazyLibraries(unittest.TestCase):
+    def test_show_and_send_load_no_curl_no_ical(self):
+        # libcurl (webhooks, IMAP) and libical (holiday files) are opened at
+        # their first use: a command that needs neither maps neither, nor
+        # their dependencies (bench/RESULTS.md update 9: 32.4M -> 17.5M
+        # instructions for `show 1`, mostly the dynamic loader's lookups).
+        t = Tickler(self)
+        acc = t.account()
+        item = t.send("approval", acc, "Fees")
+        plain = t.run("show", item)
+        self.assertEqual(plain.rc, 0, plain)
+        for args in (("show", item), ("--json", "show", item), ("list",),
+                     ("send", "approval", "--account", acc, "--title", "More")):
+            r = t.run(*args, env={"LD_DEBUG": "files"})
+            self.assertEqual(r.rc, 0, (args, r))
+            for lib in ("libcurl.so", "libical.so", "libicuuc.so"):
+                self.assertNotIn("file=" + lib, r.err, (args, lib))
+        r = t.run("show", item, env={"LD_DEBUG": "files"})
+        self.assertEqual(r.out, plain.out)
+        # and a holiday file still loads libical when it is needed
+        ics = os.path.join(t.dir, "days.ics")
+        with open(ics, "w") as f:
+            f.write("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                    "BEGIN:VEVENT\r\nUID:a@t\r\nDTSTAMP:20260101T000000Z\r\n"
+                    "DTSTART;VALUE=DATE:20261225\r\nSUMMARY:Xmas\r\nEND:VEVENT\r\n"
+                    "END:VCALENDAR\r\n")
+        r = t.run("account", "add", "Holidays", "--holidays", ics, env={"LD_DEBUG": "files"})
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("file=libical.so", r.err)
+
+
 class LazyConfig(unittest.TestCase):
     def test_plugin_section_checked_by_every_command(self):
         t = Tickler(self)
