@@ -5,7 +5,7 @@
 #   tk_lazy_library(TARGET NAME FILE...)
 #
 # For every function FILE... export (nm -D, at configure time), TARGET gets
-# a symbol of that name: a jump through a pointer that first points at a
+# (through a static library tk_lazy_NAME it links) a symbol of that name: a jump through a pointer that first points at a
 # resolver.  The first call of any of them dlopens SONAME (which must bring
 # every FILE as itself or a dependency), fills in every pointer with dlsym
 # and continues into the real function with the caller's arguments
@@ -132,5 +132,8 @@ void tk_lazy_${name}_load(void)
   file(WRITE ${cfile}.tmp "${C}")
   configure_file(${sfile}.tmp ${sfile} COPYONLY)
   configure_file(${cfile}.tmp ${cfile} COPYONLY)
-  target_sources(${target} PRIVATE ${sfile} ${cfile})
+  # a library of its own: libtkcore.a exports tk_ names only (style.check)
+  add_library(tk_lazy_${name} STATIC ${sfile} ${cfile})
+  target_link_libraries(tk_lazy_${name} PUBLIC ${CMAKE_DL_LIBS} Threads::Threads)
+  target_link_libraries(${target} PUBLIC tk_lazy_${name})
 endfunction()
