@@ -1,6 +1,6 @@
 # lazylib.cmake - a shared library opened at the first call of one of its
 # functions instead of at every process start (issue 17, bench/RESULTS.md
-# update 9).
+# update 10).
 #
 #   tk_lazy_library(TARGET NAME FILE...)
 #

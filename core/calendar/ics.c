@@ -35,7 +35,7 @@
 /* libical is opened at the first holiday file (dlopen of libical.so.3),
  * not linked: linked, it and ICU (libstdc++ with it) were 10 libraries and
  * 3.7M instructions of symbol lookups at the start of every tickler
- * command (bench/RESULTS.md, update 9).  Each function goes through a
+ * command (bench/RESULTS.md, update 10).  Each function goes through a
  * pointer of its declared type, so the compiler checks every call as if
  * it were linked; the names below stand for those pointers. */
 #define ICAL_FUNCTIONS                                                                             \

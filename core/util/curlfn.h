@@ -2,7 +2,7 @@
  * curlfn.h - libcurl opened at its first use (dlopen of libcurl.so.4)
  * rather than linked: linked, it brings 25 libraries into every tickler
  * command and their symbol lookups were 12M of the 32M instructions of
- * `tickler show 1` (bench/RESULTS.md, update 9).  Webhook delivery and the
+ * `tickler show 1` (bench/RESULTS.md, update 10).  Webhook delivery and the
  * inbound mailbox use it; the smtp plugin has its own (curlfn.c there).
  * Thread-safe.
  */

@@ -122,7 +122,7 @@ class LazyLibraries(unittest.TestCase):
         # cmake/lazylib.cmake, GMime, libmicrohttpd, libcrypto and libsodium
         # are opened at their first use: a command that needs none of them
         # maps none of them, nor their dependencies (bench/RESULTS.md update
-        # 9: 32.4M -> 3.2M instructions for `show 1`, almost all of it the
+        # 10: 32.4M -> 3.2M instructions for `show 1`, almost all of it the
         # dynamic loader's symbol lookups).
         t = Tickler(self)
         acc = t.account()
