@@ -70,6 +70,30 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION mail)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")
+# Libraries opened at first use rather than linked (libcurl, libical, and
+# with TK_LAZY_LIBS GMime, libmicrohttpd, libcrypto, libsodium) are not in
+# the binary's NEEDED list, so dpkg-shlibdeps cannot see them: name their
+# packages here, found from the files at configure time.
+set(tk_dlopened ${CURL_LINK_LIBRARIES} ${ICAL_LINK_LIBRARIES})
+if(TK_LAZY_LIBS)
+  list(APPEND tk_dlopened ${GMIME_LINK_LIBRARIES} ${MHD_LINK_LIBRARIES}
+    ${LIBCRYPTO_LINK_LIBRARIES} ${SODIUM_LINK_LIBRARIES})
+endif()
+set(tk_dlopened_pkgs "")
+foreach(f ${tk_dlopened})
+  get_filename_component(real ${f} REALPATH)
+  execute_process(COMMAND dpkg-query -S ${real} OUTPUT_VARIABLE owner ERROR_QUIET
+    RESULT_VARIABLE rc)
+  if(rc EQUAL 0 AND owner MATCHES "^([^:,]+)")
+    list(APPEND tk_dlopened_pkgs ${CMAKE_MATCH_1})
+  endif()
+endforeach()
+list(REMOVE_DUPLICATES tk_dlopened_pkgs)
+foreach(p ${tk_dlopened_pkgs})
+  if(NOT p MATCHES "-dev$")
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", ${p}")
+  endif()
+endforeach()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client, bash-completion")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

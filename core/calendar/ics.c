@@ -17,6 +17,7 @@
  * only when a calendar is built and the file is not cached yet, so the
  * lock costs nothing where it matters; converting times never touches
  * libical. */
+#include <dlfcn.h>
 #include <libical/ical.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +27,91 @@
 #include <strings.h>
 
 #include "internal.h"
+
+#ifndef ICAL_LIBRARY
+#define ICAL_LIBRARY "libical.so.3"
+#endif
+
+/* libical is opened at the first holiday file (dlopen of libical.so.3),
+ * not linked: linked, it and ICU (libstdc++ with it) were 10 libraries and
+ * 3.7M instructions of symbol lookups at the start of every tickler
+ * command (bench/RESULTS.md, update 10).  Each function goes through a
+ * pointer of its declared type, so the compiler checks every call as if
+ * it were linked; the names below stand for those pointers. */
+#define ICAL_FUNCTIONS                                                                             \
+    F(icalcomponent_free)                                                                          \
+    F(icalcomponent_get_dtend)                                                                     \
+    F(icalcomponent_get_dtstart)                                                                   \
+    F(icalcomponent_get_first_component)                                                           \
+    F(icalcomponent_get_first_property)                                                            \
+    F(icalcomponent_get_next_component)                                                            \
+    F(icalcomponent_get_next_property)                                                             \
+    F(icalcomponent_get_recurrenceid)                                                              \
+    F(icalcomponent_get_status)                                                                    \
+    F(icalcomponent_get_summary)                                                                   \
+    F(icalcomponent_get_uid)                                                                       \
+    F(icalcomponent_isa)                                                                           \
+    F(icalerror_set_errors_are_fatal)                                                              \
+    F(icalparser_parse_string)                                                                     \
+    F(icalperiodtype_is_null_period)                                                               \
+    F(icalproperty_get_exdate)                                                                     \
+    F(icalproperty_get_rdate)                                                                      \
+    F(icalproperty_get_rrule)                                                                      \
+    F(icalproperty_get_xlicerror)                                                                  \
+    F(icalrecur_iterator_free)                                                                     \
+    F(icalrecur_iterator_new)                                                                      \
+    F(icalrecur_iterator_next)                                                                     \
+    F(icaltime_is_null_time)
+
+static struct {
+#define F(name) __typeof__(name) *p_##name;
+    ICAL_FUNCTIONS
+#undef F
+} ical;
+static char ical_why[200];
+static pthread_once_t ical_once = PTHREAD_ONCE_INIT;
+
+static void ical_load(void)
+{
+    void *h = dlopen(ICAL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(ical_why, sizeof ical_why, "cannot load %s: %s", ICAL_LIBRARY, dlerror());
+        return;
+    }
+#define F(name)                                                                                    \
+    if (!(*(void **)&ical.p_##name = dlsym(h, #name))) {                                           \
+        snprintf(ical_why, sizeof ical_why, "%s has no %s", ICAL_LIBRARY, #name);                  \
+        ical.p_icalparser_parse_string = NULL;                                                     \
+        return;                                                                                    \
+    }
+    ICAL_FUNCTIONS
+#undef F
+}
+
+/* from here on each name is its pointer */
+#define icalcomponent_free (ical.p_icalcomponent_free)
+#define icalcomponent_get_dtend (ical.p_icalcomponent_get_dtend)
+#define icalcomponent_get_dtstart (ical.p_icalcomponent_get_dtstart)
+#define icalcomponent_get_first_component (ical.p_icalcomponent_get_first_component)
+#define icalcomponent_get_first_property (ical.p_icalcomponent_get_first_property)
+#define icalcomponent_get_next_component (ical.p_icalcomponent_get_next_component)
+#define icalcomponent_get_next_property (ical.p_icalcomponent_get_next_property)
+#define icalcomponent_get_recurrenceid (ical.p_icalcomponent_get_recurrenceid)
+#define icalcomponent_get_status (ical.p_icalcomponent_get_status)
+#define icalcomponent_get_summary (ical.p_icalcomponent_get_summary)
+#define icalcomponent_get_uid (ical.p_icalcomponent_get_uid)
+#define icalcomponent_isa (ical.p_icalcomponent_isa)
+#define icalerror_set_errors_are_fatal (ical.p_icalerror_set_errors_are_fatal)
+#define icalparser_parse_string (ical.p_icalparser_parse_string)
+#define icalperiodtype_is_null_period (ical.p_icalperiodtype_is_null_period)
+#define icalproperty_get_exdate (ical.p_icalproperty_get_exdate)
+#define icalproperty_get_rdate (ical.p_icalproperty_get_rdate)
+#define icalproperty_get_rrule (ical.p_icalproperty_get_rrule)
+#define icalproperty_get_xlicerror (ical.p_icalproperty_get_xlicerror)
+#define icalrecur_iterator_free (ical.p_icalrecur_iterator_free)
+#define icalrecur_iterator_new (ical.p_icalrecur_iterator_new)
+#define icalrecur_iterator_next (ical.p_icalrecur_iterator_next)
+#define icaltime_is_null_time (ical.p_icaltime_is_null_time)
 
 /* Recurrence steps per file.  libical takes about 10 us a step, so a
  * daily rule from 2000 to 2199 costs most of a second, once per file: the
@@ -489,7 +575,7 @@ static int walk(struct load *ld, icalcomponent *root)
                 struct icaltimetype rid = icalcomponent_get_recurrenceid(ev);
                 const char *uid = icalcomponent_get_uid(ev);
                 if (pass == 0) {
-                    tk_date d;
+                    tk_date d = 0; /* set by date_of when it returns 0 */
                     if (icaltime_is_null_time(rid) || !uid)
                         continue;
                     if (date_of(ld, k, "RECURRENCE-ID", rid, &d))
@@ -538,6 +624,12 @@ int tk_ics_parse(const char *data, size_t size, const char *name, struct tk_holi
         return rc;
     }
 
+    pthread_once(&ical_once, ical_load);
+    if (!ical.p_icalparser_parse_string) {
+        free(text);
+        free_lines(&ld.lines);
+        return tk_error_set(err, TK_ERR, "%s: %s", name, ical_why);
+    }
     pthread_mutex_lock(&ical_lock);
     icalerror_set_errors_are_fatal(0);
     root = icalparser_parse_string(text);

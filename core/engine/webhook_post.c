@@ -2,8 +2,8 @@
  * webhook_post.c - one outbound webhook event on the wire: an HTTP POST
  * through libcurl (docs/webhooks.md, "Delivery").
  *
- * libcurl is opened at the first event (dlopen of libcurl.so.4), not
- * linked: linked, it brought its 22 libraries into every command
+ * libcurl is opened at the first event (util/curlfn.c: dlopen of
+ * libcurl.so.4), not linked: linked, it brought its 22 libraries into every command
  * (bench/RESULTS.md, update 5; the smtp transport does the same in
  * plugins/transports/smtp/curlfn.c).  Every wait is bounded (connect 10 s,
  * whole request 30 s, well inside [delivery] lease_seconds), redirects
@@ -12,64 +12,16 @@
  * message.  One easy handle per event: the rate of webhook events is that
  * of item changes, not of bulk mail.
  */
-#define CURL_DISABLE_TYPECHECK 1
-#include <curl/curl.h>
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "util/curlfn.h"
 
 #define CONNECT_TIMEOUT_S 10L
 #define TIMEOUT_S 30L
-
-static struct {
-    __typeof__(curl_global_init) *global_init;
-    __typeof__(curl_easy_init) *init;
-    __typeof__(curl_easy_setopt) *setopt;
-    __typeof__(curl_easy_perform) *perform;
-    __typeof__(curl_easy_getinfo) *getinfo;
-    __typeof__(curl_easy_cleanup) *cleanup;
-    __typeof__(curl_easy_strerror) *strerror;
-    __typeof__(curl_slist_append) *slist_append;
-    __typeof__(curl_slist_free_all) *slist_free_all;
-    char why[200];
-} cu;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void)
-{
-    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(cu.why, sizeof cu.why, "cannot load libcurl.so.4: %s", dlerror());
-        return;
-    }
-#define SYM(field, name)                                                                           \
-    if (!(*(void **)&cu.field = dlsym(h, name))) {                                                 \
-        snprintf(cu.why, sizeof cu.why, "libcurl.so.4 has no %s", name);                           \
-        cu.global_init = NULL;                                                                     \
-        return;                                                                                    \
-    }
-    SYM(init, "curl_easy_init")
-    SYM(setopt, "curl_easy_setopt")
-    SYM(perform, "curl_easy_perform")
-    SYM(getinfo, "curl_easy_getinfo")
-    SYM(cleanup, "curl_easy_cleanup")
-    SYM(strerror, "curl_easy_strerror")
-    SYM(slist_append, "curl_slist_append")
-    SYM(slist_free_all, "curl_slist_free_all")
-    SYM(global_init, "curl_global_init")
-#undef SYM
-    /* once, before any handle, on whichever thread gets here first (under
-     * pthread_once): libcurl asks for that */
-    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(cu.why, sizeof cu.why, "libcurl: global initialisation failed");
-        cu.global_init = NULL;
-    }
-}
 
 /* The response body is not kept: a receiver's answer is its status. */
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -110,49 +62,50 @@ int tk_webhook_post(const struct tk_outbox_row *r, struct tk_delivery_result *re
     url[nl1 - data] = '\0';
     if (tk_webhook_mask_url(url, masked, sizeof masked))
         tk_strlcpy(masked, "(webhook URL)", sizeof masked);
-    pthread_once(&once, load);
-    if (!cu.global_init) {
-        fail(res, "%s", cu.why);
+    const char *why = NULL;
+    const struct tk_curl *cu = tk_curl(&why);
+    if (!cu) {
+        fail(res, "%s", why);
         return 0;
     }
     snprintf(sig, sizeof sig, "X-Tickler-Signature: sha256=%.64s", nl1 + 1);
     snprintf(evhdr, sizeof evhdr, "X-Tickler-Event: %s", r->kind + 8);
     snprintf(idhdr, sizeof idhdr, "X-Tickler-Delivery: %s", r->message_id ? r->message_id : "");
-    if (!(c = cu.init())) {
+    if (!(c = cu->init())) {
         fail(res, "libcurl: cannot create a handle (out of memory)");
         return 0;
     }
     const char *lines[] = {"Content-Type: application/json", sig, evhdr, idhdr, "Expect:",
                            "User-Agent: tickler/" TK_VERSION};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        if (!(h = cu.slist_append(hdr, lines[i]))) {
-            cu.slist_free_all(hdr);
-            cu.cleanup(c);
+        if (!(h = cu->slist_append(hdr, lines[i]))) {
+            cu->slist_free_all(hdr);
+            cu->cleanup(c);
             fail(res, "libcurl: out of memory");
             return 0;
         }
         hdr = h;
     }
     errbuf[0] = '\0';
-    int ok = cu.setopt(c, CURLOPT_URL, url) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-             cu.setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_HTTPHEADER, hdr) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_POSTFIELDS, nl2 + 1) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(nl2 + 1)) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
-             cu.setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+    int ok = cu->setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+             cu->setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_HTTPHEADER, hdr) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_POSTFIELDS, nl2 + 1) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(nl2 + 1)) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+             cu->setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
     if (!ok) {
         fail(res, "webhook %.300s: libcurl refused an option", masked);
-    } else if ((cc = cu.perform(c)) != CURLE_OK) {
+    } else if ((cc = cu->perform(c)) != CURLE_OK) {
         /* curl's messages name the host, never the password; the URL we
          * print is masked */
-        fail(res, "webhook %.300s: %.180s", masked, errbuf[0] ? errbuf : cu.strerror(cc));
+        fail(res, "webhook %.300s: %.180s", masked, errbuf[0] ? errbuf : cu->strerror(cc));
     } else {
-        cu.getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        cu->getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (code >= 200 && code < 300) {
             res->status = TK_DELIVERED;
             res->reply_code = (int)code;
@@ -163,7 +116,7 @@ int tk_webhook_post(const struct tk_outbox_row *r, struct tk_delivery_result *re
             snprintf(res->reply, sizeof res->reply, "webhook %.300s: HTTP %ld", masked, code);
         }
     }
-    cu.slist_free_all(hdr);
-    cu.cleanup(c);
+    cu->slist_free_all(hdr);
+    cu->cleanup(c);
     return 0;
 }

@@ -24,9 +24,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "internal.h"
+#include "util/curlfn.h"
 
 #define KEYWORD "$TicklerDone"
 #define CMD_MAX ((size_t)8 << 20) /* a command's untagged answer: 1M UIDs */
@@ -35,6 +34,7 @@ enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
 struct session {
     const struct tk_inbound_imap_config *cfg;
+    const struct tk_curl *cu; /* util/curlfn.h */
     CURL *h;
     char *base;    /* "imap://host:port/" with the scheme the tls mode needs */
     char *mailbox; /* the URL path naming the mailbox, as configured */
@@ -275,13 +275,16 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 
 #define SETOPT(opt, val)                                                                           \
     do {                                                                                           \
-        if (curl_easy_setopt(s->h, opt, val) != CURLE_OK)                                          \
+        if (s->cu->setopt(s->h, opt, val) != CURLE_OK)                                             \
             return tk_error_set(err, TK_ERR, "inbound: libcurl refused %s", #opt);                 \
     } while (0)
 
 static int open_handle(struct session *s, struct tk_error *err)
 {
-    s->h = curl_easy_init();
+    const char *why = NULL;
+    if (!(s->cu = tk_curl(&why)))
+        return tk_error_set(err, TK_ERR, "inbound: %s", why);
+    s->h = s->cu->init();
     if (!s->h)
         return tk_error_set(err, TK_ENOMEM, "inbound: libcurl could not create a handle");
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -334,7 +337,7 @@ static int fail(struct session *s, CURLcode rc, const char *what, struct tk_erro
     default:
         break;
     }
-    const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    const char *why = s->errbuf[0] ? s->errbuf : s->cu->strerror(rc);
     if (rc == CURLE_WRITE_ERROR && s->capped)
         why = "answer too long";
     if (s->refusal[0])
@@ -354,10 +357,10 @@ static CURLcode perform(struct session *s, const char *url, const char *custom, 
     s->capped = 0;
     s->errbuf[0] = '\0';
     s->refusal[0] = '\0';
-    if (curl_easy_setopt(s->h, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, custom) != CURLE_OK)
+    if (s->cu->setopt(s->h, CURLOPT_URL, url) != CURLE_OK ||
+        s->cu->setopt(s->h, CURLOPT_CUSTOMREQUEST, custom) != CURLE_OK)
         return CURLE_FAILED_INIT;
-    return curl_easy_perform(s->h);
+    return s->cu->perform(s->h);
 }
 
 static CURLcode command(struct session *s, const char *fmt, ...) TK_PRINTF(2, 3);
@@ -602,7 +605,7 @@ out:
         *stats = st;
     free(uids);
     if (s.h)
-        curl_easy_cleanup(s.h); /* LOGOUT on a live connection */
+        s.cu->cleanup(s.h); /* LOGOUT on a live connection */
     tk_buf_free(&s.body);
     free(s.base);
     free(s.mailbox);

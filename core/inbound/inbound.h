@@ -39,7 +39,7 @@
 
 /* ---- process set-up -------------------------------------------------- */
 
-/* Initialise GMime (and libcurl's global state) once per process; safe to
+/* Initialise GMime once per process; safe to
  * call from any thread, any number of times (pthread_once).  Every entry
  * point below calls it, so callers never need to. */
 void tk_inbound_init(void);

@@ -1,4 +1,4 @@
-/* init.c - GMime and libcurl set-up, once per process.
+/* init.c - GMime set-up, once per process (libcurl: util/curlfn.c).
  *
  * g_mime_init() is not thread-safe and must run before any other GMime
  * call; pthread_once makes the first caller do it while others wait.  It is
@@ -12,8 +12,6 @@
  * "leak:g_type_register_static"), never a tickler one.
  */
 #include <pthread.h>
-
-#include <curl/curl.h>
 
 #include "internal.h"
 
@@ -79,9 +77,6 @@ static void init_once(void)
     }
     options = g_mime_parser_options_new();
     g_mime_parser_options_set_fallback_charsets(options, fallback);
-    /* Reference-counted by curl: balanced by nothing, like GMime (the
-     * smtp plugin's own init/cleanup pairs keep their count). */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 void tk_inbound_init(void)

@@ -12,6 +12,7 @@ could claim is checked by every command, as before; a [transport] key of the
 transport's is checked by every command that loads the transport."""
 import glob
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -113,6 +114,43 @@ class LazyPlugins(unittest.TestCase):
         self.assertEqual(r.rc, 1, r)
         self.assertIn("zz_ctor.so: refused: not a tickler plugin", last_line(r.err))
         self.assertFalse(os.path.exists(canary))
+
+
+class LazyLibraries(unittest.TestCase):
+    def test_show_and_send_load_no_library_they_do_not_use(self):
+        # libcurl (webhooks, IMAP), libical (holiday files) and, through
+        # cmake/lazylib.cmake, GMime, libmicrohttpd, libcrypto and libsodium
+        # are opened at their first use: a command that needs none of them
+        # maps none of them, nor their dependencies (bench/RESULTS.md update
+        # 10: 32.4M -> 3.2M instructions for `show 1`, almost all of it the
+        # dynamic loader's symbol lookups).
+        t = Tickler(self)
+        acc = t.account()
+        item = t.send("approval", acc, "Fees")
+        plain = t.run("show", item)
+        self.assertEqual(plain.rc, 0, plain)
+        for args in (("show", item), ("--json", "show", item), ("list",),
+                     ("send", "approval", "--account", acc, "--title", "More")):
+            r = t.run(*args, env={"LD_DEBUG": "files"})
+            self.assertEqual(r.rc, 0, (args, r))
+            libs = ["libcurl.so", "libical.so", "libicuuc.so"]
+            if platform.machine() == "x86_64":  # TK_LAZY_LIBS
+                libs += ["libgmime-3.0.so", "libglib-2.0.so", "libmicrohttpd.so",
+                         "libcrypto.so", "libsodium.so", "libgnutls.so"]
+            for lib in libs:
+                self.assertNotIn("file=" + lib, r.err, (args, lib))
+        r = t.run("show", item, env={"LD_DEBUG": "files"})
+        self.assertEqual(r.out, plain.out)
+        # and a holiday file still loads libical when it is needed
+        ics = os.path.join(t.dir, "days.ics")
+        with open(ics, "w") as f:
+            f.write("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                    "BEGIN:VEVENT\r\nUID:a@t\r\nDTSTAMP:20260101T000000Z\r\n"
+                    "DTSTART;VALUE=DATE:20261225\r\nSUMMARY:Xmas\r\nEND:VEVENT\r\n"
+                    "END:VCALENDAR\r\n")
+        r = t.run("account", "add", "Holidays", "--holidays", ics, env={"LD_DEBUG": "files"})
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("file=libical.so", r.err)
 
 
 class LazyConfig(unittest.TestCase):
