@@ -113,6 +113,12 @@ int tk_web_page_account(struct tk_web_ctx *c, int64_t id, struct tk_error *err);
 int tk_web_page_item(struct tk_web_ctx *c, int64_t id, struct tk_error *err);
 int tk_web_page_upcoming(struct tk_web_ctx *c, struct tk_error *err);
 int tk_web_page_outbox(struct tk_web_ctx *c, struct tk_error *err);
+/* The confirm step of bulk command COMMAND on account ACCOUNT with MESSAGE
+ * (NULL: none): the items, recipients, subject and text it would send
+ * (tk_engine_bulk_preview: nothing written), a form that sends the same
+ * choice (data-action="bulk-confirm") and a way back (bulk-cancel). */
+int tk_web_page_bulk(struct tk_web_ctx *c, int64_t account, const char *command,
+                     const char *message, struct tk_error *err);
 /* USERNAME: the name typed before (kept after a failure), may be NULL. */
 int tk_web_page_login(struct tk_web_ctx *c, const char *username, struct tk_error *err);
 /* A page with one error line (404, 403 ...), STATUS for its title. */
