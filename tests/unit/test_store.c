@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/stats.h"
 #include "tk_store_fixture.h"
 #include "tk_test.h"
 
@@ -515,6 +516,17 @@ TK_TEST(test_dashboard_counts_read_an_index)
         tk_cursor_close(cur);
         TK_CHECK(covered && !other);
     }
+    /* items completed per day: a range count per day */
+    tk_time now = 30 * TK_DAY + 3600;
+    int64_t per_day[5];
+    TK_CHECK_INT(tk_db_exec(db, &err,
+                            "UPDATE items SET state = 'approved', completed_at = CASE WHEN id < 3 "
+                            "THEN ? WHEN id < 4 THEN ? ELSE ? END WHERE id < 6",
+                            "iii", now - TK_DAY, now, now - 40 * TK_DAY),
+                 0);
+    TK_CHECK_INT(tk_store_count_per_day(db, 0, now, 5, per_day, &err), 0);
+    TK_CHECK(per_day[0] == 0 && per_day[1] == 0 && per_day[2] == 0 && per_day[3] == 2 &&
+             per_day[4] == 1);
     tk_db_close(db);
 }
 
