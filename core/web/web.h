@@ -46,7 +46,7 @@ int tk_web_url_safe(const char *s);
 /* ---- forms (form.c) ----------------------------------------------------- */
 
 /* Parse an application/x-www-form-urlencoded BODY of LEN bytes (a query
- * string too) into OUT: '+' is a space, %XX a byte; a name given twice
+ * string too) into OUT: '+' is a space, %XX a byte, CR LF one LF; a name given twice
  * keeps its last value.  At most 64 fields of at most 64 KiB each;
  * TK_EINVAL for a malformed escape or too much.  OUT is the caller's,
  * freed with tk_kv_free also on failure. */
