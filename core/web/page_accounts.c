@@ -301,8 +301,6 @@ static int bulk_page(void *u, const struct tk_bulk_preview *p)
     } else {
         /* the first recipient's email; the others differ only in whom it
          * is addressed to */
-        const char *msg = p->mails[0].message ? p->mails[0].message : "";
-        const char *body = strstr(msg, "\r\n\r\n");
         rc |= tk_buf_puts(b, "<p class=\"bulk-to\">");
         for (size_t i = 0; i < p->nmails; i++) {
             rc |= tk_buf_puts(b, i ? ", " : "");
@@ -313,7 +311,7 @@ static int bulk_page(void *u, const struct tk_bulk_preview *p)
         rc |= tk_buf_puts(b, "</h2><p class=\"bulk-subject\">");
         rc |= tk_web_html(b, p->mails[0].subject);
         rc |= tk_buf_puts(b, "</p><pre class=\"bulk-text\">");
-        rc |= tk_web_html(b, body ? body + 4 : msg);
+        rc |= tk_web_mail_body(b, p->mails[0].message);
         rc |= tk_buf_puts(b, "</pre>");
         if (p->nmails > 1) {
             rc |= tk_buf_printf(b, "<p class=\"bulk-more\">");

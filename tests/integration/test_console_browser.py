@@ -371,7 +371,7 @@ class Console(unittest.TestCase):
         got = self.wait_for(bulk_mails, "the bulk email at the SMTP server")
         self.assertEqual(len(got), 1)
         # the message as typed (the textarea's CR LF went through the confirm page as LF)
-        text = got[0].get_body(("plain",)).get_content()
+        text = got[0].get_body(("plain",)).get_content().replace("\r\n", "\n")
         self.assertIn("Please\n" + XSS_IMG, text)
         self.assertNotIn("\ufffd", text)
         self.assertEqual(self.db(audit_sql), [("staff:staff",)])
