@@ -643,7 +643,7 @@ int tk_engine_bulk_preview(struct tk_engine *e, const char *command, int64_t acc
     int rc;
 
     if ((rc = bulk_prepare(e, command, account_id, message, 1, &r, err)) == 0 &&
-        (rc = tk_render_preview(e, &r.rq, &r.rcpts, bulk_mail_add, &m, err)) == TK_ENOMEM)
+        (rc = tk_render_preview(e, &r.rq, &r.rcpts, 1, bulk_mail_add, &m, err)) == TK_ENOMEM)
         tk_error_set(err, rc, "out of memory");
     if (rc == 0) {
         memset(&p, 0, sizeof p);
