@@ -246,6 +246,25 @@ int tk_engine_release_account(struct tk_engine *e, int64_t account, size_t *n,
  * *n_items: items covered.  MESSAGE (may be NULL) fills {{message}}. */
 int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
                    const char *message, int *n_items, struct tk_error *err);
+/* What tk_engine_bulk would send, built at the engine's clock with nothing
+ * written (sequences peeked): the items it covers and one message per
+ * recipient (notify-on, not suppressed; none: nobody would get it), handed
+ * to FN once, everything borrowed for the call.  The same refusals as
+ * tk_engine_bulk.  For the console's confirm step and the API's dry_run.
+ * struct tk_preview_mail is preview's (below). */
+struct tk_preview_mail;
+struct tk_bulk_preview {
+    const char *command, *type, *account_name;
+    int64_t account_id;
+    size_t nitems;
+    const int64_t *item_ids;
+    const char *const *titles;
+    size_t nmails;
+    const struct tk_preview_mail *mails;
+};
+int tk_engine_bulk_preview(struct tk_engine *e, const char *command, int64_t account_id,
+                           const char *message, int (*fn)(void *u, const struct tk_bulk_preview *p),
+                           void *u, struct tk_error *err);
 
 /* ---- jobs ------------------------------------------------------------- *
  *

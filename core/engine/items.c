@@ -495,24 +495,38 @@ static int bulk_add(void *u, struct tk_item *it)
     return tk_strv_push(&bc->titles, it->title);
 }
 
-int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
-                   const char *message, int *n_items, struct tk_error *err)
+/* What a bulk command covers and to whom it goes, read without writing:
+ * the checks, the account, its pending items of the command's type, its
+ * recipients and the render request (the step peeked when DRY, taken
+ * otherwise).  Freed with bulk_run_free also on failure. */
+struct bulk_run {
+    const struct tk_plugin *p;
+    struct bulk_collect bc;
+    struct tk_account acc;
+    struct tk_contacts rcpts;
+    struct tk_render_req rq;
+};
+
+static void bulk_run_free(struct bulk_run *r)
+{
+    free(r->bc.ids);
+    tk_strv_free(&r->bc.titles);
+    tk_contacts_free(&r->rcpts);
+    tk_account_free(&r->acc);
+}
+
+static int bulk_prepare(struct tk_engine *e, const char *command, int64_t account_id,
+                        const char *message, int dry, struct bulk_run *r, struct tk_error *err)
 {
     const struct tk_bulk_spec *bulk;
-    const struct tk_plugin *p;
     struct tk_item_filter f;
-    struct bulk_collect bc;
-    struct tk_account acc = {0};
-    struct tk_contacts rcpts = {0};
-    struct tk_render_req rq;
-    char *who = NULL, detail[TK_ERROR_MAX];
     int64_t step;
     int rc;
 
-    memset(&bc, 0, sizeof bc);
+    memset(r, 0, sizeof *r);
     if ((rc = tk_engine_load_plugins(e, err)))
         return rc;
-    if (!(p = tk_registry_bulk(&e->plugins, command, &bulk)))
+    if (!(r->p = tk_registry_bulk(&e->plugins, command, &bulk)))
         return tk_error_set(err, TK_EUSAGE, "unknown command '%s'", command);
     /* The mail builder encodes bodies of any size (quoted-printable, lines
      * of at most 76 characters); the limit only keeps a mistake from filling
@@ -521,62 +535,136 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
         (strlen(message) > TK_BULK_MESSAGE_MAX || !tk_utf8_valid(message, strlen(message))))
         return tk_error_set(err, TK_EINVAL, "the message must be UTF-8 text of at most %d bytes",
                             TK_BULK_MESSAGE_MAX);
-    if ((rc = tk_store_account_get(e->db, account_id, &acc, err)))
+    if ((rc = tk_store_account_get(e->db, account_id, &r->acc, err)))
         return rc;
     memset(&f, 0, sizeof f);
     f.account_id = account_id;
-    f.type = p->hdr->name;
+    f.type = r->p->hdr->name;
     f.pending_only = 1;
-    if ((rc = tk_store_item_each(e->db, &f, bulk_add, &bc, err))) {
+    if ((rc = tk_store_item_each(e->db, &f, bulk_add, &r->bc, err))) {
         if (rc == TK_ENOMEM)
             tk_error_set(err, rc, "out of memory");
-        goto out;
+        return rc;
     }
-    if (!bc.n) {
-        rc = tk_error_set(err, TK_ENOTFOUND, "account '%s' has no pending %s items; nothing sent",
-                          acc.name, p->hdr->name);
-        goto out;
-    }
-    if ((rc = tk_store_sequence_next(e->db, command, &step, err)) ||
-        (rc = tk_store_contact_list(e->db, account_id, 1, &rcpts, err)))
-        goto out;
-    memset(&rq, 0, sizeof rq);
-    rq.plugin = p;
-    rq.account = &acc;
-    rq.kind = command;
-    rq.section = bulk->section;
-    rq.step = (int)step;
-    rq.message = message;
-    rq.bulk_titles = &bc.titles;
-    if ((rc = tk_render_enqueue(e, &rq, &rcpts, err)) ||
-        (rc = tk_recipients_text(&rcpts, &who, err)))
+    if (!r->bc.n)
+        return tk_error_set(err, TK_ENOTFOUND, "account '%s' has no pending %s items; nothing sent",
+                            r->acc.name, r->p->hdr->name);
+    if ((rc =
+             (dry ? tk_store_sequence_peek : tk_store_sequence_next)(e->db, command, &step, err)) ||
+        (rc = tk_store_contact_list(e->db, account_id, 1, &r->rcpts, err)))
+        return rc;
+    r->rq.plugin = r->p;
+    r->rq.account = &r->acc;
+    r->rq.kind = command;
+    r->rq.section = bulk->section;
+    r->rq.step = (int)step;
+    r->rq.message = message;
+    r->rq.bulk_titles = &r->bc.titles;
+    return 0;
+}
+
+int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
+                   const char *message, int *n_items, struct tk_error *err)
+{
+    struct bulk_run r;
+    char *who = NULL, detail[TK_ERROR_MAX];
+    int rc;
+
+    if ((rc = bulk_prepare(e, command, account_id, message, 0, &r, err)) ||
+        (rc = tk_render_enqueue(e, &r.rq, &r.rcpts, err)) ||
+        (rc = tk_recipients_text(&r.rcpts, &who, err)))
         goto out;
     /* Each item counts as resent (R2): top of the to-do list, audit entry,
      * and D2 for its next automatic reminder. */
-    for (size_t i = 0; i < bc.n && rc == 0; i++) {
+    for (size_t i = 0; i < r.bc.n && rc == 0; i++) {
         struct tk_item it;
         memset(&it, 0, sizeof it);
-        if ((rc = tk_store_item_get(e->db, bc.ids[i], &it, err)) == 0 &&
+        if ((rc = tk_store_item_get(e->db, r.bc.ids[i], &it, err)) == 0 &&
             (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) == 0) {
             it.rem.last_mail_at = e->now;
             it.rem.next_at = tk_engine_next_at(e, &it);
             snprintf(detail, sizeof detail, "%s: one request for %zu item%s sent to %s%s", command,
-                     bc.n, bc.n == 1 ? "" : "s", who, message ? " with a message" : "");
+                     r.bc.n, r.bc.n == 1 ? "" : "s", who, message ? " with a message" : "");
             if ((rc = tk_store_item_update(e->db, &it, err)) == 0)
                 rc = audit(e, &it, "resent", detail, err);
         }
         tk_item_free(&it);
     }
-    if (!rc && !rcpts.n)
+    if (!rc && !r.rcpts.n)
         tk_engine_warn(e, "account '%s' has no contact with notify on; nobody was notified",
-                       acc.name);
-    *n_items = (int)bc.n;
+                       r.acc.name);
+    *n_items = (int)r.bc.n;
 out:
     free(who);
-    free(bc.ids);
-    tk_strv_free(&bc.titles);
-    tk_contacts_free(&rcpts);
-    tk_account_free(&acc);
+    bulk_run_free(&r);
+    return rc;
+}
+
+/* tk_render_preview's callback: each recipient's message kept. */
+struct bulk_mails {
+    struct tk_preview_mail *v;
+    size_t n, cap;
+};
+
+static int bulk_mail_add(void *u, const struct tk_contact *c, const char *subject,
+                         const char *message)
+{
+    struct bulk_mails *m = u;
+    struct tk_preview_mail *x;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 4;
+        struct tk_preview_mail *v = realloc(m->v, cap * sizeof *v);
+        if (!v)
+            return TK_ENOMEM;
+        m->v = v;
+        m->cap = cap;
+    }
+    x = &m->v[m->n];
+    x->to = strdup(c->email);
+    x->subject = strdup(subject);
+    x->message = strdup(message);
+    if (!x->to || !x->subject || !x->message) {
+        free((char *)x->to);
+        free((char *)x->subject);
+        free((char *)x->message);
+        return TK_ENOMEM;
+    }
+    m->n++;
+    return 0;
+}
+
+int tk_engine_bulk_preview(struct tk_engine *e, const char *command, int64_t account_id,
+                           const char *message, int (*fn)(void *u, const struct tk_bulk_preview *p),
+                           void *u, struct tk_error *err)
+{
+    struct bulk_run r;
+    struct bulk_mails m = {0};
+    struct tk_bulk_preview p;
+    int rc;
+
+    if ((rc = bulk_prepare(e, command, account_id, message, 1, &r, err)) == 0 &&
+        (rc = tk_render_preview(e, &r.rq, &r.rcpts, 1, bulk_mail_add, &m, err)) == TK_ENOMEM)
+        tk_error_set(err, rc, "out of memory");
+    if (rc == 0) {
+        memset(&p, 0, sizeof p);
+        p.command = command;
+        p.type = r.p->hdr->name;
+        p.account_id = account_id;
+        p.account_name = r.acc.name;
+        p.nitems = r.bc.n;
+        p.item_ids = r.bc.ids;
+        p.titles = (const char *const *)r.bc.titles.v;
+        p.nmails = m.n;
+        p.mails = m.v;
+        rc = fn(u, &p);
+    }
+    for (size_t i = 0; i < m.n; i++) {
+        free((char *)m.v[i].to);
+        free((char *)m.v[i].subject);
+        free((char *)m.v[i].message);
+    }
+    free(m.v);
+    bulk_run_free(&r);
     return rc;
 }
 

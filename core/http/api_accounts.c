@@ -199,14 +199,43 @@ static int todo(struct tk_http_ctx *x, struct tk_error *err)
     return rc;
 }
 
+/* ?dry_run=true: what the command would send, nothing written. */
+static int bulk_dry(void *u, const struct tk_bulk_preview *p)
+{
+    json_t *o = u, *ids = json_array(), *mails = json_array();
+    for (size_t i = 0; i < p->nitems; i++)
+        json_array_append_new(ids, json_integer(p->item_ids[i]));
+    for (size_t i = 0; i < p->nmails; i++) {
+        json_t *m = json_object();
+        json_object_set_new(m, "to", json_string(p->mails[i].to));
+        json_object_set_new(m, "subject", json_string(p->mails[i].subject));
+        json_object_set_new(m, "message", json_string(p->mails[i].message));
+        json_array_append_new(mails, m);
+    }
+    json_object_set_new(o, "items", json_integer((json_int_t)p->nitems));
+    json_object_set_new(o, "item_ids", ids);
+    json_object_set_new(o, "mails", mails);
+    return 0;
+}
+
 static int bulk(struct tk_http_ctx *x, struct tk_error *err)
 {
     static const char *const allowed[] = {"message", NULL};
     const struct tk_bulk_spec *spec = NULL;
-    const char *cmd = tk_http_param(x->req, "command"), *msg;
+    const char *cmd = tk_http_param(x->req, "command"), *msg, *dry;
     struct tk_account a = {0};
-    json_t *b = NULL, *o;
-    int n = 0, rc;
+    char db[16];
+    json_t *b = NULL, *o = NULL;
+    int n = 0, dry_run = 0, rc;
+    err->code = 0;
+    if ((dry = tk_http_query(x->req, "dry_run", db, sizeof db, err))) {
+        if (strcmp(dry, "true") == 0)
+            dry_run = 1;
+        else if (strcmp(dry, "false") != 0)
+            return tk_error_set(err, TK_EINVAL, "dry_run: '%s' is neither true nor false", dry);
+    } else if (err->code) {
+        return err->code;
+    }
     if ((rc = tk_api_body(x->req, 1, &b, err)) || (rc = tk_api_only(b, allowed, err)) ||
         (rc = tk_api_string(b, "message", 0, &msg, err)))
         goto out;
@@ -214,13 +243,22 @@ static int bulk(struct tk_http_ctx *x, struct tk_error *err)
         rc = tk_error_set(err, TK_ENOTFOUND, "no bulk command '%s'", cmd);
         goto out;
     }
-    if ((rc = path_account(x, &a, err)) || (rc = tk_engine_bulk(x->e, cmd, a.id, msg, &n, err)))
+    if ((rc = path_account(x, &a, err)))
         goto out;
     o = json_object();
     json_object_set_new(o, "account", json_integer(a.id));
-    json_object_set_new(o, "items", json_integer(n));
-    rc = tk_http_res_json(x->res, 200, o);
+    if (dry_run) {
+        json_object_set_new(o, "dry_run", json_true());
+        rc = tk_engine_bulk_preview(x->e, cmd, a.id, msg, bulk_dry, o, err);
+    } else if ((rc = tk_engine_bulk(x->e, cmd, a.id, msg, &n, err)) == 0) {
+        json_object_set_new(o, "items", json_integer(n));
+    }
+    if (rc == 0) {
+        rc = tk_http_res_json(x->res, 200, o);
+        o = NULL;
+    }
 out:
+    json_decref(o);
     tk_account_free(&a);
     json_decref(b);
     return rc;

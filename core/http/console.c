@@ -419,7 +419,7 @@ static int post_logout(struct tk_http_ctx *x, struct tk_error *err)
     return rc;
 }
 
-/* Resend, reminders, event, retry, bulk: core/web/actions.c with actor
+/* Resend, reminders, event, retry, bulk confirmed: core/web/actions.c with actor
  * staff:NAME, then back to the page with the notice. */
 static int post_action(struct tk_http_ctx *x, struct tk_error *err)
 {
@@ -448,6 +448,36 @@ static int post_action(struct tk_http_ctx *x, struct tk_error *err)
     return rc;
 }
 
+/* POST /accounts/ID/bulk: the confirm step, what would go out (nothing
+ * written, nothing audited); its form posts to /accounts/ID/bulk/confirm. */
+static int post_bulk(struct tk_http_ctx *x, struct tk_error *err)
+{
+    struct tk_kv form = {0};
+    struct tk_buf out = {0};
+    struct tk_web_ctx c;
+    struct who w;
+    int64_t id;
+    int rc = 0;
+    if (post_allowed(x, &w, &form, err)) {
+        const char *msg = tk_kv_get(&form, "message");
+        c = (struct tk_web_ctx){x->e, &w.user, w.user.language, w.csrf, NULL, NULL, &out};
+        if (!id_param(x, &id))
+            rc = tk_error_set(err, TK_ENOTFOUND, "no such page");
+        else
+            rc = tk_web_page_bulk(&c, id, tk_kv_get(&form, "command"), msg && *msg ? msg : NULL,
+                                  err);
+        if (rc) {
+            tk_buf_free(&out);
+            rc = fail_page(x, &w, err);
+        } else {
+            rc = html(x, 200, &out);
+        }
+    }
+    who_free(&w);
+    tk_kv_free(&form);
+    return rc;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 enum { POST = TK_ROUTE_WRITE | TK_ROUTE_ANY_BODY | TK_ROUTE_SEE_OTHER };
@@ -459,7 +489,8 @@ static const struct tk_http_route routes[] = {
     {"POST", "/logout", POST, NULL, post_logout},
     {"GET", "/accounts", 0, NULL, get_accounts},
     {"GET", "/accounts/{id}", 0, NULL, get_account},
-    {"POST", "/accounts/{id}/bulk", POST, NULL, post_action},
+    {"POST", "/accounts/{id}/bulk", POST, NULL, post_bulk},
+    {"POST", "/accounts/{id}/bulk/confirm", POST, NULL, post_action},
     {"GET", "/items/{id}", 0, NULL, get_item},
     {"POST", "/items/{id}/resend", POST, NULL, post_action},
     {"POST", "/items/{id}/reminders", POST, NULL, post_action},

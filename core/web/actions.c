@@ -1,7 +1,7 @@
 /*
  * actions.c - the console's POST forms (web.h): each is one call of the
  * same engine function the CLI command calls (resend, reminders, event,
- * outbox retry, bulk), so the console adds no rule of its own.  The
+ * outbox retry, a bulk request once confirmed), so the console adds no rule of its own.  The
  * caller has checked the session, the CSRF token and the origin.
  */
 #include <stdio.h>
@@ -107,7 +107,7 @@ int tk_web_action(struct tk_engine *e, const char *lang, const char *path, const
                  n == 1 ? "" : "s");
         snprintf(res->redirect, sizeof res->redirect, "/outbox");
         return 0;
-    } else if (match(path, "/accounts/", "bulk", &id)) {
+    } else if (match(path, "/accounts/", "bulk/confirm", &id)) {
         const char *cmd = tk_kv_get(form, "command"), *msg = tk_kv_get(form, "message");
         int n = 0;
         if (!cmd || !*cmd)

@@ -47,6 +47,11 @@ static int decode(const char *s, size_t n, struct tk_buf *out, struct tk_error *
         }
         if (c == '\0')
             return tk_error_set(err, TK_EINVAL, "form data holds a NUL byte");
+        /* a browser sends a textarea's line breaks as CR LF: keep LF (a
+         * lone CR would be shown as U+FFFD, and a bulk message goes
+         * through a hidden field of the confirm page and back) */
+        if (c == '\n' && out->len && out->data[out->len - 1] == '\r')
+            out->len--;
         tk_buf_putc(out, c);
     }
     /* an empty value is "" (a zeroed buffer has no data yet) */

@@ -3,6 +3,8 @@
  * both from this site, as the Content-Security-Policy demands), the
  * navigation with the logout form, the notice or error line, the end.
  */
+#include <string.h>
+
 #include "layout.h"
 
 int tk_web_begin(struct tk_web_ctx *c, const char *title_key, const char *title_extra)
@@ -97,5 +99,19 @@ int tk_web_fail(int rc, struct tk_error *err)
 {
     if (rc == TK_ENOMEM)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
+    return rc;
+}
+
+int tk_web_mail_body(struct tk_buf *b, const char *msg)
+{
+    const char *body = msg ? strstr(msg, "\r\n\r\n") : NULL, *p;
+    struct tk_buf t = {0};
+    int rc = 0;
+    for (p = body ? body + 4 : msg ? msg : ""; *p && rc == 0; p++)
+        if (!(p[0] == '\r' && p[1] == '\n'))
+            rc = tk_buf_putc(&t, *p);
+    if (rc == 0)
+        rc = tk_web_html(b, t.data ? t.data : "");
+    tk_buf_free(&t);
     return rc;
 }

@@ -17,6 +17,11 @@ int tk_web_csrf_input(struct tk_web_ctx *c);
 int tk_web_word(struct tk_web_ctx *c, const char *key);
 /* T as "2026-12-01 09:00 UTC" in a <time>; a dash for 0. */
 int tk_web_time(struct tk_web_ctx *c, tk_time t);
+/* The body of the whole message MSG (headers, a blank line, the body as
+ * built) as HTML text, its CR LF line ends as LF (a CR would show as
+ * U+FFFD).  The body is shown as encoded: non-ASCII text appears
+ * quoted-printable. */
+int tk_web_mail_body(struct tk_buf *b, const char *msg);
 /* RC as a status with ERR filled for TK_ENOMEM (other statuses have it). */
 int tk_web_fail(int rc, struct tk_error *err);
 

@@ -134,7 +134,7 @@ static int bulk_forms(struct tk_web_ctx *c, int64_t account)
             rc |= tk_web_word(c, "bulk.message");
             rc |= tk_buf_puts(b, "<textarea name=\"message\" rows=\"3\"></textarea></label>"
                                  "<button type=\"submit\" data-action=\"bulk\">");
-            rc |= tk_web_word(c, "bulk.send");
+            rc |= tk_web_word(c, "bulk.preview");
             rc |= tk_buf_puts(b, "</button></form>");
         }
     }
@@ -261,4 +261,95 @@ out:
     tk_contacts_free(&cs);
     tk_account_free(&a);
     return rc;
+}
+
+/* The confirm step of a bulk request: what tk_engine_bulk would send
+ * (built by tk_engine_bulk_preview, nothing written), then a form that
+ * sends the same choice and a way back. */
+struct bulk_page {
+    struct tk_web_ctx *c;
+    const char *message;
+    int rc;
+};
+
+static int bulk_page(void *u, const struct tk_bulk_preview *p)
+{
+    struct bulk_page *x = u;
+    struct tk_web_ctx *c = x->c;
+    struct tk_buf *b = c->out;
+    int rc = 0;
+    rc |= tk_buf_puts(b, "<section class=\"bulk-preview\"><p><strong>");
+    rc |= tk_web_html(b, p->command);
+    rc |= tk_buf_puts(b, "</strong> &ndash; ");
+    rc |= tk_web_html(b, p->account_name);
+    rc |= tk_buf_puts(b, "</p><h2>");
+    rc |= tk_web_word(c, "bulk.items");
+    rc |= tk_buf_printf(b, " (%zu)</h2><ul class=\"bulk-items\">", p->nitems);
+    for (size_t i = 0; i < p->nitems; i++) {
+        rc |= tk_buf_printf(b, "<li data-item-id=\"%lld\"><a href=\"/items/%lld\">",
+                            (long long)p->item_ids[i], (long long)p->item_ids[i]);
+        rc |= tk_web_html(b, p->titles[i]);
+        rc |= tk_buf_puts(b, "</a></li>");
+    }
+    rc |= tk_buf_puts(b, "</ul><h2>");
+    rc |= tk_web_word(c, "bulk.to");
+    rc |= tk_buf_puts(b, "</h2>");
+    if (!p->nmails) {
+        rc |= tk_buf_puts(b, "<p class=\"bulk-nobody\">");
+        rc |= tk_web_word(c, "bulk.nobody");
+        rc |= tk_buf_puts(b, "</p>");
+    } else {
+        /* the first recipient's email; the others differ only in whom it
+         * is addressed to */
+        rc |= tk_buf_puts(b, "<p class=\"bulk-to\">");
+        for (size_t i = 0; i < p->nmails; i++) {
+            rc |= tk_buf_puts(b, i ? ", " : "");
+            rc |= tk_web_html(b, p->mails[i].to);
+        }
+        rc |= tk_buf_puts(b, "</p><h2>");
+        rc |= tk_web_word(c, "subject");
+        rc |= tk_buf_puts(b, "</h2><p class=\"bulk-subject\">");
+        rc |= tk_web_html(b, p->mails[0].subject);
+        rc |= tk_buf_puts(b, "</p><pre class=\"bulk-text\">");
+        rc |= tk_web_mail_body(b, p->mails[0].message);
+        rc |= tk_buf_puts(b, "</pre>");
+        if (p->nmails > 1) {
+            rc |= tk_buf_printf(b, "<p class=\"bulk-more\">");
+            rc |= tk_web_word(c, "bulk.and");
+            rc |= tk_buf_printf(b, " %zu ", p->nmails - 1);
+            rc |= tk_web_word(c, "bulk.more");
+            rc |= tk_buf_puts(b, "</p>");
+        }
+    }
+    rc |= tk_buf_printf(b,
+                        "</section><form method=\"post\" action=\"/accounts/%lld/bulk/confirm\" "
+                        "class=\"bulk-confirm\">",
+                        (long long)p->account_id);
+    rc |= tk_web_csrf_input(c);
+    rc |= tk_buf_puts(b, "<input type=\"hidden\" name=\"command\" value=\"");
+    rc |= tk_web_attr(b, p->command);
+    rc |= tk_buf_puts(b, "\"><input type=\"hidden\" name=\"message\" value=\"");
+    rc |= tk_web_attr(b, x->message ? x->message : "");
+    rc |= tk_buf_puts(b, "\"><button type=\"submit\" data-action=\"bulk-confirm\">");
+    rc |= tk_web_word(c, "bulk.send");
+    rc |= tk_buf_printf(b, "</button> <a href=\"/accounts/%lld\" data-action=\"bulk-cancel\">",
+                        (long long)p->account_id);
+    rc |= tk_web_word(c, "bulk.cancel");
+    rc |= tk_buf_puts(b, "</a></form>");
+    x->rc = rc ? TK_ENOMEM : 0;
+    return x->rc;
+}
+
+int tk_web_page_bulk(struct tk_web_ctx *c, int64_t account, const char *command,
+                     const char *message, struct tk_error *err)
+{
+    struct bulk_page x = {c, message, 0};
+    int rc;
+    if (!command || !*command)
+        return tk_error_set(err, TK_EINVAL, "command: missing");
+    if (tk_web_begin(c, "bulk.title", NULL))
+        return tk_web_fail(TK_ENOMEM, err);
+    if ((rc = tk_engine_bulk_preview(c->e, command, account, message, bulk_page, &x, err)))
+        return x.rc ? tk_web_fail(x.rc, err) : rc;
+    return tk_web_fail(tk_web_end(c) ? TK_ENOMEM : 0, err);
 }

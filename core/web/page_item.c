@@ -183,8 +183,6 @@ static int next_mail(void *u, const struct tk_preview *p)
         rc |= tk_buf_puts(b, "</p>");
     }
     if (p->nmails) {
-        const char *msg = p->mails[0].message ? p->mails[0].message : "";
-        const char *body = strstr(msg, "\r\n\r\n");
         rc |= tk_buf_puts(b, "<p class=\"next-to\">");
         for (size_t i = 0; i < p->nmails; i++) {
             rc |= tk_buf_puts(b, i ? ", " : "");
@@ -193,7 +191,7 @@ static int next_mail(void *u, const struct tk_preview *p)
         rc |= tk_buf_puts(b, "</p><pre class=\"next-text\">");
         rc |= tk_web_html(b, p->mails[0].subject);
         rc |= tk_buf_puts(b, "\n\n");
-        rc |= tk_web_html(b, body ? body + 4 : msg);
+        rc |= tk_web_mail_body(b, p->mails[0].message);
         rc |= tk_buf_puts(b, "</pre>");
     }
     x->rc = rc ? TK_ENOMEM : 0;

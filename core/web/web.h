@@ -46,7 +46,7 @@ int tk_web_url_safe(const char *s);
 /* ---- forms (form.c) ----------------------------------------------------- */
 
 /* Parse an application/x-www-form-urlencoded BODY of LEN bytes (a query
- * string too) into OUT: '+' is a space, %XX a byte; a name given twice
+ * string too) into OUT: '+' is a space, %XX a byte, CR LF one LF; a name given twice
  * keeps its last value.  At most 64 fields of at most 64 KiB each;
  * TK_EINVAL for a malformed escape or too much.  OUT is the caller's,
  * freed with tk_kv_free also on failure. */
@@ -113,6 +113,12 @@ int tk_web_page_account(struct tk_web_ctx *c, int64_t id, struct tk_error *err);
 int tk_web_page_item(struct tk_web_ctx *c, int64_t id, struct tk_error *err);
 int tk_web_page_upcoming(struct tk_web_ctx *c, struct tk_error *err);
 int tk_web_page_outbox(struct tk_web_ctx *c, struct tk_error *err);
+/* The confirm step of bulk command COMMAND on account ACCOUNT with MESSAGE
+ * (NULL: none): the items, recipients, subject and text it would send
+ * (tk_engine_bulk_preview: nothing written), a form that sends the same
+ * choice (data-action="bulk-confirm") and a way back (bulk-cancel). */
+int tk_web_page_bulk(struct tk_web_ctx *c, int64_t account, const char *command,
+                     const char *message, struct tk_error *err);
 /* USERNAME: the name typed before (kept after a failure), may be NULL. */
 int tk_web_page_login(struct tk_web_ctx *c, const char *username, struct tk_error *err);
 /* A page with one error line (404, 403 ...), STATUS for its title. */

@@ -330,6 +330,53 @@ class Console(unittest.TestCase):
         self.assertEqual(self.db("SELECT COUNT(*) FROM audit WHERE action = 'logout' AND actor = 'staff:staff'"),
                          [(1,)])
 
+    def test_15_bulk_shows_what_goes_out_before_it_is_sent(self):
+        """A bulk request is two steps: the preview (built by the engine,
+        nothing written, hostile titles as text), then Confirm sends it."""
+        def bulk_mails():
+            return [m for r, m in self.smtp.messages()
+                    if "x@evil.example" in r and m["X-Tickler-Kind"] == "request-approvals"]
+        def bulk_rows():
+            return self.db("SELECT COUNT(*) FROM outbox WHERE kind = 'request-approvals'")
+        audit_sql = ("SELECT actor FROM audit WHERE action = 'resent' AND "
+                     "detail LIKE 'request-approvals:%'")
+        rows = bulk_rows()
+        self.login()
+        self.go("/accounts/%s" % self.evil)
+        self.css("form.bulk textarea[name=message]").send_keys("Please\n" + XSS_IMG)
+        self.css("[data-action=bulk]").click()
+        self.no_alert()
+        self.after_click(".bulk-preview .bulk-items", XSS_SCRIPT)
+        self.assertIn(XSS_SCRIPT + XSS_IMG, self.css(".bulk-preview .bulk-items").text)
+        self.assertEqual(self.css(".bulk-preview .bulk-to").text, "x@evil.example")
+        self.assertIn("Please\n" + XSS_IMG, self.css(".bulk-preview .bulk-text").text)
+        self.assertTrue(self.css(".bulk-preview .bulk-subject").text)
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, "img"), [])
+        # nothing written, nothing sent before the confirm
+        self.assertEqual(bulk_rows(), rows)
+        self.assertEqual(self.db(audit_sql), [])
+        self.assertEqual(bulk_mails(), [])
+        # a confirm without the CSRF token is refused and sends nothing
+        mine = self.api_login()
+        status, _, body = self.post("/accounts/%s/bulk/confirm" % self.evil,
+                                    {"command": "request-approvals"}, cookie=mine)
+        self.assertEqual(status, 403)
+        self.assertIn("refused", body)
+        self.assertEqual(bulk_rows(), rows)
+        # Confirm sends exactly that
+        self.css("[data-action=bulk-confirm]").click()
+        self.no_alert()
+        self.after_click(".notice", "request-approvals")
+        self.assertIn("/accounts/%s" % self.evil, self.driver.current_url)
+        got = self.wait_for(bulk_mails, "the bulk email at the SMTP server")
+        self.assertEqual(len(got), 1)
+        # the message as typed (the textarea's CR LF went through the confirm page as LF)
+        text = got[0].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        self.assertIn("Please\n" + XSS_IMG, text)
+        self.assertNotIn("\ufffd", text)
+        self.assertEqual(self.db(audit_sql), [("staff:staff",)])
+        self.no_alert()
+
     def test_20_hostile_text_renders_as_text(self):
         self.login()
         for path in ("/", "/accounts", "/accounts/%s" % self.evil, "/items/%s" % self.evil_item,

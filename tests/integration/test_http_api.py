@@ -126,6 +126,15 @@ class Endpoints(unittest.TestCase):
         r = self.call("POST", "/api/v1/items/%d/events" % inv["id"], {"event": "paid"})
         self.assertEqual(r["state"], "paid")
         self.assertEqual(r, t.show(inv["id"]))
+        # ?dry_run=true: what would go out, nothing written
+        outbox = t.rows("SELECT COUNT(*) FROM outbox")
+        d = self.call("POST", "/api/v1/accounts/%d/bulk/request-approvals?dry_run=true" % aid,
+                      {"message": "Please"})
+        self.assertEqual((d["account"], d["items"], d["dry_run"], len(d["item_ids"])), (aid, 1, True, 1))
+        self.assertEqual(sorted(m["to"] for m in d["mails"]), ["ann@acme.example", "bob@acme.example"])
+        self.assertTrue(all("Please" in m["message"] and m["subject"] for m in d["mails"]))
+        self.assertEqual(t.rows("SELECT COUNT(*) FROM outbox"), outbox)
+        self.call("POST", "/api/v1/accounts/%d/bulk/request-approvals?dry_run=yes" % aid, {}, 400)
         b = self.call("POST", "/api/v1/accounts/%d/bulk/request-approvals" % aid, {"message": "Please"})
         self.assertEqual(b, {"account": aid, "items": 1})
 

@@ -95,6 +95,7 @@ class OpenApi(unittest.TestCase):
         c("PATCH", "/api/v1/items/%d/reminders" % inv["id"], {"enabled": True, "every_days": 2}, w, 200)
         c("POST", "/api/v1/items/%d/events" % inv["id"], {"event": "voided"}, w, 200)
         c("POST", "/api/v1/items/%d/resend" % inv["id"], token=w, status=409)
+        c("POST", "/api/v1/accounts/%d/bulk/request-approvals?dry_run=true" % aid, {}, w, 200)
         c("POST", "/api/v1/accounts/%d/bulk/request-approvals" % aid, {}, w, 200)
         c("GET", "/api/v1/audit?account=%d" % aid, token=r, status=200)
         time.sleep(0.3)

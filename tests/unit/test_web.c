@@ -65,6 +65,10 @@ TK_TEST(form_parse)
     TK_CHECK_STR(tk_kv_get(&kv, "c"), "");
     TK_CHECK_STR(tk_kv_get(&kv, "e"), "");
     tk_kv_free(&kv);
+    /* a textarea's CR LF line breaks become LF; a lone CR stays */
+    TK_CHECK_INT(tk_web_form_parse("m=a%0D%0Ab%0Dc%0A", 17, &kv, &err), 0);
+    TK_CHECK_STR(tk_kv_get(&kv, "m"), "a\nb\rc\n");
+    tk_kv_free(&kv);
     TK_CHECK_INT(tk_web_form_parse("a=%4", 4, &kv, &err), TK_EINVAL);
     tk_kv_free(&kv);
     TK_CHECK_INT(tk_web_form_parse("a=%zz", 5, &kv, &err), TK_EINVAL);
