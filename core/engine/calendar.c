@@ -79,22 +79,6 @@ static struct tk_engine_calcache *cache(struct tk_engine *e)
     return e->calcache;
 }
 
-/* Whether KEY is A SEP B SEP C (what "%s<SEP>%s<SEP>%s" makes of them;
- * NULL as printf prints it), without making it: a lookup per email. */
-static int key3_is(const char *key, char sep, const char *a, const char *b, const char *c)
-{
-    const char *parts[3] = {a ? a : "(null)", b ? b : "(null)", c ? c : "(null)"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(parts[i]);
-        if (strncmp(key, parts[i], n) != 0)
-            return 0;
-        key += n;
-        if (i < 2 && *key++ != sep)
-            return 0;
-    }
-    return *key == '\0';
-}
-
 int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
                            const struct tk_calendar **out, struct tk_error *err)
 {
@@ -110,7 +94,7 @@ int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
     tk_engine_account_calendar_spec(e, a, &spec);
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->n && !*out; i++)
-        if (key3_is(c->v[i].key, '\n', spec.zone, spec.window, spec.holidays))
+        if (tk_str_key3_is(c->v[i].key, '\n', spec.zone, spec.window, spec.holidays))
             *out = c->v[i].cal;
     if (!*out) {
         if (tk_buf_printf(&key, "%s\n%s\n%s", spec.zone, spec.window, spec.holidays) || !key.data) {

@@ -141,22 +141,6 @@ static int load_lang(struct tk_catalog *cat, const struct tk_item_type *type, co
     return TK_ENOTFOUND;
 }
 
-/* Whether KEY is A SEP B SEP C (what "%s<SEP>%s<SEP>%s" makes of them;
- * NULL as printf prints it), without making it: a lookup per email. */
-static int key3_is(const char *key, char sep, const char *a, const char *b, const char *c)
-{
-    const char *parts[3] = {a ? a : "(null)", b ? b : "(null)", c ? c : "(null)"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(parts[i]);
-        if (strncmp(key, parts[i], n) != 0)
-            return 0;
-        key += n;
-        if (i < 2 && *key++ != sep)
-            return 0;
-    }
-    return *key == '\0';
-}
-
 int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
                     const char *name, const struct tk_template **out, struct tk_error *err)
 {
@@ -175,7 +159,7 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
     if (!safe_name(lang))
         return tk_error_set(err, TK_EINVAL, "invalid template language '%.64s'", lang);
     for (size_t i = 0; i < cat->n; i++)
-        if (key3_is(cat->v[i].key, '/', type->hdr.name, lang, name)) {
+        if (tk_str_key3_is(cat->v[i].key, '/', type->hdr.name, lang, name)) {
             *out = cat->v[i].t;
             return 0;
         }

@@ -291,3 +291,19 @@ void tk_kv_free(struct tk_kv *kv)
     free(kv->vals);
     memset(kv, 0, sizeof *kv);
 }
+
+/* Whether KEY is A SEP B SEP C (what "%s<SEP>%s<SEP>%s" makes of them;
+ * NULL as printf prints it), without making it: a lookup per email. */
+int tk_str_key3_is(const char *key, char sep, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = {a ? a : "(null)", b ? b : "(null)", c ? c : "(null)"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (strncmp(key, parts[i], n) != 0)
+            return 0;
+        key += n;
+        if (i < 2 && *key++ != sep)
+            return 0;
+    }
+    return *key == '\0';
+}

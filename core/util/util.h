@@ -61,6 +61,9 @@ char *tk_strprintf(const char *fmt, ...) TK_PRINTF(1, 2);
 /* Copy at most size-1 bytes and NUL-terminate; returns strlen(src). */
 size_t tk_strlcpy(char *dst, const char *src, size_t size);
 int tk_streq(const char *a, const char *b); /* NULL-safe equality */
+/* Whether KEY equals "%s<SEP>%s<SEP>%s" of A, B, C (NULL as printf's
+ * "(null)"), without building it: the calendar and template caches' lookup. */
+int tk_str_key3_is(const char *key, char sep, const char *a, const char *b, const char *c);
 /* Parse a whole decimal integer in [min, max]; 0 on success. */
 int tk_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* 1 when S is valid UTF-8. */
