@@ -46,6 +46,7 @@ static const char KIND_ESCALATION[] = "escalation";
 
 struct entry {
     struct tk_preview p;
+    tk_time due; /* its item's next_at when the walk began (see by_time) */
     char *type, *title, *account, *moved, *error;
     struct tk_preview_mail *mails;
     char local[TK_CALENDAR_LOCAL_MAX];
@@ -61,7 +62,8 @@ struct run {
     struct tk_engine *e;
     int64_t account; /* 0: all */
     tk_time until;
-    int render; /* 1: whole messages; 0: subjects; -1: who only (the console) */
+    tk_time due; /* the walked item's next_at when its walk began */
+    int render;  /* 1: whole messages; 0: subjects; -1: who only (the console) */
     struct entry *v;
     size_t n, cap;
     /* the account of the last item, its notify-on recipients and whether
@@ -153,6 +155,7 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
     }
     x->p.item_id = it->id;
     x->p.account_id = it->account_id;
+    x->due = r->due;
     x->p.step = kind == KIND_REMINDER     ? it->rem.sent + 1
                 : kind == KIND_ESCALATION ? it->rem.sent
                                           : 0;
@@ -399,6 +402,7 @@ static int walk_item(struct run *r, struct tk_item *it, tk_time now, struct tk_e
     if ((rc = load_account(r, it->account_id, err)))
         return rc;
     mark_had(r, it->id);
+    r->due = it->rem.next_at;
     t = it->rem.next_at > now ? it->rem.next_at : now; /* overdue: the next tick */
     if (!(p = tk_engine_type(e, it->type, &why)))
         return item_error(r, it, t, NULL, &why, err);
@@ -526,11 +530,17 @@ static int kind_rank(const char *kind)
     return kind == KIND_NOTIFICATION ? 0 : kind == KIND_REMINDER ? 1 : 2;
 }
 
+/* By time; at the same time in the order the walk (and the tick) takes
+ * the items: by their next_at, then id.  That order lets enough() stop a
+ * short list early even when thousands of items share one moment (created
+ * in bulk, or all overdue). */
 static int by_time(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
     if (x->p.at != y->p.at)
         return x->p.at < y->p.at ? -1 : 1;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
     if (x->p.item_id != y->p.item_id)
         return x->p.item_id < y->p.item_id ? -1 : 1;
     if (kind_rank(x->p.kind) != kind_rank(y->p.kind))
@@ -544,8 +554,12 @@ static int by_time_p(const void *a, const void *b)
 }
 
 /* Keep the first LIMIT entries by time; 1 when none that is still to
- * come (an item due at or after NEXT_AT) can enter them. */
-static int enough(struct run *r, size_t limit, tk_time next_at)
+ * come can enter them.  NEXT is the next item of the walk, NOW the
+ * preview's start.  Items come by (next_at, id), so an item U still to
+ * come has (U.next_at, U.id) > (NEXT's) and its entries are at or after
+ * max(U.next_at, NOW) >= max(NEXT.next_at, NOW): each sorts (by_time)
+ * after the key (max(NEXT.next_at, NOW), NEXT.next_at, NEXT.id). */
+static int enough(struct run *r, size_t limit, const struct tk_item *next, tk_time now)
 {
     if (!limit || limit >= r->n)
         return 0;
@@ -553,7 +567,13 @@ static int enough(struct run *r, size_t limit, tk_time next_at)
     for (size_t k = limit; k < r->n; k++)
         entry_free(&r->v[k]);
     r->n = limit;
-    return r->v[limit - 1].p.at < next_at;
+    const struct entry *last = &r->v[limit - 1];
+    tk_time at = next->rem.next_at > now ? next->rem.next_at : now;
+    if (last->p.at != at)
+        return last->p.at < at;
+    if (last->due != next->rem.next_at)
+        return last->due < next->rem.next_at;
+    return last->p.item_id < next->id;
 }
 
 /* The walk, for ITEM (0: every item due in the span, of ACCOUNT or all). */
@@ -611,8 +631,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
              * emails are known no later than the next item's next_at, the
              * rest cannot enter the first LIMIT (the console's short
              * lists). */
-            if (rc == 0 && (i & 63) == 63 && i + 1 < npage &&
-                enough(&r, limit, page[i + 1].rem.next_at > now ? page[i + 1].rem.next_at : now))
+            if (rc == 0 && (i & 63) == 63 && i + 1 < npage && enough(&r, limit, &page[i + 1], now))
                 full = 1;
             if (full)
                 break;

@@ -250,4 +250,12 @@ int tk_inbound_imap_check(const struct tk_inbound_imap_config *cfg, struct tk_er
  * Returns OUT. */
 char *tk_inbound_url_mask(const char *url, char *out, size_t size);
 
+/* ---- a message's text ------------------------------------------------- */
+
+/* The text of MSG's first text/plain part (LEN bytes, a whole message as
+ * core/mail builds it): transfer encoding undone, UTF-8, LF line ends.
+ * Malloc'ed, the caller frees it; NULL when there is none, MSG is beyond
+ * the parser's limits, or memory ran out. */
+char *tk_inbound_text_of(const char *msg, size_t len);
+
 #endif /* TK_INBOUND_H */

@@ -29,16 +29,17 @@ json_t *tk_json_item(const struct tk_item *it, const char *account_name)
     json_object_set_new(rem, "next_at", tk_json_time(it->rem.next_at));
     json_object_set_new(rem, "last_mail_at", tk_json_time(it->rem.last_mail_at));
     /* issue 14: the due date (any type's due_date field) and the anchored
-     * schedule, days relative to it; null when none */
+     * schedule, days relative to it; each only when the item has one, so
+     * that the object stays as it was for items without (scripts that
+     * compare its keys) */
     const char *due = tk_kv_get(&it->fields, "due_date");
-    json_object_set_new(rem, "due", due ? tk_json_str(due) : json_null());
+    if (due)
+        json_object_set_new(rem, "due", tk_json_str(due));
     if (it->rem.nsched > 0) {
         json_t *sched = json_array();
         for (int i = 0; i < it->rem.nsched; i++)
             json_array_append_new(sched, json_integer(it->rem.sched[i]));
         json_object_set_new(rem, "schedule", sched);
-    } else {
-        json_object_set_new(rem, "schedule", json_null());
     }
     json_object_set_new(o, "reminders", rem);
     json_object_set_new(o, "template", tk_json_str(it->template_name));
@@ -190,17 +191,15 @@ int tk_json_item_dump(struct tk_buf *b, const struct tk_item *it, const char *ac
     bad |= tk_buf_putc(b, ',') || KEY("sent") || put_int(b, it->rem.sent);
     bad |= tk_buf_putc(b, ',') || KEY("next_at") || put_time(b, it->rem.next_at);
     bad |= tk_buf_putc(b, ',') || KEY("last_mail_at") || put_time(b, it->rem.last_mail_at);
-    /* issue 14: as tk_json_item's "due" and "schedule" */
-    bad |=
-        tk_buf_putc(b, ',') || KEY("due") || put_str_or_null(b, tk_kv_get(&it->fields, "due_date"));
-    bad |= tk_buf_putc(b, ',') || KEY("schedule");
+    /* issue 14: as tk_json_item's "due" and "schedule", only when set */
+    const char *due = tk_kv_get(&it->fields, "due_date");
+    if (due)
+        bad |= tk_buf_putc(b, ',') || KEY("due") || put_str_or_null(b, due);
     if (it->rem.nsched > 0) {
-        bad |= tk_buf_putc(b, '[');
+        bad |= tk_buf_putc(b, ',') || KEY("schedule") || tk_buf_putc(b, '[');
         for (int i = 0; i < it->rem.nsched; i++)
             bad |= (i && tk_buf_putc(b, ',')) || put_int(b, it->rem.sched[i]);
         bad |= tk_buf_putc(b, ']');
-    } else {
-        bad |= tk_buf_append(b, "null", 4);
     }
     bad |= tk_buf_putc(b, '}');
     bad |= tk_buf_putc(b, ',') || KEY("template") || put_str_or_null(b, it->template_name);

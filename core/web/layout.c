@@ -3,8 +3,10 @@
  * both from this site, as the Content-Security-Policy demands), the
  * navigation with the logout form, the notice or error line, the end.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "inbound/inbound.h"
 #include "layout.h"
 
 int tk_web_begin(struct tk_web_ctx *c, const char *title_key, const char *title_extra)
@@ -104,6 +106,14 @@ int tk_web_fail(int rc, struct tk_error *err)
 
 int tk_web_mail_body(struct tk_buf *b, const char *msg)
 {
+    /* the text part, decoded (quoted-printable, charset) by GMime */
+    char *text = msg ? tk_inbound_text_of(msg, strlen(msg)) : NULL;
+    if (text) {
+        int rc = tk_web_html(b, text);
+        free(text);
+        return rc;
+    }
+    /* none found (not MIME): the body as built, CR LF as LF */
     const char *body = msg ? strstr(msg, "\r\n\r\n") : NULL, *p;
     struct tk_buf t = {0};
     int rc = 0;

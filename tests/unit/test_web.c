@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "engine/internal.h" /* tk_engine_suppress: a bounce without the mail */
+#include "mail/mail.h"
+#include "web/layout.h"
 #include "web/web.h"
 
 static const char *esc(int (*fn)(struct tk_buf *, const char *), const char *s)
@@ -370,9 +372,46 @@ TK_TEST(actions_call_the_engine)
     tk_kv_free(&form);
 }
 
+/* the console shows an email's text as the client reads it: the text
+ * part of a multipart message, quoted-printable and charset undone, and
+ * escaped for HTML */
+TK_TEST(mail_body_is_the_decoded_text_part)
+{
+    struct tk_buf msg = {0}, out = {0};
+    struct tk_error err = {0};
+    struct tk_mail m = {0};
+    m.from_addr = "office@firm.example";
+    m.to_addr = "ann@client.example";
+    m.subject = "Herinnering";
+    m.text = "Beste Ann,\n\nDe factuur van \xe2\x82\xac 450,00 staat nog open: "
+             "<script>alert(1)</script> \xc3\xa9\xc3\xa9n regel die lang genoeg is om "
+             "door quoted-printable te worden afgebroken, zeker weten.\n";
+    m.html = "<p>html</p>";
+    m.message_id = "<t.1@firm.example>";
+    m.date = 1796000000;
+    TK_CHECK_INT(tk_mail_build(&m, &msg, &err), 0);
+    tk_buf_append(&msg, "", 0);
+    TK_CHECK(strstr(msg.data, "=E2=82=AC") != NULL); /* it is quoted-printable */
+    TK_CHECK_INT(tk_web_mail_body(&out, msg.data), 0);
+    tk_buf_append(&out, "", 0);
+    TK_CHECK_STR(out.data, "Beste Ann,\n\nDe factuur van \xe2\x82\xac 450,00 staat nog open: "
+                           "&lt;script&gt;alert(1)&lt;/script&gt; \xc3\xa9\xc3\xa9n regel die lang "
+                           "genoeg is om door quoted-printable te worden afgebroken, zeker "
+                           "weten.\n");
+    /* not MIME at all: the body as it is, escaped */
+    tk_buf_reset(&out);
+    TK_CHECK_INT(tk_web_mail_body(&out, "Subject: x\r\n\r\n<b>hi</b>\r\n"), 0);
+    tk_buf_append(&out, "", 0);
+    TK_CHECK(strstr(out.data, "&lt;b&gt;hi&lt;/b&gt;") != NULL);
+    TK_CHECK(strstr(out.data, "<b>") == NULL);
+    tk_buf_free(&msg);
+    tk_buf_free(&out);
+}
+
 int main(void)
 {
     TK_RUN(html_escapes_every_payload);
+    TK_RUN(mail_body_is_the_decoded_text_part);
     TK_RUN(url_component_and_link_targets);
     TK_RUN(form_parse);
     TK_RUN(csrf_bound_to_session);
