@@ -369,7 +369,12 @@ class Behaviour(Pipelines):
 
     def test_failing_automation_leaves_store_unchanged(self):
         d = self.script_dir(fails=FAILING)
-        t = self.deploy(d)
+        # 4 s, not the default 1 s, per call: the Memory stage first sends
+        # a message, which under ThreadSanitizer on a loaded machine took
+        # over a second, so the time limit fired before the memory limit
+        # this test is about.  The Loop stage still ends at the instruction
+        # limit, well inside the 5 s checked below.
+        t = self.deploy(d, extra="time_limit_ms = 4000\n")
         acc = t.account()
         job = t.ok("job", "add", "Fails", "--account", acc).strip()
         before = self.snapshot()
