@@ -545,6 +545,42 @@ static void smtp_close(void *conn)
         }                                                                                          \
     } while (0)
 
+/* A libcurl handle for C with what a batch and the probe share: the URL,
+ * the protocols, the time limits, TLS, the login and the error and reply
+ * capture.  On failure C is closed and ERR says why. */
+static int curl_handle(struct smtp_conn *c, struct tk_error *err)
+{
+    const struct smtp_state *st = c->st;
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        smtp_close(c);
+        return fail(err, TK_ENOMEM, "smtp: libcurl could not create a handle");
+    }
+    SETOPT(CURLOPT_URL, st->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TIMEOUT, st->timeout);
+    SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
+    SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    if (st->username) {
+        SETOPT(CURLOPT_USERNAME, st->username);
+        SETOPT(CURLOPT_PASSWORD, st->password);
+    }
+    if (st->ca_file)
+        SETOPT(CURLOPT_CAINFO, st->ca_file);
+    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    /* The debug callback is how curl shows the server's reply text; it is
+     * only called in verbose mode, and then replaces curl's stderr output. */
+    SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
+    SETOPT(CURLOPT_DEBUGDATA, c);
+    SETOPT(CURLOPT_VERBOSE, 1L);
+    return 0;
+}
+
 static int smtp_open(void *state, void **conn, struct tk_error *err)
 {
     struct smtp_state *st = state;
@@ -562,20 +598,8 @@ static int smtp_open(void *state, void **conn, struct tk_error *err)
         *conn = c;
         return 0;
     }
-    c->curl = curl_easy_init();
-    if (!c->curl) {
-        smtp_close(c);
-        return fail(err, TK_ENOMEM, "smtp: libcurl could not create a handle");
-    }
-    SETOPT(CURLOPT_URL, st->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TIMEOUT, st->timeout);
-    SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
+    if (curl_handle(c, err) != 0)
+        return TK_ERR;
     /* Each reply, QUIT's included (also at curl_easy_cleanup), within
      * timeout_seconds instead of curl's 120 s. */
     SETOPT(CURLOPT_SERVER_RESPONSE_TIMEOUT, st->timeout);
@@ -584,22 +608,9 @@ static int smtp_open(void *state, void **conn, struct tk_error *err)
     SETOPT(CURLOPT_XFERINFODATA, c);
     SETOPT(CURLOPT_PREREQFUNCTION, on_prereq);
     SETOPT(CURLOPT_PREREQDATA, c);
-    SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
-    if (st->username) {
-        SETOPT(CURLOPT_USERNAME, st->username);
-        SETOPT(CURLOPT_PASSWORD, st->password);
-    }
-    if (st->ca_file)
-        SETOPT(CURLOPT_CAINFO, st->ca_file);
     SETOPT(CURLOPT_UPLOAD, 1L);
     SETOPT(CURLOPT_READFUNCTION, on_read);
     SETOPT(CURLOPT_READDATA, c);
-    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
-    /* The debug callback is how curl shows the server's reply text; it is
-     * only called in verbose mode, and then replaces curl's stderr output. */
-    SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
-    SETOPT(CURLOPT_DEBUGDATA, c);
-    SETOPT(CURLOPT_VERBOSE, 1L);
     *conn = c;
     return 0;
 }
@@ -746,33 +757,10 @@ static int smtp_probe(void *state, struct tk_error *err)
         return fail(err, TK_ENOMEM, "smtp: out of memory");
     memset(c, 0, sizeof *c);
     c->st = st;
-    c->curl = curl_easy_init();
-    if (!c->curl) {
-        smtp_close(c);
-        return fail(err, TK_ENOMEM, "smtp: libcurl could not create a handle");
-    }
-    SETOPT(CURLOPT_URL, st->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-    SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TIMEOUT, st->timeout);
-    SETOPT(CURLOPT_CONNECTTIMEOUT, st->connect_timeout);
-    SETOPT(CURLOPT_USE_SSL, st->tls == TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
-    if (st->username) {
-        SETOPT(CURLOPT_USERNAME, st->username);
-        SETOPT(CURLOPT_PASSWORD, st->password);
-    }
-    if (st->ca_file)
-        SETOPT(CURLOPT_CAINFO, st->ca_file);
+    if (curl_handle(c, err) != 0)
+        return TK_ERR;
     SETOPT(CURLOPT_CUSTOMREQUEST, "NOOP");
     SETOPT(CURLOPT_WRITEFUNCTION, discard);
-    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
-    SETOPT(CURLOPT_DEBUGFUNCTION, on_debug);
-    SETOPT(CURLOPT_DEBUGDATA, c);
-    SETOPT(CURLOPT_VERBOSE, 1L);
     CURLcode rc = curl_easy_perform(c->curl);
     int status = 0;
     if (rc != CURLE_OK)
