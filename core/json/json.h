@@ -33,6 +33,10 @@ json_t *tk_json_time(tk_time t);
  * too long to build as a tree first (`preview --json`).  NULL: null.
  * 0, or -1 when out of memory. */
 int tk_json_write_str(struct tk_buf *b, const char *s);
+/* The writer under it and under the items present.c dumps: S, N bytes of
+ * valid UTF-8 (the caller checked), as jansson's dump_string writes it,
+ * with ASCII as JSON_ENSURE_ASCII.  0, or -1 when out of memory. */
+int tk_json_write_strn(struct tk_buf *b, const char *s, size_t n, int ascii);
 /* Set O[KEY] = V, KEY repaired to UTF-8 too; takes V (also on failure).
  * 0 on success. */
 int tk_json_set(json_t *o, const char *key, json_t *v);

@@ -73,58 +73,10 @@ json_t *tk_json_item(const struct tk_item *it, const char *account_name)
  * escaping below) and field names unique; anything else is left to the
  * tree (1). */
 
-/* jansson's dump_string: \\ \" \b \f \n \r \t, other controls \u00XX
- * (upper-case hex), everything else as it is (no JSON_ENSURE_ASCII). */
+/* jansson's dump_string without JSON_ENSURE_ASCII (value.c) */
 static int put_str(struct tk_buf *b, const char *s)
 {
-    static const char hexd[] = "0123456789ABCDEF";
-    const char *run = s;
-    if (tk_buf_putc(b, '"'))
-        return -1;
-    for (;; s++) {
-        unsigned char ch = (unsigned char)*s;
-        char esc[7];
-        size_t n = 2;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        if (s > run && tk_buf_append(b, run, (size_t)(s - run)))
-            return -1;
-        if (!ch)
-            break;
-        esc[0] = '\\';
-        switch (ch) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hexd[ch >> 4];
-            esc[5] = hexd[ch & 15];
-            n = 6;
-        }
-        if (tk_buf_append(b, esc, n))
-            return -1;
-        run = s + 1;
-    }
-    return tk_buf_putc(b, '"');
+    return tk_json_write_strn(b, s, strlen(s), 0);
 }
 
 /* "KEY": -- KEY is a literal of ours (plain ASCII) */

@@ -68,10 +68,87 @@ static unsigned long utf8_at(const unsigned char *s, size_t *len)
            ((unsigned long)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
 }
 
+/* The one JSON string writer (present.c's items, `preview --json`): the
+ * bytes jansson's dump_string gives for valid UTF-8 S of N bytes.  \\ \"
+ * \b \f \n \r \t, other controls \u00XX (upper-case hex); with ASCII
+ * (JSON_ENSURE_ASCII) every code point past 0x7F as \uXXXX, a surrogate
+ * pair above 0xFFFF; without, those bytes as they are. */
+int tk_json_write_strn(struct tk_buf *b, const char *s, size_t n, int ascii)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+    if (tk_buf_putc(b, '"'))
+        return -1;
+    while (p < end) {
+        unsigned char ch = *p;
+        char esc[12];
+        size_t len = 1, en = 2;
+        if (ch >= 0x20 && ch != '"' && ch != '\\' && (ch < 0x80 || !ascii)) {
+            p++; /* plain: written in runs */
+            continue;
+        }
+        if (p > run && tk_buf_append(b, run, (size_t)(p - run)))
+            return -1;
+        esc[0] = '\\';
+        switch (ch) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default: {
+            unsigned long c = ch < 0x80 ? ch : utf8_at(p, &len);
+            unsigned long u[2];
+            size_t nu = 1;
+            if (c < 0x10000) {
+                u[0] = c;
+            } else {
+                c -= 0x10000;
+                u[0] = 0xD800 | (c >> 10);
+                u[1] = 0xDC00 | (c & 0x3FF);
+                nu = 2;
+            }
+            en = 0;
+            for (size_t k = 0; k < nu; k++) {
+                esc[en++] = '\\';
+                esc[en++] = 'u';
+                esc[en++] = hexd[(u[k] >> 12) & 15];
+                esc[en++] = hexd[(u[k] >> 8) & 15];
+                esc[en++] = hexd[(u[k] >> 4) & 15];
+                esc[en++] = hexd[u[k] & 15];
+            }
+        }
+        }
+        if (tk_buf_append(b, esc, en))
+            return -1;
+        p += len;
+        run = p;
+    }
+    if (p > run && tk_buf_append(b, run, (size_t)(p - run)))
+        return -1;
+    return tk_buf_putc(b, '"') ? -1 : 0;
+}
+
 int tk_json_write_str(struct tk_buf *b, const char *s)
 {
     char *fixed = NULL;
-    size_t n, len, run = 0;
+    size_t n;
     int rc;
     if (!s)
         return tk_buf_puts(b, "null") ? -1 : 0;
@@ -81,58 +158,7 @@ int tk_json_write_str(struct tk_buf *b, const char *s)
             return -1;
         s = fixed;
     }
-    rc = tk_buf_putc(b, '"');
-    for (size_t i = 0; i < n && rc == 0; i += len) {
-        const unsigned char *p = (const unsigned char *)s + i;
-        unsigned long c = utf8_at(p, &len);
-        const char *esc = NULL;
-        char seq[32]; /* room for any unsigned value the compiler assumes */
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            run += len; /* plain: written in runs */
-            continue;
-        }
-        if (run)
-            rc = tk_buf_append(b, p - run, run);
-        run = 0;
-        switch (c) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            if (c < 0x10000) {
-                snprintf(seq, sizeof seq, "\\u%04X", (unsigned)c);
-            } else {
-                c -= 0x10000;
-                snprintf(seq, sizeof seq, "\\u%04X\\u%04X", (unsigned)(0xD800 | (c >> 10)),
-                         (unsigned)(0xDC00 | (c & 0x3FF)));
-            }
-            esc = seq;
-        }
-        if (rc == 0)
-            rc = tk_buf_puts(b, esc);
-    }
-    if (rc == 0 && run)
-        rc = tk_buf_append(b, s + n - run, run);
-    if (rc == 0)
-        rc = tk_buf_putc(b, '"');
+    rc = tk_json_write_strn(b, s, n, 1);
     free(fixed);
-    return rc ? -1 : 0;
+    return rc;
 }

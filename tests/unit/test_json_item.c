@@ -114,8 +114,68 @@ TK_TEST(test_left_to_the_tree)
     tk_buf_free(&b);
 }
 
+/* The one string writer (tk_json_write_strn, and tk_json_write_str on it)
+ * against jansson's dump of the same string, with and without
+ * JSON_ENSURE_ASCII: every byte 1..255 alone, every kind of sequence,
+ * and pseudo-random strings (repaired to UTF-8 first, as tk_json_str). */
+static void same_str(const char *s)
+{
+    size_t n = strlen(s), len;
+    char *fixed = tk_utf8_repair(s, n, &len);
+    json_t *j = json_stringn(fixed, len);
+    for (int ascii = 0; ascii < 2; ascii++) {
+        struct tk_buf b = {0};
+        char *want = json_dumps(j, JSON_ENCODE_ANY | (ascii ? JSON_ENSURE_ASCII : 0));
+        if (ascii)
+            TK_CHECK_INT(tk_json_write_str(&b, s), 0);
+        else
+            TK_CHECK_INT(tk_json_write_strn(&b, fixed, len, 0), 0);
+        TK_CHECK(tk_buf_putc(&b, '\0') == 0);
+        TK_CHECK_STR(b.data, want);
+        free(want);
+        tk_buf_free(&b);
+    }
+    json_decref(j);
+    free(fixed);
+}
+
+TK_TEST(test_one_string_writer)
+{
+    static const char *const v[] = {"",
+                                    "plain",
+                                    "quote \" back \\ slash / del \x7f tab\t nl\n cr\r ff\f bs\b",
+                                    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x80\xa8",
+                                    "\xef\xbf\xbf \xf4\x8f\xbf\xbf \xc2\x80 \xdf\xbf",
+                                    "bad \xff \xc3 \xed\xa0\x80 \xc0\xaf \xf8\x88\x80\x80",
+                                    "\x01\x1f\x1e x\x02"};
+    char one[2] = {0, 0};
+    unsigned seed = 12345;
+    struct tk_buf b = {0};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        same_str(v[i]);
+    for (int c = 1; c < 256; c++) {
+        one[0] = (char)c;
+        same_str(one);
+    }
+    for (int r = 0; r < 2000; r++) {
+        char s[24];
+        size_t n = (size_t)(r % 23);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            s[i] = (char)(1 + (seed >> 16) % 255);
+        }
+        s[n] = '\0';
+        same_str(s);
+    }
+    TK_CHECK_INT(tk_json_write_str(&b, NULL), 0);
+    TK_CHECK_INT((int)b.len, 4);
+    TK_CHECK(memcmp(b.data, "null", 4) == 0);
+    tk_buf_free(&b);
+}
+
 int main(void)
 {
+    TK_RUN(test_one_string_writer);
     TK_RUN(test_plain);
     TK_RUN(test_hostile_strings);
     TK_RUN(test_left_to_the_tree);
