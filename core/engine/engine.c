@@ -270,6 +270,12 @@ void tk_engine_set_event_hook(struct tk_engine *e, tk_event_hook fn, void *u)
 {
     e->on_event = fn;
     e->on_event_data = fn ? u : NULL;
+    e->on_event_quiet = NULL; /* a new hook says for itself */
+}
+
+void tk_engine_set_event_quiet(struct tk_engine *e, tk_event_quiet_fn fn)
+{
+    e->on_event_quiet = fn;
 }
 
 tk_event_hook tk_engine_event_hook(const struct tk_engine *e, void **u)

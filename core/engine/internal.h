@@ -24,6 +24,7 @@ struct tk_engine {
     char *from_name, *from_addr, *msgid_domain;
     tk_event_hook on_event;
     void *on_event_data;
+    tk_event_quiet_fn on_event_quiet; /* with on_event_data; NULL: never quiet */
     tk_warn_fn warn;
     void *warn_data;
     volatile int *stop; /* daemon: set by signals, dispatch stops claiming */

@@ -410,15 +410,16 @@ out:
     return rc;
 }
 
-int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *event,
-                           const struct tk_kv *fields, struct tk_error *err)
+/* The event; OUT: see tk_engine_event_item (NULL: not wanted). */
+static int event_do(struct tk_engine *e, int64_t item_id, const char *event,
+                    const struct tk_kv *fields, struct tk_item *out, struct tk_error *err)
 {
     const struct tk_plugin *p;
     const struct tk_event_spec *ev;
     struct tk_item it;
     struct tk_buf what = {0};
     char detail[TK_ERROR_MAX];
-    int rc;
+    int rc, stale = 0;
 
     memset(&it, 0, sizeof it);
     if ((rc = load(e, item_id, &it, &p, NULL, err)))
@@ -465,12 +466,37 @@ int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *eve
         goto out;
     if (ev->final_state && (rc = tk_webhook_emit(e, e->db, "item.completed", it.id, err)))
         goto out;
-    if (e->on_event)
+    if (e->on_event) {
+        /* whether it may write more than this item as it stands here */
+        stale =
+            it.job_id || !e->on_event_quiet || !e->on_event_quiet(e->on_event_data, it.type, event);
         rc = e->on_event(e->on_event_data, e, &it, event, err);
+    }
 out:
+    if (rc == 0 && out) {
+        if (stale) {
+            rc = 1;
+        } else {
+            *out = it; /* as written (or as read: nothing to change) */
+            memset(&it, 0, sizeof it);
+        }
+    }
     tk_buf_free(&what);
     tk_item_free(&it);
     return rc;
+}
+
+int tk_engine_event_fields(struct tk_engine *e, int64_t item_id, const char *event,
+                           const struct tk_kv *fields, struct tk_error *err)
+{
+    return event_do(e, item_id, event, fields, NULL, err);
+}
+
+int tk_engine_event_item(struct tk_engine *e, int64_t item_id, const char *event,
+                         struct tk_item *out, struct tk_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return event_do(e, item_id, event, NULL, out, err);
 }
 
 struct bulk_collect {

@@ -6,28 +6,37 @@
 
 #include "http/api.h"
 
-/* The item as `tickler --json show` prints it. */
-static int item_answer(struct tk_http_ctx *x, int status, int64_t id, struct tk_error *err)
+/* IT (of account ACCOUNT_ID) as `tickler --json show` prints it. */
+static int item_write(struct tk_http_ctx *x, int status, const struct tk_item *it,
+                      struct tk_error *err)
 {
-    struct tk_item it;
     struct tk_account a = {0};
-    int rc;
-    memset(&it, 0, sizeof it);
-    if (!(rc = tk_engine_item_get(x->e, id, &it, err)) &&
-        !(rc = tk_engine_account_get(x->e, it.account_id, &a, err))) {
+    int rc = tk_engine_account_get(x->e, it->account_id, &a, err);
+    if (!rc) {
         /* straight into the answer; the tree only for what that cannot
          * write (the bytes are the same either way) */
         int r;
         tk_buf_reset(&x->res->body);
-        r = tk_json_item_dump(&x->res->body, &it, a.name);
+        r = tk_json_item_dump(&x->res->body, it, a.name);
         if (r == 0 && !tk_buf_putc(&x->res->body, '\n')) {
             x->res->status = status;
             x->res->content_type = "application/json";
         } else {
-            rc = tk_http_res_json(x->res, status, tk_json_item(&it, a.name));
+            rc = tk_http_res_json(x->res, status, tk_json_item(it, a.name));
         }
     }
     tk_account_free(&a);
+    return rc;
+}
+
+/* The item as `tickler --json show` prints it, read now. */
+static int item_answer(struct tk_http_ctx *x, int status, int64_t id, struct tk_error *err)
+{
+    struct tk_item it;
+    int rc;
+    memset(&it, 0, sizeof it);
+    if (!(rc = tk_engine_item_get(x->e, id, &it, err)))
+        rc = item_write(x, status, &it, err);
     tk_item_free(&it);
     return rc;
 }
@@ -174,14 +183,22 @@ static int items_event(struct tk_http_ctx *x, struct tk_error *err)
     static const char *const allowed[] = {"event", NULL};
     json_t *b = NULL;
     const char *event;
+    struct tk_item it;
     int64_t id;
     int rc;
+    memset(&it, 0, sizeof it);
     if ((rc = tk_api_body(x->req, 0, &b, err)) || (rc = tk_api_only(b, allowed, err)) ||
-        (rc = tk_api_string(b, "event", 1, &event, err)) || (rc = path_item(x, &id, err)) ||
-        (rc = tk_engine_event(x->e, id, event, err)))
+        (rc = tk_api_string(b, "event", 1, &event, err)) || (rc = path_item(x, &id, err)))
         goto out;
-    rc = item_answer(x, 200, id, err);
+    /* the item as the event left it, without reading it again, unless an
+     * automation may have changed it since (engine.h) */
+    rc = tk_engine_event_item(x->e, id, event, &it, err);
+    if (rc == 1)
+        rc = item_answer(x, 200, id, err);
+    else if (rc == 0)
+        rc = item_write(x, 200, &it, err);
 out:
+    tk_item_free(&it);
     json_decref(b);
     return rc;
 }

@@ -59,6 +59,7 @@ static int list_scripts(const char *dir, struct tk_strv *out, struct tk_error *e
 
 static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,
                     struct tk_error *err);
+static int on_event_quiet(void *u, const char *type, const char *event);
 
 /* Keep WHY, the reason a script did not load. */
 static int broken(struct tk_pipelines *p, const struct tk_error *why, struct tk_error *err)
@@ -163,6 +164,7 @@ int tk_pipelines_open(struct tk_engine *e, struct tk_pipelines **out, struct tk_
     }
     if (rc == 0) {
         tk_engine_set_event_hook(e, on_event, p);
+        tk_engine_set_event_quiet(e, on_event_quiet);
         tk_engine_set_webhook_handler(e, &tk_lua_webhook_handler, p);
     }
 out:
@@ -480,6 +482,24 @@ static int run_reminder_handlers(struct tk_pipelines *p, const struct tk_item *i
         }
     }
     return 0;
+}
+
+/* on_event runs nothing for an item of TYPE without a job on EVENT: no
+ * script broken, no on("TYPE.EVENT") (a reminder event has its own
+ * handlers: never quiet). */
+static int on_event_quiet(void *u, const char *type, const char *event)
+{
+    const struct tk_pipelines *p = u;
+    if (p->broken.n || strcmp(event, "reminder.sent") == 0 ||
+        strcmp(event, "reminders.exhausted") == 0)
+        return 0;
+    for (size_t i = 0; i < p->nscripts; i++)
+        for (size_t k = 0; k < p->scripts[i]->nhandlers; k++) {
+            const struct tk_handler *h = &p->scripts[i]->handlers[k];
+            if (strcmp(h->type, type) == 0 && strcmp(h->event, event) == 0)
+                return 0;
+        }
+    return 1;
 }
 
 static int on_event(void *u, struct tk_engine *e, const struct tk_item *it, const char *event,

@@ -73,6 +73,51 @@ class Endpoints(unittest.TestCase):
             self.assertEqual(self.call("POST", "/api/v1/items/%d/events" % iid, {"event": "viewed"}),
                              t.show(iid))
 
+    def test_event_answer_equals_the_cli_with_automations(self):
+        """POST /items/ID/events answers with the item the event left
+        (no second read) unless an automation may have changed it since:
+        an on("TYPE.EVENT") handler or a job.  Every case must still equal
+        `--json show` after it: no handler, a handler, an item of a job
+        whose stage moves on (advance = when_done), a completing event and
+        the same completing event again."""
+        import tempfile
+        d = tempfile.mkdtemp(prefix="tk-lua-")
+        with open(os.path.join(d, "billing.lua"), "w") as f:
+            f.write('pipeline("Billing", {\n'
+                    '  { stage = "Bill", advance = "when_done", on_enter = function(job)\n'
+                    '      job:create_invoice{ title = "job fee", fields = { amount = "5.00", currency = "EUR" } }\n'
+                    '    end },\n'
+                    '  { stage = "Done" },\n'
+                    '})\n'
+                    'on("invoice.viewed", function(item, job) end)\n')
+        self.addCleanup(lambda: (os.unlink(os.path.join(d, "billing.lua")), os.rmdir(d)))
+        self.d.stop()
+        t = deploy(self, extra="[lua]\nscripts = %s\n" % d)
+        dm = Daemon(self, t)
+        w = dm.token("ci", "write")
+        t.account("Acme", contacts=(("a@acme.example", "A", True),))
+
+        def event(iid, name):
+            st, _, b = dm.api("POST", "/api/v1/items/%d/events" % iid, {"event": name}, token=w)
+            self.assertEqual(st, 200, b)
+            self.assertEqual(b, t.show(iid))
+            return b
+
+        r = t.run("--json", "send", "invoice", "--account", "Acme", "--title", "Fees",
+                  "--set", "amount=1.00", "--set", "currency=EUR")
+        self.assertEqual(r.rc, 0, r)
+        plain = json.loads(r.out)["id"]
+        event(plain, "viewed")  # a handler: read again
+        self.assertEqual(event(plain, "paid")["state"], "paid")  # no handler: as written
+        self.assertEqual(event(plain, "paid")["state"], "paid")  # already paid: as read
+        r = t.run("job", "add", "Billing", "--account", "Acme", "--title", "2026")
+        self.assertEqual(r.rc, 0, r)
+        job = int(r.out.strip().splitlines()[-1])
+        item = t.json("job", "show", str(job))["items"][0]
+        event(item, "viewed")
+        self.assertEqual(event(item, "paid")["state"], "paid")  # the job moves on
+        self.assertEqual(t.json("job", "show", str(job))["stage"], "Done")
+
     def test_every_endpoint_and_the_cli_shapes(self):
         t = self.t
         st, _, h = self.d.api("GET", "/api/v1/health")
