@@ -71,8 +71,47 @@ int tk_time_parse(const char *s, tk_time *out)
     return 0;
 }
 
+/* DIGITS decimal digits of V at P, zero-padded. */
+static void put_digits(char *p, unsigned v, int digits)
+{
+    while (digits--) {
+        p[digits] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *tk_time_format(tk_time t, char *buf, size_t size)
 {
+    /* years 1000 to 9999 by arithmetic (Howard Hinnant's civil_from_days,
+     * the inverse of days_from_civil): gmtime_r and strftime were most
+     * of an item's JSON (bench/RESULTS.md update 10); the same bytes,
+     * unit.test_time_format.  Anything else as before. */
+    if (t >= -30610224000LL && t <= 253402300799LL && size >= 21) {
+        int64_t days = (t >= 0 ? t : t - 86399) / 86400, z = days + 719468;
+        unsigned secs = (unsigned)(t - days * 86400);
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned d = doy - (153 * mp + 2) / 5 + 1;
+        unsigned m = mp < 10 ? mp + 3 : mp - 9;
+        int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+        put_digits(buf, (unsigned)y, 4);
+        buf[4] = '-';
+        put_digits(buf + 5, m, 2);
+        buf[7] = '-';
+        put_digits(buf + 8, d, 2);
+        buf[10] = 'T';
+        put_digits(buf + 11, secs / 3600, 2);
+        buf[13] = ':';
+        put_digits(buf + 14, secs / 60 % 60, 2);
+        buf[16] = ':';
+        put_digits(buf + 17, secs % 60, 2);
+        buf[19] = 'Z';
+        buf[20] = '\0';
+        return buf;
+    }
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
