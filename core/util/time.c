@@ -84,7 +84,7 @@ char *tk_time_format(tk_time t, char *buf, size_t size)
 {
     /* years 1000 to 9999 by arithmetic (Howard Hinnant's civil_from_days,
      * the inverse of days_from_civil): gmtime_r and strftime were most
-     * of an item's JSON (bench/RESULTS.md update 10); the same bytes,
+     * of an item's JSON (bench/RESULTS.md update 14); the same bytes,
      * unit.test_time_format.  Anything else as before. */
     if (t >= -30610224000LL && t <= 253402300799LL && size >= 21) {
         int64_t days = (t >= 0 ? t : t - 86399) / 86400, z = days + 719468;
