@@ -197,6 +197,57 @@ class Digest(unittest.TestCase):
             self.assertEqual(t.show(i)["reminders"]["sent"], 1)
             self.assertEqual(len(self.reminder_audit(i)), 1)
 
+    def test_shared_contact_one_digest_across_accounts_and_batches(self):
+        # batch_size 2, and the two accounts that share Ann far apart in the
+        # due index (a digest-off account's items between them): Ann still
+        # gets ONE digest that day, listing both accounts' items
+        t = self.deploy(extra_ini="[scheduler]\nbatch_size = 2\n")
+        a = self.account("Acme BV", "--digest", "on")
+        c = self.account("Corp BV", "--digest", "off", contacts=(("cy@corp.example", "Cy"),))
+        b = self.account("Beta BV", "--digest", "on",
+                         contacts=((ANN, "Ann"), ("bo@beta.example", "Bo")))
+        items = [self.item(a, "A0"), self.item(a, "A1")]
+        items += [self.item(c, "C%d" % i) for i in range(4)]
+        items += [self.item(b, "B0"), self.item(b, "B1")]
+        self.srv.clear()
+        got = t.json("tick", now=at(1))
+        self.assertEqual(got["reminders"], 8)
+        ann = [m for m in of_kind(self.srv, "digest") if ANN in m["To"]]
+        self.assertEqual(len(ann), 1, [str(m["Subject"]) for m in ann])
+        self.assertEqual(str(ann[0]["Subject"]), "4 items waiting for you")
+        for title in ("A0", "A1", "B0", "B1"):
+            self.assertIn("- %s (reminder 1 of 2)" % title, body(ann[0]))
+        # Bo (Beta only) gets Beta's two; Cy (digest off) single reminders
+        bo = [m for m in of_kind(self.srv, "digest") if "bo@" in m["To"]]
+        self.assertEqual([str(m["Subject"]) for m in bo], ["2 items waiting for you"])
+        self.assertEqual(sorted(m["To"] for m in of_kind(self.srv, "reminder")),
+                         ["Cy <cy@corp.example>"] * 4)
+        outbox = set()
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            audit = self.reminder_audit(i)
+            self.assertEqual(len(audit), 1, audit)
+            if i not in items[2:6]:
+                outbox.add(audit[0].split(ANN + " (in digest, outbox ")[1].split(")")[0])
+        self.assertEqual(len(outbox), 1, outbox)
+        rows = t.rows("SELECT COUNT(*) FROM outbox WHERE kind = 'digest' AND recipient = '%s'" % ANN)
+        self.assertEqual(rows[0][0], 1)
+
+    def test_account_json_digest_effective(self):
+        # `digest` stays the account's own setting; digest_effective is what
+        # the tick uses (the account's on/off, else [reminders] digest)
+        t = self.deploy(extra_ini="[reminders]\ndigest = on\n")
+        a = self.account("Acme BV")
+        b = self.account("Beta BV", "--digest", "off")
+        c = self.account("Corp BV", "--digest", "on")
+        got = {x["name"]: (x["digest"], x["digest_effective"]) for x in t.json("account", "list")}
+        self.assertEqual(got, {"Acme BV": (False, True), "Beta BV": (False, False),
+                               "Corp BV": (True, True)})
+        shown = t.json("account", "show", a)
+        self.assertEqual((shown["digest"], shown["digest_effective"]), (False, True))
+        shown = t.json("account", "set", a, "--digest", "off")
+        self.assertEqual((shown["digest"], shown["digest_effective"]), (False, False))
+
     def test_bad_config_value_refused_with_file_line(self):
         self.srv = SmtpServer(self)
         t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")
