@@ -409,8 +409,12 @@ int tk_engine_digest_text(struct tk_engine *e, const char *language, const char 
     struct tk_buf items = {0};
     struct tk_kv vars = {0};
     const struct tk_template *t = NULL;
-    const struct tk_template_section *sec;
+    const struct tk_template_section *sec = NULL;
+    struct tk_template builtin;
+    struct tk_error why = {0};
     char count[32];
+
+    memset(&builtin, 0, sizeof builtin);
 
     for (size_t i = 1; i < n; i++)
         several |= v[i].account != v[0].account;
@@ -427,12 +431,26 @@ int tk_engine_digest_text(struct tk_engine *e, const char *language, const char 
         rc = oom(err);
         goto out;
     }
-    if ((rc = tk_catalog_find(e->catalog, &digest_type, language, "default", &t, err)))
-        goto out;
-    if (!(sec = tk_template_section(t, "digest"))) {
-        rc = tk_error_set(err, TK_ENOTFOUND, "template %s has no section [digest]",
+    /* a firm's digest template that does not load is logged and the
+     * built-in one used: the digest is written in the tick's transaction,
+     * where a failure would stop every item's reminder, not only one */
+    if ((rc = tk_catalog_find(e->catalog, &digest_type, language, "default", &t, &why)) == 0 &&
+        !(sec = tk_template_section(t, "digest")))
+        rc = tk_error_set(&why, TK_ENOTFOUND, "template %s has no section [digest]",
                           t->origin ? t->origin : "digest/default");
+    if (rc == TK_ENOMEM) {
+        *err = why;
         goto out;
+    }
+    if (rc) {
+        const char *src = nl ? DIGEST_NL : DIGEST_EN;
+        tk_engine_warn(e, "digest template: %s; the built-in one is used", why.msg);
+        if ((rc = tk_template_parse(src, strlen(src), "built-in digest", &builtin, err)))
+            goto out;
+        if (!(sec = tk_template_section(&builtin, "digest"))) {
+            rc = tk_error_set(err, TK_EINVAL, "built-in digest template has no [digest]");
+            goto out;
+        }
     }
     snprintf(count, sizeof count, "%zu", n);
     const char *const pairs[] = {
@@ -453,6 +471,7 @@ int tk_engine_digest_text(struct tk_engine *e, const char *language, const char 
     if (rc == 0 && (rc = tk_template_render_subject(sec->subject, &vars, subject, err)) == 0)
         rc = tk_template_render(sec->body, &vars, text, err);
 out:
+    tk_template_free(&builtin);
     tk_kv_free(&vars);
     tk_buf_free(&items);
     return rc;

@@ -248,6 +248,38 @@ class Digest(unittest.TestCase):
         shown = t.json("account", "set", a, "--digest", "off")
         self.assertEqual((shown["digest"], shown["digest_effective"]), (False, False))
 
+    def test_wording_is_a_template_the_firm_overrides(self):
+        # TEMPLATES_DIR/LANG/digest/default.tmpl replaces the built-in
+        # wording; one without a [digest] section is logged and the built-in
+        # one used (the digest is written in the tick's transaction)
+        t = self.deploy()
+        tdir = os.path.join(t.dir, "templates")
+        for lang, text in (("en", "description = ours\n\n[digest]\n"
+                                  "Subject: {{digest.count}} things for {{contact.name}}\n\n"
+                                  "{{digest.items}}-- {{firm.name}}\n"),
+                           ("nl", "description = broken\n\n[other]\nSubject: x\n\nx\n")):
+            os.makedirs(os.path.join(tdir, lang, "digest"))
+            with open(os.path.join(tdir, lang, "digest", "default.tmpl"), "w") as f:
+                f.write(text)
+        with open(t.config) as f:
+            ini = [l for l in f.read().splitlines() if not l.startswith("[templates]") and
+                   not (l.startswith("dir = ") and l.endswith("templates"))]
+        with open(t.config, "w") as f:
+            f.write("\n".join(ini) + "\n[templates]\ndir = %s\n" % tdir)
+        a = self.account("Acme BV", "--digest", "on")
+        b = self.account("Jansen BV", "--digest", "on", language="nl",
+                         contacts=(("jan@jansen.example", "Jan"),))
+        for title in ("One", "Two"):
+            self.item(a, title)
+            self.item(b, title)
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        got = {str(m["Subject"]): body(m) for m in of_kind(self.srv, "digest")}
+        self.assertEqual(sorted(got), ["2 openstaande punten", "2 things for Ann"])
+        self.assertIn("- One (reminder 1 of 2)\n- Two (reminder 1 of 2)\n--",
+                      got["2 things for Ann"].replace("\r\n", "\n"))
+        self.assertIn("Beste Jan", got["2 openstaande punten"])
+
     def test_bad_config_value_refused_with_file_line(self):
         self.srv = SmtpServer(self)
         t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")
