@@ -91,7 +91,9 @@ json_t *tk_cli_json_account(struct tk_cli *c, const struct tk_account *a,
                             const struct tk_contacts *cs)
 {
     struct tk_account x = effective(c, a);
-    return tk_json_account(&x, cs);
+    json_t *o = tk_json_account(&x, cs);
+    json_object_set_new(o, "digest_effective", json_boolean(tk_engine_digest_effective(c->e, a)));
+    return o;
 }
 
 static int show_account(struct tk_cli *c, const struct tk_account *acc, struct tk_error *err)
@@ -104,6 +106,8 @@ static int show_account(struct tk_cli *c, const struct tk_account *acc, struct t
         return rc;
     if (c->json) {
         json_t *o = tk_json_account(&x, &cs);
+        json_object_set_new(o, "digest_effective",
+                            json_boolean(tk_engine_digest_effective(c->e, acc)));
         json_object_set_new(o, "created_at", tk_json_time(acc->created_at));
         tk_cli_emit(o);
     } else {

@@ -126,10 +126,11 @@ static int one(void *u, const struct tk_preview *p)
                p->step, p->count, tk_cli_text(p->account_name), tk_cli_text(p->type),
                tk_cli_text(p->title));
     else
-        printf("%s  (%s)  item %lld  reminder %d of %d  %s: %s \"%s\"\n",
+        printf("%s  (%s)  item %lld  reminder %d of %d%s  %s: %s \"%s\"\n",
                tk_time_format(p->at, at, sizeof at), tk_cli_text(p->local), (long long)p->item_id,
-               p->step, p->count, tk_cli_text(p->account_name), tk_cli_text(p->type),
-               tk_cli_text(p->title));
+               p->step, p->count,
+               p->kind && strcmp(p->kind, "digest") == 0 ? " (inside the digest)" : "",
+               tk_cli_text(p->account_name), tk_cli_text(p->type), tk_cli_text(p->title));
     if (p->moved)
         printf("  moved:   %s\n", tk_cli_text(p->moved));
     if (p->error) {

@@ -99,6 +99,8 @@ static json_t *why_json(const struct tk_engine_why *w, const struct emails *x)
                             w->send_moved[0] ? tk_json_str(w->send_moved) : json_null());
         json_object_set_new(n, "error",
                             w->send_error[0] ? tk_json_str(w->send_error) : json_null());
+        /* issue 14: inside the digest of its moment, to these addresses */
+        json_object_set_new(n, "digest", json_boolean(w->send_digest));
         json_object_set_new(o, "next_send", n);
     } else {
         json_object_set_new(o, "next_send", json_null());
@@ -196,6 +198,11 @@ static void why_text(const struct tk_engine_why *w, const struct emails *x)
             printf(" to %zu recipient%s\n", w->send_recipients, w->send_recipients == 1 ? "" : "s");
         else
             printf(" to nobody\n");
+        if (w->send_digest)
+            printf("  digest:        the reminder goes out inside the day's digest to %s (one "
+                   "email listing every reminder due for that address then; its own reminder "
+                   "when it is the only one)\n",
+                   tk_cli_text(w->send_to));
         if (w->send_moved[0])
             printf("  moved by:      %s\n", tk_cli_text(w->send_moved));
         if (w->send_error[0])

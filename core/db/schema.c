@@ -269,6 +269,23 @@ struct migration {
  * relative to its due_date field, as text "-7,0,7"; NULL: every N days. */
 #define V11_SQL "ALTER TABLE items ADD COLUMN rem_schedule TEXT;"
 
+/* Version 13 (issue 14; 12 is reserved for another branch, the
+ * migrations need not be dense):
+ *  - one digest across accounts: the tick finds every account that shares
+ *    a contact address with a digest's recipient (contacts_email);
+ *  - escalation for items whose last reminder went out before escalation
+ *    existed: they have no next_at, so the tick never looked at them.
+ *    Their next_at becomes their last email's moment, so the next tick
+ *    looks at each once and computes the escalation there (escalate.c:
+ *    last email + [reminders] escalate_after_days, deferred to that moment
+ *    when still to come; nothing when 0 or when the item was escalated
+ *    already).  Data only, nothing to undo. */
+#define V13_SQL                                                                                    \
+    "CREATE INDEX contacts_email ON contacts(email);"                                              \
+    "UPDATE items SET next_at = last_mail_at WHERE next_at IS NULL AND state = 'pending' AND "     \
+    "archived = 0 AND rem_enabled = 1 AND rem_count > 0 AND rem_sent >= rem_count AND "            \
+    "last_mail_at IS NOT NULL AND last_mail_at > 0;"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -293,6 +310,7 @@ static const struct migration migrations[] = {
       [TK_DB_SCHEMA_POSTGRES] = V9_SQL("BIGSERIAL PRIMARY KEY")}},
     {10, {[TK_DB_SCHEMA_SQLITE] = V10_SQL, [TK_DB_SCHEMA_POSTGRES] = V10_SQL}},
     {11, {[TK_DB_SCHEMA_SQLITE] = V11_SQL, [TK_DB_SCHEMA_POSTGRES] = V11_SQL}},
+    {13, {[TK_DB_SCHEMA_SQLITE] = V13_SQL, [TK_DB_SCHEMA_POSTGRES] = V13_SQL}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])

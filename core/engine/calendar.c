@@ -322,6 +322,11 @@ void tk_engine_account_view(const struct tk_engine *e, const struct tk_account *
     out->holidays = spec.holidays;
 }
 
+int tk_engine_digest_effective(const struct tk_engine *e, const struct tk_account *a)
+{
+    return tk_engine_digest_on(e, a);
+}
+
 void tk_engine_account_local_time(struct tk_engine *e, const struct tk_account *a, tk_time t,
                                   char *buf, size_t size)
 {

@@ -20,10 +20,15 @@
  * digest, never the digest and the single emails.
  *
  * Grouping is per scheduler transaction ([scheduler] batch_size items, or
- * a round of the settler with several connections): a tick with more due
- * items than one transaction takes may split one person's reminders over
- * two digests.  Memory: one entry per (item, recipient) of digest
- * accounts in the open transaction. */
+ * a round of the settler with several connections).  So that one person's
+ * reminders are not split over two transactions, the first digest member
+ * of a transaction pulls in (tick.c, digest_spread) every due step of its
+ * account and of every digest-on account that shares one of its
+ * recipients' addresses (contacts_email index, schema v13), and so on for
+ * the members those bring.  Only more than DIGEST_SIBLINGS_MAX (tick.c)
+ * due steps in one account can still spill into the next transaction.
+ * Memory: one entry per (item, recipient) of digest accounts in the open
+ * transaction. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 #include "calendar/calendar.h"
 #include "internal.h"
 #include "mail/mail.h"
+#include "template/template.h"
 
 struct digest_entry {
     char *email, *name, *title, *section, *account_name;
@@ -48,6 +54,10 @@ struct tk_engine_digest {
      * own list reaches it */
     int64_t *seen;
     size_t nseen, capseen;
+    /* addresses whose other accounts were looked up in this transaction
+     * (a 64-bit hash of each, made odd so that it is never 0) */
+    int64_t *addrs;
+    size_t naddrs, capaddrs;
     long extra; /* siblings handled minus those skipped: the tick's count */
 };
 
@@ -81,6 +91,9 @@ void tk_engine_digest_discard(struct tk_engine *e)
     if (g->nseen)
         memset(g->seen, 0, g->capseen * sizeof *g->seen);
     g->nseen = 0;
+    if (g->naddrs)
+        memset(g->addrs, 0, g->capaddrs * sizeof *g->addrs);
+    g->naddrs = 0;
     g->extra = 0;
 }
 
@@ -96,17 +109,58 @@ static size_t slot(int64_t id, size_t cap)
     return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
 }
 
+static int set_has(const int64_t *v, size_t n, size_t cap, int64_t id)
+{
+    if (!n)
+        return 0;
+    for (size_t i = slot(id, cap);; i = (i + 1) & (cap - 1)) {
+        if (v[i] == id)
+            return 1;
+        if (!v[i])
+            return 0;
+    }
+}
+
+/* Adds ID (not 0) to the open-addressing set V; *ADDED: whether it was
+ * new (may be NULL). */
+static int set_add(int64_t **v, size_t *n, size_t *cap, int64_t id, int *added,
+                   struct tk_error *err)
+{
+    int dummy;
+    if (!added)
+        added = &dummy;
+    *added = 0;
+    if (set_has(*v, *n, *cap, id))
+        return 0;
+    if (2 * (*n + 1) > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        int64_t *nv = calloc(ncap, sizeof *nv);
+        if (!nv)
+            return oom(err);
+        for (size_t i = 0; i < *cap; i++)
+            if ((*v)[i]) {
+                size_t k = slot((*v)[i], ncap);
+                while (nv[k])
+                    k = (k + 1) & (ncap - 1);
+                nv[k] = (*v)[i];
+            }
+        free(*v);
+        *v = nv;
+        *cap = ncap;
+    }
+    size_t k = slot(id, *cap);
+    while ((*v)[k])
+        k = (k + 1) & (*cap - 1);
+    (*v)[k] = id;
+    (*n)++;
+    *added = 1;
+    return 0;
+}
+
 int tk_engine_digest_seen(const struct tk_engine *e, int64_t id)
 {
     const struct tk_engine_digest *g = e->digest;
-    if (!g || !g->nseen)
-        return 0;
-    for (size_t i = slot(id, g->capseen);; i = (i + 1) & (g->capseen - 1)) {
-        if (g->seen[i] == id)
-            return 1;
-        if (!g->seen[i])
-            return 0;
-    }
+    return g && set_has(g->seen, g->nseen, g->capseen, id);
 }
 
 int tk_engine_digest_mark(struct tk_engine *e, int64_t id, struct tk_error *err)
@@ -114,35 +168,37 @@ int tk_engine_digest_mark(struct tk_engine *e, int64_t id, struct tk_error *err)
     struct tk_engine_digest *g = digest(e);
     if (!g)
         return oom(err);
-    if (tk_engine_digest_seen(e, id))
-        return 0;
-    if (2 * (g->nseen + 1) > g->capseen) {
-        size_t cap = g->capseen ? g->capseen * 2 : 1024;
-        int64_t *v = calloc(cap, sizeof *v);
-        if (!v)
-            return oom(err);
-        for (size_t i = 0; i < g->capseen; i++)
-            if (g->seen[i]) {
-                size_t k = slot(g->seen[i], cap);
-                while (v[k])
-                    k = (k + 1) & (cap - 1);
-                v[k] = g->seen[i];
-            }
-        free(g->seen);
-        g->seen = v;
-        g->capseen = cap;
-    }
-    size_t k = slot(id, g->capseen);
-    while (g->seen[k])
-        k = (k + 1) & (g->capseen - 1);
-    g->seen[k] = id;
-    g->nseen++;
-    return 0;
+    return set_add(&g->seen, &g->nseen, &g->capseen, id, NULL, err);
 }
 
-int tk_engine_digest_last_account(const struct tk_engine *e, int64_t *account)
+int tk_engine_digest_account_mark(struct tk_engine *e, int64_t account, int *first,
+                                  struct tk_error *err)
 {
-    *account = e->digest && e->digest->n ? e->digest->v[e->digest->n - 1].account : 0;
+    struct tk_engine_digest *g = digest(e);
+    if (!g)
+        return oom(err);
+    return set_add(&g->seen, &g->nseen, &g->capseen, -account, first, err);
+}
+
+int tk_engine_digest_address_mark(struct tk_engine *e, const char *addr, int *first,
+                                  struct tk_error *err)
+{
+    struct tk_engine_digest *g = digest(e);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    if (!g)
+        return oom(err);
+    for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return set_add(&g->addrs, &g->naddrs, &g->capaddrs, (int64_t)(h | 1), first, err);
+}
+
+int tk_engine_digest_member(const struct tk_engine *e, size_t i, int64_t *account,
+                            const char **addr)
+{
+    if (!e->digest || i >= e->digest->n)
+        return TK_ENOTFOUND;
+    *account = e->digest->v[i].account;
+    *addr = e->digest->v[i].email;
     return 0;
 }
 
@@ -171,6 +227,7 @@ void tk_engine_digest_free(struct tk_engine *e)
         return;
     tk_engine_digest_discard(e);
     free(e->digest->seen);
+    free(e->digest->addrs);
     free(e->digest->v);
     free(e->digest);
     e->digest = NULL;
@@ -290,6 +347,136 @@ out:
     return rc;
 }
 
+/* The digest's wording: a template, type "digest", name "default",
+ * section [digest], looked up like an item type's (the firm's
+ * TEMPLATES_DIR/LANG/digest/default.tmpl first, then these built-in ones,
+ * then English).  Variables: contact.name (the name, else the address),
+ * digest.count, digest.items (one line per item, "\n"-terminated),
+ * firm.name, firm.portal_url. */
+static const char DIGEST_EN[] =
+    "description = One digest per person (issue 14)\n"
+    "\n"
+    "[digest]\n"
+    "Subject: {{digest.count}} items waiting for you\n"
+    "\n"
+    "Dear {{contact.name}},\n"
+    "\n"
+    "These {{digest.count}} items from {{firm.name}} are waiting for you:\n"
+    "\n"
+    "{{digest.items}}"
+    "{{#firm.portal_url}}\nSee everything at {{firm.portal_url}}\n{{/firm.portal_url}}"
+    "\n"
+    "Questions? Just reply to this email.\n"
+    "\n"
+    "Kind regards,\n"
+    "{{firm.name}}\n";
+
+static const char DIGEST_NL[] =
+    "description = Een overzicht per persoon (issue 14)\n"
+    "\n"
+    "[digest]\n"
+    "Subject: {{digest.count}} openstaande punten\n"
+    "\n"
+    "Beste {{contact.name}},\n"
+    "\n"
+    "De volgende {{digest.count}} punten van {{firm.name}} staan nog open:\n"
+    "\n"
+    "{{digest.items}}"
+    "{{#firm.portal_url}}\nBekijk alles op {{firm.portal_url}}\n{{/firm.portal_url}}"
+    "\n"
+    "Heeft u vragen? Beantwoord dan deze e-mail.\n"
+    "\n"
+    "Met vriendelijke groet,\n"
+    "{{firm.name}}\n";
+
+static const struct tk_template_text digest_texts[] = {
+    {"en", "default", DIGEST_EN},
+    {"nl", "default", DIGEST_NL},
+    {NULL, NULL, NULL},
+};
+
+static const struct tk_item_type digest_type = {
+    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "digest", "1.0",
+                                 "One digest per person"),
+    .templates = digest_texts,
+};
+
+int tk_engine_digest_text(struct tk_engine *e, const char *language, const char *who,
+                          const struct tk_digest_line *v, size_t n, struct tk_buf *subject,
+                          struct tk_buf *text, struct tk_error *err)
+{
+    int nl = language && strcmp(language, "nl") == 0, several = 0, rc = 0;
+    struct tk_buf items = {0};
+    struct tk_kv vars = {0};
+    const struct tk_template *t = NULL;
+    const struct tk_template_section *sec = NULL;
+    struct tk_template builtin;
+    struct tk_error why = {0};
+    char count[32];
+
+    memset(&builtin, 0, sizeof builtin);
+
+    for (size_t i = 1; i < n; i++)
+        several |= v[i].account != v[0].account;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc =
+            tk_buf_printf(&items, "- %s (%s %d %s %d)", v[i].title, nl ? "herinnering" : "reminder",
+                          v[i].step, nl ? "van" : "of", v[i].count);
+        if (!rc && several)
+            rc = tk_buf_printf(&items, " - %s", v[i].account_name);
+        if (!rc)
+            rc = tk_buf_puts(&items, "\n");
+    }
+    if (rc || !items.data) {
+        rc = oom(err);
+        goto out;
+    }
+    /* a firm's digest template that does not load is logged and the
+     * built-in one used: the digest is written in the tick's transaction,
+     * where a failure would stop every item's reminder, not only one */
+    if ((rc = tk_catalog_find(e->catalog, &digest_type, language, "default", &t, &why)) == 0 &&
+        !(sec = tk_template_section(t, "digest")))
+        rc = tk_error_set(&why, TK_ENOTFOUND, "template %s has no section [digest]",
+                          t->origin ? t->origin : "digest/default");
+    if (rc == TK_ENOMEM) {
+        *err = why;
+        goto out;
+    }
+    if (rc) {
+        const char *src = nl ? DIGEST_NL : DIGEST_EN;
+        tk_engine_warn(e, "digest template: %s; the built-in one is used", why.msg);
+        if ((rc = tk_template_parse(src, strlen(src), "built-in digest", &builtin, err)))
+            goto out;
+        if (!(sec = tk_template_section(&builtin, "digest"))) {
+            rc = tk_error_set(err, TK_EINVAL, "built-in digest template has no [digest]");
+            goto out;
+        }
+    }
+    snprintf(count, sizeof count, "%zu", n);
+    const char *const pairs[] = {
+        "firm.name",
+        e->cfg.firm_name && *e->cfg.firm_name ? e->cfg.firm_name : "Your accountant",
+        "firm.portal_url",
+        e->cfg.firm_portal_url && *e->cfg.firm_portal_url ? e->cfg.firm_portal_url : NULL,
+        "contact.name",
+        who,
+        "digest.count",
+        count,
+        "digest.items",
+        items.data,
+        NULL};
+    for (const char *const *p = pairs; *p && rc == 0; p += 2)
+        if (p[1] && tk_kv_set(&vars, p[0], p[1]))
+            rc = oom(err);
+    if (rc == 0 && (rc = tk_template_render_subject(sec->subject, &vars, subject, err)) == 0)
+        rc = tk_template_render(sec->body, &vars, text, err);
+out:
+    tk_template_free(&builtin);
+    tk_kv_free(&vars);
+    tk_buf_free(&items);
+    return rc;
+}
+
 /* The digest of entries V[0..N) (one address, one local day) as one
  * outbox row; *ID: its outbox id. */
 static int send_digest(struct tk_engine *e, struct digest_entry *v, size_t n, int64_t *id,
@@ -300,47 +487,30 @@ static int send_digest(struct tk_engine *e, struct digest_entry *v, size_t n, in
     struct tk_error why = {0};
     struct tk_buf subject = {0}, text = {0}, msg = {0};
     struct tk_outbox_row row;
+    struct tk_digest_line *lines = NULL;
     struct tk_mail m;
     char msgid[160], date[TK_CALENDAR_DATE_HEADER_MAX], idem[700], day[16];
-    const char *firm = e->cfg.firm_name && *e->cfg.firm_name ? e->cfg.firm_name : "Your accountant";
     const char *who = v[0].name && *v[0].name ? v[0].name : v[0].email;
     const char *extra[3];
-    int nl, several = 0, dup = 0, rc;
+    int dup = 0, rc;
 
     *id = 0;
     if ((rc = tk_store_account_get(e->db, v[0].account, &acc, err)))
         return rc;
-    nl = acc.language && strcmp(acc.language, "nl") == 0;
-    for (size_t i = 1; i < n; i++)
-        several |= v[i].account != v[0].account;
-    rc = nl ? tk_buf_printf(&subject, "%zu openstaande punten", n)
-            : tk_buf_printf(&subject, "%zu items waiting for you", n);
-    if (!rc)
-        rc = nl ? tk_buf_printf(&text,
-                                "Beste %s,\n\nDe volgende %zu punten van %s staan nog open:\n\n",
-                                who, n, firm)
-                : tk_buf_printf(&text,
-                                "Dear %s,\n\nThese %zu items from %s are waiting for you:\n\n", who,
-                                n, firm);
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = tk_buf_printf(&text, "- %s (%s %d %s %d)", v[i].title, nl ? "herinnering" : "reminder",
-                           v[i].step, nl ? "van" : "of", v[i].count);
-        if (!rc && several)
-            rc = tk_buf_printf(&text, " - %s", v[i].account_name);
-        if (!rc)
-            rc = tk_buf_puts(&text, "\n");
+    if (!(lines = calloc(n, sizeof *lines))) {
+        rc = oom(err);
+        goto out;
     }
-    if (!rc && e->cfg.firm_portal_url && *e->cfg.firm_portal_url)
-        rc = tk_buf_printf(&text, "\n%s %s\n", nl ? "Bekijk alles op" : "See everything at",
-                           e->cfg.firm_portal_url);
-    if (!rc)
-        rc = nl ? tk_buf_printf(&text,
-                                "\nHeeft u vragen? Beantwoord dan deze e-mail.\n\nMet vriendelijke "
-                                "groet,\n%s\n",
-                                firm)
-                : tk_buf_printf(
-                      &text, "\nQuestions? Just reply to this email.\n\nKind regards,\n%s\n", firm);
-    if (rc || !subject.data || !text.data) {
+    for (size_t i = 0; i < n; i++) {
+        lines[i].title = v[i].title;
+        lines[i].account_name = v[i].account_name;
+        lines[i].account = v[i].account;
+        lines[i].step = v[i].step;
+        lines[i].count = v[i].count;
+    }
+    if ((rc = tk_engine_digest_text(e, acc.language, who, lines, n, &subject, &text, err)))
+        goto out;
+    if (!subject.data || !text.data) {
         rc = oom(err);
         goto out;
     }
@@ -386,6 +556,7 @@ static int send_digest(struct tk_engine *e, struct digest_entry *v, size_t n, in
     if ((rc = tk_store_outbox_add(e->db, &row, id, &dup, err)) == 0 && !dup)
         rc = tk_engine_verp_sender(e, *id, v[0].email, err);
 out:
+    free(lines);
     tk_buf_free(&subject);
     tk_buf_free(&text);
     tk_buf_free(&msg);

@@ -347,6 +347,9 @@ struct tk_account_view {
 };
 void tk_engine_account_view(const struct tk_engine *e, const struct tk_account *a,
                             struct tk_account_view *out);
+/* Whether A's automatic reminders go into digests: its --digest, else
+ * [reminders] digest (JSON digest_effective). */
+int tk_engine_digest_effective(const struct tk_engine *e, const struct tk_account *a);
 /* The local time of T in ACCOUNT's zone, "2026-12-07 09:00 America/New_York",
  * into BUF (300 bytes suffice); "" when the calendar cannot be built. */
 void tk_engine_account_local_time(struct tk_engine *e, const struct tk_account *a, tk_time t,
@@ -730,7 +733,12 @@ struct tk_preview {
      * email to contacts that have had none about it (nobody.c: they get
      * it before any reminder; STEP 0); "escalation": the email to the
      * account's manager after the last step (escalate.c; STEP = COUNT;
-     * no mail when the account has no manager) */
+     * no mail when the account has no manager); "digest": a reminder
+     * step (STEP of COUNT) of a digest account that goes out inside one
+     * digest with other items' steps due for the same address at the
+     * same moment (digest.c): each such mail has the digest's subject
+     * (and with --render its text), and every item in it has its own
+     * entry of kind "digest" */
     const char *kind;
 };
 #define TK_PREVIEW_DAYS_MAX 366
@@ -808,8 +816,13 @@ struct tk_engine_why {
     char send_kind[16];                    /* tk_preview's kind */
     char send_local[300], send_moved[600]; /* "" when not moved */
     char send_error[TK_ERROR_MAX];         /* "": none */
-    size_t notify_on;                      /* the account's notify-on contacts */
-    struct tk_contacts suppressed;         /* those of them that are suppressed */
+    /* a reminder of a digest account (digest.c): it goes out inside the
+     * digest of its moment to each address in SEND_TO ("a, b"), alone as
+     * its own reminder when no other item's is due for that address then */
+    int send_digest;
+    char send_to[600];
+    size_t notify_on;              /* the account's notify-on contacts */
+    struct tk_contacts suppressed; /* those of them that are suppressed */
 };
 int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
                   struct tk_error *err);

@@ -16,8 +16,10 @@
  * pending items escalate.  Without a manager it is recorded (audit and
  * log) once, and nothing is sent.
  *
- * The wording (en, nl by the account's language) is the core's, not an
- * item template's: it is written to staff, not to the client. */
+ * The wording (en, nl by the account's language) is a template of its own
+ * (type "escalation": built in below, overridable by the firm as
+ * TEMPLATES_DIR/LANG/escalation/default.tmpl), not an item template's: it
+ * is written to staff, not to the client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "calendar/calendar.h"
 #include "internal.h"
 #include "mail/mail.h"
+#include "template/template.h"
 
 tk_time tk_engine_escalate_at(const struct tk_engine *e, const struct tk_item *it)
 {
@@ -129,6 +132,64 @@ static int sent_line(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
+/* The escalation's wording: a template, type "escalation", name "default",
+ * section [escalation], looked up like an item type's (the firm's
+ * TEMPLATES_DIR/LANG/escalation/default.tmpl first, then these built-in
+ * ones, then English).  Variables: account.name, item.title, item.type,
+ * item.id, escalation.reminders (automatic reminders sent),
+ * escalation.one_reminder (set when that is 1), escalation.last_email (the
+ * client's local time), escalation.days, escalation.one_day,
+ * escalation.sent (one line per email, "\n"-terminated; empty: none),
+ * firm.name. */
+static const char ESCALATION_EN[] =
+    "description = Escalation to the account's manager (issue 14)\n"
+    "\n"
+    "[escalation]\n"
+    "Subject: Escalation: no response from {{account.name}} on \"{{item.title}}\"\n"
+    "\n"
+    "{{account.name}} has not completed \"{{item.title}}\" ({{item.type}}, item {{item.id}}).\n"
+    "\n"
+    "All {{escalation.reminders}} automatic "
+    "reminder{{^escalation.one_reminder}}s{{/escalation.one_reminder}} have been sent; the last "
+    "email went out {{escalation.last_email}}, and {{escalation.days}} "
+    "day{{^escalation.one_day}}s{{/escalation.one_day}} later it is still not completed.\n"
+    "\n"
+    "What was sent:\n"
+    "{{#escalation.sent}}{{escalation.sent}}{{/escalation.sent}}"
+    "{{^escalation.sent}}  (nothing)\n{{/escalation.sent}}\n"
+    "More: tickler why {{item.id}}\n";
+
+static const char ESCALATION_NL[] =
+    "description = Escalatie naar de manager van het account (issue 14)\n"
+    "\n"
+    "[escalation]\n"
+    "Subject: Escalatie: geen reactie van {{account.name}} op \"{{item.title}}\"\n"
+    "\n"
+    "{{account.name}} heeft \"{{item.title}}\" ({{item.type}}, item {{item.id}}) nog niet "
+    "afgerond.\n"
+    "\n"
+    "Alle {{escalation.reminders}} automatische "
+    "herinnering{{^escalation.one_reminder}}en{{/escalation.one_reminder}} zijn verstuurd; de "
+    "laatste e-mail ging op {{escalation.last_email}}, en {{escalation.days}} "
+    "dag{{^escalation.one_day}}en{{/escalation.one_day}} later is er nog geen afronding.\n"
+    "\n"
+    "Wat er is verstuurd:\n"
+    "{{#escalation.sent}}{{escalation.sent}}{{/escalation.sent}}"
+    "{{^escalation.sent}}  (niets)\n{{/escalation.sent}}\n"
+    "Meer: tickler why {{item.id}}\n";
+
+static const struct tk_template_text escalation_texts[] = {
+    {"en", "default", ESCALATION_EN},
+    {"nl", "default", ESCALATION_NL},
+    {NULL, NULL, NULL},
+};
+
+static const struct tk_item_type escalation_type = {
+    .hdr = TK_PLUGIN_HEADER_INIT(struct tk_item_type, TK_PLUGIN_ITEM, "escalation", "1.0",
+                                 "The escalation email to an account's manager"),
+    .templates = escalation_texts,
+};
+
 int tk_engine_escalation_text(struct tk_engine *e, const struct tk_item *it,
                               const struct tk_account *acc, struct tk_buf *subject,
                               struct tk_buf *text, struct tk_error *err)
@@ -137,38 +198,59 @@ int tk_engine_escalation_text(struct tk_engine *e, const struct tk_item *it,
     int days = e->cfg.escalate_after_days, n = it->rem.sent, rc;
     struct tk_buf list = {0};
     struct sent_list s = {e, acc, nl, &list, 0, 0};
-    char last[TK_CALENDAR_LOCAL_MAX + 8];
+    struct tk_kv vars = {0};
+    const struct tk_template *t = NULL;
+    const struct tk_template_section *sec;
+    char last[TK_CALENDAR_LOCAL_MAX + 8], id[32], nsent[16], ndays[16];
 
     if ((rc = tk_store_outbox_each(e->db, 0, it->id, sent_line, &s, err)))
         goto out;
-    tk_engine_account_local_time(e, acc, it->rem.last_mail_at, last, sizeof last);
-    if (nl)
-        rc = tk_buf_printf(subject, "Escalatie: geen reactie van %s op \"%s\"", acc->name,
-                           it->title) ||
-             tk_buf_printf(
-                 text,
-                 "%s heeft \"%s\" (%s, item %lld) nog niet afgerond.\n\n"
-                 "Alle %d automatische herinnering%s zijn verstuurd; de laatste e-mail ging op "
-                 "%s, en %d dag%s later is er nog geen afronding.\n\n"
-                 "Wat er is verstuurd:\n%s\n"
-                 "Meer: tickler why %lld\n",
-                 acc->name, it->title, it->type, (long long)it->id, n, n == 1 ? "" : "en", last,
-                 days, days == 1 ? "" : "en", s.n ? list.data : "  (niets)\n", (long long)it->id);
-    else
-        rc = tk_buf_printf(subject, "Escalation: no response from %s on \"%s\"", acc->name,
-                           it->title) ||
-             tk_buf_printf(text,
-                           "%s has not completed \"%s\" (%s, item %lld).\n\n"
-                           "All %d automatic reminder%s have been sent; the last email went out "
-                           "%s, and %d day%s later it is still not completed.\n\n"
-                           "What was sent:\n%s\n"
-                           "More: tickler why %lld\n",
-                           acc->name, it->title, it->type, (long long)it->id, n, n == 1 ? "" : "s",
-                           last, days, days == 1 ? "" : "s", s.n ? list.data : "  (nothing)\n",
-                           (long long)it->id);
-    if (rc || s.failed)
+    if (s.failed) {
         rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = tk_catalog_find(e->catalog, &escalation_type, acc->language, "default", &t, err)))
+        goto out;
+    if (!(sec = tk_template_section(t, "escalation"))) {
+        rc = tk_error_set(err, TK_ENOTFOUND, "template %s has no section [escalation]",
+                          t->origin ? t->origin : "escalation/default");
+        goto out;
+    }
+    tk_engine_account_local_time(e, acc, it->rem.last_mail_at, last, sizeof last);
+    snprintf(id, sizeof id, "%lld", (long long)it->id);
+    snprintf(nsent, sizeof nsent, "%d", n);
+    snprintf(ndays, sizeof ndays, "%d", days);
+    const char *const pairs[] = {"firm.name",
+                                 e->cfg.firm_name && *e->cfg.firm_name ? e->cfg.firm_name
+                                                                       : "Your accountant",
+                                 "account.name",
+                                 acc->name,
+                                 "item.title",
+                                 it->title,
+                                 "item.type",
+                                 it->type,
+                                 "item.id",
+                                 id,
+                                 "escalation.reminders",
+                                 nsent,
+                                 "escalation.one_reminder",
+                                 n == 1 ? "yes" : NULL,
+                                 "escalation.last_email",
+                                 last,
+                                 "escalation.days",
+                                 ndays,
+                                 "escalation.one_day",
+                                 days == 1 ? "yes" : NULL,
+                                 "escalation.sent",
+                                 s.n ? list.data : NULL,
+                                 NULL};
+    for (const char *const *p = pairs; *p && rc == 0; p += 2)
+        if (p[1] && tk_kv_set(&vars, p[0], p[1]))
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+    if (rc == 0 && (rc = tk_template_render_subject(sec->subject, &vars, subject, err)) == 0)
+        rc = tk_template_render(sec->body, &vars, text, err);
 out:
+    tk_kv_free(&vars);
     tk_buf_free(&list);
     return rc;
 }

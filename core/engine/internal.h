@@ -156,10 +156,31 @@ int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err);
  * account's other due step): the scheduler's own list skips them. */
 int tk_engine_digest_seen(const struct tk_engine *e, int64_t id);
 int tk_engine_digest_mark(struct tk_engine *e, int64_t id, struct tk_error *err);
+/* Mark ACCOUNT's due steps, or ADDR's accounts, as taken into the open
+ * transaction; *FIRST: whether this was the first time. */
+int tk_engine_digest_account_mark(struct tk_engine *e, int64_t account, int *first,
+                                  struct tk_error *err);
+int tk_engine_digest_address_mark(struct tk_engine *e, const char *addr, int *first,
+                                  struct tk_error *err);
+/* The account and address of the open transaction's member I. */
+int tk_engine_digest_member(const struct tk_engine *e, size_t i, int64_t *account,
+                            const char **addr);
+/* One line of a digest: an item's title, its account, its step. */
+struct tk_digest_line {
+    const char *title, *account_name;
+    int64_t account;
+    int step, count;
+};
+/* The digest's subject and text for WHO (a name, else the address) and
+ * the N items V (the lowest account first; each line names its account
+ * when they span several), from the "digest" template in LANGUAGE
+ * (built in en/nl, overridable as TEMPLATES_DIR/LANG/digest/default.tmpl).
+ * The tick's and the preview's. */
+int tk_engine_digest_text(struct tk_engine *e, const char *language, const char *who,
+                          const struct tk_digest_line *v, size_t n, struct tk_buf *subject,
+                          struct tk_buf *text, struct tk_error *err);
 /* Members collected so far in the open transaction. */
 size_t tk_engine_digest_members(const struct tk_engine *e);
-/* The account of the last member collected (0: none). */
-int tk_engine_digest_last_account(const struct tk_engine *e, int64_t *account);
 /* The tick's count of reminders: + an item handled beside the
  * scheduler's list, - one the list reached again; take: read and zero
  * (before the flush, which zeroes it). */

@@ -418,8 +418,8 @@ static int event_do(struct tk_engine *e, int64_t item_id, const char *event,
     const struct tk_event_spec *ev;
     struct tk_item it;
     struct tk_buf what = {0};
-    char detail[TK_ERROR_MAX];
-    int rc, stale = 0;
+    char detail[TK_ERROR_MAX], when[32], *due_before = NULL;
+    int moved = 0, rc, stale = 0;
 
     memset(&it, 0, sizeof it);
     if ((rc = load(e, item_id, &it, &p, NULL, err)))
@@ -443,8 +443,26 @@ static int event_do(struct tk_engine *e, int64_t item_id, const char *event,
                           (long long)it.id, it.state, event);
         goto out;
     }
+    if (fields && fields->n && tk_kv_get(fields, "due_date") &&
+        !(due_before = tk_strdup(
+              tk_kv_get(&it.fields, "due_date") ? tk_kv_get(&it.fields, "due_date") : ""))) {
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        goto out;
+    }
     if (fields && fields->n && (rc = event_fields(e, p, &it, fields, &what, err)))
         goto out;
+    if (!ev->final_state && due_before && tk_kv_get(&it.fields, "due_date") &&
+        strcmp(due_before, tk_kv_get(&it.fields, "due_date")) != 0) {
+        /* a new due date moves the reminders as `reminders ITEM on --due`
+         * does: an anchored schedule's steps from the start (still
+         * skipping the past, schedule.c); every N days keeps its moment */
+        if (it.rem.nsched)
+            it.rem.sent = 0;
+        it.rem.next_at = tk_engine_next_at(e, &it);
+        if ((rc = tk_store_item_update(e->db, &it, err)))
+            goto out;
+        moved = 1;
+    }
     if (ev->final_state) {
         free(it.state);
         if (!(it.state = tk_strdup(ev->final_state))) {
@@ -462,6 +480,11 @@ static int event_do(struct tk_engine *e, int64_t item_id, const char *event,
     }
     if (!rc && what.len)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " (%s)", what.data);
+    if (!rc && moved)
+        snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "; next reminder %s",
+                 !it.rem.next_at            ? "none"
+                 : it.rem.next_at <= e->now ? "now"
+                                            : tk_time_format(it.rem.next_at, when, sizeof when));
     if (rc || (rc = audit(e, &it, "event", detail, err)))
         goto out;
     if (ev->final_state && (rc = tk_webhook_emit(e, e->db, "item.completed", it.id, err)))
@@ -481,6 +504,7 @@ out:
             memset(&it, 0, sizeof it);
         }
     }
+    free(due_before);
     tk_buf_free(&what);
     tk_item_free(&it);
     return rc;

@@ -43,6 +43,7 @@
 static const char KIND_NOTIFICATION[] = "notification";
 static const char KIND_REMINDER[] = "reminder";
 static const char KIND_ESCALATION[] = "escalation";
+static const char KIND_DIGEST[] = "digest";
 
 struct entry {
     struct tk_preview p;
@@ -527,7 +528,7 @@ static int walk_item(struct run *r, struct tk_item *it, tk_time now, struct tk_e
 
 static int kind_rank(const char *kind)
 {
-    return kind == KIND_NOTIFICATION ? 0 : kind == KIND_REMINDER ? 1 : 2;
+    return kind == KIND_NOTIFICATION ? 0 : kind == KIND_ESCALATION ? 2 : 1;
 }
 
 /* By time; at the same time in the order the walk (and the tick) takes
@@ -574,6 +575,149 @@ static int enough(struct run *r, size_t limit, const struct tk_item *next, tk_ti
     if (last->due != next->rem.next_at)
         return last->due < next->rem.next_at;
     return last->p.item_id < next->id;
+}
+
+/* One email of a digest account's reminder entry: its address, moment
+ * (one tick), local day, account, item, and where it is. */
+struct dref {
+    const char *to;
+    tk_time at;
+    tk_date day;
+    int64_t account, item;
+    size_t entry, mail;
+};
+
+static int dref_cmp(const void *a, const void *b)
+{
+    const struct dref *x = a, *y = b;
+    int c = strcmp(x->to, y->to);
+    if (c)
+        return c;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    if (x->account != y->account)
+        return x->account < y->account ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The group V[0..N) (one address, one moment, one local day; two items or
+ * more) is one digest (digest.c): each entry becomes kind "digest" and its
+ * email to that address gets the digest's subject (--render: its text). */
+static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk_error *err)
+{
+    struct tk_account acc = {0};
+    struct tk_contacts cs = {0};
+    struct tk_digest_line *lines = calloc(n, sizeof *lines);
+    struct tk_buf subject = {0}, text = {0};
+    const char *who = v[0].to;
+    int rc;
+    if (!lines)
+        return oom(err);
+    if ((rc = tk_store_account_get(r->e->db, v[0].account, &acc, err)) ||
+        (rc = tk_store_contact_list(r->e->db, v[0].account, 1, &cs, err)))
+        goto out;
+    for (size_t k = 0; k < cs.n; k++)
+        if (strcmp(cs.v[k].email, v[0].to) == 0 && cs.v[k].name && *cs.v[k].name)
+            who = cs.v[k].name;
+    for (size_t i = 0; i < n; i++) {
+        const struct entry *x = &r->v[v[i].entry];
+        lines[i].title = x->title;
+        lines[i].account_name = x->account;
+        lines[i].account = v[i].account;
+        lines[i].step = x->p.step;
+        lines[i].count = x->p.count;
+    }
+    if ((rc = tk_engine_digest_text(r->e, acc.language, who, lines, n, &subject, &text, err)))
+        goto out;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct entry *x = &r->v[v[i].entry];
+        struct tk_preview_mail *m = &x->mails[v[i].mail];
+        char *sub = tk_strdup(subject.data ? subject.data : "");
+        char *msg = r->render > 0 ? tk_strdup(text.data ? text.data : "") : NULL;
+        if (!sub || (r->render > 0 && !msg)) {
+            free(sub);
+            free(msg);
+            rc = oom(err);
+            break;
+        }
+        x->p.kind = KIND_DIGEST;
+        free((char *)m->subject);
+        m->subject = sub;
+        if (r->render > 0) {
+            free((char *)m->message);
+            m->message = msg;
+        }
+    }
+out:
+    tk_buf_free(&subject);
+    tk_buf_free(&text);
+    tk_contacts_free(&cs);
+    tk_account_free(&acc);
+    free(lines);
+    return rc;
+}
+
+/* The tick puts a digest account's reminders due for one address at one
+ * moment on one local day into one digest (digest.c): the same grouping
+ * over the walk's reminder entries. */
+static int digests(struct run *r, struct tk_error *err)
+{
+    struct tk_engine *e = r->e;
+    struct tk_account acc = {0};
+    const struct tk_calendar *cal = NULL;
+    struct dref *v = NULL;
+    size_t n = 0, cap = 0;
+    int on = 0, rc = 0;
+
+    for (size_t i = 0; i < r->n && rc == 0; i++) {
+        struct entry *x = &r->v[i];
+        if (x->p.kind != KIND_REMINDER || x->error || !x->p.nmails)
+            continue;
+        if (acc.id != x->p.account_id) {
+            struct tk_error why = {0};
+            tk_account_free(&acc);
+            memset(&acc, 0, sizeof acc);
+            if ((rc = tk_store_account_get(e->db, x->p.account_id, &acc, err)))
+                break;
+            on = tk_engine_digest_on(e, &acc);
+            if (tk_engine_calendar_for(e, &acc, &cal, &why))
+                cal = NULL;
+        }
+        if (!on)
+            continue;
+        tk_date day = (tk_date)(x->p.at / TK_DAY);
+        if (cal)
+            tk_calendar_local_date(cal, x->p.at, &day, NULL);
+        for (size_t j = 0; j < x->p.nmails; j++) {
+            if (n == cap) {
+                size_t ncap = cap ? 2 * cap : 64;
+                struct dref *nv = realloc(v, ncap * sizeof *nv);
+                if (!nv) {
+                    rc = oom(err);
+                    break;
+                }
+                v = nv;
+                cap = ncap;
+            }
+            v[n++] =
+                (struct dref){x->mails[j].to, x->p.at, day, x->p.account_id, x->p.item_id, i, j};
+        }
+    }
+    tk_account_free(&acc);
+    if (rc == 0 && n > 1)
+        qsort(v, n, sizeof *v, dref_cmp);
+    for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+        for (j = i + 1;
+             j < n && strcmp(v[j].to, v[i].to) == 0 && v[j].at == v[i].at && v[j].day == v[i].day;
+             j++)
+            ;
+        if (j - i > 1)
+            rc = digest_group(r, &v[i], j - i, err);
+    }
+    free(v);
+    return rc;
 }
 
 /* The walk, for ITEM (0: every item due in the span, of ACCOUNT or all). */
@@ -644,6 +788,9 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
             break;
     }
     e->now = now;
+    /* digests (not in the console's timeline, which lists who only) */
+    if (rc == 0 && render >= 0)
+        rc = digests(&r, err);
     e->dry_run = dry;
     if (own_tx)
         tk_db_rollback(e->db); /* read only: nothing to keep */

@@ -135,12 +135,13 @@ static int find_section(struct tk_engine *e, const struct tk_plugin *p, const ch
 /* {{item.days_to_due}} (days from today to the item's due_date in the
  * client's zone: 0 on the day, negative after it), {{item.overdue}} and
  * {{item.days_overdue}} (only when past due), so that a reminder sent
- * before the due date never says "was due". */
+ * before the due date never says "was due"; {{item.due_text}}: the due
+ * date in LANG's words ("31 December 2026"), for any type. */
 static int due_vars(const struct tk_calendar *cal, tk_time now, const struct tk_item *it,
-                    struct tk_kv *vars, struct tk_error *err)
+                    const char *lang, struct tk_kv *vars, struct tk_error *err)
 {
     const char *due = tk_kv_get(&it->fields, "due_date");
-    char n[32], late[32];
+    char n[32], late[32], text[64];
     tk_date date;
     int64_t days;
     if (!due || !cal || tk_calendar_date_parse(due, &date, NULL) ||
@@ -148,9 +149,17 @@ static int due_vars(const struct tk_calendar *cal, tk_time now, const struct tk_
         return 0;
     snprintf(n, sizeof n, "%lld", (long long)days);
     snprintf(late, sizeof late, "%lld", (long long)-days);
-    const char *const pairs[] = {
-        "item.days_to_due",     n,   "item.overdue", days < 0 ? "yes" : NULL, "item.days_overdue",
-        days < 0 ? late : NULL, NULL};
+    if (tk_format_date(lang ? lang : "en", due, text, sizeof text, NULL) != 0)
+        text[0] = '\0';
+    const char *const pairs[] = {"item.days_to_due",
+                                 n,
+                                 "item.overdue",
+                                 days < 0 ? "yes" : NULL,
+                                 "item.days_overdue",
+                                 days < 0 ? late : NULL,
+                                 "item.due_text",
+                                 text[0] ? text : NULL,
+                                 NULL};
     return put_all(vars, err, pairs);
 }
 
@@ -206,7 +215,8 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
                                 "reminder.remaining",
                                 remaining,
                                 NULL};
-    if ((rc = put_all(vars, err, item)) || (rc = due_vars(cal, e->now, it, vars, err)))
+    if ((rc = put_all(vars, err, item)) ||
+        (rc = due_vars(cal, e->now, it, rq->account->language, vars, err)))
         return rc;
     for (size_t i = 0; i < it->fields.n; i++) {
         char key[160];

@@ -272,10 +272,10 @@ static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err
  * transaction; the rest go into the next one's. */
 #define DIGEST_SIBLINGS_MAX 10000
 
-/* An account's first due step went into a digest: its other due steps
- * join it now, in this transaction, wherever the due index put them
- * (so that one person's reminders are not split over transactions). */
-static int digest_siblings(struct tk_engine *e, int64_t self, int64_t account, struct tk_error *err)
+/* ACCOUNT's due steps join the open transaction's digests now, wherever
+ * the due index put them (so that one person's reminders are not split
+ * over transactions). */
+static int digest_siblings(struct tk_engine *e, int64_t account, struct tk_error *err)
 {
     int64_t *ids = malloc(DIGEST_SIBLINGS_MAX * sizeof *ids);
     size_t n = 0;
@@ -283,24 +283,63 @@ static int digest_siblings(struct tk_engine *e, int64_t self, int64_t account, s
     if (!ids)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     rc = tk_store_item_due_account(e->db, account, e->now, ids, DIGEST_SIBLINGS_MAX, &n, err);
-    e->digest_depth = 1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (ids[i] == self || tk_engine_digest_seen(e, ids[i]))
+        if (tk_engine_digest_seen(e, ids[i]))
             continue;
         if ((rc = tk_engine_digest_mark(e, ids[i], err)) == 0) {
             tk_engine_digest_count(e, 1);
             rc = remind_one(e, ids[i], err);
         }
     }
-    e->digest_depth = 0;
     free(ids);
+    return rc;
+}
+
+/* The digest members from FROM on came from one due step: pull in every
+ * due step of their accounts, and of every digest-on account that shares
+ * one of their addresses (issue 14: "across accounts that share the
+ * contact"), each account and address once per transaction; the members
+ * those bring are walked in turn. */
+static int digest_spread(struct tk_engine *e, size_t from, struct tk_error *err)
+{
+    int rc = 0;
+    e->digest_depth = 1;
+    for (size_t i = from; rc == 0 && i < tk_engine_digest_members(e); i++) {
+        int64_t account = 0, *ids = NULL;
+        const char *addr = NULL;
+        char *copy;
+        size_t n = 0;
+        if ((rc = tk_engine_digest_member(e, i, &account, &addr)))
+            break;
+        if (!(copy = tk_strdup(addr))) {
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+            break;
+        }
+        int first = 0;
+        if ((rc = tk_engine_digest_account_mark(e, account, &first, err)) == 0 && first)
+            rc = digest_siblings(e, account, err);
+        if (rc == 0 && (rc = tk_engine_digest_address_mark(e, copy, &first, err)) == 0 && first)
+            rc = tk_store_contact_accounts(e->db, copy, &ids, &n, err);
+        for (size_t k = 0; rc == 0 && k < n; k++) {
+            struct tk_account acc = {0};
+            if (ids[k] == account || tk_engine_digest_seen(e, -ids[k]))
+                continue;
+            if ((rc = tk_store_account_get(e->db, ids[k], &acc, err)) == 0 &&
+                tk_engine_digest_on(e, &acc) &&
+                (rc = tk_engine_digest_account_mark(e, ids[k], &first, err)) == 0 && first)
+                rc = digest_siblings(e, ids[k], err);
+            tk_account_free(&acc);
+        }
+        free(ids);
+        free(copy);
+    }
+    e->digest_depth = 0;
     return rc;
 }
 
 int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *err)
 {
     size_t before = tk_engine_digest_members(e);
-    int64_t account = 0;
     int rc;
     if (tk_engine_digest_seen(e, item_id)) {
         tk_engine_digest_count(e, -1); /* handled as a sibling, counted there */
@@ -309,9 +348,7 @@ int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *
     if ((rc = remind_one(e, item_id, err)) || e->digest_depth ||
         tk_engine_digest_members(e) == before)
         return rc;
-    if ((rc = tk_engine_digest_last_account(e, &account)) == 0)
-        rc = digest_siblings(e, item_id, account, err);
-    return rc;
+    return digest_spread(e, before, err);
 }
 
 static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err)

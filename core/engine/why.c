@@ -2,6 +2,7 @@
  * settings, when the next email about it is due, and the last failure to
  * make one (tick.c records it).  `tickler why ITEM` prints it; reminders
  * (issue 14) adds the calendar's reasons here. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,11 @@ static int first_send(void *u, const struct tk_preview *p)
     tk_strlcpy(w->send_local, p->local ? p->local : "", sizeof w->send_local);
     tk_strlcpy(w->send_moved, p->moved ? p->moved : "", sizeof w->send_moved);
     tk_strlcpy(w->send_error, p->error ? p->error : "", sizeof w->send_error);
+    w->send_to[0] = '\0';
+    for (size_t i = 0; i < p->nmails; i++) {
+        size_t n = strlen(w->send_to);
+        snprintf(w->send_to + n, sizeof w->send_to - n, "%s%s", i ? ", " : "", p->mails[i].to);
+    }
     return TK_PREVIEW_STOP;
 }
 
@@ -100,5 +106,10 @@ int tk_engine_why(struct tk_engine *e, int64_t item, struct tk_engine_why *out,
         tk_engine_why_free(out);
         return rc;
     }
+    /* issue 14: a digest account's reminder goes out inside the digest */
+    out->send_digest =
+        out->has_send && out->send_recipients &&
+        (strcmp(out->send_kind, "reminder") == 0 || strcmp(out->send_kind, "digest") == 0) &&
+        tk_engine_digest_on(e, &out->account);
     return 0;
 }

@@ -24,6 +24,7 @@ static json_t *account_json(struct tk_engine *e, const struct tk_account *a)
     json_t *j;
     tk_engine_contacts_list(e, a->id, 0, &cs, &err);
     j = tk_json_account(a, &cs);
+    json_object_set_new(j, "digest_effective", json_boolean(tk_engine_digest_effective(e, a)));
     tk_contacts_free(&cs);
     return j;
 }

@@ -387,6 +387,41 @@ class Wording(CalendarCase):
             self.assertIn(was, body(reminders(self.srv)[0]))
             t.ok("event", item, "paid")
 
+    def test_approval_signature_chat_coming_up_then_was_due(self):
+        # the shipped [reminder] of approval, signature and chat (en, nl)
+        # name a due date as coming up before it and on the day, and say it
+        # was due only after it; without a due date they say neither
+        t = self.deploy()
+        want = {"en": ("The deadline is coming up", "by 31 December 2026", "It was due on 31 December 2026"),
+                "nl": ("De uiterste datum komt eraan", "uiterlijk 31 december 2026",
+                       "De uiterste datum was 31 december 2026")}
+        for lang in ("en", "nl"):
+            acc = self.account(name="Acme " + lang, language=lang)
+            items = [t.send(ty, acc, ty.title(), "--due", "2026-12-31", "--every", "7", "--count", "9",
+                            now=at(0)) for ty in ("approval", "signature", "chat")]
+            plain = t.send("approval", acc, "No date", "--every", "7", "--count", "9", now=at(0))
+            for day, before in ((7, True), (30, True), (37, False)):  # 8 Dec, 31 Dec, 7 Jan
+                self.srv.clear()
+                t.ok("tick", now=at(day))
+                texts = [body(m) for m in reminders(self.srv)]
+                self.assertEqual(len(texts), 4, texts)
+                dated = [x for x in texts if "2026" in x]
+                self.assertEqual(len(dated), 3, texts)
+                for x in dated:
+                    if before:
+                        self.assertIn(want[lang][0], x)
+                        self.assertIn(want[lang][1], x)
+                        self.assertNotIn(want[lang][2], x)
+                    else:
+                        self.assertIn(want[lang][2], x)
+                        self.assertNotIn(want[lang][0], x)
+                for x in texts:
+                    if x not in dated:
+                        self.assertNotIn(want[lang][0], x)
+                        self.assertNotIn(want[lang][2], x)
+            for i in items + [plain]:
+                t.ok("reminders", i, "off")
+
     def test_days_to_due_in_the_clients_zone(self):
         t = self.deploy()
         tdir = os.path.join(t.dir, "templates", "en", "invoice")

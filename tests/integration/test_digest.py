@@ -197,6 +197,89 @@ class Digest(unittest.TestCase):
             self.assertEqual(t.show(i)["reminders"]["sent"], 1)
             self.assertEqual(len(self.reminder_audit(i)), 1)
 
+    def test_shared_contact_one_digest_across_accounts_and_batches(self):
+        # batch_size 2, and the two accounts that share Ann far apart in the
+        # due index (a digest-off account's items between them): Ann still
+        # gets ONE digest that day, listing both accounts' items
+        t = self.deploy(extra_ini="[scheduler]\nbatch_size = 2\n")
+        a = self.account("Acme BV", "--digest", "on")
+        c = self.account("Corp BV", "--digest", "off", contacts=(("cy@corp.example", "Cy"),))
+        b = self.account("Beta BV", "--digest", "on",
+                         contacts=((ANN, "Ann"), ("bo@beta.example", "Bo")))
+        items = [self.item(a, "A0"), self.item(a, "A1")]
+        items += [self.item(c, "C%d" % i) for i in range(4)]
+        items += [self.item(b, "B0"), self.item(b, "B1")]
+        self.srv.clear()
+        got = t.json("tick", now=at(1))
+        self.assertEqual(got["reminders"], 8)
+        ann = [m for m in of_kind(self.srv, "digest") if ANN in m["To"]]
+        self.assertEqual(len(ann), 1, [str(m["Subject"]) for m in ann])
+        self.assertEqual(str(ann[0]["Subject"]), "4 items waiting for you")
+        for title in ("A0", "A1", "B0", "B1"):
+            self.assertIn("- %s (reminder 1 of 2)" % title, body(ann[0]))
+        # Bo (Beta only) gets Beta's two; Cy (digest off) single reminders
+        bo = [m for m in of_kind(self.srv, "digest") if "bo@" in m["To"]]
+        self.assertEqual([str(m["Subject"]) for m in bo], ["2 items waiting for you"])
+        self.assertEqual(sorted(m["To"] for m in of_kind(self.srv, "reminder")),
+                         ["Cy <cy@corp.example>"] * 4)
+        outbox = set()
+        for i in items:
+            self.assertEqual(t.show(i)["reminders"]["sent"], 1)
+            audit = self.reminder_audit(i)
+            self.assertEqual(len(audit), 1, audit)
+            if i not in items[2:6]:
+                outbox.add(audit[0].split(ANN + " (in digest, outbox ")[1].split(")")[0])
+        self.assertEqual(len(outbox), 1, outbox)
+        rows = t.rows("SELECT COUNT(*) FROM outbox WHERE kind = 'digest' AND recipient = '%s'" % ANN)
+        self.assertEqual(rows[0][0], 1)
+
+    def test_account_json_digest_effective(self):
+        # `digest` stays the account's own setting; digest_effective is what
+        # the tick uses (the account's on/off, else [reminders] digest)
+        t = self.deploy(extra_ini="[reminders]\ndigest = on\n")
+        a = self.account("Acme BV")
+        b = self.account("Beta BV", "--digest", "off")
+        c = self.account("Corp BV", "--digest", "on")
+        got = {x["name"]: (x["digest"], x["digest_effective"]) for x in t.json("account", "list")}
+        self.assertEqual(got, {"Acme BV": (False, True), "Beta BV": (False, False),
+                               "Corp BV": (True, True)})
+        shown = t.json("account", "show", a)
+        self.assertEqual((shown["digest"], shown["digest_effective"]), (False, True))
+        shown = t.json("account", "set", a, "--digest", "off")
+        self.assertEqual((shown["digest"], shown["digest_effective"]), (False, False))
+
+    def test_wording_is_a_template_the_firm_overrides(self):
+        # TEMPLATES_DIR/LANG/digest/default.tmpl replaces the built-in
+        # wording; one without a [digest] section is logged and the built-in
+        # one used (the digest is written in the tick's transaction)
+        t = self.deploy()
+        tdir = os.path.join(t.dir, "templates")
+        for lang, text in (("en", "description = ours\n\n[digest]\n"
+                                  "Subject: {{digest.count}} things for {{contact.name}}\n\n"
+                                  "{{digest.items}}-- {{firm.name}}\n"),
+                           ("nl", "description = broken\n\n[other]\nSubject: x\n\nx\n")):
+            os.makedirs(os.path.join(tdir, lang, "digest"))
+            with open(os.path.join(tdir, lang, "digest", "default.tmpl"), "w") as f:
+                f.write(text)
+        with open(t.config) as f:
+            ini = [l for l in f.read().splitlines() if not l.startswith("[templates]") and
+                   not (l.startswith("dir = ") and l.endswith("templates"))]
+        with open(t.config, "w") as f:
+            f.write("\n".join(ini) + "\n[templates]\ndir = %s\n" % tdir)
+        a = self.account("Acme BV", "--digest", "on")
+        b = self.account("Jansen BV", "--digest", "on", language="nl",
+                         contacts=(("jan@jansen.example", "Jan"),))
+        for title in ("One", "Two"):
+            self.item(a, title)
+            self.item(b, title)
+        self.srv.clear()
+        t.ok("tick", now=at(1))
+        got = {str(m["Subject"]): body(m) for m in of_kind(self.srv, "digest")}
+        self.assertEqual(sorted(got), ["2 openstaande punten", "2 things for Ann"])
+        self.assertIn("- One (reminder 1 of 2)\n- Two (reminder 1 of 2)\n--",
+                      got["2 things for Ann"].replace("\r\n", "\n"))
+        self.assertIn("Beste Jan", got["2 openstaande punten"])
+
     def test_bad_config_value_refused_with_file_line(self):
         self.srv = SmtpServer(self)
         t = Tickler(self, smtp=self.srv, init=False, extra_ini="[reminders]\ndigest = maybe\n")

@@ -179,6 +179,66 @@ class Escalation(unittest.TestCase):
         self.assertEqual(of_kind(self.srv, "escalation"), [])
         self.assertEqual(self.escalated(item), [])
 
+    def test_items_exhausted_before_escalation_existed_get_one(self):
+        # a store as tickler left it before escalation (schema v11): the
+        # items whose last reminder went out have no next_at.  Made here
+        # with escalate_after_days = 0, then the store's v13 taken back.
+        t = self.deploy(extra_ini="[reminders]\nescalate_after_days = 0\n")
+        acc = self.account("--manager", BOSS)
+        old = self.exhaust(acc, "Old")
+        done = self.exhaust(acc, "Paid meanwhile")
+        t.ok("event", done, "paid", now=at(4, 1))
+        self.assertIsNone(t.show(old)["reminders"]["next_at"])
+        t.execute("DROP INDEX contacts_email; DELETE FROM schema_version WHERE version = 13")
+        with open(t.config) as f:
+            ini = f.read()
+        with open(t.config, "w") as f:
+            f.write(ini.replace("escalate_after_days = 0", "escalate_after_days = 3"))
+        # the next tick (which migrates) computes the moment: last email + 3 days
+        t.ok("tick", now=at(5))
+        self.assertEqual(of_kind(self.srv, "escalation"), [])
+        self.assertEqual(t.show(old)["reminders"]["next_at"], at(7))
+        self.assertIsNone(t.show(done)["reminders"]["next_at"])
+        t.ok("tick", now=at(7))
+        esc = of_kind(self.srv, "escalation")
+        self.assertEqual(len(esc), 1)
+        self.assertIn("Old", str(esc[0]["Subject"]))
+        self.assertEqual(len(self.escalated(old)), 1)
+        self.assertEqual(self.escalated(done), [])
+        t.ok("tick", now=at(30))
+        self.assertEqual(len(of_kind(self.srv, "escalation")), 1)
+
+    def test_wording_is_a_template_the_firm_overrides(self):
+        # the built-in text (the tests above) is the default; a firm's
+        # TEMPLATES_DIR/LANG/escalation/default.tmpl replaces it, per language
+        t = self.deploy()
+        tdir = os.path.join(t.dir, "templates")
+        os.makedirs(os.path.join(tdir, "nl", "escalation"))
+        with open(os.path.join(tdir, "nl", "escalation", "default.tmpl"), "w") as f:
+            f.write("description = ours\n\n[escalation]\n"
+                    "Subject: Geen antwoord: {{account.name}} / {{item.title}}\n\n"
+                    "Item {{item.id}}: {{escalation.reminders}} herinnering"
+                    "{{^escalation.one_reminder}}en{{/escalation.one_reminder}}, "
+                    "de laatste {{escalation.last_email}}, {{escalation.days}} dagen.\n"
+                    "{{escalation.sent}}-- {{firm.name}}\n")
+        with open(t.config) as f:
+            ini = [l for l in f.read().splitlines() if not l.startswith("[templates]") and
+                   not (l.startswith("dir = ") and l.endswith("templates"))]
+        with open(t.config, "w") as f:
+            f.write("\n".join(ini) + "\n[templates]\ndir = %s\n" % tdir)
+        nl = self.account("--manager", BOSS, name="Jansen BV", language="nl")
+        en = self.account("--manager", BOSS, name="Acme BV")
+        a, b = self.exhaust(nl, "Jaarrekening"), self.exhaust(en, "Fees")
+        t.ok("tick", now=at(7))
+        got = {str(m["Subject"]): body(m) for m in of_kind(self.srv, "escalation")}
+        self.assertEqual(sorted(got), ['Escalation: no response from Acme BV on "Fees"',
+                                       "Geen antwoord: Jansen BV / Jaarrekening"])
+        text = got["Geen antwoord: Jansen BV / Jaarrekening"]
+        self.assertIn("Item %s: 2 herinneringen, de laatste 2026-12-05 09:00" % a, text)
+        self.assertIn("herinnering 2 aan ann@acme.example", text)
+        self.assertIn("All 2 automatic reminders have been sent", got['Escalation: no response from Acme BV on "Fees"'])
+        self.assertEqual(len(self.escalated(a)) + len(self.escalated(b)), 2)
+
     def test_bad_setting_names_file_and_line(self):
         self.srv = SmtpServer(self)
         for bad in ("-1", "soon", "99999"):

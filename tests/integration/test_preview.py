@@ -155,6 +155,65 @@ class Preview(PreviewCase):
         self.tick_through(t, pv, 14)
         self.assertEqual(self.reminders(), expected)
 
+    def test_digest_accounts_preview_lists_what_lands_in_the_mailbox(self):
+        """Digest accounts (issue 14): the reminders due for one address at
+        one moment are one digest email. The preview lists each item's step
+        as kind "digest" with the digest's subject; a step due alone stays
+        kind "reminder"; ticking at the moments it names, aiosmtpd gets
+        exactly one email per (moment, address) with that subject."""
+        t, acc, items = self.setup_ny()
+        t.ok("account", "set", acc, "--digest", "on", now=T0)
+        # a second digest account shares Ann; its item is due with Acme's
+        other = t.ok("account", "add", "Ann Holding", "--timezone", "America/New_York",
+                     "--window", "mon-fri 09:00-17:00", "--digest", "on").strip()
+        t.ok("contact", "add", other, "ann@acme.example", "--name", "Ann", now=T0)
+        items["holding"] = t.send("organizer", other, "Holding docs", "--every", "1", "--count",
+                                  "2", now=T0)
+        self.srv.clear()
+        pv = t.json("preview", "--days", "14", now=T0)
+        dig = [p for p in pv if p["kind"] == "digest"]
+        self.assertTrue(dig)
+        self.assertIn(items["holding"], {p["item"] for p in dig})
+        def in_digest(e):
+            return re.match(r"^\d+ items waiting for you$", e["subject"])
+
+        for p in dig:
+            self.assertIsNone(p["error"])
+            self.assertTrue(any(in_digest(e) for e in p["emails"]), p)
+            for e in p["emails"]:
+                if not in_digest(e):
+                    continue  # this address gets the item's own reminder then
+                n = int(e["subject"].split()[0])
+                same = [q for q in dig if q["at"] == p["at"]
+                        and e in [dict(f) for f in q["emails"]]]
+                self.assertEqual(len(same), n, (p["at"], e["to"]))
+        self.assertTrue({p["kind"] for p in pv} <= {"digest", "reminder", "escalation"})
+        text = t.ok("preview", "--days", "14", now=T0)
+        self.assertIn("(inside the digest)", text)
+        # a digest: one email per (moment, address); a reminder: its own
+        expected = set()
+        for p in pv:
+            for e in p["emails"]:
+                if p["kind"] == "digest" and in_digest(e):
+                    expected.add((p["at"], 0, "digest", e["to"], e["subject"]))
+                elif p["kind"] == "digest":
+                    expected.add((p["at"], p["item"], "reminder", e["to"], e["subject"]))
+                else:
+                    expected.add((p["at"], p["item"], p["kind"], e["to"], e["subject"]))
+        # why: the next reminder goes out inside the digest
+        why = t.ok("why", items["holding"], now=T0)
+        self.assertIn("inside the day's digest to ann@acme.example", why)
+        self.assertTrue(t.json("why", items["holding"], now=T0)["next_send"]["digest"])
+        self.tick_through(t, pv, 14)
+        got = []
+        for rcpts, m in self.srv.messages():
+            kind = str(m["X-Tickler-Kind"])
+            if kind in ("reminder", "notification", "escalation", "digest"):
+                got.append((utc(m), int(m["X-Tickler-Item"] or 0), kind, rcpts[0],
+                            str(m["Subject"])))
+        self.assertEqual(len(got), len(set(got)), "one email per (moment, address)")
+        self.assertEqual(set(got), expected)
+
     def test_json_is_one_document_and_render_adds_only_the_text(self):
         """--json is written as it comes (100k entries): the same document
         jansson prints (JSON_INDENT(2), JSON_ENSURE_ASCII), and without

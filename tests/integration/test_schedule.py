@@ -203,6 +203,41 @@ class Schedule(unittest.TestCase):
         t.fails("reminders", other, "on", "--schedule", "1,1", rc=2)
         self.assertNotIn("schedule", t.show(other)["reminders"])
 
+    def test_event_set_due_date_moves_the_steps_like_reminders_due(self):
+        # `event ITEM EVENT --set due_date=DATE` (the invoice's due date
+        # field) moves the next reminder exactly as `reminders ITEM on --due`
+        t = self.deploy()
+        acc = self.amsterdam()
+        args = ("--template", "payment-reminders", "--due", "2026-12-31", "--schedule", "-7,0,7")
+        by_event = t.send("invoice", acc, "By event", *args, fields=INVOICE, now=at(0))
+        by_cmd = t.send("invoice", acc, "By command", *args, fields=INVOICE, now=at(0))
+        self.assertEqual(t.show(by_event)["reminders"]["next_at"], "2026-12-24T08:00:00Z")
+        t.ok("event", by_event, "viewed", "--set", "due_date=2027-01-14", now=at(1))
+        t.ok("reminders", by_cmd, "on", "--due", "2027-01-14", now=at(1))
+        ev, cmd = t.show(by_event)["reminders"], t.show(by_cmd)["reminders"]
+        self.assertEqual(ev["next_at"], "2027-01-07T08:00:00Z")
+        for k in ("next_at", "sent", "due", "schedule", "count"):
+            self.assertEqual(ev[k], cmd[k], k)
+        audit = [a["detail"] for a in t.json("audit", by_event) if a["action"] == "event"]
+        self.assertIn("next reminder 2027-01-07T08:00:00Z", audit[-1])
+        # the same date again moves nothing; a bad date is refused, nothing changed
+        t.ok("event", by_event, "viewed", "--set", "due_date=2027-01-14", now=at(2))
+        self.assertEqual(t.show(by_event)["reminders"]["next_at"], "2027-01-07T08:00:00Z")
+        t.fails("event", by_event, "viewed", "--set", "due_date=next week", now=at(2))
+        self.assertEqual(t.show(by_event)["fields"]["due_date"], "2027-01-14")
+        # the old step's day sends nothing; the new one's says "coming up"
+        t.ok("tick", now="2026-12-24T08:00:00Z")
+        self.assertEqual(reminders(self.srv), [])
+        t.ok("tick", now="2027-01-07T08:00:00Z")
+        got = {str(m["Subject"]): body(m) for m in reminders(self.srv)}
+        self.assertEqual(len(got), 2)
+        for b in got.values():
+            self.assertIn("is coming up: it is due on 14 January 2027", b)
+            self.assertNotIn("was due", b)
+        # a completing event with a new date: stopped, nothing moved back on
+        t.ok("event", by_event, "paid", "--set", "due_date=2027-02-01", now="2027-01-08T08:00:00Z")
+        self.assertIsNone(t.show(by_event)["reminders"].get("next_at"))
+
     def test_template_schedule_and_fallback(self):
         t = self.deploy()
         d = os.path.join(t.dir, "templates")

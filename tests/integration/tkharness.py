@@ -55,11 +55,17 @@ def parse_iso(s):
 T0 = parse_iso("2026-12-01T09:00:00Z")
 
 
+def schema_versions():
+    """The schema versions this tree's migrations apply, in order (core/db/schema.c's
+    table; the numbers need not be dense while branches reserve some)."""
+    with open(os.path.join(SOURCE, "core", "db", "schema.c")) as f:
+        return sorted(int(m) for m in re.findall(r"(?m)^\s*\{(\d+),", f.read()))
+
+
 def newest_schema_version():
     """The newest schema version this tree's migrations reach (core/db/schema.c's
     table), so that tests need no edit when a migration is added."""
-    with open(os.path.join(SOURCE, "core", "db", "schema.c")) as f:
-        return max(int(m) for m in re.findall(r"(?m)^\s*\{(\d+),", f.read()))
+    return schema_versions()[-1]
 
 
 def at(days=0, hours=0, minutes=0, seconds=0):
@@ -229,6 +235,21 @@ class Tickler:
         con = sqlite3.connect(os.path.join(self.dir, "tickler.db"))
         try:
             return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def execute(self, sql):
+        """Run SQL (one or more statements that return nothing) on this
+        deployment's store, SQLite or PostgreSQL, and commit: for a test
+        that must make a store as an older tickler left it."""
+        if self.store == "postgres":
+            import pgcluster
+            pgcluster.rows(self.dsn, sql)
+            return
+        con = sqlite3.connect(os.path.join(self.dir, "tickler.db"))
+        try:
+            con.executescript(sql)
+            con.commit()
         finally:
             con.close()
 
