@@ -150,6 +150,12 @@ void tk_db_last_statement(struct tk_db *db)
         drv_of(db)->last_statement(db);
 }
 
+void tk_db_purge_log(struct tk_db *db)
+{
+    if (db && drv_of(db)->purge_log)
+        drv_of(db)->purge_log(db);
+}
+
 void tk_db_rollback(struct tk_db *db)
 {
     if (!db || !base_of(db)->in_tx)

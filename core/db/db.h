@@ -169,6 +169,9 @@ struct tk_db_driver {
     /* tk_db_last_statement; NULL: the hint is ignored (SQLite, where a
      * commit costs no round trip). */
     void (*last_statement)(struct tk_db *db);
+    /* tk_db_purge_log; NULL: the driver keeps no log file of its own
+     * beside the store (PostgreSQL: the server's WAL is its business). */
+    void (*purge_log)(struct tk_db *db);
 };
 
 /* The common head of every driver's struct tk_db. */
@@ -197,6 +200,13 @@ int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *
  * SPEC is borrowed for the call; the caller closes *db with tk_db_close. */
 int tk_db_open_spec(const char *spec, int must_exist, struct tk_db **db, struct tk_error *err);
 void tk_db_close(struct tk_db *db);
+/* Leave no copy of overwritten rows in a log file beside the store: on
+ * SQLite, after the open transaction commits (at once outside one), the
+ * whole tickler.db-wal is checkpointed into the store and cut to zero
+ * bytes, waiting for other connections' readers as the busy handler does.
+ * Best effort: if they hold on longer, the log is flushed and cut by a
+ * later checkpoint.  An erasure asks for it (docs/data.md). */
+void tk_db_purge_log(struct tk_db *db);
 /* "sqlite" or "postgres", for messages; static storage. */
 const char *tk_db_driver_name(const struct tk_db *db);
 /* The driver's dialect (see struct tk_db_dialect); static storage. */

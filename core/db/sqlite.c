@@ -14,6 +14,19 @@
  * holds the lock for longer than that.  Work that writes takes the lock at
  * BEGIN (TK_TX_IMMEDIATE): a deferred transaction that upgrades from read to
  * write in WAL mode can fail at once, without any busy handler being asked.
+ *
+ * The log between processes (issue 17; docs/delivery.md "A command's
+ * commit and the SQLite files at its exit"): a connection does not
+ * checkpoint when it closes (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), so
+ * tickler.db-wal stays beside the store with the last commits in it.
+ * Instead a connection that committed flushes the log once as it closes
+ * (one fdatasync instead of the four of a checkpoint, a restarted log's
+ * header and the unlinks), so a command's change is on disk when it exits,
+ * as before.  The log is bounded: SQLite's own checkpoint at 1000 pages
+ * runs as always (wal_hook below does what its default hook does), and a
+ * connection that wrote closes with a TRUNCATE checkpoint once the log has
+ * LOG_BOUND_PAGES pages, so the next process never reads back a long log
+ * at its start.  An erasure cuts the log at its commit (tk_db_purge_log).
  */
 #include "db/db.h"
 
@@ -30,6 +43,11 @@
 
 #define CACHE_SIZE 64
 #define BUSY_TOTAL_MS 10000
+/* SQLite's default autocheckpoint (sqlite3_wal_autocheckpoint). */
+#define AUTO_CHECKPOINT_PAGES 1000
+/* A writing connection's close cuts a log this long (measured: see
+ * docs/delivery.md; every process start reads the whole log back). */
+#define LOG_BOUND_PAGES 128
 
 struct slot {
     char *sql;       /* owned copy of the key */
@@ -46,7 +64,10 @@ struct tk_db {
     char *path;
     struct slot cache[CACHE_SIZE];
     uint64_t clock;
-    int busy_ms; /* time slept in the current wait */
+    int busy_ms;   /* time slept in the current wait */
+    int wrote;     /* a commit went into the log since the last flush */
+    int log_pages; /* the log's length in pages after the last commit */
+    int purge;     /* tk_db_purge_log: cut the log after the next commit */
 };
 
 struct tk_cursor {
@@ -93,6 +114,59 @@ static int on_busy(void *u, int count)
     return 1;
 }
 
+/* After every commit that wrote to the log, with the log's length. */
+static int on_wal_commit(void *u, sqlite3 *h, const char *name, int pages)
+{
+    struct tk_db *db = u;
+    db->wrote = 1;
+    db->log_pages = pages;
+    /* What SQLite's default hook does (sqlite3_wal_autocheckpoint): a
+     * PASSIVE checkpoint, which never waits for anyone. */
+    if (pages >= AUTO_CHECKPOINT_PAGES)
+        (void)sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+/* Checkpoint the whole log into the store and cut it to zero bytes; WAIT
+ * lets the busy handler wait for readers and writers of other connections
+ * (BUSY_TOTAL_MS), otherwise it does what it can without waiting.  A
+ * checkpoint flushes the log and the store itself.  0 when the log is now
+ * empty. */
+static int cut_log(struct tk_db *db, int wait)
+{
+    if (!wait)
+        sqlite3_busy_handler(db->h, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (!wait)
+        sqlite3_busy_handler(db->h, on_busy, db);
+    if (rc == SQLITE_OK)
+        db->log_pages = 0;
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Flush the log file (one fdatasync), so that every commit in it survives
+ * a power cut: synchronous=NORMAL flushes it only at checkpoints.  Through
+ * a descriptor of its own rather than SQLite's xSync, which would also
+ * flush the store's folder once per process (it cannot tell that the file
+ * was there before): the folder entry of a new log is flushed by SQLite
+ * itself when it writes the log's first frame, which flushes its header
+ * (and with it, once per process, the folder). */
+static void flush_log(struct tk_db *db)
+{
+    const char *name = sqlite3_db_filename(db->h, "main");
+    const char *wal = name && *name ? sqlite3_filename_wal(name) : NULL;
+    int fd = wal && *wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        (void)fdatasync(fd);
+        close(fd);
+        return;
+    }
+    sqlite3_file *f = NULL; /* not where SQLite said: let it flush its own */
+    if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) == SQLITE_OK && f &&
+        f->pMethods)
+        (void)f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
 static void drv_close(struct tk_db *db)
 {
     if (!db)
@@ -101,6 +175,11 @@ static void drv_close(struct tk_db *db)
         sqlite3_finalize(db->cache[i].st);
         free(db->cache[i].sql);
     }
+    /* No checkpoint at close (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): a commit
+     * of this connection is made durable here, by a flush of the log or by
+     * a checkpoint that empties a log grown past its bound. */
+    if (db->h && db->wrote && (db->log_pages < LOG_BOUND_PAGES || cut_log(db, 0) != 0))
+        flush_log(db);
     sqlite3_close_v2(db->h);
     free(db->path);
     free(db);
@@ -158,11 +237,14 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
     static const char *const pragmas =
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
     rc = sqlite3_exec(db->h, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     if (rc != SQLITE_OK) {
         int code = fail(db, err, rc);
         drv_close(db);
         return code;
     }
+    sqlite3_wal_hook(db->h, on_wal_commit, db);
     *out = db;
     return 0;
 }
@@ -189,7 +271,24 @@ static int drv_begin(struct tk_db *db, int mode, struct tk_error *err)
 
 static int drv_commit(struct tk_db *db, struct tk_error *err)
 {
-    return drv_query(db, NULL, err, "COMMIT", NULL, 0);
+    int rc = drv_query(db, NULL, err, "COMMIT", NULL, 0);
+    if (rc == 0 && db->purge) {
+        db->purge = 0;
+        if (cut_log(db, 1) != 0)
+            flush_log(db);
+    }
+    return rc;
+}
+
+/* tk_db_purge_log: outside a transaction at once, else after its commit
+ * (a rollback drops the request). */
+static void drv_purge_log(struct tk_db *db)
+{
+    if (db->base.in_tx) {
+        db->purge = 1;
+    } else if (cut_log(db, 1) != 0) {
+        flush_log(db);
+    }
 }
 
 static int drv_rollback(struct tk_db *db)
@@ -199,6 +298,7 @@ static int drv_rollback(struct tk_db *db)
     for (int i = 0; i < CACHE_SIZE; i++)
         if (db->cache[i].st && !db->cache[i].in_use)
             sqlite3_reset(db->cache[i].st);
+    db->purge = 0;
     return sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? 0 : TK_EIO;
 }
 
@@ -573,6 +673,9 @@ static int drv_restore(struct tk_db *db, const char *path, int newest, int *vers
     /* The copy brings the backup's journal mode along; the store runs WAL. */
     if (rc == 0 && sqlite3_exec(db->h, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(db, err, sqlite3_errcode(db->h));
+    /* The backup API writes without the commit hook: flushed at close all
+     * the same. */
+    db->wrote = 1;
     return rc;
 }
 
@@ -606,4 +709,5 @@ const struct tk_db_driver tk_db_sqlite = {
     .set_id_high_water = drv_set_id_high_water,
     .backup = drv_backup,
     .restore = drv_restore,
+    .purge_log = drv_purge_log,
 };

@@ -278,6 +278,9 @@ int tk_engine_erase_contact(struct tk_engine *e, const char *email, struct tk_er
         rc = tk_engine_audit(e, accounts[i], 0, 0, "contact-erased", detail, err);
     if (rc == 0 && !nacc)
         rc = tk_engine_audit(e, 0, 0, 0, "contact-erased", detail, err);
+    /* The rows it rewrote must not stay behind in tickler.db-wal. */
+    if (rc == 0)
+        tk_db_purge_log(e->db);
     if (rc == 0 && out) {
         snprintf(out->marker, sizeof out->marker, "%s", marker);
         out->accounts = (int64_t)nacc;

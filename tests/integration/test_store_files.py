@@ -1,9 +1,9 @@
 """The SQLite store holds names, addresses and whole messages: its files
 are created 0600 whatever the umask (issue 11, item 7).
 
-`tickler init` makes the store; a running `tickler run` holds it open, which
-is when SQLite keeps its -wal and -shm files beside it (it removes them when
-the last connection closes).  Both run under umask 000, 022 and 277 (the
+`tickler init` makes the store; a running `tickler run` holds it open, and
+SQLite keeps its -wal and -shm files beside it (they stay after the last
+connection closes: test_store_log.py checks them after a `send`).  Both run under umask 000, 022 and 277 (the
 last would make a file the owner cannot write), and every file must come
 out 0600.  A store that exists already keeps the mode its owner gave it.
 """
