@@ -92,8 +92,12 @@ class SpoolCrashTest(unittest.TestCase):
         rnd = random.Random(17)
         killed_with_queued = unrecorded = 0
         for k in range(12):
+            before = len(spool_files(spool))
             p = tick(t, k)
-            time.sleep(rnd.uniform(0.03, 0.3))
+            # once it delivers (a PostgreSQL tick takes longer to get
+            # there than a SQLite one), at a random moment
+            dl.wait_for(lambda: p.poll() is not None or len(spool_files(spool)) > before, 30, 0.005)
+            time.sleep(rnd.uniform(0, 0.15))
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
             p.wait()
@@ -104,6 +108,8 @@ class SpoolCrashTest(unittest.TestCase):
             files = set(spool_files(spool))
             unrecorded += sum(1 for r in outbox(t) if r[4] == 0 and spool_name(r[1]) in files)
             time.sleep(rnd.uniform(0, 0.3))
+        dl.report("spool kill -9", kills=12, with_queued=killed_with_queued,
+                  delivered_unrecorded_at_kill=unrecorded)
         self.assertGreater(killed_with_queued, 1, "the kills should land while mail is queued")
         # the case this guards: files whose rows were sent again later
         self.assertGreater(unrecorded, 0, "no kill landed between a file and its result")
@@ -115,8 +121,6 @@ class SpoolCrashTest(unittest.TestCase):
             err = p.communicate(timeout=120)[1]
             self.assertEqual(p.returncode, 0, err)
         self.assertEqual(self.check_spool(t, spool), 2400)
-        dl.report("spool kill -9", kills=12, with_queued=killed_with_queued,
-                  delivered_unrecorded_at_kill=unrecorded)
         if t.store == "sqlite":  # PostgreSQL checks itself; SQLite's file is ours to check
             db = sqlite3.connect(os.path.join(t.dir, "tickler.db"))
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
