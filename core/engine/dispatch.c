@@ -28,17 +28,40 @@ static int stopping(const struct worker *w)
     return tk_engine_stopping(w->e) || __atomic_load_n(w->halt, __ATOMIC_RELAXED);
 }
 
+/* One connection, idempotent transport: commit the results posted so far
+ * in one transaction (tk_send_tasks_run_group). */
+static void unrec_commit(struct worker *w)
+{
+    struct tk_send_task *list = w->unrec;
+    w->unrec = NULL;
+    w->unrec_tail = &w->unrec;
+    if (list)
+        tk_send_tasks_run_group(w->db, list);
+}
+
 /* Start J for its worker: through the hub when workers share the store
- * connection (it may still be running on return), else at once on the
- * worker's own connection. */
+ * connection (it may still be running on return), else on the worker's
+ * own connection: at once, or, for a result with a window above one (one
+ * connection to a TK_TRANSPORT_IDEMPOTENT transport), when it or a later
+ * result is waited for or before the next claim or give-back, so that the
+ * store keeps the order of events. */
 static void task_post(struct tk_send_task *t)
 {
+    struct worker *w = t->w;
     t->rc = 0;
     t->done = 0;
-    if (t->w->hub) {
-        tk_hub_post(t->w->hub, t);
+    if (w->hub) {
+        tk_hub_post(w->hub, t);
+    } else if (t->kind == TASK_SETTLE && w->nslot > 1 && !tk_webhook_is_row(&t->rows[t->from])) {
+        /* (a webhook event posted twice is two requests: recorded at once) */
+        t->next = NULL;
+        if (!w->unrec_tail)
+            w->unrec_tail = &w->unrec;
+        *w->unrec_tail = t;
+        w->unrec_tail = &t->next;
     } else {
-        tk_send_task_run_alone(t->w->db, t);
+        unrec_commit(w);
+        tk_send_task_run_alone(w->db, t);
         t->done = 1;
     }
 }
@@ -48,6 +71,8 @@ static int task_wait(struct tk_send_task *t)
 {
     if (t->w->hub)
         tk_hub_wait(t->w->hub, t);
+    else if (!t->done)
+        unrec_commit(t->w);
     tk_dispatch_stats_add(&t->w->st, &t->d);
     return t->rc;
 }
@@ -185,7 +210,8 @@ static int deliver(struct worker *w, void **conn, int *opened, const struct tk_o
  * never has more than W delivered rows whose results are not yet
  * committed, which bounds the duplicates after a crash (docs/delivery.md);
  * with one connection a result is committed before task_post returns (W is
- * 1).  Every posted task is waited for before this returns: the slots are
+ * 1), unless the transport is TK_TRANSPORT_IDEMPOTENT (W results, then one
+ * commit: task_post).  Every posted task is waited for before this returns: the slots are
  * the worker's. */
 static int send_batch(struct worker *w, void **conn, int *opened, struct tk_outbox_row *rows,
                       size_t n)
@@ -305,8 +331,13 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     /* One connection: enqueue everything first, then deliver. */
     if (produce_too && nw == 1 && (rc = tk_engine_schedule(e, reminders, err)))
         return rc;
-    /* one connection records each result before the next send: window 1 */
-    size_t win = nw > 1 && e->cfg.unrecorded_max > 1 ? (size_t)e->cfg.unrecorded_max : 1;
+    /* One connection records each result before the next send (window 1),
+     * unless delivering a message twice leaves one copy (the file
+     * transport): then, as with several, up to unrecorded_max results are
+     * committed at once. */
+    int idem =
+        TK_DESCR_HAS(tp->transport, flags) && (tp->transport->flags & TK_TRANSPORT_IDEMPOTENT) != 0;
+    size_t win = (nw > 1 || idem) && e->cfg.unrecorded_max > 1 ? (size_t)e->cfg.unrecorded_max : 1;
     ws = calloc((size_t)nw, sizeof *ws);
     th = calloc((size_t)nw, sizeof *th);
     slots = calloc((size_t)nw * win, sizeof *slots);

@@ -39,6 +39,10 @@ struct worker {
     pthread_cond_t settled; /* with a hub: one of this worker's tasks is done */
     struct pending *slot;   /* NSLOT results in flight, [delivery] unrecorded_max */
     size_t nslot;
+    /* One connection to a TK_TRANSPORT_IDEMPOTENT transport (no hub, NSLOT
+     * > 1): results posted but not yet committed, oldest first; committed
+     * in one transaction when one of them is waited for (dispatch.c). */
+    struct tk_send_task *unrec, **unrec_tail;
     /* This run's unreachable destinations (dispatch.c): the mail relay,
      * while the rest of a batch holds webhook events to post, and webhook
      * receivers (by subscription), whose further events in this run fail
@@ -139,6 +143,10 @@ static inline void tk_dispatch_stats_add(struct tk_dispatch_stats *to,
 
 /* Run J on DB in its own transaction(s), as with one connection. */
 void tk_send_task_run_alone(struct tk_db *db, struct tk_send_task *t);
+/* Run the tasks of LIST (linked by next) on DB in one transaction, as the
+ * hub's group commit does (each runs alone if the group fails); all are
+ * done on return. */
+void tk_send_tasks_run_group(struct tk_db *db, struct tk_send_task *list);
 
 /* The hub of NW workers WS (their `settled` conditions included); with
  * SCHEDULE the settler also enqueues the due reminders (a tick). */

@@ -250,6 +250,16 @@ static void commit_group(struct tk_db *db, struct tk_send_task *list)
         run_each_alone(db, list);
 }
 
+void tk_send_tasks_run_group(struct tk_db *db, struct tk_send_task *list)
+{
+    if (list && !list->next)
+        tk_send_task_run_alone(db, list); /* the same transaction as ever */
+    else
+        commit_group(db, list);
+    for (struct tk_send_task *t = list; t; t = t->next)
+        t->done = 1;
+}
+
 /* Under MU: the tasks waiting, taken off the queue. */
 static struct tk_send_task *take_tasks(struct hub *h)
 {

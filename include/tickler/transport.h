@@ -108,11 +108,24 @@ struct tk_transport {
      * The host calls it only when TK_DESCR_HAS(t, probe). */
     int (*probe)(void *state, struct tk_error *err);
 
+    /* ABI 1.2 */
+
+    /* TK_TRANSPORT_* bits, 0 for none.  The host reads them only when
+     * TK_DESCR_HAS(t, flags). */
+    unsigned flags;
+
 #ifdef TK_TEST_ABI_GROWTH
     /* ABI 1.3 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;
 #endif
 };
+
+/* flags: delivering the same message again (same message_id, after a
+ * crash lost its result) replaces what the first delivery left instead of
+ * adding a second copy (file: the same file name).  The host may then
+ * record results in groups of up to [delivery] unrecorded_max even with
+ * one connection (docs/delivery.md). */
+#define TK_TRANSPORT_IDEMPOTENT 0x1u
 
 /* The ABI 1.0 size of struct tk_transport: the end of its last 1.0 field.
  * The host refuses a transport whose hdr.size is smaller. */

@@ -51,14 +51,14 @@ static const struct tk_item_type item = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL GROWN};
 static const struct tk_transport transport = {
     TK_PLUGIN_HEADER_INIT(struct tk_transport, TK_PLUGIN_TRANSPORT, "y", "1", "d"),
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL GROWN};
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, TK_TRANSPORT_IDEMPOTENT GROWN};
 int tk_check(const struct tk_host *h);
 int tk_check(const struct tk_host *h)
 {
     return TK_HOST_HAS(h, format_date) + TK_HOST_HAS(h, config_dir) +
            TK_DESCR_HAS(&item, section) + TK_DESCR_HAS(&item, on_reply) +
            TK_DESCR_HAS(&transport, close) +
-           TK_DESCR_HAS(&transport, probe) +
+           TK_DESCR_HAS(&transport, probe) + TK_DESCR_HAS(&transport, flags) +
            (int)(TK_HOST_SIZE_1_0 + TK_ITEM_TYPE_SIZE_1_0 + TK_TRANSPORT_SIZE_1_0);
 }
 SRC

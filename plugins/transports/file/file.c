@@ -7,9 +7,21 @@
  * and then DIR are flushed before send() reports DELIVERED, so "sent" in
  * the store never outlives a power cut that lost the file.
  *
- * Names are <ns since epoch, 20 digits>-<pid>-<counter>: zero padding makes
- * them sort in write order, the pid keeps two processes apart, the counter
- * keeps one process's messages apart within a clock tick.
+ * A message tickler made has a name that comes from its Message-ID ("<"
+ * 32 random hex digits "." the second it was made, in base 36, "@" domain
+ * ">", tk_mail_message_id), which the host keeps for every retry of one
+ * outbox row and never gives two rows: <that second in ns since 1970, 20
+ * digits>-<the 32 hex digits>.  So a re-delivery of the same row (after a
+ * crash lost its result) renames over the same DIR/<name>.eml instead of
+ * adding a second file, which lets the host record results in groups
+ * (TK_TRANSPORT_IDEMPOTENT).  Names sort by the second the message was
+ * made.  A Message-ID of another form (never from tickler) gets a name from
+ * the time of writing, as before: <ns since 1970, 20 digits>-<pid>-
+ * <counter>, sorting in write order.
+ *
+ * The temporary file is DIR/tmp/<name>.<pid>-<counter>.tmp: two writers of
+ * one row (a send that outlasted its lease) never share it, and a stray one
+ * left by a crash never blocks the row's retry.
  *
  * Nothing here is PERMANENT: a full disk, a missing or unwritable folder
  * are all fixed by an operator, after which the message should go out.
@@ -41,7 +53,7 @@ struct file_state {
 struct file_conn {
     struct file_state *st;
     int dir_fd, tmp_fd;
-    long long last_ns; /* keeps names increasing if the clock steps back */
+    long long last_ns; /* keeps time names increasing if the clock steps back */
     long pid;          /* read once per connection: a system call per message saved */
 };
 
@@ -227,21 +239,54 @@ static int write_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* NAME, then the same with ".tmp" and ".eml" in TMP and EML (each of
- * SIZE bytes, which a 20-digit time, a pid and a counter always fit). */
-static void next_name(struct file_conn *c, char *name, char *tmp, char *eml, size_t size)
+/* The seconds since 1970 in a Message-ID tickler made ("<" 32 hex "."
+ * seconds in base 36 "@" domain ">", tk_mail_message_id), or 0 for any
+ * other form: an order for names, never a time anything depends on. */
+static unsigned long long made_at(const char *id)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    if (ns <= c->last_ns)
-        ns = c->last_ns + 1;
-    c->last_ns = ns;
-    int n = snprintf(name, size - 4, "%020lld-%ld-%06lu", ns, c->pid,
-                     __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED));
-    size_t len = n < 0 ? 0 : (size_t)n < size - 4 ? (size_t)n : size - 5;
-    memcpy(tmp, name, len);
-    memcpy(tmp + len, ".tmp", 5);
+    unsigned long long t = 0;
+    size_t i = 1, digits = 0;
+    if (id[0] != '<')
+        return 0;
+    for (; i < 33; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return 0;
+    if (id[i++] != '.')
+        return 0;
+    for (; id[i] != '@'; i++, digits++) {
+        char ch = id[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'z' ? ch - 'a' + 10 : -1;
+        if (d < 0 || digits >= 7) /* 36^7 s is past the limit below */
+            return 0;
+        t = t * 36 + (unsigned)d;
+    }
+    return digits && t <= 9999999999ULL ? t : 0; /* its ns in 20 digits (year 2286) */
+}
+
+/* NAME for message ID (see the top), and the same with ".eml" in EML and
+ * with ".<pid>-<counter>.tmp" in TMP (NAME_SIZE bytes each, TMP_SIZE for
+ * TMP). */
+#define NAME_SIZE 96
+#define TMP_SIZE (NAME_SIZE + 48)
+static void message_name(struct file_conn *c, const char *id, char *name, char *tmp, char *eml)
+{
+    unsigned long count = __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED);
+    unsigned long long made = made_at(id);
+    int n;
+    if (made) {
+        n = snprintf(name, NAME_SIZE, "%020llu-%.32s", made * 1000000000ULL, id + 1);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        if (ns <= c->last_ns)
+            ns = c->last_ns + 1;
+        c->last_ns = ns;
+        n = snprintf(name, NAME_SIZE, "%020lld-%ld-%06lu", ns, c->pid, count);
+    }
+    size_t len = n < 0 ? 0 : (size_t)n < NAME_SIZE - 30 ? (size_t)n : NAME_SIZE - 31;
+    name[len] = '\0';
+    snprintf(tmp, TMP_SIZE, "%s.%ld-%06lu.tmp", name, c->pid, count);
     memcpy(eml, name, len);
     memcpy(eml + len, ".eml", 5);
 }
@@ -263,13 +308,13 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
 {
     struct file_conn *c = conn;
     struct file_state *st = c->st;
-    char name[96], tmp[96], eml[96];
+    char name[NAME_SIZE], tmp[TMP_SIZE], eml[NAME_SIZE];
     memset(res, 0, sizeof *res);
-    next_name(c, name, tmp, eml, sizeof name);
+    message_name(c, msg->message_id ? msg->message_id : "", name, tmp, eml);
 
     int fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0)
-        return failed(res, TK_TEMPORARY, "create", st->dir, "tmp/", name, ".tmp");
+        return failed(res, TK_TEMPORARY, "create", st->dir, "tmp/", tmp, "");
     const char *what = NULL;
     /* 0640 whatever the umask (a message is client data): the owner and
      * the file's group (the daemon's, or the folder's when it is setgid),
@@ -307,7 +352,7 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     if (what) {
         unlinkat(c->tmp_fd, tmp, 0);
         errno = saved;
-        return failed(res, TK_TEMPORARY, what, st->dir, "tmp/", name, ".tmp");
+        return failed(res, TK_TEMPORARY, what, st->dir, "tmp/", tmp, "");
     }
     /* The file is already visible in DIR, only not known to be durable:
      * UNKNOWN, so that it is retried and a duplicate keeps its Message-ID. */
@@ -328,9 +373,9 @@ static int file_probe(void *state, struct tk_error *err)
     if (rc != 0)
         return rc;
     struct file_conn *c = conn;
-    char name[96], tmp[96], eml[96], probe[112];
-    next_name(c, name, tmp, eml, sizeof name);
-    snprintf(probe, sizeof probe, "%s.probe", name);
+    char probe[96];
+    snprintf(probe, sizeof probe, "probe-%ld-%06lu.probe", c->pid,
+             __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED));
     int fd = openat(c->tmp_fd, probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
         rc = fail(err, TK_ETEMP, "file: cannot write into the spool folder %s/tmp: %s", c->st->dir,
@@ -353,6 +398,7 @@ static const struct tk_transport file_transport = {
     .send = file_send,
     .close = file_close,
     .probe = file_probe,
+    .flags = TK_TRANSPORT_IDEMPOTENT,
 };
 
 TK_PLUGIN_EXPORT const struct tk_plugin_header *tk_plugin_entry(void)
