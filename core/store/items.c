@@ -621,16 +621,17 @@ int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_tim
     *n = 0;
     if (!limit)
         return 0;
-    /* The due index gives (next_at, id) order; "+account_id" keeps the
-     * planner on it (items_todo would read every item of the account). */
+    /* The due index gives (next_at, id) order (schema v12 on PostgreSQL);
+     * the row value resumes after the last item as one range of it, on both
+     * stores.  "+account_id" keeps the planner on it (items_todo would read
+     * every item of the account). */
     snprintf(sql, sizeof sql,
-             ITEM_COLS "WHERE next_at IS NOT NULL AND next_at >= ? AND next_at < ? "
-                       "AND (next_at > ? OR id > ?) %sORDER BY next_at, id LIMIT ?",
+             ITEM_COLS "WHERE next_at IS NOT NULL AND (next_at, id) > (?, ?) AND next_at < ? "
+                       "%sORDER BY next_at, id LIMIT ?",
              account ? "AND +account_id = ? " : "");
     vals[nvals++] = tk_db_value_int(after_at);
-    vals[nvals++] = tk_db_value_int(to);
-    vals[nvals++] = tk_db_value_int(after_at);
     vals[nvals++] = tk_db_value_int(after_id);
+    vals[nvals++] = tk_db_value_int(to);
     if (account)
         vals[nvals++] = tk_db_value_int(account);
     vals[nvals++] = tk_db_value_int((int64_t)limit);

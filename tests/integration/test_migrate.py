@@ -185,10 +185,11 @@ class Migrate(unittest.TestCase):
         self.assert_same(again, dsn)
 
     # -- stores at schema version 1 ------------------------------------------
-    # back to v1: v13's index (issue 14's digest across accounts), v11's column (issue 14's anchored schedules), v10's indexes (issue 18's dashboard; it dropped v9's
+    # back to v1: v13's index (issue 14's digest across accounts), v12's due index on (next_at, id) (PostgreSQL; on SQLite the same index again), v11's column (issue 14's anchored schedules), v10's indexes (issue 18's dashboard; it dropped v9's
     # items_pending_type, put back here for V6_UNDO's line to drop), v9's tables and indexes (issue 18), v8's tables (issue 15), v7's tables (issue 13's webhooks), v6's columns (issue 14), v5's (issue 11), then v3's column
     # and index (issue 16's data lifecycle) go first
     V6_UNDO = ("DROP INDEX contacts_email;"
+               "DROP INDEX items_due; CREATE INDEX items_due ON items(next_at) WHERE next_at IS NOT NULL;"
                "DROP INDEX items_pending_state; DROP INDEX items_completed_after;"
                "CREATE INDEX items_pending_type ON items(type) WHERE state = 'pending' AND archived = 0;"
                "DROP TABLE sessions; DROP TABLE users; DROP INDEX outbox_sent;"
