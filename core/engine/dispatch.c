@@ -162,11 +162,19 @@ static int deliver(struct worker *w, void **conn, int *opened, const struct tk_o
                    struct tk_delivery_result *res, int *noconn)
 {
     const struct tk_plugin *tp = w->tp;
-    struct tk_message m = {r->message_id, r->sender, r->recipient, r->data, strlen(r->data)};
+    struct tk_message m = {r->message_id, r->sender, r->recipient, r->data,
+                           r->data ? strlen(r->data) : 0};
     struct tk_error serr = {0};
     const struct tk_delivery_result *known;
     memset(res, 0, sizeof *res);
     *noconn = 0;
+    if (!r->data) {
+        /* its outbox_data row is gone (removed by hand): nothing to send,
+         * and no retry brings it back */
+        res->status = TK_PERMANENT;
+        tk_strlcpy(res->reply, "the message text is missing from the store", sizeof res->reply);
+        return 0;
+    }
     if (tk_webhook_is_row(r)) {
         if ((known = hook_down(w, r->step))) {
             *res = *known;

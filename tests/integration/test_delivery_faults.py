@@ -146,6 +146,29 @@ class PermanentTest(unittest.TestCase):
         t.fails("outbox", "retry", f["id"])
 
 
+    def test_a_row_whose_text_is_gone_goes_dead_and_the_rest_is_sent(self):
+        """A queued row whose outbox_data row was removed by hand (its text
+        is gone) is refused for good with a clear reply; the tick neither
+        crashes nor holds up the other rows."""
+        srv = SmtpServer(self)
+        t = Tickler(self, smtp=srv)
+        acc = t.account(contacts=(("ann@acme.example", "Ann", True), ("bob@acme.example", "Bob", True)))
+        srv.stop()
+        r = t.run("send", "approval", "--account", acc, "--title", "Letter")
+        self.assertEqual(r.rc, 0, r)
+        rows = sorted((o["id"], o["recipient"], o["state"]) for o in t.json("outbox"))
+        self.assertEqual([r[1:] for r in rows], [("ann@acme.example", "queued"), ("bob@acme.example", "queued")])
+        t.execute("DELETE FROM outbox_data WHERE outbox_id = %d" % rows[0][0])
+        srv2 = SmtpServer(self, port=srv.port)
+        t.smtp = srv2
+        r = t.run("tick", now=at(days=1))
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual([e["rcpt_tos"] for e in srv2.envelopes()], [["bob@acme.example"]])
+        failed = t.json("outbox", "--failed")
+        self.assertEqual([(f["id"], f["state"]) for f in failed], [(rows[0][0], "dead")], failed)
+        self.assertIn("message text is missing", failed[0]["reply"])
+
+
 class DiskFullTest(unittest.TestCase):
     def test_full_spool_marks_nothing_sent_and_drains_later(self):
         if os.geteuid() != 0:
