@@ -64,10 +64,10 @@ tk_time tk_engine_next_at(struct tk_engine *e, const struct tk_item *it)
     return t ? t : tk_engine_escalate_at(e, it);
 }
 
-static int find_escalated(void *u, const struct tk_audit_entry *a)
+static int found(void *u, int64_t item)
 {
-    if (a->action && strcmp(a->action, "escalated") == 0)
-        *(int *)u = 1;
+    (void)item;
+    *(int *)u = 1;
     return 0;
 }
 
@@ -75,7 +75,13 @@ int tk_engine_escalated(struct tk_engine *e, const struct tk_item *it, int *done
                         struct tk_error *err)
 {
     *done = 0;
-    return tk_store_audit_each(e->db, 0, it->id, find_escalated, done, err);
+    return tk_engine_escalated_each(e, &it->id, 1, found, done, err);
+}
+
+int tk_engine_escalated_each(struct tk_engine *e, const int64_t *ids, size_t n,
+                             int (*fn)(void *u, int64_t item), void *u, struct tk_error *err)
+{
+    return tk_store_audit_items_with(e->db, ids, n, "escalated", fn, u, err);
 }
 
 struct sent_list {

@@ -263,6 +263,10 @@ int tk_engine_escalation_due(const struct tk_engine *e, const struct tk_item *it
 /* *DONE: IT has an "escalated" audit entry (read only). */
 int tk_engine_escalated(struct tk_engine *e, const struct tk_item *it, int *done,
                         struct tk_error *err);
+/* Of the N items IDS, those with an "escalated" audit entry: FN(U, ITEM),
+ * an item perhaps more than once (one query: the preview's page). */
+int tk_engine_escalated_each(struct tk_engine *e, const int64_t *ids, size_t n,
+                             int (*fn)(void *u, int64_t item), void *u, struct tk_error *err);
 /* The escalation email's subject and text for IT of ACC in ACC's language
  * (read only: preview may call it). */
 int tk_engine_escalation_text(struct tk_engine *e, const struct tk_item *it,

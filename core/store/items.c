@@ -80,67 +80,13 @@ static int read_item(struct tk_cursor *cur, struct tk_item *it, struct tk_error 
     return 0;
 }
 
-struct field_row {
-    char *name, *value;
-    int64_t pos;
-};
+static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struct tk_error *err);
 
-static int field_cmp(const void *a, const void *b)
-{
-    const struct field_row *x = a, *y = b;
-    if (x->pos != y->pos)
-        return x->pos < y->pos ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-/* In (pos, name) order, sorted here rather than by ORDER BY: the primary
- * key (item_id, name) gives the rows in name order, and SQLite would start
- * a sorter for every item read (a reminder reads one).  strcmp is SQLite's
- * BINARY collation; on PostgreSQL it no longer depends on the database's
- * locale. */
+/* IT's fields in (pos, name) order: load_page_fields for a page of one
+ * (one reader of item_fields for a single item and a page). */
 static int load_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
 {
-    struct tk_cursor *cur = NULL;
-    struct field_row *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc = tk_db_query(db, &cur, err,
-                         "SELECT name, value, pos FROM item_fields WHERE item_id = ?", "i", it->id);
-    if (rc != 0)
-        return rc;
-    int r, oom = 0;
-    while ((r = tk_cursor_next(cur, err)) > 0) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct field_row *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                oom = 1;
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        v[n].name = tk_store_col_dup(cur, 0, &oom);
-        v[n].value = tk_store_col_dup(cur, 1, &oom);
-        v[n].pos = tk_cursor_int(cur, 2);
-        n++;
-        if (oom)
-            break;
-    }
-    tk_cursor_close(cur);
-    if (oom)
-        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    else if (r < 0)
-        rc = err ? err->code : TK_EIO;
-    if (rc == 0 && n > 1)
-        qsort(v, n, sizeof *v, field_cmp);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && tk_kv_set(&it->fields, v[i].name, v[i].value ? v[i].value : "") != 0)
-            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-        free(v[i].name);
-        free(v[i].value);
-    }
-    free(v);
-    return rc;
+    return load_page_fields(db, it, 1, err);
 }
 
 int tk_store_item_insert(struct tk_db *db, struct tk_item *it, tk_time now, struct tk_error *err)
@@ -537,7 +483,11 @@ static int page_id_cmp(const void *a, const void *b)
 }
 
 /* The fields of the N items V in one query, each item's in (pos, name)
- * order as load_fields gives them. */
+ * order, sorted here rather than by ORDER BY: the primary key (item_id,
+ * name) gives the rows in name order, and SQLite would start a sorter for
+ * every item read (a reminder reads one).  strcmp is SQLite's BINARY
+ * collation; on PostgreSQL it no longer depends on the database's
+ * locale. */
 static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struct tk_error *err)
 {
     struct tk_buf sql = {0};

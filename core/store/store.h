@@ -203,6 +203,11 @@ int tk_store_audit_add(struct tk_db *db, tk_time at, const char *actor, int64_t 
 int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
                         int (*fn)(void *u, const struct tk_audit_entry *e), void *u,
                         struct tk_error *err);
+/* Of the N items IDS, those with an audit entry ACTION: FN(U, ITEM) once
+ * per such entry (an item may come more than once, in no order); one
+ * query (the preview's "already escalated?" of a page of items). */
+int tk_store_audit_items_with(struct tk_db *db, const int64_t *ids, size_t n, const char *action,
+                              int (*fn)(void *u, int64_t item), void *u, struct tk_error *err);
 
 /* ---- outbox ----------------------------------------------------------- */
 
