@@ -15,6 +15,8 @@ struct out {
     int json, render;
     size_t n;
     struct tk_buf b; /* one entry's JSON */
+    tk_time at;      /* the last entry's moment, formatted in ats */
+    char ats[32];
 };
 
 /* A new line and DEPTH levels of 2 spaces (at most 4). */
@@ -23,11 +25,23 @@ static int indent(struct tk_buf *b, int depth)
     return tk_buf_append(b, "\n        ", 1 + 2 * (size_t)depth);
 }
 
-/* KEY's line at DEPTH, then its value from the caller. */
+/* KEY's line at DEPTH, then its value from the caller (one append). */
 static int key(struct tk_buf *b, int depth, const char *k, int first)
 {
-    int rc = (first ? 0 : tk_buf_putc(b, ',')) | indent(b, depth) | tk_buf_putc(b, '"');
-    return rc | tk_buf_puts(b, k) | tk_buf_puts(b, "\": ");
+    char t[96];
+    size_t n = 0, len = strlen(k);
+    if (len > 64)
+        return -1; /* the keys are this file's own, all short */
+    if (!first)
+        t[n++] = ',';
+    t[n++] = '\n';
+    memset(t + n, ' ', 2 * (size_t)depth);
+    n += 2 * (size_t)depth;
+    t[n++] = '"';
+    memcpy(t + n, k, len);
+    n += len;
+    memcpy(t + n, "\": ", 3);
+    return tk_buf_append(b, t, n + 3);
 }
 
 static int integer(struct tk_buf *b, long long v)
@@ -47,13 +61,12 @@ static int integer(struct tk_buf *b, long long v)
  * as a tree and dumped: a list of 100k entries would spend most of its
  * time in the tree (issue 14).  it.test_preview checks it is the same
  * document. */
-static int preview_json(struct tk_buf *b, const struct tk_preview *p, int render, int first)
+static int preview_json(struct tk_buf *b, const struct tk_preview *p, const char *at, int render,
+                        int first)
 {
-    char at[32];
     int rc = tk_buf_puts(b, first ? "\n  {" : ",\n  {");
     rc |= key(b, 2, "at", 1);
-    rc |=
-        p->at ? tk_json_write_str(b, tk_time_format(p->at, at, sizeof at)) : tk_buf_puts(b, "null");
+    rc |= p->at ? tk_json_write_str(b, at) : tk_buf_puts(b, "null");
     rc |= key(b, 2, "local", 0) | tk_json_write_str(b, p->local);
     rc |= key(b, 2, "item", 0) | integer(b, p->item_id);
     rc |= key(b, 2, "kind", 0) | tk_json_write_str(b, p->kind ? p->kind : "reminder");
@@ -110,7 +123,11 @@ static int one(void *u, const struct tk_preview *p)
         o->b.len = 0;
         if (o->n == 1 && tk_buf_putc(&o->b, '['))
             return TK_ENOMEM;
-        if (preview_json(&o->b, p, o->render, o->n == 1))
+        if (p->at && (o->at != p->at || !o->ats[0])) { /* entries share moments */
+            tk_time_format(p->at, o->ats, sizeof o->ats);
+            o->at = p->at;
+        }
+        if (preview_json(&o->b, p, o->ats, o->render, o->n == 1))
             return TK_ENOMEM;
         return fwrite(o->b.data, 1, o->b.len, stdout) == o->b.len ? 0 : TK_EIO;
     }
@@ -181,7 +198,7 @@ int tk_cmd_preview_parse(int argc, char **argv, struct tk_cli_args *a, struct tk
 int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 {
     struct tk_account acc = {0};
-    struct out o = {c, 0, 0, 0, {0}};
+    struct out o = {c, 0, 0, 0, {0}, 0, ""};
     const char *v;
     long days = preview_days(a);
     int rc;

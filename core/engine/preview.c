@@ -39,6 +39,8 @@
  * console's, which stops early) */
 #define PAGE 1024
 #define PAGE_SHORT 256
+/* local times remembered (a power of 2) */
+#define LOCAL_CACHE 64
 
 static const char KIND_NOTIFICATION[] = "notification";
 static const char KIND_REMINDER[] = "reminder";
@@ -76,10 +78,20 @@ struct run {
     /* the page's items' recipients with an email about them, by item */
     struct mailed *m;
     size_t nm, mcap;
+    /* the page's items with an "escalated" audit entry, sorted */
+    int64_t *esc;
+    size_t nesc, esccap;
     /* per recipient of the item walked: had an email about it; and the
      * two sets of a reminder's moment (borrowed contacts) */
     unsigned char *had;
     struct tk_contacts fresh, known;
+    /* the local times made (by account and moment): thousands of entries
+     * share a moment (items created in bulk, a window's opening) */
+    struct {
+        int64_t account;
+        tk_time at;
+        char local[TK_CALENDAR_LOCAL_MAX];
+    } lt[LOCAL_CACHE];
     /* the entry being filled by tk_render_preview's callback */
     struct entry *cur;
     size_t mailcap;
@@ -133,6 +145,19 @@ static int add_mail(void *u, const struct tk_contact *c, const char *subject, co
     return add_mail_to(u, c->email, subject, message);
 }
 
+/* AT in the account's zone, as tk_engine_account_local_time writes it,
+ * into LOCAL (TK_CALENDAR_LOCAL_MAX bytes). */
+static void local_time(struct run *r, tk_time at, char *local)
+{
+    size_t k = ((uint64_t)at / 60 ^ (uint64_t)r->acc.id * 31) & (LOCAL_CACHE - 1);
+    if (r->lt[k].account != r->acc.id || r->lt[k].at != at || !r->lt[k].local[0]) {
+        tk_engine_account_local_time(r->e, &r->acc, at, r->lt[k].local, sizeof r->lt[k].local);
+        r->lt[k].account = r->acc.id;
+        r->lt[k].at = at;
+    }
+    memcpy(local, r->lt[k].local, sizeof r->lt[k].local);
+}
+
 static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time at,
                                const char *moved, const char *kind)
 {
@@ -163,7 +188,7 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
     x->p.count = it->rem.count;
     x->p.at = at;
     x->p.kind = kind;
-    tk_engine_account_local_time(r->e, &r->acc, at, x->local, sizeof x->local);
+    local_time(r, at, x->local);
     r->n++;
     r->cur = x;
     r->mailcap = 0;
@@ -242,23 +267,57 @@ static void mailed_clear(struct run *r)
     r->nm = 0;
 }
 
-/* Who has had an email about the N items V (one query), sorted by item. */
+static int escalated_add(void *u, int64_t item)
+{
+    struct run *r = u;
+    if (r->nesc == r->esccap) {
+        size_t cap = r->esccap ? 2 * r->esccap : 64;
+        int64_t *v = realloc(r->esc, cap * sizeof *v);
+        if (!v)
+            return TK_ENOMEM;
+        r->esc = v;
+        r->esccap = cap;
+    }
+    r->esc[r->nesc++] = item;
+    return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Who has had an email about the N items V, sorted by item, and which of
+ * them were escalated already (tk_engine_escalated), sorted: two queries
+ * for the page, not one per item. */
 static int mailed_load(struct run *r, const struct tk_item *v, size_t n, struct tk_error *err)
 {
     int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
     int rc;
     mailed_clear(r);
+    r->nesc = 0;
     if (!ids)
         return oom(err);
     for (size_t i = 0; i < n; i++)
         ids[i] = v[i].id;
     rc = tk_store_outbox_recipients_each(r->e->db, ids, n, mailed_add, r, err);
+    if (rc == 0)
+        rc = tk_engine_escalated_each(r->e, ids, n, escalated_add, r, err);
     free(ids);
     if (rc == TK_ENOMEM)
         return oom(err);
     if (rc == 0 && r->nm > 1)
         qsort(r->m, r->nm, sizeof *r->m, mailed_cmp);
+    if (rc == 0 && r->nesc > 1)
+        qsort(r->esc, r->nesc, sizeof *r->esc, id_cmp);
     return rc;
+}
+
+/* IT has an "escalated" audit entry (the page's, from mailed_load). */
+static int escalated(const struct run *r, const struct tk_item *it)
+{
+    return r->nesc && bsearch(&it->id, r->esc, r->nesc, sizeof *r->esc, id_cmp) != NULL;
 }
 
 /* r->had[k]: the account's recipient k has had an email about ITEM (the
@@ -328,7 +387,7 @@ static int escalation(struct run *r, struct tk_item *it, tk_time *t, char *moved
     struct tk_buf subject = {0}, msg = {0};
     char when[32], why[TK_CALENDAR_LOCAL_MAX + 256];
     tk_time at, next = 0;
-    int done = 0, rc = 0;
+    int rc = 0;
 
     if (it->hold.since) {
         if (!it->hold.until || e->now < it->hold.until) {
@@ -348,8 +407,8 @@ static int escalation(struct run *r, struct tk_item *it, tk_time *t, char *moved
         *t = at;
         return 0;
     }
-    if (!at || (rc = tk_engine_escalated(e, it, &done, err)) || done)
-        return rc;
+    if (!at || escalated(r, it))
+        return 0;
     if ((rc = tk_engine_defer(e, &r->acc, &next, why, sizeof why, err)))
         return rc;
     if (next) {
@@ -819,6 +878,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     free(r.v);
     mailed_clear(&r);
     free(r.m);
+    free(r.esc);
     free(r.had);
     free(r.fresh.v);
     free(r.known.v);

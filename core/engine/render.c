@@ -25,14 +25,40 @@ static int oom(struct tk_error *err)
     return tk_error_set(err, TK_ENOMEM, "out of memory");
 }
 
-/* Set each pair of the NULL-terminated list KEY, VALUE, ... (a NULL value
- * removes the key); stops at the first failure. */
-static int put_all(struct tk_kv *kv, struct tk_error *err, const char *const *pairs)
+/* The names a text's tags use (tk_template_names): only those variables
+ * are made (the preview's subjects: "render only what it uses"). */
+#define WANT_MAX 16
+struct want {
+    struct tk_template_name v[WANT_MAX];
+    size_t n;
+};
+
+/* W wants KEY (W NULL: every variable). */
+static int wanted(const struct want *w, const char *key)
+{
+    if (!w)
+        return 1;
+    size_t n = strlen(key);
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i].len == n && memcmp(w->v[i].name, key, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Set each pair of the NULL-terminated list KEY, VALUE, ... that W wants
+ * (a NULL value removes the key); stops at the first failure. */
+static int put_want(struct tk_kv *kv, struct tk_error *err, const char *const *pairs,
+                    const struct want *w)
 {
     for (; pairs[0]; pairs += 2)
-        if (tk_kv_set(kv, pairs[0], pairs[1]))
+        if (wanted(w, pairs[0]) && tk_kv_set(kv, pairs[0], pairs[1]))
             return oom(err);
     return 0;
+}
+
+static int put_all(struct tk_kv *kv, struct tk_error *err, const char *const *pairs)
+{
+    return put_want(kv, err, pairs, NULL);
 }
 
 static int copy_kv(struct tk_kv *dst, const struct tk_kv *src, struct tk_error *err)
@@ -138,12 +164,16 @@ static int find_section(struct tk_engine *e, const struct tk_plugin *p, const ch
  * before the due date never says "was due"; {{item.due_text}}: the due
  * date in LANG's words ("31 December 2026"), for any type. */
 static int due_vars(const struct tk_calendar *cal, tk_time now, const struct tk_item *it,
-                    const char *lang, struct tk_kv *vars, struct tk_error *err)
+                    const char *lang, struct tk_kv *vars, const struct want *w,
+                    struct tk_error *err)
 {
     const char *due = tk_kv_get(&it->fields, "due_date");
     char n[32], late[32], text[64];
     tk_date date;
     int64_t days;
+    if (!wanted(w, "item.days_to_due") && !wanted(w, "item.overdue") &&
+        !wanted(w, "item.days_overdue") && !wanted(w, "item.due_text"))
+        return 0;
     if (!due || !cal || tk_calendar_date_parse(due, &date, NULL) ||
         tk_calendar_days_until(cal, now, date, &days, NULL))
         return 0;
@@ -160,11 +190,12 @@ static int due_vars(const struct tk_calendar *cal, tk_time now, const struct tk_
                                  "item.due_text",
                                  text[0] ? text : NULL,
                                  NULL};
-    return put_all(vars, err, pairs);
+    return put_want(vars, err, pairs, w);
 }
 
 static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
-                     const struct tk_calendar *cal, struct tk_kv *vars, struct tk_error *err)
+                     const struct tk_calendar *cal, struct tk_kv *vars, const struct want *w,
+                     struct tk_error *err)
 {
     const struct tk_item *it = rq->it;
     char id[32], when[32], number[16], count[16], remaining[16];
@@ -178,7 +209,7 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
                                   "message",
                                   rq->message,
                                   NULL};
-    if ((rc = put_all(vars, err, common)))
+    if ((rc = put_want(vars, err, common, w)))
         return rc;
     if (rq->bulk_titles) {
         struct tk_buf b = {0};
@@ -186,20 +217,27 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
             rc = tk_buf_printf(&b, "%s- %s", i ? "\n" : "", rq->bulk_titles->v[i]);
         snprintf(count, sizeof count, "%zu", rq->bulk_titles->n);
         const char *const bulk[] = {"items", b.data ? b.data : "", "items.count", count, NULL};
-        rc = rc ? oom(err) : put_all(vars, err, bulk);
+        rc = rc ? oom(err) : put_want(vars, err, bulk, w);
         tk_buf_free(&b);
         if (rc)
             return rc;
     }
     if (!it)
         return 0;
-    snprintf(id, sizeof id, "%lld", (long long)it->id);
-    tk_time_format(it->created_at, when, sizeof when);
-    when[10] = '\0';
-    snprintf(number, sizeof number, "%d", it->rem.sent);
-    snprintf(count, sizeof count, "%d", it->rem.count);
-    snprintf(remaining, sizeof remaining, "%d",
-             it->rem.count > it->rem.sent ? it->rem.count - it->rem.sent : 0);
+    id[0] = when[0] = number[0] = count[0] = remaining[0] = '\0';
+    if (wanted(w, "item.id"))
+        snprintf(id, sizeof id, "%lld", (long long)it->id);
+    if (wanted(w, "item.sent_date")) {
+        tk_time_format(it->created_at, when, sizeof when);
+        when[10] = '\0';
+    }
+    if (wanted(w, "reminder.number"))
+        snprintf(number, sizeof number, "%d", it->rem.sent);
+    if (wanted(w, "reminder.count"))
+        snprintf(count, sizeof count, "%d", it->rem.count);
+    if (wanted(w, "reminder.remaining"))
+        snprintf(remaining, sizeof remaining, "%d",
+                 it->rem.count > it->rem.sent ? it->rem.count - it->rem.sent : 0);
     const char *const item[] = {"item.id",
                                 id,
                                 "item.title",
@@ -215,12 +253,14 @@ static int base_vars(struct tk_engine *e, const struct tk_render_req *rq,
                                 "reminder.remaining",
                                 remaining,
                                 NULL};
-    if ((rc = put_all(vars, err, item)) ||
-        (rc = due_vars(cal, e->now, it, rq->account->language, vars, err)))
+    if ((rc = put_want(vars, err, item, w)) ||
+        (rc = due_vars(cal, e->now, it, rq->account->language, vars, w, err)))
         return rc;
-    for (size_t i = 0; i < it->fields.n; i++) {
+    for (size_t i = 0; i < it->fields.n && (!w || w->n); i++) {
         char key[160];
         snprintf(key, sizeof key, "%s.%s", it->type, it->fields.keys[i]);
+        if (!wanted(w, key))
+            continue;
         if (tk_kv_set(vars, key, it->fields.vals[i]))
             return oom(err);
     }
@@ -348,9 +388,12 @@ out:
 
 /* The section, the Date header's text (DATED) and the variables of RQ:
  * what every recipient's message is built from. */
+/* As render_prepare; with W (the preview's subjects) only the variables
+ * the section's subject uses are made, and *WP says so (NULL: all are). */
 static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *rq,
                                const struct tk_template_section **sec, int dated, char *date,
-                               size_t size, struct tk_kv *vars, struct tk_error *err)
+                               size_t size, struct tk_kv *vars, struct want *w,
+                               const struct want **wp, struct tk_error *err)
 {
     const char *tname = rq->it ? rq->it->template_name : "default";
     const struct tk_calendar *cal = NULL;
@@ -359,6 +402,10 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
 
     if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, sec, err)))
         return rc;
+    /* a type's own variables (its vars hook) may be any names: all then */
+    if (w && !(rq->it && rq->plugin->item->vars) && (*sec)->subject &&
+        (w->n = tk_template_names((*sec)->subject, w->v, WANT_MAX)) <= WANT_MAX)
+        *wp = w;
     /* The Date header in the client's zone (every email of the account).
      * A calendar that cannot be built (an .ics file gone) costs the zone,
      * never the email: the header is then in UTC. */
@@ -366,14 +413,14 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
     if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
         (dated && tk_calendar_format_date_header(cal, e->now, date, size, NULL)))
         date[0] = '\0';
-    return base_vars(e, rq, cal, vars, err);
+    return base_vars(e, rq, cal, vars, wp ? *wp : NULL, err);
 }
 
 static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
                           const struct tk_template_section **sec, char *date, size_t size,
                           struct tk_kv *vars, struct tk_error *err)
 {
-    return render_prepare_date(e, rq, sec, 1, date, size, vars, err);
+    return render_prepare_date(e, rq, sec, 1, date, size, vars, NULL, NULL, err);
 }
 
 int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
@@ -385,12 +432,15 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
     const struct tk_template_section *sec;
     char date[TK_CALENDAR_DATE_HEADER_MAX];
     struct tk_kv vars = {0};
+    struct want w;
+    const struct want *wp = NULL;
     int dry = e->dry_run, rc;
 
     if (!rcpts->n)
         return 0;
     e->dry_run = 1; /* sequences peeked, not taken */
-    rc = render_prepare_date(e, rq, &sec, whole, date, sizeof date, &vars, err);
+    rc = render_prepare_date(e, rq, &sec, whole, date, sizeof date, &vars, whole ? NULL : &w, &wp,
+                             err);
     if (rc == 0 && !whole) {
         /* the subject alone, as build_one makes it */
         struct tk_buf subject = {0};
@@ -401,7 +451,7 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
             subject.len = 0;
             if (subject.data)
                 subject.data[0] = '\0';
-            if ((rc = put_all(&vars, err, who)) == 0 &&
+            if ((rc = put_want(&vars, err, who, wp)) == 0 &&
                 (rc = tk_template_render_subject(sec->subject, &vars, &subject, err)) == 0)
                 rc = fn(u, c, subject.data ? subject.data : "", NULL);
         }

@@ -152,7 +152,14 @@ int tk_json_write_str(struct tk_buf *b, const char *s)
     int rc;
     if (!s)
         return tk_buf_puts(b, "null") ? -1 : 0;
-    n = strlen(s);
+    /* the common case, printable ASCII with nothing to escape: as is */
+    for (n = 0;
+         (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x80 && s[n] != '"' && s[n] != '\\';
+         n++)
+        ;
+    if (!s[n])
+        return tk_buf_putc(b, '"') || tk_buf_append(b, s, n) || tk_buf_putc(b, '"') ? -1 : 0;
+    n += strlen(s + n);
     if (!tk_utf8_valid(s, n)) {
         if (!(fixed = tk_utf8_repair(s, n, &n)))
             return -1;

@@ -173,6 +173,24 @@ static int walk(const char *src, const struct tk_kv *vars, struct tk_buf *out, s
     return 0;
 }
 
+size_t tk_template_names(const char *src, struct tk_template_name *v, size_t max)
+{
+    struct tag t;
+    size_t n = 0, at = 0;
+    int r;
+    while ((r = next_tag(src, at, &t)) > 0) {
+        if (t.kind != TAG_CLOSE) {
+            if (n < max) {
+                v[n].name = t.name;
+                v[n].len = t.nlen;
+            }
+            n++;
+        }
+        at = t.end;
+    }
+    return r < 0 ? (size_t)-1 : n;
+}
+
 int tk_template_check(const char *src, size_t *line, struct tk_error *err)
 {
     return walk(src, NULL, NULL, line, err);

@@ -72,6 +72,14 @@ int tk_template_render(const char *src, const struct tk_kv *vars, struct tk_buf 
  * result is one line. */
 int tk_template_render_subject(const char *src, const struct tk_kv *vars, struct tk_buf *out,
                                struct tk_error *err);
+/* The names SRC's tags use ({{name}}, {{#name}}, {{^name}}; in order,
+ * repeats included), the first MAX into V (borrowed from SRC): how many
+ * there are, which may exceed MAX; (size_t)-1 when SRC is malformed. */
+struct tk_template_name {
+    const char *name;
+    size_t len;
+};
+size_t tk_template_names(const char *src, struct tk_template_name *v, size_t max);
 /* Check SRC's placeholders without rendering.  0, or TK_EINVAL with ERR set
  * to the message and *LINE (may be NULL) to the 1-based line within SRC. */
 int tk_template_check(const char *src, size_t *line, struct tk_error *err);
