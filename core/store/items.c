@@ -556,55 +556,84 @@ out:
     return rc;
 }
 
-int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_time after_at,
-                           int64_t after_id, size_t limit, struct tk_item **out, size_t *n,
-                           struct tk_error *err)
+/* The rows of SQL (VALS) appended to *V (*N of *CAP) as items. */
+static int read_items(struct tk_db *db, const char *sql, const struct tk_db_value *vals,
+                      size_t nvals, struct tk_item **v, size_t *n, size_t *cap,
+                      struct tk_error *err)
 {
-    struct tk_db_value vals[6];
-    size_t nvals = 0, cap = 0;
     struct tk_cursor *cur = NULL;
-    struct tk_item *v = NULL;
-    char sql[1024];
     int rc, r;
-
-    *out = NULL;
-    *n = 0;
-    if (!limit)
-        return 0;
-    /* The due index gives (next_at, id) order (schema v12 on PostgreSQL);
-     * the row value resumes after the last item as one range of it, on both
-     * stores.  "+account_id" keeps the planner on it (items_todo would read
-     * every item of the account). */
-    snprintf(sql, sizeof sql,
-             ITEM_COLS "WHERE next_at IS NOT NULL AND (next_at, id) > (?, ?) AND next_at < ? "
-                       "%sORDER BY next_at, id LIMIT ?",
-             account ? "AND +account_id = ? " : "");
-    vals[nvals++] = tk_db_value_int(after_at);
-    vals[nvals++] = tk_db_value_int(after_id);
-    vals[nvals++] = tk_db_value_int(to);
-    if (account)
-        vals[nvals++] = tk_db_value_int(account);
-    vals[nvals++] = tk_db_value_int((int64_t)limit);
     if ((rc = tk_db_query_v(db, &cur, err, sql, vals, nvals)))
         return rc;
     while ((r = tk_cursor_next(cur, err)) > 0) {
-        if (*n == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            struct tk_item *nv = realloc(v, ncap * sizeof *nv);
+        if (*n == *cap) {
+            size_t ncap = *cap ? 2 * *cap : 64;
+            struct tk_item *nv = realloc(*v, ncap * sizeof *nv);
             if (!nv) {
                 rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
                 break;
             }
-            v = nv;
-            cap = ncap;
+            *v = nv;
+            *cap = ncap;
         }
-        if ((rc = read_item(cur, &v[*n], err)))
+        if ((rc = read_item(cur, &(*v)[*n], err)))
             break;
         (*n)++;
     }
     if (rc == 0 && r < 0)
         rc = err ? err->code : TK_EIO;
     tk_cursor_close(cur);
+    return rc;
+}
+
+int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_time after_at,
+                           int64_t after_id, size_t limit, struct tk_item **out, size_t *n,
+                           struct tk_error *err)
+{
+    struct tk_db_value vals[5];
+    size_t nvals = 0, cap = 0;
+    struct tk_item *v = NULL;
+    char sql[1024];
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!limit)
+        return 0;
+    /* The due index gives (next_at, id) order (schema v12 on PostgreSQL);
+     * "+account_id" keeps the planner on it (items_todo would read every
+     * item of the account).  SQLite seeks the row value "(next_at, id) >
+     * (?, ?)" on next_at alone, so the split below is kept on both stores.
+     * Two queries, each a seek: the rest of AFTER_AT's items (the index
+     * holds (next_at, id)), then the later ones.  One query with "next_at
+     * >= ? AND (next_at > ? OR id > ?)" read every item of AFTER_AT before
+     * the page again: thousands of items due at one moment (created in
+     * bulk) made each page slower than the last (issue 14). */
+    if (after_at < to) {
+        snprintf(sql, sizeof sql,
+                 ITEM_COLS "WHERE next_at IS NOT NULL AND next_at = ? AND id > ? "
+                           "%sORDER BY next_at, id LIMIT ?",
+                 account ? "AND +account_id = ? " : "");
+        vals[nvals++] = tk_db_value_int(after_at);
+        vals[nvals++] = tk_db_value_int(after_id);
+        if (account)
+            vals[nvals++] = tk_db_value_int(account);
+        vals[nvals++] = tk_db_value_int((int64_t)limit);
+        rc = read_items(db, sql, vals, nvals, &v, n, &cap, err);
+    }
+    if (rc == 0 && *n < limit) {
+        nvals = 0;
+        snprintf(sql, sizeof sql,
+                 ITEM_COLS "WHERE next_at IS NOT NULL AND next_at > ? AND next_at < ? "
+                           "%sORDER BY next_at, id LIMIT ?",
+                 account ? "AND +account_id = ? " : "");
+        vals[nvals++] = tk_db_value_int(after_at);
+        vals[nvals++] = tk_db_value_int(to);
+        if (account)
+            vals[nvals++] = tk_db_value_int(account);
+        vals[nvals++] = tk_db_value_int((int64_t)(limit - *n));
+        rc = read_items(db, sql, vals, nvals, &v, n, &cap, err);
+    }
     if (rc == 0 && *n)
         rc = load_page_fields(db, v, *n, err);
     if (rc) {

@@ -128,8 +128,9 @@ int tk_store_item_fault_get(struct tk_db *db, int64_t id, struct tk_item_fault *
  * TO), soonest first ((next_at, id) order), of ACCOUNT (0: all), each with
  * its fields: the items after the one at (AFTER_AT, AFTER_ID) (start with
  * 0, 0), at most LIMIT, into *OUT (*N of them; the caller frees each with
- * tk_item_free and the array with free()).  Two queries a page, whatever
- * its size: the due index, then the fields of the page (`preview`). */
+ * tk_item_free and the array with free()).  At most three queries a
+ * page, whatever its size: the due index (the rest of AFTER_AT's items,
+ * then later ones), then the fields of the page (`preview`). */
 int tk_store_item_due_page(struct tk_db *db, int64_t account, tk_time to, tk_time after_at,
                            int64_t after_id, size_t limit, struct tk_item **out, size_t *n,
                            struct tk_error *err);
