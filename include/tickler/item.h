@@ -149,7 +149,7 @@ struct tk_item_type {
                             const char *text);
 
 #ifdef TK_TEST_ABI_GROWTH
-    /* ABI 1.3 (test builds only, see TK_ABI_MINOR in plugin.h) */
+    /* ABI 1.4 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;
 #endif
 };

@@ -43,12 +43,12 @@ extern "C" {
 
 #define TK_ABI_MAJOR 1
 #ifndef TK_TEST_ABI_GROWTH
-#define TK_ABI_MINOR 2
+#define TK_ABI_MINOR 3
 #else
 /* Test builds only (tests/unit/abi_growth.c): a host one minor ahead, with
  * a field appended to every struct, to prove that older plugins keep
  * loading.  Never defined in a real build. */
-#define TK_ABI_MINOR 3
+#define TK_ABI_MINOR 4
 #endif
 
 #define TK_PLUGIN_ENTRY_NAME "tk_plugin_entry"
@@ -245,7 +245,7 @@ struct tk_host {
     int (*stopping)(const struct tk_host *h);
 
 #ifdef TK_TEST_ABI_GROWTH
-    /* ABI 1.3 (test builds only, see TK_ABI_MINOR) */
+    /* ABI 1.4 (test builds only, see TK_ABI_MINOR) */
     const char *test_growth;
 #endif
 };

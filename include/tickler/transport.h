@@ -108,14 +108,14 @@ struct tk_transport {
      * The host calls it only when TK_DESCR_HAS(t, probe). */
     int (*probe)(void *state, struct tk_error *err);
 
-    /* ABI 1.2 */
+    /* ABI 1.3 */
 
     /* TK_TRANSPORT_* bits, 0 for none.  The host reads them only when
      * TK_DESCR_HAS(t, flags). */
     unsigned flags;
 
 #ifdef TK_TEST_ABI_GROWTH
-    /* ABI 1.3 (test builds only, see TK_ABI_MINOR in plugin.h) */
+    /* ABI 1.4 (test builds only, see TK_ABI_MINOR in plugin.h) */
     const char *test_growth;
 #endif
 };

@@ -67,14 +67,14 @@ class Base(unittest.TestCase):
 
 class Abi10Plugin(Base):
     """Issue 12: a plugin compiled against a copy of the 1.0 headers
-    (tests/fixtures/sdk-1.0) loads into this host (ABI 1.2, whose struct
+    (tests/fixtures/sdk-1.0) loads into this host (ABI 1.3, whose struct
     tk_host has grown) and works: send, reminder, event."""
 
     def test_sends_reminds_and_completes(self):
         t = self.deploy("dir = " + self.plugins("sdk10"))
         ps = {p["name"]: p for p in t.json("plugins")}
         self.assertEqual(ps["legacy"]["abi"], "1.0")
-        self.assertEqual(ps["invoice"]["abi"], "1.2")
+        self.assertEqual(ps["invoice"]["abi"], "1.3")
         acc = t.account()
         item = t.send("legacy", acc, "Old style", "--reminders", "on", "--every", "2", "--count", "1")
         self.assertEqual(t.show(item)["fields"]["number"], "W-1")
@@ -91,7 +91,7 @@ class Abi10Plugin(Base):
 
     def test_a_newer_minor_is_refused(self):
         t = self.deploy("dir = " + self.plugins("grown"), init=False)
-        self.refused_line(t, "zz_grown.so", "built for ABI 1.3, newer than this tickler's ABI 1.2")
+        self.refused_line(t, "zz_grown.so", "built for ABI 1.4, newer than this tickler's ABI 1.3")
         self.assertFalse(os.path.exists(os.path.join(t.dir, "tickler.db")))
 
 

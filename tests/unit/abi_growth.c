@@ -2,12 +2,12 @@
  *
  * This test is built (tests/CMakeLists.txt, test_abi_growth) from the real
  * loader, host, config and template sources compiled with
- * -DTK_TEST_ABI_GROWTH: a host of ABI 1.3 whose struct tk_host, struct
+ * -DTK_TEST_ABI_GROWTH: a host of ABI 1.4 whose struct tk_host, struct
  * tk_item_type and struct tk_transport each have a field appended, as the
  * next minor would.  Into it go, from one folder:
  *   legacy.so  built against tests/fixtures/sdk-1.0 (the headers of ABI 1.0)
- *   widget.so  built against today's headers (ABI 1.2)
- *   grown.so   built with -DTK_TEST_ABI_GROWTH too (ABI 1.3)
+ *   widget.so  built against today's headers (ABI 1.3)
+ *   grown.so   built with -DTK_TEST_ABI_GROWTH too (ABI 1.4)
  * All three must load, see their host, and work; the host reads the
  * appended descriptor field only of the plugin whose descriptor has it. */
 #define _GNU_SOURCE
@@ -96,7 +96,7 @@ TK_TEST(test_older_plugins_load_into_a_grown_host)
     struct tk_error err = {0, ""};
     const struct tk_plugin *legacy, *widget, *grown;
 
-    TK_CHECK_INT(TK_ABI_MINOR, 3);
+    TK_CHECK_INT(TK_ABI_MINOR, 4);
     TK_CHECK(sizeof(struct tk_host) > TK_HOST_SIZE_1_0);
     TK_CHECK(sizeof(struct tk_item_type) > TK_ITEM_TYPE_SIZE_1_0);
     TK_CHECK(sizeof(struct tk_transport) > TK_TRANSPORT_SIZE_1_0);
@@ -115,8 +115,8 @@ TK_TEST(test_older_plugins_load_into_a_grown_host)
     if (!legacy || !widget || !grown)
         goto out;
     TK_CHECK_INT(legacy->hdr->abi_minor, 0);
-    TK_CHECK_INT(widget->hdr->abi_minor, 2);
-    TK_CHECK_INT(grown->hdr->abi_minor, 3);
+    TK_CHECK_INT(widget->hdr->abi_minor, 3);
+    TK_CHECK_INT(grown->hdr->abi_minor, 4);
     /* ABI 1.2's on_reply (issue 15): a 1.0 descriptor ends before it, so
      * the host gives such a plugin's items the hold instead */
     TK_CHECK(!TK_DESCR_HAS(legacy->item, on_reply));
@@ -131,9 +131,9 @@ TK_TEST(test_older_plugins_load_into_a_grown_host)
     TK_CHECK(TK_DESCR_HAS(grown->item, test_growth));
     TK_CHECK_STR(grown->item->test_growth, "from the plugin");
     /* Each saw the grown host; the grown plugin found the new field. */
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "legacy: init colour=none abi=1.0 host=1.3\n"));
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=none abi=1.2 host=1.3\n"));
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "grown: init colour=none abi=1.3 host=1.3\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "legacy: init colour=none abi=1.0 host=1.4\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=none abi=1.3 host=1.4\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "grown: init colour=none abi=1.4 host=1.4\n"));
     TK_CHECK(logbuf.data && strstr(logbuf.data, "grown: host grew: grown\n"));
     exercise(legacy, "legacy");
     exercise(widget, "widget");

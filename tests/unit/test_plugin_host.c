@@ -221,7 +221,7 @@ TK_TEST(test_sdk10_plugin)
     TK_CHECK_INT(p->hdr->abi_minor, 0);
     TK_CHECK_INT(p->hdr->size, TK_ITEM_TYPE_SIZE_1_0);
     TK_CHECK(TK_DESCR_HAS(p->item, section));
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "legacy: init colour=red abi=1.0 host=1.2\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "legacy: init colour=red abi=1.0 host=1.3\n"));
     TK_CHECK_INT(p->item->prepare(p->state, &ctx, &err), 0);
     TK_CHECK_STR(tk_kv_get(&fields, "number"), "W-7");
     ctx.phase = 2;

@@ -94,7 +94,7 @@ TK_TEST(test_bad_strings)
     expect_refused("bad_field", "widget.so", "refused: bad field name 'Size'");
     expect_refused("bad_key", "widget.so", "refused: bad config key 'col our'");
     /* a plugin of a newer minor than the host's (the growth test's) */
-    expect_refused("grown", "grown.so", "newer than this tickler's ABI 1.2: upgrade tickler");
+    expect_refused("grown", "grown.so", "newer than this tickler's ABI 1.3: upgrade tickler");
 }
 
 /* Issue 16: the compiled-in templates are parsed at load. */
@@ -167,7 +167,7 @@ TK_TEST(test_good_plugin)
     TK_CHECK_STR(err.msg, "");
     TK_CHECK_INT(reg.n, 1);
     /* init ran, with its host, reading its own section. */
-    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=blue abi=1.2 host=1.2\n"));
+    TK_CHECK(logbuf.data && strstr(logbuf.data, "widget: init colour=blue abi=1.3 host=1.3\n"));
     p = tk_registry_item(&reg, "widget");
     TK_CHECK(p != NULL);
     TK_CHECK(tk_registry_transport(&reg, "widget") == NULL);
@@ -581,7 +581,7 @@ TK_TEST(test_check_header_direct)
     TK_CHECK_INT(tk_plugin_check_header(&h, "/x.so", &err), 0);
     h.abi_major = 0;
     TK_CHECK(tk_plugin_check_header(&h, "/x.so", &err) != 0);
-    TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.2") != NULL);
+    TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.3") != NULL);
 }
 
 TK_TEST(test_paths)
