@@ -3,6 +3,7 @@
  * on purpose: the trail is the firm's record of what was sent.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,38 +80,23 @@ int tk_store_audit_each(struct tk_db *db, int64_t account, int64_t item,
     return rc;
 }
 
+struct item_fn {
+    int (*fn)(void *u, int64_t item);
+    void *u;
+};
+
+static int item_row(void *u, struct tk_cursor *cur)
+{
+    const struct item_fn *f = u;
+    return f->fn(f->u, tk_cursor_int(cur, 0));
+}
+
 int tk_store_audit_items_with(struct tk_db *db, const int64_t *ids, size_t n, const char *action,
                               int (*fn)(void *u, int64_t item), void *u, struct tk_error *err)
 {
-    struct tk_buf sql = {0};
-    struct tk_db_value *vals;
-    struct tk_cursor *cur = NULL;
-    int rc = 0, r = 0;
-
-    if (!n)
-        return 0;
-    if (!(vals = malloc((n + 1) * sizeof *vals)))
-        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    struct item_fn f = {fn, u};
+    struct tk_db_value lead = tk_db_value_text(action);
     /* audit_item: each item's few entries */
-    int ok = tk_buf_puts(&sql, "SELECT item_id FROM audit WHERE action = ? AND item_id IN (?") == 0;
-    vals[0] = tk_db_value_text(action);
-    for (size_t i = 0; i < n; i++) {
-        vals[i + 1] = tk_db_value_int(ids[i]);
-        if (i)
-            ok = ok && tk_buf_puts(&sql, ", ?") == 0;
-    }
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
-    if (!ok)
-        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    else if ((rc = tk_db_query_v(db, &cur, err, sql.data, vals, n + 1)) == 0) {
-        while ((r = tk_cursor_next(cur, err)) > 0)
-            if ((rc = fn(u, tk_cursor_int(cur, 0))))
-                break;
-        if (rc == 0 && r < 0)
-            rc = err ? err->code : TK_EIO;
-        tk_cursor_close(cur);
-    }
-    free(vals);
-    tk_buf_free(&sql);
-    return rc;
+    return tk_store_each_in(db, "SELECT item_id FROM audit WHERE action = ? AND item_id IN ", &lead,
+                            1, ids, n, item_row, &f, err);
 }

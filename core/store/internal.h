@@ -23,4 +23,12 @@ static inline int tk_store_sql_with(char *buf, size_t size, const char *sql, con
     return 0;
 }
 
+/* Run HEAD followed by "(?, ?, ...)" with one placeholder per id: the NLEAD
+ * values of LEAD bind first (HEAD's own placeholders), then the N IDS.
+ * ROW is called for each result row until it returns non-zero, which is
+ * then returned.  N = 0 runs nothing. */
+int tk_store_each_in(struct tk_db *db, const char *head, const struct tk_db_value *lead,
+                     size_t nlead, const int64_t *ids, size_t n,
+                     int (*row)(void *u, struct tk_cursor *cur), void *u, struct tk_error *err);
+
 #endif

@@ -560,41 +560,26 @@ int tk_store_outbox_drop_texts(struct tk_db *db, tk_time cutoff, tk_time now, si
     return rc;
 }
 
+struct recipient_fn {
+    int (*fn)(void *u, int64_t item, const char *recipient);
+    void *u;
+};
+
+static int recipient_row(void *u, struct tk_cursor *cur)
+{
+    const struct recipient_fn *f = u;
+    const char *to = tk_cursor_text(cur, 1);
+    return to ? f->fn(f->u, tk_cursor_int(cur, 0), to) : 0;
+}
+
 int tk_store_outbox_recipients_each(struct tk_db *db, const int64_t *ids, size_t n,
                                     int (*fn)(void *u, int64_t item, const char *recipient),
                                     void *u, struct tk_error *err)
 {
-    struct tk_buf sql = {0};
-    struct tk_db_value *vals;
-    struct tk_cursor *cur = NULL;
-    int rc = 0, r = 0;
-
-    if (!n)
-        return 0;
-    if (!(vals = malloc(n * sizeof *vals)))
-        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    struct recipient_fn f = {fn, u};
     /* outbox_item: each item's few rows */
-    int ok = tk_buf_puts(&sql, "SELECT item_id, recipient FROM outbox "
-                               "WHERE message_id IS NOT NULL AND item_id IN (?") == 0;
-    for (size_t i = 0; i < n; i++) {
-        vals[i] = tk_db_value_int(ids[i]);
-        if (i)
-            ok = ok && tk_buf_puts(&sql, ", ?") == 0;
-    }
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
-    if (!ok)
-        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    else if ((rc = tk_db_query_v(db, &cur, err, sql.data, vals, n)) == 0) {
-        while ((r = tk_cursor_next(cur, err)) > 0) {
-            const char *to = tk_cursor_text(cur, 1);
-            if (to && (rc = fn(u, tk_cursor_int(cur, 0), to)))
-                break;
-        }
-        if (rc == 0 && r < 0)
-            rc = err ? err->code : TK_EIO;
-        tk_cursor_close(cur);
-    }
-    free(vals);
-    tk_buf_free(&sql);
-    return rc;
+    return tk_store_each_in(db,
+                            "SELECT item_id, recipient FROM outbox "
+                            "WHERE message_id IS NOT NULL AND item_id IN ",
+                            NULL, 0, ids, n, recipient_row, &f, err);
 }
