@@ -413,6 +413,10 @@ int tk_inbound_classify(const char *data, size_t len, const struct tk_inbound_op
         snprintf(out->reason + k, sizeof out->reason - k, " (only the header section was read)");
     }
 done:
+    /* the reason's parts came from the message and snprintf may have cut
+     * one inside a UTF-8 sequence: end it at the last whole character */
+    for (size_t cut = strlen(out->reason); cut && !tk_utf8_valid(out->reason, cut);)
+        out->reason[--cut] = '\0';
     if (!rc && c.oom)
         rc = TK_ENOMEM;
     if (!rc) {

@@ -30,6 +30,8 @@ mkdir -p "$fuzzdir/corpus/mail" "$fuzzdir/corpus/template" "$fuzzdir/corpus/cale
     "$fuzzdir/corpus/inbound" "$fuzzdir/corpus/address" "$fuzzdir/corpus/json" \
     "$fuzzdir/corpus/http" "$fuzzdir/corpus/webhook" "$fuzzdir/corpus/web"
 cp "$src"/tests/fixtures/inbound/*.eml "$fuzzdir/corpus/inbound/"
+# inputs that once failed, run first every time (tests/fuzz/regress/TARGET/)
+cp "$src"/tests/fuzz/regress/inbound/* "$fuzzdir/corpus/inbound/"
 if [ -d "$src/etc/templates" ]; then
     find "$src/etc/templates" -name '*.tmpl' | while read -r f; do
         cp "$f" "$fuzzdir/corpus/template/$(echo "$f" | tr '/' '_')"
