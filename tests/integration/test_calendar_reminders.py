@@ -17,7 +17,7 @@ import random
 import unittest
 from zoneinfo import ZoneInfo
 
-from tkharness import SmtpServer, Tickler, at, iso, parse_iso
+from tkharness import MailCase, SmtpServer, Tickler, at, body, iso, parse_iso
 
 INVOICE = {"amount": "450.00", "currency": "EUR"}
 
@@ -30,25 +30,14 @@ def reminders(srv):
     return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == "reminder"]
 
 
-def body(m):
-    return m.get_body(("plain",)).get_content()
-
-
 def local(msg, zone):
     """The instant of MSG's Date header as a local datetime in ZONE."""
     return email.utils.parsedate_to_datetime(str(msg["Date"])).astimezone(ZoneInfo(zone))
 
 
-class CalendarCase(unittest.TestCase):
-    def deploy(self, extra_ini=""):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv, extra_ini=extra_ini)
-        return self.t
-
+class CalendarCase(MailCase):
     def account(self, *settings, name="Acme BV", language="en"):
-        acc = self.t.ok("account", "add", name, "--language", language, *settings).strip()
-        self.t.ok("contact", "add", acc, "ann@acme.example", "--name", "Ann")
-        return acc
+        return self.t.account(name, language, (("ann@acme.example", "Ann", True),), settings)
 
 
 class Defer(CalendarCase):

@@ -15,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from tkharness import BIN, SmtpServer, Tickler, at
+from tkharness import BIN, MailCase, SmtpServer, Tickler, at, body
 
 ANN = "ann@shared.example"
 
@@ -24,21 +24,9 @@ def of_kind(srv, kind):
     return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == kind]
 
 
-def body(m):
-    return m.get_body(("plain",)).get_content()
-
-
-class Digest(unittest.TestCase):
-    def deploy(self, extra_ini=""):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv, extra_ini=extra_ini)
-        return self.t
-
+class Digest(MailCase):
     def account(self, name, *settings, language="en", contacts=((ANN, "Ann"),)):
-        acc = self.t.ok("account", "add", name, "--language", language, *settings).strip()
-        for email, cname in contacts:
-            self.t.ok("contact", "add", acc, email, "--name", cname)
-        return acc
+        return self.t.account(name, language, [c + (True,) for c in contacts], settings)
 
     def item(self, acc, title, type_="organizer"):
         return self.t.send(type_, acc, title, "--every", "1", "--count", "2", now=at(0))

@@ -15,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from tkharness import BIN, SmtpServer, Tickler, at
+from tkharness import BIN, MailCase, SmtpServer, Tickler, at, body
 
 BOSS = "boss@bakker.example"
 
@@ -24,20 +24,9 @@ def of_kind(srv, kind):
     return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == kind]
 
 
-def body(m):
-    return m.get_body(("plain",)).get_content()
-
-
-class Escalation(unittest.TestCase):
-    def deploy(self, extra_ini=""):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv, extra_ini=extra_ini)
-        return self.t
-
+class Escalation(MailCase):
     def account(self, *settings, name="Acme BV", language="en"):
-        acc = self.t.ok("account", "add", name, "--language", language, *settings).strip()
-        self.t.ok("contact", "add", acc, "ann@acme.example", "--name", "Ann")
-        return acc
+        return self.t.account(name, language, (("ann@acme.example", "Ann", True),), settings)
 
     def exhaust(self, acc, title="Fees"):
         """An invoice whose two reminders (every 2 days) went out at days 2 and 4."""

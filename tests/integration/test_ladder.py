@@ -14,7 +14,7 @@ import shutil
 import unittest
 
 import tkharness as h
-from tkharness import SmtpServer, Tickler, at
+from tkharness import MailCase, at, body
 
 INVOICE = {"amount": "450.00", "currency": "EUR", "due_date": "2026-12-31"}
 
@@ -23,22 +23,11 @@ def reminders(srv):
     return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == "reminder"]
 
 
-def body(m):
-    return m.get_body(("plain",)).get_content()
-
-
-class Ladder(unittest.TestCase):
-    def deploy(self):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv)
-        return self.t
-
+class Ladder(MailCase):
     def account(self, language="en"):
         self.n = getattr(self, "n", 0) + 1
-        acc = self.t.ok("account", "add", "Acme %s %d" % (language, self.n), "--language",
-                        language).strip()
-        self.t.ok("contact", "add", acc, "ann@acme.example", "--name", "Ann")
-        return acc
+        return self.t.account("Acme %s %d" % (language, self.n), language,
+                              (("ann@acme.example", "Ann", True),))
 
     def run_steps(self, item_args, days, fields=INVOICE, type_="invoice", language="en"):
         """Send, tick at each of DAYS; the reminders' (subject, body)."""

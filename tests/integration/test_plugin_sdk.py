@@ -15,11 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tkharness import FIXTURES, PLUGINS, SHARE, Tickler, at  # noqa: E402
-
-
-def body(msg):
-    return msg.get_body(("plain",)).get_content()
+from tkharness import FIXTURES, PLUGINS, SHARE, Tickler, at, body  # noqa: E402
 
 
 class Base(unittest.TestCase):

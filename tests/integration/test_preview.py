@@ -15,7 +15,7 @@ import re
 import sqlite3
 import unittest
 
-from tkharness import SmtpServer, Tickler, at, iso, parse_iso
+from tkharness import MailCase, SmtpServer, Tickler, at, iso, parse_iso
 
 INVOICE = {"amount": "450.00", "currency": "EUR"}
 T0 = "2026-12-01T22:00:00Z"  # Tuesday 17:00 New York
@@ -25,12 +25,7 @@ def utc(msg):
     return iso(email.utils.parsedate_to_datetime(str(msg["Date"])).timestamp())
 
 
-class PreviewCase(unittest.TestCase):
-    def deploy(self):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv)
-        return self.t
-
+class PreviewCase(MailCase):
     def setup_ny(self):
         """A New York account (mon-fri 09:00-17:00) with two notified
         contacts and one that is not, and items of every kind of case."""

@@ -17,7 +17,7 @@ import unittest
 from zoneinfo import ZoneInfo
 
 import tkharness as h
-from tkharness import SmtpServer, Tickler, at, iso, parse_iso
+from tkharness import MailCase, SmtpServer, Tickler, at, body, iso, parse_iso
 
 AMS = "Europe/Amsterdam"
 INVOICE = {"amount": "450.00", "currency": "EUR"}
@@ -27,26 +27,14 @@ def reminders(srv):
     return [m for _, m in srv.messages() if m["X-Tickler-Kind"] == "reminder"]
 
 
-def body(m):
-    return m.get_body(("plain",)).get_content()
-
-
 def local(m):
     return email.utils.parsedate_to_datetime(str(m["Date"])).astimezone(ZoneInfo(AMS))
 
 
-class Schedule(unittest.TestCase):
-    def deploy(self):
-        self.srv = SmtpServer(self)
-        self.t = Tickler(self, smtp=self.srv)
-        return self.t
-
+class Schedule(MailCase):
     def account(self, *args):
         self.n = getattr(self, "n", 0) + 1
-        t = self.t
-        acc = t.ok("account", "add", "Acme %d" % self.n, *args).strip()
-        t.ok("contact", "add", acc, "ann@acme.example", "--name", "Ann")
-        return acc
+        return self.t.account("Acme %d" % self.n, None, (("ann@acme.example", "Ann", True),), args)
 
     def amsterdam(self):
         return self.account("--timezone", AMS, "--window", "mon-fri 09:00-17:00", "--holidays",
@@ -380,18 +368,18 @@ class Api(unittest.TestCase):
         self.assertNotIn("schedule", r["reminders"])
         self.assertEqual(r, t.show(inv["id"]))
         before = t.json("list")
-        for body in ({"schedule": [-1]},                       # no due date
-                     {"due": "2030-12-31", "schedule": []},
-                     {"due": "2030-12-31", "schedule": [1, 1]},
-                     {"due": "2030-12-31", "schedule": ["1"]},
-                     {"due": "2030-12-31", "schedule": [4000]},
-                     {"due": "31-12-2030", "schedule": [1]},
-                     {"due": "2030-12-31", "schedule": [1], "every_days": 3}):
+        for bad in ({"schedule": [-1]},                       # no due date
+                    {"due": "2030-12-31", "schedule": []},
+                    {"due": "2030-12-31", "schedule": [1, 1]},
+                    {"due": "2030-12-31", "schedule": ["1"]},
+                    {"due": "2030-12-31", "schedule": [4000]},
+                    {"due": "31-12-2030", "schedule": [1]},
+                    {"due": "2030-12-31", "schedule": [1], "every_days": 3}):
             b = {"type": "invoice", "account": "Acme BV", "title": "X",
                  "fields": {"amount": "1.00", "currency": "EUR"}}
-            if "due" in body:
-                b["due"] = body["due"]
-            b["reminders"] = {k: v for k, v in body.items() if k != "due"}
+            if "due" in bad:
+                b["due"] = bad["due"]
+            b["reminders"] = {k: v for k, v in bad.items() if k != "due"}
             call("POST", "/api/v1/items", b, 400)
         call("PATCH", path, {"schedule": [1], "every_days": 3}, 400)
         self.assertEqual(t.json("list"), before)

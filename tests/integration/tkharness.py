@@ -271,8 +271,12 @@ class Tickler:
         return json.loads(r.out)
 
     # -- fixtures --------------------------------------------------------------
-    def account(self, name="Acme BV", language="en", contacts=(("ann@acme.example", "Ann Acme", True),)):
-        acc = self.ok("account", "add", name, "--language", language).strip()
+    def account(self, name="Acme BV", language="en", contacts=(("ann@acme.example", "Ann Acme", True),),
+                settings=()):
+        """A new account NAME (LANGUAGE None: the deployment's default) with
+        SETTINGS (`account add` options) and CONTACTS (email, name, notify)."""
+        args = ["account", "add", name] + (["--language", language] if language else []) + list(settings)
+        acc = self.ok(*args).strip()
         for email_, cname, notify in contacts:
             args = ["contact", "add", acc, email_]
             if cname:
@@ -315,6 +319,20 @@ class Tickler:
             self.smtp.clear()
         for p in glob.glob(os.path.join(self.spool, "*.eml")):
             os.unlink(p)
+
+
+def body(msg):
+    """The text/plain part of a parsed message."""
+    return msg.get_body(("plain",)).get_content()
+
+
+class MailCase(unittest.TestCase):
+    """A case whose deployment (self.t) delivers to a real SMTP server (self.srv)."""
+
+    def deploy(self, extra_ini=""):
+        self.srv = SmtpServer(self)
+        self.t = Tickler(self, smtp=self.srv, extra_ini=extra_ini)
+        return self.t
 
 
 def main():
