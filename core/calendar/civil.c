@@ -82,23 +82,11 @@ int tk_calendar_date_weekday(tk_date date)
     return tk_civil_weekday(date) + 1;
 }
 
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int tk_calendar_date_parse(const char *s, tk_date *out, struct tk_error *err)
 {
     int y, m, d;
-    if (!s || strlen(s) != 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &m) ||
-        s[7] != '-' || digits(s + 8, 2, &d))
+    if (!s || strlen(s) != 10 || tk_parse_digits(s, 4, &y) || s[4] != '-' ||
+        tk_parse_digits(s + 5, 2, &m) || s[7] != '-' || tk_parse_digits(s + 8, 2, &d))
         return tk_error_set(err, TK_EINVAL, "bad date '%s' (expected YYYY-MM-DD)", s ? s : "");
     if (tk_calendar_date_from_ymd(y, m, d, out))
         return tk_error_set(err, TK_EINVAL, "bad date '%s' (no such day in 1900-2199)", s);

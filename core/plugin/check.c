@@ -28,8 +28,7 @@ void tk_plugin_reserve_commands(const char *const *names)
     reserved_commands = names;
 }
 
-static int refuse(struct tk_error *err, const char *path, const char *fmt, ...) TK_PRINTF(3, 4);
-static int refuse(struct tk_error *err, const char *path, const char *fmt, ...)
+int tk_plugin_refuse(struct tk_error *err, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -98,10 +97,11 @@ static int check_text(const char *s, size_t max, const char *what, const char *p
     char b[200];
     if (text_ok(s, max))
         return 0;
-    return refuse(err, path,
-                  "bad %s '%s': expected one line of UTF-8 text without control characters, at "
-                  "most %zu bytes",
-                  what, shown(s, b, sizeof b), max);
+    return tk_plugin_refuse(
+        err, path,
+        "bad %s '%s': expected one line of UTF-8 text without control characters, at "
+        "most %zu bytes",
+        what, shown(s, b, sizeof b), max);
 }
 
 int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path, struct tk_error *err)
@@ -111,17 +111,18 @@ int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path, s
     char b[200];
 
     if (!h)
-        return refuse(err, path, "%s returned NULL", TK_PLUGIN_ENTRY_NAME);
+        return tk_plugin_refuse(err, path, "%s returned NULL", TK_PLUGIN_ENTRY_NAME);
     if (h->abi_major != TK_ABI_MAJOR)
-        return refuse(err, path, "built for ABI %u.%u, this tickler speaks ABI %d.%d", h->abi_major,
-                      h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
+        return tk_plugin_refuse(err, path, "built for ABI %u.%u, this tickler speaks ABI %d.%d",
+                                h->abi_major, h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
     if (h->abi_minor > TK_ABI_MINOR)
-        return refuse(err, path,
-                      "built for ABI %u.%u, newer than this tickler's ABI %d.%d: upgrade tickler",
-                      h->abi_major, h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
+        return tk_plugin_refuse(
+            err, path, "built for ABI %u.%u, newer than this tickler's ABI %d.%d: upgrade tickler",
+            h->abi_major, h->abi_minor, TK_ABI_MAJOR, TK_ABI_MINOR);
     if (h->size < sizeof *h)
-        return refuse(err, path, "descriptor is %u bytes, shorter than its %zu-byte header",
-                      (unsigned)h->size, sizeof *h);
+        return tk_plugin_refuse(err, path,
+                                "descriptor is %u bytes, shorter than its %zu-byte header",
+                                (unsigned)h->size, sizeof *h);
     /* The frozen 1.0 sizes, not sizeof: a descriptor built against an older
      * minor is shorter than today's struct, and must still load. */
     if (h->kind == TK_PLUGIN_ITEM) {
@@ -131,16 +132,17 @@ int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path, s
         min = TK_TRANSPORT_SIZE_1_0;
         kind = "transport";
     } else {
-        return refuse(err, path, "unknown plugin kind %d", h->kind);
+        return tk_plugin_refuse(err, path, "unknown plugin kind %d", h->kind);
     }
     if (h->size < min)
-        return refuse(err, path, "descriptor is %u bytes, an ABI %d.0 %s needs at least %zu",
-                      (unsigned)h->size, TK_ABI_MAJOR, kind, min);
+        return tk_plugin_refuse(err, path,
+                                "descriptor is %u bytes, an ABI %d.0 %s needs at least %zu",
+                                (unsigned)h->size, TK_ABI_MAJOR, kind, min);
     if (!name_ok(h->name, NAME_MAX_LEN, 1))
-        return refuse(err, path,
-                      "bad plugin name '%s': expected [a-z][a-z0-9_-]*, at most 32 "
-                      "characters",
-                      shown(h->name, b, sizeof b));
+        return tk_plugin_refuse(err, path,
+                                "bad plugin name '%s': expected [a-z][a-z0-9_-]*, at most 32 "
+                                "characters",
+                                shown(h->name, b, sizeof b));
     if (check_text(h->version, VERSION_MAX, "version", path, err) ||
         check_text(h->description, TEXT_MAX, "description", path, err))
         return TK_ERR;
@@ -191,19 +193,19 @@ static int check_keys(const struct tk_config_key *k, int transport, const char *
     size_t n = 0;
     for (; k && k->name; k++, n++) {
         if (!name_ok(k->name, NAME_MAX_LEN, 1))
-            return refuse(err, path,
-                          "bad config key '%s': expected [a-z][a-z0-9_-]*, at most 32 characters",
-                          shown(k->name, b, sizeof b));
+            return tk_plugin_refuse(
+                err, path, "bad config key '%s': expected [a-z][a-z0-9_-]*, at most 32 characters",
+                shown(k->name, b, sizeof b));
         /* core reads these of [transport] itself: a plugin never sees them */
         if (transport && (strcmp(k->name, "plugin") == 0 || strcmp(k->name, "from") == 0 ||
                           strcmp(k->name, "connections") == 0))
-            return refuse(err, path, "config key '%s' is one of tickler's own in [transport]",
-                          k->name);
+            return tk_plugin_refuse(
+                err, path, "config key '%s' is one of tickler's own in [transport]", k->name);
         if (check_text(k->description, TEXT_MAX, "config key description", path, err))
             return TK_ERR;
     }
     if (n > 64)
-        return refuse(err, path, "more than 64 config keys");
+        return tk_plugin_refuse(err, path, "more than 64 config keys");
     return 0;
 }
 
@@ -211,23 +213,24 @@ static int check_events(const struct tk_item_type *t, const char *path, struct t
 {
     char b[200];
     if (!t->events || !t->events[0].name)
-        return refuse(err, path, "item type '%s' declares no events", t->hdr.name);
+        return tk_plugin_refuse(err, path, "item type '%s' declares no events", t->hdr.name);
     for (const struct tk_event_spec *e = t->events; e->name; e++) {
         if (!name_ok(e->name, NAME_MAX_LEN, 1))
-            return refuse(err, path,
-                          "bad event name '%s': expected [a-z][a-z0-9_-]*, at most 32 characters",
-                          shown(e->name, b, sizeof b));
+            return tk_plugin_refuse(
+                err, path, "bad event name '%s': expected [a-z][a-z0-9_-]*, at most 32 characters",
+                shown(e->name, b, sizeof b));
         if (e->final_state &&
             (!name_ok(e->final_state, NAME_MAX_LEN, 1) || strcmp(e->final_state, "pending") == 0))
-            return refuse(err, path,
-                          "event '%s': bad final state '%s': expected [a-z][a-z0-9_-]*, at most "
-                          "32 characters, not pending",
-                          e->name, shown(e->final_state, b, sizeof b));
+            return tk_plugin_refuse(
+                err, path,
+                "event '%s': bad final state '%s': expected [a-z][a-z0-9_-]*, at most "
+                "32 characters, not pending",
+                e->name, shown(e->final_state, b, sizeof b));
         if (check_text(e->description, TEXT_MAX, "event description", path, err))
             return TK_ERR;
         for (const struct tk_event_spec *f = t->events; f < e; f++)
             if (strcmp(f->name, e->name) == 0)
-                return refuse(err, path, "event '%s' declared twice", e->name);
+                return tk_plugin_refuse(err, path, "event '%s' declared twice", e->name);
     }
     return 0;
 }
@@ -237,18 +240,19 @@ static int check_fields(const struct tk_item_type *t, const char *path, struct t
     char b[200];
     for (const struct tk_field_spec *f = t->fields; f && f->name; f++) {
         if (!name_ok(f->name, NAME_MAX_LEN, 0))
-            return refuse(err, path,
-                          "bad field name '%s': expected [a-z][a-z0-9_]*, at most 32 characters",
-                          shown(f->name, b, sizeof b));
+            return tk_plugin_refuse(
+                err, path, "bad field name '%s': expected [a-z][a-z0-9_]*, at most 32 characters",
+                shown(f->name, b, sizeof b));
         if (f->kind < TK_FIELD_TEXT || f->kind > TK_FIELD_URL)
-            return refuse(err, path, "field '%s': unknown kind %d", f->name, f->kind);
+            return tk_plugin_refuse(err, path, "field '%s': unknown kind %d", f->name, f->kind);
         if (f->flags & ~TK_FIELD_REQUIRED)
-            return refuse(err, path, "field '%s': unknown flags 0x%x", f->name, (unsigned)f->flags);
+            return tk_plugin_refuse(err, path, "field '%s': unknown flags 0x%x", f->name,
+                                    (unsigned)f->flags);
         if (check_text(f->description, TEXT_MAX, "field description", path, err))
             return TK_ERR;
         for (const struct tk_field_spec *g = t->fields; g < f; g++)
             if (strcmp(g->name, f->name) == 0)
-                return refuse(err, path, "field '%s' declared twice", f->name);
+                return tk_plugin_refuse(err, path, "field '%s' declared twice", f->name);
     }
     return 0;
 }
@@ -262,13 +266,15 @@ static int check_templates(const struct tk_item_type *t, const char *path, struc
     for (const struct tk_template_text *tt = t->templates; tt && tt->lang; tt++) {
         struct tk_template parsed;
         if (!name_ok(tt->lang, 16, 1) || !name_ok(tt->name, 64, 1))
-            return refuse(err, path, "bad template '%s/%s': language and name are [a-z][a-z0-9_-]*",
-                          shown(tt->lang, b, sizeof b), shown(tt->name, c, sizeof c));
+            return tk_plugin_refuse(err, path,
+                                    "bad template '%s/%s': language and name are [a-z][a-z0-9_-]*",
+                                    shown(tt->lang, b, sizeof b), shown(tt->name, c, sizeof c));
         if (!tt->text)
-            return refuse(err, path, "template %s/%s has no text", tt->lang, tt->name);
+            return tk_plugin_refuse(err, path, "template %s/%s has no text", tt->lang, tt->name);
         for (const struct tk_template_text *u = t->templates; u < tt; u++)
             if (strcmp(u->lang, tt->lang) == 0 && strcmp(u->name, tt->name) == 0)
-                return refuse(err, path, "template %s/%s declared twice", tt->lang, tt->name);
+                return tk_plugin_refuse(err, path, "template %s/%s declared twice", tt->lang,
+                                        tt->name);
         snprintf(origin, sizeof origin, "template %s/%s", tt->lang, tt->name);
         if (tk_template_parse(tt->text, strlen(tt->text), origin, &parsed, err) != 0) {
             if (err && err->code == TK_ENOMEM)
@@ -280,7 +286,8 @@ static int check_templates(const struct tk_item_type *t, const char *path, struc
         en_default |= strcmp(tt->lang, "en") == 0 && strcmp(tt->name, "default") == 0;
     }
     if (!en_default)
-        return refuse(err, path, "item type '%s' has no default template in en", t->hdr.name);
+        return tk_plugin_refuse(err, path, "item type '%s' has no default template in en",
+                                t->hdr.name);
     return 0;
 }
 
@@ -297,20 +304,21 @@ static int check_bulk(const struct tk_item_type *t, const char *path, struct tk_
     char b[200];
     for (const struct tk_bulk_spec *k = t->bulk; k && k->command; k++) {
         if (!name_ok(k->command, NAME_MAX_LEN, 1))
-            return refuse(err, path,
-                          "bad bulk command '%s': expected [a-z][a-z0-9_-]*, at most 32 "
-                          "characters",
-                          shown(k->command, b, sizeof b));
+            return tk_plugin_refuse(err, path,
+                                    "bad bulk command '%s': expected [a-z][a-z0-9_-]*, at most 32 "
+                                    "characters",
+                                    shown(k->command, b, sizeof b));
         if (command_reserved(k->command))
-            return refuse(err, path, "bulk command '%s' is a tickler command", k->command);
+            return tk_plugin_refuse(err, path, "bulk command '%s' is a tickler command",
+                                    k->command);
         if (!name_ok(k->section, NAME_MAX_LEN, 1))
-            return refuse(err, path, "bulk command '%s': bad template section '%s'", k->command,
-                          shown(k->section, b, sizeof b));
+            return tk_plugin_refuse(err, path, "bulk command '%s': bad template section '%s'",
+                                    k->command, shown(k->section, b, sizeof b));
         if (check_text(k->description, TEXT_MAX, "bulk command description", path, err))
             return TK_ERR;
         for (const struct tk_bulk_spec *j = t->bulk; j < k; j++)
             if (strcmp(j->command, k->command) == 0)
-                return refuse(err, path, "bulk command '%s' declared twice", k->command);
+                return tk_plugin_refuse(err, path, "bulk command '%s' declared twice", k->command);
     }
     return 0;
 }
@@ -319,17 +327,19 @@ static int check_item(const struct tk_item_type *t, const char *path, struct tk_
 {
     char b[200];
     if (tk_config_section_reserved(t->hdr.name))
-        return refuse(err, path,
-                      "item type '%s' has the name of a tickler config section: [%s] is "
-                      "tickler's own",
-                      t->hdr.name, t->hdr.name);
+        return tk_plugin_refuse(err, path,
+                                "item type '%s' has the name of a tickler config section: [%s] is "
+                                "tickler's own",
+                                t->hdr.name, t->hdr.name);
     if (t->lua_verb && !lua_identifier(t->lua_verb))
-        return refuse(err, path,
-                      "bad Lua verb '%s': expected a Lua identifier ([A-Za-z_][A-Za-z0-9_]*, at "
-                      "most 64 characters) that is not a keyword",
-                      shown(t->lua_verb, b, sizeof b));
+        return tk_plugin_refuse(
+            err, path,
+            "bad Lua verb '%s': expected a Lua identifier ([A-Za-z_][A-Za-z0-9_]*, at "
+            "most 64 characters) that is not a keyword",
+            shown(t->lua_verb, b, sizeof b));
     if (t->lua_verb && is_job_member(t->lua_verb))
-        return refuse(err, path, "Lua verb '%s' is a method or field of job", t->lua_verb);
+        return tk_plugin_refuse(err, path, "Lua verb '%s' is a method or field of job",
+                                t->lua_verb);
     if (check_events(t, path, err) || check_fields(t, path, err) || check_bulk(t, path, err) ||
         check_keys(t->config_keys, 0, path, err))
         return err ? err->code : TK_ERR;
@@ -344,7 +354,8 @@ int tk_plugin_check_body(struct tk_plugin *p, struct tk_error *err)
     }
     p->transport = (const struct tk_transport *)p->hdr;
     if (!p->transport->open || !p->transport->send || !p->transport->close)
-        return refuse(err, p->path, "transport '%s' lacks open, send or close", p->hdr->name);
+        return tk_plugin_refuse(err, p->path, "transport '%s' lacks open, send or close",
+                                p->hdr->name);
     return check_keys(p->transport->config_keys, 1, p->path, err);
 }
 
@@ -359,13 +370,14 @@ int tk_plugin_check_clash(const struct tk_registry *reg, const struct tk_plugin 
         if (!q->item)
             continue;
         if (p->item->lua_verb && tk_streq(p->item->lua_verb, q->item->lua_verb))
-            return refuse(err, p->path, "Lua verb '%s' claimed by both %s and %s",
-                          p->item->lua_verb, q->path, p->path);
+            return tk_plugin_refuse(err, p->path, "Lua verb '%s' claimed by both %s and %s",
+                                    p->item->lua_verb, q->path, p->path);
         for (const struct tk_bulk_spec *a = p->item->bulk; a && a->command; a++)
             for (const struct tk_bulk_spec *b = q->item->bulk; b && b->command; b++)
                 if (strcmp(a->command, b->command) == 0)
-                    return refuse(err, p->path, "bulk command '%s' claimed by both %s and %s",
-                                  a->command, q->path, p->path);
+                    return tk_plugin_refuse(err, p->path,
+                                            "bulk command '%s' claimed by both %s and %s",
+                                            a->command, q->path, p->path);
     }
     return 0;
 }

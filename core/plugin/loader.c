@@ -31,17 +31,6 @@ _Static_assert(offsetof(struct tk_plugin_header, size) == 4 &&
                    offsetof(struct tk_plugin_header, kind) == 8,
                "struct tk_plugin_header never moves");
 
-static int refuse(struct tk_error *err, const char *path, const char *fmt, ...) TK_PRINTF(3, 4);
-static int refuse(struct tk_error *err, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tk_error_setv(err, TK_ERR, fmt, ap);
-    va_end(ap);
-    tk_error_prefix(err, "plugin %s: refused", path);
-    return TK_ERR;
-}
-
 static void plugin_free(struct tk_plugin *p)
 {
     if (!p)
@@ -117,18 +106,18 @@ static int open_one(int dirfd, const char *name, const char *path, struct tk_con
     p->handle = dlopen(procname, RTLD_NOW | RTLD_LOCAL);
     if (!p->handle) {
         if (access("/proc/self/fd", X_OK) != 0)
-            refuse(err, path,
-                   "cannot load: /proc is not mounted (plugins are loaded by "
-                   "descriptor through /proc/self/fd)");
+            tk_plugin_refuse(err, path,
+                             "cannot load: /proc is not mounted (plugins are loaded by "
+                             "descriptor through /proc/self/fd)");
         else
-            refuse(err, path, "cannot load: %s", dl_reason(procname));
+            tk_plugin_refuse(err, path, "cannot load: %s", dl_reason(procname));
         plugin_free(p);
         return TK_ERR;
     }
     /* dlsym returns void *; POSIX guarantees it converts to a function. */
     *(void **)&entry = dlsym(p->handle, TK_PLUGIN_ENTRY_NAME);
     if (!entry) {
-        refuse(err, path, "not a tickler plugin: no %s symbol", TK_PLUGIN_ENTRY_NAME);
+        tk_plugin_refuse(err, path, "not a tickler plugin: no %s symbol", TK_PLUGIN_ENTRY_NAME);
         plugin_free(p);
         return TK_ERR;
     }
@@ -207,12 +196,13 @@ static int check_duplicate(const struct tk_registry *reg, size_t folder_start,
             return 0;
         }
         if (i < folder_start)
-            return refuse(err, p->path,
-                          "%s '%s' is already loaded from %s, an earlier folder of the plugin "
-                          "path (set [plugins] allow_override = yes to let it replace that one)",
-                          p->item ? "type" : "transport", p->hdr->name, q->path);
-        return refuse(err, p->path, "%s '%s' claimed by both %s and %s",
-                      p->item ? "type" : "transport", p->hdr->name, q->path, p->path);
+            return tk_plugin_refuse(
+                err, p->path,
+                "%s '%s' is already loaded from %s, an earlier folder of the plugin "
+                "path (set [plugins] allow_override = yes to let it replace that one)",
+                p->item ? "type" : "transport", p->hdr->name, q->path);
+        return tk_plugin_refuse(err, p->path, "%s '%s' claimed by both %s and %s",
+                                p->item ? "type" : "transport", p->hdr->name, q->path, p->path);
     }
     return 0;
 }

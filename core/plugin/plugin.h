@@ -107,6 +107,9 @@ const struct tk_plugin *tk_registry_bulk(const struct tk_registry *reg, const ch
 
 /* ---- the checks, exposed for the loader's files and unit tests -------- */
 
+/* Set ERR to "plugin PATH: refused: " and FMT; returns TK_ERR (check.c). */
+int tk_plugin_refuse(struct tk_error *err, const char *path, const char *fmt, ...) TK_PRINTF(3, 4);
+
 /* Check a descriptor header read from PATH: ABI version, size against the
  * frozen 1.0 size of its kind, kind, name, version and description. */
 int tk_plugin_check_header(const struct tk_plugin_header *h, const char *path,

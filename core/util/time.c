@@ -19,7 +19,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static int digits(const char *s, int n, int *out)
+int tk_parse_digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -35,16 +35,16 @@ int tk_time_parse(const char *s, tk_time *out)
 {
     int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-        s[7] != '-' || digits(s + 8, 2, &d))
+    if (!s || strlen(s) < 10 || tk_parse_digits(s, 4, &y) || s[4] != '-' ||
+        tk_parse_digits(s + 5, 2, &mo) || s[7] != '-' || tk_parse_digits(s + 8, 2, &d))
         return TK_EINVAL;
     s += 10;
     if (*s == 'T' || *s == ' ') {
-        if (digits(s + 1, 2, &h) || s[3] != ':' || digits(s + 4, 2, &mi))
+        if (tk_parse_digits(s + 1, 2, &h) || s[3] != ':' || tk_parse_digits(s + 4, 2, &mi))
             return TK_EINVAL;
         s += 6;
         if (*s == ':') {
-            if (digits(s + 1, 2, &se))
+            if (tk_parse_digits(s + 1, 2, &se))
                 return TK_EINVAL;
             s += 3;
             if (*s == '.') /* fractions are dropped */
@@ -55,7 +55,7 @@ int tk_time_parse(const char *s, tk_time *out)
             s++;
         } else if (*s == '+' || *s == '-') {
             sign = *s == '+' ? 1 : -1;
-            if (digits(s + 1, 2, &oh) || s[3] != ':' || digits(s + 4, 2, &om))
+            if (tk_parse_digits(s + 1, 2, &oh) || s[3] != ':' || tk_parse_digits(s + 4, 2, &om))
                 return TK_EINVAL;
             s += 6;
         } else {

@@ -104,6 +104,8 @@ typedef int64_t tk_time;
 /* Parse ISO 8601 UTC: 2026-12-01T09:00:00Z, 2026-12-01T09:00Z, 2026-12-01
  * (midnight), also with +HH:MM offsets.  0 on success. */
 int tk_time_parse(const char *s, tk_time *out);
+/* The N decimal digits at S as *OUT; -1 (OUT untouched) if one is not a digit. */
+int tk_parse_digits(const char *s, int n, int *out);
 /* Format as 2026-12-01T09:00:00Z into BUF (at least 21 bytes). */
 char *tk_time_format(tk_time t, char *buf, size_t size);
 /* Real time now. */
