@@ -156,6 +156,23 @@ void tk_db_purge_log(struct tk_db *db)
         drv_of(db)->purge_log(db);
 }
 
+void tk_db_log_defer_checkpoints(struct tk_db *db)
+{
+    if (db && drv_of(db)->log_defer_checkpoints)
+        drv_of(db)->log_defer_checkpoints(db);
+}
+
+int tk_db_log_pages(struct tk_db *db)
+{
+    return db && drv_of(db)->log_pages ? drv_of(db)->log_pages(db) : 0;
+}
+
+void tk_db_log_checkpoint(struct tk_db *db)
+{
+    if (db && drv_of(db)->log_checkpoint)
+        drv_of(db)->log_checkpoint(db);
+}
+
 void tk_db_rollback(struct tk_db *db)
 {
     if (!db || !base_of(db)->in_tx)

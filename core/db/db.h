@@ -172,6 +172,10 @@ struct tk_db_driver {
     /* tk_db_purge_log; NULL: the driver keeps no log file of its own
      * beside the store (PostgreSQL: the server's WAL is its business). */
     void (*purge_log)(struct tk_db *db);
+    /* tk_db_log_*; NULL: the driver keeps no log file of its own. */
+    void (*log_defer_checkpoints)(struct tk_db *db);
+    int (*log_pages)(struct tk_db *db);
+    void (*log_checkpoint)(struct tk_db *db);
 };
 
 /* The common head of every driver's struct tk_db. */
@@ -207,6 +211,17 @@ void tk_db_close(struct tk_db *db);
  * Best effort: if they hold on longer, the log is flushed and cut by a
  * later checkpoint.  An erasure asks for it (docs/data.md). */
 void tk_db_purge_log(struct tk_db *db);
+/* The log's checkpoints on another connection (SQLite; nothing elsewhere):
+ * after tk_db_log_defer_checkpoints, DB's commits no longer copy the log
+ * into the store when it reaches SQLite's 1000 pages (a checkpoint
+ * flushes two files, milliseconds during which DB's thread would wait);
+ * the caller watches tk_db_log_pages (the log's length in pages after
+ * DB's last commit, 0 before one) and has another connection run
+ * tk_db_log_checkpoint: a PASSIVE checkpoint, which waits for no one and
+ * which DB's writes need not wait for. */
+void tk_db_log_defer_checkpoints(struct tk_db *db);
+int tk_db_log_pages(struct tk_db *db);
+void tk_db_log_checkpoint(struct tk_db *db);
 /* "sqlite" or "postgres", for messages; static storage. */
 const char *tk_db_driver_name(const struct tk_db *db);
 /* The driver's dialect (see struct tk_db_dialect); static storage. */

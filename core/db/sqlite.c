@@ -68,6 +68,7 @@ struct tk_db {
     int wrote;     /* a commit went into the log since the last flush */
     int log_pages; /* the log's length in pages after the last commit */
     int purge;     /* tk_db_purge_log: cut the log after the next commit */
+    int deferred;  /* tk_db_log_defer_checkpoints: another connection checkpoints */
 };
 
 struct tk_cursor {
@@ -122,7 +123,7 @@ static int on_wal_commit(void *u, sqlite3 *h, const char *name, int pages)
     db->log_pages = pages;
     /* What SQLite's default hook does (sqlite3_wal_autocheckpoint): a
      * PASSIVE checkpoint, which never waits for anyone. */
-    if (pages >= AUTO_CHECKPOINT_PAGES)
+    if (pages >= AUTO_CHECKPOINT_PAGES && !db->deferred)
         (void)sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
@@ -289,6 +290,21 @@ static void drv_purge_log(struct tk_db *db)
     } else if (cut_log(db, 1) != 0) {
         flush_log(db);
     }
+}
+
+static void drv_log_defer_checkpoints(struct tk_db *db)
+{
+    db->deferred = 1;
+}
+
+static int drv_log_pages(struct tk_db *db)
+{
+    return db->log_pages;
+}
+
+static void drv_log_checkpoint(struct tk_db *db)
+{
+    (void)sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static int drv_rollback(struct tk_db *db)
@@ -710,4 +726,7 @@ const struct tk_db_driver tk_db_sqlite = {
     .backup = drv_backup,
     .restore = drv_restore,
     .purge_log = drv_purge_log,
+    .log_defer_checkpoints = drv_log_defer_checkpoints,
+    .log_pages = drv_log_pages,
+    .log_checkpoint = drv_log_checkpoint,
 };

@@ -53,6 +53,21 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
     return 0;
 }
 
+void tk_engine_log_defer_checkpoints(struct tk_engine *e)
+{
+    tk_db_log_defer_checkpoints(e->db);
+}
+
+int tk_engine_log_pages(struct tk_engine *e)
+{
+    return tk_db_log_pages(e->db);
+}
+
+void tk_engine_log_checkpoint(struct tk_engine *e)
+{
+    tk_db_log_checkpoint(e->db);
+}
+
 int tk_engine_savepoint(struct tk_engine *e, struct tk_error *err)
 {
     return tk_db_exec(e->db, err, "SAVEPOINT tk_request", "");

@@ -9,8 +9,10 @@
  * threads.  It takes every request queued at once and runs the writes in
  * ONE transaction, each inside a savepoint (a failing request rolls back
  * only itself), commits once, then runs the reads, then answers them all:
- * SQLite has one writer, and one commit (one fsync) per group instead of
- * per request is what makes the API fast (bench/RESULTS.md). */
+ * SQLite has one writer, and one commit per group instead of per request
+ * is what makes the API fast (bench/RESULTS.md).  A third thread, the
+ * checkpointer, copies the log into the store on its own connection when
+ * it reaches 1000 pages, so the writer never waits for those flushes. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -41,6 +43,9 @@
 #define SCRATCH 1024            /* decoded path parameters */
 #define MAX_STATUS 600
 #define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
+/* The log's length (pages) at which the checkpointer copies it into the
+ * store: SQLite's own autocheckpoint. */
+#define CHECKPOINT_PAGES 1000
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
@@ -103,6 +108,14 @@ struct tk_http_server {
     uint64_t counts[MAX_STATUS];         /* answers by status, atomic */
     struct touch touches[TOUCH_PENDING]; /* under mu: for the writer */
     size_t ntouches;
+    /* The checkpointer: its own store connection copies the writer's log
+     * into the store, so that the writer (the one thread every write
+     * waits for) never waits for a checkpoint's two flushes itself. */
+    struct tk_engine *ckpt_e;
+    pthread_t ckpt_th;
+    int ckpt_started;
+    pthread_cond_t ckpt_cv; /* under mu */
+    int ckpt_want;          /* under mu */
 };
 
 static double mono(void)
@@ -645,6 +658,30 @@ static void run_writes(struct worker *w, struct conn **v, size_t n)
     }
     if (ok && w->s->cfg.wrote)
         w->s->cfg.wrote(w->s->cfg.wrote_data);
+    if (w->s->ckpt_started && tk_engine_log_pages(w->e) >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&w->s->mu);
+        w->s->ckpt_want = 1;
+        pthread_cond_signal(&w->s->ckpt_cv);
+        pthread_mutex_unlock(&w->s->mu);
+    }
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct tk_http_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->ckpt_want && !s->stopping)
+            pthread_cond_wait(&s->ckpt_cv, &s->mu);
+        if (s->stopping)
+            break;
+        s->ckpt_want = 0;
+        pthread_mutex_unlock(&s->mu);
+        tk_engine_log_checkpoint(s->ckpt_e);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
 static void run_read(struct worker *w, struct conn *c)
@@ -826,6 +863,8 @@ static void server_free(struct tk_http_server *s)
         tk_token_cache_wipe(&s->w[i].tokens);
         pthread_cond_destroy(&s->w[i].cv);
     }
+    tk_engine_close(s->ckpt_e);
+    pthread_cond_destroy(&s->ckpt_cv);
     tk_http_router_free(s->router);
     free(s->tls_cert);
     free(s->tls_key);
@@ -857,6 +896,7 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
     for (int i = 0; i < 2; i++) {
         s->w[i].s = s;
         s->w[i].writer = i == 0;
@@ -884,7 +924,8 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         (rc = tk_engine_open_peer(&s->w[0].e, parent, err)) ||
         (rc = tk_pipelines_open(s->w[0].e, &s->w[0].pipelines, err)) ||
         (rc = tk_engine_open_peer(&s->w[1].e, parent, err)) ||
-        (rc = tk_pipelines_open(s->w[1].e, &s->w[1].pipelines, err))) {
+        (rc = tk_pipelines_open(s->w[1].e, &s->w[1].pipelines, err)) ||
+        (rc = tk_engine_open_peer(&s->ckpt_e, parent, err))) {
         server_free(s);
         return rc;
     }
@@ -913,14 +954,23 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
             snprintf(s->address, sizeof s->address, "%s:%u", host, di ? (unsigned)di->port : 0u);
         }
     }
+    /* before the workers start (they read ckpt_started unlocked); without
+     * it the writer checkpoints itself, as SQLite does */
+    if (pthread_create(&s->ckpt_th, NULL, checkpointer_main, s) == 0) {
+        s->ckpt_started = 1;
+        tk_engine_log_defer_checkpoints(s->w[0].e);
+    }
     for (int i = 0; i < 2; i++) {
         if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
             pthread_mutex_lock(&s->mu);
             s->stopping = 1;
             pthread_cond_broadcast(&s->w[0].cv);
+            pthread_cond_signal(&s->ckpt_cv);
             pthread_mutex_unlock(&s->mu);
             if (s->w[0].started)
                 pthread_join(s->w[0].th, NULL);
+            if (s->ckpt_started)
+                pthread_join(s->ckpt_th, NULL);
             MHD_stop_daemon(s->mhd);
             server_free(s);
             return tk_error_set(err, TK_ERR, "cannot start the HTTP worker threads");
@@ -957,10 +1007,13 @@ void tk_http_stop(struct tk_http_server *s)
     s->stopping = 1;
     for (int i = 0; i < 2; i++)
         pthread_cond_broadcast(&s->w[i].cv);
+    pthread_cond_signal(&s->ckpt_cv);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < 2; i++)
         if (s->w[i].started)
             pthread_join(s->w[i].th, NULL);
+    if (s->ckpt_started)
+        pthread_join(s->ckpt_th, NULL);
     MHD_stop_daemon(s->mhd);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);

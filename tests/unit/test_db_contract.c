@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -835,6 +836,62 @@ TK_TEST(statement_cache)
     tk_db_close(db);
 }
 
+/* ---- the log's checkpoints on another connection ------------------------ */
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* tk_db_log_defer_checkpoints: a commit that takes the log past SQLite's
+ * 1000 pages copies nothing into the store (the HTTP writer never waits
+ * for a checkpoint's flushes); another connection's tk_db_log_checkpoint
+ * does, and the deferring connection's next commit starts the log again.
+ * PostgreSQL keeps no log of its own: the calls change nothing there. */
+TK_TEST(log_checkpoints_on_another_connection)
+{
+    char spec[700], path[700], wal[720];
+    struct tk_db *a = fresh(spec, sizeof spec), *b;
+    struct tk_error err = {0};
+    long long before;
+    if (!a)
+        return;
+    tk_db_log_defer_checkpoints(a);
+    TK_CHECK_INT(tk_db_exec_script(a, "CREATE TABLE big (b BYTEA)", &err), 0);
+    if (D->pg) {
+        TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES ('x')", &err), 0);
+        TK_CHECK_INT(tk_db_log_pages(a), 0);
+        b = open_spec(spec);
+        tk_db_log_checkpoint(b);
+        TK_CHECK_INT(one(a, "SELECT COUNT(*) FROM big"), 1);
+        tk_db_close(b);
+        tk_db_close(a);
+        return;
+    }
+    snprintf(path, sizeof path, "%s", spec + strlen("sqlite:"));
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    before = file_size(path);
+    /* about 1250 pages of 4 KiB in one commit */
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (zeroblob(5000000))", &err), 0);
+    TK_CHECK(tk_db_log_pages(a) >= 1000);
+    TK_CHECK(file_size(path) == before); /* nothing copied into the store */
+    TK_CHECK(file_size(wal) >= 1000LL * 4096);
+    b = open_spec(spec);
+    TK_CHECK(b != NULL);
+    if (!b) {
+        tk_db_close(a);
+        return;
+    }
+    tk_db_log_checkpoint(b);
+    TK_CHECK(file_size(path) >= 5000000); /* the checkpoint copied it */
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (x'00')", &err), 0);
+    TK_CHECK(tk_db_log_pages(a) < 10); /* the log started again */
+    TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM big"), 2);
+    tk_db_close(b);
+    tk_db_close(a);
+}
+
 /* ---- opening ---------------------------------------------------------------- */
 
 TK_TEST(open_errors)
@@ -1413,6 +1470,7 @@ int main(void)
         ON(drivers[i], due_page_reads_the_index_in_order);
         ON(drivers[i], copy_list_matches_the_schema);
         ON(drivers[i], statement_cache);
+        ON(drivers[i], log_checkpoints_on_another_connection);
         if (drivers[i]->pg)
             ON(drivers[i], reconnect_after_the_server_dropped_us);
     }
