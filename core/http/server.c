@@ -13,6 +13,7 @@
  * is what makes the API fast (bench/RESULTS.md).  A third thread, the
  * checkpointer, copies the log into the store on its own connection when
  * it reaches 1000 pages, so the writer never waits for those flushes. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -669,6 +670,7 @@ static void run_writes(struct worker *w, struct conn **v, size_t n)
 static void *checkpointer_main(void *arg)
 {
     struct tk_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "tk-http-ckpt");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->ckpt_want && !s->stopping)
@@ -707,6 +709,8 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct tk_http_server *s = w->s;
+    /* named for ps, top and perf (and it.test_http_api's strace) */
+    pthread_setname_np(pthread_self(), w->writer ? "tk-http-write" : "tk-http-read");
     for (;;) {
         struct conn *batch, *c, *writes[GROUP_MAX], *rest = NULL, **rest_tail = &rest;
         size_t nw = 0;

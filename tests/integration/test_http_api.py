@@ -9,6 +9,8 @@ of writes, SIGTERM stopping within seconds, health's 503, and HTTPS with
 [http] tls_cert and tls_key."""
 import json
 import os
+import shutil
+import subprocess
 import signal
 import socket
 import sys
@@ -578,6 +580,53 @@ class Crash(unittest.TestCase):
             s.close()
         self.assertLess(took, 5)
         self.assertIn("stopping", d.read_log())
+
+
+class Checkpoints(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_the_writer_never_flushes_the_checkpointer_does(self):
+        """The writer thread (the one every write waits for) never runs a
+        checkpoint's fdatasync; the checkpointer thread does, once the log
+        reached 1000 pages, and the log starts again instead of growing.
+        SQLite only: PostgreSQL keeps no log beside the store."""
+        t = deploy(self, store="sqlite")
+        d = Daemon(self, t, command="serve")
+        w = d.token("ci", "write")
+        trace = os.path.join(t.dir, "strace.out")
+        st = subprocess.Popen(["strace", "-f", "-o", trace, "-e", "trace=fsync,fdatasync",
+                               "-p", str(d.proc.pid)], stderr=subprocess.PIPE)
+        self.addCleanup(lambda: st.poll() is not None or (st.kill(), st.wait()))
+        st.stderr.readline()  # "strace: Process N attached ..."
+        time.sleep(0.5)
+
+        def syncs():
+            with open(trace) as f:
+                return [l for l in f if "sync(" in l]
+
+        c = d.conn()
+        n, deadline = 0, time.time() + 120
+        while time.time() < deadline and n < 5000:
+            for _ in range(50):
+                n += 1
+                s_, _, b = d.api("POST", "/api/v1/accounts", {"name": "A%d" % n}, token=w, conn=c)
+                self.assertEqual(s_, 201, b)
+            if syncs():
+                break
+        c.close()
+        time.sleep(0.5)  # the checkpoint's second flush
+        names = {}
+        for tid in os.listdir("/proc/%d/task" % d.proc.pid):
+            with open("/proc/%d/task/%s/comm" % (d.proc.pid, tid)) as f:
+                names[tid] = f.read().strip()
+        st.send_signal(signal.SIGINT)  # detach before the daemon exits
+        st.wait(30)
+        by = [names.get(l.split()[0], "?") for l in syncs()]
+        self.assertIn("tk-http-ckpt", by, (n, by))
+        self.assertNotIn("tk-http-write", by)
+        self.assertEqual(set(by), {"tk-http-ckpt"}, by)
+        # the log started again: far below the pages n writes put in it
+        self.assertLess(os.path.getsize(os.path.join(t.dir, "tickler.db-wal")), 3000 * 4096)
+        self.assertEqual(len(t.json("account", "list")), n)
 
 
 class Health(unittest.TestCase):
