@@ -156,10 +156,12 @@ void tk_db_purge_log(struct tk_db *db)
         drv_of(db)->purge_log(db);
 }
 
-void tk_db_log_defer_checkpoints(struct tk_db *db)
+int tk_db_log_defer_checkpoints(struct tk_db *db, int defer)
 {
-    if (db && drv_of(db)->log_defer_checkpoints)
-        drv_of(db)->log_defer_checkpoints(db);
+    if (!db || !drv_of(db)->log_defer_checkpoints)
+        return 0;
+    drv_of(db)->log_defer_checkpoints(db, defer);
+    return 1;
 }
 
 int tk_db_log_pages(struct tk_db *db)

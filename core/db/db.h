@@ -173,7 +173,7 @@ struct tk_db_driver {
      * beside the store (PostgreSQL: the server's WAL is its business). */
     void (*purge_log)(struct tk_db *db);
     /* tk_db_log_*; NULL: the driver keeps no log file of its own. */
-    void (*log_defer_checkpoints)(struct tk_db *db);
+    void (*log_defer_checkpoints)(struct tk_db *db, int defer);
     int (*log_pages)(struct tk_db *db);
     void (*log_checkpoint)(struct tk_db *db);
 };
@@ -212,14 +212,14 @@ void tk_db_close(struct tk_db *db);
  * later checkpoint.  An erasure asks for it (docs/data.md). */
 void tk_db_purge_log(struct tk_db *db);
 /* The log's checkpoints on another connection (SQLite; nothing elsewhere):
- * after tk_db_log_defer_checkpoints, DB's commits no longer copy the log
+ * after tk_db_log_defer_checkpoints(DB, 1), DB's commits no longer copy the log
  * into the store when it reaches SQLite's 1000 pages (a checkpoint
  * flushes two files, milliseconds during which DB's thread would wait);
  * the caller watches tk_db_log_pages (the log's length in pages after
  * DB's last commit, 0 before one) and has another connection run
  * tk_db_log_checkpoint: a PASSIVE checkpoint, which waits for no one and
  * which DB's writes need not wait for. */
-void tk_db_log_defer_checkpoints(struct tk_db *db);
+int tk_db_log_defer_checkpoints(struct tk_db *db, int defer); /* 0: no log here */
 int tk_db_log_pages(struct tk_db *db);
 void tk_db_log_checkpoint(struct tk_db *db);
 /* "sqlite" or "postgres", for messages; static storage. */

@@ -292,9 +292,9 @@ static void drv_purge_log(struct tk_db *db)
     }
 }
 
-static void drv_log_defer_checkpoints(struct tk_db *db)
+static void drv_log_defer_checkpoints(struct tk_db *db, int defer)
 {
-    db->deferred = 1;
+    db->deferred = defer != 0;
 }
 
 static int drv_log_pages(struct tk_db *db)

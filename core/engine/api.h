@@ -33,11 +33,12 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
  * tk_engine_savepoint_rollback() undoes only it. */
 int tk_engine_savepoint(struct tk_engine *e, struct tk_error *err);
 /* The store's log checkpointed by another engine (tk_db_log_* in db.h:
- * SQLite; nothing on PostgreSQL): after tk_engine_log_defer_checkpoints
- * E's commits never wait for a checkpoint; E's thread watches
+ * SQLite; nothing on PostgreSQL): after tk_engine_log_defer_checkpoints(E,
+ * 1) E's commits never wait for a checkpoint; E's thread watches
  * tk_engine_log_pages and another thread's peer runs
- * tk_engine_log_checkpoint. */
-void tk_engine_log_defer_checkpoints(struct tk_engine *e);
+ * tk_engine_log_checkpoint.  Returns 0 when the store keeps no log of its
+ * own (nothing to checkpoint), 1 otherwise. */
+int tk_engine_log_defer_checkpoints(struct tk_engine *e, int defer);
 int tk_engine_log_pages(struct tk_engine *e);
 void tk_engine_log_checkpoint(struct tk_engine *e);
 int tk_engine_savepoint_release(struct tk_engine *e, struct tk_error *err);

@@ -53,9 +53,9 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
     return 0;
 }
 
-void tk_engine_log_defer_checkpoints(struct tk_engine *e)
+int tk_engine_log_defer_checkpoints(struct tk_engine *e, int defer)
 {
-    tk_db_log_defer_checkpoints(e->db);
+    return tk_db_log_defer_checkpoints(e->db, defer);
 }
 
 int tk_engine_log_pages(struct tk_engine *e)

@@ -928,8 +928,7 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         (rc = tk_engine_open_peer(&s->w[0].e, parent, err)) ||
         (rc = tk_pipelines_open(s->w[0].e, &s->w[0].pipelines, err)) ||
         (rc = tk_engine_open_peer(&s->w[1].e, parent, err)) ||
-        (rc = tk_pipelines_open(s->w[1].e, &s->w[1].pipelines, err)) ||
-        (rc = tk_engine_open_peer(&s->ckpt_e, parent, err))) {
+        (rc = tk_pipelines_open(s->w[1].e, &s->w[1].pipelines, err))) {
         server_free(s);
         return rc;
     }
@@ -958,11 +957,17 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
             snprintf(s->address, sizeof s->address, "%s:%u", host, di ? (unsigned)di->port : 0u);
         }
     }
-    /* before the workers start (they read ckpt_started unlocked); without
-     * it the writer checkpoints itself, as SQLite does */
-    if (pthread_create(&s->ckpt_th, NULL, checkpointer_main, s) == 0) {
-        s->ckpt_started = 1;
-        tk_engine_log_defer_checkpoints(s->w[0].e);
+    /* before the workers start (they read ckpt_started unlocked); only
+     * for a store with a log (SQLite), and without it the writer
+     * checkpoints itself, as SQLite does */
+    if (tk_engine_log_defer_checkpoints(s->w[0].e, 0)) {
+        struct tk_error cerr = {0};
+        if (tk_engine_open_peer(&s->ckpt_e, parent, &cerr) != 0)
+            logf_s(s, "no checkpointer thread, the writer checkpoints: %s", cerr.msg);
+        else if (pthread_create(&s->ckpt_th, NULL, checkpointer_main, s) == 0)
+            s->ckpt_started = 1;
+        if (s->ckpt_started)
+            tk_engine_log_defer_checkpoints(s->w[0].e, 1);
     }
     for (int i = 0; i < 2; i++) {
         if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
