@@ -117,6 +117,7 @@ struct tk_http_server {
     int ckpt_started;
     pthread_cond_t ckpt_cv; /* under mu */
     int ckpt_want;          /* under mu */
+    int ckpt_asked;         /* the writer's only: the log's pages at its last ask */
 };
 
 static double mono(void)
@@ -623,6 +624,23 @@ static int run_one(struct conn *c)
     return 0;
 }
 
+/* Once per CHECKPOINT_PAGES the log grew: a checkpoint that ran while the
+ * writer went on leaves the log long until the writer's next commit starts
+ * it again, and asking after every commit meanwhile would run checkpoints
+ * back to back, each with its two flushes, for a few pages each. */
+static void ask_checkpoint(struct tk_http_server *s, int pages)
+{
+    if (pages < s->ckpt_asked)
+        s->ckpt_asked = 0; /* the log started again */
+    if (pages < CHECKPOINT_PAGES || pages < s->ckpt_asked + CHECKPOINT_PAGES)
+        return;
+    s->ckpt_asked = pages;
+    pthread_mutex_lock(&s->mu);
+    s->ckpt_want = 1;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void run_writes(struct worker *w, struct conn **v, size_t n)
 {
     struct tk_error err = {0};
@@ -659,12 +677,8 @@ static void run_writes(struct worker *w, struct conn **v, size_t n)
     }
     if (ok && w->s->cfg.wrote)
         w->s->cfg.wrote(w->s->cfg.wrote_data);
-    if (w->s->ckpt_started && tk_engine_log_pages(w->e) >= CHECKPOINT_PAGES) {
-        pthread_mutex_lock(&w->s->mu);
-        w->s->ckpt_want = 1;
-        pthread_cond_signal(&w->s->ckpt_cv);
-        pthread_mutex_unlock(&w->s->mu);
-    }
+    if (w->s->ckpt_started)
+        ask_checkpoint(w->s, tk_engine_log_pages(w->e));
 }
 
 static void *checkpointer_main(void *arg)
