@@ -55,6 +55,16 @@ struct entry {
     char local[TK_CALENDAR_LOCAL_MAX];
 };
 
+/* an account, its notify-on recipients (by id) and whether every
+ * notify-on contact is suppressed */
+struct acct {
+    struct tk_account acc;
+    struct tk_contacts rcpts;
+    int nobody_left;
+    size_t cap;      /* of rcpts.v while read */
+    size_t on, gone; /* while read: notify-on contacts, and those suppressed */
+};
+
 /* an (item, recipient) with an email in the outbox */
 struct mailed {
     int64_t item;
@@ -69,12 +79,18 @@ struct run {
     int render;  /* 1: whole messages; 0: subjects; -1: who only (the console) */
     struct entry *v;
     size_t n, cap;
-    /* the account of the last item, its notify-on recipients and whether
-     * every notify-on contact is suppressed (items come by time, accounts
-     * repeat: one account's items are the common case) */
+    /* the account of the item walked, its notify-on recipients and whether
+     * every notify-on contact is suppressed (borrowed from the cache) */
     struct tk_account acc;
     struct tk_contacts rcpts;
     int nobody_left;
+    /* every account met so far, by id: a page's new accounts are read with
+     * one statement, their contacts with one more (not three statements
+     * an item whenever the account changes: the console's timeline over
+     * many accounts, where each is a round trip on PostgreSQL) */
+    struct acct *accs;
+    size_t naccs, acccap;
+    size_t rmax; /* the size of had, fresh.v and known.v */
     /* the page's items' recipients with an email about them, by item */
     struct mailed *m;
     size_t nm, mcap;
@@ -203,36 +219,190 @@ static void timeline_only(struct run *r)
         entry_free(&r->v[--r->n]);
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int acct_cmp(const void *a, const void *b)
+{
+    const struct acct *x = a, *y = b;
+    return x->acc.id < y->acc.id ? -1 : x->acc.id > y->acc.id;
+}
+
+static struct acct *acct_find(const struct run *r, int64_t id)
+{
+    struct acct key;
+    key.acc.id = id;
+    return r->naccs ? bsearch(&key, r->accs, r->naccs, sizeof *r->accs, acct_cmp) : NULL;
+}
+
+static void accts_free(struct run *r)
+{
+    for (size_t i = 0; i < r->naccs; i++) {
+        tk_account_free(&r->accs[i].acc);
+        tk_contacts_free(&r->accs[i].rcpts);
+    }
+    free(r->accs);
+    r->accs = NULL;
+    r->naccs = r->acccap = 0;
+}
+
+/* Room for one more account at the end (r->accs is sorted again after). */
+static struct acct *acct_new(struct run *r)
+{
+    if (r->naccs == r->acccap) {
+        size_t cap = r->acccap ? 2 * r->acccap : 16;
+        struct acct *v = realloc(r->accs, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        r->accs = v;
+        r->acccap = cap;
+    }
+    struct acct *a = &r->accs[r->naccs];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+static int acct_row(void *u, struct tk_account *acc)
+{
+    struct run *r = u;
+    struct acct *a = acct_new(r);
+    if (!a) {
+        tk_account_free(acc);
+        return TK_ENOMEM;
+    }
+    a->acc = *acc;
+    r->naccs++;
+    return 0;
+}
+
+/* A contact of an account read with the page (r->accs sorted): kept when
+ * it is a recipient (notify on, not suppressed), counted either way (the
+ * tick's tk_engine_account_nobody_left). */
+static int contact_row(void *u, struct tk_contact *c)
+{
+    struct run *r = u;
+    struct acct *a = acct_find(r, c->account_id);
+    if (a && c->notify) {
+        a->on++;
+        if (c->suppressed_reason)
+            a->gone++;
+    }
+    if (!a || !c->notify || c->suppressed_reason) {
+        tk_contact_free(c);
+        return 0;
+    }
+    if (a->rcpts.n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        struct tk_contact *v = realloc(a->rcpts.v, cap * sizeof *v);
+        if (!v) {
+            tk_contact_free(c);
+            return TK_ENOMEM;
+        }
+        a->rcpts.v = v;
+        a->cap = cap;
+    }
+    a->rcpts.v[a->rcpts.n++] = *c;
+    return 0;
+}
+
+static int contact_id_cmp(const void *a, const void *b)
+{
+    const struct tk_contact *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The accounts of the N items V not read yet, with their contacts: two
+ * statements for the page. */
+static int accounts_load(struct run *r, const struct tk_item *v, size_t n, struct tk_error *err)
+{
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t nids = 0, old = r->naccs;
+    int rc = 0;
+    if (!ids)
+        return oom(err);
+    for (size_t i = 0; i < n; i++)
+        if (!acct_find(r, v[i].account_id) && (nids == 0 || ids[nids - 1] != v[i].account_id))
+            ids[nids++] = v[i].account_id;
+    if (nids > 1) { /* distinct */
+        size_t k = 0;
+        qsort(ids, nids, sizeof *ids, id_cmp);
+        for (size_t i = 0; i < nids; i++)
+            if (k == 0 || ids[k - 1] != ids[i])
+                ids[k++] = ids[i];
+        nids = k;
+    }
+    if (nids)
+        rc = tk_store_accounts_each_in(r->e->db, ids, nids, acct_row, r, err);
+    if (r->naccs > 1)
+        qsort(r->accs, r->naccs, sizeof *r->accs, acct_cmp);
+    if (rc == 0 && r->naccs > old)
+        rc = tk_store_contacts_each_in(r->e->db, ids, nids, contact_row, r, err);
+    for (size_t i = 0; rc == 0 && i < nids; i++) {
+        struct acct *a = acct_find(r, ids[i]);
+        if (!a)
+            continue; /* no such account: acct_get says so */
+        if (a->rcpts.n > 1)
+            qsort(a->rcpts.v, a->rcpts.n, sizeof *a->rcpts.v, contact_id_cmp);
+        a->nobody_left = a->on > 0 && a->gone == a->on;
+    }
+    free(ids);
+    return rc == TK_ENOMEM ? oom(err) : rc;
+}
+
+/* Account ID, read now when no page brought it (a single item's preview,
+ * a digest's account) as the tick reads it. */
+static int acct_get(struct run *r, int64_t id, struct acct **out, struct tk_error *err)
+{
+    struct acct *a;
+    int rc;
+    if ((*out = acct_find(r, id)))
+        return 0;
+    if (!(a = acct_new(r)))
+        return oom(err);
+    if ((rc = tk_store_account_get(r->e->db, id, &a->acc, err)) ||
+        (rc = tk_store_contact_list(r->e->db, id, 1, &a->rcpts, err)) ||
+        (rc = tk_engine_account_nobody_left(r->e, id, &a->nobody_left, err))) {
+        tk_account_free(&a->acc);
+        tk_contacts_free(&a->rcpts);
+        return rc;
+    }
+    r->naccs++;
+    qsort(r->accs, r->naccs, sizeof *r->accs, acct_cmp);
+    *out = acct_find(r, id);
+    return 0;
+}
+
 static int load_account(struct run *r, int64_t id, struct tk_error *err)
 {
+    struct acct *a;
     int rc;
     if (r->acc.id == id && r->acc.name)
         return 0;
-    tk_account_free(&r->acc);
-    tk_contacts_free(&r->rcpts);
-    memset(&r->acc, 0, sizeof r->acc);
-    memset(&r->rcpts, 0, sizeof r->rcpts);
-    if ((rc = tk_store_account_get(r->e->db, id, &r->acc, err)) ||
-        (rc = tk_store_contact_list(r->e->db, id, 1, &r->rcpts, err)) ||
-        (rc = tk_engine_account_nobody_left(r->e, id, &r->nobody_left, err))) {
-        tk_account_free(&r->acc);
-        memset(&r->acc, 0, sizeof r->acc);
+    if ((rc = acct_get(r, id, &a, err)))
         return rc;
-    }
-    size_t n = r->rcpts.n ? r->rcpts.n : 1;
-    unsigned char *had = realloc(r->had, n);
-    struct tk_contact *f = realloc(r->fresh.v, n * sizeof *f);
-    if (had)
-        r->had = had;
-    if (f)
-        r->fresh.v = f;
-    struct tk_contact *k = realloc(r->known.v, n * sizeof *k);
-    if (k)
-        r->known.v = k;
-    if (!had || !f || !k) {
-        tk_account_free(&r->acc);
-        memset(&r->acc, 0, sizeof r->acc);
-        return oom(err);
+    /* borrowed: the cache owns them */
+    r->acc = a->acc;
+    r->rcpts = a->rcpts;
+    r->nobody_left = a->nobody_left;
+    if (r->rcpts.n > r->rmax || !r->had) {
+        size_t n = r->rcpts.n ? r->rcpts.n : 1;
+        unsigned char *had = realloc(r->had, n);
+        if (had)
+            r->had = had;
+        struct tk_contact *f = realloc(r->fresh.v, n * sizeof *f);
+        if (f)
+            r->fresh.v = f;
+        struct tk_contact *k = realloc(r->known.v, n * sizeof *k);
+        if (k)
+            r->known.v = k;
+        if (!had || !f || !k) {
+            memset(&r->acc, 0, sizeof r->acc);
+            return oom(err);
+        }
+        r->rmax = n;
     }
     return 0;
 }
@@ -280,12 +450,6 @@ static int escalated_add(void *u, int64_t item)
     }
     r->esc[r->nesc++] = item;
     return 0;
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Who has had an email about the N items V, sorted by item, and which of
@@ -666,20 +830,20 @@ static int dref_cmp(const void *a, const void *b)
  * email to that address gets the digest's subject (--render: its text). */
 static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk_error *err)
 {
-    struct tk_account acc = {0};
-    struct tk_contacts cs = {0};
+    struct acct *a = NULL;
     struct tk_digest_line *lines = calloc(n, sizeof *lines);
     struct tk_buf subject = {0}, text = {0};
     const char *who = v[0].to;
     int rc;
     if (!lines)
         return oom(err);
-    if ((rc = tk_store_account_get(r->e->db, v[0].account, &acc, err)) ||
-        (rc = tk_store_contact_list(r->e->db, v[0].account, 1, &cs, err)))
+    if ((rc = acct_get(r, v[0].account, &a, err)))
         goto out;
-    for (size_t k = 0; k < cs.n; k++)
-        if (strcmp(cs.v[k].email, v[0].to) == 0 && cs.v[k].name && *cs.v[k].name)
-            who = cs.v[k].name;
+    for (size_t k = 0; k < a->rcpts.n; k++) {
+        const struct tk_contact *c = &a->rcpts.v[k];
+        if (strcmp(c->email, v[0].to) == 0 && c->name && *c->name)
+            who = c->name;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct entry *x = &r->v[v[i].entry];
         lines[i].title = x->title;
@@ -688,7 +852,7 @@ static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk
         lines[i].step = x->p.step;
         lines[i].count = x->p.count;
     }
-    if ((rc = tk_engine_digest_text(r->e, acc.language, who, lines, n, &subject, &text, err)))
+    if ((rc = tk_engine_digest_text(r->e, a->acc.language, who, lines, n, &subject, &text, err)))
         goto out;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct entry *x = &r->v[v[i].entry];
@@ -712,8 +876,6 @@ static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk
 out:
     tk_buf_free(&subject);
     tk_buf_free(&text);
-    tk_contacts_free(&cs);
-    tk_account_free(&acc);
     free(lines);
     return rc;
 }
@@ -724,7 +886,7 @@ out:
 static int digests(struct run *r, struct tk_error *err)
 {
     struct tk_engine *e = r->e;
-    struct tk_account acc = {0};
+    struct tk_account acc = {0}; /* borrowed from the cache */
     const struct tk_calendar *cal = NULL;
     struct dref *v = NULL;
     size_t n = 0, cap = 0;
@@ -736,10 +898,10 @@ static int digests(struct run *r, struct tk_error *err)
             continue;
         if (acc.id != x->p.account_id) {
             struct tk_error why = {0};
-            tk_account_free(&acc);
-            memset(&acc, 0, sizeof acc);
-            if ((rc = tk_store_account_get(e->db, x->p.account_id, &acc, err)))
+            struct acct *a;
+            if ((rc = acct_get(r, x->p.account_id, &a, err)))
                 break;
+            acc = a->acc;
             on = tk_engine_digest_on(e, &acc);
             if (tk_engine_calendar_for(e, &acc, &cal, &why))
                 cal = NULL;
@@ -764,7 +926,6 @@ static int digests(struct run *r, struct tk_error *err)
                 (struct dref){x->mails[j].to, x->p.at, day, x->p.account_id, x->p.item_id, i, j};
         }
     }
-    tk_account_free(&acc);
     if (rc == 0 && n > 1)
         qsort(v, n, sizeof *v, dref_cmp);
     for (size_t i = 0, j; rc == 0 && i < n; i = j) {
@@ -826,7 +987,9 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
             break;
         after_at = page[npage - 1].rem.next_at;
         after_id = page[npage - 1].id;
-        rc = mailed_load(&r, page, npage, err);
+        rc = accounts_load(&r, page, npage, err);
+        if (rc == 0)
+            rc = mailed_load(&r, page, npage, err);
         for (size_t i = 0; rc == 0 && i < npage; i++) {
             rc = walk_item(&r, &page[i], now, err);
             e->now = now;
@@ -882,8 +1045,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     free(r.had);
     free(r.fresh.v);
     free(r.known.v);
-    tk_account_free(&r.acc);
-    tk_contacts_free(&r.rcpts);
+    accts_free(&r);
     return rc == TK_PREVIEW_STOP ? 0 : rc;
 }
 
