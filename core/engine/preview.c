@@ -50,7 +50,8 @@ static const char KIND_DIGEST[] = "digest";
 struct entry {
     struct tk_preview p;
     tk_time due; /* its item's next_at when the walk began (see by_time) */
-    char *type, *title, *account, *moved, *error;
+    /* in the run's arena (account: the account cache's) */
+    const char *type, *title, *account, *moved, *error;
     struct tk_preview_mail *mails;
     char local[TK_CALENDAR_LOCAL_MAX];
 };
@@ -71,8 +72,22 @@ struct mailed {
     char *to;
 };
 
+/* a block of the run's arena */
+struct chunk {
+    struct chunk *next;
+    size_t size;
+    char data[];
+};
+
+#define CHUNK 65536
+
 struct run {
     struct tk_engine *e;
+    /* the arena of the entries' strings and email lists: freed at once
+     * when the walk is done (not two allocations and frees a string) */
+    struct chunk *chunks;
+    char *ap;
+    size_t aleft;
     int64_t account; /* 0: all */
     tk_time until;
     tk_time due; /* the walked item's next_at when its walk began */
@@ -118,19 +133,45 @@ static int oom(struct tk_error *err)
     return tk_error_set(err, TK_ENOMEM, "out of memory");
 }
 
-static void entry_free(struct entry *x)
+/* N bytes (aligned for any type) from the arena; NULL out of memory. */
+static void *aalloc(struct run *r, size_t n)
 {
-    free(x->type);
-    free(x->title);
-    free(x->account);
-    free(x->moved);
-    free(x->error);
-    for (size_t i = 0; i < x->p.nmails; i++) {
-        free((char *)x->mails[i].to);
-        free((char *)x->mails[i].subject);
-        free((char *)x->mails[i].message);
+    n = (n + 15) & ~(size_t)15;
+    if (n > r->aleft) {
+        size_t size = n > CHUNK ? n : CHUNK;
+        struct chunk *c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = r->chunks;
+        c->size = size;
+        r->chunks = c;
+        r->ap = c->data;
+        r->aleft = size;
     }
-    free(x->mails);
+    void *p = r->ap;
+    r->ap += n;
+    r->aleft -= n;
+    return p;
+}
+
+static char *adup(struct run *r, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = aalloc(r, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void arena_free(struct run *r)
+{
+    while (r->chunks) {
+        struct chunk *c = r->chunks;
+        r->chunks = c->next;
+        free(c);
+    }
+    r->ap = NULL;
+    r->aleft = 0;
 }
 
 static int add_mail_to(struct run *r, const char *to, const char *subject, const char *message)
@@ -138,20 +179,19 @@ static int add_mail_to(struct run *r, const char *to, const char *subject, const
     struct entry *x = r->cur;
     if (x->p.nmails == r->mailcap) {
         size_t cap = r->mailcap ? 2 * r->mailcap : 4;
-        struct tk_preview_mail *m = realloc(x->mails, cap * sizeof *m);
+        struct tk_preview_mail *m = aalloc(r, cap * sizeof *m);
         if (!m)
             return TK_ENOMEM;
+        if (x->p.nmails)
+            memcpy(m, x->mails, x->p.nmails * sizeof *m);
         x->mails = m;
         r->mailcap = cap;
     }
     struct tk_preview_mail *m = &x->mails[x->p.nmails];
     memset(m, 0, sizeof *m);
-    if (!(m->to = tk_strdup(to)) || !(m->subject = tk_strdup(subject)) ||
-        (r->render > 0 && message && !(m->message = tk_strdup(message)))) {
-        free((char *)m->to);
-        free((char *)m->subject);
+    if (!(m->to = adup(r, to)) || !(m->subject = adup(r, subject)) ||
+        (r->render > 0 && message && !(m->message = adup(r, message))))
         return TK_ENOMEM;
-    }
     x->p.nmails++;
     return 0;
 }
@@ -186,15 +226,19 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
         r->cap = cap;
     }
     struct entry *x = &r->v[r->n];
+    const struct entry *prev = r->n ? &r->v[r->n - 1] : NULL;
     memset(x, 0, sizeof *x);
-    x->type = tk_strdup(it->type);
-    x->title = tk_strdup(it->title);
-    x->account = tk_strdup(r->acc.name);
-    x->moved = moved && *moved ? tk_strdup(moved) : NULL;
-    if (!x->type || !x->title || !x->account || (moved && *moved && !x->moved)) {
-        entry_free(x);
-        return NULL;
+    if (prev && prev->p.item_id == it->id) { /* the item's entries share them */
+        x->type = prev->type;
+        x->title = prev->title;
+    } else {
+        x->type = adup(r, it->type);
+        x->title = adup(r, it->title);
     }
+    x->account = r->acc.name;
+    x->moved = moved && *moved ? adup(r, moved) : NULL;
+    if (!x->type || !x->title || (moved && *moved && !x->moved))
+        return NULL;
     x->p.item_id = it->id;
     x->p.account_id = it->account_id;
     x->due = r->due;
@@ -216,7 +260,7 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
 static void timeline_only(struct run *r)
 {
     if (r->render < 0 && r->n && r->v[r->n - 1].p.kind != KIND_REMINDER)
-        entry_free(&r->v[--r->n]);
+        r->n--; /* its strings stay in the arena */
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -510,7 +554,7 @@ static int item_error(struct run *r, const struct tk_item *it, tk_time at, const
                       const struct tk_error *why, struct tk_error *err)
 {
     struct entry *x = new_entry(r, it, at, moved, KIND_REMINDER);
-    if (!x || !(x->error = tk_strdup(why->msg[0] ? why->msg : "failed")))
+    if (!x || !(x->error = adup(r, why->msg[0] ? why->msg : "failed")))
         return oom(err);
     return 0;
 }
@@ -537,7 +581,7 @@ static int entry_mails(struct run *r, const struct tk_render_req *rq,
         return oom(err);
     /* the tick would record the failure and retry: show it, stop */
     *stop = 1;
-    x->error = tk_strdup(why.msg);
+    x->error = adup(r, why.msg);
     return x->error ? 0 : oom(err);
 }
 
@@ -595,7 +639,7 @@ static int escalation(struct run *r, struct tk_item *it, tk_time *t, char *moved
             rc = oom(err);
         } else if (rc) {
             rc = 0;
-            if (!(r->cur->error = tk_strdup(ew.msg)))
+            if (!(r->cur->error = adup(r, ew.msg)))
                 rc = oom(err);
         } else if (add_mail_to(r, r->acc.manager, subject.data ? subject.data : "",
                                r->render > 0 ? msg.data : NULL)) {
@@ -788,9 +832,7 @@ static int enough(struct run *r, size_t limit, const struct tk_item *next, tk_ti
     if (!limit || limit >= r->n)
         return 0;
     qsort(r->v, r->n, sizeof *r->v, by_time);
-    for (size_t k = limit; k < r->n; k++)
-        entry_free(&r->v[k]);
-    r->n = limit;
+    r->n = limit; /* the rest's strings stay in the arena */
     const struct entry *last = &r->v[limit - 1];
     tk_time at = next->rem.next_at > now ? next->rem.next_at : now;
     if (last->p.at != at)
@@ -857,21 +899,16 @@ static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct entry *x = &r->v[v[i].entry];
         struct tk_preview_mail *m = &x->mails[v[i].mail];
-        char *sub = tk_strdup(subject.data ? subject.data : "");
-        char *msg = r->render > 0 ? tk_strdup(text.data ? text.data : "") : NULL;
+        char *sub = adup(r, subject.data ? subject.data : "");
+        char *msg = r->render > 0 ? adup(r, text.data ? text.data : "") : NULL;
         if (!sub || (r->render > 0 && !msg)) {
-            free(sub);
-            free(msg);
             rc = oom(err);
             break;
         }
         x->p.kind = KIND_DIGEST;
-        free((char *)m->subject);
         m->subject = sub;
-        if (r->render > 0) {
-            free((char *)m->message);
+        if (r->render > 0)
             m->message = msg;
-        }
     }
 out:
     tk_buf_free(&subject);
@@ -1036,8 +1073,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         rc = fn(u, &x->p);
     }
     free(ord);
-    for (size_t i = 0; i < r.n; i++)
-        entry_free(&r.v[i]);
+    arena_free(&r);
     free(r.v);
     mailed_clear(&r);
     free(r.m);
