@@ -14,7 +14,7 @@ struct out {
     struct tk_cli *c;
     int json, render;
     size_t n;
-    struct tk_buf b; /* one entry's JSON */
+    struct tk_buf b; /* the entries' JSON not written yet */
     tk_time at;      /* the last entry's moment, formatted in ats */
     char ats[32];
 };
@@ -183,22 +183,34 @@ static void print_message(const char *msg)
     free(copy);
 }
 
+/* Write the JSON held (one write a FLUSH_AT, not one a stdio buffer). */
+#define FLUSH_AT ((size_t)256 << 10)
+
+static int flush(struct out *o)
+{
+    size_t n = o->b.len;
+    o->b.len = 0;
+    return n && fwrite(o->b.data, 1, n, stdout) != n ? TK_EIO : 0;
+}
+
 static int one(void *u, const struct tk_preview *p)
 {
     struct out *o = u;
     char at[32];
     o->n++;
     if (o->json) {
-        o->b.len = 0;
         if (o->n == 1 && tk_buf_putc(&o->b, '['))
             return TK_ENOMEM;
         if (p->at && (o->at != p->at || !o->ats[0])) { /* entries share moments */
             tk_time_format(p->at, o->ats, sizeof o->ats);
             o->at = p->at;
         }
-        if (preview_json(&o->b, p, o->ats, o->render, o->n == 1))
+        size_t len = o->b.len;
+        if (preview_json(&o->b, p, o->ats, o->render, o->n == 1)) {
+            o->b.len = len; /* not half an entry */
             return TK_ENOMEM;
-        return fwrite(o->b.data, 1, o->b.len, stdout) == o->b.len ? 0 : TK_EIO;
+        }
+        return o->b.len >= FLUSH_AT ? flush(o) : 0;
     }
     if (p->kind && strcmp(p->kind, "notification") == 0)
         printf("%s  (%s)  item %lld  notification (first email to %s)  %s: %s \"%s\"\n",
@@ -280,6 +292,8 @@ int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err
     o.render = tk_cli_opt(a, "render") != NULL;
     o.json = c->json;
     rc = tk_engine_preview(c->e, acc.id, (int)days, o.render, (size_t)-1, one, &o, err);
+    if (o.json && flush(&o) && !rc)
+        rc = TK_EIO;
     /* the entries come after the walk: a failure before them prints
      * nothing, one while printing them (memory, a full disk) closes the
      * list printed so far */

@@ -53,7 +53,7 @@ struct entry {
     /* in the run's arena (account: the account cache's) */
     const char *type, *title, *account, *moved, *error;
     struct tk_preview_mail *mails;
-    char local[TK_CALENDAR_LOCAL_MAX];
+    const char *local; /* in the arena, shared by the entries of a moment */
 };
 
 /* an account, its notify-on recipients (by id) and whether every
@@ -121,7 +121,7 @@ struct run {
     struct {
         int64_t account;
         tk_time at;
-        char local[TK_CALENDAR_LOCAL_MAX];
+        const char *local; /* in the arena */
     } lt[LOCAL_CACHE];
     /* the entry being filled by tk_render_preview's callback */
     struct entry *cur;
@@ -201,17 +201,20 @@ static int add_mail(void *u, const struct tk_contact *c, const char *subject, co
     return add_mail_to(u, c->email, subject, message);
 }
 
-/* AT in the account's zone, as tk_engine_account_local_time writes it,
- * into LOCAL (TK_CALENDAR_LOCAL_MAX bytes). */
-static void local_time(struct run *r, tk_time at, char *local)
+/* AT in the account's zone, as tk_engine_account_local_time writes it, in
+ * the arena; NULL out of memory. */
+static const char *local_time(struct run *r, tk_time at)
 {
     size_t k = ((uint64_t)at / 60 ^ (uint64_t)r->acc.id * 31) & (LOCAL_CACHE - 1);
-    if (r->lt[k].account != r->acc.id || r->lt[k].at != at || !r->lt[k].local[0]) {
-        tk_engine_account_local_time(r->e, &r->acc, at, r->lt[k].local, sizeof r->lt[k].local);
+    if (r->lt[k].account != r->acc.id || r->lt[k].at != at || !r->lt[k].local) {
+        char local[TK_CALENDAR_LOCAL_MAX];
+        tk_engine_account_local_time(r->e, &r->acc, at, local, sizeof local);
+        if (!(r->lt[k].local = adup(r, local)))
+            return NULL;
         r->lt[k].account = r->acc.id;
         r->lt[k].at = at;
     }
-    memcpy(local, r->lt[k].local, sizeof r->lt[k].local);
+    return r->lt[k].local;
 }
 
 static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time at,
@@ -248,7 +251,8 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
     x->p.count = it->rem.count;
     x->p.at = at;
     x->p.kind = kind;
-    local_time(r, at, x->local);
+    if (!(x->local = local_time(r, at)))
+        return NULL;
     r->n++;
     r->cur = x;
     r->mailcap = 0;
@@ -1053,7 +1057,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     e->dry_run = dry;
     if (own_tx)
         tk_db_rollback(e->db); /* read only: nothing to keep */
-    /* sorted by pointer: an entry is large (its local time inline) */
+    /* sorted by pointer: an entry is large */
     struct entry **ord = rc == 0 ? malloc((r.n ? r.n : 1) * sizeof *ord) : NULL;
     if (rc == 0 && !ord)
         rc = oom(err);
