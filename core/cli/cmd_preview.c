@@ -14,37 +14,61 @@ struct out {
     struct tk_cli *c;
     int json, render;
     size_t n;
-    struct tk_buf b; /* one entry's JSON */
+    struct tk_buf b; /* the entries' JSON not written yet */
     tk_time at;      /* the last entry's moment, formatted in ats */
     char ats[32];
 };
 
-/* A new line and DEPTH levels of 2 spaces (at most 4). */
-static int indent(struct tk_buf *b, int depth)
+/* Writers into room reserved beforehand (preview_json): no checks, no
+ * calls per piece. */
+#define LIT(b, s) put(b, s, sizeof s - 1)
+
+static void put(struct tk_buf *b, const char *s, size_t n)
 {
-    return tk_buf_append(b, "\n        ", 1 + 2 * (size_t)depth);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
 }
 
-/* KEY's line at DEPTH, then its value from the caller (one append). */
-static int key(struct tk_buf *b, int depth, const char *k, int first)
+/* 1 for the bytes a JSON string holds as they are (tk_json_write_str's
+ * plain printable ASCII) */
+static unsigned char plain[256];
+
+static void plain_init(void)
 {
-    char t[96];
-    size_t n = 0, len = strlen(k);
-    if (len > 64)
-        return -1; /* the keys are this file's own, all short */
-    if (!first)
-        t[n++] = ',';
-    t[n++] = '\n';
-    memset(t + n, ' ', 2 * (size_t)depth);
-    n += 2 * (size_t)depth;
-    t[n++] = '"';
-    memcpy(t + n, k, len);
-    n += len;
-    memcpy(t + n, "\": ", 3);
-    return tk_buf_append(b, t, n + 3);
+    for (int c = 0x20; c < 0x80; c++)
+        plain[c] = c != '"' && c != '\\';
 }
 
-static int integer(struct tk_buf *b, long long v)
+/* The room preview_json reserved for the whole entry: reserved again
+ * after the general writer, whatever that took. */
+static size_t need;
+
+/* S as tk_json_write_str writes it (NULL: null); -1 out of memory. */
+static int str(struct tk_buf *b, const char *s)
+{
+    size_t n = 0;
+    if (!s) {
+        LIT(b, "null");
+        return 0;
+    }
+    while (plain[(unsigned char)s[n]])
+        n++;
+    if (s[n]) /* something to escape or check: the general writer */
+        return tk_json_write_str(b, s) || tk_buf_reserve(b, need) ? -1 : 0;
+    b->data[b->len++] = '"';
+    put(b, s, n);
+    b->data[b->len++] = '"';
+    return 0;
+}
+
+/* Room for S written by str: at most 6 bytes a byte (\u escapes, a
+ * repaired byte as \uFFFD), the quotes, or null. */
+static size_t room(const char *s)
+{
+    return s ? 6 * strlen(s) + 8 : 8;
+}
+
+static void integer(struct tk_buf *b, long long v)
 {
     char s[24], *p = s + sizeof s;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -53,49 +77,94 @@ static int integer(struct tk_buf *b, long long v)
     while (u /= 10);
     if (v < 0)
         *--p = '-';
-    return tk_buf_append(b, p, (size_t)(s + sizeof s - p));
+    put(b, p, (size_t)(s + sizeof s - p));
 }
 
 /* One entry as tk_cli_emit prints a JSON array's object (JSON_INDENT(2),
  * JSON_ENSURE_ASCII, keys in order), written as it comes rather than built
  * as a tree and dumped: a list of 100k entries would spend most of its
- * time in the tree (issue 14).  it.test_preview checks it is the same
- * document. */
+ * time in the tree (issue 14).  The room for the whole entry is reserved
+ * first, then the pieces are copied in.  it.test_preview checks it is the
+ * same document. */
 static int preview_json(struct tk_buf *b, const struct tk_preview *p, const char *at, int render,
                         int first)
 {
-    int rc = tk_buf_puts(b, first ? "\n  {" : ",\n  {");
-    rc |= key(b, 2, "at", 1);
-    rc |= p->at ? tk_json_write_str(b, at) : tk_buf_puts(b, "null");
-    rc |= key(b, 2, "local", 0) | tk_json_write_str(b, p->local);
-    rc |= key(b, 2, "item", 0) | integer(b, p->item_id);
-    rc |= key(b, 2, "kind", 0) | tk_json_write_str(b, p->kind ? p->kind : "reminder");
-    rc |= key(b, 2, "type", 0) | tk_json_write_str(b, p->type);
-    rc |= key(b, 2, "title", 0) | tk_json_write_str(b, p->title);
-    rc |= key(b, 2, "account_id", 0) | integer(b, p->account_id);
-    rc |= key(b, 2, "account", 0) | tk_json_write_str(b, p->account_name);
-    rc |= key(b, 2, "step", 0) | integer(b, p->step);
-    rc |= key(b, 2, "count", 0) | integer(b, p->count);
-    rc |= key(b, 2, "recipients", 0) | tk_buf_putc(b, '[');
+    const char *subject = p->nmails ? p->mails[0].subject : NULL;
+    need = 512 + room(at) + room(p->local) + room(p->kind) + room(p->type) + room(p->title) +
+           room(p->account_name) + room(subject) + room(p->moved) + room(p->error);
+    int rc = 0;
+    for (size_t i = 0; i < p->nmails; i++)
+        need += 128 + 2 * room(p->mails[i].to) + room(p->mails[i].subject) +
+                (render ? room(p->mails[i].message) : 0);
+    if (!plain['a'])
+        plain_init();
+    if (tk_buf_reserve(b, need))
+        return TK_ENOMEM;
+    if (first)
+        LIT(b, "\n  {\n    \"at\": ");
+    else
+        LIT(b, ",\n  {\n    \"at\": ");
+    if (p->at)
+        rc |= str(b, at);
+    else
+        LIT(b, "null");
+    LIT(b, ",\n    \"local\": ");
+    rc |= str(b, p->local);
+    LIT(b, ",\n    \"item\": ");
+    integer(b, p->item_id);
+    LIT(b, ",\n    \"kind\": ");
+    rc |= str(b, p->kind ? p->kind : "reminder");
+    LIT(b, ",\n    \"type\": ");
+    rc |= str(b, p->type);
+    LIT(b, ",\n    \"title\": ");
+    rc |= str(b, p->title);
+    LIT(b, ",\n    \"account_id\": ");
+    integer(b, p->account_id);
+    LIT(b, ",\n    \"account\": ");
+    rc |= str(b, p->account_name);
+    LIT(b, ",\n    \"step\": ");
+    integer(b, p->step);
+    LIT(b, ",\n    \"count\": ");
+    integer(b, p->count);
+    LIT(b, ",\n    \"recipients\": [");
     for (size_t i = 0; i < p->nmails; i++) {
-        rc |= tk_buf_puts(b, i ? "," : "") | indent(b, 3);
-        rc |= tk_json_write_str(b, p->mails[i].to);
+        if (i)
+            LIT(b, ",\n      ");
+        else
+            LIT(b, "\n      ");
+        rc |= str(b, p->mails[i].to);
     }
-    rc |= (p->nmails ? indent(b, 2) : 0) | tk_buf_putc(b, ']');
-    rc |= key(b, 2, "subject", 0) | tk_json_write_str(b, p->nmails ? p->mails[0].subject : NULL);
-    rc |= key(b, 2, "emails", 0) | tk_buf_putc(b, '[');
+    if (p->nmails)
+        LIT(b, "\n    ]");
+    else
+        LIT(b, "]");
+    LIT(b, ",\n    \"subject\": ");
+    rc |= str(b, subject);
+    LIT(b, ",\n    \"emails\": [");
     for (size_t i = 0; i < p->nmails; i++) {
-        rc |= tk_buf_puts(b, i ? "," : "") | indent(b, 3) | tk_buf_putc(b, '{');
-        rc |= key(b, 4, "to", 1) | tk_json_write_str(b, p->mails[i].to);
-        rc |= key(b, 4, "subject", 0) | tk_json_write_str(b, p->mails[i].subject);
-        if (render)
-            rc |= key(b, 4, "message", 0) | tk_json_write_str(b, p->mails[i].message);
-        rc |= indent(b, 3) | tk_buf_putc(b, '}');
+        if (i)
+            LIT(b, ",\n      {\n        \"to\": ");
+        else
+            LIT(b, "\n      {\n        \"to\": ");
+        rc |= str(b, p->mails[i].to);
+        LIT(b, ",\n        \"subject\": ");
+        rc |= str(b, p->mails[i].subject);
+        if (render) {
+            LIT(b, ",\n        \"message\": ");
+            rc |= str(b, p->mails[i].message);
+        }
+        LIT(b, "\n      }");
     }
-    rc |= (p->nmails ? indent(b, 2) : 0) | tk_buf_putc(b, ']');
-    rc |= key(b, 2, "moved", 0) | tk_json_write_str(b, p->moved);
-    rc |= key(b, 2, "error", 0) | tk_json_write_str(b, p->error);
-    rc |= indent(b, 1) | tk_buf_putc(b, '}');
+    if (p->nmails)
+        LIT(b, "\n    ]");
+    else
+        LIT(b, "]");
+    LIT(b, ",\n    \"moved\": ");
+    rc |= str(b, p->moved);
+    LIT(b, ",\n    \"error\": ");
+    rc |= str(b, p->error);
+    LIT(b, "\n  }");
+    b->data[b->len] = '\0';
     return rc ? TK_ENOMEM : 0;
 }
 
@@ -114,22 +183,34 @@ static void print_message(const char *msg)
     free(copy);
 }
 
+/* Write the JSON held (one write a FLUSH_AT, not one a stdio buffer). */
+#define FLUSH_AT ((size_t)256 << 10)
+
+static int flush(struct out *o)
+{
+    size_t n = o->b.len;
+    o->b.len = 0;
+    return n && fwrite(o->b.data, 1, n, stdout) != n ? TK_EIO : 0;
+}
+
 static int one(void *u, const struct tk_preview *p)
 {
     struct out *o = u;
     char at[32];
     o->n++;
     if (o->json) {
-        o->b.len = 0;
         if (o->n == 1 && tk_buf_putc(&o->b, '['))
             return TK_ENOMEM;
         if (p->at && (o->at != p->at || !o->ats[0])) { /* entries share moments */
             tk_time_format(p->at, o->ats, sizeof o->ats);
             o->at = p->at;
         }
-        if (preview_json(&o->b, p, o->ats, o->render, o->n == 1))
+        size_t len = o->b.len;
+        if (preview_json(&o->b, p, o->ats, o->render, o->n == 1)) {
+            o->b.len = len; /* not half an entry */
             return TK_ENOMEM;
-        return fwrite(o->b.data, 1, o->b.len, stdout) == o->b.len ? 0 : TK_EIO;
+        }
+        return o->b.len >= FLUSH_AT ? flush(o) : 0;
     }
     if (p->kind && strcmp(p->kind, "notification") == 0)
         printf("%s  (%s)  item %lld  notification (first email to %s)  %s: %s \"%s\"\n",
@@ -211,6 +292,8 @@ int tk_cmd_preview(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err
     o.render = tk_cli_opt(a, "render") != NULL;
     o.json = c->json;
     rc = tk_engine_preview(c->e, acc.id, (int)days, o.render, (size_t)-1, one, &o, err);
+    if (o.json && flush(&o) && !rc)
+        rc = TK_EIO;
     /* the entries come after the walk: a failure before them prints
      * nothing, one while printing them (memory, a full disk) closes the
      * list printed so far */

@@ -50,9 +50,20 @@ static const char KIND_DIGEST[] = "digest";
 struct entry {
     struct tk_preview p;
     tk_time due; /* its item's next_at when the walk began (see by_time) */
-    char *type, *title, *account, *moved, *error;
+    /* in the run's arena (account: the account cache's) */
+    const char *type, *title, *account, *moved, *error;
     struct tk_preview_mail *mails;
-    char local[TK_CALENDAR_LOCAL_MAX];
+    const char *local; /* in the arena, shared by the entries of a moment */
+};
+
+/* an account, its notify-on recipients (by id) and whether every
+ * notify-on contact is suppressed */
+struct acct {
+    struct tk_account acc;
+    struct tk_contacts rcpts;
+    int nobody_left;
+    size_t cap;      /* of rcpts.v while read */
+    size_t on, gone; /* while read: notify-on contacts, and those suppressed */
 };
 
 /* an (item, recipient) with an email in the outbox */
@@ -61,20 +72,40 @@ struct mailed {
     char *to;
 };
 
+/* a block of the run's arena */
+struct chunk {
+    struct chunk *next;
+    size_t size;
+    char data[];
+};
+
+#define CHUNK 65536
+
 struct run {
     struct tk_engine *e;
+    /* the arena of the entries' strings and email lists: freed at once
+     * when the walk is done (not two allocations and frees a string) */
+    struct chunk *chunks;
+    char *ap;
+    size_t aleft;
     int64_t account; /* 0: all */
     tk_time until;
     tk_time due; /* the walked item's next_at when its walk began */
     int render;  /* 1: whole messages; 0: subjects; -1: who only (the console) */
     struct entry *v;
     size_t n, cap;
-    /* the account of the last item, its notify-on recipients and whether
-     * every notify-on contact is suppressed (items come by time, accounts
-     * repeat: one account's items are the common case) */
+    /* the account of the item walked, its notify-on recipients and whether
+     * every notify-on contact is suppressed (borrowed from the cache) */
     struct tk_account acc;
     struct tk_contacts rcpts;
     int nobody_left;
+    /* every account met so far, by id: a page's new accounts are read with
+     * one statement, their contacts with one more (not three statements
+     * an item whenever the account changes: the console's timeline over
+     * many accounts, where each is a round trip on PostgreSQL) */
+    struct acct *accs;
+    size_t naccs, acccap;
+    size_t rmax; /* the size of had, fresh.v and known.v */
     /* the page's items' recipients with an email about them, by item */
     struct mailed *m;
     size_t nm, mcap;
@@ -90,7 +121,7 @@ struct run {
     struct {
         int64_t account;
         tk_time at;
-        char local[TK_CALENDAR_LOCAL_MAX];
+        const char *local; /* in the arena */
     } lt[LOCAL_CACHE];
     /* the entry being filled by tk_render_preview's callback */
     struct entry *cur;
@@ -102,19 +133,45 @@ static int oom(struct tk_error *err)
     return tk_error_set(err, TK_ENOMEM, "out of memory");
 }
 
-static void entry_free(struct entry *x)
+/* N bytes (aligned for any type) from the arena; NULL out of memory. */
+static void *aalloc(struct run *r, size_t n)
 {
-    free(x->type);
-    free(x->title);
-    free(x->account);
-    free(x->moved);
-    free(x->error);
-    for (size_t i = 0; i < x->p.nmails; i++) {
-        free((char *)x->mails[i].to);
-        free((char *)x->mails[i].subject);
-        free((char *)x->mails[i].message);
+    n = (n + 15) & ~(size_t)15;
+    if (n > r->aleft) {
+        size_t size = n > CHUNK ? n : CHUNK;
+        struct chunk *c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = r->chunks;
+        c->size = size;
+        r->chunks = c;
+        r->ap = c->data;
+        r->aleft = size;
     }
-    free(x->mails);
+    void *p = r->ap;
+    r->ap += n;
+    r->aleft -= n;
+    return p;
+}
+
+static char *adup(struct run *r, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = aalloc(r, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void arena_free(struct run *r)
+{
+    while (r->chunks) {
+        struct chunk *c = r->chunks;
+        r->chunks = c->next;
+        free(c);
+    }
+    r->ap = NULL;
+    r->aleft = 0;
 }
 
 static int add_mail_to(struct run *r, const char *to, const char *subject, const char *message)
@@ -122,20 +179,19 @@ static int add_mail_to(struct run *r, const char *to, const char *subject, const
     struct entry *x = r->cur;
     if (x->p.nmails == r->mailcap) {
         size_t cap = r->mailcap ? 2 * r->mailcap : 4;
-        struct tk_preview_mail *m = realloc(x->mails, cap * sizeof *m);
+        struct tk_preview_mail *m = aalloc(r, cap * sizeof *m);
         if (!m)
             return TK_ENOMEM;
+        if (x->p.nmails)
+            memcpy(m, x->mails, x->p.nmails * sizeof *m);
         x->mails = m;
         r->mailcap = cap;
     }
     struct tk_preview_mail *m = &x->mails[x->p.nmails];
     memset(m, 0, sizeof *m);
-    if (!(m->to = tk_strdup(to)) || !(m->subject = tk_strdup(subject)) ||
-        (r->render > 0 && message && !(m->message = tk_strdup(message)))) {
-        free((char *)m->to);
-        free((char *)m->subject);
+    if (!(m->to = adup(r, to)) || !(m->subject = adup(r, subject)) ||
+        (r->render > 0 && message && !(m->message = adup(r, message))))
         return TK_ENOMEM;
-    }
     x->p.nmails++;
     return 0;
 }
@@ -145,17 +201,20 @@ static int add_mail(void *u, const struct tk_contact *c, const char *subject, co
     return add_mail_to(u, c->email, subject, message);
 }
 
-/* AT in the account's zone, as tk_engine_account_local_time writes it,
- * into LOCAL (TK_CALENDAR_LOCAL_MAX bytes). */
-static void local_time(struct run *r, tk_time at, char *local)
+/* AT in the account's zone, as tk_engine_account_local_time writes it, in
+ * the arena; NULL out of memory. */
+static const char *local_time(struct run *r, tk_time at)
 {
     size_t k = ((uint64_t)at / 60 ^ (uint64_t)r->acc.id * 31) & (LOCAL_CACHE - 1);
-    if (r->lt[k].account != r->acc.id || r->lt[k].at != at || !r->lt[k].local[0]) {
-        tk_engine_account_local_time(r->e, &r->acc, at, r->lt[k].local, sizeof r->lt[k].local);
+    if (r->lt[k].account != r->acc.id || r->lt[k].at != at || !r->lt[k].local) {
+        char local[TK_CALENDAR_LOCAL_MAX];
+        tk_engine_account_local_time(r->e, &r->acc, at, local, sizeof local);
+        if (!(r->lt[k].local = adup(r, local)))
+            return NULL;
         r->lt[k].account = r->acc.id;
         r->lt[k].at = at;
     }
-    memcpy(local, r->lt[k].local, sizeof r->lt[k].local);
+    return r->lt[k].local;
 }
 
 static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time at,
@@ -170,15 +229,19 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
         r->cap = cap;
     }
     struct entry *x = &r->v[r->n];
+    const struct entry *prev = r->n ? &r->v[r->n - 1] : NULL;
     memset(x, 0, sizeof *x);
-    x->type = tk_strdup(it->type);
-    x->title = tk_strdup(it->title);
-    x->account = tk_strdup(r->acc.name);
-    x->moved = moved && *moved ? tk_strdup(moved) : NULL;
-    if (!x->type || !x->title || !x->account || (moved && *moved && !x->moved)) {
-        entry_free(x);
-        return NULL;
+    if (prev && prev->p.item_id == it->id) { /* the item's entries share them */
+        x->type = prev->type;
+        x->title = prev->title;
+    } else {
+        x->type = adup(r, it->type);
+        x->title = adup(r, it->title);
     }
+    x->account = r->acc.name;
+    x->moved = moved && *moved ? adup(r, moved) : NULL;
+    if (!x->type || !x->title || (moved && *moved && !x->moved))
+        return NULL;
     x->p.item_id = it->id;
     x->p.account_id = it->account_id;
     x->due = r->due;
@@ -188,7 +251,8 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
     x->p.count = it->rem.count;
     x->p.at = at;
     x->p.kind = kind;
-    local_time(r, at, x->local);
+    if (!(x->local = local_time(r, at)))
+        return NULL;
     r->n++;
     r->cur = x;
     r->mailcap = 0;
@@ -200,39 +264,193 @@ static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time 
 static void timeline_only(struct run *r)
 {
     if (r->render < 0 && r->n && r->v[r->n - 1].p.kind != KIND_REMINDER)
-        entry_free(&r->v[--r->n]);
+        r->n--; /* its strings stay in the arena */
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int acct_cmp(const void *a, const void *b)
+{
+    const struct acct *x = a, *y = b;
+    return x->acc.id < y->acc.id ? -1 : x->acc.id > y->acc.id;
+}
+
+static struct acct *acct_find(const struct run *r, int64_t id)
+{
+    struct acct key;
+    key.acc.id = id;
+    return r->naccs ? bsearch(&key, r->accs, r->naccs, sizeof *r->accs, acct_cmp) : NULL;
+}
+
+static void accts_free(struct run *r)
+{
+    for (size_t i = 0; i < r->naccs; i++) {
+        tk_account_free(&r->accs[i].acc);
+        tk_contacts_free(&r->accs[i].rcpts);
+    }
+    free(r->accs);
+    r->accs = NULL;
+    r->naccs = r->acccap = 0;
+}
+
+/* Room for one more account at the end (r->accs is sorted again after). */
+static struct acct *acct_new(struct run *r)
+{
+    if (r->naccs == r->acccap) {
+        size_t cap = r->acccap ? 2 * r->acccap : 16;
+        struct acct *v = realloc(r->accs, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        r->accs = v;
+        r->acccap = cap;
+    }
+    struct acct *a = &r->accs[r->naccs];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+static int acct_row(void *u, struct tk_account *acc)
+{
+    struct run *r = u;
+    struct acct *a = acct_new(r);
+    if (!a) {
+        tk_account_free(acc);
+        return TK_ENOMEM;
+    }
+    a->acc = *acc;
+    r->naccs++;
+    return 0;
+}
+
+/* A contact of an account read with the page (r->accs sorted): kept when
+ * it is a recipient (notify on, not suppressed), counted either way (the
+ * tick's tk_engine_account_nobody_left). */
+static int contact_row(void *u, struct tk_contact *c)
+{
+    struct run *r = u;
+    struct acct *a = acct_find(r, c->account_id);
+    if (a && c->notify) {
+        a->on++;
+        if (c->suppressed_reason)
+            a->gone++;
+    }
+    if (!a || !c->notify || c->suppressed_reason) {
+        tk_contact_free(c);
+        return 0;
+    }
+    if (a->rcpts.n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        struct tk_contact *v = realloc(a->rcpts.v, cap * sizeof *v);
+        if (!v) {
+            tk_contact_free(c);
+            return TK_ENOMEM;
+        }
+        a->rcpts.v = v;
+        a->cap = cap;
+    }
+    a->rcpts.v[a->rcpts.n++] = *c;
+    return 0;
+}
+
+static int contact_id_cmp(const void *a, const void *b)
+{
+    const struct tk_contact *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The accounts of the N items V not read yet, with their contacts: two
+ * statements for the page. */
+static int accounts_load(struct run *r, const struct tk_item *v, size_t n, struct tk_error *err)
+{
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t nids = 0, old = r->naccs;
+    int rc = 0;
+    if (!ids)
+        return oom(err);
+    for (size_t i = 0; i < n; i++)
+        if (!acct_find(r, v[i].account_id) && (nids == 0 || ids[nids - 1] != v[i].account_id))
+            ids[nids++] = v[i].account_id;
+    if (nids > 1) { /* distinct */
+        size_t k = 0;
+        qsort(ids, nids, sizeof *ids, id_cmp);
+        for (size_t i = 0; i < nids; i++)
+            if (k == 0 || ids[k - 1] != ids[i])
+                ids[k++] = ids[i];
+        nids = k;
+    }
+    if (nids)
+        rc = tk_store_accounts_each_in(r->e->db, ids, nids, acct_row, r, err);
+    if (r->naccs > 1)
+        qsort(r->accs, r->naccs, sizeof *r->accs, acct_cmp);
+    if (rc == 0 && r->naccs > old)
+        rc = tk_store_contacts_each_in(r->e->db, ids, nids, contact_row, r, err);
+    for (size_t i = 0; rc == 0 && i < nids; i++) {
+        struct acct *a = acct_find(r, ids[i]);
+        if (!a)
+            continue; /* no such account: acct_get says so */
+        if (a->rcpts.n > 1)
+            qsort(a->rcpts.v, a->rcpts.n, sizeof *a->rcpts.v, contact_id_cmp);
+        a->nobody_left = a->on > 0 && a->gone == a->on;
+    }
+    free(ids);
+    return rc == TK_ENOMEM ? oom(err) : rc;
+}
+
+/* Account ID, read now when no page brought it (a single item's preview,
+ * a digest's account) as the tick reads it. */
+static int acct_get(struct run *r, int64_t id, struct acct **out, struct tk_error *err)
+{
+    struct acct *a;
+    int rc;
+    if ((*out = acct_find(r, id)))
+        return 0;
+    if (!(a = acct_new(r)))
+        return oom(err);
+    if ((rc = tk_store_account_get(r->e->db, id, &a->acc, err)) ||
+        (rc = tk_store_contact_list(r->e->db, id, 1, &a->rcpts, err)) ||
+        (rc = tk_engine_account_nobody_left(r->e, id, &a->nobody_left, err))) {
+        tk_account_free(&a->acc);
+        tk_contacts_free(&a->rcpts);
+        return rc;
+    }
+    r->naccs++;
+    qsort(r->accs, r->naccs, sizeof *r->accs, acct_cmp);
+    *out = acct_find(r, id);
+    return 0;
 }
 
 static int load_account(struct run *r, int64_t id, struct tk_error *err)
 {
+    struct acct *a;
     int rc;
     if (r->acc.id == id && r->acc.name)
         return 0;
-    tk_account_free(&r->acc);
-    tk_contacts_free(&r->rcpts);
-    memset(&r->acc, 0, sizeof r->acc);
-    memset(&r->rcpts, 0, sizeof r->rcpts);
-    if ((rc = tk_store_account_get(r->e->db, id, &r->acc, err)) ||
-        (rc = tk_store_contact_list(r->e->db, id, 1, &r->rcpts, err)) ||
-        (rc = tk_engine_account_nobody_left(r->e, id, &r->nobody_left, err))) {
-        tk_account_free(&r->acc);
-        memset(&r->acc, 0, sizeof r->acc);
+    if ((rc = acct_get(r, id, &a, err)))
         return rc;
-    }
-    size_t n = r->rcpts.n ? r->rcpts.n : 1;
-    unsigned char *had = realloc(r->had, n);
-    struct tk_contact *f = realloc(r->fresh.v, n * sizeof *f);
-    if (had)
-        r->had = had;
-    if (f)
-        r->fresh.v = f;
-    struct tk_contact *k = realloc(r->known.v, n * sizeof *k);
-    if (k)
-        r->known.v = k;
-    if (!had || !f || !k) {
-        tk_account_free(&r->acc);
-        memset(&r->acc, 0, sizeof r->acc);
-        return oom(err);
+    /* borrowed: the cache owns them */
+    r->acc = a->acc;
+    r->rcpts = a->rcpts;
+    r->nobody_left = a->nobody_left;
+    if (r->rcpts.n > r->rmax || !r->had) {
+        size_t n = r->rcpts.n ? r->rcpts.n : 1;
+        unsigned char *had = realloc(r->had, n);
+        if (had)
+            r->had = had;
+        struct tk_contact *f = realloc(r->fresh.v, n * sizeof *f);
+        if (f)
+            r->fresh.v = f;
+        struct tk_contact *k = realloc(r->known.v, n * sizeof *k);
+        if (k)
+            r->known.v = k;
+        if (!had || !f || !k) {
+            memset(&r->acc, 0, sizeof r->acc);
+            return oom(err);
+        }
+        r->rmax = n;
     }
     return 0;
 }
@@ -280,12 +498,6 @@ static int escalated_add(void *u, int64_t item)
     }
     r->esc[r->nesc++] = item;
     return 0;
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Who has had an email about the N items V, sorted by item, and which of
@@ -346,7 +558,7 @@ static int item_error(struct run *r, const struct tk_item *it, tk_time at, const
                       const struct tk_error *why, struct tk_error *err)
 {
     struct entry *x = new_entry(r, it, at, moved, KIND_REMINDER);
-    if (!x || !(x->error = tk_strdup(why->msg[0] ? why->msg : "failed")))
+    if (!x || !(x->error = adup(r, why->msg[0] ? why->msg : "failed")))
         return oom(err);
     return 0;
 }
@@ -373,7 +585,7 @@ static int entry_mails(struct run *r, const struct tk_render_req *rq,
         return oom(err);
     /* the tick would record the failure and retry: show it, stop */
     *stop = 1;
-    x->error = tk_strdup(why.msg);
+    x->error = adup(r, why.msg);
     return x->error ? 0 : oom(err);
 }
 
@@ -431,7 +643,7 @@ static int escalation(struct run *r, struct tk_item *it, tk_time *t, char *moved
             rc = oom(err);
         } else if (rc) {
             rc = 0;
-            if (!(r->cur->error = tk_strdup(ew.msg)))
+            if (!(r->cur->error = adup(r, ew.msg)))
                 rc = oom(err);
         } else if (add_mail_to(r, r->acc.manager, subject.data ? subject.data : "",
                                r->render > 0 ? msg.data : NULL)) {
@@ -624,9 +836,7 @@ static int enough(struct run *r, size_t limit, const struct tk_item *next, tk_ti
     if (!limit || limit >= r->n)
         return 0;
     qsort(r->v, r->n, sizeof *r->v, by_time);
-    for (size_t k = limit; k < r->n; k++)
-        entry_free(&r->v[k]);
-    r->n = limit;
+    r->n = limit; /* the rest's strings stay in the arena */
     const struct entry *last = &r->v[limit - 1];
     tk_time at = next->rem.next_at > now ? next->rem.next_at : now;
     if (last->p.at != at)
@@ -666,20 +876,20 @@ static int dref_cmp(const void *a, const void *b)
  * email to that address gets the digest's subject (--render: its text). */
 static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk_error *err)
 {
-    struct tk_account acc = {0};
-    struct tk_contacts cs = {0};
+    struct acct *a = NULL;
     struct tk_digest_line *lines = calloc(n, sizeof *lines);
     struct tk_buf subject = {0}, text = {0};
     const char *who = v[0].to;
     int rc;
     if (!lines)
         return oom(err);
-    if ((rc = tk_store_account_get(r->e->db, v[0].account, &acc, err)) ||
-        (rc = tk_store_contact_list(r->e->db, v[0].account, 1, &cs, err)))
+    if ((rc = acct_get(r, v[0].account, &a, err)))
         goto out;
-    for (size_t k = 0; k < cs.n; k++)
-        if (strcmp(cs.v[k].email, v[0].to) == 0 && cs.v[k].name && *cs.v[k].name)
-            who = cs.v[k].name;
+    for (size_t k = 0; k < a->rcpts.n; k++) {
+        const struct tk_contact *c = &a->rcpts.v[k];
+        if (strcmp(c->email, v[0].to) == 0 && c->name && *c->name)
+            who = c->name;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct entry *x = &r->v[v[i].entry];
         lines[i].title = x->title;
@@ -688,32 +898,25 @@ static int digest_group(struct run *r, const struct dref *v, size_t n, struct tk
         lines[i].step = x->p.step;
         lines[i].count = x->p.count;
     }
-    if ((rc = tk_engine_digest_text(r->e, acc.language, who, lines, n, &subject, &text, err)))
+    if ((rc = tk_engine_digest_text(r->e, a->acc.language, who, lines, n, &subject, &text, err)))
         goto out;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct entry *x = &r->v[v[i].entry];
         struct tk_preview_mail *m = &x->mails[v[i].mail];
-        char *sub = tk_strdup(subject.data ? subject.data : "");
-        char *msg = r->render > 0 ? tk_strdup(text.data ? text.data : "") : NULL;
+        char *sub = adup(r, subject.data ? subject.data : "");
+        char *msg = r->render > 0 ? adup(r, text.data ? text.data : "") : NULL;
         if (!sub || (r->render > 0 && !msg)) {
-            free(sub);
-            free(msg);
             rc = oom(err);
             break;
         }
         x->p.kind = KIND_DIGEST;
-        free((char *)m->subject);
         m->subject = sub;
-        if (r->render > 0) {
-            free((char *)m->message);
+        if (r->render > 0)
             m->message = msg;
-        }
     }
 out:
     tk_buf_free(&subject);
     tk_buf_free(&text);
-    tk_contacts_free(&cs);
-    tk_account_free(&acc);
     free(lines);
     return rc;
 }
@@ -724,7 +927,7 @@ out:
 static int digests(struct run *r, struct tk_error *err)
 {
     struct tk_engine *e = r->e;
-    struct tk_account acc = {0};
+    struct tk_account acc = {0}; /* borrowed from the cache */
     const struct tk_calendar *cal = NULL;
     struct dref *v = NULL;
     size_t n = 0, cap = 0;
@@ -736,10 +939,10 @@ static int digests(struct run *r, struct tk_error *err)
             continue;
         if (acc.id != x->p.account_id) {
             struct tk_error why = {0};
-            tk_account_free(&acc);
-            memset(&acc, 0, sizeof acc);
-            if ((rc = tk_store_account_get(e->db, x->p.account_id, &acc, err)))
+            struct acct *a;
+            if ((rc = acct_get(r, x->p.account_id, &a, err)))
                 break;
+            acc = a->acc;
             on = tk_engine_digest_on(e, &acc);
             if (tk_engine_calendar_for(e, &acc, &cal, &why))
                 cal = NULL;
@@ -764,7 +967,6 @@ static int digests(struct run *r, struct tk_error *err)
                 (struct dref){x->mails[j].to, x->p.at, day, x->p.account_id, x->p.item_id, i, j};
         }
     }
-    tk_account_free(&acc);
     if (rc == 0 && n > 1)
         qsort(v, n, sizeof *v, dref_cmp);
     for (size_t i = 0, j; rc == 0 && i < n; i = j) {
@@ -826,7 +1028,9 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
             break;
         after_at = page[npage - 1].rem.next_at;
         after_id = page[npage - 1].id;
-        rc = mailed_load(&r, page, npage, err);
+        rc = accounts_load(&r, page, npage, err);
+        if (rc == 0)
+            rc = mailed_load(&r, page, npage, err);
         for (size_t i = 0; rc == 0 && i < npage; i++) {
             rc = walk_item(&r, &page[i], now, err);
             e->now = now;
@@ -853,7 +1057,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     e->dry_run = dry;
     if (own_tx)
         tk_db_rollback(e->db); /* read only: nothing to keep */
-    /* sorted by pointer: an entry is large (its local time inline) */
+    /* sorted by pointer: an entry is large */
     struct entry **ord = rc == 0 ? malloc((r.n ? r.n : 1) * sizeof *ord) : NULL;
     if (rc == 0 && !ord)
         rc = oom(err);
@@ -873,8 +1077,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
         rc = fn(u, &x->p);
     }
     free(ord);
-    for (size_t i = 0; i < r.n; i++)
-        entry_free(&r.v[i]);
+    arena_free(&r);
     free(r.v);
     mailed_clear(&r);
     free(r.m);
@@ -882,8 +1085,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     free(r.had);
     free(r.fresh.v);
     free(r.known.v);
-    tk_account_free(&r.acc);
-    tk_contacts_free(&r.rcpts);
+    accts_free(&r);
     return rc == TK_PREVIEW_STOP ? 0 : rc;
 }
 

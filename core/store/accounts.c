@@ -129,6 +129,29 @@ int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out, s
     return 0;
 }
 
+struct account_fn {
+    int (*fn)(void *u, struct tk_account *a);
+    void *u;
+    struct tk_error *err;
+};
+
+static int account_row(void *u, struct tk_cursor *cur)
+{
+    struct account_fn *f = u;
+    struct tk_account a;
+    int rc = read_account(cur, &a, f->err);
+    return rc ? rc : f->fn(f->u, &a);
+}
+
+int tk_store_accounts_each_in(struct tk_db *db, const int64_t *ids, size_t n,
+                              int (*fn)(void *u, struct tk_account *a), void *u,
+                              struct tk_error *err)
+{
+    struct account_fn f = {fn, u, err};
+    return tk_store_each_in(db, "SELECT " ACCOUNT_COLS " FROM accounts WHERE id IN ", NULL, 0, ids,
+                            n, account_row, &f, err);
+}
+
 int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_account *out,
                           struct tk_error *err)
 {
@@ -236,6 +259,48 @@ int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email
         return tk_error_set(err, TK_ENOTFOUND, "account %lld has no contact %s", (long long)account,
                             email ? email : "(none)");
     return 0;
+}
+
+struct contact_fn {
+    int (*fn)(void *u, struct tk_contact *c);
+    void *u;
+};
+
+static int contact_row(void *u, struct tk_cursor *cur)
+{
+    struct contact_fn *f = u;
+    struct tk_contact c;
+    int oom = 0;
+    memset(&c, 0, sizeof c);
+    c.id = tk_cursor_int(cur, 0);
+    c.account_id = tk_cursor_int(cur, 1);
+    c.email = tk_store_col_dup(cur, 2, &oom);
+    c.name = tk_store_col_dup(cur, 3, &oom);
+    c.notify = tk_cursor_int(cur, 4) != 0;
+    c.suppressed_reason = tk_store_col_dup(cur, 5, &oom);
+    c.suppressed_at = tk_cursor_int(cur, 6);
+    if (oom) {
+        tk_contact_free(&c);
+        return TK_ENOMEM;
+    }
+    return f->fn(f->u, &c);
+}
+
+int tk_store_contacts_each_in(struct tk_db *db, const int64_t *accounts, size_t n,
+                              int (*fn)(void *u, struct tk_contact *c), void *u,
+                              struct tk_error *err)
+{
+    struct contact_fn f = {fn, u};
+    /* tk_store_contact_list's `all` query (suppressions.email is UNIQUE:
+     * one row a contact), for N accounts at once */
+    int rc = tk_store_each_in(db,
+                              "SELECT c.id, c.account_id, c.email, c.name, c.notify, s.reason, "
+                              "s.at FROM contacts c LEFT JOIN suppressions s ON s.email = "
+                              "lower(c.email) WHERE c.account_id IN ",
+                              NULL, 0, accounts, n, contact_row, &f, err);
+    if (rc == TK_ENOMEM)
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    return rc;
 }
 
 int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,

@@ -34,6 +34,12 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
                           struct tk_error *err);
 int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
                          struct tk_error *err);
+/* The accounts of the N ids IDS (one statement; those that exist, in no
+ * particular order): FN gets each, and owns its strings (tk_account_free);
+ * FN returning non-zero stops with that value. */
+int tk_store_accounts_each_in(struct tk_db *db, const int64_t *ids, size_t n,
+                              int (*fn)(void *u, struct tk_account *a), void *u,
+                              struct tk_error *err);
 /* Write A's calendar columns (timezone, window, holidays, manager, digest)
  * to account A->id; TK_ENOTFOUND when there is none. */
 int tk_store_account_set_calendar(struct tk_db *db, const struct tk_account *a,
@@ -67,6 +73,14 @@ int tk_store_contact_notify(struct tk_db *db, int64_t account, const char *email
  * suppressed address: these are the recipients of every email), by id. */
 int tk_store_contact_list(struct tk_db *db, int64_t account, int notify_only,
                           struct tk_contacts *out, struct tk_error *err);
+
+/* Every contact of the N accounts ACCOUNTS, with its suppression, as
+ * tk_store_contact_list(..., 0, ...) fills them, in one statement and in no
+ * particular order: FN gets each and owns its strings (tk_contact_free);
+ * FN returning non-zero stops with that value. */
+int tk_store_contacts_each_in(struct tk_db *db, const int64_t *accounts, size_t n,
+                              int (*fn)(void *u, struct tk_contact *c), void *u,
+                              struct tk_error *err);
 
 /* ---- items ------------------------------------------------------------ */
 
