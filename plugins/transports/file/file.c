@@ -294,7 +294,7 @@ static char *put_digits(char *p, unsigned long long v, int width)
  * with ".<pid>-<counter>.tmp" in TMP (NAME_SIZE bytes each, TMP_SIZE for
  * TMP).  A name from tickler's own Message-ID is built by hand: snprintf
  * took 4 of the 8 us of a message's own work here (callgrind, issue 17);
- * the bytes are the same (it.test_spool_names). */
+ * the bytes are the same (it.test_spool_crash). */
 #define NAME_SIZE 96
 #define TMP_SIZE (NAME_SIZE + 48)
 static void message_name(struct file_conn *c, const char *id, char *name, char *tmp, char *eml)
