@@ -355,6 +355,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         free(slots);
         return tk_error_set(err, TK_ENOMEM, "dispatch: out of memory");
     }
+    if (nw > 1)
+        tk_hub_lazy(&hub, win);
     for (int i = 0; i < nw; i++) {
         ws[i].e = e;
         ws[i].tp = tp;
