@@ -11,7 +11,8 @@
  * With [transport] connections = N > 1, N worker threads each keep their
  * own transport connection, and the dispatching thread does all their store
  * work on the engine's connection, committing whatever they handed over
- * since its last commit in one transaction (settle.c).  Separate store
+ * since its last commit in one transaction (settle.c) once a worker waits
+ * or half their unrecorded window has arrived (commit_due).  Separate store
  * connections per worker spent most of their time waiting for SQLite's one
  * write lock (a busy handler that sleeps), and paid one commit per message.
  * Between processes the store still is the only thing shared (leases,
@@ -355,6 +356,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         free(slots);
         return tk_error_set(err, TK_ENOMEM, "dispatch: out of memory");
     }
+    if (nw > 1)
+        tk_hub_lazy(&hub, win);
     for (int i = 0; i < nw; i++) {
         ws[i].e = e;
         ws[i].tp = tp;

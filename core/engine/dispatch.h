@@ -104,6 +104,8 @@ struct hub {
     struct tk_db *db;
     struct tk_send_task *head, **tail;
     struct tk_send_task *parked; /* empty claims waiting for more reminders */
+    size_t queued;               /* tasks in head's list */
+    size_t lazy;                 /* results that may wait for more (commit_due) */
     int active;                  /* workers still running */
     struct tk_engine *e;
     int blocked;      /* workers waiting, with rows left to send */
@@ -152,6 +154,10 @@ void tk_send_tasks_run_group(struct tk_db *db, struct tk_send_task *list);
  * SCHEDULE the settler also enqueues the due reminders (a tick). */
 int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule);
 void tk_hub_destroy(struct hub *h, struct worker *ws, int nw);
+/* Let up to half of the results the workers may leave unrecorded (WINDOW
+ * each, [delivery] unrecorded_max) gather before the settler commits them,
+ * unless a worker waits first; by default every task is committed at once. */
+void tk_hub_lazy(struct hub *h, size_t window);
 /* A worker: hand J over; wait until it is committed; leave for good. */
 void tk_hub_post(struct hub *h, struct tk_send_task *t);
 void tk_hub_wait(struct hub *h, struct tk_send_task *t);

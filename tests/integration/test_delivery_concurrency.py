@@ -6,11 +6,14 @@ no idempotency key twice) and no SQLITE_BUSY ("database is locked") may
 reach their output.  Then one process with connections = 4 (four workers,
 each with its own store and SMTP connection) must beat one connection on a
 slow server, with the same guarantees.  Last, [delivery] unrecorded_max
-bounds what the workers deliver while their results cannot be recorded.
+bounds what the workers deliver while their results cannot be recorded,
+and four connections (whose results the settler lets gather, issue 17)
+leave the same rows and send the same bytes as one.
 """
 import glob
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -114,6 +117,44 @@ class ConcurrencyTest(unittest.TestCase):
             rows, deliveries, dups = dl.check_delivered(self, t, srv)
             self.assertEqual((rows, deliveries, dups), (400, 400, 0))
             dl.report("unrecorded_max_%d" % win, connections=conns, delivered_while_locked=unrecorded)
+
+    @unittest.skipIf(os.environ.get("TK_TEST_STORE", "sqlite") != "sqlite",
+                     "the second run starts from a copy of the SQLite store file")
+    def test_four_connections_record_what_one_records(self):
+        """The same queued rows delivered with one connection and with four
+        (results gathered before each commit): the server gets the same
+        messages, byte for byte, and the outbox rows end the same."""
+        t, port = dl.populate(self, 60, 2, dl.delivery_ini(lease=60, connections=1))
+        db = os.path.join(t.dir, "tickler.db")
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        copy = os.path.join(t.dir, "copy.db")
+        shutil.copyfile(db, copy)
+        base, got = t.ini, {}
+        for conns in (1, 4):
+            if conns == 4:
+                for suffix in ("-wal", "-shm"):
+                    if os.path.exists(db + suffix):
+                        os.unlink(db + suffix)
+                os.replace(copy, db)  # the same queued rows again
+                t.ini = base.replace("connections = 1\n", "connections = 4\n")
+                with open(t.config, "w") as f:
+                    f.write(t.ini)
+            srv = SmtpServer(self, port=port)
+            t.smtp = srv
+            r = t.run("tick", now=NOW, timeout=120)
+            self.assertEqual(r.rc, 0, r)
+            self.assertIsNone(LOCKED.search(r.err), r.err)
+            msgs = sorted((e["mail_from"], tuple(e["rcpt_tos"]), e["raw"]) for e in srv.envelopes())
+            rows = t.rows("SELECT id, item_id, state, attempts, sent_at, next_attempt_at, "
+                          "lease_until, reply_code, last_reply, message_id FROM outbox ORDER BY id")
+            srv.stop()
+            got[conns] = (msgs, rows)
+        self.assertEqual(len(got[1][0]), 120)
+        self.assertEqual([r[2] for r in got[4][1]], [1] * 120)
+        self.assertEqual(got[1][0], got[4][0])
+        self.assertEqual(got[1][1], got[4][1])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ a crash renames over the same file instead of adding a second one.
   moments: afterwards every outbox row is sent and is exactly one file in
   the spool, named after its Message-ID, whole (Return-Path and the row's
   message, byte for byte); no file matches no row; the store passes its
-  integrity check.
+  integrity check; each row's reply names its file.
 - the grouped path (unrecorded_max 8) writes the same files, byte for
   byte and under the same names, and leaves the same outbox rows as the
   path that records each result before the next send (unrecorded_max 1).
@@ -80,6 +80,10 @@ class SpoolCrashTest(unittest.TestCase):
                 got = f.read()
             body = r[3].encode() if isinstance(r[3], str) else bytes(r[3])
             self.assertEqual(got, b"Return-Path: <%s>\r\n" % r[2].encode() + body, name)
+        # each row's reply names its file (formatted by hand since issue 17)
+        real = os.path.realpath(spool)
+        for mid, reply in t.rows("SELECT message_id, last_reply FROM outbox ORDER BY id"):
+            self.assertEqual(reply, "written %s/%s" % (real, spool_name(mid)))
         return len(rows)
 
     def test_kill9_during_a_spool_tick(self):
