@@ -121,6 +121,11 @@ struct tk_db_dialect {
      * processes where BEGIN does not (an advisory lock); NULL: the
      * TK_TX_IMMEDIATE transaction already does. */
     const char *schema_lock;
+    /* Each statement is a round trip to a server (PostgreSQL): a dispatcher
+     * with one connection records a result on a thread of its own while it
+     * sends the next message (dispatch.c), instead of waiting for it.  0
+     * where a statement is a call into the process (SQLite). */
+    int remote;
 };
 
 struct tk_db_driver {

@@ -359,6 +359,10 @@ static int command(struct tk_db *db, const char *sql, struct tk_error *err)
 }
 
 #define SYNC_OFF "SET LOCAL synchronous_commit TO OFF"
+/* The same for the implicit transaction of a pipeline (no BEGIN), where
+ * SET LOCAL would warn that it is outside a transaction block although it
+ * holds until the Sync that commits. */
+#define SYNC_OFF_IMPLICIT "SELECT set_config('synchronous_commit', 'off', true)"
 
 /* Send the BEGIN that drv_begin left for later, on its own (a script, or a
  * statement that cannot share a pipeline).  A server restart shows only
@@ -564,6 +568,8 @@ struct trip {
     const char *drop;  /* DEALLOCATE of the statement whose slot is reused */
     const char *begin; /* the BEGIN drv_begin left for later */
     int sync_off;      /* ...of a TK_TX_RESULT transaction */
+    int implicit;      /* a TK_TX_RESULT of this one statement: no BEGIN, no
+                          COMMIT, the pipeline's Sync commits (see execute_once) */
     const char *text;  /* Parse NAME from this, when the statement is new */
     const char *name;  /* Execute NAME with VALUES */
     int nparams;
@@ -601,7 +607,10 @@ static int ok_status(const PGresult *r)
 static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
 {
     PGconn *c = db->conn;
-    const char *steps[3] = {t->drop, t->begin, t->begin && t->sync_off ? SYNC_OFF : NULL};
+    const char *steps[3] = {t->drop, t->begin,
+                            t->implicit               ? SYNC_OFF_IMPLICIT
+                            : t->begin && t->sync_off ? SYNC_OFF
+                                                      : NULL};
     int ok = PQenterPipelineMode(c), rc = 0;
     t->dropped = t->parsed = 0;
     t->res = NULL;
@@ -658,10 +667,22 @@ static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
         }
         PQclear(r);
     }
-    if (!conn_broken(db)) {
-        PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
+    /* Up to PGRES_PIPELINE_SYNC.  An implicit transaction commits at the
+     * Sync: a failure there (a deferred key) is the statement's. */
+    for (int nulls = 0; !conn_broken(db) && nulls < 4;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            nulls++;
+            continue;
+        }
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        if (!sync && rc == 0 && t->implicit && !ok_status(r))
+            rc = fail(db, r, err);
         PQclear(r);
-        PQexitPipelineMode(c);
+        if (sync) {
+            PQexitPipelineMode(c);
+            break;
+        }
     }
     if (rc != 0) {
         PQclear(t->res);
@@ -713,6 +734,17 @@ static int execute_once(struct tk_db *db, const char *sql, const char *const *va
     t.sync_off = db->result_tx;
     t.commit = db->commit_next && db->base.in_tx;
     db->commit_next = 0;
+    /* A TK_TX_RESULT transaction whose first statement is its last (a
+     * dispatcher's settle): the statements of a pipeline up to its Sync
+     * are one implicit transaction, which the Sync commits, so BEGIN and
+     * COMMIT would only be two more statements for the server to parse
+     * and run per message.  A failed statement rolls it back, as the
+     * caller's ROLLBACK would. */
+    if (t.begin && t.commit && t.sync_off) {
+        t.implicit = 1;
+        t.begin = NULL;
+        t.commit = 0;
+    }
     t.name = name;
     t.nparams = n;
     t.values = values;
@@ -722,6 +754,11 @@ static int execute_once(struct tk_db *db, const char *sql, const char *const *va
         db->committed = 1;
         db->commit_rc = t.commit_rc;
         db->commit_err = t.commit_err;
+    } else if (t.implicit) { /* the Sync committed, or nothing happened */
+        db->committed = 1;
+        db->commit_rc = rc;
+        if (rc != 0 && err)
+            db->commit_err = *err;
     }
     if (t.dropped) {
         free(p->sql);
@@ -758,11 +795,13 @@ static int execute(struct tk_db *db, const char *sql, const char *const *values,
                    PGresult **out, struct tk_error *err)
 {
     const char *begin = db->begin_sql;
-    int sync_off = db->result_tx;
+    int sync_off = db->result_tx, commit_next = db->commit_next;
     int rc = execute_once(db, sql, values, n, out, err);
     if (rc != 0 && begin && conn_broken(db) && ensure_conn(db, 1, err) == 0) {
         db->begin_sql = begin;
         db->result_tx = sync_off;
+        db->commit_next = commit_next;
+        db->committed = 0;
         rc = execute_once(db, sql, values, n, out, err);
     }
     return rc;
@@ -929,6 +968,7 @@ const struct tk_db_driver tk_db_postgres = {
             .skip_locked = " FOR UPDATE SKIP LOCKED",
             .schema_sql = TK_DB_SCHEMA_POSTGRES,
             .schema_lock = "SELECT pg_advisory_xact_lock(746963)", /* any fixed key */
+            .remote = 1,
         },
     .lock_tables = drv_lock_tables,
     .id_high_water = drv_id_high_water,

@@ -12,7 +12,11 @@
  * own transport connection, and the dispatching thread does all their store
  * work on the engine's connection, committing whatever they handed over
  * since its last commit in one transaction (settle.c) once a worker waits
- * or half their unrecorded window has arrived (commit_due).  Separate store
+ * or half their unrecorded window has arrived (commit_due).  With one
+ * connection on a store behind a server (PostgreSQL, where every record is
+ * a round trip), the one worker runs on a thread the same way, with a
+ * window of 2: a message goes out while the previous result is recorded
+ * (dispatch_run).  Separate store
  * connections per worker spent most of their time waiting for SQLite's one
  * write lock (a busy handler that sleeps), and paid one commit per message.
  * Between processes the store still is the only thing shared (leases,
@@ -220,7 +224,8 @@ static int deliver(struct worker *w, void **conn, int *opened, const struct tk_o
  * committed, which bounds the duplicates after a crash (docs/delivery.md);
  * with one connection a result is committed before task_post returns (W is
  * 1), unless the transport is TK_TRANSPORT_IDEMPOTENT (W results, then one
- * commit: task_post).  Every posted task is waited for before this returns: the slots are
+ * commit: task_post) or the store is remote (W is 2, through the hub:
+ * dispatch_run).  Every posted task is waited for before this returns: the slots are
  * the worker's. */
 static int send_batch(struct worker *w, void **conn, int *opened, struct tk_outbox_row *rows,
                       size_t n)
@@ -346,11 +351,22 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
      * committed at once. */
     int idem =
         TK_DESCR_HAS(tp->transport, flags) && (tp->transport->flags & TK_TRANSPORT_IDEMPOTENT) != 0;
-    size_t win = (nw > 1 || idem) && e->cfg.unrecorded_max > 1 ? (size_t)e->cfg.unrecorded_max : 1;
+    /* One connection to a store behind a server (PostgreSQL), where each
+     * record is a round trip: the worker sends on a thread of its own and
+     * this thread records its results, one transaction each, as with
+     * several connections, but with a window of 2: the result of message i
+     * is recorded while message i + 1 goes to the relay, and waited for
+     * before i + 1's is handed over.  A crash then resends at most 2
+     * messages, not 1 (docs/delivery.md); unrecorded_max = 1 keeps 1. */
+    int overlap = nw == 1 && !idem && e->cfg.unrecorded_max > 1 && tk_db_dialect(e->db)->remote;
+    int hubbed = nw > 1 || overlap;
+    size_t win = (nw > 1 || idem) && e->cfg.unrecorded_max > 1 ? (size_t)e->cfg.unrecorded_max
+                 : overlap                                     ? 2
+                                                               : 1;
     ws = calloc((size_t)nw, sizeof *ws);
     th = calloc((size_t)nw, sizeof *th);
     slots = calloc((size_t)nw * win, sizeof *slots);
-    if (!ws || !th || !slots || (nw > 1 && tk_hub_init(&hub, e, ws, nw, produce_too))) {
+    if (!ws || !th || !slots || (hubbed && tk_hub_init(&hub, e, ws, nw, produce_too && nw > 1))) {
         free(ws);
         free(th);
         free(slots);
@@ -363,13 +379,14 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         ws[i].tp = tp;
         ws[i].halt = &halt;
         ws[i].db = e->db;
-        ws[i].hub = nw > 1 ? &hub : NULL;
+        ws[i].hub = hubbed ? &hub : NULL;
         ws[i].slot = slots + (size_t)i * win;
         ws[i].nslot = win;
     }
-    if (nw > 1) {
-        /* Every worker on its own thread, this thread settles (and
-         * schedules); if a thread cannot start, fewer workers deliver. */
+    if (hubbed) {
+        /* Every worker on its own thread, this thread settles (and, with
+         * several, schedules); if a thread cannot start, fewer workers
+         * deliver. */
         for (int i = 0; i < nw; i++) {
             if (pthread_create(&th[i], NULL, work_thread, &ws[i]) != 0) {
                 tk_engine_warn(e,
@@ -385,7 +402,7 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
         tk_hub_settle(&hub); /* with no worker, this still schedules them all */
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
-        if (produce_too && reminders) /* the items skipped sent nothing */
+        if (produce_too && reminders && nw > 1) /* the items skipped sent nothing */
             *reminders = hub.reminders > e->skips.n ? hub.reminders - e->skips.n : 0;
         if (hub.prod_rc) {
             rc = hub.prod_rc;
@@ -396,6 +413,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     if (started == 0 && rc == 0) {
         /* one connection, or no worker thread at all: deliver from here */
         ws[0].hub = NULL;
+        if (overlap)
+            ws[0].nslot = 1; /* each result before the next send */
         work(&ws[0]);
         started = 1;
     }
@@ -407,7 +426,7 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
                 *err = ws[i].err;
         }
     }
-    if (nw > 1)
+    if (hubbed)
         tk_hub_destroy(&hub, ws, nw);
     free(ws);
     free(th);

@@ -477,6 +477,27 @@ TK_TEST(last_statement_commits_with_it)
     tk_db_rollback(a);
     TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM t WHERE v = 7"), 0);
 
+    /* a result transaction of one statement (PostgreSQL: no BEGIN, no
+     * COMMIT, the pipeline's implicit transaction) commits without waiting
+     * for the disk, and only it does */
+    if (D->pg) {
+        char v[16];
+        struct tk_cursor *cur = NULL;
+        TK_CHECK_INT(tk_db_exec_script(a, "SET synchronous_commit = on", &err), 0);
+        TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+        tk_db_last_statement(a);
+        v[0] = '\0';
+        TK_CHECK_INT(tk_db_query(a, &cur, &err, "SELECT current_setting('synchronous_commit')", ""),
+                     0);
+        if (cur && tk_cursor_next(cur, &err) > 0 && tk_cursor_text(cur, 0))
+            tk_strlcpy(v, tk_cursor_text(cur, 0), sizeof v);
+        tk_cursor_close(cur);
+        TK_CHECK_STR(v, "off");
+        TK_CHECK_INT(tk_db_commit(a, &err), 0);
+        sync_commit(a, v, sizeof v);
+        TK_CHECK_STR(v, "on");
+    }
+
     /* a COMMIT that fails (a deferred key) is tk_db_commit's failure, and
      * keeps nothing */
     if (D->pg) {
@@ -488,6 +509,17 @@ TK_TEST(last_statement_commits_with_it)
         tk_db_last_statement(a);
         TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (1)", ""), 0);
         TK_CHECK_INT(tk_db_commit(a, &err), TK_ECONFLICT);
+        TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM u"), 0);
+        /* ... also in a result transaction of one statement, whose commit
+         * is the pipeline's Sync: the statement reports it */
+        TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (1)", ""), 0);
+        TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+        tk_db_last_statement(a);
+        TK_CHECK(tk_db_exec(a, &err, "INSERT INTO u SELECT 1 FROM u", "") != 0 ||
+                 tk_db_commit(a, &err) != 0);
+        tk_db_rollback(a);
+        TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM u"), 1);
+        TK_CHECK_INT(tk_db_exec(a, &err, "DELETE FROM u", ""), 0); /* usable again */
         TK_CHECK_INT(one(b, "SELECT COUNT(*) FROM u"), 0);
         TK_CHECK_INT(tk_db_begin(a, TK_TX_IMMEDIATE, &err), 0);
         TK_CHECK_INT(tk_db_exec(a, &err, "INSERT INTO u VALUES (2)", ""), 0);
