@@ -139,6 +139,18 @@ class Counter(bench.Bench):
         if driver == "postgres":
             out["backend_cpu_us_msg"] = statistics.median(x[0] for x in srv) / n * 1e6
             out["background_cpu_us_msg"] = statistics.median(x[1] for x in srv) / n * 1e6
+        if driver == "postgres":
+            # the server's work: transactions and rows written per message
+            # (this VM has no hardware counters for perf)
+            cfg = self.fresh(driver, n)
+            q = ("SELECT xact_commit + xact_rollback, tup_updated + tup_inserted FROM "
+                 "pg_stat_database WHERE datname = 'tkbench'")
+            a0 = self.stat(q)
+            self.tick(cfg)
+            time.sleep(0.6)  # the statistics are flushed at the session's end
+            a1 = self.stat(q)
+            out["server_xacts_msg"] = (a1[0] - a0[0]) / n
+            out["server_rows_written_msg"] = (a1[1] - a0[1]) / n
         # strace: round trips and waits
         cfg = self.fresh(driver, n)
         trace = os.path.join(self.work, "trace.txt")
@@ -154,6 +166,11 @@ class Counter(bench.Bench):
             re.search(r"([\d,]+)\s+PROGRAM TOTALS", txt)
         out["tickler_instr_msg"] = int(mm.group(1).replace(",", "")) / n if mm else None
         return out
+
+    def stat(self, sql):
+        txt = subprocess.run(["psql", "-h", self.pgdir, "-p", str(self.pgport), "-U", "postgres",
+                              "-d", "postgres", "-XAtc", sql], capture_output=True, text=True).stdout
+        return [int(x) for x in txt.strip().split("|")]
 
     def parse_trace(self, path, n):
         pg_send = pg_recv = smtp_send = 0
