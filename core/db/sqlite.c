@@ -202,6 +202,17 @@ static void create_private(const char *path)
     close(fd);
 }
 
+/* A savepoint's journal (the old text of each page a reminder changes:
+ * every reminder of a tick runs in its own savepoint, tick.c) and a
+ * statement's are kept in memory up to this many bytes, then spilled into
+ * a temporary file.  SQLite's default, 64 KiB, is less than one reminder
+ * writes (its item, outbox and audit rows and their index pages: about
+ * 20 pages), so every tick wrote each reminder's pages a second time into
+ * an unlinked file in /var/tmp: 23 of the 39 pwrite calls per due item
+ * (issue 17, bench/RESULTS.md).  1 MiB holds any one reminder; a larger
+ * statement (a bulk change) still spills as before. */
+#define STMT_JOURNAL_SPILL (120 * 1024)
+
 /* SQLite counts every allocation for sqlite3_memory_used() unless told not
  * to, under a global mutex: 151,000 lock/unlock pairs in a tick of 1000
  * reminders (3 % of its instructions).  Nothing here reads the counts.
@@ -211,6 +222,7 @@ static void create_private(const char *path)
 static void config_once(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
 }
 
 static int drv_open(const char *target, struct tk_db **out, struct tk_error *err)
@@ -234,9 +246,15 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_handler(db->h, on_busy, db);
-    /* journal_mode=WAL needs a lock too: the busy handler covers it. */
+    /* journal_mode=WAL needs a lock too: the busy handler covers it.
+     * cache_size: up to 16 MiB of pages, allocated as they are read (a
+     * short command reads a few).  SQLite's 2 MiB default made a tick of
+     * 10k due in a 100k store read 5.4 pages per reminder back from the
+     * file and spill dirty pages into the log before the commit; 16 MiB:
+     * 3.2 reads (issue 17), peak memory still far under 64 MiB. */
     static const char *const pragmas =
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+        "PRAGMA cache_size=-16384;";
     rc = sqlite3_exec(db->h, pragmas, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
@@ -250,14 +268,27 @@ static int drv_open(const char *target, struct tk_db **out, struct tk_error *err
     return 0;
 }
 
+static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
+                     const char *sql, const struct tk_db_value *vals, size_t n);
+
+/* A savepoint's SAVEPOINT, RELEASE and ROLLBACK TO: one statement each,
+ * run once per reminder of a tick (tick.c).  sqlite3_exec would parse each
+ * again (12k instructions per reminder, issue 17), so they go through the
+ * statement cache like BEGIN and COMMIT. */
+static int is_savepoint_verb(const char *sql)
+{
+    return !strchr(sql, ';') &&
+           (strncmp(sql, "SAVEPOINT ", 10) == 0 || strncmp(sql, "RELEASE SAVEPOINT ", 18) == 0 ||
+            strncmp(sql, "ROLLBACK TO SAVEPOINT ", 22) == 0);
+}
+
 static int drv_exec_script(struct tk_db *db, const char *sql, struct tk_error *err)
 {
+    if (is_savepoint_verb(sql))
+        return drv_query(db, NULL, err, sql, NULL, 0);
     int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : fail(db, err, rc);
 }
-
-static int drv_query(struct tk_db *db, struct tk_cursor **cur, struct tk_error *err,
-                     const char *sql, const struct tk_db_value *vals, size_t n);
 
 /* TK_TX_SNAPSHOT is a deferred BEGIN: in WAL mode its first read fixes the
  * snapshot every later read of the transaction sees.  BEGIN and COMMIT go
