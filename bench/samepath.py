@@ -49,6 +49,19 @@ def seed_store(path, seed, tickler, plugins):
             db.execute("INSERT INTO contacts (account_id, email, name, notify, created_at) "
                        "VALUES (?, ?, ?, ?, 0)", (acc, "c%d-%d@bench.example" % (k, acc),
                                                   "Contact %d" % k, notify))
+    # suppressed addresses (issue 15): one notify-on contact of every 7th
+    # account (the reminder goes to the others), every notify-on contact of
+    # every 11th (the reminder waits), one address in capitals matched in
+    # lower case: which contacts a reminder reads, once per item since
+    # issue 17, must not change whom it writes to
+    rows = db.execute("SELECT id, account_id, email, notify FROM contacts").fetchall()
+    for cid, acc, email, notify in rows:
+        if acc % 13 == 0 and email.startswith("c2-"):
+            db.execute("UPDATE contacts SET email = upper(email) WHERE id = ?", (cid,))
+        if notify and ((acc % 7 == 0 and email.startswith("c2-")) or acc % 11 == 0 or
+                       (acc % 13 == 0 and email.startswith("c2-"))):
+            db.execute("INSERT OR IGNORE INTO suppressions (email, reason, at, source) "
+                       "VALUES (?, 'hard bounce', 1796000000, 'dsn')", (email.lower(),))
     db.commit()
     db.close()
 

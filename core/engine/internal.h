@@ -118,6 +118,10 @@ struct tk_render_req {
     const char *message;
     const struct tk_strv *bulk_titles;
     int auto_submitted;
+    /* Optional, one per recipient: the Message-ID of the first email
+     * about IT to it, "" for none, as read in this transaction
+     * (tk_engine_recipients_split_ids); NULL: each is looked up. */
+    char *const *firsts;
 };
 int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *req,
                       const struct tk_contacts *rcpts, struct tk_error *err);
@@ -294,6 +298,23 @@ int tk_engine_recipients_split(struct tk_engine *e, const struct tk_item *it,
                                const struct tk_contacts *all, struct tk_contacts *fresh,
                                struct tk_contacts *known, struct tk_error *err);
 void tk_engine_recipients_split_free(struct tk_contacts *fresh, struct tk_contacts *known);
+/* The same, and *KNOWN_FIRSTS: per entry of KNOWN, the Message-ID of the
+ * first email about IT to it that the split read (for tk_render_req's
+ * firsts, so that the message's threading does not read it again).  Free
+ * with tk_engine_first_ids_free(*KNOWN_FIRSTS, KNOWN->n). */
+int tk_engine_recipients_split_ids(struct tk_engine *e, const struct tk_item *it,
+                                   const struct tk_contacts *all, struct tk_contacts *fresh,
+                                   struct tk_contacts *known, char ***known_firsts,
+                                   struct tk_error *err);
+void tk_engine_first_ids_free(char **ids, size_t n);
+/* ON: the entries of ALL (every contact of an account, as
+ * tk_store_contact_list(notify_only 0) read them) that
+ * tk_store_contact_list(notify_only 1) lists, in the same order (by id):
+ * notify on and not suppressed.  ON borrows ALL's entries: free it with
+ * tk_engine_contacts_view_free, never tk_contacts_free. */
+int tk_engine_contacts_notify_on(const struct tk_contacts *all, struct tk_contacts *on,
+                                 struct tk_error *err);
+void tk_engine_contacts_view_free(struct tk_contacts *on);
 /* For the scheduler: IT's account has no notify-on contact; the step
  * waits a day (audit "reminder-waiting"), staff told once. */
 int tk_engine_nobody_notified(struct tk_engine *e, struct tk_item *it, const struct tk_account *acc,
@@ -367,5 +388,10 @@ int tk_engine_suppress(struct tk_engine *e, const char *email, const char *reaso
  * written and staff are told once.  *WAITS = 0: send as usual. */
 int tk_engine_reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits,
                              struct tk_error *err);
+/* The same, from ALL, every contact of IT's account as
+ * tk_store_contact_list(notify_only 0) read it in this transaction (the
+ * scheduler reads them once per reminder, issue 17). */
+int tk_engine_reminder_waits_in(struct tk_engine *e, struct tk_item *it,
+                                const struct tk_contacts *all, int *waits, struct tk_error *err);
 
 #endif

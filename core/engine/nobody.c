@@ -22,15 +22,29 @@ int tk_engine_recipients_split(struct tk_engine *e, const struct tk_item *it,
                                const struct tk_contacts *all, struct tk_contacts *fresh,
                                struct tk_contacts *known, struct tk_error *err)
 {
+    return tk_engine_recipients_split_ids(e, it, all, fresh, known, NULL, err);
+}
+
+int tk_engine_recipients_split_ids(struct tk_engine *e, const struct tk_item *it,
+                                   const struct tk_contacts *all, struct tk_contacts *fresh,
+                                   struct tk_contacts *known, char ***known_firsts,
+                                   struct tk_error *err)
+{
     char first[256];
+    char **ids = NULL;
     int rc = 0;
     memset(fresh, 0, sizeof *fresh);
     memset(known, 0, sizeof *known);
+    if (known_firsts)
+        *known_firsts = NULL;
     if (!all->n)
         return 0;
     fresh->v = malloc(all->n * sizeof *fresh->v);
     known->v = malloc(all->n * sizeof *known->v);
-    if (!fresh->v || !known->v) {
+    if (known_firsts)
+        ids = calloc(all->n, sizeof *ids);
+    if (!fresh->v || !known->v || (known_firsts && !ids)) {
+        free(ids);
         tk_engine_recipients_split_free(fresh, known);
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     }
@@ -38,14 +52,29 @@ int tk_engine_recipients_split(struct tk_engine *e, const struct tk_item *it,
         if ((rc = tk_store_outbox_first_message_id(e->db, it->id, all->v[i].email, first,
                                                    sizeof first, err)))
             break;
-        if (first[0])
-            known->v[known->n++] = all->v[i]; /* borrowed */
-        else
+        if (!first[0]) {
             fresh->v[fresh->n++] = all->v[i];
+            continue;
+        }
+        if (ids && !(ids[known->n] = tk_strdup(first)))
+            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+        known->v[known->n++] = all->v[i]; /* borrowed */
     }
-    if (rc)
+    if (rc) {
+        tk_engine_first_ids_free(ids, known->n);
         tk_engine_recipients_split_free(fresh, known);
-    return rc;
+        return rc;
+    }
+    if (known_firsts)
+        *known_firsts = ids;
+    return 0;
+}
+
+void tk_engine_first_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
 }
 
 void tk_engine_recipients_split_free(struct tk_contacts *fresh, struct tk_contacts *known)
@@ -54,6 +83,29 @@ void tk_engine_recipients_split_free(struct tk_contacts *fresh, struct tk_contac
     free(known->v);
     memset(fresh, 0, sizeof *fresh);
     memset(known, 0, sizeof *known);
+}
+
+int tk_engine_contacts_notify_on(const struct tk_contacts *all, struct tk_contacts *on,
+                                 struct tk_error *err)
+{
+    memset(on, 0, sizeof *on);
+    if (!all->n)
+        return 0;
+    if (!(on->v = malloc(all->n * sizeof *on->v)))
+        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    /* tk_store_contact_list's notify-on query: notify <> 0 and no
+     * suppression of the address (a suppression's reason is NOT NULL);
+     * such a row reads as reason NULL, time 0 there too */
+    for (size_t i = 0; i < all->n; i++)
+        if (all->v[i].notify && !all->v[i].suppressed_reason)
+            on->v[on->n++] = all->v[i]; /* borrowed */
+    return 0;
+}
+
+void tk_engine_contacts_view_free(struct tk_contacts *on)
+{
+    free(on->v);
+    memset(on, 0, sizeof *on);
 }
 
 /* The newest contact id of ACCOUNT (0: none): a new contact makes a new

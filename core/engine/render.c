@@ -304,10 +304,13 @@ static void built_free(struct built *b)
     tk_buf_free(&b->msg);
 }
 
+/* FIRST_KNOWN: the Message-ID of the first email about the item to C as
+ * the caller read it in this transaction (tk_render_req's firsts), NULL:
+ * looked up here. */
 static int build_one(struct tk_engine *e, const struct tk_render_req *rq,
                      const struct tk_template_section *sec, const char *date_text,
-                     struct tk_kv *vars, const struct tk_contact *c, struct built *b,
-                     struct tk_error *err)
+                     struct tk_kv *vars, const struct tk_contact *c, const char *first_known,
+                     struct built *b, struct tk_error *err)
 {
     char item_hdr[32], first[256];
     const char *extra[7];
@@ -321,8 +324,10 @@ static int build_one(struct tk_engine *e, const struct tk_render_req *rq,
         (rc = tk_template_render_subject(sec->subject, vars, &b->subject, err)) ||
         (rc = tk_template_render(sec->body, vars, &b->body, err)) ||
         (rc = tk_mail_message_id(e->msgid_domain, e->now, b->msgid, sizeof b->msgid, err)) ||
-        (rc = first_message_id(e, rq->it, c->email, first, sizeof first, err)))
+        (!first_known && (rc = first_message_id(e, rq->it, c->email, first, sizeof first, err))))
         return rc;
+    if (first_known)
+        snprintf(first, sizeof first, "%s", first_known);
     snprintf(item_hdr, sizeof item_hdr, "%lld", (long long)(rq->it ? rq->it->id : 0));
     extra[0] = "X-Tickler-Kind";
     extra[1] = rq->kind;
@@ -349,7 +354,8 @@ static int build_one(struct tk_engine *e, const struct tk_render_req *rq,
 
 static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
                       const struct tk_template_section *sec, const char *date_text,
-                      struct tk_kv *vars, const struct tk_contact *c, struct tk_error *err)
+                      struct tk_kv *vars, const struct tk_contact *c, const char *first_known,
+                      struct tk_error *err)
 {
     struct built b;
     struct tk_outbox_row row;
@@ -357,7 +363,7 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
     int64_t id;
     int dup, rc;
 
-    if ((rc = build_one(e, rq, sec, date_text, vars, c, &b, err)))
+    if ((rc = build_one(e, rq, sec, date_text, vars, c, first_known, &b, err)))
         goto out;
     if (rq->it)
         snprintf(idem, sizeof idem, "%lld/%s/%d/%s", (long long)rq->it->id, rq->kind, rq->step,
@@ -459,8 +465,8 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
     } else if (rc == 0)
         for (size_t i = 0; i < rcpts->n && rc == 0; i++) {
             struct built b;
-            if ((rc = build_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], &b, err)) ==
-                0)
+            if ((rc = build_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i],
+                                rq->firsts ? rq->firsts[i] : NULL, &b, err)) == 0)
                 rc = fn(u, &rcpts->v[i], b.subject.data ? b.subject.data : "",
                         b.msg.data ? b.msg.data : "");
             built_free(&b);
@@ -482,7 +488,8 @@ int tk_render_enqueue(struct tk_engine *e, const struct tk_render_req *rq,
         return 0;
     if ((rc = render_prepare(e, rq, &sec, date, sizeof date, &vars, err)) == 0)
         for (size_t i = 0; i < rcpts->n && rc == 0; i++)
-            rc = render_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i], err);
+            rc = render_one(e, rq, sec, date[0] ? date : NULL, &vars, &rcpts->v[i],
+                            rq->firsts ? rq->firsts[i] : NULL, err);
     tk_kv_free(&vars);
     return rc;
 }

@@ -126,28 +126,36 @@ out:
 
 /* Whether ACCOUNT has notify-on contacts and every one is suppressed;
  * *MARK: the newest suppression among them (told once per such moment). */
+/* From CS, every contact of an account: whether each notify-on one is
+ * suppressed (*NOBODY), and the latest suppression (*MARK). */
+static void nobody_in(const struct tk_contacts *cs, int *nobody, int64_t *mark)
+{
+    size_t on = 0, gone = 0;
+    *mark = 0;
+    for (size_t i = 0; i < cs->n; i++) {
+        if (!cs->v[i].notify)
+            continue;
+        on++;
+        if (cs->v[i].suppressed_reason) {
+            gone++;
+            if (cs->v[i].suppressed_at > *mark)
+                *mark = cs->v[i].suppressed_at;
+        }
+    }
+    *nobody = on > 0 && gone == on;
+}
+
 static int nobody_left(struct tk_engine *e, int64_t account, int *nobody, int64_t *mark,
                        struct tk_error *err)
 {
     struct tk_contacts cs = {0};
-    size_t on = 0, gone = 0;
     int rc = tk_store_contact_list(e->db, account, 0, &cs, err);
     *nobody = 0;
     *mark = 0;
     if (rc)
         return rc;
-    for (size_t i = 0; i < cs.n; i++) {
-        if (!cs.v[i].notify)
-            continue;
-        on++;
-        if (cs.v[i].suppressed_reason) {
-            gone++;
-            if (cs.v[i].suppressed_at > *mark)
-                *mark = cs.v[i].suppressed_at;
-        }
-    }
+    nobody_in(&cs, nobody, mark);
     tk_contacts_free(&cs);
-    *nobody = on > 0 && gone == on;
     return 0;
 }
 
@@ -327,6 +335,9 @@ int tk_engine_suppress_after_failure(struct tk_engine *e, const struct tk_outbox
                               row->item_id, NULL, err);
 }
 
+static int reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits,
+                          struct tk_error *err);
+
 int tk_engine_reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits,
                              struct tk_error *err)
 {
@@ -335,6 +346,23 @@ int tk_engine_reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits
     *waits = 0;
     if ((rc = nobody_left(e, it->account_id, &nobody, &mark, err)) || !nobody)
         return rc;
+    return reminder_waits(e, it, waits, err);
+}
+
+int tk_engine_reminder_waits_in(struct tk_engine *e, struct tk_item *it,
+                                const struct tk_contacts *all, int *waits, struct tk_error *err)
+{
+    int nobody = 0;
+    int64_t mark = 0;
+    *waits = 0;
+    nobody_in(all, &nobody, &mark);
+    return nobody ? reminder_waits(e, it, waits, err) : 0;
+}
+
+/* Every notify-on contact of IT's account is suppressed: the step waits. */
+static int reminder_waits(struct tk_engine *e, struct tk_item *it, int *waits, struct tk_error *err)
+{
+    int rc;
     *waits = 1;
     /* Look again in a day: not every tick, and not never (a contact may be
      * added or unsuppressed meanwhile). */

@@ -73,10 +73,10 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     const struct tk_plugin *p;
     struct tk_item it;
     struct tk_account acc = {0};
-    struct tk_contacts rcpts = {0}, fresh = {0}, known = {0};
+    struct tk_contacts all = {0}, rcpts = {0}, fresh = {0}, known = {0};
     struct tk_render_req rq;
     const char *section;
-    char *who = NULL, detail[TK_ERROR_MAX];
+    char *who = NULL, detail[TK_ERROR_MAX], **firsts = NULL;
     int go = 0, waits = 0, digest = 0, rc;
 
     memset(&it, 0, sizeof it);
@@ -114,10 +114,14 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         rc = tk_store_item_update_reminder(e->db, &it, err);
         goto out;
     }
-    /* nobody left to write to (issue 15): the reminder waits */
-    if ((rc = tk_engine_reminder_waits(e, &it, &waits, err)) || waits)
+    /* The account's contacts, read once (issue 17): what
+     * tk_engine_reminder_waits and the notify-on list each read before. */
+    if ((rc = tk_store_contact_list(e->db, it.account_id, 0, &all, err)))
         goto out;
-    if ((rc = tk_store_contact_list(e->db, it.account_id, 1, &rcpts, err)))
+    /* nobody left to write to (issue 15): the reminder waits */
+    if ((rc = tk_engine_reminder_waits_in(e, &it, &all, &waits, err)) || waits)
+        goto out;
+    if ((rc = tk_engine_contacts_notify_on(&all, &rcpts, err)))
         goto out;
     /* nobody with notify on: the step waits, staff told once (nobody.c) */
     if (!rcpts.n) {
@@ -127,7 +131,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     }
     /* a contact with no email about the item yet gets its notification
      * first; with nobody else, no step is spent (nobody.c) */
-    if ((rc = tk_engine_recipients_split(e, &it, &rcpts, &fresh, &known, err)))
+    if ((rc = tk_engine_recipients_split_ids(e, &it, &rcpts, &fresh, &known, &firsts, err)))
         goto out;
     if (fresh.n && (rc = first_notification(e, p, &it, &acc, &fresh, !known.n, err)))
         goto out;
@@ -147,6 +151,7 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     rq.section = section;
     rq.step = it.rem.sent;
     rq.auto_submitted = 1;
+    rq.firsts = firsts; /* the split read them (issue 17: once per reminder) */
     /* digest: built here and dropped, so that what would fail for this
      * item alone (its template, an address the mail builder refuses) fails
      * in its savepoint, not in the digest's flush */
@@ -177,8 +182,10 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
         rc = tk_engine_digest_collect(e, &it, &acc, section, &known, err);
 out:
     free(who);
+    tk_engine_first_ids_free(firsts, known.n);
     tk_engine_recipients_split_free(&fresh, &known);
-    tk_contacts_free(&rcpts);
+    tk_engine_contacts_view_free(&rcpts);
+    tk_contacts_free(&all);
     tk_item_free(&it);
     tk_account_free(&acc);
     return rc;

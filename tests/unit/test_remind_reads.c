@@ -1,0 +1,220 @@
+/*
+ * test_remind_reads.c - the scheduler reads an account's contacts and each
+ * recipient's first Message-ID once per reminder (issue 17, tick.c); each
+ * read it saves must give what the read it replaces gave:
+ *
+ *  - the notify-on recipients taken from the list of every contact
+ *    (tk_engine_contacts_notify_on) equal tk_store_contact_list's
+ *    notify-on list, entry for entry, with suppressed addresses (one in
+ *    capitals), notify off, and an account whose every notify-on contact
+ *    is suppressed;
+ *  - "the reminder waits" from that list (tk_engine_reminder_waits_in)
+ *    equals tk_engine_reminder_waits, which reads the contacts itself;
+ *  - the first Message-IDs the split hands to the renderer equal the
+ *    lookups, and a message rendered with them is byte-identical (its own
+ *    random Message-ID line aside) to one rendered with the lookups: the
+ *    same In-Reply-To and References threading.
+ *
+ * SQLite only (the fixture's second connection reads the file); the reads
+ * themselves go through the store API that unit.test_store checks on both
+ * stores.
+ */
+/* the fixture defines helpers for other tests too */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "tk_engine_fixture.h"
+
+static void same_contacts(const struct tk_contacts *a, const struct tk_contacts *b)
+{
+    TK_CHECK_INT(a->n, b->n);
+    for (size_t i = 0; i < a->n && i < b->n; i++) {
+        const struct tk_contact *x = &a->v[i], *y = &b->v[i];
+        TK_CHECK_INT(x->id, y->id);
+        TK_CHECK_INT(x->account_id, y->account_id);
+        TK_CHECK_STR(x->email, y->email);
+        TK_CHECK((!x->name && !y->name) || (x->name && y->name && !strcmp(x->name, y->name)));
+        TK_CHECK_INT(x->notify, y->notify);
+        TK_CHECK(!x->suppressed_reason && !y->suppressed_reason);
+        TK_CHECK_INT(x->suppressed_at, y->suppressed_at);
+    }
+}
+
+/* Both ways for ACCOUNT: the notify-on lists, and whether a reminder of
+ * its item ITEM waits (*WAITS). */
+static void both_ways(int64_t account, int64_t item, int *waits)
+{
+    struct tk_error err = {0};
+    struct tk_contacts all = {0}, on = {0}, view = {0};
+    struct tk_item a, b;
+    int wa = -1, wb = -2;
+    TK_CHECK_INT(tk_store_contact_list(eng->db, account, 1, &on, &err), 0);
+    TK_CHECK_INT(tk_store_contact_list(eng->db, account, 0, &all, &err), 0);
+    TK_CHECK_INT(tk_engine_contacts_notify_on(&all, &view, &err), 0);
+    same_contacts(&on, &view);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    TK_CHECK_INT(tk_store_item_get(eng->db, item, &a, &err), 0);
+    TK_CHECK_INT(tk_store_item_get(eng->db, item, &b, &err), 0);
+    /* each in a savepoint rolled back: a waiting reminder writes */
+    TK_CHECK_INT(tk_db_savepoint(eng->db, "t", &err), 0);
+    TK_CHECK_INT(tk_engine_reminder_waits(eng, &a, &wa, &err), 0);
+    TK_CHECK_INT(tk_db_rollback_to(eng->db, "t", &err), 0);
+    TK_CHECK_INT(tk_engine_reminder_waits_in(eng, &b, &all, &wb, &err), 0);
+    TK_CHECK_INT(tk_db_rollback_to(eng->db, "t", &err), 0);
+    TK_CHECK_INT(tk_db_release(eng->db, "t", &err), 0);
+    TK_CHECK_INT(wa, wb);
+    TK_CHECK_INT(a.rem.next_at, b.rem.next_at);
+    *waits = wa;
+    tk_item_free(&a);
+    tk_item_free(&b);
+    tk_engine_contacts_view_free(&view);
+    tk_contacts_free(&all);
+    tk_contacts_free(&on);
+}
+
+static int64_t first_item(int64_t account)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT MIN(id) FROM items WHERE account_id = %lld",
+             (long long)account);
+    return count(sql);
+}
+
+TK_TEST(notify_on_from_every_contact)
+{
+    struct tk_error err = {0};
+    struct tk_send_req rq = {.type = "approval", .reminders = 1, .every_days = 3, .count = 1};
+    int64_t other = 0, id = 0;
+    int waits = -1;
+
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    /* Acme: ann, bob on, cy off (fixture); dee on in capitals and
+     * suppressed in lower case, eve off and suppressed, bob suppressed */
+    TK_CHECK_INT(
+        tk_store_contact_add(eng->db, account_id, "Dee@Acme.EXAMPLE", NULL, 1, T0, NULL, &err), 0);
+    TK_CHECK_INT(
+        tk_store_contact_add(eng->db, account_id, "eve@acme.example", "Eve", 0, T0, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_suppression_add(eng->db, "dee@acme.example", "hard bounce", "dsn", 0, T0,
+                                          NULL, &err),
+                 0);
+    TK_CHECK_INT(tk_store_suppression_add(eng->db, "eve@acme.example", "hard bounce", "dsn", 0, T0,
+                                          NULL, &err),
+                 0);
+    TK_CHECK_INT(tk_store_suppression_add(eng->db, "bob@acme.example", "complaint", "imap", 0,
+                                          T0 + 5, NULL, &err),
+                 0);
+    /* Gone BV: its only notify-on contact suppressed, one off */
+    TK_CHECK_INT(tk_store_account_add(eng->db, "Gone BV", "en", T0, &other, &err), 0);
+    TK_CHECK_INT(tk_store_contact_add(eng->db, other, "zed@gone.example", "Zed", 1, T0, NULL, &err),
+                 0);
+    TK_CHECK_INT(tk_store_contact_add(eng->db, other, "yo@gone.example", "Yo", 0, T0, NULL, &err),
+                 0);
+    rq.account_id = other;
+    rq.title = "Payroll 2026";
+    TK_CHECK_INT(tk_engine_send(eng, &rq, &id, &err), 0);
+    TK_CHECK_INT(tk_store_suppression_add(eng->db, "zed@gone.example", "hard bounce", "dsn", 0,
+                                          T0 + 9, NULL, &err),
+                 0);
+    both_ways(account_id, first_item(account_id), &waits);
+    TK_CHECK_INT(waits, 0);
+    both_ways(other, id, &waits);
+    TK_CHECK_INT(waits, 1);
+    tk_engine_rollback(eng);
+}
+
+/* The messages' text without their Message-ID lines (random each time). */
+static void drop_message_ids(struct tk_buf *b)
+{
+    char *p, *end;
+    int n = 0;
+    while (b->data && (p = strstr(b->data, "\nMessage-ID:")) && (end = strchr(p + 1, '\n'))) {
+        memmove(p, end, strlen(end) + 1);
+        n++;
+    }
+    b->len = b->data ? strlen(b->data) : 0;
+    TK_CHECK(n >= 2);
+}
+
+static int keep_message(void *u, const struct tk_contact *c, const char *subject,
+                        const char *message)
+{
+    (void)c;
+    (void)subject;
+    struct tk_buf *b = u;
+    return tk_buf_puts(b, message) || tk_buf_puts(b, "\n--\n");
+}
+
+TK_TEST(firsts_as_looked_up)
+{
+    struct tk_error err = {0};
+    struct tk_contacts all = {0}, on = {0}, fresh = {0}, known = {0}, f2 = {0}, k2 = {0};
+    struct tk_account acc = {0};
+    struct tk_item it;
+    struct tk_render_req rq;
+    struct tk_buf with = {0}, without = {0};
+    char **firsts = NULL, first[256];
+    const struct tk_plugin *p;
+    int64_t item = first_item(account_id);
+
+    memset(&it, 0, sizeof it);
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    /* a contact added after the item's notification: fresh */
+    TK_CHECK_INT(
+        tk_store_contact_add(eng->db, account_id, "fay@acme.example", "Fay", 1, T0, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_item_get(eng->db, item, &it, &err), 0);
+    TK_CHECK_INT(tk_store_account_get(eng->db, account_id, &acc, &err), 0);
+    TK_CHECK_INT(tk_store_contact_list(eng->db, account_id, 0, &all, &err), 0);
+    TK_CHECK_INT(tk_engine_contacts_notify_on(&all, &on, &err), 0);
+    TK_CHECK_INT(tk_engine_recipients_split(eng, &it, &on, &f2, &k2, &err), 0);
+    TK_CHECK_INT(tk_engine_recipients_split_ids(eng, &it, &on, &fresh, &known, &firsts, &err), 0);
+    same_contacts(&fresh, &f2);
+    same_contacts(&known, &k2);
+    TK_CHECK_INT(fresh.n, 1);
+    TK_CHECK(known.n >= 2);
+    for (size_t i = 0; firsts && i < known.n; i++) {
+        TK_CHECK_INT(tk_store_outbox_first_message_id(eng->db, item, known.v[i].email, first,
+                                                      sizeof first, &err),
+                     0);
+        TK_CHECK(first[0] != '\0');
+        TK_CHECK_STR(firsts[i], first);
+    }
+    TK_CHECK((p = tk_engine_type(eng, it.type, &err)) != NULL);
+    memset(&rq, 0, sizeof rq);
+    rq.plugin = p;
+    rq.it = &it;
+    rq.account = &acc;
+    rq.kind = "reminder";
+    rq.section = "reminder";
+    rq.step = 1;
+    rq.auto_submitted = 1;
+    if (p) {
+        TK_CHECK_INT(tk_render_preview(eng, &rq, &known, 1, keep_message, &without, &err), 0);
+        rq.firsts = firsts;
+        TK_CHECK_INT(tk_render_preview(eng, &rq, &known, 1, keep_message, &with, &err), 0);
+    }
+    TK_CHECK(with.data && strstr(with.data, "In-Reply-To:"));
+    drop_message_ids(&with);
+    drop_message_ids(&without);
+    TK_CHECK_STR(with.data, without.data);
+    tk_engine_rollback(eng);
+    tk_buf_free(&with);
+    tk_buf_free(&without);
+    tk_engine_first_ids_free(firsts, known.n);
+    tk_engine_recipients_split_free(&fresh, &known);
+    tk_engine_recipients_split_free(&f2, &k2);
+    tk_engine_contacts_view_free(&on);
+    tk_contacts_free(&all);
+    tk_item_free(&it);
+    tk_account_free(&acc);
+}
+
+int main(void)
+{
+    if (setup()) {
+        fprintf(stderr, "setup failed\n");
+        return 1;
+    }
+    TK_RUN(notify_on_from_every_contact);
+    TK_RUN(firsts_as_looked_up);
+    teardown();
+    return tk_test_done();
+}
