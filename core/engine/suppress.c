@@ -124,8 +124,6 @@ out:
     return rc;
 }
 
-/* Whether ACCOUNT has notify-on contacts and every one is suppressed;
- * *MARK: the newest suppression among them (told once per such moment). */
 /* From CS, every contact of an account: whether each notify-on one is
  * suppressed (*NOBODY), and the latest suppression (*MARK). */
 static void nobody_in(const struct tk_contacts *cs, int *nobody, int64_t *mark)
@@ -145,6 +143,8 @@ static void nobody_in(const struct tk_contacts *cs, int *nobody, int64_t *mark)
     *nobody = on > 0 && gone == on;
 }
 
+/* Whether ACCOUNT has notify-on contacts and every one is suppressed;
+ * *MARK: the newest suppression among them (told once per such moment). */
 static int nobody_left(struct tk_engine *e, int64_t account, int *nobody, int64_t *mark,
                        struct tk_error *err)
 {
