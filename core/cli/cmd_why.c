@@ -8,16 +8,23 @@
 
 #include "commands.h"
 
-/* The item's last emails (outbox rows), newest first. */
+/* The item's last emails (outbox rows), newest first: its own rows and the
+ * digests its reminders went in (those name no item), WHY_EMAILS of each
+ * kept, the newest WHY_EMAILS of both shown. */
 #define WHY_EMAILS 5
-struct emails {
+struct ring {
     struct tk_outbox_row v[WHY_EMAILS];
     size_t n, total;
+};
+struct emails {
+    struct ring own, digests;
+    const struct tk_outbox_row *top[WHY_EMAILS]; /* borrowed from the rings */
+    size_t n;
 };
 
 static int keep_email(void *u, const struct tk_outbox_row *r)
 {
-    struct emails *x = u;
+    struct ring *x = u;
     struct tk_outbox_row *slot = &x->v[x->total++ % WHY_EMAILS];
     if (x->n == WHY_EMAILS)
         tk_outbox_row_free(slot);
@@ -38,10 +45,30 @@ static int keep_email(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
-/* The I-th newest kept row. */
+/* The I-th newest kept row of X, or NULL. */
+static const struct tk_outbox_row *ring_at(const struct ring *x, size_t i)
+{
+    return i < x->n ? &x->v[(x->total - 1 - i) % WHY_EMAILS] : NULL;
+}
+
+/* X->top: the newest rows of both rings, by id (ids grow with time). */
+static void pick_newest(struct emails *x)
+{
+    size_t a = 0, b = 0;
+    for (x->n = 0; x->n < WHY_EMAILS; x->n++) {
+        const struct tk_outbox_row *o = ring_at(&x->own, a), *d = ring_at(&x->digests, b);
+        if (!o && !d)
+            break;
+        if (o && (!d || o->id > d->id))
+            x->top[x->n] = o, a++;
+        else
+            x->top[x->n] = d, b++;
+    }
+}
+
 static const struct tk_outbox_row *email_at(const struct emails *x, size_t i)
 {
-    return &x->v[(x->total - 1 - i) % WHY_EMAILS];
+    return x->top[i];
 }
 
 static json_t *emails_json(const struct emails *x)
@@ -243,18 +270,22 @@ int tk_cmd_why(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
     memset(&x, 0, sizeof x);
     if ((rc = tk_engine_why(c->e, id, &w, err)))
         goto out;
-    if ((rc = tk_engine_outbox_each(c->e, 0, id, keep_email, &x, err))) {
+    if ((rc = tk_engine_outbox_each(c->e, 0, id, keep_email, &x.own, err)) ||
+        (rc = tk_engine_item_digests_each(c->e, id, keep_email, &x.digests, err))) {
         if (rc == TK_ENOMEM)
             tk_error_set(err, TK_ENOMEM, "out of memory");
         goto out;
     }
+    pick_newest(&x);
     if (c->json)
         tk_cli_emit(why_json(&w, &x));
     else
         why_text(&w, &x);
 out:
-    for (size_t i = 0; i < x.n; i++)
-        tk_outbox_row_free(&x.v[i]);
+    for (size_t i = 0; i < x.own.n; i++)
+        tk_outbox_row_free(&x.own.v[i]);
+    for (size_t i = 0; i < x.digests.n; i++)
+        tk_outbox_row_free(&x.digests.v[i]);
     tk_engine_why_free(&w);
     return rc;
 }

@@ -564,6 +564,10 @@ out:
     return rc;
 }
 
+/* How an item's "reminder" audit entry names the digest a recipient's
+ * step went in: written by audit_items, read by tk_engine_item_digests_each. */
+#define IN_DIGEST " (in digest, outbox "
+
 /* One audit entry per item: its step, and per recipient the digest it
  * went in (V sorted by item). */
 static int audit_items(struct tk_engine *e, struct digest_entry *v, size_t n, struct tk_error *err)
@@ -575,7 +579,7 @@ static int audit_items(struct tk_engine *e, struct digest_entry *v, size_t n, st
         for (j = i; j < n && v[j].item == v[i].item && rc == 0; j++) {
             rc = tk_buf_printf(&d, "%s%s", j > i ? ", " : "", v[j].email);
             if (rc == 0 && v[j].outbox)
-                rc = tk_buf_printf(&d, " (in digest, outbox %lld)", (long long)v[j].outbox);
+                rc = tk_buf_printf(&d, IN_DIGEST "%lld)", (long long)v[j].outbox);
         }
         while (j < n && v[j].item == v[i].item)
             j++;
@@ -619,5 +623,64 @@ int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err)
     }
     e->actor = actor;
     tk_engine_digest_discard(e);
+    return rc;
+}
+
+/* ---- the digests an item went in (why) ------------------------------ */
+
+struct digest_ids {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static int note_digest_ids(void *u, const struct tk_audit_entry *ae)
+{
+    struct digest_ids *x = u;
+    if (!ae->action || strcmp(ae->action, "reminder") != 0 || !ae->detail)
+        return 0;
+    for (const char *p = strstr(ae->detail, IN_DIGEST); p; p = strstr(p, IN_DIGEST)) {
+        char *end;
+        long long id;
+        p += sizeof IN_DIGEST - 1;
+        id = strtoll(p, &end, 10);
+        if (end == p || *end != ')' || id <= 0)
+            continue;
+        if (x->n == x->cap) {
+            size_t cap = x->cap ? 2 * x->cap : 8;
+            int64_t *v = realloc(x->v, cap * sizeof *v);
+            if (!v)
+                return TK_ENOMEM;
+            x->v = v;
+            x->cap = cap;
+        }
+        x->v[x->n++] = id;
+    }
+    return 0;
+}
+
+int tk_engine_item_digests_each(struct tk_engine *e, int64_t item,
+                                int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                struct tk_error *err)
+{
+    struct digest_ids x = {0};
+    int rc = tk_store_audit_each(e->db, 0, item, note_digest_ids, &x, err);
+    if (rc == TK_ENOMEM)
+        rc = oom(err);
+    for (size_t i = 0; rc == 0 && i < x.n; i++) {
+        struct tk_outbox_row r;
+        memset(&r, 0, sizeof r);
+        if (i && x.v[i] == x.v[i - 1])
+            continue;
+        rc = tk_store_outbox_get(e->db, x.v[i], &r, err);
+        if (rc == TK_ENOTFOUND) { /* removed with its account, or by hand */
+            tk_error_clear(err);
+            rc = 0;
+            continue;
+        }
+        if (rc == 0)
+            rc = fn(u, &r);
+        tk_outbox_row_free(&r);
+    }
+    free(x.v);
     return rc;
 }

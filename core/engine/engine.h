@@ -556,6 +556,13 @@ int tk_engine_audit_each(struct tk_engine *e, int64_t account, int64_t item,
 /* One outbox message (its text in out->data). */
 int tk_engine_outbox_get(struct tk_engine *e, int64_t id, struct tk_outbox_row *out,
                          struct tk_error *err);
+/* The digests (outbox rows of kind "digest", docs/reminders.md) that
+ * ITEM's reminder steps went in, oldest first: FN(U, ROW) for each that
+ * is still in the outbox.  A digest lists several items, so its row names
+ * none; each member's "reminder" audit entry names it. */
+int tk_engine_item_digests_each(struct tk_engine *e, int64_t item,
+                                int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
+                                struct tk_error *err);
 /* Outbox messages by id: FAILED_ONLY the dead ones; ITEM non-zero: that
  * item's. */
 int tk_engine_outbox_each(struct tk_engine *e, int failed_only, int64_t item,

@@ -65,6 +65,17 @@ class Digest(MailCase):
             self.assertEqual(len(audit), 1, audit)
             self.assertIn("automatic reminder 1 of 2 sent to", audit[0])
             self.assertIn(ANN + " (in digest, outbox ", audit[0])
+        # why lists the digests an item's reminder went in among its last
+        # emails (the digest's row names no item), newest first
+        w = t.json("why", items[2])  # Ann Holding BV: Ann only
+        self.assertEqual([(e["kind"], e["recipient"], e["step"]) for e in w["emails"]][:1],
+                         [("digest", ANN, 0)])
+        self.assertEqual(w["emails"][0]["state"], "sent")
+        self.assertEqual([e["kind"] for e in w["emails"]][1:], ["notification"])
+        w = t.json("why", items[0])  # Acme BV: Ann and Bob each got a digest
+        self.assertEqual(sorted(e["recipient"] for e in w["emails"] if e["kind"] == "digest"),
+                         [ANN, "bob@acme.example"])
+        self.assertIn("digest 0 to " + ANN, t.ok("why", items[0]))
         # the next day: the second step, again one digest each
         self.srv.clear()
         t.ok("tick", now=at(2))
