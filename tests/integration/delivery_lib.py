@@ -10,6 +10,7 @@ a temporary failure); the server is started afterwards on that port.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -65,6 +66,19 @@ def populate(tc, n_contacts, n_sends, ini, port=None):
     db.commit()
     db.close()
     return _send_all(tc, t, acc, n_sends), port
+
+
+def copy_sqlite_store(t):
+    """Copy T's SQLite store, its log copied in first, to copy.db beside
+    it; (store path, copy path): os.replace(copy, store) puts the same rows
+    back for a second run."""
+    db = os.path.join(t.dir, "tickler.db")
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    copy = os.path.join(t.dir, "copy.db")
+    shutil.copyfile(db, copy)
+    return db, copy
 
 
 def _send_all(tc, t, acc, n_sends):

@@ -13,7 +13,6 @@ leave the same rows and send the same bytes as one.
 import glob
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import time
@@ -125,12 +124,7 @@ class ConcurrencyTest(unittest.TestCase):
         (results gathered before each commit): the server gets the same
         messages, byte for byte, and the outbox rows end the same."""
         t, port = dl.populate(self, 60, 2, dl.delivery_ini(lease=60, connections=1))
-        db = os.path.join(t.dir, "tickler.db")
-        con = sqlite3.connect(db)
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        con.close()
-        copy = os.path.join(t.dir, "copy.db")
-        shutil.copyfile(db, copy)
+        db, copy = dl.copy_sqlite_store(t)
         base, got = t.ini, {}
         for conns in (1, 4):
             if conns == 4:
