@@ -102,15 +102,9 @@ int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
             goto unlock;
         }
         if ((rc = tk_calendar_new(&spec, &cal, err)) == 0) {
-            if (c->n == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 8;
-                struct cal_entry *v = realloc(c->v, cap * sizeof *v);
-                if (!v) {
-                    rc = tk_error_set(err, TK_ENOMEM, "out of memory");
-                    goto unlock;
-                }
-                c->v = v;
-                c->cap = cap;
+            if (c->n == c->cap && tk_array_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v, 8)) {
+                rc = tk_error_set(err, TK_ENOMEM, "out of memory");
+                goto unlock;
             }
             c->v[c->n].key = tk_buf_steal(&key);
             c->v[c->n].cal = cal;

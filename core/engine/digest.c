@@ -255,14 +255,8 @@ int tk_engine_digest_collect(struct tk_engine *e, const struct tk_item *it,
     for (size_t i = 0; i < rcpts->n; i++) {
         struct tk_engine_digest *g = e->digest;
         struct digest_entry *d;
-        if (g->n == g->cap) {
-            size_t cap = g->cap ? g->cap * 2 : 64;
-            struct digest_entry *v = realloc(g->v, cap * sizeof *v);
-            if (!v)
-                return oom(err);
-            g->v = v;
-            g->cap = cap;
-        }
+        if (g->n == g->cap && tk_array_grow(&g->v, &g->cap, g->n + 1, sizeof *g->v, 64))
+            return oom(err);
         d = &g->v[g->n];
         memset(d, 0, sizeof *d);
         d->email = tk_strdup(rcpts->v[i].email);
@@ -628,14 +622,9 @@ int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err)
 
 /* ---- the digests an item went in (why) ------------------------------ */
 
-struct digest_ids {
-    int64_t *v;
-    size_t n, cap;
-};
-
 static int note_digest_ids(void *u, const struct tk_audit_entry *ae)
 {
-    struct digest_ids *x = u;
+    struct tk_ids *x = u;
     if (!ae->action || strcmp(ae->action, "reminder") != 0 || !ae->detail)
         return 0;
     for (const char *p = strstr(ae->detail, IN_DIGEST); p; p = strstr(p, IN_DIGEST)) {
@@ -645,15 +634,8 @@ static int note_digest_ids(void *u, const struct tk_audit_entry *ae)
         id = strtoll(p, &end, 10);
         if (end == p || *end != ')' || id <= 0)
             continue;
-        if (x->n == x->cap) {
-            size_t cap = x->cap ? 2 * x->cap : 8;
-            int64_t *v = realloc(x->v, cap * sizeof *v);
-            if (!v)
-                return TK_ENOMEM;
-            x->v = v;
-            x->cap = cap;
-        }
-        x->v[x->n++] = id;
+        if (tk_ids_push(x, id))
+            return TK_ENOMEM;
     }
     return 0;
 }
@@ -662,7 +644,7 @@ int tk_engine_item_digests_each(struct tk_engine *e, int64_t item,
                                 int (*fn)(void *u, const struct tk_outbox_row *r), void *u,
                                 struct tk_error *err)
 {
-    struct digest_ids x = {0};
+    struct tk_ids x = {0};
     int rc = tk_store_audit_each(e->db, 0, item, note_digest_ids, &x, err);
     if (rc == TK_ENOMEM)
         rc = oom(err);
@@ -681,6 +663,6 @@ int tk_engine_item_digests_each(struct tk_engine *e, int64_t item,
             rc = fn(u, &r);
         tk_outbox_row_free(&r);
     }
-    free(x.v);
+    tk_ids_free(&x);
     return rc;
 }

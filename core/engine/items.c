@@ -525,23 +525,15 @@ int tk_engine_event_item(struct tk_engine *e, int64_t item_id, const char *event
 
 struct bulk_collect {
     struct tk_engine *e;
-    int64_t *ids;
-    size_t n, cap;
+    struct tk_ids ids;
     struct tk_strv titles;
 };
 
 static int bulk_add(void *u, struct tk_item *it)
 {
     struct bulk_collect *bc = u;
-    if (bc->n == bc->cap) {
-        size_t cap = bc->cap ? bc->cap * 2 : 16;
-        int64_t *v = realloc(bc->ids, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        bc->ids = v;
-        bc->cap = cap;
-    }
-    bc->ids[bc->n++] = it->id;
+    if (tk_ids_push(&bc->ids, it->id))
+        return TK_ENOMEM;
     return tk_strv_push(&bc->titles, it->title);
 }
 
@@ -559,7 +551,7 @@ struct bulk_run {
 
 static void bulk_run_free(struct bulk_run *r)
 {
-    free(r->bc.ids);
+    tk_ids_free(&r->bc.ids);
     tk_strv_free(&r->bc.titles);
     tk_contacts_free(&r->rcpts);
     tk_account_free(&r->acc);
@@ -596,7 +588,7 @@ static int bulk_prepare(struct tk_engine *e, const char *command, int64_t accoun
             tk_error_set(err, rc, "out of memory");
         return rc;
     }
-    if (!r->bc.n)
+    if (!r->bc.ids.n)
         return tk_error_set(err, TK_ENOTFOUND, "account '%s' has no pending %s items; nothing sent",
                             r->acc.name, r->p->hdr->name);
     if ((rc =
@@ -626,15 +618,15 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
         goto out;
     /* Each item counts as resent (R2): top of the to-do list, audit entry,
      * and D2 for its next automatic reminder. */
-    for (size_t i = 0; i < r.bc.n && rc == 0; i++) {
+    for (size_t i = 0; i < r.bc.ids.n && rc == 0; i++) {
         struct tk_item it;
         memset(&it, 0, sizeof it);
-        if ((rc = tk_store_item_get(e->db, r.bc.ids[i], &it, err)) == 0 &&
+        if ((rc = tk_store_item_get(e->db, r.bc.ids.v[i], &it, err)) == 0 &&
             (rc = tk_store_sequence_next(e->db, "todo", &it.todo_seq, err)) == 0) {
             it.rem.last_mail_at = e->now;
             it.rem.next_at = tk_engine_next_at(e, &it);
             snprintf(detail, sizeof detail, "%s: one request for %zu item%s sent to %s%s", command,
-                     r.bc.n, r.bc.n == 1 ? "" : "s", who, message ? " with a message" : "");
+                     r.bc.ids.n, r.bc.ids.n == 1 ? "" : "s", who, message ? " with a message" : "");
             if ((rc = tk_store_item_update(e->db, &it, err)) == 0)
                 rc = audit(e, &it, "resent", detail, err);
         }
@@ -643,7 +635,7 @@ int tk_engine_bulk(struct tk_engine *e, const char *command, int64_t account_id,
     if (!rc && !r.rcpts.n)
         tk_engine_warn(e, "account '%s' has no contact with notify on; nobody was notified",
                        r.acc.name);
-    *n_items = (int)r.bc.n;
+    *n_items = (int)r.bc.ids.n;
 out:
     free(who);
     bulk_run_free(&r);
@@ -661,14 +653,8 @@ static int bulk_mail_add(void *u, const struct tk_contact *c, const char *subjec
 {
     struct bulk_mails *m = u;
     struct tk_preview_mail *x;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 4;
-        struct tk_preview_mail *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        m->v = v;
-        m->cap = cap;
-    }
+    if (m->n == m->cap && tk_array_grow(&m->v, &m->cap, m->n + 1, sizeof *m->v, 4))
+        return TK_ENOMEM;
     x = &m->v[m->n];
     x->to = strdup(c->email);
     x->subject = strdup(subject);
@@ -701,8 +687,8 @@ int tk_engine_bulk_preview(struct tk_engine *e, const char *command, int64_t acc
         p.type = r.p->hdr->name;
         p.account_id = account_id;
         p.account_name = r.acc.name;
-        p.nitems = r.bc.n;
-        p.item_ids = r.bc.ids;
+        p.nitems = r.bc.ids.n;
+        p.item_ids = r.bc.ids.v;
         p.titles = (const char *const *)r.bc.titles.v;
         p.nmails = m.n;
         p.mails = m.v;

@@ -105,8 +105,7 @@ out:
 }
 
 struct pending {
-    int64_t *ids;
-    size_t n, cap;
+    struct tk_ids ids;
     int oom;
 };
 
@@ -115,15 +114,10 @@ static int collect_pending(void *u, struct tk_item *it)
     struct pending *p = u;
     if (it->archived)
         return 0;
-    if (p->n == p->cap) {
-        int64_t *v = realloc(p->ids, (p->cap = p->cap ? p->cap * 2 : 16) * sizeof *v);
-        if (!v) {
-            p->oom = 1;
-            return 1;
-        }
-        p->ids = v;
+    if (tk_ids_push(&p->ids, it->id)) {
+        p->oom = 1;
+        return 1;
     }
-    p->ids[p->n++] = it->id;
     return 0;
 }
 
@@ -145,15 +139,15 @@ int tk_engine_account_remove(struct tk_engine *e, int64_t account, int force,
         rc = tk_error_set(err, TK_ENOMEM, "out of memory");
         goto out;
     }
-    if (p.n && !force) {
+    if (p.ids.n && !force) {
         rc = tk_error_set(err, TK_ECONFLICT,
                           "account '%s' has %zu pending item%s; complete or withdraw them, or "
                           "remove with --force (withdraws them)",
-                          acc.name, p.n, p.n == 1 ? "" : "s");
+                          acc.name, p.ids.n, p.ids.n == 1 ? "" : "s");
         goto out;
     }
-    for (size_t i = 0; rc == 0 && i < p.n; i++)
-        rc = tk_engine_item_withdraw(e, p.ids[i], err);
+    for (size_t i = 0; rc == 0 && i < p.ids.n; i++)
+        rc = tk_engine_item_withdraw(e, p.ids.v[i], err);
     if (rc || (rc = tk_store_account_delete(e->db, account, &r, err)))
         goto out;
     /* The audit trail is the firm's record and stays; this entry says
@@ -162,19 +156,19 @@ int tk_engine_account_remove(struct tk_engine *e, int64_t account, int force,
              "account %lld removed: %lld contact%s, %lld item%s (%zu withdrawn), %lld job%s, "
              "%lld message%s",
              (long long)account, (long long)r.contacts, r.contacts == 1 ? "" : "s",
-             (long long)r.items, r.items == 1 ? "" : "s", p.n, (long long)r.jobs,
+             (long long)r.items, r.items == 1 ? "" : "s", p.ids.n, (long long)r.jobs,
              r.jobs == 1 ? "" : "s", (long long)r.messages, r.messages == 1 ? "" : "s");
     if ((rc = tk_engine_audit(e, account, 0, 0, "account-removed", detail, err)))
         goto out;
     if (out) {
         out->contacts = r.contacts;
         out->items = r.items;
-        out->withdrawn = (int64_t)p.n;
+        out->withdrawn = (int64_t)p.ids.n;
         out->jobs = r.jobs;
         out->messages = r.messages;
     }
 out:
-    free(p.ids);
+    tk_ids_free(&p.ids);
     tk_account_free(&acc);
     return rc;
 }

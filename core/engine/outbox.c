@@ -23,29 +23,14 @@ int tk_engine_outbox_retry(struct tk_engine *e, int64_t id, struct tk_error *err
     return rc;
 }
 
-struct dead_ids {
-    int64_t *v;
-    size_t n, cap;
-};
-
 static int collect_dead(void *u, const struct tk_outbox_row *r)
 {
-    struct dead_ids *d = u;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        int64_t *v = realloc(d->v, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        d->v = v;
-        d->cap = cap;
-    }
-    d->v[d->n++] = r->id;
-    return 0;
+    return tk_ids_push(u, r->id);
 }
 
 int tk_engine_outbox_retry_failed(struct tk_engine *e, size_t *n, struct tk_error *err)
 {
-    struct dead_ids d = {0};
+    struct tk_ids d = {0};
     int rc = tk_store_outbox_each(e->db, 1, 0, collect_dead, &d, err);
     if (rc == TK_ENOMEM)
         tk_error_set(err, rc, "out of memory");
@@ -53,6 +38,6 @@ int tk_engine_outbox_retry_failed(struct tk_engine *e, size_t *n, struct tk_erro
         rc = tk_engine_outbox_retry(e, d.v[i], err);
     if (rc == 0 && n)
         *n = d.n;
-    free(d.v);
+    tk_ids_free(&d);
     return rc;
 }

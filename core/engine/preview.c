@@ -110,8 +110,7 @@ struct run {
     struct mailed *m;
     size_t nm, mcap;
     /* the page's items with an "escalated" audit entry, sorted */
-    int64_t *esc;
-    size_t nesc, esccap;
+    struct tk_ids esc;
     /* per recipient of the item walked: had an email about it; and the
      * two sets of a reminder's moment (borrowed contacts) */
     unsigned char *had;
@@ -220,14 +219,8 @@ static const char *local_time(struct run *r, tk_time at)
 static struct entry *new_entry(struct run *r, const struct tk_item *it, tk_time at,
                                const char *moved, const char *kind)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 64;
-        struct entry *v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (r->n == r->cap && tk_array_grow(&r->v, &r->cap, r->n + 1, sizeof *r->v, 64))
+        return NULL;
     struct entry *x = &r->v[r->n];
     const struct entry *prev = r->n ? &r->v[r->n - 1] : NULL;
     memset(x, 0, sizeof *x);
@@ -300,14 +293,9 @@ static void accts_free(struct run *r)
 /* Room for one more account at the end (r->accs is sorted again after). */
 static struct acct *acct_new(struct run *r)
 {
-    if (r->naccs == r->acccap) {
-        size_t cap = r->acccap ? 2 * r->acccap : 16;
-        struct acct *v = realloc(r->accs, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        r->accs = v;
-        r->acccap = cap;
-    }
+    if (r->naccs == r->acccap &&
+        tk_array_grow(&r->accs, &r->acccap, r->naccs + 1, sizeof *r->accs, 16))
+        return NULL;
     struct acct *a = &r->accs[r->naccs];
     memset(a, 0, sizeof *a);
     return a;
@@ -342,15 +330,10 @@ static int contact_row(void *u, struct tk_contact *c)
         tk_contact_free(c);
         return 0;
     }
-    if (a->rcpts.n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 8;
-        struct tk_contact *v = realloc(a->rcpts.v, cap * sizeof *v);
-        if (!v) {
-            tk_contact_free(c);
-            return TK_ENOMEM;
-        }
-        a->rcpts.v = v;
-        a->cap = cap;
+    if (a->rcpts.n == a->cap &&
+        tk_array_grow(&a->rcpts.v, &a->cap, a->rcpts.n + 1, sizeof *a->rcpts.v, 8)) {
+        tk_contact_free(c);
+        return TK_ENOMEM;
     }
     a->rcpts.v[a->rcpts.n++] = *c;
     return 0;
@@ -458,14 +441,8 @@ static int load_account(struct run *r, int64_t id, struct tk_error *err)
 static int mailed_add(void *u, int64_t item, const char *to)
 {
     struct run *r = u;
-    if (r->nm == r->mcap) {
-        size_t cap = r->mcap ? 2 * r->mcap : 256;
-        struct mailed *v = realloc(r->m, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        r->m = v;
-        r->mcap = cap;
-    }
+    if (r->nm == r->mcap && tk_array_grow(&r->m, &r->mcap, r->nm + 1, sizeof *r->m, 256))
+        return TK_ENOMEM;
     if (!(r->m[r->nm].to = tk_strdup(to)))
         return TK_ENOMEM;
     r->m[r->nm++].item = item;
@@ -488,16 +465,7 @@ static void mailed_clear(struct run *r)
 static int escalated_add(void *u, int64_t item)
 {
     struct run *r = u;
-    if (r->nesc == r->esccap) {
-        size_t cap = r->esccap ? 2 * r->esccap : 64;
-        int64_t *v = realloc(r->esc, cap * sizeof *v);
-        if (!v)
-            return TK_ENOMEM;
-        r->esc = v;
-        r->esccap = cap;
-    }
-    r->esc[r->nesc++] = item;
-    return 0;
+    return tk_ids_push(&r->esc, item);
 }
 
 /* Who has had an email about the N items V, sorted by item, and which of
@@ -508,7 +476,7 @@ static int mailed_load(struct run *r, const struct tk_item *v, size_t n, struct 
     int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
     int rc;
     mailed_clear(r);
-    r->nesc = 0;
+    r->esc.n = 0;
     if (!ids)
         return oom(err);
     for (size_t i = 0; i < n; i++)
@@ -521,15 +489,15 @@ static int mailed_load(struct run *r, const struct tk_item *v, size_t n, struct 
         return oom(err);
     if (rc == 0 && r->nm > 1)
         qsort(r->m, r->nm, sizeof *r->m, mailed_cmp);
-    if (rc == 0 && r->nesc > 1)
-        qsort(r->esc, r->nesc, sizeof *r->esc, id_cmp);
+    if (rc == 0 && r->esc.n > 1)
+        qsort(r->esc.v, r->esc.n, sizeof *r->esc.v, id_cmp);
     return rc;
 }
 
 /* IT has an "escalated" audit entry (the page's, from mailed_load). */
 static int escalated(const struct run *r, const struct tk_item *it)
 {
-    return r->nesc && bsearch(&it->id, r->esc, r->nesc, sizeof *r->esc, id_cmp) != NULL;
+    return r->esc.n && bsearch(&it->id, r->esc.v, r->esc.n, sizeof *r->esc.v, id_cmp) != NULL;
 }
 
 /* r->had[k]: the account's recipient k has had an email about ITEM (the
@@ -1081,7 +1049,7 @@ static int preview(struct tk_engine *e, int64_t account, int64_t item, int days,
     free(r.v);
     mailed_clear(&r);
     free(r.m);
-    free(r.esc);
+    tk_ids_free(&r.esc);
     free(r.had);
     free(r.fresh.v);
     free(r.known.v);

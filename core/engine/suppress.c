@@ -196,47 +196,6 @@ static int tell_nobody_left(struct tk_engine *e, int64_t account, int64_t item,
     return rc;
 }
 
-/* The accounts that have EMAIL (lower-cased) as a contact, by id (an
- * address may be a contact of several accounts). */
-static int accounts_of(struct tk_engine *e, const char *email, int64_t **ids, size_t *n,
-                       struct tk_error *err)
-{
-    struct tk_cursor *cur = NULL;
-    size_t cap = 0;
-    int r, rc;
-    *ids = NULL;
-    *n = 0;
-    /* EMAIL is the suppression's, lower-cased already: a parameter inside
-     * lower() would be of no known type to PostgreSQL */
-    if ((rc = tk_db_query(e->db, &cur, err,
-                          "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = ? "
-                          "ORDER BY account_id",
-                          "s", email)))
-        return rc;
-    while ((r = tk_cursor_next(cur, err)) > 0) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 4;
-            int64_t *g = realloc(*ids, nc * sizeof *g);
-            if (!g) {
-                rc = tk_error_set(err, TK_ENOMEM, "out of memory");
-                break;
-            }
-            *ids = g;
-            cap = nc;
-        }
-        (*ids)[(*n)++] = tk_cursor_int(cur, 0);
-    }
-    if (rc == 0 && r < 0)
-        rc = err ? err->code : TK_EIO;
-    tk_cursor_close(cur);
-    if (rc) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-    }
-    return rc;
-}
-
 int tk_engine_suppress(struct tk_engine *e, const char *email, const char *reason,
                        const char *source, int64_t outbox_id, int64_t account, int64_t item,
                        int *added, struct tk_error *err)
@@ -265,7 +224,7 @@ int tk_engine_suppress(struct tk_engine *e, const char *email, const char *reaso
         goto out;
     /* Every account that has the address hears of it, once per
      * suppression (the key names it), and may now have nobody left. */
-    if ((rc = accounts_of(e, s.email, &accs, &nacc, err)))
+    if ((rc = tk_store_contact_accounts_nocase(e->db, s.email, &accs, &nacc, err)))
         goto out;
     for (size_t i = 0; rc == 0 && i < nacc; i++) {
         struct tk_account acc = {0};

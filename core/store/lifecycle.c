@@ -95,41 +95,51 @@ int tk_store_contact_remove(struct tk_db *db, int64_t account, const char *email
                                   (long long)account, email);
 }
 
-int tk_store_contact_accounts(struct tk_db *db, const char *addr, int64_t **ids, size_t *n,
-                              struct tk_error *err)
+static int contact_accounts(struct tk_db *db, const char *sql, const char *addr, int64_t **ids,
+                            size_t *n, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
-    int64_t *v = NULL;
-    size_t cap = 0;
+    struct tk_ids v = {0};
     int rc, r = 0;
     *ids = NULL;
     *n = 0;
-    rc = tk_db_query(db, &cur, err,
-                     "SELECT DISTINCT account_id FROM contacts WHERE email = ? ORDER BY account_id",
-                     "s", addr);
-    if (rc)
+    if ((rc = tk_db_query(db, &cur, err, sql, "s", addr)))
         return rc;
     while ((r = tk_cursor_next(cur, err)) > 0) {
-        if (*n == cap) {
-            int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
-            if (!nv) {
-                rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-                break;
-            }
-            v = nv;
+        if (tk_ids_push(&v, tk_cursor_int(cur, 0))) {
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+            break;
         }
-        v[(*n)++] = tk_cursor_int(cur, 0);
     }
     tk_cursor_close(cur);
     if (rc == 0 && r < 0)
         rc = err ? err->code : TK_EIO;
     if (rc) {
-        free(v);
-        *n = 0;
+        tk_ids_free(&v);
         return rc;
     }
-    *ids = v;
+    *ids = v.v;
+    *n = v.n;
     return 0;
+}
+
+int tk_store_contact_accounts(struct tk_db *db, const char *addr, int64_t **ids, size_t *n,
+                              struct tk_error *err)
+{
+    return contact_accounts(
+        db, "SELECT DISTINCT account_id FROM contacts WHERE email = ? ORDER BY account_id", addr,
+        ids, n, err);
+}
+
+int tk_store_contact_accounts_nocase(struct tk_db *db, const char *lower_addr, int64_t **ids,
+                                     size_t *n, struct tk_error *err)
+{
+    /* a parameter inside lower() would be of no known type to PostgreSQL:
+     * the caller lower-cases the address */
+    return contact_accounts(db,
+                            "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = ? "
+                            "ORDER BY account_id",
+                            lower_addr, ids, n, err);
 }
 
 /* TEXT (a whole message, CRLF) with its To: header (and the lines that

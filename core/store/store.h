@@ -340,6 +340,10 @@ struct tk_store_erased {
  * frees with free()). */
 int tk_store_contact_accounts(struct tk_db *db, const char *addr, int64_t **ids, size_t *n,
                               struct tk_error *err);
+/* The same for an address in any case: LOWER_ADDR is lower-cased already,
+ * and contacts match whatever the case they were stored in. */
+int tk_store_contact_accounts_nocase(struct tk_db *db, const char *lower_addr, int64_t **ids,
+                                     size_t *n, struct tk_error *err);
 /* Replace ADDR by MARKER in the outbox (recipient, idempotency key, texts,
  * replies) and the audit trail, and delete the contacts with ADDR.  NAMES
  * (the deleted contacts' names, NULL-terminated, may be NULL) are replaced

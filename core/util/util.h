@@ -95,6 +95,23 @@ int tk_kv_set(struct tk_kv *kv, const char *key, const char *val);
 const char *tk_kv_get(const struct tk_kv *kv, const char *key); /* borrowed */
 void tk_kv_free(struct tk_kv *kv);
 
+/* ---- growable arrays (array.c) ----------------------------------------- */
+
+/* Make room for NEED elements of SIZE bytes in the array whose pointer is at
+ * PV (a `T **`, passed as void *), capacity *CAP: the capacity doubles from
+ * FIRST until it holds NEED.  0, or TK_ENOMEM with the array and *CAP
+ * unchanged.  The owner frees the array with free(). */
+int tk_array_grow(void *pv, size_t *cap, size_t need, size_t size, size_t first);
+
+/* A growable array of ids; a zeroed struct is empty; the owner frees it
+ * with tk_ids_free(). */
+struct tk_ids {
+    int64_t *v;
+    size_t n, cap;
+};
+int tk_ids_push(struct tk_ids *ids, int64_t id); /* 0 or TK_ENOMEM */
+void tk_ids_free(struct tk_ids *ids);
+
 /* ---- time ------------------------------------------------------------ */
 
 /* Seconds since the epoch, UTC. */

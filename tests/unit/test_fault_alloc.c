@@ -321,6 +321,34 @@ static int op_strv(const void *arg, struct tk_buf *out, struct tk_error *err)
     return rc ? tk_error_set(err, TK_ENOMEM, "out of memory") : 0;
 }
 
+/* tk_ids (tk_array_grow) grows through several doublings; a failed push
+ * leaves the ids, their count and the capacity as they were. */
+static int op_ids(const void *arg, struct tk_buf *out, struct tk_error *err)
+{
+    struct tk_ids ids = {0};
+    int rc = 0;
+    (void)arg;
+    for (int64_t i = 0; i < 100 && !rc; i++) {
+        size_t n = ids.n, cap = ids.cap;
+        rc = tk_ids_push(&ids, 1000 + i);
+        TK_CHECK_INT(ids.n, rc ? n : n + 1);
+        if (rc)
+            TK_CHECK_INT(ids.cap, cap);
+        TK_CHECK(ids.n <= ids.cap);
+    }
+    if (!rc) {
+        long saved = pause_faults();
+        for (size_t j = 0; j < ids.n; j++) {
+            TK_CHECK(ids.v[j] == 1000 + (int64_t)j);
+            TK_CHECK_INT(tk_buf_printf(out, "%lld,", (long long)ids.v[j]), 0);
+        }
+        resume_faults(saved);
+    }
+    tk_ids_free(&ids);
+    TK_CHECK(ids.v == NULL && ids.n == 0 && ids.cap == 0);
+    return rc ? tk_error_set(err, TK_ENOMEM, "out of memory") : 0;
+}
+
 /* tk_buf appends grow geometrically; a failed append leaves the buffer as it
  * was (length and contents). */
 static int op_buf(const void *arg, struct tk_buf *out, struct tk_error *err)
@@ -362,6 +390,7 @@ TK_TEST(util_helpers)
 {
     fault_loop("tk_kv set/replace/remove", op_kv, NULL, 0);
     fault_loop("tk_strv push", op_strv, NULL, 0);
+    fault_loop("tk_ids push (tk_array_grow)", op_ids, NULL, 0);
     fault_loop("tk_buf append/printf/steal", op_buf, NULL, 0);
 }
 
