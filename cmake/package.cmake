@@ -70,11 +70,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION mail)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")
-# Libraries opened at first use rather than linked (libcurl, libical, and
-# with TK_LAZY_LIBS GMime, libmicrohttpd, libcrypto, libsodium) are not in
+# Libraries opened at first use rather than linked (libcurl, libical,
+# libidn2 (core/mail/address.c and the smtp plugin), and with TK_LAZY_LIBS GMime, libmicrohttpd, libcrypto, libsodium) are not in
 # the binary's NEEDED list, so dpkg-shlibdeps cannot see them: name their
 # packages here, found from the files at configure time.
-set(tk_dlopened ${CURL_LINK_LIBRARIES} ${ICAL_LINK_LIBRARIES})
+set(tk_dlopened ${CURL_LINK_LIBRARIES} ${ICAL_LINK_LIBRARIES} ${IDN2_LINK_LIBRARIES})
 if(TK_LAZY_LIBS)
   list(APPEND tk_dlopened ${GMIME_LINK_LIBRARIES} ${MHD_LINK_LIBRARIES}
     ${LIBCRYPTO_LINK_LIBRARIES} ${SODIUM_LINK_LIBRARIES})

@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 done:
     if (c.pipelines)
         tk_pipelines_close(c.pipelines);
-    tk_engine_close(c.e);
+    tk_engine_close_at_exit(c.e); /* main returns next */
     tk_cli_args_free(&args);
     return rc ? fail(&err) : 0;
 }

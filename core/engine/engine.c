@@ -137,7 +137,7 @@ int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now,
     return tk_db_migrate(e->db, err);
 }
 
-void tk_engine_close(struct tk_engine *e)
+static void engine_close(struct tk_engine *e, int at_exit)
 {
     if (!e)
         return;
@@ -148,7 +148,10 @@ void tk_engine_close(struct tk_engine *e)
     if (e->catalog)
         tk_catalog_close(e->catalog);
     if (!e->peer) {
-        tk_registry_unload(&e->plugins);
+        if (at_exit)
+            tk_registry_unload_at_exit(&e->plugins);
+        else
+            tk_registry_unload(&e->plugins);
         tk_config_free(&e->cfg);
     }
     free(e->from_name);
@@ -157,6 +160,16 @@ void tk_engine_close(struct tk_engine *e)
     tk_engine_calcache_free(e);
     tk_engine_digest_free(e);
     free(e);
+}
+
+void tk_engine_close(struct tk_engine *e)
+{
+    engine_close(e, 0);
+}
+
+void tk_engine_close_at_exit(struct tk_engine *e)
+{
+    engine_close(e, 1);
 }
 
 void tk_engine_tick_clock(struct tk_engine *e)

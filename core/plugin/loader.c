@@ -31,7 +31,7 @@ _Static_assert(offsetof(struct tk_plugin_header, size) == 4 &&
                    offsetof(struct tk_plugin_header, kind) == 8,
                "struct tk_plugin_header never moves");
 
-static void plugin_free(struct tk_plugin *p)
+static void plugin_free(struct tk_plugin *p, int at_exit)
 {
     if (!p)
         return;
@@ -44,7 +44,10 @@ static void plugin_free(struct tk_plugin *p)
             tk_plugin_log(p, TK_LOG_DEBUG, "plugin %s: %zu bytes still allocated after fini",
                           p->path, p->mem_used);
     }
-    if (p->handle) {
+    if (at_exit) {
+        /* mapped until the process exits; the descriptor keeps the name
+         * /proc/self/fd/N taken as long as the object is mapped */
+    } else if (p->handle) {
         char name[64];
         void *still;
         dlclose(p->handle);
@@ -59,7 +62,7 @@ static void plugin_free(struct tk_plugin *p)
             p->fd = -1;
         }
     }
-    if (p->fd >= 0)
+    if (p->fd >= 0 && !at_exit)
         close(p->fd);
     free(p->path);
     free(p);
@@ -111,20 +114,20 @@ static int open_one(int dirfd, const char *name, const char *path, struct tk_con
                              "descriptor through /proc/self/fd)");
         else
             tk_plugin_refuse(err, path, "cannot load: %s", dl_reason(procname));
-        plugin_free(p);
+        plugin_free(p, 0);
         return TK_ERR;
     }
     /* dlsym returns void *; POSIX guarantees it converts to a function. */
     *(void **)&entry = dlsym(p->handle, TK_PLUGIN_ENTRY_NAME);
     if (!entry) {
         tk_plugin_refuse(err, path, "not a tickler plugin: no %s symbol", TK_PLUGIN_ENTRY_NAME);
-        plugin_free(p);
+        plugin_free(p, 0);
         return TK_ERR;
     }
     p->hdr = entry();
     if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 ||
         (rc = tk_plugin_check_body(p, err)) != 0) {
-        plugin_free(p);
+        plugin_free(p, 0);
         return rc;
     }
     tk_plugin_host_init(p);
@@ -237,7 +240,7 @@ static int load_folder(struct tk_registry *reg, const char *dir, struct tk_confi
         if (rc == 0 && replaced != (size_t)-1) {
             tk_plugin_log(p, TK_LOG_INFO, "plugin %s replaces %s ([plugins] allow_override)",
                           p->path, reg->v[replaced]->path);
-            plugin_free(reg->v[replaced]);
+            plugin_free(reg->v[replaced], 0);
             memmove(reg->v + replaced, reg->v + replaced + 1,
                     (reg->n - replaced - 1) * sizeof *reg->v);
             reg->n--;
@@ -246,7 +249,7 @@ static int load_folder(struct tk_registry *reg, const char *dir, struct tk_confi
         if (rc == 0)
             rc = push(reg, p, err);
         if (rc != 0)
-            plugin_free(p);
+            plugin_free(p, 0);
     }
     close(dirfd);
     tk_strv_free(&names);
@@ -358,10 +361,18 @@ void tk_registry_unload(struct tk_registry *reg)
     if (!reg)
         return;
     for (size_t i = reg->n; i > 0; i--)
-        plugin_free(reg->v[i - 1]);
+        plugin_free(reg->v[i - 1], reg->at_exit);
     free(reg->v);
     free(reg->path);
     memset(reg, 0, sizeof *reg);
+}
+
+void tk_registry_unload_at_exit(struct tk_registry *reg)
+{
+    if (!reg)
+        return;
+    reg->at_exit = 1;
+    tk_registry_unload(reg);
 }
 
 int tk_registry_claim_transport(struct tk_registry *reg, struct tk_config *cfg,

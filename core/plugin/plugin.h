@@ -50,7 +50,8 @@ struct tk_plugin {
 struct tk_registry {
     struct tk_plugin **v;
     size_t n, cap;
-    char *path; /* the folders searched, ':'-separated, for messages */
+    char *path;  /* the folders searched, ':'-separated, for messages */
+    int at_exit; /* tk_registry_unload_at_exit: leave the objects mapped */
 };
 
 /* Load the plugins of the search path.  PATH: folders separated by ':',
@@ -69,6 +70,13 @@ int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config
 /* fini every inited plugin (in reverse order), dlclose all, empty REG.
  * Safe on an empty or zeroed registry. */
 void tk_registry_unload(struct tk_registry *reg);
+/* The same for a process that exits right after: every inited plugin's fini
+ * runs as in tk_registry_unload, but the objects stay mapped and their
+ * descriptors open, for the kernel to drop at exit (a `send` spent about
+ * 60 system calls, the munmaps of 8 plugins, libidn2 and libunistring and
+ * a probe per plugin, in dlclose; bench/RESULTS.md).  Their destructors
+ * run at exit instead of at dlclose. */
+void tk_registry_unload_at_exit(struct tk_registry *reg);
 
 /* Check that the transport CFG names (transport_plugin) is loaded and claim
  * its keys of [transport]: "no transport plugin 'x' in PATH" or
