@@ -18,7 +18,14 @@ tick`, several times from the same queued rows:
   of the times of its blocking calls (poll, recv, read) on the store's
   socket and on the relay's (strace -T; strace slows everything, so the
   split is what counts, not the sum);
-- tickler's instructions per message (callgrind, whole process).
+- tickler's instructions per message (callgrind, whole process);
+- on PostgreSQL, the outbox's updates per message, the HOT ones among them
+  (no new index entry), and the buffer accesses in its indexes and heap
+  (pg_stat_user_tables, pg_statio_user_*).
+
+--pg-prep "SQL; SQL" runs on the queued PostgreSQL store before the runs
+(a storage parameter or an index measured by hand; VACUUM works, each
+statement goes on its own).
 """
 import argparse
 import os
@@ -149,8 +156,10 @@ class Counter(bench.Bench):
                  "pg_stat_database WHERE datname = 'tkbench'")
             # the outbox's updates, the HOT ones (no index entry), and the
             # index entries written (blocks touched in its indexes)
-            qt = ("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
-                  "WHERE relname = 'outbox'")
+            qt = ("SELECT n_tup_upd, n_tup_hot_upd, (SELECT sum(idx_blks_hit + idx_blks_read) "
+                  "FROM pg_statio_user_indexes WHERE relname = 'outbox'), (SELECT "
+                  "heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = "
+                  "'outbox') FROM pg_stat_user_tables WHERE relname = 'outbox'")
             a0 = self.stat(q)
             t0 = self.stat(qt, db="tkbench")
             self.tick(cfg)
@@ -161,6 +170,10 @@ class Counter(bench.Bench):
             out["server_rows_written_msg"] = (a1[1] - a0[1]) / n
             out["outbox_updates_msg"] = (t1[0] - t0[0]) / n
             out["outbox_hot_updates_msg"] = (t1[1] - t0[1]) / n
+            # buffer accesses (hits + reads) in the outbox's 8 indexes and
+            # in its heap: the index work that HOT updates save
+            out["outbox_index_buffers_msg"] = (t1[2] - t0[2]) / n
+            out["outbox_heap_buffers_msg"] = (t1[3] - t0[3]) / n
         # strace: round trips and waits
         cfg = self.fresh(driver, n)
         trace = os.path.join(self.work, "trace.txt")
