@@ -284,7 +284,7 @@ static void forget_prepared(struct tk_db *db)
  * missing sets it.  One that may not alter the table, or that would wait
  * for a lock (a VACUUM), leaves it to the next: the session goes on. */
 #define OUTBOX_FILLFACTOR_PROBE                                                                    \
-    "SELECT 1 FROM pg_class WHERE oid = to_regclass('outbox') AND NOT "                           \
+    "SELECT 1 FROM pg_class WHERE oid = to_regclass('outbox') AND NOT "                            \
     "coalesce('fillfactor=50' = ANY (reloptions), false)"
 #define OUTBOX_FILLFACTOR_SET                                                                      \
     "BEGIN; SET LOCAL lock_timeout = '100ms'; ALTER TABLE outbox SET (fillfactor = 50); COMMIT"
@@ -305,8 +305,8 @@ static int setup_session(struct tk_db *db, struct tk_error *err)
     forget_prepared(db);
     db->goodbye = 0;
     PQsetNoticeReceiver(db->conn, quiet_notice, db);
-    PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; "
-                                     OUTBOX_FILLFACTOR_PROBE);
+    PGresult *res =
+        PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; " OUTBOX_FILLFACTOR_PROBE);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : fail(db, res, err);
     int missing = rc == 0 && PQntuples(res) > 0;
     PQclear(res);
