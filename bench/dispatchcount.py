@@ -18,7 +18,14 @@ tick`, several times from the same queued rows:
   of the times of its blocking calls (poll, recv, read) on the store's
   socket and on the relay's (strace -T; strace slows everything, so the
   split is what counts, not the sum);
-- tickler's instructions per message (callgrind, whole process).
+- tickler's instructions per message (callgrind, whole process);
+- on PostgreSQL, the outbox's updates per message, the HOT ones among them
+  (no new index entry), and the buffer accesses in its indexes and heap
+  (pg_stat_user_tables, pg_statio_user_*).
+
+--pg-prep "SQL; SQL" runs on the queued PostgreSQL store before the runs
+(a storage parameter or an index measured by hand; VACUUM works, each
+statement goes on its own).
 """
 import argparse
 import os
@@ -91,6 +98,8 @@ class Counter(bench.Bench):
             if why:
                 raise RuntimeError(why)
             self.dispatch_store("postgres", n)
+            for sql in filter(None, (x.strip() for x in self.pg_prep.split(";"))):
+                self.psql(sql)  # one at a time: VACUUM runs outside a transaction
             self.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE datname = 'tkbench' AND pid <> pg_backend_pid()", db="postgres")
             self.psql("ALTER DATABASE tkbench RENAME TO tktemplate", db="postgres")
@@ -145,12 +154,26 @@ class Counter(bench.Bench):
             cfg = self.fresh(driver, n)
             q = ("SELECT xact_commit + xact_rollback, tup_updated + tup_inserted FROM "
                  "pg_stat_database WHERE datname = 'tkbench'")
+            # the outbox's updates, the HOT ones (no index entry), and the
+            # index entries written (blocks touched in its indexes)
+            qt = ("SELECT n_tup_upd, n_tup_hot_upd, (SELECT sum(idx_blks_hit + idx_blks_read) "
+                  "FROM pg_statio_user_indexes WHERE relname = 'outbox'), (SELECT "
+                  "heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = "
+                  "'outbox') FROM pg_stat_user_tables WHERE relname = 'outbox'")
             a0 = self.stat(q)
+            t0 = self.stat(qt, db="tkbench")
             self.tick(cfg)
             time.sleep(0.6)  # the statistics are flushed at the session's end
             a1 = self.stat(q)
+            t1 = self.stat(qt, db="tkbench")
             out["server_xacts_msg"] = (a1[0] - a0[0]) / n
             out["server_rows_written_msg"] = (a1[1] - a0[1]) / n
+            out["outbox_updates_msg"] = (t1[0] - t0[0]) / n
+            out["outbox_hot_updates_msg"] = (t1[1] - t0[1]) / n
+            # buffer accesses (hits + reads) in the outbox's 8 indexes and
+            # in its heap: the index work that HOT updates save
+            out["outbox_index_buffers_msg"] = (t1[2] - t0[2]) / n
+            out["outbox_heap_buffers_msg"] = (t1[3] - t0[3]) / n
         # strace: round trips and waits
         cfg = self.fresh(driver, n)
         trace = os.path.join(self.work, "trace.txt")
@@ -167,9 +190,9 @@ class Counter(bench.Bench):
         out["tickler_instr_msg"] = int(mm.group(1).replace(",", "")) / n if mm else None
         return out
 
-    def stat(self, sql):
+    def stat(self, sql, db="postgres"):
         txt = subprocess.run(["psql", "-h", self.pgdir, "-p", str(self.pgport), "-U", "postgres",
-                              "-d", "postgres", "-XAtc", sql], capture_output=True, text=True).stdout
+                              "-d", db, "-XAtc", sql], capture_output=True, text=True).stdout
         return [int(x) for x in txt.strip().split("|")]
 
     def parse_trace(self, path, n):
@@ -220,12 +243,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--drivers", default="sqlite,postgres")
     ap.add_argument("--ini", default="", help="appended to the config (\\n for newlines)")
+    ap.add_argument("--pg-prep", default="",
+                    help="SQL run on the PostgreSQL store once it is queued (measure a storage "
+                         "parameter or an index by hand)")
     a = ap.parse_args()
-    args = argparse.Namespace(quick=True, out=a.out, build=a.build, only=None)
+    args = argparse.Namespace(quick=True, out=a.out, build=a.build, only=None, scale_case=None)
     c = Counter(args)
     c.nruns = a.runs
     c.conns = a.conns
     c.extra = a.ini
+    c.pg_prep = a.pg_prep
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     try:
         for d in a.drivers.split(","):
