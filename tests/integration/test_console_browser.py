@@ -158,6 +158,19 @@ class Console(unittest.TestCase):
     def css(self, sel):
         return self.driver.find_element(By.CSS_SELECTOR, sel)
 
+    def reminders_become(self, enabled, every, count):
+        """Wait until the item's reminders read ENABLED, EVERY and COUNT
+        (None: any): click() returns before the form's POST has landed,
+        so a read right after it may see the state before (it did, on a
+        quiet machine with Chromium 156.0.8078.114)."""
+        def now():
+            rem = self.show(self.item)["reminders"]
+            return (rem["enabled"], rem["every_days"] if every is not None else None,
+                    rem["count"] if count is not None else None)
+        want = (enabled, every, count)
+        self.wait_for(lambda: now() == want, "reminders %r" % (want,))
+        self.assertEqual(now(), want)
+
     def after_click(self, sel, text, timeout=20):
         """Wait for an element SEL holding TEXT on the page a click led to:
         a form's POST and its redirect may still be on their way when
@@ -265,7 +278,7 @@ class Console(unittest.TestCase):
         # reminders off, then on with a new interval and count
         self.css("[data-action=reminders-off]").click()
         self.no_alert()
-        self.assertFalse(self.show(self.item)["reminders"]["enabled"])
+        self.reminders_become(False, None, None)
         every = self.css("input[name=every_days]")
         every.clear()
         every.send_keys("5")
@@ -274,15 +287,13 @@ class Console(unittest.TestCase):
         count.send_keys("4")
         self.css("[data-action=reminders-on]").click()
         self.no_alert()
-        rem = self.show(self.item)["reminders"]
-        self.assertEqual((rem["enabled"], rem["every_days"], rem["count"]), (True, 5, 4))
+        self.reminders_become(True, 5, 4)
         # save keeps on/off and changes the numbers
         every = self.css("input[name=every_days]")
         every.clear()
         every.send_keys("6")
         self.css("[data-action=save-reminders]").click()
-        rem = self.show(self.item)["reminders"]
-        self.assertEqual((rem["enabled"], rem["every_days"], rem["count"]), (True, 6, 4))
+        self.reminders_become(True, 6, 4)
         # a refused value shows the CLI's line and changes nothing
         self.driver.execute_script("document.querySelector('input[name=every_days]').removeAttribute('min')")
         every = self.css("input[name=every_days]")
