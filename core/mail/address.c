@@ -8,62 +8,28 @@
  * what the builder and the smtp transport can send, so that a bad address
  * is refused where a person typed it instead of failing later, in a tick.
  */
-#include <dlfcn.h>
-#include <idn2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mail/mail.h"
+#include "util/idnfn.h"
 
 #define LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1 */
 #define DOMAIN_MAX 253 /* RFC 1035 2.3.4, without the root's dot */
 #define ADDR_MAX 254   /* RFC 5321 4.5.3.1.3: a path is 256 with "<>" */
 #define LABEL_MAX 63
 
-/* IDNA2008 with the UTS #46 mapping, non-transitional (ß stays ß): what
- * browsers and mail clients resolve.  The smtp transport converts
- * envelope domains with the same flags. */
-#define IDN_FLAGS (IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL)
-
-/* libidn2 is opened the first time a domain needs it (non-ASCII, or an
- * "xn--" label to decode), not linked: with libunistring it cost every
- * command 570 symbol lookups and two more libraries to map at start, for
- * the rare international domain (bench/RESULTS.md update 6).  Kept open
- * for the life of the process, as a linked library is.  What idn2_to_ascii_8z
- * returns is freed with free(): idn2_free is free() on this platform. */
-#define IDN_LIBRARY "libidn2.so.0"
-static struct {
-    __typeof__(idn2_to_ascii_8z) *to_ascii_8z;
-    __typeof__(idn2_strerror) *error_text;
-} idn;
-static char idn_failed[TK_ERROR_MAX]; /* why libidn2 could not be loaded */
-static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
-
-static void idn_load(void)
-{
-    void *h = dlopen(IDN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(idn_failed, sizeof idn_failed, "cannot load %s: %s", IDN_LIBRARY, dlerror());
-        return;
-    }
-    *(void **)&idn.to_ascii_8z = dlsym(h, "idn2_to_ascii_8z");
-    *(void **)&idn.error_text = dlsym(h, "idn2_strerror");
-    if (!idn.to_ascii_8z || !idn.error_text)
-        snprintf(idn_failed, sizeof idn_failed, "%s has no idn2_to_ascii_8z", IDN_LIBRARY);
-}
-
-/* idn2_to_ascii_8z through the library opened on first use; TK_EIO with
- * ERR set when it cannot be loaded (the domain is then neither accepted nor
- * refused as invalid). */
+/* DOMAIN in A-labels through libidn2, opened at first use (util/idnfn.c);
+ * TK_EIO with ERR set when it cannot be loaded (the domain is then neither
+ * accepted nor refused as invalid). */
 static int to_ascii(const char *domain, char **out, int *rc, struct tk_error *err)
 {
+    const char *why = tk_idn_load();
     *out = NULL;
-    pthread_once(&idn_once, idn_load);
-    if (idn_failed[0])
-        return tk_error_set(err, TK_EIO, "international domain %s: %s", domain, idn_failed);
-    *rc = idn.to_ascii_8z(domain, out, IDN_FLAGS);
+    if (why)
+        return tk_error_set(err, TK_EIO, "international domain %s: %s", domain, why);
+    *rc = tk_idn_to_ascii(domain, out);
     return 0;
 }
 
@@ -246,7 +212,7 @@ static int domain_to_ascii(const char *addr, const char *domain, char **out, str
             *out = NULL;
             if (rc != IDN2_OK)
                 return refuse(err, addr, "the domain is not a valid international name (%s)",
-                              idn.error_text(rc));
+                              tk_idn_strerror(rc));
         }
         return 0;
     }
@@ -258,7 +224,7 @@ static int domain_to_ascii(const char *addr, const char *domain, char **out, str
     if (rc != IDN2_OK) {
         *out = NULL;
         return refuse(err, addr, "the domain is not a valid international name (%s)",
-                      idn.error_text(rc));
+                      tk_idn_strerror(rc));
     }
     if ((why = ldh_domain(*out))) {
         free(*out);

@@ -1,45 +1,17 @@
 /* envelope.c - envelope addresses as they go on the wire (see envelope.h). */
 #include "envelope.h"
 
-#include <dlfcn.h>
-#include <idn2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/idnfn.h"
 #include "wire.h"
 
-/* As core/mail/address.c: IDNA2008 with the UTS #46 mapping,
- * non-transitional; an address core accepted converts here too. */
-#define IDN_FLAGS (IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL)
-
-/* As core/mail/address.c too, libidn2 is opened the first time a domain
- * needs it, not linked: linked, it and libunistring were mapped and
- * relocated by every command that loads the plugins (`send` among them),
- * for the rare international domain (bench/RESULTS.md).  Kept open for the
- * life of the process.  What idn2_to_ascii_8z returns is freed with free():
- * idn2_free is free() on this platform. */
-#define IDN_LIBRARY "libidn2.so.0"
-static struct {
-    __typeof__(idn2_to_ascii_8z) *to_ascii_8z;
-    __typeof__(idn2_strerror) *error_text;
-} idn;
-static char idn_failed[256]; /* why libidn2 could not be loaded */
-static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
-
-static void idn_load(void)
-{
-    void *h = dlopen(IDN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(idn_failed, sizeof idn_failed, "cannot load %s: %s", IDN_LIBRARY, dlerror());
-        return;
-    }
-    *(void **)&idn.to_ascii_8z = dlsym(h, "idn2_to_ascii_8z");
-    *(void **)&idn.error_text = dlsym(h, "idn2_strerror");
-    if (!idn.to_ascii_8z || !idn.error_text)
-        snprintf(idn_failed, sizeof idn_failed, "%s has no idn2_to_ascii_8z", IDN_LIBRARY);
-}
+/* Domains go out in A-labels through libidn2, opened at the first
+ * international domain by core/util/idnfn.c, compiled into this plugin: the
+ * same loader and flags as core's address checker, so an address core
+ * accepted converts here too. */
 
 /* The '@' before the domain, or NULL when S is not "local@domain" with
  * nothing that could end "MAIL FROM:<...>" early: no control characters,
@@ -84,17 +56,17 @@ static int convert(const char *what, const char *addr, char *out, size_t size,
         return -1;
     }
     if (!ascii(at + 1, strlen(at + 1))) {
-        pthread_once(&idn_once, idn_load);
-        if (idn_failed[0]) {
+        const char *why = tk_idn_load();
+        if (why) {
             /* not the address's fault: the message stays queued */
             res->status = TK_TEMPORARY;
-            tk_smtp_reply_set(res, "the domain of the %s address: %s", what, idn_failed);
+            tk_smtp_reply_set(res, "the domain of the %s address: %s", what, why);
             return -1;
         }
-        rc = idn.to_ascii_8z(at + 1, &domain, IDN_FLAGS);
+        rc = tk_idn_to_ascii(at + 1, &domain);
         if (rc != IDN2_OK) {
             tk_smtp_reply_set(res, "the domain of the %s address cannot be written in ASCII: %s",
-                              what, idn.error_text(rc));
+                              what, tk_idn_strerror(rc));
             return -1;
         }
     }
