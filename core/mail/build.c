@@ -342,6 +342,10 @@ static int bad_addr(const char *header, const char *addr, struct tk_error *err)
         return 0;
     if (rc == TK_ENOMEM)
         return tk_error_set(err, rc, "out of memory");
+    /* not the address's fault (libidn2 cannot be loaded): the checker's
+     * reason, which names the library, and not "invalid" */
+    if (rc == TK_EIO)
+        return tk_error_set(err, rc, "mail: %s address: %s", header, why.msg);
     /* "invalid email address '...': ..." -> "mail: invalid To address '...': ..." */
     return tk_error_set(err, rc, "mail: invalid %s address%s", header,
                         strncmp(why.msg, "invalid email address", 21) == 0 ? why.msg + 21 : "");

@@ -1,9 +1,11 @@
 /* idnfn.c - libidn2 opened at first use (see idnfn.h). */
+#define _GNU_SOURCE /* secure_getenv */
 #include "idnfn.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define IDN_LIBRARY "libidn2.so.0"
 
@@ -16,7 +18,11 @@ static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
 
 static void idn_open(void)
 {
-    void *h = dlopen(IDN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    /* Test-only knob (idnfn.h): the file opened in place of libidn2, so
+     * that the tests can make it unloadable for one process.  Ignored by
+     * secure_getenv in a set-user-ID process, as LD_LIBRARY_PATH is. */
+    const char *file = secure_getenv("TK_TEST_IDN_LIBRARY");
+    void *h = dlopen(file && *file ? file : IDN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(idn_failed, sizeof idn_failed, "cannot load %s: %s", IDN_LIBRARY, dlerror());
         return;

@@ -19,8 +19,14 @@
 #define TK_IDN_FLAGS (IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL)
 
 /* Open libidn2.so.0 once (thread-safe; kept open for the life of the
- * process, as a linked library is).  NULL when it is usable, else why not:
- * "cannot load libidn2.so.0: ..." (a static string). */
+ * process, as a linked library is).  NULL when it is usable, else why not,
+ * one line naming the library: "cannot load libidn2.so.0: <dlerror>" or
+ * "libidn2.so.0 has no idn2_to_ascii_8z" (a static string).
+ *
+ * For tests only: $TK_TEST_IDN_LIBRARY, when set and not empty, is the
+ * file dlopen()ed instead (a path that does not exist makes libidn2
+ * unloadable for that process: it.test_lazy_start).  The messages still
+ * say libidn2.so.0; dlerror's part names the file. */
 const char *tk_idn_load(void);
 /* After tk_idn_load returned NULL: idn2_to_ascii_8z(DOMAIN, OUT,
  * TK_IDN_FLAGS), libidn2's code (IDN2_OK: *OUT is the caller's, freed with

@@ -19,7 +19,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tkharness import BIN, FIXTURES, PLUGINS, Tickler  # noqa: E402
+from tkharness import BIN, FIXTURES, PLUGINS, SmtpServer, Tickler, at  # noqa: E402
 
 
 def lazy_libs_built():
@@ -232,6 +232,123 @@ class LazyLibraries(unittest.TestCase):
                 self.assertNotIn("file=" + lib, r.err, lib)
         self.assertEqual(len(t.rows("SELECT id FROM outbox")), 1)
 
+
+class LazyIdnUnloadable(unittest.TestCase):
+    """libidn2 is opened at the first international domain (core/util/
+    idnfn.c, compiled into core and into smtp.so).  When it cannot be
+    loaded, such a domain is neither accepted nor refused as invalid: the
+    CLI refuses with one line naming libidn2 and changes nothing, and a
+    queued message to it stays queued (temporary) with that reason until a
+    later attempt can load it.  $TK_TEST_IDN_LIBRARY (idnfn.h, tests only)
+    names the file opened in place of libidn2.so.0: a path that does not
+    exist makes the real dlopen fail in that process only."""
+
+    IDN = "b\u00fccher.example"           # bücher.example
+    IDN_ASCII = "xn--bcher-kva.example"
+
+    def missing(self, t):
+        path = os.path.join(t.dir, "no-such-folder", "libidn2.so.0")
+        why = ("cannot load libidn2.so.0: %s: cannot open shared object file: "
+               "No such file or directory" % path)
+        return {"TK_TEST_IDN_LIBRARY": path}, why
+
+    def test_contact_add_refuses_with_one_line_and_changes_nothing(self):
+        t = Tickler(self)
+        acc = t.ok("account", "add", "Acme BV").strip()
+        # a library that loads but is no libidn2
+        stub = os.path.join(t.dir, "libstub.so")
+        src = os.path.join(t.dir, "stub.c")
+        with open(src, "w") as f:
+            f.write("int stub_function(void) { return 1; }\n")
+        import subprocess
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", stub, src], check=True)
+        env, why = self.missing(t)
+        state = lambda: (t.json("contact", "list", acc), t.json("audit"))  # noqa: E731
+        before = state()
+        for knob, reason in ((env, why),
+                             ({"TK_TEST_IDN_LIBRARY": stub},
+                              "libidn2.so.0 has no idn2_to_ascii_8z")):
+            r = t.run("contact", "add", acc, "ann@" + self.IDN, "--name", "Ann", env=knob)
+            self.assertEqual(r.rc, 1, r)  # a failure, not a usage error (docs/cli.md)
+            self.assertEqual(r.out, "", r)
+            self.assertEqual(r.err.splitlines(),
+                             ["tickler: international domain %s: %s" % (self.IDN, reason)], r)
+            self.assertEqual(state(), before)
+        # an ASCII domain needs no libidn2
+        t.ok("contact", "add", acc, "bob@example.com", env=env)
+        # loadable again: the same address is accepted, stored as written
+        t.ok("contact", "add", acc, "ann@" + self.IDN, "--name", "Ann")
+        self.assertEqual(sorted(c["email"] for c in t.json("contact", "list", acc)),
+                         ["ann@" + self.IDN, "bob@example.com"])
+
+    def test_queued_message_waits_for_libidn2_then_goes_out(self):
+        # Ann's domain is international, Bob's is not.
+        srv = SmtpServer(self)
+        srv.stop()  # the relay is down while the item is sent: both queue
+        t = Tickler(self, smtp=srv)
+        acc = t.ok("account", "add", "Acme BV").strip()
+        ann = "ann@" + self.IDN
+        t.ok("contact", "add", acc, ann, "--name", "Ann")
+        t.ok("contact", "add", acc, "bob@example.com", "--name", "Bob")
+        env, why = self.missing(t)
+        send = ("send", "invoice", "--account", acc, "--title", "Fees", "--reminders", "off",
+                "--set", "amount=1.00", "--set", "currency=EUR")
+        state = lambda: (t.json("list"), t.json("outbox"), t.json("audit"))  # noqa: E731
+        before = state()
+
+        # A message cannot be built for Ann's domain: `send` refuses whole,
+        # with the reason (not "invalid To address"), and changes nothing.
+        r = t.run(*send, env=env)
+        self.assertEqual(r.rc, 1, r)
+        self.assertEqual(r.err.splitlines(),
+                         ["tickler: mail: To address: international domain %s: %s"
+                          % (self.IDN, why)], r)
+        self.assertEqual(state(), before)
+
+        t.ok(*send)
+        rows = t.json("outbox")
+        self.assertEqual(sorted((r["recipient"], r["state"]) for r in rows),
+                         [(ann, "queued"), ("bob@example.com", "queued")], rows)
+
+        # The relay is back, libidn2 is not: Bob's message goes out, Ann's
+        # stays queued (temporary, not dead) with the reason in one line.
+        # It is its own failure, not the relay's (reply code 451, not 0):
+        # the messages after it in the batch are not held back.
+        srv.start()
+        t.ok("tick", now=at(days=1), env=env)
+        self.assertEqual([e["rcpt_tos"] for e in srv.envelopes()], [["bob@example.com"]])
+        row, = [r for r in t.json("outbox") if r["recipient"] == ann]
+        self.assertEqual((row["state"], row["attempts"], row["reply_code"]), ("queued", 2, 451),
+                         row)
+        self.assertEqual(row["reply"], "the domain of the recipient address: " + why, row)
+        self.assertNotIn("\n", row["reply"])
+        self.assertEqual(t.json("outbox", "--failed"), [])
+
+        # libidn2 loads again: the next tick delivers it, as punycode
+        t.ok("tick", now=at(days=2))
+        self.assertEqual(sorted(e["rcpt_tos"][0] for e in srv.envelopes()),
+                         ["ann@" + self.IDN_ASCII, "bob@example.com"])
+        row, = [r for r in t.json("outbox") if r["recipient"] == ann]
+        self.assertEqual(row["state"], "sent", row)
+
+    def test_due_reminder_is_skipped_with_the_reason(self):
+        # A reminder's message is built at the tick: the item is skipped
+        # and retried, `why` names libidn2, nothing goes out for it.
+        t = Tickler(self)
+        acc = t.ok("account", "add", "Acme BV").strip()
+        t.ok("contact", "add", acc, "ann@" + self.IDN, "--name", "Ann")
+        item = t.send("invoice", acc, "Fees", "--reminders", "on", "--every", "1")
+        sent = len(t.spooled())
+        env, why = self.missing(t)
+        r = t.run("tick", now=at(days=2), env=env)
+        self.assertEqual(r.rc, 1, r)
+        reason = "mail: To address: international domain %s: %s" % (self.IDN, why)
+        self.assertIn("tickler: warning: item %s skipped until " % item, r.err)
+        self.assertTrue(r.err.splitlines()[0].endswith(": " + reason), r.err)
+        self.assertEqual(t.json("why", item, now=at(days=2))["last_failure"]["error"], reason)
+        self.assertEqual(len(t.spooled()), sent)
+        self.assertGreaterEqual(t.json("tick", now=at(days=2, minutes=1))["reminders"], 1)
+        self.assertEqual(len(t.spooled()), sent + 1)
 
 class LazyConfig(unittest.TestCase):
     def test_plugin_section_checked_by_every_command(self):

@@ -58,8 +58,12 @@ static int convert(const char *what, const char *addr, char *out, size_t size,
     if (!ascii(at + 1, strlen(at + 1))) {
         const char *why = tk_idn_load();
         if (why) {
-            /* not the address's fault: the message stays queued */
+            /* not the address's fault: the message stays queued.  451
+             * (RFC 5321: local error in processing), as reply code 0
+             * would tell the host the relay is down, and it would hold
+             * every other message of the batch back with this one. */
             res->status = TK_TEMPORARY;
+            res->reply_code = 451;
             tk_smtp_reply_set(res, "the domain of the %s address: %s", what, why);
             return -1;
         }
