@@ -463,7 +463,8 @@ static void *checkpointer(void *u)
     struct tk_error err;
     int failed = tk_db_open(&h->e->cfg, &db, &err) != 0;
     if (failed)
-        tk_engine_warn(h->e, "the store's log: no checkpointer connection, the settler checkpoints: %s",
+        tk_engine_warn(h->e,
+                       "the store's log: no checkpointer connection, the settler checkpoints: %s",
                        err.msg);
     pthread_mutex_lock(&h->mu);
     if (failed)
