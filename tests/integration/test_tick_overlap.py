@@ -180,8 +180,10 @@ class TickOverlapTest(unittest.TestCase):
         main = min(syncs)  # the process's first thread: its id is the pid
         others = sum(c for tid, c in syncs.items() if tid != main)
         self.assertGreaterEqual(others, 2, (syncs, cp.stderr))  # a checkpoint: log and store
-        # the close: the log and the store, and the folder of a new log
-        self.assertLessEqual(syncs[main], 3, syncs)
+        # the close: the log and the store, and the folder of a new log;
+        # and the header of a log started again after a whole checkpoint
+        # (SQLite's own, at most one per checkpoint: seen under TSan)
+        self.assertLessEqual(syncs[main], 3 + others // 2, syncs)
         self.assertIn('"delivered": %d' % (n * k), cp.stdout)
         self.assertEqual(len(srv.envelopes()), n * k)
 
