@@ -413,6 +413,8 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     if (started == 0 && rc == 0) {
         /* one connection, or no worker thread at all: deliver from here */
         ws[0].hub = NULL;
+        if (hubbed) /* no settler: the store's connection checkpoints again */
+            tk_db_log_defer_checkpoints(e->db, 0);
         if (overlap)
             ws[0].nslot = 1; /* each result before the next send */
         work(&ws[0]);

@@ -9,12 +9,14 @@ leaves each item either completely reminded or untouched, and the next tick
 finishes the job without sending anything twice.
 """
 import collections
+import glob
 import os
 import shutil
+import subprocess
 import unittest
 
 import delivery_lib as dl
-from tkharness import SHARE, SmtpServer, Tickler, at
+from tkharness import BIN, SHARE, SmtpServer, Tickler, at
 
 N = 80          # items due at once: several scheduling batches
 NOTIFY = ("ann@acme.example", "bob@acme.example")
@@ -146,6 +148,44 @@ class TickOverlapTest(unittest.TestCase):
         r = t.json("tick", now=at(days=3, minutes=5))  # after the item's retry time
         self.assertEqual(r["reminders"], N - len(done), r)
         self.assertEqual(len(self.check_consistent(t, srv, items)), N)
+
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_the_dispatching_thread_leaves_checkpoints_to_another(self):
+        """A checkpoint flushes the log and the store: on the dispatching
+        thread, which every worker waits for, each one held up scheduling
+        and delivery alike (bench/RESULTS.md update 34).  With several
+        connections another thread runs them once the log reaches 1000
+        pages; the dispatching thread flushes only at its close (the log
+        cut to zero, as every command that wrote does).  SQLite only:
+        PostgreSQL keeps no log."""
+        if os.environ.get("TK_TEST_STORE", "sqlite") != "sqlite":
+            self.skipTest("SQLite's log only")
+        srv = SmtpServer(self)
+        t = Tickler(self, smtp=srv, extra_ini=dl.delivery_ini(lease=60, connections=4))
+        n, k = 80, 8  # 640 messages: some 1500 pages of log
+        acc = t.account(contacts=tuple(("c%d@acme.example" % i, None, True) for i in range(k)))
+        self.send_many(t, acc, n)
+        srv.clear()
+        trace = os.path.join(t.dir, "sync")
+        env = dict(os.environ, TICKLER_CONFIG=t.config)
+        env.pop("TICKLER_NOW", None)
+        cp = subprocess.run(["strace", "-ff", "-o", trace, "-e", "trace=fsync,fdatasync", BIN,
+                             "--now", at(days=3), "--json", "tick"], env=env, capture_output=True,
+                            text=True, timeout=600)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        syncs = {}
+        for f in glob.glob(trace + ".*"):
+            with open(f) as fh:
+                syncs[int(f.rsplit(".", 1)[1])] = sum(1 for line in fh if "sync(" in line)
+        main = min(syncs)  # the process's first thread: its id is the pid
+        others = sum(c for tid, c in syncs.items() if tid != main)
+        self.assertGreaterEqual(others, 2, (syncs, cp.stderr))  # a checkpoint: log and store
+        # the close: the log and the store, and the folder of a new log;
+        # and the header of a log started again after a whole checkpoint
+        # (SQLite's own, at most one per checkpoint: seen under TSan)
+        self.assertLessEqual(syncs[main], 3 + others // 2, syncs)
+        self.assertIn('"delivered": %d' % (n * k), cp.stdout)
+        self.assertEqual(len(srv.envelopes()), n * k)
 
 
 if __name__ == "__main__":
