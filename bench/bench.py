@@ -840,7 +840,8 @@ class Bench:
         subprocess.run(user + [initdb, "-D", self.pgdir + "/data", "-U", "postgres", "-A", "trust"],
                        check=True, capture_output=True)
         subprocess.run(user + [pg_ctl, "-D", self.pgdir + "/data", "-w", "-l", self.pgdir + "/log",
-                               "-o", "-k %s -p %d -c listen_addresses='' -c fsync=on" % (self.pgdir, self.pgport),
+                               "-o", "-k %s -p %d -c listen_addresses='' -c fsync=on%s"
+                               % (self.pgdir, self.pgport, getattr(self, "pg_options", "")),
                                "start"], check=True, capture_output=True)
         self.pg_user = user
         self.pg_ctl = pg_ctl

@@ -21,7 +21,9 @@ tick`, several times from the same queued rows:
 - tickler's instructions per message (callgrind, whole process);
 - on PostgreSQL, the outbox's updates per message, the HOT ones among them
   (no new index entry), and the buffer accesses in its indexes and heap
-  (pg_stat_user_tables, pg_statio_user_*).
+  (pg_stat_user_tables, pg_statio_user_*), the WAL bytes and the statements
+  the server ran per message (pg_current_wal_insert_lsn, pg_stat_statements;
+  --statements prints the most frequent).
 
 --pg-prep "SQL; SQL" runs on the queued PostgreSQL store before the runs
 (a storage parameter or an index measured by hand; VACUUM works, each
@@ -94,9 +96,11 @@ class Counter(bench.Bench):
             cfg = mk(self.port)
             self.template_sqlite = open(cfg).read().split("path = ")[1].split("\n")[0]
         else:
+            self.pg_options = " -c shared_preload_libraries=pg_stat_statements"
             why = self.postgres_start()
             if why:
                 raise RuntimeError(why)
+            self.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", db="template1")
             self.dispatch_store("postgres", n)
             for sql in filter(None, (x.strip() for x in self.pg_prep.split(";"))):
                 self.psql(sql)  # one at a time: VACUUM runs outside a transaction
@@ -160,12 +164,30 @@ class Counter(bench.Bench):
                   "FROM pg_statio_user_indexes WHERE relname = 'outbox'), (SELECT "
                   "heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = "
                   "'outbox') FROM pg_stat_user_tables WHERE relname = 'outbox'")
+            # WAL written (bytes between two insert positions) and the
+            # statements the server ran (pg_stat_statements, preloaded by
+            # prepare(): BEGIN, COMMIT and set_config count as statements)
+            qw = "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"
+            qs = "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = " \
+                 "(SELECT oid FROM pg_database WHERE datname = 'tkbench')"
+            self.stat("SELECT 1 FROM (SELECT pg_stat_statements_reset()) r", db="tkbench")
             a0 = self.stat(q)
             t0 = self.stat(qt, db="tkbench")
+            w0 = self.stat(qw)
             self.tick(cfg)
             time.sleep(0.6)  # the statistics are flushed at the session's end
+            w1 = self.stat(qw)
             a1 = self.stat(q)
             t1 = self.stat(qt, db="tkbench")
+            s1 = self.stat(qs, db="tkbench")
+            out["server_wal_bytes_msg"] = (w1[0] - w0[0]) / n
+            out["server_statements_msg"] = s1[0] / n
+            if self.verbose_statements:
+                print(subprocess.run(
+                    ["psql", "-h", self.pgdir, "-p", str(self.pgport), "-U", "postgres", "-d",
+                     "tkbench", "-XAtc", "SELECT calls, left(regexp_replace(query, '\\s+', ' ', "
+                     "'g'), 110) FROM pg_stat_statements ORDER BY calls DESC LIMIT 12"],
+                    capture_output=True, text=True).stdout, flush=True)
             out["server_xacts_msg"] = (a1[0] - a0[0]) / n
             out["server_rows_written_msg"] = (a1[1] - a0[1]) / n
             out["outbox_updates_msg"] = (t1[0] - t0[0]) / n
@@ -201,8 +223,21 @@ class Counter(bench.Bench):
         trips = 0
         last = None
         rx = re.compile(r"^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+).*<([\d.]+)>$")
-        for line in open(path):
-            m = rx.match(line.strip())
+        # with several threads strace splits a call that another thread's
+        # call interrupts: "PID call(args <unfinished ...>", later "PID <...
+        # call resumed>rest"; joined here, or those calls went uncounted
+        # (the settler's and the worker's store and relay calls overlap)
+        held = {}
+        for raw in open(path):
+            line = raw.strip()
+            pid = line.split(None, 1)[0] if line else ""
+            if line.endswith("<unfinished ...>"):
+                held[pid] = line[:-len("<unfinished ...>")].rstrip()
+                continue
+            r = re.match(r"^(\d+)\s+<\.\.\. \w+ resumed>(.*)$", line)
+            if r:
+                line = held.pop(r.group(1), r.group(1) + " ?(") + r.group(2)
+            m = rx.match(line)
             if not m:
                 continue
             call, args, ret, dur = m.group(1), m.group(2), int(m.group(3)), float(m.group(4))
@@ -242,6 +277,8 @@ def main():
     ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--drivers", default="sqlite,postgres")
+    ap.add_argument("--statements", action="store_true",
+                    help="print the PostgreSQL statements run most often in the counted tick")
     ap.add_argument("--ini", default="", help="appended to the config (\\n for newlines)")
     ap.add_argument("--pg-prep", default="",
                     help="SQL run on the PostgreSQL store once it is queued (measure a storage "
@@ -253,6 +290,7 @@ def main():
     c.conns = a.conns
     c.extra = a.ini
     c.pg_prep = a.pg_prep
+    c.verbose_statements = a.statements
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     try:
         for d in a.drivers.split(","):

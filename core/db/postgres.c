@@ -269,35 +269,6 @@ static void forget_prepared(struct tk_db *db)
     }
 }
 
-/* The outbox's pages keep half their room free (fillfactor 50), so that
- * the UPDATEs that change no indexed column are HOT: no new entry in any
- * of the table's 8 indexes, and the new version stays on its page.  A
- * claim rewrites only lease_token and lease_until, of 64 consecutive rows
- * in one transaction, so a page needs room for a second copy of every row
- * on it: measured by hand (bench/RESULTS.md), fillfactor 100 made 0.11 of
- * the 2 outbox updates per message HOT, 70 made 0.52, 50 made 1.0 (every
- * claim).  A settle changes state and sent_at, which the partial indexes
- * cover, and is never HOT.  A storage parameter, not a schema change: it
- * applies to pages written from then on and needs no migration.  The probe
- * (a row when the outbox exists without it) ends the session's first
- * query, so it costs no round trip; the first session that finds it
- * missing sets it.  One that may not alter the table, or that would wait
- * for a lock (a VACUUM), leaves it to the next: the session goes on. */
-#define OUTBOX_FILLFACTOR_PROBE                                                                    \
-    "SELECT 1 FROM pg_class WHERE oid = to_regclass('outbox') AND NOT "                            \
-    "coalesce('fillfactor=50' = ANY (reloptions), false)"
-#define OUTBOX_FILLFACTOR_SET                                                                      \
-    "BEGIN; SET LOCAL lock_timeout = '100ms'; ALTER TABLE outbox SET (fillfactor = 50); COMMIT"
-
-static void outbox_fillfactor_set(struct tk_db *db)
-{
-    PGresult *res = PQexec(db->conn, OUTBOX_FILLFACTOR_SET);
-    int failed = PQresultStatus(res) != PGRES_COMMAND_OK;
-    PQclear(res);
-    if (failed)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
-}
-
 /* Session settings, again after every reconnect (a new session has no
  * prepared statements either). */
 static int setup_session(struct tk_db *db, struct tk_error *err)
@@ -305,13 +276,11 @@ static int setup_session(struct tk_db *db, struct tk_error *err)
     forget_prepared(db);
     db->goodbye = 0;
     PQsetNoticeReceiver(db->conn, quiet_notice, db);
-    PGresult *res =
-        PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; " OUTBOX_FILLFACTOR_PROBE);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : fail(db, res, err);
-    int missing = rc == 0 && PQntuples(res) > 0;
+    /* (the outbox's fillfactor, set here until schema v14, is a
+     * migration now: core/db/schema.c) */
+    PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
     PQclear(res);
-    if (missing)
-        outbox_fillfactor_set(db);
     return rc;
 }
 

@@ -216,18 +216,25 @@ static void run_each_alone(struct tk_db *db, struct tk_send_task *list)
 
 /* Group commit: the tasks of LIST go into the transaction open on DB, which
  * is then committed, so N workers pay one commit (and never wait for each
- * other's write lock) instead of N.  A worker never has more than
+ * other's write lock) instead of N.  ALONE: LIST is all the transaction
+ * holds (no reminders before it) and has one task, which may then tell the
+ * driver where the transaction ends (task_body), as task_tx does: one
+ * dispatcher on PostgreSQL records each result through the hub, one task a
+ * commit, and paid BEGIN, SET LOCAL, UPDATE and COMMIT in two round trips
+ * per message for what task_tx sends in one (bench/RESULTS.md).  A worker never has more than
  * [delivery] unrecorded_max delivered-but-unrecorded messages: it waits
  * for older results to be committed first (dispatch.c).  If a task or the
  * commit fails, everything in the transaction is rolled back and every task
  * runs alone, so that one task's failure (a full disk) is reported to its
  * worker only.  Returns 0 when committed, -1 when a task failed, or the
  * failed commit's status (ERR says why). */
-static int commit_tasks(struct tk_db *db, struct tk_send_task *list, struct tk_error *err)
+static int commit_tasks(struct tk_db *db, struct tk_send_task *list, int alone,
+                        struct tk_error *err)
 {
     int rc = 0;
+    alone = alone && list && !list->next;
     for (struct tk_send_task *t = list; t && rc == 0; t = t->next)
-        rc = task_body(db, t, 0) ? -1 : 0;
+        rc = task_body(db, t, alone) ? -1 : 0;
     if (rc == 0 && (rc = tk_db_commit(db, err)) == 0)
         return 0;
     tk_db_rollback(db);
@@ -245,7 +252,7 @@ static void commit_group(struct tk_db *db, struct tk_send_task *list)
         if (t->kind == TASK_CLAIM)
             mode = TK_TX_IMMEDIATE;
     if (tk_db_begin(db, mode, &err) == 0)
-        commit_tasks(db, list, &err);
+        commit_tasks(db, list, 1, &err);
     else
         run_each_alone(db, list);
 }
@@ -383,7 +390,7 @@ static struct tk_send_task *write_round(struct hub *h)
     if (rc) {
         if (list)
             commit_group(h->db, list);
-    } else if ((rc = commit_tasks(h->db, list, &err)) != 0) {
+    } else if ((rc = commit_tasks(h->db, list, 0, &err)) != 0) {
         /* a failed task (-1) is its worker's to report; a failed commit
          * of reminders is the store's failure, and stops the scheduling */
         if (rc < 0 || written == 0)

@@ -171,14 +171,16 @@ class Escalation(MailCase):
     def test_items_exhausted_before_escalation_existed_get_one(self):
         # a store as tickler left it before escalation (schema v11): the
         # items whose last reminder went out have no next_at.  Made here
-        # with escalate_after_days = 0, then the store's v13 taken back.
+        # with escalate_after_days = 0, then the store's v13 taken back (and
+        # the migrations after it: v14, the outbox's fillfactor on
+        # PostgreSQL, nothing on SQLite, runs again harmlessly).
         t = self.deploy(extra_ini="[reminders]\nescalate_after_days = 0\n")
         acc = self.account("--manager", BOSS)
         old = self.exhaust(acc, "Old")
         done = self.exhaust(acc, "Paid meanwhile")
         t.ok("event", done, "paid", now=at(4, 1))
         self.assertIsNone(t.show(old)["reminders"]["next_at"])
-        t.execute("DROP INDEX contacts_email; DELETE FROM schema_version WHERE version = 13")
+        t.execute("DROP INDEX contacts_email; DELETE FROM schema_version WHERE version >= 13")
         with open(t.config) as f:
             ini = f.read()
         with open(t.config, "w") as f:

@@ -272,7 +272,7 @@ class OneDispatcher(unittest.TestCase):
 
 
 class OutboxStorage(unittest.TestCase):
-    """The driver sets fillfactor 50 on the outbox (core/db/postgres.c), so
+    """Schema v14 sets fillfactor 50 on the outbox (core/db/schema.c), so
     that a claim, which changes no indexed column, is a HOT update."""
 
     def hot_updates(self, dsn, want_updates):

@@ -153,7 +153,7 @@ class TickOverlapTest(unittest.TestCase):
     def test_the_dispatching_thread_leaves_checkpoints_to_another(self):
         """A checkpoint flushes the log and the store: on the dispatching
         thread, which every worker waits for, each one held up scheduling
-        and delivery alike (bench/RESULTS.md update 34).  With several
+        and delivery alike (bench/RESULTS.md update 35).  With several
         connections another thread runs them once the log reaches 1000
         pages; the dispatching thread flushes only at its close (the log
         cut to zero, as every command that wrote does).  SQLite only:
