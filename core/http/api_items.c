@@ -17,7 +17,11 @@ static int item_write(struct tk_http_ctx *x, int status, const struct tk_item *i
          * write (the bytes are the same either way) */
         int r;
         tk_buf_reset(&x->res->body);
-        r = tk_json_item_dump(&x->res->body, it, a.name);
+        /* one allocation for an item's answer (about 500 bytes with a few
+         * fields), not the doubling from 64 bytes: a fresh request's body
+         * is empty; the dump grows it further when it needs to */
+        r = tk_buf_reserve(&x->res->body, 1024) ? TK_ENOMEM
+                                                : tk_json_item_dump(&x->res->body, it, a.name);
         if (r == 0 && !tk_buf_putc(&x->res->body, '\n')) {
             x->res->status = status;
             x->res->content_type = "application/json";

@@ -55,11 +55,25 @@ static int match(const char *pattern, const char *path, struct tk_http_request *
             return 0;
         pattern++;
         path++;
+        if (*pattern != '{') {
+            /* a literal segment, compared as it is walked: most routes
+             * differ from the path within a few bytes, and the walk over
+             * all of them is the largest part of routing a request */
+            while (*pattern != '/' && *pattern != '\0') {
+                if (*path != *pattern)
+                    return 0;
+                pattern++;
+                path++;
+            }
+            if (*path != '/' && *path != '\0')
+                return 0;
+            continue;
+        }
         pe = strchr(pattern, '/');
         se = strchr(path, '/');
         pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
         sl = se ? (size_t)(se - path) : strlen(path);
-        if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
+        if (pl > 2 && pattern[pl - 1] == '}') {
             int d;
             if (sl == 0 || req->nparams == TK_HTTP_MAX_PARAMS || used >= size)
                 return 0;
@@ -90,14 +104,18 @@ const struct tk_http_route *tk_http_router_match(const struct tk_http_router *r,
                                                  char *scratch, size_t scratch_size,
                                                  int *path_known)
 {
+    /* the method first: the first route of METHOD whose pattern matches is
+     * the one a walk over every pattern finds; the others are walked only
+     * when none matches, for the 405 */
     *path_known = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        if (!match(r->v[i]->pattern, path, req, scratch, scratch_size))
-            continue;
-        if (strcmp(r->v[i]->method, method) == 0)
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i]->method, method) == 0 &&
+            match(r->v[i]->pattern, path, req, scratch, scratch_size))
             return r->v[i];
-        *path_known = 1;
-    }
+    for (size_t i = 0; i < r->n && !*path_known; i++)
+        if (strcmp(r->v[i]->method, method) != 0 &&
+            match(r->v[i]->pattern, path, req, scratch, scratch_size))
+            *path_known = 1;
     req->nparams = 0;
     return NULL;
 }

@@ -36,9 +36,17 @@ int tk_buf_reserve(struct tk_buf *b, size_t n)
     return 0;
 }
 
+/* Room for NEED bytes and the NUL without grow(): the answer grow() gives
+ * when it has nothing to do (the JSON writers append a few bytes at a time,
+ * about a hundred calls per API answer). */
+static inline int fits(const struct tk_buf *b, size_t need)
+{
+    return need >= b->len && need < b->cap && need <= (b->max ? b->max : TK_BUF_DEFAULT_MAX);
+}
+
 int tk_buf_append(struct tk_buf *b, const void *p, size_t n)
 {
-    if (grow(b, b->len + n))
+    if (!fits(b, b->len + n) && grow(b, b->len + n))
         return TK_ENOMEM;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -54,7 +62,11 @@ int tk_buf_puts(struct tk_buf *b, const char *s)
 
 int tk_buf_putc(struct tk_buf *b, char c)
 {
-    return tk_buf_append(b, &c, 1);
+    if (!fits(b, b->len + 1))
+        return tk_buf_append(b, &c, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 int tk_buf_printf(struct tk_buf *b, const char *fmt, ...)

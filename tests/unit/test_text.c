@@ -136,9 +136,93 @@ TK_TEST(utf8_valid_fast_path_agrees)
     TK_CHECK(checked > 1000 && bad > 100);
 }
 
+/* tk_buf_append and tk_buf_putc skip grow() when the bytes fit (RESULTS.md
+ * update 40): the buffer as the old path leaves it, op by op, whatever
+ * the ceiling, including one lowered after the buffer grew. */
+static int old_grow(struct tk_buf *b, size_t need)
+{
+    size_t max = b->max ? b->max : TK_BUF_DEFAULT_MAX;
+    size_t cap;
+    char *p;
+    if (need > max || need < b->len)
+        return TK_ENOMEM;
+    if (need + 1 <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need + 1)
+        cap = cap > max / 2 ? max + 1 : cap * 2;
+    p = realloc(b->data, cap);
+    if (!p)
+        return TK_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int old_append(struct tk_buf *b, const void *p, size_t n)
+{
+    if (old_grow(b, b->len + n))
+        return TK_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+TK_TEST(buf_fast_path_agrees)
+{
+    static const size_t maxes[] = {0, 1, 63, 64, 65, 100, 127, 128, 1000, 4096};
+    char src[600];
+    unsigned st = 7;
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (char)('a' + i % 26);
+    for (int round = 0; round < 400; round++) {
+        struct tk_buf a = {0}, b = {0};
+        st = st * 1103515245u + 12345u;
+        a.max = b.max = maxes[(st >> 16) % (sizeof maxes / sizeof *maxes)];
+        for (int op = 0; op < 300; op++) {
+            int ra, rb;
+            st = st * 1103515245u + 12345u;
+            unsigned r = st >> 8;
+            if (r % 50 == 0) { /* a lower or higher ceiling after growth */
+                a.max = b.max = maxes[(r >> 8) % (sizeof maxes / sizeof *maxes)];
+                continue;
+            }
+            if (r % 40 == 1) {
+                tk_buf_reset(&b);
+                a.len = 0;
+                if (a.data)
+                    a.data[0] = '\0';
+                continue;
+            }
+            if (r % 3 == 0) {
+                char c = (char)('A' + r % 26);
+                ra = old_append(&a, &c, 1);
+                rb = tk_buf_putc(&b, c);
+            } else {
+                size_t n = (r >> 4) % (r % 7 == 0 ? 300 : 9);
+                ra = old_append(&a, src, n);
+                rb = tk_buf_append(&b, src, n);
+            }
+            TK_CHECK_INT(rb, ra);
+            TK_CHECK_INT(b.len, a.len);
+            TK_CHECK_INT(b.cap, a.cap);
+            TK_CHECK((a.data == NULL) == (b.data == NULL));
+            if (a.data && b.data)
+                TK_CHECK(memcmp(a.data, b.data, a.len + 1) == 0);
+            if (rb != ra || b.len != a.len || b.cap != a.cap)
+                break;
+        }
+        free(a.data);
+        tk_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     TK_RUN(utf8_valid_fast_path_agrees);
+    TK_RUN(buf_fast_path_agrees);
     TK_RUN(repair_replaces_maximal_subparts);
     TK_RUN(char_reports_code_point_or_bad_length);
     TK_RUN(json_strings_never_vanish);
