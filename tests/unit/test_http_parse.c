@@ -145,12 +145,12 @@ static void rnd_path(char *out, size_t size, const char *const *pool, unsigned n
 
 TK_TEST(test_routes_agree_with_the_old_matcher)
 {
-    static const char *const pat_pool[] = {"api", "v1", "items", "events", "accounts", "{item}",
-                                           "{account}", "{}", "{x", "x}", "", "a", "ab",
-                                           "{email}", "contacts", "1"};
-    static const char *const path_pool[] = {"api", "v1", "items", "events", "accounts", "1", "12",
-                                            "%41", "%zz", "%00", "", "a", "ab", "{}", "{x",
-                                            "x}", "contacts", "ann%40x", "a%2Fb", "itemsx"};
+    static const char *const pat_pool[] = {
+        "api", "v1", "items", "events", "accounts", "{item}",  "{account}", "{}",
+        "{x",  "x}", "",      "a",      "ab",       "{email}", "contacts",  "1"};
+    static const char *const path_pool[] = {
+        "api", "v1", "items", "events", "accounts", "1",  "12",       "%41",     "%zz",   "%00",
+        "",    "a",  "ab",    "{}",     "{x",       "x}", "contacts", "ann%40x", "a%2Fb", "itemsx"};
     static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE"};
     enum { NR = 40 };
     static char pats[NR][96];
@@ -178,7 +178,8 @@ TK_TEST(test_routes_agree_with_the_old_matcher)
             const char *p = pats[rnd((unsigned)nr)];
             size_t len = 0;
             while (*p && len + 8 < sizeof path) {
-                if (*p == '{' && strchr(p, '}') && (!strchr(p, '/') || strchr(p, '}') < strchr(p, '/'))) {
+                if (*p == '{' && strchr(p, '}') &&
+                    (!strchr(p, '/') || strchr(p, '}') < strchr(p, '/'))) {
                     const char *v = path_pool[rnd(sizeof path_pool / sizeof *path_pool)];
                     size_t vl = strlen(v);
                     if (len + vl + 8 >= sizeof path)
