@@ -9,7 +9,9 @@
  * to another entry on its next lookup, and nothing can serve a stale one.
  * Entries are immutable and live until the engine closes: a calendar
  * handed out stays valid while other threads (the settler thread
- * schedules too) look up or add entries under the mutex. */
+ * schedules too) look up or add entries under the mutex.  The one thing
+ * an entry changes is its remembered Date header (tk_engine_date_header),
+ * read and written under the same mutex. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,12 @@
 struct cal_entry {
     char *key; /* "zone\nwindow\nholidays" */
     struct tk_calendar *cal;
+    /* the Date header last made with CAL, for DATE_AT (tk_engine_date_header):
+     * every email of a tick has the same clock, so one zone's text is made
+     * once a tick, not once a message */
+    int dated;
+    tk_time date_at;
+    char date[TK_CALENDAR_DATE_HEADER_MAX];
 };
 
 struct tk_engine_calcache {
@@ -79,6 +87,29 @@ static struct tk_engine_calcache *cache(struct tk_engine *e)
     return e->calcache;
 }
 
+int tk_engine_date_header(struct tk_engine *e, const struct tk_calendar *cal, tk_time t, char *buf,
+                          size_t size, struct tk_error *err)
+{
+    struct tk_engine_calcache *c = e->calcache;
+    struct cal_entry *hit = NULL;
+    int rc = 0;
+    if (!c || size < TK_CALENDAR_DATE_HEADER_MAX)
+        return tk_calendar_format_date_header(cal, t, buf, size, err);
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n && !hit; i++)
+        if (c->v[i].cal == cal)
+            hit = &c->v[i];
+    if (hit && hit->dated && hit->date_at == t) {
+        memcpy(buf, hit->date, sizeof hit->date);
+    } else if ((rc = tk_calendar_format_date_header(cal, t, buf, size, err)) == 0 && hit) {
+        memcpy(hit->date, buf, sizeof hit->date);
+        hit->dated = 1;
+        hit->date_at = t;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
                            const struct tk_calendar **out, struct tk_error *err)
 {
@@ -106,6 +137,7 @@ int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
                 rc = tk_error_set(err, TK_ENOMEM, "out of memory");
                 goto unlock;
             }
+            memset(&c->v[c->n], 0, sizeof c->v[c->n]);
             c->v[c->n].key = tk_buf_steal(&key);
             c->v[c->n].cal = cal;
             c->n++;

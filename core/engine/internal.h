@@ -213,6 +213,11 @@ void tk_engine_account_calendar_spec(const struct tk_engine *e, const struct tk_
 int tk_engine_calendar_for(struct tk_engine *e, const struct tk_account *a,
                            const struct tk_calendar **out, struct tk_error *err);
 void tk_engine_calcache_free(struct tk_engine *e);
+/* The Date header of an email sent at T in CAL's zone, into BUF: as
+ * tk_calendar_format_date_header, remembered per cached calendar (CAL
+ * from tk_engine_calendar_for) for the last T asked (thread-safe). */
+int tk_engine_date_header(struct tk_engine *e, const struct tk_calendar *cal, tk_time t, char *buf,
+                          size_t size, struct tk_error *err);
 /* Whether an automatic email for A may go out at e->now: *WHEN 0 yes, else
  * the moment to try again (the next opening), and WHY (may be NULL) says
  * when in local time and what closed it. */

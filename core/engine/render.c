@@ -417,7 +417,7 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
      * never the email: the header is then in UTC. */
     date[0] = '\0';
     if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
-        (dated && tk_calendar_format_date_header(cal, e->now, date, size, NULL)))
+        (dated && tk_engine_date_header(e, cal, e->now, date, size, NULL)))
         date[0] = '\0';
     return base_vars(e, rq, cal, vars, wp ? *wp : NULL, err);
 }

@@ -13,7 +13,12 @@
  *  - the first Message-IDs the split hands to the renderer equal the
  *    lookups, and a message rendered with them is byte-identical (its own
  *    random Message-ID line aside) to one rendered with the lookups: the
- *    same In-Reply-To and References threading.
+ *    same In-Reply-To and References threading;
+ *  - the Date header the renderer takes from the engine's memo
+ *    (tk_engine_date_header, made once per zone and clock) equals
+ *    tk_calendar_format_date_header's, for several zones (whole, half and
+ *    three-quarter hour offsets, both sides of a DST change) with the
+ *    clock moved back and forth between calendars.
  *
  * SQLite only (the fixture's second connection reads the file); the reads
  * themselves go through the store API that unit.test_store checks on both
@@ -207,6 +212,48 @@ TK_TEST(firsts_as_looked_up)
     tk_account_free(&acc);
 }
 
+/* The memo of each cached calendar against the formatter it replaces. */
+TK_TEST(date_header_as_formatted)
+{
+    static const char *const zones[] = {
+        NULL, "UTC", "America/New_York", "Asia/Kolkata", "Australia/Eucla", "Europe/Amsterdam"};
+    /* 2026-12-01 09:00Z, then the US and EU changes of 2027 (each side) */
+    static const tk_time times[] = {T0,         T0,         T0 + 1,     1805007599, 1805007600,
+                                    1805007601, 1806195599, 1806195600, T0,         T0 - 86400};
+    const size_t nz = sizeof zones / sizeof *zones;
+    struct tk_error err = {0};
+    for (size_t r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof times / sizeof *times; k++)
+            for (size_t z = 0; z < nz; z++) {
+                /* R 1 walks the zones backwards: another calendar between two
+                 * asks of one */
+                struct tk_account acc = {0};
+                const struct tk_calendar *cal = NULL;
+                char memo[TK_CALENDAR_DATE_HEADER_MAX], direct[TK_CALENDAR_DATE_HEADER_MAX];
+                acc.timezone = (char *)zones[r == 1 ? nz - 1 - z : z];
+                TK_CHECK_INT(tk_engine_calendar_for(eng, &acc, &cal, &err), 0);
+                if (!cal)
+                    continue;
+                memset(memo, 'x', sizeof memo);
+                TK_CHECK_INT(tk_engine_date_header(eng, cal, times[k], memo, sizeof memo, &err), 0);
+                TK_CHECK_INT(
+                    tk_calendar_format_date_header(cal, times[k], direct, sizeof direct, &err), 0);
+                TK_CHECK_STR(memo, direct);
+            }
+    /* a calendar the cache did not make is formatted, not remembered */
+    struct tk_calendar_spec spec = {"Asia/Kolkata", "always", "none", NULL};
+    struct tk_calendar *own = NULL;
+    char a[TK_CALENDAR_DATE_HEADER_MAX], b[TK_CALENDAR_DATE_HEADER_MAX];
+    TK_CHECK_INT(tk_calendar_new(&spec, &own, &err), 0);
+    if (own) {
+        TK_CHECK_INT(tk_engine_date_header(eng, own, T0, a, sizeof a, &err), 0);
+        TK_CHECK_INT(tk_calendar_format_date_header(own, T0, b, sizeof b, &err), 0);
+        TK_CHECK_STR(a, b);
+        TK_CHECK_STR(a, "Tue, 01 Dec 2026 14:30:00 +0530");
+    }
+    tk_calendar_free(own);
+}
+
 int main(void)
 {
     if (setup()) {
@@ -215,6 +262,7 @@ int main(void)
     }
     TK_RUN(notify_on_from_every_contact);
     TK_RUN(firsts_as_looked_up);
+    TK_RUN(date_header_as_formatted);
     teardown();
     return tk_test_done();
 }
