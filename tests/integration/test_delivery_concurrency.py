@@ -27,8 +27,15 @@ LOCKED = re.compile(r"locked|busy|SQLITE_|tick failed|error", re.I)
 
 class ConcurrencyTest(unittest.TestCase):
     def dispatchers(self, n):
+        # A lease far above any send and its record (a quarter of it is the
+        # margin a send needs left to start, docs/delivery.md): with 5 s
+        # (1 s of margin), four dispatchers under TSan at load 27 had a send
+        # and its record outlast the lease 3 times, each a stale completion
+        # refused in a log and a message sent twice: the documented
+        # at-least-once case 2, not a race (bench/RESULTS.md).  With this
+        # lease, a stale completion is an error.
         t0 = time.monotonic()
-        t, port = dl.populate(self, 500, 4, dl.delivery_ini(lease=5))
+        t, port = dl.populate(self, 500, 4, dl.delivery_ini(lease=60))
         srv = SmtpServer(self, "--delay", "0.002", port=port)
         t.smtp = srv
         ds = [dl.Daemon(t, now=NOW, name="d%d" % i) for i in range(n)]
@@ -40,6 +47,7 @@ class ConcurrencyTest(unittest.TestCase):
             self.assertEqual(rc, 0, d.text())
             log = d.text()
             self.assertIsNone(LOCKED.search(log), log)
+            self.assertNotIn("stale completion refused", log)
             per.append(sum(int(m) for m in re.findall(r"(\d+) delivered", log)))
         rows, deliveries, dups = dl.check_delivered(self, t, srv)
         self.assertEqual((rows, deliveries, dups), (2000, 2000, 0))

@@ -71,7 +71,7 @@ TK_TEST(test_routes_and_params)
 }
 
 /* The matcher before literal segments were compared as they are walked
- * (RESULTS.md update 41): the reference the router must still agree with. */
+ * (RESULTS.md update 42): the reference the router must still agree with. */
 static int old_match(const char *pattern, const char *path, struct tk_http_request *req,
                      char *scratch, size_t size)
 {

@@ -137,7 +137,7 @@ TK_TEST(utf8_valid_fast_path_agrees)
 }
 
 /* tk_buf_append and tk_buf_putc skip grow() when the bytes fit (RESULTS.md
- * update 41): the buffer as the old path leaves it, op by op, whatever
+ * update 42): the buffer as the old path leaves it, op by op, whatever
  * the ceiling, including one lowered after the buffer grew. */
 static int old_grow(struct tk_buf *b, size_t need)
 {
