@@ -227,6 +227,38 @@ void tk_db_purge_log(struct tk_db *db);
 int tk_db_log_defer_checkpoints(struct tk_db *db, int defer); /* 0: no log here */
 int tk_db_log_pages(struct tk_db *db);
 void tk_db_log_checkpoint(struct tk_db *db);
+/* The checkpointer: a thread with a connection of its own that runs
+ * tk_db_log_checkpoint for a WRITER connection whose checkpoints are
+ * deferred, so that the writer's thread (which others wait for) never
+ * waits for a checkpoint's flushes.  The policy: */
+struct tk_ckpt_policy {
+    int pages;               /* ask once the log is this long (SQLite's own: 1000) */
+    int again;               /* ...and has grown this much since the last ask (0: at every ask) */
+    int max_pages;           /* 0, or the length from which the writer copies the rest
+                              * itself instead of asking (settle.c says why) */
+    int eager;               /* start the thread in tk_ckpt_start, not at the first ask */
+    const char *thread_name; /* static storage; NULL keeps the creator's name */
+    /* Called once, on the checkpointer's thread, when it cannot open its
+     * connection (ARG: tk_ckpt_start's; MSG: why, borrowed for the call);
+     * the writer then checkpoints itself again, from its next ask on. */
+    void (*failed)(void *arg, const char *msg);
+};
+struct tk_ckpt;
+/* Defer WRITER's checkpoints to a checkpointer following POLICY (copied;
+ * ARG goes to its failed callback, borrowed until tk_ckpt_stop).
+ * CFG (the store to open) and WRITER are borrowed until tk_ckpt_stop.
+ * *OUT is NULL when the store keeps no log (PostgreSQL) or on failure
+ * (TK_ENOMEM), when WRITER checkpoints itself as before; a thread that
+ * cannot start makes the writer checkpoint itself from its next ask. */
+int tk_ckpt_start(struct tk_ckpt **out, const struct tk_config *cfg, struct tk_db *writer,
+                  const struct tk_ckpt_policy *policy, void *arg, struct tk_error *err);
+/* On WRITER's thread after each commit: asks for a checkpoint when the
+ * policy says so (starting the thread at the first), or checkpoints WRITER
+ * itself (past max_pages, or with no checkpointer).  C may be NULL. */
+void tk_ckpt_ask(struct tk_ckpt *c);
+/* Stops and joins the thread, WRITER checkpoints itself again, frees C
+ * (may be NULL).  Call it where WRITER's thread no longer commits. */
+void tk_ckpt_stop(struct tk_ckpt *c);
 /* "sqlite" or "postgres", for messages; static storage. */
 const char *tk_db_driver_name(const struct tk_db *db);
 /* The driver's dialect (see struct tk_db_dialect); static storage. */

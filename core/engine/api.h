@@ -32,17 +32,16 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
  * tk_engine_savepoint_release(); on its failure
  * tk_engine_savepoint_rollback() undoes only it. */
 int tk_engine_savepoint(struct tk_engine *e, struct tk_error *err);
-/* The store's log checkpointed by another engine (tk_db_log_* in db.h:
- * SQLite; nothing on PostgreSQL): after tk_engine_log_defer_checkpoints(E,
- * 1) E's commits never wait for a checkpoint; E's thread watches
- * tk_engine_log_pages and another thread's peer runs
- * tk_engine_log_checkpoint.  Returns 0 when the store keeps no log of its
- * own (nothing to checkpoint), 1 otherwise. */
-int tk_engine_log_defer_checkpoints(struct tk_engine *e, int defer);
-int tk_engine_log_pages(struct tk_engine *e);
-void tk_engine_log_checkpoint(struct tk_engine *e);
 int tk_engine_savepoint_release(struct tk_engine *e, struct tk_error *err);
 void tk_engine_savepoint_rollback(struct tk_engine *e);
+
+/* E's log checkpointed by a checkpointer thread following POLICY and ARG (db.h,
+ * tk_ckpt_*: SQLite; *OUT is NULL on PostgreSQL, which keeps no log of its
+ * own, and on failure, when E checkpoints itself as before).  E's thread
+ * calls tk_ckpt_ask(*OUT) after each commit; tk_ckpt_stop(*OUT) before
+ * tk_engine_close(E). */
+int tk_engine_ckpt_start(struct tk_engine *e, const struct tk_ckpt_policy *policy, void *arg,
+                         struct tk_ckpt **out, struct tk_error *err);
 
 /* Whether the store answers: a read of the schema version, and for a
  * SQLite store whether its file is still there and readable (an open

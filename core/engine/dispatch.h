@@ -116,16 +116,10 @@ struct hub {
     size_t reminders; /* items scheduled */
     int prod_rc;
     struct tk_error prod_err;
-    /* The log's checkpoints on a thread of their own (SQLite): the store
-     * connection's commits no longer copy the log into the store and wait
-     * for its flushes on this thread, which every worker waits for
-     * (settle.c, hub_checkpoint). */
-    int ck_log;     /* the store keeps a log; its writer does not checkpoint */
-    int ck_started; /* ck_th runs */
-    int ck_failed;  /* ...and could not open its connection */
-    int ck_want, ck_stop;
-    pthread_t ck_th;
-    pthread_cond_t ck_cv;
+    /* The log's checkpointer (SQLite; NULL elsewhere): the store
+     * connection's commits never wait for a checkpoint's flushes on this
+     * thread, which every worker waits for (settle.c). */
+    struct tk_ckpt *ck;
 };
 
 /* The engine's clock as it is now, not as it was when the tick began:

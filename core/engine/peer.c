@@ -53,19 +53,10 @@ int tk_engine_open_peer(struct tk_engine **out, struct tk_engine *parent, struct
     return 0;
 }
 
-int tk_engine_log_defer_checkpoints(struct tk_engine *e, int defer)
+int tk_engine_ckpt_start(struct tk_engine *e, const struct tk_ckpt_policy *policy, void *arg,
+                         struct tk_ckpt **out, struct tk_error *err)
 {
-    return tk_db_log_defer_checkpoints(e->db, defer);
-}
-
-int tk_engine_log_pages(struct tk_engine *e)
-{
-    return tk_db_log_pages(e->db);
-}
-
-void tk_engine_log_checkpoint(struct tk_engine *e)
-{
-    tk_db_log_checkpoint(e->db);
+    return tk_ckpt_start(out, &e->cfg, e->db, policy, arg, err);
 }
 
 int tk_engine_savepoint(struct tk_engine *e, struct tk_error *err)

@@ -456,82 +456,24 @@ static int commit_due(const struct hub *h)
                        __atomic_load_n(&h->idle, __ATOMIC_RELAXED) > 0);
 }
 
-/* The log's length, in pages, at which it is copied into the store: what
- * SQLite's own checkpoint waits for (sqlite.c, AUTO_CHECKPOINT_PAGES). */
-#define HUB_CHECKPOINT_PAGES 1000
-
-/* The checkpointer: a connection of its own, opened at the first request,
- * runs each requested PASSIVE checkpoint (which no writer waits for).  If
- * it cannot open one, the settler's connection checkpoints itself again. */
-static void *checkpointer(void *u)
+/* The log's checkpoints on a thread of their own (db.h, tk_ckpt_*): done on
+ * the settler's thread, each one's flushes held up the reminders and every
+ * worker's results behind them (issue 17, bench/RESULTS.md).  Asked after
+ * every commit once the log has SQLite's 1000 pages (the checkpointer
+ * starts at the first ask, not at every tick).  From 4000 pages (16 MiB)
+ * the settler copies what is left itself (little; a PASSIVE checkpoint
+ * gives up at once while the checkpointer's runs, and is tried again after
+ * the next commit), so that the next write starts the log over: SQLite
+ * does that only at a write that finds it all copied, which the
+ * checkpointer beside a settler that keeps writing never gets to. */
+static void ckpt_failed(void *u, const char *msg)
 {
-    struct hub *h = u;
-    struct tk_db *db = NULL;
-    struct tk_error err;
-    int failed = tk_db_open(&h->e->cfg, &db, &err) != 0;
-    if (failed)
-        tk_engine_warn(h->e,
-                       "the store's log: no checkpointer connection, the settler checkpoints: %s",
-                       err.msg);
-    pthread_mutex_lock(&h->mu);
-    if (failed)
-        h->ck_failed = 1; /* the settler checkpoints again (hub_checkpoint) */
-    while (!failed && !h->ck_stop) {
-        if (!h->ck_want) {
-            pthread_cond_wait(&h->ck_cv, &h->mu);
-            continue;
-        }
-        h->ck_want = 0;
-        pthread_mutex_unlock(&h->mu);
-        tk_db_log_checkpoint(db);
-        pthread_mutex_lock(&h->mu);
-    }
-    pthread_mutex_unlock(&h->mu);
-    tk_db_close(db);
-    return NULL;
+    tk_engine_warn(u, "the store's log: no checkpointer connection, the settler checkpoints: %s",
+                   msg);
 }
 
-/* The log's length at which the settler checkpoints on its own connection
- * too: the checkpointer's copies never catch up with a writer that keeps
- * writing, and SQLite starts the log over only at a write that finds it all
- * copied, so without this the log would grow with the tick (4000 pages
- * are 16 MiB). */
-#define HUB_LOG_MAX_PAGES 4000
-
-/* On the settler's thread after a commit, MU not held: ask for a
- * checkpoint once the log is long enough, starting the checkpointer at the
- * first.  A checkpoint flushes the log and the store (2-4 fdatasyncs, 1-30
- * ms each on the bench VM): done on this thread, each one held up the
- * reminders and every worker's results behind them (issue 17,
- * bench/RESULTS.md).  Past HUB_LOG_MAX_PAGES the checkpointer is not
- * asked again and the settler copies what is left itself (little: the
- * checkpointer copied the rest; a PASSIVE checkpoint gives up at once while
- * the checkpointer's runs, and is tried again after the next commit), so
- * that the next write starts the log over. */
-static void hub_checkpoint(struct hub *h)
-{
-    int pages, log;
-    if (!h->ck_log || (pages = tk_db_log_pages(h->db)) < HUB_CHECKPOINT_PAGES)
-        return;
-    pthread_mutex_lock(&h->mu);
-    if (h->ck_failed)
-        h->ck_log = 0;
-    if ((log = h->ck_log) && !h->ck_started) {
-        if (pthread_create(&h->ck_th, NULL, checkpointer, h) == 0)
-            h->ck_started = 1;
-        else
-            log = h->ck_log = 0;
-    }
-    if (log && pages < HUB_LOG_MAX_PAGES) {
-        h->ck_want = 1;
-        pthread_cond_signal(&h->ck_cv);
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (!log) /* no checkpointer: the settler checkpoints, as SQLite does */
-        tk_db_log_defer_checkpoints(h->db, 0);
-    if (!log || pages >= HUB_LOG_MAX_PAGES)
-        tk_db_log_checkpoint(h->db);
-}
+static const struct tk_ckpt_policy hub_ckpt = {
+    .pages = 1000, .max_pages = 4000, .failed = ckpt_failed};
 
 /* The settler: runs until every worker has left, no task is waiting and no
  * reminder is left to schedule. */
@@ -545,7 +487,7 @@ void tk_hub_settle(struct hub *h)
         if (h->producing) {
             pthread_mutex_unlock(&h->mu);
             list = write_round(h);
-            hub_checkpoint(h);
+            tk_ckpt_ask(h->ck);
             pthread_mutex_lock(&h->mu);
             settle_done(h, list, 1);
             unpark(h);
@@ -555,7 +497,7 @@ void tk_hub_settle(struct hub *h)
             break;
         pthread_mutex_unlock(&h->mu);
         commit_group(h->db, list);
-        hub_checkpoint(h);
+        tk_ckpt_ask(h->ck);
         pthread_mutex_lock(&h->mu);
         settle_done(h, list, 0);
     }
@@ -583,12 +525,9 @@ int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, i
         if (pthread_cond_init(&ws[i].settled, NULL))
             break;
     if (i == nw && pthread_cond_init(&h->work, NULL) == 0) {
-        if (pthread_cond_init(&h->ck_cv, NULL) == 0) {
-            /* 0: no log (PostgreSQL) */
-            h->ck_log = tk_db_log_defer_checkpoints(h->db, 1);
-            return 0;
-        }
-        pthread_cond_destroy(&h->work);
+        struct tk_error err; /* no memory: the settler checkpoints, as SQLite does */
+        (void)tk_ckpt_start(&h->ck, &e->cfg, h->db, &hub_ckpt, e, &err);
+        return 0;
     }
     while (i-- > 0)
         pthread_cond_destroy(&ws[i].settled);
@@ -604,17 +543,9 @@ void tk_hub_lazy(struct hub *h, size_t window)
 
 void tk_hub_destroy(struct hub *h, struct worker *ws, int nw)
 {
-    if (h->ck_started) {
-        pthread_mutex_lock(&h->mu);
-        h->ck_stop = 1;
-        pthread_cond_signal(&h->ck_cv);
-        pthread_mutex_unlock(&h->mu);
-        pthread_join(h->ck_th, NULL);
-    }
-    tk_db_log_defer_checkpoints(h->db, 0);
+    tk_ckpt_stop(h->ck);
     for (int i = 0; i < nw; i++)
         pthread_cond_destroy(&ws[i].settled);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->work);
-    pthread_cond_destroy(&h->ck_cv);
 }

@@ -44,9 +44,6 @@
 #define SCRATCH 1024            /* decoded path parameters */
 #define MAX_STATUS 600
 #define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
-/* The log's length (pages) at which the checkpointer copies it into the
- * store: SQLite's own autocheckpoint. */
-#define CHECKPOINT_PAGES 1000
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
@@ -112,12 +109,7 @@ struct tk_http_server {
     /* The checkpointer: its own store connection copies the writer's log
      * into the store, so that the writer (the one thread every write
      * waits for) never waits for a checkpoint's two flushes itself. */
-    struct tk_engine *ckpt_e;
-    pthread_t ckpt_th;
-    int ckpt_started;
-    pthread_cond_t ckpt_cv; /* under mu */
-    int ckpt_want;          /* under mu */
-    int ckpt_asked;         /* the writer's only: the log's pages at its last ask */
+    struct tk_ckpt *ckpt;
 };
 
 static double mono(void)
@@ -624,23 +616,6 @@ static int run_one(struct conn *c)
     return 0;
 }
 
-/* Once per CHECKPOINT_PAGES the log grew: a checkpoint that ran while the
- * writer went on leaves the log long until the writer's next commit starts
- * it again, and asking after every commit meanwhile would run checkpoints
- * back to back, each with its two flushes, for a few pages each. */
-static void ask_checkpoint(struct tk_http_server *s, int pages)
-{
-    if (pages < s->ckpt_asked)
-        s->ckpt_asked = 0; /* the log started again */
-    if (pages < CHECKPOINT_PAGES || pages < s->ckpt_asked + CHECKPOINT_PAGES)
-        return;
-    s->ckpt_asked = pages;
-    pthread_mutex_lock(&s->mu);
-    s->ckpt_want = 1;
-    pthread_cond_signal(&s->ckpt_cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
 static void run_writes(struct worker *w, struct conn **v, size_t n)
 {
     struct tk_error err = {0};
@@ -677,28 +652,21 @@ static void run_writes(struct worker *w, struct conn **v, size_t n)
     }
     if (ok && w->s->cfg.wrote)
         w->s->cfg.wrote(w->s->cfg.wrote_data);
-    if (w->s->ckpt_started)
-        ask_checkpoint(w->s, tk_engine_log_pages(w->e));
+    tk_ckpt_ask(w->s->ckpt);
 }
 
-static void *checkpointer_main(void *arg)
+static void ckpt_failed(void *arg, const char *msg)
 {
-    struct tk_http_server *s = arg;
-    pthread_setname_np(pthread_self(), "tk-http-ckpt");
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->ckpt_want && !s->stopping)
-            pthread_cond_wait(&s->ckpt_cv, &s->mu);
-        if (s->stopping)
-            break;
-        s->ckpt_want = 0;
-        pthread_mutex_unlock(&s->mu);
-        tk_engine_log_checkpoint(s->ckpt_e);
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    logf_s(arg, "no checkpointer thread, the writer checkpoints: %s", msg);
 }
+
+/* The checkpointer (db.h, tk_ckpt_*): at SQLite's own 1000 pages, and
+ * again once per 1000 pages the log grew: a checkpoint that ran while the
+ * writer went on leaves the log long until the writer's next commit starts
+ * it again, and asking after every commit meanwhile would run checkpoints
+ * back to back, each with its two flushes, for a few pages each. */
+static const struct tk_ckpt_policy http_ckpt = {
+    .pages = 1000, .again = 1000, .eager = 1, .thread_name = "tk-http-ckpt", .failed = ckpt_failed};
 
 static void run_read(struct worker *w, struct conn *c)
 {
@@ -874,6 +842,7 @@ static void server_free(struct tk_http_server *s)
 {
     if (!s)
         return;
+    tk_ckpt_stop(s->ckpt); /* before the writer's engine it borrows */
     for (int i = 0; i < 2; i++) {
         if (s->w[i].pipelines)
             tk_pipelines_close(s->w[i].pipelines);
@@ -881,8 +850,6 @@ static void server_free(struct tk_http_server *s)
         tk_token_cache_wipe(&s->w[i].tokens);
         pthread_cond_destroy(&s->w[i].cv);
     }
-    tk_engine_close(s->ckpt_e);
-    pthread_cond_destroy(&s->ckpt_cv);
     tk_http_router_free(s->router);
     free(s->tls_cert);
     free(s->tls_key);
@@ -914,7 +881,6 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
-    pthread_cond_init(&s->ckpt_cv, NULL);
     for (int i = 0; i < 2; i++) {
         s->w[i].s = s;
         s->w[i].writer = i == 0;
@@ -971,29 +937,22 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
             snprintf(s->address, sizeof s->address, "%s:%u", host, di ? (unsigned)di->port : 0u);
         }
     }
-    /* before the workers start (they read ckpt_started unlocked); only
+    /* before the workers start (the writer reads s->ckpt unlocked); only
      * for a store with a log (SQLite), and without it the writer
      * checkpoints itself, as SQLite does */
-    if (tk_engine_log_defer_checkpoints(s->w[0].e, 0)) {
+    {
         struct tk_error cerr = {0};
-        if (tk_engine_open_peer(&s->ckpt_e, parent, &cerr) != 0)
-            logf_s(s, "no checkpointer thread, the writer checkpoints: %s", cerr.msg);
-        else if (pthread_create(&s->ckpt_th, NULL, checkpointer_main, s) == 0)
-            s->ckpt_started = 1;
-        if (s->ckpt_started)
-            tk_engine_log_defer_checkpoints(s->w[0].e, 1);
+        if (tk_engine_ckpt_start(s->w[0].e, &http_ckpt, s, &s->ckpt, &cerr) != 0)
+            ckpt_failed(s, cerr.msg);
     }
     for (int i = 0; i < 2; i++) {
         if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
             pthread_mutex_lock(&s->mu);
             s->stopping = 1;
             pthread_cond_broadcast(&s->w[0].cv);
-            pthread_cond_signal(&s->ckpt_cv);
             pthread_mutex_unlock(&s->mu);
             if (s->w[0].started)
                 pthread_join(s->w[0].th, NULL);
-            if (s->ckpt_started)
-                pthread_join(s->ckpt_th, NULL);
             MHD_stop_daemon(s->mhd);
             server_free(s);
             return tk_error_set(err, TK_ERR, "cannot start the HTTP worker threads");
@@ -1030,13 +989,10 @@ void tk_http_stop(struct tk_http_server *s)
     s->stopping = 1;
     for (int i = 0; i < 2; i++)
         pthread_cond_broadcast(&s->w[i].cv);
-    pthread_cond_signal(&s->ckpt_cv);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < 2; i++)
         if (s->w[i].started)
             pthread_join(s->w[i].th, NULL);
-    if (s->ckpt_started)
-        pthread_join(s->ckpt_th, NULL);
     MHD_stop_daemon(s->mhd);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);

@@ -924,6 +924,94 @@ TK_TEST(log_checkpoints_on_another_connection)
     tk_db_close(a);
 }
 
+/* The checkpointer (tk_ckpt_*) with the HTTP writer's policy (once per
+ * 1000 pages of growth) and the settler's (from 1000 pages at every ask,
+ * the writer itself from MAX): the checkpointer copies the log without
+ * the writer, the writer copies it itself past MAX, and a checkpointer
+ * that cannot open its connection says so once and leaves the copying to
+ * the writer again.  PostgreSQL: no log, no checkpointer. */
+static int ckpt_fails;
+static char ckpt_msg[TK_ERROR_MAX];
+
+static void ckpt_failed(void *arg, const char *msg)
+{
+    snprintf(ckpt_msg, sizeof ckpt_msg, "%s", msg);
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST); /* after the message */
+}
+
+/* Waits up to 10 s for PATH to reach SIZE bytes. */
+static int grows_to(const char *path, long long size)
+{
+    for (int i = 0; i < 1000 && file_size(path) < size; i++)
+        usleep(10000);
+    return file_size(path) >= size;
+}
+
+TK_TEST(ckpt_copies_the_log_beside_the_writer)
+{
+    static const struct tk_ckpt_policy http = {.pages = 1000,
+                                               .again = 1000,
+                                               .eager = 1,
+                                               .thread_name = "tk-test-ckpt",
+                                               .failed = ckpt_failed};
+    static const struct tk_ckpt_policy settler = {
+        .pages = 1000, .max_pages = 1000, .failed = ckpt_failed};
+    char spec[700], path[700];
+    struct tk_db *a = fresh(spec, sizeof spec);
+    struct tk_ckpt *c = NULL;
+    struct tk_config cfg;
+    struct tk_error err = {0};
+    if (!a)
+        return;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.store_driver = "sqlite";
+    cfg.store_path = path;
+    snprintf(path, sizeof path, "%s", spec + strlen("sqlite:"));
+    TK_CHECK_INT(tk_ckpt_start(&c, &cfg, a, &http, &ckpt_fails, &err), 0);
+    if (D->pg) {
+        TK_CHECK(c == NULL);
+        tk_ckpt_ask(c);
+        tk_ckpt_stop(c);
+        tk_db_close(a);
+        return;
+    }
+    TK_CHECK(c != NULL);
+    TK_CHECK_INT(tk_db_exec_script(a, "CREATE TABLE big (b BLOB)", &err), 0);
+    long long before = file_size(path);
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (zeroblob(5000000))", &err), 0);
+    TK_CHECK(file_size(path) == before); /* the writer copied nothing */
+    tk_ckpt_ask(c);
+    TK_CHECK(grows_to(path, 5000000)); /* the checkpointer did */
+    tk_ckpt_stop(c);                   /* waits for its checkpoint to end */
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (x'00')", &err), 0);
+    TK_CHECK(tk_db_log_pages(a) < 10); /* the log started again */
+
+    /* past MAX the writer copies the log itself, at once */
+    TK_CHECK_INT(tk_ckpt_start(&c, &cfg, a, &settler, &ckpt_fails, &err), 0);
+    before = file_size(path);
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (zeroblob(5000000))", &err), 0);
+    TK_CHECK(file_size(path) == before);
+    tk_ckpt_ask(c);
+    TK_CHECK(file_size(path) >= before + 5000000);
+    tk_ckpt_stop(c);
+    TK_CHECK_INT(ckpt_fails, 0);
+
+    /* no connection for the checkpointer: one call, then the writer copies */
+    cfg.store_path = "/nonexistent-dir-tk/x.db";
+    TK_CHECK_INT(tk_ckpt_start(&c, &cfg, a, &http, &ckpt_fails, &err), 0);
+    for (int i = 0; i < 1000 && !__atomic_load_n(&ckpt_fails, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    TK_CHECK_INT(__atomic_load_n(&ckpt_fails, __ATOMIC_SEQ_CST), 1);
+    TK_CHECK(strstr(ckpt_msg, "nonexistent-dir-tk") != NULL);
+    before = file_size(path);
+    TK_CHECK_INT(tk_db_exec_script(a, "INSERT INTO big VALUES (zeroblob(5000000))", &err), 0);
+    tk_ckpt_ask(c);
+    TK_CHECK(file_size(path) >= before + 5000000);
+    tk_ckpt_stop(c);
+    TK_CHECK_INT(ckpt_fails, 1);
+    tk_db_close(a);
+}
+
 /* ---- opening ---------------------------------------------------------------- */
 
 TK_TEST(open_errors)
@@ -1503,6 +1591,7 @@ int main(void)
         ON(drivers[i], copy_list_matches_the_schema);
         ON(drivers[i], statement_cache);
         ON(drivers[i], log_checkpoints_on_another_connection);
+        ON(drivers[i], ckpt_copies_the_log_beside_the_writer);
         if (drivers[i]->pg)
             ON(drivers[i], reconnect_after_the_server_dropped_us);
     }
