@@ -102,11 +102,16 @@ static void release_rest(struct worker *w, struct tk_outbox_row *rows, size_t fr
 
 /* Whether the lease on R leaves time to send: a send that starts when the
  * lease is about to run out would likely race the dispatcher that takes it
- * over.  A quarter of the lease is the margin (a 300 s lease keeps 75 s,
- * more than the smtp transport's default timeout). */
+ * over.  More than a quarter of the lease must be left (a 300 s lease keeps
+ * 75 s, more than the smtp transport's default timeout), measured to the
+ * millisecond: another dispatcher may take R from the second lease_until
+ * on.  (In whole seconds, with lease_seconds / 4 truncated, a 5 s lease
+ * kept 1 s and one of 1-3 s none: a send could start in the lease's last
+ * instant.) */
 static int lease_left(const struct worker *w, const struct tk_outbox_row *r)
 {
-    return tk_dispatch_clock(w->e) + w->e->cfg.lease_seconds / 4 < r->lease_until;
+    int64_t left_ms = (int64_t)r->lease_until * 1000 - tk_dispatch_clock_ms(w->e);
+    return 4 * left_ms > (int64_t)w->e->cfg.lease_seconds * 1000;
 }
 
 static int claim(struct worker *w, struct tk_outbox_row **rows, size_t *n)

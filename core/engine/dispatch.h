@@ -124,10 +124,13 @@ struct hub {
 
 /* The engine's clock as it is now, not as it was when the tick began:
  * leases run in real time.  e->now itself stays put, so a command run with
- * --now records the times it was given. */
-static inline tk_time tk_dispatch_clock(const struct tk_engine *e)
+ * --now records the times it was given.  In milliseconds: a lease ends at
+ * a whole second (settle.c, the claim) but what is left of it is measured
+ * to the millisecond, since a whole-second clock overstates it by up to a
+ * second, most of a short lease's margin (dispatch.c, lease_left). */
+static inline int64_t tk_dispatch_clock_ms(const struct tk_engine *e)
 {
-    return tk_time_real() + e->clock_offset;
+    return tk_time_real_ms() + e->clock_offset * 1000;
 }
 
 static inline void tk_dispatch_rows_free(struct tk_outbox_row *rows, size_t n)

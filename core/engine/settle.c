@@ -139,10 +139,19 @@ static int task_body(struct tk_db *db, struct tk_send_task *t, int alone)
     int rc = 0;
     int one = alone && t->n == t->from + 1; /* a give-back of one row */
     switch (t->kind) {
-    case TASK_CLAIM:
-        rc = tk_store_outbox_claim(db, tk_dispatch_clock(e), e->cfg.lease_seconds, TK_CLAIM_BATCH,
-                                   &t->claimed, &t->nclaimed, &t->err);
+    case TASK_CLAIM: {
+        /* The lease ends at a whole second (the store keeps seconds): the
+         * first at or after now + lease_seconds, so that it lasts at least
+         * lease_seconds (cut at now's whole second, a 1 s lease claimed at
+         * .9 would have 0.1 s: given back at once by lease_left, claimed
+         * again, until the next second). */
+        int64_t ms = tk_dispatch_clock_ms(e);
+        tk_time now = (tk_time)(ms / 1000 - (ms % 1000 < 0));
+        int up = ms - (int64_t)now * 1000 > 0;
+        rc = tk_store_outbox_claim(db, now, e->cfg.lease_seconds + up, TK_CLAIM_BATCH, &t->claimed,
+                                   &t->nclaimed, &t->err);
         break;
+    }
     case TASK_SETTLE:
         rc = settle_body(e, db, &t->rows[t->from], t->why, &t->d, alone, &t->err);
         break;

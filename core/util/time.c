@@ -126,6 +126,13 @@ tk_time tk_time_real(void)
     return (tk_time)ts.tv_sec;
 }
 
+int64_t tk_time_real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int tk_random_bytes(void *buf, size_t n)
 {
     unsigned char *p = buf;

@@ -127,6 +127,9 @@ int tk_parse_digits(const char *s, int n, int *out);
 char *tk_time_format(tk_time t, char *buf, size_t size);
 /* Real time now. */
 tk_time tk_time_real(void);
+/* Real time now, in milliseconds since the epoch (what is left of a lease,
+ * core/engine/dispatch.h: a whole-second clock loses up to a second of it). */
+int64_t tk_time_real_ms(void);
 
 /* ---- randomness ------------------------------------------------------ */
 

@@ -4,12 +4,16 @@
     /usr/bin/python3 smtpd.py --port 0 --dir DIR [--fail-rcpt ADDR=CODE]...
                               [--fail-all CODE] [--delay SECONDS]
                               [--hang-after-data] [--hang-on-quit] [--smtputf8]
-                              [--fail-rcpt-raw ADDR=HEX]...
+                              [--fail-rcpt-raw ADDR=HEX]... [--lease-db PATH]
 
 Prints "READY <port>" on stdout once it listens.  Every accepted message is
 written atomically as DIR/<seq>.eml (the DATA as received) with DIR/<seq>.json
-beside it ({"mail_from", "rcpt_tos", "session", "peer"}), one file pair per
-message.  --fail-rcpt answers RCPT TO for ADDR with CODE (e.g. 550 or 451);
+beside it ({"mail_from", "rcpt_tos", "session", "peer", "mail_at": the real
+time MAIL FROM arrived, as time.time()}), one file pair per message.
+--lease-db reads, at each accepted RCPT TO, that recipient's queued outbox
+row's lease_until from the SQLite store PATH (read-only) into the .json's
+"lease_until" (the largest; 0 if none): what was left of the sender's lease
+when it started the message (test_delivery_crash).  --fail-rcpt answers RCPT TO for ADDR with CODE (e.g. 550 or 451);
 --fail-rcpt-raw answers RCPT TO for ADDR with the reply line HEX
 (hex-encoded bytes, so that a test can send bytes that are not UTF-8);
 --fail-all answers every MAIL FROM with CODE (an outage that still accepts
@@ -29,8 +33,10 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as _SMTP  # noqa: F401  (import check)
@@ -38,8 +44,9 @@ from aiosmtpd.smtp import SMTP as _SMTP  # noqa: F401  (import check)
 
 class Capture:
     def __init__(self, folder, fail_rcpt, fail_all, delay, hang=False, hang_quit=False,
-                 fail_rcpt_raw=None):
+                 fail_rcpt_raw=None, lease_db=None):
         self.folder = folder
+        self.lease_db = lease_db
         self.hang = hang
         self.hang_quit = hang_quit
         self.fail_rcpt = fail_rcpt
@@ -66,6 +73,7 @@ class Capture:
                 else "%d Rejected" % self.fail_all
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        envelope.tk_mail_at = time.time()
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -76,7 +84,18 @@ class Capture:
         if code:
             return "%d %s <%s>" % (code, "Mailbox unavailable" if code >= 500 else "Try again later", address)
         envelope.rcpt_tos.append(address)
+        if self.lease_db:
+            envelope.tk_lease_until = self.lease_until(address)
         return "250 OK"
+
+    def lease_until(self, address):
+        db = sqlite3.connect("file:%s?mode=ro" % self.lease_db, uri=True, timeout=30)
+        try:
+            row = db.execute("SELECT MAX(lease_until) FROM outbox WHERE recipient = ? AND state = 0",
+                             (address,)).fetchone()
+            return row[0] or 0
+        finally:
+            db.close()
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
@@ -86,7 +105,10 @@ class Capture:
         base = os.path.join(self.folder, "%06d" % n)
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                 "mail_options": envelope.mail_options,
-                "session": getattr(session, "tk_id", 0), "peer": str(session.peer)}
+                "session": getattr(session, "tk_id", 0), "peer": str(session.peer),
+                "mail_at": getattr(envelope, "tk_mail_at", 0)}
+        if self.lease_db:
+            meta["lease_until"] = getattr(envelope, "tk_lease_until", 0)
         if self.hang:
             with open(base + ".hung", "w") as f:
                 json.dump(meta, f)
@@ -114,6 +136,7 @@ def main():
     ap.add_argument("--hang-on-quit", action="store_true")
     ap.add_argument("--smtputf8", action="store_true")
     ap.add_argument("--fail-rcpt-raw", action="append", default=[])
+    ap.add_argument("--lease-db")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     fail = {}
@@ -131,7 +154,7 @@ def main():
         addr, hexline = spec.rsplit("=", 1)
         raw[addr.lower()] = bytes.fromhex(hexline)
     handler = Capture(a.dir, fail, a.fail_all, a.delay, a.hang_after_data, a.hang_on_quit,
-                      fail_rcpt_raw=raw)
+                      fail_rcpt_raw=raw, lease_db=a.lease_db)
     ctl = Controller(handler, hostname=a.host, port=port, decode_data=False,
                      data_size_limit=64 * 1024 * 1024, ready_timeout=10,
                      enable_SMTPUTF8=a.smtputf8)

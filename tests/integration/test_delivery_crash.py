@@ -152,6 +152,46 @@ class CrashTest(unittest.TestCase):
         dl.report("sigstop", delivered_before_freeze=frozen_at, stale_refused=refused,
                   duplicates=dups, messages=n)
 
+    def test_no_send_starts_in_the_last_quarter_of_its_lease(self):
+        # A 3 s lease, whose quarter a whole-second clock truncated to
+        # nothing (3 / 4 = 0): a send could start in the lease's last
+        # instant, racing a dispatcher that takes the row over.  Now a send
+        # starts only with more than 0.75 s of its lease left
+        # (docs/delivery.md).  A slow server makes each claim of 64 run
+        # into its last quarter, where the dispatcher gives the rest back
+        # unsent and claims again.  The server reads each row's lease_until
+        # from the store as the message arrives; the daemon runs without
+        # --now, so the store's leases and the server's clock are the same
+        # real seconds.
+        lease, tol = 3, 0.35  # tol: from the check to MAIL FROM at the server
+        msgs = 150
+        t, port = dl.populate(self, msgs, 1, dl.delivery_ini(lease=lease))
+        if getattr(t, "store", "sqlite") != "sqlite":
+            self.skipTest("the server reads the leases from a SQLite store")
+        srv = SmtpServer(self, "--delay", "0.05", "--lease-db", os.path.join(t.dir, "tickler.db"),
+                         port=port)
+        t.smtp = srv
+        d = dl.Daemon(t, name="quarter")
+        self.assertTrue(dl.wait_for(lambda: dl.outbox_states(t).get("queued", 0) == 0, 120),
+                        dl.outbox_states(t))
+        rc, _ = d.stop()
+        self.assertEqual(rc, 0)
+        n, deliveries, dups = dl.check_delivered(self, t, srv)
+        self.assertEqual((n, dups), (msgs, 0))
+        envs = srv.envelopes()
+        self.assertTrue(all(e["lease_until"] > 0 for e in envs), [e["lease_until"] for e in envs])
+        left = sorted(e["lease_until"] - e["mail_at"] for e in envs)
+        claims = t.rows("SELECT COUNT(DISTINCT lease_token) FROM outbox")[0][0]
+        dl.report("lease-quarter", messages=n, claims=claims, least_left=round(left[0], 3),
+                  most_left=round(left[-1], 3))
+        late = [round(x, 3) for x in left if x < lease / 4 - tol]
+        self.assertEqual(late, [], "sends started with less than a quarter of the lease left")
+        # the claims did run into their last quarter: the rest given back
+        # and claimed again under new tokens (64 at most per claim, and 64
+        # sends take more than 3 s here)
+        self.assertGreater(claims, (msgs + 63) // 64)
+        self.assertNotIn("stale completion", d.text())
+
     def test_sighup_reopens_the_log(self):
         log = None
         t, port = dl.populate(self, 3, 1, dl.delivery_ini(lease=5))
