@@ -20,7 +20,7 @@ struct tk_ckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
-    int started;        /* th runs */
+    int started;        /* under mu (or before C is published): th runs */
     int failed;         /* under mu: th could not open its connection */
     int want, stopping; /* under mu */
 };
@@ -55,10 +55,11 @@ static void *run(void *u)
     return NULL;
 }
 
-/* Under mu, or before any other thread knows C. */
+/* Under mu, or before any other thread knows C.  Never once stopping: a
+ * thread started then would never be joined. */
 static int start(struct tk_ckpt *c)
 {
-    if (!c->started && pthread_create(&c->th, NULL, run, c) == 0)
+    if (!c->started && !c->stopping && pthread_create(&c->th, NULL, run, c) == 0)
         c->started = 1;
     return c->started;
 }
@@ -115,13 +116,18 @@ void tk_ckpt_ask(struct tk_ckpt *c)
 
 void tk_ckpt_stop(struct tk_ckpt *c)
 {
+    int started;
     if (!c)
         return;
+    /* started under mu, as the ask that set it wrote it: the thread that
+     * stops need not be the writer's (db.h); with stopping set, no ask
+     * starts one from here on (start) */
     pthread_mutex_lock(&c->mu);
     c->stopping = 1;
+    started = c->started;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    if (c->started)
+    if (started)
         pthread_join(c->th, NULL);
     tk_db_log_defer_checkpoints(c->writer, 0);
     pthread_cond_destroy(&c->cv);

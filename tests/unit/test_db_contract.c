@@ -947,6 +947,26 @@ static int grows_to(const char *path, long long size)
     return file_size(path) >= size;
 }
 
+/* A writer on a thread of its own: a big insert and an ask (which starts
+ * the lazy checkpointer), then DONE, set without any ordering of its own
+ * (relaxed), so that only the checkpointer's mutex orders that ask before
+ * a tk_ckpt_stop on another thread (under TSan). */
+struct ckpt_writer {
+    struct tk_db *db;
+    struct tk_ckpt *c;
+    int rc, done;
+};
+
+static void *ckpt_write(void *u)
+{
+    struct ckpt_writer *w = u;
+    struct tk_error err = {0};
+    w->rc = tk_db_exec_script(w->db, "INSERT INTO big VALUES (zeroblob(5000000))", &err);
+    tk_ckpt_ask(w->c);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
 TK_TEST(ckpt_copies_the_log_beside_the_writer)
 {
     static const struct tk_ckpt_policy http = {.pages = 1000,
@@ -994,6 +1014,22 @@ TK_TEST(ckpt_copies_the_log_beside_the_writer)
     tk_ckpt_ask(c);
     TK_CHECK(file_size(path) >= before + 5000000);
     tk_ckpt_stop(c);
+    TK_CHECK_INT(ckpt_fails, 0);
+
+    /* stopped on another thread than the writer's, which started it */
+    static const struct tk_ckpt_policy lazy = {.pages = 1000, .failed = ckpt_failed};
+    struct ckpt_writer w = {.db = a};
+    pthread_t th;
+    TK_CHECK_INT(tk_ckpt_start(&w.c, &cfg, a, &lazy, &ckpt_fails, &err), 0);
+    before = file_size(path);
+    TK_CHECK_INT(pthread_create(&th, NULL, ckpt_write, &w), 0);
+    for (int i = 0; i < 3000 && !__atomic_load_n(&w.done, __ATOMIC_RELAXED); i++)
+        usleep(10000);
+    TK_CHECK(__atomic_load_n(&w.done, __ATOMIC_RELAXED));
+    TK_CHECK(grows_to(path, before + 5000000)); /* the checkpointer it started copied */
+    tk_ckpt_stop(w.c);                          /* and is joined here */
+    pthread_join(th, NULL);
+    TK_CHECK_INT(w.rc, 0);
     TK_CHECK_INT(ckpt_fails, 0);
 
     /* no connection for the checkpointer: one call, then the writer copies */
