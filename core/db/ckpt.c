@@ -120,8 +120,7 @@ void tk_ckpt_stop(struct tk_ckpt *c)
     if (!c)
         return;
     /* started under mu, as the ask that set it wrote it: the thread that
-     * stops need not be the writer's (db.h); with stopping set, no ask
-     * starts one from here on (start) */
+     * stops need not be the writer's (db.h) */
     pthread_mutex_lock(&c->mu);
     c->stopping = 1;
     started = c->started;

@@ -257,8 +257,9 @@ int tk_ckpt_start(struct tk_ckpt **out, const struct tk_config *cfg, struct tk_d
  * itself (past max_pages, or with no checkpointer).  C may be NULL. */
 void tk_ckpt_ask(struct tk_ckpt *c);
 /* Stops and joins the thread, WRITER checkpoints itself again, frees C
- * (may be NULL).  Call it, on any thread, once WRITER's thread no longer
- * commits nor asks. */
+ * (may be NULL).  Call it on any thread once WRITER's thread no longer
+ * commits nor asks, its last ask ordered before the call (a join, a lock,
+ * a release store seen with acquire): C is freed. */
 void tk_ckpt_stop(struct tk_ckpt *c);
 /* "sqlite" or "postgres", for messages; static storage. */
 const char *tk_db_driver_name(const struct tk_db *db);

@@ -948,9 +948,10 @@ static int grows_to(const char *path, long long size)
 }
 
 /* A writer on a thread of its own: a big insert and an ask (which starts
- * the lazy checkpointer), then DONE, set without any ordering of its own
- * (relaxed), so that only the checkpointer's mutex orders that ask before
- * a tk_ckpt_stop on another thread (under TSan). */
+ * the lazy checkpointer), then DONE (release): the ask happens before a
+ * tk_ckpt_stop on the main thread that saw DONE (acquire), as db.h asks,
+ * and the thread is still running (not joined) when it stops: the stop
+ * finds the checkpointer that the other thread started (under TSan). */
 struct ckpt_writer {
     struct tk_db *db;
     struct tk_ckpt *c;
@@ -963,7 +964,7 @@ static void *ckpt_write(void *u)
     struct tk_error err = {0};
     w->rc = tk_db_exec_script(w->db, "INSERT INTO big VALUES (zeroblob(5000000))", &err);
     tk_ckpt_ask(w->c);
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -1023,9 +1024,9 @@ TK_TEST(ckpt_copies_the_log_beside_the_writer)
     TK_CHECK_INT(tk_ckpt_start(&w.c, &cfg, a, &lazy, &ckpt_fails, &err), 0);
     before = file_size(path);
     TK_CHECK_INT(pthread_create(&th, NULL, ckpt_write, &w), 0);
-    for (int i = 0; i < 3000 && !__atomic_load_n(&w.done, __ATOMIC_RELAXED); i++)
+    for (int i = 0; i < 3000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); i++)
         usleep(10000);
-    TK_CHECK(__atomic_load_n(&w.done, __ATOMIC_RELAXED));
+    TK_CHECK(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
     TK_CHECK(grows_to(path, before + 5000000)); /* the checkpointer it started copied */
     tk_ckpt_stop(w.c);                          /* and is joined here */
     pthread_join(th, NULL);
