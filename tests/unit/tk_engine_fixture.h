@@ -1,8 +1,10 @@
 /*
  * tk_engine_fixture.h - a real engine on a temporary SQLite store for the
  * fault-injection tests: the real item plugins ($TK_PLUGIN_DIR), the real
- * templates ($TK_SOURCE_DIR/etc/templates), the file transport, and a
- * second read-only sqlite3 connection that sees what was committed.
+ * templates ($TK_SOURCE_DIR/etc/templates), the file transport (fsync =
+ * off: its flushes are no store call, and were most of test_fault_store's
+ * time), and a second read-only sqlite3 connection that sees what was
+ * committed.
  *
  * Seeded with account "Acme BV" (en), two notify-on contacts and one that
  * is off, and two pending approvals with reminders on.  Include in one file
@@ -99,7 +101,9 @@ static int setup(void)
         fprintf(stderr, "TK_PLUGIN_DIR and TK_SOURCE_DIR must be set (ctest sets them)\n");
         return 1;
     }
-    snprintf(dir, sizeof dir, "/tmp/tk_fault_store.XXXXXX");
+    /* $TMPDIR if set (a tmpfs keeps concurrent runs off a slow disk) */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tk_fault_store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return 1;
     snprintf(dbpath, sizeof dbpath, "%s/tk.db", dir);
@@ -107,7 +111,7 @@ static int setup(void)
     if (!(f = fopen(ini, "w")))
         return 1;
     fprintf(f,
-            "[store]\npath = %s\n\n[transport]\nplugin = file\ndir = %s/spool\n"
+            "[store]\npath = %s\n\n[transport]\nplugin = file\ndir = %s/spool\nfsync = off\n"
             "from = Bakker & Co <office@bakker.example>\n\n"
             "[firm]\nname = Bakker & Co\n\n[scheduler]\nbatch_size = 1000\n\n"
             "[plugins]\ndir = %s\n\n[templates]\ndir = %s/etc/templates\n",
