@@ -211,7 +211,7 @@ int tk_engine_erase_contact(struct tk_engine *e, const char *email, struct tk_er
     }
     /* A message a dispatcher holds may be on the wire now: erasing under it
      * would promise what cannot be kept.  Its lease ends within
-     * [delivery] lease_seconds. */
+     * [delivery] lease_seconds (and less than a second: settle.c). */
     if ((rc = tk_store_outbox_in_flight(e->db, addr, e->now, &busy, err)))
         goto out;
     if (busy) {
