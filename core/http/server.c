@@ -34,10 +34,17 @@
 #include "http/token_cache.h"
 #include "lua/pipeline.h"
 
+/* CONNECTION_MEMORY is libmicrohttpd's pool per connection: it holds the
+ * request line and headers (the read buffer starts at half of it and grows
+ * into the rest), so it bounds the header block; 32 KiB is libmicrohttpd's
+ * own default and nginx's `large_client_header_buffers 4 8k` in all.
+ * libmicrohttpd zeroes the whole pool after every keep-alive request, and
+ * the read buffer's unused half when it shrinks it for the answer: 1.5
+ * times this, per request (bench/RESULTS.md, update 44). */
 #define CONNECTION_LIMIT 512    /* sockets, all clients */
 #define PER_IP_LIMIT 256        /* sockets per client address */
 #define INACTIVITY_TIMEOUT 15   /* seconds without a byte: closed */
-#define CONNECTION_MEMORY 65536 /* per connection: bounds the header block */
+#define CONNECTION_MEMORY 32768 /* per connection: bounds the header block */
 #define QUEUE_WAIT_LIMIT 10.0   /* seconds a request may wait for the worker: 503 */
 #define QUEUE_LIMIT 4096        /* requests waiting for the worker: 503 beyond */
 #define GROUP_MAX 64            /* writes per transaction */
