@@ -237,6 +237,37 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     logf_s(cls, "%s", line);
 }
 
+/* The client's address as text, made once per connection (its socket
+ * context, freed when it closes) rather than once per request: a
+ * keep-alive connection's requests all come from the same address.
+ * Without memory for it, the requests' peer is "" (as it is for an
+ * address that is neither IPv4 nor IPv6). */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    const union MHD_ConnectionInfo *ci;
+    char *peer;
+    (void)cls;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+        free(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    if (!(peer = calloc(1, INET6_ADDRSTRLEN)))
+        return;
+    ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        size_t n = INET6_ADDRSTRLEN;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer, n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                      n);
+    }
+    *socket_context = peer;
+}
+
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
 {
@@ -284,16 +315,9 @@ static int prepare(struct conn *c, const char *method)
     }
     rq->body = c->body.data;
     rq->body_len = c->body.len - 1;
-    ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, rq->peer,
-                      sizeof rq->peer);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      rq->peer, sizeof rq->peer);
-    }
+    ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        tk_strlcpy(rq->peer, ci->socket_context, sizeof rq->peer);
     rq->tls = c->s->tls_cert != NULL;
     c->route = tk_http_router_match(c->s->router, rq->method, rq->path, rq, c->scratch,
                                     sizeof c->scratch, &known);
@@ -922,11 +946,11 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)INACTIVITY_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)INACTIVITY_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
     if (!s->mhd) {

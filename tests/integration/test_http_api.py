@@ -372,12 +372,23 @@ class Auth(unittest.TestCase):
         self.assertEqual(d.api("GET", "/api/v1/accounts", token=r)[0], 200)
         self.assertEqual(d.api("POST", "/api/v1/accounts", body, token=a)[0], 201)
         self.assertEqual(t.json("audit")[-1]["actor"], "api:admin")
+        # the client's address in the log line of a refused request: made
+        # once per connection, so three on one keep-alive connection name
+        # it as the first does (the peer is also the console's rate key)
+        c = d.conn()
+        try:
+            for i in range(3):
+                st, _, b = d.api("GET", "/api/v1/accounts", token="peer%d" % i, conn=c)
+                self.assertEqual(st, 401, b)
+        finally:
+            c.close()
         t.fails("token", "add", "x", "--scope", "root", rc=2)
         t.fails("token", "add", "writer", "--scope", "read")
         t.fails("token", "revoke", "nobody")
         d.stop()
         log = d.read_log()
         self.assertIn("bad token", log)
+        self.assertEqual(log.count("401 GET /api/v1/accounts from 127.0.0.1: bad token"), 3, log)
         for tok in (w, r, a, gone):
             self.assertNotIn(tok, log)
             self.assertNotIn(tok[3:], log)
