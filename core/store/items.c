@@ -86,7 +86,7 @@ static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error
 /* IT's fields in (pos, name) order, as load_page_fields reads a page's:
  * for one item without the page's IN list, id lookup and second copy of
  * every string (an item read: each write through the API, each reminder).
- * test_db_contract's one_item_fields_as_a_page_reads_them holds the two
+ * test_db_contract's one_item_reads_as_a_page_reads_them holds the two
  * to the same fields in the same order on every driver. */
 static int load_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
 {
