@@ -535,6 +535,9 @@ int tk_engine_account_find(struct tk_engine *e, const char *id_or_name, struct t
                            struct tk_error *err);
 int tk_engine_account_get(struct tk_engine *e, int64_t id, struct tk_account *out,
                           struct tk_error *err);
+/* Only the name of account ID in *NAME (the caller frees it with free();
+ * NULL on failure): tk_engine_account_get's name, without the rest. */
+int tk_engine_account_name(struct tk_engine *e, int64_t id, char **name, struct tk_error *err);
 /* Every account, by id. */
 int tk_engine_accounts_each(struct tk_engine *e, int (*fn)(void *u, const struct tk_account *a),
                             void *u, struct tk_error *err);

@@ -18,6 +18,11 @@ int tk_engine_account_get(struct tk_engine *e, int64_t id, struct tk_account *ou
     return tk_store_account_get(e->db, id, out, err);
 }
 
+int tk_engine_account_name(struct tk_engine *e, int64_t id, char **name, struct tk_error *err)
+{
+    return tk_store_account_name(e->db, id, name, err);
+}
+
 int tk_engine_accounts_each(struct tk_engine *e, int (*fn)(void *u, const struct tk_account *a),
                             void *u, struct tk_error *err)
 {

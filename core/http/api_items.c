@@ -2,6 +2,7 @@
  * client events, through the engine functions of tickler send, show, list,
  * resend, reminders and event. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/api.h"
@@ -10,8 +11,9 @@
 static int item_write(struct tk_http_ctx *x, int status, const struct tk_item *it,
                       struct tk_error *err)
 {
-    struct tk_account a = {0};
-    int rc = tk_engine_account_get(x->e, it->account_id, &a, err);
+    /* only the account's name: the rest of its row is not in the answer */
+    char *name = NULL;
+    int rc = tk_engine_account_name(x->e, it->account_id, &name, err);
     if (!rc) {
         /* straight into the answer; the tree only for what that cannot
          * write (the bytes are the same either way) */
@@ -21,15 +23,15 @@ static int item_write(struct tk_http_ctx *x, int status, const struct tk_item *i
          * fields), not the doubling from 64 bytes: a fresh request's body
          * is empty; the dump grows it further when it needs to */
         r = tk_buf_reserve(&x->res->body, 1024) ? TK_ENOMEM
-                                                : tk_json_item_dump(&x->res->body, it, a.name);
+                                                : tk_json_item_dump(&x->res->body, it, name);
         if (r == 0 && !tk_buf_putc(&x->res->body, '\n')) {
             x->res->status = status;
             x->res->content_type = "application/json";
         } else {
-            rc = tk_http_res_json(x->res, status, tk_json_item(it, a.name));
+            rc = tk_http_res_json(x->res, status, tk_json_item(it, name));
         }
     }
-    tk_account_free(&a);
+    free(name);
     return rc;
 }
 

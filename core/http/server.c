@@ -34,10 +34,17 @@
 #include "http/token_cache.h"
 #include "lua/pipeline.h"
 
+/* CONNECTION_MEMORY is libmicrohttpd's pool per connection: it holds the
+ * request line and headers (the read buffer starts at half of it and grows
+ * into the rest), so it bounds the header block; 32 KiB is libmicrohttpd's
+ * own default and nginx's `large_client_header_buffers 4 8k` in all.
+ * libmicrohttpd zeroes the whole pool after every keep-alive request, and
+ * the read buffer's unused half when it shrinks it for the answer: 1.5
+ * times this, per request (bench/RESULTS.md, update 44). */
 #define CONNECTION_LIMIT 512    /* sockets, all clients */
 #define PER_IP_LIMIT 256        /* sockets per client address */
 #define INACTIVITY_TIMEOUT 15   /* seconds without a byte: closed */
-#define CONNECTION_MEMORY 65536 /* per connection: bounds the header block */
+#define CONNECTION_MEMORY 32768 /* per connection: bounds the header block */
 #define QUEUE_WAIT_LIMIT 10.0   /* seconds a request may wait for the worker: 503 */
 #define QUEUE_LIMIT 4096        /* requests waiting for the worker: 503 beyond */
 #define GROUP_MAX 64            /* writes per transaction */
@@ -230,6 +237,37 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     logf_s(cls, "%s", line);
 }
 
+/* The client's address as text, made once per connection (its socket
+ * context, freed when it closes) rather than once per request: a
+ * keep-alive connection's requests all come from the same address.
+ * Without memory for it, the requests' peer is "" (as it is for an
+ * address that is neither IPv4 nor IPv6). */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    const union MHD_ConnectionInfo *ci;
+    char *peer;
+    (void)cls;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+        free(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    if (!(peer = calloc(1, INET6_ADDRSTRLEN)))
+        return;
+    ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        size_t n = INET6_ADDRSTRLEN;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer, n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                      n);
+    }
+    *socket_context = peer;
+}
+
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *value)
 {
@@ -277,16 +315,9 @@ static int prepare(struct conn *c, const char *method)
     }
     rq->body = c->body.data;
     rq->body_len = c->body.len - 1;
-    ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, rq->peer,
-                      sizeof rq->peer);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      rq->peer, sizeof rq->peer);
-    }
+    ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        tk_strlcpy(rq->peer, ci->socket_context, sizeof rq->peer);
     rq->tls = c->s->tls_cert != NULL;
     c->route = tk_http_router_match(c->s->router, rq->method, rq->path, rq, c->scratch,
                                     sizeof c->scratch, &known);
@@ -915,11 +946,11 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)INACTIVITY_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)INACTIVITY_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
     if (!s->mhd) {

@@ -129,6 +129,26 @@ int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out, s
     return 0;
 }
 
+int tk_store_account_name(struct tk_db *db, int64_t id, char **name, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int r, oom = 0;
+    *name = NULL;
+    if (tk_db_query(db, &cur, err, "SELECT name FROM accounts WHERE id = ?", "i", id) != 0)
+        return err ? err->code : TK_EIO;
+    r = tk_cursor_next(cur, err);
+    if (r > 0)
+        *name = tk_store_col_dup(cur, 0, &oom);
+    tk_cursor_close(cur);
+    if (r < 0)
+        return err ? err->code : TK_EIO;
+    if (r == 0)
+        return tk_error_set(err, TK_ENOTFOUND, "no account %lld", (long long)id);
+    if (oom)
+        return tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    return 0;
+}
+
 struct account_fn {
     int (*fn)(void *u, struct tk_account *a);
     void *u;

@@ -34,6 +34,10 @@ int tk_store_account_find(struct tk_db *db, const char *id_or_name, struct tk_ac
                           struct tk_error *err);
 int tk_store_account_get(struct tk_db *db, int64_t id, struct tk_account *out,
                          struct tk_error *err);
+/* Only the name of account ID, in *NAME (the caller frees it with free();
+ * NULL on failure): what an item's JSON needs, without the rest of the row.
+ * TK_ENOTFOUND "no account N" as tk_store_account_get. */
+int tk_store_account_name(struct tk_db *db, int64_t id, char **name, struct tk_error *err);
 /* The accounts of the N ids IDS (one statement; those that exist, in no
  * particular order): FN gets each, and owns its strings (tk_account_free);
  * FN returning non-zero stops with that value. */

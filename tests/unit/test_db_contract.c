@@ -29,6 +29,7 @@
 
 #include "config/config.h"
 #include "db/db.h"
+#include "store/store.h"
 #include "tk_test.h"
 #include "upgrade_check.h"
 
@@ -700,6 +701,95 @@ TK_TEST(upgrade_from_v1)
     /* the text left the outbox row: a claim no longer rewrites it */
     struct tk_error err = {0};
     TK_CHECK(tk_db_exec(db, &err, "SELECT data FROM outbox", "") != 0);
+    tk_db_close(db);
+}
+
+/* An item's fields read alone (tk_store_item_get: the one-item path) are
+ * what a page read gives the same item (tk_store_item_due_page: the page
+ * path, the only one before): the same names and values in the same
+ * (pos, name) order, a NULL value as "", more fields than the one-item
+ * path keeps on its stack, none at all; and an account's name read alone
+ * (tk_store_account_name) is tk_store_account_get's, a missing account
+ * the same error. */
+TK_TEST(one_item_reads_as_a_page_reads_them)
+{
+    char spec[700];
+    struct tk_db *db = fresh(spec, sizeof spec);
+    struct tk_error err = {0};
+    struct tk_item *v = NULL;
+    size_t n = 0, checked = 0, fields = 0;
+    unsigned seed = 20261202;
+    if (!db)
+        return;
+    TK_CHECK_INT(tk_db_migrate(db, &err), 0);
+    for (int a = 0; a < 3; a++)
+        TK_CHECK_INT(tk_db_exec(db, &err,
+                                "INSERT INTO accounts (name, language, created_at) VALUES (?, "
+                                "'en', 1)",
+                                "s",
+                                a == 0   ? "Acme"
+                                : a == 1 ? "Bakker BV"
+                                         : "\xc3\x89mile & Zn"),
+                     0);
+    for (int64_t i = 1; i <= 60; i++) {
+        int nf = (int)(rand_r(&seed) % 24); /* 0-23: past the 8 on the stack */
+        TK_CHECK_INT(tk_db_exec(db, &err,
+                                "INSERT INTO items (account_id, type, template, created_at, "
+                                "todo_seq, next_at) VALUES (?, 'invoice', 't', 1, ?, ?)",
+                                "iii", 1 + i % 3, i, 100 + i),
+                     0);
+        for (int j = 0; j < nf; j++) {
+            static const char alpha[] = "aAbB_z0~";
+            static const char *const values[] = {"", "12,50", "\xe2\x82\xac 12,50",
+                                                 "a \"quoted\" value", "two\nlines"};
+            char name[16];
+            int64_t pos = (int64_t)(rand_r(&seed) % 5) - 1; /* ties, and below 0 */
+            snprintf(name, sizeof name, "%c%c%d", alpha[rand_r(&seed) % 8],
+                     alpha[rand_r(&seed) % 8], j);
+            TK_CHECK_INT(tk_db_exec(db, &err,
+                                    "INSERT INTO item_fields (item_id, name, value, pos) VALUES "
+                                    "(?, ?, ?, ?)",
+                                    "issi", i, name,
+                                    rand_r(&seed) % 6 ? values[rand_r(&seed) % 5] : NULL, pos),
+                         0);
+        }
+    }
+    TK_CHECK_INT(tk_store_item_due_page(db, 0, 1000000, 0, 0, 100, &v, &n, &err), 0);
+    TK_CHECK_INT(n, 60);
+    for (size_t k = 0; k < n; k++) {
+        struct tk_item one;
+        TK_CHECK_INT(tk_store_item_get(db, v[k].id, &one, &err), 0);
+        TK_CHECK_INT(one.fields.n, v[k].fields.n);
+        for (size_t i = 0; i < one.fields.n && i < v[k].fields.n; i++) {
+            TK_CHECK_STR(one.fields.keys[i], v[k].fields.keys[i]);
+            TK_CHECK_STR(one.fields.vals[i], v[k].fields.vals[i]);
+        }
+        /* still a kv the caller may grow */
+        TK_CHECK_INT(tk_kv_set(&one.fields, "added", "1"), 0);
+        TK_CHECK_STR(tk_kv_get(&one.fields, "added"), "1");
+        fields += v[k].fields.n;
+        checked++;
+        tk_item_free(&one);
+        tk_item_free(&v[k]);
+    }
+    free(v);
+    TK_CHECK_INT(checked, 60);
+    TK_CHECK(fields > 500);
+    for (int64_t id = 1; id <= 4; id++) {
+        struct tk_account a = {0};
+        struct tk_error e1 = {0}, e2 = {0};
+        char *name = NULL;
+        int r1 = tk_store_account_get(db, id, &a, &e1);
+        int r2 = tk_store_account_name(db, id, &name, &e2);
+        TK_CHECK_INT(r2, r1);
+        TK_CHECK_STR(e2.msg, e1.msg);
+        if (r1 == 0)
+            TK_CHECK_STR(name, a.name);
+        else
+            TK_CHECK(name == NULL);
+        free(name);
+        tk_account_free(&a);
+    }
     tk_db_close(db);
 }
 
@@ -1625,6 +1715,7 @@ int main(void)
         ON(drivers[i], migrations);
         ON(drivers[i], upgrade_from_v1);
         ON(drivers[i], due_page_reads_the_index_in_order);
+        ON(drivers[i], one_item_reads_as_a_page_reads_them);
         ON(drivers[i], copy_list_matches_the_schema);
         ON(drivers[i], statement_cache);
         ON(drivers[i], log_checkpoints_on_another_connection);
