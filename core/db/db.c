@@ -118,6 +118,7 @@ int tk_db_begin(struct tk_db *db, int mode, struct tk_error *err)
     if (base_of(db)->in_tx)
         return tk_error_set(err, TK_ERR, "store: a transaction is open already");
     int rc = drv_of(db)->begin(db, mode, err);
+    tk_db_tx_touch(db);
     if (rc == 0) {
         base_of(db)->in_tx = 1;
         base_of(db)->read_only = mode == TK_TX_SNAPSHOT;
@@ -134,8 +135,23 @@ int tk_db_commit(struct tk_db *db, struct tk_error *err)
     int rc = drv_of(db)->commit(db, err);
     if (rc != 0)
         drv_of(db)->rollback(db);
+    tk_db_tx_touch(db);
     base_of(db)->in_tx = base_of(db)->read_only = 0;
     return rc;
+}
+
+/* Process-wide, so that a serial never repeats, whichever connection. */
+static uint64_t serials;
+
+void tk_db_tx_touch(struct tk_db *db)
+{
+    base_of(db)->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t tk_db_tx_serial(const struct tk_db *db)
+{
+    const struct tk_db_base *b = (const struct tk_db_base *)db;
+    return b->in_tx && b->drv->dialect.snapshot ? b->serial : 0;
 }
 
 int tk_db_read_only(const struct tk_db *db)
@@ -180,33 +196,62 @@ void tk_db_rollback(struct tk_db *db)
     if (!db || !base_of(db)->in_tx)
         return;
     drv_of(db)->rollback(db);
+    tk_db_tx_touch(db);
     base_of(db)->in_tx = base_of(db)->read_only = 0;
 }
 
-/* NAME is a constant of the caller's: never text from outside. */
-static int savepoint_sql(struct tk_db *db, const char *verb, const char *name, struct tk_error *err)
+enum { SP_SAVEPOINT, SP_ROLLBACK_TO, SP_RELEASE };
+static const char *const sp_verbs[] = {"SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT"};
+
+/* The statement VERB of savepoint NAME from the base's memo (db.h),
+ * made there when NAME is new; NULL when NAME is too long to keep. */
+static const char *savepoint_text(struct tk_db_base *b, int verb, const char *name)
 {
+    struct tk_db_savepoint_text *t;
+    size_t len = strlen(name);
+    if (len > TK_DB_SAVEPOINT_NAME_MAX)
+        return NULL;
+    for (int i = 0; i < TK_DB_SAVEPOINT_NAMES; i++) {
+        t = &b->savepoints[i];
+        if (t->name[0] && memcmp(t->name, name, len + 1) == 0)
+            return t->sql[verb];
+    }
+    t = &b->savepoints[b->savepoints_next++ % TK_DB_SAVEPOINT_NAMES];
+    memcpy(t->name, name, len + 1);
+    for (int v = 0; v < 3; v++)
+        snprintf(t->sql[v], sizeof t->sql[v], "%s %s", sp_verbs[v], name);
+    return t->sql[verb];
+}
+
+/* NAME is a constant of the caller's: never text from outside. */
+static int savepoint_sql(struct tk_db *db, int verb, const char *name, struct tk_error *err)
+{
+    const char *text;
     char sql[96];
     if (!base_of(db)->in_tx)
-        return tk_error_set(err, TK_ERR, "store: %s outside a transaction", verb);
-    if ((size_t)snprintf(sql, sizeof sql, "%s %s", verb, name) >= sizeof sql)
-        return tk_error_set(err, TK_EINVAL, "store: savepoint name too long");
-    return drv_of(db)->exec_script(db, sql, err);
+        return tk_error_set(err, TK_ERR, "store: %s outside a transaction", sp_verbs[verb]);
+    if (!(text = savepoint_text(base_of(db), verb, name))) {
+        if ((size_t)snprintf(sql, sizeof sql, "%s %s", sp_verbs[verb], name) >= sizeof sql)
+            return tk_error_set(err, TK_EINVAL, "store: savepoint name too long");
+        text = sql;
+    }
+    return drv_of(db)->exec_script(db, text, err);
 }
 
 int tk_db_savepoint(struct tk_db *db, const char *name, struct tk_error *err)
 {
-    return savepoint_sql(db, "SAVEPOINT", name, err);
+    return savepoint_sql(db, SP_SAVEPOINT, name, err);
 }
 
 int tk_db_rollback_to(struct tk_db *db, const char *name, struct tk_error *err)
 {
-    return savepoint_sql(db, "ROLLBACK TO SAVEPOINT", name, err);
+    tk_db_tx_touch(db); /* what the savepoint's writes changed is back */
+    return savepoint_sql(db, SP_ROLLBACK_TO, name, err);
 }
 
 int tk_db_release(struct tk_db *db, const char *name, struct tk_error *err)
 {
-    return savepoint_sql(db, "RELEASE SAVEPOINT", name, err);
+    return savepoint_sql(db, SP_RELEASE, name, err);
 }
 
 /* The letters of TYPES and the arguments of AP as an array in V (room for

@@ -126,6 +126,12 @@ struct tk_db_dialect {
      * sends the next message (dispatch.c), instead of waiting for it.  0
      * where a statement is a call into the process (SQLite). */
     int remote;
+    /* Every read of a transaction sees one state of the store and the
+     * transaction's own writes, whatever others commit meanwhile (SQLite
+     * in WAL mode: the snapshot its first read takes).  0 where each
+     * statement sees what others committed before it (PostgreSQL at READ
+     * COMMITTED).  tk_db_tx_serial is 0 without it. */
+    int snapshot;
 };
 
 struct tk_db_driver {
@@ -184,10 +190,26 @@ struct tk_db_driver {
 };
 
 /* The common head of every driver's struct tk_db. */
+/* The text of a savepoint's three statements (SAVEPOINT, ROLLBACK TO
+ * SAVEPOINT, RELEASE SAVEPOINT), made once per name and kept at one
+ * address: the SQLite driver's statement cache finds text it saw at the
+ * same address with one strcmp, where text rebuilt into one buffer for
+ * each verb was hashed every time (issue 17: 1.8k instructions a
+ * reminder).  A tick uses two names (tick.c, reminder_events.c). */
+#define TK_DB_SAVEPOINT_NAMES 4
+#define TK_DB_SAVEPOINT_NAME_MAX 63
+struct tk_db_savepoint_text {
+    char name[TK_DB_SAVEPOINT_NAME_MAX + 1]; /* "" for an unused entry */
+    char sql[3][TK_DB_SAVEPOINT_NAME_MAX + 24];
+};
+
 struct tk_db_base {
     const struct tk_db_driver *drv;
     int in_tx;
     int read_only; /* the open transaction is TK_TX_SNAPSHOT */
+    struct tk_db_savepoint_text savepoints[TK_DB_SAVEPOINT_NAMES];
+    unsigned savepoints_next; /* the entry a new name replaces */
+    uint64_t serial;          /* tk_db_tx_serial */
 };
 
 /* The common head of every driver's struct tk_cursor, so that the generic
@@ -285,6 +307,15 @@ void tk_db_last_statement(struct tk_db *db);
  * row locks (the dialect's lock_rows) have no place there, and PostgreSQL
  * refuses SELECT ... FOR UPDATE in a READ ONLY transaction. */
 int tk_db_read_only(const struct tk_db *db);
+/* A number for what the open transaction reads, unique in the process:
+ * it changes at every begin, commit, rollback and rollback to a savepoint,
+ * and at tk_db_tx_touch.  So something read at one non-zero serial stands
+ * while the serial is the same, except for what this connection itself
+ * writes: a store function that writes what someone keeps (the webhooks
+ * table, engine/webhooks.c) calls tk_db_tx_touch.  0 outside a
+ * transaction and where the dialect's snapshot is 0 (keep nothing). */
+uint64_t tk_db_tx_serial(const struct tk_db *db);
+void tk_db_tx_touch(struct tk_db *db);
 /* A savepoint named NAME (an SQL identifier, a constant) inside the open
  * transaction: tk_db_rollback_to undoes what was written since and keeps
  * the transaction usable (on PostgreSQL also after a failed statement);

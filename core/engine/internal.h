@@ -49,6 +49,10 @@ struct tk_engine {
      * scheduling thread's only */
     struct tk_engine_digest *digest;
     int digest_depth; /* tick.c: 1 while an account's other due steps are taken */
+    /* webhooks.c: the tk_db_tx_serial at which the webhooks table was read
+     * empty (0: none known); atomic, tk_webhook_emit may run on several
+     * threads with their own connections */
+    uint64_t webhooks_none_serial;
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal

@@ -40,7 +40,7 @@
  * own default and nginx's `large_client_header_buffers 4 8k` in all.
  * libmicrohttpd zeroes the whole pool after every keep-alive request, and
  * the read buffer's unused half when it shrinks it for the answer: 1.5
- * times this, per request (bench/RESULTS.md, update 44). */
+ * times this, per request (bench/RESULTS.md, update 45). */
 #define CONNECTION_LIMIT 512    /* sockets, all clients */
 #define PER_IP_LIMIT 256        /* sockets per client address */
 #define INACTIVITY_TIMEOUT 15   /* seconds without a byte: closed */

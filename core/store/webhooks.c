@@ -23,6 +23,7 @@ int tk_store_webhook_add(struct tk_db *db, const char *url, const char *events, 
                          tk_time now, int64_t *id, struct tk_error *err)
 {
     int64_t v = 0;
+    tk_db_tx_touch(db); /* engine/webhooks.c keeps "no webhook" per serial */
     int rc = tk_db_insert(
         db, &v, err, "INSERT INTO webhooks (url, events, secret, created_at) VALUES (?, ?, ?, ?)",
         "sssi", url, events, secret, (int64_t)now);
@@ -34,6 +35,7 @@ int tk_store_webhook_add(struct tk_db *db, const char *url, const char *events, 
 int tk_store_webhook_remove(struct tk_db *db, int64_t id, int64_t *dropped, struct tk_error *err)
 {
     int64_t n = 0, rows = 0;
+    tk_db_tx_touch(db); /* as in tk_store_webhook_add */
     /* The rows of this subscription (step = its id, see engine/webhooks.c)
      * that are not delivered: their texts first (outbox_data has no
      * working cascade on SQLite without PRAGMA foreign_keys). */

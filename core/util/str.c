@@ -226,26 +226,42 @@ static int key_eq(const char *a, const char *b)
     return a[0] == b[0] && strcmp(a, b) == 0;
 }
 
+/* A pair in one allocation, "KEY\0VAL\0": keys[i] owns it, vals[i] points
+ * into it.  One malloc and one free a variable instead of two each: a
+ * reminder sets a few dozen (issue 17, bench/RESULTS.md). */
+static char *pair_new(const char *key, size_t klen, const char *val)
+{
+    size_t vlen = strlen(val);
+    char *p = malloc(klen + vlen + 2);
+    if (p) {
+        memcpy(p, key, klen + 1);
+        memcpy(p + klen + 1, val, vlen + 1);
+    }
+    return p;
+}
+
 int tk_kv_set(struct tk_kv *kv, const char *key, const char *val)
 {
     size_t i;
-    char *v;
+    char *p;
     for (i = 0; i < kv->n; i++)
         if (key_eq(kv->keys[i], key))
             break;
     if (i < kv->n) {
         if (!val) {
             free(kv->keys[i]);
-            free(kv->vals[i]);
             memmove(kv->keys + i, kv->keys + i + 1, (kv->n - i - 1) * sizeof *kv->keys);
             memmove(kv->vals + i, kv->vals + i + 1, (kv->n - i - 1) * sizeof *kv->vals);
             kv->n--;
             return 0;
         }
-        if (!(v = tk_strdup(val)))
+        /* the stored key's copy: KEY or VAL may point into the old pair */
+        size_t klen = (size_t)(kv->vals[i] - kv->keys[i]) - 1;
+        if (!(p = pair_new(kv->keys[i], klen, val)))
             return TK_ENOMEM;
-        free(kv->vals[i]);
-        kv->vals[i] = v;
+        free(kv->keys[i]);
+        kv->keys[i] = p;
+        kv->vals[i] = p + klen + 1;
         return 0;
     }
     if (!val)
@@ -262,13 +278,11 @@ int tk_kv_set(struct tk_kv *kv, const char *key, const char *val)
         kv->vals = k;
         kv->cap = cap;
     }
-    kv->keys[kv->n] = tk_strdup(key);
-    kv->vals[kv->n] = tk_strdup(val);
-    if (!kv->keys[kv->n] || !kv->vals[kv->n]) {
-        free(kv->keys[kv->n]);
-        free(kv->vals[kv->n]);
+    size_t klen = strlen(key);
+    if (!(p = pair_new(key, klen, val)))
         return TK_ENOMEM;
-    }
+    kv->keys[kv->n] = p;
+    kv->vals[kv->n] = p + klen + 1;
     kv->n++;
     return 0;
 }
@@ -283,10 +297,8 @@ const char *tk_kv_get(const struct tk_kv *kv, const char *key)
 
 void tk_kv_free(struct tk_kv *kv)
 {
-    for (size_t i = 0; i < kv->n; i++) {
-        free(kv->keys[i]);
-        free(kv->vals[i]);
-    }
+    for (size_t i = 0; i < kv->n; i++)
+        free(kv->keys[i]); /* and its value: one allocation (pair_new) */
     free(kv->keys);
     free(kv->vals);
     memset(kv, 0, sizeof *kv);

@@ -85,7 +85,9 @@ struct tk_strv {
 int tk_strv_push(struct tk_strv *sv, const char *s); /* copies S */
 void tk_strv_free(struct tk_strv *sv);
 
-/* An ordered list of owned key/value pairs (fields, template variables). */
+/* An ordered list of owned key/value pairs (fields, template variables).
+ * Each pair is one allocation that keys[i] owns and vals[i] points into:
+ * change a tk_kv only with the functions below. */
 struct tk_kv {
     char **keys, **vals;
     size_t n, cap;

@@ -18,7 +18,12 @@
  *    (tk_engine_date_header, made once per zone and clock) equals
  *    tk_calendar_format_date_header's, for several zones (whole, half and
  *    three-quarter hour offsets, both sides of a DST change) with the
- *    clock moved back and forth between calendars.
+ *    clock moved back and forth between calendars;
+ *  - a webhook event (tk_webhook_emit) is written whenever a subscription
+ *    exists, though the scheduler no longer reads the webhooks table again
+ *    inside a transaction that found it empty: a webhook added in that
+ *    transaction, one added by another connection between transactions,
+ *    and one removed in a savepoint that is rolled back are all seen.
  *
  * SQLite only (the fixture's second connection reads the file); the reads
  * themselves go through the store API that unit.test_store checks on both
@@ -254,6 +259,81 @@ TK_TEST(date_header_as_formatted)
     tk_calendar_free(own);
 }
 
+/* Webhook events about ITEM in the open transaction's outbox. */
+static int64_t events_of(int64_t item)
+{
+    struct tk_error err = {0};
+    int64_t n = -1;
+    TK_CHECK_INT(tk_db_int(eng->db, &n, &err,
+                           "SELECT count(*) FROM outbox WHERE kind = 'webhook:reminder.sent' "
+                           "AND item_id = ?",
+                           "i", item),
+                 0);
+    return n;
+}
+
+static void emit(int64_t item)
+{
+    struct tk_error err = {0};
+    TK_CHECK_INT(tk_webhook_emit(eng, eng->db, "reminder.sent", item, &err), 0);
+}
+
+TK_TEST(webhooks_seen_as_read)
+{
+    struct tk_error err = {0};
+    int64_t item = first_item(account_id), hook = 0, before;
+    sqlite3 *other = NULL;
+
+    TK_CHECK_INT(tk_db_tx_serial(eng->db), 0); /* outside a transaction */
+    /* none, then one added in the same transaction */
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    uint64_t s1 = tk_db_tx_serial(eng->db);
+    TK_CHECK(s1 != 0);
+    before = events_of(item);
+    emit(item);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before);
+    TK_CHECK_INT(tk_db_tx_serial(eng->db), s1);
+    TK_CHECK_INT(tk_engine_webhook_add(eng, "https://hooks.example/a", "reminder.sent", "s3cret",
+                                       &hook, &err),
+                 0);
+    TK_CHECK(tk_db_tx_serial(eng->db) != s1);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before + 1);
+    tk_engine_rollback(eng);
+
+    /* none in one transaction; another connection adds one; the next
+     * transaction sees it */
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before);
+    TK_CHECK_INT(tk_engine_commit(eng, &err), 0);
+    TK_CHECK_INT(sqlite3_open_v2(dbpath, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(other, 2000);
+    TK_CHECK_INT(sqlite3_exec(other,
+                              "INSERT INTO webhooks (url, events, secret, created_at) VALUES "
+                              "('https://hooks.example/b', 'reminder.sent', 'x', 0)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(other);
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    hook = 0;
+    TK_CHECK_INT(tk_db_int(eng->db, &hook, &err, "SELECT max(id) FROM webhooks", ""), 0);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before + 1);
+
+    /* removed in a savepoint: none there; rolled back: seen again */
+    TK_CHECK_INT(tk_db_savepoint(eng->db, "w", &err), 0);
+    TK_CHECK_INT(tk_engine_webhook_remove(eng, hook, &err), 0);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before); /* the removal dropped its queued event */
+    TK_CHECK_INT(tk_db_rollback_to(eng->db, "w", &err), 0);
+    TK_CHECK_INT(tk_db_release(eng->db, "w", &err), 0);
+    emit(item);
+    TK_CHECK_INT(events_of(item), before + 2);
+    tk_engine_rollback(eng);
+}
+
 int main(void)
 {
     if (setup()) {
@@ -263,6 +343,7 @@ int main(void)
     TK_RUN(notify_on_from_every_contact);
     TK_RUN(firsts_as_looked_up);
     TK_RUN(date_header_as_formatted);
+    TK_RUN(webhooks_seen_as_read);
     teardown();
     return tk_test_done();
 }

@@ -1,5 +1,6 @@
 /* test_text.c - UTF-8 repair (util/utf8.c), the JSON strings built on it
- * (json/value.c) and text escaped for a terminal (cli/text.c). */
+ * (json/value.c), text escaped for a terminal (cli/text.c) and the
+ * key/value lists of template variables (util/str.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,10 +220,76 @@ TK_TEST(buf_fast_path_agrees)
     }
 }
 
+/* tk_kv keeps each pair in one allocation (issue 17): against a plain
+ * model, random sets, replacements (also with its own key and value as the
+ * arguments) and removals keep the same pairs in the same order. */
+#define KV_MODEL_MAX 24
+TK_TEST(kv_pairs_as_a_model)
+{
+    static const char *const names[] = {"a",
+                                        "b",
+                                        "firm.name",
+                                        "item.title",
+                                        "contact.email",
+                                        "x",
+                                        "approval.amount",
+                                        "reminder.number"};
+    char mk[KV_MODEL_MAX][32], mv[KV_MODEL_MAX][64];
+    size_t mn = 0;
+    unsigned st = 11;
+    struct tk_kv kv = {0};
+    for (int op = 0; op < 4000; op++) {
+        st = st * 1103515245u + 12345u;
+        unsigned r = st >> 8;
+        const char *key = names[r % 8];
+        char val[64];
+        snprintf(val, sizeof val, "v%u%.*s", r % 1000, (int)(r % 40),
+                 "0123456789012345678901234567890123456789");
+        size_t i;
+        for (i = 0; i < mn && strcmp(mk[i], key) != 0; i++)
+            ;
+        if (r % 7 == 0) { /* remove */
+            TK_CHECK_INT(tk_kv_set(&kv, key, NULL), 0);
+            if (i < mn) {
+                memmove(mk + i, mk + i + 1, (mn - i - 1) * sizeof *mk);
+                memmove(mv + i, mv + i + 1, (mn - i - 1) * sizeof *mv);
+                mn--;
+            }
+        } else if (r % 7 == 1 && kv.n) { /* its own key and another's value */
+            size_t a = (r >> 4) % kv.n, b = (r >> 9) % kv.n;
+            snprintf(val, sizeof val, "%s", kv.vals[b]);
+            TK_CHECK_INT(tk_kv_set(&kv, kv.keys[a], kv.vals[b]), 0);
+            snprintf(mv[a], sizeof mv[a], "%s", val);
+        } else if (r % 7 == 2 && kv.n) { /* its own value again */
+            size_t a = (r >> 4) % kv.n;
+            TK_CHECK_INT(tk_kv_set(&kv, kv.keys[a], tk_kv_get(&kv, kv.keys[a])), 0);
+        } else {
+            TK_CHECK_INT(tk_kv_set(&kv, key, val), 0);
+            if (i == mn && mn < KV_MODEL_MAX)
+                snprintf(mk[mn++], sizeof mk[0], "%s", key);
+            if (i < mn)
+                snprintf(mv[i], sizeof mv[i], "%s", val);
+        }
+        TK_CHECK_INT(kv.n, mn);
+        for (size_t k = 0; k < mn && k < kv.n; k++) {
+            TK_CHECK_STR(kv.keys[k], mk[k]);
+            TK_CHECK_STR(kv.vals[k], mv[k]);
+            TK_CHECK_STR(tk_kv_get(&kv, mk[k]), mv[k]);
+        }
+        if (r % 500 == 3) { /* and again from nothing */
+            tk_kv_free(&kv);
+            mn = 0;
+        }
+    }
+    tk_kv_free(&kv);
+    TK_CHECK(kv.n == 0 && !kv.keys && !kv.vals);
+}
+
 int main(void)
 {
     TK_RUN(utf8_valid_fast_path_agrees);
     TK_RUN(buf_fast_path_agrees);
+    TK_RUN(kv_pairs_as_a_model);
     TK_RUN(repair_replaces_maximal_subparts);
     TK_RUN(char_reports_code_point_or_bad_length);
     TK_RUN(json_strings_never_vanish);
