@@ -84,8 +84,8 @@ static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struc
 static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err);
 
 /* IT's fields in (pos, name) order, as load_page_fields reads a page's:
- * for one item without the page's IN list, id lookup and second copy of
- * every string (an item read: each write through the API, each reminder).
+ * for one item without the page's IN list and id lookup (an item read:
+ * each write through the API, each reminder).
  * test_db_contract's one_item_reads_as_a_page_reads_them holds the two
  * to the same fields in the same order on every driver. */
 static int load_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
@@ -562,7 +562,7 @@ out:
 
 /* load_fields for an item without fields yet: the rows are read into F
  * (on the stack for up to 8), sorted as load_page_fields sorts them, and
- * their strings handed to IT's fields as they are. */
+ * set in IT's fields in that order. */
 static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
 {
     struct page_field stack[8], *f = stack;
@@ -605,24 +605,12 @@ static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error
         rc = err ? err->code : TK_EIO;
     if (rc == 0 && nf > 1)
         qsort(f, nf, sizeof *f, page_field_cmp);
-    if (rc == 0 && nf) {
-        /* names are unique (the primary key): no tk_kv_set lookups */
-        char **k = malloc(nf * sizeof *k), **v = malloc(nf * sizeof *v);
-        if (!k || !v) {
-            free(k);
-            free(v);
+    /* Through tk_kv_set, as load_page_fields: a tk_kv's pair is one
+     * allocation that keys[i] owns (core/util/str.c), so strings cannot be
+     * handed to it as they are. */
+    for (size_t i = 0; rc == 0 && i < nf; i++)
+        if (tk_kv_set(&it->fields, f[i].name, f[i].value))
             rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-        } else {
-            for (size_t i = 0; i < nf; i++) {
-                k[i] = f[i].name;
-                v[i] = f[i].value;
-            }
-            it->fields.keys = k;
-            it->fields.vals = v;
-            it->fields.n = it->fields.cap = nf;
-            nf = 0; /* the strings are IT's now */
-        }
-    }
     for (size_t i = 0; i < nf; i++) {
         free(f[i].name);
         free(f[i].value);

@@ -767,6 +767,17 @@ TK_TEST(one_item_reads_as_a_page_reads_them)
         /* still a kv the caller may grow */
         TK_CHECK_INT(tk_kv_set(&one.fields, "added", "1"), 0);
         TK_CHECK_STR(tk_kv_get(&one.fields, "added"), "1");
+        /* and change: each pair is the kv's own, one allocation (str.c),
+         * replaced in place; strings handed over as they were read would
+         * break this (and leak every value) */
+        if (one.fields.n > 1) {
+            char *key = tk_strdup(one.fields.keys[0]);
+            TK_CHECK(key != NULL);
+            TK_CHECK_INT(tk_kv_set(&one.fields, key, "changed"), 0);
+            TK_CHECK_STR(tk_kv_get(&one.fields, key), "changed");
+            TK_CHECK_STR(one.fields.keys[0], key);
+            free(key);
+        }
         fields += v[k].fields.n;
         checked++;
         tk_item_free(&one);
