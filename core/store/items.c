@@ -475,6 +475,24 @@ static int page_field_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The NF rows of F (RC: how reading them went) into the fields of V[f.item],
+ * in (item, pos, name) order; F's strings are freed either way.  A tk_kv
+ * pair is one allocation that keys[i] owns (core/util/str.c), so each goes
+ * through tk_kv_set, never handed over as read. */
+static int set_page_fields(struct tk_item *v, struct page_field *f, size_t nf, int rc,
+                           struct tk_error *err)
+{
+    if (rc == 0 && nf > 1)
+        qsort(f, nf, sizeof *f, page_field_cmp);
+    for (size_t i = 0; i < nf; i++) {
+        if (rc == 0 && tk_kv_set(&v[f[i].item].fields, f[i].name, f[i].value ? f[i].value : ""))
+            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+        free(f[i].name);
+        free(f[i].value);
+    }
+    return rc;
+}
+
 struct page_id {
     int64_t id;
     size_t at;
@@ -544,14 +562,7 @@ static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struc
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     else if (r < 0)
         rc = err ? err->code : TK_EIO;
-    if (rc == 0 && nf > 1)
-        qsort(f, nf, sizeof *f, page_field_cmp);
-    for (size_t i = 0; i < nf; i++) {
-        if (rc == 0 && tk_kv_set(&v[f[i].item].fields, f[i].name, f[i].value ? f[i].value : ""))
-            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-        free(f[i].name);
-        free(f[i].value);
-    }
+    rc = set_page_fields(v, f, nf, rc, err);
 out:
     free(f);
     free(ids);
@@ -561,8 +572,7 @@ out:
 }
 
 /* load_fields for an item without fields yet: the rows are read into F
- * (on the stack for up to 8), sorted as load_page_fields sorts them, and
- * set in IT's fields in that order. */
+ * (on the stack for up to 8) and set as load_page_fields sets a page's. */
 static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error *err)
 {
     struct page_field stack[8], *f = stack;
@@ -592,9 +602,6 @@ static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error
         f[nf].value = tk_store_col_dup(cur, 1, &oom);
         f[nf].pos = tk_cursor_int(cur, 2);
         nf++;
-        /* a NULL value is "", as tk_kv_set gets it in load_page_fields */
-        if (!oom && !f[nf - 1].value && !(f[nf - 1].value = tk_strdup("")))
-            oom = 1;
         if (oom)
             break;
     }
@@ -603,18 +610,7 @@ static int load_one_fields(struct tk_db *db, struct tk_item *it, struct tk_error
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     else if (r < 0)
         rc = err ? err->code : TK_EIO;
-    if (rc == 0 && nf > 1)
-        qsort(f, nf, sizeof *f, page_field_cmp);
-    /* Through tk_kv_set, as load_page_fields: a tk_kv's pair is one
-     * allocation that keys[i] owns (core/util/str.c), so strings cannot be
-     * handed to it as they are. */
-    for (size_t i = 0; rc == 0 && i < nf; i++)
-        if (tk_kv_set(&it->fields, f[i].name, f[i].value))
-            rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    for (size_t i = 0; i < nf; i++) {
-        free(f[i].name);
-        free(f[i].value);
-    }
+    rc = set_page_fields(it, f, nf, rc, err);
     if (f != stack)
         free(f);
     return rc;
