@@ -275,16 +275,7 @@ class Endpoints(unittest.TestCase):
         c.close()
         # a 1 MB header: refused (431) or the connection closed, and the
         # server goes on serving
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
-        try:
-            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ")
-            try:
-                s.sendall(b"a" * (1 << 20) + b"\r\n\r\n")
-                reply = s.recv(200)
-            except (ConnectionResetError, BrokenPipeError):
-                reply = b""
-        finally:
-            s.close()
+        reply = self.raw_header_reply(b"X-Big", b"a" * (1 << 20))
         self.assertFalse(reply.startswith(b"HTTP/1.1 200"), reply)
         self.assertEqual(self.d.api("GET", "/api/v1/health")[0], 200)
 
@@ -303,19 +294,24 @@ class Endpoints(unittest.TestCase):
                 self.assertEqual(st, 404, b)
         finally:
             c.close()
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
-        try:
-            try:
-                s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: " +
-                          b"p" * (40 * 1024) + b"\r\n\r\n")
-                reply = s.recv(200)
-            except (ConnectionResetError, BrokenPipeError):
-                reply = b""
-        finally:
-            s.close()
+        reply = self.raw_header_reply(b"X-Pad", b"p" * (40 * 1024))
         self.assertFalse(reply.startswith(b"HTTP/1.1 2"), reply)
         self.assertEqual(self.d.api("GET", "/api/v1/health")[0], 200)
         self.assertEqual(self.t.json("account", "list"), [])
+
+    def raw_header_reply(self, name, value):
+        """The first bytes answered to a health GET with header NAME:
+        VALUE, sent raw; b"" when the server cut the connection."""
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + name + b": ")
+            try:
+                s.sendall(value + b"\r\n\r\n")
+                return s.recv(200)
+            except (ConnectionResetError, BrokenPipeError):
+                return b""
+        finally:
+            s.close()
 
     def test_slowloris_does_not_block_others(self):
         socks = []
