@@ -152,7 +152,13 @@ class Daemon:
         """SIGTERM; returns (exit status, seconds taken)."""
         t0 = time.monotonic()
         self.signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stacks = tkharness.thread_stacks(self.proc.pid)
+            self.kill()
+            self.t.tc.fail("tickler run did not stop within %d s of SIGTERM\n%s\n%s"
+                           % (timeout, self.text(), stacks))
         self.errf.close()
         return rc, time.monotonic() - t0
 

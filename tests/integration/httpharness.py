@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from tkharness import BIN
+from tkharness import BIN, thread_stacks
 
 
 def free_port():
@@ -76,10 +76,12 @@ class Daemon:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(self.proc.pid)
             self.proc.kill()
             self.proc.wait()
             self.logf.close()
-            self.tc.fail("tickler %s did not stop within %d s" % (self.command, timeout))
+            self.tc.fail("tickler %s did not stop within %d s\n%s\n%s"
+                         % (self.command, timeout, self.read_log(), stacks))
         self.logf.close()
         return time.time() - t0
 

@@ -92,6 +92,36 @@ def parse_message(raw, tc=None):
     return msg
 
 
+def thread_stacks(pid):
+    """What each thread of a process that hangs is doing: its name, state
+    and system call from /proc, then its stack from gdb when gdb is
+    installed and answers within 20 s (it does not attach to a
+    ThreadSanitizer build).  A test that timed out waiting for the process
+    prints it, so that a hang seen once on CI says where it was."""
+    lines = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+        def read(name, tid=tid):
+            try:
+                with open("/proc/%d/task/%s/%s" % (pid, tid, name)) as f:
+                    return f.read().strip()
+            except OSError:
+                return "?"
+        state = [x for x in read("status").splitlines() if x.startswith("State:")]
+        lines.append("thread %s %s: %s, wchan %s, syscall %s" % (
+            tid, read("comm"), state[0][6:].strip() if state else "?", read("wchan"),
+            read("syscall").split(" ")[0]))
+    gdb = shutil.which("gdb")
+    if gdb:
+        try:
+            r = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid), "-ex", "thread apply all bt"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=20)
+            lines.append(r.stdout.decode("utf-8", "replace"))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            lines.append("(gdb: %s)" % e)
+    return "\n".join(lines)
+
+
 class Result:
     def __init__(self, cp):
         self.rc = cp.returncode
