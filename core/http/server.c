@@ -56,9 +56,9 @@
 /* One listener thread, not a pool of two: one epoll thread sees every
  * connection, so the writes it reads in one round are queued together
  * (bigger groups, fewer commits), and one thread is woken for the answers
- * of a group.  At 8 clients: 0.71 context switches and 12.3 system calls
- * a write against 1.17 and 13.9 with two threads, 20.2k writes a second
- * against 17.0k (bench/RESULTS.md, update 49). */
+ * of a group.  At 8 clients: 0.71 context switches and 12.6 system calls
+ * a write against 1.16 and 13.9 with two threads, 20.2k writes a second
+ * against 17.0k-17.9k (bench/RESULTS.md, update 49). */
 #define LISTENER_THREADS 1
 
 enum { READING, QUEUED, DONE, ANSWERED };
