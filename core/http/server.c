@@ -1,18 +1,19 @@
 /* server.c - libmicrohttpd on one side, the worker thread on the other.
  *
- * MHD's threads (epoll, a small pool) read requests, enforce the bounds and
- * route them; a request that needs the store is queued for the worker and
- * its connection suspended, so a waiting request holds no thread and a
- * slow client holds nothing but its socket.  The worker owns a peer engine
- * (own store connection, own template cache) and its own Lua pipelines:
- * neither a SQLite connection nor a Lua state may be shared between
- * threads.  It takes every request queued at once and runs the writes in
- * ONE transaction, each inside a savepoint (a failing request rolls back
- * only itself), commits once, then runs the reads, then answers them all:
- * SQLite has one writer, and one commit per group instead of per request
- * is what makes the API fast (bench/RESULTS.md).  A third thread, the
- * checkpointer, copies the log into the store on its own connection when
- * it reaches 1000 pages, so the writer never waits for those flushes. */
+ * MHD's thread (one epoll thread: LISTENER_THREADS) reads requests,
+ * enforces the bounds and routes them; a request that needs the store is
+ * queued for the worker and its connection suspended, so a waiting
+ * request holds no thread and a slow client holds nothing but its socket.
+ * The worker owns a peer engine (own store connection, own template
+ * cache) and its own Lua pipelines: neither a SQLite connection nor a Lua
+ * state may be shared between threads.  It takes every request queued at
+ * once and runs the writes in ONE transaction, each inside a savepoint (a
+ * failing request rolls back only itself), commits once, then runs the
+ * reads, then answers them all: SQLite has one writer, and one commit per
+ * group instead of per request is what makes the API fast
+ * (bench/RESULTS.md).  A third thread, the checkpointer, copies the log
+ * into the store on its own connection when it reaches 1000 pages, so the
+ * writer never waits for those flushes. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -51,6 +52,14 @@
 #define SCRATCH 1024            /* decoded path parameters */
 #define MAX_STATUS 600
 #define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
+
+/* One listener thread, not a pool of two: one epoll thread sees every
+ * connection, so the writes it reads in one round are queued together
+ * (bigger groups, fewer commits), and one thread is woken for the answers
+ * of a group.  At 8 clients: 0.71 context switches and 12.6 system calls
+ * a write against 1.16 and 13.9 with two threads, 20.2k writes a second
+ * against 17.0k-17.9k (bench/RESULTS.md, update 49). */
+#define LISTENER_THREADS 1
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
@@ -950,8 +959,8 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)INACTIVITY_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)LISTENER_THREADS, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
     if (!s->mhd) {
         server_free(s);
