@@ -1,7 +1,9 @@
 /* mhdfixed.c - the baseline of the API benchmark: the least a
- * libmicrohttpd server can do per request, with the same threading as
- * tickler's (internal epoll threads, a pool of 2): read the request, drain
- * its body, answer a fixed JSON body.
+ * libmicrohttpd server can do per request (internal epoll threads, a pool
+ * of 2): read the request, drain its body, answer a fixed JSON body.
+ * tickler ran the same pool of 2 until bench/RESULTS.md update 49 and now
+ * runs one thread (core/http/server.c, LISTENER_THREADS); the baseline
+ * keeps its pool so that every update's ratio is against the same server.
  *
  *   mhdfixed PORT        serves until SIGTERM/SIGINT */
 #include <microhttpd.h>
