@@ -99,7 +99,11 @@ def thread_stacks(pid):
     ThreadSanitizer build).  A test that timed out waiting for the process
     prints it, so that a hang seen once on CI says where it was."""
     lines = []
-    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+    try:
+        tids = sorted(os.listdir("/proc/%d/task" % pid), key=int)
+    except OSError:
+        return "(process %d has exited)" % pid
+    for tid in tids:
         def read(name, tid=tid):
             try:
                 with open("/proc/%d/task/%s/%s" % (pid, tid, name)) as f:
