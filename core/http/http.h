@@ -1,6 +1,6 @@
 /*
  * http.h - the HTTP server inside tickler (`tickler run` with [http]
- * listen, `tickler serve`): libmicrohttpd threads read and bound requests;
+ * listen, `tickler serve`): libmicrohttpd's thread reads and bounds requests;
  * two worker threads, each with its own engine handle (tk_engine_open_peer:
  * its own store connection, its own Lua pipelines), run them: the writer
  * every TK_ROUTE_WRITE request, group-committing those queued in one
