@@ -5,13 +5,18 @@
 #   tk_lazy_library(TARGET NAME FILE...)
 #
 # For every function FILE... export (nm -D, at configure time), TARGET gets
-# (through a static library tk_lazy_NAME it links) a symbol of that name: a jump through a pointer that first points at a
-# resolver.  The first call of any of them dlopens SONAME (which must bring
+# (through a static library tk_lazy_NAME it links) a symbol of that name: a jump through a pointer, or, while the
+# pointer is still 0, into a resolver.  The first call of any of them dlopens SONAME (which must bring
 # every FILE as itself or a dependency), fills in every pointer with dlsym
 # and continues into the real function with the caller's arguments
 # untouched (integer, vector and variadic-count registers are saved).  If
 # SONAME cannot be loaded the process stops with "tickler: cannot load
 # SONAME: why", as the dynamic loader would have at start.
+#
+# The pointers start as 0 in .bss, not as the resolver's address in .data:
+# an address there is a relocation the dynamic loader applies at every
+# process start, and a page it writes (11,000 of them and 22 pages for
+# libcrypto and GMime, in every command; bench/RESULTS.md update 51).
 #
 # x86-64 ELF only (the jump and the register save are assembly); elsewhere,
 # or with -DTK_LAZY_LIBS=OFF, the libraries are linked as usual.
@@ -44,7 +49,7 @@ function(tk_lazy_library target name)
   set(i 0)
   foreach(s ${syms})
     string(APPEND S "\t.globl ${s}\n\t.type ${s}, @function\n${s}:\n"
-      "\tjmp *tk_lazy_${name}_ptr+${i}*8(%rip)\n"
+      "\tmovq tk_lazy_${name}_ptr+${i}*8(%rip), %r11\n\ttestq %r11, %r11\n\tjz .Lstub_${i}\n\tjmp *%r11\n"
       ".Lstub_${i}:\n\tpushq $${i}\n\tjmp tk_lazy_${name}_enter\n")
     math(EXPR i "${i} + 1")
   endforeach()
@@ -68,17 +73,13 @@ tk_lazy_${name}_enter:
 \tpopq %rax\n\tpopq %r9\n\tpopq %r8\n\tpopq %rcx\n\tpopq %rdx\n\tpopq %rsi\n\tpopq %rdi
 \taddq $8, %rsp
 \tjmp *%r11
-\t.data
+\t.bss
 \t.align 8
 \t.globl tk_lazy_${name}_ptr
 \t.hidden tk_lazy_${name}_ptr
 tk_lazy_${name}_ptr:
+\t.zero ${n}*8
 ")
-  set(i 0)
-  foreach(s ${syms})
-    string(APPEND S "\t.quad .Lstub_${i}\n")
-    math(EXPR i "${i} + 1")
-  endforeach()
   string(APPEND S "\t.section .rodata\n\t.globl tk_lazy_${name}_names\n\t.hidden tk_lazy_${name}_names\ntk_lazy_${name}_names:\n")
   foreach(s ${syms})
     string(APPEND S "\t.asciz \"${s}\"\n")

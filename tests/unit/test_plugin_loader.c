@@ -6,6 +6,7 @@
  * test_plugin_host.c. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -584,6 +585,80 @@ TK_TEST(test_check_header_direct)
     TK_CHECK(strstr(err.msg, "built for ABI 0.0, this tickler speaks ABI 1.3") != NULL);
 }
 
+/* tk_plugin_check_elf reads the file with pread (elf.c): the first 4 KiB
+ * at once, anything beyond apart.  A made-up ELF whose symbol table lies
+ * in the first bytes, across the 4 KiB boundary and far beyond it must
+ * read the same (bench/RESULTS.md update 51). */
+static int elf_case(size_t at, const char *symname, size_t cut)
+{
+    char strs[64];
+    size_t nstrs;
+    Elf64_Sym sym[2];
+    Elf64_Shdr sh[3];
+    Elf64_Ehdr eh;
+    char *path = tk_strprintf("%s/elf_case.so", tmpdir);
+    struct tk_error err = {0, ""};
+    size_t size, shoff;
+    unsigned char *m;
+    int fd, rc;
+
+    nstrs = 1 + strlen(symname) + 1;
+    strs[0] = '\0';
+    memcpy(strs + 1, symname, strlen(symname) + 1);
+    memset(sym, 0, sizeof sym);
+    sym[1].st_name = 1;
+    sym[1].st_shndx = 1;
+    shoff = at + sizeof sym + nstrs;
+    shoff = (shoff + 7) & ~(size_t)7;
+    size = shoff + sizeof sh;
+    memset(&eh, 0, sizeof eh);
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_type = ET_DYN;
+    eh.e_shentsize = sizeof(Elf64_Shdr);
+    eh.e_shoff = shoff;
+    eh.e_shnum = 3;
+    memset(sh, 0, sizeof sh);
+    sh[1].sh_type = SHT_DYNSYM;
+    sh[1].sh_offset = at;
+    sh[1].sh_size = sizeof sym;
+    sh[1].sh_entsize = sizeof(Elf64_Sym);
+    sh[1].sh_link = 2;
+    sh[2].sh_type = SHT_STRTAB;
+    sh[2].sh_offset = at + sizeof sym;
+    sh[2].sh_size = nstrs;
+    m = calloc(1, size);
+    memcpy(m, &eh, sizeof eh);
+    memcpy(m + at, sym, sizeof sym);
+    memcpy(m + at + sizeof sym, strs, nstrs);
+    memcpy(m + shoff, sh, sizeof sh);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    TK_CHECK(fd >= 0 && write(fd, m, cut ? cut : size) == (ssize_t)(cut ? cut : size));
+    rc = tk_plugin_check_elf(fd, path, &err);
+    if (rc && !strstr(err.msg, "no tk_plugin_entry symbol"))
+        rc = -1;
+    close(fd);
+    unlink(path);
+    free(m);
+    free(path);
+    return rc == 0 ? 1 : rc == -1 ? -1 : 0;
+}
+
+TK_TEST(test_check_elf_reads)
+{
+#if UINTPTR_MAX == 0xffffffffffffffffu && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const size_t at[] = {64, 4096 - 24, 4096 - 8, 4096, 4104, 3 * 4096 + 40, 70000};
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        TK_CHECK_INT(elf_case(at[i], "tk_plugin_entry", 0), 1);
+        TK_CHECK_INT(elf_case(at[i], "tk_plugin_entryX", 0), 0);
+        TK_CHECK_INT(elf_case(at[i], "tk_plugin_entr", 0), 0);
+        /* the section table cut off: not an ELF file of this machine */
+        TK_CHECK_INT(elf_case(at[i], "tk_plugin_entry", at[i] + 8), -1);
+    }
+#endif
+}
+
 TK_TEST(test_paths)
 {
     char *d = tk_plugin_default_dir();
@@ -671,6 +746,7 @@ int main(void)
     TK_RUN(test_loaded_file_is_checked_file);
     TK_RUN(test_search_path);
     TK_RUN(test_check_header_direct);
+    TK_RUN(test_check_elf_reads);
     TK_RUN(test_paths);
     TK_RUN(test_real_plugins);
     tk_buf_free(&logbuf);
