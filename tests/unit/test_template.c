@@ -140,6 +140,11 @@ TK_TEST(test_parse_errors)
     expect_error("x = 1\n", "t.tmpl:1: unknown header key 'x'");
     expect_error("[a]\nSubject: x\n\n{{#a}}\n{{/b}}\n", "t.tmpl:5: {{/b}} closes no open section");
     expect_error("[a]\nSubject: x\n\nbad \xff byte\n", "t.tmpl:4: invalid UTF-8");
+    /* the text is checked whole first (parse.c): the line named is still
+     * the first bad one, and an earlier error still comes first */
+    expect_error("[a]\nSubject: caf\xc3\xa9\n\ncaf\xc3\xa9\nbad \xc3\n", "t.tmpl:5: invalid UTF-8");
+    expect_error("x = 1\n[a]\nSubject: \xff\n", "t.tmpl:1: unknown header key 'x'");
+    expect_error("[a]\nSubject: x\n\n\xe2\x82\n\xac\n", "t.tmpl:4: invalid UTF-8");
     {
         static const char nul[] = "[a]\nSubject: x\n\nnul \0 here\n";
         struct tk_template t;
