@@ -6,8 +6,6 @@
 # rather than the load.  TEMPLATES TYPE embeds etc/templates/*/TYPE/*.tmpl
 # into the plugin as a generated tk_templates_<TYPE>.h (an array of
 # struct tk_template_text), so a plugin works without a templates folder.
-include(CheckLinkerFlag)
-check_linker_flag(C "-Wl,-z,noseparate-code" TK_LD_NOSEPARATE_CODE)
 function(tk_add_plugin name)
   cmake_parse_arguments(P "" "TEMPLATES" "SOURCES;LIBS" ${ARGN})
   add_library(${name} MODULE ${P_SOURCES})
@@ -18,12 +16,6 @@ function(tk_add_plugin name)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_CURRENT_BINARY_DIR})
   if(NOT TK_SANITIZE)
     target_link_options(${name} PRIVATE -Wl,-z,defs)
-  endif()
-  # Two LOAD segments (code with its read-only data, then data) instead of
-  # four: dlopen maps each segment, and every command that sends loads all
-  # the plugins (bench/RESULTS.md update 51).
-  if(TK_LD_NOSEPARATE_CODE)
-    target_link_options(${name} PRIVATE -Wl,-z,noseparate-code)
   endif()
   if(P_LIBS)
     target_link_libraries(${name} PRIVATE ${P_LIBS})
