@@ -2,7 +2,7 @@
  * libmicrohttpd server can do per request (internal epoll threads, a pool
  * of 2): read the request, drain its body, answer a fixed JSON body.
  * tickler ran the same pool of 2 until bench/RESULTS.md update 49 and now
- * runs one thread (core/http/server.c, LISTENER_THREADS); the baseline
+ * runs one listener thread of its own (core/http/server.c, listen_main); the baseline
  * keeps its pool so that every update's ratio is against the same server.
  *
  *   mhdfixed PORT        serves until SIGTERM/SIGINT */

@@ -1,6 +1,7 @@
 /*
  * http.h - the HTTP server inside tickler (`tickler run` with [http]
- * listen, `tickler serve`): libmicrohttpd's thread reads and bounds requests;
+ * listen, `tickler serve`): one listener thread (tk-http-listen, running
+ * libmicrohttpd's epoll loop) reads and bounds requests;
  * two worker threads, each with its own engine handle (tk_engine_open_peer:
  * its own store connection, its own Lua pipelines), run them: the writer
  * every TK_ROUTE_WRITE request, group-committing those queued in one

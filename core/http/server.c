@@ -1,6 +1,7 @@
 /* server.c - libmicrohttpd on one side, the worker thread on the other.
  *
- * MHD's thread (one epoll thread: LISTENER_THREADS) reads requests,
+ * The listener thread (ours, running libmicrohttpd's epoll loop: see
+ * listen_main) reads requests,
  * enforces the bounds and routes them; a request that needs the store is
  * queued for the worker and its connection suspended, so a waiting
  * request holds no thread and a slow client holds nothing but its socket.
@@ -16,6 +17,8 @@
  * writer never waits for those flushes. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -26,6 +29,8 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +63,19 @@
  * (bigger groups, fewer commits), and one thread is woken for the answers
  * of a group.  At 8 clients: 0.71 context switches and 12.6 system calls
  * a write against 1.16 and 13.9 with two threads, 20.2k writes a second
- * against 17.0k-17.9k (bench/RESULTS.md, update 49). */
-#define LISTENER_THREADS 1
+ * against 17.0k-17.9k (bench/RESULTS.md, update 49).
+ *
+ * That thread is ours, not libmicrohttpd's: MHD runs in its "external"
+ * epoll mode and listen_main calls MHD_run.  With its own thread MHD
+ * writes its wake-up eventfd once for every MHD_resume_connection, and
+ * the first write of a group wakes its thread while the worker is still
+ * resuming the rest (more wake-ups, more epoll rounds); in external mode
+ * MHD_resume_connection writes nothing (MHD_USE_ITC is ignored there), so
+ * a worker resumes its whole group and then wakes the listener once
+ * (s->wake).  At 8 clients, 15 pairs on a loaded machine: 0.2 eventfd
+ * writes a write instead of 1.0, 9.4-11.5 system calls a write against
+ * 10.9-13.5, CPU lower in 11 of the 15 pairs (bench/RESULTS.md, update
+ * 53). */
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
@@ -126,6 +142,17 @@ struct tk_http_server {
      * into the store, so that the writer (the one thread every write
      * waits for) never waits for a checkpoint's two flushes itself. */
     struct tk_ckpt *ckpt;
+    /* The listener thread (listen_main): it waits on ep for MHD's own
+     * epoll descriptor or wake, an eventfd a worker writes once it has
+     * resumed a group, and tk_http_stop to have it quiesce or stop. */
+    pthread_t listener;
+    int listening; /* the listener thread was started */
+    int ep, wake;  /* -1 when not made */
+    int quiesce;   /* atomic: tk_http_stop asks for MHD_quiesce_daemon */
+    int stop;      /* atomic: tk_http_stop asks the listener to end */
+    int quiesced;  /* under mu, with quiesced_cv: done, lsock set */
+    pthread_cond_t quiesced_cv;
+    MHD_socket lsock;
 };
 
 static double mono(void)
@@ -133,6 +160,18 @@ static double mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The listener runs MHD_run next: resumed connections are answered, a
+ * quiesce or stop asked for is done. */
+static void wake_listener(struct tk_http_server *s)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(s->wake, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is full, so the listener is due to wake anyway */
 }
 
 static void logf_s(struct tk_http_server *s, const char *fmt, ...) TK_PRINTF(2, 3);
@@ -791,13 +830,16 @@ static void *worker_main(void *arg)
         if (nw)
             run_writes(w, writes, nw);
         tk_engine_set_actor(w->e, NULL);
-        /* answer: MHD calls on_request again for each, which sends */
+        /* answer: MHD calls on_request again for each, which sends; in
+         * external mode MHD_resume_connection only marks the connection,
+         * and one wake makes the listener take them all */
         while (rest) {
             c = rest;
             rest = c->next;
             c->state = DONE;
             MHD_resume_connection(c->mc);
         }
+        wake_listener(s);
     }
     return NULL;
 }
@@ -895,7 +937,85 @@ static void server_free(struct tk_http_server *s)
     free(s->tls_key);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->log_mu);
+    pthread_cond_destroy(&s->quiesced_cv);
     free(s);
+}
+
+/* The listener thread: MHD's event loop in external epoll mode.  It waits
+ * (for as long as MHD_get_timeout allows: connection time-outs) on MHD's
+ * epoll descriptor and on the wake eventfd, then runs MHD_run, which reads,
+ * calls on_request, answers the resumed connections and closes idle ones.
+ * MHD_quiesce_daemon is called here too, as MHD's calls are not made from
+ * two threads at once in this mode (resume excepted: it is thread-safe). */
+static void *listen_main(void *arg)
+{
+    struct tk_http_server *s = arg;
+    struct epoll_event ev[4];
+    pthread_setname_np(pthread_self(), "tk-http-listen");
+    for (;;) {
+        MHD_UNSIGNED_LONG_LONG left;
+        int ms = -1, stop;
+        if (MHD_get_timeout(s->mhd, &left) == MHD_YES)
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        if (ms != 0) {
+            int n = epoll_wait(s->ep, ev, 4, ms);
+            for (int i = 0; i < n; i++) {
+                uint64_t v;
+                if (ev[i].data.fd == s->wake && read(s->wake, &v, sizeof v) < 0) {
+                    /* EAGAIN: another round read it first */
+                }
+            }
+        }
+        stop = __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
+        if (__atomic_exchange_n(&s->quiesce, 0, __ATOMIC_ACQ_REL)) {
+            MHD_socket l = MHD_quiesce_daemon(s->mhd);
+            pthread_mutex_lock(&s->mu);
+            s->lsock = l;
+            s->quiesced = 1;
+            pthread_cond_broadcast(&s->quiesced_cv);
+            pthread_mutex_unlock(&s->mu);
+        }
+        MHD_run(s->mhd);
+        if (stop)
+            return NULL;
+    }
+}
+
+/* Makes the listener's epoll set (MHD's epoll descriptor and the wake
+ * eventfd), before the workers start: they write s->wake. */
+static int listener_fds(struct tk_http_server *s)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (!di) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return -1;
+    ev.data.fd = s->wake;
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wake, &ev))
+        return -1;
+    ev.data.fd = di->epoll_fd;
+    return epoll_ctl(s->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev);
+}
+
+/* Ends the listener thread (after its last MHD_run) and closes its
+ * descriptors; nothing to do for one never started. */
+static void stop_listener(struct tk_http_server *s)
+{
+    if (s->listening) {
+        __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+        wake_listener(s);
+        pthread_join(s->listener, NULL);
+        s->listening = 0;
+    }
+    if (s->ep >= 0)
+        close(s->ep);
+    if (s->wake >= 0)
+        close(s->wake);
+    s->ep = s->wake = -1;
 }
 
 int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
@@ -905,7 +1025,8 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
     struct tk_http_server *s;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* no MHD_USE_INTERNAL_POLLING_THREAD: listen_main runs the loop */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *di;
     int rc;
 
@@ -921,6 +1042,8 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
+    pthread_cond_init(&s->quiesced_cv, NULL);
+    s->ep = s->wake = -1;
     for (int i = 0; i < 2; i++) {
         s->w[i].s = s;
         s->w[i].writer = i == 0;
@@ -959,12 +1082,20 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)INACTIVITY_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)LISTENER_THREADS, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
     if (!s->mhd) {
         server_free(s);
         return tk_error_set(err, TK_EIO, "[http] cannot listen on %s", conf->http_listen);
+    }
+    if (listener_fds(s)) {
+        int e = errno;
+        stop_listener(s);
+        MHD_stop_daemon(s->mhd);
+        server_free(s);
+        return tk_error_set(err, TK_EIO, "[http] cannot make the listener's epoll set: %s",
+                            strerror(e));
     }
     di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     {
@@ -993,12 +1124,27 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
             pthread_mutex_unlock(&s->mu);
             if (s->w[0].started)
                 pthread_join(s->w[0].th, NULL);
+            stop_listener(s);
             MHD_stop_daemon(s->mhd);
             server_free(s);
             return tk_error_set(err, TK_ERR, "cannot start the HTTP worker threads");
         }
         s->w[i].started = 1;
     }
+    if ((rc = pthread_create(&s->listener, NULL, listen_main, s)) != 0) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        for (int i = 0; i < 2; i++)
+            pthread_cond_broadcast(&s->w[i].cv);
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 0; i < 2; i++)
+            pthread_join(s->w[i].th, NULL);
+        stop_listener(s);
+        MHD_stop_daemon(s->mhd);
+        server_free(s);
+        return tk_error_set(err, TK_ERR, "cannot start the HTTP listener thread: %s", strerror(rc));
+    }
+    s->listening = 1;
     *out = s;
     return 0;
 }
@@ -1023,9 +1169,14 @@ void tk_http_stop(struct tk_http_server *s)
     MHD_socket lsock;
     if (!s)
         return;
-    /* stop accepting first; the listening socket is ours to close then */
-    lsock = MHD_quiesce_daemon(s->mhd);
+    /* stop accepting first (the listener does it: MHD's calls stay on
+     * its thread); the listening socket is ours to close then */
+    __atomic_store_n(&s->quiesce, 1, __ATOMIC_RELEASE);
+    wake_listener(s);
     pthread_mutex_lock(&s->mu);
+    while (!s->quiesced)
+        pthread_cond_wait(&s->quiesced_cv, &s->mu);
+    lsock = s->lsock;
     s->stopping = 1;
     for (int i = 0; i < 2; i++)
         pthread_cond_broadcast(&s->w[i].cv);
@@ -1033,6 +1184,9 @@ void tk_http_stop(struct tk_http_server *s)
     for (int i = 0; i < 2; i++)
         if (s->w[i].started)
             pthread_join(s->w[i].th, NULL);
+    /* the workers resumed every connection they had (503 when stopping);
+     * the listener's last MHD_run answers what it can, then it ends */
+    stop_listener(s);
     MHD_stop_daemon(s->mhd);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);

@@ -335,6 +335,28 @@ class Endpoints(unittest.TestCase):
                 s.close()
         self.assertEqual(len(self.t.json("account", "list")), 30)
 
+    def test_an_idle_connection_is_closed_at_the_inactivity_timeout(self):
+        # The listener thread sleeps no longer than libmicrohttpd's next
+        # time-out (server.c listen_main): with no other traffic to wake
+        # it, a connection that sent half a request and then nothing is
+        # still closed after [15 s] (INACTIVITY_TIMEOUT), not kept forever.
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=35)
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+            t0 = time.time()
+            while True:
+                try:
+                    if not s.recv(4096):
+                        break
+                except ConnectionResetError:
+                    break
+            waited = time.time() - t0
+        finally:
+            s.close()
+        self.assertGreater(waited, 10, waited)
+        self.assertLess(waited, 30, waited)
+        self.assertEqual(self.d.api("GET", "/api/v1/health")[0], 200)
+
 
 class Auth(unittest.TestCase):
     def test_tokens_and_scopes(self):
