@@ -269,6 +269,17 @@ static void forget_prepared(struct tk_db *db)
     }
 }
 
+/* A result transaction's synchronous_commit off, as SET LOCAL: in a
+ * transaction block, and in the implicit transaction of a pipeline (no
+ * BEGIN), where SET LOCAL would warn that it is outside a transaction
+ * block although it holds until the Sync that commits.  Prepared once per
+ * session (setup_session): sent with every result, as an unnamed
+ * statement it was parsed, analysed and planned each time, about 50k of
+ * the backend's 480k instructions per message (callgrind, bench/RESULTS.md
+ * update 54).  The name is outside the cache's "tk<id>" names. */
+#define SYNC_OFF_NAME "tk_sync_off"
+#define SYNC_OFF_QUERY "SELECT set_config('synchronous_commit', 'off', true)"
+
 /* Session settings, again after every reconnect (a new session has no
  * prepared statements either). */
 static int setup_session(struct tk_db *db, struct tk_error *err)
@@ -278,7 +289,8 @@ static int setup_session(struct tk_db *db, struct tk_error *err)
     PQsetNoticeReceiver(db->conn, quiet_notice, db);
     /* (the outbox's fillfactor, set here until schema v14, is a
      * migration now: core/db/schema.c) */
-    PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'");
+    PGresult *res = PQexec(db->conn, "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; "
+                                     "PREPARE " SYNC_OFF_NAME " AS " SYNC_OFF_QUERY);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail(db, res, err);
     PQclear(res);
     return rc;
@@ -361,10 +373,6 @@ static int command(struct tk_db *db, const char *sql, struct tk_error *err)
 }
 
 #define SYNC_OFF "SET LOCAL synchronous_commit TO OFF"
-/* The same for the implicit transaction of a pipeline (no BEGIN), where
- * SET LOCAL would warn that it is outside a transaction block although it
- * holds until the Sync that commits. */
-#define SYNC_OFF_IMPLICIT "SELECT set_config('synchronous_commit', 'off', true)"
 
 /* Send the BEGIN that drv_begin left for later, on its own (a script, or a
  * statement that cannot share a pipeline).  A server restart shows only
@@ -610,17 +618,17 @@ static int round_trip(struct tk_db *db, struct trip *t, struct tk_error *err)
 {
     PGconn *c = db->conn;
     const char *steps[3] = {t->drop, t->begin,
-                            t->implicit               ? SYNC_OFF_IMPLICIT
-                            : t->begin && t->sync_off ? SYNC_OFF
-                                                      : NULL};
+                            t->implicit || (t->begin && t->sync_off) ? SYNC_OFF_NAME : NULL};
     int ok = PQenterPipelineMode(c), rc = 0;
     t->dropped = t->parsed = 0;
     t->res = NULL;
     if (!ok)
         return fail(db, NULL, err);
-    for (int i = 0; i < 3 && ok; i++)
+    for (int i = 0; i < 2 && ok; i++)
         if (steps[i])
             ok = PQsendQueryParams(c, steps[i], 0, NULL, NULL, NULL, NULL, 0);
+    if (ok && steps[2])
+        ok = PQsendQueryPrepared(c, SYNC_OFF_NAME, 0, NULL, NULL, NULL, 0);
     if (ok && t->text)
         ok = PQsendPrepare(c, t->name, t->text, t->nparams, NULL);
     if (ok)

@@ -1257,6 +1257,24 @@ TK_TEST(reconnect_after_the_server_dropped_us)
     TK_CHECK_INT(tk_db_int(a, &pid, &err, "SELECT pg_backend_pid()", ""), 0);
     TK_CHECK(pid != pid2);
     TK_CHECK_INT(tk_db_commit(a, &err), 0);
+
+    /* The new session's result transactions still commit without waiting
+     * for the disk, the one-statement one (no BEGIN) and one in a block:
+     * the statement that says so is prepared by every session's setup
+     * (postgres.c SYNC_OFF_NAME), so a reconnect must prepare it again. */
+    char v[16];
+    TK_CHECK_INT(tk_db_exec_script(a, "SET synchronous_commit = on", &err), 0);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    tk_db_last_statement(a);
+    sync_commit(a, v, sizeof v);
+    TK_CHECK_STR(v, "off");
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    TK_CHECK_INT(tk_db_begin(a, TK_TX_RESULT, &err), 0);
+    sync_commit(a, v, sizeof v);
+    TK_CHECK_STR(v, "off");
+    TK_CHECK_INT(tk_db_commit(a, &err), 0);
+    sync_commit(a, v, sizeof v);
+    TK_CHECK_STR(v, "on");
     tk_db_close(a);
     tk_db_close(admin);
 }
