@@ -3,7 +3,7 @@
 #
 # Builds tickler (Release) into bench/out/build unless TICKLER_BUILD names a
 # build folder, compiles the bench helpers against its libtkcore.a, and runs
-# bench/bench.py.  BENCH_CMAKE_ARGS (e.g. -DTK_STATIC_SQLITE=ON) is passed to
+# bench/bench.py.  BENCH_CMAKE_ARGS (e.g. -DTK_STATIC_LIBS=OFF) is passed to
 # that cmake.  See bench/README.md.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

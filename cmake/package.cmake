@@ -94,6 +94,12 @@ foreach(p ${tk_dlopened_pkgs})
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", ${p}")
   endif()
 endforeach()
+# DT_RELR (core/CMakeLists.txt, -z pack-relative-relocs) needs glibc 2.36's
+# loader: the binary asks for the version GLIBC_ABI_DT_RELR, which has no
+# symbols, so dpkg-shlibdeps does not see it.
+if(TK_LD_PACK_RELATIVE_RELOCS)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libc6 (>= 2.36)")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client, bash-completion")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

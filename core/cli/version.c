@@ -1,9 +1,12 @@
 /* version.c - `tickler -V` / `--version`: what this binary is and what it
  * runs on.  The library versions are read at run time where the library
  * can say (a Debian security update changes them without a rebuild); Lua
- * only has its header's version. */
+ * only has its header's version.  A library linked from its static archive
+ * (TK_STATIC_LIBS, packaging/README.md) is listed in "linked_in": its
+ * version is the archive's, and an update of it needs a rebuild. */
 #include <dlfcn.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <curl/curl.h>
 #include <lua.h>
@@ -17,6 +20,9 @@
 #ifndef TK_VERSION
 #define TK_VERSION "unknown"
 #endif
+#ifndef TK_LINKED_IN
+#define TK_LINKED_IN ""
+#endif
 
 /* libcurl and libpq are not linked into the binary: each brings twenty-odd
  * shared libraries (GnuTLS, Kerberos, LDAP ...) that every command would
@@ -27,6 +33,21 @@ static void *library_function(const char *lib, const char *name)
 {
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     return h ? dlsym(h, name) : NULL; /* kept open: the process ends soon */
+}
+
+/* TK_LINKED_IN ("sqlite lua jansson inih", or fewer) as a JSON array. */
+static json_t *linked_in(void)
+{
+    json_t *a = json_array();
+    const char *p = TK_LINKED_IN;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n)
+            json_array_append_new(a, json_stringn(p, n));
+        p += n;
+        p += strspn(p, " ");
+    }
+    return a;
 }
 
 static const char *curl_text(void)
@@ -66,6 +87,7 @@ void tk_cli_print_version(int json)
             o, "lua", json_string(LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE));
         json_object_set_new(o, "jansson", json_string(jansson_version_str()));
         json_object_set_new(o, "libpq", pq[0] ? json_string(pq) : json_null());
+        json_object_set_new(o, "linked_in", linked_in());
 #ifdef TK_HAVE_SYSTEMD
         json_object_set_new(o, "sd_notify", json_true());
 #else

@@ -11,9 +11,11 @@ and refuses tick, run and init at start; a command that needs no plugin
 could claim is checked by every command, as before; a [transport] key of the
 transport's is checked by every command that loads the transport."""
 import glob
+import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -201,6 +203,44 @@ class LazyLibraries(unittest.TestCase):
         r = t.run("account", "add", "Holidays", "--holidays", ics, env={"LD_DEBUG": "files"})
         self.assertEqual(r.rc, 0, r)
         self.assertIn("file=libical.so", r.err)
+
+    def test_static_archives_leave_nothing_to_map(self):
+        # SQLite, Lua, jansson and inih come from Debian's static archives
+        # when the build finds them (CMakeLists.txt TK_STATIC_LIBS=AUTO; the
+        # sanitizer builds keep the shared libraries): the loader's symbol
+        # lookups for libsqlite3.so were a third of `show 1` (bench/RESULTS.md
+        # update 58).  `--json -V` says which ones ("linked_in"); a command
+        # maps exactly the shared ones, and prints the same either way.
+        v = json.loads(subprocess.run([BIN, "--json", "-V"], capture_output=True,
+                                      text=True, check=True).stdout)
+        linked = v["linked_in"]
+        shared = {"sqlite": "libsqlite3.so", "lua": "liblua5.4.so",
+                  "jansson": "libjansson.so", "inih": "libinih.so"}
+        self.assertTrue(set(linked) <= set(shared), linked)
+        cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(BIN))),
+                             "CMakeCache.txt")
+        if os.path.exists(cache):
+            with open(cache) as f:
+                text = f.read()
+            sanitized = "TK_SANITIZE:BOOL=ON" in text or "TK_TSAN:BOOL=ON" in text
+            if "TK_STATIC_LIBS:STRING=OFF" in text or (
+                    "TK_STATIC_LIBS:STRING=AUTO" in text and sanitized):
+                self.assertEqual(linked, [])
+            elif ("TK_STATIC_LIBS:STRING=" in text and "TK_SQLITE_ARCHIVE:FILEPATH=/" in text):
+                self.assertIn("sqlite", linked)  # the default build found the archive
+        t = Tickler(self, store="sqlite")
+        acc = t.account()
+        item = t.send("approval", acc, "Fees")
+        plain = t.run("show", item)
+        for args in (("show", item), ("send", "approval", "--account", acc, "--title", "More")):
+            r = t.run(*args, env={"LD_DEBUG": "files"})
+            self.assertEqual(r.rc, 0, (args, r))
+            for key, lib in shared.items():
+                if key in linked:
+                    self.assertNotIn("file=" + lib, r.err, (args, lib))
+                else:
+                    self.assertIn("file=" + lib, r.err, (args, lib))
+        self.assertEqual(t.run("show", item).out, plain.out)
 
     def test_smtp_send_maps_no_libidn2_for_ascii_domains(self):
         # The smtp plugin opens libidn2 at the first international domain

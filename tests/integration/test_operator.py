@@ -57,8 +57,11 @@ class Version(unittest.TestCase):
             for lib in ("SQLite 3.", "libcurl ", "Lua 5.4"):
                 self.assertIn(lib, second)
         j = json.loads(run(["--json", "--version"]).stdout)
-        for key in ("version", "abi", "sqlite", "libcurl", "lua", "jansson", "libpq", "sd_notify"):
+        for key in ("version", "abi", "sqlite", "libcurl", "lua", "jansson", "libpq", "sd_notify",
+                    "linked_in"):
             self.assertIn(key, j)
+        # the libraries linked from their static archives (packaging/README.md)
+        self.assertTrue(set(j["linked_in"]) <= {"sqlite", "lua", "jansson", "inih"}, j)
         self.assertRegex(j["abi"], r"^\d+\.\d+$")
 
     def test_version_reads_no_configuration(self):
