@@ -483,7 +483,7 @@ static int send_digest(struct tk_engine *e, struct digest_entry *v, size_t n, in
     struct tk_outbox_row row;
     struct tk_digest_line *lines = NULL;
     struct tk_mail m;
-    char msgid[160], date[TK_CALENDAR_DATE_HEADER_MAX], idem[700], day[16];
+    char msgid[256], date[TK_CALENDAR_DATE_HEADER_MAX], idem[700], day[16];
     const char *who = v[0].name && *v[0].name ? v[0].name : v[0].email;
     const char *extra[3];
     int dup = 0, rc;

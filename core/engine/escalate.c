@@ -269,7 +269,7 @@ int tk_engine_escalation_build(struct tk_engine *e, const struct tk_item *it,
     const struct tk_calendar *cal;
     struct tk_error why = {0};
     struct tk_mail m;
-    char id[160], item_hdr[32], date[64];
+    char id[256], item_hdr[32], date[64];
     const char *extra[5];
     int rc;
 
@@ -314,7 +314,7 @@ static int enqueue(struct tk_engine *e, const struct tk_item *it, const struct t
                    const char *to, int *dup, struct tk_error *err)
 {
     struct tk_buf subject = {0}, msg = {0};
-    char msgid[160], idem[600];
+    char msgid[256], idem[600];
     int rc;
 
     if ((rc = tk_engine_escalation_build(e, it, acc, to, &subject, &msg, msgid, sizeof msgid,

@@ -294,7 +294,7 @@ static int first_message_id(struct tk_engine *e, const struct tk_item *it, const
  * text (RFC 5322) and its Message-ID. */
 struct built {
     struct tk_buf subject, body, msg;
-    char msgid[160];
+    char msgid[256];
 };
 
 static void built_free(struct built *b)

@@ -85,7 +85,7 @@ int tk_engine_staff_notice(struct tk_engine *e, int64_t account, int64_t item, c
     const char *to = staff_address(e, account, manager, sizeof manager);
     struct tk_buf msg = {0};
     struct tk_mail m;
-    char msgid[160], idem[700], item_hdr[32];
+    char msgid[256], idem[700], item_hdr[32];
     const char *extra[5];
     int dup = 0, rc;
 

@@ -43,7 +43,12 @@ struct tk_mail {
 /* Append the whole message to OUT. */
 int tk_mail_build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *err);
 
-/* A new unique Message-ID "<random.time@DOMAIN>" into BUF (>= 128 bytes). */
+/* A new unique Message-ID "<time.count.random@DOMAIN>" into BUF (>= 128
+ * bytes): NOW in base 36, this thread's count of IDs made at NOW (5 base-36
+ * digits), 128 random bits as 26 base-32 digits (0-9a-v, the first 0-7).
+ * IDs made one after another sort in that order, so the store's index of
+ * Message-IDs grows at its right edge.  Before 2026-12 the form was "<" 32
+ * hex "." time "@" DOMAIN ">" (stored rows keep it). */
 int tk_mail_message_id(const char *domain, tk_time now, char *buf, size_t size,
                        struct tk_error *err);
 

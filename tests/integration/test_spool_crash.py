@@ -28,7 +28,13 @@ NOW = at(hours=1)  # past the backoff of the attempt made while the port was clo
 
 def spool_name(mid):
     """The name docs/transports.md gives the message with Message-ID MID
-    (tickler's own form: "<" 32 hex "." seconds in base 36 "@" domain ">")."""
+    (tickler's own forms: "<" seconds in base 36 "." 5-digit count "." 128
+    random bits as 26 base-32 digits "@" domain ">", and the older "<" 32
+    hex "." seconds "@" domain ">" of rows stored before 2026-12): the
+    second in ns, "-", the random bits as 32 hex digits."""
+    m = re.match(r"^<([0-9a-z]{1,7})\.[0-9a-z]{5}\.([0-7][0-9a-v]{25})@", mid)
+    if m:
+        return "%020d-%032x.eml" % (int(m.group(1), 36) * 10**9, int(m.group(2), 32))
     m = re.match(r"^<([0-9a-f]{32})\.([0-9a-z]{1,7})@", mid)
     assert m, mid
     return "%020d-%s.eml" % (int(m.group(2), 36) * 10**9, m.group(1))

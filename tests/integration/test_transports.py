@@ -520,6 +520,60 @@ class FileTest(DriverCase):
         self.assertEqual(os.listdir(os.path.join(d, "tmp")), [])
         self.assertEqual(sorted(os.listdir(d)), sorted(names + ["tmp"]))
 
+    def test_names_from_message_ids(self):
+        """docs/transports.md: a file's name comes from tickler's own
+        Message-ID, in the form made since 2026-12 ("<" seconds in base 36
+        "." 5-digit count "." 128 random bits as 26 base-32 digits "@"
+        domain ">") and in the older one of rows stored before it ("<" 32
+        hex "." seconds "@" domain ">"), which keeps its name: <the second
+        in ns, 20 digits>-<the 128 bits as 32 hex digits>.  The same ID
+        again renames over its file.  Any other form, near misses included,
+        is named by the time of writing."""
+        hexa = "0123456789abcdef" * 2
+        b32 = "7vvvvvvvvvvvvvvvvvvvvvvvvv"  # all 128 bits set
+        b32b = "0123456789abcdefghijklmnop"
+        t = int("tpczo0", 36)
+        own = {"<%s.tpczo0@acme.example>" % hexa: "%020d-%s.eml" % (t * 10**9, hexa),
+               "<tpczo0.0002s.%s@acme.example>" % b32: "%020d-%s.eml" % (t * 10**9, "f" * 32),
+               "<1.00000.%s@a.example>" % b32b: "%020d-%032x.eml" % (10**9, int(b32b, 32))}
+        other = ["<tpczo0.002s.%s@acme.example>" % b32b,     # a count of 4 digits
+                 "<tpczo0.0002s.%s@acme.example>" % b32b[:25],  # 25 base-32 digits
+                 "<tpczo0.0002s.%s0@acme.example>" % b32b,   # 27
+                 "<tpczo0.0002s.8%s@acme.example>" % b32b[1:],  # past 128 bits
+                 "<tpczo0.0002s.%sw@acme.example>" % b32b[:25],  # not base 32
+                 "<tpczo0.0002s.%s@acme.example>" % b32b.upper(),
+                 "<tpczo000.0002s.%s@acme.example>" % b32b,  # 8 digits of time
+                 "<tpczo0.0002s.%s@acme.example>" % hexa,    # 32 hex digits
+                 "<%s.tpczo0.0002s@acme.example>" % hexa,    # parts in another order
+                 "<%s@acme.example>" % hexa]
+        self.assertEqual("%032x" % int(b32b, 32), "0110c8531d0952d8d73e1194e95b5f19")
+        d, src = self.tmp(), self.tmp()
+        specs = []
+        for i, mid in enumerate(list(own) + other + list(own)):
+            p = os.path.join(src, "in-%03d.eml" % i)
+            with open(p, "wb") as f:
+                f.write(message("r%d@acme.example" % i, "n=%d\r\n" % i))
+            specs.append("r%d@acme.example=%s=%s" % (i, p, mid))
+        r = Run(subprocess.run([DRIVER, plugin("file"), "dir=" + d, "fsync=off", "--",
+                                "office@bakker.example"] + specs, capture_output=True, text=True, timeout=60))
+        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * len(specs), r)
+        names = self.spool(d)
+        self.assertEqual(len(names), len(own) + len(other), names)
+        for mid, name in own.items():
+            self.assertIn(name, names, mid)
+        want = list(own.values())
+        for i, (_, _, reply) in enumerate(r.sent):
+            if i < len(own) or i >= len(own) + len(other):
+                self.assertEqual(reply, "written %s/%s" % (os.path.realpath(d), want[i % (len(own) + len(other))]))
+        timed = [n for n in names if n not in want]
+        self.assertEqual(len(timed), len(other))
+        for n in timed:
+            self.assertRegex(n, r"^\d{20}-\d+-\d{6}\.eml$")
+        # each repeat of an ID replaced its file: the text of the second send
+        for k, name in enumerate(want):
+            with open(os.path.join(d, name), "rb") as f:
+                self.assertIn(b"n=%d\r\n" % (len(own) + len(other) + k), f.read())
+
     def test_mode_0640_whatever_the_umask(self):
         # O_CREAT gives 0640 when the umask leaves it whole; else an fchmod
         # does (file.c): the same mode and the same bytes either way

@@ -3,7 +3,7 @@
  * push messages through one batch.  Compiled by test_transports.py.
  *
  *   transport_driver [--fsize BYTES] [--step] PLUGIN.so [key=value]... --
- *                    FROM RCPT=FILE...
+ *                    FROM RCPT=FILE[=MESSAGE-ID]...
  *
  * Prints one line per step on stdout:
  *   INIT-FAILED <code> <message>     (exit 3)
@@ -12,6 +12,9 @@
  * --step waits for a line on stdin before each message, so that the test
  * can restart a server in the middle of a batch.  --fsize sets
  * RLIMIT_FSIZE (writes past it fail with EFBIG) to simulate a full disk.
+ * A message's Message-ID (the host's, which a transport may use: the file
+ * transport names files from it) is "<test@tickler.example>" unless the
+ * spec gives one after a second "=".
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -178,11 +181,14 @@ int main(int argc, char **argv)
         if (!eq)
             return 2;
         *eq = '\0';
+        char *mid = strchr(eq + 1, '=');
+        if (mid)
+            *mid++ = '\0';
         size_t len = 0;
         char *data = slurp(eq + 1, &len);
         if (!data)
             return 2;
-        struct tk_message msg = {"<test@tickler.example>", from, spec, data, len};
+        struct tk_message msg = {mid ? mid : "<test@tickler.example>", from, spec, data, len};
         struct tk_delivery_result res;
         memset(&res, 0x5a, sizeof res); /* send() must fill it all */
         res.reply[sizeof res.reply - 1] = '\0';

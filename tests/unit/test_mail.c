@@ -571,18 +571,75 @@ TK_TEST(test_multipart)
     tk_buf_free(&b);
 }
 
+/* "<" time "." count "." 26 base-32 digits "@" domain ">": ID's checks of
+ * the parts after the time, at AT (the first "."). */
+static int b32_part(const char *id, size_t at)
+{
+    if (id[at] != '.' || id[at + 6] != '.' || id[at + 33] != '@' || id[at + 7] < '0' ||
+        id[at + 7] > '7')
+        return 0;
+    for (size_t i = at + 1; i < at + 6; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z')))
+            return 0;
+    for (size_t i = at + 7; i < at + 33; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'v')))
+            return 0;
+    return 1;
+}
+
 TK_TEST(test_message_id)
 {
     char id[128], id2[128];
     struct tk_error err = {0};
     TK_CHECK_INT(tk_mail_message_id("acme.example", 36 * 36 + 35, id, sizeof id, &err), 0);
+    /* as long as the older "<" 32 hex "." time "@" domain ">" */
+    TK_CHECK_INT(strlen(id), 1 + 3 + 1 + 5 + 1 + 26 + 1 + 12 + 1);
     TK_CHECK_INT(strlen(id), 1 + 32 + 1 + 3 + 1 + 12 + 1);
-    TK_CHECK(id[0] == '<' && id[33] == '.');
-    TK_CHECK(strstr(id, ".10z@acme.example>") != NULL);
+    TK_CHECK(strncmp(id, "<10z.", 5) == 0 && b32_part(id, 4));
+    TK_CHECK(strcmp(id + 37, "@acme.example>") == 0);
     TK_CHECK_INT(tk_mail_message_id("acme.example", 36 * 36 + 35, id2, sizeof id2, &err), 0);
     TK_CHECK(strcmp(id, id2) != 0);
     TK_CHECK_INT(tk_mail_message_id("bad domain", 1, id, sizeof id, &err), TK_EINVAL);
     TK_CHECK_INT(tk_mail_message_id("acme.example", 1, id, 20, &err), TK_EINVAL);
+}
+
+static int cmp_id(const void *a, const void *b);
+
+/* IDs sort in the order they were made (the store's outbox_msgid grows at
+ * its right edge, bench/RESULTS.md update 59): at one NOW by their count,
+ * which starts again at a new NOW; a later NOW sorts after.  The 128
+ * random bits stay: two IDs never share them, and every bit is used. */
+TK_TEST(test_message_id_order)
+{
+    static char ids[3000][128];
+    const tk_time t0 = T_2026_12_01_0900;
+    int first[8] = {0};
+    unsigned ored = 0;
+    TK_CHECK_INT(tk_mail_message_id("acme.example", 1, ids[0], sizeof ids[0], NULL), 0);
+    for (int i = 0; i < 3000; i++)
+        TK_CHECK_INT(
+            tk_mail_message_id("acme.example", i < 2000 ? t0 : t0 + 1, ids[i], sizeof ids[i], NULL),
+            0);
+    TK_CHECK(strncmp(ids[0], "<tpczo0.00000.", 14) == 0);
+    TK_CHECK(strncmp(ids[1], "<tpczo0.00001.", 14) == 0);
+    TK_CHECK(strncmp(ids[1999], "<tpczo0.001jj.", 14) == 0); /* 1999 in base 36 */
+    TK_CHECK(strncmp(ids[2000], "<tpczo1.00000.", 14) == 0);
+    for (int i = 1; i < 3000; i++)
+        TK_CHECK(strcmp(ids[i - 1], ids[i]) < 0);
+    for (int i = 0; i < 3000; i++) {
+        TK_CHECK(b32_part(ids[i], 7));
+        first[ids[i][14] - '0']++;
+        for (int k = 15; k < 40; k++)
+            ored |= 1u << (ids[i][k] <= '9' ? ids[i][k] - '0' : ids[i][k] - 'a' + 10);
+        memmove(ids[i], ids[i] + 14, 26);
+        ids[i][26] = '\0';
+    }
+    for (int d = 0; d < 8; d++)
+        TK_CHECK(first[d] > 0);    /* the first digit's 3 bits take every value */
+    TK_CHECK(ored == 0xffffffffu); /* the others take all 32 */
+    qsort(ids, 3000, sizeof ids[0], cmp_id);
+    for (int i = 1; i < 3000; i++)
+        TK_CHECK(strcmp(ids[i - 1], ids[i]) != 0);
 }
 
 TK_TEST(test_parse_address)
@@ -758,7 +815,7 @@ TK_TEST(test_message_id_pool)
         pthread_join(th[t], NULL);
     qsort(ids, ID_THREADS * ID_PER_THREAD, sizeof ids[0], cmp_id);
     for (int i = 0; i < ID_THREADS * ID_PER_THREAD; i++) {
-        TK_CHECK(ids[i][0] == '<' && strlen(ids[i]) > 34 && ids[i][33] == '.');
+        TK_CHECK(ids[i][0] == '<' && b32_part(ids[i], 7));
         if (i)
             TK_CHECK(strcmp(ids[i - 1], ids[i]) != 0);
     }
@@ -793,12 +850,13 @@ TK_TEST(test_message_id_size)
     char buf[128];
     size_t need;
     TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, sizeof buf, NULL), 0);
-    need = strlen(buf) + 1; /* "<32hex.10@acme.example>" */
-    TK_CHECK_INT(need, 1 + 32 + 1 + 2 + 1 + 12 + 1 + 1);
+    need = strlen(buf) + 1; /* "<10.count.26 base-32 digits@acme.example>" */
+    TK_CHECK_INT(need, 1 + 2 + 1 + 5 + 1 + 26 + 1 + 12 + 1 + 1);
     TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, need - 1, NULL), TK_EINVAL);
     TK_CHECK_INT(tk_mail_message_id("acme.example", 36, buf, need, NULL), 0);
     TK_CHECK_INT(strlen(buf), need - 1);
-    TK_CHECK(strncmp(buf + 33, ".10@acme.example>", 17) == 0);
+    TK_CHECK(strncmp(buf, "<10.", 4) == 0 && b32_part(buf, 3));
+    TK_CHECK(strcmp(buf + 36, "@acme.example>") == 0);
 }
 
 int main(void)
@@ -816,6 +874,7 @@ int main(void)
     TK_RUN(test_body_line_ends);
     TK_RUN(test_multipart);
     TK_RUN(test_message_id);
+    TK_RUN(test_message_id_order);
     TK_RUN(test_parse_address);
     TK_RUN(test_fast_path_boundaries);
     TK_RUN(test_line_limit_alignment);

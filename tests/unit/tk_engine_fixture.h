@@ -171,19 +171,39 @@ static void teardown(void)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* Message-IDs are random ("<32 hex>.<time>@domain>"): replace each with
- * "<ID>" so that two runs of the same command compare equal. */
+/* The length of a Message-ID tickler makes at P (N bytes) up to its "@",
+ * 0 for anything else: "<" time "." 5-digit count "." 26 base-32 digits
+ * "@", or the older "<" 32 hex "." time "@" (tk_mail_message_id). */
+static inline size_t own_message_id(const char *p, size_t n)
+{
+    size_t k = 1, t;
+    if (n < 2 || p[0] != '<')
+        return 0;
+    while (k <= 32 && k < n && p[k] && strchr("0123456789abcdef", p[k]))
+        k++;
+    if (k == 33 && k < n && p[k] == '.')
+        return k;
+    for (k = 1; k < n && k <= 8 && p[k] && strchr("0123456789abcdefghijklmnopqrstuvwxyz", p[k]);)
+        k++;
+    if (k < 2 || k > 8 || k >= n || p[k] != '.')
+        return 0;
+    for (t = ++k;
+         k < n && k < t + 5 && p[k] && strchr("0123456789abcdefghijklmnopqrstuvwxyz", p[k]);)
+        k++;
+    if (k != t + 5 || k >= n || p[k] != '.')
+        return 0;
+    for (t = ++k; k < n && k < t + 26 && p[k] && strchr("0123456789abcdefghijklmnopqrstuv", p[k]);)
+        k++;
+    return k == t + 26 && k < n && p[k] == '@' ? k : 0;
+}
+
+/* Message-IDs are random (own_message_id): replace each with "<ID>" so
+ * that two runs of the same command compare equal. */
 static inline void mask_message_ids(struct tk_buf *b)
 {
     size_t r = 0, w = 0;
     while (r < b->len) {
-        size_t k = 1;
-        if (b->data[r] == '<') {
-            while (k <= 32 && r + k < b->len && strchr("0123456789abcdef", b->data[r + k]) &&
-                   b->data[r + k])
-                k++;
-        }
-        if (k == 33 && r + k < b->len && b->data[r + k] == '.') {
+        if (own_message_id(b->data + r, b->len - r)) {
             const char *gt = memchr(b->data + r, '>', b->len - r);
             if (gt) {
                 memcpy(b->data + w, "<ID>", 4);

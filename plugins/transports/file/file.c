@@ -8,16 +8,19 @@
  * the store never outlives a power cut that lost the file.
  *
  * A message tickler made has a name that comes from its Message-ID ("<"
- * 32 random hex digits "." the second it was made, in base 36, "@" domain
- * ">", tk_mail_message_id), which the host keeps for every retry of one
- * outbox row and never gives two rows: <that second in ns since 1970, 20
- * digits>-<the 32 hex digits>.  So a re-delivery of the same row (after a
- * crash lost its result) renames over the same DIR/<name>.eml instead of
- * adding a second file, which lets the host record results in groups
- * (TK_TRANSPORT_IDEMPOTENT).  Names sort by the second the message was
- * made.  A Message-ID of another form (never from tickler) gets a name from
- * the time of writing, as before: <ns since 1970, 20 digits>-<pid>-
- * <counter>, sorting in write order.
+ * the second it was made, in base 36, "." a count of 5 base-36 digits "."
+ * 128 random bits as 26 base-32 digits "@" domain ">", tk_mail_message_id;
+ * rows made before 2026-12 keep their "<" 32 random hex digits "." second
+ * "@" domain ">"), which the host keeps for every retry of one outbox row
+ * and never gives two rows: <that second in ns since 1970, 20 digits>-<the
+ * 128 bits as 32 hex digits>, for both forms (an old row's file keeps its
+ * name).  So a re-delivery of the same row (after a crash lost its result)
+ * renames over the same DIR/<name>.eml instead of adding a second file,
+ * which lets the host record results in groups (TK_TRANSPORT_IDEMPOTENT).
+ * Names sort by the second the message was made.  A Message-ID of another
+ * form (never from tickler) gets a name from the time of writing, as
+ * before: <ns since 1970, 20 digits>-<pid>-<counter>, sorting in write
+ * order.
  *
  * The temporary file is DIR/tmp/<name>.<pid>-<counter>.tmp: two writers of
  * one row (a send that outlasted its lease) never share it, and a stray one
@@ -249,28 +252,77 @@ static int write_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* The seconds since 1970 in a Message-ID tickler made ("<" 32 hex "."
- * seconds in base 36 "@" domain ">", tk_mail_message_id), or 0 for any
- * other form: an order for names, never a time anything depends on. */
-static unsigned long long made_at(const char *id)
+/* The seconds in base 36 at S up to the byte END (1-7 digits), or 0. */
+static unsigned long long base36_seconds(const char *s, char end, size_t *len)
 {
     unsigned long long t = 0;
-    size_t i = 1, digits = 0;
-    if (id[0] != '<')
-        return 0;
-    for (; i < 33; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-            return 0;
-    if (id[i++] != '.')
-        return 0;
-    for (; id[i] != '@'; i++, digits++) {
-        char ch = id[i];
+    size_t digits = 0;
+    for (; s[digits] != end; digits++) {
+        char ch = s[digits];
         int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'z' ? ch - 'a' + 10 : -1;
         if (d < 0 || digits >= 7) /* 36^7 s is past the limit below */
             return 0;
         t = t * 36 + (unsigned)d;
     }
+    *len = digits;
     return digits && t <= 9999999999ULL ? t : 0; /* its ns in 20 digits (year 2286) */
+}
+
+static int hex32(const char *s)
+{
+    for (size_t i = 0; i < 32; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* The 26 base-32 digits at S (0-9a-v, the first 0-7: 128 bits after two
+ * zero bits) as 32 hex digits into HEX; 0 when they are not that. */
+static int b32_to_hex(const char *s, char *hex)
+{
+    static const char hx[] = "0123456789abcdef";
+    unsigned acc = 0;
+    int nb = -2; /* the two zero bits in front are dropped */
+    size_t o = 0;
+    for (size_t i = 0; i < 26; i++) {
+        char ch = s[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'v' ? ch - 'a' + 10 : -1;
+        if (d < 0 || (i == 0 && d > 7))
+            return 0;
+        acc = (acc << 5) | (unsigned)d;
+        for (nb += 5; nb >= 8; nb -= 8) {
+            unsigned byte = (acc >> (nb - 8)) & 255;
+            hex[o++] = hx[byte >> 4];
+            hex[o++] = hx[byte & 15];
+        }
+    }
+    return o == 32;
+}
+
+/* The seconds since 1970 in a Message-ID tickler made, with its 128 random
+ * bits as 32 hex digits in HEX, or 0 for any other form: an order for
+ * names, never a time anything depends on.  Two forms (tk_mail_message_id):
+ * "<" seconds in base 36 "." a 5-digit count "." 26 base-32 digits "@"
+ * domain ">" (made since 2026-12), and "<" 32 hex "." seconds "@" domain
+ * ">" (rows stored before it, whose files keep their names). */
+static unsigned long long made_at(const char *id, char *hex)
+{
+    unsigned long long t;
+    size_t len, i;
+    if (id[0] != '<')
+        return 0;
+    if (hex32(id + 1) && id[33] == '.') {
+        memcpy(hex, id + 1, 32);
+        return base36_seconds(id + 34, '@', &len);
+    }
+    if (!(t = base36_seconds(id + 1, '.', &len)))
+        return 0;
+    for (i = 1 + len + 1; i < 1 + len + 1 + 5; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z')))
+            return 0;
+    if (id[i] != '.' || !b32_to_hex(id + i + 1, hex) || id[i + 27] != '@')
+        return 0;
+    return t;
 }
 
 /* Append the decimal digits of V to P, at least WIDTH of them (zeros in
@@ -300,13 +352,14 @@ static char *put_digits(char *p, unsigned long long v, int width)
 static void message_name(struct file_conn *c, const char *id, char *name, char *tmp, char *eml)
 {
     unsigned long count = __atomic_add_fetch(&c->st->counter, 1, __ATOMIC_RELAXED);
-    unsigned long long made = made_at(id);
+    char hex[32];
+    unsigned long long made = made_at(id, hex);
     size_t len;
     if (made) {
         /* "%020llu-%.32s": made_at checked the 32 hex digits */
         char *p = put_digits(name, made * 1000000000ULL, 20);
         *p++ = '-';
-        memcpy(p, id + 1, 32);
+        memcpy(p, hex, 32);
         len = (size_t)(p + 32 - name);
         name[len] = '\0';
     } else {
