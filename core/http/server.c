@@ -85,7 +85,7 @@
  * connection, in the kernel and in MHD (CONNECTION_LIMIT bounds them):
  * with 200 idle keep-alive connections beside the 8 writers the CPU a
  * write was 80-96 us against epoll's 66-76, with 50 idle 69-76 against
- * 59-60.  And MHD refuses, at accept, a socket numbered FD_SETSIZE (1024)
+ * 59-60, with 20 about even.  And MHD refuses, at accept, a socket numbered FD_SETSIZE (1024)
  * or more: the client sees its connection closed, MHD logs it, the rest
  * is served (it.test_http_api; docs/api.md). */
 
