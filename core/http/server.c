@@ -981,8 +981,8 @@ static void *listen_main(void *arg)
         FD_ZERO(&es);
         FD_SET(s->wake, &rs);
         /* MHD_NO: a socket did not fit; MHD refuses those at accept in
-         * this mode (docs/api.md), so only a listening socket could, and
-         * tk_http_start refused that one */
+         * this mode (docs/api.md), and a listening socket that would not
+         * fit makes MHD_start_daemon fail */
         (void)MHD_get_fdset2(s->mhd, &rs, &ws, &es, &max, FD_SETSIZE);
         if (MHD_get_timeout(s->mhd, &left) == MHD_YES) {
             tv.tv_sec = (time_t)(left / 1000);
