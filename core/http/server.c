@@ -1,20 +1,19 @@
 /* server.c - libmicrohttpd on one side, the worker thread on the other.
  *
- * The listener thread (ours, running libmicrohttpd's epoll loop: see
- * listen_main) reads requests,
- * enforces the bounds and routes them; a request that needs the store is
- * queued for the worker and its connection suspended, so a waiting
- * request holds no thread and a slow client holds nothing but its socket.
- * The worker owns a peer engine (own store connection, own template
- * cache) and its own Lua pipelines: neither a SQLite connection nor a Lua
- * state may be shared between threads.  It takes every request queued at
- * once and runs the writes in ONE transaction, each inside a savepoint (a
- * failing request rolls back only itself), commits once, then runs the
- * reads, then answers them all: SQLite has one writer, and one commit per
- * group instead of per request is what makes the API fast
- * (bench/RESULTS.md).  A third thread, the checkpointer, copies the log
- * into the store on its own connection when it reaches 1000 pages, so the
- * writer never waits for those flushes. */
+ * The listener thread (ours, running libmicrohttpd's select loop: see
+ * listen_main) reads requests, enforces the bounds and routes them; a
+ * request that needs the store is queued for the worker and its
+ * connection suspended, so a waiting request holds no thread and a slow
+ * client holds nothing but its socket.  The worker owns a peer engine
+ * (own store connection, own template cache) and its own Lua pipelines:
+ * neither a SQLite connection nor a Lua state may be shared between
+ * threads.  It takes every request queued at once and runs the writes in
+ * ONE transaction, each inside a savepoint (a failing request rolls back
+ * only itself), commits once, then runs the reads, then answers them all:
+ * SQLite has one writer, and one commit per group instead of per request
+ * is what makes the API fast (bench/RESULTS.md).  A third thread, the
+ * checkpointer, copies the log into the store on its own connection when
+ * it reaches 1000 pages, so the writer never waits for those flushes. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,8 +28,8 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,7 +46,7 @@
  * libmicrohttpd zeroes the whole pool after every keep-alive request, and
  * the read buffer's unused half when it shrinks it for the answer: 1.5
  * times this, per request (bench/RESULTS.md, update 45). */
-#define CONNECTION_LIMIT 512    /* sockets, all clients */
+#define CONNECTION_LIMIT 512    /* sockets, all clients: what each select round scans */
 #define PER_IP_LIMIT 256        /* sockets per client address */
 #define INACTIVITY_TIMEOUT 15   /* seconds without a byte: closed */
 #define CONNECTION_MEMORY 32768 /* per connection: bounds the header block */
@@ -58,24 +57,37 @@
 #define MAX_STATUS 600
 #define TOUCH_PENDING 64 /* last_used_at writes waiting for the writer */
 
-/* One listener thread, not a pool of two: one epoll thread sees every
+/* One listener thread, not a pool of two: one thread sees every
  * connection, so the writes it reads in one round are queued together
  * (bigger groups, fewer commits), and one thread is woken for the answers
  * of a group.  At 8 clients: 0.71 context switches and 12.6 system calls
  * a write against 1.16 and 13.9 with two threads, 20.2k writes a second
  * against 17.0k-17.9k (bench/RESULTS.md, update 49).
  *
- * That thread is ours, not libmicrohttpd's: MHD runs in its "external"
- * epoll mode and listen_main calls MHD_run.  With its own thread MHD
- * writes its wake-up eventfd once for every MHD_resume_connection, and
- * the first write of a group wakes its thread while the worker is still
- * resuming the rest (more wake-ups, more epoll rounds); in external mode
- * MHD_resume_connection writes nothing (MHD_USE_ITC is ignored there), so
- * a worker resumes its whole group and then wakes the listener once
- * (s->wake).  At 8 clients, 15 pairs on a loaded machine: 0.2 eventfd
- * writes a write instead of 1.0, 9.4-11.5 system calls a write against
- * 10.9-13.5, CPU lower in 11 of the 15 pairs (bench/RESULTS.md, update
- * 53). */
+ * That thread is ours, not libmicrohttpd's: MHD runs in an "external"
+ * mode and listen_main drives it.  With its own thread MHD writes its
+ * wake-up eventfd once for every MHD_resume_connection, and the first
+ * write of a group wakes its thread while the worker is still resuming
+ * the rest; in external mode MHD_resume_connection writes nothing
+ * (MHD_USE_ITC is ignored there), so a worker resumes its whole group and
+ * then wakes the listener once (s->wake): 0.2 eventfd writes a write
+ * instead of 1.0, CPU lower in 11 of 15 pairs (update 53).
+ *
+ * The external mode is select, not epoll (update 60).  In epoll mode each
+ * suspend and resume costs MHD an epoll_ctl DEL, an epoll_ctl ADD and an
+ * empty recv (a resumed connection is marked readable): about 2.7 system
+ * calls a write.  In select mode a suspended connection is only left out
+ * of the next fd_set, and listen_main sends a resumed group's answers in
+ * the round that queues them (a second MHD_run_from_select with the write
+ * set), not a select round later.  At 8 clients, 6 pairs: 6.4-7.8
+ * system calls a write against 10.1-11.2, CPU 50-60 us a write against
+ * 59-68 (lower in 6 of 6).  The price: each round scans every open
+ * connection, in the kernel and in MHD (CONNECTION_LIMIT bounds them):
+ * with 200 idle keep-alive connections beside the 8 writers the CPU a
+ * write was 80-96 us against epoll's 66-76, with 50 idle 69-76 against
+ * 59-60, with 20 about even.  And MHD refuses, at accept, a socket numbered FD_SETSIZE (1024)
+ * or more: the client sees its connection closed, MHD logs it, the rest
+ * is served (it.test_http_api; docs/api.md). */
 
 enum { READING, QUEUED, DONE, ANSWERED };
 
@@ -142,12 +154,12 @@ struct tk_http_server {
      * into the store, so that the writer (the one thread every write
      * waits for) never waits for a checkpoint's two flushes itself. */
     struct tk_ckpt *ckpt;
-    /* The listener thread (listen_main): it waits on ep for MHD's own
-     * epoll descriptor or wake, an eventfd a worker writes once it has
-     * resumed a group, and tk_http_stop to have it quiesce or stop. */
+    /* The listener thread (listen_main): it waits in select on MHD's
+     * sockets and on wake, an eventfd a worker writes once it has resumed
+     * a group, and tk_http_stop writes to have it quiesce or stop. */
     pthread_t listener;
     int listening; /* the listener thread was started */
-    int ep, wake;  /* -1 when not made */
+    int wake;      /* -1 when not made */
     int quiesce;   /* atomic: tk_http_stop asks for MHD_quiesce_daemon */
     int stop;      /* atomic: tk_http_stop asks the listener to end */
     int quiesced;  /* under mu, with quiesced_cv: done, lsock set */
@@ -941,68 +953,100 @@ static void server_free(struct tk_http_server *s)
     free(s);
 }
 
-/* The listener thread: MHD's event loop in external epoll mode.  It waits
- * (for as long as MHD_get_timeout allows: connection time-outs) on MHD's
- * epoll descriptor and on the wake eventfd, then runs MHD_run, which reads,
- * calls on_request, answers the resumed connections and closes idle ones.
- * MHD_quiesce_daemon is called here too, as MHD's calls are not made from
- * two threads at once in this mode (resume excepted: it is thread-safe). */
+/* The listener thread: MHD's event loop in external select mode.  Each
+ * round it asks MHD for its descriptor sets (MHD_get_fdset2: the listening
+ * socket, every connection that is not suspended), adds the wake eventfd,
+ * and waits in select for as long as MHD_get_timeout allows (connection
+ * time-outs); then MHD_run_from_select reads, calls on_request, resumes the
+ * connections a worker resumed (on_request queues their answers), accepts
+ * and closes idle connections.  A round the wake started (a worker resumed
+ * a group) runs MHD_run_from_select once more with only MHD's write set:
+ * the answers just queued go out now, not a select round later (a socket
+ * just answered on is writable; a full one's send finds EAGAIN and waits in
+ * the write set as before).  MHD_quiesce_daemon is called here too, as
+ * MHD's calls are not made from two threads at once in this mode (resume
+ * excepted: it is thread-safe). */
 static void *listen_main(void *arg)
 {
     struct tk_http_server *s = arg;
-    struct epoll_event ev[4];
     pthread_setname_np(pthread_self(), "tk-http-listen");
     for (;;) {
+        fd_set rs, ws, es;
+        MHD_socket max = s->wake;
         MHD_UNSIGNED_LONG_LONG left;
-        int ms = -1, stop;
-        if (MHD_get_timeout(s->mhd, &left) == MHD_YES)
-            ms = left > INT_MAX ? INT_MAX : (int)left;
-        if (ms != 0) {
-            int n = epoll_wait(s->ep, ev, 4, ms);
-            for (int i = 0; i < n; i++) {
-                uint64_t v;
-                if (ev[i].data.fd == s->wake && read(s->wake, &v, sizeof v) < 0) {
-                    /* EAGAIN: another round read it first */
-                }
+        struct timeval tv, *tvp = NULL;
+        int n, stop, woken = 0;
+        FD_ZERO(&rs);
+        FD_ZERO(&ws);
+        FD_ZERO(&es);
+        FD_SET(s->wake, &rs);
+        /* MHD_NO: a socket did not fit; MHD refuses those at accept in
+         * this mode (docs/api.md), and a listening socket that would not
+         * fit makes MHD_start_daemon fail */
+        (void)MHD_get_fdset2(s->mhd, &rs, &ws, &es, &max, FD_SETSIZE);
+        if (MHD_get_timeout(s->mhd, &left) == MHD_YES) {
+            tv.tv_sec = (time_t)(left / 1000);
+            tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+            tvp = &tv;
+        }
+        n = select(max + 1, &rs, &ws, &es, tvp);
+        if (n < 0) {
+            /* EINTR: nothing is known ready; MHD_run_from_select still
+             * resumes, times out and closes */
+            FD_ZERO(&rs);
+            FD_ZERO(&ws);
+            FD_ZERO(&es);
+        } else if (FD_ISSET(s->wake, &rs)) {
+            uint64_t v;
+            woken = 1;
+            FD_CLR(s->wake, &rs);
+            if (read(s->wake, &v, sizeof v) < 0) {
+                /* EAGAIN: nothing to read after all */
             }
         }
         stop = __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
         if (__atomic_exchange_n(&s->quiesce, 0, __ATOMIC_ACQ_REL)) {
             MHD_socket l = MHD_quiesce_daemon(s->mhd);
+            if (l != MHD_INVALID_SOCKET && l < FD_SETSIZE)
+                FD_CLR(l, &rs); /* accept nothing more, also this round */
             pthread_mutex_lock(&s->mu);
             s->lsock = l;
             s->quiesced = 1;
             pthread_cond_broadcast(&s->quiesced_cv);
             pthread_mutex_unlock(&s->mu);
         }
-        MHD_run(s->mhd);
+        MHD_run_from_select(s->mhd, &rs, &ws, &es);
+        if (woken) {
+            /* the resumed group's answers, queued by the round above */
+            max = 0;
+            FD_ZERO(&rs);
+            FD_ZERO(&ws);
+            FD_ZERO(&es);
+            (void)MHD_get_fdset2(s->mhd, &rs, &ws, &es, &max, FD_SETSIZE);
+            FD_ZERO(&rs);
+            FD_ZERO(&es);
+            MHD_run_from_select(s->mhd, &rs, &ws, &es);
+        }
         if (stop)
             return NULL;
     }
 }
 
-/* Makes the listener's epoll set (MHD's epoll descriptor and the wake
- * eventfd), before the workers start: they write s->wake. */
+/* Makes the wake eventfd, before the workers start: they write it. */
 static int listener_fds(struct tk_http_server *s)
 {
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    struct epoll_event ev = {.events = EPOLLIN};
-    if (!di) {
-        errno = EINVAL;
+    if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return -1;
+    if (s->wake >= FD_SETSIZE) {
+        /* select cannot wait on it (see the connections' limit in docs/api.md) */
+        errno = EMFILE;
         return -1;
     }
-    if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-        (s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        return -1;
-    ev.data.fd = s->wake;
-    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wake, &ev))
-        return -1;
-    ev.data.fd = di->epoll_fd;
-    return epoll_ctl(s->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev);
+    return 0;
 }
 
-/* Ends the listener thread (after its last MHD_run) and closes its
- * descriptors; nothing to do for one never started. */
+/* Ends the listener thread (after its last MHD run) and closes the wake
+ * eventfd; nothing to do for one never started. */
 static void stop_listener(struct tk_http_server *s)
 {
     if (s->listening) {
@@ -1011,11 +1055,9 @@ static void stop_listener(struct tk_http_server *s)
         pthread_join(s->listener, NULL);
         s->listening = 0;
     }
-    if (s->ep >= 0)
-        close(s->ep);
     if (s->wake >= 0)
         close(s->wake);
-    s->ep = s->wake = -1;
+    s->wake = -1;
 }
 
 int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
@@ -1026,7 +1068,7 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     /* no MHD_USE_INTERNAL_POLLING_THREAD: listen_main runs the loop */
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG; /* select */
     const union MHD_DaemonInfo *di;
     int rc;
 
@@ -1043,7 +1085,7 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_cond_init(&s->quiesced_cv, NULL);
-    s->ep = s->wake = -1;
+    s->wake = -1;
     for (int i = 0; i < 2; i++) {
         s->w[i].s = s;
         s->w[i].writer = i == 0;
@@ -1094,7 +1136,7 @@ int tk_http_start(struct tk_http_server **out, struct tk_engine *parent,
         stop_listener(s);
         MHD_stop_daemon(s->mhd);
         server_free(s);
-        return tk_error_set(err, TK_EIO, "[http] cannot make the listener's epoll set: %s",
+        return tk_error_set(err, TK_EIO, "[http] cannot make the listener's wake eventfd: %s",
                             strerror(e));
     }
     di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);

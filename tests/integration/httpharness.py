@@ -31,8 +31,9 @@ def http_ini(port=None, extra=""):
 
 
 class Daemon:
-    def __init__(self, tc, t, command="run", start=True):
+    def __init__(self, tc, t, command="run", start=True, pass_fds=()):
         self.tc = tc
+        self.pass_fds = tuple(pass_fds)  # descriptors the daemon inherits
         self.t = t
         self.command = command
         self.port = None
@@ -51,7 +52,7 @@ class Daemon:
         env["TICKLER_CONFIG"] = self.t.config
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BIN, self.command], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=self.logf)
+                                     stderr=self.logf, pass_fds=self.pass_fds)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -335,6 +335,71 @@ class Endpoints(unittest.TestCase):
                 s.close()
         self.assertEqual(len(self.t.json("account", "list")), 30)
 
+    def test_concurrent_writes_beside_200_open_connections(self):
+        # The listener selects over every open connection each round
+        # (server.c listen_main, libmicrohttpd's select mode) and sends a
+        # resumed group's answers in the round that queues them: with 200
+        # idle keep-alive sockets in its sets, 8 concurrent writers are
+        # each answered their own account, every write is in the store
+        # once, and the idle sockets are still served afterwards.
+        def health_on(socks):
+            for s in socks:
+                s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            for s in socks:
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+                self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:80])
+                head, body = got.split(b"\r\n\r\n", 1)
+                length = int([h.split(b":")[1] for h in head.split(b"\r\n")
+                              if h.lower().startswith(b"content-length:")][0])
+                while len(body) < length:
+                    body += s.recv(4096)
+
+        idle = []
+        try:
+            for _ in range(200):
+                idle.append(socket.create_connection(("127.0.0.1", self.d.port), timeout=10))
+            health_on(idle)  # accepted and answered once: now idle in the sets
+            errors, made = [], []
+            lock = threading.Lock()
+
+            def writer(n):
+                c = self.d.conn()
+                try:
+                    for i in range(15):
+                        name = "Writer %d-%d" % (n, i)
+                        st, _, b = self.d.api("POST", "/api/v1/accounts", {"name": name},
+                                              token=self.w, conn=c)
+                        with lock:
+                            if st != 201 or not isinstance(b, dict) or b.get("name") != name:
+                                errors.append((name, st, b))
+                            else:
+                                made.append((b["id"], name))
+                except Exception as e:  # noqa: BLE001
+                    with lock:
+                        errors.append(repr(e))
+                finally:
+                    c.close()
+
+            threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+            t0 = time.time()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(60)
+            self.assertLess(time.time() - t0, 10)
+            self.assertEqual(errors, [])
+            self.assertEqual(len(made), 120)
+            health_on(idle)
+        finally:
+            for s in idle:
+                s.close()
+        accounts = {a["id"]: a["name"] for a in self.t.json("account", "list")}
+        self.assertEqual(accounts, dict(made))
+
     def test_an_idle_connection_is_closed_at_the_inactivity_timeout(self):
         # The listener thread sleeps no longer than libmicrohttpd's next
         # time-out (server.c listen_main): with no other traffic to wake
@@ -356,6 +421,75 @@ class Endpoints(unittest.TestCase):
         self.assertGreater(waited, 10, waited)
         self.assertLess(waited, 30, waited)
         self.assertEqual(self.d.api("GET", "/api/v1/health")[0], 200)
+
+
+class FdSetSize(unittest.TestCase):
+    def test_a_socket_numbered_past_fd_setsize_is_refused_and_the_rest_served(self):
+        # libmicrohttpd in select mode (server.c listen_main) cannot wait on
+        # a socket numbered FD_SETSIZE (1024) or more: it closes such a
+        # connection at accept and logs it.  The daemon inherits descriptors
+        # 64-1299, so its first connections get the numbers below 64 and the
+        # next ones 1300 and up: those are refused cleanly, the daemon keeps
+        # serving the others and, once they close, new ones.
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 1400:
+            if hard != resource.RLIM_INFINITY and hard < 1400:
+                self.skipTest("RLIMIT_NOFILE hard limit %d is below 1400" % hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (1400, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        null = os.open(os.devnull, os.O_RDONLY)
+        held = []
+        try:
+            for fd in range(64, 1300):
+                try:
+                    os.fstat(fd)
+                    continue  # ours already: not passed, a hole the daemon may use
+                except OSError:
+                    pass
+                os.dup2(null, fd)
+                held.append(fd)
+        finally:
+            os.close(null)
+        try:
+            t = deploy(self)
+            w = Daemon(self, t, start=False)
+            w.pass_fds = tuple(held)
+            w.start()
+        finally:
+            for fd in held:
+                os.close(fd)
+        tok = w.token("fd", "write")
+        socks, answered, refused = [], 0, 0
+        try:
+            # 300: more refusals than the 256 a client address may hold, so a
+            # refused socket that stayed counted would show in the last write
+            for _ in range(300):
+                s = socket.create_connection(("127.0.0.1", w.port), timeout=10)
+                socks.append(s)
+                try:
+                    s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    got = s.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    got = b""
+                if got.startswith(b"HTTP/1.1 200"):
+                    answered += 1
+                else:
+                    self.assertEqual(got, b"")
+                    refused += 1
+            self.assertIsNone(w.proc.poll())
+            self.assertGreater(answered, 5)
+            self.assertGreater(refused, 5)
+            log = w.read_log()
+            self.assertIn("is not less than FD_SETSIZE", log)
+            self.assertNotIn("connection limit", log)  # a refused socket is not counted
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.5)
+        st, _, b = w.api("POST", "/api/v1/accounts", {"name": "After"}, token=tok)
+        self.assertEqual(st, 201, b)
+        self.assertEqual([a["name"] for a in t.json("account", "list")], ["After"])
 
 
 class Auth(unittest.TestCase):
