@@ -24,6 +24,7 @@ struct parser {
     struct tk_buf body;
     unsigned seen; /* header keys already set */
     int clean;     /* the whole text is UTF-8 without NUL: no line needs the checks */
+    const char *end; /* of the text: a line ends before it or at a '\n' or "\r\n" */
 };
 
 static int fail(struct parser *p, size_t line, const char *msg)
@@ -246,6 +247,12 @@ static int one_line(struct parser *p, const char *s, size_t n)
     default:
         if (n >= 2 && s[0] == '\\' && s[1] == '[')
             s++, n--;
+        /* the line and its '\n' in one append when the text has it there */
+        if (s + n < p->end && s[n] == '\n') {
+            if (tk_buf_append(&p->body, s, n + 1))
+                return tk_error_set(p->err, TK_ENOMEM, "out of memory");
+            return 0;
+        }
         if (tk_buf_append(&p->body, s, n) || tk_buf_putc(&p->body, '\n'))
             return tk_error_set(p->err, TK_ENOMEM, "out of memory");
         return 0;
@@ -266,6 +273,7 @@ int tk_template_parse(const char *text, size_t len, const char *origin, struct t
     p.origin = out->origin;
     p.t = out;
     p.err = err;
+    p.end = text + len;
     /* One pass over the text instead of one a line: every command that
      * sends parses the plugins' 26 compiled-in templates (bench/RESULTS.md
      * update 51).  A '\n' is never inside a UTF-8 sequence, so a valid text

@@ -73,6 +73,51 @@ TK_TEST(test_parse_good)
     tk_template_free(&t);
 }
 
+/* bench/RESULTS.md update 62: a body line goes in with its '\n' in one
+ * append when the text has a '\n' right after it; every other ending
+ * ("\r\n", the text's last line, a length that stops short of the text's
+ * NUL) takes the old append-then-'\n'.  Both give the same body. */
+TK_TEST(test_parse_body_line_endings)
+{
+    static const char text[] = "[s]\nSubject: x\n\n"
+                               "A\r\nB\n\\[C\r\n\\[D\n\nE\n[t]\r\nSubject: y\r\n\r\n"
+                               "F\r\nG\nH";
+    static const char cut[] = "[s]\nSubject: x\n\nA\nB\nC\n\nrest";
+    struct tk_template t;
+    struct tk_error err = {0};
+    TK_CHECK_INT(parse(text, &t, &err), 0);
+    TK_CHECK_INT(t.nsections, 2);
+    if (t.nsections == 2) {
+        TK_CHECK_STR(t.sections[0].body, "A\nB\n[C\n[D\n\nE\n");
+        TK_CHECK_STR(t.sections[1].body, "F\nG\nH\n");
+    }
+    tk_template_free(&t);
+    /* the text ends inside the buffer: "B" and then "C" are the last line */
+    TK_CHECK_INT(tk_template_parse(cut, strlen("[s]\nSubject: x\n\nA\nB"), "t", &t, &err), 0);
+    TK_CHECK_STR(t.sections[0].body, "A\nB\n");
+    tk_template_free(&t);
+    TK_CHECK_INT(tk_template_parse(cut, strlen("[s]\nSubject: x\n\nA\nB\nC"), "t", &t, &err), 0);
+    TK_CHECK_STR(t.sections[0].body, "A\nB\nC\n");
+    tk_template_free(&t);
+}
+
+/* The placeholder name's bytes come from a table (update 62): each byte
+ * against the comparisons it replaced. */
+TK_TEST(test_placeholder_name_bytes)
+{
+    for (int c = 1; c < 256; c++) {
+        char src[16];
+        size_t line = 0;
+        struct tk_error err = {0};
+        int old = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        snprintf(src, sizeof src, "{{a%cb}}", c);
+        if ((tk_template_check(src, &line, &err) == 0) != old)
+            fprintf(stderr, "byte 0x%02x: old %d\n", c, old);
+        TK_CHECK_INT(tk_template_check(src, &line, &err) == 0, old);
+    }
+}
+
 static void expect_error(const char *text, const char *msg)
 {
     struct tk_template t;
@@ -370,6 +415,8 @@ int main(void)
 {
     TK_RUN(test_parse_good);
     TK_RUN(test_parse_errors);
+    TK_RUN(test_parse_body_line_endings);
+    TK_RUN(test_placeholder_name_bytes);
     TK_RUN(test_render);
     TK_RUN(test_nesting_limit);
     TK_RUN(test_catalog);
