@@ -243,6 +243,15 @@ static int one_line(struct parser *p, const char *s, size_t n)
             return fail(p, p->lineno, "expected a blank line after 'Subject:'");
         p->body_line = p->lineno + 1;
         p->state = ST_BODY;
+        /* Room for the whole body at once (it ends before the next line
+         * that starts with '[', or with the text), instead of a realloc at
+         * each doubling.  Only a hint: an append past it grows as ever. */
+        {
+            const char *next = s;
+            while ((next = memchr(next, '[', (size_t)(p->end - next))) && next[-1] != '\n')
+                next++;
+            (void)tk_buf_reserve(&p->body, (size_t)((next ? next : p->end) - s));
+        }
         return 0;
     default:
         if (n >= 2 && s[0] == '\\' && s[1] == '[')
