@@ -22,8 +22,8 @@ struct parser {
     size_t lineno;
     size_t section_line, subject_line, body_line; /* of the open section */
     struct tk_buf body;
-    unsigned seen; /* header keys already set */
-    int clean;     /* the whole text is UTF-8 without NUL: no line needs the checks */
+    unsigned seen;   /* header keys already set */
+    int clean;       /* the whole text is UTF-8 without NUL: no line needs the checks */
     const char *end; /* of the text: a line ends before it or at a '\n' or "\r\n" */
 };
 
@@ -245,12 +245,16 @@ static int one_line(struct parser *p, const char *s, size_t n)
         p->state = ST_BODY;
         /* Room for the whole body at once (it ends before the next line
          * that starts with '[', or with the text), instead of a realloc at
-         * each doubling.  Only a hint: an append past it grows as ever. */
+         * each doubling.  A body too long for a buffer is left to the
+         * appends to refuse, as before; a failed allocation is one. */
         {
             const char *next = s;
+            size_t room;
             while ((next = memchr(next, '[', (size_t)(p->end - next))) && next[-1] != '\n')
                 next++;
-            (void)tk_buf_reserve(&p->body, (size_t)((next ? next : p->end) - s));
+            room = (size_t)((next ? next : p->end) - s);
+            if (room < TK_BUF_DEFAULT_MAX && tk_buf_reserve(&p->body, room))
+                return tk_error_set(p->err, TK_ENOMEM, "out of memory");
         }
         return 0;
     default:

@@ -26,12 +26,14 @@ struct tag {
  * the plugins' compiled-in templates at each start, and this loop was a
  * third of that check (bench/RESULTS.md update 62). */
 #define N1(c) [c] = 1
-#define N10(c) N1(c), N1(c + 1), N1(c + 2), N1(c + 3), N1(c + 4), N1(c + 5), N1(c + 6), N1(c + 7), \
-    N1(c + 8), N1(c + 9)
+#define N10(c)                                                                                     \
+    N1(c), N1(c + 1), N1(c + 2), N1(c + 3), N1(c + 4), N1(c + 5), N1(c + 6), N1(c + 7), N1(c + 8), \
+        N1(c + 9)
 static const unsigned char name_chars[256] = {
-    N10('0'), N10('A'), N10('A' + 10), N1('A' + 20), N1('A' + 21), N1('A' + 22), N1('A' + 23),
-    N1('A' + 24), N1('A' + 25), N10('a'), N10('a' + 10), N1('a' + 20), N1('a' + 21),
-    N1('a' + 22), N1('a' + 23), N1('a' + 24), N1('a' + 25), N1('_'), N1('.'), N1('-'),
+    N10('0'),      N10('A'),     N10('A' + 10), N1('A' + 20), N1('A' + 21),
+    N1('A' + 22),  N1('A' + 23), N1('A' + 24),  N1('A' + 25), N10('a'),
+    N10('a' + 10), N1('a' + 20), N1('a' + 21),  N1('a' + 22), N1('a' + 23),
+    N1('a' + 24),  N1('a' + 25), N1('_'),       N1('.'),      N1('-'),
 };
 #undef N10
 #undef N1
