@@ -103,6 +103,18 @@ void tk_db_close(struct tk_db *db)
     drv_of(db)->close(db);
 }
 
+void tk_db_close_at_exit(struct tk_db *db)
+{
+    if (!db)
+        return;
+    if (base_of(db)->in_tx)
+        tk_db_rollback(db);
+    if (drv_of(db)->close_at_exit)
+        drv_of(db)->close_at_exit(db);
+    else
+        drv_of(db)->close(db);
+}
+
 const char *tk_db_driver_name(const struct tk_db *db)
 {
     return drv_of(db)->name;

@@ -138,6 +138,9 @@ struct tk_db_driver {
     const char *name;
     int (*open)(const char *target, struct tk_db **db, struct tk_error *err);
     void (*close)(struct tk_db *db);
+    /* tk_db_close_at_exit (NULL: close).  Makes every commit as durable as
+     * close does; may leave the rest to the kernel at the process's exit. */
+    void (*close_at_exit)(struct tk_db *db);
     int (*begin)(struct tk_db *db, int mode, struct tk_error *err);
     int (*commit)(struct tk_db *db, struct tk_error *err);
     int (*rollback)(struct tk_db *db);
@@ -231,6 +234,12 @@ int tk_db_open(const struct tk_config *cfg, struct tk_db **db, struct tk_error *
  * SPEC is borrowed for the call; the caller closes *db with tk_db_close. */
 int tk_db_open_spec(const char *spec, int must_exist, struct tk_db **db, struct tk_error *err);
 void tk_db_close(struct tk_db *db);
+/* tk_db_close for a process that exits right after it (the CLI's main):
+ * an open transaction is rolled back and every commit made as durable as
+ * tk_db_close makes it, but a driver may leave what the kernel does at exit
+ * (unmap, close the files, drop their locks) to the kernel.  Nothing of DB
+ * may be used afterwards, and the process must exit. */
+void tk_db_close_at_exit(struct tk_db *db);
 /* Leave no copy of overwritten rows in a log file beside the store: on
  * SQLite, after the open transaction commits (at once outside one), the
  * whole tickler.db-wal is checkpointed into the store and cut to zero

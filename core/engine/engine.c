@@ -143,7 +143,9 @@ static void engine_close(struct tk_engine *e, int at_exit)
         return;
     if (e->store_lock >= 0)
         close(e->store_lock); /* and with it the daemon's flock */
-    if (e->db)
+    if (e->db && at_exit)
+        tk_db_close_at_exit(e->db);
+    else if (e->db)
         tk_db_close(e->db);
     if (e->catalog)
         tk_catalog_close(e->catalog);

@@ -105,7 +105,9 @@ int tk_engine_open(struct tk_engine **e, const char *config_path, tk_time now, i
 /* Close the store, unload plugins and free E (NULL: nothing). */
 void tk_engine_close(struct tk_engine *e);
 /* tk_engine_close for a process that exits right after it: the same, but
- * the plugins stay mapped for the kernel to drop (tk_registry_unload_at_exit). */
+ * the plugins stay mapped for the kernel to drop (tk_registry_unload_at_exit)
+ * and the store's connection is left to the kernel once its commits are
+ * durable (tk_db_close_at_exit). */
 void tk_engine_close_at_exit(struct tk_engine *e);
 /* Hand one line to the warning callback (tk_engine_set_warn). */
 void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -1025,6 +1026,138 @@ TK_TEST(log_checkpoints_on_another_connection)
     tk_db_close(a);
 }
 
+/* tk_db_close_at_exit (the CLI's exit, issue 17): in a process of its own
+ * that exits right after it, what the next connection finds is what
+ * tk_db_close leaves.  SQLite: two copies of one store with a log, the same
+ * commit in each, one child closing as before and one at exit: the store,
+ * its log and its index (-shm) byte for byte the same, also for a commit
+ * that takes the log past its bound (cut to zero bytes at the exit); a
+ * transaction still open at the exit is rolled back.  PostgreSQL: the
+ * commit is there, the open transaction is not. */
+enum { AT_CLOSE, AT_EXIT, AT_EXIT_IN_TX };
+
+static void child_commits(const char *spec, const char *sql, int how)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct tk_error err = {0};
+        struct tk_db *db = open_spec(spec);
+        int rc = db ? 0 : 1;
+        if (!rc && how == AT_EXIT_IN_TX)
+            rc = tk_db_begin(db, TK_TX_IMMEDIATE, &err);
+        if (!rc)
+            rc = tk_db_exec_script(db, sql, &err);
+        if (how == AT_CLOSE)
+            tk_db_close(db);
+        else
+            tk_db_close_at_exit(db);
+        _exit(rc ? 1 : 0);
+    }
+    int status = -1;
+    TK_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    TK_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb, ca, cb;
+    while (same && (ca = getc(fa)) == (cb = getc(fb)) && ca != EOF)
+        ;
+    same = same && ca == cb;
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    if (!same)
+        fprintf(stderr, "%s and %s differ\n", a, b);
+    return same;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int c;
+    TK_CHECK(in && out);
+    while (in && out && (c = getc(in)) != EOF)
+        putc(c, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
+TK_TEST(close_at_exit_leaves_what_close_leaves)
+{
+    static const char *const commits[] = {
+        "INSERT INTO t (v) VALUES ('after'), ('and more')",
+        "INSERT INTO t (v) VALUES (hex(zeroblob(400000)))", /* ~200 pages: past the bound */
+        "INSERT INTO t (v) VALUES ('after the cut')",
+    };
+    char spec[700], other[740], a[700], b[720], fa[740], fb[740];
+    struct tk_db *db = fresh(spec, sizeof spec);
+    struct tk_error err = {0};
+    if (!db)
+        return;
+    TK_CHECK_INT(tk_db_exec_script(db, "CREATE TABLE t (v TEXT)", &err), 0);
+    TK_CHECK_INT(tk_db_exec_script(db, "INSERT INTO t (v) VALUES ('before')", &err), 0);
+    tk_db_close(db);
+    if (D->pg) {
+        child_commits(spec, commits[0], AT_EXIT);
+        child_commits(spec, "INSERT INTO t (v) VALUES ('rolled back')", AT_EXIT_IN_TX);
+        db = open_spec(spec);
+        TK_CHECK(db != NULL);
+        if (db)
+            TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM t"), 3); /* before, after, and more */
+        tk_db_close(db);
+        return;
+    }
+    snprintf(a, sizeof a, "%s", spec + strlen("sqlite:"));
+    snprintf(b, sizeof b, "%s.exit", a);
+    snprintf(other, sizeof other, "sqlite:%s", b);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(fa, sizeof fa, "%s%s", a, suffixes[i]);
+        snprintf(fb, sizeof fb, "%s%s", b, suffixes[i]);
+        copy_file(fa, fb);
+    }
+    TK_CHECK(file_size(fb) > 0);
+    for (size_t c = 0; c < sizeof commits / sizeof *commits; c++) {
+        child_commits(spec, commits[c], AT_CLOSE);
+        child_commits(other, commits[c], AT_EXIT);
+        /* The cut gives the next log a new random salt (SQLite, in the
+         * -shm at once, in the log's header at its first frame): from
+         * there on the log and its index differ in both paths alike, so
+         * they are compared by length; the store byte for byte always. */
+        for (int i = 0; i < 3; i++) {
+            snprintf(fa, sizeof fa, "%s%s", a, suffixes[i]);
+            snprintf(fb, sizeof fb, "%s%s", b, suffixes[i]);
+            if (c == 0 || i == 0)
+                TK_CHECK(same_bytes(fa, fb));
+            else
+                TK_CHECK_INT(file_size(fb), file_size(fa));
+        }
+        snprintf(fb, sizeof fb, "%s-wal", b);
+        if (c == 1)
+            TK_CHECK_INT(file_size(fb), 0); /* the bound's cut happened at the exit */
+        else
+            TK_CHECK(file_size(fb) > 0);
+    }
+    /* a transaction open at the exit: rolled back, the files as a close
+     * after a rollback leaves them */
+    child_commits(spec, "INSERT INTO t (v) VALUES ('rolled back')", AT_CLOSE);
+    child_commits(other, "INSERT INTO t (v) VALUES ('rolled back')", AT_EXIT_IN_TX);
+    db = open_spec(other);
+    TK_CHECK(db != NULL);
+    if (db) {
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM t"), 5);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM t WHERE v = 'rolled back'"), 0);
+        TK_CHECK_INT(
+            one(db, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+    }
+    tk_db_close(db);
+}
+
 /* The checkpointer (tk_ckpt_*) with the HTTP writer's policy (once per
  * 1000 pages of growth) and the settler's (from 1000 pages at every ask,
  * the writer itself from MAX): the checkpointer copies the log without
@@ -1749,6 +1882,7 @@ int main(void)
         ON(drivers[i], statement_cache);
         ON(drivers[i], log_checkpoints_on_another_connection);
         ON(drivers[i], ckpt_copies_the_log_beside_the_writer);
+        ON(drivers[i], close_at_exit_leaves_what_close_leaves);
         if (drivers[i]->pg)
             ON(drivers[i], reconnect_after_the_server_dropped_us);
     }
