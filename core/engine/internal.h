@@ -10,6 +10,9 @@
 #include "webhooks.h"
 
 struct tk_engine_calcache;
+
+/* tick.c: the most items of one transaction that share a savepoint */
+#define TK_ENGINE_RUN_MAX 64
 struct tk_engine_digest;
 
 struct tk_engine {
@@ -53,6 +56,18 @@ struct tk_engine {
      * empty (0: none known); atomic, tk_webhook_emit may run on several
      * threads with their own connections */
     uint64_t webhooks_none_serial;
+    /* tick.c: the open scheduler transaction's run of items that share one
+     * savepoint (TK_ENGINE_RUN_MAX at most), redone one savepoint each if
+     * an item fails; serial 0: no run open.  The scheduling thread's only. */
+    struct tk_engine_run {
+        uint64_t serial;     /* tk_db_tx_serial when the run's savepoint was taken */
+        size_t n;            /* items written in it so far (ids) */
+        size_t deferred;     /* e->deferred when it was taken */
+        unsigned long warns; /* e->warns after its last item */
+        int mode;            /* 0 not yet read, 1 runs, 2 one savepoint an item (tests) */
+        int64_t ids[TK_ENGINE_RUN_MAX];
+    } run;
+    unsigned long warns; /* tk_engine_warn calls so far (atomic: workers warn too) */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
