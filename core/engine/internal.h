@@ -10,10 +10,13 @@
 #include "webhooks.h"
 
 struct tk_engine_calcache;
-
-/* tick.c: the most items of one transaction that share a savepoint */
-#define TK_ENGINE_RUN_MAX 64
 struct tk_engine_digest;
+
+/* tick.c: the most items of one transaction that share a savepoint.  Its
+ * journal holds every page they change; at 4 it stays in memory (under
+ * db/sqlite.c's STMT_JOURNAL_SPILL) on the bench's reminders, at 8 it
+ * spilled into /var/tmp now and then, at 16 and more in most rounds. */
+#define TK_ENGINE_RUN_MAX 4
 
 struct tk_engine {
     struct tk_config cfg;
@@ -77,6 +80,11 @@ static inline int tk_engine_stopping(const struct tk_engine *e)
 {
     return e->stop && __atomic_load_n(e->stop, __ATOMIC_RELAXED);
 }
+
+/* tick.c: end the open transaction's run of reminders (their shared
+ * savepoint released, the writes kept); tk_engine_digest_flush calls it
+ * after the due items of a transaction.  0 when there is none. */
+int tk_engine_run_end(struct tk_engine *e, struct tk_error *err);
 
 /* Archive: stop the reminders of every item of JOB (no mail), each with
  * its audit entry. */

@@ -386,8 +386,11 @@ static int remind_alone(struct tk_engine *e, int64_t item_id, struct tk_error *e
  * outbox's last leaf, its indexes, the audit's) again for every item:
  * about 11 % of the dispatching thread's time at 4 connections
  * (bench/RESULTS.md update 64).  So the items of a transaction share one
- * savepoint, RUN_SAVEPOINT, taken before the first and left open (the
- * COMMIT ends it): the store pays for each page once a run.  Failures are
+ * savepoint, RUN_SAVEPOINT, taken before the first, up to
+ * TK_ENGINE_RUN_MAX items (so that its journal stays in memory), and
+ * released after the last of the transaction (tk_engine_digest_flush,
+ * before the digests and the workers' results are written): the store
+ * copies each page once a run.  Failures are
  * rare; when an item fails on its own (own_failure), the run is rolled
  * back and its earlier items are written again, each in its own savepoint
  * as before, then the failed item's failure is recorded: the store ends
@@ -413,7 +416,7 @@ static int runs_allowed(struct tk_engine *e)
 }
 
 /* Keep the run's writes and end it: its items are never written again. */
-static int run_end(struct tk_engine *e, struct tk_error *err)
+int tk_engine_run_end(struct tk_engine *e, struct tk_error *err)
 {
     if (!e->run.serial || e->run.serial != tk_db_tx_serial(e->db)) {
         e->run.serial = 0;
@@ -451,11 +454,12 @@ static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err
     uint64_t serial = tk_db_tx_serial(e->db);
     int rc;
     if (!serial || !runs_allowed(e)) {
-        if ((rc = run_end(e, err)))
+        if ((rc = tk_engine_run_end(e, err)))
             return rc;
         return remind_alone(e, item_id, err);
     }
-    if (e->run.serial == serial && e->run.n == TK_ENGINE_RUN_MAX && (rc = run_end(e, err)))
+    if (e->run.serial == serial && e->run.n == TK_ENGINE_RUN_MAX &&
+        (rc = tk_engine_run_end(e, err)))
         return rc;
     if (e->run.serial != serial) {
         if ((rc = tk_db_savepoint(e->db, RUN_SAVEPOINT, err)))
@@ -481,7 +485,7 @@ static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err
     unsigned long warns = __atomic_load_n(&e->warns, __ATOMIC_RELAXED);
     if (warns != e->run.warns || tk_engine_digest_members(e) != members ||
         e->run.serial != tk_db_tx_serial(e->db))
-        return run_end(e, err); /* never written again (see above) */
+        return tk_engine_run_end(e, err); /* never written again (see above) */
     e->run.ids[e->run.n++] = item_id;
     return 0;
 }
