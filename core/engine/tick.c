@@ -384,17 +384,17 @@ static int remind_alone(struct tk_engine *e, int64_t item_id, struct tk_error *e
  * inside one, SQLite copies every page the item changes that existed when
  * it was taken into its statement journal, the same hot pages (the
  * outbox's last leaf, its indexes, the audit's) again for every item:
- * about 11 % of the dispatching thread's time at 4 connections
+ * 6-11 % of the dispatching thread's time at 4 connections
  * (bench/RESULTS.md update 64).  So the items of a transaction share one
  * savepoint, RUN_SAVEPOINT, taken before the first, up to
  * TK_ENGINE_RUN_MAX items (so that its journal stays in memory), and
  * released after the last of the transaction (tk_engine_digest_flush,
  * before the digests and the workers' results are written): the store
- * copies each page once a run.  Failures are
- * rare; when an item fails on its own (own_failure), the run is rolled
- * back and its earlier items are written again, each in its own savepoint
- * as before, then the failed item's failure is recorded: the store ends
- * as the item-by-item path leaves it.
+ * copies each page once a run.  Failures are rare; when an item fails on
+ * its own (own_failure), the run is rolled back and its earlier items are
+ * written again, each in its own savepoint as before, then the failed
+ * item's failure is recorded: the store ends as the item-by-item path
+ * leaves it.
  *
  * Written again means remind() runs twice for those items, so an item
  * that did anything besides writing to this transaction is never kept in
