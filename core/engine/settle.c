@@ -118,6 +118,25 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
     return rc;
 }
 
+int tk_send_inline_record(struct tk_engine *e, struct tk_db *db, struct tk_outbox_row *rows,
+                          size_t n, const struct tk_delivery_result *res, int64_t token,
+                          tk_time until, struct tk_dispatch_stats *d, struct tk_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct tk_delivery_result *x = &res[i];
+        if (x->status == TK_DELIVERED && tk_utf8_valid(x->reply, strlen(x->reply))) {
+            /* the claim's lease and the result in one write */
+            if ((rc = tk_store_outbox_sent_unleased(db, &rows[i], token, e->now, x->reply_code,
+                                                    x->reply, err)) == 0)
+                count(d, x->status);
+        } else if ((rc = tk_store_outbox_lease(db, &rows[i], 1, token, until, err)) == 0) {
+            rc = settle_body(e, db, &rows[i], x, d, 0, err);
+        }
+    }
+    return rc;
+}
+
 static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
                         struct tk_dispatch_stats *d, int alone, struct tk_error *err)
 {
