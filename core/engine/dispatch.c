@@ -391,7 +391,7 @@ static int inline_round(struct worker *w, void **conn, int *opened, struct tk_ou
     }
     if (i < n)
         ret = INLINE_DONE; /* stopping: the rest untouched, not even leased */
-    rc = tk_send_inline_record(e, db, rows, i, res, *token, until, &d, &w->err);
+    rc = tk_send_inline_record(e, db, rows, i, res, *token, now, until, &d, &w->err);
     if (rc == 0)
         rc = tk_db_commit(db, &w->err);
     if (rc != 0) {

@@ -357,27 +357,60 @@ int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int stat
     return rc != 0 ? rc : stale(db, id, token, err);
 }
 
-int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *r, int64_t token,
-                                  tk_time now, int reply_code, const char *reply,
-                                  struct tk_error *err)
+int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *rows, size_t n,
+                                  int64_t token, tk_time due_at, tk_time now, const int *codes,
+                                  const char *const *replies, struct tk_error *err)
 {
-    int64_t n = 0;
+    int64_t changed = 0;
+    int rc = 0, ok;
+    size_t i, k = 0;
+    if (n == 0)
+        return 0;
     /* what tk_store_outbox_lease and then tk_store_outbox_finish (SENT)
-     * leave in the row, in one write; the row must still be as it was read
-     * (queued, its lease free: the caller's transaction holds the lock) */
-    int rc = tk_db_exec(db, err,
-                        "UPDATE outbox SET state = 1, sent_at = ?, lease_token = ?, lease_until = 0, "
-                        "attempts = attempts + 1, reply_code = ?, last_reply = ? "
-                        "WHERE id = ? AND state = 0 AND lease_until = ?",
-                        "iizsii", (int64_t)now, token, (int64_t)reply_code, reply, r->id,
-                        (int64_t)r->lease_until);
+     * leave in each row, in one statement: one write a row.  The rows must
+     * still be as read: queued, their lease free (the caller's transaction
+     * holds the write lock; the count below confirms it). */
+    struct tk_db_value *vals = calloc(5 * n + 3, sizeof *vals);
+    struct tk_buf sql = {0};
+    ok = vals && tk_buf_puts(&sql, "UPDATE outbox SET state = 1, sent_at = ?, lease_token = ?, "
+                                   "lease_until = 0, attempts = attempts + 1, reply_code = CASE id") == 0;
+    if (ok) {
+        vals[k++] = tk_db_value_int((int64_t)now);
+        vals[k++] = tk_db_value_int(token);
+    }
+    for (i = 0; ok && i < n; i++) {
+        ok = tk_buf_puts(&sql, " WHEN ? THEN ?") == 0;
+        vals[k++] = tk_db_value_int(rows[i].id);
+        vals[k++] = codes[i] ? tk_db_value_int(codes[i]) : tk_db_value_null();
+    }
+    ok = ok && tk_buf_puts(&sql, " END, last_reply = CASE id") == 0;
+    for (i = 0; ok && i < n; i++) {
+        ok = tk_buf_puts(&sql, " WHEN ? THEN ?") == 0;
+        vals[k++] = tk_db_value_int(rows[i].id);
+        vals[k++] = tk_db_value_text(replies[i]);
+    }
+    ok = ok && tk_buf_puts(&sql, " END WHERE state = 0 AND lease_until <= ? AND id IN (?") == 0;
+    if (ok)
+        vals[k++] = tk_db_value_int((int64_t)due_at);
+    for (i = 1; ok && i < n; i++)
+        ok = tk_buf_puts(&sql, ", ?") == 0;
+    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    if (ok) {
+        for (i = 0; i < n; i++)
+            vals[k++] = tk_db_value_int(rows[i].id);
+        rc = tk_db_exec_v(db, err, sql.data, vals, k);
+    } else {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    tk_buf_free(&sql);
+    free(vals);
     if (rc != 0)
         return rc;
-    tk_db_changes(db, &n);
-    if (n == 1)
+    tk_db_changes(db, &changed);
+    if (changed == (int64_t)n)
         return 0;
-    return tk_error_set(err, TK_ECONFLICT, "outbox message %lld changed while it was sent",
-                        (long long)r->id);
+    return tk_error_set(err, TK_ECONFLICT, "outbox: %lld of %zu messages changed while they were sent",
+                        (long long)((int64_t)n - changed), n);
 }
 
 /* The claim counted an attempt that never happened: take it back. */

@@ -832,29 +832,52 @@ TK_TEST(test_outbox_sent_unleased_matches_claim_and_finish)
     TK_CHECK_INT(tk_db_commit(db, &err), 0);
     free_rows(rows, n);
 
-    /* b: read and sent in one transaction with the same token */
-    struct tk_outbox_row v[4];
+    /* b (and d beside it): read and sent in one transaction, one
+     * statement, with the same token */
+    struct tk_outbox_row dd = msg("d", 190), v[4];
+    int64_t id_d = 0;
+    TK_CHECK_INT(tk_store_outbox_add(db, &dd, &id_d, NULL, &err), 0);
     n = 0;
     TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
-    TK_CHECK_INT(tk_store_outbox_due(db, 200, 1, v, &n, &err), 0);
-    TK_CHECK_INT(n, 1);
+    TK_CHECK_INT(tk_store_outbox_due(db, 200, 2, v, &n, &err), 0);
+    TK_CHECK_INT(n, 2);
     TK_CHECK_INT(v[0].id, ib);
-    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, &v[0], token, 205, 0,
-                                               "written /spool/x.eml \xc3\xa9", &err),
-                 0);
+    TK_CHECK_INT(v[1].id, ic); /* due at 150, before d (190) */
+    const int codes[2] = {0, 250};
+    const char *const replies[2] = {"written /spool/x.eml \xc3\xa9", "250 ok"};
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, v, 1, token, 200, 205, codes, replies, &err), 0);
     /* a row no longer as read (leased meanwhile) is refused, unwritten */
+    TK_CHECK_INT(tk_store_outbox_lease(db, &v[1], 1, token + 1, 260, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, &v[1], 1, token, 200, 205, codes, replies, &err),
+                 TK_ECONFLICT);
+    /* two at once, each its own reply */
     struct tk_outbox_row w[4];
     size_t m = 0;
-    TK_CHECK_INT(tk_store_outbox_due(db, 200, 1, w, &m, &err), 0);
-    TK_CHECK_INT(m, 1);
-    TK_CHECK_INT(w[0].id, ic);
-    TK_CHECK_INT(tk_store_outbox_lease(db, w, 1, token + 1, 260, &err), 0);
-    w[0].lease_until = 0; /* as it was read */
-    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, &w[0], token, 205, 0, "x", &err),
-                 TK_ECONFLICT);
+    struct tk_outbox_row ee = msg("e", 195);
+    int64_t id_e = 0;
+    TK_CHECK_INT(tk_store_outbox_add(db, &ee, &id_e, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_due(db, 200, 4, w, &m, &err), 0);
+    TK_CHECK_INT(m, 2);
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, w, 2, token, 200, 206, codes, replies, &err), 0);
     TK_CHECK_INT(tk_db_commit(db, &err), 0);
-    tk_outbox_row_free(&v[0]);
-    tk_outbox_row_free(&w[0]);
+    struct tk_outbox_row gd, ge;
+    TK_CHECK_INT(tk_store_outbox_get(db, id_d, &gd, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_get(db, id_e, &ge, &err), 0);
+    TK_CHECK_INT(gd.state, TK_OUTBOX_SENT);
+    TK_CHECK_INT(ge.state, TK_OUTBOX_SENT);
+    TK_CHECK_INT(gd.reply_code, 0);
+    TK_CHECK_INT(ge.reply_code, 250);
+    TK_CHECK(gd.last_reply && strcmp(gd.last_reply, replies[0]) == 0);
+    TK_CHECK(ge.last_reply && strcmp(ge.last_reply, "250 ok") == 0);
+    TK_CHECK_INT(gd.attempts, 1);
+    TK_CHECK_INT(ge.lease_token, token);
+    TK_CHECK_INT(ge.sent_at, 206);
+    tk_outbox_row_free(&gd);
+    tk_outbox_row_free(&ge);
+    for (size_t i = 0; i < n; i++)
+        tk_outbox_row_free(&v[i]);
+    for (size_t i = 0; i < m; i++)
+        tk_outbox_row_free(&w[i]);
 
     struct tk_outbox_row ga, gb, gc;
     TK_CHECK_INT(tk_store_outbox_get(db, ia, &ga, &err), 0);
