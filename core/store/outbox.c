@@ -223,10 +223,11 @@ int tk_store_outbox_due(struct tk_db *db, tk_time now, size_t limit, struct tk_o
                         size_t *got, struct tk_error *err)
 {
     struct tk_cursor *cur = NULL;
-    int rc = tk_db_query(db, &cur, err,
-                         OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
-                                     "ORDER BY next_attempt_at, id LIMIT ?",
-                         "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    int rc =
+        tk_db_query(db, &cur, err,
+                    OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
+                                "ORDER BY next_attempt_at, id LIMIT ?",
+                    "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
     if (rc != 0)
         return rc;
     return read_rows(cur, v, limit, got, err);
@@ -372,8 +373,9 @@ int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *
      * holds the write lock; the count below confirms it). */
     struct tk_db_value *vals = calloc(5 * n + 3, sizeof *vals);
     struct tk_buf sql = {0};
-    ok = vals && tk_buf_puts(&sql, "UPDATE outbox SET state = 1, sent_at = ?, lease_token = ?, "
-                                   "lease_until = 0, attempts = attempts + 1, reply_code = CASE id") == 0;
+    ok = vals &&
+         tk_buf_puts(&sql, "UPDATE outbox SET state = 1, sent_at = ?, lease_token = ?, "
+                           "lease_until = 0, attempts = attempts + 1, reply_code = CASE id") == 0;
     if (ok) {
         vals[k++] = tk_db_value_int((int64_t)now);
         vals[k++] = tk_db_value_int(token);
@@ -409,7 +411,8 @@ int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *
     tk_db_changes(db, &changed);
     if (changed == (int64_t)n)
         return 0;
-    return tk_error_set(err, TK_ECONFLICT, "outbox: %lld of %zu messages changed while they were sent",
+    return tk_error_set(err, TK_ECONFLICT,
+                        "outbox: %lld of %zu messages changed while they were sent",
                         (long long)((int64_t)n - changed), n);
 }
 
