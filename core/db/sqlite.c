@@ -253,7 +253,7 @@ static void create_private(const char *path)
 }
 
 /* A savepoint's journal (the old text of each page a reminder changes:
- * every reminder of a tick runs in its own savepoint, tick.c) and a
+ * the reminders of a tick run in savepoints of up to 4, tick.c) and a
  * statement's are kept in memory up to this many bytes, then spilled into
  * a temporary file.  SQLite's default, 64 KiB, is less than one reminder
  * writes (its item, outbox and audit rows and their index pages: about

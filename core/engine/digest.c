@@ -593,6 +593,11 @@ int tk_engine_digest_flush(struct tk_engine *e, struct tk_error *err)
     const char *actor = e->actor;
     int rc = 0;
 
+    /* the transaction's reminders are written: their run ends (tick.c),
+     * so that what follows (these digests, the workers' results) is not
+     * copied into its savepoint's journal */
+    if ((rc = tk_engine_run_end(e, err)))
+        return rc;
     if (!g || !g->n)
         return 0;
     e->actor = "scheduler";

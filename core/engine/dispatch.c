@@ -292,6 +292,19 @@ static int send_batch(struct worker *w, void **conn, int *opened, struct tk_outb
     return stopping(w) || w->mail_down || (tried == 0 && i == n);
 }
 
+/* Claim a batch and send it; returns non-zero to end this worker's run. */
+static int claim_and_send(struct worker *w, void **conn, int *opened)
+{
+    struct tk_outbox_row *rows = NULL;
+    size_t n = 0;
+    int done;
+    if ((w->rc = claim(w, &rows, &n)) || n == 0)
+        return 1;
+    done = send_batch(w, conn, opened, rows, n);
+    tk_dispatch_rows_free(rows, n);
+    return done;
+}
+
 static void *work(void *u)
 {
     struct worker *w = u;
@@ -299,20 +312,134 @@ static void *work(void *u)
     void *conn = NULL;
     int opened = 0;
 
-    while (!stopping(w)) {
-        struct tk_outbox_row *rows = NULL;
-        size_t n = 0;
-        int done;
-        if ((w->rc = claim(w, &rows, &n)) || n == 0)
-            break;
-        done = send_batch(w, &conn, &opened, rows, n);
-        tk_dispatch_rows_free(rows, n);
-        if (done)
-            break;
-    }
+    while (!stopping(w) && !claim_and_send(w, &conn, &opened))
+        ;
     if (opened)
         tp->transport->close(conn);
     return NULL;
+}
+
+/* What inline_round did: delivered a round and more may be due; nothing
+ * more to do (nothing due, stopping, the transport down, a failure in
+ * w->rc); or found a webhook event, to go the claimed way. */
+enum { INLINE_MORE, INLINE_DONE, INLINE_CLAIM };
+
+/* One round of work_inline: in one immediate transaction, read up to W
+ * rows due (W = [delivery] unrecorded_max), write them through the
+ * transport, record them, commit.  The fencing token is a claim's: one
+ * for up to TK_CLAIM_BATCH rows, as a claim of that many would have, drawn
+ * again when another claim drew one meanwhile (*TOKEN, *LEFT: the rows it
+ * may still cover), so the rows' tokens are the claimed path's. */
+static int inline_round(struct worker *w, void **conn, int *opened, struct tk_outbox_row *rows,
+                        struct tk_delivery_result *res, int64_t *token, size_t *left)
+{
+    struct tk_engine *e = w->e;
+    struct tk_db *db = w->db;
+    struct tk_dispatch_stats d = {0};
+    size_t win = w->nslot, limit, n = 0, i;
+    int64_t ms = tk_dispatch_clock_ms(e), next = 0;
+    tk_time now = (tk_time)(ms / 1000 - (ms % 1000 < 0));
+    int up = ms - (int64_t)now * 1000 > 0; /* the lease ends at a whole second (settle.c) */
+    tk_time until = now + e->cfg.lease_seconds + up;
+    int ret = INLINE_MORE, rc;
+
+    if ((rc = tk_db_begin(db, TK_TX_IMMEDIATE, &w->err)) != 0) {
+        w->rc = rc;
+        return INLINE_DONE;
+    }
+    if (*left && (rc = tk_store_sequence_peek(db, "lease", &next, &w->err)) == 0 &&
+        next != *token + 1)
+        *left = 0;
+    limit = *left && *left < win ? *left : win;
+    if (rc == 0)
+        rc = tk_store_outbox_due(db, now, limit, rows, &n, &w->err);
+    for (i = 0; rc == 0 && i < n; i++)
+        if (tk_webhook_is_row(&rows[i]))
+            ret = INLINE_CLAIM; /* POSTed with no transaction open */
+    if (rc == 0 && n > 0 && ret == INLINE_MORE && *left == 0) {
+        rc = tk_store_sequence_next(db, "lease", token, &w->err);
+        *left = TK_CLAIM_BATCH;
+    }
+    if (rc != 0 || n == 0 || ret != INLINE_MORE) {
+        tk_db_rollback(db); /* nothing written */
+        for (i = 0; i < n; i++)
+            tk_outbox_row_free(&rows[i]);
+        w->rc = rc;
+        *left = 0;
+        return rc == 0 && n > 0 ? ret : INLINE_DONE;
+    }
+    *left -= n;
+    for (i = 0; i < n && !stopping(w); i++) {
+        int noconn = 0;
+        deliver(w, conn, opened, &rows[i], &res[i], &noconn);
+        if (res[i].status == TK_TEMPORARY && res[i].reply_code == 0) {
+            /* the transport is unreachable: the rest would fail the same
+             * way (send_batch) */
+            if (noconn)
+                tk_engine_warn(e, "transport %s: %s; %zu message%s stay queued", w->tp->hdr->name,
+                               res[i].reply, n - i, n - i == 1 ? "" : "s");
+            else
+                tk_engine_warn(e, "transport %s: %s; queued messages go out on a later tick",
+                               w->tp->hdr->name, res[i].reply);
+            for (size_t j = i + 1; j < n; j++)
+                res[j] = res[i];
+            __atomic_store_n(w->halt, 1, __ATOMIC_RELAXED);
+            i = n;
+            ret = INLINE_DONE;
+            break;
+        }
+    }
+    if (i < n)
+        ret = INLINE_DONE; /* stopping: the rest untouched, not even leased */
+    rc = tk_send_inline_record(e, db, rows, i, res, *token, now, until, &d, &w->err);
+    if (rc == 0)
+        rc = tk_db_commit(db, &w->err);
+    if (rc != 0) {
+        tk_db_rollback(db);
+        w->rc = rc;
+        ret = INLINE_DONE;
+    } else {
+        tk_dispatch_stats_add(&w->st, &d);
+    }
+    for (i = 0; i < n; i++)
+        tk_outbox_row_free(&rows[i]);
+    return ret;
+}
+
+/* One connection to a TK_TRANSPORT_IDEMPOTENT transport (the file spool)
+ * on a store with serial claims (SQLite), with unrecorded_max above 1:
+ * the rows are read, written and recorded in one transaction of up to
+ * unrecorded_max rows (inline_round), so a delivered row is written once
+ * (its claim and its result together) instead of twice, and no claim of
+ * its own is committed.  A crash in the transaction undoes all of it: the
+ * rows stay queued, with no lease to wait for, and the next dispatcher
+ * writes the same files again under the same names (their repeat
+ * replaces the first copy); at most unrecorded_max, as before.  Meanwhile
+ * the store's write lock is held while the files are written (a few
+ * milliseconds; with fsync on, unrecorded_max flushes).  A webhook event
+ * is POSTed with no transaction open: a round that finds one claims as
+ * before. */
+static void work_inline(struct worker *w)
+{
+    const struct tk_plugin *tp = w->tp;
+    void *conn = NULL;
+    int opened = 0, r = INLINE_MORE;
+    int64_t token = 0;
+    size_t left = 0;
+    struct tk_outbox_row *rows = calloc(w->nslot, sizeof *rows);
+    struct tk_delivery_result *res = calloc(w->nslot, sizeof *res);
+
+    if (!rows || !res)
+        w->rc = tk_error_set(&w->err, TK_ENOMEM, "dispatch: out of memory");
+    while (rows && res && !stopping(w) && r != INLINE_DONE) {
+        r = inline_round(w, &conn, &opened, rows, res, &token, &left);
+        if (r == INLINE_CLAIM && claim_and_send(w, &conn, &opened))
+            break;
+    }
+    free(rows);
+    free(res);
+    if (opened)
+        tp->transport->close(conn);
 }
 
 static void *work_thread(void *u)
@@ -422,7 +549,10 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
             tk_db_log_defer_checkpoints(e->db, 0);
         if (overlap)
             ws[0].nslot = 1; /* each result before the next send */
-        work(&ws[0]);
+        if (idem && win > 1 && tk_db_dialect(e->db)->claim == TK_DB_CLAIM_SERIAL)
+            work_inline(&ws[0]);
+        else
+            work(&ws[0]);
         started = 1;
     }
     for (int i = 0; i < started; i++) {

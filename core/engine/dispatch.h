@@ -157,6 +157,20 @@ void tk_send_task_run_alone(struct tk_db *db, struct tk_send_task *t);
  * done on return. */
 void tk_send_tasks_run_group(struct tk_db *db, struct tk_send_task *list);
 
+/* One connection to a TK_TRANSPORT_IDEMPOTENT transport on a store with
+ * serial claims (dispatch.c, work_inline): record RES[i] for ROWS[i], i <
+ * N, rows read by tk_store_outbox_due at DUE_AT in the caller's open
+ * immediate transaction and sent while it was open: the claims and results
+ * of consecutive delivered rows in one statement, one write a row
+ * (tk_store_outbox_sent_unleased); any other result is
+ * the lease (TOKEN, until UNTIL) and then the same settle as a claimed
+ * row's.  Counts into D; non-zero: the store failed (the caller rolls
+ * back). */
+int tk_send_inline_record(struct tk_engine *e, struct tk_db *db, struct tk_outbox_row *rows,
+                          size_t n, const struct tk_delivery_result *res, int64_t token,
+                          tk_time due_at, tk_time until, struct tk_dispatch_stats *d,
+                          struct tk_error *err);
+
 /* The hub of NW workers WS (their `settled` conditions included); with
  * SCHEDULE the settler also enqueues the due reminders (a tick). */
 int tk_hub_init(struct hub *h, struct tk_engine *e, struct worker *ws, int nw, int schedule);

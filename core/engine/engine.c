@@ -22,6 +22,7 @@ void tk_engine_warn(struct tk_engine *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    __atomic_add_fetch(&e->warns, 1, __ATOMIC_RELAXED); /* tick.c: a run's items warned */
     e->warn(e->warn_data, msg);
 }
 

@@ -12,6 +12,12 @@
 struct tk_engine_calcache;
 struct tk_engine_digest;
 
+/* tick.c: the most items of one transaction that share a savepoint.  Its
+ * journal holds every page they change; at 4 it stays in memory (under
+ * db/sqlite.c's STMT_JOURNAL_SPILL) on the bench's reminders, at 8 it
+ * spilled into /var/tmp now and then, at 16 and more in most rounds. */
+#define TK_ENGINE_RUN_MAX 4
+
 struct tk_engine {
     struct tk_config cfg;
     struct tk_registry plugins;
@@ -53,6 +59,18 @@ struct tk_engine {
      * empty (0: none known); atomic, tk_webhook_emit may run on several
      * threads with their own connections */
     uint64_t webhooks_none_serial;
+    /* tick.c: the open scheduler transaction's run of items that share one
+     * savepoint (TK_ENGINE_RUN_MAX at most), redone one savepoint each if
+     * an item fails; serial 0: no run open.  The scheduling thread's only. */
+    struct tk_engine_run {
+        uint64_t serial;     /* tk_db_tx_serial when the run's savepoint was taken */
+        size_t n;            /* items written in it so far (ids) */
+        size_t deferred;     /* e->deferred when it was taken */
+        unsigned long warns; /* e->warns after its last item */
+        int mode;            /* 0 not yet read, 1 runs, 2 one savepoint an item (tests) */
+        int64_t ids[TK_ENGINE_RUN_MAX];
+    } run;
+    unsigned long warns; /* tk_engine_warn calls so far (atomic: workers warn too) */
 };
 
 /* Whether the daemon was asked to stop.  The flag is set by a signal
@@ -62,6 +80,11 @@ static inline int tk_engine_stopping(const struct tk_engine *e)
 {
     return e->stop && __atomic_load_n(e->stop, __ATOMIC_RELAXED);
 }
+
+/* tick.c: end the open transaction's run of reminders (their shared
+ * savepoint released, the writes kept); tk_engine_digest_flush calls it
+ * after the due items of a transaction.  0 when there is none. */
+int tk_engine_run_end(struct tk_engine *e, struct tk_error *err);
 
 /* Archive: stop the reminders of every item of JOB (no mail), each with
  * its audit entry. */

@@ -118,6 +118,42 @@ static int settle_body(struct tk_engine *e, struct tk_db *db, const struct tk_ou
     return rc;
 }
 
+int tk_send_inline_record(struct tk_engine *e, struct tk_db *db, struct tk_outbox_row *rows,
+                          size_t n, const struct tk_delivery_result *res, int64_t token,
+                          tk_time due_at, tk_time until, struct tk_dispatch_stats *d,
+                          struct tk_error *err)
+{
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        /* a run of plain deliveries: their claims and results in one
+         * statement (the rows are consecutive in ROWS) */
+        enum { RUN = 64 };
+        int codes[RUN];
+        const char *replies[RUN];
+        size_t k = 0;
+        while (i + k < n && k < RUN && res[i + k].status == TK_DELIVERED &&
+               tk_utf8_valid(res[i + k].reply, strlen(res[i + k].reply))) {
+            codes[k] = res[i + k].reply_code;
+            replies[k] = res[i + k].reply;
+            k++;
+        }
+        if (k > 0) {
+            rc = tk_store_outbox_sent_unleased(db, &rows[i], k, token, due_at, e->now, codes,
+                                               replies, err);
+            for (size_t j = 0; j < k && rc == 0; j++)
+                count(d, TK_DELIVERED);
+            i += k;
+            continue;
+        }
+        /* anything else: the claim's lease, then the claimed row's settle */
+        if ((rc = tk_store_outbox_lease(db, &rows[i], 1, token, until, err)) == 0)
+            rc = settle_body(e, db, &rows[i], &res[i], d, 0, err);
+        i++;
+    }
+    return rc;
+}
+
 static int release_body(struct tk_db *db, const struct tk_outbox_row *r,
                         struct tk_dispatch_stats *d, int alone, struct tk_error *err)
 {

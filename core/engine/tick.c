@@ -17,6 +17,7 @@
  * retry_cap_seconds), writes a "reminder-failed" audit entry and lets the
  * other items go on (issue 11, docs/delivery.md).  A failure of the store
  * or the machine (I/O, lock, out of memory) stops the tick as before. */
+#define _GNU_SOURCE /* secure_getenv */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,7 +359,9 @@ int tk_engine_remind_due(struct tk_engine *e, int64_t item_id, struct tk_error *
     return digest_spread(e, before, err);
 }
 
-static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err)
+/* The item in a savepoint of its own: its own failure undoes its writes
+ * only, and is recorded. */
+static int remind_alone(struct tk_engine *e, int64_t item_id, struct tk_error *err)
 {
     const char *actor = e->actor;
     struct tk_error why = {0};
@@ -375,6 +378,116 @@ static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err
     }
     e->actor = actor;
     return rc;
+}
+
+/* Runs (issue 17).  A savepoint costs more than its two statements:
+ * inside one, SQLite copies every page the item changes that existed when
+ * it was taken into its statement journal, the same hot pages (the
+ * outbox's last leaf, its indexes, the audit's) again for every item:
+ * 6-11 % of the dispatching thread's time at 4 connections
+ * (bench/RESULTS.md update 64).  So the items of a transaction share one
+ * savepoint, RUN_SAVEPOINT, taken before the first, up to
+ * TK_ENGINE_RUN_MAX items (so that its journal stays in memory), and
+ * released after the last of the transaction (tk_engine_digest_flush,
+ * before the digests and the workers' results are written): the store
+ * copies each page once a run.  Failures are rare; when an item fails on
+ * its own (own_failure), the run is rolled back and its earlier items are
+ * written again, each in its own savepoint as before, then the failed
+ * item's failure is recorded: the store ends as the item-by-item path
+ * leaves it.
+ *
+ * Written again means remind() runs twice for those items, so an item
+ * that did anything besides writing to this transaction is never kept in
+ * a run: a run ends (RELEASE, its writes kept) after an item that warned
+ * (tk_engine_warn) or joined a digest (digest.c keeps its members in
+ * memory); with Lua reminder handlers (their state is the scripts'), in a
+ * digest's siblings, on PostgreSQL (tk_db_tx_serial 0: no way to tell a
+ * run from an earlier transaction's) and under TK_TEST_ITEM_SAVEPOINTS
+ * (the guard test's old path) every item takes its own savepoint.  A run
+ * is open while the transaction is the one it began in and nothing rolled
+ * back to a savepoint since: tk_db_tx_serial unchanged. */
+#define RUN_SAVEPOINT "tk_items"
+
+static int runs_allowed(struct tk_engine *e)
+{
+    if (!e->run.mode)
+        e->run.mode = secure_getenv("TK_TEST_ITEM_SAVEPOINTS") ? 2 : 1;
+    return e->run.mode == 1 && !e->on_event && !e->digest_depth;
+}
+
+/* Keep the run's writes and end it: its items are never written again. */
+int tk_engine_run_end(struct tk_engine *e, struct tk_error *err)
+{
+    if (!e->run.serial || e->run.serial != tk_db_tx_serial(e->db)) {
+        e->run.serial = 0;
+        return 0;
+    }
+    e->run.serial = 0;
+    return tk_db_release(e->db, RUN_SAVEPOINT, err);
+}
+
+/* ITEM_ID failed on its own (WHY) inside the run: undo the run, write its
+ * earlier items again one savepoint each, and record the failure as
+ * remind_alone would have. */
+static int run_redo(struct tk_engine *e, int64_t item_id, const struct tk_error *why,
+                    struct tk_error *err)
+{
+    size_t n = e->run.n;
+    int rc;
+    e->run.serial = 0;
+    if ((rc = tk_db_rollback_to(e->db, RUN_SAVEPOINT, err)) ||
+        (rc = tk_db_release(e->db, RUN_SAVEPOINT, err)))
+        return rc;
+    e->deferred = e->run.deferred;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = remind_alone(e, e->run.ids[i], err)))
+            return rc;
+    const char *actor = e->actor;
+    e->actor = "scheduler";
+    rc = record_failure(e, item_id, why, err);
+    e->actor = actor;
+    return rc;
+}
+
+static int remind_one(struct tk_engine *e, int64_t item_id, struct tk_error *err)
+{
+    uint64_t serial = tk_db_tx_serial(e->db);
+    int rc;
+    if (!serial || !runs_allowed(e)) {
+        if ((rc = tk_engine_run_end(e, err)))
+            return rc;
+        return remind_alone(e, item_id, err);
+    }
+    if (e->run.serial == serial && e->run.n == TK_ENGINE_RUN_MAX &&
+        (rc = tk_engine_run_end(e, err)))
+        return rc;
+    if (e->run.serial != serial) {
+        if ((rc = tk_db_savepoint(e->db, RUN_SAVEPOINT, err)))
+            return rc;
+        e->run.serial = tk_db_tx_serial(e->db);
+        e->run.n = 0;
+        e->run.deferred = e->deferred;
+        e->run.warns = __atomic_load_n(&e->warns, __ATOMIC_RELAXED);
+    }
+    const char *actor = e->actor;
+    struct tk_error why = {0};
+    size_t members = tk_engine_digest_members(e);
+    e->actor = "scheduler";
+    rc = remind(e, item_id, &why);
+    e->actor = actor;
+    if (rc && own_failure(rc, &why))
+        return run_redo(e, item_id, &why, err);
+    if (rc) {
+        *err = why; /* the store's: the caller rolls the transaction back */
+        e->run.serial = 0;
+        return rc;
+    }
+    unsigned long warns = __atomic_load_n(&e->warns, __ATOMIC_RELAXED);
+    if (warns != e->run.warns || tk_engine_digest_members(e) != members ||
+        e->run.serial != tk_db_tx_serial(e->db))
+        return tk_engine_run_end(e, err); /* never written again (see above) */
+    e->run.ids[e->run.n++] = item_id;
+    return 0;
 }
 
 size_t tk_engine_skipped(const struct tk_engine *e, const struct tk_engine_skip **list,

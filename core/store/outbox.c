@@ -219,6 +219,63 @@ static int claim_skip_locked(struct tk_db *db, tk_time now, int lease_seconds, s
     return read_rows(cur, v, limit, got, err);
 }
 
+int tk_store_outbox_due(struct tk_db *db, tk_time now, size_t limit, struct tk_outbox_row *v,
+                        size_t *got, struct tk_error *err)
+{
+    struct tk_cursor *cur = NULL;
+    int rc =
+        tk_db_query(db, &cur, err,
+                    OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
+                                "ORDER BY next_attempt_at, id LIMIT ?",
+                    "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
+    if (rc != 0)
+        return rc;
+    return read_rows(cur, v, limit, got, err);
+}
+
+int tk_store_outbox_lease(struct tk_db *db, struct tk_outbox_row *v, size_t n, int64_t token,
+                          tk_time until, struct tk_error *err)
+{
+    int64_t changed = 0;
+    int rc;
+    if (n == 0)
+        return 0;
+    /* The rows just read, by id, inside the same transaction: nobody
+     * changed them meanwhile, which the count below confirms.  (Running
+     * the read's conditions again cost 1.2k more instructions per row;
+     * issue 17.) */
+    struct tk_db_value *vals = calloc(n + 2, sizeof *vals);
+    struct tk_buf sql = {0};
+    int ok = vals && tk_buf_puts(&sql, "UPDATE outbox SET lease_token = ?, lease_until = ?, "
+                                       "attempts = attempts + 1 WHERE id IN (?") == 0;
+    for (size_t i = 1; ok && i < n; i++)
+        ok = tk_buf_puts(&sql, ", ?") == 0;
+    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    if (ok) {
+        vals[0] = tk_db_value_int(token);
+        vals[1] = tk_db_value_int((int64_t)until);
+        for (size_t i = 0; i < n; i++)
+            vals[2 + i] = tk_db_value_int(v[i].id);
+        rc = tk_db_exec_v(db, err, sql.data, vals, n + 2);
+    } else {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    tk_buf_free(&sql);
+    free(vals);
+    if (rc != 0)
+        return rc;
+    tk_db_changes(db, &changed);
+    if (changed != (int64_t)n)
+        return tk_error_set(err, TK_ECONFLICT, "outbox claim: %lld rows read but %lld updated",
+                            (long long)n, (long long)changed);
+    for (size_t i = 0; i < n; i++) {
+        v[i].lease_token = token;
+        v[i].lease_until = until;
+        v[i].attempts++;
+    }
+    return 0;
+}
+
 /* TK_DB_CLAIM_SERIAL (SQLite): the caller holds an immediate transaction,
  * so nobody claims the same rows between the read and the update.  As with
  * TK_DB_CLAIM_SKIP_LOCKED, one fencing token covers the batch, taken only
@@ -228,52 +285,11 @@ static int claim_skip_locked(struct tk_db *db, tk_time now, int lease_seconds, s
 static int claim_serial(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                         struct tk_outbox_row *v, size_t *got, struct tk_error *err)
 {
-    struct tk_cursor *cur = NULL;
-    int64_t token = 0, changed = 0;
-    int rc;
-    rc = tk_db_query(db, &cur, err,
-                     OUTBOX_COLS "WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? "
-                                 "ORDER BY next_attempt_at, id LIMIT ?",
-                     "iii", (int64_t)now, (int64_t)now, (int64_t)limit);
-    if (rc != 0)
-        return rc;
-    rc = read_rows(cur, v, limit, got, err);
+    int64_t token = 0;
+    int rc = tk_store_outbox_due(db, now, limit, v, got, err);
     if (rc != 0 || *got == 0 || (rc = tk_store_sequence_next(db, "lease", &token, err)) != 0)
         return rc;
-    /* The rows just read, by id, inside the same transaction: nobody
-     * changed them meanwhile, which the count below confirms.  (Running
-     * the read's conditions again cost 1.2k more instructions per row;
-     * issue 17.) */
-    struct tk_db_value *vals = calloc(*got + 2, sizeof *vals);
-    struct tk_buf sql = {0};
-    int ok = vals && tk_buf_puts(&sql, "UPDATE outbox SET lease_token = ?, lease_until = ?, "
-                                       "attempts = attempts + 1 WHERE id IN (?") == 0;
-    for (size_t i = 1; ok && i < *got; i++)
-        ok = tk_buf_puts(&sql, ", ?") == 0;
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
-    if (ok) {
-        vals[0] = tk_db_value_int(token);
-        vals[1] = tk_db_value_int((int64_t)(now + lease_seconds));
-        for (size_t i = 0; i < *got; i++)
-            vals[2 + i] = tk_db_value_int(v[i].id);
-        rc = tk_db_exec_v(db, err, sql.data, vals, *got + 2);
-    } else {
-        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
-    }
-    tk_buf_free(&sql);
-    free(vals);
-    if (rc != 0)
-        return rc;
-    tk_db_changes(db, &changed);
-    if (changed != (int64_t)*got)
-        return tk_error_set(err, TK_ECONFLICT, "outbox claim: %lld rows read but %lld updated",
-                            (long long)*got, (long long)changed);
-    for (size_t i = 0; i < *got; i++) {
-        v[i].lease_token = token;
-        v[i].lease_until = now + lease_seconds;
-        v[i].attempts++;
-    }
-    return 0;
+    return tk_store_outbox_lease(db, v, *got, token, now + lease_seconds, err);
 }
 
 int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
@@ -340,6 +356,64 @@ int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int stat
         return tk_error_set(err, TK_EINVAL, "outbox: bad state %d", state);
     }
     return rc != 0 ? rc : stale(db, id, token, err);
+}
+
+int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *rows, size_t n,
+                                  int64_t token, tk_time due_at, tk_time now, const int *codes,
+                                  const char *const *replies, struct tk_error *err)
+{
+    int64_t changed = 0;
+    int rc = 0, ok;
+    size_t i, k = 0;
+    if (n == 0)
+        return 0;
+    /* what tk_store_outbox_lease and then tk_store_outbox_finish (SENT)
+     * leave in each row, in one statement: one write a row.  The rows must
+     * still be as read: queued, their lease free (the caller's transaction
+     * holds the write lock; the count below confirms it). */
+    struct tk_db_value *vals = calloc(5 * n + 3, sizeof *vals);
+    struct tk_buf sql = {0};
+    ok = vals &&
+         tk_buf_puts(&sql, "UPDATE outbox SET state = 1, sent_at = ?, lease_token = ?, "
+                           "lease_until = 0, attempts = attempts + 1, reply_code = CASE id") == 0;
+    if (ok) {
+        vals[k++] = tk_db_value_int((int64_t)now);
+        vals[k++] = tk_db_value_int(token);
+    }
+    for (i = 0; ok && i < n; i++) {
+        ok = tk_buf_puts(&sql, " WHEN ? THEN ?") == 0;
+        vals[k++] = tk_db_value_int(rows[i].id);
+        vals[k++] = codes[i] ? tk_db_value_int(codes[i]) : tk_db_value_null();
+    }
+    ok = ok && tk_buf_puts(&sql, " END, last_reply = CASE id") == 0;
+    for (i = 0; ok && i < n; i++) {
+        ok = tk_buf_puts(&sql, " WHEN ? THEN ?") == 0;
+        vals[k++] = tk_db_value_int(rows[i].id);
+        vals[k++] = tk_db_value_text(replies[i]);
+    }
+    ok = ok && tk_buf_puts(&sql, " END WHERE state = 0 AND lease_until <= ? AND id IN (?") == 0;
+    if (ok)
+        vals[k++] = tk_db_value_int((int64_t)due_at);
+    for (i = 1; ok && i < n; i++)
+        ok = tk_buf_puts(&sql, ", ?") == 0;
+    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    if (ok) {
+        for (i = 0; i < n; i++)
+            vals[k++] = tk_db_value_int(rows[i].id);
+        rc = tk_db_exec_v(db, err, sql.data, vals, k);
+    } else {
+        rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
+    }
+    tk_buf_free(&sql);
+    free(vals);
+    if (rc != 0)
+        return rc;
+    tk_db_changes(db, &changed);
+    if (changed == (int64_t)n)
+        return 0;
+    return tk_error_set(err, TK_ECONFLICT,
+                        "outbox: %lld of %zu messages changed while they were sent",
+                        (long long)((int64_t)n - changed), n);
 }
 
 /* The claim counted an attempt that never happened: take it back. */

@@ -268,6 +268,24 @@ int tk_store_outbox_add(struct tk_db *db, struct tk_outbox_row *r, int64_t *id, 
  * *rows (caller frees each and the array with free()). */
 int tk_store_outbox_claim(struct tk_db *db, tk_time now, int lease_seconds, size_t limit,
                           struct tk_outbox_row **rows, size_t *n, struct tk_error *err);
+/* The two halves of a claim on a store with serial claims (SQLite),
+ * inside the caller's immediate transaction: read up to LIMIT queued rows
+ * due at NOW whose lease is free or expired, with their texts, into V
+ * (adding to *GOT); lease the N rows V (as read) with TOKEN until UNTIL,
+ * counting an attempt each (TK_ECONFLICT if one changed meanwhile). */
+int tk_store_outbox_due(struct tk_db *db, tk_time now, size_t limit, struct tk_outbox_row *v,
+                        size_t *got, struct tk_error *err);
+int tk_store_outbox_lease(struct tk_db *db, struct tk_outbox_row *v, size_t n, int64_t token,
+                          tk_time until, struct tk_error *err);
+/* The N rows ROWS, read by tk_store_outbox_due at DUE_AT in the caller's
+ * immediate transaction and delivered while it is open, recorded as sent
+ * at NOW (row i with reply code CODES[i], 0: none, and reply REPLIES[i]),
+ * in one statement: each row as tk_store_outbox_lease with TOKEN and then
+ * tk_store_outbox_finish (SENT) would leave it, in one write.
+ * TK_ECONFLICT if a row is no longer as read (the caller rolls back). */
+int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *rows, size_t n,
+                                  int64_t token, tk_time due_at, tk_time now, const int *codes,
+                                  const char *const *replies, struct tk_error *err);
 /* Record an attempt's outcome for row ID claimed with TOKEN.  TK_ECONFLICT
  * when the claim was taken over (stale token): nothing is written. */
 int tk_store_outbox_finish(struct tk_db *db, int64_t id, int64_t token, int state, tk_time now,

@@ -12,6 +12,7 @@ not spin (CPU time measured from /proc/PID/stat).
 """
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -205,6 +206,113 @@ class Isolation(unittest.TestCase):
             self.assertLessEqual(delay, min(240, 60 * 2 ** k), delays)
         self.assertEqual(len([e for e in d.t.json("audit", bad, now=iso(now))
                               if e["action"] == "reminder-failed"]), 5)
+
+
+class RunsAsItems(unittest.TestCase):
+    """tick.c's runs (issue 17): the items of a scheduler transaction share
+    one savepoint, and an item that fails on its own has the run rolled
+    back and its earlier items written again, one savepoint each.  Guard:
+    the store and the messages end as the old path, one savepoint an item
+    (TK_TEST_ITEM_SAVEPOINTS), leaves them, at 1 connection and at 4 (the
+    dispatching thread's rounds), with items failing first, in the middle
+    and last, two in a row, by an address the mail builder refuses and by
+    a deleted template, and an item that waits for a notify-on contact
+    (counted apart) in a run that is rolled back."""
+
+    MID = re.compile(r"<[^<>@\s]+@[^<>\s]+>")
+    CAST = "CAST(X'61636D6540FF61636D652E6578616D706C65' AS TEXT)"
+
+    def dump(self, d, racy):
+        con = sqlite3.connect(d.db)
+        con.text_factory = lambda b: b.decode(errors="replace")  # the refused address
+        out = []
+        try:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = "
+                                                "'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
+            for t in tables:
+                cols = [r[1] for r in con.execute("PRAGMA table_info(%s)" % t)]
+                order = ", ".join(str(i + 1) for i in range(min(len(cols), 2)))
+                for row in con.execute("SELECT * FROM %s ORDER BY %s" % (t, order)):
+                    vals = []
+                    for c, v in zip(cols, row):
+                        if c == "message_id" and v:
+                            v = "<masked>"
+                        elif t == "audit" and c == "recorded_at":
+                            v = "<real clock>"
+                        elif racy and (c == "lease_token" or (t == "sequences" and c == "value"
+                                                              and row[0] == "lease")):
+                            v = "<racy>"
+                        elif isinstance(v, str):
+                            v = re.sub(r"^written \S+$", "written <spool file>",
+                                       self.MID.sub("<masked>", v))
+                        vals.append(repr(v))
+                    out.append("%s: %s" % (t, ", ".join(vals)))
+        finally:
+            con.close()
+        return out
+
+    def spooled(self, d):
+        texts = []
+        for name in os.listdir(d.t.spool):
+            if not name.endswith(".eml"):
+                continue
+            with open(os.path.join(d.t.spool, name), "rb") as f:
+                texts.append(self.MID.sub("<masked>", f.read().decode(errors="replace")))
+        return sorted(texts)
+
+    def test_runs_write_what_one_savepoint_an_item_writes(self):
+        # base = cap: the retry times have no jitter, so both paths agree
+        d = Deployment(self, extra_ini="[delivery]\nretry_base_seconds = 60\n"
+                                       "retry_cap_seconds = 60\n")
+        for name in ("Dune", "Echo", "Fern", "Gale", "Hale", "Iris", "Jade", "Kite"):
+            acc = d.t.account(name, contacts=(("%s@%s.example" % (name.lower(), name.lower()),
+                                               name, True),))
+            d.accounts[name] = acc
+            d.items[name] = d.send(acc, "invoice")
+        folder = os.path.join(d.templates, "en", "invoice")
+        shutil.copy(os.path.join(folder, "default.tmpl"), os.path.join(folder, "gone.tmpl"))
+        d.items["Lark"] = d.send(d.accounts["Gale"], "invoice", "--template", "gone")
+        os.unlink(os.path.join(folder, "gone.tmpl"))
+        due = sorted(int(i) for i in d.items.values())
+        bad = {due[0], due[4], due[5]}  # first, two in a row (Lark, last, by its template)
+        for item in bad:
+            d.sql("UPDATE contacts SET email = %s WHERE account_id = (SELECT account_id "
+                  "FROM items WHERE id = ?)" % self.CAST, item)
+        bad.add(int(d.items["Lark"]))
+        # nobody notify-on: the step waits (nobody.c), counted as deferred,
+        # in a run that an item after it rolls back (due[4])
+        d.sql("UPDATE contacts SET notify = 0 WHERE account_id = ?", int(d.accounts["Dune"]))
+        self.assertEqual(int(d.items["Dune"]), due[3])
+        d.sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        with open(d.db, "rb") as f:
+            store = f.read()
+        with open(d.t.config) as f:
+            ini = f.read()
+        for conns in (1, 4):
+            got = {}
+            for mode, env in (("runs", None), ("items", {"TK_TEST_ITEM_SAVEPOINTS": "1"})):
+                for suffix in ("-wal", "-shm"):
+                    if os.path.exists(d.db + suffix):
+                        os.unlink(d.db + suffix)
+                with open(d.db, "wb") as f:
+                    f.write(store)
+                for name in os.listdir(d.t.spool):
+                    if name.endswith(".eml"):
+                        os.unlink(os.path.join(d.t.spool, name))
+                with open(d.t.config, "w") as f:
+                    f.write(ini.replace("plugin = file\n",
+                                        "plugin = file\nconnections = %d\n" % conns))
+                r = d.t.run("--json", "tick", now=DUE, env=env)
+                self.assertEqual(r.rc, 1, r)
+                summary = json.loads(r.out)
+                self.assertEqual(sorted(k["item"] for k in summary["skipped_items"]),
+                                 sorted(bad), summary)
+                got[mode] = (self.dump(d, conns > 1), self.spooled(d), summary)
+            self.assertEqual(len(got["runs"][1]), len(due) - len(bad) - 1)
+            self.assertEqual(got["runs"][2]["reminders"], len(due) - len(bad) - 1)
+            self.assertEqual(got["runs"][0], got["items"][0], conns)
+            self.assertEqual(got["runs"][1], got["items"][1], conns)
+            self.assertEqual(got["runs"][2], got["items"][2], conns)
 
 
 def iso(t):

@@ -10,6 +10,11 @@ a crash renames over the same file instead of adding a second one.
 - the grouped path (unrecorded_max 8) writes the same files, byte for
   byte and under the same names, and leaves the same outbox rows as the
   path that records each result before the next send (unrecorded_max 1).
+- that grouped path on SQLite reads, writes and records up to
+  unrecorded_max rows in one transaction (claim and result in one row
+  write, dispatch.c work_inline); unrecorded_max 1 still claims, sends
+  and settles: every column of every outbox row and the lease sequence are
+  the same after either (the fencing tokens included).
 """
 import os
 import random
@@ -169,6 +174,44 @@ class SpoolCrashTest(unittest.TestCase):
                 self.assertEqual(a.read(), b.read(), name)
         self.check_spool(t, group)
 
+
+    def test_inline_rows_match_the_claimed_path(self):
+        """unrecorded_max 8 (read, written and recorded in one transaction)
+        against 1 (claimed, then each result in its own): every column of
+        the outbox rows, the spool's path masked in the replies, and the
+        lease sequence."""
+        t, port = dl.populate(self, 70, 3, dl.delivery_ini(lease=30))
+        if t.store != "sqlite":
+            self.skipTest("the second run starts from a copy of the SQLite store file")
+        db, copy = dl.copy_sqlite_store(t)
+        one, group = os.path.join(t.dir, "one"), os.path.join(t.dir, "group")
+        os.makedirs(one)
+        os.makedirs(group)
+        base = t.ini
+
+        def everything(spool):
+            rows = t.rows("SELECT * FROM outbox ORDER BY id")
+            seq = t.rows("SELECT name, value FROM sequences ORDER BY name")
+            return [tuple(v.replace(spool, "SPOOL") if isinstance(v, str) else v for v in r)
+                    for r in rows], seq
+
+        to_file_transport(t, one, 1)
+        p = tick(t, 1)
+        self.assertEqual(p.communicate(timeout=120)[1], b"")
+        self.assertEqual(p.returncode, 0)
+        rows_one, seq_one = everything(one)
+        os.replace(copy, db)  # the same queued rows again
+        t.ini = base
+        to_file_transport(t, group, 8)
+        p = tick(t, 1)
+        self.assertEqual(p.communicate(timeout=120)[1], b"")
+        self.assertEqual(p.returncode, 0)
+        rows_group, seq_group = everything(group)
+        self.assertEqual(len(rows_one), 210)
+        self.assertEqual(dl.outbox_states(t), {"sent": 210})
+        self.assertEqual(rows_one, rows_group)
+        self.assertEqual(seq_one, seq_group)
+        self.assertEqual(spool_files(one), spool_files(group))
 
 if __name__ == "__main__":
     unittest.main()

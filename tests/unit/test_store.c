@@ -791,6 +791,131 @@ static int collect_ob(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
+/* The one-connection spool path (dispatch.c, work_inline): a row read
+ * with tk_store_outbox_due and recorded with tk_store_outbox_sent_unleased
+ * ends exactly as its twin claimed (tk_store_outbox_claim's lease) and
+ * then finished as sent: one row write instead of two, the same row. */
+TK_TEST(test_outbox_sent_unleased_matches_claim_and_finish)
+{
+    struct tk_db *db = fresh();
+    struct tk_error err = {0};
+    if (!db)
+        return;
+    struct tk_outbox_row a = msg("a", 100), b = msg("b", 100), c = msg("c", 100);
+    int64_t ia = 0, ib = 0, ic = 0, token = 0;
+    TK_CHECK_INT(tk_store_outbox_add(db, &a, &ia, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_add(db, &b, &ib, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_add(db, &c, &ic, NULL, &err), 0);
+    /* an earlier attempt: b and c come back with an expired lease, as a
+     * row does after a temporary failure */
+    struct tk_outbox_row *rows = NULL;
+    size_t n = 0;
+    TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_claim(db, 100, 60, 10, &rows, &n, &err), 0);
+    TK_CHECK_INT(n, 3);
+    for (size_t i = 0; i < n; i++)
+        TK_CHECK_INT(tk_store_outbox_finish(db, rows[i].id, rows[i].lease_token, TK_OUTBOX_QUEUED,
+                                            100, 150, 451, "later", &err),
+                     0);
+    TK_CHECK_INT(tk_db_commit(db, &err), 0);
+    free_rows(rows, n);
+
+    /* a: claimed at 200, then sent (the claimed path) */
+    TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_claim(db, 200, 60, 1, &rows, &n, &err), 0);
+    TK_CHECK_INT(n, 1);
+    TK_CHECK_INT(rows[0].id, ia);
+    token = rows[0].lease_token;
+    TK_CHECK_INT(tk_store_outbox_finish(db, ia, token, TK_OUTBOX_SENT, 205, 0, 0,
+                                        "written /spool/x.eml \xc3\xa9", &err),
+                 0);
+    TK_CHECK_INT(tk_db_commit(db, &err), 0);
+    free_rows(rows, n);
+
+    /* b (and d beside it): read and sent in one transaction, one
+     * statement, with the same token */
+    struct tk_outbox_row dd = msg("d", 190), v[4];
+    int64_t id_d = 0;
+    TK_CHECK_INT(tk_store_outbox_add(db, &dd, &id_d, NULL, &err), 0);
+    n = 0;
+    TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_due(db, 200, 2, v, &n, &err), 0);
+    TK_CHECK_INT(n, 2);
+    TK_CHECK_INT(v[0].id, ib);
+    TK_CHECK_INT(v[1].id, ic); /* due at 150, before d (190) */
+    const int codes[2] = {0, 250};
+    const char *const replies[2] = {"written /spool/x.eml \xc3\xa9", "250 ok"};
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, v, 1, token, 200, 205, codes, replies, &err), 0);
+    /* a row no longer as read (leased meanwhile) is refused, unwritten */
+    TK_CHECK_INT(tk_store_outbox_lease(db, &v[1], 1, token + 1, 260, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, &v[1], 1, token, 200, 205, codes, replies, &err),
+                 TK_ECONFLICT);
+    /* two at once, each its own reply */
+    struct tk_outbox_row w[4];
+    size_t m = 0;
+    struct tk_outbox_row ee = msg("e", 195);
+    int64_t id_e = 0;
+    TK_CHECK_INT(tk_store_outbox_add(db, &ee, &id_e, NULL, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_due(db, 200, 4, w, &m, &err), 0);
+    TK_CHECK_INT(m, 2);
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, w, 2, token, 200, 206, codes, replies, &err), 0);
+    TK_CHECK_INT(tk_db_commit(db, &err), 0);
+    struct tk_outbox_row gd, ge;
+    TK_CHECK_INT(tk_store_outbox_get(db, id_d, &gd, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_get(db, id_e, &ge, &err), 0);
+    TK_CHECK_INT(gd.state, TK_OUTBOX_SENT);
+    TK_CHECK_INT(ge.state, TK_OUTBOX_SENT);
+    TK_CHECK_INT(gd.reply_code, 0);
+    TK_CHECK_INT(ge.reply_code, 250);
+    TK_CHECK(gd.last_reply && strcmp(gd.last_reply, replies[0]) == 0);
+    TK_CHECK(ge.last_reply && strcmp(ge.last_reply, "250 ok") == 0);
+    TK_CHECK_INT(gd.attempts, 1);
+    TK_CHECK_INT(ge.lease_token, token);
+    TK_CHECK_INT(ge.sent_at, 206);
+    tk_outbox_row_free(&gd);
+    tk_outbox_row_free(&ge);
+    for (size_t i = 0; i < n; i++)
+        tk_outbox_row_free(&v[i]);
+    for (size_t i = 0; i < m; i++)
+        tk_outbox_row_free(&w[i]);
+
+    struct tk_outbox_row ga, gb, gc;
+    TK_CHECK_INT(tk_store_outbox_get(db, ia, &ga, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_get(db, ib, &gb, &err), 0);
+    TK_CHECK_INT(tk_store_outbox_get(db, ic, &gc, &err), 0);
+    TK_CHECK_INT(gb.state, ga.state);
+    TK_CHECK_INT(gb.state, TK_OUTBOX_SENT);
+    TK_CHECK_INT(gb.attempts, ga.attempts);
+    TK_CHECK_INT(gb.attempts, 2);
+    TK_CHECK_INT(gb.sent_at, ga.sent_at);
+    TK_CHECK_INT(gb.next_attempt_at, ga.next_attempt_at);
+    TK_CHECK_INT(gb.lease_token, ga.lease_token);
+    TK_CHECK_INT(gb.lease_until, ga.lease_until);
+    TK_CHECK_INT(gb.lease_until, 0);
+    TK_CHECK_INT(gb.reply_code, ga.reply_code);
+    TK_CHECK(ga.last_reply && gb.last_reply && strcmp(ga.last_reply, gb.last_reply) == 0);
+    TK_CHECK(ga.data && gb.data && strcmp(ga.data, gb.data) == 0);
+    TK_CHECK_INT(gc.state, TK_OUTBOX_QUEUED); /* c: the lease only */
+    TK_CHECK_INT(gc.lease_token, token + 1);
+    TK_CHECK_INT(gc.attempts, 2);
+    tk_outbox_row_free(&ga);
+    tk_outbox_row_free(&gb);
+    tk_outbox_row_free(&gc);
+    /* and through SQL: the same values in every column but the keys */
+    int64_t same = 0;
+    TK_CHECK_INT(tk_db_int(db, &same, &err,
+                           "SELECT COUNT(*) FROM outbox x JOIN outbox y ON x.id = ? AND y.id = ? "
+                           "WHERE x.state IS y.state AND x.attempts IS y.attempts "
+                           "AND x.sent_at IS y.sent_at AND x.reply_code IS y.reply_code "
+                           "AND x.last_reply IS y.last_reply AND x.lease_token IS y.lease_token "
+                           "AND x.lease_until IS y.lease_until "
+                           "AND x.next_attempt_at IS y.next_attempt_at",
+                           "ii", ia, ib),
+                 0);
+    TK_CHECK_INT(same, 1);
+    tk_db_close(db);
+}
+
 TK_TEST(test_outbox_each)
 {
     struct tk_db *db = fresh();
@@ -865,6 +990,7 @@ int main(void)
     TK_RUN(test_audit);
     TK_RUN(test_outbox_add_and_get);
     TK_RUN(test_outbox_leases);
+    TK_RUN(test_outbox_sent_unleased_matches_claim_and_finish);
     TK_RUN(test_outbox_each);
     TK_RUN(test_rollback_leaves_nothing);
     tk_store_fixture_done();
