@@ -9,6 +9,14 @@
 
 #include "util/util.h"
 
+int tk_store_in_list(struct tk_buf *b, size_t n)
+{
+    int rc = tk_buf_puts(b, "(?");
+    for (size_t i = 1; i < n && rc == 0; i++)
+        rc = tk_buf_puts(b, ", ?");
+    return rc ? rc : tk_buf_puts(b, ")");
+}
+
 int tk_store_each_in(struct tk_db *db, const char *head, const struct tk_db_value *lead,
                      size_t nlead, const int64_t *ids, size_t n,
                      int (*row)(void *u, struct tk_cursor *cur), void *u, struct tk_error *err)
@@ -24,13 +32,9 @@ int tk_store_each_in(struct tk_db *db, const char *head, const struct tk_db_valu
         return tk_error_set(err, TK_ENOMEM, "store: out of memory");
     for (size_t i = 0; i < nlead; i++)
         vals[i] = lead[i];
-    ok = tk_buf_puts(&sql, head) == 0 && tk_buf_puts(&sql, "(?") == 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         vals[nlead + i] = tk_db_value_int(ids[i]);
-        if (i)
-            ok = ok && tk_buf_puts(&sql, ", ?") == 0;
-    }
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    ok = tk_buf_puts(&sql, head) == 0 && tk_store_in_list(&sql, n) == 0;
     if (!ok)
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     else if ((rc = tk_db_query_v(db, &cur, err, sql.data, vals, nlead + n)) == 0) {

@@ -23,6 +23,12 @@ static inline int tk_store_sql_with(char *buf, size_t size, const char *sql, con
     return 0;
 }
 
+struct tk_buf;
+
+/* "(?, ?, ...)" with N placeholders (N >= 1) appended to B: the list of an
+ * "IN" over N ids.  Non-zero when B could not grow. */
+int tk_store_in_list(struct tk_buf *b, size_t n);
+
 /* Run HEAD followed by "(?, ?, ...)" with one placeholder per id: the NLEAD
  * values of LEAD bind first (HEAD's own placeholders), then the N IDS.
  * ROW is called for each result row until it returns non-zero, which is

@@ -450,15 +450,6 @@ int tk_store_item_next_due(struct tk_db *db, tk_time *out, struct tk_error *err)
     return rc;
 }
 
-/* ", ?" N times after a first "?", into B. */
-static int in_list(struct tk_buf *b, size_t n)
-{
-    int rc = tk_buf_puts(b, "(?");
-    for (size_t i = 1; i < n && rc == 0; i++)
-        rc = tk_buf_puts(b, ", ?");
-    return rc ? rc : tk_buf_puts(b, ")");
-}
-
 struct page_field {
     size_t item; /* index into the page */
     char *name, *value;
@@ -523,7 +514,7 @@ static int load_page_fields(struct tk_db *db, struct tk_item *v, size_t n, struc
     if (!vals || !ids ||
         tk_buf_puts(&sql, "SELECT item_id, name, value, pos FROM item_fields "
                           "WHERE item_id IN ") ||
-        in_list(&sql, n)) {
+        tk_store_in_list(&sql, n)) {
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
         goto out;
     }

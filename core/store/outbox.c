@@ -200,11 +200,11 @@ static int claim_skip_locked(struct tk_db *db, tk_time now, int lease_seconds, s
         return rc;
     }
     int ok = tk_buf_puts(&sql, "WITH u AS (UPDATE outbox SET lease_token = ?, lease_until = ?, "
-                               "attempts = attempts + 1 WHERE id IN (?") == 0;
-    for (size_t i = 1; ok && i < n; i++)
-        ok = tk_buf_puts(&sql, ", ?") == 0;
-    ok = ok && tk_buf_puts(&sql, ") RETURNING *) " OUTBOX_COLS_FROM(
-                                     "u") "ORDER BY next_attempt_at, id") == 0;
+                               "attempts = attempts + 1 WHERE id IN ") == 0 &&
+             tk_store_in_list(&sql, n) == 0;
+    static const char returning[] =
+        " RETURNING *) " OUTBOX_COLS_FROM("u") "ORDER BY next_attempt_at, id";
+    ok = ok && tk_buf_puts(&sql, returning) == 0;
     if (!ok)
         rc = tk_error_set(err, TK_ENOMEM, "store: out of memory");
     if (rc == 0 && (rc = tk_store_sequence_next(db, "lease", &token, err)) == 0) {
@@ -246,11 +246,10 @@ int tk_store_outbox_lease(struct tk_db *db, struct tk_outbox_row *v, size_t n, i
      * issue 17.) */
     struct tk_db_value *vals = calloc(n + 2, sizeof *vals);
     struct tk_buf sql = {0};
-    int ok = vals && tk_buf_puts(&sql, "UPDATE outbox SET lease_token = ?, lease_until = ?, "
-                                       "attempts = attempts + 1 WHERE id IN (?") == 0;
-    for (size_t i = 1; ok && i < n; i++)
-        ok = tk_buf_puts(&sql, ", ?") == 0;
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    int ok = vals &&
+             tk_buf_puts(&sql, "UPDATE outbox SET lease_token = ?, lease_until = ?, "
+                               "attempts = attempts + 1 WHERE id IN ") == 0 &&
+             tk_store_in_list(&sql, n) == 0;
     if (ok) {
         vals[0] = tk_db_value_int(token);
         vals[1] = tk_db_value_int((int64_t)until);
@@ -391,12 +390,10 @@ int tk_store_outbox_sent_unleased(struct tk_db *db, const struct tk_outbox_row *
         vals[k++] = tk_db_value_int(rows[i].id);
         vals[k++] = tk_db_value_text(replies[i]);
     }
-    ok = ok && tk_buf_puts(&sql, " END WHERE state = 0 AND lease_until <= ? AND id IN (?") == 0;
+    ok = ok && tk_buf_puts(&sql, " END WHERE state = 0 AND lease_until <= ? AND id IN ") == 0 &&
+         tk_store_in_list(&sql, n) == 0;
     if (ok)
         vals[k++] = tk_db_value_int((int64_t)due_at);
-    for (i = 1; ok && i < n; i++)
-        ok = tk_buf_puts(&sql, ", ?") == 0;
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
     if (ok) {
         for (i = 0; i < n; i++)
             vals[k++] = tk_db_value_int(rows[i].id);
@@ -619,10 +616,7 @@ int tk_store_outbox_drop_texts(struct tk_db *db, tk_time cutoff, tk_time now, si
         return rc;
     }
     /* "(?, ?, ...)" once, used by both statements. */
-    ok = tk_buf_puts(&sql, "(?") == 0;
-    for (size_t i = 1; ok && i < got; i++)
-        ok = tk_buf_puts(&sql, ", ?") == 0;
-    ok = ok && tk_buf_puts(&sql, ")") == 0;
+    ok = tk_store_in_list(&sql, got) == 0;
     if (ok) {
         struct tk_buf del = {0}, upd = {0};
         ok = tk_buf_puts(&del, "DELETE FROM outbox_data WHERE outbox_id IN ") == 0 &&

@@ -142,9 +142,12 @@ class SpoolCrashTest(unittest.TestCase):
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
             db.close()
 
-    def test_grouped_results_write_what_one_by_one_writes(self):
-        """unrecorded_max 8 (grouped) against 1 (a commit per message):
-        the same files under the same names and the same outbox rows."""
+    def one_then_grouped(self, snapshot):
+        """A store of 210 queued messages delivered into a spool by a
+        one-connection tick twice, from copies of the same store file:
+        unrecorded_max 1 (claimed, each result committed alone), then 8
+        (read, written and recorded in one transaction).  SNAPSHOT(t,
+        spool) is taken after each: (t, one, group, its two values)."""
         t, port = dl.populate(self, 70, 3, dl.delivery_ini(lease=30))
         if t.store != "sqlite":
             self.skipTest("the second run starts from a copy of the SQLite store file")
@@ -153,18 +156,22 @@ class SpoolCrashTest(unittest.TestCase):
         os.makedirs(one)
         os.makedirs(group)
         base = t.ini
-        to_file_transport(t, one, 1)
-        p = tick(t, 1)
-        self.assertEqual(p.communicate(timeout=120)[1], b"")
-        self.assertEqual(p.returncode, 0)
-        rows_one = outbox(t)
-        os.replace(copy, db)  # the same queued rows again
-        t.ini = base
-        to_file_transport(t, group, 8)
-        p = tick(t, 1)
-        self.assertEqual(p.communicate(timeout=120)[1], b"")
-        self.assertEqual(p.returncode, 0)
-        rows_group = outbox(t)
+        seen = []
+        for spool, window in ((one, 1), (group, 8)):
+            if seen:
+                os.replace(copy, db)  # the same queued rows again
+                t.ini = base
+            to_file_transport(t, spool, window)
+            p = tick(t, 1)
+            self.assertEqual(p.communicate(timeout=120)[1], b"")
+            self.assertEqual(p.returncode, 0)
+            seen.append(snapshot(t, spool))
+        return t, one, group, seen[0], seen[1]
+
+    def test_grouped_results_write_what_one_by_one_writes(self):
+        """unrecorded_max 8 (grouped) against 1 (a commit per message):
+        the same files under the same names and the same outbox rows."""
+        t, one, group, rows_one, rows_group = self.one_then_grouped(lambda t, spool: outbox(t))
         self.assertEqual(len(rows_one), 210)
         self.assertEqual(rows_one, rows_group)
         self.assertEqual(spool_files(one), spool_files(group))
@@ -174,44 +181,25 @@ class SpoolCrashTest(unittest.TestCase):
                 self.assertEqual(a.read(), b.read(), name)
         self.check_spool(t, group)
 
-
     def test_inline_rows_match_the_claimed_path(self):
         """unrecorded_max 8 (read, written and recorded in one transaction)
         against 1 (claimed, then each result in its own): every column of
         the outbox rows, the spool's path masked in the replies, and the
         lease sequence."""
-        t, port = dl.populate(self, 70, 3, dl.delivery_ini(lease=30))
-        if t.store != "sqlite":
-            self.skipTest("the second run starts from a copy of the SQLite store file")
-        db, copy = dl.copy_sqlite_store(t)
-        one, group = os.path.join(t.dir, "one"), os.path.join(t.dir, "group")
-        os.makedirs(one)
-        os.makedirs(group)
-        base = t.ini
 
-        def everything(spool):
+        def everything(t, spool):
             rows = t.rows("SELECT * FROM outbox ORDER BY id")
             seq = t.rows("SELECT name, value FROM sequences ORDER BY name")
             return [tuple(v.replace(spool, "SPOOL") if isinstance(v, str) else v for v in r)
                     for r in rows], seq
 
-        to_file_transport(t, one, 1)
-        p = tick(t, 1)
-        self.assertEqual(p.communicate(timeout=120)[1], b"")
-        self.assertEqual(p.returncode, 0)
-        rows_one, seq_one = everything(one)
-        os.replace(copy, db)  # the same queued rows again
-        t.ini = base
-        to_file_transport(t, group, 8)
-        p = tick(t, 1)
-        self.assertEqual(p.communicate(timeout=120)[1], b"")
-        self.assertEqual(p.returncode, 0)
-        rows_group, seq_group = everything(group)
+        t, one, group, (rows_one, seq_one), (rows_group, seq_group) = self.one_then_grouped(everything)
         self.assertEqual(len(rows_one), 210)
         self.assertEqual(dl.outbox_states(t), {"sent": 210})
         self.assertEqual(rows_one, rows_group)
         self.assertEqual(seq_one, seq_group)
         self.assertEqual(spool_files(one), spool_files(group))
+
 
 if __name__ == "__main__":
     unittest.main()
