@@ -27,7 +27,7 @@ static const char *pick(const struct tk_template *t, int step, int count)
     if (step >= 1 && step == count)
         s = tk_template_section(t, "reminder.last");
     if (!s && step >= 1) {
-        snprintf(name, sizeof name, "reminder.%d", step);
+        tk_str_put_i64(name, sizeof name, tk_str_put(name, sizeof name, 0, "reminder."), step);
         s = tk_template_section(t, name);
     }
     if (!s)

@@ -26,8 +26,9 @@ static int oom(struct tk_error *err)
 }
 
 /* The names a text's tags use (tk_template_names): only those variables
- * are made (the preview's subjects: "render only what it uses"). */
-#define WANT_MAX 16
+ * are made (the preview's subjects: "render only what it uses"; every
+ * message's subject and body, issue 17).  More names than this: all. */
+#define WANT_MAX 32
 struct want {
     struct tk_template_name v[WANT_MAX];
     size_t n;
@@ -327,8 +328,8 @@ static int build_one(struct tk_engine *e, const struct tk_render_req *rq,
         (!first_known && (rc = first_message_id(e, rq->it, c->email, first, sizeof first, err))))
         return rc;
     if (first_known)
-        snprintf(first, sizeof first, "%s", first_known);
-    snprintf(item_hdr, sizeof item_hdr, "%lld", (long long)(rq->it ? rq->it->id : 0));
+        tk_str_put(first, sizeof first, 0, first_known);
+    tk_str_put_i64(item_hdr, sizeof item_hdr, 0, rq->it ? rq->it->id : 0);
     extra[0] = "X-Tickler-Kind";
     extra[1] = rq->kind;
     extra[2] = rq->it ? "X-Tickler-Item" : NULL;
@@ -365,12 +366,18 @@ static int render_one(struct tk_engine *e, const struct tk_render_req *rq,
 
     if ((rc = build_one(e, rq, sec, date_text, vars, c, first_known, &b, err)))
         goto out;
-    if (rq->it)
-        snprintf(idem, sizeof idem, "%lld/%s/%d/%s", (long long)rq->it->id, rq->kind, rq->step,
-                 c->email);
-    else
-        snprintf(idem, sizeof idem, "account-%lld/%s/%d/%s", (long long)rq->account->id, rq->kind,
-                 rq->step, c->email);
+    /* "%lld/%s/%d/%s" (item) or "account-%lld/%s/%d/%s", as snprintf made
+     * it, without printf (once per message: issue 17) */
+    {
+        size_t at = tk_str_put(idem, sizeof idem, 0, rq->it ? "" : "account-");
+        at = tk_str_put_i64(idem, sizeof idem, at, rq->it ? rq->it->id : rq->account->id);
+        at = tk_str_put(idem, sizeof idem, at, "/");
+        at = tk_str_put(idem, sizeof idem, at, rq->kind);
+        at = tk_str_put(idem, sizeof idem, at, "/");
+        at = tk_str_put_i64(idem, sizeof idem, at, rq->step);
+        at = tk_str_put(idem, sizeof idem, at, "/");
+        tk_str_put(idem, sizeof idem, at, c->email);
+    }
     memset(&row, 0, sizeof row);
     row.item_id = rq->it ? rq->it->id : 0;
     row.account_id = rq->account->id;
@@ -393,12 +400,20 @@ out:
 }
 
 /* The section, the Date header's text (DATED) and the variables of RQ:
- * what every recipient's message is built from. */
-/* As render_prepare; with W (the preview's subjects) only the variables
- * the section's subject uses are made, and *WP says so (NULL: all are). */
+ * what every recipient's message is built from.  Only the variables the
+ * section's tags use are made, into W, and *WP says so (NULL: all are):
+ * the subject's alone for the preview's subjects (SUBJECT_ONLY: "render
+ * only what it uses"), else the subject's and the body's (issue 17: the
+ * due date's days in the client's zone, the fields' "TYPE.NAME" keys and
+ * the numbers a template does not use were made for every reminder).  A
+ * name no tag uses renders nothing, so the text is the same as with every
+ * variable made.  All are made when the type has its own variables (its
+ * vars hook may set any names), when a text is malformed ((size_t)-1: the
+ * render then fails with its own message, as before) or names more than
+ * WANT_MAX. */
 static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *rq,
                                const struct tk_template_section **sec, int dated, char *date,
-                               size_t size, struct tk_kv *vars, struct want *w,
+                               size_t size, struct tk_kv *vars, int subject_only, struct want *w,
                                const struct want **wp, struct tk_error *err)
 {
     const char *tname = rq->it ? rq->it->template_name : "default";
@@ -406,12 +421,19 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
     struct tk_error why = {0};
     int rc;
 
+    *wp = NULL;
     if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, sec, err)))
         return rc;
     /* a type's own variables (its vars hook) may be any names: all then */
-    if (w && !(rq->it && rq->plugin->item->vars) && (*sec)->subject &&
-        (w->n = tk_template_names((*sec)->subject, w->v, WANT_MAX)) <= WANT_MAX)
-        *wp = w;
+    if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject) {
+        size_t ns = tk_template_names((*sec)->subject, w->v, WANT_MAX), nb = 0;
+        if (!subject_only && ns <= WANT_MAX)
+            nb = tk_template_names((*sec)->body ? (*sec)->body : "", w->v + ns, WANT_MAX - ns);
+        if (ns <= WANT_MAX && nb <= WANT_MAX - ns) {
+            w->n = ns + nb;
+            *wp = w;
+        }
+    }
     /* The Date header in the client's zone (every email of the account).
      * A calendar that cannot be built (an .ics file gone) costs the zone,
      * never the email: the header is then in UTC. */
@@ -419,14 +441,16 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
     if (tk_engine_calendar_for(e, rq->account, &cal, &why) ||
         (dated && tk_engine_date_header(e, cal, e->now, date, size, NULL)))
         date[0] = '\0';
-    return base_vars(e, rq, cal, vars, wp ? *wp : NULL, err);
+    return base_vars(e, rq, cal, vars, *wp, err);
 }
 
 static int render_prepare(struct tk_engine *e, const struct tk_render_req *rq,
                           const struct tk_template_section **sec, char *date, size_t size,
                           struct tk_kv *vars, struct tk_error *err)
 {
-    return render_prepare_date(e, rq, sec, 1, date, size, vars, NULL, NULL, err);
+    struct want w;
+    const struct want *wp;
+    return render_prepare_date(e, rq, sec, 1, date, size, vars, 0, &w, &wp, err);
 }
 
 int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
@@ -445,8 +469,7 @@ int tk_render_preview(struct tk_engine *e, const struct tk_render_req *rq,
     if (!rcpts->n)
         return 0;
     e->dry_run = 1; /* sequences peeked, not taken */
-    rc = render_prepare_date(e, rq, &sec, whole, date, sizeof date, &vars, whole ? NULL : &w, &wp,
-                             err);
+    rc = render_prepare_date(e, rq, &sec, whole, date, sizeof date, &vars, !whole, &w, &wp, err);
     if (rc == 0 && !whole) {
         /* the subject alone, as build_one makes it */
         struct tk_buf subject = {0};

@@ -169,8 +169,13 @@ static int remind(struct tk_engine *e, int64_t id, struct tk_error *err)
     if (!digest) {
         if ((rc = tk_recipients_text(&known, &who, err)))
             goto out;
-        snprintf(detail, sizeof detail, "automatic reminder %d of %d sent to %s", it.rem.sent,
-                 it.rem.count, who);
+        /* "automatic reminder %d of %d sent to %s" without printf */
+        size_t at = tk_str_put(detail, sizeof detail, 0, "automatic reminder ");
+        at = tk_str_put_i64(detail, sizeof detail, at, it.rem.sent);
+        at = tk_str_put(detail, sizeof detail, at, " of ");
+        at = tk_str_put_i64(detail, sizeof detail, at, it.rem.count);
+        at = tk_str_put(detail, sizeof detail, at, " sent to ");
+        tk_str_put(detail, sizeof detail, at, who);
         if ((rc = tk_store_audit_add(e->db, e->now, e->actor, it.account_id, it.id, it.job_id,
                                      "reminder", detail, err)))
             goto out;

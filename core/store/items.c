@@ -181,10 +181,16 @@ int tk_store_item_get(struct tk_db *db, int64_t id, struct tk_item *out, struct 
      * changing one item at once would lose an update.  A read-only
      * snapshot (preview, why, export) changes nothing: no lock. */
     char sql[512];
-    int rc = tk_store_sql_with(sql, sizeof sql, ITEM_COLS "WHERE id = ?",
-                               tk_db_read_only(db) ? "" : tk_db_dialect(db)->lock_rows, err);
+    const char *lock = tk_db_read_only(db) ? "" : tk_db_dialect(db)->lock_rows, *q = sql;
+    int rc = 0;
+    /* no lock clause (SQLite): the text as it stands, no copy (once per
+     * reminder, issue 17) */
+    if (!lock || !*lock)
+        q = ITEM_COLS "WHERE id = ?";
+    else
+        rc = tk_store_sql_with(sql, sizeof sql, ITEM_COLS "WHERE id = ?", lock, err);
     if (rc == 0)
-        rc = tk_db_query(db, &cur, err, sql, "i", id);
+        rc = tk_db_query(db, &cur, err, q, "i", id);
     if (rc != 0)
         return rc;
     int r = tk_cursor_next(cur, err);

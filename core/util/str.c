@@ -319,3 +319,36 @@ int tk_str_key3_is(const char *key, char sep, const char *a, const char *b, cons
     }
     return *key == '\0';
 }
+
+size_t tk_str_put(char *buf, size_t size, size_t at, const char *s)
+{
+    size_t n, room;
+    if (!size)
+        return 0;
+    if (at >= size)
+        at = size - 1;
+    if (!s)
+        s = "(null)";
+    n = strlen(s);
+    room = size - 1 - at;
+    if (n > room)
+        n = room;
+    memcpy(buf + at, s, n);
+    buf[at + n] = '\0';
+    return at + n;
+}
+
+size_t tk_str_put_i64(char *buf, size_t size, size_t at, int64_t v)
+{
+    char d[24], *p = d + sizeof d;
+    /* the magnitude as unsigned: INT64_MIN has no positive twin */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return tk_str_put(buf, size, at, p);
+}

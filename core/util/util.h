@@ -64,6 +64,15 @@ int tk_streq(const char *a, const char *b); /* NULL-safe equality */
 /* Whether KEY equals "%s<SEP>%s<SEP>%s" of A, B, C (NULL as printf's
  * "(null)"), without building it: the calendar and template caches' lookup. */
 int tk_str_key3_is(const char *key, char sep, const char *a, const char *b, const char *c);
+/* Text built piece by piece into BUF (SIZE bytes) without printf:
+ * tk_str_put appends S (NULL as printf's "(null)") at AT, tk_str_put_i64
+ * V in decimal; each keeps BUF NUL-terminated, stops at SIZE - 1 bytes as
+ * snprintf truncates, and returns the new AT (at most SIZE - 1; 0 when
+ * SIZE is 0).  A chain of them writes exactly what one snprintf of the
+ * whole format would (the reminder's idempotency key and audit text,
+ * once per reminder: issue 17). */
+size_t tk_str_put(char *buf, size_t size, size_t at, const char *s);
+size_t tk_str_put_i64(char *buf, size_t size, size_t at, int64_t v);
 /* Parse a whole decimal integer in [min, max]; 0 on success. */
 int tk_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* 1 when S is valid UTF-8. */
