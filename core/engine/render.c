@@ -425,7 +425,7 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
     if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, sec, err)))
         return rc;
     /* a type's own variables (its vars hook) may be any names: all then */
-    if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject) {
+    if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject && !e->render_all_vars) {
         size_t ns = tk_template_names((*sec)->subject, w->v, WANT_MAX), nb = 0;
         if (!subject_only && ns <= WANT_MAX)
             nb = tk_template_names((*sec)->body ? (*sec)->body : "", w->v + ns, WANT_MAX - ns);

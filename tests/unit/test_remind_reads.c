@@ -25,6 +25,15 @@
  *    transaction, one added by another connection between transactions,
  *    and one removed in a savepoint that is rolled back are all seen.
  *
+ *  - a message rendered from only the variables its section's subject and
+ *    body use (render.c) is byte-identical (Message-IDs aside) to one
+ *    rendered with every variable made (the path before, the engine's
+ *    render_all_vars): a template that uses every kind of variable (the
+ *    due date's days and words, the fields' TYPE.NAME, the numbers, the
+ *    firm's and the account's, a {{#}} and a {{^}} section, a name nobody
+ *    sets), one with more names than the list holds, one with no tag, one
+ *    subject only, on and past the due date.
+ *
  * SQLite only (the fixture's second connection reads the file); the reads
  * themselves go through the store API that unit.test_store checks on both
  * stores.
@@ -334,6 +343,125 @@ TK_TEST(webhooks_seen_as_read)
     tk_engine_rollback(eng);
 }
 
+/* FILE (under the catalog DIR/en/approval) holding TEXT. */
+static void write_template(const char *root, const char *name, const char *text)
+{
+    char path[512];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/en/approval/%s.tmpl", root, name);
+    TK_CHECK((f = fopen(path, "w")) != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Every section of template NAME, for the item IT of the fixture's
+ * account, rendered both ways: the same bytes. */
+static void render_both_ways(struct tk_item *it, const char *name, const char *const *sections,
+                             const char *must)
+{
+    struct tk_error err = {0};
+    struct tk_contacts all = {0}, on = {0};
+    struct tk_account acc = {0};
+    const struct tk_plugin *p;
+    char *saved = it->template_name;
+    it->template_name = (char *)name;
+    TK_CHECK_INT(tk_store_account_get(eng->db, account_id, &acc, &err), 0);
+    TK_CHECK_INT(tk_store_contact_list(eng->db, account_id, 0, &all, &err), 0);
+    TK_CHECK_INT(tk_engine_contacts_notify_on(&all, &on, &err), 0);
+    TK_CHECK((p = tk_engine_type(eng, it->type, &err)) != NULL);
+    for (size_t i = 0; p && sections[i]; i++) {
+        struct tk_render_req rq;
+        struct tk_buf used = {0}, every = {0};
+        memset(&rq, 0, sizeof rq);
+        rq.plugin = p;
+        rq.it = it;
+        rq.account = &acc;
+        rq.kind = "reminder";
+        rq.section = sections[i];
+        rq.step = 1;
+        rq.auto_submitted = 1;
+        rq.message = "a note from the office";
+        eng->render_all_vars = 0;
+        TK_CHECK_INT(tk_render_preview(eng, &rq, &on, 1, keep_message, &used, &err), 0);
+        eng->render_all_vars = 1;
+        TK_CHECK_INT(tk_render_preview(eng, &rq, &on, 1, keep_message, &every, &err), 0);
+        eng->render_all_vars = 0;
+        TK_CHECK(used.data && every.data);
+        drop_message_ids(&used);
+        drop_message_ids(&every);
+        TK_CHECK_STR(used.data ? used.data : "", every.data ? every.data : "");
+        if (must && i == 0)
+            TK_CHECK(used.data && strstr(used.data, must));
+        tk_buf_free(&used);
+        tk_buf_free(&every);
+    }
+    it->template_name = saved;
+    tk_engine_contacts_view_free(&on);
+    tk_contacts_free(&all);
+    tk_account_free(&acc);
+}
+
+TK_TEST(vars_used_as_every_var)
+{
+    struct tk_error err = {0};
+    struct tk_catalog *cat = NULL, *saved = eng->catalog;
+    struct tk_item it;
+    char root[300], sub[400];
+    tk_time now = eng->now;
+    snprintf(root, sizeof root, "%s/tmpl", dir);
+    snprintf(sub, sizeof sub, "%s/tmpl/en/approval", dir);
+    TK_CHECK(mkdir(root, 0700) == 0);
+    snprintf(root, sizeof root, "%s/tmpl/en", dir);
+    TK_CHECK(mkdir(root, 0700) == 0);
+    TK_CHECK(mkdir(sub, 0700) == 0);
+    snprintf(root, sizeof root, "%s/tmpl", dir);
+    write_template(
+        root, "every",
+        "[reminder]\nSubject: {{item.title}} for {{account.name}} ({{reminder.number}}/"
+        "{{reminder.count}})\n\n"
+        "Dear {{contact.name}} <{{contact.email}}>,\n{{firm.name}} {{firm.portal_url}} "
+        "{{message}}\nitem {{item.id}} {{item.type}} sent {{item.sent_date}} left "
+        "{{reminder.remaining}}\ndue {{item.due_text}} in {{item.days_to_due}} days"
+        "{{#item.overdue}}, {{item.days_overdue}} days late{{/item.overdue}}"
+        "{{^item.overdue}}, not late{{/item.overdue}}\n"
+        "amount {{approval.amount}} on {{approval.due_date}} {{nobody.sets_this}}\n"
+        "[resend]\nSubject: again {{item.title}}\n\nno tag at all\n"
+        "[notification]\nSubject: only {{item.title}} {{approval.amount}}\n\n\n");
+    {
+        /* more names than the list holds (32): every variable, as before */
+        struct tk_buf t = {0};
+        TK_CHECK_INT(tk_buf_puts(&t, "[reminder]\nSubject: {{item.title}}\n\n"), 0);
+        for (int i = 0; i < 40; i++)
+            TK_CHECK_INT(tk_buf_printf(&t, "{{item.due_text}} {{reminder.number}}\n"), 0);
+        write_template(root, "many", t.data ? t.data : "");
+        tk_buf_free(&t);
+    }
+    TK_CHECK_INT(tk_catalog_open(root, &cat, &err), 0);
+    memset(&it, 0, sizeof it);
+    TK_CHECK_INT(tk_engine_begin(eng, TK_TX_IMMEDIATE, &err), 0);
+    TK_CHECK_INT(tk_store_item_get(eng->db, first_item(account_id), &it, &err), 0);
+    TK_CHECK_INT(tk_kv_set(&it.fields, "amount", "450.00"), 0);
+    TK_CHECK_INT(tk_kv_set(&it.fields, "due_date", "2026-12-31"), 0);
+    it.rem.sent = 1;
+    it.rem.count = 3;
+    if (cat) {
+        static const char *const every[] = {"reminder", "resend", "notification", NULL};
+        static const char *const one[] = {"reminder", NULL};
+        eng->catalog = cat;
+        render_both_ways(&it, "every", every, "31 December 2026 in 30 days, not late");
+        render_both_ways(&it, "many", one, "31 December 2026 1\r\n");
+        eng->now = now + 40 * TK_DAY; /* past the due date: the {{#}} section */
+        render_both_ways(&it, "every", every, "days late");
+        eng->now = now;
+        eng->catalog = saved;
+    }
+    tk_engine_rollback(eng);
+    tk_catalog_close(cat);
+    tk_item_free(&it);
+}
+
 int main(void)
 {
     if (setup()) {
@@ -344,6 +472,7 @@ int main(void)
     TK_RUN(firsts_as_looked_up);
     TK_RUN(date_header_as_formatted);
     TK_RUN(webhooks_seen_as_read);
+    TK_RUN(vars_used_as_every_var);
     teardown();
     return tk_test_done();
 }

@@ -1,6 +1,9 @@
 /* test_text.c - UTF-8 repair (util/utf8.c), the JSON strings built on it
- * (json/value.c), text escaped for a terminal (cli/text.c) and the
- * key/value lists of template variables (util/str.c). */
+ * (json/value.c), text escaped for a terminal (cli/text.c), the
+ * key/value lists of template variables and text built without printf
+ * (util/str.c). */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,11 +288,46 @@ TK_TEST(kv_pairs_as_a_model)
     TK_CHECK(kv.n == 0 && !kv.keys && !kv.vals);
 }
 
+/* tk_str_put / tk_str_put_i64 chains against one snprintf of the whole
+ * format (the idempotency key's and the audit text's), at every buffer
+ * size from 0 up to past the whole text, with the integers' edges. */
+TK_TEST(str_put_as_snprintf)
+{
+    static const int64_t nums[] = {0, 1, -1, 9, 10, 99, 100, 12345, -12345, INT32_MAX, INT32_MIN,
+                                   INT64_MAX, INT64_MIN, (int64_t)1 << 53};
+    static const char *const strs[] = {"", "a", "reminder", "ann@acme.example", NULL};
+    unsigned seed = 7;
+    for (size_t k = 0; k < 4000; k++) {
+        int64_t a = nums[k % (sizeof nums / sizeof *nums)];
+        int64_t b = nums[(k / 3 + (seed = seed * 1103515245u + 12345u) % 7) %
+                         (sizeof nums / sizeof *nums)];
+        const char *s = strs[k % 5], *t = strs[(k / 5) % 5];
+        char want[160], got[160];
+        size_t size = k % 90, at;
+        memset(want, 'x', sizeof want);
+        memset(got, 'x', sizeof got);
+        /* snprintf prints NULL as "(null)" in glibc, which tk_str_put copies */
+        snprintf(want, size, "%s%lld/%s/%lld/%s", k & 1 ? "" : "account-", (long long)a,
+                 s ? s : "(null)", (long long)b, t ? t : "(null)");
+        at = tk_str_put(got, size, 0, k & 1 ? "" : "account-");
+        at = tk_str_put_i64(got, size, at, a);
+        at = tk_str_put(got, size, at, "/");
+        at = tk_str_put(got, size, at, s);
+        at = tk_str_put(got, size, at, "/");
+        at = tk_str_put_i64(got, size, at, b);
+        at = tk_str_put(got, size, at, "/");
+        at = tk_str_put(got, size, at, t);
+        TK_CHECK(memcmp(want, got, sizeof want) == 0);
+        TK_CHECK_INT(at, size ? strlen(got) : 0);
+    }
+}
+
 int main(void)
 {
     TK_RUN(utf8_valid_fast_path_agrees);
     TK_RUN(buf_fast_path_agrees);
     TK_RUN(kv_pairs_as_a_model);
+    TK_RUN(str_put_as_snprintf);
     TK_RUN(repair_replaces_maximal_subparts);
     TK_RUN(char_reports_code_point_or_bad_length);
     TK_RUN(json_strings_never_vanish);
