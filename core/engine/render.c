@@ -126,8 +126,11 @@ int tk_recipients_text(const struct tk_contacts *cs, char **out, struct tk_error
 {
     struct tk_buf b = {0};
     int rc = 0;
+    /* "a, b, c" without printf (once per reminder: its audit text) */
     for (size_t i = 0; i < cs->n && rc == 0; i++)
-        rc = tk_buf_printf(&b, "%s%s", i ? ", " : "", cs->v[i].email);
+        if ((i && tk_buf_puts(&b, ", ")) ||
+            tk_buf_puts(&b, cs->v[i].email ? cs->v[i].email : "(null)"))
+            rc = TK_ENOMEM;
     if (!cs->n)
         rc = tk_buf_puts(&b, "nobody (no contact has notify on)");
     if (rc || !(*out = tk_buf_steal(&b))) {

@@ -424,6 +424,35 @@ TK_TEST(test_refusals)
     tk_buf_free(&b);
 }
 
+/* The From address a thread found valid is not checked again (build.c
+ * from_ok): valid and invalid From addresses in turn, each built as the
+ * checker says, with the checker's reason; a valid one after an invalid
+ * one, and one that differs from the kept one by a byte, are checked. */
+TK_TEST(from_memo_as_checked)
+{
+    static const char *const froms[] = {
+        "office@bakker.example", "office@bakker.example", "Jane <jane@x.example>",
+        "office@bakker.example", "office@bakker.exampl",  "office@bakker..example",
+        "office@bakker.example", "office@b\xc3\xa4kker.example", "off ice@bakker.example",
+        "office@bakker.example", "\xff@bakker.example",    "office@bakker.example",
+    };
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < sizeof froms / sizeof *froms; i++) {
+            struct tk_mail m;
+            struct tk_buf b = {0};
+            struct tk_error err = {0}, why = {0};
+            int want = tk_mail_check_address(froms[i], &why);
+            base_mail(&m);
+            m.from_addr = froms[i];
+            TK_CHECK_INT(tk_mail_build(&m, &b, &err), want);
+            if (want)
+                TK_CHECK(strstr(err.msg, "From address") != NULL);
+            else
+                TK_CHECK(b.data && strstr(b.data, "\r\nFrom: ") != NULL);
+            tk_buf_free(&b);
+        }
+}
+
 TK_TEST(test_invalid_utf8)
 {
     struct tk_mail m;
@@ -868,6 +897,7 @@ int main(void)
     TK_RUN(test_ascii_folding);
     TK_RUN(test_header_injection);
     TK_RUN(test_refusals);
+    TK_RUN(from_memo_as_checked);
     TK_RUN(test_invalid_utf8);
     TK_RUN(test_qp_round_trip);
     TK_RUN(test_body_sizes);
