@@ -48,11 +48,11 @@ struct tk_engine {
         struct tk_engine_skip v[TK_ENGINE_SKIPS_MAX];
     } skips;
     struct tk_engine_calcache *calcache; /* calendar.c; freed by tk_engine_calcache_free */
-    int dry_run;     /* preview: render.c peeks at sequences instead of taking them */
+    int dry_run;         /* preview: render.c peeks at sequences instead of taking them */
     int render_all_vars; /* tests: render.c makes every variable, the path before it made
                             only the ones a section uses */
-    size_t deferred; /* due items the calendar or a hold moved on, sending nothing (holds.c);
-                        read and written by the scheduling thread only */
+    size_t deferred;     /* due items the calendar or a hold moved on, sending nothing (holds.c);
+                            read and written by the scheduling thread only */
     /* digest.c: the open scheduler transaction's digest members; the
      * scheduling thread's only */
     struct tk_engine_digest *digest;

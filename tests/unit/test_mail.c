@@ -431,10 +431,10 @@ TK_TEST(test_refusals)
 TK_TEST(from_memo_as_checked)
 {
     static const char *const froms[] = {
-        "office@bakker.example", "office@bakker.example", "Jane <jane@x.example>",
-        "office@bakker.example", "office@bakker.exampl",  "office@bakker..example",
+        "office@bakker.example", "office@bakker.example",        "Jane <jane@x.example>",
+        "office@bakker.example", "office@bakker.exampl",         "office@bakker..example",
         "office@bakker.example", "office@b\xc3\xa4kker.example", "off ice@bakker.example",
-        "office@bakker.example", "\xff@bakker.example",    "office@bakker.example",
+        "office@bakker.example", "\xff@bakker.example",          "office@bakker.example",
     };
     for (size_t k = 0; k < 3; k++)
         for (size_t i = 0; i < sizeof froms / sizeof *froms; i++) {

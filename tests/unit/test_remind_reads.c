@@ -417,18 +417,17 @@ TK_TEST(vars_used_as_every_var)
     TK_CHECK(mkdir(root, 0700) == 0);
     TK_CHECK(mkdir(sub, 0700) == 0);
     snprintf(root, sizeof root, "%s/tmpl", dir);
-    write_template(
-        root, "every",
-        "[reminder]\nSubject: {{item.title}} for {{account.name}} ({{reminder.number}}/"
-        "{{reminder.count}})\n\n"
-        "Dear {{contact.name}} <{{contact.email}}>,\n{{firm.name}} {{firm.portal_url}} "
-        "{{message}}\nitem {{item.id}} {{item.type}} sent {{item.sent_date}} left "
-        "{{reminder.remaining}}\ndue {{item.due_text}} in {{item.days_to_due}} days"
-        "{{#item.overdue}}, {{item.days_overdue}} days late{{/item.overdue}}"
-        "{{^item.overdue}}, not late{{/item.overdue}}\n"
-        "amount {{approval.amount}} on {{approval.due_date}} {{nobody.sets_this}}\n"
-        "[resend]\nSubject: again {{item.title}}\n\nno tag at all\n"
-        "[notification]\nSubject: only {{item.title}} {{approval.amount}}\n\n\n");
+    write_template(root, "every",
+                   "[reminder]\nSubject: {{item.title}} for {{account.name}} ({{reminder.number}}/"
+                   "{{reminder.count}})\n\n"
+                   "Dear {{contact.name}} <{{contact.email}}>,\n{{firm.name}} {{firm.portal_url}} "
+                   "{{message}}\nitem {{item.id}} {{item.type}} sent {{item.sent_date}} left "
+                   "{{reminder.remaining}}\ndue {{item.due_text}} in {{item.days_to_due}} days"
+                   "{{#item.overdue}}, {{item.days_overdue}} days late{{/item.overdue}}"
+                   "{{^item.overdue}}, not late{{/item.overdue}}\n"
+                   "amount {{approval.amount}} on {{approval.due_date}} {{nobody.sets_this}}\n"
+                   "[resend]\nSubject: again {{item.title}}\n\nno tag at all\n"
+                   "[notification]\nSubject: only {{item.title}} {{approval.amount}}\n\n\n");
     {
         /* more names than the list holds (32): every variable, as before */
         struct tk_buf t = {0};

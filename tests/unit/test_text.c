@@ -293,14 +293,15 @@ TK_TEST(kv_pairs_as_a_model)
  * size from 0 up to past the whole text, with the integers' edges. */
 TK_TEST(str_put_as_snprintf)
 {
-    static const int64_t nums[] = {0, 1, -1, 9, 10, 99, 100, 12345, -12345, INT32_MAX, INT32_MIN,
-                                   INT64_MAX, INT64_MIN, (int64_t)1 << 53};
+    static const int64_t nums[] = {
+        0,     1,      -1,        9,         10,        99,        100,
+        12345, -12345, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, (int64_t)1 << 53};
     static const char *const strs[] = {"", "a", "reminder", "ann@acme.example", NULL};
     unsigned seed = 7;
     for (size_t k = 0; k < 4000; k++) {
         int64_t a = nums[k % (sizeof nums / sizeof *nums)];
-        int64_t b = nums[(k / 3 + (seed = seed * 1103515245u + 12345u) % 7) %
-                         (sizeof nums / sizeof *nums)];
+        int64_t b =
+            nums[(k / 3 + (seed = seed * 1103515245u + 12345u) % 7) % (sizeof nums / sizeof *nums)];
         const char *s = strs[k % 5], *t = strs[(k / 5) % 5];
         char want[160], got[160];
         size_t size = k % 90, at;
