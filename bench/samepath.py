@@ -16,6 +16,15 @@ compares:
 - the spool files, byte for byte once the Message-ID line is masked,
   compared as sorted lists (their names hold the time and the pid).
 
+The store is made by OLD_BUILD (`init`), so that both builds can open it
+when NEW_BUILD's schema is newer: NEW_BUILD then upgrades it in its first
+command, as it would a deployment's store.  `schema_version` is left out
+of the comparison (its rows are the versions each build knows) and printed
+instead; every other table must hold the same rows.  Since schema v15 the
+audit table is rebuilt without AUTOINCREMENT on SQLite: its rows and ids
+compare as before (sqlite_sequence is not compared: a bookkeeping table of
+SQLite's, whose `audit` row v15 drops).
+
 Prints "identical" per case and exits 0, or the first differences and
 exits 1.  Needs bench/out/bin/seed (bench/run.sh builds it).
 """
@@ -72,6 +81,8 @@ def dump(path, racy):
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                        "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
     for t in tables:
+        if t == "schema_version":
+            continue  # the versions each build knows: printed by main()
         cols = [r[1] for r in db.execute("PRAGMA table_info(%s)" % t)]
         order = ", ".join(str(i + 1) for i in range(min(len(cols), 2)))
         for row in db.execute("SELECT * FROM %s ORDER BY %s" % (t, order)):
@@ -91,6 +102,13 @@ def dump(path, racy):
             out.append("%s: %s" % (t, ", ".join(vals)))
     db.close()
     return out
+
+
+def version(path):
+    db = sqlite3.connect(path)
+    v = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    db.close()
+    return v
 
 
 def spool(d):
@@ -173,8 +191,9 @@ def main():
     bad = 0
     try:
         base = os.path.join(work, "base.db")
-        seed_store(base, seed, os.path.join(new, "bin/tickler"),
-                   os.path.join(new, "lib/tickler/plugins"))
+        seed_store(base, seed, os.path.join(old, "bin/tickler"),
+                   os.path.join(old, "lib/tickler/plugins"))
+        print("schema version of the seeded store: %s" % version(base))
         for conns in (1, 4):
             got = {}
             for label, build in (("old", old), ("new", new)):
@@ -184,6 +203,9 @@ def main():
                 os.makedirs(d)
                 run(build, store, d, conns)
                 got[label] = (dump(store, conns > 1), spool(d))
+            print("  schema versions after the tick: old %s, new %s" % (
+                version(os.path.join(work, "old-%d.db" % conns)),
+                version(os.path.join(work, "new-%d.db" % conns))))
             rows_same = got["old"][0] == got["new"][0]
             mail_same = got["old"][1] == got["new"][1]
             print("connections=%d: %d rows, %d messages: %s" % (

@@ -23,7 +23,7 @@
 
 /* The schema version the list below describes: tk_db_copy refuses to run
  * when the migrations have moved on without it. */
-#define COPY_SCHEMA_VERSION 14
+#define COPY_SCHEMA_VERSION 15
 #define PAGE_ROWS 500
 
 /* In an order that satisfies the foreign keys.  The key columns come first

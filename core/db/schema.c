@@ -4,7 +4,9 @@
  * Each migration has a text per schema dialect (enum tk_db_schema_sql; the
  * driver says which its server runs).  Only key columns differ: SQLite needs
  * INTEGER PRIMARY KEY to alias the rowid, PostgreSQL a BIGSERIAL.
- * AUTOINCREMENT keeps SQLite ids from ever being reused, as a sequence does.
+ * AUTOINCREMENT keeps SQLite ids from ever being reused, as a sequence does
+ * (except the audit's since v15: an append-only table needs no high-water
+ * mark, its largest id + 1 is never an id it gave out before).
  * Columns are BIGINT so that times and ids are 64-bit on PostgreSQL (SQLite
  * gives BIGINT integer affinity).  A migration is appended, never edited.
  */
@@ -309,6 +311,37 @@ struct migration {
  * driver set it from each session's first query: core/db/postgres.c.) */
 #define V14_SQL_POSTGRES "ALTER TABLE outbox SET (fillfactor = 50);"
 
+/* v15 (issue 17): the audit table without AUTOINCREMENT on SQLite.  With
+ * it every INSERT read the table's row of sqlite_sequence (a scan of that
+ * table by name) and wrote it back: about 5k instructions of a reminder's
+ * ~185k, and a page of every savepoint's journal (bench/RESULTS.md, update
+ * 68).  The audit is append-only (audit.c: nothing deletes or re-keys a
+ * row), so the rowid's own choice, the largest id + 1, is the id
+ * AUTOINCREMENT gave: the same ids, and none ever given out twice.  SQLite
+ * cannot drop AUTOINCREMENT in place: the table is copied into a new one
+ * with the same columns in the same order (recorded_at came last, v5) and
+ * its two indexes made again.  Nothing references the audit (no foreign
+ * key, trigger or view).  DROP TABLE removes its sqlite_sequence row.
+ * PostgreSQL's BIGSERIAL is a sequence: nothing to do there. */
+#define V15_SQL_SQLITE                                                                             \
+    "CREATE TABLE audit_v15 ("                                                                     \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " at BIGINT NOT NULL,"                                                                         \
+    " actor TEXT NOT NULL,"                                                                        \
+    " account_id BIGINT,"                                                                          \
+    " item_id BIGINT,"                                                                             \
+    " job_id BIGINT,"                                                                              \
+    " action TEXT NOT NULL,"                                                                       \
+    " detail TEXT,"                                                                                \
+    " recorded_at BIGINT);"                                                                        \
+    "INSERT INTO audit_v15 (id, at, actor, account_id, item_id, job_id, action, detail, "          \
+    "recorded_at) SELECT id, at, actor, account_id, item_id, job_id, action, detail, recorded_at " \
+    "FROM audit ORDER BY id;"                                                                      \
+    "DROP TABLE audit;"                                                                            \
+    "ALTER TABLE audit_v15 RENAME TO audit;"                                                       \
+    "CREATE INDEX audit_item ON audit(item_id);"                                                   \
+    "CREATE INDEX audit_account ON audit(account_id);"
+
 static const struct migration migrations[] = {
     {1,
      {[TK_DB_SCHEMA_SQLITE] = V1_SQL("INTEGER PRIMARY KEY AUTOINCREMENT"),
@@ -336,6 +369,7 @@ static const struct migration migrations[] = {
     {12, {[TK_DB_SCHEMA_SQLITE] = "", [TK_DB_SCHEMA_POSTGRES] = V12_SQL_POSTGRES}},
     {13, {[TK_DB_SCHEMA_SQLITE] = V13_SQL, [TK_DB_SCHEMA_POSTGRES] = V13_SQL}},
     {14, {[TK_DB_SCHEMA_SQLITE] = "", [TK_DB_SCHEMA_POSTGRES] = V14_SQL_POSTGRES}},
+    {15, {[TK_DB_SCHEMA_SQLITE] = V15_SQL_SQLITE, [TK_DB_SCHEMA_POSTGRES] = ""}},
 };
 
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -350,10 +384,13 @@ static const char *sql_for(struct tk_db *db, const struct migration *m)
     return m->sql[tk_db_dialect(db)->schema_sql];
 }
 
-/* Run migration M and record it, in the caller's transaction. */
+/* Run migration M and record it, in the caller's transaction.  A dialect
+ * with nothing to do (SQLite's v12 and v14, PostgreSQL's v15) has "": no
+ * script (PostgreSQL calls an empty one an error). */
 static int apply_one(struct tk_db *db, const struct migration *m, struct tk_error *err)
 {
-    int rc = tk_db_exec_script(db, sql_for(db, m), err);
+    const char *sql = sql_for(db, m);
+    int rc = *sql ? tk_db_exec_script(db, sql, err) : 0;
     if (rc == 0)
         rc = tk_db_exec(db, err, "INSERT INTO schema_version (version) VALUES (?)", "i",
                         (int64_t)m->version);

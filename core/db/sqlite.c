@@ -593,7 +593,8 @@ static int64_t drv_last_id(struct tk_db *db)
 }
 
 /* AUTOINCREMENT keeps the largest id ever given out in sqlite_sequence (a
- * row appears with the first insert into the table). */
+ * row appears with the first insert into the table).  A table without it
+ * (the audit since schema v15) has no row: 0. */
 static int drv_id_high_water(struct tk_db *db, const char *table, int64_t *out,
                              struct tk_error *err)
 {
@@ -617,6 +618,20 @@ static int drv_set_id_high_water(struct tk_db *db, const char *table, int64_t v,
                        a, 2);
     if (rc != 0 || sqlite3_changes64(db->h) > 0)
         return rc;
+    /* Only an AUTOINCREMENT table has a mark to keep: the audit, append-only,
+     * has none since schema v15 (its next id is its largest + 1). */
+    struct tk_db_value t = tk_db_value_text(table);
+    struct tk_cursor *cur = NULL;
+    rc = drv_query(db, &cur, err,
+                   "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ? "
+                   "AND sql LIKE '%AUTOINCREMENT%'",
+                   &t, 1);
+    if (rc != 0)
+        return rc;
+    int r = drv_next(cur, err);
+    drv_cursor_close(cur);
+    if (r <= 0)
+        return r < 0 ? (err ? err->code : TK_EIO) : 0;
     struct tk_db_value b[2] = {tk_db_value_text(table), tk_db_value_int(v)};
     return drv_query(db, NULL, err, "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", b, 2);
 }

@@ -705,6 +705,126 @@ TK_TEST(upgrade_from_v1)
     tk_db_close(db);
 }
 
+/* The audit's rows as text, in id order (NULL as \N). */
+static void audit_rows(struct tk_db *db, struct tk_buf *out)
+{
+    struct tk_cursor *cur = NULL;
+    struct tk_error err = {0};
+    tk_buf_reset(out);
+    TK_CHECK_INT(tk_db_query(db, &cur, &err,
+                             "SELECT id, at, actor, account_id, item_id, job_id, action, detail, "
+                             "recorded_at FROM audit ORDER BY id",
+                             ""),
+                 0);
+    while (cur && tk_cursor_next(cur, &err) > 0) {
+        for (int c = 0; c < 9; c++) {
+            const char *v = tk_cursor_text(cur, c);
+            tk_buf_printf(out, "%s%s", c ? "\x1f" : "", v ? v : "\\N");
+        }
+        tk_buf_putc(out, '\n');
+    }
+    tk_cursor_close(cur);
+}
+
+static int count_entry(void *u, const struct tk_audit_entry *e)
+{
+    (void)e;
+    ++*(int *)u;
+    return 0;
+}
+
+/* Schema v15 (issue 17): SQLite's audit loses AUTOINCREMENT, its rows and
+ * ids kept.  A v14 store's entries (every column, NULLs and a pre-v5 row
+ * without recorded_at among them) are the same after the upgrade, both
+ * indexes still serve the item's and the account's reads, and the next
+ * entry gets the id AUTOINCREMENT would have given it: the largest + 1.
+ * On PostgreSQL v15 changes nothing and the same holds. */
+TK_TEST(upgrade_v14_audit_keeps_its_rows_and_ids)
+{
+    char spec[700];
+    struct tk_db *db = fresh(spec, sizeof spec);
+    struct tk_error err = {0};
+    struct tk_buf before = {0}, after = {0};
+    int64_t seq = 0, id = 0, top = 0;
+    int n = 0;
+    TK_CHECK(db != NULL);
+    if (!db)
+        return;
+    TK_CHECK_INT(tk_db_migrate_to(db, 14, &err), 0);
+    TK_CHECK_INT(tk_store_audit_add(db, 100, "tick", 7, 70, 0, "reminder", "to a@x.example", &err),
+                 0);
+    TK_CHECK_INT(tk_store_audit_add(db, 101, "cli", 7, 0, 3, "job-added", NULL, &err), 0);
+    TK_CHECK_INT(tk_store_audit_add(db, 102, "api", 8, 71, 4, "event", "paid\nline two", &err), 0);
+    TK_CHECK_INT(tk_db_exec(db, &err,
+                            "INSERT INTO audit (at, actor, account_id, item_id, job_id, action, "
+                            "detail) VALUES (50, 'old', 7, 70, NULL, 'created', 'before v5')",
+                            ""),
+                 0);
+    TK_CHECK_INT(tk_store_audit_add(db, 103, "tick", 0, 0, 0, "tick", "", &err), 0);
+    if (!D->pg)
+        seq = one(db, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
+    audit_rows(db, &before);
+    TK_CHECK_INT(tk_db_migrate(db, &err), 0);
+    TK_CHECK_INT(tk_db_store_version(db), tk_db_schema_version());
+    audit_rows(db, &after);
+    TK_CHECK(before.len > 100 && before.len == after.len &&
+             memcmp(before.data, after.data, before.len) == 0);
+    if (!D->pg) {
+        TK_CHECK_INT(seq, 5);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'audit'"), 0);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'audit' AND "
+                             "sql LIKE '%AUTOINCREMENT%'"),
+                     0);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND "
+                             "tbl_name = 'audit' AND name IN ('audit_item', 'audit_account')"),
+                     2);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'audit_v15'"), 0);
+        /* the other AUTOINCREMENT tables keep their marks */
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox' AND "
+                             "sql LIKE '%AUTOINCREMENT%'"),
+                     1);
+    } else {
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() "
+                             "AND tablename = 'audit' AND indexname IN ('audit_item', "
+                             "'audit_account')"),
+                     2);
+    }
+    /* the item's and the account's reads */
+    TK_CHECK_INT(tk_store_audit_each(db, 0, 70, count_entry, &n, &err), 0);
+    TK_CHECK_INT(n, 2);
+    n = 0;
+    TK_CHECK_INT(tk_store_audit_each(db, 7, 0, count_entry, &n, &err), 0);
+    TK_CHECK_INT(n, 3);
+    /* the next id: the largest + 1, as AUTOINCREMENT's mark gave */
+    TK_CHECK_INT(tk_store_audit_add(db, 104, "tick", 1, 2, 0, "reminder", "next", &err), 0);
+    id = one(db, "SELECT MAX(id) FROM audit");
+    TK_CHECK_INT(id, 6);
+    if (!D->pg)
+        TK_CHECK_INT(id, seq + 1);
+    /* A copy's high-water mark (tickler migrate): PostgreSQL's sequence
+     * moves; SQLite's audit has none to keep, so sqlite_sequence gets no
+     * row for it, and its next id is still the largest + 1. */
+    TK_CHECK_INT(tk_db_id_high_water(db, "audit", &top, &err), 0);
+    TK_CHECK_INT(tk_db_set_id_high_water(db, "audit", 100, &err), 0);
+    TK_CHECK_INT(tk_store_audit_add(db, 105, "tick", 1, 2, 0, "reminder", "after", &err), 0);
+    if (!D->pg) {
+        TK_CHECK_INT(top, 0);
+        TK_CHECK_INT(one(db, "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'audit'"), 0);
+        TK_CHECK_INT(one(db, "SELECT MAX(id) FROM audit"), 7);
+    } else {
+        TK_CHECK_INT(one(db, "SELECT MAX(id) FROM audit"), 101);
+    }
+    /* and an AUTOINCREMENT table's mark still moves */
+    if (!D->pg) {
+        TK_CHECK_INT(tk_db_set_id_high_water(db, "outbox", 40, &err), 0);
+        TK_CHECK_INT(tk_db_id_high_water(db, "outbox", &top, &err), 0);
+        TK_CHECK_INT(top, 40);
+    }
+    tk_buf_free(&before);
+    tk_buf_free(&after);
+    tk_db_close(db);
+}
+
 /* An item's fields read alone (tk_store_item_get: the one-item path) are
  * what a page read gives the same item (tk_store_item_due_page: the page
  * path, the only one before): the same names and values in the same
@@ -1876,6 +1996,7 @@ int main(void)
         ON(drivers[i], dialect_clauses);
         ON(drivers[i], migrations);
         ON(drivers[i], upgrade_from_v1);
+        ON(drivers[i], upgrade_v14_audit_keeps_its_rows_and_ids);
         ON(drivers[i], due_page_reads_the_index_in_order);
         ON(drivers[i], one_item_reads_as_a_page_reads_them);
         ON(drivers[i], copy_list_matches_the_schema);
