@@ -95,8 +95,7 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data)
     for (int i = 0; i < info->dlpi_phnum && !f->hex[0]; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_NOTE)
-            note_build_id((const unsigned char *)(info->dlpi_addr + ph->p_vaddr),
-                          ph->p_memsz, f);
+            note_build_id((const unsigned char *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz, f);
     }
     return 1;
 }
@@ -212,11 +211,11 @@ int tk_plugin_check_cache_lookup(const struct tk_check_cache *cc, struct tk_plug
     p->check_hit = 0;
     if (!cc || !cc->on || !p->hdr || p->hdr->kind != TK_PLUGIN_ITEM)
         return 0;
-    n = snprintf(p->check_line, sizeof p->check_line, "%llu %llu %lld %lld.%09ld %lld.%09ld %016llx",
-                 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-                 (long long)st->st_size, (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
-                 (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec,
-                 (unsigned long long)templates_hash(t));
+    n = snprintf(
+        p->check_line, sizeof p->check_line, "%llu %llu %lld %lld.%09ld %lld.%09ld %016llx",
+        (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
+        (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+        (long)st->st_ctim.tv_nsec, (unsigned long long)templates_hash(t));
     if (n <= 0 || (size_t)n >= sizeof p->check_line) {
         p->check_line[0] = '\0';
         return 0;

@@ -83,8 +83,7 @@ static const char *dl_reason(const char *name)
 
 /* Open PATH (NAME in DIRFD) once, check it, and load that very file. */
 static int open_one(int dirfd, const char *name, const char *path, struct tk_config *cfg,
-                    const struct tk_check_cache *cc, struct tk_plugin **out,
-                    struct tk_error *err)
+                    const struct tk_check_cache *cc, struct tk_plugin **out, struct tk_error *err)
 {
     struct tk_plugin *p;
     tk_plugin_entry_fn entry;

@@ -56,10 +56,10 @@ struct tk_plugin {
 
 /* What tk_registry_load knows of the check cache (checkcache.c). */
 struct tk_check_cache {
-    int on;            /* a host ID and the cache not turned off */
-    char host[129];    /* the GNU build ID, hex */
-    char header[192];  /* the first line a usable file has */
-    char text[8192];   /* the file as read, NUL-terminated; "" when none */
+    int on;           /* a host ID and the cache not turned off */
+    char host[129];   /* the GNU build ID, hex */
+    char header[192]; /* the first line a usable file has */
+    char text[8192];  /* the file as read, NUL-terminated; "" when none */
 };
 
 struct tk_registry {
