@@ -58,11 +58,15 @@ struct find_id {
     size_t size;
 };
 
-static void note_build_id(const unsigned char *p, size_t n, struct find_id *f)
+/* The notes of one PT_NOTE segment, padded to ALIGN (4, or 8 in a segment
+ * aligned to 8). */
+static void note_build_id(const unsigned char *p, size_t n, size_t align, struct find_id *f)
 {
+    static const char hex[] = "0123456789abcdef";
     while (n >= sizeof(ElfW(Nhdr))) {
         const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
-        size_t namesz = (nh->n_namesz + 3u) & ~3u, descsz = (nh->n_descsz + 3u) & ~3u;
+        size_t namesz = (nh->n_namesz + align - 1) & ~(align - 1),
+               descsz = (nh->n_descsz + align - 1) & ~(align - 1);
         size_t total = sizeof *nh + namesz + descsz;
         if (total > n)
             return;
@@ -70,8 +74,11 @@ static void note_build_id(const unsigned char *p, size_t n, struct find_id *f)
             memcmp(p + sizeof *nh, "GNU", 4) == 0 && nh->n_descsz >= 8 &&
             nh->n_descsz * 2 < f->size) {
             const unsigned char *d = p + sizeof *nh + namesz;
-            for (size_t i = 0; i < nh->n_descsz; i++)
-                snprintf(f->hex + 2 * i, 3, "%02x", d[i]);
+            for (size_t i = 0; i < nh->n_descsz; i++) {
+                f->hex[2 * i] = hex[d[i] >> 4];
+                f->hex[2 * i + 1] = hex[d[i] & 15];
+            }
+            f->hex[2 * nh->n_descsz] = '\0';
             return;
         }
         p += total;
@@ -95,7 +102,8 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data)
     for (int i = 0; i < info->dlpi_phnum && !f->hex[0]; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_NOTE)
-            note_build_id((const unsigned char *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz, f);
+            note_build_id((const unsigned char *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz,
+                          ph->p_align == 8 ? 8 : 4, f);
     }
     return 1;
 }
