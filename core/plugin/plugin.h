@@ -13,8 +13,9 @@
  * dlopen("/proc/self/fd/N", RTLD_NOW | RTLD_LOCAL), so the file checked is
  * the file loaded.  Then the descriptor header (ABI major, minor, size,
  * kind) and every string the host prints or routes by are checked, and
- * every compiled-in template parsed, before anything of the plugin runs but
- * its entry.  Two plugins claiming one name are refused (a later folder may
+ * every compiled-in template parsed (unless the check cache, checkcache.c,
+ * has this very file's templates as passed), before anything of the plugin
+ * runs but its entry.  Two plugins claiming one name are refused (a later folder may
  * replace an earlier one's plugin with [plugins] allow_override = yes).
  * Then sections are claimed and init called.
  *
