@@ -380,6 +380,9 @@ int tk_cmd_check(struct tk_cli *c, struct tk_cli_args *a, struct tk_error *err)
 
     if (have_cfg) {
         step_begin(&k);
+        /* every compiled-in template parsed, whatever the check cache
+         * (core/plugin/checkcache.c) says */
+        tk_plugin_check_cache_use(0);
         if (tk_registry_load(&reg, NULL, &cfg, &e) != 0) {
             problem(&k, "plugins", "%s", e.msg);
         } else {

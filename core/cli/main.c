@@ -281,9 +281,10 @@ int main(int argc, char **argv)
     if (!cmd && (rc = tk_engine_load_plugins(c.e, &err)))
         goto done;
     /* A broken template file is reported by every command that may send
-     * (tick and run report it themselves, into the daemon's log). */
+     * (tick and run report it themselves, into the daemon's log).  What
+     * parses is kept for this command's emails: one read of each file. */
     if (flags & TK_CMD_SENDS)
-        tk_engine_check_templates(c.e);
+        tk_engine_check_templates_keep(c.e);
     /* Only commands that may run an automation load the scripts (a broken
      * one refuses those only, test_lua_broken_script.py). */
     if (tk_engine_has_store(c.e) && (flags & TK_CMD_AUTOMATIONS) &&

@@ -49,13 +49,24 @@ static void warn_template(void *u, const struct tk_error *e)
     tk_engine_warn(u, "%s (emails that need this template are not sent until it is fixed)", e->msg);
 }
 
-size_t tk_engine_check_templates(struct tk_engine *e)
+static size_t check_templates(struct tk_engine *e, int keep)
 {
     struct tk_error err = {0};
     size_t nbad = 0;
-    if (tk_catalog_check(e->catalog, warn_template, e, &nbad, &err))
+    if ((keep ? tk_catalog_check_keep : tk_catalog_check)(e->catalog, warn_template, e, &nbad,
+                                                          &err))
         tk_engine_warn(e, "checking templates: %s", err.msg);
     return nbad;
+}
+
+size_t tk_engine_check_templates(struct tk_engine *e)
+{
+    return check_templates(e, 0);
+}
+
+size_t tk_engine_check_templates_keep(struct tk_engine *e)
+{
+    return check_templates(e, 1);
 }
 
 static int open_sender(struct tk_engine *e, struct tk_error *err)

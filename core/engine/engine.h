@@ -117,6 +117,10 @@ void tk_engine_warn(struct tk_engine *e, const char *fmt, ...) TK_PRINTF(2, 3);
  * that need a broken file fail (docs/templates.md).  Returns how many are
  * broken. */
 size_t tk_engine_check_templates(struct tk_engine *e);
+/* The same for a process that renders right after and exits (one CLI
+ * command): each file that parses is kept for the render
+ * (tk_catalog_check_keep), so that it is read and parsed once. */
+size_t tk_engine_check_templates_keep(struct tk_engine *e);
 
 /* The caller's transaction around one request: MODE TK_TX_IMMEDIATE takes
  * the write lock at once (every change), TK_TX_DEFERRED for reads.  After

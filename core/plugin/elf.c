@@ -132,18 +132,25 @@ static int scan(struct elf_file *f, const char *name)
 
 int tk_plugin_check_elf(int fd, const char *path, struct tk_error *err)
 {
-    struct elf_file *f;
     struct stat st;
+    if (fstat(fd, &st) != 0)
+        return tk_error_set(err, TK_ERR, "plugin %s: refused: not a shared object", path);
+    return tk_plugin_check_elf_sized(fd, st.st_size, path, err);
+}
+
+int tk_plugin_check_elf_sized(int fd, off_t size, const char *path, struct tk_error *err)
+{
+    struct elf_file *f;
     ssize_t n;
     int found;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0)
+    if (size <= 0)
         return tk_error_set(err, TK_ERR, "plugin %s: refused: not a shared object", path);
     /* Read from the descriptor the loader will dlopen(): what is read here
      * is what runs. */
     if (!(f = malloc(sizeof *f)))
         return tk_error_set(err, TK_ENOMEM, "out of memory");
     f->fd = fd;
-    f->size = (size_t)st.st_size;
+    f->size = (size_t)size;
     do
         n = pread(fd, f->head, f->size < sizeof f->head ? f->size : sizeof f->head, 0);
     while (n < 0 && errno == EINTR);

@@ -83,17 +83,18 @@ static const char *dl_reason(const char *name)
 
 /* Open PATH (NAME in DIRFD) once, check it, and load that very file. */
 static int open_one(int dirfd, const char *name, const char *path, struct tk_config *cfg,
-                    struct tk_plugin **out, struct tk_error *err)
+                    const struct tk_check_cache *cc, struct tk_plugin **out, struct tk_error *err)
 {
     struct tk_plugin *p;
     tk_plugin_entry_fn entry;
     char procname[64];
+    struct stat st;
     int rc, fd;
 
     *out = NULL;
-    if ((rc = tk_plugin_open_file(dirfd, name, path, &fd, err)) != 0)
+    if ((rc = tk_plugin_open_file_stat(dirfd, name, path, &fd, &st, err)) != 0)
         return rc;
-    if ((rc = tk_plugin_check_elf(fd, path, err)) != 0) {
+    if ((rc = tk_plugin_check_elf_sized(fd, st.st_size, path, err)) != 0) {
         close(fd);
         return rc;
     }
@@ -125,8 +126,17 @@ static int open_one(int dirfd, const char *name, const char *path, struct tk_con
         return TK_ERR;
     }
     p->hdr = entry();
-    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0 ||
-        (rc = tk_plugin_check_body(p, err)) != 0) {
+    if ((rc = tk_plugin_check_header(p->hdr, path, err)) != 0) {
+        plugin_free(p, 0);
+        return rc;
+    }
+    /* the key is the fstat taken at the open, before the file was read */
+    if (tk_plugin_check_cache_lookup(cc, p, &st))
+        tk_plugin_log(p, TK_LOG_DEBUG,
+                      "plugin %s: its templates passed the check before (check cache), not "
+                      "parsed again",
+                      path);
+    if ((rc = tk_plugin_check_body(p, err)) != 0) {
         plugin_free(p, 0);
         return rc;
     }
@@ -212,7 +222,7 @@ static int check_duplicate(const struct tk_registry *reg, size_t folder_start,
 
 /* Load the *.so of one folder into REG. */
 static int load_folder(struct tk_registry *reg, const char *dir, struct tk_config *cfg,
-                       struct tk_error *err)
+                       const struct tk_check_cache *cc, struct tk_error *err)
 {
     struct tk_strv names = {0};
     size_t start = reg->n;
@@ -233,7 +243,7 @@ static int load_folder(struct tk_registry *reg, const char *dir, struct tk_confi
             rc = tk_error_set(err, TK_ENOMEM, "out of memory");
             break;
         }
-        rc = open_one(dirfd, names.v[i], path, cfg, &p, err);
+        rc = open_one(dirfd, names.v[i], path, cfg, cc, &p, err);
         free(path);
         if (rc == 0)
             rc = check_duplicate(reg, start, p, allow_override, &replaced, err);
@@ -294,7 +304,7 @@ static int init_one(struct tk_plugin *p, struct tk_error *err)
 /* Each folder of PATH in turn; OPTIONAL: a missing folder is skipped (the
  * default path names folders a deployment need not have). */
 static int load_path(struct tk_registry *reg, const char *path, int optional, struct tk_config *cfg,
-                     struct tk_error *err)
+                     const struct tk_check_cache *cc, struct tk_error *err)
 {
     const char *s = path;
     int rc = 0;
@@ -306,7 +316,7 @@ static int load_path(struct tk_registry *reg, const char *path, int optional, st
         if (!dir)
             return tk_error_set(err, TK_ENOMEM, "out of memory");
         if (n && !(optional && stat(dir, &st) != 0 && errno == ENOENT))
-            rc = load_folder(reg, dir, cfg, err);
+            rc = load_folder(reg, dir, cfg, cc, err);
         free(dir);
         if (!colon)
             break;
@@ -318,6 +328,7 @@ static int load_path(struct tk_registry *reg, const char *path, int optional, st
 int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config *cfg,
                      struct tk_error *err)
 {
+    struct tk_check_cache cc; /* on the stack: no allocation to fail */
     int rc, optional = 0;
 
     memset(reg, 0, sizeof *reg);
@@ -333,7 +344,11 @@ int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config
     }
     if (!reg->path)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
-    if ((rc = load_path(reg, reg->path, optional, cfg, err)) != 0)
+    tk_plugin_check_cache_begin(&cc);
+    rc = load_path(reg, reg->path, optional, cfg, &cc, err);
+    /* the plugins that passed, even when a later one did not */
+    tk_plugin_check_cache_end(&cc, reg);
+    if (rc != 0)
         goto fail;
     for (size_t i = 0; i < reg->n; i++)
         if ((rc = tk_plugin_check_clash(reg, reg->v[i], err)) != 0)

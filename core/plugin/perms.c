@@ -107,6 +107,13 @@ int tk_plugin_open_file(int dirfd, const char *name, const char *path, int *out,
                         struct tk_error *err)
 {
     struct stat st;
+    return tk_plugin_open_file_stat(dirfd, name, path, out, &st, err);
+}
+
+int tk_plugin_open_file_stat(int dirfd, const char *name, const char *path, int *out,
+                             struct stat *stp, struct tk_error *err)
+{
+    struct stat st;
     /* O_NOFOLLOW: a link could be pointed elsewhere after the check, so only
      * real files load; O_NONBLOCK: a FIFO named x.so must not hang us. */
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -137,6 +144,7 @@ int tk_plugin_open_file(int dirfd, const char *name, const char *path, int *out,
         return file_refused(err, path, "the file is writable by group or others (mode %04o)",
                             (unsigned)(st.st_mode & 07777));
     }
+    *stp = st;
     *out = fd;
     return 0;
 }

@@ -13,8 +13,9 @@
  * dlopen("/proc/self/fd/N", RTLD_NOW | RTLD_LOCAL), so the file checked is
  * the file loaded.  Then the descriptor header (ABI major, minor, size,
  * kind) and every string the host prints or routes by are checked, and
- * every compiled-in template parsed, before anything of the plugin runs but
- * its entry.  Two plugins claiming one name are refused (a later folder may
+ * every compiled-in template parsed (unless the check cache, checkcache.c,
+ * has this very file's templates as passed), before anything of the plugin
+ * runs but its entry.  Two plugins claiming one name are refused (a later folder may
  * replace an earlier one's plugin with [plugins] allow_override = yes).
  * Then sections are claimed and init called.
  *
@@ -24,11 +25,14 @@
 #ifndef TK_PLUGIN_H
 #define TK_PLUGIN_H
 
+#include <sys/types.h>
+
 #include "tickler/item.h"
 #include "tickler/transport.h"
 #include "util/util.h"
 
 struct tk_config;
+struct stat;
 
 struct tk_plugin {
     char *path;   /* FOLDER/NAME.so as configured, for messages */
@@ -45,6 +49,18 @@ struct tk_plugin {
      * several threads */
     size_t mem_used, mem_limit;
     unsigned mem_refused; /* allocations refused by the cap */
+    /* checkcache.c: this file's line in the check cache ("" when none),
+     * and whether it was there (the templates' parse skipped) */
+    char check_line[160];
+    int check_hit;
+};
+
+/* What tk_registry_load knows of the check cache (checkcache.c). */
+struct tk_check_cache {
+    int on;           /* a host ID and the cache not turned off */
+    char host[129];   /* the GNU build ID, hex */
+    char header[192]; /* the first line a usable file has */
+    char text[8192];  /* the file as read, NUL-terminated; "" when none */
 };
 
 struct tk_registry {
@@ -133,6 +149,8 @@ int tk_plugin_check_clash(const struct tk_registry *reg, const struct tk_plugin 
  * machine that defines tk_plugin_entry; read from the file, before dlopen()
  * runs any of its code. */
 int tk_plugin_check_elf(int fd, const char *path, struct tk_error *err);
+/* The same for a descriptor whose size the caller has from fstat. */
+int tk_plugin_check_elf_sized(int fd, off_t size, const char *path, struct tk_error *err);
 /* StrictModes for folder DIR: DIR is owned by root or the running user and
  * not writable by group or others, and so is every folder above it up to
  * /, except that a folder above DIR may be group/other-writable when it is
@@ -143,6 +161,27 @@ int tk_plugin_check_folder(const char *dir, struct tk_error *err);
  * group or others.  *fd: caller closes. */
 int tk_plugin_open_file(int dirfd, const char *name, const char *path, int *fd,
                         struct tk_error *err);
+/* The same, with the descriptor's fstat in *ST. */
+int tk_plugin_open_file_stat(int dirfd, const char *name, const char *path, int *fd,
+                             struct stat *st, struct tk_error *err);
+
+/* ---- the check cache (checkcache.c) --------------------------------------- */
+
+/* Whether tk_registry_load may skip the parse of a plugin file's
+ * compiled-in templates that passed before (default: yes).  `tickler
+ * check` turns it off.  Process-wide, set once at start. */
+void tk_plugin_check_cache_use(int on);
+/* Read the cache file into CC (never fails: a missing or unreadable file,
+ * or another host's, is an empty cache). */
+void tk_plugin_check_cache_begin(struct tk_check_cache *cc);
+/* Set P's line from ST (the fstat of the descriptor loaded) and its
+ * templates; 1 when the cache has it, i.e. these very templates of this
+ * very file passed the check of this very host before. */
+int tk_plugin_check_cache_lookup(const struct tk_check_cache *cc, struct tk_plugin *p,
+                                 const struct stat *st);
+/* Add REG's plugins that were checked in full to the file (failures are
+ * ignored: the next command checks again). */
+void tk_plugin_check_cache_end(const struct tk_check_cache *cc, const struct tk_registry *reg);
 
 /* ---- host services (host.c, alloc.c) ------------------------------------ */
 

@@ -141,6 +141,20 @@ static int load_lang(struct tk_catalog *cat, const struct tk_item_type *type, co
     return TK_ENOTFOUND;
 }
 
+/* Room for one more entry. */
+static int grow(struct tk_catalog *cat)
+{
+    if (cat->n == cat->cap) {
+        size_t cap = cat->cap ? cat->cap * 2 : 16;
+        struct entry *v = realloc(cat->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        cat->v = v;
+        cat->cap = cap;
+    }
+    return 0;
+}
+
 int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
                     const char *name, const struct tk_template **out, struct tk_error *err)
 {
@@ -176,16 +190,9 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
         rc = load_lang(cat, type, "en", name, t, err);
     if (rc == TK_ENOTFOUND)
         tk_error_set(err, TK_ENOTFOUND, "no template %s for %s", name, type->hdr.name);
-    if (!rc && cat->n == cat->cap) {
-        size_t cap = cat->cap ? cat->cap * 2 : 16;
-        struct entry *v = realloc(cat->v, cap * sizeof *v);
-        if (!v) {
-            tk_template_free(t);
-            rc = tk_error_set(err, TK_ENOMEM, "out of memory");
-        } else {
-            cat->v = v;
-            cat->cap = cap;
-        }
+    if (!rc && grow(cat) != 0) {
+        tk_template_free(t);
+        rc = tk_error_set(err, TK_ENOMEM, "out of memory");
     }
     if (rc) {
         free(t);
@@ -229,15 +236,50 @@ static int names_in(const char *path, const char *suffix, struct tk_strv *out, s
     return 0;
 }
 
-/* Parse one file; a failure goes to EACH. */
-static int check_file(const char *path, tk_catalog_problem_fn each, void *u, size_t *nbad)
+/* Keep T, parsed from the folder's LANG/TYPE/NAME.tmpl, as the entry
+ * tk_catalog_find makes for (TYPE, LANG, NAME): that lookup reads this
+ * very file first.  T is the catalog's, or freed, either way. */
+static int keep(struct tk_catalog *cat, const char *type, const char *lang, const char *name,
+                struct tk_template *t)
+{
+    struct tk_template *copy;
+    char *key;
+    for (size_t i = 0; i < cat->n; i++)
+        if (tk_str_key3_is(cat->v[i].key, '/', type, lang, name)) {
+            tk_template_free(t); /* found before the check: that one stays */
+            return 0;
+        }
+    key = tk_strprintf("%s/%s/%s", type, lang, name);
+    copy = key ? malloc(sizeof *copy) : NULL;
+    if (!copy || grow(cat) != 0) {
+        free(copy);
+        free(key);
+        tk_template_free(t);
+        return TK_ENOMEM;
+    }
+    *copy = *t;
+    cat->v[cat->n].key = key;
+    cat->v[cat->n].t = copy;
+    cat->n++;
+    return 0;
+}
+
+/* Parse one file; a failure goes to EACH.  KEEP: what parses is kept
+ * (keep()) for the lookup of (TYPE, LANG, NAME). */
+static int check_file(struct tk_catalog *cat, int keep_parsed, const char *type, const char *lang,
+                      const char *name, const char *path, tk_catalog_problem_fn each, void *u,
+                      size_t *nbad)
 {
     struct tk_buf text = {0};
     struct tk_template t;
     struct tk_error e = {0};
     int rc = read_file(path, &text, &e);
-    if (rc == 0 && (rc = tk_template_parse(text.data, text.len, path, &t, &e)) == 0)
-        tk_template_free(&t);
+    if (rc == 0 && (rc = tk_template_parse(text.data, text.len, path, &t, &e)) == 0) {
+        if (keep_parsed)
+            rc = keep(cat, type, lang, name, &t);
+        else
+            tk_template_free(&t);
+    }
     tk_buf_free(&text);
     if (rc == TK_ENOMEM)
         return rc;
@@ -249,8 +291,8 @@ static int check_file(const char *path, tk_catalog_problem_fn each, void *u, siz
     return 0;
 }
 
-int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
-                     struct tk_error *err)
+static int check_folder(struct tk_catalog *cat, int keep_parsed, tk_catalog_problem_fn each,
+                        void *u, size_t *nbad, struct tk_error *err)
 {
     struct tk_strv langs = {0};
     int rc = 0;
@@ -270,7 +312,8 @@ int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u
                       : tk_error_set(err, TK_ENOMEM, "out of memory");
             for (size_t f = 0; rc == 0 && f < files.n; f++) {
                 char *path = tk_strprintf("%s/%s.tmpl", tdir, files.v[f]);
-                rc = path ? check_file(path, each, u, nbad)
+                rc = path ? check_file(cat, keep_parsed, types.v[k], langs.v[i], files.v[f], path,
+                                       each, u, nbad)
                           : tk_error_set(err, TK_ENOMEM, "out of memory");
                 if (rc == TK_ENOMEM)
                     tk_error_set(err, TK_ENOMEM, "out of memory");
@@ -284,4 +327,16 @@ int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u
     }
     tk_strv_free(&langs);
     return rc;
+}
+
+int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
+                     struct tk_error *err)
+{
+    return check_folder(cat, 0, each, u, nbad, err);
+}
+
+int tk_catalog_check_keep(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
+                          struct tk_error *err)
+{
+    return check_folder(cat, 1, each, u, nbad, err);
 }

@@ -126,5 +126,12 @@ typedef void (*tk_catalog_problem_fn)(void *u, const struct tk_error *e);
  * folder). */
 int tk_catalog_check(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
                      struct tk_error *err);
+/* The same, and every file that parses is kept as the entry
+ * tk_catalog_find makes for its (TYPE, LANG, NAME) (that lookup reads this
+ * very file first), so that a process that renders right after the check
+ * (one CLI command) reads and parses each file once.  A daemon keeps
+ * tk_catalog_check: it parses a file at its first use, after the check. */
+int tk_catalog_check_keep(struct tk_catalog *cat, tk_catalog_problem_fn each, void *u, size_t *nbad,
+                          struct tk_error *err);
 
 #endif

@@ -411,6 +411,97 @@ TK_TEST(test_render_ceiling)
     tk_buf_free(&out);
 }
 
+static int same_template(const struct tk_template *a, const struct tk_template *b)
+{
+    if (!tk_streq(a->origin, b->origin) || !tk_streq(a->description, b->description) ||
+        a->has_reminders != b->has_reminders || a->rem_enabled != b->rem_enabled ||
+        a->rem_every_days != b->rem_every_days || a->rem_count != b->rem_count ||
+        a->rem_nsched != b->rem_nsched || a->nsections != b->nsections)
+        return 0;
+    for (int i = 0; i < a->rem_nsched; i++)
+        if (a->rem_sched[i] != b->rem_sched[i])
+            return 0;
+    for (size_t i = 0; i < a->nsections; i++)
+        if (!tk_streq(a->sections[i].name, b->sections[i].name) ||
+            !tk_streq(a->sections[i].subject, b->sections[i].subject) ||
+            !tk_streq(a->sections[i].body, b->sections[i].body))
+            return 0;
+    return 1;
+}
+
+static void problem_count(void *u, const struct tk_error *e)
+{
+    (void)e;
+    (*(int *)u)++;
+}
+
+/* tk_catalog_check_keep (one CLI command: each file read and parsed once)
+ * against the old path, tk_catalog_check then a first tk_catalog_find:
+ * every lookup gives the same template or the same error. */
+TK_TEST(test_catalog_check_keep)
+{
+    static const char *const langs[] = {"en", "nl", "de", NULL};
+    static const char *const names[] = {"default", "engagement", "bad", "broken",
+                                        "nosuch",  "only_nl",    NULL};
+    char dir[] = "/tmp/tk_tmplXXXXXX", path[512];
+    struct tk_catalog *kept = NULL, *plain = NULL;
+    struct tk_error err = {0}, err2 = {0};
+    size_t nbad = 0, nbad2 = 0;
+    int calls = 0, calls2 = 0;
+    TK_CHECK(mkdtemp(dir) != NULL);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, langs[i]);
+        mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/%s/invoice", dir, langs[i]);
+        mkdir(path, 0700);
+    }
+    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
+    write_file(path,
+               "description = d\nreminders = on\nevery_days = 3\n\n[notification]\n"
+               "Subject: dir en default\n\nbody {{item.title}}\n[reminder]\nSubject: r\n\nr\n");
+    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
+    write_file(path, "[notification]\nSubject: x\n\nline\n{{/nope}}\n");
+    snprintf(path, sizeof path, "%s/nl/invoice/only_nl.tmpl", dir);
+    write_file(path, "[notification]\nSubject: alleen nl\n\nbody\n");
+
+    TK_CHECK_INT(tk_catalog_open(dir, &kept, &err), 0);
+    TK_CHECK_INT(tk_catalog_open(dir, &plain, &err), 0);
+    TK_CHECK_INT(tk_catalog_check_keep(kept, problem_count, &calls, &nbad, &err), 0);
+    TK_CHECK_INT(tk_catalog_check(plain, problem_count, &calls2, &nbad2, &err2), 0);
+    TK_CHECK_INT((int)nbad, 1);
+    TK_CHECK_INT((int)nbad, (int)nbad2);
+    TK_CHECK_INT(calls, calls2);
+    for (int l = 0; langs[l]; l++)
+        for (int n = 0; names[n]; n++) {
+            const struct tk_template *a = NULL, *b = NULL;
+            int ra = tk_catalog_find(kept, &plug, langs[l], names[n], &a, &err);
+            int rb = tk_catalog_find(plain, &plug, langs[l], names[n], &b, &err2);
+            TK_CHECK_INT(ra, rb);
+            if (ra == 0 && rb == 0)
+                TK_CHECK(same_template(a, b));
+            else
+                TK_CHECK_STR(err.msg, err2.msg);
+        }
+    /* a second check keeps nothing twice */
+    TK_CHECK_INT(tk_catalog_check_keep(kept, NULL, NULL, &nbad, &err), 0);
+    tk_catalog_close(kept);
+    tk_catalog_close(plain);
+
+    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/nl/invoice/only_nl.tmpl", dir);
+    unlink(path);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s/invoice", dir, langs[i]);
+        rmdir(path);
+        snprintf(path, sizeof path, "%s/%s", dir, langs[i]);
+        rmdir(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     TK_RUN(test_parse_good);
@@ -420,6 +511,7 @@ int main(void)
     TK_RUN(test_render);
     TK_RUN(test_nesting_limit);
     TK_RUN(test_catalog);
+    TK_RUN(test_catalog_check_keep);
     TK_RUN(test_render_lookup_in_place);
     TK_RUN(test_render_ceiling);
     return tk_test_done();
