@@ -9,7 +9,8 @@
 Prints "READY <port>" on stdout once it listens.  Every accepted message is
 written atomically as DIR/<seq>.eml (the DATA as received) with DIR/<seq>.json
 beside it ({"mail_from", "rcpt_tos", "session", "peer", "mail_at": the real
-time MAIL FROM arrived, as time.time()}), one file pair per message.
+time MAIL FROM arrived, as time.time(); "data_at": the real time the body was
+answered, after --delay}), one file pair per message.
 --lease-db reads, at each accepted RCPT TO, that recipient's queued outbox
 row's lease_until from the SQLite store PATH (read-only) into the .json's
 "lease_until" (the largest; 0 if none): what was left of the sender's lease
@@ -106,7 +107,7 @@ class Capture:
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                 "mail_options": envelope.mail_options,
                 "session": getattr(session, "tk_id", 0), "peer": str(session.peer),
-                "mail_at": getattr(envelope, "tk_mail_at", 0)}
+                "mail_at": getattr(envelope, "tk_mail_at", 0), "data_at": time.time()}
         if self.lease_db:
             meta["lease_until"] = getattr(envelope, "tk_lease_until", 0)
         if self.hang:
