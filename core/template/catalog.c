@@ -155,6 +155,29 @@ static int grow(struct tk_catalog *cat)
     return 0;
 }
 
+/* The entry of (TYPE, LANG, NAME), or NULL: tk_catalog_find's lookup and
+ * keep()'s. */
+static struct tk_template *find_entry(const struct tk_catalog *cat, const char *type,
+                                      const char *lang, const char *name)
+{
+    for (size_t i = 0; i < cat->n; i++)
+        if (tk_str_key3_is(cat->v[i].key, '/', type, lang, name))
+            return cat->v[i].t;
+    return NULL;
+}
+
+/* Append KEY and T (both the catalog's from then on); -1 when out of
+ * memory, and then neither is taken. */
+static int add_entry(struct tk_catalog *cat, char *key, struct tk_template *t)
+{
+    if (grow(cat) != 0)
+        return -1;
+    cat->v[cat->n].key = key;
+    cat->v[cat->n].t = t;
+    cat->n++;
+    return 0;
+}
+
 int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, const char *lang,
                     const char *name, const struct tk_template **out, struct tk_error *err)
 {
@@ -172,11 +195,8 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
         return tk_error_set(err, TK_EINVAL, "invalid template name '%.64s'", name);
     if (!safe_name(lang))
         return tk_error_set(err, TK_EINVAL, "invalid template language '%.64s'", lang);
-    for (size_t i = 0; i < cat->n; i++)
-        if (tk_str_key3_is(cat->v[i].key, '/', type->hdr.name, lang, name)) {
-            *out = cat->v[i].t;
-            return 0;
-        }
+    if ((*out = find_entry(cat, type->hdr.name, lang, name)) != NULL)
+        return 0;
     key = tk_strprintf("%s/%s/%s", type->hdr.name, lang, name);
     if (!key)
         return tk_error_set(err, TK_ENOMEM, "out of memory");
@@ -190,7 +210,7 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
         rc = load_lang(cat, type, "en", name, t, err);
     if (rc == TK_ENOTFOUND)
         tk_error_set(err, TK_ENOTFOUND, "no template %s for %s", name, type->hdr.name);
-    if (!rc && grow(cat) != 0) {
+    if (!rc && add_entry(cat, key, t) != 0) {
         tk_template_free(t);
         rc = tk_error_set(err, TK_ENOMEM, "out of memory");
     }
@@ -199,9 +219,6 @@ int tk_catalog_find(struct tk_catalog *cat, const struct tk_item_type *type, con
         free(key);
         return rc;
     }
-    cat->v[cat->n].key = key;
-    cat->v[cat->n].t = t;
-    cat->n++;
     *out = t;
     return 0;
 }
@@ -244,23 +261,20 @@ static int keep(struct tk_catalog *cat, const char *type, const char *lang, cons
 {
     struct tk_template *copy;
     char *key;
-    for (size_t i = 0; i < cat->n; i++)
-        if (tk_str_key3_is(cat->v[i].key, '/', type, lang, name)) {
-            tk_template_free(t); /* found before the check: that one stays */
-            return 0;
-        }
+    if (find_entry(cat, type, lang, name)) {
+        tk_template_free(t); /* found before the check: that one stays */
+        return 0;
+    }
     key = tk_strprintf("%s/%s/%s", type, lang, name);
     copy = key ? malloc(sizeof *copy) : NULL;
-    if (!copy || grow(cat) != 0) {
+    if (copy)
+        *copy = *t;
+    if (!copy || add_entry(cat, key, copy) != 0) {
         free(copy);
         free(key);
         tk_template_free(t);
         return TK_ENOMEM;
     }
-    *copy = *t;
-    cat->v[cat->n].key = key;
-    cat->v[cat->n].t = copy;
-    cat->n++;
     return 0;
 }
 

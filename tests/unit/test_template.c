@@ -1,4 +1,6 @@
 /* test_template.c - template format, placeholders and the catalog. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +293,21 @@ static const char *subject_of(const struct tk_template *t)
     return t && t->nsections ? t->sections[0].subject : "(none)";
 }
 
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A test's template folder and everything in it. */
+static void remove_tree(const char *dir)
+{
+    if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 TK_TEST(test_catalog)
 {
     char dir[] = "/tmp/tk_tmplXXXXXX", path[512];
@@ -355,15 +372,7 @@ TK_TEST(test_catalog)
     TK_CHECK_STR(subject_of(t), "plugin en default");
     tk_catalog_close(cat);
 
-    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/en/invoice", dir);
-    rmdir(path);
-    snprintf(path, sizeof path, "%s/en", dir);
-    rmdir(path);
-    rmdir(dir);
+    remove_tree(dir);
 }
 
 /* Names are looked up in place in the source: a key that only starts with
@@ -487,19 +496,7 @@ TK_TEST(test_catalog_check_keep)
     tk_catalog_close(kept);
     tk_catalog_close(plain);
 
-    snprintf(path, sizeof path, "%s/en/invoice/default.tmpl", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/en/invoice/bad.tmpl", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/nl/invoice/only_nl.tmpl", dir);
-    unlink(path);
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s/invoice", dir, langs[i]);
-        rmdir(path);
-        snprintf(path, sizeof path, "%s/%s", dir, langs[i]);
-        rmdir(path);
-    }
-    rmdir(dir);
+    remove_tree(dir);
 }
 
 int main(void)
