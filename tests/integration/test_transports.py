@@ -8,6 +8,7 @@ aiosmtpd (smtpd.py); the file plugin writes into real folders.
 """
 import glob
 import os
+import random
 import re
 import shutil
 import socket
@@ -573,6 +574,44 @@ class FileTest(DriverCase):
         for k, name in enumerate(want):
             with open(os.path.join(d, name), "rb") as f:
                 self.assertIn(b"n=%d\r\n" % (len(own) + len(other) + k), f.read())
+
+    def test_names_as_their_formula(self):
+        """The names built by hand (file.c: the second's 11 digits and nine
+        zeros, the 26 base-32 digits to hex five bits at a time) against
+        the formula of the docs, "%020d-%032x" of the second in ns and the
+        128 bits, for random IDs tickler could make: times of 1-7 base-36
+        digits up to the 20-digit limit (9999999999 s) and just past it,
+        which is named by the time of writing."""
+        rnd = random.Random(17)
+        b32a = "0123456789abcdefghijklmnopqrstuv"
+        b36a = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+        def b36(v):
+            s = ""
+            while True:
+                s, v = b36a[v % 36] + s, v // 36
+                if not v:
+                    return s
+        times = [1, 35, 36, 9999999999, 10000000000, 36**7 - 1] + [rnd.randrange(1, 36**6) for _ in range(40)]
+        d, src, specs, want = self.tmp(), self.tmp(), [], {}
+        for i, t in enumerate(times):
+            digits = b32a[rnd.randrange(8)] + "".join(rnd.choice(b32a) for _ in range(25))
+            mid = "<%s.%s.%s@acme.example>" % (b36(t), "".join(rnd.choice(b36a) for _ in range(5)), digits)
+            if t <= 9999999999:
+                want[i] = "%020d-%032x.eml" % (t * 10**9, int(digits, 32))
+            p = os.path.join(src, "in-%03d.eml" % i)
+            with open(p, "wb") as f:
+                f.write(message("r%d@acme.example" % i, "n=%d\r\n" % i))
+            specs.append("r%d@acme.example=%s=%s" % (i, p, mid))
+        r = Run(subprocess.run([DRIVER, plugin("file"), "dir=" + d, "fsync=off", "--",
+                                "office@bakker.example"] + specs, capture_output=True, text=True, timeout=60))
+        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * len(specs), r)
+        for i, (_, _, reply) in enumerate(r.sent):
+            if i in want:
+                self.assertEqual(reply, "written %s/%s" % (os.path.realpath(d), want[i]), specs[i])
+            else:
+                self.assertRegex(reply, r"/\d{20}-\d+-\d{6}\.eml$", specs[i])
+        self.assertEqual(len(self.spool(d)), len(specs))
 
     def test_mode_0640_whatever_the_umask(self):
         # O_CREAT gives 0640 when the umask leaves it whole; else an fchmod

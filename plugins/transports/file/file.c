@@ -60,6 +60,8 @@ struct file_conn {
     int dir_fd, tmp_fd;
     long long last_ns; /* keeps time names increasing if the clock steps back */
     long pid;          /* read once per connection: a system call per message saved */
+    char pid_text[24]; /* "." pid "-": the middle of every temporary name */
+    size_t pid_len;
 };
 
 static const struct tk_config_key file_keys[] = {
@@ -197,6 +199,8 @@ static void file_close(void *conn)
     c->st->host->free(c->st->host, c);
 }
 
+static char *put_digits(char *p, unsigned long long v, int width);
+
 static int file_open(void *state, void **conn, struct tk_error *err)
 {
     struct file_state *st = state;
@@ -208,6 +212,9 @@ static int file_open(void *state, void **conn, struct tk_error *err)
     c->st = st;
     c->tmp_fd = -1;
     c->pid = (long)getpid();
+    c->pid_text[0] = '.';
+    c->pid_len = (size_t)(put_digits(c->pid_text + 1, (unsigned long long)c->pid, 1) - c->pid_text);
+    c->pid_text[c->pid_len++] = '-';
     c->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->dir_fd < 0) {
         fail(err, TK_ETEMP, "file: spool folder %s: %s", st->dir, strerror(errno));
@@ -276,24 +283,37 @@ static int hex32(const char *s)
     return 1;
 }
 
+/* The value of base-32 digit C (0-9a-v), 32 for any other byte. */
+static unsigned b32_value(unsigned char c)
+{
+    return c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+           : c >= 'a' && c <= 'v' ? (unsigned)(c - 'a' + 10)
+                                  : 32;
+}
+
 /* The 26 base-32 digits at S (0-9a-v, the first 0-7: 128 bits after two
- * zero bits) as 32 hex digits into HEX; 0 when they are not that. */
+ * zero bits) as 32 hex digits into HEX; 0 when they are not that.  Each
+ * digit adds 5 bits, so at most one byte is complete after it. */
 static int b32_to_hex(const char *s, char *hex)
 {
     static const char hx[] = "0123456789abcdef";
-    unsigned acc = 0;
-    int nb = -2; /* the two zero bits in front are dropped */
+    unsigned acc = 0, d = b32_value((unsigned char)s[0]);
+    int nb = 3; /* the first digit's two leading zero bits are dropped */
     size_t o = 0;
-    for (size_t i = 0; i < 26; i++) {
-        char ch = s[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'v' ? ch - 'a' + 10 : -1;
-        if (d < 0 || (i == 0 && d > 7))
+    if (d > 7)
+        return 0;
+    acc = d;
+    for (size_t i = 1; i < 26; i++) {
+        if ((d = b32_value((unsigned char)s[i])) > 31)
             return 0;
-        acc = (acc << 5) | (unsigned)d;
-        for (nb += 5; nb >= 8; nb -= 8) {
+        acc = (acc << 5) | d;
+        nb += 5;
+        if (nb >= 8) {
             unsigned byte = (acc >> (nb - 8)) & 255;
-            hex[o++] = hx[byte >> 4];
-            hex[o++] = hx[byte & 15];
+            nb -= 8;
+            hex[o] = hx[byte >> 4];
+            hex[o + 1] = hx[byte & 15];
+            o += 2;
         }
     }
     return o == 32;
@@ -356,9 +376,12 @@ static void message_name(struct file_conn *c, const char *id, char *name, char *
     unsigned long long made = made_at(id, hex);
     size_t len;
     if (made) {
-        /* "%020llu-%.32s": made_at checked the 32 hex digits */
-        char *p = put_digits(name, made * 1000000000ULL, 20);
-        *p++ = '-';
+        /* "%020llu-%.32s" of MADE in ns: made_at checked the 32 hex
+         * digits and that MADE has at most 10 digits, so its 11 digits and
+         * nine zeros are the 20 */
+        char *p = put_digits(name, made, 11);
+        memcpy(p, "000000000-", 10);
+        p += 10;
         memcpy(p, hex, 32);
         len = (size_t)(p + 32 - name);
         name[len] = '\0';
@@ -377,10 +400,8 @@ static void message_name(struct file_conn *c, const char *id, char *name, char *
     char *t = tmp;
     memcpy(t, name, len);
     t += len;
-    *t++ = '.';
-    t = put_digits(t, (unsigned long long)c->pid, 1);
-    *t++ = '-';
-    t = put_digits(t, count, 6);
+    memcpy(t, c->pid_text, c->pid_len);
+    t = put_digits(t + c->pid_len, count, 6);
     memcpy(t, ".tmp", 5);
     memcpy(eml, name, len);
     memcpy(eml + len, ".eml", 5);
@@ -404,7 +425,10 @@ static int file_send(void *conn, const struct tk_message *msg, struct tk_deliver
     struct file_conn *c = conn;
     struct file_state *st = c->st;
     char name[NAME_SIZE], tmp[TMP_SIZE], eml[NAME_SIZE];
-    memset(res, 0, sizeof *res);
+    /* what a result holds (a string in reply), not all 520 bytes of it */
+    res->status = 0;
+    res->reply_code = 0;
+    res->reply[0] = '\0';
     message_name(c, msg->message_id ? msg->message_id : "", name, tmp, eml);
 
     int fd = openat(c->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
