@@ -28,10 +28,11 @@ static int oom(struct tk_error *err)
 /* The names a text's tags use (tk_template_names): only those variables
  * are made (the preview's subjects: "render only what it uses"; every
  * message's subject and body, issue 17).  More names than this: all. */
-#define WANT_MAX 32
+#define WANT_MAX TK_TEMPLATE_NAMES_MAX
 struct want {
-    struct tk_template_name v[WANT_MAX];
+    const struct tk_template_name *v; /* the section's names, or OWN */
     size_t n;
+    struct tk_template_name own[WANT_MAX];
 };
 
 /* W wants KEY (W NULL: every variable). */
@@ -428,11 +429,18 @@ static int render_prepare_date(struct tk_engine *e, const struct tk_render_req *
     if ((rc = find_section(e, rq->plugin, rq->account->language, tname, rq->section, sec, err)))
         return rc;
     /* a type's own variables (its vars hook) may be any names: all then */
-    if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject && !e->render_all_vars) {
-        size_t ns = tk_template_names((*sec)->subject, w->v, WANT_MAX), nb = 0;
+    if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject && !e->render_all_vars &&
+        (*sec)->names) {
+        /* counted when the section was parsed (template.h) */
+        w->v = (*sec)->names;
+        w->n = (*sec)->nsubject_names + (subject_only ? 0 : (*sec)->nbody_names);
+        *wp = w;
+    } else if (!(rq->it && rq->plugin->item->vars) && (*sec)->subject && !e->render_all_vars) {
+        size_t ns = tk_template_names((*sec)->subject, w->own, WANT_MAX), nb = 0;
         if (!subject_only && ns <= WANT_MAX)
-            nb = tk_template_names((*sec)->body ? (*sec)->body : "", w->v + ns, WANT_MAX - ns);
+            nb = tk_template_names((*sec)->body ? (*sec)->body : "", w->own + ns, WANT_MAX - ns);
         if (ns <= WANT_MAX && nb <= WANT_MAX - ns) {
+            w->v = w->own;
             w->n = ns + nb;
             *wp = w;
         }

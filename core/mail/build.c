@@ -555,18 +555,19 @@ static int build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *e
 
 int tk_mail_build(const struct tk_mail *m, struct tk_buf *out, struct tk_error *err)
 {
-    size_t start = out->len,
+    size_t start = out->len, room, max = out->max ? out->max : TK_BUF_DEFAULT_MAX,
            hint = (m->text ? strlen(m->text) : 0) + (m->html ? strlen(m->html) : 0);
     int rc = check(m, err);
     if (rc)
         return rc;
     /* One allocation for the usual message: its texts, a sixteenth more for
      * CRs added to line ends, and its headers, instead of about nine
-     * reallocations doubling from 64 bytes (issue 17).  Only a hint: when
-     * the room cannot be had, the appends grow the buffer as they always
-     * did, and fail where they would have. */
-    if (hint < TK_BUF_DEFAULT_MAX)
-        (void)tk_buf_reserve(out, hint + hint / 16 + 1024);
+     * reallocations doubling from 64 bytes (issue 17).  Only where OUT's
+     * ceiling allows it: a message that fits it is built as before; a
+     * failure then is the memory's. */
+    room = hint < TK_BUF_DEFAULT_MAX ? hint + hint / 16 + 1024 : SIZE_MAX;
+    if (start <= max && room <= max - start && tk_buf_reserve(out, room))
+        return tk_error_set(err, TK_ENOMEM, "mail: message too large or out of memory");
     rc = build(m, out, err);
     if (rc) {
         /* leave OUT as it was: a half message must never be sent */

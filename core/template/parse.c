@@ -108,6 +108,25 @@ static int header_line(struct parser *p, const char *s, size_t n)
     return 0;
 }
 
+/* The names SEC's subject and body use, kept in SEC (template.h); left
+ * NULL when there are none or too many.  0 or TK_ENOMEM. */
+static int keep_names(struct tk_template_section *sec)
+{
+    struct tk_template_name v[TK_TEMPLATE_NAMES_MAX];
+    size_t ns = tk_template_names(sec->subject, v, TK_TEMPLATE_NAMES_MAX), nb;
+    if (ns > TK_TEMPLATE_NAMES_MAX)
+        return 0;
+    nb = tk_template_names(sec->body, v + ns, TK_TEMPLATE_NAMES_MAX - ns);
+    if (nb > TK_TEMPLATE_NAMES_MAX - ns || ns + nb == 0)
+        return 0;
+    if (!(sec->names = malloc((ns + nb) * sizeof *v)))
+        return TK_ENOMEM;
+    memcpy(sec->names, v, (ns + nb) * sizeof *v);
+    sec->nsubject_names = ns;
+    sec->nbody_names = nb;
+    return 0;
+}
+
 /* Close the open section: drop trailing blank lines, check placeholders. */
 static int finish_section(struct parser *p)
 {
@@ -136,6 +155,8 @@ static int finish_section(struct parser *p)
     if (tk_template_check(sec->body, &rel, &e))
         return tk_error_set(p->err, TK_EINVAL, "%s:%zu: %s", p->origin, p->body_line + rel - 1,
                             e.msg);
+    if (keep_names(sec))
+        return tk_error_set(p->err, TK_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -321,6 +342,7 @@ void tk_template_free(struct tk_template *t)
         free(t->sections[i].name);
         free(t->sections[i].subject);
         free(t->sections[i].body);
+        free(t->sections[i].names);
     }
     free(t->sections);
     free(t->origin);

@@ -499,9 +499,50 @@ TK_TEST(test_catalog_check_keep)
     remove_tree(dir);
 }
 
+/* The names a parsed section keeps for the engine (template.h) against
+ * tk_template_names of its texts, the count the engine made for each
+ * message before: the same names in the same order, with the subject's
+ * count; NULL (the engine counts them again) exactly when there are none
+ * or more than TK_TEMPLATE_NAMES_MAX. */
+TK_TEST(section_names_as_counted)
+{
+    static const char *const subjects[] = {"Plain", "{{a}}", "{{a}} {{#b}}x{{/b}} {{^c}}y{{/c}}"};
+    for (size_t si = 0; si < sizeof subjects / sizeof subjects[0]; si++)
+        for (size_t nbody = 0; nbody <= TK_TEMPLATE_NAMES_MAX + 1; nbody++) {
+            struct tk_buf text = {0};
+            struct tk_template t;
+            struct tk_error err = {0};
+            struct tk_template_name v[TK_TEMPLATE_NAMES_MAX];
+            tk_buf_puts(&text, "[s]\nSubject: ");
+            tk_buf_puts(&text, subjects[si]);
+            tk_buf_puts(&text, "\n\nDear {{x.y}}");
+            for (size_t i = 1; i < nbody; i++)
+                tk_buf_printf(&text, "%s{{n%zu}}", i % 3 ? " " : "\n", i % 7);
+            tk_buf_puts(&text, "\n");
+            TK_CHECK_INT(tk_template_parse(text.data, text.len, "t", &t, &err), 0);
+            const struct tk_template_section *sec = tk_template_section(&t, "s");
+            TK_CHECK(sec != NULL);
+            if (sec) {
+                size_t ns = tk_template_names(sec->subject, v, TK_TEMPLATE_NAMES_MAX);
+                size_t nb = tk_template_names(sec->body, v + ns, TK_TEMPLATE_NAMES_MAX - ns);
+                int kept = ns + nb > 0 && nb <= TK_TEMPLATE_NAMES_MAX - ns;
+                TK_CHECK_INT(sec->names != NULL, kept);
+                if (sec->names) {
+                    TK_CHECK_INT(sec->nsubject_names, ns);
+                    TK_CHECK_INT(sec->nbody_names, nb);
+                    for (size_t i = 0; i < ns + nb; i++)
+                        TK_CHECK(sec->names[i].name == v[i].name && sec->names[i].len == v[i].len);
+                }
+            }
+            tk_template_free(&t);
+            tk_buf_free(&text);
+        }
+}
+
 int main(void)
 {
     TK_RUN(test_parse_good);
+    TK_RUN(section_names_as_counted);
     TK_RUN(test_parse_errors);
     TK_RUN(test_parse_body_line_endings);
     TK_RUN(test_placeholder_name_bytes);
