@@ -693,6 +693,10 @@ static int known_load(struct tk_registry *reg, struct tk_config *cfg, const char
         if (strcmp(cfg->entries[i].section, "transport") != 0)
             cfg->entries[i].used = 1;
     reg->partial = 1;
+    tk_plugin_log(NULL, TK_LOG_DEBUG,
+                  "%zu of the %zu plugins of %s loaded; the others are as the check cache's "
+                  "snapshot of the set has them",
+                  reg->n, count, reg->path);
     rc = 0;
 out:
     known_free(&k);
