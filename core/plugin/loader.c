@@ -339,6 +339,9 @@ static int load_path(struct tk_registry *reg, const char *path, int optional, st
     return rc;
 }
 
+static uint64_t set_hash(const struct tk_registry *reg, const struct tk_config *cfg);
+static const char *snapshot_find(const struct tk_check_cache *cc, uint64_t h);
+
 /* An empty REG for the search path PATH (NULL: the configured or the
  * default one; *optional: its missing folders are skipped). */
 static int registry_begin(struct tk_registry *reg, const char *path, const struct tk_config *cfg,
@@ -369,6 +372,9 @@ int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config
         return rc;
     tk_plugin_check_cache_begin(&cc);
     rc = load_path(reg, reg->path, optional, cfg, &cc, err);
+    /* from the text read already: tk_registry_snapshot_save reads nothing
+     * when the set's snapshot is there */
+    reg->snapshot_seen = !cc.on || snapshot_find(&cc, set_hash(reg, cfg)) != NULL;
     /* the plugins that passed, even when a later one did not */
     tk_plugin_check_cache_end(&cc, reg);
     if (rc != 0)
@@ -507,21 +513,28 @@ static uint64_t hash_config(uint64_t h, const struct tk_config *cfg)
     return h;
 }
 
+/* The snapshot's key of a whole load into REG. */
+static uint64_t set_hash(const struct tk_registry *reg, const struct tk_config *cfg)
+{
+    uint64_t h = hash_str(SNAPSHOT_SEED, reg->path);
+    for (size_t i = 0; i < reg->n; i++)
+        h = hash_file(h, reg->v[i]->path, reg->v[i]->key);
+    return hash_config(h, cfg);
+}
+
 void tk_registry_snapshot_save(const struct tk_registry *reg, const struct tk_config *cfg)
 {
     struct tk_check_cache cc;
     char line[SNAPSHOT_MAX];
-    uint64_t h = hash_str(SNAPSHOT_SEED, reg->path);
+    uint64_t h;
     size_t len;
 
-    if (reg->partial || reg->files != reg->n)
+    if (reg->partial || reg->snapshot_seen || reg->files != reg->n)
         return;
-    for (size_t i = 0; i < reg->n; i++) {
+    for (size_t i = 0; i < reg->n; i++)
         if (reg->v[i]->logged)
             return;
-        h = hash_file(h, reg->v[i]->path, reg->v[i]->key);
-    }
-    h = hash_config(h, cfg);
+    h = set_hash(reg, cfg);
     len = (size_t)snprintf(line, sizeof line, "S %016llx %zu", (unsigned long long)h, reg->n);
     for (size_t i = 0; i < reg->n && len < sizeof line; i++)
         len += (size_t)snprintf(line + len, sizeof line - len, " %c:%s",

@@ -72,10 +72,11 @@ struct tk_check_cache {
 struct tk_registry {
     struct tk_plugin **v;
     size_t n, cap;
-    char *path;   /* the folders searched, ':'-separated, for messages */
-    int at_exit;  /* tk_registry_unload_at_exit: leave the objects mapped */
-    size_t files; /* the files loaded (more than n when one replaced another) */
-    int partial;  /* tk_registry_load_known: only the plugins asked for */
+    char *path;        /* the folders searched, ':'-separated, for messages */
+    int at_exit;       /* tk_registry_unload_at_exit: leave the objects mapped */
+    size_t files;      /* the files loaded (more than n when one replaced another) */
+    int partial;       /* tk_registry_load_known: only the plugins asked for */
+    int snapshot_seen; /* the check cache had REG's snapshot, or is off */
 };
 
 /* Load the plugins of the search path.  PATH: folders separated by ':',
