@@ -173,7 +173,8 @@ int tk_engine_load_plugins_for(struct tk_engine *e, const char *type, struct tk_
 /* The loaded plugins, read-only (to list them, or to look up a bulk
  * command); borrowed until the engine is closed.  Opened with
  * TK_OPEN_LAZY, call tk_engine_load_plugins first: until then (or when it
- * failed) the registry is empty. */
+ * failed) the registry is empty, and after tk_engine_load_plugins_for
+ * alone it may hold only the plugins that call asked for. */
 const struct tk_registry *tk_engine_plugins(const struct tk_engine *e);
 /* Whether a store is open (not with TK_OPEN_NO_STORE). */
 int tk_engine_has_store(const struct tk_engine *e);
