@@ -467,7 +467,9 @@ static int dispatch_run(struct tk_engine *e, int produce_too, size_t *reminders,
     memset(st, 0, sizeof *st);
     if (reminders)
         *reminders = 0;
-    if ((rc = tk_engine_load_plugins(e, err)))
+    /* delivering needs the transport alone; scheduling every type */
+    if ((rc = produce_too ? tk_engine_load_plugins(e, err)
+                          : tk_engine_load_plugins_for(e, NULL, err)))
         return rc;
     if (produce_too)
         e->skips.n = 0;

@@ -83,20 +83,10 @@ static int open_sender(struct tk_engine *e, struct tk_error *err)
     return e->msgid_domain ? 0 : tk_error_set(err, TK_ENOMEM, "out of memory");
 }
 
-int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err)
+/* The end of a load into E->plugins: the transport's keys and the
+ * configuration's plugin sections checked; a refusal is final. */
+static int plugins_loaded(struct tk_engine *e, int rc, struct tk_error *err)
 {
-    int rc;
-    if (e->plugins_state > 0)
-        return 0;
-    /* A refusal is final: the registry was emptied, and every later use
-     * gets the same line rather than a "no such type" that hides it. */
-    if (e->plugins_state < 0) {
-        if (err)
-            *err = e->plugins_err;
-        return e->plugins_err.code ? e->plugins_err.code : TK_EINVAL;
-    }
-    /* NULL: the search path the configuration names, else the default */
-    rc = tk_registry_load(&e->plugins, NULL, &e->cfg, &e->plugins_err);
     if (!rc)
         rc = tk_registry_claim_transport(&e->plugins, &e->cfg, &e->plugins_err);
     if (!rc)
@@ -109,8 +99,41 @@ int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err)
             *err = e->plugins_err;
         return rc;
     }
-    e->plugins_state = 1;
+    e->plugins_state = e->plugins.partial ? 2 : 1;
+    if (e->plugins_state == 1)
+        tk_registry_snapshot_save(&e->plugins, &e->cfg);
     return 0;
+}
+
+int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err)
+{
+    if (e->plugins_state == 1)
+        return 0;
+    /* A refusal is final: the registry was emptied, and every later use
+     * gets the same line rather than a "no such type" that hides it. */
+    if (e->plugins_state < 0) {
+        if (err)
+            *err = e->plugins_err;
+        return e->plugins_err.code ? e->plugins_err.code : TK_EINVAL;
+    }
+    /* Only some were loaded: the whole set now, beside them (their
+     * pointers may be held; they go at the close). */
+    if (e->plugins_state == 2) {
+        e->plugins_some = e->plugins;
+        memset(&e->plugins, 0, sizeof e->plugins);
+    }
+    /* NULL: the search path the configuration names, else the default */
+    return plugins_loaded(e, tk_registry_load(&e->plugins, NULL, &e->cfg, &e->plugins_err), err);
+}
+
+int tk_engine_load_plugins_for(struct tk_engine *e, const char *type, struct tk_error *err)
+{
+    if (e->plugins_state > 0)
+        return 0;
+    if (e->plugins_state < 0)
+        return tk_engine_load_plugins(e, err); /* the refusal */
+    return plugins_loaded(e, tk_registry_load_known(&e->plugins, &e->cfg, type, &e->plugins_err),
+                          err);
 }
 
 int tk_engine_open(struct tk_engine **out, const char *config_path, tk_time now, int flags,
@@ -162,10 +185,13 @@ static void engine_close(struct tk_engine *e, int at_exit)
     if (e->catalog)
         tk_catalog_close(e->catalog);
     if (!e->peer) {
-        if (at_exit)
+        if (at_exit) {
             tk_registry_unload_at_exit(&e->plugins);
-        else
+            tk_registry_unload_at_exit(&e->plugins_some);
+        } else {
             tk_registry_unload(&e->plugins);
+            tk_registry_unload(&e->plugins_some);
+        }
         tk_config_free(&e->cfg);
     }
     free(e->from_name);
@@ -210,7 +236,13 @@ const struct tk_plugin *tk_engine_type(struct tk_engine *e, const char *type, st
 {
     const struct tk_plugin *p;
     struct tk_buf names = {0};
-    if (tk_engine_load_plugins(e, err))
+    if (tk_engine_load_plugins_for(e, type, err))
+        return NULL;
+    p = type ? tk_registry_item(&e->plugins, type) : NULL;
+    if (p)
+        return p;
+    /* not among those loaded: the whole set says what is there */
+    if (e->plugins_state == 2 && tk_engine_load_plugins(e, err))
         return NULL;
     p = type ? tk_registry_item(&e->plugins, type) : NULL;
     if (p)

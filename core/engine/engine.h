@@ -163,10 +163,18 @@ const struct tk_config *tk_engine_config(const struct tk_engine *e);
 /* Load the plugins now if they are not yet (TK_OPEN_LAZY): 0, or the
  * loader's one-line refusal, the same on every call. */
 int tk_engine_load_plugins(struct tk_engine *e, struct tk_error *err);
+/* The same for a use that needs only the item type TYPE (NULL: none) and
+ * the transport: when the plugin check cache holds a snapshot of this very
+ * plugin set and configuration that passed a whole load, only those two
+ * are loaded (tk_registry_load_known); else everything, as
+ * tk_engine_load_plugins.  A later tk_engine_load_plugins loads the whole
+ * set beside them.  tk_engine_plugins() then lists only what is loaded. */
+int tk_engine_load_plugins_for(struct tk_engine *e, const char *type, struct tk_error *err);
 /* The loaded plugins, read-only (to list them, or to look up a bulk
  * command); borrowed until the engine is closed.  Opened with
  * TK_OPEN_LAZY, call tk_engine_load_plugins first: until then (or when it
- * failed) the registry is empty. */
+ * failed) the registry is empty, and after tk_engine_load_plugins_for
+ * alone it may hold only the plugins that call asked for. */
 const struct tk_registry *tk_engine_plugins(const struct tk_engine *e);
 /* Whether a store is open (not with TK_OPEN_NO_STORE). */
 int tk_engine_has_store(const struct tk_engine *e);

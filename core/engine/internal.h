@@ -35,9 +35,14 @@ struct tk_engine {
     void *warn_data;
     volatile int *stop; /* daemon: set by signals, dispatch stops claiming */
     /* TK_OPEN_LAZY: the plugins load at their first use (tk_engine_load_plugins);
-     * 0 not yet, 1 loaded, -1 refused (plugins_err says why, every time). */
+     * 0 not yet, 1 loaded, 2 only those asked for (tk_engine_load_plugins_for:
+     * a snapshot of the set vouches for the rest), -1 refused (plugins_err
+     * says why, every time). */
     int plugins_state;
     struct tk_error plugins_err;
+    /* state 2 then a whole load: the first registry, kept until the close
+     * (what was handed out of it stays valid) */
+    struct tk_registry plugins_some;
     int store_lock; /* daemon: the SQLite file, flock'd shared (backup.c); -1 none */
     /* inbound webhooks: the handler layer (core/lua), engine/webhooks.h */
     const struct tk_webhook_handler *hook_handler;

@@ -173,7 +173,7 @@ void tk_plugin_check_cache_begin(struct tk_check_cache *cc)
         cc->text[0] = '\0';
 }
 
-static uint64_t mix(uint64_t h, const void *data, size_t n)
+uint64_t tk_plugin_hash(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *s = data;
     uint64_t w;
@@ -193,9 +193,9 @@ static uint64_t templates_hash(const struct tk_item_type *t)
 {
     uint64_t h = 0x6a09e667f3bcc908u;
     for (const struct tk_template_text *tt = t->templates; tt && tt->lang; tt++) {
-        h = mix(h, tt->lang, strlen(tt->lang) + 1);
-        h = mix(h, tt->name ? tt->name : "", tt->name ? strlen(tt->name) + 1 : 0);
-        h = mix(h, tt->text ? tt->text : "", tt->text ? strlen(tt->text) + 1 : 0);
+        h = tk_plugin_hash(h, tt->lang, strlen(tt->lang) + 1);
+        h = tk_plugin_hash(h, tt->name ? tt->name : "", tt->name ? strlen(tt->name) + 1 : 0);
+        h = tk_plugin_hash(h, tt->text ? tt->text : "", tt->text ? strlen(tt->text) + 1 : 0);
     }
     return h;
 }
@@ -246,15 +246,21 @@ static int write_all(int fd, const char *s, size_t n)
     return 0;
 }
 
-/* The new lines (REG's plugins checked in full just now), then the old
- * ones, MAX_ENTRIES in all. */
-static int write_entries(int fd, const struct tk_check_cache *cc, const struct tk_registry *reg)
+/* The new lines (LINE, then REG's plugins checked in full just now), then
+ * the old ones, MAX_ENTRIES in all. */
+static int write_entries(int fd, const struct tk_check_cache *cc, const struct tk_registry *reg,
+                         const char *line)
 {
     size_t lines = 0;
     const char *s;
     if (write_all(fd, cc->header, strlen(cc->header)) != 0)
         return -1;
-    for (size_t i = reg->n; i > 0 && lines < MAX_ENTRIES; i--) {
+    if (line) {
+        if (write_all(fd, line, strlen(line)) != 0 || write_all(fd, "\n", 1) != 0)
+            return -1;
+        lines++;
+    }
+    for (size_t i = reg ? reg->n : 0; i > 0 && lines < MAX_ENTRIES; i--) {
         const struct tk_plugin *p = reg->v[i - 1];
         if (!p->check_line[0] || p->check_hit)
             continue;
@@ -268,7 +274,9 @@ static int write_entries(int fd, const struct tk_check_cache *cc, const struct t
         int again = 0;
         if (!end)
             break; /* a cut last line */
-        for (size_t i = 0; i < reg->n && !again; i++) {
+        again =
+            line && strlen(line) == (size_t)(end - s) && memcmp(line, s, (size_t)(end - s)) == 0;
+        for (size_t i = 0; reg && i < reg->n && !again; i++) {
             const struct tk_plugin *p = reg->v[i];
             again = p->check_line[0] && !p->check_hit &&
                     strlen(p->check_line) == (size_t)(end - s) &&
@@ -284,17 +292,15 @@ static int write_entries(int fd, const struct tk_check_cache *cc, const struct t
     return 0;
 }
 
-void tk_plugin_check_cache_end(const struct tk_check_cache *cc, const struct tk_registry *reg)
+/* Write the file anew: the header, LINE and REG's fresh lines, then the
+ * old lines. */
+static void rewrite(const struct tk_check_cache *cc, const struct tk_registry *reg,
+                    const char *line)
 {
     char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 16];
-    size_t fresh = 0;
     int fd, rc;
 
-    if (!cc->on)
-        return;
-    for (size_t i = 0; i < reg->n; i++)
-        fresh += reg->v[i]->check_line[0] && !reg->v[i]->check_hit;
-    if (!fresh || cache_path(dir, sizeof dir, 1) != 0 || cache_path(path, sizeof path, 0) != 0)
+    if (cache_path(dir, sizeof dir, 1) != 0 || cache_path(path, sizeof path, 0) != 0)
         return;
     if (mkdir(dir, 0700) != 0 && errno == ENOENT) {
         /* $HOME/.cache itself is missing: make it as the XDG spec says */
@@ -310,7 +316,25 @@ void tk_plugin_check_cache_end(const struct tk_check_cache *cc, const struct tk_
     fd = mkstemp(tmp);
     if (fd < 0)
         return;
-    rc = write_entries(fd, cc, reg);
+    rc = write_entries(fd, cc, reg, line);
     if (close(fd) != 0 || rc != 0 || rename(tmp, path) != 0)
         unlink(tmp);
+}
+
+void tk_plugin_check_cache_end(const struct tk_check_cache *cc, const struct tk_registry *reg)
+{
+    size_t fresh = 0;
+
+    if (!cc->on)
+        return;
+    for (size_t i = 0; i < reg->n; i++)
+        fresh += reg->v[i]->check_line[0] && !reg->v[i]->check_hit;
+    if (fresh)
+        rewrite(cc, reg, NULL);
+}
+
+void tk_plugin_check_cache_add(const struct tk_check_cache *cc, const char *line)
+{
+    if (cc->on && !has_line(cc->text, line))
+        rewrite(cc, NULL, line);
 }

@@ -79,7 +79,12 @@ void tk_plugin_log(const struct tk_plugin *p, int level, const char *fmt, ...)
 static void host_log(const struct tk_host *h, int level, const char *fmt, ...) TK_PRINTF(3, 4);
 static void host_log(const struct tk_host *h, int level, const char *fmt, ...)
 {
+    struct tk_plugin *p = h ? h->host_data : NULL;
     va_list ap;
+    /* whatever the level: a snapshot of the plugin set is never taken
+     * when a plugin logs (tk_registry_snapshot_save) */
+    if (p)
+        __atomic_add_fetch(&p->logged, 1, __ATOMIC_RELAXED);
     va_start(ap, fmt);
     emit(h ? h->host_data : NULL, level, fmt, ap);
     va_end(ap);

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,17 @@ static const char *dl_reason(const char *name)
     return why;
 }
 
+static void stat_key(const struct stat *st, unsigned long long key[7])
+{
+    key[0] = (unsigned long long)st->st_dev;
+    key[1] = (unsigned long long)st->st_ino;
+    key[2] = (unsigned long long)st->st_size;
+    key[3] = (unsigned long long)st->st_mtim.tv_sec;
+    key[4] = (unsigned long long)st->st_mtim.tv_nsec;
+    key[5] = (unsigned long long)st->st_ctim.tv_sec;
+    key[6] = (unsigned long long)st->st_ctim.tv_nsec;
+}
+
 /* Open PATH (NAME in DIRFD) once, check it, and load that very file. */
 static int open_one(int dirfd, const char *name, const char *path, struct tk_config *cfg,
                     const struct tk_check_cache *cc, struct tk_plugin **out, struct tk_error *err)
@@ -105,6 +117,7 @@ static int open_one(int dirfd, const char *name, const char *path, struct tk_con
     }
     p->fd = fd;
     p->cfg = cfg;
+    stat_key(&st, p->key);
     snprintf(procname, sizeof procname, "/proc/self/fd/%d", fd);
     dlerror();
     p->handle = dlopen(procname, RTLD_NOW | RTLD_LOCAL);
@@ -245,6 +258,7 @@ static int load_folder(struct tk_registry *reg, const char *dir, struct tk_confi
         }
         rc = open_one(dirfd, names.v[i], path, cfg, cc, &p, err);
         free(path);
+        reg->files++;
         if (rc == 0)
             rc = check_duplicate(reg, start, p, allow_override, &replaced, err);
         if (rc == 0 && replaced != (size_t)-1) {
@@ -325,13 +339,16 @@ static int load_path(struct tk_registry *reg, const char *path, int optional, st
     return rc;
 }
 
-int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config *cfg,
-                     struct tk_error *err)
-{
-    struct tk_check_cache cc; /* on the stack: no allocation to fail */
-    int rc, optional = 0;
+static uint64_t set_hash(const struct tk_registry *reg, const struct tk_config *cfg);
+static const char *snapshot_find(const struct tk_check_cache *cc, uint64_t h);
 
+/* An empty REG for the search path PATH (NULL: the configured or the
+ * default one; *optional: its missing folders are skipped). */
+static int registry_begin(struct tk_registry *reg, const char *path, const struct tk_config *cfg,
+                          int *optional, struct tk_error *err)
+{
     memset(reg, 0, sizeof *reg);
+    *optional = 0;
     if (cfg && tk_log_level_parse(cfg->log_level) >= 0)
         tk_plugin_log_set_level(tk_log_level_parse(cfg->log_level));
     if (path) {
@@ -340,12 +357,24 @@ int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config
         reg->path = tk_strdup(cfg->plugins_path ? cfg->plugins_path : cfg->plugins_dir);
     } else {
         reg->path = tk_plugin_default_path();
-        optional = 1;
+        *optional = 1;
     }
-    if (!reg->path)
-        return tk_error_set(err, TK_ENOMEM, "out of memory");
+    return reg->path ? 0 : tk_error_set(err, TK_ENOMEM, "out of memory");
+}
+
+int tk_registry_load(struct tk_registry *reg, const char *path, struct tk_config *cfg,
+                     struct tk_error *err)
+{
+    struct tk_check_cache cc; /* on the stack: no allocation to fail */
+    int rc, optional;
+
+    if ((rc = registry_begin(reg, path, cfg, &optional, err)) != 0)
+        return rc;
     tk_plugin_check_cache_begin(&cc);
     rc = load_path(reg, reg->path, optional, cfg, &cc, err);
+    /* from the text read already: tk_registry_snapshot_save reads nothing
+     * when the set's snapshot is there */
+    reg->snapshot_seen = !cc.on || snapshot_find(&cc, set_hash(reg, cfg)) != NULL;
     /* the plugins that passed, even when a later one did not */
     tk_plugin_check_cache_end(&cc, reg);
     if (rc != 0)
@@ -440,4 +469,265 @@ const struct tk_plugin *tk_registry_bulk(const struct tk_registry *reg, const ch
             }
     }
     return NULL;
+}
+
+/* ---- the plugin set's snapshot ------------------------------------------ */
+
+#define SNAPSHOT_SEED 0x3c6ef372fe94f82bu
+#define SNAPSHOT_MAX 1024 /* a line; more plugins than fit: no snapshot */
+#define SNAPSHOT_DIRS 16  /* folders of the path; more: no snapshot */
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    return tk_plugin_hash(h, s ? s : "", s ? strlen(s) + 1 : 0);
+}
+
+static uint64_t hash_file(uint64_t h, const char *path, const unsigned long long key[7])
+{
+    h = hash_str(h, path);
+    return tk_plugin_hash(h, key, 7 * sizeof *key);
+}
+
+/* What of the configuration a plugin's checks, claims and init can see:
+ * every entry of the plugins' sections (the transport's are claimed live:
+ * the active transport always loads), the config's folder
+ * (host->config_dir), which transport is active, the loader's settings. */
+static uint64_t hash_config(uint64_t h, const struct tk_config *cfg)
+{
+    int ints[2];
+    if (!cfg)
+        return hash_str(h, NULL);
+    h = hash_str(h, cfg->dir);
+    h = hash_str(h, cfg->transport_plugin);
+    ints[0] = cfg->plugins_allow_override;
+    ints[1] = cfg->plugins_memory_limit_mb;
+    h = tk_plugin_hash(h, ints, sizeof ints);
+    for (size_t i = 0; i < cfg->nentries; i++) {
+        const struct tk_config_entry *e = &cfg->entries[i];
+        if (strcmp(e->section, "transport") == 0)
+            continue;
+        h = hash_str(h, e->section);
+        h = hash_str(h, e->key);
+        h = hash_str(h, e->value);
+    }
+    return h;
+}
+
+/* The snapshot's key of a whole load into REG. */
+static uint64_t set_hash(const struct tk_registry *reg, const struct tk_config *cfg)
+{
+    uint64_t h = hash_str(SNAPSHOT_SEED, reg->path);
+    for (size_t i = 0; i < reg->n; i++)
+        h = hash_file(h, reg->v[i]->path, reg->v[i]->key);
+    return hash_config(h, cfg);
+}
+
+void tk_registry_snapshot_save(const struct tk_registry *reg, const struct tk_config *cfg)
+{
+    struct tk_check_cache cc;
+    char line[SNAPSHOT_MAX];
+    uint64_t h;
+    size_t len;
+
+    if (reg->partial || reg->snapshot_seen || reg->files != reg->n)
+        return;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->v[i]->logged)
+            return;
+    h = set_hash(reg, cfg);
+    len = (size_t)snprintf(line, sizeof line, "S %016llx %zu", (unsigned long long)h, reg->n);
+    for (size_t i = 0; i < reg->n && len < sizeof line; i++)
+        len += (size_t)snprintf(line + len, sizeof line - len, " %c:%s",
+                                reg->v[i]->item ? 'i' : 't', reg->v[i]->hdr->name);
+    if (len >= sizeof line)
+        return;
+    tk_plugin_check_cache_begin(&cc);
+    tk_plugin_check_cache_add(&cc, line);
+}
+
+/* The snapshot line for hash H in CC's text: the part after "S HASH ". */
+static const char *snapshot_find(const struct tk_check_cache *cc, uint64_t h)
+{
+    char prefix[32];
+    size_t n = (size_t)snprintf(prefix, sizeof prefix, "S %016llx ", (unsigned long long)h);
+    for (const char *p = strstr(cc->text, prefix); p; p = strstr(p + 1, prefix))
+        if (p == cc->text || p[-1] == '\n')
+            return p + n;
+    return NULL;
+}
+
+/* Entry J of a snapshot's list "N k:name k:name ...": *kind and the name
+ * (NAME, up to a space or a newline). */
+static int snapshot_entry(const char *s, size_t j, char *kind, char *name, size_t size)
+{
+    size_t n;
+    for (s = strchr(s, ' '); s && *s == ' ' && j; j--)
+        s = strpbrk(s + 1, " \n");
+    if (!s || *s != ' ' || (s[1] != 'i' && s[1] != 't') || s[2] != ':')
+        return -1;
+    *kind = s[1];
+    s += 3;
+    n = strcspn(s, " \n");
+    if (!n || n >= size || !s[n])
+        return -1;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    return 0;
+}
+
+struct known_files {
+    int dirfd[SNAPSHOT_DIRS];
+    size_t ndirs;
+    struct tk_strv names, paths;
+    size_t *dir_of; /* the folder of each name */
+    unsigned long long (*key)[7];
+};
+
+static void known_free(struct known_files *k)
+{
+    for (size_t i = 0; i < k->ndirs; i++)
+        close(k->dirfd[i]);
+    tk_strv_free(&k->names);
+    tk_strv_free(&k->paths);
+    free(k->dir_of);
+    free(k->key);
+}
+
+/* Every *.so of every folder of REG's path, as load_path would load
+ * them: the folders' StrictModes, then each file's fstat (not following a
+ * link).  *h: the hash of it all.  -1: anything amiss. */
+static int known_list(const struct tk_registry *reg, int optional, struct known_files *k,
+                      uint64_t *h)
+{
+    const char *s = reg->path;
+    *h = hash_str(SNAPSHOT_SEED, reg->path);
+    for (;;) {
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s), start = k->names.n;
+        struct tk_error e = {0, ""};
+        char dir[PATH_MAX];
+        struct stat st;
+        if (n >= sizeof dir)
+            return -1;
+        memcpy(dir, s, n);
+        dir[n] = '\0';
+        if (n && !(optional && stat(dir, &st) != 0 && errno == ENOENT)) {
+            int fd;
+            if (k->ndirs == SNAPSHOT_DIRS || tk_plugin_check_folder(dir, &e) != 0)
+                return -1;
+            if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return -1;
+            k->dirfd[k->ndirs++] = fd;
+            if (list_dir(fd, dir, &k->names, &e) != 0)
+                return -1;
+            if (k->names.n > start) {
+                size_t *d = realloc(k->dir_of, k->names.n * sizeof *d);
+                unsigned long long(*key)[7] = d ? realloc(k->key, k->names.n * sizeof *key) : NULL;
+                if (d)
+                    k->dir_of = d;
+                if (!key)
+                    return -1;
+                k->key = key;
+            }
+            for (size_t i = start; i < k->names.n; i++) {
+                char *path = tk_strprintf("%s/%s", dir, k->names.v[i]);
+                int rc = path ? tk_strv_push(&k->paths, path) : -1;
+                free(path);
+                if (rc != 0 || fstatat(fd, k->names.v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                    !S_ISREG(st.st_mode))
+                    return -1;
+                k->dir_of[i] = k->ndirs - 1;
+                stat_key(&st, k->key[i]);
+                *h = hash_file(*h, k->paths.v[i], k->key[i]);
+            }
+        }
+        if (!colon)
+            return 0;
+        s = colon + 1;
+    }
+}
+
+/* The partial load itself; -1: not possible (REG may hold plugins). */
+static int known_load(struct tk_registry *reg, struct tk_config *cfg, const char *type,
+                      int optional, struct tk_check_cache *cc)
+{
+    struct known_files k;
+    struct tk_error e = {0, ""};
+    const char *snap;
+    char kind, name[64];
+    uint64_t h;
+    size_t count, found = 0;
+    int rc = -1;
+
+    memset(&k, 0, sizeof k);
+    if (known_list(reg, optional, &k, &h) != 0)
+        goto out;
+    h = hash_config(h, cfg);
+    if (!(snap = snapshot_find(cc, h)) || sscanf(snap, "%zu", &count) != 1 || count != k.names.n)
+        goto out;
+    for (size_t j = 0; j < count; j++) {
+        struct tk_plugin *p = NULL;
+        int want;
+        if (snapshot_entry(snap, j, &kind, name, sizeof name) != 0)
+            goto out;
+        want = kind == 'i' ? type && strcmp(name, type) == 0
+                           : cfg && tk_streq(cfg->transport_plugin, name);
+        if (!want)
+            continue;
+        found += kind == 'i';
+        if (open_one(k.dirfd[k.dir_of[j]], k.names.v[j], k.paths.v[j], cfg, cc, &p, &e) != 0)
+            goto out;
+        reg->files++;
+        /* the file loaded is the one listed, and the plugin it was */
+        if (memcmp(p->key, k.key[j], sizeof p->key) != 0 || (kind == 'i') != (p->item != NULL) ||
+            strcmp(p->hdr->name, name) != 0 || push(reg, p, &e) != 0) {
+            plugin_free(p, 0);
+            goto out;
+        }
+    }
+    /* a type the set does not have, or a transport: the whole load says
+     * what the user gets */
+    if ((type && !found) ||
+        (cfg && cfg->transport_plugin && !tk_registry_transport(reg, cfg->transport_plugin)))
+        goto out;
+    tk_plugin_check_cache_end(cc, reg);
+    for (size_t i = 0; i < reg->n; i++)
+        if (tk_plugin_check_clash(reg, reg->v[i], &e) != 0 ||
+            (reg->v[i]->item && claim_item(reg->v[i], &e) != 0))
+            goto out;
+    if (tk_registry_claim_transport(reg, cfg, &e) != 0)
+        goto out;
+    for (size_t i = 0; i < reg->n; i++)
+        if ((reg->v[i]->item || is_active_transport(reg->v[i])) && init_one(reg->v[i], &e) != 0)
+            goto out;
+    /* The other types' sections were claimed, with these very entries, by
+     * these very files when the snapshot was taken. */
+    for (size_t i = 0; cfg && i < cfg->nentries; i++)
+        if (strcmp(cfg->entries[i].section, "transport") != 0)
+            cfg->entries[i].used = 1;
+    reg->partial = 1;
+    tk_plugin_log(NULL, TK_LOG_DEBUG,
+                  "%zu of the %zu plugins of %s loaded; the others are as the check cache's "
+                  "snapshot of the set has them",
+                  reg->n, count, reg->path);
+    rc = 0;
+out:
+    known_free(&k);
+    return rc;
+}
+
+int tk_registry_load_known(struct tk_registry *reg, struct tk_config *cfg, const char *type,
+                           struct tk_error *err)
+{
+    struct tk_check_cache cc; /* on the stack: no allocation to fail */
+    int rc, optional;
+
+    if ((rc = registry_begin(reg, NULL, cfg, &optional, err)) != 0)
+        return rc;
+    tk_plugin_check_cache_begin(&cc);
+    if (cc.on && cc.text[0] && known_load(reg, cfg, type, optional, &cc) == 0)
+        return 0;
+    /* anything else: the whole load, and its refusal */
+    tk_registry_unload(reg);
+    return tk_registry_load(reg, NULL, cfg, err);
 }

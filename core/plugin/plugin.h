@@ -53,6 +53,12 @@ struct tk_plugin {
      * and whether it was there (the templates' parse skipped) */
     char check_line[160];
     int check_hit;
+    /* the fstat of the file loaded (what a snapshot of the
+     * plugin set records), and how many lines its own code logged through
+     * host->log (a plugin that logs is never left unloaded: its lines
+     * would be missing) */
+    unsigned long long key[7];
+    unsigned logged;
 };
 
 /* What tk_registry_load knows of the check cache (checkcache.c). */
@@ -66,8 +72,11 @@ struct tk_check_cache {
 struct tk_registry {
     struct tk_plugin **v;
     size_t n, cap;
-    char *path;  /* the folders searched, ':'-separated, for messages */
-    int at_exit; /* tk_registry_unload_at_exit: leave the objects mapped */
+    char *path;        /* the folders searched, ':'-separated, for messages */
+    int at_exit;       /* tk_registry_unload_at_exit: leave the objects mapped */
+    size_t files;      /* the files loaded (more than n when one replaced another) */
+    int partial;       /* tk_registry_load_known: only the plugins asked for */
+    int snapshot_seen; /* the check cache had REG's snapshot, or is off */
 };
 
 /* Load the plugins of the search path.  PATH: folders separated by ':',
@@ -182,6 +191,33 @@ int tk_plugin_check_cache_lookup(const struct tk_check_cache *cc, struct tk_plug
 /* Add REG's plugins that were checked in full to the file (failures are
  * ignored: the next command checks again). */
 void tk_plugin_check_cache_end(const struct tk_check_cache *cc, const struct tk_registry *reg);
+/* Add LINE (no newline) to the file, first, unless it has it. */
+void tk_plugin_check_cache_add(const struct tk_check_cache *cc, const char *line);
+/* The cache's 64-bit hash: H and then the N bytes at DATA. */
+uint64_t tk_plugin_hash(uint64_t h, const void *data, size_t n);
+
+/* ---- the plugin set's snapshot (loader.c) -------------------------------- */
+
+/* Load only what a command needs: the item type TYPE (NULL: none) and the
+ * active transport (CFG's transport_plugin), when the check cache holds a
+ * snapshot of this very plugin set that passed a whole tk_registry_load
+ * with tk_config_check_plugins: the same files (path, name and fstat of
+ * each *.so of each folder, in load order), the same configuration of
+ * the plugins (every entry outside [transport], [plugins] allow_override
+ * and memory_limit_mb, the transport's name), this very host (the cache's
+ * first line).  The plugins loaded get every check of tk_registry_load
+ * (the folders' StrictModes too); the others' sections count as claimed,
+ * as they were.  Anything else (no cache, no snapshot, TYPE not in it, any
+ * failure) means the whole tk_registry_load, with its result and its
+ * refusal: so a file the snapshot does not have (new, replaced, edited,
+ * broken) is loaded and checked as before.  REG->partial says which. */
+int tk_registry_load_known(struct tk_registry *reg, struct tk_config *cfg, const char *type,
+                           struct tk_error *err);
+/* After a whole tk_registry_load of the configured path and
+ * tk_config_check_plugins passed: record REG's snapshot in the check cache
+ * (nothing when a plugin logged, when one replaced another, or when the
+ * cache is off; failures are ignored). */
+void tk_registry_snapshot_save(const struct tk_registry *reg, const struct tk_config *cfg);
 
 /* ---- host services (host.c, alloc.c) ------------------------------------ */
 
