@@ -791,6 +791,148 @@ static int collect_ob(void *u, const struct tk_outbox_row *r)
     return 0;
 }
 
+/* Two outbox rows alike but for id and idem_key (every other column). */
+static int ob_same(struct tk_db *db, int64_t a, int64_t b)
+{
+    struct tk_error err = {0};
+    struct tk_outbox_row x, y;
+    int same = 0;
+    if (tk_store_outbox_get(db, a, &x, &err) != 0)
+        return 0;
+    if (tk_store_outbox_get(db, b, &y, &err) != 0) {
+        tk_outbox_row_free(&x);
+        return 0;
+    }
+#define OB_STR(f) ((x.f == NULL) == (y.f == NULL) && (!x.f || strcmp(x.f, y.f) == 0))
+    same = x.item_id == y.item_id && x.account_id == y.account_id && OB_STR(kind) &&
+           x.step == y.step && OB_STR(recipient) && OB_STR(message_id) && OB_STR(sender) &&
+           OB_STR(data) && x.state == y.state && x.attempts == y.attempts &&
+           x.created_at == y.created_at && x.next_attempt_at == y.next_attempt_at &&
+           x.sent_at == y.sent_at && x.lease_token == y.lease_token &&
+           x.lease_until == y.lease_until && x.reply_code == y.reply_code && OB_STR(last_reply) &&
+           x.data_dropped_at == y.data_dropped_at;
+#undef OB_STR
+    if (!same)
+        fprintf(stderr, "outbox rows %lld and %lld differ\n", (long long)a, (long long)b);
+    tk_outbox_row_free(&x);
+    tk_outbox_row_free(&y);
+    return same;
+}
+
+/* tk_store_outbox_sent_unleased and tk_store_outbox_lease name a run of
+ * consecutive ids as one range (id_run, outbox.c) instead of an IN list.
+ * Every shape of batch, written at once to rows [1, K], against the same
+ * rows of [K + 1, 2K] written one at a time (a single row always goes by
+ * IN, the old statement): every column of every row the same, rows
+ * outside the batch untouched.  Runs in order, shuffled, reversed, of 3
+ * and of 64, two rows, a gap, and a repeated id that spans a run's width
+ * (5, 5, 7: the range would take 6 too) which must be refused as before. */
+TK_TEST(test_outbox_id_runs_as_in_lists)
+{
+    enum { K = 150 };
+    static const int shapes[][66] = {
+        /* count, then 1-based row numbers within [1, K] */
+        {8, 3, 4, 5, 6, 7, 8, 9, 10},
+        {8, 20, 17, 19, 14, 15, 18, 16, 13},
+        {4, 30, 31, 32, 34},
+        {3, 142, 140, 141},
+        {2, 145, 146},
+        {5, 40, 39, 38, 37, 36},
+        {4, 50, 52, 53, 54},
+    };
+    struct tk_db *db = fresh();
+    struct tk_error err = {0};
+    struct tk_outbox_row v[64];
+    int codes[64];
+    const char *replies[64];
+    char reply_text[64][24], key[32];
+    if (!db)
+        return;
+    for (int i = 1; i <= 2 * K; i++) {
+        snprintf(key, sizeof key, "run/%d", i);
+        struct tk_outbox_row r = msg(key, 100);
+        int64_t id = 0;
+        TK_CHECK_INT(tk_store_outbox_add(db, &r, &id, NULL, &err), 0);
+        TK_CHECK_INT(id, i);
+    }
+    for (int i = 0; i < 64; i++) {
+        snprintf(reply_text[i], sizeof reply_text[i], "written %d", i);
+        replies[i] = reply_text[i];
+        codes[i] = i % 3 ? 250 : 0;
+    }
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int n = shapes[s][0];
+        for (int half = 0; half < 2; half++) {
+            memset(v, 0, sizeof v);
+            for (int i = 0; i < n; i++)
+                v[i].id = shapes[s][1 + i] + half * K;
+            if (half == 0) {
+                TK_CHECK_INT(tk_store_outbox_sent_unleased(db, v, (size_t)n, 77, 200, 205, codes,
+                                                           replies, &err),
+                             0);
+                continue;
+            }
+            for (int i = 0; i < n; i++)
+                TK_CHECK_INT(tk_store_outbox_sent_unleased(db, &v[i], 1, 77, 200, 205, &codes[i],
+                                                           &replies[i], &err),
+                             0);
+        }
+    }
+    /* a run of 64 (the dispatcher's claim batch) by lease, shuffled */
+    for (int half = 0; half < 2; half++) {
+        memset(v, 0, sizeof v);
+        for (int i = 0; i < 64; i++)
+            v[i].id = 60 + (i * 37) % 64 + half * K;
+        if (half == 0) {
+            TK_CHECK_INT(tk_store_outbox_lease(db, v, 64, 91, 400, &err), 0);
+            continue;
+        }
+        for (int i = 0; i < 64; i++)
+            TK_CHECK_INT(tk_store_outbox_lease(db, &v[i], 1, 91, 400, &err), 0);
+    }
+    /* leases of a run of 5 and of a gap */
+    for (int half = 0; half < 2; half++) {
+        static const int lease_ids[] = {130, 129, 131, 128, 127, 135, 137, 136};
+        memset(v, 0, sizeof v);
+        for (int i = 0; i < 8; i++)
+            v[i].id = lease_ids[i] + half * K;
+        if (half == 0) {
+            TK_CHECK_INT(tk_store_outbox_lease(db, v, 5, 92, 401, &err), 0);
+            TK_CHECK_INT(tk_store_outbox_lease(db, &v[5], 3, 93, 402, &err), 0);
+            continue;
+        }
+        for (int i = 0; i < 8; i++)
+            TK_CHECK_INT(
+                tk_store_outbox_lease(db, &v[i], 1, i < 5 ? 92 : 93, i < 5 ? 401 : 402, &err), 0);
+    }
+    for (int i = 1; i <= K; i++)
+        TK_CHECK(ob_same(db, i, i + K));
+
+    /* 5, 5, 7: refused (two rows changed, not three), 6 untouched; the
+     * transaction is rolled back as the dispatcher does */
+    TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
+    memset(v, 0, sizeof v);
+    v[0].id = 148;
+    v[1].id = 148;
+    v[2].id = 150;
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, v, 3, 78, 200, 205, codes, replies, &err),
+                 TK_ECONFLICT);
+    TK_CHECK(ob_same(db, 149, 149 + K));
+    TK_CHECK_INT(tk_store_outbox_lease(db, v, 3, 79, 500, &err), TK_ECONFLICT);
+    TK_CHECK(ob_same(db, 149, 149 + K));
+    tk_db_rollback(db);
+    /* a run with a row no longer queued in it: refused */
+    TK_CHECK_INT(tk_db_begin(db, TK_TX_IMMEDIATE, &err), 0);
+    for (int i = 0; i < 5; i++)
+        v[i].id = 27 + i; /* 30 and 31 were sent above */
+    TK_CHECK_INT(tk_store_outbox_sent_unleased(db, v, 5, 78, 200, 205, codes, replies, &err),
+                 TK_ECONFLICT);
+    tk_db_rollback(db);
+    for (int i = 1; i <= K; i++)
+        TK_CHECK(ob_same(db, i, i + K));
+    tk_db_close(db);
+}
+
 /* The one-connection spool path (dispatch.c, work_inline): a row read
  * with tk_store_outbox_due and recorded with tk_store_outbox_sent_unleased
  * ends exactly as its twin claimed (tk_store_outbox_claim's lease) and
@@ -991,6 +1133,7 @@ int main(void)
     TK_RUN(test_outbox_add_and_get);
     TK_RUN(test_outbox_leases);
     TK_RUN(test_outbox_sent_unleased_matches_claim_and_finish);
+    TK_RUN(test_outbox_id_runs_as_in_lists);
     TK_RUN(test_outbox_each);
     TK_RUN(test_rollback_leaves_nothing);
     tk_store_fixture_done();
