@@ -210,3 +210,8 @@ unsigned tk_sqlite_mem_cached(void)
         n += tc.n[i];
     return n;
 }
+
+void tk_sqlite_mem_release(void)
+{
+    drop_lists(&tc);
+}

@@ -277,5 +277,7 @@ int main(void)
     TK_CHECK_INT(sqlite3_msize(p) == 128, !TK_SQLITE_MEM_ASAN);
     sqlite3_free(p);
     TK_RUN(test_sqlite_runs_on_it);
+    tk_sqlite_mem_release();
+    TK_CHECK_INT(tk_sqlite_mem_cached(), 0);
     return tk_test_done();
 }
