@@ -29,6 +29,7 @@
  * at its start.  An erasure cuts the log at its commit (tk_db_purge_log).
  */
 #include "db/db.h"
+#include "db/sqlite_mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -271,6 +272,13 @@ static void create_private(const char *path)
  * harmlessly and the counting stays. */
 static void config_once(void)
 {
+    /* SQLite's allocations through a per-thread cache of freed blocks
+     * (sqlite_mem.h: Debian's SQLite has no lookaside); not under
+     * AddressSanitizer, which should see every block's malloc and free. */
+#if !TK_SQLITE_MEM_ASAN
+    if (!tk_sqlite_mem_off)
+        (void)sqlite3_config(SQLITE_CONFIG_MALLOC, tk_sqlite_mem_methods());
+#endif
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
 }
