@@ -503,6 +503,21 @@ class FileTest(DriverCase):
     def spool(self, folder):
         return sorted(os.path.basename(p) for p in glob.glob(os.path.join(folder, "*.eml")))
 
+    def deliver_ids(self, d, mids):
+        """One message a Message-ID of MIDS (message I's body "n=I"), sent
+        in one connection into the spool D; every one must be delivered.
+        Returns the run and the driver's specs."""
+        src, specs = self.tmp(), []
+        for i, mid in enumerate(mids):
+            p = os.path.join(src, "in-%03d.eml" % i)
+            with open(p, "wb") as f:
+                f.write(message("r%d@acme.example" % i, "n=%d\r\n" % i))
+            specs.append("r%d@acme.example=%s=%s" % (i, p, mid))
+        r = Run(subprocess.run([DRIVER, plugin("file"), "dir=" + d, "fsync=off", "--",
+                                "office@bakker.example"] + specs, capture_output=True, text=True, timeout=60))
+        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * len(specs), r)
+        return r, specs
+
     def test_messages_land_whole_and_in_order(self):
         d = self.tmp()
         msgs = [("r%d@acme.example" % i, message("r%d@acme.example" % i, "Body %d\r\n" % i * (1 + 7000 * (i == 2))))
@@ -548,16 +563,8 @@ class FileTest(DriverCase):
                  "<%s.tpczo0.0002s@acme.example>" % hexa,    # parts in another order
                  "<%s@acme.example>" % hexa]
         self.assertEqual("%032x" % int(b32b, 32), "0110c8531d0952d8d73e1194e95b5f19")
-        d, src = self.tmp(), self.tmp()
-        specs = []
-        for i, mid in enumerate(list(own) + other + list(own)):
-            p = os.path.join(src, "in-%03d.eml" % i)
-            with open(p, "wb") as f:
-                f.write(message("r%d@acme.example" % i, "n=%d\r\n" % i))
-            specs.append("r%d@acme.example=%s=%s" % (i, p, mid))
-        r = Run(subprocess.run([DRIVER, plugin("file"), "dir=" + d, "fsync=off", "--",
-                                "office@bakker.example"] + specs, capture_output=True, text=True, timeout=60))
-        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * len(specs), r)
+        d = self.tmp()
+        r, specs = self.deliver_ids(d, list(own) + other + list(own))
         names = self.spool(d)
         self.assertEqual(len(names), len(own) + len(other), names)
         for mid, name in own.items():
@@ -593,19 +600,13 @@ class FileTest(DriverCase):
                 if not v:
                     return s
         times = [1, 35, 36, 9999999999, 10000000000, 36**7 - 1] + [rnd.randrange(1, 36**6) for _ in range(40)]
-        d, src, specs, want = self.tmp(), self.tmp(), [], {}
+        d, mids, want = self.tmp(), [], {}
         for i, t in enumerate(times):
             digits = b32a[rnd.randrange(8)] + "".join(rnd.choice(b32a) for _ in range(25))
-            mid = "<%s.%s.%s@acme.example>" % (b36(t), "".join(rnd.choice(b36a) for _ in range(5)), digits)
+            mids.append("<%s.%s.%s@acme.example>" % (b36(t), "".join(rnd.choice(b36a) for _ in range(5)), digits))
             if t <= 9999999999:
                 want[i] = "%020d-%032x.eml" % (t * 10**9, int(digits, 32))
-            p = os.path.join(src, "in-%03d.eml" % i)
-            with open(p, "wb") as f:
-                f.write(message("r%d@acme.example" % i, "n=%d\r\n" % i))
-            specs.append("r%d@acme.example=%s=%s" % (i, p, mid))
-        r = Run(subprocess.run([DRIVER, plugin("file"), "dir=" + d, "fsync=off", "--",
-                                "office@bakker.example"] + specs, capture_output=True, text=True, timeout=60))
-        self.assertEqual([s for s, _, _ in r.sent], [DELIVERED] * len(specs), r)
+        r, specs = self.deliver_ids(d, mids)
         for i, (_, _, reply) in enumerate(r.sent):
             if i in want:
                 self.assertEqual(reply, "written %s/%s" % (os.path.realpath(d), want[i]), specs[i])
